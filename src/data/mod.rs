@@ -1,0 +1,1 @@
+//! Files → validated series (placeholder; being written).

@@ -1,0 +1,2 @@
+//! ocosim: deterministic simulation and backtesting harness for OCO logic on Binance USD-M futures.
+pub mod data;
