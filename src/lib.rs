@@ -1,2 +1,10 @@
 //! ocosim: deterministic simulation and backtesting harness for OCO logic on Binance USD-M futures.
+//!
+//! Data flows one way: **data → exchange ⇄ engine (only through [`api::Exchange`]) → event log →
+//! invariants → report**. `sim` owns simulated time, the RNG and the loop; `cli` is the only module
+//! that touches the wall clock, the terminal and output files.
+pub mod api;
 pub mod data;
+pub mod events;
+pub mod exchange;
+pub mod types;

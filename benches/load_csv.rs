@@ -1,0 +1,2 @@
+//! Placeholder; replaced by the loader benchmark.
+fn main() {}

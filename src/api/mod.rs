@@ -1,0 +1,479 @@
+//! The one seam: `trait Exchange`, Binance-shaped requests and responses, and the error split.
+//!
+//! The engine under test talks to a venue only through [`Exchange`]. In simulation the implementor is
+//! `sim::SimClient` (the mock exchange behind request/response latency and faults); a live client
+//! would implement the same trait over REST. Rejections are data ([`ApiError`], outcome known: the
+//! request changed nothing); transport faults ([`TransportError`]) leave the outcome unknown.
+
+use crate::types::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Binance's JSON error `{code, msg}` with its HTTP status; a rejected request changes no state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// HTTP status (400 request error, 429 rate limit, 404 unknown path, …).
+    pub http: u16,
+    /// Binance error code, e.g. -1106.
+    pub code: i32,
+    /// Binance's message, verbatim.
+    pub msg: String,
+}
+
+impl ApiError {
+    /// A 400 error with this code and message.
+    pub fn new(code: i32, msg: impl Into<String>) -> ApiError {
+        ApiError {
+            http: 400,
+            code,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "APIError(code={}): {}", self.code, self.msg)
+    }
+}
+
+/// A fault between client and venue whose outcome is unknown to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportError {
+    /// No answer in time; the request may or may not have reached the exchange.
+    Timeout,
+    /// HTTP 5xx ("Unknown error, please check your request or try again later"); outcome unknown.
+    ServerError,
+}
+
+/// What a call can fail with: a known rejection or an unknown outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallError {
+    /// The exchange answered with an error: nothing changed.
+    Api(ApiError),
+    /// Transport fault: the outcome is unknown.
+    Transport(TransportError),
+}
+
+impl CallError {
+    /// The Binance code, when the exchange answered.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            CallError::Api(e) => Some(e.code),
+            CallError::Transport(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Api(e) => e.fmt(f),
+            CallError::Transport(TransportError::Timeout) => f.write_str("request timed out"),
+            CallError::Transport(TransportError::ServerError) => {
+                f.write_str("HTTP 503: Unknown error, please check your request or try again later.")
+            }
+        }
+    }
+}
+
+impl From<ApiError> for CallError {
+    fn from(e: ApiError) -> Self {
+        CallError::Api(e)
+    }
+}
+
+/// The REST endpoint a request went to (for the event log and fault targeting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Endpoint {
+    /// POST /fapi/v1/order
+    NewOrder,
+    /// POST /fapi/v1/algoOrder
+    NewAlgoOrder,
+    /// DELETE /fapi/v1/order
+    CancelOrder,
+    /// DELETE /fapi/v1/algoOrder
+    CancelAlgoOrder,
+    /// GET /fapi/v1/order
+    QueryOrder,
+    /// GET /fapi/v1/algoOrder
+    QueryAlgoOrder,
+    /// GET /fapi/v1/openOrders
+    OpenOrders,
+    /// GET /fapi/v1/openAlgoOrders
+    OpenAlgoOrders,
+    /// DELETE /fapi/v1/allOpenOrders
+    CancelAll,
+    /// DELETE /fapi/v1/algoOpenOrders
+    CancelAllAlgo,
+    /// GET /fapi/v2/positionRisk
+    PositionRisk,
+    /// GET /fapi/v1/ticker/price
+    TickerPrice,
+}
+
+impl Endpoint {
+    /// HTTP method and path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::NewOrder => "POST /fapi/v1/order",
+            Endpoint::NewAlgoOrder => "POST /fapi/v1/algoOrder",
+            Endpoint::CancelOrder => "DELETE /fapi/v1/order",
+            Endpoint::CancelAlgoOrder => "DELETE /fapi/v1/algoOrder",
+            Endpoint::QueryOrder => "GET /fapi/v1/order",
+            Endpoint::QueryAlgoOrder => "GET /fapi/v1/algoOrder",
+            Endpoint::OpenOrders => "GET /fapi/v1/openOrders",
+            Endpoint::OpenAlgoOrders => "GET /fapi/v1/openAlgoOrders",
+            Endpoint::CancelAll => "DELETE /fapi/v1/allOpenOrders",
+            Endpoint::CancelAllAlgo => "DELETE /fapi/v1/algoOpenOrders",
+            Endpoint::PositionRisk => "GET /fapi/v2/positionRisk",
+            Endpoint::TickerPrice => "GET /fapi/v1/ticker/price",
+        }
+    }
+    /// True for calls that change state on the exchange.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            Endpoint::NewOrder
+                | Endpoint::NewAlgoOrder
+                | Endpoint::CancelOrder
+                | Endpoint::CancelAlgoOrder
+                | Endpoint::CancelAll
+                | Endpoint::CancelAllAlgo
+        )
+    }
+}
+
+/// POST /fapi/v1/order parameters; `None` means "not sent" (Binance distinguishes absent from "false").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    /// symbol
+    pub symbol: String,
+    /// side
+    pub side: Side,
+    /// type
+    pub order_type: OrderType,
+    /// positionSide
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_side: Option<PositionSide>,
+    /// quantity
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+    /// price
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Decimal>,
+    /// stopPrice (legacy conditional orders on this endpoint)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<Decimal>,
+    /// timeInForce
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_in_force: Option<TimeInForce>,
+    /// reduceOnly ("true"/"false"; absent when None)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduce_only: Option<bool>,
+    /// closePosition
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_position: Option<bool>,
+    /// workingType
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_type: Option<WorkingType>,
+    /// priceProtect
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_protect: Option<bool>,
+    /// activationPrice (trailing)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_price: Option<Decimal>,
+    /// callbackRate in percent (trailing)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_rate: Option<Decimal>,
+    /// newClientOrderId
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<String>,
+    /// newOrderRespType (ACK when absent: status NEW, executedQty 0, as Binance answers)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resp_type: Option<RespType>,
+}
+
+/// `newOrderRespType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RespType {
+    /// Acknowledgement only (the default): the order as accepted, before any fill.
+    Ack,
+    /// The final state of MARKET/IOC/FOK orders.
+    Result,
+}
+
+impl NewOrder {
+    /// A request with only the mandatory fields set.
+    pub fn new(symbol: &str, side: Side, order_type: OrderType) -> NewOrder {
+        NewOrder {
+            symbol: symbol.to_string(),
+            side,
+            order_type,
+            position_side: None,
+            quantity: None,
+            price: None,
+            stop_price: None,
+            time_in_force: None,
+            reduce_only: None,
+            close_position: None,
+            working_type: None,
+            price_protect: None,
+            activation_price: None,
+            callback_rate: None,
+            client_order_id: None,
+            resp_type: None,
+        }
+    }
+}
+
+/// POST /fapi/v1/algoOrder parameters (`algoType=CONDITIONAL`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAlgoOrder {
+    /// symbol
+    pub symbol: String,
+    /// side
+    pub side: Side,
+    /// type (a conditional type)
+    pub order_type: OrderType,
+    /// positionSide
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_side: Option<PositionSide>,
+    /// quantity
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+    /// price (STOP / TAKE_PROFIT limit price)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Decimal>,
+    /// triggerPrice
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_price: Option<Decimal>,
+    /// timeInForce
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_in_force: Option<TimeInForce>,
+    /// reduceOnly
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduce_only: Option<bool>,
+    /// closePosition
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_position: Option<bool>,
+    /// workingType
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_type: Option<WorkingType>,
+    /// priceProtect
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_protect: Option<bool>,
+    /// activatePrice (trailing)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activate_price: Option<Decimal>,
+    /// callbackRate in percent (trailing)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_rate: Option<Decimal>,
+    /// clientAlgoId
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_algo_id: Option<String>,
+}
+
+impl NewAlgoOrder {
+    /// A request with only the mandatory fields set.
+    pub fn new(symbol: &str, side: Side, order_type: OrderType) -> NewAlgoOrder {
+        NewAlgoOrder {
+            symbol: symbol.to_string(),
+            side,
+            order_type,
+            position_side: None,
+            quantity: None,
+            price: None,
+            trigger_price: None,
+            time_in_force: None,
+            reduce_only: None,
+            close_position: None,
+            working_type: None,
+            price_protect: None,
+            activate_price: None,
+            callback_rate: None,
+            client_algo_id: None,
+        }
+    }
+}
+
+/// How an order is named in a query or cancel: `orderId` or `origClientOrderId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderRef {
+    /// orderId (for an algo id sent the wrong way, just its number).
+    Id(u64),
+    /// origClientOrderId
+    Client(String),
+}
+
+/// How an algo order is named: `algoId` or `clientAlgoId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlgoRef {
+    /// algoId
+    Id(u64),
+    /// clientAlgoId
+    Client(String),
+}
+
+/// GET /fapi/v1/order shape (also the answer to POST and DELETE).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderInfo {
+    /// orderId
+    pub order_id: OrderId,
+    /// clientOrderId
+    pub client_order_id: String,
+    /// symbol
+    pub symbol: String,
+    /// status
+    pub status: OrderStatus,
+    /// type (MARKET after a legacy stop triggered)
+    pub order_type: OrderType,
+    /// origType
+    pub orig_type: OrderType,
+    /// side
+    pub side: Side,
+    /// positionSide
+    pub position_side: PositionSide,
+    /// price
+    pub price: Decimal,
+    /// avgPrice
+    pub avg_price: Decimal,
+    /// stopPrice
+    pub stop_price: Decimal,
+    /// origQty
+    pub orig_qty: Decimal,
+    /// executedQty
+    pub executed_qty: Decimal,
+    /// cumQuote
+    pub cum_quote: Decimal,
+    /// reduceOnly
+    pub reduce_only: bool,
+    /// closePosition
+    pub close_position: bool,
+    /// timeInForce
+    pub time_in_force: TimeInForce,
+    /// workingType
+    pub working_type: WorkingType,
+    /// time
+    pub time: TimeMs,
+    /// updateTime
+    pub update_time: TimeMs,
+}
+
+/// GET /fapi/v1/algoOrder shape (also the answer to POST and DELETE on the algo endpoint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlgoInfo {
+    /// algoId
+    pub algo_id: AlgoId,
+    /// clientAlgoId
+    pub client_algo_id: String,
+    /// symbol
+    pub symbol: String,
+    /// orderType
+    pub order_type: OrderType,
+    /// side
+    pub side: Side,
+    /// positionSide
+    pub position_side: PositionSide,
+    /// quantity ("0" with closePosition)
+    pub quantity: Decimal,
+    /// algoStatus
+    pub algo_status: AlgoStatus,
+    /// actualOrderId (set once triggered)
+    pub actual_order_id: Option<OrderId>,
+    /// actualPrice (average fill of the child)
+    pub actual_price: Decimal,
+    /// triggerPrice
+    pub trigger_price: Decimal,
+    /// price
+    pub price: Decimal,
+    /// closePosition
+    pub close_position: bool,
+    /// reduceOnly
+    pub reduce_only: bool,
+    /// timeInForce
+    pub time_in_force: TimeInForce,
+    /// workingType
+    pub working_type: WorkingType,
+    /// createTime
+    pub create_time: TimeMs,
+    /// updateTime
+    pub update_time: TimeMs,
+    /// triggerTime (0 until triggered)
+    pub trigger_time: TimeMs,
+}
+
+/// GET /fapi/v2/positionRisk row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionInfo {
+    /// symbol
+    pub symbol: String,
+    /// positionSide
+    pub position_side: PositionSide,
+    /// positionAmt (signed in one-way mode; LONG ≥ 0, SHORT ≤ 0 in hedge mode)
+    pub position_amt: Decimal,
+    /// entryPrice
+    pub entry_price: Decimal,
+    /// markPrice
+    pub mark_price: Decimal,
+    /// unRealizedProfit
+    pub unrealized_profit: Decimal,
+    /// liquidationPrice (0 when none)
+    pub liquidation_price: Decimal,
+    /// leverage
+    pub leverage: u32,
+}
+
+/// A user-data-stream event as the engine receives it (subset of the exchange's event log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamEvent {
+    /// ORDER_TRADE_UPDATE
+    Order(crate::events::OrderUpdate),
+    /// ALGO_UPDATE
+    Algo(crate::events::AlgoUpdate),
+    /// ACCOUNT_UPDATE
+    Account(crate::events::AccountUpdate),
+}
+
+/// The engine's only view of a venue: Binance's REST calls plus the environment (clock, sleep, log).
+///
+/// Every call is blocking from the caller's point of view, as the live engine's python-binance calls
+/// are: in simulation it pays request and response latency in simulated time.
+pub trait Exchange {
+    /// The caller's clock (simulated in a run).
+    fn now(&self) -> TimeMs;
+    /// Waits `ms` milliseconds of the caller's time.
+    fn sleep(&mut self, ms: i64);
+    /// Appends an engine-side annotation to the run's event log.
+    fn emit(&mut self, event: crate::events::EngineEvent);
+    /// POST /fapi/v1/order
+    fn new_order(&mut self, req: &NewOrder) -> Result<OrderInfo, CallError>;
+    /// POST /fapi/v1/algoOrder
+    fn new_algo_order(&mut self, req: &NewAlgoOrder) -> Result<AlgoInfo, CallError>;
+    /// DELETE /fapi/v1/order
+    fn cancel_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError>;
+    /// DELETE /fapi/v1/algoOrder
+    fn cancel_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError>;
+    /// GET /fapi/v1/order
+    fn query_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError>;
+    /// GET /fapi/v1/algoOrder
+    fn query_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError>;
+    /// GET /fapi/v1/openOrders
+    fn open_orders(&mut self, symbol: &str) -> Result<Vec<OrderInfo>, CallError>;
+    /// GET /fapi/v1/openAlgoOrders
+    fn open_algo_orders(&mut self, symbol: &str) -> Result<Vec<AlgoInfo>, CallError>;
+    /// DELETE /fapi/v1/allOpenOrders
+    fn cancel_all_orders(&mut self, symbol: &str) -> Result<(), CallError>;
+    /// DELETE /fapi/v1/algoOpenOrders
+    fn cancel_all_algo_orders(&mut self, symbol: &str) -> Result<(), CallError>;
+    /// GET /fapi/v2/positionRisk
+    fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, CallError>;
+    /// GET /fapi/v1/ticker/price
+    fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError>;
+}

@@ -1,0 +1,259 @@
+//! Turning user paths into in-memory CSV texts: files, zip archives and directories, plus file-name metadata.
+
+use std::fs;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use super::error::DataError;
+use super::kline::parse_interval;
+
+/// One CSV text read fully into memory, with what its file name says about it.
+pub(crate) struct Input {
+    /// Name used in error messages (`path` or `archive.zip!member.csv`).
+    pub name: String,
+    /// The whole CSV text.
+    pub bytes: Vec<u8>,
+    /// Symbol from the file name, if it has the `SYMBOL-...` form.
+    pub symbol: Option<String>,
+    /// Interval from the file name, if it has the `SYMBOL-1m-...` form.
+    pub interval_ms: Option<i64>,
+}
+
+/// Expands directories (their `*.csv`/`*.zip`, sorted by file name, not recursive) and keeps files as given.
+pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
+    if paths.is_empty() {
+        return Err(DataError::invalid(
+            "load",
+            "paths",
+            "no path given (pass a .csv or .zip file, or a directory of them)",
+        ));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = fs::metadata(p).map_err(|e| DataError::io(p.display().to_string(), e))?;
+        if !meta.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        let rd = fs::read_dir(p).map_err(|e| DataError::io(p.display().to_string(), e))?;
+        let mut files: Vec<PathBuf> = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| DataError::io(p.display().to_string(), e))?;
+            let path = entry.path();
+            if path.is_file() && is_data_file(&path) {
+                files.push(path);
+            }
+        }
+        if files.is_empty() {
+            return Err(DataError::Parse {
+                file: p.display().to_string(),
+                line: 0,
+                field: "path".into(),
+                msg: "directory holds no *.csv or *.zip file (point at the folder with the monthly files)"
+                    .into(),
+            });
+        }
+        files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+        out.extend(files);
+    }
+    Ok(out)
+}
+
+fn is_data_file(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("zip"))
+}
+
+/// Reads a `.csv` file, or the single CSV member of a `.zip` archive, fully into memory.
+pub(crate) fn read_input(path: &Path) -> Result<Input, DataError> {
+    let display = path.display().to_string();
+    let raw = fs::read(path).map_err(|e| DataError::io(display.clone(), e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let is_zip = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        || raw.starts_with(b"PK\x03\x04");
+    let (name, bytes, meta_name) = if is_zip {
+        let (member, bytes) = unzip_single_csv(&raw, &display)?;
+        let member_base = member.rsplit('/').next().unwrap_or(&member).to_string();
+        (format!("{display}!{member}"), bytes, member_base)
+    } else {
+        (display, raw, file_name.clone())
+    };
+    let (mut symbol, mut interval_ms) = name_info(&meta_name);
+    if symbol.is_none() || interval_ms.is_none() {
+        let (s, i) = name_info(&file_name);
+        symbol = symbol.or(s);
+        interval_ms = interval_ms.or(i);
+    }
+    Ok(Input {
+        name,
+        bytes,
+        symbol,
+        interval_ms,
+    })
+}
+
+/// Extracts the one CSV member of a zip archive held in memory.
+pub(crate) fn unzip_single_csv(raw: &[u8], display: &str) -> Result<(String, Vec<u8>), DataError> {
+    let zerr = |msg: String| DataError::Zip {
+        file: display.to_string(),
+        msg,
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(raw))
+        .map_err(|e| zerr(format!("{e} (not a readable zip archive)")))?;
+    let mut found: Option<usize> = None;
+    for i in 0..archive.len() {
+        let f = archive
+            .by_index(i)
+            .map_err(|e| zerr(format!("member {i}: {e}")))?;
+        if f.is_dir() || !f.name().to_ascii_lowercase().ends_with(".csv") {
+            continue;
+        }
+        if found.is_some() {
+            return Err(zerr(
+                "holds more than one .csv member (expected one, as in Binance's archive)".into(),
+            ));
+        }
+        found = Some(i);
+    }
+    let Some(i) = found else {
+        return Err(zerr(
+            "holds no .csv member (expected one, as in Binance's archive)".into(),
+        ));
+    };
+    let mut f = archive
+        .by_index(i)
+        .map_err(|e| zerr(format!("member {i}: {e}")))?;
+    let name = f.name().to_string();
+    let mut bytes = Vec::with_capacity(usize::try_from(f.size()).unwrap_or(0).min(1 << 30));
+    f.read_to_end(&mut bytes)
+        .map_err(|e| zerr(format!("{name}: {e} (the archive is damaged)")))?;
+    Ok((name, bytes))
+}
+
+/// Reads `SYMBOL` and the interval off a Binance file name such as `AVAXUSDT-1m-2026-02.csv`.
+pub(crate) fn name_info(file_name: &str) -> (Option<String>, Option<i64>) {
+    let stem = file_name
+        .strip_suffix(".zip")
+        .or_else(|| file_name.strip_suffix(".csv"))
+        .or_else(|| file_name.strip_suffix(".CSV"))
+        .or_else(|| file_name.strip_suffix(".ZIP"))
+        .unwrap_or(file_name);
+    let mut parts = stem.split('-');
+    let first = parts.next().unwrap_or("");
+    let second = parts.next();
+    if second.is_none() {
+        return (None, None);
+    }
+    let symbol = (!first.is_empty()
+        && first
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && first.bytes().any(|c| c.is_ascii_uppercase()))
+    .then(|| first.to_string());
+    let interval = second.and_then(parse_interval);
+    (symbol, interval)
+}
+
+/// Where the data rows start: `(byte offset, 1-based line number, has_header)`; a UTF-8 BOM is skipped.
+///
+/// A first line that starts with an ASCII letter is a header row.
+pub(crate) fn data_start(bytes: &[u8]) -> (usize, usize, bool) {
+    let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    match bytes.get(start) {
+        Some(c) if c.is_ascii_alphabetic() => match line_end(bytes, start) {
+            e if e < bytes.len() => (e + 1, 2, true),
+            _ => (bytes.len(), 2, true),
+        },
+        _ => (start, 1, false),
+    }
+}
+
+/// Index of the `\n` that ends the line starting at `from`, or `bytes.len()`.
+pub(crate) fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes[from..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(bytes.len(), |p| from + p)
+}
+
+/// The line `[from, end)` without its trailing `\r`.
+pub(crate) fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// True if everything from `from` on is line breaks only (an allowed trailing empty line).
+pub(crate) fn only_line_breaks(bytes: &[u8], from: usize) -> bool {
+    bytes[from..].iter().all(|&c| c == b'\n' || c == b'\r')
+}
+
+/// Applies a file's symbol and interval to a running load, refusing mixtures.
+pub(crate) fn merge_meta(
+    current_symbol: &str,
+    current_interval: i64,
+    expect_interval: Option<i64>,
+    input: &Input,
+) -> Result<(Option<String>, Option<i64>), DataError> {
+    use super::kline::interval_name;
+    let mut symbol = None;
+    if let Some(s) = &input.symbol {
+        if current_symbol.is_empty() {
+            symbol = Some(s.clone());
+        } else if current_symbol != s {
+            return Err(DataError::parse(
+                &input.name,
+                0,
+                "symbol",
+                format!(
+                    "file name says {s} but earlier files are {current_symbol} (load one symbol at a time)"
+                ),
+            ));
+        }
+    }
+    let mut interval = None;
+    if let Some(n) = input.interval_ms {
+        if let Some(e) = expect_interval {
+            if e != n {
+                return Err(DataError::parse(
+                    &input.name,
+                    0,
+                    "interval",
+                    format!(
+                        "file name says {} but expect_interval_ms is {e} ({}) (load the matching files or change the option)",
+                        interval_name(n),
+                        interval_name(e)
+                    ),
+                ));
+            }
+        }
+        if current_interval > 0 && current_interval != n {
+            return Err(DataError::parse(
+                &input.name,
+                0,
+                "interval",
+                format!(
+                    "file name says {} but earlier files are {} (load one interval at a time)",
+                    interval_name(n),
+                    interval_name(current_interval)
+                ),
+            ));
+        }
+        interval = Some(n);
+    }
+    if current_interval <= 0 {
+        interval = expect_interval.or(interval);
+    } else {
+        interval = Some(current_interval);
+    }
+    Ok((symbol, interval))
+}

@@ -1,0 +1,641 @@
+//! The hand-written kline CSV parser: bytes straight to e8 mantissas, one pass, no allocation per row.
+//!
+//! Every row first goes through a tight fast path that accepts only the common shape (13- or 16-digit
+//! timestamps, non-negative decimals with at most 8 decimals). Anything else falls back to a slow,
+//! field-by-field parser that either accepts the row (negative or very large values, excess zero
+//! decimals, short timestamps) or explains precisely what is wrong with it.
+
+use std::path::PathBuf;
+
+use super::error::DataError;
+use super::input::{
+    data_start, expand_paths, line_end, merge_meta, only_line_breaks, read_input, trim_cr, Input,
+};
+use super::kline::{KlineSeries, PRICE_DECIMALS};
+use super::validate::{Builder, RawRow};
+
+/// Options for the kline loaders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Bar length the files must have (ms); `None` takes it from the file name or the first row.
+    pub expect_interval_ms: Option<i64>,
+}
+
+/// Column names of Binance's 12-column kline CSV, in file order.
+pub const KLINE_COLUMNS: [&str; 12] = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+];
+
+/// Column names of the 6-column mark-price kline CSV.
+pub const MARK6_COLUMNS: [&str; 6] = ["open_time", "open", "high", "low", "close", "volume"];
+
+/// Which CSV shape a file has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The archive's 12 columns.
+    Full,
+    /// `open_time,open,high,low,close,volume` (mark price exports).
+    Mark6,
+}
+
+impl Layout {
+    fn columns(self) -> usize {
+        match self {
+            Layout::Full => 12,
+            Layout::Mark6 => 6,
+        }
+    }
+}
+
+const POW10: [u64; 9] = [
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
+/// Loads kline CSVs (files, zips or directories) with the hand-written parser and validates them.
+pub fn load_klines(paths: &[PathBuf], opts: &LoadOptions) -> Result<KlineSeries, DataError> {
+    load_with(paths, opts, |_| Layout::Full)
+}
+
+/// Loads mark-price klines: the archive's 12 columns, or the 6-column `open_time,open,high,low,close,volume` files.
+///
+/// For 6-column files `close_time` is `open_time + interval - 1` and the trade/taker columns are 0; the
+/// interval comes from the options, the file name, or the smallest step between open times.
+pub fn load_mark_klines(paths: &[PathBuf], opts: &LoadOptions) -> Result<KlineSeries, DataError> {
+    load_with(paths, opts, sniff_layout)
+}
+
+fn load_with(
+    paths: &[PathBuf],
+    opts: &LoadOptions,
+    layout_of: impl Fn(&[u8]) -> Layout,
+) -> Result<KlineSeries, DataError> {
+    let files = expand_paths(paths)?;
+    let mut b = Builder::new(String::new(), 0, 0);
+    for path in &files {
+        let input = read_input(path)?;
+        let layout = layout_of(&input.bytes);
+        prepare_file(&mut b, &input, opts, layout)?;
+        parse_kline_bytes(&input.bytes, &input.name, layout, &mut b)?;
+    }
+    Ok(b.finish())
+}
+
+/// Chooses the layout from the column count of the first data line (6 ⇒ [`Layout::Mark6`]).
+pub(crate) fn sniff_layout(bytes: &[u8]) -> Layout {
+    let (start, _, _) = data_start(bytes);
+    let line = trim_cr(&bytes[start..line_end(bytes, start)]);
+    if line.iter().filter(|&&c| c == b',').count() == 5 {
+        Layout::Mark6
+    } else {
+        Layout::Full
+    }
+}
+
+/// Settles symbol and interval for the next file (file name, options, or inferred from its rows).
+pub(crate) fn prepare_file(
+    b: &mut Builder,
+    input: &Input,
+    opts: &LoadOptions,
+    layout: Layout,
+) -> Result<(), DataError> {
+    let (symbol, interval) = merge_meta(b.symbol(), b.interval_ms(), opts.expect_interval_ms, input)?;
+    if let Some(s) = symbol {
+        b.set_symbol(&s);
+    }
+    b.begin_file(&input.name);
+    if let Some(i) = interval {
+        if i <= 0 {
+            return Err(DataError::invalid(
+                "load",
+                "expect_interval_ms",
+                format!("{i} is not a positive bar length (use parse_interval(\"1m\") etc.)"),
+            ));
+        }
+        b.set_interval(i);
+        return Ok(());
+    }
+    if let Some(i) = infer_interval(&input.bytes, &input.name, layout)? {
+        b.set_interval(i);
+    }
+    Ok(())
+}
+
+/// Infers the bar length of a file: `close_time - open_time + 1` of the first row, or for 6-column files
+/// the smallest step between consecutive open times. `None` if the file has no (or, for 6 columns, one) row.
+fn infer_interval(bytes: &[u8], file: &str, layout: Layout) -> Result<Option<i64>, DataError> {
+    let (start, first_line, _) = data_start(bytes);
+    if only_line_breaks(bytes, start) {
+        return Ok(None);
+    }
+    match layout {
+        Layout::Full => {
+            let end = line_end(bytes, start);
+            let row = slow_row(trim_cr(&bytes[start..end]), Layout::Full, 0)
+                .map_err(|(f, m)| DataError::parse(file, first_line, f, m))?;
+            let interval = row.close_time - row.open_time + 1;
+            if interval <= 0 {
+                return Err(DataError::parse(
+                    file,
+                    first_line,
+                    "close_time",
+                    format!(
+                        "{} is before open_time {} (columns swapped or mixed timestamp units)",
+                        row.close_time, row.open_time
+                    ),
+                ));
+            }
+            Ok(Some(interval))
+        }
+        Layout::Mark6 => {
+            let mut pos = start;
+            let mut line = first_line;
+            let mut prev: Option<i64> = None;
+            let mut best: Option<i64> = None;
+            while pos < bytes.len() && !only_line_breaks(bytes, pos) {
+                let end = line_end(bytes, pos);
+                let l = trim_cr(&bytes[pos..end]);
+                let first = l.split(|&c| c == b',').next().unwrap_or(b"");
+                let t = parse_ts_field(first).map_err(|m| DataError::parse(file, line, "open_time", m))?;
+                if let Some(p) = prev {
+                    let d = t - p;
+                    if d > 0 && best.is_none_or(|b| d < b) {
+                        best = Some(d);
+                    }
+                }
+                prev = Some(t);
+                pos = end + 1;
+                line += 1;
+            }
+            if prev.is_some() && best.is_none() {
+                return Err(DataError::parse(
+                    file,
+                    first_line,
+                    "interval",
+                    "cannot tell the bar length of a 6-column file with one row (name it SYMBOL-1h-... or set LoadOptions::expect_interval_ms)",
+                ));
+            }
+            Ok(best)
+        }
+    }
+}
+
+/// Parses the data rows of one CSV text into `b` (symbol and interval must already be settled).
+pub(crate) fn parse_kline_bytes(
+    bytes: &[u8],
+    file: &str,
+    layout: Layout,
+    b: &mut Builder,
+) -> Result<(), DataError> {
+    let (mut pos, mut line, _) = data_start(bytes);
+    let n = bytes.len();
+    let interval = b.interval_ms();
+    b.reserve((n - pos) / 80 + 1);
+    while pos < n {
+        let c = bytes[pos];
+        if c == b'\n' || c == b'\r' {
+            if only_line_breaks(bytes, pos) {
+                break;
+            }
+            return Err(DataError::parse(
+                file,
+                line,
+                "row",
+                "empty line in the middle of the file (delete it)",
+            ));
+        }
+        let start = pos;
+        let fast = match layout {
+            Layout::Full => fast_row12(bytes, &mut pos),
+            Layout::Mark6 => fast_row6(bytes, &mut pos, interval),
+        };
+        let row = match fast {
+            Some(r) => r,
+            None => {
+                let end = line_end(bytes, start);
+                let r = slow_row(trim_cr(&bytes[start..end]), layout, interval)
+                    .map_err(|(f, m)| DataError::parse(file, line, f, m))?;
+                pos = if end < n { end + 1 } else { n };
+                r
+            }
+        };
+        b.push(&row, file, line)?;
+        line += 1;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path: returns None for anything unusual; the slow path then decides.
+
+#[inline(always)]
+fn fast_digits(b: &[u8], i: &mut usize, acc: &mut u64) -> usize {
+    let start = *i;
+    while let Some(&c) = b.get(*i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
+        *i += 1;
+    }
+    *i - start
+}
+
+#[inline(always)]
+fn fast_ts(b: &[u8], i: &mut usize) -> Option<i64> {
+    let mut acc = 0u64;
+    match fast_digits(b, i, &mut acc) {
+        13 => Some(acc as i64),
+        16 => Some((acc / 1000) as i64),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn fast_uint(b: &[u8], i: &mut usize) -> Option<u64> {
+    let mut acc = 0u64;
+    match fast_digits(b, i, &mut acc) {
+        1..=18 => Some(acc),
+        _ => None,
+    }
+}
+
+/// Non-negative decimal with 1..=11 integer digits and 0..=8 decimals, as an e8 mantissa (< 1e19).
+#[inline(always)]
+fn fast_dec(b: &[u8], i: &mut usize) -> Option<u64> {
+    let mut acc = 0u64;
+    let n_int = fast_digits(b, i, &mut acc);
+    if n_int == 0 || n_int > 11 {
+        return None;
+    }
+    if b.get(*i) == Some(&b'.') {
+        *i += 1;
+        let n_frac = fast_digits(b, i, &mut acc);
+        if n_frac == 0 || n_frac > 8 {
+            return None;
+        }
+        Some(acc * POW10[n_frac])
+    } else {
+        Some(acc * POW10[0])
+    }
+}
+
+#[inline(always)]
+fn fast_price(b: &[u8], i: &mut usize) -> Option<i64> {
+    let v = fast_dec(b, i)?;
+    i64::try_from(v).ok()
+}
+
+#[inline(always)]
+fn comma(b: &[u8], i: &mut usize) -> Option<()> {
+    if b.get(*i) == Some(&b',') {
+        *i += 1;
+        Some(())
+    } else {
+        None
+    }
+}
+
+/// Consumes an optional `\r` and the `\n` (or the end of input) that must follow the last field.
+#[inline(always)]
+fn end_of_line(b: &[u8], i: &mut usize) -> Option<()> {
+    match b.get(*i) {
+        None => Some(()),
+        Some(b'\n') => {
+            *i += 1;
+            Some(())
+        }
+        Some(b'\r') if matches!(b.get(*i + 1), None | Some(b'\n')) => {
+            *i = (*i + 2).min(b.len());
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn fast_row12(b: &[u8], pos: &mut usize) -> Option<RawRow> {
+    let mut i = *pos;
+    let open_time = fast_ts(b, &mut i)?;
+    comma(b, &mut i)?;
+    let open = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let high = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let low = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let close = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let volume = i128::from(fast_dec(b, &mut i)?);
+    comma(b, &mut i)?;
+    let close_time = fast_ts(b, &mut i)?;
+    comma(b, &mut i)?;
+    let quote_volume = i128::from(fast_dec(b, &mut i)?);
+    comma(b, &mut i)?;
+    let count = fast_uint(b, &mut i)?;
+    comma(b, &mut i)?;
+    let taker_buy_volume = i128::from(fast_dec(b, &mut i)?);
+    comma(b, &mut i)?;
+    let taker_buy_quote_volume = i128::from(fast_dec(b, &mut i)?);
+    comma(b, &mut i)?;
+    // `ignore`: any text without a comma, up to the end of the line.
+    while let Some(&c) = b.get(i) {
+        if c == b'\n' {
+            i += 1;
+            break;
+        }
+        if c == b',' {
+            return None;
+        }
+        i += 1;
+    }
+    *pos = i;
+    Some(RawRow {
+        open_time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        close_time,
+        quote_volume,
+        count,
+        taker_buy_volume,
+        taker_buy_quote_volume,
+    })
+}
+
+#[inline(always)]
+fn fast_row6(b: &[u8], pos: &mut usize, interval: i64) -> Option<RawRow> {
+    let mut i = *pos;
+    let open_time = fast_ts(b, &mut i)?;
+    comma(b, &mut i)?;
+    let open = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let high = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let low = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let close = fast_price(b, &mut i)?;
+    comma(b, &mut i)?;
+    let volume = i128::from(fast_dec(b, &mut i)?);
+    end_of_line(b, &mut i)?;
+    *pos = i;
+    Some(RawRow {
+        open_time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        close_time: open_time + interval - 1,
+        ..RawRow::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slow path: exact field-level diagnostics, shared with the polars loader.
+
+/// Shows a field's text in an error message (quoted, escaped, shortened).
+pub(crate) fn show(s: &[u8]) -> String {
+    let text = String::from_utf8_lossy(s);
+    if text.chars().count() > 40 {
+        let short: String = text.chars().take(40).collect();
+        format!("{short:?}...")
+    } else {
+        format!("{text:?}")
+    }
+}
+
+/// Parses a timestamp field: up to 13 digits are ms, exactly 16 digits are µs (divided by 1000).
+pub(crate) fn parse_ts_field(s: &[u8]) -> Result<i64, String> {
+    if s.is_empty() {
+        return Err("is empty (expected a timestamp in ms, 13 digits)".into());
+    }
+    if !s.iter().all(u8::is_ascii_digit) {
+        return Err(format!(
+            "{} is not a timestamp (expected 13 digits of ms or 16 digits of µs)",
+            show(s)
+        ));
+    }
+    let mut acc: i64 = 0;
+    for &c in s.iter().take(17) {
+        acc = acc * 10 + i64::from(c - b'0');
+    }
+    match s.len() {
+        1..=13 => Ok(acc),
+        16 => Ok(acc / 1000),
+        n => Err(format!(
+            "{} has {n} digits (expected 13 digits of ms or 16 digits of µs)",
+            show(s)
+        )),
+    }
+}
+
+/// Parses a non-negative integer field such as `count`.
+pub(crate) fn parse_uint_field(s: &[u8]) -> Result<u64, String> {
+    if s.is_empty() {
+        return Err("is empty (expected a whole number)".into());
+    }
+    if !s.iter().all(u8::is_ascii_digit) {
+        return Err(format!("{} is not a whole number (expected digits only)", show(s)));
+    }
+    let mut acc: u64 = 0;
+    for &c in s {
+        acc = acc
+            .checked_mul(10)
+            .and_then(|a| a.checked_add(u64::from(c - b'0')))
+            .ok_or_else(|| format!("{} is too large for a count", show(s)))?;
+    }
+    Ok(acc)
+}
+
+/// Parses a decimal field `-?digits(.digits)?` into an e8 mantissa; more than 8 decimals is an error
+/// unless the extra digits are all zero.
+pub(crate) fn parse_e8_field(s: &[u8]) -> Result<i128, String> {
+    let bad = || {
+        format!(
+            "{} is not a decimal number (expected digits with an optional '.' and at most {PRICE_DECIMALS} decimals)",
+            show(s)
+        )
+    };
+    if s.is_empty() {
+        return Err("is empty (expected a decimal number)".into());
+    }
+    let (neg, body) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let (int, frac) = match body.iter().position(|&c| c == b'.') {
+        Some(p) => (&body[..p], Some(&body[p + 1..])),
+        None => (body, None),
+    };
+    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let frac = match frac {
+        Some(f) if f.is_empty() || !f.iter().all(u8::is_ascii_digit) => return Err(bad()),
+        Some(f) => f,
+        None => &[][..],
+    };
+    let dec = PRICE_DECIMALS as usize;
+    if frac.len() > dec && frac[dec..].iter().any(|&c| c != b'0') {
+        return Err(format!(
+            "{} has {} decimals, more than {PRICE_DECIMALS} (values are stored as fixed-point 1e-8; round the source)",
+            show(s),
+            frac.len()
+        ));
+    }
+    let too_large = || format!("{} is too large for a 1e-8 fixed-point value", show(s));
+    let mut acc: i128 = 0;
+    for &c in int.iter().chain(frac.iter().take(dec)) {
+        acc = acc
+            .checked_mul(10)
+            .and_then(|a| a.checked_add(i128::from(c - b'0')))
+            .ok_or_else(too_large)?;
+    }
+    let kept = frac.len().min(dec);
+    acc = acc
+        .checked_mul(i128::from(POW10[kept]))
+        .ok_or_else(too_large)?;
+    // Keep every value inside Decimal's 96-bit mantissa so that `kline()` stays exact.
+    if acc >= 1i128 << 95 {
+        return Err(too_large());
+    }
+    Ok(if neg { -acc } else { acc })
+}
+
+/// Parses a price field into an e8 mantissa that fits `i64`.
+pub(crate) fn parse_price_field(s: &[u8]) -> Result<i64, String> {
+    let v = parse_e8_field(s)?;
+    i64::try_from(v).map_err(|_| {
+        format!(
+            "{} is too large for a price (at most 92233720368.54775807)",
+            show(s)
+        )
+    })
+}
+
+/// Builds a row from its fields (already split), naming the first bad field.
+pub(crate) fn row_from_fields(
+    f: &[&[u8]],
+    layout: Layout,
+    interval: i64,
+) -> Result<RawRow, (&'static str, String)> {
+    let want = layout.columns();
+    if f.len() != want {
+        let hint = match (layout, f.len()) {
+            (Layout::Full, 6) => " (a 6-column file is a mark-price export: use load_mark_klines)",
+            (Layout::Full, _) => {
+                " (klines have open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore)"
+            }
+            (Layout::Mark6, _) => " (this file's first row has 6 columns: open_time,open,high,low,close,volume)",
+        };
+        return Err((
+            "row",
+            format!("has {} columns, expected {want}{hint}", f.len()),
+        ));
+    }
+    let names: &[&'static str] = match layout {
+        Layout::Full => &KLINE_COLUMNS,
+        Layout::Mark6 => &MARK6_COLUMNS,
+    };
+    let at = |k: usize| (names[k], f[k]);
+    let ts = |k: usize| {
+        let (n, s) = at(k);
+        parse_ts_field(s).map_err(|m| (n, m))
+    };
+    let price = |k: usize| {
+        let (n, s) = at(k);
+        parse_price_field(s).map_err(|m| (n, m))
+    };
+    let qty = |k: usize| {
+        let (n, s) = at(k);
+        parse_e8_field(s).map_err(|m| (n, m))
+    };
+    let open_time = ts(0)?;
+    let open = price(1)?;
+    let high = price(2)?;
+    let low = price(3)?;
+    let close = price(4)?;
+    let volume = qty(5)?;
+    if layout == Layout::Mark6 {
+        return Ok(RawRow {
+            open_time,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            close_time: open_time + interval - 1,
+            ..RawRow::default()
+        });
+    }
+    let close_time = ts(6)?;
+    let quote_volume = qty(7)?;
+    let count = parse_uint_field(f[8]).map_err(|m| ("count", m))?;
+    let taker_buy_volume = qty(9)?;
+    let taker_buy_quote_volume = qty(10)?;
+    Ok(RawRow {
+        open_time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        close_time,
+        quote_volume,
+        count,
+        taker_buy_volume,
+        taker_buy_quote_volume,
+    })
+}
+
+/// Splits one line (without line break) and builds its row, naming the first bad field.
+pub(crate) fn slow_row(
+    line: &[u8],
+    layout: Layout,
+    interval: i64,
+) -> Result<RawRow, (&'static str, String)> {
+    let fields: Vec<&[u8]> = line.split(|&c| c == b',').collect();
+    row_from_fields(&fields, layout, interval)
+}
+
+/// Formats an e8 mantissa as a plain decimal without trailing zeros (`1011300000` → `10.113`).
+pub fn fmt_e8(v: i128) -> String {
+    let neg = v < 0;
+    let a = v.unsigned_abs();
+    let scale = 10u128.pow(PRICE_DECIMALS);
+    let int = a / scale;
+    let frac = a % scale;
+    let mut s = if neg {
+        format!("-{int}")
+    } else {
+        int.to_string()
+    };
+    if frac != 0 {
+        let f = format!("{frac:08}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    s
+}

@@ -1,0 +1,410 @@
+//! The append-only event log: every change in a run, in one total order `(time_ms, seq)`.
+//!
+//! Exchange events mirror Binance's user-data stream (ORDER_TRADE_UPDATE, ALGO_UPDATE,
+//! ACCOUNT_UPDATE); call events record each REST request and its answer as the exchange and the
+//! engine saw them; engine events are the engine's own annotations (signals, pairs). Invariants and
+//! reports read only this log. `seq` increases by one per record, so a log replays exactly.
+
+use crate::api::{ApiError, Endpoint, NewAlgoOrder, NewOrder, TransportError};
+use crate::types::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// ORDER_TRADE_UPDATE `x`: what happened to the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecType {
+    /// Accepted.
+    New,
+    /// A fill.
+    Trade,
+    /// Cancelled.
+    Canceled,
+    /// Expired (see `er`).
+    Expired,
+    /// Liquidation fill.
+    Calculated,
+}
+
+/// ORDER_TRADE_UPDATE payload `o`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderUpdate {
+    /// s
+    pub symbol: String,
+    /// c
+    pub client_order_id: String,
+    /// S
+    pub side: Side,
+    /// o
+    pub order_type: OrderType,
+    /// ot
+    pub orig_type: OrderType,
+    /// f
+    pub time_in_force: TimeInForce,
+    /// q
+    pub orig_qty: Decimal,
+    /// p
+    pub price: Decimal,
+    /// ap
+    pub avg_price: Decimal,
+    /// sp
+    pub stop_price: Decimal,
+    /// x
+    pub exec_type: ExecType,
+    /// X
+    pub status: OrderStatus,
+    /// i
+    pub order_id: OrderId,
+    /// l
+    pub last_qty: Decimal,
+    /// z
+    pub cum_qty: Decimal,
+    /// L
+    pub last_price: Decimal,
+    /// n (commission in USDT)
+    pub commission: Decimal,
+    /// m
+    pub is_maker: bool,
+    /// R
+    pub reduce_only: bool,
+    /// ps
+    pub position_side: PositionSide,
+    /// cp
+    pub close_position: bool,
+    /// rp (realized PnL of this trade)
+    pub realized_pnl: Decimal,
+    /// er
+    pub expiry_reason: ExpiryReason,
+    /// The algo order this child came from (not a Binance field; `ai` links the other way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_algo: Option<AlgoId>,
+}
+
+/// ALGO_UPDATE payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlgoUpdate {
+    /// s
+    pub symbol: String,
+    /// caid
+    pub client_algo_id: String,
+    /// aid
+    pub algo_id: AlgoId,
+    /// o
+    pub order_type: OrderType,
+    /// S
+    pub side: Side,
+    /// ps
+    pub position_side: PositionSide,
+    /// f
+    pub time_in_force: TimeInForce,
+    /// q
+    pub quantity: Decimal,
+    /// X
+    pub status: AlgoStatus,
+    /// ai
+    pub actual_order_id: Option<OrderId>,
+    /// tp
+    pub trigger_price: Decimal,
+    /// p
+    pub price: Decimal,
+    /// cp
+    pub close_position: bool,
+    /// R
+    pub reduce_only: bool,
+    /// wt
+    pub working_type: WorkingType,
+    /// rm (reject reason; empty when none)
+    pub reject_reason: String,
+}
+
+/// ACCOUNT_UPDATE `a.m`: why balances or positions changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountReason {
+    /// A trade.
+    Order,
+    /// Funding settlement.
+    FundingFee,
+    /// Liquidation.
+    Liquidation,
+}
+
+/// One position row of ACCOUNT_UPDATE `a.P`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionRow {
+    /// s
+    pub symbol: String,
+    /// ps
+    pub position_side: PositionSide,
+    /// pa (signed)
+    pub amount: Decimal,
+    /// ep
+    pub entry_price: Decimal,
+    /// cr (accumulated realized)
+    pub accumulated_realized: Decimal,
+}
+
+/// ACCOUNT_UPDATE payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountUpdate {
+    /// a.m
+    pub reason: AccountReason,
+    /// a.B[USDT].wb
+    pub wallet_balance: Decimal,
+    /// a.B[USDT].bc (balance change excluding PnL and fee; funding amount here)
+    pub balance_change: Decimal,
+    /// Realized PnL booked by this update.
+    pub realized_pnl: Decimal,
+    /// Fee charged by this update (positive = paid).
+    pub fee: Decimal,
+    /// a.P (changed positions only)
+    pub positions: Vec<PositionRow>,
+}
+
+/// Engine-side annotations: what the engine believes and decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EngineEvent {
+    /// A signal reached the engine.
+    Signal {
+        /// Signal id (`strategy_symbol_action_time`).
+        id: String,
+        /// buy / sell / close / hold.
+        action: String,
+        /// symbol
+        symbol: String,
+        /// Requested quantity.
+        quantity: Decimal,
+        /// Absolute stop-loss asked for, if any.
+        stop_loss: Option<Decimal>,
+        /// Absolute take-profit asked for, if any.
+        take_profit: Option<Decimal>,
+    },
+    /// The engine's verdict on a signal.
+    SignalResult {
+        /// Signal id.
+        id: String,
+        /// executed / duplicate / rejected / failed / rolled_back / …
+        status: String,
+        /// Why, in a few words.
+        detail: String,
+    },
+    /// An entry was accepted by the exchange and the engine considers the position protected-to-be.
+    EntryAccepted {
+        /// symbol
+        symbol: String,
+        /// Position side the entry opened or added to.
+        position_side: PositionSide,
+        /// The entry's orderId.
+        order_id: OrderId,
+        /// Whether the signal asked for a stop-loss.
+        wants_stop: bool,
+    },
+    /// The engine registered an SL/TP pair it will watch.
+    PairPlaced {
+        /// Pair id.
+        pair: PairId,
+        /// symbol
+        symbol: String,
+        /// Position side the pair protects.
+        position_side: PositionSide,
+        /// Stop-loss leg.
+        sl: LegId,
+        /// Take-profit leg.
+        tp: LegId,
+    },
+    /// The engine stopped tracking a pair.
+    PairDropped {
+        /// Pair id.
+        pair: PairId,
+        /// completed / cancelled / externally_closed / …
+        status: String,
+        /// The engine's reason.
+        reason: String,
+    },
+    /// The engine sent a cancel for a leg of a pair.
+    CancelOther {
+        /// Pair id.
+        pair: PairId,
+        /// The leg it believes filled.
+        filled: LegId,
+        /// The leg it cancels.
+        cancel: LegId,
+    },
+    /// The engine's monitor loop exited (it will not run again until restarted).
+    MonitorStopped {
+        /// Why.
+        reason: String,
+    },
+    /// The engine process restarted: in-memory state lost.
+    Restart,
+    /// Anything else worth a line in the trail.
+    Note {
+        /// Free text.
+        text: String,
+    },
+}
+
+/// A leg's exchange identity: a regular order or an algo order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegId {
+    /// orderId (legacy conditional orders)
+    Order(OrderId),
+    /// algoId
+    Algo(AlgoId),
+}
+
+/// The outcome of a call, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Accepted; a short summary (ids, status).
+    Ok(String),
+    /// Rejected by the exchange.
+    Rejected(ApiError),
+    /// Transport fault; `reached` says whether the exchange processed it.
+    Fault {
+        /// The fault.
+        error: TransportError,
+        /// Whether the request reached the exchange (unknown to the caller).
+        reached: bool,
+    },
+}
+
+/// The parameters of a logged request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestParams {
+    /// New regular order.
+    Order(NewOrder),
+    /// New algo order.
+    Algo(NewAlgoOrder),
+    /// Anything else: the query string.
+    Other(String),
+}
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A REST request reached (or was lost before) the exchange.
+    Request {
+        /// Call number in this run.
+        call: u64,
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// When the engine sent it.
+        sent_ms: TimeMs,
+        /// Parameters.
+        params: RequestParams,
+    },
+    /// The answer as the engine got it.
+    Response {
+        /// Call number.
+        call: u64,
+        /// Endpoint.
+        endpoint: Endpoint,
+        /// Outcome.
+        outcome: CallOutcome,
+    },
+    /// ORDER_TRADE_UPDATE
+    OrderTradeUpdate(OrderUpdate),
+    /// ALGO_UPDATE
+    AlgoUpdate(AlgoUpdate),
+    /// ACCOUNT_UPDATE
+    AccountUpdate(AccountUpdate),
+    /// A stream event that the fault schedule dropped before it reached the engine.
+    StreamDropped {
+        /// Seq of the dropped event.
+        of: Seq,
+    },
+    /// Mark/equity sample for charts: wallet, unrealized PnL and last price.
+    Equity {
+        /// Wallet balance.
+        wallet: Decimal,
+        /// Unrealized PnL at the mark.
+        unrealized: Decimal,
+        /// Last price.
+        price: Decimal,
+    },
+    /// A warning the exchange or sim raises without a state change (e.g. a stop beyond liquidation).
+    Warning {
+        /// Short code.
+        code: String,
+        /// Text.
+        text: String,
+    },
+    /// Engine annotation.
+    Engine(EngineEvent),
+}
+
+/// Who produced a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The mock exchange.
+    Exchange,
+    /// The engine under test.
+    Engine,
+    /// The simulator (calls, faults, samples).
+    Sim,
+}
+
+/// One record: sequence number, simulated time, source, event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Position in the log (0-based, dense).
+    pub seq: Seq,
+    /// Simulated time.
+    pub time_ms: TimeMs,
+    /// Producer.
+    pub source: Source,
+    /// Payload.
+    pub event: Event,
+}
+
+/// The append-only log of a run.
+#[derive(Debug, Default, Clone)]
+pub struct EventLog {
+    records: Vec<EventRecord>,
+}
+
+impl EventLog {
+    /// An empty log.
+    pub fn new() -> EventLog {
+        EventLog::default()
+    }
+    /// Appends an event and returns its seq.
+    pub fn push(&mut self, time_ms: TimeMs, source: Source, event: Event) -> Seq {
+        let seq = Seq(self.records.len() as u64);
+        self.records.push(EventRecord {
+            seq,
+            time_ms,
+            source,
+            event,
+        });
+        seq
+    }
+    /// All records in order.
+    pub fn records(&self) -> &[EventRecord] {
+        &self.records
+    }
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+    /// The log as JSON lines (one record per line), the replayable form.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::with_capacity(self.records.len() * 256);
+        for r in &self.records {
+            out.push_str(&serde_json::to_string(r).unwrap_or_default());
+            out.push('\n');
+        }
+        out
+    }
+}

@@ -1,0 +1,283 @@
+//! Wallet and positions per (symbol, positionSide): fills, fees, realized PnL, funding.
+//!
+//! Every balance change goes through [`MockExchange::book_fill`] or funding, and each emits an
+//! ACCOUNT_UPDATE carrying the wallet after the change and the amounts that changed it, so the
+//! books can be re-added from events alone (invariant `books-balance`).
+
+use super::{ps_idx, MockExchange, TrigRef};
+use crate::events::{AccountReason, AccountUpdate, AlgoUpdate, Event, PositionRow};
+use crate::types::*;
+use rust_decimal::Decimal;
+
+/// What a fill did to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillOutcome {
+    /// Steps actually filled (a reduce-only fill is clipped to the position).
+    pub filled: i64,
+    /// Realized PnL booked.
+    pub realized: Decimal,
+    /// Fee charged.
+    pub fee: Decimal,
+}
+
+impl MockExchange {
+    /// How many steps an order of `side` on `ps` may fill when it may only reduce: 0 when there
+    /// is nothing to reduce on that side (`binance-usdm-futures.md` §2.2, §2.3).
+    pub(crate) fn reducible(&self, side: Side, ps: PositionSide) -> i64 {
+        let amt = self.pos[ps_idx(ps)].amt;
+        match ps {
+            PositionSide::Both => {
+                if amt != 0 && amt.signum() != side.sign() {
+                    amt.abs()
+                } else {
+                    0
+                }
+            }
+            PositionSide::Long => {
+                if side == Side::Sell {
+                    amt.max(0)
+                } else {
+                    0
+                }
+            }
+            PositionSide::Short => {
+                if side == Side::Buy {
+                    (-amt).max(0)
+                } else {
+                    0
+                }
+            }
+        }
+    }
+
+    /// True when an order of `side` on `ps` closes rather than opens (hedge closes, one-way
+    /// against the position).
+    pub(crate) fn is_closing_side(side: Side, ps: PositionSide) -> bool {
+        matches!(
+            (ps, side),
+            (PositionSide::Long, Side::Sell) | (PositionSide::Short, Side::Buy)
+        )
+    }
+
+    /// Books a fill of `qty` steps at `price` ticks; `reduce` clips it to the position.
+    /// Emits ACCOUNT_UPDATE and then applies GTE_GTC / reduce-only expiries.
+    pub(crate) fn book_fill(
+        &mut self,
+        side: Side,
+        ps: PositionSide,
+        qty: i64,
+        price: i64,
+        maker: bool,
+        reduce: bool,
+        reason: AccountReason,
+    ) -> FillOutcome {
+        let mut qty = qty;
+        if reduce || (ps != PositionSide::Both && Self::is_closing_side(side, ps)) {
+            qty = qty.min(self.reducible(side, ps));
+        }
+        if qty <= 0 {
+            return FillOutcome {
+                filled: 0,
+                realized: Decimal::ZERO,
+                fee: Decimal::ZERO,
+            };
+        }
+        let px = self.spec.price(price);
+        let q = self.spec.qty(qty);
+        let rate = if reason == AccountReason::Liquidation {
+            self.spec.liquidation_fee
+        } else if maker {
+            self.cfg.maker_fee
+        } else {
+            self.cfg.taker_fee
+        };
+        let fee = px * q * rate;
+        let i = ps_idx(ps);
+        let delta = side.sign() * qty;
+        let old = self.pos[i].amt;
+        let mut realized = Decimal::ZERO;
+        if old == 0 || old.signum() == delta.signum() {
+            let old_q = self.spec.qty(old.abs());
+            let new_q = old_q + q;
+            self.pos[i].entry = ((self.pos[i].entry * old_q + px * q) / new_q).round_dp(12);
+        } else {
+            let closing = qty.min(old.abs());
+            let cq = self.spec.qty(closing);
+            realized = (px - self.pos[i].entry) * cq * Decimal::from(old.signum());
+            if qty > old.abs() {
+                self.pos[i].entry = px;
+            }
+        }
+        self.pos[i].amt = old + delta;
+        if self.pos[i].amt == 0 {
+            self.pos[i].entry = Decimal::ZERO;
+        }
+        self.pos[i].realized += realized;
+        self.wallet += realized - fee;
+        self.stats.fills += 1;
+        self.version += 1;
+        let row = self.position_row(ps);
+        self.emit(Event::AccountUpdate(AccountUpdate {
+            reason,
+            wallet_balance: self.wallet,
+            balance_change: Decimal::ZERO,
+            realized_pnl: realized,
+            fee,
+            positions: vec![row],
+        }));
+        self.after_position_change(ps, old);
+        FillOutcome {
+            filled: qty,
+            realized,
+            fee,
+        }
+    }
+
+    pub(crate) fn position_row(&self, ps: PositionSide) -> PositionRow {
+        let p = &self.pos[ps_idx(ps)];
+        PositionRow {
+            symbol: self.spec.symbol.clone(),
+            position_side: ps,
+            amount: self.spec.qty(p.amt),
+            entry_price: p.entry,
+            accumulated_realized: p.realized,
+        }
+    }
+
+    /// Position-bound expiries after a position changed from `old`: GTE_GTC orders of a position
+    /// that reached zero (or flipped) expire (§2.5), resting reduce-only limits that would now
+    /// open a reversed position expire with `er=4` (§2.2).
+    fn after_position_change(&mut self, ps: PositionSide, old: i64) {
+        let new = self.pos[ps_idx(ps)].amt;
+        let ended = old != 0 && (new == 0 || new.signum() != old.signum());
+        if ended {
+            for k in 0..self.algos.len() {
+                let a = &self.algos[k];
+                if a.ps == ps && a.tif == TimeInForce::GteGtc && a.status.is_open() {
+                    self.finish_algo(k, AlgoStatus::Expired, "");
+                }
+            }
+            for k in 0..self.orders.len() {
+                let o = &self.orders[k];
+                if o.ps == ps && o.tif == TimeInForce::GteGtc && !o.status.is_terminal() {
+                    self.expire_order(k, ExpiryReason::GteUnsatisfied);
+                }
+            }
+        }
+        for k in 0..self.orders.len() {
+            let o = &self.orders[k];
+            if o.ps == ps
+                && o.reduce_only
+                && !o.armed
+                && !o.status.is_terminal()
+                && self.reducible(o.side, ps) == 0
+            {
+                self.expire_order(k, ExpiryReason::ReduceOnly);
+            }
+        }
+    }
+
+    /// Ends an algo order (cancelled, expired or rejected) and removes its trigger.
+    pub(crate) fn finish_algo(&mut self, k: usize, status: AlgoStatus, reject_reason: &str) {
+        self.remove_trig(TrigRef::Algo(k as u32));
+        let now = TimeMs(self.cur.time);
+        let a = &mut self.algos[k];
+        a.status = status;
+        a.update_time = now;
+        if a.trailing.is_some() {
+            self.trailing_count -= 1;
+        }
+        self.version += 1;
+        let ev = self.algo_update(k, reject_reason);
+        self.emit(Event::AlgoUpdate(ev));
+    }
+
+    pub(crate) fn algo_update(&self, k: usize, reject_reason: &str) -> AlgoUpdate {
+        let a = &self.algos[k];
+        AlgoUpdate {
+            symbol: self.spec.symbol.clone(),
+            client_algo_id: a.client_id.clone(),
+            algo_id: a.id,
+            order_type: a.otype,
+            side: a.side,
+            position_side: a.ps,
+            time_in_force: a.tif,
+            quantity: self.spec.qty(a.qty),
+            status: a.status,
+            actual_order_id: a.actual_order_id,
+            trigger_price: self.spec.price(a.trigger),
+            price: self.spec.price(a.price),
+            close_position: a.close_position,
+            reduce_only: a.reduce_only,
+            working_type: a.working_type,
+            reject_reason: reject_reason.to_string(),
+        }
+    }
+
+    /// Applies a funding rate at the current time to every open position, at the current
+    /// (mark) price: notional × rate, longs pay when the rate is positive (§5).
+    pub(crate) fn apply_funding(&mut self, rate: Decimal) {
+        let mark = self.spec.price(self.cur.price);
+        let mut total = Decimal::ZERO;
+        let mut rows = Vec::new();
+        for ps in [PositionSide::Both, PositionSide::Long, PositionSide::Short] {
+            let amt = self.pos[ps_idx(ps)].amt;
+            if amt == 0 {
+                continue;
+            }
+            let notional = self.spec.qty(amt) * mark; // signed
+            total -= notional * rate;
+            rows.push(self.position_row(ps));
+        }
+        if rows.is_empty() {
+            return;
+        }
+        self.wallet += total;
+        self.emit(Event::AccountUpdate(AccountUpdate {
+            reason: AccountReason::FundingFee,
+            wallet_balance: self.wallet,
+            balance_change: total,
+            realized_pnl: Decimal::ZERO,
+            fee: Decimal::ZERO,
+            positions: rows,
+        }));
+    }
+
+    /// Unrealized PnL of all positions at the current price.
+    pub fn unrealized(&self) -> Decimal {
+        let px = self.spec.price(self.cur.price);
+        let mut u = Decimal::ZERO;
+        for p in &self.pos {
+            if p.amt != 0 {
+                u += (px - p.entry) * self.spec.qty(p.amt);
+            }
+        }
+        u
+    }
+
+    /// Initial margin in use: position notional at entry / leverage plus open opening LIMIT
+    /// orders' notional / leverage.
+    pub(crate) fn used_margin(&self) -> Decimal {
+        let lev = Decimal::from(self.cfg.leverage.max(1));
+        let mut m = Decimal::ZERO;
+        for p in &self.pos {
+            if p.amt != 0 {
+                m += p.entry * self.spec.qty(p.amt.abs()) / lev;
+            }
+        }
+        for o in &self.orders {
+            if !o.status.is_terminal() && !o.armed && !o.reduce_only && o.otype == OrderType::Limit
+            {
+                m += self.spec.notional(o.price, o.qty - o.executed) / lev;
+            }
+        }
+        m
+    }
+
+    /// -2019 check for an order that may open `steps` at `ticks`.
+    pub(crate) fn margin_ok(&self, ticks: i64, steps: i64) -> bool {
+        let lev = Decimal::from(self.cfg.leverage.max(1));
+        let need = self.spec.notional(ticks, steps) / lev;
+        self.wallet + self.unrealized().min(Decimal::ZERO) - self.used_margin() >= need
+    }
+}

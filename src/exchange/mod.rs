@@ -1,0 +1,397 @@
+//! The mock venue: Binance USDⓈ-M futures rules over replayed klines. Never imports `engine`.
+//!
+//! - `spec`: symbol filters and the checked Decimal ⇄ ticks conversion;
+//! - `codes`: Binance's error codes and messages;
+//! - `intrabar`: the declared path through a bar;
+//! - `orders` (this file's requests): validation then state change — a rejected request changes
+//!   nothing;
+//! - `market`: walking the path, firing triggers and limits, funding, equity samples;
+//! - `account`: positions per `positionSide`, fills, fees, realized PnL, the wallet.
+//!
+//! Ordering: within one call or one step of the path, events are emitted in the order the
+//! changes happen; the simulator gives them their global `(time, seq)`. Conditional orders follow
+//! today's Algo Order model (`api = "algo"`), or the pre-2025-12-09 model (`api = "legacy"`).
+//! Known limits: one traded symbol per run; no order book depth (fills at the path price plus
+//! configured slippage); mark price = trade price unless mark klines are given.
+
+pub mod account;
+pub mod codes;
+pub mod intrabar;
+pub mod market;
+pub mod orders;
+pub mod spec;
+
+pub use intrabar::{BarTicks, IntrabarPolicy};
+pub use spec::SymbolSpec;
+
+use crate::events::Event;
+use crate::types::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Which conditional-order API the account has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiMode {
+    /// Since 2025-12-09: conditional orders on /fapi/v1/algoOrder; on /fapi/v1/order they get -4120.
+    #[default]
+    Algo,
+    /// Before 2025-12-09: conditional orders on /fapi/v1/order, same orderId after trigger.
+    Legacy,
+}
+
+/// When a resting limit order fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitFill {
+    /// When the price touches the limit.
+    Touch,
+    /// Only when the price trades through the limit by a tick.
+    #[default]
+    Through,
+}
+
+/// Margin mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MarginMode {
+    /// One wallet backs every position.
+    #[default]
+    Cross,
+    /// Each position has its own margin.
+    Isolated,
+}
+
+/// Exchange-side settings of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeConfig {
+    /// One-way or hedge.
+    pub position_mode: PositionMode,
+    /// Algo or legacy conditional orders.
+    pub api: ApiMode,
+    /// Maker fee rate (0.0002 = 0.02 %).
+    pub maker_fee: Decimal,
+    /// Taker fee rate.
+    pub taker_fee: Decimal,
+    /// Intrabar path policy.
+    pub intrabar: IntrabarPolicy,
+    /// Adverse slippage of market fills, in ticks.
+    pub slippage_ticks: i64,
+    /// Limit fill rule.
+    pub limit_fill: LimitFill,
+    /// Leverage.
+    pub leverage: u32,
+    /// Margin mode.
+    pub margin_mode: MarginMode,
+    /// Initial USDT wallet.
+    pub initial_balance: Decimal,
+    /// Equity sample period for charts (0 = choose from the data span).
+    pub equity_sample_ms: i64,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            position_mode: PositionMode::OneWay,
+            api: ApiMode::Algo,
+            maker_fee: Decimal::new(2, 4),
+            taker_fee: Decimal::new(5, 4),
+            intrabar: IntrabarPolicy::Ohlc,
+            slippage_ticks: 0,
+            limit_fill: LimitFill::Through,
+            leverage: 10,
+            margin_mode: MarginMode::Cross,
+            initial_balance: Decimal::from(10_000),
+            equity_sample_ms: 0,
+        }
+    }
+}
+
+/// Counters the report shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeStats {
+    /// Bars walked.
+    pub bars: u64,
+    /// Bars where the path policy, not the bar, decided the order of fills.
+    pub ambiguous_bars: u64,
+    /// Orders accepted (regular + algo).
+    pub orders: u64,
+    /// Fills.
+    pub fills: u64,
+    /// Requests rejected with an API error.
+    pub rejections: u64,
+    /// Liquidations.
+    pub liquidations: u64,
+}
+
+/// A regular order (MARKET/LIMIT, triggered children, legacy conditionals).
+#[derive(Debug, Clone)]
+pub(crate) struct Order {
+    pub id: OrderId,
+    pub client_id: String,
+    pub side: Side,
+    pub otype: OrderType,
+    pub orig_type: OrderType,
+    pub tif: TimeInForce,
+    pub qty: i64,
+    pub price: i64,
+    pub stop: i64,
+    pub reduce_only: bool,
+    pub close_position: bool,
+    pub ps: PositionSide,
+    pub working_type: WorkingType,
+    pub status: OrderStatus,
+    pub executed: i64,
+    pub cum_quote: Decimal,
+    pub time: TimeMs,
+    pub update_time: TimeMs,
+    pub from_algo: Option<AlgoId>,
+    /// Legacy conditional not yet triggered.
+    pub armed: bool,
+    pub trailing: Option<Trailing>,
+}
+
+/// An algo (conditional) order.
+#[derive(Debug, Clone)]
+pub(crate) struct Algo {
+    pub id: AlgoId,
+    pub client_id: String,
+    pub side: Side,
+    pub otype: OrderType,
+    pub tif: TimeInForce,
+    pub qty: i64,
+    pub price: i64,
+    pub trigger: i64,
+    pub reduce_only: bool,
+    pub close_position: bool,
+    pub ps: PositionSide,
+    pub working_type: WorkingType,
+    pub status: AlgoStatus,
+    pub actual_order_id: Option<OrderId>,
+    pub actual_price: Decimal,
+    pub create_time: TimeMs,
+    pub update_time: TimeMs,
+    pub trigger_time: TimeMs,
+    pub trailing: Option<Trailing>,
+}
+
+/// Trailing-stop state: callback in basis points of a percent (1.0 % = 100), best price seen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trailing {
+    pub callback_bp: i64,
+    pub activate: Option<i64>,
+    pub active: bool,
+    pub extreme: i64,
+}
+
+/// What a resting trigger belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrigRef {
+    Algo(u32),
+    Legacy(u32),
+    Limit(u32),
+}
+
+/// One resting trigger: fires when the price goes to `ticks` or beyond in direction `up`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trig {
+    pub up: bool,
+    pub ticks: i64,
+    pub what: TrigRef,
+}
+
+/// A position per (symbol, positionSide).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Position {
+    pub amt: i64,
+    pub entry: Decimal,
+    pub realized: Decimal,
+}
+
+/// Where the walk is inside the bar series.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cursor {
+    pub bar: usize,
+    /// 0: before the bar's open jump; 1..=3: inside segment k; the path is `path`.
+    pub seg: u8,
+    pub time: i64,
+    pub price: i64,
+    pub path: intrabar::Path,
+    /// For `refine`: index of the sub-bar being walked and the end of its range.
+    pub sub: usize,
+    pub sub_end: usize,
+}
+
+/// Base of orderIds and algoIds; the ranges never overlap, so an algoId sent to /fapi/v1/order
+/// is unknown there, as on Binance.
+pub const ORDER_ID_BASE: u64 = 8_389_765_000;
+/// Base of algoIds.
+pub const ALGO_ID_BASE: u64 = 4_000_000_000_000;
+
+/// The mock exchange for one symbol.
+pub struct MockExchange {
+    pub(crate) cfg: ExchangeConfig,
+    pub(crate) spec: SymbolSpec,
+    pub(crate) bars: Vec<BarTicks>,
+    pub(crate) interval_ms: i64,
+    pub(crate) sub_bars: Vec<BarTicks>,
+    pub(crate) sub_interval_ms: i64,
+    pub(crate) funding: Vec<(i64, Decimal)>,
+    pub(crate) next_funding: usize,
+    pub(crate) cur: Cursor,
+    pub(crate) orders: Vec<Order>,
+    pub(crate) algos: Vec<Algo>,
+    pub(crate) trigs: Vec<Trig>,
+    pub(crate) up_min: i64,
+    pub(crate) down_max: i64,
+    pub(crate) trailing_count: u32,
+    pub(crate) pos: [Position; 3],
+    pub(crate) wallet: Decimal,
+    pub(crate) out: Vec<(TimeMs, Event)>,
+    pub(crate) held: Vec<(TimeMs, Event)>,
+    pub(crate) stats: ExchangeStats,
+    pub(crate) version: u64,
+    pub(crate) next_sample: i64,
+    pub(crate) sample_ms: i64,
+}
+
+impl MockExchange {
+    /// A venue over `bars` (ticks of `spec`) with bar length `interval_ms`, starting before the
+    /// first bar's open at the first bar's open price.
+    pub fn new(
+        cfg: ExchangeConfig,
+        spec: SymbolSpec,
+        bars: Vec<BarTicks>,
+        interval_ms: i64,
+    ) -> MockExchange {
+        let first = bars.first().copied().unwrap_or_default();
+        let span = bars.last().map(|b| b.t - first.t).unwrap_or(0) + interval_ms;
+        let sample_ms = if cfg.equity_sample_ms > 0 {
+            cfg.equity_sample_ms
+        } else {
+            // about 1,500 samples per run, whole bars, at least one bar
+            ((span / 1500) / interval_ms.max(1)).max(1) * interval_ms.max(1)
+        };
+        let wallet = cfg.initial_balance;
+        MockExchange {
+            cfg,
+            spec,
+            bars,
+            interval_ms: interval_ms.max(1),
+            sub_bars: Vec::new(),
+            sub_interval_ms: 0,
+            funding: Vec::new(),
+            next_funding: 0,
+            cur: Cursor {
+                time: first.t - 1,
+                price: first.o,
+                ..Cursor::default()
+            },
+            orders: Vec::new(),
+            algos: Vec::new(),
+            trigs: Vec::new(),
+            up_min: i64::MAX,
+            down_max: i64::MIN,
+            trailing_count: 0,
+            pos: Default::default(),
+            wallet,
+            out: Vec::new(),
+            held: Vec::new(),
+            stats: ExchangeStats::default(),
+            version: 0,
+            next_sample: first.t + sample_ms - 1,
+            sample_ms,
+        }
+    }
+
+    /// Lower-timeframe bars for the `refine` policy (sorted, inside the main bars' span).
+    pub fn with_sub_bars(mut self, sub_bars: Vec<BarTicks>, sub_interval_ms: i64) -> Self {
+        self.sub_bars = sub_bars;
+        self.sub_interval_ms = sub_interval_ms.max(1);
+        self
+    }
+
+    /// Funding rates at their timestamps (ms, rate), applied to positions open at that time.
+    pub fn with_funding(mut self, funding: Vec<(i64, Decimal)>) -> Self {
+        self.funding = funding;
+        let t = self.cur.time;
+        self.next_funding = self.funding.partition_point(|f| f.0 <= t);
+        self
+    }
+
+    /// The exchange's clock.
+    pub fn time(&self) -> TimeMs {
+        TimeMs(self.cur.time)
+    }
+
+    /// The current (last) price.
+    pub fn last_price(&self) -> Decimal {
+        self.spec.price(self.cur.price)
+    }
+
+    /// The symbol's rules.
+    pub fn spec(&self) -> &SymbolSpec {
+        &self.spec
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ExchangeConfig {
+        &self.cfg
+    }
+
+    /// Counters for the report.
+    pub fn stats(&self) -> &ExchangeStats {
+        &self.stats
+    }
+
+    /// USDT wallet balance.
+    pub fn wallet(&self) -> Decimal {
+        self.wallet
+    }
+
+    /// Bumped on every change of the open-order set or of positions; equal versions mean
+    /// "nothing a poll can see has changed".
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Open time of the first bar and close time of the last one.
+    pub fn span(&self) -> (TimeMs, TimeMs) {
+        match (self.bars.first(), self.bars.last()) {
+            (Some(a), Some(b)) => (TimeMs(a.t), TimeMs(b.t + self.interval_ms - 1)),
+            _ => (TimeMs(0), TimeMs(0)),
+        }
+    }
+
+    /// True once the walk has passed the last bar.
+    pub fn finished(&self) -> bool {
+        self.cur.bar >= self.bars.len()
+    }
+
+    /// Moves the events produced so far into `into`, in order.
+    pub fn drain_events(&mut self, into: &mut Vec<(TimeMs, Event)>) {
+        into.append(&mut self.out);
+    }
+
+    /// True when events are waiting to be drained.
+    pub fn has_events(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    pub(crate) fn emit(&mut self, e: Event) {
+        self.out.push((TimeMs(self.cur.time), e));
+    }
+
+    /// Signed position amount (in quantity units) of a position side.
+    pub fn position_amt(&self, ps: PositionSide) -> Decimal {
+        self.spec.qty(self.pos[ps_idx(ps)].amt)
+    }
+}
+
+pub(crate) fn ps_idx(ps: PositionSide) -> usize {
+    match ps {
+        PositionSide::Both => 0,
+        PositionSide::Long => 1,
+        PositionSide::Short => 2,
+    }
+}

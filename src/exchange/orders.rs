@@ -1,0 +1,859 @@
+//! Requests: validation with Binance's codes (a rejection changes no state), then the change.
+//!
+//! Checks run in a fixed order so one request always gets the same code: symbol, position side
+//! and reduceOnly vs mode, parameters not required, endpoint vs API mode, mandatory parameters,
+//! closePosition combinations, filters (precision, tick, step, min/max), client id, reduce-only,
+//! immediate trigger, MIN_NOTIONAL, PERCENT_PRICE, margin.
+
+use super::codes;
+use super::*;
+use crate::api::{AlgoInfo, AlgoRef, ApiError, NewAlgoOrder, NewOrder, OrderInfo, OrderRef, PositionInfo, RespType};
+use crate::events::{AccountReason, Event, ExecType, OrderUpdate};
+
+/// Parameters common to both endpoints after validation.
+struct Checked {
+    qty: i64,
+    price: i64,
+    trigger: i64,
+    ps: PositionSide,
+    tif: TimeInForce,
+    trailing: Option<Trailing>,
+}
+
+/// Direction in which a conditional of `otype`/`side` fires: true = when the price rises to it.
+pub(crate) fn fires_up(otype: OrderType, side: Side) -> bool {
+    if otype.is_take_profit() {
+        side == Side::Sell
+    } else {
+        side == Side::Buy
+    }
+}
+
+impl MockExchange {
+    fn check_symbol(&self, symbol: &str) -> Result<(), ApiError> {
+        if symbol != self.spec.symbol {
+            return Err(codes::bad_symbol());
+        }
+        Ok(())
+    }
+
+    /// positionSide and reduceOnly against the account mode (§2.1): in hedge mode reduceOnly must
+    /// not be sent at all, not even "false" (-1106), and positionSide must be LONG/SHORT (-4061).
+    fn check_mode(
+        &self,
+        ps: Option<PositionSide>,
+        reduce_only: Option<bool>,
+    ) -> Result<PositionSide, ApiError> {
+        match self.cfg.position_mode {
+            PositionMode::Hedge => {
+                if reduce_only.is_some() {
+                    return Err(codes::not_required("reduceOnly"));
+                }
+                match ps {
+                    Some(PositionSide::Long) => Ok(PositionSide::Long),
+                    Some(PositionSide::Short) => Ok(PositionSide::Short),
+                    _ => Err(codes::position_side_mismatch()),
+                }
+            }
+            PositionMode::OneWay => match ps {
+                None | Some(PositionSide::Both) => Ok(PositionSide::Both),
+                _ => Err(codes::position_side_mismatch()),
+            },
+        }
+    }
+
+    /// Shared checks of quantity, prices, closePosition and trailing parameters.
+    #[allow(clippy::too_many_arguments)]
+    fn check_params(
+        &self,
+        otype: OrderType,
+        side: Side,
+        ps: PositionSide,
+        qty: Option<Decimal>,
+        price: Option<Decimal>,
+        trigger: Option<Decimal>,
+        trigger_name: &str,
+        tif: Option<TimeInForce>,
+        reduce_only: Option<bool>,
+        close_position: Option<bool>,
+        callback_rate: Option<Decimal>,
+        activate: Option<Decimal>,
+    ) -> Result<Checked, ApiError> {
+        let close = close_position == Some(true);
+        if otype == OrderType::Market && price.is_some() {
+            return Err(codes::not_required("price"));
+        }
+        if close {
+            if !matches!(otype, OrderType::StopMarket | OrderType::TakeProfitMarket) {
+                return Err(codes::bad_combo());
+            }
+            if qty.is_some() {
+                return Err(codes::qty_with_close_position());
+            }
+            if reduce_only.is_some() {
+                return Err(codes::not_required("reduceOnly"));
+            }
+            if ps != PositionSide::Both && !Self::is_closing_side(side, ps) {
+                return Err(codes::bad_combo());
+            }
+        }
+        let needs_price = matches!(
+            otype,
+            OrderType::Limit | OrderType::Stop | OrderType::TakeProfit
+        );
+        let mut tif_v = tif.unwrap_or(TimeInForce::Gtc);
+        if otype == OrderType::Limit && tif.is_none() {
+            return Err(codes::mandatory("timeInForce"));
+        }
+        if needs_price && price.is_none() {
+            return Err(codes::mandatory("price"));
+        }
+        if otype.is_conditional() && otype != OrderType::TrailingStopMarket && trigger.is_none() {
+            return Err(codes::mandatory(trigger_name));
+        }
+        if otype == OrderType::TrailingStopMarket && callback_rate.is_none() {
+            return Err(codes::mandatory("callbackRate"));
+        }
+        if !close && qty.is_none() {
+            return Err(codes::mandatory("quantity"));
+        }
+        if otype == OrderType::Market {
+            tif_v = TimeInForce::Gtc;
+        }
+        let qty = match qty {
+            Some(q) => self.spec.qty_to_steps(q, otype == OrderType::Market)?,
+            None => 0,
+        };
+        let price = match price {
+            Some(p) => self.spec.price_to_ticks(p)?,
+            None => 0,
+        };
+        let trigger = match trigger {
+            Some(p) => self.spec.price_to_ticks(p)?,
+            None => 0,
+        };
+        let trailing = if otype == OrderType::TrailingStopMarket {
+            let cb = callback_rate.unwrap_or_default();
+            if cb < Decimal::new(1, 1) || cb > Decimal::from(10) {
+                return Err(ApiError::new(-2007, "Invalid callBack rate."));
+            }
+            let act = match activate {
+                Some(a) => {
+                    let t = self.spec.price_to_ticks(a)?;
+                    // §1: BUY needs activatePrice < latest, SELL needs activatePrice > latest.
+                    let bad = match side {
+                        Side::Buy => t >= self.cur.price,
+                        Side::Sell => t <= self.cur.price,
+                    };
+                    if bad {
+                        return Err(codes::would_trigger());
+                    }
+                    Some(t)
+                }
+                None => None,
+            };
+            let bp = (cb * Decimal::from(100)).trunc().try_into().unwrap_or(100i64);
+            Some(Trailing {
+                callback_bp: bp,
+                activate: act,
+                active: act.is_none(),
+                extreme: self.cur.price,
+            })
+        } else {
+            None
+        };
+        Ok(Checked {
+            qty,
+            price,
+            trigger,
+            ps,
+            tif: tif_v,
+            trailing,
+        })
+    }
+
+    /// -2021 when a conditional's condition already holds at the current price (equality
+    /// counts, §1).
+    fn check_immediate_trigger(&self, otype: OrderType, side: Side, trigger: i64) -> Result<(), ApiError> {
+        if otype == OrderType::TrailingStopMarket {
+            return Ok(());
+        }
+        let p = self.cur.price;
+        let fires = if fires_up(otype, side) {
+            p >= trigger
+        } else {
+            p <= trigger
+        };
+        if fires {
+            return Err(codes::would_trigger());
+        }
+        Ok(())
+    }
+
+    fn check_min_notional(&self, ticks: i64, steps: i64, exempt: bool) -> Result<(), ApiError> {
+        if exempt || steps == 0 {
+            return Ok(());
+        }
+        if self.spec.notional(ticks, steps) < self.spec.min_notional {
+            return Err(codes::min_notional(&self.spec.min_notional.normalize().to_string()));
+        }
+        Ok(())
+    }
+
+    fn next_order_id(&self) -> OrderId {
+        OrderId(ORDER_ID_BASE + self.orders.len() as u64)
+    }
+
+    fn order_index(&self, r: &OrderRef) -> Option<usize> {
+        match r {
+            OrderRef::Id(id) => {
+                let k = id.checked_sub(ORDER_ID_BASE)? as usize;
+                (k < self.orders.len()).then_some(k)
+            }
+            OrderRef::Client(c) => self.orders.iter().rposition(|o| &o.client_id == c),
+        }
+    }
+
+    fn algo_index(&self, r: &AlgoRef) -> Option<usize> {
+        match r {
+            AlgoRef::Id(id) => {
+                let k = id.checked_sub(ALGO_ID_BASE)? as usize;
+                (k < self.algos.len()).then_some(k)
+            }
+            AlgoRef::Client(c) => self.algos.iter().rposition(|a| &a.client_id == c),
+        }
+    }
+
+    fn reject<T>(&mut self, e: ApiError) -> Result<T, ApiError> {
+        self.stats.rejections += 1;
+        Err(e)
+    }
+
+    /// POST /fapi/v1/order at the current time.
+    pub fn new_order(&mut self, req: &NewOrder) -> Result<OrderInfo, ApiError> {
+        match self.new_order_inner(req) {
+            Ok(info) => Ok(info),
+            Err(e) => self.reject(e),
+        }
+    }
+
+    fn new_order_inner(&mut self, req: &NewOrder) -> Result<OrderInfo, ApiError> {
+        self.check_symbol(&req.symbol)?;
+        let ps = self.check_mode(req.position_side, req.reduce_only)?;
+        if req.order_type == OrderType::Liquidation {
+            return Err(ApiError::new(-1116, "Invalid orderType."));
+        }
+        if req.order_type.is_conditional() && self.cfg.api == ApiMode::Algo {
+            return Err(codes::switch_algo());
+        }
+        let c = self.check_params(
+            req.order_type,
+            req.side,
+            ps,
+            req.quantity,
+            req.price,
+            req.stop_price,
+            "stopPrice",
+            req.time_in_force,
+            req.reduce_only,
+            req.close_position,
+            req.callback_rate,
+            req.activation_price,
+        )?;
+        if let Some(cid) = &req.client_order_id {
+            if self
+                .orders
+                .iter()
+                .any(|o| &o.client_id == cid && !o.status.is_terminal())
+            {
+                return Err(codes::duplicate_client_id());
+            }
+        }
+        let reduce_only = req.reduce_only == Some(true);
+        let close = req.close_position == Some(true);
+        let hedge_close = ps != PositionSide::Both && Self::is_closing_side(req.side, ps);
+        let conditional = req.order_type.is_conditional();
+        if !conditional && (reduce_only || hedge_close) {
+            let r = self.reducible(req.side, ps);
+            // §2.2 / §2.3: nothing to reduce, or (hedge) closing more than the leg.
+            if r == 0 || (hedge_close && c.qty > r) {
+                return Err(codes::reduce_only_reject());
+            }
+            if req.order_type == OrderType::Limit {
+                let resting: i64 = self
+                    .orders
+                    .iter()
+                    .filter(|o| {
+                        !o.status.is_terminal()
+                            && !o.armed
+                            && o.ps == ps
+                            && o.side == req.side
+                            && (o.reduce_only || hedge_close)
+                    })
+                    .map(|o| o.qty - o.executed)
+                    .sum();
+                if resting + c.qty > r {
+                    return Err(codes::reduce_only_reject());
+                }
+            }
+        }
+        if conditional {
+            self.check_immediate_trigger(req.order_type, req.side, c.trigger)?;
+        }
+        let ref_price = match req.order_type {
+            OrderType::Market => self.cur.price,
+            OrderType::Limit | OrderType::Stop | OrderType::TakeProfit => c.price,
+            _ => c.trigger,
+        };
+        self.check_min_notional(ref_price, c.qty, reduce_only || close || hedge_close)?;
+        if req.order_type == OrderType::Limit {
+            let mark = self.spec.price(self.cur.price);
+            let px = self.spec.price(c.price);
+            if req.side == Side::Buy && px > mark * self.spec.percent_up {
+                return Err(codes::percent_cap());
+            }
+            if req.side == Side::Sell && px < mark * self.spec.percent_down {
+                return Err(codes::percent_floor());
+            }
+        }
+        let marketable = match req.order_type {
+            OrderType::Market => true,
+            OrderType::Limit => match req.side {
+                Side::Buy => c.price >= self.cur.price,
+                Side::Sell => c.price <= self.cur.price,
+            },
+            _ => false,
+        };
+        if req.order_type == OrderType::Limit {
+            match c.tif {
+                TimeInForce::Gtx if marketable => return Err(codes::gtx_reject()),
+                TimeInForce::Fok if !marketable => return Err(codes::fok_reject()),
+                _ => {}
+            }
+        }
+        if !conditional && !reduce_only && !hedge_close {
+            let opening = c.qty - self.reducible(req.side, ps).min(c.qty);
+            let px = if req.order_type == OrderType::Market {
+                self.cur.price
+            } else {
+                c.price
+            };
+            if opening > 0 && !self.margin_ok(px, opening) {
+                return Err(codes::margin());
+            }
+        }
+        // accepted: from here on, state changes
+        let id = self.next_order_id();
+        let now = TimeMs(self.cur.time);
+        let client_id = req
+            .client_order_id
+            .clone()
+            .unwrap_or_else(|| format!("sim_{}", id.0));
+        self.orders.push(Order {
+            id,
+            client_id,
+            side: req.side,
+            otype: req.order_type,
+            orig_type: req.order_type,
+            tif: c.tif,
+            qty: c.qty,
+            price: c.price,
+            stop: c.trigger,
+            reduce_only,
+            close_position: close,
+            ps,
+            working_type: req.working_type.unwrap_or_default(),
+            status: OrderStatus::New,
+            executed: 0,
+            cum_quote: Decimal::ZERO,
+            time: now,
+            update_time: now,
+            from_algo: None,
+            armed: conditional,
+            trailing: c.trailing,
+        });
+        let k = self.orders.len() - 1;
+        self.stats.orders += 1;
+        self.version += 1;
+        self.emit_order(k, ExecType::New, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, ExpiryReason::None);
+        let ack = self.order_info(k);
+        if conditional {
+            if c.trailing.is_some() {
+                self.trailing_count += 1;
+            }
+            self.add_trig(Trig {
+                up: fires_up(req.order_type, req.side),
+                ticks: if c.trailing.is_some() { i64::MIN } else { c.trigger },
+                what: TrigRef::Legacy(k as u32),
+            });
+        } else if marketable {
+            let px = if req.order_type == OrderType::Market {
+                self.slipped(req.side)
+            } else {
+                self.cur.price
+            };
+            self.fill_order(k, px, false);
+            if !self.orders[k].status.is_terminal() {
+                self.expire_order(
+                    k,
+                    if req.order_type == OrderType::Market {
+                        ExpiryReason::MarketRemainder
+                    } else {
+                        ExpiryReason::IocRemainder
+                    },
+                );
+            }
+        } else if c.tif == TimeInForce::Ioc {
+            self.expire_order(k, ExpiryReason::IocRemainder);
+        } else {
+            self.add_limit_trig(k);
+        }
+        if req.resp_type == Some(RespType::Result) {
+            return Ok(self.order_info(k));
+        }
+        Ok(ack)
+    }
+
+    /// Market fill price at the current path price with adverse slippage.
+    pub(crate) fn slipped(&self, side: Side) -> i64 {
+        (self.cur.price + side.sign() * self.cfg.slippage_ticks).max(1)
+    }
+
+    pub(crate) fn add_limit_trig(&mut self, k: usize) {
+        let o = &self.orders[k];
+        let through = i64::from(self.cfg.limit_fill == LimitFill::Through);
+        let (up, ticks) = match o.side {
+            Side::Sell => (true, o.price + through),
+            Side::Buy => (false, o.price - through),
+        };
+        self.add_trig(Trig {
+            up,
+            ticks,
+            what: TrigRef::Limit(k as u32),
+        });
+    }
+
+    /// Fills what order `k` may fill at `price` ticks (reduce-only clipped), emits TRADE.
+    pub(crate) fn fill_order(&mut self, k: usize, price: i64, maker: bool) {
+        let o = &self.orders[k];
+        let (side, ps) = (o.side, o.ps);
+        let remaining = if o.close_position {
+            self.reducible(side, ps)
+        } else {
+            o.qty - o.executed
+        };
+        let reduce = o.reduce_only || o.close_position;
+        let f = self.book_fill_quiet(side, ps, remaining, price, maker, reduce);
+        if f.filled == 0 {
+            return;
+        }
+        let px = self.spec.price(price);
+        let o = &mut self.orders[k];
+        o.executed += f.filled;
+        o.cum_quote += px * self.spec.qty(f.filled);
+        if o.close_position {
+            o.qty = o.qty.max(o.executed);
+        }
+        o.status = if o.executed >= o.qty {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::PartiallyFilled
+        };
+        o.update_time = TimeMs(self.cur.time);
+        if o.status == OrderStatus::Filled {
+            self.remove_trig(TrigRef::Limit(k as u32));
+        }
+        let last_qty = self.spec.qty(f.filled);
+        self.emit_order(k, ExecType::Trade, last_qty, px, f.fee, maker, f.realized, ExpiryReason::None);
+        self.flush_fill();
+    }
+
+    /// Books a fill but holds its ACCOUNT_UPDATE and expiries until after the ORDER_TRADE_UPDATE,
+    /// so the stream reads TRADE → ACCOUNT_UPDATE → expiries, as Binance sends them.
+    fn book_fill_quiet(&mut self, side: Side, ps: PositionSide, qty: i64, price: i64, maker: bool, reduce: bool) -> account::FillOutcome {
+        let mark = self.out.len();
+        let f = self.book_fill(side, ps, qty, price, maker, reduce, AccountReason::Order);
+        self.held = self.out.split_off(mark);
+        f
+    }
+
+    fn flush_fill(&mut self) {
+        let mut held = std::mem::take(&mut self.held);
+        self.out.append(&mut held);
+    }
+
+    pub(crate) fn expire_order(&mut self, k: usize, er: ExpiryReason) {
+        let o = &mut self.orders[k];
+        if o.status.is_terminal() {
+            return;
+        }
+        o.status = OrderStatus::Expired;
+        o.update_time = TimeMs(self.cur.time);
+        o.armed = false;
+        if o.trailing.is_some() {
+            self.trailing_count -= 1;
+        }
+        self.remove_trig(TrigRef::Limit(k as u32));
+        self.remove_trig(TrigRef::Legacy(k as u32));
+        self.version += 1;
+        self.emit_order(k, ExecType::Expired, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, er);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn emit_order(&mut self, k: usize, x: ExecType, last_qty: Decimal, last_price: Decimal, fee: Decimal, maker: bool, rp: Decimal, er: ExpiryReason) {
+        let o = &self.orders[k];
+        let ev = OrderUpdate {
+            symbol: self.spec.symbol.clone(),
+            client_order_id: o.client_id.clone(),
+            side: o.side,
+            order_type: o.otype,
+            orig_type: o.orig_type,
+            time_in_force: o.tif,
+            orig_qty: self.spec.qty(o.qty),
+            price: self.spec.price(o.price),
+            avg_price: avg(o.cum_quote, self.spec.qty(o.executed)),
+            stop_price: self.spec.price(o.stop),
+            exec_type: x,
+            status: o.status,
+            order_id: o.id,
+            last_qty,
+            cum_qty: self.spec.qty(o.executed),
+            last_price,
+            commission: fee,
+            is_maker: maker,
+            reduce_only: o.reduce_only,
+            position_side: o.ps,
+            close_position: o.close_position,
+            realized_pnl: rp,
+            expiry_reason: er,
+            from_algo: o.from_algo,
+        };
+        self.emit(Event::OrderTradeUpdate(ev));
+    }
+
+    pub(crate) fn order_info(&self, k: usize) -> OrderInfo {
+        let o = &self.orders[k];
+        OrderInfo {
+            order_id: o.id,
+            client_order_id: o.client_id.clone(),
+            symbol: self.spec.symbol.clone(),
+            status: o.status,
+            order_type: o.otype,
+            orig_type: o.orig_type,
+            side: o.side,
+            position_side: o.ps,
+            price: self.spec.price(o.price),
+            avg_price: avg(o.cum_quote, self.spec.qty(o.executed)),
+            stop_price: self.spec.price(o.stop),
+            orig_qty: self.spec.qty(o.qty),
+            executed_qty: self.spec.qty(o.executed),
+            cum_quote: o.cum_quote,
+            reduce_only: o.reduce_only,
+            close_position: o.close_position,
+            time_in_force: o.tif,
+            working_type: o.working_type,
+            time: o.time,
+            update_time: o.update_time,
+        }
+    }
+
+    pub(crate) fn algo_info(&self, k: usize) -> AlgoInfo {
+        let a = &self.algos[k];
+        AlgoInfo {
+            algo_id: a.id,
+            client_algo_id: a.client_id.clone(),
+            symbol: self.spec.symbol.clone(),
+            order_type: a.otype,
+            side: a.side,
+            position_side: a.ps,
+            quantity: self.spec.qty(a.qty),
+            algo_status: a.status,
+            actual_order_id: a.actual_order_id,
+            actual_price: a.actual_price,
+            trigger_price: self.spec.price(a.trigger),
+            price: self.spec.price(a.price),
+            close_position: a.close_position,
+            reduce_only: a.reduce_only,
+            time_in_force: a.tif,
+            working_type: a.working_type,
+            create_time: a.create_time,
+            update_time: a.update_time,
+            trigger_time: a.trigger_time,
+        }
+    }
+
+    /// POST /fapi/v1/algoOrder at the current time.
+    pub fn new_algo_order(&mut self, req: &NewAlgoOrder) -> Result<AlgoInfo, ApiError> {
+        match self.new_algo_inner(req) {
+            Ok(info) => Ok(info),
+            Err(e) => self.reject(e),
+        }
+    }
+
+    fn new_algo_inner(&mut self, req: &NewAlgoOrder) -> Result<AlgoInfo, ApiError> {
+        if self.cfg.api == ApiMode::Legacy {
+            return Err(codes::no_algo_endpoint());
+        }
+        self.check_symbol(&req.symbol)?;
+        let ps = self.check_mode(req.position_side, req.reduce_only)?;
+        if !req.order_type.is_conditional() {
+            return Err(ApiError::new(-1116, "Invalid orderType."));
+        }
+        let c = self.check_params(
+            req.order_type,
+            req.side,
+            ps,
+            req.quantity,
+            req.price,
+            req.trigger_price,
+            "triggerPrice",
+            req.time_in_force,
+            req.reduce_only,
+            req.close_position,
+            req.callback_rate,
+            req.activate_price,
+        )?;
+        if let Some(cid) = &req.client_algo_id {
+            if self
+                .algos
+                .iter()
+                .any(|a| &a.client_id == cid && a.status.is_open())
+            {
+                return Err(codes::duplicate_client_id());
+            }
+        }
+        let open = self.algos.iter().filter(|a| a.status.is_open()).count();
+        if open >= 200 {
+            return Err(ApiError::new(-4045, "Reach max stop order limit."));
+        }
+        self.check_immediate_trigger(req.order_type, req.side, c.trigger)?;
+        let reduce_only = req.reduce_only == Some(true);
+        let close = req.close_position == Some(true);
+        let hedge_close = ps != PositionSide::Both && Self::is_closing_side(req.side, ps);
+        let ref_price = if req.price.is_some() { c.price } else { c.trigger };
+        self.check_min_notional(ref_price, c.qty, reduce_only || close || hedge_close)?;
+        let id = AlgoId(ALGO_ID_BASE + self.algos.len() as u64);
+        let now = TimeMs(self.cur.time);
+        self.algos.push(Algo {
+            id,
+            client_id: req
+                .client_algo_id
+                .clone()
+                .unwrap_or_else(|| format!("simalgo_{}", id.0)),
+            side: req.side,
+            otype: req.order_type,
+            tif: c.tif,
+            qty: c.qty,
+            price: c.price,
+            trigger: c.trigger,
+            reduce_only,
+            close_position: close,
+            ps: c.ps,
+            working_type: req.working_type.unwrap_or_default(),
+            status: AlgoStatus::New,
+            actual_order_id: None,
+            actual_price: Decimal::ZERO,
+            create_time: now,
+            update_time: now,
+            trigger_time: TimeMs(0),
+            trailing: c.trailing,
+        });
+        let k = self.algos.len() - 1;
+        if c.trailing.is_some() {
+            self.trailing_count += 1;
+        }
+        self.add_trig(Trig {
+            up: fires_up(req.order_type, req.side),
+            ticks: if c.trailing.is_some() { if fires_up(req.order_type, req.side) { i64::MAX } else { i64::MIN } } else { c.trigger },
+            what: TrigRef::Algo(k as u32),
+        });
+        self.stats.orders += 1;
+        self.version += 1;
+        let ev = self.algo_update(k, "");
+        self.emit(Event::AlgoUpdate(ev));
+        Ok(self.algo_info(k))
+    }
+
+    /// DELETE /fapi/v1/order: -2011 for unknown or finished orders (and for algoIds, §0).
+    pub fn cancel_order(&mut self, symbol: &str, r: &OrderRef) -> Result<OrderInfo, ApiError> {
+        let res = (|| {
+            self.check_symbol(symbol)?;
+            let k = self.order_index(r).ok_or_else(codes::unknown_order)?;
+            if self.orders[k].status.is_terminal() {
+                return Err(codes::unknown_order());
+            }
+            Ok(k)
+        })();
+        let k = match res {
+            Ok(k) => k,
+            Err(e) => return self.reject(e),
+        };
+        let o = &mut self.orders[k];
+        o.status = OrderStatus::Canceled;
+        o.update_time = TimeMs(self.cur.time);
+        o.armed = false;
+        if o.trailing.is_some() {
+            self.trailing_count -= 1;
+        }
+        self.remove_trig(TrigRef::Limit(k as u32));
+        self.remove_trig(TrigRef::Legacy(k as u32));
+        self.version += 1;
+        self.emit_order(k, ExecType::Canceled, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, ExpiryReason::None);
+        Ok(self.order_info(k))
+    }
+
+    /// DELETE /fapi/v1/algoOrder: -2011 for unknown or no longer open algo orders.
+    pub fn cancel_algo_order(&mut self, symbol: &str, r: &AlgoRef) -> Result<AlgoInfo, ApiError> {
+        let res = (|| {
+            if self.cfg.api == ApiMode::Legacy {
+                return Err(codes::no_algo_endpoint());
+            }
+            self.check_symbol(symbol)?;
+            let k = self.algo_index(r).ok_or_else(codes::unknown_order)?;
+            if !self.algos[k].status.is_open() {
+                return Err(codes::unknown_order());
+            }
+            Ok(k)
+        })();
+        match res {
+            Ok(k) => {
+                self.finish_algo(k, AlgoStatus::Canceled, "");
+                Ok(self.algo_info(k))
+            }
+            Err(e) => self.reject(e),
+        }
+    }
+
+    /// GET /fapi/v1/order: -2013 for unknown orders (and for algoIds).
+    pub fn query_order(&mut self, symbol: &str, r: &OrderRef) -> Result<OrderInfo, ApiError> {
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        match self.order_index(r) {
+            Some(k) => Ok(self.order_info(k)),
+            None => self.reject(codes::no_such_order()),
+        }
+    }
+
+    /// GET /fapi/v1/algoOrder.
+    pub fn query_algo_order(&mut self, symbol: &str, r: &AlgoRef) -> Result<AlgoInfo, ApiError> {
+        if self.cfg.api == ApiMode::Legacy {
+            return self.reject(codes::no_algo_endpoint());
+        }
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        match self.algo_index(r) {
+            Some(k) => Ok(self.algo_info(k)),
+            None => self.reject(codes::no_such_order()),
+        }
+    }
+
+    /// GET /fapi/v1/openOrders (regular and, in legacy mode, untriggered conditionals).
+    pub fn open_orders(&mut self, symbol: &str) -> Result<Vec<OrderInfo>, ApiError> {
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        Ok((0..self.orders.len())
+            .filter(|&k| !self.orders[k].status.is_terminal())
+            .map(|k| self.order_info(k))
+            .collect())
+    }
+
+    /// Number of open regular orders and open algo orders (no allocation).
+    pub fn open_counts(&self) -> (usize, usize) {
+        (
+            self.orders.iter().filter(|o| !o.status.is_terminal()).count(),
+            self.algos.iter().filter(|a| a.status.is_open()).count(),
+        )
+    }
+
+    /// GET /fapi/v1/openAlgoOrders.
+    pub fn open_algo_orders(&mut self, symbol: &str) -> Result<Vec<AlgoInfo>, ApiError> {
+        if self.cfg.api == ApiMode::Legacy {
+            return self.reject(codes::no_algo_endpoint());
+        }
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        Ok((0..self.algos.len())
+            .filter(|&k| self.algos[k].status.is_open())
+            .map(|k| self.algo_info(k))
+            .collect())
+    }
+
+    /// DELETE /fapi/v1/allOpenOrders.
+    pub fn cancel_all_orders(&mut self, symbol: &str) -> Result<(), ApiError> {
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        for k in 0..self.orders.len() {
+            if !self.orders[k].status.is_terminal() {
+                let id = self.orders[k].id.0;
+                let _ = self.cancel_order(symbol, &OrderRef::Id(id));
+            }
+        }
+        Ok(())
+    }
+
+    /// DELETE /fapi/v1/algoOpenOrders.
+    pub fn cancel_all_algo_orders(&mut self, symbol: &str) -> Result<(), ApiError> {
+        if self.cfg.api == ApiMode::Legacy {
+            return self.reject(codes::no_algo_endpoint());
+        }
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        for k in 0..self.algos.len() {
+            if self.algos[k].status.is_open() {
+                self.finish_algo(k, AlgoStatus::Canceled, "");
+            }
+        }
+        Ok(())
+    }
+
+    /// GET /fapi/v2/positionRisk: one row per position side of the mode.
+    pub fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, ApiError> {
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        let sides: &[PositionSide] = match self.cfg.position_mode {
+            PositionMode::OneWay => &[PositionSide::Both],
+            PositionMode::Hedge => &[PositionSide::Long, PositionSide::Short],
+        };
+        let mark = self.spec.price(self.cur.price);
+        Ok(sides
+            .iter()
+            .map(|&ps| {
+                let p = &self.pos[ps_idx(ps)];
+                let amt = self.spec.qty(p.amt);
+                PositionInfo {
+                    symbol: self.spec.symbol.clone(),
+                    position_side: ps,
+                    position_amt: amt,
+                    entry_price: p.entry,
+                    mark_price: mark,
+                    unrealized_profit: if p.amt == 0 { Decimal::ZERO } else { (mark - p.entry) * amt },
+                    liquidation_price: self.liquidation_price(ps).unwrap_or(Decimal::ZERO),
+                    leverage: self.cfg.leverage,
+                }
+            })
+            .collect())
+    }
+
+    /// GET /fapi/v1/ticker/price.
+    pub fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, ApiError> {
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        Ok(self.spec.price(self.cur.price))
+    }
+}
+
+fn avg(cum_quote: Decimal, qty: Decimal) -> Decimal {
+    if qty.is_zero() {
+        Decimal::ZERO
+    } else {
+        (cum_quote / qty).round_dp(8).normalize()
+    }
+}

@@ -1,0 +1,211 @@
+//! Symbol filters (exchangeInfo) and the one checked Decimal ⇄ ticks/steps conversion per symbol.
+
+use crate::api::ApiError;
+use crate::exchange::codes;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// One symbol's trading rules: PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE, MIN_NOTIONAL, PERCENT_PRICE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolSpec {
+    /// Symbol name, e.g. BTCUSDT.
+    pub symbol: String,
+    /// PRICE_FILTER tickSize.
+    pub tick_size: Decimal,
+    /// PRICE_FILTER minPrice.
+    pub min_price: Decimal,
+    /// PRICE_FILTER maxPrice.
+    pub max_price: Decimal,
+    /// LOT_SIZE stepSize.
+    pub step_size: Decimal,
+    /// LOT_SIZE minQty.
+    pub min_qty: Decimal,
+    /// LOT_SIZE maxQty.
+    pub max_qty: Decimal,
+    /// MARKET_LOT_SIZE maxQty.
+    pub market_max_qty: Decimal,
+    /// MIN_NOTIONAL notional.
+    pub min_notional: Decimal,
+    /// PERCENT_PRICE multiplierUp.
+    pub percent_up: Decimal,
+    /// PERCENT_PRICE multiplierDown.
+    pub percent_down: Decimal,
+    /// Liquidation fee rate.
+    pub liquidation_fee: Decimal,
+    /// Maintenance margin ratio of the first notional bracket.
+    pub maint_margin_ratio: Decimal,
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap_or_default()
+}
+
+impl SymbolSpec {
+    /// Defaults for a symbol: BTCUSDT and ETHUSDT from a dated exchangeInfo snapshot
+    /// (`binance-usdm-futures.md` §4, 2026 live values), the shipped symbols from `data/symbols.toml`.
+    pub fn builtin(symbol: &str) -> Option<SymbolSpec> {
+        let (tick, min_p, max_p, step, min_q, max_q, mkt_max, notional, liq, mmr) = match symbol {
+            // exchangeInfo snapshot 2026 (binance-usdm-futures.md §4): BTCUSDT tick 0.10, notional 50.
+            "BTCUSDT" => (
+                "0.10", "556.80", "4529764", "0.001", "0.001", "1000", "120", "50", "0.0125",
+                "0.004",
+            ),
+            "ETHUSDT" => (
+                "0.01", "39.86", "306177", "0.001", "0.001", "10000", "2000", "20", "0.010000",
+                "0.004",
+            ),
+            // data/symbols.toml (tick/step read off the archive's decimals; notional 5 USDT).
+            "AVAXUSDT" => (
+                "0.001", "0.001", "100000", "1", "1", "100000", "100000", "5", "0.015", "0.01",
+            ),
+            "FILUSDT" => (
+                "0.001", "0.001", "100000", "0.1", "0.1", "1000000", "1000000", "5", "0.015",
+                "0.01",
+            ),
+            "LINKUSDT" => (
+                "0.001", "0.001", "100000", "0.01", "0.01", "100000", "100000", "5", "0.015",
+                "0.01",
+            ),
+            "NEARUSDT" => (
+                "0.001", "0.001", "100000", "1", "1", "1000000", "1000000", "5", "0.015", "0.01",
+            ),
+            _ => return None,
+        };
+        Some(SymbolSpec {
+            symbol: symbol.to_string(),
+            tick_size: d(tick),
+            min_price: d(min_p),
+            max_price: d(max_p),
+            step_size: d(step),
+            min_qty: d(min_q),
+            max_qty: d(max_q),
+            market_max_qty: d(mkt_max),
+            min_notional: d(notional),
+            percent_up: d("1.05"),
+            percent_down: d("0.95"),
+            liquidation_fee: d(liq),
+            maint_margin_ratio: d(mmr),
+        })
+    }
+
+    /// Decimals allowed in a price (pricePrecision, from the tick size).
+    pub fn price_precision(&self) -> u32 {
+        self.tick_size.normalize().scale()
+    }
+
+    /// Decimals allowed in a quantity (quantityPrecision, from the step size).
+    pub fn qty_precision(&self) -> u32 {
+        self.step_size.normalize().scale()
+    }
+
+    /// Checked price → ticks: -1111 for too many decimals, -4014 off the tick grid,
+    /// -4013/-4002 outside [minPrice, maxPrice] (`binance-usdm-futures.md` §3, §4).
+    pub fn price_to_ticks(&self, price: Decimal) -> Result<i64, ApiError> {
+        if price.normalize().scale() > self.price_precision() {
+            return Err(codes::bad_precision());
+        }
+        if price < self.min_price {
+            return Err(ApiError::new(-4013, "Price less than min price."));
+        }
+        if price > self.max_price {
+            return Err(ApiError::new(-4002, "Price greater than max price."));
+        }
+        let q = price / self.tick_size;
+        if q.fract() != Decimal::ZERO {
+            return Err(ApiError::new(-4014, "Price not increased by tick size."));
+        }
+        i64::try_from(q.trunc()).map_err(|_| codes::bad_precision())
+    }
+
+    /// Checked quantity → steps: -4003 (≤ 0), -1111, -4023, -4004/-4005 against LOT_SIZE
+    /// (or MARKET_LOT_SIZE's max for market orders).
+    pub fn qty_to_steps(&self, qty: Decimal, market: bool) -> Result<i64, ApiError> {
+        if qty <= Decimal::ZERO {
+            return Err(ApiError::new(-4003, "Quantity less than zero."));
+        }
+        if qty.normalize().scale() > self.qty_precision() {
+            return Err(codes::bad_precision());
+        }
+        let q = qty / self.step_size;
+        if q.fract() != Decimal::ZERO {
+            return Err(ApiError::new(-4023, "Qty not increased by step size."));
+        }
+        if qty < self.min_qty {
+            return Err(ApiError::new(-4004, "Quantity less than min quantity."));
+        }
+        let max = if market {
+            self.market_max_qty
+        } else {
+            self.max_qty
+        };
+        if qty > max {
+            return Err(ApiError::new(-4005, "Quantity greater than max quantity."));
+        }
+        i64::try_from(q.trunc()).map_err(|_| codes::bad_precision())
+    }
+
+    /// Ticks → price.
+    pub fn price(&self, ticks: i64) -> Decimal {
+        (Decimal::from(ticks) * self.tick_size).normalize()
+    }
+
+    /// Steps → quantity.
+    pub fn qty(&self, steps: i64) -> Decimal {
+        (Decimal::from(steps) * self.step_size).normalize()
+    }
+
+    /// Notional of `steps` at `ticks`.
+    pub fn notional(&self, ticks: i64, steps: i64) -> Decimal {
+        self.price(ticks) * self.qty(steps)
+    }
+
+    /// A fixed-point 1e-8 price → ticks, rounded to the nearest tick (market data, not an order).
+    pub fn e8_to_ticks(&self, e8: i64) -> i64 {
+        let tick_e8 = (self.tick_size * Decimal::from(100_000_000i64))
+            .trunc()
+            .try_into()
+            .unwrap_or(1i64)
+            .max(1);
+        let q = e8.div_euclid(tick_e8);
+        let r = e8.rem_euclid(tick_e8);
+        if r * 2 >= tick_e8 {
+            q + 1
+        } else {
+            q
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn btc_defaults_reject_off_tick_and_precision() {
+        // binance-usdm-futures.md §3: -4014 for 100.05 with tick 0.10, -1111 for qty 0.0015.
+        let s = SymbolSpec::builtin("BTCUSDT").unwrap();
+        assert_eq!(s.price_to_ticks(d("60000.05")).unwrap_err().code, -1111);
+        assert_eq!(s.price_to_ticks(d("60000.1")).unwrap(), 600_001);
+        let s = SymbolSpec {
+            tick_size: d("0.5"),
+            ..s
+        };
+        assert_eq!(s.price_to_ticks(d("60000.1")).unwrap_err().code, -4014);
+        let s = SymbolSpec::builtin("BTCUSDT").unwrap();
+        assert_eq!(s.qty_to_steps(d("0.0015"), false).unwrap_err().code, -1111);
+        assert_eq!(s.qty_to_steps(d("0"), false).unwrap_err().code, -4003);
+        assert_eq!(s.qty_to_steps(d("121"), true).unwrap_err().code, -4005);
+        assert_eq!(s.qty_to_steps(d("121"), false).unwrap(), 121_000);
+    }
+
+    #[test]
+    fn step_grid() {
+        let s = SymbolSpec {
+            step_size: d("0.5"),
+            ..SymbolSpec::builtin("FILUSDT").unwrap()
+        };
+        assert_eq!(s.qty_to_steps(d("1.2"), false).unwrap_err().code, -4023);
+        assert_eq!(s.e8_to_ticks(1_011_350_000), 10_114);
+    }
+}

@@ -1,0 +1,415 @@
+//! Vocabulary only: times, ids, sides, order types and statuses, fixed-point ticks.
+//!
+//! Owns no behaviour beyond conversions. Every enum here is a closed set that serialises with
+//! Binance's own spelling (`SELL`, `STOP_MARKET`, `GTE_GTC`, …), so reports and events read like
+//! the exchange's own payloads.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Simulated time in milliseconds since the Unix epoch; the only clock anything in a run reads.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(transparent)]
+pub struct TimeMs(pub i64);
+
+impl TimeMs {
+    /// This time plus `ms` milliseconds.
+    pub fn plus(self, ms: i64) -> TimeMs {
+        TimeMs(self.0 + ms)
+    }
+}
+
+impl fmt::Display for TimeMs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&fmt_time_ms(self.0))
+    }
+}
+
+/// Formats epoch milliseconds as `YYYY-MM-DD HH:MM:SS.mmm` UTC (no time-zone crate needed).
+pub fn fmt_time_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{milli:03}",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]`, `YYYY-MM-DD HH:MM[:SS]` (UTC) or integer ms.
+pub fn parse_time_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok();
+    }
+    let (date, time) = match s.find(['T', ' ']) {
+        Some(i) => (&s[..i], s[i + 1..].trim_end_matches('Z')),
+        None => (s, ""),
+    };
+    let mut dp = date.split('-');
+    let y: i64 = dp.next()?.parse().ok()?;
+    let m: u32 = dp.next()?.parse().ok()?;
+    let d: u32 = dp.next().unwrap_or("1").parse().ok()?;
+    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut secs = 0i64;
+    if !time.is_empty() {
+        let mut tp = time.split(':');
+        let h: i64 = tp.next()?.parse().ok()?;
+        let mi: i64 = tp.next().unwrap_or("0").parse().ok()?;
+        let se: i64 = tp.next().unwrap_or("0").parse().ok()?;
+        if h > 23 || mi > 59 || se > 59 {
+            return None;
+        }
+        secs = h * 3600 + mi * 60 + se;
+    }
+    Some((days_from_civil(y, m, d) * 86_400 + secs) * 1000)
+}
+
+macro_rules! id_newtype {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+        #[serde(transparent)]
+        pub struct $name(pub u64);
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "{}", self.0) }
+        }
+    };
+}
+
+id_newtype!(
+    /// A regular order's exchange id (`orderId`), increasing per run.
+    OrderId
+);
+id_newtype!(
+    /// A conditional (algo) order's exchange id (`algoId`), from its own sequence.
+    AlgoId
+);
+id_newtype!(
+    /// The engine's id for one SL/TP pair.
+    PairId
+);
+id_newtype!(
+    /// Global sequence number of an event; ties at one `TimeMs` are broken by it.
+    Seq
+);
+
+/// Order side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Side {
+    /// BUY.
+    Buy,
+    /// SELL.
+    Sell,
+}
+
+impl Side {
+    /// The other side.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+    /// +1 for BUY, -1 for SELL.
+    pub fn sign(self) -> i64 {
+        match self {
+            Side::Buy => 1,
+            Side::Sell => -1,
+        }
+    }
+    /// Binance spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+}
+
+/// `positionSide`: BOTH in one-way mode, LONG/SHORT in hedge mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PositionSide {
+    /// One-way mode's net position.
+    Both,
+    /// Hedge mode's long leg.
+    Long,
+    /// Hedge mode's short leg.
+    Short,
+}
+
+impl PositionSide {
+    /// Binance spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionSide::Both => "BOTH",
+            PositionSide::Long => "LONG",
+            PositionSide::Short => "SHORT",
+        }
+    }
+}
+
+/// Account position mode (`dualSidePosition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PositionMode {
+    /// `dualSidePosition=false`: one net position per symbol.
+    #[default]
+    OneWay,
+    /// `dualSidePosition=true`: independent LONG and SHORT positions.
+    Hedge,
+}
+
+/// Order type, as sent or as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderType {
+    /// LIMIT.
+    Limit,
+    /// MARKET.
+    Market,
+    /// STOP (stop-limit).
+    Stop,
+    /// STOP_MARKET.
+    StopMarket,
+    /// TAKE_PROFIT (take-profit limit).
+    TakeProfit,
+    /// TAKE_PROFIT_MARKET.
+    TakeProfitMarket,
+    /// TRAILING_STOP_MARKET.
+    TrailingStopMarket,
+    /// LIQUIDATION (only reported, never sent).
+    Liquidation,
+}
+
+impl OrderType {
+    /// True for the conditional types that live in the Algo service since 2025-12-09.
+    pub fn is_conditional(self) -> bool {
+        matches!(
+            self,
+            OrderType::Stop
+                | OrderType::StopMarket
+                | OrderType::TakeProfit
+                | OrderType::TakeProfitMarket
+                | OrderType::TrailingStopMarket
+        )
+    }
+    /// True for STOP / STOP_MARKET (and trailing), the stop-loss shaped types.
+    pub fn is_stop(self) -> bool {
+        matches!(
+            self,
+            OrderType::Stop | OrderType::StopMarket | OrderType::TrailingStopMarket
+        )
+    }
+    /// True for TAKE_PROFIT / TAKE_PROFIT_MARKET.
+    pub fn is_take_profit(self) -> bool {
+        matches!(self, OrderType::TakeProfit | OrderType::TakeProfitMarket)
+    }
+    /// Binance spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Limit => "LIMIT",
+            OrderType::Market => "MARKET",
+            OrderType::Stop => "STOP",
+            OrderType::StopMarket => "STOP_MARKET",
+            OrderType::TakeProfit => "TAKE_PROFIT",
+            OrderType::TakeProfitMarket => "TAKE_PROFIT_MARKET",
+            OrderType::TrailingStopMarket => "TRAILING_STOP_MARKET",
+            OrderType::Liquidation => "LIQUIDATION",
+        }
+    }
+}
+
+/// `timeInForce`, including the undocumented position-bound `GTE_GTC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimeInForce {
+    /// Good till cancel.
+    Gtc,
+    /// Immediate or cancel.
+    Ioc,
+    /// Fill or kill.
+    Fok,
+    /// Post only.
+    Gtx,
+    /// Good till the position is closed (expires when the position reaches zero).
+    GteGtc,
+}
+
+impl TimeInForce {
+    /// Binance spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeInForce::Gtc => "GTC",
+            TimeInForce::Ioc => "IOC",
+            TimeInForce::Fok => "FOK",
+            TimeInForce::Gtx => "GTX",
+            TimeInForce::GteGtc => "GTE_GTC",
+        }
+    }
+}
+
+/// Which price a conditional order watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WorkingType {
+    /// Last trade price (Binance's default).
+    #[default]
+    ContractPrice,
+    /// Mark price.
+    MarkPrice,
+}
+
+/// Regular order status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    /// Accepted, resting.
+    New,
+    /// Partly filled, still working.
+    PartiallyFilled,
+    /// Completely filled.
+    Filled,
+    /// Cancelled by the user.
+    Canceled,
+    /// Expired by the system (see `ExpiryReason`).
+    Expired,
+    /// Rejected.
+    Rejected,
+}
+
+impl OrderStatus {
+    /// Terminal states never change again.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled)
+    }
+}
+
+/// Algo (conditional) order status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlgoStatus {
+    /// Resting, untriggered.
+    New,
+    /// Condition met, being forwarded.
+    Triggering,
+    /// Child order accepted by the matching engine.
+    Triggered,
+    /// Child order finished (filled or cancelled).
+    Finished,
+    /// Cancelled by the user.
+    Canceled,
+    /// Refused at trigger (e.g. "Reduce Only reject").
+    Rejected,
+    /// Cancelled by the system (e.g. GTE_GTC after the position closed).
+    Expired,
+}
+
+impl AlgoStatus {
+    /// True while the order can still trigger.
+    pub fn is_open(self) -> bool {
+        matches!(self, AlgoStatus::New | AlgoStatus::Triggering)
+    }
+}
+
+/// ORDER_TRADE_UPDATE `er`: why an order expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum ExpiryReason {
+    /// 0: none.
+    None = 0,
+    /// 2: IOC remainder.
+    IocRemainder = 2,
+    /// 4: reduce-only knocked out / would reverse the position.
+    ReduceOnly = 4,
+    /// 5: account liquidated.
+    Liquidation = 5,
+    /// 6: GTE condition unsatisfied (position closed).
+    GteUnsatisfied = 6,
+    /// 8: legacy stop expired after being triggered.
+    LegacyTriggered = 8,
+    /// 9: MARKET remainder not filled.
+    MarketRemainder = 9,
+}
+
+/// Fixed-point price in ticks of one symbol; used only inside the book and the matching loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Ticks(pub i64);
+
+/// Quantity in steps of one symbol; used only inside the book and the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Steps(pub i64);
+
+/// Decimal from a fixed-point mantissa at 1e-8 (the data loader's scale).
+pub fn dec_e8(v: i64) -> Decimal {
+    Decimal::new(v, 8).normalize()
+}
+
+/// Decimal → i64 mantissa at 1e-8, or None when it has more than 8 decimals or overflows.
+pub fn to_e8(d: Decimal) -> Option<i64> {
+    let scaled = d.checked_mul(Decimal::from(100_000_000i64))?;
+    if scaled.fract() != Decimal::ZERO {
+        return None;
+    }
+    i64::try_from(scaled.trunc()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn time_round_trip() {
+        let t = parse_time_ms("2026-02-01").unwrap();
+        assert_eq!(t, 1_769_904_000_000);
+        assert_eq!(fmt_time_ms(t), "2026-02-01 00:00:00.000");
+        assert_eq!(
+            parse_time_ms("2026-02-01T00:01:00Z").unwrap(),
+            1_769_904_060_000
+        );
+        assert_eq!(parse_time_ms("2026-13-01"), None);
+    }
+    #[test]
+    fn e8_conversions() {
+        assert_eq!(to_e8(Decimal::new(10113, 3)), Some(1_011_300_000));
+        assert_eq!(to_e8(Decimal::new(1, 9)), None);
+        assert_eq!(dec_e8(1_011_300_000).to_string(), "10.113");
+    }
+}
