@@ -5,6 +5,9 @@
 //! that touches the wall clock, the terminal and output files.
 pub mod api;
 pub mod data;
+pub mod engine;
 pub mod events;
 pub mod exchange;
+pub mod invariants;
+pub mod sim;
 pub mod types;

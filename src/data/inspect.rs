@@ -275,7 +275,7 @@ fn report_funding(out: &mut String, s: &FundingSeries) {
 }
 
 /// Draws `values` (e8) over time as a `CHART_WIDTH` × `CHART_HEIGHT` character chart: each column shows
-/// the range of its values (`|`) and its last value (`*`); min and max label the left axis.
+/// the range of its values (`:`) and its last value (`*`); min and max label the left axis.
 fn chart(out: &mut String, times: &[i64], values: &[i64], what: &str) {
     let n = values.len();
     if n == 0 {
@@ -301,7 +301,7 @@ fn chart(out: &mut String, times: &[i64], values: &[i64], what: &str) {
             .iter()
             .fold((i64::MAX, i64::MIN), |(mn, mx), &v| (mn.min(v), mx.max(v)));
         for row in grid.iter_mut().take(level(mx) + 1).skip(level(mn)) {
-            row[c] = b'|';
+            row[c] = b':';
         }
         grid[level(slice[slice.len() - 1])][c] = b'*';
     }
@@ -309,7 +309,7 @@ fn chart(out: &mut String, times: &[i64], values: &[i64], what: &str) {
     let lo_s = fmt_e8(i128::from(lo));
     let lw = hi_s.len().max(lo_s.len());
     let per = n.div_ceil(w);
-    let _ = writeln!(out, "chart of {what} ({w} x {h}, up to {per} rows per column, * = last, | = range):");
+    let _ = writeln!(out, "chart of {what} ({w} x {h}, up to {per} rows per column, * = last value, : = range):");
     for (r, row) in grid.iter().enumerate().rev() {
         let label = if r == h - 1 {
             hi_s.as_str()
@@ -325,4 +325,30 @@ fn chart(out: &mut String, times: &[i64], values: &[i64], what: &str) {
     let right = format_utc_minute(times[n - 1]);
     let pad = (w + 1).saturating_sub(left.len() + right.len()).max(1);
     let _ = writeln!(out, "{:>lw$}  {left}{}{right}", "", " ".repeat(pad));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(format_utc_ms(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc_ms(1_769_904_000_000), "2026-02-01 00:00:00 UTC");
+        assert_eq!(format_utc_ms(1_675_209_600_013), "2023-02-01 00:00:00.013 UTC");
+        assert_eq!(format_utc_ms(1_709_164_799_999), "2024-02-28 23:59:59.999 UTC");
+        assert_eq!(format_utc_minute(1_709_251_200_000), "2024-03-01 00:00");
+        assert_eq!(format_utc_ms(-1), "1969-12-31 23:59:59.999 UTC");
+        for d in [-800_000, -1, 0, 59, 60, 11_016, 19_782, 2_932_896] {
+            let (y, m, dd) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, dd), d);
+        }
+    }
+
+    #[test]
+    fn percent() {
+        assert_eq!(pct_change(10_128, 9_162), "-9.54%");
+        assert_eq!(pct_change(100, 150), "+50.00%");
+        assert_eq!(pct_change(0, 1), "n/a");
+    }
 }

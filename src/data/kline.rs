@@ -296,3 +296,28 @@ impl KlineSeries {
         Ok(b.finish())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("1m"), Some(60_000));
+        assert_eq!(parse_interval("8h"), Some(28_800_000));
+        assert_eq!(parse_interval("1w"), Some(604_800_000));
+        assert_eq!(parse_interval("1M"), None);
+        assert_eq!(parse_interval("1mo"), None);
+        assert_eq!(interval_name(3_600_000), "1h");
+        assert_eq!(interval_name(90_000), "90000ms");
+    }
+
+    #[test]
+    fn decimal_round_trip() {
+        let d = Decimal::new(101_130, 4);
+        assert_eq!(decimal_to_e8(d), Ok(1_011_300_000));
+        assert_eq!(e8_to_decimal(1_011_300_000), d);
+        assert_eq!(e8_to_decimal(1_011_300_000).to_string(), "10.113");
+        assert!(decimal_to_e8(Decimal::new(1, 9)).is_err());
+    }
+}

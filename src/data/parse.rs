@@ -260,8 +260,40 @@ fn fast_digits(b: &[u8], i: &mut usize, acc: &mut u64) -> usize {
     *i - start
 }
 
+/// Reads 8 ASCII digits at `at` as a number (SWAR), or `None` if any byte is not a digit or input ends.
+#[inline(always)]
+fn swar8(b: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+    let v = u64::from_le_bytes(chunk);
+    // All eight bytes in b'0'..=b'9' (Lemire's check).
+    let hi = v & 0xF0F0_F0F0_F0F0_F0F0;
+    let carry = (v.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
+    if hi | carry != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let v = v - 0x3030_3030_3030_3030;
+    let v = v * 10 + (v >> 8);
+    let v = ((v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32))
+        + ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32)))
+        >> 32;
+    Some(v)
+}
+
+#[inline(always)]
+fn is_digit_at(b: &[u8], at: usize) -> bool {
+    b.get(at).is_some_and(u8::is_ascii_digit)
+}
+
 #[inline(always)]
 fn fast_ts(b: &[u8], i: &mut usize) -> Option<i64> {
+    // 13 digits of ms: two overlapping 8-digit loads.
+    let at = *i;
+    if let (Some(a), Some(c)) = (swar8(b, at), swar8(b, at + 5)) {
+        if !is_digit_at(b, at + 13) {
+            *i = at + 13;
+            return Some((a * 100_000 + c % 100_000) as i64);
+        }
+    }
     let mut acc = 0u64;
     match fast_digits(b, i, &mut acc) {
         13 => Some(acc as i64),
@@ -638,4 +670,126 @@ pub fn fmt_e8(v: i128) -> String {
         s.push_str(f.trim_end_matches('0'));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fast(s: &str) -> Option<u64> {
+        let mut i = 0;
+        let v = fast_dec(s.as_bytes(), &mut i)?;
+        (i == s.len()).then_some(v)
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_e8_field(b"10.1130"), Ok(1_011_300_000));
+        assert_eq!(parse_e8_field(b"0.00000001"), Ok(1));
+        assert_eq!(parse_e8_field(b"-0.5"), Ok(-50_000_000));
+        assert_eq!(parse_e8_field(b"7"), Ok(700_000_000));
+        assert_eq!(parse_e8_field(b"1.000000000"), Ok(100_000_000));
+        assert!(parse_e8_field(b"1.000000001").is_err());
+        assert!(parse_e8_field(b"").is_err());
+        assert!(parse_e8_field(b"1.").is_err());
+        assert!(parse_e8_field(b".5").is_err());
+        assert!(parse_e8_field(b"1e5").is_err());
+        assert!(parse_e8_field(b"+1").is_err());
+        assert!(parse_e8_field(b"99999999999999999999999").is_err());
+        assert_eq!(fast("10.1130"), Some(1_011_300_000));
+        assert_eq!(fast("38521"), Some(3_852_100_000_000));
+        assert_eq!(fast("1.123456789"), None);
+        assert_eq!(parse_price_field(b"92233720368.54775807"), Ok(i64::MAX));
+        assert!(parse_price_field(b"92233720368.54775808").is_err());
+    }
+
+    #[test]
+    fn swar() {
+        assert_eq!(swar8(b"12345678", 0), Some(12_345_678));
+        assert_eq!(swar8(b"00000000", 0), Some(0));
+        assert_eq!(swar8(b"99999999", 0), Some(99_999_999));
+        assert_eq!(swar8(b"1234567", 0), None);
+        assert_eq!(swar8(b"1234:678", 0), None);
+        assert_eq!(swar8(b"1234/678", 0), None);
+        assert_eq!(swar8(b"x12345678", 1), Some(12_345_678));
+        for t in [b"1769904000000,".as_slice(), b"0000000000001,", b"9999999999999\n", b"1769904059999"] {
+            let mut i = 0;
+            let want = std::str::from_utf8(&t[..13]).expect("ascii").parse::<i64>().expect("num");
+            assert_eq!(fast_ts(t, &mut i), Some(want));
+            assert_eq!(i, 13);
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_ts_field(b"1769904000000"), Ok(1_769_904_000_000));
+        assert_eq!(parse_ts_field(b"1769904000000123"), Ok(1_769_904_000_000));
+        assert_eq!(parse_ts_field(b"60000"), Ok(60_000));
+        assert!(parse_ts_field(b"17699040000001").is_err());
+        assert!(parse_ts_field(b"-1").is_err());
+        let mut i = 0;
+        assert_eq!(fast_ts(b"1769904000000123,", &mut i), Some(1_769_904_000_000));
+        assert_eq!(i, 16);
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(fmt_e8(1_011_300_000), "10.113");
+        assert_eq!(fmt_e8(-50_000_000), "-0.5");
+        assert_eq!(fmt_e8(0), "0");
+        assert_eq!(fmt_e8(1), "0.00000001");
+    }
+
+    #[test]
+    fn fast_row_matches_slow_row() {
+        let line = b"1769904000000,10.1130,10.1300,10.1090,10.1280,38521,1769904059999,389800.3310,1077,28754,290983.0070,0";
+        let mut pos = 0;
+        let fast = fast_row12(line, &mut pos).expect("fast");
+        assert_eq!(pos, line.len());
+        assert_eq!(Ok(fast), slow_row(line, Layout::Full, 0));
+        let six = b"1769904000000,10.11486361,10.20062174,10.11345462,10.18070365,0\r\n";
+        let mut pos = 0;
+        let fast = fast_row6(six, &mut pos, 3_600_000).expect("fast6");
+        assert_eq!(pos, six.len());
+        assert_eq!(Ok(fast), slow_row(trim_cr(&six[..six.len() - 1]), Layout::Mark6, 3_600_000));
+    }
+
+    proptest! {
+        #[test]
+        fn fast_and_slow_decimal_parsers_agree(int in 0u64..100_000_000_000, frac in 0u64..100_000_000, digits in 0usize..=8) {
+            let s = if digits == 0 {
+                int.to_string()
+            } else {
+                let f = format!("{frac:08}");
+                format!("{int}.{}", &f[..digits])
+            };
+            let slow = parse_e8_field(s.as_bytes()).expect("slow");
+            prop_assert_eq!(fast(&s).map(i128::from), Some(slow));
+            prop_assert_eq!(fmt_e8(slow).parse::<f64>().ok(), s.parse::<f64>().ok());
+        }
+
+        #[test]
+        fn fast_and_slow_timestamps_agree(t in 0u64..10_000_000_000_000_000, sep in prop::sample::select(vec![",", "\n", "", "5,"])) {
+            for s in [format!("{t:013}{sep}"), format!("{t:016}{sep}"), format!("{t}{sep}")] {
+                let mut i = 0;
+                let fast = fast_ts(s.as_bytes(), &mut i);
+                let end = s.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(s.len());
+                if let Some(v) = fast {
+                    prop_assert_eq!(i, end);
+                    prop_assert_eq!(Ok(v), parse_ts_field(&s.as_bytes()[..end]));
+                }
+            }
+        }
+
+        #[test]
+        fn slow_parser_never_panics(s in "[-0-9.,a-z ]{0,30}") {
+            let _ = parse_e8_field(s.as_bytes());
+            let _ = parse_ts_field(s.as_bytes());
+            let _ = parse_uint_field(s.as_bytes());
+            let _ = slow_row(s.as_bytes(), Layout::Full, 60_000);
+            let mut pos = 0;
+            let _ = fast_row12(s.as_bytes(), &mut pos);
+        }
+    }
 }

@@ -1,0 +1,632 @@
+//! Invariants: pure checks over event records only, run after every event.
+//!
+//! [`Checker`] consumes the log in order and keeps just enough state (positions, open orders,
+//! pairs) rebuilt from events; it never reads the exchange or the engine. Time-based rules use the
+//! reaction window: the engine's monitoring cycle plus latency and retries. A violation is
+//! recorded with its time, the pair and the last events that led to it; checking goes on.
+
+pub mod types;
+
+pub use types::{Invariant, Violation};
+
+use crate::api::Endpoint;
+use crate::events::*;
+use crate::types::*;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Settings of the checker.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    /// Account position mode of the run.
+    pub position_mode: PositionMode,
+    /// How long the engine may take to react before an orphan, naked position, drift or
+    /// excess protection counts (ms).
+    pub reaction_ms: i64,
+    /// Initial wallet.
+    pub initial_balance: Decimal,
+    /// How many events a trail keeps.
+    pub trail_len: usize,
+}
+
+#[derive(Debug, Clone)]
+struct OrderState {
+    side: Side,
+    ps: PositionSide,
+    orig_type: OrderType,
+    reduce_only: bool,
+    close_position: bool,
+    open: bool,
+    qty: Decimal,
+    from_algo: Option<AlgoId>,
+}
+
+#[derive(Debug, Clone)]
+struct AlgoState {
+    side: Side,
+    ps: PositionSide,
+    otype: OrderType,
+    close_position: bool,
+    reduce_only: bool,
+    open: bool,
+    qty: Decimal,
+}
+
+#[derive(Debug, Clone)]
+struct PairState {
+    key: (String, PositionSide),
+    sl: LegId,
+    tp: LegId,
+    filled: BTreeSet<LegId>,
+    tracked: bool,
+    placed_seq: Seq,
+    reported_double: bool,
+}
+
+/// A timed check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    /// An order of a closed position must be gone by then.
+    Orphan(LegId),
+    /// A tracked pair whose legs are all gone must have been dropped by then.
+    Tracked(PairId),
+    /// A dropped pair's live leg must be gone by then.
+    Dropped(PairId, LegId),
+}
+
+/// The invariant checker.
+pub struct Checker {
+    cfg: CheckConfig,
+    violations: Vec<Violation>,
+    trail: VecDeque<Seq>,
+    positions: BTreeMap<(String, PositionSide), Decimal>,
+    orders: BTreeMap<OrderId, OrderState>,
+    algos: BTreeMap<AlgoId, AlgoState>,
+    pairs: BTreeMap<PairId, PairState>,
+    leg_pair: BTreeMap<LegId, PairId>,
+    orphans: BTreeSet<LegId>,
+    reported_orphans: BTreeSet<LegId>,
+    due: BTreeSet<(TimeMs, Due)>,
+    pending_calls: BTreeMap<u64, String>,
+    pending_flip: Option<(String, PositionSide, Decimal, OrderId)>,
+    wants_stop: BTreeMap<(String, PositionSide), bool>,
+    naked_since: BTreeMap<(String, PositionSide), TimeMs>,
+    excess_since: BTreeMap<(String, PositionSide), TimeMs>,
+    expected_wallet: Decimal,
+    now: TimeMs,
+    last_seq: Seq,
+}
+
+fn leg_of_order(o: &OrderState, id: OrderId) -> LegId {
+    match o.from_algo {
+        Some(a) => LegId::Algo(a),
+        None => LegId::Order(id),
+    }
+}
+
+impl Checker {
+    /// A checker for one run.
+    pub fn new(cfg: CheckConfig) -> Checker {
+        let w = cfg.initial_balance;
+        Checker {
+            cfg,
+            violations: Vec::new(),
+            trail: VecDeque::new(),
+            positions: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            algos: BTreeMap::new(),
+            pairs: BTreeMap::new(),
+            leg_pair: BTreeMap::new(),
+            orphans: BTreeSet::new(),
+            reported_orphans: BTreeSet::new(),
+            due: BTreeSet::new(),
+            pending_calls: BTreeMap::new(),
+            pending_flip: None,
+            wants_stop: BTreeMap::new(),
+            naked_since: BTreeMap::new(),
+            excess_since: BTreeMap::new(),
+            expected_wallet: w,
+            now: TimeMs(i64::MIN),
+            last_seq: Seq(0),
+        }
+    }
+
+    /// Checks a whole log and the deadlines up to `end`.
+    pub fn check_log(cfg: CheckConfig, log: &EventLog, end: TimeMs) -> Vec<Violation> {
+        let mut c = Checker::new(cfg);
+        for r in log.records() {
+            c.observe(r);
+        }
+        c.finish(end)
+    }
+
+    fn violate(&mut self, inv: Invariant, time: TimeMs, pair: Option<PairId>, msg: String) {
+        let mut trail: Vec<Seq> = self.trail.iter().copied().collect();
+        if let Some(p) = pair.and_then(|p| self.pairs.get(&p)) {
+            if !trail.contains(&p.placed_seq) {
+                trail.insert(0, p.placed_seq);
+            }
+        }
+        self.violations.push(Violation {
+            invariant: inv,
+            seq: self.last_seq,
+            time_ms: time,
+            pair,
+            message: msg,
+            trail,
+        });
+    }
+
+    fn leg_open(&self, leg: LegId) -> bool {
+        match leg {
+            LegId::Order(id) => self.orders.get(&id).is_some_and(|o| o.open),
+            LegId::Algo(id) => self.algos.get(&id).is_some_and(|a| a.open),
+        }
+    }
+
+    /// Open protective orders on the closing side of `key` whose position is `amt`.
+    fn protective_legs(&self, key: &(String, PositionSide), amt: Decimal) -> Vec<LegId> {
+        let closing = if amt > Decimal::ZERO {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let mut v = Vec::new();
+        for (id, o) in &self.orders {
+            if o.open
+                && o.ps == key.1
+                && o.side == closing
+                && o.from_algo.is_none()
+                && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
+            {
+                v.push(LegId::Order(*id));
+            }
+        }
+        for (id, a) in &self.algos {
+            if a.open && a.ps == key.1 && a.side == closing {
+                v.push(LegId::Algo(*id));
+            }
+        }
+        v
+    }
+
+    fn run_due(&mut self, upto: TimeMs, inclusive: bool) {
+        while let Some(&(t, d)) = self.due.iter().next() {
+            if t > upto || (!inclusive && t == upto) {
+                break;
+            }
+            self.due.remove(&(t, d));
+            match d {
+                Due::Orphan(leg) => {
+                    if self.leg_open(leg) && self.reported_orphans.insert(leg) {
+                        let pair = self.leg_pair.get(&leg).copied();
+                        self.violate(
+                            Invariant::Orphan,
+                            t,
+                            pair,
+                            format!("{leg:?} still open {} ms after its position closed", self.cfg.reaction_ms),
+                        );
+                    }
+                }
+                Due::Tracked(p) => {
+                    let Some(ps) = self.pairs.get(&p) else { continue };
+                    if ps.tracked && !self.leg_open(ps.sl) && !self.leg_open(ps.tp) {
+                        self.violate(
+                            Invariant::TrackingDrift,
+                            t,
+                            Some(p),
+                            format!(
+                                "engine still tracks pair {p} {} ms after both legs left the venue",
+                                self.cfg.reaction_ms
+                            ),
+                        );
+                    }
+                }
+                Due::Dropped(p, leg) => {
+                    let retracked = self
+                        .leg_pair
+                        .get(&leg)
+                        .and_then(|q| self.pairs.get(q))
+                        .is_some_and(|q| q.tracked);
+                    if self.leg_open(leg) && !retracked {
+                        self.violate(
+                            Invariant::TrackingDrift,
+                            t,
+                            Some(p),
+                            format!("engine dropped pair {p} while its leg {leg:?} is still live"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn time_checks(&mut self, now: TimeMs) {
+        let w = self.cfg.reaction_ms;
+        let keys: Vec<_> = self.naked_since.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        for (k, since) in keys {
+            if since.plus(w) < now {
+                self.naked_since.remove(&k);
+                self.violate(
+                    Invariant::NakedPosition,
+                    since.plus(w),
+                    None,
+                    format!(
+                        "{} {} position had no live stop for more than {w} ms (since {since})",
+                        k.0,
+                        k.1.as_str()
+                    ),
+                );
+                // re-arm: count one violation per episode
+                self.naked_since.insert(k, TimeMs(i64::MAX / 2));
+            }
+        }
+        let keys: Vec<_> = self.excess_since.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        for (k, since) in keys {
+            if since.plus(w) < now {
+                self.excess_since.insert(k.clone(), TimeMs(i64::MAX / 2));
+                self.violate(
+                    Invariant::ExcessProtection,
+                    since.plus(w),
+                    None,
+                    format!(
+                        "{} {} resting protection exceeded the position for more than {w} ms",
+                        k.0,
+                        k.1.as_str()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Re-evaluates naked and excess state of one position side.
+    fn protection_state(&mut self, key: &(String, PositionSide)) {
+        let amt = self.positions.get(key).copied().unwrap_or_default();
+        if amt.is_zero() {
+            self.naked_since.remove(key);
+            self.excess_since.remove(key);
+            return;
+        }
+        let legs = self.protective_legs(key, amt);
+        let mut stop_cover = Decimal::ZERO;
+        let mut tp_cover = Decimal::ZERO;
+        let mut has_stop = false;
+        for leg in &legs {
+            let (is_stop, qty, close) = match leg {
+                LegId::Order(id) => {
+                    let o = &self.orders[id];
+                    (o.orig_type.is_stop(), o.qty, o.close_position)
+                }
+                LegId::Algo(id) => {
+                    let a = &self.algos[id];
+                    (a.otype.is_stop(), a.qty, a.close_position)
+                }
+            };
+            let cover = if close { amt.abs() } else { qty };
+            if is_stop {
+                has_stop = true;
+                stop_cover += cover;
+            } else {
+                tp_cover += cover;
+            }
+        }
+        let wants = self.wants_stop.get(key).copied().unwrap_or(false);
+        if wants && !has_stop {
+            self.naked_since.entry(key.clone()).or_insert(self.now);
+        } else {
+            self.naked_since.remove(key);
+        }
+        if stop_cover > amt.abs() || tp_cover > amt.abs() {
+            self.excess_since.entry(key.clone()).or_insert(self.now);
+        } else {
+            self.excess_since.remove(key);
+        }
+    }
+
+    /// Feeds one record.
+    pub fn observe(&mut self, r: &EventRecord) {
+        if r.time_ms > self.now {
+            self.run_due(r.time_ms, false);
+            self.time_checks(r.time_ms);
+            self.now = r.time_ms;
+        }
+        self.last_seq = r.seq;
+        if !matches!(r.event, Event::Equity { .. }) {
+            self.trail.push_back(r.seq);
+            if self.trail.len() > self.cfg.trail_len {
+                self.trail.pop_front();
+            }
+        }
+        let now = r.time_ms;
+        match &r.event {
+            Event::Request {
+                call,
+                endpoint,
+                params,
+                ..
+            } => {
+                if matches!(endpoint, Endpoint::NewOrder | Endpoint::NewAlgoOrder) {
+                    let (ps, ro) = match params {
+                        RequestParams::Order(o) => (o.position_side, o.reduce_only),
+                        RequestParams::Algo(a) => (a.position_side, a.reduce_only),
+                        RequestParams::Other(_) => (None, None),
+                    };
+                    let problem = match self.cfg.position_mode {
+                        PositionMode::Hedge if ro.is_some() => Some(format!(
+                            "reduceOnly={} sent with positionSide={} in hedge mode",
+                            ro.unwrap_or(false),
+                            ps.map(|p| p.as_str()).unwrap_or("none")
+                        )),
+                        PositionMode::Hedge
+                            if !matches!(ps, Some(PositionSide::Long | PositionSide::Short)) =>
+                        {
+                            Some("hedge-mode order without positionSide LONG/SHORT".to_string())
+                        }
+                        PositionMode::OneWay
+                            if matches!(ps, Some(PositionSide::Long | PositionSide::Short)) =>
+                        {
+                            Some(format!(
+                                "positionSide={} sent in one-way mode",
+                                ps.map(|p| p.as_str()).unwrap_or("")
+                            ))
+                        }
+                        _ => None,
+                    };
+                    if let Some(p) = problem {
+                        self.pending_calls.insert(*call, p);
+                    }
+                }
+            }
+            Event::Response { call, outcome, .. } => {
+                if let Some(p) = self.pending_calls.remove(call) {
+                    let answer = match outcome {
+                        CallOutcome::Rejected(e) => format!("Binance answered {} {}", e.code, e.msg),
+                        CallOutcome::Ok(_) => "accepted".to_string(),
+                        CallOutcome::Fault { .. } => "transport fault".to_string(),
+                    };
+                    self.violate(Invariant::ReduceOnlyMode, now, None, format!("{p}: {answer}"));
+                }
+            }
+            Event::OrderTradeUpdate(o) => self.on_order(o, now),
+            Event::AlgoUpdate(a) => {
+                let open = a.status.is_open();
+                let st = self.algos.entry(a.algo_id).or_insert(AlgoState {
+                    side: a.side,
+                    ps: a.position_side,
+                    otype: a.order_type,
+                    close_position: a.close_position,
+                    reduce_only: a.reduce_only,
+                    open,
+                    qty: a.quantity,
+                });
+                st.open = open;
+                let _ = (st.reduce_only, st.otype);
+                let key = (a.symbol.clone(), a.position_side);
+                if a.status == AlgoStatus::New {
+                    let amt = self.positions.get(&key).copied().unwrap_or_default();
+                    // placed for a position that does not exist: orphan from birth
+                    if amt.is_zero() {
+                        self.due
+                            .insert((now.plus(self.cfg.reaction_ms), Due::Orphan(LegId::Algo(a.algo_id))));
+                        self.orphans.insert(LegId::Algo(a.algo_id));
+                    }
+                }
+                if !open {
+                    self.leg_left(LegId::Algo(a.algo_id), now);
+                }
+                self.protection_state(&key);
+            }
+            Event::AccountUpdate(u) => self.on_account(u, now),
+            Event::Engine(e) => self.on_engine(e, now, r.seq),
+            _ => {}
+        }
+    }
+
+    fn leg_left(&mut self, leg: LegId, now: TimeMs) {
+        if let Some(&p) = self.leg_pair.get(&leg) {
+            let ps = &self.pairs[&p];
+            if ps.tracked && !self.leg_open(ps.sl) && !self.leg_open(ps.tp) {
+                self.due
+                    .insert((now.plus(self.cfg.reaction_ms), Due::Tracked(p)));
+            }
+        }
+    }
+
+    fn on_order(&mut self, o: &OrderUpdate, now: TimeMs) {
+        let open = !o.status.is_terminal();
+        let st = self.orders.entry(o.order_id).or_insert(OrderState {
+            side: o.side,
+            ps: o.position_side,
+            orig_type: o.orig_type,
+            reduce_only: o.reduce_only,
+            close_position: o.close_position,
+            open,
+            qty: o.orig_qty,
+            from_algo: o.from_algo,
+        });
+        st.open = open;
+        st.qty = o.orig_qty;
+        let st = st.clone();
+        let leg = leg_of_order(&st, o.order_id);
+        let key = (o.symbol.clone(), o.position_side);
+        if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
+            let amt = self.positions.get(&key).copied().unwrap_or_default();
+            if amt.is_zero() && o.order_type == o.orig_type {
+                self.due
+                    .insert((now.plus(self.cfg.reaction_ms), Due::Orphan(leg)));
+                self.orphans.insert(leg);
+            }
+        }
+        if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
+            if self.orphans.contains(&leg) && self.reported_orphans.insert(leg) {
+                let pair = self.leg_pair.get(&leg).copied();
+                self.violate(
+                    Invariant::Orphan,
+                    now,
+                    pair,
+                    format!("orphaned {leg:?} filled {} {} @ {}", o.side.as_str(), o.last_qty, o.last_price),
+                );
+            }
+            // one leg only
+            if let Some(&p) = self.leg_pair.get(&leg) {
+                let pair = self.pairs.get_mut(&p).expect("pair exists");
+                pair.filled.insert(leg);
+                if pair.filled.len() >= 2 && !pair.reported_double {
+                    pair.reported_double = true;
+                    self.violate(
+                        Invariant::OneLeg,
+                        now,
+                        Some(p),
+                        format!("both legs of pair {p} filled (second: {leg:?} {} @ {})", o.last_qty, o.last_price),
+                    );
+                }
+            }
+            let protective = (st.orig_type.is_conditional()
+                && (self.cfg.position_mode == PositionMode::OneWay
+                    || matches!(
+                        (o.position_side, o.side),
+                        (PositionSide::Long, Side::Sell) | (PositionSide::Short, Side::Buy)
+                    )))
+                || st.reduce_only
+                || st.close_position;
+            if protective {
+                let before = self.positions.get(&key).copied().unwrap_or_default();
+                self.pending_flip = Some((key.0.clone(), key.1, before, o.order_id));
+            }
+        }
+        if !open {
+            self.leg_left(leg, now);
+        }
+        self.protection_state(&key);
+    }
+
+    fn on_account(&mut self, u: &AccountUpdate, now: TimeMs) {
+        self.expected_wallet += u.realized_pnl - u.fee + u.balance_change;
+        if self.expected_wallet != u.wallet_balance {
+            self.violate(
+                Invariant::BooksBalance,
+                now,
+                None,
+                format!(
+                    "wallet {} != initial + realized - fees + funding = {}",
+                    u.wallet_balance, self.expected_wallet
+                ),
+            );
+            self.expected_wallet = u.wallet_balance;
+        }
+        for row in &u.positions {
+            let key = (row.symbol.clone(), row.position_side);
+            let before = self.positions.get(&key).copied().unwrap_or_default();
+            let after = row.amount;
+            if let Some((s, ps, b, oid)) = self.pending_flip.take() {
+                if s == key.0 && ps == key.1 {
+                    let flipped = !b.is_zero() && !after.is_zero() && b.is_sign_positive() != after.is_sign_positive();
+                    if flipped || after.abs() > b.abs() {
+                        self.violate(
+                            Invariant::NoFlip,
+                            now,
+                            self.leg_pair.get(&LegId::Order(oid)).copied(),
+                            format!(
+                                "protective order {oid} moved {} {} position from {b} to {after}",
+                                s,
+                                ps.as_str()
+                            ),
+                        );
+                    }
+                }
+            }
+            let ended = !before.is_zero()
+                && (after.is_zero() || before.is_sign_positive() != after.is_sign_positive());
+            if ended {
+                // every protective order of the closed position must be gone within the window
+                for leg in self.protective_legs(&key, before) {
+                    self.orphans.insert(leg);
+                    self.due.insert((now.plus(self.cfg.reaction_ms), Due::Orphan(leg)));
+                }
+                self.wants_stop.remove(&key);
+            }
+            self.positions.insert(key.clone(), after);
+            self.protection_state(&key);
+        }
+    }
+
+    fn on_engine(&mut self, e: &EngineEvent, now: TimeMs, seq: Seq) {
+        match e {
+            EngineEvent::EntryAccepted {
+                symbol,
+                position_side,
+                wants_stop,
+                ..
+            } => {
+                if *wants_stop {
+                    let key = (symbol.clone(), *position_side);
+                    self.wants_stop.insert(key.clone(), true);
+                    self.protection_state(&key);
+                }
+            }
+            EngineEvent::PairPlaced {
+                pair,
+                symbol,
+                position_side,
+                sl,
+                tp,
+            } => {
+                self.pairs.insert(
+                    *pair,
+                    PairState {
+                        key: (symbol.clone(), *position_side),
+                        sl: *sl,
+                        tp: *tp,
+                        filled: BTreeSet::new(),
+                        tracked: true,
+                        placed_seq: seq,
+                        reported_double: false,
+                    },
+                );
+                self.leg_pair.insert(*sl, *pair);
+                self.leg_pair.insert(*tp, *pair);
+                if !self.leg_open(*sl) && !self.leg_open(*tp) {
+                    self.due.insert((now.plus(self.cfg.reaction_ms), Due::Tracked(*pair)));
+                }
+            }
+            EngineEvent::PairDropped { pair, .. } => {
+                if let Some(p) = self.pairs.get_mut(pair) {
+                    p.tracked = false;
+                    let (sl, tp) = (p.sl, p.tp);
+                    let _ = &p.key;
+                    for leg in [sl, tp] {
+                        if self.leg_open(leg) {
+                            self.due
+                                .insert((now.plus(self.cfg.reaction_ms), Due::Dropped(*pair, leg)));
+                        }
+                    }
+                }
+            }
+            EngineEvent::Restart => {
+                // memory lost: the new process tracks nothing until it says so
+                let mut live = Vec::new();
+                for (id, p) in self.pairs.iter_mut() {
+                    if p.tracked {
+                        live.push((*id, p.sl));
+                        live.push((*id, p.tp));
+                    }
+                    p.tracked = false;
+                }
+                for (id, leg) in live {
+                    if self.leg_open(leg) {
+                        self.due
+                            .insert((now.plus(self.cfg.reaction_ms), Due::Dropped(id, leg)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs the remaining deadlines up to `end` and returns every violation, in order found.
+    pub fn finish(mut self, end: TimeMs) -> Vec<Violation> {
+        self.run_due(end, true);
+        self.time_checks(end.plus(1));
+        self.violations
+    }
+}

@@ -1,0 +1,714 @@
+//! The simulator: owns simulated time, the seeded RNG and the loop.
+//!
+//! [`SimClient`] implements [`Exchange`] over the mock venue: a request reaches the exchange
+//! after request latency (the market is walked up to that instant first), the answer reaches the
+//! engine after response latency, and faults from the seed or the schedule may intervene. The
+//! engine is one sequential actor, as the live engine is (its REST calls block its event loop):
+//! signals, stream events, timers, manual closes and restarts wait while it is busy.
+//!
+//! Ordering rule: the exchange is always walked up to the engine's clock before the engine acts,
+//! so the log is sorted by time; at equal times items run in the order stream event, restart,
+//! manual close, signal, timer. Read-only calls that succeed are counted, not logged.
+//!
+//! Idle polls: a polling pass that only reads, while the venue's state version has not changed
+//! since the previous pass and cannot change before the pass's last call arrives (no reachable
+//! trigger, no fault that could hit it), is skipped arithmetically: it would have read the same
+//! answer and changed nothing. `skip_idle_polls = false` turns this off; both give the same log.
+
+pub mod rng;
+
+use crate::api::*;
+use crate::engine::{Engine, Monitor, Signal};
+use crate::events::*;
+use crate::exchange::{ExchangeStats, MockExchange};
+use crate::types::*;
+use rng::{chance, draw, Stream};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// Network latencies, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Latency {
+    /// Engine → exchange.
+    pub request_ms: i64,
+    /// Exchange → engine.
+    pub response_ms: i64,
+    /// Extra uniform jitter 0..=jitter_ms on each leg, drawn from the seed.
+    pub jitter_ms: i64,
+    /// Exchange event → engine (user-data stream).
+    pub stream_ms: i64,
+    /// How long the engine waits before a call times out.
+    pub timeout_ms: i64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            request_ms: 25,
+            response_ms: 25,
+            jitter_ms: 0,
+            stream_ms: 50,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// A kind of injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// -1003, HTTP 429: not executed.
+    RateLimit,
+    /// No answer; the request may have been executed (`reached`).
+    Timeout,
+    /// HTTP 503; the request may have been executed.
+    ServerError,
+    /// A cancel answered -2011 without being executed (a race with the venue).
+    CancelUnknown,
+    /// A user-stream event lost before it reached the engine.
+    DropStream,
+}
+
+/// A fault on every matching call (or stream event) inside a time window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFault {
+    /// Window start (ms since epoch).
+    pub from_ms: i64,
+    /// Window end (exclusive).
+    pub to_ms: i64,
+    /// The fault.
+    pub kind: FaultKind,
+    /// Only calls to this endpoint (any when absent).
+    #[serde(default)]
+    pub endpoint: Option<Endpoint>,
+    /// Whether a timed-out / 5xx request was executed anyway.
+    #[serde(default)]
+    pub reached: bool,
+}
+
+/// Fault configuration: probabilities in parts per million per call, plus a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// -1003 on any call.
+    pub rate_limit_ppm: u32,
+    /// Timeouts on any call.
+    pub timeout_ppm: u32,
+    /// HTTP 5xx on any call.
+    pub server_error_ppm: u32,
+    /// -2011 on cancels.
+    pub cancel_unknown_ppm: u32,
+    /// Errors (5xx) on open-orders polls.
+    pub poll_error_ppm: u32,
+    /// Dropped user-stream events.
+    pub stream_drop_ppm: u32,
+    /// Extra delay of user-stream events (uniform 0..=ms).
+    pub stream_delay_ms: i64,
+    /// Windows of certain faults.
+    pub scheduled: Vec<ScheduledFault>,
+    /// Engine restarts (ms since epoch).
+    pub restarts_ms: Vec<i64>,
+}
+
+impl Faults {
+    fn any_random(&self) -> bool {
+        self.rate_limit_ppm
+            + self.timeout_ppm
+            + self.server_error_ppm
+            + self.cancel_unknown_ppm
+            + self.poll_error_ppm
+            > 0
+    }
+}
+
+/// A manual close request (`close_position_with_cleanup`) at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualClose {
+    /// When.
+    pub at: TimeMs,
+    /// Symbol.
+    pub symbol: String,
+    /// Which position side.
+    pub position_side: PositionSide,
+}
+
+/// Simulator settings.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Latencies.
+    pub latency: Latency,
+    /// Faults.
+    pub faults: Faults,
+    /// Skip idle polling passes (same result either way, much faster).
+    pub skip_idle_polls: bool,
+    /// Poll or stream (stream events are delivered only in stream mode).
+    pub monitor: Monitor,
+}
+
+/// Counters of the loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimStats {
+    /// REST calls made by the engine.
+    pub calls: u64,
+    /// Polling passes run.
+    pub passes: u64,
+    /// Polling passes skipped as provably idle.
+    pub passes_skipped: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// Stream events delivered to the engine.
+    pub stream_delivered: u64,
+    /// Stream events dropped.
+    pub stream_dropped: u64,
+}
+
+/// Everything a run produces.
+pub struct RunOutput {
+    /// The event log.
+    pub log: EventLog,
+    /// Exchange counters.
+    pub exchange: ExchangeStats,
+    /// Loop counters.
+    pub sim: SimStats,
+    /// Wallet at the end.
+    pub final_wallet: Decimal,
+    /// Unrealized PnL at the end.
+    pub final_unrealized: Decimal,
+    /// First bar open and last bar close.
+    pub span: (TimeMs, TimeMs),
+}
+
+/// The engine's view of the venue in a run: the mock behind latency and faults.
+pub struct SimClient<'a> {
+    ex: &'a mut MockExchange,
+    log: &'a mut EventLog,
+    queue: &'a mut VecDeque<(TimeMs, StreamEvent)>,
+    stats: &'a mut SimStats,
+    cfg: &'a SimConfig,
+    clock: TimeMs,
+    call_no: &'a mut u64,
+    stream_no: &'a mut u64,
+}
+
+fn stream_event(e: &Event) -> Option<StreamEvent> {
+    match e {
+        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(o.clone())),
+        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(a.clone())),
+        Event::AccountUpdate(a) => Some(StreamEvent::Account(a.clone())),
+        _ => None,
+    }
+}
+
+/// Walks the exchange up to `t`, moving its events into the log and the stream queue.
+fn sync(
+    ex: &mut MockExchange,
+    log: &mut EventLog,
+    queue: &mut VecDeque<(TimeMs, StreamEvent)>,
+    stats: &mut SimStats,
+    cfg: &SimConfig,
+    stream_no: &mut u64,
+    t: TimeMs,
+) {
+    let mut buf = Vec::new();
+    loop {
+        ex.advance_to(t);
+        if ex.has_events() {
+            buf.clear();
+            ex.drain_events(&mut buf);
+            for (et, e) in buf.drain(..) {
+                let se = if cfg.monitor == Monitor::Stream {
+                    stream_event(&e)
+                } else {
+                    None
+                };
+                let seq = log.push(et, Source::Exchange, e);
+                if let Some(se) = se {
+                    let n = *stream_no;
+                    *stream_no += 1;
+                    let dropped = chance(cfg.seed, Stream::UserStream, n * 2, cfg.faults.stream_drop_ppm)
+                        || cfg.faults.scheduled.iter().any(|f| {
+                            f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
+                        });
+                    if dropped {
+                        stats.stream_dropped += 1;
+                        log.push(et, Source::Sim, Event::StreamDropped { of: seq });
+                        continue;
+                    }
+                    let delay = if cfg.faults.stream_delay_ms > 0 {
+                        (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
+                            % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
+                    } else {
+                        0
+                    };
+                    let at = et.plus(cfg.latency.stream_ms + delay);
+                    // keep the queue sorted by delivery time (stable for equal times)
+                    let pos = queue.partition_point(|(qt, _)| *qt <= at);
+                    queue.insert(pos, (at, se));
+                }
+            }
+            continue;
+        }
+        if ex.time() >= t {
+            return;
+        }
+    }
+}
+
+impl SimClient<'_> {
+    fn sync_to(&mut self, t: TimeMs) {
+        sync(self.ex, self.log, self.queue, self.stats, self.cfg, self.stream_no, t);
+    }
+
+    fn jitter(&self, n: u64, leg: u64) -> i64 {
+        let j = self.cfg.latency.jitter_ms;
+        if j <= 0 {
+            0
+        } else {
+            (draw(self.cfg.seed, Stream::Latency, n * 2 + leg) % (j as u64 + 1)) as i64
+        }
+    }
+
+    /// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
+    fn fault_for(&self, n: u64, ep: Endpoint, at: TimeMs) -> Option<(FaultKind, bool)> {
+        let f = &self.cfg.faults;
+        for s in &f.scheduled {
+            if s.from_ms <= at.0 && at.0 < s.to_ms && s.endpoint.is_none_or(|e| e == ep) {
+                if s.kind == FaultKind::DropStream {
+                    continue;
+                }
+                if s.kind == FaultKind::CancelUnknown
+                    && !matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
+                {
+                    continue;
+                }
+                return Some((s.kind, s.reached));
+            }
+        }
+        let seed = self.cfg.seed;
+        let base = n * 8;
+        if chance(seed, Stream::Faults, base, f.rate_limit_ppm) {
+            return Some((FaultKind::RateLimit, false));
+        }
+        let reached = draw(seed, Stream::Faults, base + 7) % 2 == 0;
+        if chance(seed, Stream::Faults, base + 1, f.timeout_ppm) {
+            return Some((FaultKind::Timeout, reached));
+        }
+        if chance(seed, Stream::Faults, base + 2, f.server_error_ppm) {
+            return Some((FaultKind::ServerError, reached));
+        }
+        if matches!(ep, Endpoint::OpenOrders | Endpoint::OpenAlgoOrders)
+            && chance(seed, Stream::Faults, base + 3, f.poll_error_ppm)
+        {
+            return Some((FaultKind::ServerError, true));
+        }
+        if matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
+            && chance(seed, Stream::Faults, base + 4, f.cancel_unknown_ppm)
+        {
+            return Some((FaultKind::CancelUnknown, false));
+        }
+        None
+    }
+
+    /// One REST call: latency, faults, execution at arrival, logging of writes and failures.
+    fn call<T>(
+        &mut self,
+        ep: Endpoint,
+        params: impl FnOnce() -> RequestParams,
+        summary: impl Fn(&T) -> String,
+        exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
+    ) -> Result<T, CallError> {
+        let n = *self.call_no;
+        *self.call_no += 1;
+        self.stats.calls += 1;
+        let sent = self.clock;
+        let arrival = sent.plus(self.cfg.latency.request_ms + self.jitter(n, 0));
+        let back = self.cfg.latency.response_ms + self.jitter(n, 1);
+        let fault = self.fault_for(n, ep, arrival);
+        self.sync_to(arrival);
+        let log_it = ep.is_write() || fault.is_some();
+        if log_it {
+            self.log.push(
+                arrival,
+                Source::Sim,
+                Event::Request {
+                    call: n,
+                    endpoint: ep,
+                    sent_ms: sent,
+                    params: params(),
+                },
+            );
+        }
+        let (result, receive) = match fault {
+            None => (exec(self.ex).map_err(CallError::Api), arrival.plus(back)),
+            Some((kind, reached)) => {
+                self.stats.faults += 1;
+                match kind {
+                    FaultKind::RateLimit => (
+                        Err(CallError::Api(crate::exchange::codes::rate_limited())),
+                        arrival.plus(back),
+                    ),
+                    FaultKind::CancelUnknown => (
+                        Err(CallError::Api(crate::exchange::codes::unknown_order())),
+                        arrival.plus(back),
+                    ),
+                    FaultKind::Timeout | FaultKind::ServerError | FaultKind::DropStream => {
+                        if reached {
+                            let _ = exec(self.ex);
+                        }
+                        let (err, at) = if kind == FaultKind::Timeout {
+                            (TransportError::Timeout, sent.plus(self.cfg.latency.timeout_ms))
+                        } else {
+                            (TransportError::ServerError, arrival.plus(back))
+                        };
+                        (Err(CallError::Transport(err)), at)
+                    }
+                }
+            }
+        };
+        // the exchange's own events from executing the request are stamped at arrival
+        self.sync_to(receive);
+        if log_it || result.is_err() {
+            let outcome = match (&result, fault) {
+                (Err(CallError::Transport(e)), Some((_, reached))) => CallOutcome::Fault {
+                    error: *e,
+                    reached,
+                },
+                (Err(CallError::Api(e)), _) => CallOutcome::Rejected(e.clone()),
+                (Err(CallError::Transport(e)), None) => CallOutcome::Fault {
+                    error: *e,
+                    reached: false,
+                },
+                (Ok(v), _) => CallOutcome::Ok(summary(v)),
+            };
+            self.log.push(
+                receive,
+                Source::Sim,
+                Event::Response {
+                    call: n,
+                    endpoint: ep,
+                    outcome,
+                },
+            );
+        }
+        self.clock = receive;
+        result
+    }
+}
+
+fn order_summary(o: &OrderInfo) -> String {
+    format!("orderId={} status={:?}", o.order_id, o.status)
+}
+fn algo_summary(a: &AlgoInfo) -> String {
+    format!("algoId={} algoStatus={:?}", a.algo_id, a.algo_status)
+}
+fn ref_str(r: &OrderRef) -> String {
+    match r {
+        OrderRef::Id(i) => format!("orderId={i}"),
+        OrderRef::Client(c) => format!("origClientOrderId={c}"),
+    }
+}
+fn algo_ref_str(r: &AlgoRef) -> String {
+    match r {
+        AlgoRef::Id(i) => format!("algoId={i}"),
+        AlgoRef::Client(c) => format!("clientAlgoId={c}"),
+    }
+}
+
+impl Exchange for SimClient<'_> {
+    fn now(&self) -> TimeMs {
+        self.clock
+    }
+    fn sleep(&mut self, ms: i64) {
+        let t = self.clock.plus(ms.max(0));
+        self.sync_to(t);
+        self.clock = t;
+    }
+    fn emit(&mut self, event: EngineEvent) {
+        let t = self.clock;
+        self.sync_to(t);
+        self.log.push(t, Source::Engine, Event::Engine(event));
+    }
+    fn new_order(&mut self, req: &NewOrder) -> Result<OrderInfo, CallError> {
+        self.call(
+            Endpoint::NewOrder,
+            || RequestParams::Order(req.clone()),
+            order_summary,
+            |ex| ex.new_order(req),
+        )
+    }
+    fn new_algo_order(&mut self, req: &NewAlgoOrder) -> Result<AlgoInfo, CallError> {
+        self.call(
+            Endpoint::NewAlgoOrder,
+            || RequestParams::Algo(req.clone()),
+            algo_summary,
+            |ex| ex.new_algo_order(req),
+        )
+    }
+    fn cancel_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError> {
+        self.call(
+            Endpoint::CancelOrder,
+            || RequestParams::Other(format!("symbol={symbol}&{}", ref_str(id))),
+            order_summary,
+            |ex| ex.cancel_order(symbol, id),
+        )
+    }
+    fn cancel_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError> {
+        self.call(
+            Endpoint::CancelAlgoOrder,
+            || RequestParams::Other(format!("symbol={symbol}&{}", algo_ref_str(id))),
+            algo_summary,
+            |ex| ex.cancel_algo_order(symbol, id),
+        )
+    }
+    fn query_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError> {
+        self.call(
+            Endpoint::QueryOrder,
+            || RequestParams::Other(format!("symbol={symbol}&{}", ref_str(id))),
+            order_summary,
+            |ex| ex.query_order(symbol, id),
+        )
+    }
+    fn query_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError> {
+        self.call(
+            Endpoint::QueryAlgoOrder,
+            || RequestParams::Other(format!("symbol={symbol}&{}", algo_ref_str(id))),
+            algo_summary,
+            |ex| ex.query_algo_order(symbol, id),
+        )
+    }
+    fn open_orders(&mut self, symbol: &str) -> Result<Vec<OrderInfo>, CallError> {
+        self.call(
+            Endpoint::OpenOrders,
+            || RequestParams::Other(format!("symbol={symbol}")),
+            |v: &Vec<OrderInfo>| format!("{} open", v.len()),
+            |ex| ex.open_orders(symbol),
+        )
+    }
+    fn open_algo_orders(&mut self, symbol: &str) -> Result<Vec<AlgoInfo>, CallError> {
+        self.call(
+            Endpoint::OpenAlgoOrders,
+            || RequestParams::Other(format!("symbol={symbol}")),
+            |v: &Vec<AlgoInfo>| format!("{} open", v.len()),
+            |ex| ex.open_algo_orders(symbol),
+        )
+    }
+    fn cancel_all_orders(&mut self, symbol: &str) -> Result<(), CallError> {
+        self.call(
+            Endpoint::CancelAll,
+            || RequestParams::Other(format!("symbol={symbol}")),
+            |_| "ok".into(),
+            |ex| ex.cancel_all_orders(symbol),
+        )
+    }
+    fn cancel_all_algo_orders(&mut self, symbol: &str) -> Result<(), CallError> {
+        self.call(
+            Endpoint::CancelAllAlgo,
+            || RequestParams::Other(format!("symbol={symbol}")),
+            |_| "ok".into(),
+            |ex| ex.cancel_all_algo_orders(symbol),
+        )
+    }
+    fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, CallError> {
+        self.call(
+            Endpoint::PositionRisk,
+            || RequestParams::Other(format!("symbol={symbol}")),
+            |v: &Vec<PositionInfo>| format!("{} rows", v.len()),
+            |ex| ex.position_risk(symbol),
+        )
+    }
+    fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError> {
+        self.call(
+            Endpoint::TickerPrice,
+            || RequestParams::Other(format!("symbol={symbol}")),
+            |p: &Decimal| p.to_string(),
+            |ex| ex.ticker_price(symbol),
+        )
+    }
+}
+
+/// What the engine is asked to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Item {
+    Stream,
+    Restart,
+    Manual,
+    Signal,
+    Timer,
+}
+
+/// Runs `engine` against `ex` with the given signals, manual closes and settings, to the end
+/// of the data. A pure function of its inputs.
+pub fn run(
+    mut ex: MockExchange,
+    mut engine: Engine,
+    signals: &[Signal],
+    manual: &[ManualClose],
+    cfg: &SimConfig,
+) -> RunOutput {
+    let mut log = EventLog::new();
+    let mut queue: VecDeque<(TimeMs, StreamEvent)> = VecDeque::new();
+    let mut stats = SimStats::default();
+    let mut call_no = 0u64;
+    let mut stream_no = 0u64;
+    let mut clock = ex.time();
+    let span = ex.span();
+    let end = span.1;
+    let (mut si, mut mi, mut ri) = (0usize, 0usize, 0usize);
+    let restarts: Vec<i64> = {
+        let mut r = cfg.faults.restarts_ms.clone();
+        r.sort_unstable();
+        r
+    };
+    let mut version_after_pass: Option<u64> = None;
+    let pass_faults_possible = cfg.faults.any_random()
+        || cfg.latency.jitter_ms > 0
+        || cfg
+            .faults
+            .scheduled
+            .iter()
+            .any(|f| f.kind != FaultKind::DropStream);
+    loop {
+        // candidates, each at max(its time, the engine's clock)
+        let mut best: Option<(TimeMs, Item)> = None;
+        let mut consider = |t: Option<TimeMs>, it: Item| {
+            if let Some(t) = t {
+                let t = t.max(clock);
+                if best.is_none_or(|(bt, bi)| (t, it) < (bt, bi)) {
+                    best = Some((t, it));
+                }
+            }
+        };
+        consider(queue.front().map(|q| q.0), Item::Stream);
+        consider(restarts.get(ri).map(|&t| TimeMs(t)), Item::Restart);
+        consider(manual.get(mi).map(|m| m.at), Item::Manual);
+        consider(signals.get(si).map(|s| s.timestamp), Item::Signal);
+        consider(engine.next_timer(), Item::Timer);
+        let Some((t, item)) = best else {
+            sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, end);
+            if queue.is_empty() {
+                break;
+            }
+            continue;
+        };
+        if t > end {
+            sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, end);
+            if queue.front().is_some_and(|q| q.0 <= end) {
+                continue;
+            }
+            break;
+        }
+        // idle-poll skipping
+        if item == Item::Timer
+            && cfg.skip_idle_polls
+            && !pass_faults_possible
+            && engine.poll_pass_is_readonly()
+            && version_after_pass == Some(ex.version())
+        {
+            let n = engine.pass_calls() as i64;
+            let rt = cfg.latency.request_ms + cfg.latency.response_ms;
+            let next_other = [
+                queue.front().map(|q| q.0),
+                restarts.get(ri).map(|&t| TimeMs(t)),
+                manual.get(mi).map(|m| m.at),
+                signals.get(si).map(|s| s.timestamp),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(end)
+            .min(end);
+            // the walk must stand at the pass start to look ahead from there
+            sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t);
+            if version_after_pass == Some(ex.version()) && queue.is_empty() {
+                let change = ex.next_change_time(next_other);
+                let mut tp = t;
+                let mut skipped = false;
+                while let Some(nt) = engine.next_timer() {
+                    let tp2 = nt.max(tp);
+                    let last_arrival = tp2.plus(n.max(1) * rt - cfg.latency.response_ms);
+                    if last_arrival >= change || tp2.plus(n * rt) >= next_other {
+                        break;
+                    }
+                    engine.skip_pass(tp2.plus(n * rt));
+                    call_no += n as u64;
+                    stats.calls += n as u64;
+                    stats.passes_skipped += 1;
+                    tp = tp2;
+                    skipped = true;
+                    if engine.next_timer().is_none_or(|x| x <= tp2) {
+                        break;
+                    }
+                }
+                if skipped {
+                    clock = clock.max(tp);
+                    continue;
+                }
+            }
+        }
+        sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t);
+        let mut client = SimClient {
+            ex: &mut ex,
+            log: &mut log,
+            queue: &mut queue,
+            stats: &mut stats,
+            cfg,
+            clock: t,
+            call_no: &mut call_no,
+            stream_no: &mut stream_no,
+        };
+        match item {
+            Item::Stream => {
+                // deliver every event due now, in order
+                while let Some((qt, _)) = client.queue.front() {
+                    if *qt > client.clock {
+                        break;
+                    }
+                    let (_, ev) = client.queue.pop_front().expect("front exists");
+                    client.stats.stream_delivered += 1;
+                    engine.on_stream(&ev, &mut client);
+                }
+            }
+            Item::Restart => {
+                ri += 1;
+                client.emit(EngineEvent::Restart);
+                engine.on_restart(&mut client);
+                version_after_pass = None;
+            }
+            Item::Manual => {
+                let m = &manual[mi];
+                mi += 1;
+                engine.on_manual_close(&m.symbol, m.position_side, &mut client);
+            }
+            Item::Signal => {
+                let s = &signals[si];
+                si += 1;
+                engine.on_signal(s, &mut client);
+            }
+            Item::Timer => {
+                client.stats.passes += 1;
+                engine.on_timer(&mut client);
+                version_after_pass = Some(client.ex.version());
+            }
+        }
+        clock = client.clock;
+        if item != Item::Timer {
+            // anything the engine did may change what a pass would see
+            version_after_pass = None;
+        }
+    }
+    let final_wallet = ex.wallet();
+    let final_unrealized = ex.unrealized();
+    RunOutput {
+        log,
+        exchange: ex.stats().clone(),
+        sim: stats,
+        final_wallet,
+        final_unrealized,
+        span,
+    }
+}
