@@ -4,10 +4,13 @@
 //! invariants → report**. `sim` owns simulated time, the RNG and the loop; `cli` is the only module
 //! that touches the wall clock, the terminal and output files.
 pub mod api;
+pub mod cli;
 pub mod data;
 pub mod engine;
 pub mod events;
 pub mod exchange;
 pub mod invariants;
 pub mod sim;
+pub mod report;
+pub mod scenario;
 pub mod types;

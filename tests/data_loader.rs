@@ -26,7 +26,9 @@ fn root() -> PathBuf {
 }
 
 fn klines_file(sym: &str, month: &str) -> PathBuf {
-    root().join(format!("data/binance-um/klines/{sym}/1m/{sym}-1m-{month}.csv"))
+    root().join(format!(
+        "data/binance-um/klines/{sym}/1m/{sym}-1m-{month}.csv"
+    ))
 }
 
 fn avax() -> PathBuf {
@@ -57,8 +59,12 @@ fn load_both(paths: &[PathBuf]) -> KlineSeries {
 }
 
 fn err_both(paths: &[PathBuf]) -> String {
-    let a = load_klines(paths, &opts()).expect_err("hand parser must fail").to_string();
-    let b = load_klines_polars(paths, &opts()).expect_err("polars must fail").to_string();
+    let a = load_klines(paths, &opts())
+        .expect_err("hand parser must fail")
+        .to_string();
+    let b = load_klines_polars(paths, &opts())
+        .expect_err("polars must fail")
+        .to_string();
     assert_eq!(a, b, "hand parser and polars report different errors");
     assert!(!a.contains('\n'), "error is not one line: {a}");
     a
@@ -167,7 +173,11 @@ fn microsecond_timestamps_are_divided() {
         }
     });
     let first = fs::read_to_string(&p).expect("read");
-    assert!(first.lines().nth(1).expect("row").starts_with("1769904000000000,"));
+    assert!(first
+        .lines()
+        .nth(1)
+        .expect("row")
+        .starts_with("1769904000000000,"));
     assert_eq!(load_both(&[p]), reference);
 }
 
@@ -191,10 +201,15 @@ fn missing_day_is_a_gap_not_an_error() {
         }]
     );
     // Resampling keeps the gap and builds no bucket for the missing day.
-    let h = s.resample(parse_interval("1h").expect("1h")).expect("resample");
+    let h = s
+        .resample(parse_interval("1h").expect("1h"))
+        .expect("resample");
     assert_eq!(h.len(), 672 - 24);
     assert_eq!(h.gaps, s.gaps);
-    assert_eq!(h.open_time_ms[9 * 24 - 1] + 25 * 3_600_000, h.open_time_ms[9 * 24]);
+    assert_eq!(
+        h.open_time_ms[9 * 24 - 1] + 25 * 3_600_000,
+        h.open_time_ms[9 * 24]
+    );
     // Slicing clips the gap.
     let part = s.slice_time(Some(from + 60 * MIN), Some(from + 1500 * MIN));
     assert_eq!(
@@ -208,14 +223,22 @@ fn missing_day_is_a_gap_not_an_error() {
     assert_eq!(part.len(), 60);
     assert_eq!(part.open_time_ms[0], from + 1440 * MIN);
     let report = inspect(&[p]).expect("inspect");
-    assert!(report.contains("gaps      : 1 (1440 missing bars)"), "{report}");
-    assert!(report.contains("  2026-02-10 00:00 .. 2026-02-10 23:59 (1440 bars)"), "{report}");
+    assert!(
+        report.contains("gaps      : 1 (1440 missing bars)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("  2026-02-10 00:00 .. 2026-02-10 23:59 (1440 bars)"),
+        "{report}"
+    );
 }
 
 #[test]
 fn bad_number_names_file_line_and_field() {
     let dir = tmpdir("badrow");
-    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| set_field(&mut l[4], 2, "10.1x"));
+    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| {
+        set_field(&mut l[4], 2, "10.1x")
+    });
     let e = err_both(std::slice::from_ref(&p));
     assert_eq!(
         e,
@@ -225,7 +248,9 @@ fn bad_number_names_file_line_and_field() {
         )
     );
     match load_klines(&[p], &opts()) {
-        Err(DataError::Parse { line, field, .. }) => assert_eq!((line, field.as_str()), (5, "high")),
+        Err(DataError::Parse { line, field, .. }) => {
+            assert_eq!((line, field.as_str()), (5, "high"))
+        }
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -246,7 +271,9 @@ fn wrong_column_count_and_too_many_decimals() {
     );
     let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| l[3].push_str(",0"));
     assert!(err_both(&[p]).contains(":4: field `row`: has 13 columns, expected 12"));
-    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| set_field(&mut l[2], 4, "10.123456789"));
+    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| {
+        set_field(&mut l[2], 4, "10.123456789")
+    });
     assert_eq!(
         err_both(std::slice::from_ref(&p)),
         format!(
@@ -255,7 +282,9 @@ fn wrong_column_count_and_too_many_decimals() {
         )
     );
     // Extra decimals that are all zero lose nothing and are accepted.
-    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| set_field(&mut l[1], 1, "10.1130000000"));
+    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| {
+        set_field(&mut l[1], 1, "10.1130000000")
+    });
     assert_eq!(load_both(&[p]).open_e8[0], 1_011_300_000);
 }
 
@@ -263,7 +292,9 @@ fn wrong_column_count_and_too_many_decimals() {
 fn inconsistent_bars_are_rejected() {
     let dir = tmpdir("ohlc");
     // Line 2 is 10.1130,10.1300,10.1090,10.1280.
-    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| set_field(&mut l[1], 2, "10.1000"));
+    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| {
+        set_field(&mut l[1], 2, "10.1000")
+    });
     assert_eq!(
         err_both(std::slice::from_ref(&p)),
         format!(
@@ -271,7 +302,9 @@ fn inconsistent_bars_are_rejected() {
             p.display()
         )
     );
-    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| set_field(&mut l[1], 2, "10.1200"));
+    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| {
+        set_field(&mut l[1], 2, "10.1200")
+    });
     assert_eq!(
         err_both(std::slice::from_ref(&p)),
         format!(
@@ -279,7 +312,9 @@ fn inconsistent_bars_are_rejected() {
             p.display()
         )
     );
-    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| set_field(&mut l[1], 3, "10.1200"));
+    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| {
+        set_field(&mut l[1], 3, "10.1200")
+    });
     assert_eq!(
         err_both(std::slice::from_ref(&p)),
         format!(
@@ -287,7 +322,9 @@ fn inconsistent_bars_are_rejected() {
             p.display()
         )
     );
-    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| set_field(&mut l[2], 6, "1769904119998"));
+    let p = edited_copy(&dir, "AVAXUSDT-1m-2026-02.csv", |l| {
+        set_field(&mut l[2], 6, "1769904119998")
+    });
     assert_eq!(
         err_both(std::slice::from_ref(&p)),
         format!(
@@ -350,9 +387,11 @@ fn mixed_symbols_or_intervals_are_refused() {
     assert!(e.to_string().ends_with(
         ":0: field `interval`: file name says 5m but expect_interval_ms is 60000 (1m) (load the matching files or change the option)"
     ), "{e}");
-    let e = load_klines(&[avax(), klines_file("LINKUSDT", "2026-02")], &opts()).expect_err("two symbols");
+    let e = load_klines(&[avax(), klines_file("LINKUSDT", "2026-02")], &opts())
+        .expect_err("two symbols");
     assert!(
-        e.to_string().contains("field `symbol`: file name says LINKUSDT but earlier files are AVAXUSDT"),
+        e.to_string()
+            .contains("field `symbol`: file name says LINKUSDT but earlier files are AVAXUSDT"),
         "{e}"
     );
 }
@@ -361,7 +400,8 @@ fn mixed_symbols_or_intervals_are_refused() {
 fn write_zip(path: &Path, member: &str, csv: &[u8]) {
     let f = fs::File::create(path).expect("create zip");
     let mut z = zip::ZipWriter::new(f);
-    let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     z.start_file(member, o).expect("start member");
     z.write_all(csv).expect("write member");
     z.finish().expect("finish zip");
@@ -371,13 +411,19 @@ fn write_zip(path: &Path, member: &str, csv: &[u8]) {
 fn zip_archive_loads_like_the_csv() {
     let dir = tmpdir("zip");
     let p = dir.join("AVAXUSDT-1m-2026-02.zip");
-    write_zip(&p, "AVAXUSDT-1m-2026-02.csv", &fs::read(avax()).expect("read"));
+    write_zip(
+        &p,
+        "AVAXUSDT-1m-2026-02.csv",
+        &fs::read(avax()).expect("read"),
+    );
     let s = load_both(std::slice::from_ref(&p));
     assert_eq!(s, load_klines(&[avax()], &opts()).expect("csv"));
     // Errors inside an archive name archive and member.
     let bad = dir.join("bad").join("AVAXUSDT-1m-2026-02.zip");
     fs::create_dir_all(bad.parent().expect("parent")).expect("mkdir");
-    let text = fs::read_to_string(avax()).expect("read").replacen(",10.1300,", ",x,", 1);
+    let text = fs::read_to_string(avax())
+        .expect("read")
+        .replacen(",10.1300,", ",x,", 1);
     write_zip(&bad, "AVAXUSDT-1m-2026-02.csv", text.as_bytes());
     assert_eq!(
         err_both(std::slice::from_ref(&bad)),
@@ -388,10 +434,17 @@ fn zip_archive_loads_like_the_csv() {
     );
     let junk = dir.join("junk.zip");
     fs::write(&junk, b"PK\x03\x04 not really").expect("write");
-    let e = load_klines(&[junk.clone()], &opts()).expect_err("junk zip").to_string();
+    let e = load_klines(&[junk.clone()], &opts())
+        .expect_err("junk zip")
+        .to_string();
     assert!(e.starts_with(&format!("{}: zip: ", junk.display())), "{e}");
-    let e = load_klines(&[dir.join("nope.csv")], &opts()).expect_err("missing").to_string();
-    assert!(e.starts_with(&format!("{}: ", dir.join("nope.csv").display())), "{e}");
+    let e = load_klines(&[dir.join("nope.csv")], &opts())
+        .expect_err("missing")
+        .to_string();
+    assert!(
+        e.starts_with(&format!("{}: ", dir.join("nope.csv").display())),
+        "{e}"
+    );
 }
 
 #[test]
@@ -410,8 +463,14 @@ fn funding_both_layouts() {
     let archive = root().join("tests/fixtures/data/BTCUSDT-fundingRate-2024-01.csv");
     let f = load_funding(std::slice::from_ref(&archive)).expect("archive layout");
     assert_eq!(f.symbol, "BTCUSDT");
-    assert_eq!(f.time_ms, vec![1_704_067_200_003, 1_704_096_000_000, 1_704_124_800_001]);
-    assert_eq!(f.rate, vec![dec("0.00037409"), dec("-0.000125"), dec("0.0001")]);
+    assert_eq!(
+        f.time_ms,
+        vec![1_704_067_200_003, 1_704_096_000_000, 1_704_124_800_001]
+    );
+    assert_eq!(
+        f.rate,
+        vec![dec("0.00037409"), dec("-0.000125"), dec("0.0001")]
+    );
     assert_eq!(f.interval_hours, vec![Some(8), Some(8), Some(4)]);
 
     // Without header the column count decides; duplicates are refused.
@@ -420,9 +479,16 @@ fn funding_both_layouts() {
     let body: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
     let p = dir.join("BTCUSDT-fundingRate-2024-01.csv");
     fs::write(&p, &body).expect("write");
-    assert_eq!(load_funding(std::slice::from_ref(&p)).expect("no header").interval_hours[2], Some(4));
+    assert_eq!(
+        load_funding(std::slice::from_ref(&p))
+            .expect("no header")
+            .interval_hours[2],
+        Some(4)
+    );
     fs::write(&p, format!("{body}1704124800001,8,0.0001\n")).expect("write");
-    let e = load_funding(std::slice::from_ref(&p)).expect_err("duplicate").to_string();
+    let e = load_funding(std::slice::from_ref(&p))
+        .expect_err("duplicate")
+        .to_string();
     assert_eq!(
         e,
         format!(
@@ -431,7 +497,9 @@ fn funding_both_layouts() {
         )
     );
     fs::write(&p, "fundingTime,fundingRate\n1704067200000,0.0001x\n").expect("write");
-    let e = load_funding(std::slice::from_ref(&p)).expect_err("bad rate").to_string();
+    let e = load_funding(std::slice::from_ref(&p))
+        .expect_err("bad rate")
+        .to_string();
     assert_eq!(
         e,
         format!(
@@ -445,16 +513,27 @@ fn funding_both_layouts() {
 fn mark_klines_six_and_twelve_columns() {
     let six = root().join("data/binance-um/markPriceKlines/AVAXUSDT/1h/AVAXUSDT-1h-2026-02.csv");
     let m = load_mark_klines(std::slice::from_ref(&six), &opts()).expect("6 columns");
-    assert_eq!((m.symbol.as_str(), m.interval_ms, m.len()), ("AVAXUSDT", 3_600_000, 672));
+    assert_eq!(
+        (m.symbol.as_str(), m.interval_ms, m.len()),
+        ("AVAXUSDT", 3_600_000, 672)
+    );
     assert!(m.gaps.is_empty());
     let k = m.kline(0);
     assert_eq!(k.open_time_ms, AVAX_2026_02_FIRST);
     assert_eq!(k.close_time_ms, AVAX_2026_02_FIRST + 3_599_999);
     assert_eq!(
         (k.open, k.high, k.low, k.close),
-        (dec("10.11486361"), dec("10.20062174"), dec("10.11345462"), dec("10.18070365"))
+        (
+            dec("10.11486361"),
+            dec("10.20062174"),
+            dec("10.11345462"),
+            dec("10.18070365")
+        )
     );
-    assert_eq!((k.volume, k.count, k.taker_buy_quote_volume), (Decimal::ZERO, 0, Decimal::ZERO));
+    assert_eq!(
+        (k.volume, k.count, k.taker_buy_quote_volume),
+        (Decimal::ZERO, 0, Decimal::ZERO)
+    );
     assert_eq!(m.open_time_ms[671], 1_772_319_600_000);
     // Without the interval in the file name it is inferred from the open-time step.
     let dir = tmpdir("mark");
@@ -465,7 +544,9 @@ fn mark_klines_six_and_twelve_columns() {
     assert_eq!(r.symbol, "");
     assert_eq!(r.open_e8, m.open_e8);
     // load_klines refuses the 6-column shape with a hint.
-    let e = load_klines(std::slice::from_ref(&six), &opts()).expect_err("6 cols").to_string();
+    let e = load_klines(std::slice::from_ref(&six), &opts())
+        .expect_err("6 cols")
+        .to_string();
     assert_eq!(
         e,
         format!(
@@ -508,7 +589,14 @@ fn resample_to_5m_and_1h_matches_hand_computed_bars() {
     let k = m5.kline(1);
     assert_eq!(
         (k.open_time_ms, k.open, k.high, k.low, k.close, k.count),
-        (AVAX_2026_02_FIRST + 300_000, dec("10.155"), dec("10.169"), dec("10.144"), dec("10.169"), 2945)
+        (
+            AVAX_2026_02_FIRST + 300_000,
+            dec("10.155"),
+            dec("10.169"),
+            dec("10.144"),
+            dec("10.169"),
+            2945
+        )
     );
     let h1 = s.resample(parse_interval("1h").expect("1h")).expect("1h");
     assert_eq!(h1.len(), 672);
@@ -530,13 +618,32 @@ fn resample_to_5m_and_1h_matches_hand_computed_bars() {
     );
     let last = h1.kline(671);
     assert_eq!(
-        (last.open_time_ms, last.open, last.high, last.low, last.close, last.volume, last.count),
-        (1_772_319_600_000, dec("9.202"), dec("9.21"), dec("9.123"), dec("9.162"), dec("557435"), 20049)
+        (
+            last.open_time_ms,
+            last.open,
+            last.high,
+            last.low,
+            last.close,
+            last.volume,
+            last.count
+        ),
+        (
+            1_772_319_600_000,
+            dec("9.202"),
+            dec("9.21"),
+            dec("9.123"),
+            dec("9.162"),
+            dec("557435"),
+            20049
+        )
     );
     // 5m then 1h equals 1h directly; a non-multiple is refused.
     assert_eq!(m5.resample(3_600_000).expect("5m->1h"), h1);
     let e = s.resample(90_000).expect_err("90 s").to_string();
-    assert!(e.starts_with("resample: field `interval_ms`: 90000 ms is not a positive multiple"), "{e}");
+    assert!(
+        e.starts_with("resample: field `interval_ms`: 90000 ms is not a positive multiple"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -544,25 +651,48 @@ fn from_klines_validates_like_the_loader() {
     let s = load_klines(&[avax()], &opts()).expect("load");
     let bars: Vec<Kline> = (0..100).map(|i| s.kline(i)).collect();
     let rebuilt = KlineSeries::from_klines("AVAXUSDT", MIN, &bars).expect("valid");
-    assert_eq!(rebuilt, s.slice_time(None, Some(AVAX_2026_02_FIRST + 100 * MIN)));
+    assert_eq!(
+        rebuilt,
+        s.slice_time(None, Some(AVAX_2026_02_FIRST + 100 * MIN))
+    );
     let mut broken = bars.clone();
     broken[3].high = dec("1");
-    let e = KlineSeries::from_klines("AVAXUSDT", MIN, &broken).expect_err("high").to_string();
-    assert!(e.starts_with("<klines>:4: field `high`: high 1 is below"), "{e}");
+    let e = KlineSeries::from_klines("AVAXUSDT", MIN, &broken)
+        .expect_err("high")
+        .to_string();
+    assert!(
+        e.starts_with("<klines>:4: field `high`: high 1 is below"),
+        "{e}"
+    );
     let mut fine = bars.clone();
     fine[3].open = dec("10.123456789");
-    let e = KlineSeries::from_klines("AVAXUSDT", MIN, &fine).expect_err("decimals").to_string();
-    assert!(e.starts_with("<klines>:4: field `open`: 10.123456789 has 9 decimals"), "{e}");
+    let e = KlineSeries::from_klines("AVAXUSDT", MIN, &fine)
+        .expect_err("decimals")
+        .to_string();
+    assert!(
+        e.starts_with("<klines>:4: field `open`: 10.123456789 has 9 decimals"),
+        "{e}"
+    );
     let mut gap = bars;
     gap.remove(50);
     let g = KlineSeries::from_klines("AVAXUSDT", MIN, &gap).expect("gap ok");
-    assert_eq!(g.gaps, vec![Gap { from_ms: AVAX_2026_02_FIRST + 50 * MIN, to_ms: AVAX_2026_02_FIRST + 50 * MIN, missing_bars: 1 }]);
+    assert_eq!(
+        g.gaps,
+        vec![Gap {
+            from_ms: AVAX_2026_02_FIRST + 50 * MIN,
+            to_ms: AVAX_2026_02_FIRST + 50 * MIN,
+            missing_bars: 1
+        }]
+    );
 }
 
 #[test]
 fn slice_time_is_half_open() {
     let s = load_klines(&[avax()], &opts()).expect("load");
-    let part = s.slice_time(Some(AVAX_2026_02_FIRST + 10 * MIN), Some(AVAX_2026_02_FIRST + 20 * MIN));
+    let part = s.slice_time(
+        Some(AVAX_2026_02_FIRST + 10 * MIN),
+        Some(AVAX_2026_02_FIRST + 20 * MIN),
+    );
     assert_eq!(part.len(), 10);
     assert_eq!(part.open_time_ms[0], AVAX_2026_02_FIRST + 10 * MIN);
     assert_eq!(part.kline(0), s.kline(10));
@@ -592,14 +722,26 @@ fn inspect_report_is_deterministic() {
     assert_eq!(lines[3], "symbol    : AVAXUSDT");
     assert_eq!(lines[4], "interval  : 1m (60000 ms)");
     assert_eq!(lines[5], "rows      : 40320");
-    assert_eq!(lines[6], "from      : 2026-02-01 00:00:00 UTC (open_time 1769904000000)");
-    assert_eq!(lines[7], "to        : 2026-02-28 23:59:00 UTC (last open_time 1772323140000)");
+    assert_eq!(
+        lines[6],
+        "from      : 2026-02-01 00:00:00 UTC (open_time 1769904000000)"
+    );
+    assert_eq!(
+        lines[7],
+        "to        : 2026-02-28 23:59:00 UTC (last open_time 1772323140000)"
+    );
     assert_eq!(lines[8], "gaps      : 0 (0 missing bars)");
     assert_eq!(lines[9], "low       : 7.534 at 2026-02-06 00:20");
     assert_eq!(lines[10], "high      : 10.355 at 2026-02-03 20:32");
     assert_eq!(lines[11], "close     : 10.128 -> 9.162 (-9.54%)");
-    assert_eq!(lines[12], "volume    : 535089081 base, 4875302218.433 quote, 18013793 trades");
-    let top = lines.iter().position(|l| l.starts_with("chart of close (60 x 12")).expect("chart");
+    assert_eq!(
+        lines[12],
+        "volume    : 535089081 base, 4875302218.433 quote, 18013793 trades"
+    );
+    let top = lines
+        .iter()
+        .position(|l| l.starts_with("chart of close (60 x 12"))
+        .expect("chart");
     let chart_rows = &lines[top + 1..top + 13];
     assert!(chart_rows.iter().all(|l| l.contains(" |")), "{r}");
     assert!(chart_rows[0].starts_with(" 10.3 |"), "{r}");
@@ -611,7 +753,10 @@ fn inspect_report_is_deterministic() {
     assert!(f.contains("kind      : funding rates"), "{f}");
     assert!(f.contains("rows      : 168"), "{f}");
     let m = inspect(&[root().join("data/binance-um/markPriceKlines/NEARUSDT/1h")]).expect("mark");
-    assert!(m.contains("kind      : mark-price klines (6 columns)"), "{m}");
+    assert!(
+        m.contains("kind      : mark-price klines (6 columns)"),
+        "{m}"
+    );
 }
 
 // --- download against a loopback HTTP server ------------------------------------------------------
@@ -630,7 +775,10 @@ fn serve(
     let handle = thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut asked = Vec::new();
-        while asked.len() < max_requests && Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+        while asked.len() < max_requests
+            && Instant::now() < deadline
+            && !stop.load(Ordering::SeqCst)
+        {
             let (mut stream, _) = match listener.accept() {
                 Ok(c) => c,
                 Err(_) => {
@@ -650,7 +798,10 @@ fn serve(
             }
             let text = String::from_utf8_lossy(&head);
             let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-            let body = routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
+            let body = routes
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, b)| b.clone());
             let (status, body) = match body {
                 Some(b) => ("200 OK", b),
                 None => ("404 Not Found", b"not found".to_vec()),
@@ -671,7 +822,10 @@ fn serve(
 
 fn sha256_hex(b: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// A zip holding three 1m bars starting at `t0`, as Binance names it.
@@ -679,7 +833,10 @@ fn day_zip(dir: &Path, stem: &str, t0: i64) -> Vec<u8> {
     let mut csv = String::from("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n");
     for i in 0..3 {
         let t = t0 + i * MIN;
-        csv.push_str(&format!("{t},100.5,101.25,99.75,100.{i},12.5,{},1256.25,7,6.25,628.125,0\n", t + MIN - 1));
+        csv.push_str(&format!(
+            "{t},100.5,101.25,99.75,100.{i},12.5,{},1256.25,7,6.25,628.125,0\n",
+            t + MIN - 1
+        ));
     }
     let p = dir.join(format!("{stem}.zip"));
     write_zip(&p, &format!("{stem}.csv"), csv.as_bytes());
@@ -701,14 +858,26 @@ fn download_verifies_checksums_from_a_loopback_server() {
     let sum = |b: &[u8], name: &str| format!("{}  {name}\n", sha256_hex(b)).into_bytes();
     let routes = vec![
         (daily("15"), d15.clone()),
-        (format!("{}.CHECKSUM", daily("15")), sum(&d15, "BTCUSDT-1m-2024-01-15.zip")),
+        (
+            format!("{}.CHECKSUM", daily("15")),
+            sum(&d15, "BTCUSDT-1m-2024-01-15.zip"),
+        ),
         (daily("16"), d16.clone()),
-        (format!("{}.CHECKSUM", daily("16")), sum(&d16, "BTCUSDT-1m-2024-01-16.zip")),
+        (
+            format!("{}.CHECKSUM", daily("16")),
+            sum(&d16, "BTCUSDT-1m-2024-01-16.zip"),
+        ),
         // Day 17's CHECKSUM is deliberately that of another archive.
         (daily("17"), d17),
-        (format!("{}.CHECKSUM", daily("17")), sum(&d16, "BTCUSDT-1m-2024-01-17.zip")),
+        (
+            format!("{}.CHECKSUM", daily("17")),
+            sum(&d16, "BTCUSDT-1m-2024-01-17.zip"),
+        ),
         (monthly.clone(), feb.clone()),
-        (format!("{monthly}.CHECKSUM"), sum(&feb, "BTCUSDT-1m-2024-02.zip")),
+        (
+            format!("{monthly}.CHECKSUM"),
+            sum(&feb, "BTCUSDT-1m-2024-02.zip"),
+        ),
     ];
     let stop = Arc::new(AtomicBool::new(false));
     let (base, server) = serve(routes, 16, stop.clone());
@@ -724,36 +893,59 @@ fn download_verifies_checksums_from_a_loopback_server() {
     };
     let mut log = Vec::new();
     // Days 15-16 of January (daily archives) and all of February (one monthly archive).
-    let got = download(&args("2024-01-15", "2024-01-16"), &mut |l| log.push(l.to_string())).expect("daily");
-    let month = download(&args("2024-02", "2024-02"), &mut |l| log.push(l.to_string())).expect("monthly");
+    let got = download(&args("2024-01-15", "2024-01-16"), &mut |l| {
+        log.push(l.to_string())
+    })
+    .expect("daily");
+    let month = download(&args("2024-02", "2024-02"), &mut |l| {
+        log.push(l.to_string())
+    })
+    .expect("monthly");
     let folder = out.join("klines/BTCUSDT/1m");
     assert_eq!(
         got,
-        vec![folder.join("BTCUSDT-1m-2024-01-15.zip"), folder.join("BTCUSDT-1m-2024-01-16.zip")]
+        vec![
+            folder.join("BTCUSDT-1m-2024-01-15.zip"),
+            folder.join("BTCUSDT-1m-2024-01-16.zip")
+        ]
     );
     assert_eq!(month, vec![folder.join("BTCUSDT-1m-2024-02.zip")]);
     assert_eq!(fs::read(&got[0]).expect("saved"), d15);
     // A second run finds the files in place and only fetches the CHECKSUM.
-    let again = download(&args("2024-01-15", "2024-01-15"), &mut |l| log.push(l.to_string())).expect("again");
+    let again = download(&args("2024-01-15", "2024-01-15"), &mut |l| {
+        log.push(l.to_string())
+    })
+    .expect("again");
     assert_eq!(again, vec![got[0].clone()]);
     assert!(log.iter().any(|l| l.contains("already present")), "{log:?}");
     // Wrong checksum: error names the archive, nothing is written.
     let e = download(&args("2024-01-17", "2024-01-17"), &mut |_| {}).expect_err("bad sum");
     let url17 = format!("{base}{}", daily("17"));
     match &e {
-        DataError::Checksum { file, expected, actual } => {
+        DataError::Checksum {
+            file,
+            expected,
+            actual,
+        } => {
             assert_eq!(file, &url17);
             assert_eq!(expected, &sha256_hex(&d16));
             assert_ne!(expected, actual);
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(e.to_string().starts_with(&format!("{url17}: sha256 mismatch: expected ")));
+    assert!(e
+        .to_string()
+        .starts_with(&format!("{url17}: sha256 mismatch: expected ")));
     assert!(!folder.join("BTCUSDT-1m-2024-01-17.zip").exists());
     // 404: error names the URL.
-    let e = download(&args("2024-01-18", "2024-01-18"), &mut |_| {}).expect_err("404").to_string();
+    let e = download(&args("2024-01-18", "2024-01-18"), &mut |_| {})
+        .expect_err("404")
+        .to_string();
     let url18 = format!("{base}{}.CHECKSUM", daily("18"));
-    assert!(e.starts_with(&format!("{url18}: HTTP 404 Not Found")), "{e}");
+    assert!(
+        e.starts_with(&format!("{url18}: HTTP 404 Not Found")),
+        "{e}"
+    );
     stop.store(true, Ordering::SeqCst);
     let asked = server.join().expect("server thread");
     assert_eq!(asked.len(), 4 + 2 + 1 + 2 + 1, "{asked:?}");
@@ -762,7 +954,13 @@ fn download_verifies_checksums_from_a_loopback_server() {
     assert_eq!(s.symbol, "BTCUSDT");
     assert_eq!(s.len(), 9);
     assert_eq!(s.gaps.len(), 2);
-    assert_eq!(s.gaps[0], Gap { from_ms: 1_705_276_800_000 + 3 * MIN, to_ms: 1_705_363_200_000 - MIN, missing_bars: 1437 });
+    assert_eq!(
+        s.gaps[0],
+        Gap {
+            from_ms: 1_705_276_800_000 + 3 * MIN,
+            to_ms: 1_705_363_200_000 - MIN,
+            missing_bars: 1437
+        }
+    );
     assert_eq!(s.kline(2).close, dec("100.2"));
 }
-

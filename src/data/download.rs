@@ -72,7 +72,9 @@ fn parse_day(s: &str, field: &str, end: bool) -> Result<i64, DataError> {
     let err = || {
         bad_arg(
             field,
-            format!("{s:?} is not a date (expected YYYY-MM or YYYY-MM-DD, e.g. 2024-01 or 2024-01-15)"),
+            format!(
+                "{s:?} is not a date (expected YYYY-MM or YYYY-MM-DD, e.g. 2024-01 or 2024-01-15)"
+            ),
         )
     };
     let parts: Vec<&str> = s.trim().split('-').collect();
@@ -112,10 +114,16 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 /// Works out the archive URLs and local paths for `args`, in time order.
 fn plan(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<Planned>, DataError> {
     let sym = args.symbol.trim();
-    if sym.is_empty() || !sym.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if sym.is_empty()
+        || !sym
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
         return Err(bad_arg(
             "symbol",
-            format!("{sym:?} is not a symbol (expected upper-case letters and digits, e.g. AVAXUSDT)"),
+            format!(
+                "{sym:?} is not a symbol (expected upper-case letters and digits, e.g. AVAXUSDT)"
+            ),
         ));
     }
     let kind = args.kind.as_str();
@@ -175,7 +183,10 @@ fn plan(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<Planned>, 
                     format!("{sym}-fundingRate-{ym}.zip"),
                 )
             } else {
-                (format!("monthly/{kind}/{sym}/{iv}"), format!("{sym}-{iv}-{ym}.zip"))
+                (
+                    format!("monthly/{kind}/{sym}/{iv}"),
+                    format!("{sym}-{iv}-{ym}.zip"),
+                )
             };
             out.push(Planned {
                 url: format!("{base}/data/futures/um/{path}/{name}"),
@@ -289,7 +300,10 @@ pub fn download(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<Pa
         let expected = parse_checksum(&sum_text, &sum_url, &p.file_name)?;
         if let Ok(existing) = fs::read(&p.dest) {
             if sha256_hex(&existing) == expected {
-                log(&format!("ok   {} (already present, sha256 matches)", p.dest.display()));
+                log(&format!(
+                    "ok   {} (already present, sha256 matches)",
+                    p.dest.display()
+                ));
                 done.push(p.dest);
                 continue;
             }
@@ -361,7 +375,10 @@ mod tests {
             p[0].url,
             "https://data.binance.vision/data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-30.zip"
         );
-        assert_eq!(p[2].dest, PathBuf::from("out/klines/BTCUSDT/1m/BTCUSDT-1m-2024-02.zip"));
+        assert_eq!(
+            p[2].dest,
+            PathBuf::from("out/klines/BTCUSDT/1m/BTCUSDT-1m-2024-02.zip")
+        );
     }
 
     #[test]

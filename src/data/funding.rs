@@ -98,7 +98,11 @@ pub fn load_funding(paths: &[PathBuf]) -> Result<FundingSeries, DataError> {
             continue;
         }
         let cols = if has_header {
-            let h0 = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+            let h0 = if bytes.starts_with(b"\xEF\xBB\xBF") {
+                3
+            } else {
+                0
+            };
             header_columns(trim_cr(&bytes[h0..line_end(bytes, h0)]), file)?
         } else {
             let first = trim_cr(&bytes[pos..line_end(bytes, pos)]);
@@ -156,7 +160,10 @@ pub fn load_funding(paths: &[PathBuf]) -> Result<FundingSeries, DataError> {
                                 file,
                                 line,
                                 "funding_interval_hours",
-                                format!("{} is not a whole number of hours (expected e.g. 8)", show(f[k])),
+                                format!(
+                                    "{} is not a whole number of hours (expected e.g. 8)",
+                                    show(f[k])
+                                ),
                             )
                         })?,
                 ),
@@ -248,6 +255,10 @@ fn parse_rate(s: &[u8]) -> Result<Decimal, String> {
         ));
     }
     let text = std::str::from_utf8(s).map_err(|_| format!("{} is not UTF-8", show(s)))?;
-    Decimal::from_str(text)
-        .map_err(|e| format!("{} cannot be read as a decimal: {e} (at most 28 digits)", show(s)))
+    Decimal::from_str(text).map_err(|e| {
+        format!(
+            "{} cannot be read as a decimal: {e} (at most 28 digits)",
+            show(s)
+        )
+    })
 }

@@ -90,8 +90,13 @@ fn sniff_kind(paths: &[PathBuf]) -> Result<Kind, DataError> {
     let bytes = &input.bytes;
     let (start, _, has_header) = data_start(bytes);
     if has_header {
-        let h0 = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
-        let header = String::from_utf8_lossy(trim_cr(&bytes[h0..line_end(bytes, h0)])).to_ascii_lowercase();
+        let h0 = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let header =
+            String::from_utf8_lossy(trim_cr(&bytes[h0..line_end(bytes, h0)])).to_ascii_lowercase();
         if header.contains("funding") || header.contains("calc_time") {
             return Ok(Kind::Funding);
         }
@@ -145,7 +150,11 @@ fn pct_change(a: i64, b: i64) -> String {
         return "n/a".into();
     }
     let bp = (i128::from(b) - i128::from(a)) * 1_000_000 / i128::from(a); // 1e-4 %
-    let rounded = if bp >= 0 { (bp + 50) / 100 } else { (bp - 50) / 100 }; // 1e-2 %
+    let rounded = if bp >= 0 {
+        (bp + 50) / 100
+    } else {
+        (bp - 50) / 100
+    }; // 1e-2 %
     let sign = if rounded < 0 { "-" } else { "+" };
     let r = rounded.abs();
     format!("{sign}{}.{:02}%", r / 100, r % 100)
@@ -168,8 +177,16 @@ fn report_klines(out: &mut String, s: &KlineSeries, kind: &str) {
     let n = s.len();
     let first = s.open_time_ms[0];
     let last = s.open_time_ms[n - 1];
-    let _ = writeln!(out, "from      : {} (open_time {first})", format_utc_ms(first));
-    let _ = writeln!(out, "to        : {} (last open_time {last})", format_utc_ms(last));
+    let _ = writeln!(
+        out,
+        "from      : {} (open_time {first})",
+        format_utc_ms(first)
+    );
+    let _ = writeln!(
+        out,
+        "to        : {} (last open_time {last})",
+        format_utc_ms(last)
+    );
     let missing: i64 = s.gaps.iter().map(|g| g.missing_bars).sum();
     let _ = writeln!(out, "gaps      : {} ({missing} missing bars)", s.gaps.len());
     for g in s.gaps.iter().take(GAPS_LISTED) {
@@ -236,11 +253,27 @@ fn report_funding(out: &mut String, s: &FundingSeries) {
     let n = s.len();
     let _ = writeln!(out, "from      : {}", format_utc_ms(s.time_ms[0]));
     let _ = writeln!(out, "to        : {}", format_utc_ms(s.time_ms[n - 1]));
-    let mut steps: Vec<i64> = s.time_ms.windows(2).map(|w| (w[1] - w[0] + 30_000) / 60_000).collect();
+    let mut steps: Vec<i64> = s
+        .time_ms
+        .windows(2)
+        .map(|w| (w[1] - w[0] + 30_000) / 60_000)
+        .collect();
     steps.sort_unstable();
     steps.dedup();
-    let steps_txt: Vec<String> = steps.iter().take(5).map(|m| format!("{}h{:02}m", m / 60, m % 60)).collect();
-    let _ = writeln!(out, "steps     : {}", if steps_txt.is_empty() { "-".to_string() } else { steps_txt.join(", ") });
+    let steps_txt: Vec<String> = steps
+        .iter()
+        .take(5)
+        .map(|m| format!("{}h{:02}m", m / 60, m % 60))
+        .collect();
+    let _ = writeln!(
+        out,
+        "steps     : {}",
+        if steps_txt.is_empty() {
+            "-".to_string()
+        } else {
+            steps_txt.join(", ")
+        }
+    );
     let mut hours: Vec<u32> = s.interval_hours.iter().flatten().copied().collect();
     hours.sort_unstable();
     hours.dedup();
@@ -257,8 +290,18 @@ fn report_funding(out: &mut String, s: &FundingSeries) {
             hi = i;
         }
     }
-    let _ = writeln!(out, "rate min  : {} at {}", s.rate[lo], format_utc_minute(s.time_ms[lo]));
-    let _ = writeln!(out, "rate max  : {} at {}", s.rate[hi], format_utc_minute(s.time_ms[hi]));
+    let _ = writeln!(
+        out,
+        "rate min  : {} at {}",
+        s.rate[lo],
+        format_utc_minute(s.time_ms[lo])
+    );
+    let _ = writeln!(
+        out,
+        "rate max  : {} at {}",
+        s.rate[hi],
+        format_utc_minute(s.time_ms[hi])
+    );
     let sum: rust_decimal::Decimal = s.rate.iter().copied().sum();
     let _ = writeln!(out, "rate sum  : {sum}");
     let e8: Vec<i64> = s
@@ -291,7 +334,9 @@ fn chart(out: &mut String, times: &[i64], values: &[i64], what: &str) {
             return h / 2;
         }
         let x = (i128::from(v) - i128::from(lo)) * (h as i128 - 1);
-        usize::try_from((x + span / 2) / span).unwrap_or(0).min(h - 1)
+        usize::try_from((x + span / 2) / span)
+            .unwrap_or(0)
+            .min(h - 1)
     };
     let mut grid = vec![vec![b' '; w]; h];
     for (c, col) in (0..w).map(|c| (c, (c * n / w, ((c + 1) * n / w).max(c * n / w + 1)))) {
@@ -309,7 +354,10 @@ fn chart(out: &mut String, times: &[i64], values: &[i64], what: &str) {
     let lo_s = fmt_e8(i128::from(lo));
     let lw = hi_s.len().max(lo_s.len());
     let per = n.div_ceil(w);
-    let _ = writeln!(out, "chart of {what} ({w} x {h}, up to {per} rows per column, * = last value, : = range):");
+    let _ = writeln!(
+        out,
+        "chart of {what} ({w} x {h}, up to {per} rows per column, * = last value, : = range):"
+    );
     for (r, row) in grid.iter().enumerate().rev() {
         let label = if r == h - 1 {
             hi_s.as_str()
@@ -318,7 +366,11 @@ fn chart(out: &mut String, times: &[i64], values: &[i64], what: &str) {
         } else {
             ""
         };
-        let _ = writeln!(out, "{label:>lw$} |{}", String::from_utf8_lossy(row).trim_end());
+        let _ = writeln!(
+            out,
+            "{label:>lw$} |{}",
+            String::from_utf8_lossy(row).trim_end()
+        );
     }
     let _ = writeln!(out, "{:>lw$} +{}", "", "-".repeat(w));
     let left = format_utc_minute(times[0]);
@@ -335,8 +387,14 @@ mod tests {
     fn utc_formatting() {
         assert_eq!(format_utc_ms(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_utc_ms(1_769_904_000_000), "2026-02-01 00:00:00 UTC");
-        assert_eq!(format_utc_ms(1_675_209_600_013), "2023-02-01 00:00:00.013 UTC");
-        assert_eq!(format_utc_ms(1_709_164_799_999), "2024-02-28 23:59:59.999 UTC");
+        assert_eq!(
+            format_utc_ms(1_675_209_600_013),
+            "2023-02-01 00:00:00.013 UTC"
+        );
+        assert_eq!(
+            format_utc_ms(1_709_164_799_999),
+            "2024-02-28 23:59:59.999 UTC"
+        );
         assert_eq!(format_utc_minute(1_709_251_200_000), "2024-03-01 00:00");
         assert_eq!(format_utc_ms(-1), "1969-12-31 23:59:59.999 UTC");
         for d in [-800_000, -1, 0, 59, 60, 11_016, 19_782, 2_932_896] {

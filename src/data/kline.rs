@@ -202,7 +202,9 @@ impl KlineSeries {
     /// The bars with `from_ms <= open_time < to_ms` (either bound optional), with the gaps clipped to that range.
     pub fn slice_time(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> KlineSeries {
         let lo = from_ms.map_or(0, |t| self.index_at_or_after(t));
-        let hi = to_ms.map_or(self.len(), |t| self.index_at_or_after(t)).max(lo);
+        let hi = to_ms
+            .map_or(self.len(), |t| self.index_at_or_after(t))
+            .max(lo);
         let interval = self.interval_ms.max(1);
         let gaps = self
             .gaps
@@ -257,7 +259,9 @@ impl KlineSeries {
             return Err(DataError::invalid(
                 "from_klines",
                 "interval_ms",
-                format!("{interval_ms} is not a positive bar length (use parse_interval(\"1m\") etc.)"),
+                format!(
+                    "{interval_ms} is not a positive bar length (use parse_interval(\"1m\") etc.)"
+                ),
             ));
         }
         let mut b = Builder::new(symbol.into(), interval_ms, klines.len());

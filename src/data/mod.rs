@@ -31,7 +31,5 @@ pub use kline::{
     decimal_to_e8, e8_to_decimal, interval_name, parse_interval, Gap, Kline, KlineSeries,
     PRICE_DECIMALS, PRICE_SCALE,
 };
-pub use parse::{
-    fmt_e8, load_klines, load_mark_klines, LoadOptions, KLINE_COLUMNS, MARK6_COLUMNS,
-};
+pub use parse::{fmt_e8, load_klines, load_mark_klines, LoadOptions, KLINE_COLUMNS, MARK6_COLUMNS};
 pub use polars_loader::load_klines_polars;

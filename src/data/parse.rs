@@ -117,7 +117,8 @@ pub(crate) fn prepare_file(
     opts: &LoadOptions,
     layout: Layout,
 ) -> Result<(), DataError> {
-    let (symbol, interval) = merge_meta(b.symbol(), b.interval_ms(), opts.expect_interval_ms, input)?;
+    let (symbol, interval) =
+        merge_meta(b.symbol(), b.interval_ms(), opts.expect_interval_ms, input)?;
     if let Some(s) = symbol {
         b.set_symbol(&s);
     }
@@ -174,7 +175,8 @@ fn infer_interval(bytes: &[u8], file: &str, layout: Layout) -> Result<Option<i64
                 let end = line_end(bytes, pos);
                 let l = trim_cr(&bytes[pos..end]);
                 let first = l.split(|&c| c == b',').next().unwrap_or(b"");
-                let t = parse_ts_field(first).map_err(|m| DataError::parse(file, line, "open_time", m))?;
+                let t = parse_ts_field(first)
+                    .map_err(|m| DataError::parse(file, line, "open_time", m))?;
                 if let Some(p) = prev {
                     let d = t - p;
                     if d > 0 && best.is_none_or(|b| d < b) {
@@ -489,7 +491,10 @@ pub(crate) fn parse_uint_field(s: &[u8]) -> Result<u64, String> {
         return Err("is empty (expected a whole number)".into());
     }
     if !s.iter().all(u8::is_ascii_digit) {
-        return Err(format!("{} is not a whole number (expected digits only)", show(s)));
+        return Err(format!(
+            "{} is not a whole number (expected digits only)",
+            show(s)
+        ));
     }
     let mut acc: u64 = 0;
     for &c in s {
@@ -713,9 +718,17 @@ mod tests {
         assert_eq!(swar8(b"1234:678", 0), None);
         assert_eq!(swar8(b"1234/678", 0), None);
         assert_eq!(swar8(b"x12345678", 1), Some(12_345_678));
-        for t in [b"1769904000000,".as_slice(), b"0000000000001,", b"9999999999999\n", b"1769904059999"] {
+        for t in [
+            b"1769904000000,".as_slice(),
+            b"0000000000001,",
+            b"9999999999999\n",
+            b"1769904059999",
+        ] {
             let mut i = 0;
-            let want = std::str::from_utf8(&t[..13]).expect("ascii").parse::<i64>().expect("num");
+            let want = std::str::from_utf8(&t[..13])
+                .expect("ascii")
+                .parse::<i64>()
+                .expect("num");
             assert_eq!(fast_ts(t, &mut i), Some(want));
             assert_eq!(i, 13);
         }
@@ -729,7 +742,10 @@ mod tests {
         assert!(parse_ts_field(b"17699040000001").is_err());
         assert!(parse_ts_field(b"-1").is_err());
         let mut i = 0;
-        assert_eq!(fast_ts(b"1769904000000123,", &mut i), Some(1_769_904_000_000));
+        assert_eq!(
+            fast_ts(b"1769904000000123,", &mut i),
+            Some(1_769_904_000_000)
+        );
         assert_eq!(i, 16);
     }
 
@@ -752,7 +768,10 @@ mod tests {
         let mut pos = 0;
         let fast = fast_row6(six, &mut pos, 3_600_000).expect("fast6");
         assert_eq!(pos, six.len());
-        assert_eq!(Ok(fast), slow_row(trim_cr(&six[..six.len() - 1]), Layout::Mark6, 3_600_000));
+        assert_eq!(
+            Ok(fast),
+            slow_row(trim_cr(&six[..six.len() - 1]), Layout::Mark6, 3_600_000)
+        );
     }
 
     proptest! {

@@ -85,7 +85,12 @@ fn read_frame(bytes: &[u8]) -> Result<Option<(DataFrame, usize)>, String> {
 }
 
 /// Parses and validates the rows of a frame, in row order, into `b`.
-fn push_frame(df: &DataFrame, first_line: usize, file: &str, b: &mut Builder) -> Result<(), DataError> {
+fn push_frame(
+    df: &DataFrame,
+    first_line: usize,
+    file: &str,
+    b: &mut Builder,
+) -> Result<(), DataError> {
     let mut cols: Vec<&StringChunked> = Vec::with_capacity(12);
     for name in KLINE_COLUMNS {
         let c = df

@@ -20,7 +20,9 @@ impl KlineSeries {
             return Err(DataError::invalid(
                 "resample",
                 "interval_ms",
-                format!("the series has no valid interval ({src} ms) (load it with a known interval)"),
+                format!(
+                    "the series has no valid interval ({src} ms) (load it with a known interval)"
+                ),
             ));
         }
         if interval_ms <= 0 || interval_ms % src != 0 {
@@ -33,7 +35,11 @@ impl KlineSeries {
                 ),
             ));
         }
-        if let Some(i) = self.open_time_ms.iter().position(|t| t.rem_euclid(src) != 0) {
+        if let Some(i) = self
+            .open_time_ms
+            .iter()
+            .position(|t| t.rem_euclid(src) != 0)
+        {
             return Err(DataError::invalid(
                 "resample",
                 "open_time",

@@ -139,13 +139,7 @@ impl Builder {
 
     /// Handles an open-time step that is not exactly one interval: a gap, or an error.
     #[cold]
-    fn check_jump(
-        &mut self,
-        prev: i64,
-        t: i64,
-        file: &str,
-        line: usize,
-    ) -> Result<(), DataError> {
+    fn check_jump(&mut self, prev: i64, t: i64, file: &str, line: usize) -> Result<(), DataError> {
         let interval = self.series.interval_ms;
         let prev_file = if self.cur_has_rows {
             &self.cur_file

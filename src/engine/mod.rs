@@ -91,3 +91,16 @@ impl Engine {
     /// The simulator skipped a pass that provably changed nothing; it ended at `pass_end`.
     pub fn skip_pass(&mut self, _pass_end: TimeMs) {}
 }
+
+/// The shipped profile names.
+pub const PROFILES: &[&str] = &[
+    "tradeengine-v1.1.78",
+    "tradeengine-v1.1.80",
+    "tradeengine-2026-08",
+    "reference",
+];
+
+/// Markdown table of switches by profile (STUB).
+pub fn profiles_table() -> String {
+    String::new()
+}

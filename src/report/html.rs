@@ -1,0 +1,414 @@
+//! `report.html`: the Markdown report's content as one self-contained page (inline CSS, no
+//! JavaScript) plus SVG equity and drawdown charts with violation markers on the time axis.
+
+use super::{
+    describe_event, detail_rows, drawdown_curve, equity_curve, grouped, money, short_time,
+    source_name, trail_records, verdict_line, Summary,
+};
+use crate::events::EventLog;
+use crate::invariants::{Invariant, Violation};
+use crate::types::{fmt_time_ms, TimeMs};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Escapes text for HTML content and attribute values.
+pub(crate) fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "\
+body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2328;background:#fff;\
+max-width:1100px;margin:24px auto;padding:0 16px;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:1.6em}
+h3{margin-top:1.4em}h4{margin:1.1em 0 .3em;font-size:1em}
+table{border-collapse:collapse;margin:.4em 0 1em}
+th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.trail{font-size:.85em}table.trail td.ev{font-family:ui-monospace,Menlo,Consolas,monospace}
+tr.at td{background:#fff5f5}
+.verdict{font-size:1.2em;font-weight:bold;padding:6px 10px;border-radius:4px;display:inline-block}
+.pass{color:#116329;background:#dafbe1}.fail{color:#a40e26;background:#ffebe9}
+.msg{margin:.2em 0 .4em}
+pre{background:#f6f8fa;border:1px solid #d0d7de;padding:10px;overflow-x:auto;font-size:.85em}
+svg{display:block;max-width:100%;height:auto;background:#fff}
+.muted{color:#656d76}
+";
+
+pub(crate) fn report_html(
+    s: &Summary,
+    log: &EventLog,
+    violations: &[Violation],
+    scenario_toml: &str,
+) -> String {
+    let mut o = String::new();
+    o.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(
+        o,
+        "<title>ocosim report: {}</title>",
+        escape_html(&s.scenario)
+    );
+    let _ = writeln!(o, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(o, "<h1>ocosim report: {}</h1>", escape_html(&s.scenario));
+    let class = if s.violations == 0 { "pass" } else { "fail" };
+    let _ = writeln!(
+        o,
+        "<p class=\"verdict {class}\">Verdict: {}</p>",
+        escape_html(&verdict_line(s))
+    );
+
+    o.push_str("<h2>Summary</h2>\n<table class=\"summary\">\n");
+    for (k, v) in detail_rows(s) {
+        let _ = writeln!(
+            o,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape_html(k),
+            escape_html(&v)
+        );
+    }
+    o.push_str("</table>\n");
+
+    // charts
+    let curve = equity_curve(log, s.initial_balance);
+    let markers: Vec<(TimeMs, String)> = violations
+        .iter()
+        .map(|v| {
+            (
+                v.time_ms,
+                format!(
+                    "{} at {}: {}",
+                    v.invariant.name(),
+                    fmt_time_ms(v.time_ms.0),
+                    v.message
+                ),
+            )
+        })
+        .collect();
+    o.push_str("<h2>Equity</h2>\n");
+    o.push_str(&svg_chart(&Chart {
+        title: "Equity (wallet + unrealized)",
+        points: &curve,
+        fmt_y: &|d| money(d),
+        color: "#0969da",
+        area: false,
+        reference: Some((s.initial_balance, "initial")),
+        markers: &markers,
+    }));
+    let dd: Vec<(TimeMs, Decimal)> = drawdown_curve(&curve)
+        .into_iter()
+        .map(|(t, p)| (t, -p))
+        .collect();
+    let _ = writeln!(
+        o,
+        "<h2>Drawdown</h2>\n<p class=\"muted\">Below the running equity peak, in percent. \
+         Max drawdown {} ({} %).</p>",
+        escape_html(&money(s.max_drawdown)),
+        escape_html(&s.max_drawdown_pct.to_string())
+    );
+    o.push_str(&svg_chart(&Chart {
+        title: "Drawdown (% of running peak)",
+        points: &dd,
+        fmt_y: &|d| format!("{d} %"),
+        color: "#bc4c00",
+        area: true,
+        reference: None,
+        markers: &markers,
+    }));
+    if !markers.is_empty() {
+        o.push_str(
+            "<p class=\"muted\">Red marks on the time axis: violations (hover for details).</p>\n",
+        );
+    }
+
+    o.push_str("<h2>Invariants</h2>\n<table>\n<tr><th>Invariant</th><th>Guards against</th><th>Violations</th></tr>\n");
+    for inv in Invariant::ALL {
+        let n = s
+            .violations_by_invariant
+            .get(inv.name())
+            .copied()
+            .unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{n}</td></tr>",
+            inv.name(),
+            escape_html(inv.describe())
+        );
+    }
+    o.push_str("</table>\n");
+
+    o.push_str("<h2>Violations</h2>\n");
+    if violations.is_empty() {
+        o.push_str("<p>No violations.</p>\n");
+    }
+    for (inv, vs) in grouped(violations) {
+        let _ = writeln!(
+            o,
+            "<h3 id=\"{0}\">{0} ({1})</h3>\n<p class=\"muted\">{2}</p>",
+            inv.name(),
+            vs.len(),
+            escape_html(inv.describe())
+        );
+        for (i, v) in vs.iter().enumerate() {
+            let pair = v
+                .pair
+                .map(|p| format!("pair {p}"))
+                .unwrap_or_else(|| "no pair".to_string());
+            let _ = writeln!(
+                o,
+                "<h4>{} #{} · {} · {} · seq {}</h4>\n<p class=\"msg\">{}</p>",
+                inv.name(),
+                i + 1,
+                escape_html(&fmt_time_ms(v.time_ms.0)),
+                escape_html(&pair),
+                v.seq,
+                escape_html(&v.message)
+            );
+            let trail = trail_records(log, v);
+            if trail.is_empty() {
+                o.push_str("<p class=\"muted\">No trail.</p>\n");
+                continue;
+            }
+            o.push_str("<table class=\"trail\">\n<tr><th>Time</th><th>Seq</th><th>Source</th><th>Event</th></tr>\n");
+            for r in trail {
+                let at = if r.seq == v.seq { " class=\"at\"" } else { "" };
+                let _ = writeln!(
+                    o,
+                    "<tr{at}><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"ev\">{}</td></tr>",
+                    escape_html(&fmt_time_ms(r.time_ms.0)),
+                    r.seq,
+                    source_name(r.source),
+                    escape_html(&describe_event(&r.event))
+                );
+            }
+            o.push_str("</table>\n");
+        }
+    }
+
+    let _ = writeln!(
+        o,
+        "<h2>Scenario</h2>\n<pre><code>{}</code></pre>",
+        escape_html(scenario_toml)
+    );
+    o.push_str("</body>\n</html>\n");
+    o
+}
+
+/// One line chart.
+struct Chart<'a> {
+    title: &'a str,
+    points: &'a [(TimeMs, Decimal)],
+    fmt_y: &'a dyn Fn(Decimal) -> String,
+    color: &'a str,
+    /// Fill between the line and zero.
+    area: bool,
+    /// A dashed horizontal reference line (value, label).
+    reference: Option<(Decimal, &'a str)>,
+    /// Red marks on the time axis (time, tooltip).
+    markers: &'a [(TimeMs, String)],
+}
+
+const W: f64 = 880.0;
+const H: f64 = 260.0;
+const ML: f64 = 96.0;
+const MR: f64 = 16.0;
+const MT: f64 = 14.0;
+const MB: f64 = 44.0;
+
+fn f(v: Decimal) -> f64 {
+    v.to_f64().unwrap_or(0.0)
+}
+
+fn svg_chart(c: &Chart) -> String {
+    let pw = W - ML - MR;
+    let ph = H - MT - MB;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" \
+         role=\"img\" font-family=\"Helvetica,Arial,sans-serif\" font-size=\"11\">\n<title>{}</title>",
+        escape_html(c.title)
+    );
+    let _ = writeln!(
+        o,
+        "<rect x=\"{ML}\" y=\"{MT}\" width=\"{pw}\" height=\"{ph}\" fill=\"#fff\" stroke=\"#d0d7de\"/>"
+    );
+    let (Some(first), Some(last)) = (c.points.first(), c.points.last()) else {
+        let _ = writeln!(
+            o,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#656d76\">no data</text>\n</svg>",
+            ML + pw / 2.0,
+            MT + ph / 2.0
+        );
+        return o;
+    };
+    let t0 = first.0 .0;
+    let t1 = last.0 .0.max(t0 + 1);
+    let ymin = c.points.iter().map(|p| p.1).min().unwrap_or_default();
+    let ymax = c.points.iter().map(|p| p.1).max().unwrap_or_default();
+    let span = f(ymax - ymin);
+    let x_of = |t: i64| ML + (t.clamp(t0, t1) - t0) as f64 / (t1 - t0) as f64 * pw;
+    let y_of = |v: Decimal| {
+        if span > 0.0 {
+            MT + f(ymax - v) / span * ph
+        } else {
+            MT + ph / 2.0
+        }
+    };
+
+    // reference line (only when inside the range)
+    if let Some((v, label)) = c.reference {
+        if v >= ymin && v <= ymax && span > 0.0 {
+            let y = y_of(v);
+            let _ = writeln!(
+                o,
+                "<line x1=\"{ML}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#8c959f\" stroke-dasharray=\"4 3\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#656d76\">{}</text>",
+                ML + pw,
+                ML + pw - 4.0,
+                y - 3.0,
+                escape_html(label)
+            );
+        }
+    }
+
+    // violation markers: a faint red line through the plot and a red triangle on the axis
+    let mut marks: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for (t, tip) in c.markers {
+        let tenths = (x_of(t.0) * 10.0).round() as i64;
+        marks.entry(tenths).or_default().push(tip);
+    }
+    let axis_y = MT + ph;
+    for (tenths, tips) in &marks {
+        let xv = *tenths as f64 / 10.0;
+        let x = format!("{xv:.1}");
+        let mut tip = String::new();
+        for (i, t) in tips.iter().enumerate() {
+            if i == 8 {
+                let _ = write!(tip, "\n… and {} more", tips.len() - 8);
+                break;
+            }
+            if i > 0 {
+                tip.push('\n');
+            }
+            tip.push_str(t);
+        }
+        let _ = writeln!(
+            o,
+            "<g><title>{}</title><line x1=\"{x}\" y1=\"{MT}\" x2=\"{x}\" y2=\"{axis_y}\" stroke=\"#cf222e\" \
+             stroke-opacity=\"0.35\" stroke-dasharray=\"2 2\"/><polygon points=\"{x},{axis_y} {:.1},{:.1} {:.1},{:.1}\" \
+             fill=\"#cf222e\"/></g>",
+            escape_html(&tip),
+            xv - 4.5,
+            axis_y + 9.0,
+            xv + 4.5,
+            axis_y + 9.0
+        );
+    }
+
+    // the line, at most four points per pixel column (first, min, max, last)
+    let pts = thin(c.points, &x_of, &y_of);
+    let mut line = String::with_capacity(pts.len() * 14);
+    for (i, (x, y)) in pts.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        let _ = write!(line, "{x:.1},{y:.1}");
+    }
+    if c.area {
+        let base = y_of(Decimal::ZERO.clamp(ymin, ymax));
+        let (fx, _) = pts[0];
+        let (lx, _) = pts[pts.len() - 1];
+        let _ = writeln!(
+            o,
+            "<polygon points=\"{fx:.1},{base:.1} {line} {lx:.1},{base:.1}\" fill=\"{}\" fill-opacity=\"0.15\" stroke=\"none\"/>",
+            c.color
+        );
+    }
+    let _ = writeln!(
+        o,
+        "<polyline points=\"{line}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" stroke-linejoin=\"round\"/>",
+        c.color
+    );
+
+    // axes and labels
+    let _ = writeln!(
+        o,
+        "<line x1=\"{ML}\" y1=\"{MT}\" x2=\"{ML}\" y2=\"{axis_y}\" stroke=\"#57606a\"/>\
+         <line x1=\"{ML}\" y1=\"{axis_y}\" x2=\"{:.1}\" y2=\"{axis_y}\" stroke=\"#57606a\"/>",
+        ML + pw
+    );
+    let _ = writeln!(
+        o,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>",
+        ML - 6.0,
+        MT + 4.0,
+        escape_html(&(c.fmt_y)(ymax)),
+        ML - 6.0,
+        axis_y,
+        escape_html(&(c.fmt_y)(ymin))
+    );
+    let date_y = axis_y + 26.0;
+    let _ = writeln!(
+        o,
+        "<text x=\"{ML}\" y=\"{date_y}\" text-anchor=\"start\" fill=\"#1f2328\">{}</text>\
+         <text x=\"{:.1}\" y=\"{date_y}\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>",
+        escape_html(short_time(&fmt_time_ms(t0))),
+        ML + pw,
+        escape_html(short_time(&fmt_time_ms(last.0 .0)))
+    );
+    o.push_str("</svg>\n");
+    o
+}
+
+/// Pixel coordinates of `points`, keeping per pixel column only the first, lowest, highest and
+/// last point (in time order), so a long run draws the same shape with a bounded size.
+fn thin(
+    points: &[(TimeMs, Decimal)],
+    x_of: &dyn Fn(i64) -> f64,
+    y_of: &dyn Fn(Decimal) -> f64,
+) -> Vec<(f64, f64)> {
+    let xy: Vec<(f64, f64)> = points.iter().map(|&(t, v)| (x_of(t.0), y_of(v))).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < xy.len() {
+        let col = xy[i].0.floor();
+        let mut j = i;
+        while j + 1 < xy.len() && xy[j + 1].0.floor() == col {
+            j += 1;
+        }
+        let (mut lo, mut hi) = (i, i);
+        for k in i..=j {
+            if xy[k].1 < xy[lo].1 {
+                lo = k;
+            }
+            if xy[k].1 > xy[hi].1 {
+                hi = k;
+            }
+        }
+        let mut keep = [i, lo, hi, j];
+        keep.sort_unstable();
+        let mut prev = usize::MAX;
+        for k in keep {
+            if k != prev {
+                out.push(xy[k]);
+                prev = k;
+            }
+        }
+        i = j + 1;
+    }
+    out
+}

@@ -1,0 +1,681 @@
+//! Reports: a run's summary, CSV tables, the event log and human-readable Markdown/HTML pages.
+//!
+//! Reports read only the event log and the violations, never exchange or engine state, so a
+//! replayed log produces the same report. Every file is deterministic: no wall-clock time, maps are
+//! `BTreeMap`, money is [`Decimal`] (converted to `f64` only for SVG pixel coordinates). The run
+//! time, when known, goes only to the terminal table ([`summary_table`]).
+//!
+//! [`write_reports`] writes `summary.json`, `orders.csv`, `fills.csv`, `events.jsonl`,
+//! `report.md` and `report.html` into a temporary sibling directory and renames it over the
+//! target at the end, so a failed run never leaves half a report.
+
+mod describe;
+mod html;
+mod markdown;
+mod tables;
+
+pub use describe::describe_event;
+pub use tables::{fills_csv, orders_csv};
+
+use crate::api::TransportError;
+use crate::events::{AccountReason, CallOutcome, EngineEvent, Event, EventLog, ExecType};
+use crate::invariants::{Invariant, Violation};
+use crate::types::{fmt_time_ms, PositionSide, TimeMs};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the summary table and `summary.json` show. Decimals serialise as strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Engine/exchange profile name.
+    pub profile: String,
+    /// RNG seed.
+    pub seed: u64,
+    /// Symbol traded.
+    pub symbol: String,
+    /// Bar interval (`1m`, `1h`, …).
+    pub interval: String,
+    /// `one-way` / `hedge`.
+    pub position_mode: String,
+    /// Monitor mode of the engine (stream / poll / …).
+    pub monitor: String,
+    /// Intrabar path policy.
+    pub intrabar: String,
+    /// Open time of the first bar ([`fmt_time_ms`]).
+    pub first_bar: String,
+    /// Open time of the last bar ([`fmt_time_ms`]).
+    pub last_bar: String,
+    /// Bars walked.
+    pub bars: u64,
+    /// Bars where the path policy decided the order of fills.
+    pub ambiguous_bars: u64,
+    /// Orders accepted (regular + algo).
+    pub orders: u64,
+    /// Fills (TRADE and CALCULATED executions).
+    pub fills: u64,
+    /// SL/TP pairs the engine placed.
+    pub pairs: u64,
+    /// Signals that reached the engine.
+    pub signals: u64,
+    /// REST calls.
+    pub calls: u64,
+    /// Monitor passes run.
+    pub passes: u64,
+    /// Monitor passes skipped (idle).
+    pub passes_skipped: u64,
+    /// Transport faults (timeouts, 5xx).
+    pub faults: u64,
+    /// Requests rejected with an API error.
+    pub rejections: u64,
+    /// Liquidations.
+    pub liquidations: u64,
+    /// Wallet at the start.
+    pub initial_balance: Decimal,
+    /// Wallet at the end.
+    pub final_wallet: Decimal,
+    /// Unrealized PnL at the end.
+    pub unrealized: Decimal,
+    /// Realized PnL booked.
+    pub realized_pnl: Decimal,
+    /// Fees paid.
+    pub fees: Decimal,
+    /// Funding received (negative = paid).
+    pub funding: Decimal,
+    /// `final_wallet + unrealized - initial_balance`.
+    pub pnl: Decimal,
+    /// Largest fall of equity from a running peak (quote currency).
+    pub max_drawdown: Decimal,
+    /// Largest fall of equity as a percentage of the running peak (2 dp).
+    pub max_drawdown_pct: Decimal,
+    /// Violations found.
+    pub violations: u64,
+    /// Violations per invariant name; every invariant present, 0 when none.
+    pub violations_by_invariant: BTreeMap<String, u64>,
+    /// Rejections per Binance code (`"-1106": 3`).
+    pub rejections_by_code: BTreeMap<String, u64>,
+    /// Warning events.
+    pub warnings: u64,
+    /// `PASS` when no violation, else `FAIL`.
+    pub verdict: String,
+}
+
+/// What a run knows that the event log does not: its setup and the simulator's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunInfo {
+    /// Scenario name.
+    pub scenario: String,
+    /// Profile name.
+    pub profile: String,
+    /// RNG seed.
+    pub seed: u64,
+    /// Symbol.
+    pub symbol: String,
+    /// Bar interval.
+    pub interval: String,
+    /// `one-way` / `hedge`.
+    pub position_mode: String,
+    /// Monitor mode.
+    pub monitor: String,
+    /// Intrabar policy.
+    pub intrabar: String,
+    /// Open time of the first bar.
+    pub first_bar: TimeMs,
+    /// Open time of the last bar.
+    pub last_bar: TimeMs,
+    /// Bars walked.
+    pub bars: u64,
+    /// Ambiguous bars.
+    pub ambiguous_bars: u64,
+    /// Monitor passes run.
+    pub passes: u64,
+    /// Monitor passes skipped.
+    pub passes_skipped: u64,
+    /// Wallet at the start.
+    pub initial_balance: Decimal,
+}
+
+/// Sums over the event log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accounting {
+    /// Realized PnL of every ACCOUNT_UPDATE.
+    pub realized: Decimal,
+    /// Fees of every ACCOUNT_UPDATE (positive = paid).
+    pub fees: Decimal,
+    /// Balance changes (funding) of every ACCOUNT_UPDATE.
+    pub funding: Decimal,
+    /// TRADE and CALCULATED executions.
+    pub fills: u64,
+    /// Pairs the engine placed.
+    pub pairs: u64,
+    /// Signals that reached the engine.
+    pub signals: u64,
+    /// Rejected responses per Binance code.
+    pub rejections_by_code: BTreeMap<String, u64>,
+    /// Warning events.
+    pub warnings: u64,
+}
+
+/// Sums realized PnL, fees and funding from ACCOUNT_UPDATE events, counts fills, pairs
+/// (`Engine(PairPlaced)`), signals (`Engine(Signal)`), rejections by code and warnings.
+pub fn accounting(log: &EventLog) -> Accounting {
+    let mut a = Accounting::default();
+    for r in log.records() {
+        match &r.event {
+            Event::AccountUpdate(u) => {
+                a.realized += u.realized_pnl;
+                a.fees += u.fee;
+                a.funding += u.balance_change;
+            }
+            Event::OrderTradeUpdate(o)
+                if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) =>
+            {
+                a.fills += 1;
+            }
+            Event::Engine(EngineEvent::PairPlaced { .. }) => a.pairs += 1,
+            Event::Engine(EngineEvent::Signal { .. }) => a.signals += 1,
+            Event::Response {
+                outcome: CallOutcome::Rejected(e),
+                ..
+            } => *a.rejections_by_code.entry(e.code.to_string()).or_insert(0) += 1,
+            Event::Warning { .. } => a.warnings += 1,
+            _ => {}
+        }
+    }
+    a
+}
+
+/// Wallet and unrealized PnL as the log last showed them.
+#[derive(Debug, Default)]
+struct Books {
+    wallet: Option<Decimal>,
+    unrealized: Decimal,
+    positions: BTreeMap<(String, PositionSide), Decimal>,
+}
+
+impl Books {
+    /// Applies one event; returns true when it is an equity point (Equity or ACCOUNT_UPDATE).
+    fn apply(&mut self, ev: &Event) -> bool {
+        match ev {
+            Event::Equity {
+                wallet, unrealized, ..
+            } => {
+                self.wallet = Some(*wallet);
+                self.unrealized = *unrealized;
+                true
+            }
+            Event::AccountUpdate(u) => {
+                self.wallet = Some(u.wallet_balance);
+                for p in &u.positions {
+                    self.positions
+                        .insert((p.symbol.clone(), p.position_side), p.amount);
+                }
+                if self.positions.values().all(|a| a.is_zero()) {
+                    self.unrealized = Decimal::ZERO;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The equity curve: `wallet + unrealized` at each Equity sample and after each ACCOUNT_UPDATE
+/// (unrealized from the last Equity sample, or 0 when every position is flat). Starts with
+/// `(time of the first record, initial)`; empty for an empty log.
+pub fn equity_curve(log: &EventLog, initial: Decimal) -> Vec<(TimeMs, Decimal)> {
+    let recs = log.records();
+    let Some(first) = recs.first() else {
+        return Vec::new();
+    };
+    let mut out = vec![(first.time_ms, initial)];
+    let mut books = Books::default();
+    for r in recs {
+        if books.apply(&r.event) {
+            let w = books.wallet.unwrap_or(initial);
+            out.push((r.time_ms, w + books.unrealized));
+        }
+    }
+    out
+}
+
+/// Drawdown below the running peak at each point of `curve`, in percent of the peak (2 dp,
+/// 0 when the peak is not positive).
+pub fn drawdown_curve(curve: &[(TimeMs, Decimal)]) -> Vec<(TimeMs, Decimal)> {
+    let mut peak: Option<Decimal> = None;
+    curve
+        .iter()
+        .map(|&(t, v)| {
+            let p = peak.map_or(v, |p| p.max(v));
+            peak = Some(p);
+            (t, pct_of(p - v, p))
+        })
+        .collect()
+}
+
+fn pct_of(dd: Decimal, peak: Decimal) -> Decimal {
+    let pct = if peak > Decimal::ZERO {
+        dd * Decimal::ONE_HUNDRED / peak
+    } else {
+        Decimal::ZERO
+    };
+    let mut r = pct.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(2);
+    r
+}
+
+/// Maximum drawdown of `curve`: (largest absolute fall from a running peak, largest fall in
+/// percent of its running peak rounded to 2 dp). Both are maxima over the whole curve (they may
+/// come from different points). `100 → 120 → 90 → 130` gives `(30, 25.00)`.
+pub fn max_drawdown(curve: &[(TimeMs, Decimal)]) -> (Decimal, Decimal) {
+    let mut peak: Option<Decimal> = None;
+    let mut abs = Decimal::ZERO;
+    let mut pct = Decimal::ZERO;
+    for &(_, v) in curve {
+        let p = peak.map_or(v, |p| p.max(v));
+        peak = Some(p);
+        let dd = p - v;
+        abs = abs.max(dd);
+        if p > Decimal::ZERO {
+            pct = pct.max(dd * Decimal::ONE_HUNDRED / p);
+        }
+    }
+    let mut pct = pct.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    pct.rescale(2);
+    (abs, pct)
+}
+
+/// Builds the [`Summary`] from the run's setup, the event log and the violations.
+///
+/// From the log: orders (distinct orderIds and algoIds seen in ORDER_TRADE_UPDATE/ALGO_UPDATE),
+/// fills, pairs, signals, calls (Request events), faults and rejections (Response outcomes),
+/// liquidations (ACCOUNT_UPDATE with reason LIQUIDATION), accounting sums, final wallet and
+/// unrealized (the last ones the log showed), PnL and drawdown. Callers holding better counters
+/// (e.g. the exchange's) may overwrite the public fields afterwards.
+pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Summary {
+    let acc = accounting(log);
+    let mut order_ids = BTreeSet::new();
+    let mut algo_ids = BTreeSet::new();
+    let (mut calls, mut faults, mut rejections, mut liquidations) = (0u64, 0u64, 0u64, 0u64);
+    let mut books = Books::default();
+    for r in log.records() {
+        books.apply(&r.event);
+        match &r.event {
+            Event::OrderTradeUpdate(o) => {
+                order_ids.insert(o.order_id);
+            }
+            Event::AlgoUpdate(a) => {
+                algo_ids.insert(a.algo_id);
+            }
+            Event::Request { .. } => calls += 1,
+            Event::Response { outcome, .. } => match outcome {
+                CallOutcome::Rejected(_) => rejections += 1,
+                CallOutcome::Fault { .. } => faults += 1,
+                CallOutcome::Ok(_) => {}
+            },
+            Event::AccountUpdate(u) if u.reason == AccountReason::Liquidation => liquidations += 1,
+            _ => {}
+        }
+    }
+    let initial = info.initial_balance;
+    let final_wallet = books.wallet.unwrap_or(initial);
+    let unrealized = books.unrealized;
+    let curve = equity_curve(log, initial);
+    let (max_dd, max_dd_pct) = max_drawdown(&curve);
+    let mut by_inv: BTreeMap<String, u64> = Invariant::ALL
+        .iter()
+        .map(|i| (i.name().to_string(), 0))
+        .collect();
+    for v in violations {
+        *by_inv.entry(v.invariant.name().to_string()).or_insert(0) += 1;
+    }
+    Summary {
+        scenario: info.scenario.clone(),
+        profile: info.profile.clone(),
+        seed: info.seed,
+        symbol: info.symbol.clone(),
+        interval: info.interval.clone(),
+        position_mode: info.position_mode.clone(),
+        monitor: info.monitor.clone(),
+        intrabar: info.intrabar.clone(),
+        first_bar: fmt_time_ms(info.first_bar.0),
+        last_bar: fmt_time_ms(info.last_bar.0),
+        bars: info.bars,
+        ambiguous_bars: info.ambiguous_bars,
+        orders: (order_ids.len() + algo_ids.len()) as u64,
+        fills: acc.fills,
+        pairs: acc.pairs,
+        signals: acc.signals,
+        calls,
+        passes: info.passes,
+        passes_skipped: info.passes_skipped,
+        faults,
+        rejections,
+        liquidations,
+        initial_balance: initial,
+        final_wallet,
+        unrealized,
+        realized_pnl: acc.realized,
+        fees: acc.fees,
+        funding: acc.funding,
+        pnl: final_wallet + unrealized - initial,
+        max_drawdown: max_dd,
+        max_drawdown_pct: max_dd_pct,
+        violations: violations.len() as u64,
+        violations_by_invariant: by_inv,
+        rejections_by_code: acc.rejections_by_code,
+        warnings: acc.warnings,
+        verdict: verdict(violations.len()).to_string(),
+    }
+}
+
+/// `PASS` when there is no violation, else `FAIL`.
+pub fn verdict(violations: usize) -> &'static str {
+    if violations == 0 {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+/// Invariants with at least one violation, in [`Invariant::ALL`] order, then unknown names.
+fn violated(s: &Summary) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Invariant::ALL
+        .iter()
+        .filter_map(|i| {
+            let n = *s.violations_by_invariant.get(i.name())?;
+            (n > 0).then(|| (i.name().to_string(), n))
+        })
+        .collect();
+    for (k, &n) in &s.violations_by_invariant {
+        if n > 0 && !Invariant::ALL.iter().any(|i| i.name() == k) {
+            out.push((k.clone(), n));
+        }
+    }
+    out
+}
+
+/// `one-leg 2, orphan 1`, or `none`.
+fn violations_line(s: &Summary) -> String {
+    let v = violated(s);
+    if v.is_empty() {
+        return "none".to_string();
+    }
+    v.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A Decimal without trailing zeros.
+pub(crate) fn dec(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// Formats a money amount with 2 decimals (rounded half away from zero), keeping more when the
+/// value has them only below a cent (e.g. `0.004` stays exact).
+pub(crate) fn money(d: Decimal) -> String {
+    let r = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    if r == d {
+        let mut r = r;
+        r.rescale(2);
+        r.to_string()
+    } else {
+        d.normalize().to_string()
+    }
+}
+
+/// Shortened time for tables: `YYYY-MM-DD HH:MM`.
+pub(crate) fn short_time(s: &str) -> &str {
+    s.get(..16).unwrap_or(s)
+}
+
+/// The rows of the full summary table (Markdown and HTML): label, value.
+pub(crate) fn detail_rows(s: &Summary) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("Scenario", s.scenario.clone()),
+        ("Profile", s.profile.clone()),
+        ("Seed", s.seed.to_string()),
+        ("Symbol", format!("{} {}", s.symbol, s.interval)),
+        ("Position mode", s.position_mode.clone()),
+        ("Monitor", s.monitor.clone()),
+        ("Intrabar", s.intrabar.clone()),
+        (
+            "Period",
+            format!("{} → {}", short_time(&s.first_bar), short_time(&s.last_bar)),
+        ),
+        ("Bars", s.bars.to_string()),
+        ("Ambiguous bars", s.ambiguous_bars.to_string()),
+        ("Signals", s.signals.to_string()),
+        ("Orders", s.orders.to_string()),
+        ("Fills", s.fills.to_string()),
+        ("Pairs", s.pairs.to_string()),
+        ("Calls", s.calls.to_string()),
+        (
+            "Monitor passes",
+            format!("{} ({} skipped)", s.passes, s.passes_skipped),
+        ),
+        ("Faults", s.faults.to_string()),
+    ];
+    let rej = if s.rejections_by_code.is_empty() {
+        s.rejections.to_string()
+    } else {
+        let codes: Vec<String> = s
+            .rejections_by_code
+            .iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect();
+        format!("{} ({})", s.rejections, codes.join(", "))
+    };
+    rows.push(("Rejections", rej));
+    rows.push(("Liquidations", s.liquidations.to_string()));
+    rows.push(("Warnings", s.warnings.to_string()));
+    rows.push(("Initial balance", money(s.initial_balance)));
+    rows.push(("Final wallet", money(s.final_wallet)));
+    rows.push(("Unrealized", money(s.unrealized)));
+    rows.push(("Realized PnL", money(s.realized_pnl)));
+    rows.push(("Fees", money(s.fees)));
+    rows.push(("Funding", money(s.funding)));
+    rows.push(("PnL", money(s.pnl)));
+    rows.push((
+        "Max drawdown",
+        format!("{} ({} %)", money(s.max_drawdown), s.max_drawdown_pct),
+    ));
+    rows.push((
+        "Violations",
+        format!("{} ({})", s.violations, violations_line(s)),
+    ));
+    rows.push(("Verdict", s.verdict.clone()));
+    rows
+}
+
+/// The short terminal table: bars, orders, fills, pairs, ambiguous bars, violations (by
+/// invariant when > 0), PnL, max drawdown and, when given, the run time (terminal only).
+pub fn summary_table(s: &Summary, run_time: Option<Duration>) -> String {
+    let mut rows: Vec<(String, String)> = vec![
+        ("bars".into(), s.bars.to_string()),
+        ("ambiguous bars".into(), s.ambiguous_bars.to_string()),
+        ("orders".into(), s.orders.to_string()),
+        ("fills".into(), s.fills.to_string()),
+        ("pairs".into(), s.pairs.to_string()),
+        ("violations".into(), s.violations.to_string()),
+    ];
+    for (k, n) in violated(s) {
+        rows.push((format!("  {k}"), n.to_string()));
+    }
+    rows.push((
+        "PnL".into(),
+        format!(
+            "{} (realized {}, fees {}, funding {}, unrealized {})",
+            money(s.pnl),
+            money(s.realized_pnl),
+            money(s.fees),
+            money(s.funding),
+            money(s.unrealized)
+        ),
+    ));
+    rows.push((
+        "max drawdown".into(),
+        format!("{} ({} %)", money(s.max_drawdown), s.max_drawdown_pct),
+    ));
+    if let Some(d) = run_time {
+        rows.push(("run time".into(), format!("{:.3} s", d.as_secs_f64())));
+    }
+    let w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} [{}] seed {}  {} {}  {} → {}",
+        s.scenario,
+        s.profile,
+        s.seed,
+        s.symbol,
+        s.interval,
+        short_time(&s.first_bar),
+        short_time(&s.last_bar)
+    );
+    for (k, v) in &rows {
+        let pad = w - k.chars().count();
+        let _ = writeln!(out, "  {k}{}  {v}", " ".repeat(pad));
+    }
+    let _ = writeln!(out, "  {}{}  {}", "verdict", " ".repeat(w.saturating_sub(7)), s.verdict);
+    out
+}
+
+/// Writes every report file into `dir`, atomically: the files go into `<dir>.tmp-<pid>` first,
+/// an old `dir` is removed and the temporary directory renamed over it. On error the temporary
+/// directory is removed and `dir` is left as it was (or absent when it was already removed).
+pub fn write_reports(
+    dir: &Path,
+    s: &Summary,
+    log: &EventLog,
+    violations: &[Violation],
+    scenario_toml: &str,
+) -> std::io::Result<()> {
+    let tmp = tmp_dir(dir)?;
+    if let Some(parent) = tmp.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    let res = write_into(&tmp, s, log, violations, scenario_toml).and_then(|()| {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(dir)?,
+            Ok(_) => std::fs::remove_file(dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        std::fs::rename(&tmp, dir)
+    });
+    if res.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    res
+}
+
+/// `<dir>.tmp-<pid>` next to `dir`.
+fn tmp_dir(dir: &Path) -> std::io::Result<PathBuf> {
+    let name = dir.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("report directory has no name: {}", dir.display()),
+        )
+    })?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    Ok(dir.with_file_name(tmp_name))
+}
+
+fn write_into(
+    tmp: &Path,
+    s: &Summary,
+    log: &EventLog,
+    violations: &[Violation],
+    scenario_toml: &str,
+) -> std::io::Result<()> {
+    std::fs::create_dir(tmp)?;
+    let mut json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
+    json.push('\n');
+    std::fs::write(tmp.join("summary.json"), json)?;
+    std::fs::write(tmp.join("orders.csv"), orders_csv(log)?)?;
+    std::fs::write(tmp.join("fills.csv"), fills_csv(log)?)?;
+    std::fs::write(tmp.join("events.jsonl"), log.to_jsonl())?;
+    std::fs::write(
+        tmp.join("report.md"),
+        markdown::report_md(s, log, violations, scenario_toml),
+    )?;
+    std::fs::write(
+        tmp.join("report.html"),
+        html::report_html(s, log, violations, scenario_toml),
+    )?;
+    Ok(())
+}
+
+/// The trail of a violation as records of the log (seqs not found are skipped).
+pub(crate) fn trail_records<'a>(
+    log: &'a EventLog,
+    v: &Violation,
+) -> Vec<&'a crate::events::EventRecord> {
+    let recs = log.records();
+    v.trail
+        .iter()
+        .filter_map(|seq| {
+            let i = usize::try_from(seq.0).ok()?;
+            match recs.get(i) {
+                Some(r) if r.seq == *seq => Some(r),
+                _ => recs.iter().find(|r| r.seq == *seq),
+            }
+        })
+        .collect()
+}
+
+/// `exchange` / `engine` / `sim`.
+pub(crate) fn source_name(s: crate::events::Source) -> &'static str {
+    match s {
+        crate::events::Source::Exchange => "exchange",
+        crate::events::Source::Engine => "engine",
+        crate::events::Source::Sim => "sim",
+    }
+}
+
+/// `timeout` / `server error`.
+pub(crate) fn transport_name(e: TransportError) -> &'static str {
+    match e {
+        TransportError::Timeout => "timeout",
+        TransportError::ServerError => "server error (5xx)",
+    }
+}
+
+/// Violations grouped by invariant, in [`Invariant::ALL`] order (each group in log order).
+pub(crate) fn grouped(violations: &[Violation]) -> Vec<(Invariant, Vec<&Violation>)> {
+    Invariant::ALL
+        .iter()
+        .filter_map(|&inv| {
+            let vs: Vec<&Violation> = violations.iter().filter(|v| v.invariant == inv).collect();
+            (!vs.is_empty()).then_some((inv, vs))
+        })
+        .collect()
+}
+
+/// The verdict line shared by Markdown and HTML.
+pub(crate) fn verdict_line(s: &Summary) -> String {
+    if s.violations == 0 {
+        format!("{}: no invariant violated", s.verdict)
+    } else {
+        format!(
+            "{}: {} violation{} ({})",
+            s.verdict,
+            s.violations,
+            if s.violations == 1 { "" } else { "s" },
+            violations_line(s)
+        )
+    }
+}

@@ -1,0 +1,446 @@
+//! Raw scenario → validated, runnable [`Scenario`].
+
+use super::*;
+use crate::data::{self, LoadOptions};
+use crate::engine::{Action, Engine, EngineConfig, Signal, Switches};
+use crate::exchange::{BarTicks, ExchangeConfig, MockExchange, SymbolSpec};
+use crate::invariants::{CheckConfig, Checker, Violation};
+use crate::sim::{self, rng::Stream, rng::StreamRng, ManualClose, RunOutput, SimConfig};
+use crate::types::*;
+
+/// A scenario ready to run any number of times (a run is a pure function of it).
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name (report folder).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// The file's text (copied into the report).
+    pub text: String,
+    /// Seed.
+    pub seed: u64,
+    /// Symbol rules.
+    pub spec: SymbolSpec,
+    /// Bars in ticks.
+    pub bars: Vec<BarTicks>,
+    /// Bar length.
+    pub interval_ms: i64,
+    /// Lower-timeframe bars for `refine`.
+    pub sub_bars: Vec<BarTicks>,
+    /// Their length.
+    pub sub_interval_ms: i64,
+    /// Funding (ms, rate).
+    pub funding: Vec<(i64, Decimal)>,
+    /// Exchange settings.
+    pub exchange: ExchangeConfig,
+    /// Profile name.
+    pub profile: String,
+    /// Switches after overrides.
+    pub switches: Switches,
+    /// Engine settings.
+    pub engine: EngineConfig,
+    /// Signals in time order.
+    pub signals: Vec<Signal>,
+    /// Manual closes in time order.
+    pub manual: Vec<ManualClose>,
+    /// Simulator settings.
+    pub sim: SimConfig,
+    /// Invariant settings.
+    pub check: CheckConfig,
+    /// Interval name.
+    pub interval: String,
+}
+
+/// A finished run.
+pub struct RunResult {
+    /// Log and counters.
+    pub output: RunOutput,
+    /// Violations found.
+    pub violations: Vec<Violation>,
+}
+
+impl Scenario {
+    /// Runs it.
+    pub fn run(&self) -> RunResult {
+        let ex = MockExchange::new(
+            self.exchange.clone(),
+            self.spec.clone(),
+            self.bars.clone(),
+            self.interval_ms,
+        )
+        .with_sub_bars(self.sub_bars.clone(), self.sub_interval_ms)
+        .with_funding(self.funding.clone());
+        let engine = Engine::new(self.switches.clone(), self.engine.clone());
+        let output = sim::run(ex, engine, &self.signals, &self.manual, &self.sim);
+        let violations = Checker::check_log(self.check.clone(), &output.log, output.span.1);
+        RunResult { output, violations }
+    }
+}
+
+fn err(file: &Path, text: &str, field: &str, msg: impl Into<String>) -> ScenarioError {
+    ScenarioError {
+        file: file.display().to_string(),
+        line: line_of_key(text, field),
+        field: field.to_string(),
+        msg: msg.into(),
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn data_err(file: &Path, text: &str, field: &str, e: data::DataError) -> ScenarioError {
+    // the data error already names its own file and line: keep it whole
+    ScenarioError {
+        file: file.display().to_string(),
+        line: line_of_key(text, field),
+        field: field.to_string(),
+        msg: e.to_string(),
+    }
+}
+
+fn to_bars(s: &data::KlineSeries, spec: &SymbolSpec) -> Vec<BarTicks> {
+    (0..s.len())
+        .map(|i| BarTicks {
+            t: s.open_time_ms[i],
+            o: spec.e8_to_ticks(s.open_e8[i]),
+            h: spec.e8_to_ticks(s.high_e8[i]),
+            l: spec.e8_to_ticks(s.low_e8[i]),
+            c: spec.e8_to_ticks(s.close_e8[i]),
+        })
+        .collect()
+}
+
+/// Reads and builds a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.display().to_string(),
+        line: 0,
+        field: "-".into(),
+        msg: format!("cannot read: {e}"),
+    })?;
+    let raw = parse(path, &text)?;
+    build(path, &text, raw)
+}
+
+/// Validates a parsed scenario and loads its data.
+pub fn build(file: &Path, text: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
+    let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let e = |field: &str, msg: String| err(file, text, field, msg);
+    if raw.data.klines.is_empty() {
+        return Err(e("klines", "no kline files given (list at least one file or folder)".into()));
+    }
+    let paths: Vec<PathBuf> = raw.data.klines.iter().map(|p| resolve(&base, p)).collect();
+    let series = data::load_klines(&paths, &LoadOptions::default())
+        .map_err(|x| data_err(file, text, "klines", x))?;
+    let from = match &raw.data.from {
+        Some(s) => Some(parse_time_ms(s).ok_or_else(|| e("from", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?),
+        None => None,
+    };
+    let to = match &raw.data.to {
+        Some(s) => Some(parse_time_ms(s).ok_or_else(|| e("to", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?),
+        None => None,
+    };
+    let base_series = series.slice_time(from, to);
+    if base_series.is_empty() {
+        return Err(e("from", "no bars in the chosen time range".into()));
+    }
+    let symbol = raw
+        .data
+        .symbol
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| (!base_series.symbol.is_empty()).then(|| base_series.symbol.clone()))
+        .ok_or_else(|| e("symbol", "cannot tell the symbol from the file name: set data.symbol".into()))?;
+    let f = &raw.exchange.filters;
+    let mut spec = match SymbolSpec::builtin(&symbol) {
+        Some(s) => s,
+        None => {
+            let (Some(tick), Some(step)) = (f.tick_size, f.step_size) else {
+                return Err(e(
+                    "symbol",
+                    format!("unknown symbol `{symbol}`: known are BTCUSDT, ETHUSDT, AVAXUSDT, FILUSDT, LINKUSDT, NEARUSDT; for others give [exchange.filters] tick_size and step_size"),
+                ));
+            };
+            SymbolSpec {
+                symbol: symbol.clone(),
+                tick_size: tick,
+                min_price: tick,
+                max_price: Decimal::from(10_000_000),
+                step_size: step,
+                min_qty: step,
+                max_qty: Decimal::from(1_000_000_000),
+                market_max_qty: Decimal::from(1_000_000_000),
+                min_notional: Decimal::from(5),
+                percent_up: Decimal::new(105, 2),
+                percent_down: Decimal::new(95, 2),
+                liquidation_fee: Decimal::new(15, 3),
+                maint_margin_ratio: Decimal::new(1, 2),
+            }
+        }
+    };
+    macro_rules! ov {
+        ($($f:ident),*) => { $( if let Some(v) = f.$f { spec.$f = v; } )* };
+    }
+    ov!(tick_size, min_price, max_price, step_size, min_qty, max_qty, market_max_qty, min_notional, percent_up, percent_down, maint_margin_ratio, liquidation_fee);
+    if spec.tick_size <= Decimal::ZERO || spec.step_size <= Decimal::ZERO {
+        return Err(e("tick_size", "tick_size and step_size must be > 0".into()));
+    }
+    let (series, sub_series) = match &raw.data.interval {
+        Some(iv) => {
+            let ms = data::parse_interval(iv).ok_or_else(|| e("interval", format!("`{iv}` is not an interval (1m, 5m, 15m, 1h, 4h, 1d, …)")))?;
+            if ms == base_series.interval_ms {
+                (base_series, None)
+            } else {
+                if ms < base_series.interval_ms || ms % base_series.interval_ms != 0 {
+                    return Err(e("interval", format!("cannot resample {} bars to `{iv}` (only to a multiple of the loaded interval)", data::interval_name(base_series.interval_ms))));
+                }
+                let hi = base_series.resample(ms).map_err(|x| data_err(file, text, "interval", x))?;
+                (hi, Some(base_series))
+            }
+        }
+        None => (base_series, None),
+    };
+    let sub_series = if !raw.data.refine.is_empty() {
+        let p: Vec<PathBuf> = raw.data.refine.iter().map(|p| resolve(&base, p)).collect();
+        Some(data::load_klines(&p, &LoadOptions::default()).map_err(|x| data_err(file, text, "refine", x))?.slice_time(from, to))
+    } else {
+        sub_series
+    };
+    let funding = if raw.data.funding.is_empty() {
+        Vec::new()
+    } else {
+        let p: Vec<PathBuf> = raw.data.funding.iter().map(|p| resolve(&base, p)).collect();
+        let fs = data::load_funding(&p).map_err(|x| data_err(file, text, "funding", x))?;
+        fs.time_ms.iter().copied().zip(fs.rate.iter().copied()).collect()
+    };
+    let bars = to_bars(&series, &spec);
+    let (sub_bars, sub_interval_ms) = match &sub_series {
+        Some(s) => (to_bars(s, &spec), s.interval_ms),
+        None => (Vec::new(), 0),
+    };
+    let ex = &raw.exchange;
+    let exchange = ExchangeConfig {
+        position_mode: ex.position_mode,
+        api: ex.api,
+        maker_fee: ex.maker_fee.unwrap_or(Decimal::new(2, 4)),
+        taker_fee: ex.taker_fee.unwrap_or(Decimal::new(5, 4)),
+        intrabar: ex.intrabar,
+        slippage_ticks: ex.slippage_ticks,
+        limit_fill: ex.limit_fill,
+        leverage: ex.leverage.unwrap_or(10),
+        margin_mode: ex.margin_mode,
+        initial_balance: ex.initial_balance.unwrap_or(Decimal::from(10_000)),
+        equity_sample_ms: 0,
+    };
+    if !(1..=125).contains(&exchange.leverage) {
+        return Err(e("leverage", "leverage must be 1..=125".into()));
+    }
+    let eng = &raw.engine;
+    let mut switches = Switches::profile(&eng.profile).ok_or_else(|| {
+        e("profile", format!("unknown profile `{}`: `sim profiles` lists them", eng.profile))
+    })?;
+    for (k, v) in &eng.switches {
+        let s = match v {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(e(k, "switch values are strings, numbers or booleans".into())),
+        };
+        switches.set(k, &s).map_err(|m| e(k, m))?;
+    }
+    if eng.poll_interval_ms < 0 || eng.error_backoff_ms < 0 {
+        return Err(e("poll_interval_ms", "must be >= 0".into()));
+    }
+    let engine = EngineConfig {
+        spec: spec.clone(),
+        monitor: eng.monitor,
+        poll_interval_ms: eng.poll_interval_ms,
+        error_backoff_ms: eng.error_backoff_ms,
+    };
+    // signals
+    let price_at = |t: i64| -> Decimal {
+        // the strategy sees the close of the last finished bar (or the first open)
+        let i = bars.partition_point(|b| b.t + series.interval_ms <= t);
+        let ticks = if i == 0 { bars[0].o } else { bars[i - 1].c };
+        spec.price(ticks)
+    };
+    let strategy = raw.signals.strategy.clone().unwrap_or_else(|| "strategy".into());
+    let mut signals = Vec::new();
+    let mut specs: Vec<(usize, SignalSpec)> = raw.signals.inline.iter().cloned().enumerate().collect();
+    if let Some(csvp) = &raw.signals.csv {
+        let p = resolve(&base, csvp);
+        specs.extend(read_signal_csv(&p)?.into_iter().map(|s| (usize::MAX, s)));
+    }
+    for (_, s) in &specs {
+        let t = parse_time_ms(&s.at).ok_or_else(|| e("at", format!("`{}` is not a time", s.at)))?;
+        signals.push(make_signal(&spec, s, t, price_at(t), &strategy));
+    }
+    if let Some(r) = &raw.signals.random {
+        let mut rng = StreamRng::new(r.seed, Stream::Signals);
+        let per_bar_ppm = (r.rate_per_day * Decimal::from(series.interval_ms) / Decimal::from(86_400_000i64)
+            * Decimal::from(1_000_000))
+        .trunc()
+        .try_into()
+        .unwrap_or(0u32);
+        let sides = r.sides.as_deref().unwrap_or("both");
+        if !matches!(sides, "both" | "long" | "short") {
+            return Err(e("sides", format!("`{sides}`: use both, long or short")));
+        }
+        for b in &bars {
+            if rng.chance(per_bar_ppm) {
+                let buy = match sides {
+                    "long" => true,
+                    "short" => false,
+                    _ => rng.below(2) == 0,
+                };
+                let off = rng.below(series.interval_ms.max(1) as u64) as i64;
+                let t = b.t + off;
+                let s = SignalSpec {
+                    at: t.to_string(),
+                    action: if buy { Action::Buy } else { Action::Sell },
+                    quantity: r.quantity,
+                    stop_loss: None,
+                    take_profit: None,
+                    sl_pct: Some(r.sl_pct),
+                    tp_pct: Some(r.tp_pct),
+                    stop_loss_pct: None,
+                    take_profit_pct: None,
+                    confidence: None,
+                    strategy: None,
+                    order_type: None,
+                };
+                signals.push(make_signal(&spec, &s, t, price_at(t), &strategy));
+            }
+        }
+    }
+    signals.sort_by_key(|s| s.timestamp);
+    let mut manual = Vec::new();
+    for m in &raw.manual_closes {
+        let t = parse_time_ms(&m.at).ok_or_else(|| e("at", format!("`{}` is not a time", m.at)))?;
+        manual.push(ManualClose {
+            at: TimeMs(t),
+            symbol: symbol.clone(),
+            position_side: m.position_side,
+        });
+    }
+    manual.sort_by_key(|m| m.at);
+    let lat = &raw.latency;
+    let reaction = raw.invariants.reaction_ms.unwrap_or(
+        eng.poll_interval_ms + eng.error_backoff_ms + 4_000 + 8 * (lat.request_ms + lat.response_ms + lat.jitter_ms * 2) + lat.stream_ms,
+    );
+    let check = CheckConfig {
+        position_mode: exchange.position_mode,
+        reaction_ms: reaction,
+        initial_balance: exchange.initial_balance,
+        trail_len: 12,
+    };
+    let sim = SimConfig {
+        seed: raw.seed,
+        latency: raw.latency.clone(),
+        faults: raw.faults.clone(),
+        skip_idle_polls: eng.skip_idle_polls,
+        monitor: eng.monitor,
+    };
+    let name = raw.name.clone().unwrap_or_else(|| {
+        file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "scenario".into())
+    });
+    Ok(Scenario {
+        name,
+        description: raw.description.clone().unwrap_or_default(),
+        text: text.to_string(),
+        seed: raw.seed,
+        spec,
+        bars,
+        interval_ms: series.interval_ms,
+        sub_bars,
+        sub_interval_ms,
+        funding,
+        exchange,
+        profile: eng.profile.clone(),
+        switches,
+        engine,
+        signals,
+        manual,
+        sim,
+        check,
+        interval: data::interval_name(series.interval_ms),
+    })
+}
+
+fn round_to_tick(spec: &SymbolSpec, p: Decimal) -> Decimal {
+    ((p / spec.tick_size).round() * spec.tick_size).normalize()
+}
+
+fn make_signal(spec: &SymbolSpec, s: &SignalSpec, t: i64, price: Decimal, strategy: &str) -> Signal {
+    let long = s.action != Action::Sell;
+    let sign = if long { Decimal::ONE } else { -Decimal::ONE };
+    let sl = s.stop_loss.or_else(|| s.sl_pct.map(|p| round_to_tick(spec, price * (Decimal::ONE - sign * p))));
+    let tp = s.take_profit.or_else(|| s.tp_pct.map(|p| round_to_tick(spec, price * (Decimal::ONE + sign * p))));
+    Signal {
+        strategy_id: s.strategy.clone().unwrap_or_else(|| strategy.to_string()),
+        symbol: spec.symbol.clone(),
+        action: s.action,
+        confidence: s.confidence.unwrap_or(Decimal::new(8, 1)),
+        quantity: s.quantity.unwrap_or_default(),
+        current_price: price,
+        stop_loss: sl,
+        take_profit: tp,
+        stop_loss_pct: s.stop_loss_pct,
+        take_profit_pct: s.take_profit_pct,
+        order_type: s.order_type.clone().unwrap_or_else(|| "market".into()),
+        timestamp: TimeMs(t),
+    }
+}
+
+fn read_signal_csv(p: &Path) -> Result<Vec<SignalSpec>, ScenarioError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_path(p)
+        .map_err(|x| ScenarioError { file: p.display().to_string(), line: 0, field: "-".into(), msg: x.to_string() })?;
+    let headers = rdr.headers().map(|h| h.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let fe = |field: &str, msg: String| ScenarioError { file: p.display().to_string(), line, field: field.into(), msg };
+        let rec = rec.map_err(|x| fe("-", x.to_string()))?;
+        let get = |name: &str| -> Option<String> {
+            headers.iter().position(|h| h == name).and_then(|k| rec.get(k)).filter(|v| !v.is_empty()).map(str::to_string)
+        };
+        let dec = |name: &str| -> Result<Option<Decimal>, ScenarioError> {
+            match get(name) {
+                Some(v) => v.parse().map(Some).map_err(|_| fe(name, format!("`{v}` is not a number"))),
+                None => Ok(None),
+            }
+        };
+        let action = match get("action").as_deref() {
+            Some("buy") => Action::Buy,
+            Some("sell") => Action::Sell,
+            Some("hold") => Action::Hold,
+            Some("close") => Action::Close,
+            other => return Err(fe("action", format!("`{}`: use buy, sell, hold or close", other.unwrap_or("")))),
+        };
+        out.push(SignalSpec {
+            at: get("time").ok_or_else(|| fe("time", "missing".into()))?,
+            action,
+            quantity: dec("quantity")?,
+            stop_loss: dec("stop_loss")?,
+            take_profit: dec("take_profit")?,
+            sl_pct: dec("sl_pct")?,
+            tp_pct: dec("tp_pct")?,
+            stop_loss_pct: None,
+            take_profit_pct: None,
+            confidence: dec("confidence")?,
+            strategy: get("strategy"),
+            order_type: None,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,318 @@
+//! Scenario files: raw TOML (serde, `deny_unknown_fields`) → a validated, ready-to-run
+//! [`Scenario`]. Every user error is one line naming file, line and field (see [`ScenarioError`]).
+//!
+//! Relative paths inside a scenario are resolved against the scenario file's folder.
+
+pub mod build;
+
+use crate::engine::Monitor;
+use crate::exchange::{ApiMode, IntrabarPolicy, LimitFill, MarginMode};
+use crate::sim::{Faults, Latency};
+use crate::types::PositionMode;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use build::{build, load, RunResult, Scenario};
+
+/// A user-input error: `file:line: field `x`: what (hint)`; the CLI exits 2 on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: field `{field}`: {msg}")]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when not known).
+    pub line: usize,
+    /// The field (dotted path).
+    pub field: String,
+    /// What is wrong, with a hint.
+    pub msg: String,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Name used for the report folder (default: the file stem).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// One line on what it shows.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed of every random draw in the run.
+    #[serde(default)]
+    pub seed: u64,
+    /// Data.
+    pub data: DataSection,
+    /// Exchange.
+    #[serde(default)]
+    pub exchange: ExchangeSection,
+    /// Latencies.
+    #[serde(default)]
+    pub latency: Latency,
+    /// Engine.
+    #[serde(default)]
+    pub engine: EngineSection,
+    /// Signals.
+    #[serde(default)]
+    pub signals: SignalsSection,
+    /// Manual closes.
+    #[serde(default)]
+    pub manual_closes: Vec<ManualCloseSpec>,
+    /// Faults.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Invariant settings.
+    #[serde(default)]
+    pub invariants: InvariantSection,
+}
+
+/// `[data]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Kline files, folders or zips (Binance archive layout).
+    pub klines: Vec<PathBuf>,
+    /// Symbol (default: from the file name).
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// Resample to this interval (e.g. "5m"); the loaded one is kept for `refine`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Start (inclusive), `YYYY-MM-DD[THH:MM]` UTC.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// End (exclusive).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Lower-timeframe files for the `refine` policy (default: the loaded klines when resampling).
+    #[serde(default)]
+    pub refine: Vec<PathBuf>,
+    /// Funding-rate files (archive or API layout).
+    #[serde(default)]
+    pub funding: Vec<PathBuf>,
+    /// Mark-price kline files (reported; mark = trade price in the matching loop).
+    #[serde(default)]
+    pub mark: Vec<PathBuf>,
+}
+
+/// `[exchange]`
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeSection {
+    /// "one-way" or "hedge".
+    pub position_mode: PositionMode,
+    /// "algo" (default) or "legacy".
+    pub api: ApiMode,
+    /// Maker fee rate.
+    pub maker_fee: Option<Decimal>,
+    /// Taker fee rate.
+    pub taker_fee: Option<Decimal>,
+    /// Intrabar path policy.
+    pub intrabar: IntrabarPolicy,
+    /// Adverse slippage of market fills in ticks.
+    pub slippage_ticks: i64,
+    /// "touch" or "through".
+    pub limit_fill: LimitFill,
+    /// Leverage (default 10).
+    pub leverage: Option<u32>,
+    /// "cross" or "isolated".
+    pub margin_mode: MarginMode,
+    /// Initial USDT balance (default 10000).
+    pub initial_balance: Option<Decimal>,
+    /// Filter overrides.
+    pub filters: FilterOverrides,
+}
+
+/// `[exchange.filters]`: any subset of the symbol's filters.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterOverrides {
+    /// tickSize
+    pub tick_size: Option<Decimal>,
+    /// minPrice
+    pub min_price: Option<Decimal>,
+    /// maxPrice
+    pub max_price: Option<Decimal>,
+    /// stepSize
+    pub step_size: Option<Decimal>,
+    /// minQty
+    pub min_qty: Option<Decimal>,
+    /// maxQty
+    pub max_qty: Option<Decimal>,
+    /// MARKET_LOT_SIZE maxQty
+    pub market_max_qty: Option<Decimal>,
+    /// MIN_NOTIONAL
+    pub min_notional: Option<Decimal>,
+    /// PERCENT_PRICE multiplierUp
+    pub percent_up: Option<Decimal>,
+    /// PERCENT_PRICE multiplierDown
+    pub percent_down: Option<Decimal>,
+    /// maintenance margin ratio
+    pub maint_margin_ratio: Option<Decimal>,
+    /// liquidation fee
+    pub liquidation_fee: Option<Decimal>,
+}
+
+/// `[engine]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// Profile name (`sim profiles` lists them).
+    pub profile: String,
+    /// "poll" or "stream".
+    pub monitor: Monitor,
+    /// Poll interval (ms).
+    pub poll_interval_ms: i64,
+    /// Sleep after a failed pass (ms).
+    pub error_backoff_ms: i64,
+    /// Switch overrides: name = value.
+    pub switches: BTreeMap<String, toml::Value>,
+    /// Skip provably idle polls (same log, faster).
+    pub skip_idle_polls: bool,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        EngineSection {
+            profile: "reference".into(),
+            monitor: Monitor::Poll,
+            poll_interval_ms: 2000,
+            error_backoff_ms: 5000,
+            switches: BTreeMap::new(),
+            skip_idle_polls: true,
+        }
+    }
+}
+
+/// `[signals]`
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalsSection {
+    /// Inline list.
+    pub inline: Vec<SignalSpec>,
+    /// A CSV file with columns `time,action,quantity,stop_loss,take_profit,sl_pct,tp_pct,confidence,strategy`.
+    pub csv: Option<PathBuf>,
+    /// Built-in random generator.
+    pub random: Option<RandomSignals>,
+    /// Strategy id when a signal names none.
+    pub strategy: Option<String>,
+}
+
+/// One inline signal.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalSpec {
+    /// Time (`YYYY-MM-DDTHH:MM[:SS]` UTC or ms).
+    pub at: String,
+    /// buy / sell / hold / close.
+    pub action: crate::engine::Action,
+    /// Quantity (0 or absent: minimum size).
+    #[serde(default)]
+    pub quantity: Option<Decimal>,
+    /// Absolute stop-loss.
+    #[serde(default)]
+    pub stop_loss: Option<Decimal>,
+    /// Absolute take-profit.
+    #[serde(default)]
+    pub take_profit: Option<Decimal>,
+    /// Stop-loss distance from the current price as a fraction (turned into an absolute price).
+    #[serde(default)]
+    pub sl_pct: Option<Decimal>,
+    /// Take-profit distance as a fraction (turned into an absolute price).
+    #[serde(default)]
+    pub tp_pct: Option<Decimal>,
+    /// Signal-level `stop_loss_pct` (only PHEAD reads it).
+    #[serde(default)]
+    pub stop_loss_pct: Option<Decimal>,
+    /// Signal-level `take_profit_pct`.
+    #[serde(default)]
+    pub take_profit_pct: Option<Decimal>,
+    /// Confidence (default 0.8).
+    #[serde(default)]
+    pub confidence: Option<Decimal>,
+    /// Strategy id.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// "market" (default) or "limit".
+    #[serde(default)]
+    pub order_type: Option<String>,
+}
+
+/// `random = { … }`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomSignals {
+    /// Seed of the generator (independent of the run seed).
+    pub seed: u64,
+    /// Signals per day on average.
+    pub rate_per_day: Decimal,
+    /// Stop-loss distance fraction.
+    pub sl_pct: Decimal,
+    /// Take-profit distance fraction.
+    pub tp_pct: Decimal,
+    /// Quantity (0: minimum).
+    #[serde(default)]
+    pub quantity: Option<Decimal>,
+    /// "both", "long" or "short".
+    #[serde(default)]
+    pub sides: Option<String>,
+}
+
+/// One manual close.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualCloseSpec {
+    /// When.
+    pub at: String,
+    /// LONG, SHORT or BOTH.
+    pub position_side: crate::types::PositionSide,
+}
+
+/// `[invariants]`
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct InvariantSection {
+    /// Reaction window (ms); default: poll interval + error backoff + 4 s of retries + 8 round trips.
+    pub reaction_ms: Option<i64>,
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Finds the line where `key` is assigned (best effort, for errors found after parsing).
+pub fn line_of_key(text: &str, key: &str) -> usize {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim_start();
+        if t.starts_with(last)
+            && t[last.len()..].trim_start().starts_with('=')
+        {
+            return i + 1;
+        }
+    }
+    0
+}
+
+/// Parses a scenario file's text.
+pub fn parse(file: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
+    toml::from_str::<ScenarioFile>(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+        let msg = e.message().replace('\n', " ");
+        // serde names the field in backticks: use it when present
+        let field = msg
+            .split('`')
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_else(|| "-".to_string());
+        ScenarioError {
+            file: file.display().to_string(),
+            line,
+            field,
+            msg: msg.trim().to_string(),
+        }
+    })
+}

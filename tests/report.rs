@@ -1,0 +1,559 @@
+//! Report module: accounting sums, equity curve, drawdown, CSV tables, the report files.
+
+use ocosim::api::{ApiError, Endpoint, NewOrder, TransportError};
+use ocosim::events::*;
+use ocosim::invariants::{Invariant, Violation};
+use ocosim::report::*;
+use ocosim::types::*;
+use rust_decimal::Decimal;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+const T0: i64 = 1_769_904_000_000; // 2026-02-01 00:00:00 UTC
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn t(min: i64) -> TimeMs {
+    TimeMs(T0 + min * 60_000)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ou(
+    id: u64,
+    ot: OrderType,
+    x: ExecType,
+    st: OrderStatus,
+    side: Side,
+    last: (&str, &str),
+    fee: &str,
+    rp: &str,
+    from_algo: Option<u64>,
+) -> Event {
+    let filled = matches!(st, OrderStatus::Filled);
+    Event::OrderTradeUpdate(OrderUpdate {
+        symbol: "BTCUSDT".into(),
+        client_order_id: format!("c{id}"),
+        side,
+        order_type: if from_algo.is_some() {
+            OrderType::Market
+        } else {
+            ot
+        },
+        orig_type: ot,
+        time_in_force: TimeInForce::Gtc,
+        orig_qty: d("1"),
+        price: Decimal::ZERO,
+        avg_price: if filled { d(last.1) } else { Decimal::ZERO },
+        stop_price: Decimal::ZERO,
+        exec_type: x,
+        status: st,
+        order_id: OrderId(id),
+        last_qty: d(last.0),
+        cum_qty: if filled { d("1") } else { Decimal::ZERO },
+        last_price: d(last.1),
+        commission: d(fee),
+        is_maker: false,
+        reduce_only: from_algo.is_some(),
+        position_side: PositionSide::Both,
+        close_position: false,
+        realized_pnl: d(rp),
+        expiry_reason: ExpiryReason::None,
+        from_algo: from_algo.map(AlgoId),
+    })
+}
+
+fn au(
+    reason: AccountReason,
+    wallet: &str,
+    realized: &str,
+    fee: &str,
+    bc: &str,
+    pos: Option<&str>,
+) -> Event {
+    Event::AccountUpdate(AccountUpdate {
+        reason,
+        wallet_balance: d(wallet),
+        balance_change: d(bc),
+        realized_pnl: d(realized),
+        fee: d(fee),
+        positions: pos
+            .map(|a| PositionRow {
+                symbol: "BTCUSDT".into(),
+                position_side: PositionSide::Both,
+                amount: d(a),
+                entry_price: d("100"),
+                accumulated_realized: Decimal::ZERO,
+            })
+            .into_iter()
+            .collect(),
+    })
+}
+
+fn algo(id: u64, ot: OrderType, st: AlgoStatus, trigger: &str, child: Option<u64>) -> Event {
+    Event::AlgoUpdate(AlgoUpdate {
+        symbol: "BTCUSDT".into(),
+        client_algo_id: format!("a{id}"),
+        algo_id: AlgoId(id),
+        order_type: ot,
+        side: Side::Sell,
+        position_side: PositionSide::Both,
+        time_in_force: TimeInForce::GteGtc,
+        quantity: d("1"),
+        status: st,
+        actual_order_id: child.map(OrderId),
+        trigger_price: d(trigger),
+        price: Decimal::ZERO,
+        close_position: false,
+        reduce_only: true,
+        working_type: WorkingType::ContractPrice,
+        reject_reason: String::new(),
+    })
+}
+
+fn equity(wallet: &str, unrealized: &str, price: &str) -> Event {
+    Event::Equity {
+        wallet: d(wallet),
+        unrealized: d(unrealized),
+        price: d(price),
+    }
+}
+
+/// A long entry at 100, SL/TP pair, TP fills at 120, funding paid; one rejection and a warning.
+fn sample_log() -> EventLog {
+    use Source::*;
+    let mut log = EventLog::new();
+    log.push(
+        t(0),
+        Engine,
+        Event::Engine(EngineEvent::Signal {
+            id: "s1".into(),
+            action: "buy".into(),
+            symbol: "BTCUSDT".into(),
+            quantity: d("1"),
+            stop_loss: Some(d("90")),
+            take_profit: Some(d("120")),
+        }),
+    ); // 0
+    let mut req = NewOrder::new("BTCUSDT", Side::Buy, OrderType::Market);
+    req.quantity = Some(d("1"));
+    log.push(
+        t(0),
+        Sim,
+        Event::Request {
+            call: 1,
+            endpoint: Endpoint::NewOrder,
+            sent_ms: t(0),
+            params: RequestParams::Order(req),
+        },
+    ); // 1
+    log.push(
+        t(0),
+        Exchange,
+        ou(1, OrderType::Market, ExecType::New, OrderStatus::New, Side::Buy, ("0", "0"), "0", "0", None),
+    ); // 2
+    log.push(
+        t(0),
+        Exchange,
+        ou(1, OrderType::Market, ExecType::Trade, OrderStatus::Filled, Side::Buy, ("1", "100"), "0.05", "0", None),
+    ); // 3
+    log.push(t(0), Exchange, au(AccountReason::Order, "9999.95", "0", "0.05", "0", Some("1"))); // 4
+    log.push(
+        t(0),
+        Sim,
+        Event::Response {
+            call: 1,
+            endpoint: Endpoint::NewOrder,
+            outcome: CallOutcome::Ok("orderId=1 FILLED".into()),
+        },
+    ); // 5
+    log.push(t(1), Exchange, algo(1, OrderType::StopMarket, AlgoStatus::New, "90", None)); // 6
+    log.push(t(1), Exchange, algo(2, OrderType::TakeProfitMarket, AlgoStatus::New, "120", None)); // 7
+    log.push(
+        t(1),
+        Engine,
+        Event::Engine(EngineEvent::PairPlaced {
+            pair: PairId(1),
+            symbol: "BTCUSDT".into(),
+            position_side: PositionSide::Both,
+            sl: LegId::Algo(AlgoId(1)),
+            tp: LegId::Algo(AlgoId(2)),
+        }),
+    ); // 8
+    log.push(t(2), Sim, equity("9999.95", "10", "110")); // 9
+    log.push(
+        t(3),
+        Sim,
+        Event::Response {
+            call: 2,
+            endpoint: Endpoint::NewAlgoOrder,
+            outcome: CallOutcome::Rejected(ApiError::new(-1106, "Parameter 'reduceonly' sent when not required.")),
+        },
+    ); // 10
+    log.push(
+        t(3),
+        Sim,
+        Event::Warning {
+            code: "stop-beyond-liq".into(),
+            text: "stop 90 beyond liquidation 85 <warn>".into(),
+        },
+    ); // 11
+    log.push(t(4), Exchange, algo(2, OrderType::TakeProfitMarket, AlgoStatus::Triggered, "120", Some(3))); // 12
+    log.push(
+        t(4),
+        Exchange,
+        ou(3, OrderType::TakeProfitMarket, ExecType::Trade, OrderStatus::Filled, Side::Sell, ("1", "120"), "0.06", "20", Some(2)),
+    ); // 13
+    log.push(t(4), Exchange, au(AccountReason::Order, "10019.89", "20", "0.06", "0", Some("0"))); // 14
+    log.push(t(4), Exchange, algo(2, OrderType::TakeProfitMarket, AlgoStatus::Finished, "120", Some(3))); // 15
+    log.push(t(8 * 60), Exchange, au(AccountReason::FundingFee, "10018.39", "0", "0", "-1.5", None)); // 16
+    log.push(t(8 * 60), Sim, equity("10018.39", "0", "121")); // 17
+    log.push(
+        t(8 * 60),
+        Sim,
+        Event::Response {
+            call: 3,
+            endpoint: Endpoint::CancelAlgoOrder,
+            outcome: CallOutcome::Fault {
+                error: TransportError::Timeout,
+                reached: true,
+            },
+        },
+    ); // 18
+    log
+}
+
+fn sample_violations() -> Vec<Violation> {
+    vec![Violation {
+        invariant: Invariant::Orphan,
+        seq: Seq(15),
+        time_ms: t(4),
+        pair: Some(PairId(1)),
+        message: "algo 1 still open after position closed: qty <1> & more | pipes".into(),
+        trail: vec![Seq(6), Seq(12), Seq(13), Seq(14), Seq(15)],
+    }]
+}
+
+fn info() -> RunInfo {
+    RunInfo {
+        scenario: "tp-fills".into(),
+        profile: "default".into(),
+        seed: 7,
+        symbol: "BTCUSDT".into(),
+        interval: "1m".into(),
+        position_mode: "one-way".into(),
+        monitor: "stream".into(),
+        intrabar: "ohlc".into(),
+        first_bar: t(0),
+        last_bar: t(8 * 60),
+        bars: 481,
+        ambiguous_bars: 2,
+        passes: 10,
+        passes_skipped: 3,
+        initial_balance: d("10000"),
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("report-test-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+#[test]
+fn accounting_sums() {
+    let a = accounting(&sample_log());
+    assert_eq!(a.realized, d("20"));
+    assert_eq!(a.fees, d("0.11"));
+    assert_eq!(a.funding, d("-1.5"));
+    assert_eq!(a.fills, 2);
+    assert_eq!(a.pairs, 1);
+    assert_eq!(a.signals, 1);
+    assert_eq!(a.warnings, 1);
+    assert_eq!(a.rejections_by_code.len(), 1);
+    assert_eq!(a.rejections_by_code["-1106"], 1);
+    // books balance: initial + realized - fees + funding = final wallet
+    assert_eq!(d("10000") + a.realized - a.fees + a.funding, d("10018.39"));
+}
+
+#[test]
+fn equity_curve_points() {
+    let c = equity_curve(&sample_log(), d("10000"));
+    let want = [
+        (t(0), "10000"),
+        (t(0), "9999.95"),          // after the entry's ACCOUNT_UPDATE: no Equity sample yet
+        (t(2), "10009.95"),         // Equity sample: wallet + 10 unrealized
+        (t(4), "10019.89"),         // flat after TP: unrealized 0
+        (t(8 * 60), "10018.39"),    // funding
+        (t(8 * 60), "10018.39"),    // Equity sample
+    ];
+    assert_eq!(c.len(), want.len(), "{c:?}");
+    for (got, (wt, wv)) in c.iter().zip(want) {
+        assert_eq!(got.0, wt);
+        assert_eq!(got.1, d(wv));
+    }
+    assert!(equity_curve(&EventLog::new(), d("1")).is_empty());
+}
+
+#[test]
+fn equity_keeps_last_unrealized_while_open() {
+    let mut log = EventLog::new();
+    log.push(t(0), Source::Sim, equity("1000", "0", "100"));
+    log.push(t(1), Source::Exchange, au(AccountReason::Order, "999", "0", "1", "0", Some("2")));
+    log.push(t(2), Source::Sim, equity("999", "30", "115"));
+    // a partial close: still open, unrealized from the last sample
+    log.push(t(3), Source::Exchange, au(AccountReason::Order, "1013", "15", "1", "0", Some("1")));
+    let c = equity_curve(&log, d("1000"));
+    let v: Vec<Decimal> = c.iter().map(|p| p.1).collect();
+    assert_eq!(v, vec![d("1000"), d("1000"), d("999"), d("1029"), d("1043")]);
+}
+
+#[test]
+fn max_drawdown_known_curve() {
+    let curve: Vec<(TimeMs, Decimal)> = [100, 120, 90, 130]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (t(i as i64), Decimal::from(*v)))
+        .collect();
+    let (abs, pct) = max_drawdown(&curve);
+    assert_eq!(abs, d("30"));
+    assert_eq!(pct, d("25"));
+    assert_eq!(pct.to_string(), "25.00");
+    assert_eq!(max_drawdown(&[]), (Decimal::ZERO, d("0")));
+    assert_eq!(max_drawdown(&[]).1.to_string(), "0.00");
+    // percent rounds to 2 dp: 1 of 3 = 33.33 %
+    let c2 = vec![(t(0), d("3")), (t(1), d("2"))];
+    assert_eq!(max_drawdown(&c2).1.to_string(), "33.33");
+    let dd = drawdown_curve(&curve);
+    assert_eq!(dd[2].1.to_string(), "25.00");
+    assert_eq!(dd[3].1, Decimal::ZERO);
+}
+
+#[test]
+fn orders_csv_one_row_per_order() {
+    let csv_text = orders_csv(&sample_log()).unwrap();
+    let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+    let hdr: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    let col = |n: &str| hdr.iter().position(|h| h == n).unwrap();
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4, "{csv_text}");
+    let ids: Vec<(&str, &str)> = rows.iter().map(|r| (&r[col("kind")], &r[col("id")])).collect();
+    assert_eq!(ids, vec![("order", "1"), ("algo", "1"), ("algo", "2"), ("order", "3")]);
+    // last status wins
+    assert_eq!(&rows[0][col("status")], "FILLED");
+    assert_eq!(&rows[0][col("filled_qty")], "1");
+    assert_eq!(&rows[0][col("avg_price")], "100");
+    assert_eq!(&rows[1][col("status")], "NEW");
+    assert_eq!(&rows[1][col("trigger_price")], "90");
+    assert_eq!(&rows[2][col("status")], "FINISHED");
+    assert_eq!(&rows[2][col("type")], "TAKE_PROFIT_MARKET");
+    assert_eq!(&rows[2][col("child_order")], "3");
+    assert_eq!(&rows[2][col("filled_qty")], "1");
+    assert_eq!(&rows[2][col("avg_price")], "120");
+    assert_eq!(&rows[2][col("created")], "2026-02-01 00:01:00.000");
+    assert_eq!(&rows[2][col("time_in_force")], "GTE_GTC");
+    assert_eq!(&rows[2][col("reduce_only")], "true");
+    assert_eq!(&rows[3][col("from_algo")], "2");
+    assert_eq!(&rows[3][col("orig_type")], "TAKE_PROFIT_MARKET");
+    assert_eq!(&rows[3][col("type")], "MARKET");
+}
+
+#[test]
+fn fills_csv_rows() {
+    let csv_text = fills_csv(&sample_log()).unwrap();
+    let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+    let hdr: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    let col = |n: &str| hdr.iter().position(|h| h == n).unwrap();
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][col("order_id")], "1");
+    assert_eq!(&rows[0][col("side")], "BUY");
+    assert_eq!(&rows[0][col("price")], "100");
+    assert_eq!(&rows[0][col("fee")], "0.05");
+    assert_eq!(&rows[1][col("order_id")], "3");
+    assert_eq!(&rows[1][col("time")], "2026-02-01 00:04:00.000");
+    assert_eq!(&rows[1][col("qty")], "1");
+    assert_eq!(&rows[1][col("price")], "120");
+    assert_eq!(&rows[1][col("realized_pnl")], "20");
+    assert_eq!(&rows[1][col("maker")], "false");
+    assert_eq!(&rows[1][col("exec")], "TRADE");
+}
+
+#[test]
+fn summarize_from_log() {
+    let log = sample_log();
+    let s = summarize(&info(), &log, &sample_violations());
+    assert_eq!(s.orders, 4);
+    assert_eq!(s.fills, 2);
+    assert_eq!(s.pairs, 1);
+    assert_eq!(s.calls, 1);
+    assert_eq!(s.rejections, 1);
+    assert_eq!(s.faults, 1);
+    assert_eq!(s.liquidations, 0);
+    assert_eq!(s.final_wallet, d("10018.39"));
+    assert_eq!(s.unrealized, Decimal::ZERO);
+    assert_eq!(s.pnl, d("18.39"));
+    assert_eq!(s.realized_pnl, d("20"));
+    assert_eq!(s.fees, d("0.11"));
+    assert_eq!(s.funding, d("-1.5"));
+    assert_eq!(s.max_drawdown, d("1.5"));
+    assert_eq!(s.max_drawdown_pct.to_string(), "0.01");
+    assert_eq!(s.first_bar, "2026-02-01 00:00:00.000");
+    assert_eq!(s.violations, 1);
+    assert_eq!(s.verdict, "FAIL");
+    assert_eq!(s.violations_by_invariant.len(), Invariant::ALL.len());
+    for inv in Invariant::ALL {
+        let want = u64::from(inv == Invariant::Orphan);
+        assert_eq!(s.violations_by_invariant[inv.name()], want);
+    }
+    let pass = summarize(&info(), &log, &[]);
+    assert_eq!(pass.verdict, "PASS");
+    assert!(pass.violations_by_invariant.values().all(|&n| n == 0));
+
+    // summary.json shape: decimals as strings, round trip
+    let j = serde_json::to_value(&s).unwrap();
+    assert_eq!(j["pnl"], serde_json::json!("18.39"));
+    assert_eq!(j["rejections_by_code"]["-1106"], serde_json::json!(1));
+    let back: Summary = serde_json::from_value(j).unwrap();
+    assert_eq!(back, s);
+}
+
+#[test]
+fn terminal_table() {
+    let s = summarize(&info(), &sample_log(), &sample_violations());
+    let tbl = summary_table(&s, None);
+    for want in ["bars", "481", "ambiguous bars", "orders", "fills", "pairs", "violations", "orphan", "PnL", "18.39", "max drawdown", "FAIL"] {
+        assert!(tbl.contains(want), "missing {want}:\n{tbl}");
+    }
+    assert!(!tbl.contains("one-leg"), "zero counts are not listed:\n{tbl}");
+    assert!(!tbl.contains("run time"));
+    let timed = summary_table(&s, Some(std::time::Duration::from_millis(1234)));
+    assert!(timed.contains("run time") && timed.contains("1.234 s"), "{timed}");
+}
+
+#[test]
+fn describe_every_event_kind() {
+    let log = sample_log();
+    for r in log.records() {
+        let line = describe_event(&r.event);
+        assert!(!line.is_empty());
+        assert!(!line.contains('\n'));
+    }
+    let recs = log.records();
+    assert!(describe_event(&recs[10].event).contains("-1106"));
+    assert!(describe_event(&recs[8].event).contains("pair 1"));
+    assert!(describe_event(&recs[13].event).contains("from algo 2"));
+    assert!(describe_event(&recs[18].event).contains("timeout"));
+    let n = describe_event(&Event::Engine(EngineEvent::Note { text: "a\nb".into() }));
+    assert_eq!(n, "note: a b");
+}
+
+const TOML: &str = "name = \"tp-fills\"\n# a ``` fence inside\n[engine]\nmonitor = \"stream\"\n";
+
+#[test]
+fn write_reports_files_deterministic_atomic() {
+    let base = scratch("atomic");
+    let dir = base.join("run");
+    let log = sample_log();
+    let vs = sample_violations();
+    let s = summarize(&info(), &log, &vs);
+
+    // an old report with a stale file is replaced entirely
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("stale.txt"), "old").unwrap();
+
+    write_reports(&dir, &s, &log, &vs, TOML).unwrap();
+    let files = [
+        "summary.json",
+        "orders.csv",
+        "fills.csv",
+        "events.jsonl",
+        "report.md",
+        "report.html",
+    ];
+    let read_all = || -> Vec<Vec<u8>> {
+        files
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
+            .collect()
+    };
+    let first = read_all();
+    assert!(!dir.join("stale.txt").exists());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut want: Vec<String> = files.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(names, want);
+
+    write_reports(&dir, &s, &log, &vs, TOML).unwrap();
+    assert_eq!(first, read_all(), "second write differs");
+
+    // no temporary directory left next to it
+    let leftovers: Vec<String> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // events.jsonl is the log verbatim
+    assert_eq!(first[3], log.to_jsonl().into_bytes());
+    // summary.json is the summary
+    let back: Summary = serde_json::from_slice(&first[0]).unwrap();
+    assert_eq!(back, s);
+
+    let md = String::from_utf8(first[4].clone()).unwrap();
+    assert!(md.starts_with("# ocosim report: tp-fills"));
+    assert!(md.contains("**Verdict: FAIL"));
+    assert!(md.contains("### orphan (1)"));
+    assert!(md.contains("qty &lt;1&gt; &amp; more \\| pipes"), "{md}");
+    assert!(!md.contains("<1>"));
+    assert!(md.contains("| 2026-02-01 00:04:00.000 | 13 | exchange | ORDER_TRADE_UPDATE order 3"));
+    assert!(md.contains("````toml\nname = \"tp-fills\""), "fence longer than the TOML's backticks");
+    assert!(md.trim_end().ends_with("````"));
+
+    let html = String::from_utf8(first[5].clone()).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg"));
+    assert_eq!(html.matches("<svg").count(), 2, "equity and drawdown charts");
+    assert!(html.contains("<polyline"));
+    assert!(!html.to_lowercase().contains("<script"));
+    assert!(!html.contains("<1>"));
+    assert!(html.contains("qty &lt;1&gt; &amp; more | pipes"));
+    assert!(html.contains("#cf222e"), "red violation marker");
+    assert!(html.contains("2026-02-01 00:00") && html.contains("2026-02-01 08:00"));
+    assert!(html.contains("name = &quot;tp-fills&quot;"));
+    assert!(html.contains("beyond liquidation") || !html.contains("<warn>"));
+    assert!(!html.contains("<warn>"));
+
+    let orders = String::from_utf8(first[1].clone()).unwrap();
+    assert_eq!(orders.lines().count(), 5);
+    let fills = String::from_utf8(first[2].clone()).unwrap();
+    assert_eq!(fills.lines().count(), 3);
+
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn write_reports_pass_and_empty_log() {
+    let base = scratch("empty");
+    let dir = base.join("nested").join("run");
+    let log = EventLog::new();
+    let s = summarize(&info(), &log, &[]);
+    assert_eq!(s.pnl, Decimal::ZERO);
+    write_reports(&dir, &s, &log, &[], "").unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("no data"));
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("No violations."));
+    assert!(md.contains("PASS"));
+    assert_eq!(std::fs::read_to_string(dir.join("events.jsonl")).unwrap(), "");
+    let _ = std::fs::remove_dir_all(&base);
+}
