@@ -361,7 +361,7 @@ fn duplicates_and_disorder_are_rejected() {
     fs::create_dir_all(&twice).expect("mkdir");
     fs::copy(avax(), twice.join("AVAXUSDT-1m-2026-02.csv")).expect("copy");
     fs::copy(avax(), twice.join("AVAXUSDT-1m-2026-02b.csv")).expect("copy");
-    let e = err_both(&[twice.clone()]);
+    let e = err_both(std::slice::from_ref(&twice));
     assert_eq!(
         e,
         format!(
@@ -434,7 +434,7 @@ fn zip_archive_loads_like_the_csv() {
     );
     let junk = dir.join("junk.zip");
     fs::write(&junk, b"PK\x03\x04 not really").expect("write");
-    let e = load_klines(&[junk.clone()], &opts())
+    let e = load_klines(std::slice::from_ref(&junk), &opts())
         .expect_err("junk zip")
         .to_string();
     assert!(e.starts_with(&format!("{}: zip: ", junk.display())), "{e}");

@@ -1,0 +1,585 @@
+//! Behaviour switches: every difference between releases of the live engine
+//! (`tradeengine-oco.md` §1–§5, §7), one named switch each, plus the choices of ocosim's own
+//! `reference` OCO manager.
+//!
+//! Contract: [`Switches`] is plain data (serde, every field defaulted from the `reference`
+//! profile); the engine reads it and nothing else decides behaviour. [`Switches::set`] overrides
+//! one switch from text, so a scenario can turn one weak point on or off. [`SWITCH_DOCS`] holds
+//! the one-line "what it changes" text for each key, in the order of the struct.
+//!
+//! Weak points of `tradeengine-oco.md` §7 and how they are reproduced:
+//! - W1 `oco_quantity_source = result_amount` (with the ACK response: `amount` is the sum of absent
+//!   `fills`, so 0);
+//! - W2 `partial_oco_cancels_survivor = false` with `individual_fallback = any_failure_logged`;
+//! - W3 `monitor_restarts = false`;
+//! - W4 `cancel_pair_works = false`;
+//! - W5 `cancel_endpoint_for_algo = order_endpoint` and `completion_close_step = true` (exit query
+//!   on `/fapi/v1/order`, the `params=` DELETE fallback fails client-side with no request);
+//! - W6 `manual_close_finds_pair = false`;
+//! - W7 `monitor_fill_detection = missing_means_filled`, `poll_errors_as_empty = true` (PHEAD);
+//! - W8 `both_missing = mark_completed`;
+//! - W9 `protect_resting_entry = true`;
+//! - W10 `exhausted_cancel_drops_pair = true`;
+//! - W11 `reconcile_on_restart` (false: state simply lost) and `reconcile_cancels_lone_legs`;
+//! - W12 `exchange_truth_dedup` and `direction_refusal` results fall into
+//!   `individual_fallback = non_naked_failure_raises`; the check-before-place store and the WS
+//!   nudge are not ported (they see only standard orders and never fire for algo legs, so leaving
+//!   them out changes nothing observable on an algo account);
+//! - W13 `client_ids = none` with `requery_unknown_outcome = false` (blind re-post after a
+//!   timeout), and `rollback_timeout_ms` (the 10 s `wait_for` can abort after a leg was posted);
+//! - W14 `one_pair_per_side` (PHEAD: the first pair governs the accumulated side) or per-entry
+//!   quantity pairs (P78), both by construction;
+//! - W15 `manual_close_order = cancel_then_close` (no pause of the monitor), by construction;
+//! - W16 `wire_rounding = decimal_places`;
+//! - W17 `local_book_by_side` plus the book never being decremented by SL/TP fills (all
+//!   profiles: the book is only the cooldown's and manual close's notion);
+//! - W18 `retry_on = all_but_listed` with -2021 absent from `no_retry_codes`.
+//!
+//! Not reproduced, and why: the CIO gates, distributed lock, persistence timeouts and the
+//! naked-position remediator (default `dry_run`, so it does nothing observable) are out of scope
+//! (`tradeengine-oco.md` "How ocosim uses this page"); PHEAD's close guard (#481) needs the
+//! user-data truth store, which is not ported, so it never skips; the P78 aggregator's
+//! naive-datetime crash is moot because simulated timestamps are integers; the -4130
+//! "ALREADY_EXISTS" reconciliation (W12) needs a -4130 from the venue, which the mock does not
+//! emit (duplicate closePosition legs are accepted there); PHEAD's deferred conditional entries are
+//! dead code with the Binance adapter and are not ported.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where the OCO and individual legs take their quantity from (§3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantitySource {
+    /// `result.get("amount", order.amount)`: the sum of the response's fills, 0 for futures (W1).
+    ResultAmount,
+    /// `result.amount or order.amount` (v1.1.80 and later).
+    ResultOrOrderAmount,
+}
+
+/// Which endpoint SL/TP legs are posted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegsApi {
+    /// `POST /fapi/v1/order` STOP_MARKET / TAKE_PROFIT_MARKET with `stopPrice` (pre-2025-12-09).
+    LegacyOrder,
+    /// `POST /fapi/v1/algoOrder`, `algoType=CONDITIONAL`, `triggerPrice`.
+    Algo,
+}
+
+/// How the monitor decides that a leg filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillDetection {
+    /// Absent from the open list means filled (W7).
+    MissingMeansFilled,
+    /// Query the leg's status and act on FILLED / CANCELED / EXPIRED / REJECTED.
+    QueryStatus,
+}
+
+/// What the monitor does when both legs are absent in one poll (W8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BothMissing {
+    /// Silently mark the pair completed.
+    MarkCompleted,
+    /// Query both legs and the position, then decide (double fill, re-arm, externally closed).
+    Reconcile,
+}
+
+/// Where the cancel of an algo leg is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelEndpoint {
+    /// `DELETE /fapi/v1/order` with the algoId in `orderId`: -2011 (W5).
+    OrderEndpoint,
+    /// `DELETE /fapi/v1/algoOrder` with `algoId`.
+    AlgoEndpoint,
+}
+
+/// How quantities and prices are turned into wire text (§1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireRounding {
+    /// Round to nearest at the decimal count of stepSize/tickSize (W16).
+    DecimalPlaces,
+    /// Quantity floored to a multiple of stepSize, price rounded to the nearest multiple of tickSize.
+    FloorToStepTick,
+}
+
+/// Client order ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIds {
+    /// No `newClientOrderId` / `clientAlgoId` (W13).
+    None,
+    /// Deterministic ids from the signal time, a counter, the leg and the attempt.
+    Idempotent,
+}
+
+/// Which failures a placement retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOn {
+    /// Everything except the codes in `no_retry_codes` (the live `_execute_with_retry`, W18).
+    AllButListed,
+    /// Only transport faults and throttling (-1003, -1008).
+    TransportAndThrottle,
+}
+
+/// When `positionSide` is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionSideParam {
+    /// Always LONG/SHORT from the signal: one-way accounts get -4061 (§5.1).
+    Always,
+    /// LONG/SHORT in hedge mode, omitted in one-way mode (mode read from positionRisk).
+    ByAccountMode,
+}
+
+/// The shape of one monitoring pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollScope {
+    /// `GET openOrders` once per active pair (P78).
+    PerPair,
+    /// `GET openOrders` and `GET openAlgoOrders` once per `SYMBOL_SIDE` key (PHEAD).
+    PerKeyBothBooks,
+    /// One read per symbol of only the books that hold its legs and pending entries.
+    PerSymbol,
+}
+
+/// What happens after a failed OCO placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// No fallback: the failure stands (and `atomic_rollback` closes the position).
+    Never,
+    /// Any non-success places individual SL then TP, unpaired; failures are only logged (P78, W2).
+    AnyFailureLogged,
+    /// Everything but `duplicate_oco` / `position_naked` places individual legs, and a failed
+    /// individual leg raises (so `atomic_rollback` runs) (PHEAD, W12).
+    NonNakedFailureRaises,
+}
+
+/// What a `close` signal does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseAction {
+    /// `side="close"` is refused by the adapter: "Invalid order side", status failed (§1.3).
+    InvalidSide,
+    /// Close the symbol's open position(s) with cleanup.
+    ClosePosition,
+}
+
+/// Where a manual close takes its quantity from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseQty {
+    /// The engine's local position book (W17: stale after SL/TP fills).
+    LocalBook,
+    /// `GET positionRisk`.
+    PositionRisk,
+}
+
+/// Order of the two steps of a manual close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseOrder {
+    /// Cancel the legs, then send the MARKET close (live engine, W15 window).
+    CancelThenClose,
+    /// Send the MARKET close, then cancel whatever legs remain.
+    CloseThenCancel,
+}
+
+/// Every behaviour switch of the engine. Unknown fields are refused; missing ones take the
+/// `reference` value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Switches {
+    // ---- dispatcher gates (§1.6)
+    /// Duplicate-signal cache TTL in ms (60 000 P78, 10 000 PHEAD).
+    pub duplicate_ttl_ms: i64,
+    /// Signals below this confidence are rejected.
+    pub confidence_floor: Decimal,
+    /// P78: reject when an active signal (1 h) on the symbol with another action has ≥ confidence.
+    pub opposite_signal_conflict: bool,
+    /// Refuse signals older than this many ms at dispatch (0 = off; PHEAD 300 000).
+    pub max_signal_age_ms: i64,
+    /// Reject adds to a side whose local book is open within this many ms of the last add (0 = off).
+    pub accumulation_cooldown_ms: i64,
+    /// Reject entries when the symbol has at least this many open algo orders (0 = off; PHEAD 9).
+    pub algo_slot_limit: u32,
+    /// What a `close` signal does.
+    pub close_action: CloseAction,
+    /// Local position book keyed by (symbol, side) (true) or by symbol only (false, P78).
+    pub local_book_by_side: bool,
+    // ---- entry
+    /// Send `newOrderRespType=RESULT` and read `executedQty`/`avgPrice` (false: ACK, amount 0).
+    pub entry_resp_result: bool,
+    /// A resting entry (status NEW) counts as filled and gets its legs at once (W9).
+    pub protect_resting_entry: bool,
+    /// Read positionRisk after an entry fills and protect only a position open on the entry's side.
+    pub verify_position_after_entry: bool,
+    /// Fetch the ticker for the MIN_NOTIONAL check of market/stop/take-profit orders (§1.5).
+    pub notional_check_ticker: bool,
+    // ---- risk prices (§3.5)
+    /// Use `stop_loss_pct` / `take_profit_pct` when the absolute price is missing (P78 ignores them).
+    pub risk_from_pct: bool,
+    /// Re-anchor an entry price outside the live PERCENT_PRICE band to the live price (#501).
+    pub reanchor_to_live: bool,
+    /// Minimum stop distance from the entry, in percent (0 = off; PHEAD 0.5).
+    pub sl_min_distance_pct: Decimal,
+    /// Clamp correct-side prices to 20 % and rebuild wrong-side ones (#479/#502).
+    pub direction_guard: bool,
+    /// The stop must sit at least this many percent beyond the live price (0 = off; PHEAD 6).
+    pub sl_market_floor_pct: Decimal,
+    /// Clamp an algo stop into the live PERCENT_PRICE band less a 1 % margin (§5.3).
+    pub percent_price_clamp: bool,
+    // ---- OCO placement (§4.2)
+    /// Quantity of the legs (W1).
+    pub oco_quantity_source: QuantitySource,
+    /// Legacy `/fapi/v1/order` conditional legs or Algo Order API legs.
+    pub legs_api: LegsApi,
+    /// Legs use `closePosition=true` instead of a quantity.
+    pub leg_close_position: bool,
+    /// Legs use `timeInForce=GTE_GTC` (expire when the position reaches zero).
+    pub leg_tif_gte_gtc: bool,
+    /// Legs trigger on `workingType=MARK_PRICE` (false: Binance's default CONTRACT_PRICE).
+    pub leg_working_type_mark: bool,
+    /// Legs send `priceProtect=true`.
+    pub leg_price_protect: bool,
+    /// PHEAD local dedup: an active pair on (symbol, side) rejects a new one (`duplicate_oco`).
+    pub one_pair_per_side: bool,
+    /// PHEAD #550: skip placement when openAlgoOrders already shows a STOP and a TAKE_PROFIT.
+    pub exchange_truth_dedup: bool,
+    /// PHEAD: refuse the pair when SL or TP is on the wrong side of the entry (`direction_inversion`).
+    pub direction_refusal: bool,
+    /// On a partial OCO (one leg posted) cancel the posted leg (PHEAD) instead of leaving it (W2).
+    pub partial_oco_cancels_survivor: bool,
+    /// What follows a failed OCO placement.
+    pub individual_fallback: Fallback,
+    /// Register a lone SL or TP with the monitor (false: placed unpaired and never watched).
+    pub register_single_legs: bool,
+    /// Individual legs retry -2021 at ×0.99 then ×0.98 of the price (moved toward safety) (#109).
+    pub minus_2021_ladder: bool,
+    /// When protection fails (error or timeout), close the position (PHEAD #238, reference).
+    pub atomic_rollback: bool,
+    /// Abort risk placement after this many ms and roll back (0 = no budget; PHEAD 10 000, W13).
+    pub rollback_timeout_ms: i64,
+    // ---- adapter (§5)
+    /// When `positionSide` is sent.
+    pub position_side_param: PositionSideParam,
+    /// Pre-v1.1.78 bug: send `reduceOnly=true` together with `positionSide` (-1106 in hedge mode).
+    pub send_reduce_only_with_position_side: bool,
+    /// Wire formatting of quantities and prices (W16).
+    pub wire_rounding: WireRounding,
+    /// Attempts per placement or close request (1 = no retry).
+    pub placement_retries: u32,
+    /// First retry delay in ms; doubles per attempt (1 s, 2 s).
+    pub retry_base_delay_ms: i64,
+    /// Which failures are retried.
+    pub retry_on: RetryOn,
+    /// Codes never retried with `retry_on = all_but_listed`.
+    pub no_retry_codes: Vec<i32>,
+    /// Client order ids.
+    pub client_ids: ClientIds,
+    /// After a transport fault on a placement, query by client id before re-posting.
+    pub requery_unknown_outcome: bool,
+    // ---- monitor (§4.3)
+    /// Shape of a monitoring pass.
+    pub poll_scope: PollScope,
+    /// How a filled leg is recognised.
+    pub monitor_fill_detection: FillDetection,
+    /// Both legs absent in one poll.
+    pub both_missing: BothMissing,
+    /// The monitor restarts when a pair is added after the map drained (false: W3).
+    pub monitor_restarts: bool,
+    /// PHEAD `get_all_open_orders`: an error in either sub-call reads as an empty list (W7).
+    pub poll_errors_as_empty: bool,
+    /// With `monitor = stream`, react to ALGO_UPDATE / ORDER_TRADE_UPDATE (false: keep polling).
+    pub stream_monitor_supported: bool,
+    /// With stream monitoring, a safety re-read of open orders every this many ms.
+    pub stream_resync_ms: i64,
+    // ---- cancel (§4.4, §4.5)
+    /// Attempts of a cancel-other (1 = single call; P78 retries only at the next poll).
+    pub cancel_retries: u32,
+    /// First cancel retry delay in ms (doubles, capped at 4 s): PHEAD 500.
+    pub cancel_retry_base_ms: i64,
+    /// Endpoint used to cancel an algo leg (W5).
+    pub cancel_endpoint_for_algo: CancelEndpoint,
+    /// PHEAD: -2011 / -2013 on a cancel counts as success and marks the pair externally_closed.
+    pub cancel_unknown_is_success: bool,
+    /// PHEAD: after an exhausted cancel the completion step still drops the pair (W10).
+    pub exhausted_cancel_drops_pair: bool,
+    /// PHEAD `_close_position_on_oco_completion`: exit query and a second cancel on `/fapi/v1/order`.
+    pub completion_close_step: bool,
+    // ---- close (§3.3)
+    /// Manual close and rollback find the side's pair (false: keyed lookup never matches, W6).
+    pub manual_close_finds_pair: bool,
+    /// `cancel_oco_pair` works (false: `futures_cancel_batch_orders` does not exist, W4).
+    pub cancel_pair_works: bool,
+    /// Quantity of a manual close.
+    pub manual_close_qty: CloseQty,
+    /// Cancel-then-close or close-then-cancel.
+    pub manual_close_order: CloseOrder,
+    /// Thrash breaker: more than this many closes per symbol in 10 min are skipped (0 = off; PHEAD 2).
+    pub close_thrash_limit: u32,
+    // ---- restart (§4.8)
+    /// Rebuild pairs from the exchange on restart.
+    pub reconcile_on_restart: bool,
+    /// Rebuilt lone legs are orphans that the first pass cancels (W11).
+    pub reconcile_cancels_lone_legs: bool,
+}
+
+/// One line per switch: (key, what it changes), in struct order.
+pub const SWITCH_DOCS: &[(&str, &str)] = &[
+    ("duplicate_ttl_ms", "duplicate-signal cache TTL (id = strategy_symbol_action_second)"),
+    ("confidence_floor", "signals below this confidence are rejected"),
+    ("opposite_signal_conflict", "reject if an active (1 h) signal with the other action has ≥ confidence"),
+    ("max_signal_age_ms", "refuse signals older than this at dispatch (0 = off)"),
+    ("accumulation_cooldown_ms", "reject adds to an open side within this time of the last add (0 = off)"),
+    ("algo_slot_limit", "reject entries when the symbol has this many open algo orders (0 = off)"),
+    ("close_action", "what a `close` signal does"),
+    ("local_book_by_side", "local position book keyed by (symbol, side) instead of symbol"),
+    ("entry_resp_result", "entries ask for RESULT and read executedQty (false: ACK, amount 0)"),
+    ("protect_resting_entry", "a resting (NEW) entry gets its legs at once (W9)"),
+    ("verify_position_after_entry", "read positionRisk after a fill; protect only an open position on that side"),
+    ("notional_check_ticker", "GET ticker/price for the MIN_NOTIONAL check, even for reduce-only legs"),
+    ("risk_from_pct", "use stop_loss_pct / take_profit_pct when absolute prices are missing"),
+    ("reanchor_to_live", "entry anchor outside the PERCENT_PRICE band → live price (#501)"),
+    ("sl_min_distance_pct", "stop at least this % from the entry (0 = off)"),
+    ("direction_guard", "clamp SL/TP to 20 % and rebuild wrong-side prices (#479/#502)"),
+    ("sl_market_floor_pct", "stop at least this % beyond the live price (0 = off)"),
+    ("percent_price_clamp", "algo stop clamped into the live PERCENT_PRICE band less 1 %"),
+    ("oco_quantity_source", "leg quantity: result amount (0 with ACK, W1) or that or the order amount"),
+    ("legs_api", "legs on /fapi/v1/order (legacy) or /fapi/v1/algoOrder"),
+    ("leg_close_position", "legs send closePosition=true instead of a quantity"),
+    ("leg_tif_gte_gtc", "legs send timeInForce=GTE_GTC (expire with the position)"),
+    ("leg_working_type_mark", "legs trigger on MARK_PRICE instead of the last price"),
+    ("leg_price_protect", "legs send priceProtect=true"),
+    ("one_pair_per_side", "an active pair on (symbol, side) blocks a new one (duplicate_oco)"),
+    ("exchange_truth_dedup", "skip when openAlgoOrders already shows a STOP and a TAKE_PROFIT (#550)"),
+    ("direction_refusal", "refuse a pair with SL/TP on the wrong side of the entry"),
+    ("partial_oco_cancels_survivor", "one leg posted, other failed: cancel the posted one (false: W2)"),
+    ("individual_fallback", "after a failed OCO: none, unpaired SL+TP logged (W2), or raising (W12)"),
+    ("register_single_legs", "a lone SL or TP is watched (false: placed unpaired)"),
+    ("minus_2021_ladder", "individual legs retry -2021 at ×0.99 / ×0.98 toward safety"),
+    ("atomic_rollback", "close the position when protection fails"),
+    ("rollback_timeout_ms", "risk placement budget before rollback (0 = none; W13)"),
+    ("position_side_param", "positionSide always (one-way → -4061) or only in hedge mode"),
+    ("send_reduce_only_with_position_side", "pre-v1.1.78 bug: reduceOnly with positionSide (-1106)"),
+    ("wire_rounding", "decimal places of step/tick (W16) or floor-to-step / round-to-tick"),
+    ("placement_retries", "attempts per placement or close request"),
+    ("retry_base_delay_ms", "first retry delay, doubled per attempt"),
+    ("retry_on", "retry all but listed codes (W18) or only transport faults and -1003/-1008"),
+    ("no_retry_codes", "codes never retried with retry_on = all_but_listed"),
+    ("client_ids", "no client ids (W13) or deterministic idempotent ones"),
+    ("requery_unknown_outcome", "after a timeout, query by client id before re-posting"),
+    ("poll_scope", "pass shape: openOrders per pair, both books per key, or per symbol"),
+    ("monitor_fill_detection", "absent means filled (W7) or query the leg's status"),
+    ("both_missing", "both legs absent: mark completed (W8) or reconcile"),
+    ("monitor_restarts", "monitor restarts after the pair map drained (false: W3)"),
+    ("poll_errors_as_empty", "a failed open-orders read counts as an empty list (W7)"),
+    ("stream_monitor_supported", "react to user-stream events when monitor = stream"),
+    ("stream_resync_ms", "with stream monitoring, safety re-read period"),
+    ("cancel_retries", "attempts of a cancel-other"),
+    ("cancel_retry_base_ms", "first cancel retry delay (doubles, cap 4 s)"),
+    ("cancel_endpoint_for_algo", "algo legs cancelled on /fapi/v1/order (W5) or /fapi/v1/algoOrder"),
+    ("cancel_unknown_is_success", "-2011/-2013 on cancel counts as done (externally_closed)"),
+    ("exhausted_cancel_drops_pair", "an exhausted cancel still drops the pair (W10)"),
+    ("completion_close_step", "PHEAD exit query + second cancel on /fapi/v1/order after a fill"),
+    ("manual_close_finds_pair", "manual close / rollback find the side's pair (false: W6)"),
+    ("cancel_pair_works", "cancel_oco_pair can cancel (false: missing client method, W4)"),
+    ("manual_close_qty", "manual close quantity: local book (W17) or positionRisk"),
+    ("manual_close_order", "cancel legs then close (W15) or close then cancel"),
+    ("close_thrash_limit", "more closes per symbol in 10 min are skipped (0 = off)"),
+    ("reconcile_on_restart", "rebuild pairs from open orders on restart (false: state lost, W11)"),
+    ("reconcile_cancels_lone_legs", "a rebuilt lone leg is cancelled by the first pass (W11)"),
+];
+
+impl Default for Switches {
+    /// The `reference` profile.
+    fn default() -> Self {
+        Switches {
+            duplicate_ttl_ms: 60_000,
+            confidence_floor: Decimal::new(6, 1),
+            opposite_signal_conflict: false,
+            max_signal_age_ms: 0,
+            accumulation_cooldown_ms: 0,
+            algo_slot_limit: 0,
+            close_action: CloseAction::ClosePosition,
+            local_book_by_side: true,
+            entry_resp_result: true,
+            protect_resting_entry: false,
+            verify_position_after_entry: true,
+            notional_check_ticker: false,
+            risk_from_pct: true,
+            reanchor_to_live: false,
+            sl_min_distance_pct: Decimal::ZERO,
+            direction_guard: false,
+            sl_market_floor_pct: Decimal::ZERO,
+            percent_price_clamp: false,
+            oco_quantity_source: QuantitySource::ResultOrOrderAmount,
+            legs_api: LegsApi::Algo,
+            leg_close_position: true,
+            leg_tif_gte_gtc: true,
+            leg_working_type_mark: true,
+            leg_price_protect: false,
+            one_pair_per_side: true,
+            exchange_truth_dedup: false,
+            direction_refusal: false,
+            partial_oco_cancels_survivor: true,
+            individual_fallback: Fallback::Never,
+            register_single_legs: true,
+            minus_2021_ladder: false,
+            atomic_rollback: true,
+            rollback_timeout_ms: 0,
+            position_side_param: PositionSideParam::ByAccountMode,
+            send_reduce_only_with_position_side: false,
+            wire_rounding: WireRounding::FloorToStepTick,
+            placement_retries: 3,
+            retry_base_delay_ms: 1_000,
+            retry_on: RetryOn::TransportAndThrottle,
+            no_retry_codes: Vec::new(),
+            client_ids: ClientIds::Idempotent,
+            requery_unknown_outcome: true,
+            poll_scope: PollScope::PerSymbol,
+            monitor_fill_detection: FillDetection::QueryStatus,
+            both_missing: BothMissing::Reconcile,
+            monitor_restarts: true,
+            poll_errors_as_empty: false,
+            stream_monitor_supported: true,
+            stream_resync_ms: 30_000,
+            cancel_retries: 3,
+            cancel_retry_base_ms: 500,
+            cancel_endpoint_for_algo: CancelEndpoint::AlgoEndpoint,
+            cancel_unknown_is_success: false,
+            exhausted_cancel_drops_pair: false,
+            completion_close_step: false,
+            manual_close_finds_pair: true,
+            cancel_pair_works: true,
+            manual_close_qty: CloseQty::PositionRisk,
+            manual_close_order: CloseOrder::CloseThenCancel,
+            close_thrash_limit: 0,
+            reconcile_on_restart: true,
+            reconcile_cancels_lone_legs: false,
+        }
+    }
+}
+
+impl Switches {
+    /// The switch set of a named profile (see [`crate::engine::PROFILES`]).
+    pub fn profile(name: &str) -> Option<Switches> {
+        super::profiles::profile(name)
+    }
+
+    /// Every switch key, in struct order.
+    pub fn keys() -> Vec<&'static str> {
+        SWITCH_DOCS.iter().map(|(k, _)| *k).collect()
+    }
+
+    /// Overrides one switch by name from text ("true", "2000", "algo", "-2010,-2011", "0.5"); an
+    /// unknown key or a bad value is an error naming the key and what it accepts.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let mut v = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
+        let obj = v
+            .as_object_mut()
+            .ok_or_else(|| "switches do not serialise to an object".to_string())?;
+        let Some(cur) = obj.get(key) else {
+            return Err(format!(
+                "unknown switch `{key}`; valid switches: {}",
+                Self::keys().join(", ")
+            ));
+        };
+        let text = value.trim();
+        let new = match cur {
+            Value::Bool(_) => match text {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return Err(format!("switch `{key}`: expected true or false, got `{value}`")),
+            },
+            Value::Number(_) => {
+                let n: i64 = text
+                    .parse()
+                    .map_err(|_| format!("switch `{key}`: expected an integer, got `{value}`"))?;
+                Value::from(n)
+            }
+            Value::Array(_) => {
+                let inner = text.trim_start_matches('[').trim_end_matches(']');
+                let mut items = Vec::new();
+                for part in inner.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let n: i64 = part.parse().map_err(|_| {
+                        format!("switch `{key}`: expected a comma-separated list of integers, got `{value}`")
+                    })?;
+                    items.push(Value::from(n));
+                }
+                Value::Array(items)
+            }
+            _ => Value::String(text.to_string()),
+        };
+        obj.insert(key.to_string(), new);
+        let parsed: Switches =
+            serde_json::from_value(v).map_err(|e| format!("switch `{key}`: {e}"))?;
+        *self = parsed;
+        Ok(())
+    }
+
+    /// The switch values as (key, text) pairs in struct order, as `set` accepts them.
+    pub fn values(&self) -> Vec<(String, String)> {
+        let v = serde_json::to_value(self).unwrap_or(Value::Null);
+        Self::keys()
+            .into_iter()
+            .map(|k| {
+                let text = match v.get(k) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(a)) if a.is_empty() => "-".to_string(),
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                (k.to_string(), text)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_cover_every_field_in_order() {
+        let v = serde_json::to_value(Switches::default()).unwrap();
+        let fields: Vec<&str> = v.as_object().unwrap().keys().map(|s| s.as_str()).collect();
+        let mut sorted_docs = Switches::keys();
+        sorted_docs.sort_unstable();
+        // serde_json's map is sorted; compare as sets
+        assert_eq!(fields, sorted_docs);
+    }
+
+    #[test]
+    fn set_parses_each_kind() {
+        let mut s = Switches::default();
+        s.set("monitor_restarts", "false").unwrap();
+        assert!(!s.monitor_restarts);
+        s.set("duplicate_ttl_ms", "10000").unwrap();
+        assert_eq!(s.duplicate_ttl_ms, 10_000);
+        s.set("legs_api", "legacy_order").unwrap();
+        assert_eq!(s.legs_api, LegsApi::LegacyOrder);
+        s.set("sl_market_floor_pct", "6").unwrap();
+        assert_eq!(s.sl_market_floor_pct, Decimal::from(6));
+        s.set("no_retry_codes", "-2010, -2011").unwrap();
+        assert_eq!(s.no_retry_codes, vec![-2010, -2011]);
+        let e = s.set("nope", "1").unwrap_err();
+        assert!(e.contains("nope") && e.contains("legs_api"), "{e}");
+        let e = s.set("legs_api", "batch").unwrap_err();
+        assert!(e.contains("legs_api") && e.contains("algo"), "{e}");
+        assert!(s.set("placement_retries", "-1").is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! The real `sim` binary on every shipped scenario: exit codes, key numbers of summary.json,
+//! byte-identical reports on a second run, and one-line errors with exit code 2 on bad input.
+//!
+//! Each scenario states what it must show in comment lines:
+//! `# expect-exit: N` and zero or more `# expect-violation: <invariant>`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ocosim-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn expectations(text: &str) -> (i32, Vec<String>) {
+    let mut exit = None;
+    let mut viol = Vec::new();
+    for l in text.lines() {
+        if let Some(v) = l.strip_prefix("# expect-exit:") {
+            exit = v.trim().parse().ok();
+        }
+        if let Some(v) = l.strip_prefix("# expect-violation:") {
+            viol.push(v.trim().to_string());
+        }
+    }
+    (exit.expect("every scenario states `# expect-exit: N`"), viol)
+}
+
+fn scenarios() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_shipped_scenario_meets_its_expectation() {
+    let all = scenarios();
+    assert!(all.len() >= 5, "at least five scenarios ship");
+    for sc in all {
+        let text = std::fs::read_to_string(&sc).unwrap();
+        let (want_exit, want_viol) = expectations(&text);
+        let out = tmp(sc.file_stem().unwrap().to_str().unwrap());
+        let o = sim().arg("run").arg(&sc).arg("--out").arg(&out).output().unwrap();
+        let code = o.status.code().unwrap();
+        assert_eq!(
+            code, want_exit,
+            "{}: exit {code}, stdout:\n{}\nstderr:\n{}",
+            sc.display(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        assert!(s["bars"].as_u64().unwrap() > 0, "{}", sc.display());
+        let violations = s["violations"].as_u64().unwrap();
+        assert_eq!(violations == 0, want_exit == 0, "{}", sc.display());
+        assert_eq!(s["verdict"], if want_exit == 0 { "PASS" } else { "FAIL" });
+        for v in &want_viol {
+            assert!(
+                s["violations_by_invariant"][v].as_u64().unwrap_or(0) > 0,
+                "{}: expected a `{v}` violation, summary: {}",
+                sc.display(),
+                s["violations_by_invariant"]
+            );
+        }
+        for f in ["summary.json", "orders.csv", "fills.csv", "events.jsonl", "report.md", "report.html"] {
+            assert!(out.join(f).exists(), "{}: {f} missing", sc.display());
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn reports_are_byte_identical_across_runs() {
+    let sc = scenarios().into_iter().next().unwrap();
+    let a = tmp("det-a");
+    let b = tmp("det-b");
+    for d in [&a, &b] {
+        let o = sim().arg("run").arg(&sc).arg("--out").arg(d).arg("--quiet").output().unwrap();
+        assert!(o.status.code().unwrap() <= 1);
+    }
+    for f in ["summary.json", "orders.csv", "fills.csv", "events.jsonl", "report.md", "report.html"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f} differs between two runs"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}
+
+fn bad_input(name: &str, body: &str) -> (i32, String) {
+    let dir = tmp(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("s.toml");
+    std::fs::write(&p, body).unwrap();
+    let o = sim().arg("check").arg(&p).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (o.status.code().unwrap(), String::from_utf8_lossy(&o.stderr).to_string())
+}
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/binance-um/klines/AVAXUSDT/1m/AVAXUSDT-1m-2026-02.csv");
+
+#[test]
+fn unknown_key_is_a_one_line_error_with_line_and_field() {
+    let (code, err) = bad_input(
+        "unknown-key",
+        &format!("seed = 1\n[data]\nklines = [\"{DATA}\"]\n[exchange]\nintrabar = \"ohlc\"\nslipage_ticks = 2\n"),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("sim: error: "), "{err}");
+    assert!(err.contains("s.toml:6: field `slipage_ticks`"), "{err}");
+}
+
+#[test]
+fn unknown_symbol_and_profile_are_errors() {
+    let (code, err) = bad_input(
+        "unknown-symbol",
+        &format!("[data]\nklines = [\"{DATA}\"]\nsymbol = \"DOGEUSDT\"\n"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("s.toml:3: field `symbol`: unknown symbol `DOGEUSDT`"), "{err}");
+    let (code, err) = bad_input(
+        "unknown-profile",
+        &format!("[data]\nklines = [\"{DATA}\"]\n[engine]\nprofile = \"v9\"\n"),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("s.toml:4: field `profile`: unknown profile `v9`"), "{err}");
+}
+
+#[test]
+fn broken_csv_row_names_file_line_and_field() {
+    let dir = tmp("broken-csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(DATA).unwrap();
+    let mut lines: Vec<String> = text.lines().take(20).map(str::to_string).collect();
+    lines[5] = lines[5].replacen(",10.", ",x10.", 1);
+    let csv = dir.join("AVAXUSDT-1m-2026-02.csv");
+    std::fs::write(&csv, lines.join("\n")).unwrap();
+    let p = dir.join("s.toml");
+    std::fs::write(&p, format!("[data]\nklines = [\"{}\"]\n", csv.display())).unwrap();
+    let o = sim().arg("run").arg(&p).arg("--out").arg(dir.join("r")).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code().unwrap(), 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("AVAXUSDT-1m-2026-02.csv:6"), "{err}");
+    assert!(!dir.join("r").exists(), "no half report after a failed run");
+    let _ = std::fs::remove_dir_all(&dir);
+}
