@@ -1,7 +1,9 @@
 //! The mock exchange against `binance-usdm-futures.md`: one or more tests per rule, each citing the
 //! section it proves. Rejections assert the exact code and message and that nothing changed.
 
-use ocosim::api::{AlgoInfo, AlgoRef, ApiError, NewAlgoOrder, NewOrder, OrderInfo, OrderRef, PositionInfo};
+use ocosim::api::{
+    AlgoInfo, AlgoRef, ApiError, NewAlgoOrder, NewOrder, OrderInfo, OrderRef, PositionInfo,
+};
 use ocosim::events::{AccountReason, Event, ExecType};
 use ocosim::exchange::{
     ApiMode, BarTicks, ExchangeConfig, IntrabarPolicy, LimitFill, MockExchange, SymbolSpec,
@@ -173,7 +175,11 @@ fn drain(ex: &mut MockExchange) -> Vec<(TimeMs, Event)> {
 }
 
 fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(v)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// A short readable line per event: `O1 TRADE/FILLED MARKET`, `A0 TRIGGERED ai=O1`, `ACC ORDER`.
@@ -291,7 +297,9 @@ fn mandatory_parameters_1102() {
     let mut x = ex(flats(3, "60000"));
     let mut o = limit(Side::Buy, "0.01", "59000");
     o.time_in_force = None;
-    rejected(&mut x, -1102, &mandatory("timeInForce"), |x| x.new_order(&o));
+    rejected(&mut x, -1102, &mandatory("timeInForce"), |x| {
+        x.new_order(&o)
+    });
     let mut o = limit(Side::Buy, "0.01", "59000");
     o.price = None;
     rejected(&mut x, -1102, &mandatory("price"), |x| x.new_order(&o));
@@ -300,12 +308,16 @@ fn mandatory_parameters_1102() {
     rejected(&mut x, -1102, &mandatory("quantity"), |x| x.new_order(&o));
     let mut a = algo(Side::Sell, OrderType::StopMarket, "59000", "0.01");
     a.trigger_price = None;
-    rejected(&mut x, -1102, &mandatory("triggerPrice"), |x| x.new_algo_order(&a));
+    rejected(&mut x, -1102, &mandatory("triggerPrice"), |x| {
+        x.new_algo_order(&a)
+    });
     let a = algo(Side::Sell, OrderType::Stop, "59000", "0.01");
     rejected(&mut x, -1102, &mandatory("price"), |x| x.new_algo_order(&a));
     let mut a = trailing(Side::Sell, "1", None, "0.01");
     a.callback_rate = None;
-    rejected(&mut x, -1102, &mandatory("callbackRate"), |x| x.new_algo_order(&a));
+    rejected(&mut x, -1102, &mandatory("callbackRate"), |x| {
+        x.new_algo_order(&a)
+    });
     // the legacy endpoint names it stopPrice
     let mut x = ex_with(legacy(), flats(3, "60000"));
     let o = NewOrder {
@@ -342,9 +354,12 @@ fn price_on_market_1106() {
     let mut x = ex(flats(3, "60000"));
     let mut o = market(Side::Buy, "0.01");
     o.price = Some(d("60000"));
-    rejected(&mut x, -1106, "Parameter 'price' sent when not required.", |x| {
-        x.new_order(&o)
-    });
+    rejected(
+        &mut x,
+        -1106,
+        "Parameter 'price' sent when not required.",
+        |x| x.new_order(&o),
+    );
 }
 
 #[test]
@@ -352,12 +367,19 @@ fn precision_1111() {
     // binance-usdm-futures.md §3 -1111: more decimals than quantityPrecision (3) / pricePrecision (2)
     let msg = "Precision is over the maximum defined for this asset.";
     let mut x = ex(flats(3, "60000"));
-    rejected(&mut x, -1111, msg, |x| x.new_order(&market(Side::Buy, "0.0015")));
+    rejected(&mut x, -1111, msg, |x| {
+        x.new_order(&market(Side::Buy, "0.0015"))
+    });
     rejected(&mut x, -1111, msg, |x| {
         x.new_order(&limit(Side::Buy, "0.01", "59000.055"))
     });
     rejected(&mut x, -1111, msg, |x| {
-        x.new_algo_order(&algo(Side::Sell, OrderType::StopMarket, "59000.055", "0.01"))
+        x.new_algo_order(&algo(
+            Side::Sell,
+            OrderType::StopMarket,
+            "59000.055",
+            "0.01",
+        ))
     });
 }
 
@@ -366,7 +388,9 @@ fn off_tick_4014() {
     // binance-usdm-futures.md §3 -4014: decimals OK (pricePrecision 2) but off the 0.10 tick
     let msg = "Price not increased by tick size.";
     let mut x = ex(flats(3, "60000"));
-    rejected(&mut x, -4014, msg, |x| x.new_order(&limit(Side::Buy, "0.01", "59000.05")));
+    rejected(&mut x, -4014, msg, |x| {
+        x.new_order(&limit(Side::Buy, "0.01", "59000.05"))
+    });
     rejected(&mut x, -4014, msg, |x| {
         x.new_algo_order(&algo(Side::Sell, OrderType::StopMarket, "59000.05", "0.01"))
     });
@@ -407,7 +431,9 @@ fn bad_symbol_1121() {
     rejected(&mut x, -1121, msg, |x| x.new_algo_order(&a));
     rejected(&mut x, -1121, msg, |x| x.cancel_order("ETHUSDT", &oid(0)));
     rejected(&mut x, -1121, msg, |x| x.query_order("ETHUSDT", &oid(0)));
-    rejected(&mut x, -1121, msg, |x| x.cancel_algo_order("ETHUSDT", &aid(0)));
+    rejected(&mut x, -1121, msg, |x| {
+        x.cancel_algo_order("ETHUSDT", &aid(0))
+    });
     rejected(&mut x, -1121, msg, |x| x.open_orders("ETHUSDT"));
     rejected(&mut x, -1121, msg, |x| x.position_risk("ETHUSDT"));
 }
@@ -419,17 +445,33 @@ fn cancel_unknown_or_finished_2011() {
     let mut x = ex(flats(3, "60000"));
     rejected(&mut x, -2011, msg, |x| x.cancel_order(SYM, &oid(99)));
     let filled = new_order(&mut x, market(Side::Buy, "0.01"));
-    assert_eq!(x.query_order(SYM, &OrderRef::Id(filled.order_id.0)).unwrap().status, OrderStatus::Filled);
-    rejected(&mut x, -2011, msg, |x| x.cancel_order(SYM, &OrderRef::Id(filled.order_id.0)));
+    assert_eq!(
+        x.query_order(SYM, &OrderRef::Id(filled.order_id.0))
+            .unwrap()
+            .status,
+        OrderStatus::Filled
+    );
+    rejected(&mut x, -2011, msg, |x| {
+        x.cancel_order(SYM, &OrderRef::Id(filled.order_id.0))
+    });
     let rest = new_order(&mut x, limit(Side::Buy, "0.01", "59000"));
     let c = x.cancel_order(SYM, &OrderRef::Id(rest.order_id.0)).unwrap();
     assert_eq!(c.status, OrderStatus::Canceled);
-    rejected(&mut x, -2011, msg, |x| x.cancel_order(SYM, &OrderRef::Id(rest.order_id.0)));
-    rejected(&mut x, -2011, msg, |x| x.cancel_order(SYM, &OrderRef::Client("nope".into())));
+    rejected(&mut x, -2011, msg, |x| {
+        x.cancel_order(SYM, &OrderRef::Id(rest.order_id.0))
+    });
+    rejected(&mut x, -2011, msg, |x| {
+        x.cancel_order(SYM, &OrderRef::Client("nope".into()))
+    });
     // §0: an algoId sent to /fapi/v1/order is unknown there
-    let a = new_algo(&mut x, algo_ro(Side::Sell, OrderType::StopMarket, "59000", "0.01"));
+    let a = new_algo(
+        &mut x,
+        algo_ro(Side::Sell, OrderType::StopMarket, "59000", "0.01"),
+    );
     assert_ne!(a.algo_id.0, filled.order_id.0);
-    rejected(&mut x, -2011, msg, |x| x.cancel_order(SYM, &OrderRef::Id(a.algo_id.0)));
+    rejected(&mut x, -2011, msg, |x| {
+        x.cancel_order(SYM, &OrderRef::Id(a.algo_id.0))
+    });
     assert_eq!(x.open_algo_orders(SYM).unwrap().len(), 1);
     // and an unknown algoId on the algo endpoint
     rejected(&mut x, -2011, msg, |x| x.cancel_algo_order(SYM, &aid(99)));
@@ -441,10 +483,18 @@ fn query_unknown_2013() {
     let msg = "Order does not exist.";
     let mut x = ex(flats(3, "60000"));
     rejected(&mut x, -2013, msg, |x| x.query_order(SYM, &oid(0)));
-    let a = new_algo(&mut x, algo(Side::Sell, OrderType::StopMarket, "59000", "0.01"));
-    rejected(&mut x, -2013, msg, |x| x.query_order(SYM, &OrderRef::Id(a.algo_id.0)));
+    let a = new_algo(
+        &mut x,
+        algo(Side::Sell, OrderType::StopMarket, "59000", "0.01"),
+    );
+    rejected(&mut x, -2013, msg, |x| {
+        x.query_order(SYM, &OrderRef::Id(a.algo_id.0))
+    });
     rejected(&mut x, -2013, msg, |x| x.query_algo_order(SYM, &aid(7)));
-    assert_eq!(x.query_algo_order(SYM, &AlgoRef::Id(a.algo_id.0)).unwrap(), a);
+    assert_eq!(
+        x.query_algo_order(SYM, &AlgoRef::Id(a.algo_id.0)).unwrap(),
+        a
+    );
 }
 
 #[test]
@@ -453,10 +503,14 @@ fn margin_2019() {
     let mut x = ex(flats(3, "60000"));
     let msg = "Margin is insufficient.";
     rejected(&mut x, -2019, msg, |x| x.new_order(&market(Side::Buy, "2")));
-    rejected(&mut x, -2019, msg, |x| x.new_order(&limit(Side::Sell, "2", "61000")));
+    rejected(&mut x, -2019, msg, |x| {
+        x.new_order(&limit(Side::Sell, "2", "61000"))
+    });
     // resting opening limits use margin too
     new_order(&mut x, limit(Side::Buy, "1.5", "59000")); // 8 850 of 10 000
-    rejected(&mut x, -2019, msg, |x| x.new_order(&market(Side::Buy, "0.3")));
+    rejected(&mut x, -2019, msg, |x| {
+        x.new_order(&market(Side::Buy, "0.3"))
+    });
 }
 
 #[test]
@@ -468,7 +522,12 @@ fn would_immediately_trigger_2021_each_type_and_side() {
     let table = [
         (StopMarket, Side::Sell, ["60000", "60000.1"], "59999.9"),
         (StopMarket, Side::Buy, ["60000", "59999.9"], "60000.1"),
-        (TakeProfitMarket, Side::Sell, ["60000", "59999.9"], "60000.1"),
+        (
+            TakeProfitMarket,
+            Side::Sell,
+            ["60000", "59999.9"],
+            "60000.1",
+        ),
         (TakeProfitMarket, Side::Buy, ["60000", "60000.1"], "59999.9"),
         (Stop, Side::Sell, ["60000", "60000.1"], "59999.9"),
         (Stop, Side::Buy, ["60000", "59999.9"], "60000.1"),
@@ -489,7 +548,8 @@ fn would_immediately_trigger_2021_each_type_and_side() {
             a.price = Some(d(rest));
         }
         let info = new_algo(&mut x, a);
-        x.cancel_algo_order(SYM, &AlgoRef::Id(info.algo_id.0)).unwrap();
+        x.cancel_algo_order(SYM, &AlgoRef::Id(info.algo_id.0))
+            .unwrap();
     }
     // trailing: SELL needs activatePrice > latest, BUY needs < latest
     rejected(&mut x, -2021, msg, |x| {
@@ -513,12 +573,20 @@ fn reduce_only_rejected_2022_one_way() {
     // binance-usdm-futures.md §2.2: no position; same direction; resting reduce-only qty > position
     let msg = "ReduceOnly Order is rejected.";
     let mut x = ex(flats(3, "60000"));
-    rejected(&mut x, -2022, msg, |x| x.new_order(&ro(market(Side::Sell, "0.01"))));
-    rejected(&mut x, -2022, msg, |x| x.new_order(&ro(limit(Side::Sell, "0.01", "61000"))));
+    rejected(&mut x, -2022, msg, |x| {
+        x.new_order(&ro(market(Side::Sell, "0.01")))
+    });
+    rejected(&mut x, -2022, msg, |x| {
+        x.new_order(&ro(limit(Side::Sell, "0.01", "61000")))
+    });
     new_order(&mut x, market(Side::Buy, "0.01"));
-    rejected(&mut x, -2022, msg, |x| x.new_order(&ro(market(Side::Buy, "0.01"))));
+    rejected(&mut x, -2022, msg, |x| {
+        x.new_order(&ro(market(Side::Buy, "0.01")))
+    });
     new_order(&mut x, ro(limit(Side::Sell, "0.01", "61000")));
-    rejected(&mut x, -2022, msg, |x| x.new_order(&ro(limit(Side::Sell, "0.01", "62000"))));
+    rejected(&mut x, -2022, msg, |x| {
+        x.new_order(&ro(limit(Side::Sell, "0.01", "62000")))
+    });
 }
 
 #[test]
@@ -548,7 +616,9 @@ fn position_side_mismatch_4061_both_modes() {
     let msg = "Order's position side does not match user's setting.";
     let mut x = ex(flats(3, "60000"));
     for p in [PositionSide::Long, PositionSide::Short] {
-        rejected(&mut x, -4061, msg, |x| x.new_order(&ps(market(Side::Buy, "0.01"), p)));
+        rejected(&mut x, -4061, msg, |x| {
+            x.new_order(&ps(market(Side::Buy, "0.01"), p))
+        });
         let mut a = algo(Side::Sell, OrderType::StopMarket, "59000", "0.01");
         a.position_side = Some(p);
         rejected(&mut x, -4061, msg, |x| x.new_algo_order(&a));
@@ -578,8 +648,10 @@ fn duplicate_client_id_4116() {
     let sl = new_algo(&mut x, a.clone());
     rejected(&mut x, -4116, msg, |x| x.new_algo_order(&a));
     // free again once the first one is finished
-    x.cancel_order(SYM, &OrderRef::Id(first.order_id.0)).unwrap();
-    x.cancel_algo_order(SYM, &AlgoRef::Id(sl.algo_id.0)).unwrap();
+    x.cancel_order(SYM, &OrderRef::Id(first.order_id.0))
+        .unwrap();
+    x.cancel_algo_order(SYM, &AlgoRef::Id(sl.algo_id.0))
+        .unwrap();
     new_order(&mut x, o);
     new_algo(&mut x, a);
 }
@@ -612,9 +684,12 @@ fn close_position_with_quantity_4137() {
     let mut x = ex(flats(3, "60000"));
     let mut a = close_leg(Side::Sell, OrderType::StopMarket, "59000", TimeInForce::Gtc);
     a.quantity = Some(d("0.01"));
-    rejected(&mut x, -4137, "Quantity must be zero with closePosition equals true", |x| {
-        x.new_algo_order(&a)
-    });
+    rejected(
+        &mut x,
+        -4137,
+        "Quantity must be zero with closePosition equals true",
+        |x| x.new_algo_order(&a),
+    );
 }
 
 #[test]
@@ -622,16 +697,28 @@ fn min_notional_4164_and_reduce_only_exemption() {
     // binance-usdm-futures.md §2.2, §3 -4164, §4 MIN_NOTIONAL (BTCUSDT 50): 0.001 × 30 000 = 30
     let msg = "Order's notional must be no smaller than 50 (unless you choose reduce only)";
     let mut x = ex(flats(3, "30000"));
-    rejected(&mut x, -4164, msg, |x| x.new_order(&market(Side::Buy, "0.001")));
-    rejected(&mut x, -4164, msg, |x| x.new_order(&limit(Side::Buy, "0.001", "29000")));
+    rejected(&mut x, -4164, msg, |x| {
+        x.new_order(&market(Side::Buy, "0.001"))
+    });
+    rejected(&mut x, -4164, msg, |x| {
+        x.new_order(&limit(Side::Buy, "0.001", "29000"))
+    });
     rejected(&mut x, -4164, msg, |x| {
         x.new_algo_order(&algo(Side::Sell, OrderType::StopMarket, "29000", "0.001"))
     });
     new_order(&mut x, market(Side::Buy, "0.01"));
     // reduce-only exits are exempt
-    new_algo(&mut x, algo_ro(Side::Sell, OrderType::StopMarket, "29000", "0.001"));
+    new_algo(
+        &mut x,
+        algo_ro(Side::Sell, OrderType::StopMarket, "29000", "0.001"),
+    );
     let o = new_order(&mut x, ro(market(Side::Sell, "0.001")));
-    assert_eq!(x.query_order(SYM, &OrderRef::Id(o.order_id.0)).unwrap().status, OrderStatus::Filled);
+    assert_eq!(
+        x.query_order(SYM, &OrderRef::Id(o.order_id.0))
+            .unwrap()
+            .status,
+        OrderStatus::Filled
+    );
     assert_eq!(amt(&x), d("0.009"));
 }
 
@@ -675,13 +762,20 @@ fn algo_lifecycle_new_triggering_triggered_finished() {
     let entry = new_order(&mut x, market(Side::Buy, "0.01"));
     drain(&mut x);
     let v0 = x.version();
-    let sl = new_algo(&mut x, algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"));
+    let sl = new_algo(
+        &mut x,
+        algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"),
+    );
     assert_eq!(sl.algo_status, AlgoStatus::New);
     assert_ne!(sl.algo_id.0, entry.order_id.0);
     assert_eq!(sl.actual_order_id, None);
     assert_eq!(tags(&drain(&mut x)), ["A0 NEW"]);
     assert!(x.version() > v0);
-    assert_eq!(x.open_orders(SYM).unwrap(), vec![], "algo orders are not in openOrders");
+    assert_eq!(
+        x.open_orders(SYM).unwrap(),
+        vec![],
+        "algo orders are not in openOrders"
+    );
 
     let evs = run_to(&mut x, T0 + 3 * MIN);
     assert_eq!(
@@ -700,7 +794,9 @@ fn algo_lifecycle_new_triggering_triggered_finished() {
     assert!(evs.iter().all(|(ti, _)| *ti == t));
     assert!(t.0 > T0 + MIN && t.0 < T0 + 2 * MIN);
     // the child: its own orderId, original type, the algo link
-    let Event::OrderTradeUpdate(child) = &evs[3].1 else { panic!() };
+    let Event::OrderTradeUpdate(child) = &evs[3].1 else {
+        panic!()
+    };
     assert_eq!(child.orig_type, OrderType::StopMarket);
     assert_eq!(child.from_algo, Some(sl.algo_id));
     assert_eq!(child.last_price, d("59500"));
@@ -710,7 +806,14 @@ fn algo_lifecycle_new_triggering_triggered_finished() {
     assert_eq!(q.actual_price, d("59500"));
     assert_eq!(q.trigger_time, t);
     let c = x.query_order(SYM, &oid(1)).unwrap();
-    assert_eq!((c.status, c.order_type, c.orig_type), (OrderStatus::Filled, OrderType::Market, OrderType::StopMarket));
+    assert_eq!(
+        (c.status, c.order_type, c.orig_type),
+        (
+            OrderStatus::Filled,
+            OrderType::Market,
+            OrderType::StopMarket
+        )
+    );
     assert_eq!(amt(&x), Decimal::ZERO);
     assert_eq!(x.open_algo_orders(SYM).unwrap(), vec![]);
 }
@@ -720,10 +823,15 @@ fn algo_cancel() {
     // binance-usdm-futures.md §6: CANCELED by the user; a second cancel is unknown (-2011)
     let mut x = ex(sl_bars());
     new_order(&mut x, market(Side::Buy, "0.01"));
-    let sl = new_algo(&mut x, algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"));
+    let sl = new_algo(
+        &mut x,
+        algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"),
+    );
     drain(&mut x);
     let v = x.version();
-    let c = x.cancel_algo_order(SYM, &AlgoRef::Client(sl.client_algo_id.clone())).unwrap();
+    let c = x
+        .cancel_algo_order(SYM, &AlgoRef::Client(sl.client_algo_id.clone()))
+        .unwrap();
     assert_eq!(c.algo_status, AlgoStatus::Canceled);
     assert!(x.version() > v);
     assert_eq!(tags(&drain(&mut x)), ["A0 CANCELED"]);
@@ -749,9 +857,15 @@ fn reduce_only_or_close_position_leg_without_position_is_rejected_at_trigger() {
         drain(&mut x);
         let w = x.wallet();
         let evs = run_to(&mut x, T0 + 3 * MIN);
-        assert_eq!(tags(&evs), ["A0 TRIGGERING", "A0 REJECTED rm=Reduce Only reject"]);
+        assert_eq!(
+            tags(&evs),
+            ["A0 TRIGGERING", "A0 REJECTED rm=Reduce Only reject"]
+        );
         let q = x.query_algo_order(SYM, &AlgoRef::Id(a.algo_id.0)).unwrap();
-        assert_eq!((q.algo_status, q.actual_order_id), (AlgoStatus::Rejected, None));
+        assert_eq!(
+            (q.algo_status, q.actual_order_id),
+            (AlgoStatus::Rejected, None)
+        );
         assert_eq!(x.wallet(), w);
         assert_eq!(amt(&x), Decimal::ZERO);
         // no child: orderId 0 was never used
@@ -763,7 +877,10 @@ fn reduce_only_or_close_position_leg_without_position_is_rejected_at_trigger() {
 fn non_reduce_only_stop_without_position_opens_one() {
     // binance-usdm-futures.md §2.4: a non-reduce-only orphan stop fires and opens a position
     let mut x = ex(sl_bars());
-    new_algo(&mut x, algo(Side::Sell, OrderType::StopMarket, "59500", "0.01"));
+    new_algo(
+        &mut x,
+        algo(Side::Sell, OrderType::StopMarket, "59500", "0.01"),
+    );
     let evs = run_to(&mut x, T0 + 3 * MIN);
     assert_eq!(trades(&evs).len(), 1);
     assert_eq!(amt(&x), d("-0.01"));
@@ -782,8 +899,14 @@ fn pair_run(tif: TimeInForce) -> (MockExchange, Vec<(TimeMs, Event)>) {
     ];
     let mut x = ex(bars);
     new_order(&mut x, market(Side::Buy, "0.01"));
-    new_algo(&mut x, close_leg(Side::Sell, OrderType::StopMarket, "59500", tif));
-    new_algo(&mut x, close_leg(Side::Sell, OrderType::TakeProfitMarket, "60500", tif));
+    new_algo(
+        &mut x,
+        close_leg(Side::Sell, OrderType::StopMarket, "59500", tif),
+    );
+    new_algo(
+        &mut x,
+        close_leg(Side::Sell, OrderType::TakeProfitMarket, "60500", tif),
+    );
     drain(&mut x);
     let evs = run_to(&mut x, T0 + 2 * MIN);
     (x, evs)
@@ -807,7 +930,10 @@ fn gte_gtc_pair_other_leg_expires_when_position_closes() {
     );
     assert_eq!(amt(&x), Decimal::ZERO);
     assert_eq!(x.open_algo_orders(SYM).unwrap(), vec![]);
-    assert_eq!(x.query_algo_order(SYM, &aid(0)).unwrap().algo_status, AlgoStatus::Expired);
+    assert_eq!(
+        x.query_algo_order(SYM, &aid(0)).unwrap().algo_status,
+        AlgoStatus::Expired
+    );
     assert_eq!(tags(&run_to(&mut x, T0 + 4 * MIN)), Vec::<String>::new());
 }
 
@@ -820,9 +946,15 @@ fn plain_gtc_close_position_pair_is_not_linked() {
     assert_eq!(amt(&x), Decimal::ZERO);
     let open = x.open_algo_orders(SYM).unwrap();
     assert_eq!(open.len(), 1);
-    assert_eq!((open[0].algo_id.0 - ALGO_ID_BASE, open[0].algo_status), (0, AlgoStatus::New));
+    assert_eq!(
+        (open[0].algo_id.0 - ALGO_ID_BASE, open[0].algo_status),
+        (0, AlgoStatus::New)
+    );
     let evs = run_to(&mut x, T0 + 4 * MIN);
-    assert_eq!(tags(&evs), ["A0 TRIGGERING", "A0 REJECTED rm=Reduce Only reject"]);
+    assert_eq!(
+        tags(&evs),
+        ["A0 TRIGGERING", "A0 REJECTED rm=Reduce Only reject"]
+    );
 }
 
 #[test]
@@ -837,11 +969,93 @@ fn resting_reduce_only_limit_expires_er4_when_position_closes() {
     assert_eq!(close.order_id.0, ORDER_ID_BASE + 2);
     assert_eq!(
         tags(&drain(&mut x)),
-        ["O2 NEW/NEW MARKET", "O2 TRADE/FILLED MARKET", "ACC ORDER", "O1 EXPIRED/EXPIRED LIMIT er=4"]
+        [
+            "O2 NEW/NEW MARKET",
+            "O2 TRADE/FILLED MARKET",
+            "ACC ORDER",
+            "O1 EXPIRED/EXPIRED LIMIT er=4"
+        ]
     );
-    assert_eq!(x.query_order(SYM, &oid(2)).unwrap().status, OrderStatus::Filled);
-    assert_eq!(x.query_order(SYM, &oid(1)).unwrap().status, OrderStatus::Expired);
+    assert_eq!(
+        x.query_order(SYM, &oid(2)).unwrap().status,
+        OrderStatus::Filled
+    );
+    assert_eq!(
+        x.query_order(SYM, &oid(1)).unwrap().status,
+        OrderStatus::Expired
+    );
     assert_eq!(x.open_orders(SYM).unwrap(), vec![]);
+}
+
+#[test]
+fn hedge_legs_close_only_their_own_side() {
+    // binance-usdm-futures.md §2.1 hedge legs, §2.3 SELL+LONG closes the long and never flips,
+    // §2.4 a closing leg fired with nothing to close is rejected
+    let mut x = ex_with(hedge(), sl_bars());
+    new_order(&mut x, ps(market(Side::Buy, "0.01"), PositionSide::Long));
+    new_order(&mut x, ps(market(Side::Sell, "0.01"), PositionSide::Short));
+    let mut sl = algo(Side::Sell, OrderType::StopMarket, "59500", "0.01");
+    sl.position_side = Some(PositionSide::Long);
+    new_algo(&mut x, sl.clone());
+    new_algo(&mut x, sl);
+    drain(&mut x);
+    let evs = run_to(&mut x, T0 + 3 * MIN);
+    assert_eq!(trades(&evs).len(), 1);
+    assert_eq!(x.position_amt(PositionSide::Long), Decimal::ZERO);
+    assert_eq!(x.position_amt(PositionSide::Short), d("-0.01"));
+    let q = x.query_algo_order(SYM, &aid(1)).unwrap();
+    assert_eq!(q.algo_status, AlgoStatus::Rejected);
+    assert!(tags(&evs).contains(&"A1 REJECTED rm=Reduce Only reject".to_string()));
+    // §1 closePosition: in hedge mode only SELL+LONG or BUY+SHORT
+    let mut a = close_leg(Side::Buy, OrderType::StopMarket, "61000", TimeInForce::Gtc);
+    a.position_side = Some(PositionSide::Long);
+    rejected(
+        &mut x,
+        -1128,
+        "Combination of optional parameters invalid.",
+        |x| x.new_algo_order(&a),
+    );
+}
+
+#[test]
+fn hedge_closing_limit_expires_when_its_leg_closes() {
+    // binance-usdm-futures.md §2.3: hedge closes are implicitly reduce-only, so a resting
+    // SELL+LONG limit expires (er=4, §2.2) when the long is closed by another order
+    let mut x = ex_with(
+        hedge(),
+        vec![flat(0, "60000"), flat(1, "60000"), flat(2, "61500")],
+    );
+    new_order(&mut x, ps(market(Side::Buy, "0.01"), PositionSide::Long));
+    new_order(
+        &mut x,
+        ps(limit(Side::Sell, "0.01", "61000"), PositionSide::Long),
+    );
+    new_order(&mut x, ps(market(Side::Sell, "0.01"), PositionSide::Long));
+    let evs = drain(&mut x);
+    assert_eq!(
+        tags(&evs)[tags(&evs).len() - 1],
+        "O1 EXPIRED/EXPIRED LIMIT er=4"
+    );
+    assert_eq!(x.open_orders(SYM).unwrap(), vec![]);
+    // and nothing is left to fire later
+    assert!(trades(&run_to(&mut x, T0 + 3 * MIN)).is_empty());
+}
+
+#[test]
+fn ioc_remainder_expires_er2() {
+    // binance-usdm-futures.md §1 timeInForce: IOC fills what it can, the remainder EXPIRED er=2
+    let mut x = ex(flats(3, "60000"));
+    let mut o = limit(Side::Buy, "0.01", "59000");
+    o.time_in_force = Some(TimeInForce::Ioc);
+    new_order(&mut x, o);
+    assert_eq!(
+        tags(&drain(&mut x)),
+        ["O0 NEW/NEW LIMIT", "O0 EXPIRED/EXPIRED LIMIT er=2"]
+    );
+    assert_eq!(
+        x.query_order(SYM, &oid(0)).unwrap().status,
+        OrderStatus::Expired
+    );
 }
 
 #[test]
@@ -855,13 +1069,25 @@ fn triggered_limit_child_rests_then_cancelled_finishes_the_algo() {
     new_algo(&mut x, a);
     drain(&mut x);
     let evs = run_to(&mut x, T0 + 3 * MIN);
-    assert_eq!(tags(&evs), ["A0 TRIGGERING", "A0 TRIGGERED ai=O1", "O1 NEW/NEW LIMIT"]);
+    assert_eq!(
+        tags(&evs),
+        ["A0 TRIGGERING", "A0 TRIGGERED ai=O1", "O1 NEW/NEW LIMIT"]
+    );
     let child = x.open_orders(SYM).unwrap();
     assert_eq!(child.len(), 1);
-    assert_eq!((child[0].orig_type, child[0].price), (OrderType::Stop, d("59600")));
+    assert_eq!(
+        (child[0].orig_type, child[0].price),
+        (OrderType::Stop, d("59600"))
+    );
     x.cancel_order(SYM, &oid(1)).unwrap();
-    assert_eq!(tags(&drain(&mut x)), ["O1 CANCELED/CANCELED LIMIT", "A0 FINISHED ai=O1"]);
-    assert_eq!(x.query_algo_order(SYM, &aid(0)).unwrap().algo_status, AlgoStatus::Finished);
+    assert_eq!(
+        tags(&drain(&mut x)),
+        ["O1 CANCELED/CANCELED LIMIT", "A0 FINISHED ai=O1"]
+    );
+    assert_eq!(
+        x.query_algo_order(SYM, &aid(0)).unwrap().algo_status,
+        AlgoStatus::Finished
+    );
 }
 
 #[test]
@@ -877,12 +1103,20 @@ fn legacy_model_same_order_id_after_trigger() {
         ..NewOrder::new(SYM, Side::Sell, OrderType::StopMarket)
     };
     let sl = new_order(&mut x, o);
-    assert_eq!((sl.order_id.0 - ORDER_ID_BASE, sl.status), (1, OrderStatus::New));
+    assert_eq!(
+        (sl.order_id.0 - ORDER_ID_BASE, sl.status),
+        (1, OrderStatus::New)
+    );
     let open = x.open_orders(SYM).unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].order_type, OrderType::StopMarket);
     let a = algo_ro(Side::Sell, OrderType::TakeProfitMarket, "61000", "0.01");
-    rejected(&mut x, -1000, "Not found: /fapi/v1/algoOrder does not exist before 2025-12-09 (api = \"legacy\")", |x| x.new_algo_order(&a));
+    rejected(
+        &mut x,
+        -1000,
+        "Not found: /fapi/v1/algoOrder does not exist before 2025-12-09 (api = \"legacy\")",
+        |x| x.new_algo_order(&a),
+    );
     assert_eq!(x.new_algo_order(&a).unwrap_err().http, 404);
     let evs = run_to(&mut x, T0 + 3 * MIN);
     assert_eq!(
@@ -895,7 +1129,14 @@ fn legacy_model_same_order_id_after_trigger() {
         ]
     );
     let q = x.query_order(SYM, &OrderRef::Id(sl.order_id.0)).unwrap();
-    assert_eq!((q.status, q.order_type, q.orig_type), (OrderStatus::Filled, OrderType::Market, OrderType::StopMarket));
+    assert_eq!(
+        (q.status, q.order_type, q.orig_type),
+        (
+            OrderStatus::Filled,
+            OrderType::Market,
+            OrderType::StopMarket
+        )
+    );
     assert_eq!(q.avg_price, d("59500"));
     assert_eq!(amt(&x), Decimal::ZERO);
 }
@@ -905,6 +1146,7 @@ fn legacy_buy_trailing_stop_does_not_fire_at_once() {
     // binance-usdm-futures.md §1: BUY trailing fires when P ≥ lowest × (1 + callbackRate)
     let mut x = ex_with(legacy(), flats(5, "60000"));
     new_order(&mut x, market(Side::Sell, "0.01"));
+    run_to(&mut x, T0 + MIN + 10_000); // placed mid-bar
     let o = NewOrder {
         quantity: Some(d("0.01")),
         callback_rate: Some(d("1")),
@@ -923,11 +1165,37 @@ fn legacy_buy_trailing_stop_does_not_fire_at_once() {
 /// A long 0.01 at 60000 with GTE_GTC closePosition SL 59500 / TP 60500 and one bar that reaches
 /// both; returns (price of the one fill, ambiguous bars).
 fn both_legs_in_one_bar(policy: IntrabarPolicy, high: &str, low: &str) -> (Decimal, u64) {
-    let bars = vec![flat(0, "60000"), bar(1, "60000", high, low, "60000"), flat(2, "60000")];
-    let mut x = ex_with(ExchangeConfig { intrabar: policy, ..cfg() }, bars);
+    let bars = vec![
+        flat(0, "60000"),
+        bar(1, "60000", high, low, "60000"),
+        flat(2, "60000"),
+    ];
+    let mut x = ex_with(
+        ExchangeConfig {
+            intrabar: policy,
+            ..cfg()
+        },
+        bars,
+    );
     new_order(&mut x, market(Side::Buy, "0.01"));
-    new_algo(&mut x, close_leg(Side::Sell, OrderType::StopMarket, "59500", TimeInForce::GteGtc));
-    new_algo(&mut x, close_leg(Side::Sell, OrderType::TakeProfitMarket, "60500", TimeInForce::GteGtc));
+    new_algo(
+        &mut x,
+        close_leg(
+            Side::Sell,
+            OrderType::StopMarket,
+            "59500",
+            TimeInForce::GteGtc,
+        ),
+    );
+    new_algo(
+        &mut x,
+        close_leg(
+            Side::Sell,
+            OrderType::TakeProfitMarket,
+            "60500",
+            TimeInForce::GteGtc,
+        ),
+    );
     drain(&mut x);
     let evs = run_to(&mut x, T0 + 3 * MIN);
     let t = trades(&evs);
@@ -956,7 +1224,11 @@ fn intrabar_policy_decides_which_leg_fills() {
         (Refine, low_near, sl), // no sub-bars: ohlc
     ];
     for (policy, (h, l), want) in table {
-        assert_eq!(both_legs_in_one_bar(policy, h, l), (want, 1), "{policy:?} h={h} l={l}");
+        assert_eq!(
+            both_legs_in_one_bar(policy, h, l),
+            (want, 1),
+            "{policy:?} h={h} l={l}"
+        );
     }
 }
 
@@ -987,14 +1259,34 @@ fn refine_walks_1m_sub_bars_inside_5m_bars() {
             x = x.with_sub_bars(subs.clone(), MIN);
         }
         new_order(&mut x, market(Side::Buy, "0.01"));
-        new_algo(&mut x, close_leg(Side::Sell, OrderType::StopMarket, "59500", TimeInForce::GteGtc));
-        new_algo(&mut x, close_leg(Side::Sell, OrderType::TakeProfitMarket, "60500", TimeInForce::GteGtc));
+        new_algo(
+            &mut x,
+            close_leg(
+                Side::Sell,
+                OrderType::StopMarket,
+                "59500",
+                TimeInForce::GteGtc,
+            ),
+        );
+        new_algo(
+            &mut x,
+            close_leg(
+                Side::Sell,
+                OrderType::TakeProfitMarket,
+                "60500",
+                TimeInForce::GteGtc,
+            ),
+        );
         drain(&mut x);
         let evs = run_to(&mut x, T0 + 3 * m5);
         let t = trades(&evs);
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].1, d(want), "with_subs={with_subs}");
-        let when = evs.iter().find(|(_, e)| matches!(e, Event::OrderTradeUpdate(_))).unwrap().0;
+        let when = evs
+            .iter()
+            .find(|(_, e)| matches!(e, Event::OrderTradeUpdate(_)))
+            .unwrap()
+            .0;
         if with_subs {
             // inside the first 1m sub-bar; the sub-bars, not the policy, decided
             assert!(when.0 >= T0 + m5 && when.0 < T0 + m5 + MIN);
@@ -1021,7 +1313,10 @@ fn refine_does_not_run_past_the_requested_time() {
     };
     let mut x = MockExchange::new(c, spec(), bars, m5).with_sub_bars(subs, MIN);
     new_order(&mut x, market(Side::Buy, "0.01"));
-    new_algo(&mut x, algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"));
+    new_algo(
+        &mut x,
+        algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"),
+    );
     drain(&mut x);
     let evs = run_to(&mut x, T0 + MIN - 1);
     assert_eq!(x.time(), TimeMs(T0 + MIN - 1));
@@ -1036,17 +1331,30 @@ fn gap_through_a_stop_fills_at_the_open() {
     // binance-usdm-futures.md §8: stop fills at the trigger, or at the open if the bar gapped through
     for (o, h, l, leg, want) in [
         ("59000", "59200", "58800", OrderType::StopMarket, "59000"),
-        ("61000", "61200", "60800", OrderType::TakeProfitMarket, "61000"),
+        (
+            "61000",
+            "61200",
+            "60800",
+            OrderType::TakeProfitMarket,
+            "61000",
+        ),
     ] {
         let bars = vec![flat(0, "60000"), bar(1, o, h, l, o)];
         let mut x = ex(bars);
         new_order(&mut x, market(Side::Buy, "0.01"));
-        let trig = if leg == OrderType::StopMarket { "59500" } else { "60500" };
+        let trig = if leg == OrderType::StopMarket {
+            "59500"
+        } else {
+            "60500"
+        };
         new_algo(&mut x, algo_ro(Side::Sell, leg, trig, "0.01"));
         drain(&mut x);
         let evs = run_to(&mut x, T0 + 2 * MIN);
         assert_eq!(trades(&evs)[0].1, d(want));
-        assert!(evs.iter().all(|(t, _)| t.0 == T0 + MIN), "at the bar's open");
+        assert!(
+            evs.iter().all(|(t, _)| t.0 == T0 + MIN),
+            "at the bar's open"
+        );
     }
 }
 
@@ -1057,7 +1365,11 @@ fn high_or_low_exactly_at_the_trigger_fires() {
         ("60500", "59900", OrderType::TakeProfitMarket, "60500"),
         ("60100", "59500", OrderType::StopMarket, "59500"),
     ] {
-        let bars = vec![flat(0, "60000"), bar(1, "60000", h, l, "60000"), flat(2, "60000")];
+        let bars = vec![
+            flat(0, "60000"),
+            bar(1, "60000", h, l, "60000"),
+            flat(2, "60000"),
+        ];
         let mut x = ex(bars);
         new_order(&mut x, market(Side::Buy, "0.01"));
         new_algo(&mut x, algo_ro(Side::Sell, leg, trig, "0.01"));
@@ -1066,12 +1378,25 @@ fn high_or_low_exactly_at_the_trigger_fires() {
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].1, d(trig));
         // and one tick short of it does not
-        let h2 = (d(h) - if leg == OrderType::TakeProfitMarket { d("0.1") } else { d("0") }).to_string();
-        let l2 = (d(l) + if leg == OrderType::StopMarket { d("0.1") } else { d("0") }).to_string();
+        let h2 = (d(h)
+            - if leg == OrderType::TakeProfitMarket {
+                d("0.1")
+            } else {
+                d("0")
+            })
+        .to_string();
+        let l2 = (d(l)
+            + if leg == OrderType::StopMarket {
+                d("0.1")
+            } else {
+                d("0")
+            })
+        .to_string();
         let bars = vec![flat(0, "60000"), bar(1, "60000", &h2, &l2, "60000")];
         let mut x = ex(bars);
         new_order(&mut x, market(Side::Buy, "0.01"));
         new_algo(&mut x, algo_ro(Side::Sell, leg, trig, "0.01"));
+        drain(&mut x);
         assert!(trades(&run_to(&mut x, T0 + 2 * MIN)).is_empty());
     }
 }
@@ -1086,11 +1411,20 @@ fn market_fills_at_path_price_plus_slippage() {
     let mut x = ex_with(c, sl_bars());
     new_order(&mut x, market(Side::Buy, "0.01"));
     assert_eq!(trades(&drain(&mut x))[0].1, d("60000.3"));
-    new_algo(&mut x, algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"));
+    new_algo(
+        &mut x,
+        algo_ro(Side::Sell, OrderType::StopMarket, "59500", "0.01"),
+    );
     assert_eq!(trades(&run_to(&mut x, T0 + 3 * MIN))[0].1, d("59499.7"));
     // a market order mid-bar fills at the path price at that moment
     let bars = vec![flat(0, "60000"), bar(1, "60000", "60300", "60000", "60300")];
-    let mut x = ex_with(ExchangeConfig { slippage_ticks: 3, ..cfg() }, bars);
+    let mut x = ex_with(
+        ExchangeConfig {
+            slippage_ticks: 3,
+            ..cfg()
+        },
+        bars,
+    );
     run_to(&mut x, T0 + MIN + 40_000); // low (60000) at +20 s, high (60300) at +40 s
     assert_eq!(x.last_price(), d("60300"));
     new_order(&mut x, market(Side::Sell, "0.01"));
@@ -1108,23 +1442,37 @@ fn limit_fill_touch_vs_through() {
         flat(3, "60200"),
     ];
     for (rule, want_bar) in [(LimitFill::Touch, 1), (LimitFill::Through, 2)] {
-        let mut x = ex_with(ExchangeConfig { limit_fill: rule, ..cfg() }, bars.clone());
+        let mut x = ex_with(
+            ExchangeConfig {
+                limit_fill: rule,
+                ..cfg()
+            },
+            bars.clone(),
+        );
         new_order(&mut x, market(Side::Buy, "0.01"));
         new_order(&mut x, limit(Side::Sell, "0.01", "60500"));
         drain(&mut x);
         let evs = run_to(&mut x, T0 + 4 * MIN);
         let t = trades(&evs);
         assert_eq!(t.len(), 1, "{rule:?}");
-        assert_eq!((t[0].1, t[0].4), (d("60500"), true), "{rule:?}: limit price, maker");
+        assert_eq!(
+            (t[0].1, t[0].4),
+            (d("60500"), true),
+            "{rule:?}: limit price, maker"
+        );
         assert_eq!(t[0].3, d("60500") * d("0.01") * d("0.0002"));
         let at = evs[0].0 .0;
-        assert!(at >= T0 + want_bar * MIN && at < T0 + (want_bar + 1) * MIN, "{rule:?}");
+        assert!(
+            at >= T0 + want_bar * MIN && at < T0 + (want_bar + 1) * MIN,
+            "{rule:?}"
+        );
     }
     // a gap through a resting limit fills at the better open
     let bars = vec![flat(0, "60000"), flat(1, "61000")];
     let mut x = ex(bars);
     new_order(&mut x, market(Side::Buy, "0.01"));
     new_order(&mut x, limit(Side::Sell, "0.01", "60500"));
+    drain(&mut x);
     assert_eq!(trades(&run_to(&mut x, T0 + 2 * MIN))[0].1, d("61000"));
 }
 
@@ -1139,10 +1487,11 @@ fn trailing_stop_follows_the_extreme() {
     let mut x = ex(bars);
     new_order(&mut x, market(Side::Buy, "0.01"));
     new_algo(&mut x, trailing(Side::Sell, "1", None, "0.01"));
+    drain(&mut x);
     let t = trades(&run_to(&mut x, T0 + 3 * MIN));
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].1, d("60390")); // 61000 × 0.99
-    // BUY: lowest 59000 → fires at 59590 exactly
+                                    // BUY: lowest 59000 → fires at 59590 exactly
     let bars = vec![
         flat(0, "60000"),
         bar(1, "60000", "60000", "59000", "59000"),
@@ -1151,6 +1500,7 @@ fn trailing_stop_follows_the_extreme() {
     let mut x = ex(bars);
     new_order(&mut x, market(Side::Sell, "0.01"));
     new_algo(&mut x, trailing(Side::Buy, "1", None, "0.01"));
+    drain(&mut x);
     let t = trades(&run_to(&mut x, T0 + 3 * MIN));
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].1, d("59590"));
@@ -1167,11 +1517,32 @@ fn trailing_stop_waits_for_its_activation_price() {
     let mut x = ex(bars);
     new_order(&mut x, market(Side::Buy, "0.01"));
     new_algo(&mut x, trailing(Side::Sell, "1", Some("60800"), "0.01"));
+    drain(&mut x);
     let evs = run_to(&mut x, T0 + 3 * MIN);
     let t = trades(&evs);
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].1, d("60390"));
     assert!(evs[0].0 .0 >= T0 + 2 * MIN);
+}
+
+#[test]
+fn trailing_stop_without_reduce_only_is_accepted() {
+    // binance-usdm-futures.md §4 MIN_NOTIONAL: a trailing stop has no trigger price; its notional
+    // is taken at the activation price, or at the latest price without one
+    let mut x = ex(flats(3, "30000"));
+    for act in [None, Some("30800")] {
+        let a = NewAlgoOrder {
+            reduce_only: None,
+            ..trailing(Side::Sell, "1", act, "0.01")
+        };
+        assert_eq!(new_algo(&mut x, a).algo_status, AlgoStatus::New);
+    }
+    let a = NewAlgoOrder {
+        reduce_only: None,
+        ..trailing(Side::Sell, "1", None, "0.001")
+    };
+    let msg = "Order's notional must be no smaller than 50 (unless you choose reduce only)";
+    rejected(&mut x, -4164, msg, |x| x.new_algo_order(&a));
 }
 
 #[test]
@@ -1192,7 +1563,11 @@ fn trailing_stop_placed_mid_bar_tracks_from_placement() {
 fn funding_at_its_timestamp_for_positions_open_then() {
     // binance-usdm-futures.md §5: notional at mark × rate; rate > 0 → longs pay; only positions
     // open at the funding time
-    let f = [(T0 + 3 * MIN, d("0.0001")), (T0 + 6 * MIN, d("0.0001")), (T0 + 9 * MIN, d("-0.0002"))];
+    let f = [
+        (T0 + 3 * MIN, d("0.0001")),
+        (T0 + 6 * MIN, d("0.0001")),
+        (T0 + 9 * MIN, d("-0.0002")),
+    ];
     let mut x = ex(flats(12, "60000")).with_funding(f.to_vec());
     new_order(&mut x, market(Side::Buy, "0.01"));
     drain(&mut x);
@@ -1200,7 +1575,9 @@ fn funding_at_its_timestamp_for_positions_open_then() {
     let evs = run_to(&mut x, T0 + 3 * MIN);
     assert_eq!(tags(&evs), ["ACC FUNDING_FEE"]);
     assert_eq!(evs[0].0, TimeMs(T0 + 3 * MIN));
-    let Event::AccountUpdate(a) = &evs[0].1 else { panic!() };
+    let Event::AccountUpdate(a) = &evs[0].1 else {
+        panic!()
+    };
     assert_eq!(a.balance_change, d("-0.06")); // 0.01 × 60000 × 0.0001, paid by the long
     assert_eq!(x.wallet(), w - d("0.06"));
     // flat at the second funding time: nothing
@@ -1213,8 +1590,13 @@ fn funding_at_its_timestamp_for_positions_open_then() {
     new_order(&mut x, market(Side::Sell, "0.01"));
     drain(&mut x);
     let evs = run_to(&mut x, T0 + 11 * MIN);
-    let Event::AccountUpdate(a) = &evs[0].1 else { panic!() };
-    assert_eq!((evs[0].0, a.balance_change), (TimeMs(T0 + 9 * MIN), d("-0.12")));
+    let Event::AccountUpdate(a) = &evs[0].1 else {
+        panic!()
+    };
+    assert_eq!(
+        (evs[0].0, a.balance_change),
+        (TimeMs(T0 + 9 * MIN), d("-0.12"))
+    );
     // and a short receives at a positive rate
     let mut x = ex(flats(5, "60000")).with_funding(vec![(T0 + 2 * MIN, d("0.0001"))]);
     new_order(&mut x, market(Side::Sell, "0.01"));
@@ -1227,14 +1609,26 @@ fn funding_at_its_timestamp_for_positions_open_then() {
 #[test]
 fn next_change_time_sees_triggers_and_funding() {
     // the poll-skipping hint must not skip a bar where a trigger or funding falls
-    let mut x = ex(flats(10, "60000")).with_funding(vec![(T0 + 5 * MIN + 7, d("0.0001"))]);
-    assert_eq!(x.next_change_time(TimeMs(T0 + 10 * MIN)), TimeMs(T0 + 5 * MIN));
+    let x = ex(flats(10, "60000")).with_funding(vec![(T0 + 5 * MIN + 7, d("0.0001"))]);
+    assert_eq!(
+        x.next_change_time(TimeMs(T0 + 10 * MIN)),
+        TimeMs(T0 + 5 * MIN)
+    );
     let mut bars = flats(10, "60000");
     bars[3] = bar(3, "60000", "60000", "59000", "60000");
     let mut x = ex(bars);
-    new_algo(&mut x, algo(Side::Sell, OrderType::StopMarket, "59500", "0.01"));
-    assert_eq!(x.next_change_time(TimeMs(T0 + 10 * MIN)), TimeMs(T0 + 3 * MIN));
-    assert_eq!(x.next_change_time(TimeMs(T0 + 2 * MIN)), TimeMs(T0 + 2 * MIN));
+    new_algo(
+        &mut x,
+        algo(Side::Sell, OrderType::StopMarket, "59500", "0.01"),
+    );
+    assert_eq!(
+        x.next_change_time(TimeMs(T0 + 10 * MIN)),
+        TimeMs(T0 + 3 * MIN)
+    );
+    assert_eq!(
+        x.next_change_time(TimeMs(T0 + 2 * MIN)),
+        TimeMs(T0 + 2 * MIN)
+    );
     run_to(&mut x, T0 + 10 * MIN);
 }
 
@@ -1269,12 +1663,21 @@ fn realized_pnl_entry_averaging_and_flip() {
     drain(&mut x);
     new_order(&mut x, market(Side::Sell, "0.03"));
     let evs = drain(&mut x);
-    let Some(Event::AccountUpdate(a)) = evs.iter().map(|e| &e.1).find(|e| matches!(e, Event::AccountUpdate(_))) else { panic!() };
+    let Some(Event::AccountUpdate(a)) = evs
+        .iter()
+        .map(|e| &e.1)
+        .find(|e| matches!(e, Event::AccountUpdate(_)))
+    else {
+        panic!()
+    };
     assert_eq!(a.realized_pnl, d("30")); // (62000 − 60500) × 0.02
     let p = &x.position_risk(SYM).unwrap()[0];
     assert_eq!((p.position_amt, p.entry_price), (d("-0.01"), d("62000")));
     // fees: 600 + 610 + 1860 notional at 0.05 %
-    assert_eq!(x.wallet(), d("10000") + d("30") - d("0.3") - d("0.305") - d("0.93"));
+    assert_eq!(
+        x.wallet(),
+        d("10000") + d("30") - d("0.3") - d("0.305") - d("0.93")
+    );
 }
 
 #[test]
@@ -1291,8 +1694,14 @@ fn wallet_is_initial_plus_realized_minus_fees_plus_funding() {
     let mut x = ex(bars).with_funding(funding);
     let mut log = Vec::new();
     new_order(&mut x, market(Side::Buy, "0.02"));
-    new_algo(&mut x, algo_ro(Side::Sell, OrderType::TakeProfitMarket, "60500", "0.01"));
-    new_algo(&mut x, algo(Side::Sell, OrderType::StopMarket, "59500", "0.03"));
+    new_algo(
+        &mut x,
+        algo_ro(Side::Sell, OrderType::TakeProfitMarket, "60500", "0.01"),
+    );
+    new_algo(
+        &mut x,
+        algo(Side::Sell, OrderType::StopMarket, "59500", "0.03"),
+    );
     new_order(&mut x, limit(Side::Buy, "0.01", "59700"));
     x.drain_events(&mut log);
     log.extend(run_to(&mut x, T0 + 5 * MIN));
@@ -1320,22 +1729,49 @@ fn scenario_log() -> String {
     let mut p: i64 = 600_000;
     let mut s: u64 = 7;
     for i in 0..600 {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let step = ((s >> 33) % 201) as i64 - 100;
         let o = p;
         p += step;
         let wick = ((s >> 20) % 50) as i64;
-        bars.push(BarTicks { t: T0 + i * MIN, o, h: o.max(p) + wick, l: o.min(p) - wick, c: p });
+        bars.push(BarTicks {
+            t: T0 + i * MIN,
+            o,
+            h: o.max(p) + wick,
+            l: o.min(p) - wick,
+            c: p,
+        });
     }
-    let mut x = ex_with(ExchangeConfig { equity_sample_ms: 0, ..cfg() }, bars)
-        .with_funding(vec![(T0 + 100 * MIN, d("0.0001")), (T0 + 400 * MIN, d("-0.0001"))]);
+    let mut x = ex_with(
+        ExchangeConfig {
+            equity_sample_ms: 0,
+            ..cfg()
+        },
+        bars,
+    )
+    .with_funding(vec![
+        (T0 + 100 * MIN, d("0.0001")),
+        (T0 + 400 * MIN, d("-0.0001")),
+    ]);
     let mut log = Vec::new();
     for k in 0..20 {
         if amt(&x).is_zero() {
             let _ = x.new_order(&market(Side::Buy, "0.01"));
             let px = x.last_price();
-            let _ = x.new_algo_order(&close_leg(Side::Sell, OrderType::StopMarket, &(px - d("30")).to_string(), TimeInForce::GteGtc));
-            let _ = x.new_algo_order(&close_leg(Side::Sell, OrderType::TakeProfitMarket, &(px + d("30")).to_string(), TimeInForce::GteGtc));
+            let _ = x.new_algo_order(&close_leg(
+                Side::Sell,
+                OrderType::StopMarket,
+                &(px - d("30")).to_string(),
+                TimeInForce::GteGtc,
+            ));
+            let _ = x.new_algo_order(&close_leg(
+                Side::Sell,
+                OrderType::TakeProfitMarket,
+                &(px + d("30")).to_string(),
+                TimeInForce::GteGtc,
+            ));
         }
         log.extend(run_to(&mut x, T0 + (k + 1) * 30 * MIN));
     }

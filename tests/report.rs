@@ -151,14 +151,38 @@ fn sample_log() -> EventLog {
     log.push(
         t(0),
         Exchange,
-        ou(1, OrderType::Market, ExecType::New, OrderStatus::New, Side::Buy, ("0", "0"), "0", "0", None),
+        ou(
+            1,
+            OrderType::Market,
+            ExecType::New,
+            OrderStatus::New,
+            Side::Buy,
+            ("0", "0"),
+            "0",
+            "0",
+            None,
+        ),
     ); // 2
     log.push(
         t(0),
         Exchange,
-        ou(1, OrderType::Market, ExecType::Trade, OrderStatus::Filled, Side::Buy, ("1", "100"), "0.05", "0", None),
+        ou(
+            1,
+            OrderType::Market,
+            ExecType::Trade,
+            OrderStatus::Filled,
+            Side::Buy,
+            ("1", "100"),
+            "0.05",
+            "0",
+            None,
+        ),
     ); // 3
-    log.push(t(0), Exchange, au(AccountReason::Order, "9999.95", "0", "0.05", "0", Some("1"))); // 4
+    log.push(
+        t(0),
+        Exchange,
+        au(AccountReason::Order, "9999.95", "0", "0.05", "0", Some("1")),
+    ); // 4
     log.push(
         t(0),
         Sim,
@@ -168,8 +192,16 @@ fn sample_log() -> EventLog {
             outcome: CallOutcome::Ok("orderId=1 FILLED".into()),
         },
     ); // 5
-    log.push(t(1), Exchange, algo(1, OrderType::StopMarket, AlgoStatus::New, "90", None)); // 6
-    log.push(t(1), Exchange, algo(2, OrderType::TakeProfitMarket, AlgoStatus::New, "120", None)); // 7
+    log.push(
+        t(1),
+        Exchange,
+        algo(1, OrderType::StopMarket, AlgoStatus::New, "90", None),
+    ); // 6
+    log.push(
+        t(1),
+        Exchange,
+        algo(2, OrderType::TakeProfitMarket, AlgoStatus::New, "120", None),
+    ); // 7
     log.push(
         t(1),
         Engine,
@@ -188,7 +220,10 @@ fn sample_log() -> EventLog {
         Event::Response {
             call: 2,
             endpoint: Endpoint::NewAlgoOrder,
-            outcome: CallOutcome::Rejected(ApiError::new(-1106, "Parameter 'reduceonly' sent when not required.")),
+            outcome: CallOutcome::Rejected(ApiError::new(
+                -1106,
+                "Parameter 'reduceonly' sent when not required.",
+            )),
         },
     ); // 10
     log.push(
@@ -199,15 +234,67 @@ fn sample_log() -> EventLog {
             text: "stop 90 beyond liquidation 85 <warn>".into(),
         },
     ); // 11
-    log.push(t(4), Exchange, algo(2, OrderType::TakeProfitMarket, AlgoStatus::Triggered, "120", Some(3))); // 12
     log.push(
         t(4),
         Exchange,
-        ou(3, OrderType::TakeProfitMarket, ExecType::Trade, OrderStatus::Filled, Side::Sell, ("1", "120"), "0.06", "20", Some(2)),
+        algo(
+            2,
+            OrderType::TakeProfitMarket,
+            AlgoStatus::Triggered,
+            "120",
+            Some(3),
+        ),
+    ); // 12
+    log.push(
+        t(4),
+        Exchange,
+        ou(
+            3,
+            OrderType::TakeProfitMarket,
+            ExecType::Trade,
+            OrderStatus::Filled,
+            Side::Sell,
+            ("1", "120"),
+            "0.06",
+            "20",
+            Some(2),
+        ),
     ); // 13
-    log.push(t(4), Exchange, au(AccountReason::Order, "10019.89", "20", "0.06", "0", Some("0"))); // 14
-    log.push(t(4), Exchange, algo(2, OrderType::TakeProfitMarket, AlgoStatus::Finished, "120", Some(3))); // 15
-    log.push(t(8 * 60), Exchange, au(AccountReason::FundingFee, "10018.39", "0", "0", "-1.5", None)); // 16
+    log.push(
+        t(4),
+        Exchange,
+        au(
+            AccountReason::Order,
+            "10019.89",
+            "20",
+            "0.06",
+            "0",
+            Some("0"),
+        ),
+    ); // 14
+    log.push(
+        t(4),
+        Exchange,
+        algo(
+            2,
+            OrderType::TakeProfitMarket,
+            AlgoStatus::Finished,
+            "120",
+            Some(3),
+        ),
+    ); // 15
+    log.push(
+        t(8 * 60),
+        Exchange,
+        au(
+            AccountReason::FundingFee,
+            "10018.39",
+            "0",
+            "0",
+            "-1.5",
+            None,
+        ),
+    ); // 16
     log.push(t(8 * 60), Sim, equity("10018.39", "0", "121")); // 17
     log.push(
         t(8 * 60),
@@ -285,11 +372,11 @@ fn equity_curve_points() {
     let c = equity_curve(&sample_log(), d("10000"));
     let want = [
         (t(0), "10000"),
-        (t(0), "9999.95"),          // after the entry's ACCOUNT_UPDATE: no Equity sample yet
-        (t(2), "10009.95"),         // Equity sample: wallet + 10 unrealized
-        (t(4), "10019.89"),         // flat after TP: unrealized 0
-        (t(8 * 60), "10018.39"),    // funding
-        (t(8 * 60), "10018.39"),    // Equity sample
+        (t(0), "9999.95"), // after the entry's ACCOUNT_UPDATE: no Equity sample yet
+        (t(2), "10009.95"), // Equity sample: wallet + 10 unrealized
+        (t(4), "10019.89"), // flat after TP: unrealized 0
+        (t(8 * 60), "10018.39"), // funding
+        (t(8 * 60), "10018.39"), // Equity sample
     ];
     assert_eq!(c.len(), want.len(), "{c:?}");
     for (got, (wt, wv)) in c.iter().zip(want) {
@@ -303,13 +390,24 @@ fn equity_curve_points() {
 fn equity_keeps_last_unrealized_while_open() {
     let mut log = EventLog::new();
     log.push(t(0), Source::Sim, equity("1000", "0", "100"));
-    log.push(t(1), Source::Exchange, au(AccountReason::Order, "999", "0", "1", "0", Some("2")));
+    log.push(
+        t(1),
+        Source::Exchange,
+        au(AccountReason::Order, "999", "0", "1", "0", Some("2")),
+    );
     log.push(t(2), Source::Sim, equity("999", "30", "115"));
     // a partial close: still open, unrealized from the last sample
-    log.push(t(3), Source::Exchange, au(AccountReason::Order, "1013", "15", "1", "0", Some("1")));
+    log.push(
+        t(3),
+        Source::Exchange,
+        au(AccountReason::Order, "1013", "15", "1", "0", Some("1")),
+    );
     let c = equity_curve(&log, d("1000"));
     let v: Vec<Decimal> = c.iter().map(|p| p.1).collect();
-    assert_eq!(v, vec![d("1000"), d("1000"), d("999"), d("1029"), d("1043")]);
+    assert_eq!(
+        v,
+        vec![d("1000"), d("1000"), d("999"), d("1029"), d("1043")]
+    );
 }
 
 #[test]
@@ -341,8 +439,14 @@ fn orders_csv_one_row_per_order() {
     let col = |n: &str| hdr.iter().position(|h| h == n).unwrap();
     let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 4, "{csv_text}");
-    let ids: Vec<(&str, &str)> = rows.iter().map(|r| (&r[col("kind")], &r[col("id")])).collect();
-    assert_eq!(ids, vec![("order", "1"), ("algo", "1"), ("algo", "2"), ("order", "3")]);
+    let ids: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (&r[col("kind")], &r[col("id")]))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![("order", "1"), ("algo", "1"), ("algo", "2"), ("order", "3")]
+    );
     // last status wins
     assert_eq!(&rows[0][col("status")], "FILLED");
     assert_eq!(&rows[0][col("filled_qty")], "1");
@@ -426,13 +530,32 @@ fn summarize_from_log() {
 fn terminal_table() {
     let s = summarize(&info(), &sample_log(), &sample_violations());
     let tbl = summary_table(&s, None);
-    for want in ["bars", "481", "ambiguous bars", "orders", "fills", "pairs", "violations", "orphan", "PnL", "18.39", "max drawdown", "FAIL"] {
+    for want in [
+        "bars",
+        "481",
+        "ambiguous bars",
+        "orders",
+        "fills",
+        "pairs",
+        "violations",
+        "orphan",
+        "PnL",
+        "18.39",
+        "max drawdown",
+        "FAIL",
+    ] {
         assert!(tbl.contains(want), "missing {want}:\n{tbl}");
     }
-    assert!(!tbl.contains("one-leg"), "zero counts are not listed:\n{tbl}");
+    assert!(
+        !tbl.contains("one-leg"),
+        "zero counts are not listed:\n{tbl}"
+    );
     assert!(!tbl.contains("run time"));
     let timed = summary_table(&s, Some(std::time::Duration::from_millis(1234)));
-    assert!(timed.contains("run time") && timed.contains("1.234 s"), "{timed}");
+    assert!(
+        timed.contains("run time") && timed.contains("1.234 s"),
+        "{timed}"
+    );
 }
 
 #[test]
@@ -448,7 +571,9 @@ fn describe_every_event_kind() {
     assert!(describe_event(&recs[8].event).contains("pair 1"));
     assert!(describe_event(&recs[13].event).contains("from algo 2"));
     assert!(describe_event(&recs[18].event).contains("timeout"));
-    let n = describe_event(&Event::Engine(EngineEvent::Note { text: "a\nb".into() }));
+    let n = describe_event(&Event::Engine(EngineEvent::Note {
+        text: "a\nb".into(),
+    }));
     assert_eq!(n, "note: a b");
 }
 
@@ -516,13 +641,20 @@ fn write_reports_files_deterministic_atomic() {
     assert!(md.contains("qty &lt;1&gt; &amp; more \\| pipes"), "{md}");
     assert!(!md.contains("<1>"));
     assert!(md.contains("| 2026-02-01 00:04:00.000 | 13 | exchange | ORDER_TRADE_UPDATE order 3"));
-    assert!(md.contains("````toml\nname = \"tp-fills\""), "fence longer than the TOML's backticks");
+    assert!(
+        md.contains("````toml\nname = \"tp-fills\""),
+        "fence longer than the TOML's backticks"
+    );
     assert!(md.trim_end().ends_with("````"));
 
     let html = String::from_utf8(first[5].clone()).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<svg"));
-    assert_eq!(html.matches("<svg").count(), 2, "equity and drawdown charts");
+    assert_eq!(
+        html.matches("<svg").count(),
+        2,
+        "equity and drawdown charts"
+    );
     assert!(html.contains("<polyline"));
     assert!(!html.to_lowercase().contains("<script"));
     assert!(!html.contains("<1>"));
@@ -554,6 +686,9 @@ fn write_reports_pass_and_empty_log() {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("No violations."));
     assert!(md.contains("PASS"));
-    assert_eq!(std::fs::read_to_string(dir.join("events.jsonl")).unwrap(), "");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("events.jsonl")).unwrap(),
+        ""
+    );
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -48,6 +48,65 @@ pub enum Cmd {
     },
     /// Print the switch table of every engine profile.
     Profiles,
+    /// Run a base scenario over a grid of parameters, in parallel.
+    Sweep {
+        /// Sweep file.
+        sweep: PathBuf,
+        /// Report folder (default: reports/<sweep name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only share K of N (1-based), e.g. 2/4; join the parts with `sim merge`.
+        #[arg(long, value_name = "K/N")]
+        partition: Option<String>,
+        /// Worker threads (default: all cores); the result does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Seeded bug hunting against an engine profile; findings are shrunk to replayable scenarios.
+    Explore {
+        /// Engine profile.
+        #[arg(long, default_value = "reference")]
+        profile: String,
+        /// Override a switch: name=value (repeatable).
+        #[arg(long = "set", value_name = "SWITCH=VALUE")]
+        set: Vec<String>,
+        /// Number of cases.
+        #[arg(long)]
+        cases: Option<u64>,
+        /// Time budget, e.g. 60s or 5m (cases are run in whole batches).
+        #[arg(long)]
+        time: Option<String>,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Kline files for real windows (default: the 1m files under data/binance-um/klines).
+        #[arg(long)]
+        data: Vec<PathBuf>,
+        /// Generated paths only.
+        #[arg(long)]
+        no_real: bool,
+        /// Output folder (default: reports/explore/<profile>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Keep findings as first hit (no shrinking).
+        #[arg(long)]
+        no_shrink: bool,
+    },
+    /// Join partial sweep.csv files into one sweep (csv, md, html).
+    Merge {
+        /// Partial sweep.csv files.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Heat map column axis.
+        #[arg(long)]
+        x: String,
+        /// Heat map row axis.
+        #[arg(long)]
+        y: String,
+    },
     /// Data files: inspect or download.
     Data {
         /// What to do.
@@ -260,6 +319,34 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             );
             Ok(0)
         }
+        Cmd::Sweep {
+            sweep,
+            out,
+            partition,
+            threads,
+        } => cmd_sweep(&sweep, out, partition, threads),
+        Cmd::Explore {
+            profile,
+            set,
+            cases,
+            time,
+            seed,
+            data,
+            no_real,
+            out,
+            no_shrink,
+        } => cmd_explore(profile, set, cases, time, seed, data, no_real, out, no_shrink),
+        Cmd::Merge { parts, out, x, y } => {
+            let mut texts = Vec::new();
+            for p in &parts {
+                texts.push(std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?);
+            }
+            let merged = crate::sweep::merge(&texts).map_err(bad)?;
+            let name = out.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            write_sweep_files(&out, &merged, &x, &y, &name)?;
+            println!("merged {} parts into {}/sweep.csv", parts.len(), out.display());
+            Ok(0)
+        }
         Cmd::Profiles => {
             print!("{}", crate::engine::profiles_table());
             Ok(0)
@@ -299,6 +386,183 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             }
         },
     }
+}
+
+fn write_sweep_files(dir: &Path, csv: &str, x: &str, y: &str, name: &str) -> Result<(), Failure> {
+    let (md, html) = crate::sweep::heatmap(csv, x, y, name);
+    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let w = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&tmp)?;
+        std::fs::write(tmp.join("sweep.csv"), csv)?;
+        std::fs::write(tmp.join("sweep.md"), &md)?;
+        std::fs::write(tmp.join("sweep.html"), &html)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        if let Some(p) = dir.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::rename(&tmp, dir)
+    };
+    w().map_err(|e| Failure {
+        msg: format!("{}: cannot write sweep: {e}", dir.display()),
+        code: 2,
+    })
+}
+
+fn cmd_sweep(
+    path: &Path,
+    out: Option<PathBuf>,
+    partition: Option<String>,
+    threads: Option<usize>,
+) -> Result<i32, Failure> {
+    let sw = crate::sweep::load(path).map_err(bad)?;
+    let mut cases = sw.cases();
+    let total = cases.len();
+    if let Some(p) = &partition {
+        let (k, n) = p
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)))
+            .filter(|(k, n)| *n >= 1 && (1..=*n).contains(k))
+            .ok_or_else(|| bad(format!("--partition `{p}`: expected K/N with 1 <= K <= N")))?;
+        cases = crate::sweep::partition(cases, k, n);
+    }
+    let pb = indicatif::ProgressBar::new(cases.len() as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let t0 = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| bad(format!("--threads: {e}")))?;
+    let rows = pool.install(|| sw.run(&cases, &|| pb.inc(1)));
+    pb.finish_and_clear();
+    let axes: Vec<String> = sw.axes.iter().map(|a| a.0.clone()).collect();
+    let csv = crate::sweep::to_csv(&axes, &rows);
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sw.name));
+    write_sweep_files(&dir, &csv, &sw.heatmap.0, &sw.heatmap.1, &sw.name)?;
+    let errors = rows.iter().filter(|r| r.result.is_err()).count();
+    let violations: u64 = rows.iter().filter_map(|r| r.result.as_ref().ok()).map(|s| s.violations).sum();
+    println!(
+        "sweep {}: {} of {} cases in {:.2} s, {} violations, {} errors → {}/sweep.csv",
+        sw.name,
+        rows.len(),
+        total,
+        t0.elapsed().as_secs_f64(),
+        violations,
+        errors,
+        dir.display()
+    );
+    if let Some(e) = rows.iter().find_map(|r| r.result.as_ref().err()) {
+        eprintln!("sim: error: first failing case: {e}");
+        return Ok(2);
+    }
+    Ok(if violations > 0 { 1 } else { 0 })
+}
+
+fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_explore(
+    profile: String,
+    set: Vec<String>,
+    cases: Option<u64>,
+    time: Option<String>,
+    seed: u64,
+    data: Vec<PathBuf>,
+    no_real: bool,
+    out: Option<PathBuf>,
+    no_shrink: bool,
+) -> Result<i32, Failure> {
+    let mut switches = crate::engine::Switches::profile(&profile)
+        .ok_or_else(|| bad(format!("--profile: unknown profile `{profile}` (see `sim profiles`)")))?;
+    let mut sets = Vec::new();
+    for s in &set {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| bad(format!("--set `{s}`: expected SWITCH=VALUE")))?;
+        switches.set(k.trim(), v.trim()).map_err(|m| bad(format!("--set {k}: {m}")))?;
+        sets.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let budget = match &time {
+        Some(t) => Some(parse_duration(t).ok_or_else(|| bad(format!("--time `{t}`: use e.g. 60s, 5m")))?),
+        None => None,
+    };
+    let limit = cases.unwrap_or(if budget.is_some() { u64::MAX } else { 10_000 });
+    let files: Vec<PathBuf> = if no_real {
+        Vec::new()
+    } else if data.is_empty() {
+        let mut v = Vec::new();
+        if let Ok(rd) = std::fs::read_dir("data/binance-um/klines") {
+            let mut syms: Vec<PathBuf> = rd.flatten().map(|e| e.path().join("1m")).collect();
+            syms.sort();
+            for d in syms {
+                if let Ok(files) = std::fs::read_dir(&d) {
+                    let mut f: Vec<PathBuf> = files.flatten().map(|e| e.path()).collect();
+                    f.sort();
+                    v.extend(f.into_iter().take(1));
+                }
+            }
+        }
+        v
+    } else {
+        data
+    };
+    let pools = crate::explore::case::load_pools(&files).map_err(bad)?;
+    let cfg = crate::explore::ExploreConfig {
+        profile: profile.clone(),
+        sets: sets.clone(),
+        seed,
+        pools,
+        batch: 256,
+        shrink: !no_shrink,
+    };
+    let pb = indicatif::ProgressBar::new(if limit == u64::MAX { 0 } else { limit });
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos} cases {msg} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let t0 = Instant::now();
+    let stop = |done: u64, _f: usize| done >= limit || budget.is_some_and(|b| t0.elapsed() >= b);
+    let on_batch = |done: u64, f: usize| {
+        pb.set_position(done.min(limit));
+        pb.set_message(format!("{f} findings"));
+    };
+    let mut res = crate::explore::explore(&cfg, &stop, &on_batch);
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports/explore").join(&profile));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rate = res.cases as f64 / secs.max(1e-9);
+    crate::explore::write(&dir, &mut res, &sets, Some(rate))
+        .map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    println!(
+        "explore {profile}: {} cases in {secs:.1} s ({:.0} cases/s), seed {seed}, {} findings → {}/findings.md",
+        res.cases,
+        res.cases as f64 / secs.max(1e-9),
+        res.findings.len(),
+        dir.display()
+    );
+    for f in &res.findings {
+        println!(
+            "  #{} {} (first at case {}, {:?} → {:?}): {}\n     replay: {}",
+            f.id, f.invariant, f.first_case, f.size_before, f.size_after, f.story, f.replay
+        );
+    }
+    Ok(if res.findings.is_empty() { 0 } else { 1 })
 }
 
 /// Zero as a Decimal (kept for callers that build summaries by hand).

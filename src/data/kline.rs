@@ -205,29 +205,29 @@ impl KlineSeries {
         let hi = to_ms
             .map_or(self.len(), |t| self.index_at_or_after(t))
             .max(lo);
-        let interval = self.interval_ms.max(1);
+        let interval = i128::from(self.interval_ms.max(1));
         let gaps = self
             .gaps
             .iter()
             .filter_map(|g| {
-                // First/last missing open time that lies inside [from, to).
-                let mut from = g.from_ms;
-                let mut to = g.to_ms;
-                if let Some(f) = from_ms {
+                // First/last missing open time that lies inside [from, to), in i128 to avoid overflow.
+                let mut from = i128::from(g.from_ms);
+                let mut to = i128::from(g.to_ms);
+                if let Some(f) = from_ms.map(i128::from) {
                     if f > from {
                         from += (f - from + interval - 1) / interval * interval;
                     }
                 }
-                if let Some(t) = to_ms {
+                if let Some(t) = to_ms.map(i128::from) {
                     if t <= to {
                         let over = to - (t - 1);
                         to -= (over + interval - 1) / interval * interval;
                     }
                 }
                 (from <= to).then(|| Gap {
-                    from_ms: from,
-                    to_ms: to,
-                    missing_bars: (to - from) / interval + 1,
+                    from_ms: from as i64,
+                    to_ms: to as i64,
+                    missing_bars: ((to - from) / interval + 1) as i64,
                 })
             })
             .collect();

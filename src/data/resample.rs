@@ -71,7 +71,7 @@ impl KlineSeries {
         let n = self.len();
         while i < n {
             let bucket = self.open_time_ms[i].div_euclid(interval_ms) * interval_ms;
-            let end = bucket + interval_ms;
+            let end = bucket.saturating_add(interval_ms);
             let mut high = self.high_e8[i];
             let mut low = self.low_e8[i];
             let mut volume = 0i128;

@@ -106,7 +106,15 @@ impl Builder {
     #[inline]
     pub fn push(&mut self, row: &RawRow, file: &str, line: usize) -> Result<(), DataError> {
         let interval = self.series.interval_ms;
-        if row.close_time != row.open_time + interval - 1 {
+        if interval <= 0 {
+            return Err(DataError::parse(
+                file,
+                line,
+                "interval",
+                "the bar length is unknown (name the file SYMBOL-1m-... or set LoadOptions::expect_interval_ms)",
+            ));
+        }
+        if row.close_time != row.open_time.saturating_add(interval - 1) {
             return Err(self.close_time_error(row, file, line));
         }
         if row.high < row.open.max(row.close) || row.high < row.low {
@@ -116,8 +124,7 @@ impl Builder {
             return Err(low_error(row, file, line));
         }
         if let Some(&prev) = self.series.open_time_ms.last() {
-            let delta = row.open_time - prev;
-            if delta != interval {
+            if row.open_time.checked_sub(prev) != Some(interval) {
                 self.check_jump(prev, row.open_time, file, line)?;
             }
         }
@@ -174,8 +181,8 @@ impl Builder {
                 ),
             ));
         }
-        let delta = t - prev;
-        if delta % interval != 0 {
+        let delta = t.saturating_sub(prev);
+        if delta % interval != 0 || delta == i64::MAX {
             return Err(DataError::parse(
                 file,
                 line,
@@ -198,7 +205,10 @@ impl Builder {
     #[cold]
     fn close_time_error(&self, row: &RawRow, file: &str, line: usize) -> DataError {
         let interval = self.series.interval_ms;
-        let implied = row.close_time - row.open_time + 1;
+        let implied = row
+            .close_time
+            .saturating_sub(row.open_time)
+            .saturating_add(1);
         DataError::parse(
             file,
             line,
@@ -206,7 +216,7 @@ impl Builder {
             format!(
                 "{} is not open_time + interval - 1 = {} (interval {}; this row spans {} ms: wrong interval or timestamp unit)",
                 row.close_time,
-                row.open_time + interval - 1,
+                row.open_time.saturating_add(interval - 1),
                 interval_name(interval),
                 implied
             ),

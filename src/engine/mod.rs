@@ -1,14 +1,52 @@
-//! The engine under test (STUB — being written): the live engine's dispatcher, OCO manager and
-//! adapter as switchable profiles, generic over [`crate::api::Exchange`].
+//! The engine under test: the live engine's dispatcher, OCO manager and Binance adapter
+//! (`tradeengine-oco.md`), ported as one codebase whose behaviour is chosen by [`Switches`], plus
+//! ocosim's own `reference` OCO manager on the same code paths.
+//!
+//! Contract:
+//! - it talks to the venue only through [`crate::api::Exchange`]; every call blocks and pays the
+//!   simulated latency; time is `ex.now()`, waits are `ex.sleep(ms)` (retry delays only); the
+//!   monitor's 2 s / 5 s pauses are expressed through [`Engine::next_timer`], never slept;
+//! - it never reads the wall clock, draws no random numbers, and iterates only `BTreeMap`s and
+//!   `Vec`s, so a run replays byte for byte;
+//! - what it believes and decides reaches the event log only through `ex.emit(EngineEvent)`:
+//!   `Signal`/`SignalResult` per dispatch, `EntryAccepted`, `PairPlaced`/`PairDropped`,
+//!   `CancelOther`, `MonitorStopped`, `Restart`, short `Note`s (a pass that changes nothing emits
+//!   nothing);
+//! - it must not import `sim`, `scenario`, `invariants`, `report` or `cli`.
+//!
+//! Layout: [`switches`] (one switch per behaviour difference), [`profiles`] (named switch sets and
+//! the table), `adapter` (wire parameters, rounding, retries), `oco` (pair records, placement,
+//! cancels), `monitor` (polling passes, stream reactions, restart reconcile), `dispatcher`
+//! (signal → gates → entry → protection; manual close; rollback).
+//!
+//! Ordering: pairs are kept in a `BTreeMap` by [`PairId`], which increases with registration, so
+//! "dict order" of the live engine is id order; PHEAD's `SYMBOL_SIDE` keys are visited in the order
+//! of their oldest active pair.
+//!
+//! Known limits: one symbol per engine (the one in [`EngineConfig::spec`]); the ids of pairs and
+//! of the reference engine's client orders come from counters that survive [`Engine::on_restart`]
+//! (they stand for the time-based ids a real process would use, and keep the log's pair ids
+//! unique); persistence, NATS, metrics, locks and the CIO gate are not ported.
 
+mod adapter;
+mod dispatcher;
+mod monitor;
+mod oco;
+pub mod profiles;
 pub mod signal;
+pub mod switches;
 
+pub use profiles::{profiles_table, PROFILES};
 pub use signal::{Action, Signal};
+pub use switches::Switches;
 
 use crate::api::{Exchange, StreamEvent};
+use crate::events::LegId;
 use crate::exchange::SymbolSpec;
 use crate::types::*;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How the engine learns that a leg filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -17,27 +55,8 @@ pub enum Monitor {
     /// Poll open orders every `poll_interval_ms`.
     #[default]
     Poll,
-    /// React to user-data-stream events.
+    /// React to user-data-stream events (profiles without `stream_monitor_supported` keep polling).
     Stream,
-}
-
-/// Named behaviour switches (STUB).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Switches {}
-
-impl Switches {
-    /// The switch set of a named profile.
-    pub fn profile(name: &str) -> Option<Switches> {
-        matches!(
-            name,
-            "reference" | "tradeengine-v1.1.78" | "tradeengine-v1.1.80" | "tradeengine-2026-08"
-        )
-        .then(Switches::default)
-    }
-    /// Overrides one switch from its textual value.
-    pub fn set(&mut self, key: &str, _value: &str) -> Result<(), String> {
-        Err(format!("unknown switch `{key}`"))
-    }
 }
 
 /// Engine settings that come from the scenario rather than the profile.
@@ -53,54 +72,238 @@ pub struct EngineConfig {
     pub error_backoff_ms: i64,
 }
 
+/// Status of a pair record (`active_oco_pairs[...]["status"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PairStatus {
+    Active,
+    Completed,
+    Cancelled,
+    ExternallyClosed,
+}
+
+impl PairStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            PairStatus::Active => "active",
+            PairStatus::Completed => "completed",
+            PairStatus::Cancelled => "cancelled",
+            PairStatus::ExternallyClosed => "externally_closed",
+        }
+    }
+}
+
+/// One leg of a pair as the engine knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Leg {
+    pub id: LegId,
+    /// Trigger price as sent.
+    pub price: Decimal,
+    /// Placement attempt number (reference client ids).
+    pub attempt: u32,
+}
+
+/// One OCO pair record.
+#[derive(Debug, Clone)]
+pub(crate) struct PairRec {
+    pub id: PairId,
+    pub symbol: String,
+    /// LONG or SHORT: the position the legs protect.
+    pub dir: PositionSide,
+    /// positionSide of the legs on the exchange (BOTH in one-way mode).
+    pub wire_ps: PositionSide,
+    pub sl: Option<Leg>,
+    pub tp: Option<Leg>,
+    pub status: PairStatus,
+    pub reason: String,
+    pub strategy_position_id: Option<u64>,
+    pub quantity: Decimal,
+    /// Rebuilt at startup (PHEAD `reconciled=True`).
+    pub reconciled: bool,
+    /// A rebuilt lone leg (PHEAD orphan record).
+    pub orphan: bool,
+    /// A `PairPlaced` was emitted for it.
+    pub announced: bool,
+    /// Client-id base of the entry it protects (reference).
+    pub base: String,
+}
+
+impl PairRec {
+    fn legs(&self) -> impl Iterator<Item = Leg> + '_ {
+        self.sl.iter().chain(self.tp.iter()).copied()
+    }
+}
+
+/// A resting entry whose protection waits for its fill (reference, `protect_resting_entry=false`).
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub symbol: String,
+    pub dir: PositionSide,
+    pub sl: Option<Decimal>,
+    pub tp: Option<Decimal>,
+    pub sl_pct: Option<Decimal>,
+    pub tp_pct: Option<Decimal>,
+    pub base: String,
+    pub protected: bool,
+    pub order_amount: Decimal,
+    pub strategy_position_id: u64,
+}
+
+/// A signal the P78 aggregator remembers for conflict checks.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveSignal {
+    pub at: TimeMs,
+    pub symbol: String,
+    pub action: Action,
+    pub confidence: Decimal,
+}
+
+/// Everything a process restart loses.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub pairs: BTreeMap<PairId, PairRec>,
+    pub pending: BTreeMap<OrderId, Pending>,
+    /// The live engine's `monitoring_active` flag.
+    pub monitoring_active: bool,
+    /// The monitor loop is alive (a task exists).
+    pub running: bool,
+    pub next_pass: Option<TimeMs>,
+    /// The last pass only read and saw every leg in place: the next one changes nothing if the
+    /// venue is unchanged.
+    pub stable: bool,
+    pub dup_cache: BTreeMap<String, TimeMs>,
+    pub last_purge: Option<TimeMs>,
+    pub active_signals: Vec<ActiveSignal>,
+    /// Local position book: (symbol, LONG/SHORT) or (symbol, BOTH) signed for P78.
+    pub book: BTreeMap<(String, PositionSide), Decimal>,
+    pub last_add: BTreeMap<(String, PositionSide), TimeMs>,
+    /// Close times per symbol for the thrash breaker.
+    pub closes: Vec<(TimeMs, String)>,
+    /// Account mode as read from positionRisk (true = hedge).
+    pub hedge: Option<bool>,
+    /// Deadline of the risk-placement budget (`asyncio.wait_for`).
+    pub deadline: Option<TimeMs>,
+}
+
 /// The engine under test.
 pub struct Engine {
-    #[allow(dead_code)]
-    switches: Switches,
-    #[allow(dead_code)]
+    sw: Switches,
     cfg: EngineConfig,
+    st: State,
+    /// Pair ids (unique over the run, restarts included).
+    next_pair: u64,
+    /// Position / strategy-position / client-id sequence (unique over the run).
+    next_seq: u64,
 }
 
 impl Engine {
-    /// A fresh engine.
+    /// A fresh engine with these switches and settings.
     pub fn new(switches: Switches, cfg: EngineConfig) -> Engine {
-        Engine { switches, cfg }
+        Engine {
+            sw: switches,
+            cfg,
+            st: State::default(),
+            next_pair: 1,
+            next_seq: 1,
+        }
     }
-    /// A signal arrives.
-    pub fn on_signal<E: Exchange>(&mut self, _sig: &Signal, _ex: &mut E) {}
-    /// A manual close of one position side (`close_position_with_cleanup`).
-    pub fn on_manual_close<E: Exchange>(&mut self, _symbol: &str, _ps: PositionSide, _ex: &mut E) {}
-    /// A user-data-stream event reached the engine.
-    pub fn on_stream<E: Exchange>(&mut self, _ev: &StreamEvent, _ex: &mut E) {}
-    /// The monitor's timer fired.
-    pub fn on_timer<E: Exchange>(&mut self, _ex: &mut E) {}
-    /// When the monitor next wants to run.
+
+    /// The switches in force.
+    pub fn switches(&self) -> &Switches {
+        &self.sw
+    }
+
+    /// A signal arrives: `dispatcher.dispatch(signal)`.
+    pub fn on_signal<E: Exchange>(&mut self, sig: &Signal, ex: &mut E) {
+        self.st.stable = false;
+        self.dispatch(sig, ex);
+    }
+
+    /// A manual close of one position side (`close_position_with_cleanup`), with the engine's own
+    /// notion of the quantity (`manual_close_qty`).
+    pub fn on_manual_close<E: Exchange>(&mut self, symbol: &str, ps: PositionSide, ex: &mut E) {
+        self.st.stable = false;
+        self.manual_close(symbol, ps, ex);
+    }
+
+    /// A user-data-stream event reached the engine (only with `monitor = stream`).
+    pub fn on_stream<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
+        if self.cfg.monitor != Monitor::Stream || !self.sw.stream_monitor_supported {
+            return;
+        }
+        self.stream_event(ev, ex);
+    }
+
+    /// The monitor's timer fired: one monitoring pass (the loop condition is checked first).
+    pub fn on_timer<E: Exchange>(&mut self, ex: &mut E) {
+        self.timer(ex);
+    }
+
+    /// When the monitor next wants to run; None when the loop is not running.
     pub fn next_timer(&self) -> Option<TimeMs> {
-        None
+        if self.st.running {
+            self.st.next_pass
+        } else {
+            None
+        }
     }
-    /// The process restarted: in-memory state is lost.
-    pub fn on_restart<E: Exchange>(&mut self, _ex: &mut E) {}
-    /// True when the next pass would only read, and change nothing if the venue is unchanged.
+
+    /// The process restarted: in-memory state is lost; `reconcile_on_restart` rebuilds from the
+    /// exchange.
+    pub fn on_restart<E: Exchange>(&mut self, ex: &mut E) {
+        self.st = State::default();
+        ex.emit(crate::events::EngineEvent::Restart);
+        if self.sw.reconcile_on_restart {
+            self.reconcile_from_exchange(ex);
+        }
+    }
+
+    /// True when the next pass only reads open orders and would change nothing if the venue's
+    /// open orders are unchanged since the previous pass.
     pub fn poll_pass_is_readonly(&self) -> bool {
-        false
+        self.st.running && self.st.stable && self.has_work()
     }
-    /// REST calls a read-only pass makes.
+
+    /// Number of REST calls such a read-only pass makes (P78: one openOrders per pair; PHEAD:
+    /// two per key; reference: one per book in use per symbol).
     pub fn pass_calls(&self) -> u32 {
-        0
+        self.read_plan().iter().map(|r| r.calls()).sum()
     }
-    /// The simulator skipped a pass that provably changed nothing; it ended at `pass_end`.
-    pub fn skip_pass(&mut self, _pass_end: TimeMs) {}
-}
 
-/// The shipped profile names.
-pub const PROFILES: &[&str] = &[
-    "tradeengine-v1.1.78",
-    "tradeengine-v1.1.80",
-    "tradeengine-2026-08",
-    "reference",
-];
+    /// The simulator skipped a read-only pass that ended at `pass_end`: schedule the next one as if
+    /// it had run.
+    pub fn skip_pass(&mut self, pass_end: TimeMs) {
+        if self.st.running {
+            self.st.next_pass = Some(pass_end.plus(self.pass_interval_ms()));
+        }
+    }
 
-/// Markdown table of switches by profile (STUB).
-pub fn profiles_table() -> String {
-    String::new()
+    /// Milliseconds between the end of a clean pass and the next one.
+    fn pass_interval_ms(&self) -> i64 {
+        if self.stream_mode() {
+            self.sw.stream_resync_ms
+        } else {
+            self.cfg.poll_interval_ms
+        }
+    }
+
+    /// True when the engine reacts to stream events (and only resyncs by polling).
+    fn stream_mode(&self) -> bool {
+        self.cfg.monitor == Monitor::Stream && self.sw.stream_monitor_supported
+    }
+
+    /// The loop condition: pairs (or deferred entries) to watch.
+    fn has_work(&self) -> bool {
+        self.st
+            .pairs
+            .values()
+            .any(|p| p.status == PairStatus::Active)
+            || !self.st.pending.is_empty()
+    }
+
+    /// A fresh sequence number.
+    fn seq(&mut self) -> u64 {
+        let s = self.next_seq;
+        self.next_seq += 1;
+        s
+    }
 }

@@ -60,7 +60,9 @@ impl MockExchange {
     }
 
     /// Books a fill of `qty` steps at `price` ticks; `reduce` clips it to the position.
-    /// Emits ACCOUNT_UPDATE and then applies GTE_GTC / reduce-only expiries.
+    /// Emits ACCOUNT_UPDATE; the caller then runs [`Self::after_position_change`] once the
+    /// filled order's own state is final.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn book_fill(
         &mut self,
         side: Side,
@@ -125,7 +127,6 @@ impl MockExchange {
             fee,
             positions: vec![row],
         }));
-        self.after_position_change(ps, old);
         FillOutcome {
             filled: qty,
             realized,
@@ -146,28 +147,35 @@ impl MockExchange {
 
     /// Position-bound expiries after a position changed from `old`: GTE_GTC orders of a position
     /// that reached zero (or flipped) expire (§2.5), resting reduce-only limits that would now
-    /// open a reversed position expire with `er=4` (§2.2).
-    fn after_position_change(&mut self, ps: PositionSide, old: i64) {
+    /// open a reversed position expire with `er=4` (§2.2); hedge-mode closing orders are implicitly
+    /// reduce-only (§2.3).
+    pub(crate) fn after_position_change(&mut self, ps: PositionSide, old: i64) {
         let new = self.pos[ps_idx(ps)].amt;
         let ended = old != 0 && (new == 0 || new.signum() != old.signum());
+        self.compact_open();
         if ended {
-            for k in 0..self.algos.len() {
+            for j in 0..self.open_a.len() {
+                let k = self.open_a[j] as usize;
                 let a = &self.algos[k];
                 if a.ps == ps && a.tif == TimeInForce::GteGtc && a.status.is_open() {
                     self.finish_algo(k, AlgoStatus::Expired, "");
                 }
             }
-            for k in 0..self.orders.len() {
+            for j in 0..self.open_o.len() {
+                let k = self.open_o[j] as usize;
                 let o = &self.orders[k];
                 if o.ps == ps && o.tif == TimeInForce::GteGtc && !o.status.is_terminal() {
                     self.expire_order(k, ExpiryReason::GteUnsatisfied);
                 }
             }
         }
-        for k in 0..self.orders.len() {
+        for j in 0..self.open_o.len() {
+            let k = self.open_o[j] as usize;
             let o = &self.orders[k];
+            let reduce_only =
+                o.reduce_only || (ps != PositionSide::Both && Self::is_closing_side(o.side, ps));
             if o.ps == ps
-                && o.reduce_only
+                && reduce_only
                 && !o.armed
                 && !o.status.is_terminal()
                 && self.reducible(o.side, ps) == 0
@@ -265,9 +273,8 @@ impl MockExchange {
                 m += p.entry * self.spec.qty(p.amt.abs()) / lev;
             }
         }
-        for o in &self.orders {
-            if !o.status.is_terminal() && !o.armed && !o.reduce_only && o.otype == OrderType::Limit
-            {
+        for (_, o) in self.open_order_iter() {
+            if !o.armed && !o.reduce_only && o.otype == OrderType::Limit {
                 m += self.spec.notional(o.price, o.qty - o.executed) / lev;
             }
         }

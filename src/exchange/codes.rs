@@ -56,7 +56,10 @@ pub fn reduce_only_reject() -> ApiError {
 }
 /// -4061 position side does not match the account's mode.
 pub fn position_side_mismatch() -> ApiError {
-    ApiError::new(-4061, "Order's position side does not match user's setting.")
+    ApiError::new(
+        -4061,
+        "Order's position side does not match user's setting.",
+    )
 }
 /// -4116 DUPLICATED_CLIENT_ORDER_ID.
 pub fn duplicate_client_id() -> ApiError {
@@ -71,7 +74,10 @@ pub fn switch_algo() -> ApiError {
 }
 /// -4137 QUANTITY_EXISTS_WITH_CLOSE_POSITION.
 pub fn qty_with_close_position() -> ApiError {
-    ApiError::new(-4137, "Quantity must be zero with closePosition equals true")
+    ApiError::new(
+        -4137,
+        "Quantity must be zero with closePosition equals true",
+    )
 }
 /// -4164 MIN_NOTIONAL.
 pub fn min_notional(notional: &str) -> ApiError {

@@ -123,10 +123,7 @@ mod tests {
     fn ohlc_visits_nearer_extreme_first() {
         // binance-usdm-futures.md §8 modelling note: deterministic, configurable path.
         let p = path(&B, 60_000, IntrabarPolicy::Ohlc, 0);
-        assert_eq!(
-            p,
-            [(0, 100), (20_000, 97), (40_000, 110), (59_999, 105)]
-        );
+        assert_eq!(p, [(0, 100), (20_000, 97), (40_000, 110), (59_999, 105)]);
     }
 
     #[test]

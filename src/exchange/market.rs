@@ -2,12 +2,16 @@
 //! order the path reaches them; funding at its timestamps; equity samples for charts.
 //!
 //! Hot loop contract: a bar that cannot touch any resting trigger (`high < up_min` and
-//! `low > down_max`, no trailing stop, no funding or sample due inside it) costs a handful of
-//! integer compares and touches one 40-byte `BarTicks`. Everything else takes the slow path.
+//! `low > down_max`, no trailing stop, no funding due inside it) costs three integer compares and
+//! touches one 40-byte `BarTicks` (`skip_quiet_bars`); one that also ends an equity-sample period
+//! emits the sample without walking its path. Everything else takes the slow path.
 
 use super::intrabar::{self, price_at, time_at};
 use super::*;
 use crate::events::{AccountReason, Event, ExecType};
+
+/// `Cursor::seg` between two sub-bars of a `refine` bar: the next sub-bar's open jump is due.
+pub(crate) const SUB_BAR_PENDING: u8 = 4;
 
 impl MockExchange {
     pub(crate) fn add_trig(&mut self, t: Trig) {
@@ -86,10 +90,29 @@ impl MockExchange {
     pub fn advance_to(&mut self, t: TimeMs) {
         let t = t.0;
         loop {
-            if !self.out.is_empty() || self.cur.time >= t {
+            if !self.out.is_empty() {
                 return;
             }
+            if self.cur.seg != 0 && self.funding_due_now() {
+                // funding at exactly the cursor (a bar open reached by the open jump): positions
+                // open at that timestamp pay before the caller can act at `t`
+                continue;
+            }
+            if self.cur.time >= t {
+                return;
+            }
+            if self.cur.seg == SUB_BAR_PENDING {
+                // refine: the next sub-bar opens at its own time, never past `t`
+                let sb = self.sub_bars[self.cur.sub + 1];
+                if sb.t > t {
+                    self.cur.time = t;
+                    return;
+                }
+                self.start_sub_bar();
+                continue;
+            }
             if self.cur.seg == 0 {
+                self.skip_quiet_bars(t);
                 let Some(&bar) = self.bars.get(self.cur.bar) else {
                     self.cur.time = t;
                     return;
@@ -108,19 +131,64 @@ impl MockExchange {
                     && bar.l > self.down_max
                     && self.trailing_count == 0
                     && !funding_due
-                    && end < self.next_sample
                 {
-                    // fast path: nothing can happen inside this bar
+                    // a quiet bar that ends a sample period: nothing can happen inside it
                     self.cur.bar += 1;
                     self.cur.price = bar.c;
                     self.cur.time = end;
                     self.stats.bars += 1;
+                    self.sample_if_due(bar.c);
                     continue;
                 }
                 self.start_bar(bar);
                 continue;
             }
             self.step_segment(t);
+        }
+    }
+
+    /// The fast path: walks over every bar from the cursor that cannot touch a resting trigger
+    /// (`high < up_min`, `low > down_max`, no trailing stop) and ends by `t`, before the next
+    /// funding time and before the next equity sample. Three compares per bar.
+    #[inline]
+    fn skip_quiet_bars(&mut self, t: i64) {
+        if self.trailing_count != 0 {
+            return;
+        }
+        let funding = self
+            .funding
+            .get(self.next_funding)
+            .map_or(i64::MAX, |f| f.0);
+        // a bar opening at `b.t` ends at `b.t + d − 1`: it must end ≤ t, < funding, < next sample
+        let last_end = t.min(funding - 1).min(self.next_sample - 1);
+        let t_max = last_end.saturating_sub(self.interval_ms - 1);
+        let (up, down) = (self.up_min, self.down_max);
+        let start = self.cur.bar;
+        let rest = self.bars.get(start..).unwrap_or(&[]);
+        let n = rest
+            .iter()
+            .position(|b| b.t > t_max || b.h >= up || b.l <= down)
+            .unwrap_or(rest.len());
+        if n > 0 {
+            let last = rest[n - 1];
+            self.cur.bar = start + n;
+            self.cur.price = last.c;
+            self.cur.time = last.t + self.interval_ms - 1;
+            self.stats.bars += n as u64;
+        }
+    }
+
+    /// Emits an equity sample if the cursor (a bar's end, close `close`) reached the next one.
+    fn sample_if_due(&mut self, close: i64) {
+        if self.cur.time >= self.next_sample {
+            while self.next_sample <= self.cur.time {
+                self.next_sample += self.sample_ms;
+            }
+            self.emit(Event::Equity {
+                wallet: self.wallet,
+                unrealized: self.unrealized(),
+                price: self.spec.price(close),
+            });
         }
     }
 
@@ -135,14 +203,24 @@ impl MockExchange {
             if b > a {
                 self.cur.sub = a;
                 self.cur.sub_end = b;
-                intrabar::path(&self.sub_bars[a], self.sub_interval_ms, IntrabarPolicy::Ohlc, 0)
+                intrabar::path(
+                    &self.sub_bars[a],
+                    self.sub_interval_ms,
+                    IntrabarPolicy::Ohlc,
+                    0,
+                )
             } else {
                 self.cur.sub_end = 0;
                 intrabar::path(&bar, self.interval_ms, IntrabarPolicy::Ohlc, 0)
             }
         } else {
             self.cur.sub_end = 0;
-            intrabar::path(&bar, self.interval_ms, self.cfg.intrabar, self.net_exposure())
+            intrabar::path(
+                &bar,
+                self.interval_ms,
+                self.cfg.intrabar,
+                self.net_exposure(),
+            )
         };
         // Ambiguous: the bar reaches resting orders on both sides of its open, so the path
         // policy and not the bar decides which comes first.
@@ -158,7 +236,7 @@ impl MockExchange {
         let from = self.cur.price;
         self.cur.price = path[0].1;
         self.update_trailing();
-        self.fire_crossed(from, path[0].1, true);
+        self.fire_crossed(from, path[0].1);
     }
 
     /// Walks the current segment toward its end, bounded by `t`, the next funding time and the
@@ -180,7 +258,11 @@ impl MockExchange {
                 if tr.up != up && pb != pa {
                     continue;
                 }
-                let hit = if tr.up { tr.ticks <= target } else { tr.ticks >= target };
+                let hit = if tr.up {
+                    tr.ticks <= target
+                } else {
+                    tr.ticks >= target
+                };
                 if !hit {
                     continue;
                 }
@@ -214,12 +296,7 @@ impl MockExchange {
         }
         self.cur.time = limit;
         self.cur.price = target;
-        if let Some(&(ft, rate)) = self.funding.get(self.next_funding) {
-            if ft <= self.cur.time {
-                self.next_funding += 1;
-                self.apply_funding(rate);
-            }
-        }
+        self.funding_due_now();
         if self.cur.time >= tb {
             self.cur.price = pb;
             self.update_trailing();
@@ -231,17 +308,36 @@ impl MockExchange {
         }
     }
 
-    /// End of a path: next sub-bar (refine) or next bar; equity sample if due.
+    /// Applies the next funding rate if its time has come at the cursor; true if it did.
+    fn funding_due_now(&mut self) -> bool {
+        match self.funding.get(self.next_funding) {
+            Some(&(ft, rate)) if ft <= self.cur.time => {
+                self.next_funding += 1;
+                self.apply_funding(rate);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Refine: the open jump into the next sub-bar, at the sub-bar's open time.
+    fn start_sub_bar(&mut self) {
+        self.cur.sub += 1;
+        let sb = self.sub_bars[self.cur.sub];
+        let from = self.cur.price;
+        self.cur.path = intrabar::path(&sb, self.sub_interval_ms, IntrabarPolicy::Ohlc, 0);
+        self.cur.seg = 1;
+        self.cur.time = self.cur.time.max(sb.t);
+        self.cur.price = sb.o;
+        self.update_trailing();
+        self.fire_crossed(from, sb.o);
+    }
+
+    /// End of a path: next sub-bar (refine, opened by the next step) or next bar; equity sample
+    /// if due.
     fn end_path(&mut self) {
         if self.cur.sub_end > 0 && self.cur.sub + 1 < self.cur.sub_end {
-            self.cur.sub += 1;
-            let sb = self.sub_bars[self.cur.sub];
-            let from = self.cur.price;
-            self.cur.path = intrabar::path(&sb, self.sub_interval_ms, IntrabarPolicy::Ohlc, 0);
-            self.cur.seg = 1;
-            self.cur.time = self.cur.time.max(sb.t);
-            self.cur.price = sb.o;
-            self.fire_crossed(from, sb.o, true);
+            self.cur.seg = SUB_BAR_PENDING;
             return;
         }
         let bar = self.bars[self.cur.bar];
@@ -251,25 +347,20 @@ impl MockExchange {
         self.cur.time = bar.t + self.interval_ms - 1;
         self.cur.price = bar.c;
         self.stats.bars += 1;
-        if self.cur.time >= self.next_sample {
-            while self.next_sample <= self.cur.time {
-                self.next_sample += self.sample_ms;
-            }
-            self.emit(Event::Equity {
-                wallet: self.wallet,
-                unrealized: self.unrealized(),
-                price: self.spec.price(bar.c),
-            });
-        }
+        self.sample_if_due(bar.c);
     }
 
     /// Fires every trigger crossed by a jump from `from` to `to` (a gap): they fill at `to`.
-    fn fire_crossed(&mut self, from: i64, to: i64, _gap: bool) {
+    fn fire_crossed(&mut self, from: i64, to: i64) {
         loop {
             let up = to >= from;
             let mut best: Option<(usize, i64)> = None;
             for (i, tr) in self.trigs.iter().enumerate() {
-                let hit = if tr.up { tr.ticks <= to } else { tr.ticks >= to };
+                let hit = if tr.up {
+                    tr.ticks <= to
+                } else {
+                    tr.ticks >= to
+                };
                 if !hit {
                     continue;
                 }
@@ -285,7 +376,7 @@ impl MockExchange {
     }
 
     /// Trailing stops: update the best price seen and move the trigger.
-    fn update_trailing(&mut self) {
+    pub(crate) fn update_trailing(&mut self) {
         if self.trailing_count == 0 {
             return;
         }
@@ -315,7 +406,9 @@ impl MockExchange {
                 }
                 st.extreme = st.extreme.min(p);
                 if st.active {
-                    tr.ticks = (st.extreme * (10_000 + st.callback_bp)).div_euclid(10_000) + 1;
+                    // P ≥ lowest × (1 + cb) in whole ticks: the ceiling
+                    let x = st.extreme * (10_000 + st.callback_bp);
+                    tr.ticks = x.div_euclid(10_000) + i64::from(x.rem_euclid(10_000) != 0);
                 }
             }
             changed = true;
@@ -325,20 +418,22 @@ impl MockExchange {
         }
     }
 
-    /// A trigger fired at price `at` (ticks).
-    fn fire(&mut self, tr: Trig, at: i64, _gap: bool) {
+    /// A trigger fired at price `at` (ticks); `gap` when the price jumped there (a bar or
+    /// sub-bar open) rather than moving through it.
+    fn fire(&mut self, tr: Trig, at: i64, gap: bool) {
         self.remove_trig(tr.what);
         match tr.what {
             TrigRef::Limit(k) => {
                 let k = k as usize;
                 let o = &self.orders[k];
-                // a gap fills at the better open, otherwise at the limit price
-                let px = match o.side {
-                    Side::Sell => o.price.max(at),
-                    Side::Buy => o.price.min(at),
+                // a gap fills at the better open, otherwise at the limit price (under `through`
+                // the trigger sits a tick beyond the limit, the fill does not)
+                let px = match (gap, o.side) {
+                    (false, _) => o.price,
+                    (true, Side::Sell) => o.price.max(at),
+                    (true, Side::Buy) => o.price.min(at),
                 };
                 self.fill_order(k, px, true);
-                self.after_limit_fill(k);
             }
             TrigRef::Legacy(k) => self.fire_legacy(k as usize, at),
             TrigRef::Algo(k) => self.fire_algo(k as usize, at),
@@ -346,7 +441,14 @@ impl MockExchange {
     }
 
     /// How much a triggered conditional of this shape may fill now; 0 means "Reduce Only reject".
-    fn triggered_qty(&self, side: Side, ps: PositionSide, qty: i64, reduce_only: bool, close: bool) -> i64 {
+    fn triggered_qty(
+        &self,
+        side: Side,
+        ps: PositionSide,
+        qty: i64,
+        reduce_only: bool,
+        close: bool,
+    ) -> i64 {
         if close {
             return self.reducible(side, ps);
         }
@@ -368,7 +470,9 @@ impl MockExchange {
         let ev = self.algo_update(k, "");
         self.emit(Event::AlgoUpdate(ev));
         let a = self.algos[k].clone();
-        let reducing = a.reduce_only || a.close_position || (a.ps != PositionSide::Both && Self::is_closing_side(a.side, a.ps));
+        let reducing = a.reduce_only
+            || a.close_position
+            || (a.ps != PositionSide::Both && Self::is_closing_side(a.side, a.ps));
         let q = self.triggered_qty(a.side, a.ps, a.qty, a.reduce_only, a.close_position);
         if q == 0 {
             // §2.4: fired with nothing to reduce: no child order.
@@ -395,13 +499,21 @@ impl MockExchange {
         // child order with its own orderId
         let limit_child = matches!(a.otype, OrderType::Stop | OrderType::TakeProfit);
         let id = OrderId(ORDER_ID_BASE + self.orders.len() as u64);
-        self.orders.push(Order {
+        let c = self.push_order(Order {
             id,
             client_id: a.client_id.clone(),
             side: a.side,
-            otype: if limit_child { OrderType::Limit } else { OrderType::Market },
+            otype: if limit_child {
+                OrderType::Limit
+            } else {
+                OrderType::Market
+            },
             orig_type: a.otype,
-            tif: if a.tif == TimeInForce::GteGtc { TimeInForce::GteGtc } else { TimeInForce::Gtc },
+            tif: if a.tif == TimeInForce::GteGtc {
+                TimeInForce::GteGtc
+            } else {
+                TimeInForce::Gtc
+            },
             qty: if a.close_position { q } else { a.qty },
             price: a.price,
             stop: a.trigger,
@@ -418,7 +530,6 @@ impl MockExchange {
             armed: false,
             trailing: None,
         });
-        let c = self.orders.len() - 1;
         if a.trailing.is_some() {
             self.trailing_count -= 1;
         }
@@ -427,19 +538,29 @@ impl MockExchange {
             al.status = AlgoStatus::Triggered;
             al.actual_order_id = Some(id);
         }
-        self.emit_order(c, ExecType::New, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, ExpiryReason::None);
+        // §6: ALGO_UPDATE TRIGGERED ai=<orderId>, then the child's ORDER_TRADE_UPDATE NEW/TRADE…,
+        // then FINISHED (from `settle_child` once the child is done)
         let ev = self.algo_update(k, "");
         self.emit(Event::AlgoUpdate(ev));
+        self.emit_order(
+            c,
+            ExecType::New,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            false,
+            Decimal::ZERO,
+            ExpiryReason::None,
+        );
         self.run_child(c, at);
-        if self.orders[c].status.is_terminal() {
-            self.finish_triggered_algo(k, c);
-        }
     }
 
-    fn finish_triggered_algo(&mut self, k: usize, c: usize) {
+    pub(crate) fn finish_triggered_algo(&mut self, k: usize, c: usize) {
         let o = &self.orders[c];
         let avg = if o.executed > 0 {
-            (o.cum_quote / self.spec.qty(o.executed)).round_dp(8).normalize()
+            (o.cum_quote / self.spec.qty(o.executed))
+                .round_dp(8)
+                .normalize()
         } else {
             Decimal::ZERO
         };
@@ -494,7 +615,16 @@ impl MockExchange {
             ord.armed = false;
             ord.status = OrderStatus::Expired;
         }
-        self.emit_order(k, ExecType::Expired, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, ExpiryReason::LegacyTriggered);
+        self.emit_order(
+            k,
+            ExecType::Expired,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            false,
+            Decimal::ZERO,
+            ExpiryReason::LegacyTriggered,
+        );
         {
             let ord = &mut self.orders[k];
             ord.status = OrderStatus::New;
@@ -507,20 +637,17 @@ impl MockExchange {
                 ord.qty = q;
             }
         }
-        self.emit_order(k, ExecType::New, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, ExpiryReason::None);
+        self.emit_order(
+            k,
+            ExecType::New,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            false,
+            Decimal::ZERO,
+            ExpiryReason::None,
+        );
         self.run_child(k, at);
-    }
-
-    /// Settles a resting child limit order of an algo when it fills later.
-    pub(crate) fn after_limit_fill(&mut self, c: usize) {
-        if let Some(aid) = self.orders[c].from_algo {
-            if self.orders[c].status.is_terminal() {
-                let k = (aid.0 - ALGO_ID_BASE) as usize;
-                if self.algos[k].status == AlgoStatus::Triggered {
-                    self.finish_triggered_algo(k, c);
-                }
-            }
-        }
     }
 
     /// Earliest bar-open time at or after the cursor at which anything could change without a
@@ -530,12 +657,16 @@ impl MockExchange {
         if self.cur.seg != 0 || self.trailing_count > 0 {
             return TimeMs(self.cur.time);
         }
+        let funding = self
+            .funding
+            .get(self.next_funding)
+            .map_or(i64::MAX, |f| f.0);
         let mut i = self.cur.bar;
         while let Some(b) = self.bars.get(i) {
             if b.t >= horizon.0 {
                 return horizon;
             }
-            if b.h >= self.up_min || b.l <= self.down_max {
+            if b.h >= self.up_min || b.l <= self.down_max || funding < b.t + self.interval_ms {
                 return TimeMs(b.t);
             }
             i += 1;
@@ -550,7 +681,16 @@ impl MockExchange {
             return;
         }
         let side = if amt > 0 { Side::Sell } else { Side::Buy };
-        self.book_fill(side, ps, amt.abs(), at, false, true, AccountReason::Liquidation);
+        self.book_fill(
+            side,
+            ps,
+            amt.abs(),
+            at,
+            false,
+            true,
+            AccountReason::Liquidation,
+        );
+        self.after_position_change(ps, amt);
         self.stats.liquidations += 1;
     }
 }

@@ -212,7 +212,8 @@ pub(crate) struct Position {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Cursor {
     pub bar: usize,
-    /// 0: before the bar's open jump; 1..=3: inside segment k; the path is `path`.
+    /// 0: before the bar's open jump; 1..=3: inside segment k; the path is `path`;
+    /// 4 (`market::SUB_BAR_PENDING`): between two sub-bars of a `refine` bar.
     pub seg: u8,
     pub time: i64,
     pub price: i64,
@@ -241,6 +242,12 @@ pub struct MockExchange {
     pub(crate) cur: Cursor,
     pub(crate) orders: Vec<Order>,
     pub(crate) algos: Vec<Algo>,
+    /// Indices of orders that may still be open, ascending: every non-terminal order is here;
+    /// finished ones are dropped lazily by `compact_open` (they never reopen). Keeps scans
+    /// proportional to the open orders, not to every order of the run.
+    pub(crate) open_o: Vec<u32>,
+    /// Same for algo orders (every open algo order is here).
+    pub(crate) open_a: Vec<u32>,
     pub(crate) trigs: Vec<Trig>,
     pub(crate) up_min: i64,
     pub(crate) down_max: i64,
@@ -289,6 +296,8 @@ impl MockExchange {
             },
             orders: Vec::new(),
             algos: Vec::new(),
+            open_o: Vec::new(),
+            open_a: Vec::new(),
             trigs: Vec::new(),
             up_min: i64::MAX,
             down_max: i64::MIN,
@@ -376,6 +385,39 @@ impl MockExchange {
     /// True when events are waiting to be drained.
     pub fn has_events(&self) -> bool {
         !self.out.is_empty()
+    }
+
+    /// Drops finished orders and algo orders from the open-index lists.
+    pub(crate) fn compact_open(&mut self) {
+        let orders = &self.orders;
+        self.open_o
+            .retain(|&k| !orders[k as usize].status.is_terminal());
+        let algos = &self.algos;
+        self.open_a.retain(|&k| algos[k as usize].status.is_open());
+    }
+
+    /// Non-terminal orders with their indices, ascending.
+    pub(crate) fn open_order_iter(&self) -> impl Iterator<Item = (usize, &Order)> + '_ {
+        self.open_o
+            .iter()
+            .map(|&k| (k as usize, &self.orders[k as usize]))
+            .filter(|(_, o)| !o.status.is_terminal())
+    }
+
+    /// Open algo orders with their indices, ascending.
+    pub(crate) fn open_algo_iter(&self) -> impl Iterator<Item = (usize, &Algo)> + '_ {
+        self.open_a
+            .iter()
+            .map(|&k| (k as usize, &self.algos[k as usize]))
+            .filter(|(_, a)| a.status.is_open())
+    }
+
+    /// Appends a new order and indexes it as open.
+    pub(crate) fn push_order(&mut self, o: Order) -> usize {
+        self.orders.push(o);
+        let k = self.orders.len() - 1;
+        self.open_o.push(k as u32);
+        k
     }
 
     pub(crate) fn emit(&mut self, e: Event) {

@@ -7,7 +7,10 @@
 
 use super::codes;
 use super::*;
-use crate::api::{AlgoInfo, AlgoRef, ApiError, NewAlgoOrder, NewOrder, OrderInfo, OrderRef, PositionInfo, RespType};
+use crate::api::{
+    AlgoInfo, AlgoRef, ApiError, NewAlgoOrder, NewOrder, OrderInfo, OrderRef, PositionInfo,
+    RespType,
+};
 use crate::events::{AccountReason, Event, ExecType, OrderUpdate};
 
 /// Parameters common to both endpoints after validation.
@@ -152,7 +155,10 @@ impl MockExchange {
                 }
                 None => None,
             };
-            let bp = (cb * Decimal::from(100)).trunc().try_into().unwrap_or(100i64);
+            let bp = (cb * Decimal::from(100))
+                .trunc()
+                .try_into()
+                .unwrap_or(100i64);
             Some(Trailing {
                 callback_bp: bp,
                 activate: act,
@@ -174,7 +180,12 @@ impl MockExchange {
 
     /// -2021 when a conditional's condition already holds at the current price (equality
     /// counts, §1).
-    fn check_immediate_trigger(&self, otype: OrderType, side: Side, trigger: i64) -> Result<(), ApiError> {
+    fn check_immediate_trigger(
+        &self,
+        otype: OrderType,
+        side: Side,
+        trigger: i64,
+    ) -> Result<(), ApiError> {
         if otype == OrderType::TrailingStopMarket {
             return Ok(());
         }
@@ -190,12 +201,21 @@ impl MockExchange {
         Ok(())
     }
 
+    /// MIN_NOTIONAL reference of a trailing stop: its activation price, else the latest price.
+    fn trailing_ref_price(&self, c: &Checked) -> i64 {
+        c.trailing
+            .and_then(|t| t.activate)
+            .unwrap_or(self.cur.price)
+    }
+
     fn check_min_notional(&self, ticks: i64, steps: i64, exempt: bool) -> Result<(), ApiError> {
         if exempt || steps == 0 {
             return Ok(());
         }
         if self.spec.notional(ticks, steps) < self.spec.min_notional {
-            return Err(codes::min_notional(&self.spec.min_notional.normalize().to_string()));
+            return Err(codes::min_notional(
+                &self.spec.min_notional.normalize().to_string(),
+            ));
         }
         Ok(())
     }
@@ -261,11 +281,7 @@ impl MockExchange {
             req.activation_price,
         )?;
         if let Some(cid) = &req.client_order_id {
-            if self
-                .orders
-                .iter()
-                .any(|o| &o.client_id == cid && !o.status.is_terminal())
-            {
+            if self.open_order_iter().any(|(_, o)| &o.client_id == cid) {
                 return Err(codes::duplicate_client_id());
             }
         }
@@ -281,11 +297,10 @@ impl MockExchange {
             }
             if req.order_type == OrderType::Limit {
                 let resting: i64 = self
-                    .orders
-                    .iter()
+                    .open_order_iter()
+                    .map(|(_, o)| o)
                     .filter(|o| {
-                        !o.status.is_terminal()
-                            && !o.armed
+                        !o.armed
                             && o.ps == ps
                             && o.side == req.side
                             && (o.reduce_only || hedge_close)
@@ -303,6 +318,8 @@ impl MockExchange {
         let ref_price = match req.order_type {
             OrderType::Market => self.cur.price,
             OrderType::Limit | OrderType::Stop | OrderType::TakeProfit => c.price,
+            // a trailing stop has no trigger price: its activation price, or the latest price
+            OrderType::TrailingStopMarket => self.trailing_ref_price(&c),
             _ => c.trigger,
         };
         self.check_min_notional(ref_price, c.qty, reduce_only || close || hedge_close)?;
@@ -349,7 +366,7 @@ impl MockExchange {
             .client_order_id
             .clone()
             .unwrap_or_else(|| format!("sim_{}", id.0));
-        self.orders.push(Order {
+        let k = self.push_order(Order {
             id,
             client_id,
             side: req.side,
@@ -372,20 +389,37 @@ impl MockExchange {
             armed: conditional,
             trailing: c.trailing,
         });
-        let k = self.orders.len() - 1;
         self.stats.orders += 1;
         self.version += 1;
-        self.emit_order(k, ExecType::New, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, ExpiryReason::None);
+        self.emit_order(
+            k,
+            ExecType::New,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            false,
+            Decimal::ZERO,
+            ExpiryReason::None,
+        );
         let ack = self.order_info(k);
         if conditional {
             if c.trailing.is_some() {
                 self.trailing_count += 1;
             }
+            let up = fires_up(req.order_type, req.side);
             self.add_trig(Trig {
-                up: fires_up(req.order_type, req.side),
-                ticks: if c.trailing.is_some() { i64::MIN } else { c.trigger },
+                up,
+                ticks: if c.trailing.is_none() {
+                    c.trigger
+                } else if up {
+                    i64::MAX
+                } else {
+                    i64::MIN
+                },
                 what: TrigRef::Legacy(k as u32),
             });
+            // a trailing stop tracks from the price at placement, also mid-bar
+            self.update_trailing();
         } else if marketable {
             let px = if req.order_type == OrderType::Market {
                 self.slipped(req.side)
@@ -443,8 +477,11 @@ impl MockExchange {
             o.qty - o.executed
         };
         let reduce = o.reduce_only || o.close_position;
+        let old = self.pos[ps_idx(ps)].amt;
         let f = self.book_fill_quiet(side, ps, remaining, price, maker, reduce);
         if f.filled == 0 {
+            // nothing left to reduce: knocked out (§2.2 er=4), never left working without a trigger
+            self.expire_order(k, ExpiryReason::ReduceOnly);
             return;
         }
         let px = self.spec.price(price);
@@ -464,13 +501,48 @@ impl MockExchange {
             self.remove_trig(TrigRef::Limit(k as u32));
         }
         let last_qty = self.spec.qty(f.filled);
-        self.emit_order(k, ExecType::Trade, last_qty, px, f.fee, maker, f.realized, ExpiryReason::None);
+        self.emit_order(
+            k,
+            ExecType::Trade,
+            last_qty,
+            px,
+            f.fee,
+            maker,
+            f.realized,
+            ExpiryReason::None,
+        );
         self.flush_fill();
+        // position-bound expiries run after the filled order's own state is final, so they never
+        // expire the order that just closed the position
+        self.after_position_change(ps, old);
+        self.settle_child(k);
     }
 
-    /// Books a fill but holds its ACCOUNT_UPDATE and expiries until after the ORDER_TRADE_UPDATE,
-    /// so the stream reads TRADE → ACCOUNT_UPDATE → expiries, as Binance sends them.
-    fn book_fill_quiet(&mut self, side: Side, ps: PositionSide, qty: i64, price: i64, maker: bool, reduce: bool) -> account::FillOutcome {
+    /// A triggered algo order is FINISHED once its child is filled, cancelled or expired (§6).
+    pub(crate) fn settle_child(&mut self, c: usize) {
+        let Some(aid) = self.orders[c].from_algo else {
+            return;
+        };
+        if !self.orders[c].status.is_terminal() {
+            return;
+        }
+        let k = (aid.0 - ALGO_ID_BASE) as usize;
+        if self.algos[k].status == AlgoStatus::Triggered {
+            self.finish_triggered_algo(k, c);
+        }
+    }
+
+    /// Books a fill but holds its ACCOUNT_UPDATE until after the ORDER_TRADE_UPDATE, so the
+    /// stream reads TRADE → ACCOUNT_UPDATE → expiries, as Binance sends them.
+    fn book_fill_quiet(
+        &mut self,
+        side: Side,
+        ps: PositionSide,
+        qty: i64,
+        price: i64,
+        maker: bool,
+        reduce: bool,
+    ) -> account::FillOutcome {
         let mark = self.out.len();
         let f = self.book_fill(side, ps, qty, price, maker, reduce, AccountReason::Order);
         self.held = self.out.split_off(mark);
@@ -496,11 +568,31 @@ impl MockExchange {
         self.remove_trig(TrigRef::Limit(k as u32));
         self.remove_trig(TrigRef::Legacy(k as u32));
         self.version += 1;
-        self.emit_order(k, ExecType::Expired, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, er);
+        self.emit_order(
+            k,
+            ExecType::Expired,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            false,
+            Decimal::ZERO,
+            er,
+        );
+        self.settle_child(k);
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn emit_order(&mut self, k: usize, x: ExecType, last_qty: Decimal, last_price: Decimal, fee: Decimal, maker: bool, rp: Decimal, er: ExpiryReason) {
+    pub(crate) fn emit_order(
+        &mut self,
+        k: usize,
+        x: ExecType,
+        last_qty: Decimal,
+        last_price: Decimal,
+        fee: Decimal,
+        maker: bool,
+        rp: Decimal,
+        er: ExpiryReason,
+    ) {
         let o = &self.orders[k];
         let ev = OrderUpdate {
             symbol: self.spec.symbol.clone(),
@@ -614,15 +706,11 @@ impl MockExchange {
             req.activate_price,
         )?;
         if let Some(cid) = &req.client_algo_id {
-            if self
-                .algos
-                .iter()
-                .any(|a| &a.client_id == cid && a.status.is_open())
-            {
+            if self.open_algo_iter().any(|(_, a)| &a.client_id == cid) {
                 return Err(codes::duplicate_client_id());
             }
         }
-        let open = self.algos.iter().filter(|a| a.status.is_open()).count();
+        let open = self.open_algo_iter().count();
         if open >= 200 {
             return Err(ApiError::new(-4045, "Reach max stop order limit."));
         }
@@ -630,7 +718,13 @@ impl MockExchange {
         let reduce_only = req.reduce_only == Some(true);
         let close = req.close_position == Some(true);
         let hedge_close = ps != PositionSide::Both && Self::is_closing_side(req.side, ps);
-        let ref_price = if req.price.is_some() { c.price } else { c.trigger };
+        let ref_price = if req.price.is_some() {
+            c.price
+        } else if c.trailing.is_some() {
+            self.trailing_ref_price(&c)
+        } else {
+            c.trigger
+        };
         self.check_min_notional(ref_price, c.qty, reduce_only || close || hedge_close)?;
         let id = AlgoId(ALGO_ID_BASE + self.algos.len() as u64);
         let now = TimeMs(self.cur.time);
@@ -659,14 +753,26 @@ impl MockExchange {
             trailing: c.trailing,
         });
         let k = self.algos.len() - 1;
+        self.compact_open();
+        self.open_a.push(k as u32);
         if c.trailing.is_some() {
             self.trailing_count += 1;
         }
         self.add_trig(Trig {
             up: fires_up(req.order_type, req.side),
-            ticks: if c.trailing.is_some() { if fires_up(req.order_type, req.side) { i64::MAX } else { i64::MIN } } else { c.trigger },
+            ticks: if c.trailing.is_some() {
+                if fires_up(req.order_type, req.side) {
+                    i64::MAX
+                } else {
+                    i64::MIN
+                }
+            } else {
+                c.trigger
+            },
             what: TrigRef::Algo(k as u32),
         });
+        // a trailing stop tracks from the price at placement, also mid-bar
+        self.update_trailing();
         self.stats.orders += 1;
         self.version += 1;
         let ev = self.algo_update(k, "");
@@ -698,7 +804,17 @@ impl MockExchange {
         self.remove_trig(TrigRef::Limit(k as u32));
         self.remove_trig(TrigRef::Legacy(k as u32));
         self.version += 1;
-        self.emit_order(k, ExecType::Canceled, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, false, Decimal::ZERO, ExpiryReason::None);
+        self.emit_order(
+            k,
+            ExecType::Canceled,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            false,
+            Decimal::ZERO,
+            ExpiryReason::None,
+        );
+        self.settle_child(k);
         Ok(self.order_info(k))
     }
 
@@ -754,17 +870,18 @@ impl MockExchange {
         if let Err(e) = self.check_symbol(symbol) {
             return self.reject(e);
         }
-        Ok((0..self.orders.len())
-            .filter(|&k| !self.orders[k].status.is_terminal())
-            .map(|k| self.order_info(k))
+        self.compact_open();
+        Ok(self
+            .open_order_iter()
+            .map(|(k, _)| self.order_info(k))
             .collect())
     }
 
     /// Number of open regular orders and open algo orders (no allocation).
     pub fn open_counts(&self) -> (usize, usize) {
         (
-            self.orders.iter().filter(|o| !o.status.is_terminal()).count(),
-            self.algos.iter().filter(|a| a.status.is_open()).count(),
+            self.open_order_iter().count(),
+            self.open_algo_iter().count(),
         )
     }
 
@@ -776,9 +893,10 @@ impl MockExchange {
         if let Err(e) = self.check_symbol(symbol) {
             return self.reject(e);
         }
-        Ok((0..self.algos.len())
-            .filter(|&k| self.algos[k].status.is_open())
-            .map(|k| self.algo_info(k))
+        self.compact_open();
+        Ok(self
+            .open_algo_iter()
+            .map(|(k, _)| self.algo_info(k))
             .collect())
     }
 
@@ -787,7 +905,9 @@ impl MockExchange {
         if let Err(e) = self.check_symbol(symbol) {
             return self.reject(e);
         }
-        for k in 0..self.orders.len() {
+        self.compact_open();
+        for j in 0..self.open_o.len() {
+            let k = self.open_o[j] as usize;
             if !self.orders[k].status.is_terminal() {
                 let id = self.orders[k].id.0;
                 let _ = self.cancel_order(symbol, &OrderRef::Id(id));
@@ -804,7 +924,9 @@ impl MockExchange {
         if let Err(e) = self.check_symbol(symbol) {
             return self.reject(e);
         }
-        for k in 0..self.algos.len() {
+        self.compact_open();
+        for j in 0..self.open_a.len() {
+            let k = self.open_a[j] as usize;
             if self.algos[k].status.is_open() {
                 self.finish_algo(k, AlgoStatus::Canceled, "");
             }
@@ -833,7 +955,11 @@ impl MockExchange {
                     position_amt: amt,
                     entry_price: p.entry,
                     mark_price: mark,
-                    unrealized_profit: if p.amt == 0 { Decimal::ZERO } else { (mark - p.entry) * amt },
+                    unrealized_profit: if p.amt == 0 {
+                        Decimal::ZERO
+                    } else {
+                        (mark - p.entry) * amt
+                    },
                     liquidation_price: self.liquidation_price(ps).unwrap_or(Decimal::ZERO),
                     leverage: self.cfg.leverage,
                 }

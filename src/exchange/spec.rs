@@ -89,14 +89,16 @@ impl SymbolSpec {
         })
     }
 
-    /// Decimals allowed in a price (pricePrecision, from the tick size).
+    /// Decimals allowed in a price (pricePrecision): the decimals of `tickSize` as exchangeInfo
+    /// writes it, trailing zeros included — BTCUSDT's "0.10" gives 2, so 100.05 is off the tick
+    /// (-4014), not over the precision (-1111) (`binance-usdm-futures.md` §3, §4).
     pub fn price_precision(&self) -> u32 {
-        self.tick_size.normalize().scale()
+        self.tick_size.scale()
     }
 
-    /// Decimals allowed in a quantity (quantityPrecision, from the step size).
+    /// Decimals allowed in a quantity (quantityPrecision): the decimals of `stepSize` as written.
     pub fn qty_precision(&self) -> u32 {
-        self.step_size.normalize().scale()
+        self.step_size.scale()
     }
 
     /// Checked price → ticks: -1111 for too many decimals, -4014 off the tick grid,
@@ -185,7 +187,9 @@ mod tests {
     fn btc_defaults_reject_off_tick_and_precision() {
         // binance-usdm-futures.md §3: -4014 for 100.05 with tick 0.10, -1111 for qty 0.0015.
         let s = SymbolSpec::builtin("BTCUSDT").unwrap();
-        assert_eq!(s.price_to_ticks(d("60000.05")).unwrap_err().code, -1111);
+        assert_eq!(s.price_precision(), 2);
+        assert_eq!(s.price_to_ticks(d("60000.05")).unwrap_err().code, -4014);
+        assert_eq!(s.price_to_ticks(d("60000.055")).unwrap_err().code, -1111);
         assert_eq!(s.price_to_ticks(d("60000.1")).unwrap(), 600_001);
         let s = SymbolSpec {
             tick_size: d("0.5"),

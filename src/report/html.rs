@@ -2,14 +2,14 @@
 //! JavaScript) plus SVG equity and drawdown charts with violation markers on the time axis.
 
 use super::{
-    describe_event, detail_rows, drawdown_curve, equity_curve, grouped, money, short_time,
+    describe_event, detail_rows, drawdown_dp, equity_curve, grouped, money, short_time,
     source_name, trail_records, verdict_line, Summary,
 };
 use crate::events::EventLog;
 use crate::invariants::{Invariant, Violation};
 use crate::types::{fmt_time_ms, TimeMs};
 use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -107,9 +107,10 @@ pub(crate) fn report_html(
         reference: Some((s.initial_balance, "initial")),
         markers: &markers,
     }));
-    let dd: Vec<(TimeMs, Decimal)> = drawdown_curve(&curve)
+    // 4 dp for the pixels, 2 dp on the labels
+    let dd: Vec<(TimeMs, Decimal)> = drawdown_dp(&curve, 4)
         .into_iter()
-        .map(|(t, p)| (t, -p))
+        .map(|(t, p)| (t, if p.is_zero() { p } else { -p }))
         .collect();
     let _ = writeln!(
         o,
@@ -121,7 +122,7 @@ pub(crate) fn report_html(
     o.push_str(&svg_chart(&Chart {
         title: "Drawdown (% of running peak)",
         points: &dd,
-        fmt_y: &|d| format!("{d} %"),
+        fmt_y: &pct_label,
         color: "#bc4c00",
         area: true,
         reference: None,
@@ -206,7 +207,17 @@ pub(crate) fn report_html(
     o
 }
 
-/// One line chart.
+/// `-1.23 %` (2 dp, no negative zero).
+fn pct_label(d: Decimal) -> String {
+    let mut r = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    if r.is_zero() {
+        r = Decimal::ZERO;
+    }
+    r.rescale(2);
+    format!("{r} %")
+}
+
+/// One line chart (drawn as steps: a value holds until the next point).
 struct Chart<'a> {
     title: &'a str,
     points: &'a [(TimeMs, Decimal)],
@@ -320,12 +331,17 @@ fn svg_chart(c: &Chart) -> String {
 
     // the line, at most four points per pixel column (first, min, max, last)
     let pts = thin(c.points, &x_of, &y_of);
-    let mut line = String::with_capacity(pts.len() * 14);
-    for (i, (x, y)) in pts.iter().enumerate() {
-        if i > 0 {
+    let mut line = String::with_capacity(pts.len() * 28);
+    let mut prev_y: Option<f64> = None;
+    for &(x, y) in &pts {
+        if let Some(py) = prev_y {
+            if py != y {
+                let _ = write!(line, " {x:.1},{py:.1}");
+            }
             line.push(' ');
         }
         let _ = write!(line, "{x:.1},{y:.1}");
+        prev_y = Some(y);
     }
     if c.area {
         let base = y_of(Decimal::ZERO.clamp(ymin, ymax));

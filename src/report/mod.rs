@@ -247,25 +247,30 @@ pub fn equity_curve(log: &EventLog, initial: Decimal) -> Vec<(TimeMs, Decimal)> 
 /// Drawdown below the running peak at each point of `curve`, in percent of the peak (2 dp,
 /// 0 when the peak is not positive).
 pub fn drawdown_curve(curve: &[(TimeMs, Decimal)]) -> Vec<(TimeMs, Decimal)> {
+    drawdown_dp(curve, 2)
+}
+
+/// Drawdown in percent of the running peak, rounded to `dp` decimals.
+pub(crate) fn drawdown_dp(curve: &[(TimeMs, Decimal)], dp: u32) -> Vec<(TimeMs, Decimal)> {
     let mut peak: Option<Decimal> = None;
     curve
         .iter()
         .map(|&(t, v)| {
             let p = peak.map_or(v, |p| p.max(v));
             peak = Some(p);
-            (t, pct_of(p - v, p))
+            (t, pct_of(p - v, p, dp))
         })
         .collect()
 }
 
-fn pct_of(dd: Decimal, peak: Decimal) -> Decimal {
+fn pct_of(dd: Decimal, peak: Decimal, dp: u32) -> Decimal {
     let pct = if peak > Decimal::ZERO {
         dd * Decimal::ONE_HUNDRED / peak
     } else {
         Decimal::ZERO
     };
-    let mut r = pct.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    r.rescale(2);
+    let mut r = pct.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(dp);
     r
 }
 
@@ -526,7 +531,11 @@ pub fn summary_table(s: &Summary, run_time: Option<Duration>) -> String {
     if let Some(d) = run_time {
         rows.push(("run time".into(), format!("{:.3} s", d.as_secs_f64())));
     }
-    let w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let w = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -543,7 +552,13 @@ pub fn summary_table(s: &Summary, run_time: Option<Duration>) -> String {
         let pad = w - k.chars().count();
         let _ = writeln!(out, "  {k}{}  {v}", " ".repeat(pad));
     }
-    let _ = writeln!(out, "  {}{}  {}", "verdict", " ".repeat(w.saturating_sub(7)), s.verdict);
+    let _ = writeln!(
+        out,
+        "  {}{}  {}",
+        "verdict",
+        " ".repeat(w.saturating_sub(7)),
+        s.verdict
+    );
     out
 }
 
@@ -668,10 +683,10 @@ pub(crate) fn grouped(violations: &[Violation]) -> Vec<(Invariant, Vec<&Violatio
 /// The verdict line shared by Markdown and HTML.
 pub(crate) fn verdict_line(s: &Summary) -> String {
     if s.violations == 0 {
-        format!("{}: no invariant violated", s.verdict)
+        format!("{} — no invariant violated", s.verdict)
     } else {
         format!(
-            "{}: {} violation{} ({})",
+            "{} — {} violation{} ({})",
             s.verdict,
             s.violations,
             if s.violations == 1 { "" } else { "s" },

@@ -98,7 +98,9 @@ fn to_io(e: csv::Error) -> std::io::Error {
 }
 
 fn finish(w: csv::Writer<Vec<u8>>) -> std::io::Result<String> {
-    let bytes = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     String::from_utf8(bytes).map_err(std::io::Error::other)
 }
 
@@ -114,7 +116,9 @@ pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
     for r in log.records() {
         match &r.event {
             Event::OrderTradeUpdate(o) => {
-                let row = rows.entry(Key::Order(o.order_id)).or_insert_with(|| Row::new(r.seq.0, r.time_ms));
+                let row = rows
+                    .entry(Key::Order(o.order_id))
+                    .or_insert_with(|| Row::new(r.seq.0, r.time_ms));
                 row.symbol = o.symbol.clone();
                 row.client_id = o.client_order_id.clone();
                 row.otype = o.order_type.as_str().to_string();
@@ -136,7 +140,9 @@ pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
                 }
             }
             Event::AlgoUpdate(a) => {
-                let row = rows.entry(Key::Algo(a.algo_id)).or_insert_with(|| Row::new(r.seq.0, r.time_ms));
+                let row = rows
+                    .entry(Key::Algo(a.algo_id))
+                    .or_insert_with(|| Row::new(r.seq.0, r.time_ms));
                 row.symbol = a.symbol.clone();
                 row.client_id = a.client_algo_id.clone();
                 row.otype = a.order_type.as_str().to_string();

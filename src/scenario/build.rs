@@ -130,14 +130,28 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Validates a parsed scenario and loads its data.
 pub fn build(file: &Path, text: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
+    build_with(file, text, raw, None)
+}
+
+/// As [`build`], with the klines already in memory (`sim explore` cases); `data.klines` is then
+/// only a name.
+pub fn build_with(
+    file: &Path,
+    text: &str,
+    raw: ScenarioFile,
+    preloaded: Option<data::KlineSeries>,
+) -> Result<Scenario, ScenarioError> {
     let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     let e = |field: &str, msg: String| err(file, text, field, msg);
     if raw.data.klines.is_empty() {
         return Err(e("klines", "no kline files given (list at least one file or folder)".into()));
     }
     let paths: Vec<PathBuf> = raw.data.klines.iter().map(|p| resolve(&base, p)).collect();
-    let series = data::load_klines(&paths, &LoadOptions::default())
-        .map_err(|x| data_err(file, text, "klines", x))?;
+    let series = match preloaded {
+        Some(s) => s,
+        None => data::load_klines(&paths, &LoadOptions::default())
+            .map_err(|x| data_err(file, text, "klines", x))?,
+    };
     let from = match &raw.data.from {
         Some(s) => Some(parse_time_ms(s).ok_or_else(|| e("from", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?),
         None => None,

@@ -1,0 +1,665 @@
+//! The live engine's Binance adapter (`tradeengine-oco.md` §5): local validation, wire parameters
+//! per position mode, rounding, retries; and the reference engine's idempotent variant.
+//!
+//! Contract: every request to the venue that places, cancels or queries an order goes through
+//! here; the only waits are retry delays via [`Engine::pause`], which also enforces the
+//! risk-placement budget (`rollback_timeout_ms`, Python's `wait_for` can only cancel at a real
+//! suspension point, i.e. at a sleep).
+
+use super::switches::*;
+use super::{Engine, PairRec};
+use crate::api::{
+    AlgoInfo, AlgoRef, ApiError, CallError, Exchange, NewAlgoOrder, NewOrder, OrderInfo, OrderRef,
+    RespType, TransportError,
+};
+use crate::events::{EngineEvent, LegId};
+use crate::types::*;
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::BTreeMap;
+
+/// Why an adapter operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// Raised locally before any request (validation, missing client method, …).
+    Local(String),
+    /// The exchange refused (after any retries).
+    Api(ApiError),
+    /// Transport fault, outcome unknown (after any retries).
+    Transport(TransportError),
+    /// The risk-placement budget (`asyncio.wait_for`) ran out at a suspension point.
+    Budget,
+}
+
+impl Fail {
+    /// The Binance code, when there is one.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Fail::Api(e) => Some(e.code),
+            _ => None,
+        }
+    }
+    /// Short text for notes and results.
+    pub fn text(&self) -> String {
+        match self {
+            Fail::Local(s) => s.clone(),
+            Fail::Api(e) => e.to_string(),
+            Fail::Transport(t) => CallError::Transport(*t).to_string(),
+            Fail::Budget => "risk placement timed out (wait_for 10 s)".to_string(),
+        }
+    }
+}
+
+impl From<CallError> for Fail {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Api(a) => Fail::Api(a),
+            CallError::Transport(t) => Fail::Transport(t),
+        }
+    }
+}
+
+/// The live engine's `TradeOrder.type` subset the adapter sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Market,
+    Limit,
+    /// STOP_MARKET leg.
+    Stop,
+    /// TAKE_PROFIT_MARKET leg.
+    TakeProfit,
+}
+
+/// An order as the dispatcher and OCO manager hand it to the adapter.
+#[derive(Debug, Clone)]
+pub(crate) struct TradeOrder {
+    pub symbol: String,
+    pub kind: Kind,
+    pub side: Side,
+    /// Internal, unrounded amount.
+    pub amount: Decimal,
+    /// Limit price or trigger price.
+    pub price: Option<Decimal>,
+    /// LONG/SHORT as the engine sees it (always set from signals).
+    pub ps: Option<PositionSide>,
+    pub reduce_only: bool,
+    /// An SL/TP leg: the `leg_*` switches apply.
+    pub leg: bool,
+    pub client_id: Option<String>,
+}
+
+/// What an accepted request returned, formatted as the adapter's result dict.
+#[derive(Debug, Clone)]
+pub(crate) struct Placed {
+    pub id: LegId,
+    /// Raw Binance status (`NEW`, `FILLED`, …) or `algoStatus`.
+    pub status: String,
+    /// executedQty (0 for an ACK response).
+    pub executed: Decimal,
+    /// avgPrice (0 when unknown).
+    pub avg_price: Decimal,
+    /// The order's price field.
+    pub price: Decimal,
+    /// positionSide on the exchange.
+    pub ps: PositionSide,
+    /// Still working on the exchange.
+    pub open: bool,
+}
+
+impl Placed {
+    fn from_order(i: OrderInfo) -> Placed {
+        Placed {
+            id: LegId::Order(i.order_id),
+            status: order_status_str(i.status).to_string(),
+            executed: i.executed_qty,
+            avg_price: i.avg_price,
+            price: i.price,
+            ps: i.position_side,
+            open: !i.status.is_terminal(),
+        }
+    }
+    fn from_algo(i: AlgoInfo) -> Placed {
+        Placed {
+            id: LegId::Algo(i.algo_id),
+            status: algo_status_str(i.algo_status).to_string(),
+            executed: Decimal::ZERO,
+            avg_price: Decimal::ZERO,
+            price: i.trigger_price,
+            ps: i.position_side,
+            open: i.algo_status.is_open(),
+        }
+    }
+}
+
+/// A request ready for the wire.
+#[derive(Debug, Clone)]
+enum Req {
+    Order(NewOrder),
+    Algo(NewAlgoOrder),
+}
+
+/// Which endpoint a cancel of an algo leg uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// As `cancel_endpoint_for_algo` says (the `cancel_other_order` path).
+    Switch,
+    /// `DELETE /fapi/v1/algoOrder` (PHEAD `cancel_oco_pair`, orphan cancel; reference).
+    Correct,
+}
+
+/// A leg's life as a status query reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LegState {
+    /// Resting, untriggered.
+    Open,
+    /// Triggered or filled: the pair's other leg must go.
+    Fired,
+    /// Cancelled, expired or rejected without a fill.
+    Gone,
+}
+
+/// Binance spelling of an order status.
+pub(crate) fn order_status_str(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::New => "NEW",
+        OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+        OrderStatus::Filled => "FILLED",
+        OrderStatus::Canceled => "CANCELED",
+        OrderStatus::Expired => "EXPIRED",
+        OrderStatus::Rejected => "REJECTED",
+    }
+}
+
+/// Binance spelling of an algo status.
+pub(crate) fn algo_status_str(s: AlgoStatus) -> &'static str {
+    match s {
+        AlgoStatus::New => "NEW",
+        AlgoStatus::Triggering => "TRIGGERING",
+        AlgoStatus::Triggered => "TRIGGERED",
+        AlgoStatus::Finished => "FINISHED",
+        AlgoStatus::Canceled => "CANCELED",
+        AlgoStatus::Rejected => "REJECTED",
+        AlgoStatus::Expired => "EXPIRED",
+    }
+}
+
+/// The state of a regular order (a legacy leg) for the OCO decision.
+pub(crate) fn order_leg_state(status: OrderStatus, executed: Decimal) -> LegState {
+    match status {
+        OrderStatus::New | OrderStatus::PartiallyFilled => LegState::Open,
+        OrderStatus::Filled => LegState::Fired,
+        OrderStatus::Expired if executed > Decimal::ZERO => LegState::Fired,
+        OrderStatus::Canceled | OrderStatus::Expired | OrderStatus::Rejected => LegState::Gone,
+    }
+}
+
+/// The state of an algo leg for the OCO decision.
+pub(crate) fn algo_leg_state(status: AlgoStatus, actual_price: Decimal) -> LegState {
+    match status {
+        AlgoStatus::New => LegState::Open,
+        AlgoStatus::Triggering | AlgoStatus::Triggered => LegState::Fired,
+        AlgoStatus::Finished if actual_price > Decimal::ZERO => LegState::Fired,
+        AlgoStatus::Finished | AlgoStatus::Canceled | AlgoStatus::Rejected | AlgoStatus::Expired => {
+            LegState::Gone
+        }
+    }
+}
+
+/// Decimals Python's `str()` of the float step/tick yields: scientific notation below 1e-4 gives
+/// precision 5 (§1.5, W16).
+pub(crate) fn py_decimals(step: Decimal) -> u32 {
+    if step > Decimal::ZERO && step < Decimal::new(1, 4) {
+        5
+    } else {
+        step.normalize().scale()
+    }
+}
+
+/// Lower-case base-36 text of a non-negative number.
+pub(crate) fn base36(mut n: u64) -> String {
+    const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    if n == 0 {
+        return "0".into();
+    }
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(D[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Parses lower-case base-36 text.
+pub(crate) fn from_base36(s: &str) -> Option<u64> {
+    u64::from_str_radix(s, 36).ok()
+}
+
+/// The side that closes a LONG (SELL) or a SHORT (BUY) position.
+pub(crate) fn close_side(dir: PositionSide) -> Side {
+    if dir == PositionSide::Short {
+        Side::Buy
+    } else {
+        Side::Sell
+    }
+}
+
+impl Engine {
+    /// Quantity as it goes on the wire (`_format_quantity`, or floored to the step).
+    pub(crate) fn fmt_qty(&self, q: Decimal) -> Decimal {
+        let step = self.cfg.spec.step_size;
+        match self.sw.wire_rounding {
+            WireRounding::DecimalPlaces => q
+                .round_dp_with_strategy(py_decimals(step), RoundingStrategy::MidpointNearestEven)
+                .normalize(),
+            WireRounding::FloorToStepTick => {
+                if step <= Decimal::ZERO {
+                    return q.normalize();
+                }
+                ((q / step).floor() * step).normalize()
+            }
+        }
+    }
+
+    /// Price as it goes on the wire (`_format_price`, or rounded to the nearest tick).
+    pub(crate) fn fmt_price(&self, p: Decimal) -> Decimal {
+        let tick = self.cfg.spec.tick_size;
+        match self.sw.wire_rounding {
+            WireRounding::DecimalPlaces => p
+                .round_dp_with_strategy(py_decimals(tick), RoundingStrategy::MidpointNearestEven)
+                .normalize(),
+            WireRounding::FloorToStepTick => {
+                if tick <= Decimal::ZERO {
+                    return p.normalize();
+                }
+                ((p / tick).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                    * tick)
+                    .normalize()
+            }
+        }
+    }
+
+    /// Waits `ms` of simulated time; fails with [`Fail::Budget`] when the risk-placement budget
+    /// ran out meanwhile.
+    pub(crate) fn pause<E: Exchange>(&mut self, ex: &mut E, ms: i64) -> Result<(), Fail> {
+        ex.sleep(ms);
+        match self.st.deadline {
+            Some(d) if ex.now() > d => Err(Fail::Budget),
+            _ => Ok(()),
+        }
+    }
+
+    /// True when this failure is retried by a placement.
+    pub(crate) fn retryable(&self, e: &CallError) -> bool {
+        match e {
+            CallError::Transport(_) => true,
+            CallError::Api(a) => match self.sw.retry_on {
+                RetryOn::AllButListed => !self.sw.no_retry_codes.contains(&a.code),
+                RetryOn::TransportAndThrottle => {
+                    matches!(a.code, -1003 | -1008) || a.http == 429 || a.http >= 500
+                }
+            },
+        }
+    }
+
+    /// A read with the placement retry policy (reference reads: position, mode).
+    pub(crate) fn read_retry<E: Exchange, T>(
+        &mut self,
+        ex: &mut E,
+        mut f: impl FnMut(&mut E) -> Result<T, CallError>,
+    ) -> Result<T, Fail> {
+        let attempts = self.sw.placement_retries.max(1);
+        let mut last = Fail::Local("no attempt".into());
+        for a in 0..attempts {
+            match f(ex) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    if !self.retryable(&e) {
+                        return Err(e.into());
+                    }
+                    last = e.into();
+                }
+            }
+            if a + 1 < attempts {
+                self.pause(ex, self.sw.retry_base_delay_ms << a)?;
+            }
+        }
+        Err(last)
+    }
+
+    /// Account mode (true = hedge), read once from positionRisk's rows.
+    pub(crate) fn hedge<E: Exchange>(&mut self, ex: &mut E) -> Result<bool, Fail> {
+        if let Some(h) = self.st.hedge {
+            return Ok(h);
+        }
+        let sym = self.cfg.spec.symbol.clone();
+        let rows = self.read_retry(ex, |ex| ex.position_risk(&sym))?;
+        let h = rows.iter().any(|r| r.position_side != PositionSide::Both);
+        self.st.hedge = Some(h);
+        Ok(h)
+    }
+
+    /// Absolute size of the LONG and SHORT positions (one-way: the net position by its sign),
+    /// from one positionRisk read; also learns the account mode.
+    pub(crate) fn position_amts<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+    ) -> Result<BTreeMap<PositionSide, Decimal>, Fail> {
+        let rows = self.read_retry(ex, |ex| ex.position_risk(symbol))?;
+        self.st.hedge = Some(rows.iter().any(|r| r.position_side != PositionSide::Both));
+        let mut out = BTreeMap::from([
+            (PositionSide::Long, Decimal::ZERO),
+            (PositionSide::Short, Decimal::ZERO),
+        ]);
+        for r in rows {
+            let a = r.position_amt;
+            let dir = match r.position_side {
+                PositionSide::Both if a > Decimal::ZERO => PositionSide::Long,
+                PositionSide::Both if a < Decimal::ZERO => PositionSide::Short,
+                PositionSide::Both => continue,
+                ps => ps,
+            };
+            *out.entry(dir).or_default() += a.abs();
+        }
+        Ok(out)
+    }
+
+    /// Absolute size of the position in direction `dir` (LONG/SHORT), from positionRisk.
+    pub(crate) fn position_amt<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+        dir: PositionSide,
+    ) -> Result<Decimal, Fail> {
+        let amts = self.position_amts(ex, symbol)?;
+        Ok(amts.get(&dir).copied().unwrap_or_default())
+    }
+
+    /// positionSide on the wire for an order the engine tags with `ps`.
+    fn wire_ps<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        ps: Option<PositionSide>,
+    ) -> Result<Option<PositionSide>, Fail> {
+        let Some(ps) = ps else { return Ok(None) };
+        match self.sw.position_side_param {
+            PositionSideParam::Always => Ok(Some(ps)),
+            PositionSideParam::ByAccountMode => {
+                if self.hedge(ex)? && ps != PositionSide::Both {
+                    Ok(Some(ps))
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// The reduceOnly parameter (§5.1): never with positionSide (unless the pre-v1.1.78 bug is on),
+    /// never with closePosition, `true` only when the order is reduce-only.
+    fn reduce_only_param(&self, o: &TradeOrder, wire_ps: Option<PositionSide>) -> Option<bool> {
+        if !o.reduce_only || (o.leg && self.sw.leg_close_position) {
+            return None;
+        }
+        match wire_ps {
+            Some(PositionSide::Long) | Some(PositionSide::Short) => {
+                self.sw.send_reduce_only_with_position_side.then_some(true)
+            }
+            _ => Some(true),
+        }
+    }
+
+    fn build(&self, o: &TradeOrder, wire_ps: Option<PositionSide>) -> Req {
+        let leg_type = match o.kind {
+            Kind::Stop => OrderType::StopMarket,
+            Kind::TakeProfit => OrderType::TakeProfitMarket,
+            Kind::Market => OrderType::Market,
+            Kind::Limit => OrderType::Limit,
+        };
+        let qty = if o.leg && self.sw.leg_close_position {
+            None
+        } else {
+            Some(self.fmt_qty(o.amount))
+        };
+        let price = o.price.map(|p| self.fmt_price(p));
+        let reduce_only = self.reduce_only_param(o, wire_ps);
+        if o.leg && self.sw.legs_api == LegsApi::Algo {
+            let mut r = NewAlgoOrder::new(&o.symbol, o.side, leg_type);
+            r.position_side = wire_ps;
+            r.quantity = qty;
+            r.trigger_price = price;
+            r.reduce_only = reduce_only;
+            self.leg_params_algo(&mut r);
+            r.client_algo_id = o.client_id.clone();
+            return Req::Algo(r);
+        }
+        let mut r = NewOrder::new(&o.symbol, o.side, leg_type);
+        r.position_side = wire_ps;
+        r.quantity = qty;
+        r.reduce_only = reduce_only;
+        r.client_order_id = o.client_id.clone();
+        match o.kind {
+            Kind::Market => {
+                if self.sw.entry_resp_result {
+                    r.resp_type = Some(RespType::Result);
+                }
+            }
+            Kind::Limit => {
+                r.price = price;
+                r.time_in_force = Some(TimeInForce::Gtc);
+                if self.sw.entry_resp_result {
+                    r.resp_type = Some(RespType::Result);
+                }
+            }
+            Kind::Stop | Kind::TakeProfit => {
+                r.stop_price = price;
+                if self.sw.leg_close_position {
+                    r.close_position = Some(true);
+                }
+                if self.sw.leg_tif_gte_gtc {
+                    r.time_in_force = Some(TimeInForce::GteGtc);
+                }
+                if self.sw.leg_working_type_mark {
+                    r.working_type = Some(WorkingType::MarkPrice);
+                }
+                if self.sw.leg_price_protect {
+                    r.price_protect = Some(true);
+                }
+            }
+        }
+        Req::Order(r)
+    }
+
+    fn leg_params_algo(&self, r: &mut NewAlgoOrder) {
+        if self.sw.leg_close_position {
+            r.close_position = Some(true);
+        }
+        if self.sw.leg_tif_gte_gtc {
+            r.time_in_force = Some(TimeInForce::GteGtc);
+        }
+        if self.sw.leg_working_type_mark {
+            r.working_type = Some(WorkingType::MarkPrice);
+        }
+        if self.sw.leg_price_protect {
+            r.price_protect = Some(true);
+        }
+    }
+
+    fn send<E: Exchange>(ex: &mut E, r: &Req) -> Result<Placed, CallError> {
+        match r {
+            Req::Order(o) => ex.new_order(o).map(Placed::from_order),
+            Req::Algo(a) => ex.new_algo_order(a).map(Placed::from_algo),
+        }
+    }
+
+    /// After an unknown outcome: the order as the exchange knows it by client id, if any.
+    fn requery<E: Exchange>(ex: &mut E, r: &Req) -> Option<Placed> {
+        match r {
+            Req::Order(o) => {
+                let cid = o.client_order_id.as_ref()?;
+                ex.query_order(&o.symbol, &OrderRef::Client(cid.clone()))
+                    .ok()
+                    .map(Placed::from_order)
+            }
+            Req::Algo(a) => {
+                let cid = a.client_algo_id.as_ref()?;
+                ex.query_algo_order(&a.symbol, &AlgoRef::Client(cid.clone()))
+                    .ok()
+                    .map(Placed::from_algo)
+            }
+        }
+    }
+
+    /// `BinanceFuturesExchange.execute(order)`: local validation, then the request with retries.
+    pub(crate) fn execute<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        o: &TradeOrder,
+    ) -> Result<Placed, Fail> {
+        if o.symbol != self.cfg.spec.symbol {
+            return Err(Fail::Local(format!("Symbol {} not found in exchange info", o.symbol)));
+        }
+        let uses_qty = !(o.leg && self.sw.leg_close_position);
+        if uses_qty && o.amount <= Decimal::ZERO {
+            return Err(Fail::Local("Order amount must be positive".into()));
+        }
+        if o.price.is_none() && o.kind != Kind::Market {
+            return Err(Fail::Local(format!("{:?} order requires a price", o.kind)));
+        }
+        let algo_leg = o.leg && self.sw.legs_api == LegsApi::Algo;
+        if self.sw.notional_check_ticker && !algo_leg {
+            // `_validate_notional`: the ticker is fetched for market/stop/take-profit even when the
+            // order is reduce-only and exempt.
+            let px = match o.kind {
+                Kind::Limit => o.price.unwrap_or_default(),
+                _ => ex.ticker_price(&o.symbol)?,
+            };
+            if !o.reduce_only && px * o.amount < self.cfg.spec.min_notional {
+                return Err(Fail::Local(format!(
+                    "Order notional {} below minimum {}",
+                    (px * o.amount).normalize(),
+                    self.cfg.spec.min_notional.normalize()
+                )));
+            }
+        }
+        let wire_ps = self.wire_ps(ex, o.ps)?;
+        let req = self.build(o, wire_ps);
+        let attempts = self.sw.placement_retries.max(1);
+        let mut last = Fail::Local("no attempt".into());
+        for a in 0..attempts {
+            match Self::send(ex, &req) {
+                Ok(p) => return Ok(p),
+                Err(e) => {
+                    if let CallError::Transport(_) = e {
+                        if self.sw.requery_unknown_outcome {
+                            if let Some(p) = Self::requery(ex, &req) {
+                                ex.emit(EngineEvent::Note {
+                                    text: format!(
+                                        "{} found by client id after an unknown outcome",
+                                        leg_text(p.id)
+                                    ),
+                                });
+                                return Ok(p);
+                            }
+                        }
+                    }
+                    if !self.retryable(&e) {
+                        return Err(e.into());
+                    }
+                    last = e.into();
+                }
+            }
+            if a + 1 < attempts {
+                self.pause(ex, self.sw.retry_base_delay_ms << a)?;
+            }
+        }
+        Err(last)
+    }
+
+    /// One cancel request for a leg.
+    pub(crate) fn cancel_leg_once<E: Exchange>(
+        &self,
+        ex: &mut E,
+        symbol: &str,
+        leg: LegId,
+        route: Route,
+    ) -> Result<(), CallError> {
+        match leg {
+            LegId::Order(id) => ex.cancel_order(symbol, &OrderRef::Id(id.0)).map(|_| ()),
+            LegId::Algo(id) => {
+                if route == Route::Switch
+                    && self.sw.cancel_endpoint_for_algo == CancelEndpoint::OrderEndpoint
+                {
+                    ex.cancel_order(symbol, &OrderRef::Id(id.0)).map(|_| ())
+                } else {
+                    ex.cancel_algo_order(symbol, &AlgoRef::Id(id.0)).map(|_| ())
+                }
+            }
+        }
+    }
+
+    /// The leg's state as a status query reports it.
+    pub(crate) fn query_leg<E: Exchange>(
+        &self,
+        ex: &mut E,
+        symbol: &str,
+        leg: LegId,
+    ) -> Result<LegState, CallError> {
+        match leg {
+            LegId::Order(id) => ex
+                .query_order(symbol, &OrderRef::Id(id.0))
+                .map(|i| order_leg_state(i.status, i.executed_qty)),
+            LegId::Algo(id) => ex
+                .query_algo_order(symbol, &AlgoRef::Id(id.0))
+                .map(|i| algo_leg_state(i.algo_status, i.actual_price)),
+        }
+    }
+
+    /// A client id, or None when the profile sends none.
+    pub(crate) fn client_id(&self, text: String) -> Option<String> {
+        (self.sw.client_ids == ClientIds::Idempotent).then_some(text)
+    }
+
+    /// A fresh client-id base: simulated time and a sequence number, base 36.
+    pub(crate) fn client_base<E: Exchange>(&mut self, ex: &E) -> String {
+        let s = self.seq();
+        format!("{}{}", base36(ex.now().0.max(0) as u64), base36(s))
+    }
+
+    /// The reference client id of a leg: `ocoS-<base>-<attempt>` / `ocoT-…`.
+    pub(crate) fn leg_client_id(&self, rec: &PairRec, stop: bool, attempt: u32) -> Option<String> {
+        let tag = if stop { "ocoS" } else { "ocoT" };
+        self.client_id(format!("{tag}-{}-{}", rec.base, attempt))
+    }
+
+    /// Price in whole ticks (for client ids).
+    pub(crate) fn price_ticks(&self, p: Decimal) -> Option<u64> {
+        let t = self.cfg.spec.tick_size;
+        if t <= Decimal::ZERO {
+            return None;
+        }
+        u64::try_from((p / t).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)).ok()
+    }
+}
+
+/// Short text of a leg id.
+pub(crate) fn leg_text(l: LegId) -> String {
+    match l {
+        LegId::Order(o) => format!("order {o}"),
+        LegId::Algo(a) => format!("algo {a}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_precision_quirks() {
+        assert_eq!(py_decimals(Decimal::new(1, 3)), 3);
+        assert_eq!(py_decimals(Decimal::from(1)), 0);
+        assert_eq!(py_decimals(Decimal::new(5, 1)), 1);
+        // 1e-06 prints in scientific notation: precision 5 (W16)
+        assert_eq!(py_decimals(Decimal::new(1, 6)), 5);
+        assert_eq!(from_base36(&base36(1_769_904_000_000)), Some(1_769_904_000_000));
+    }
+}

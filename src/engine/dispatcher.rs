@@ -1,0 +1,849 @@
+//! The dispatcher (`tradeengine-oco.md` §1, §3): signal → gates → entry → protection, the risk
+//! price pipeline, the individual fallback, atomic rollback, and `close_position_with_cleanup`.
+//!
+//! Contract: every dispatch emits `Signal` first and `SignalResult` last; an accepted entry emits
+//! `EntryAccepted` before any risk order is sent. Time only moves through the adapter's calls
+//! and retry pauses.
+
+use super::adapter::{close_side, leg_text, py_decimals, Fail, Kind, Placed, TradeOrder};
+use super::oco::{pct, OcoStatus, RiskPlan};
+use super::switches::*;
+use super::{ActiveSignal, Engine, PairRec, Pending};
+use crate::api::{Exchange, OrderRef};
+use crate::engine::signal::{Action, Signal};
+use crate::events::EngineEvent;
+use crate::types::*;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// Aggregator memory of the P78 conflict check.
+const SIGNAL_MEMORY_MS: i64 = 3_600_000;
+/// Duplicate-cache purge period.
+const PURGE_EVERY_MS: i64 = 300_000;
+/// Thrash-breaker window.
+const THRASH_WINDOW_MS: i64 = 600_000;
+
+/// What protecting one entry needs, right after it or when a deferred entry fills.
+#[derive(Debug, Clone)]
+pub(crate) struct ProtectReq {
+    pub symbol: String,
+    pub dir: PositionSide,
+    pub wire_ps: PositionSide,
+    pub sl: Option<Decimal>,
+    pub tp: Option<Decimal>,
+    pub sl_pct: Option<Decimal>,
+    pub tp_pct: Option<Decimal>,
+    /// Average fill price (0 = unknown, e.g. an ACK response).
+    pub fill_price: Decimal,
+    /// The response's `price` (0 for MARKET).
+    pub order_price: Decimal,
+    /// The signal's `current_price` (the order's `target_price`).
+    pub current_price: Decimal,
+    /// executedQty known to the engine.
+    pub executed: Decimal,
+    /// The order's internal amount.
+    pub order_amount: Decimal,
+    pub spid: u64,
+    pub base: String,
+}
+
+/// Result of `close_position_with_cleanup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CloseOutcome {
+    Closed,
+    Skipped(String),
+    Failed(String),
+}
+
+impl CloseOutcome {
+    fn text(&self) -> String {
+        match self {
+            CloseOutcome::Closed => "closed".into(),
+            CloseOutcome::Skipped(s) => format!("skipped: {s}"),
+            CloseOutcome::Failed(s) => format!("failed: {s}"),
+        }
+    }
+}
+
+/// The live engine's signal id: `strategy_symbol_action_<ISO timestamp to the second>`.
+pub(crate) fn signal_id(sig: &Signal) -> String {
+    let t = fmt_time_ms(sig.timestamp.0);
+    let iso = t.get(..19).unwrap_or(&t).replace(' ', "T");
+    format!(
+        "{}_{}_{}_{}",
+        sig.strategy_id,
+        sig.symbol,
+        sig.action.as_str(),
+        iso
+    )
+}
+
+/// A price `d` (a fraction) away from `base` on the stop side (`stop`) or target side of `dir`.
+fn at(base: Decimal, dir: PositionSide, stop: bool, d: Decimal) -> Decimal {
+    let below = stop == (dir != PositionSide::Short);
+    if below {
+        base * (Decimal::ONE - d)
+    } else {
+        base * (Decimal::ONE + d)
+    }
+}
+
+/// PHEAD direction guard (#479/#502) for one price against reference price `r`.
+fn guard(price: Decimal, r: Decimal, dir: PositionSide, stop: bool, p: Option<Decimal>) -> Decimal {
+    let cap = Decimal::new(20, 2);
+    let floor = Decimal::new(6, 2);
+    let below = stop == (dir != PositionSide::Short);
+    let correct = if below { price < r } else { price > r };
+    let dist = (price - r).abs() / r;
+    if correct {
+        return if dist > cap {
+            at(r, dir, stop, cap)
+        } else {
+            price
+        };
+    }
+    let mut d = p.unwrap_or(dist);
+    if stop {
+        d = d.max(floor);
+    }
+    if d > cap {
+        d = floor;
+    }
+    at(r, dir, stop, d)
+}
+
+impl Engine {
+    /// `dispatcher.dispatch(signal)`.
+    pub(crate) fn dispatch<E: Exchange>(&mut self, sig: &Signal, ex: &mut E) {
+        let id = signal_id(sig);
+        ex.emit(EngineEvent::Signal {
+            id: id.clone(),
+            action: sig.action.as_str().into(),
+            symbol: sig.symbol.clone(),
+            quantity: sig.quantity,
+            stop_loss: sig.stop_loss,
+            take_profit: sig.take_profit,
+        });
+        let (status, detail) = self.dispatch_inner(sig, &id, ex);
+        ex.emit(EngineEvent::SignalResult { id, status, detail });
+    }
+
+    fn dispatch_inner<E: Exchange>(
+        &mut self,
+        sig: &Signal,
+        id: &str,
+        ex: &mut E,
+    ) -> (String, String) {
+        let now = ex.now();
+        let res = |s: &str, d: String| (s.to_string(), d);
+        if self.sw.max_signal_age_ms > 0 && now.0 - sig.timestamp.0 > self.sw.max_signal_age_ms {
+            return res("rejected", "stale signal".into());
+        }
+        // duplicate cache (§1.6 step 2)
+        if self
+            .st
+            .last_purge
+            .is_none_or(|t| now.0 - t.0 >= PURGE_EVERY_MS)
+        {
+            let ttl = self.sw.duplicate_ttl_ms;
+            self.st.dup_cache.retain(|_, t| now.0 - t.0 < ttl);
+            self.st.last_purge = Some(now);
+        }
+        if let Some(t) = self.st.dup_cache.get(id) {
+            if now.0 - t.0 < self.sw.duplicate_ttl_ms {
+                return res("duplicate", format!("seen {} ms ago", now.0 - t.0));
+            }
+        }
+        self.st.dup_cache.insert(id.to_string(), now);
+        if sig.action == Action::Hold {
+            return res("hold", String::new());
+        }
+        let dir = if sig.action == Action::Buy {
+            PositionSide::Long
+        } else {
+            PositionSide::Short
+        };
+        if self.sw.accumulation_cooldown_ms > 0 && sig.action != Action::Close {
+            let key = (sig.symbol.clone(), dir);
+            let open = self.st.book.get(&key).is_some_and(|q| *q > Decimal::ZERO);
+            let recent = self
+                .st
+                .last_add
+                .get(&key)
+                .is_some_and(|t| now.0 - t.0 < self.sw.accumulation_cooldown_ms);
+            if open && recent {
+                return res("rejected", "accumulation cooldown".into());
+            }
+        }
+        if sig.confidence < self.sw.confidence_floor {
+            return res("rejected", format!("confidence {} below floor", sig.confidence));
+        }
+        if self.sw.opposite_signal_conflict {
+            self.st
+                .active_signals
+                .retain(|a| now.0 - a.at.0 < SIGNAL_MEMORY_MS);
+            if self.st.active_signals.iter().any(|a| {
+                a.symbol == sig.symbol && a.action != sig.action && a.confidence >= sig.confidence
+            }) {
+                return res("rejected", "conflicting active signal".into());
+            }
+            self.st.active_signals.push(ActiveSignal {
+                at: now,
+                symbol: sig.symbol.clone(),
+                action: sig.action,
+                confidence: sig.confidence,
+            });
+        }
+        if sig.action == Action::Close {
+            return match self.sw.close_action {
+                CloseAction::InvalidSide => res("failed", "Invalid order side: close".into()),
+                CloseAction::ClosePosition => {
+                    let outs = self.manual_close(&sig.symbol, PositionSide::Both, ex);
+                    res("executed", outs)
+                }
+            };
+        }
+        if self.sw.algo_slot_limit > 0 {
+            if let Ok(list) = ex.open_algo_orders(&sig.symbol) {
+                if list.len() >= self.sw.algo_slot_limit as usize {
+                    return res("rejected", format!("{} open algo orders", list.len()));
+                }
+            }
+        }
+        self.enter(sig, dir, ex)
+    }
+
+    /// `calculate_min_order_amount` then `_calculate_order_amount` (§1.5).
+    fn order_amount(&self, sig: &Signal) -> Decimal {
+        let spec = &self.cfg.spec;
+        let price = sig.current_price;
+        let step = spec.step_size;
+        if price <= Decimal::ZERO || step <= Decimal::ZERO {
+            return Decimal::new(1, 3);
+        }
+        let raw = spec.min_qty.max(spec.min_notional / price) * Decimal::new(105, 2);
+        let mut q = ((raw / step).ceil() * step)
+            .round_dp_with_strategy(py_decimals(step), RoundingStrategy::MidpointNearestEven);
+        if price * q < spec.min_notional {
+            q += step;
+        }
+        if sig.quantity > Decimal::ZERO {
+            sig.quantity.max(q)
+        } else {
+            q
+        }
+    }
+
+    /// The entry and what follows it.
+    fn enter<E: Exchange>(
+        &mut self,
+        sig: &Signal,
+        dir: PositionSide,
+        ex: &mut E,
+    ) -> (String, String) {
+        let kind = match sig.order_type.as_str() {
+            "" | "market" => Kind::Market,
+            "limit" => Kind::Limit,
+            other => return ("failed".into(), format!("Unsupported order type: {other}")),
+        };
+        let amount = self.order_amount(sig);
+        let spid = self.seq();
+        let base = self.client_base(ex);
+        let tick36 = |p: Option<Decimal>| {
+            p.and_then(|p| self.price_ticks(p))
+                .map(super::adapter::base36)
+                .unwrap_or_else(|| "x".into())
+        };
+        let entry_cid = self.client_id(format!(
+            "ocoE-{base}-{}-{}",
+            tick36(sig.stop_loss),
+            tick36(sig.take_profit)
+        ));
+        let order = TradeOrder {
+            symbol: sig.symbol.clone(),
+            kind,
+            side: if dir == PositionSide::Long {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
+            amount,
+            price: (kind == Kind::Limit).then_some(sig.current_price),
+            ps: Some(dir),
+            reduce_only: false,
+            leg: false,
+            client_id: entry_cid,
+        };
+        let placed = match self.execute(ex, &order) {
+            Ok(p) => p,
+            Err(f) => return ("failed".into(), f.text()),
+        };
+        let accepted = if self.sw.entry_resp_result {
+            placed.executed > Decimal::ZERO || placed.open
+        } else {
+            // the live check: lower-case "filled"/"partially_filled" or upper-case "NEW" (§5.4)
+            matches!(placed.status.as_str(), "filled" | "partially_filled" | "NEW")
+        };
+        if !accepted {
+            return ("failed".into(), format!("entry status {}", placed.status));
+        }
+        let order_id = match placed.id {
+            crate::events::LegId::Order(o) => o,
+            crate::events::LegId::Algo(a) => OrderId(a.0),
+        };
+        let wants_stop = sig.stop_loss.is_some()
+            || (self.sw.risk_from_pct && sig.stop_loss_pct.is_some());
+        ex.emit(EngineEvent::EntryAccepted {
+            symbol: sig.symbol.clone(),
+            position_side: placed.ps,
+            order_id,
+            wants_stop,
+        });
+        self.book_add(&sig.symbol, dir, order.amount, ex.now());
+        if !self.sw.protect_resting_entry && placed.executed.is_zero() {
+            if !placed.open {
+                return ("failed".into(), format!("entry ended {} unfilled", placed.status));
+            }
+            self.st.pending.insert(
+                order_id,
+                Pending {
+                    symbol: sig.symbol.clone(),
+                    dir,
+                    sl: sig.stop_loss,
+                    tp: sig.take_profit,
+                    sl_pct: sig.stop_loss_pct,
+                    tp_pct: sig.take_profit_pct,
+                    base,
+                    protected: false,
+                    order_amount: amount,
+                    strategy_position_id: spid,
+                },
+            );
+            self.start_monitoring(ex);
+            return (
+                "executed".into(),
+                "entry resting; protection deferred to its fill".into(),
+            );
+        }
+        let req = ProtectReq {
+            symbol: sig.symbol.clone(),
+            dir,
+            wire_ps: placed.ps,
+            sl: sig.stop_loss,
+            tp: sig.take_profit,
+            sl_pct: sig.stop_loss_pct,
+            tp_pct: sig.take_profit_pct,
+            fill_price: placed.avg_price,
+            order_price: placed.price,
+            current_price: sig.current_price,
+            executed: placed.executed,
+            order_amount: amount,
+            spid,
+            base,
+        };
+        self.protect_entry(ex, req)
+    }
+
+    /// `update_position`: the local book (never decremented by SL/TP fills, W17).
+    fn book_add(&mut self, symbol: &str, dir: PositionSide, amount: Decimal, now: TimeMs) {
+        if self.sw.local_book_by_side {
+            let key = (symbol.to_string(), dir);
+            *self.st.book.entry(key.clone()).or_default() += amount;
+            self.st.last_add.insert(key, now);
+        } else {
+            let signed = if dir == PositionSide::Short {
+                -amount
+            } else {
+                amount
+            };
+            *self
+                .st
+                .book
+                .entry((symbol.to_string(), PositionSide::Both))
+                .or_default() += signed;
+        }
+    }
+
+    /// The local book's quantity for a side.
+    fn book_qty(&self, symbol: &str, dir: PositionSide) -> Decimal {
+        if self.sw.local_book_by_side {
+            self.st
+                .book
+                .get(&(symbol.to_string(), dir))
+                .copied()
+                .unwrap_or_default()
+        } else {
+            self.st
+                .book
+                .get(&(symbol.to_string(), PositionSide::Both))
+                .copied()
+                .unwrap_or_default()
+                .abs()
+        }
+    }
+
+    fn book_reset(&mut self, symbol: &str, dir: PositionSide) {
+        let key = if self.sw.local_book_by_side {
+            (symbol.to_string(), dir)
+        } else {
+            (symbol.to_string(), PositionSide::Both)
+        };
+        self.st.book.remove(&key);
+    }
+
+    /// `_place_risk_management_orders` with its budget and the atomic rollback around it.
+    pub(crate) fn protect_entry<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        req: ProtectReq,
+    ) -> (String, String) {
+        let wants = req.sl.is_some()
+            || req.tp.is_some()
+            || (self.sw.risk_from_pct && (req.sl_pct.is_some() || req.tp_pct.is_some()));
+        if !wants {
+            return ("executed".into(), "no risk orders requested".into());
+        }
+        if self.sw.verify_position_after_entry {
+            if let Ok(a) = self.position_amt(ex, &req.symbol, req.dir) {
+                if a.is_zero() {
+                    return (
+                        "executed".into(),
+                        "no position on this side after the entry: nothing to protect".into(),
+                    );
+                }
+            }
+        }
+        if self.sw.rollback_timeout_ms > 0 {
+            self.st.deadline = Some(ex.now().plus(self.sw.rollback_timeout_ms));
+        }
+        let r = self.risk_phase(ex, &req);
+        self.st.deadline = None;
+        match r {
+            Ok(detail) => ("executed".into(), detail),
+            Err(f) if self.sw.atomic_rollback => self.rollback(ex, &req, &f),
+            Err(f) => ("executed".into(), format!("risk orders failed: {}", f.text())),
+        }
+    }
+
+    fn risk_phase<E: Exchange>(&mut self, ex: &mut E, req: &ProtectReq) -> Result<String, Fail> {
+        let (sl, tp, entry) = self.risk_prices(ex, req)?;
+        if sl.is_none() && tp.is_none() {
+            return Ok("no risk orders".into());
+        }
+        let qty = match self.sw.oco_quantity_source {
+            QuantitySource::ResultAmount => req.executed,
+            QuantitySource::ResultOrOrderAmount => {
+                if req.executed > Decimal::ZERO {
+                    req.executed
+                } else {
+                    req.order_amount
+                }
+            }
+        };
+        let plan = RiskPlan {
+            symbol: req.symbol.clone(),
+            dir: req.dir,
+            wire_ps: req.wire_ps,
+            sl,
+            tp,
+            qty,
+            entry_price: entry,
+            strategy_position_id: Some(req.spid),
+            base: req.base.clone(),
+        };
+        self.protect(ex, &plan)
+    }
+
+    /// Entry anchor and SL/TP prices: absolute prices, percentages, and PHEAD's guards (§3.5).
+    fn risk_prices<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        req: &ProtectReq,
+    ) -> Result<(Option<Decimal>, Option<Decimal>, Decimal), Fail> {
+        let zero = Decimal::ZERO;
+        let dir = req.dir;
+        let mut entry = [req.fill_price, req.order_price, req.current_price]
+            .into_iter()
+            .find(|p| *p > zero)
+            .unwrap_or(zero);
+        let spec = self.cfg.spec.clone();
+        if self.sw.reanchor_to_live {
+            if let Ok(live) = ex.ticker_price(&req.symbol) {
+                if entry > live * spec.percent_up || entry < live * spec.percent_down {
+                    entry = live;
+                }
+            }
+        }
+        let (mut sl_pct, tp_pct) = if self.sw.risk_from_pct {
+            (req.sl_pct, req.tp_pct)
+        } else {
+            (None, None)
+        };
+        let mut sl = req.sl.filter(|p| *p > zero);
+        let mut tp = req.tp.filter(|p| *p > zero);
+        let min = pct(self.sw.sl_min_distance_pct);
+        if min > zero && entry > zero {
+            if sl_pct.is_some_and(|p| p < min) {
+                sl_pct = Some(min);
+            }
+            if sl.is_some_and(|s| (entry - s).abs() / entry < min) {
+                sl = Some(at(entry, dir, true, min));
+            }
+        }
+        if self.sw.risk_from_pct && entry > zero {
+            if sl.is_none() {
+                sl = sl_pct.map(|p| at(entry, dir, true, p));
+            }
+            if tp.is_none() {
+                tp = tp_pct.map(|p| at(entry, dir, false, p));
+            }
+        }
+        if self.sw.direction_guard {
+            let r = if entry > zero {
+                entry
+            } else {
+                ex.ticker_price(&req.symbol).unwrap_or(zero)
+            };
+            if r > zero {
+                sl = sl.map(|s| guard(s, r, dir, true, sl_pct));
+                tp = tp.map(|t| guard(t, r, dir, false, tp_pct));
+            }
+        }
+        let floor = pct(self.sw.sl_market_floor_pct);
+        if floor > zero {
+            if let Some(s) = sl {
+                if let Ok(live) = ex.ticker_price(&req.symbol) {
+                    let edge = at(live, dir, true, floor);
+                    let too_close = if dir == PositionSide::Short {
+                        s < edge
+                    } else {
+                        s > edge
+                    };
+                    if too_close {
+                        sl = Some(edge);
+                    }
+                }
+            }
+        }
+        Ok((sl, tp, entry))
+    }
+
+    /// OCO placement and the result routing of §3.2 / §3.5 step 9.
+    fn protect<E: Exchange>(&mut self, ex: &mut E, plan: &RiskPlan) -> Result<String, Fail> {
+        let both = plan.sl.is_some() && plan.tp.is_some();
+        let any = plan.sl.is_some() || plan.tp.is_some();
+        if !(both || (self.sw.register_single_legs && any)) {
+            return self.individual(ex, plan);
+        }
+        let st = self.place_oco(ex, plan)?;
+        match st {
+            OcoStatus::Success(id) => Ok(format!("protected by pair {id}")),
+            OcoStatus::DuplicateOco => Ok("duplicate_oco: the side's pair covers this entry".into()),
+            OcoStatus::PositionNaked(s)
+                if self.sw.individual_fallback == Fallback::NonNakedFailureRaises =>
+            {
+                Ok(format!(
+                    "position_naked ({s}): left to the remediator (dry_run)"
+                ))
+            }
+            other => {
+                if self.sw.individual_fallback == Fallback::Never {
+                    return Err(Fail::Local(format!("OCO {}", other.text())));
+                }
+                ex.emit(EngineEvent::Note {
+                    text: format!("OCO {}: individual fallback", other.text()),
+                });
+                self.individual(ex, plan)
+            }
+        }
+    }
+
+    /// `_place_individual_risk_orders` (and the lone SL / TP paths): unpaired, unmonitored legs.
+    fn individual<E: Exchange>(&mut self, ex: &mut E, plan: &RiskPlan) -> Result<String, Fail> {
+        let raises = self.sw.individual_fallback != Fallback::AnyFailureLogged;
+        let rec = self.record_for(plan);
+        let mut out = Vec::new();
+        for (stop, price) in [(true, plan.sl), (false, plan.tp)] {
+            let Some(mut price) = price else { continue };
+            let name = if stop { "SL" } else { "TP" };
+            if stop && self.sw.percent_price_clamp && self.sw.legs_api == LegsApi::Algo {
+                match self.adjust_stop(ex, &plan.symbol, plan.dir, price) {
+                    Ok(p) => price = p,
+                    Err(Fail::Local(m)) => {
+                        out.push(format!("SL rejected: {m}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            match self.place_single(ex, &rec, stop, price) {
+                Ok(p) => out.push(format!("unpaired {name} {}", leg_text(p.id))),
+                Err(Fail::Budget) => return Err(Fail::Budget),
+                Err(f) => {
+                    if raises {
+                        return Err(f);
+                    }
+                    out.push(format!("{name} failed: {}", f.text()));
+                }
+            }
+        }
+        let text = out.join("; ");
+        ex.emit(EngineEvent::Note {
+            text: format!("individual risk orders: {text}"),
+        });
+        Ok(text)
+    }
+
+    /// One individual leg, with the -2021 ladder when on.
+    fn place_single<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        rec: &PairRec,
+        stop: bool,
+        price: Decimal,
+    ) -> Result<Placed, Fail> {
+        let factors: Vec<Decimal> = if self.sw.minus_2021_ladder {
+            if rec.dir == PositionSide::Short {
+                vec![Decimal::ONE, Decimal::new(101, 2), Decimal::new(102, 2)]
+            } else {
+                vec![Decimal::ONE, Decimal::new(99, 2), Decimal::new(98, 2)]
+            }
+        } else {
+            vec![Decimal::ONE]
+        };
+        let mut last = Err(Fail::Local("no attempt".into()));
+        for (i, f) in factors.into_iter().enumerate() {
+            match self.place_leg(ex, rec, stop, price * f, 10 + i as u32) {
+                Err(e) if e.code() == Some(-2021) => last = Err(e),
+                r => return r,
+            }
+        }
+        last
+    }
+
+    /// Atomic rollback (#238): close what the entry opened.
+    fn rollback<E: Exchange>(&mut self, ex: &mut E, req: &ProtectReq, f: &Fail) -> (String, String) {
+        ex.emit(EngineEvent::Note {
+            text: format!("protection failed ({}); rolling back", f.text()),
+        });
+        let qty = match self.sw.manual_close_qty {
+            CloseQty::PositionRisk => self
+                .position_amt(ex, &req.symbol, req.dir)
+                .unwrap_or_default(),
+            CloseQty::LocalBook => {
+                if req.executed > Decimal::ZERO {
+                    req.executed
+                } else if req.order_amount > Decimal::ZERO {
+                    req.order_amount
+                } else {
+                    self.position_amt(ex, &req.symbol, req.dir)
+                        .unwrap_or_default()
+                }
+            }
+        };
+        if qty.is_zero() {
+            return ("rolled_back_skipped".into(), f.text());
+        }
+        match self.close_with_cleanup(
+            ex,
+            &req.symbol,
+            req.dir,
+            Some(qty),
+            "atomic_rollback_oco_failure",
+        ) {
+            CloseOutcome::Closed => ("rolled_back".into(), f.text()),
+            other => ("rollback_failed".into(), format!("{}; {}", f.text(), other.text())),
+        }
+    }
+
+    /// `close_position_with_cleanup` (§3.3, §3.5): legs and MARKET close in the profile's order.
+    pub(crate) fn close_with_cleanup<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+        dir: PositionSide,
+        qty: Option<Decimal>,
+        reason: &str,
+    ) -> CloseOutcome {
+        let on_side = self.pairs_on(symbol, dir);
+        let pairs = if self.sw.manual_close_finds_pair {
+            on_side
+        } else {
+            if !on_side.is_empty() {
+                ex.emit(EngineEvent::Note {
+                    text: format!(
+                        "{reason}: pair lookup by position_id misses the {symbol}_{} key; legs left armed (W6)",
+                        dir.as_str()
+                    ),
+                });
+            }
+            Vec::new()
+        };
+        if self.sw.manual_close_order == CloseOrder::CancelThenClose {
+            for id in &pairs {
+                self.cancel_pair(ex, *id);
+            }
+        }
+        let now = ex.now();
+        if self.sw.close_thrash_limit > 0 {
+            self.st
+                .closes
+                .retain(|(t, _)| now.0 - t.0 < THRASH_WINDOW_MS);
+            let n = self.st.closes.iter().filter(|(_, s)| s == symbol).count();
+            if n >= self.sw.close_thrash_limit as usize {
+                self.drop_finished(ex);
+                return CloseOutcome::Skipped("skipped_thrash_circuit_open".into());
+            }
+        }
+        let qty = qty.unwrap_or_default();
+        let outcome = if qty.is_zero() && self.sw.manual_close_qty == CloseQty::PositionRisk {
+            CloseOutcome::Skipped("no open position".into())
+        } else {
+            let base = self.client_base(ex);
+            let order = TradeOrder {
+                symbol: symbol.to_string(),
+                kind: Kind::Market,
+                side: close_side(dir),
+                amount: qty,
+                price: None,
+                ps: Some(dir),
+                reduce_only: true,
+                leg: false,
+                client_id: self.client_id(format!("ocoC-{base}")),
+            };
+            self.st.closes.push((now, symbol.to_string()));
+            match self.execute(ex, &order) {
+                Ok(p) => {
+                    let closed = if self.sw.entry_resp_result {
+                        p.executed > Decimal::ZERO
+                    } else {
+                        matches!(p.status.as_str(), "NEW" | "FILLED" | "PARTIALLY_FILLED")
+                    };
+                    if closed {
+                        CloseOutcome::Closed
+                    } else {
+                        CloseOutcome::Failed(format!("close status {}", p.status))
+                    }
+                }
+                Err(f) => CloseOutcome::Failed(f.text()),
+            }
+        };
+        if self.sw.manual_close_order == CloseOrder::CloseThenCancel {
+            for id in &pairs {
+                self.cancel_pair(ex, *id);
+            }
+            let resting: Vec<OrderId> = self
+                .st
+                .pending
+                .iter()
+                .filter(|(_, p)| p.symbol == symbol && p.dir == dir)
+                .map(|(id, _)| *id)
+                .collect();
+            for oid in resting {
+                let _ = ex.cancel_order(symbol, &OrderRef::Id(oid.0));
+                self.st.pending.remove(&oid);
+            }
+        }
+        if outcome == CloseOutcome::Closed {
+            self.book_reset(symbol, dir);
+        }
+        self.drop_finished(ex);
+        outcome
+    }
+
+    /// A manual close of one side (or of whatever is open with `BOTH`); returns a summary.
+    pub(crate) fn manual_close<E: Exchange>(
+        &mut self,
+        symbol: &str,
+        ps: PositionSide,
+        ex: &mut E,
+    ) -> String {
+        let mut dirs = match ps {
+            PositionSide::Both => vec![PositionSide::Long, PositionSide::Short],
+            d => vec![d],
+        };
+        let mut amts = None;
+        if self.sw.manual_close_qty == CloseQty::PositionRisk {
+            match self.position_amts(ex, symbol) {
+                Ok(a) => amts = Some(a),
+                Err(f) => {
+                    let text = format!("manual close {symbol}: positionRisk failed: {}", f.text());
+                    ex.emit(EngineEvent::Note { text: text.clone() });
+                    return text;
+                }
+            }
+        }
+        let qty_of = |this: &Self, d: PositionSide| match &amts {
+            Some(a) => a.get(&d).copied().unwrap_or_default(),
+            None => this.book_qty(symbol, d),
+        };
+        if ps == PositionSide::Both {
+            dirs.retain(|d| !qty_of(self, *d).is_zero() || !self.pairs_on(symbol, *d).is_empty());
+            if !self.sw.local_book_by_side && amts.is_none() {
+                // P78's book is one signed number per symbol: its sign is the side
+                let signed = self
+                    .st
+                    .book
+                    .get(&(symbol.to_string(), PositionSide::Both))
+                    .copied()
+                    .unwrap_or_default();
+                dirs = vec![if signed < Decimal::ZERO {
+                    PositionSide::Short
+                } else {
+                    PositionSide::Long
+                }];
+            }
+        }
+        let mut out = Vec::new();
+        for d in dirs {
+            let qty = qty_of(self, d);
+            let o = self.close_with_cleanup(ex, symbol, d, Some(qty), "manual");
+            let text = format!("manual close {symbol} {} qty {qty}: {}", d.as_str(), o.text());
+            ex.emit(EngineEvent::Note { text: text.clone() });
+            out.push(text);
+        }
+        if out.is_empty() {
+            "nothing open".into()
+        } else {
+            out.join("; ")
+        }
+    }
+
+    /// A deferred entry filled (partly or fully): protect it now.
+    pub(crate) fn protect_pending<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        oid: OrderId,
+        avg: Decimal,
+        executed: Decimal,
+    ) {
+        let Some(p) = self.st.pending.get_mut(&oid) else {
+            return;
+        };
+        p.protected = true;
+        let p = p.clone();
+        let wire_ps = match self.hedge(ex) {
+            Ok(true) => p.dir,
+            _ => PositionSide::Both,
+        };
+        let req = ProtectReq {
+            symbol: p.symbol.clone(),
+            dir: p.dir,
+            wire_ps,
+            sl: p.sl,
+            tp: p.tp,
+            sl_pct: p.sl_pct,
+            tp_pct: p.tp_pct,
+            fill_price: avg,
+            order_price: Decimal::ZERO,
+            current_price: avg,
+            executed,
+            order_amount: p.order_amount,
+            spid: p.strategy_position_id,
+            base: p.base.clone(),
+        };
+        let (status, detail) = self.protect_entry(ex, req);
+        ex.emit(EngineEvent::Note {
+            text: format!("entry {oid} filled: {status}: {detail}"),
+        });
+    }
+}

@@ -1,0 +1,751 @@
+//! The monitor (`tradeengine-oco.md` §4.3, §4.8): polling passes, user-stream reactions, and the
+//! startup reconcile.
+//!
+//! Contract: one pass is a sequence of blocking calls; the loop condition is checked when the
+//! timer fires (so the W3 exit happens one interval after the map drained, as the live loop's
+//! `sleep(2)` then `while` does); the next pass is scheduled from the end of this one (poll
+//! interval, or the error backoff after a failed pass). A pass that changes nothing emits nothing
+//! and leaves `stable` set, which is what [`Engine::poll_pass_is_readonly`] reports.
+
+use super::adapter::{algo_leg_state, from_base36, leg_text, order_leg_state, Fail, LegState, Route};
+use super::switches::*;
+use super::{Engine, Leg, PairRec, PairStatus, Pending};
+use crate::api::{Exchange, OrderInfo, OrderRef, StreamEvent};
+use crate::events::{EngineEvent, ExecType, LegId};
+use crate::types::*;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One read of a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// P78: `openOrders` for one pair.
+    Pair(PairId, String),
+    /// PHEAD: `openOrders` + `openAlgoOrders` for one `SYMBOL_SIDE` key.
+    Key(String, PositionSide),
+    /// Reference: the books a symbol's legs and pending entries live in.
+    Symbol {
+        symbol: String,
+        orders: bool,
+        algos: bool,
+    },
+}
+
+impl Read {
+    /// REST calls this read makes.
+    pub fn calls(&self) -> u32 {
+        match self {
+            Read::Pair(..) => 1,
+            Read::Key(..) => 2,
+            Read::Symbol { orders, algos, .. } => u32::from(*orders) + u32::from(*algos),
+        }
+    }
+}
+
+/// What one read saw.
+#[derive(Debug, Default)]
+struct Seen {
+    legs: BTreeSet<LegId>,
+    entries: BTreeMap<OrderId, OrderInfo>,
+}
+
+impl Engine {
+    /// The monitor's timer: loop condition, then one pass.
+    pub(crate) fn timer<E: Exchange>(&mut self, ex: &mut E) {
+        if !self.st.running {
+            return;
+        }
+        if !self.has_work() {
+            self.st.running = false;
+            self.st.next_pass = None;
+            self.st.stable = false;
+            if self.sw.monitor_restarts {
+                self.st.monitoring_active = false;
+            } else {
+                ex.emit(EngineEvent::MonitorStopped {
+                    reason: "pair map drained; monitoring_active stays set, later pairs are not watched (W3)"
+                        .into(),
+                });
+            }
+            return;
+        }
+        let ok = self.pass(ex);
+        let wait = if ok {
+            self.pass_interval_ms()
+        } else {
+            self.cfg.error_backoff_ms
+        };
+        self.st.next_pass = Some(ex.now().plus(wait));
+    }
+
+    /// The reads the next pass makes, in order.
+    pub(crate) fn read_plan(&self) -> Vec<Read> {
+        let active = || {
+            self.st
+                .pairs
+                .values()
+                .filter(|p| p.status == PairStatus::Active)
+        };
+        match self.sw.poll_scope {
+            PollScope::PerPair => active()
+                .map(|p| Read::Pair(p.id, p.symbol.clone()))
+                .collect(),
+            PollScope::PerKeyBothBooks => {
+                let mut keys: Vec<Read> = Vec::new();
+                for p in active() {
+                    let k = Read::Key(p.symbol.clone(), p.dir);
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+                keys
+            }
+            PollScope::PerSymbol => {
+                let mut by_symbol: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+                for p in active() {
+                    let e = by_symbol.entry(p.symbol.clone()).or_default();
+                    for l in p.legs() {
+                        match l.id {
+                            LegId::Order(_) => e.0 = true,
+                            LegId::Algo(_) => e.1 = true,
+                        }
+                    }
+                }
+                for p in self.st.pending.values() {
+                    by_symbol.entry(p.symbol.clone()).or_default().0 = true;
+                }
+                by_symbol
+                    .into_iter()
+                    .map(|(symbol, (orders, algos))| Read::Symbol {
+                        symbol,
+                        orders,
+                        algos,
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn fetch<E: Exchange>(&mut self, ex: &mut E, read: &Read) -> Result<Seen, Fail> {
+        let mut seen = Seen::default();
+        let (symbol, orders, algos) = match read {
+            Read::Pair(_, s) => (s.as_str(), true, false),
+            Read::Key(s, _) => (s.as_str(), true, true),
+            Read::Symbol {
+                symbol,
+                orders,
+                algos,
+            } => (symbol.as_str(), *orders, *algos),
+        };
+        if orders {
+            for o in ex.open_orders(symbol)? {
+                seen.legs.insert(LegId::Order(o.order_id));
+                seen.entries.insert(o.order_id, o);
+            }
+        }
+        if algos {
+            for a in ex.open_algo_orders(symbol)? {
+                seen.legs.insert(LegId::Algo(a.algo_id));
+            }
+        }
+        Ok(seen)
+    }
+
+    /// One monitoring pass; false when it failed (the loop then waits the error backoff).
+    fn pass<E: Exchange>(&mut self, ex: &mut E) -> bool {
+        let mut clean = true;
+        for read in self.read_plan() {
+            let seen = match self.fetch(ex, &read) {
+                Ok(s) => s,
+                Err(_) if self.sw.poll_errors_as_empty => Seen::default(),
+                Err(_) => {
+                    self.st.stable = false;
+                    return false;
+                }
+            };
+            let ids: Vec<PairId> = match &read {
+                Read::Pair(id, _) => vec![*id],
+                Read::Key(s, d) => self.pairs_on(s, *d),
+                Read::Symbol { symbol, .. } => self
+                    .st
+                    .pairs
+                    .values()
+                    .filter(|p| p.status == PairStatus::Active && &p.symbol == symbol)
+                    .map(|p| p.id)
+                    .collect(),
+            };
+            for id in ids {
+                if !self.visit(ex, id, &seen.legs) {
+                    clean = false;
+                }
+            }
+            if let Read::Symbol { symbol, .. } = &read {
+                if !self.visit_pending(ex, symbol, &seen.entries) {
+                    clean = false;
+                }
+            }
+        }
+        self.drop_finished(ex);
+        self.st.stable = clean;
+        true
+    }
+
+    /// The decision for one record given the open legs; true when nothing changed.
+    fn visit<E: Exchange>(&mut self, ex: &mut E, id: PairId, present: &BTreeSet<LegId>) -> bool {
+        let Some(rec) = self.st.pairs.get(&id).cloned() else {
+            return true;
+        };
+        if rec.status != PairStatus::Active {
+            return true;
+        }
+        if rec.orphan && self.sw.reconcile_cancels_lone_legs {
+            // `_cancel_orphaned_order`: cancel if still open, then completed.
+            for l in rec.legs().filter(|l| present.contains(&l.id)) {
+                let _ = self.cancel_leg_once(ex, &rec.symbol, l.id, Route::Correct);
+                ex.emit(EngineEvent::Note {
+                    text: format!("orphan {} cancelled (W11)", leg_text(l.id)),
+                });
+            }
+            self.mark(id, PairStatus::Completed, "orphan leg cancelled");
+            return false;
+        }
+        let sl = rec.sl.map(|l| present.contains(&l.id));
+        let tp = rec.tp.map(|l| present.contains(&l.id));
+        if sl != Some(false) && tp != Some(false) {
+            return true;
+        }
+        match self.sw.monitor_fill_detection {
+            FillDetection::MissingMeansFilled => self.decide_missing(ex, &rec, sl, tp),
+            FillDetection::QueryStatus => self.decide_query(ex, &rec, present),
+        }
+    }
+
+    /// The live decision table: absent means filled (W7), both absent means completed (W8).
+    fn decide_missing<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        rec: &PairRec,
+        sl: Option<bool>,
+        tp: Option<bool>,
+    ) -> bool {
+        let (fired, other) = match (rec.sl, sl, rec.tp, tp) {
+            (Some(s), Some(false), Some(t), Some(true)) => (s.id, t.id),
+            (Some(s), Some(true), Some(t), Some(false)) => (t.id, s.id),
+            _ => {
+                match self.sw.both_missing {
+                    BothMissing::MarkCompleted => {
+                        self.mark(rec.id, PairStatus::Completed, "no leg open any more");
+                    }
+                    BothMissing::Reconcile => {
+                        let present = BTreeSet::new();
+                        self.decide_query(ex, rec, &present);
+                    }
+                }
+                return false;
+            }
+        };
+        let ok = self.cancel_other(ex, rec.id, fired, other);
+        if self.sw.completion_close_step {
+            self.completion_step(ex, rec.id, fired, other);
+        } else if !ok && self.sw.exhausted_cancel_drops_pair {
+            self.mark(rec.id, PairStatus::Completed, "cancel exhausted");
+        }
+        false
+    }
+
+    /// Reference decision: query each absent leg; true when nothing changed.
+    fn decide_query<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        rec: &PairRec,
+        present: &BTreeSet<LegId>,
+    ) -> bool {
+        let mut states = Vec::new();
+        for (leg, stop) in rec
+            .sl
+            .map(|l| (l, true))
+            .into_iter()
+            .chain(rec.tp.map(|l| (l, false)))
+        {
+            let s = if present.contains(&leg.id) {
+                LegState::Open
+            } else {
+                match self.query_leg(ex, &rec.symbol, leg.id) {
+                    Ok(s) => s,
+                    Err(_) => return false,
+                }
+            };
+            states.push((leg, stop, s));
+        }
+        self.resolve(ex, rec.id, &states)
+    }
+
+    /// Acts on known leg states (reference); true when nothing changed.
+    fn resolve<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        id: PairId,
+        states: &[(Leg, bool, LegState)],
+    ) -> bool {
+        let Some(rec) = self.st.pairs.get(&id).cloned() else {
+            return true;
+        };
+        if states.iter().all(|s| s.2 == LegState::Open) {
+            return true;
+        }
+        self.st.stable = false;
+        let fired: Vec<&(Leg, bool, LegState)> =
+            states.iter().filter(|s| s.2 == LegState::Fired).collect();
+        if let Some(first) = fired.first() {
+            if fired.len() > 1 {
+                ex.emit(EngineEvent::Note {
+                    text: format!("pair {id}: both legs fired (double fill)"),
+                });
+            }
+            let reason = if first.1 { "stop_loss" } else { "take_profit" };
+            for (leg, _, _) in states.iter().filter(|s| s.2 == LegState::Open) {
+                if !self.cancel_other(ex, id, first.0.id, leg.id) {
+                    return false;
+                }
+            }
+            self.mark(id, PairStatus::Completed, reason);
+            return false;
+        }
+        // a leg ended without a fill: is the position still there?
+        let amt = match self.position_amt(ex, &rec.symbol, rec.dir) {
+            Ok(a) => a,
+            Err(_) => return false,
+        };
+        if amt.is_zero() {
+            for (leg, _, _) in states.iter().filter(|s| s.2 == LegState::Open) {
+                let _ = self.cancel_leg_once(ex, &rec.symbol, leg.id, Route::Correct);
+            }
+            self.mark(
+                id,
+                PairStatus::ExternallyClosed,
+                "position closed outside the pair",
+            );
+            return false;
+        }
+        // re-arm what went away, as a new pair that keeps the survivors
+        let mut fresh = rec.clone();
+        fresh.announced = false;
+        fresh.reconciled = false;
+        fresh.orphan = false;
+        for (leg, stop, s) in states {
+            if *s != LegState::Gone {
+                continue;
+            }
+            let attempt = leg.attempt + 1;
+            match self.place_leg(ex, &rec, *stop, leg.price, attempt) {
+                Ok(p) => {
+                    let nl = Leg {
+                        id: p.id,
+                        price: leg.price,
+                        attempt,
+                    };
+                    if *stop {
+                        fresh.sl = Some(nl);
+                    } else {
+                        fresh.tp = Some(nl);
+                    }
+                    ex.emit(EngineEvent::Note {
+                        text: format!(
+                            "pair {id}: {} ended unfilled with the position open; re-armed as {}",
+                            leg_text(leg.id),
+                            leg_text(p.id)
+                        ),
+                    });
+                }
+                Err(f) => {
+                    ex.emit(EngineEvent::Note {
+                        text: format!("pair {id}: re-arm failed ({}); closing", f.text()),
+                    });
+                    self.close_with_cleanup(ex, &rec.symbol, rec.dir, Some(amt), "re-arm failed");
+                    self.mark(id, PairStatus::Cancelled, "re-arm failed: position closed");
+                    return false;
+                }
+            }
+        }
+        self.mark(id, PairStatus::Cancelled, "re-armed as a new pair");
+        self.register(ex, fresh);
+        false
+    }
+
+    /// Deferred entries of a symbol given its open orders; true when nothing changed.
+    fn visit_pending<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+        open: &BTreeMap<OrderId, OrderInfo>,
+    ) -> bool {
+        let ids: Vec<OrderId> = self
+            .st
+            .pending
+            .iter()
+            .filter(|(_, p)| p.symbol == symbol)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut clean = true;
+        for oid in ids {
+            let protected = self.st.pending.get(&oid).is_some_and(|p| p.protected);
+            if let Some(info) = open.get(&oid) {
+                if info.executed_qty > Decimal::ZERO && !protected {
+                    clean = false;
+                    self.protect_pending(ex, oid, info.avg_price, info.executed_qty);
+                }
+                continue;
+            }
+            clean = false;
+            let Ok(info) = ex.query_order(symbol, &OrderRef::Id(oid.0)) else {
+                continue;
+            };
+            if info.status.is_terminal() {
+                if info.executed_qty > Decimal::ZERO && !protected {
+                    self.protect_pending(ex, oid, info.avg_price, info.executed_qty);
+                } else if info.executed_qty.is_zero() {
+                    ex.emit(EngineEvent::Note {
+                        text: format!("entry {oid} ended unfilled"),
+                    });
+                }
+                self.st.pending.remove(&oid);
+            }
+        }
+        clean
+    }
+
+    /// A user-data-stream event (reference stream monitoring).
+    pub(crate) fn stream_event<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
+        match ev {
+            StreamEvent::Algo(u) => {
+                let state = match u.status {
+                    AlgoStatus::Finished => LegState::Fired,
+                    s => algo_leg_state(s, Decimal::ZERO),
+                };
+                self.leg_event(ex, LegId::Algo(u.algo_id), state);
+            }
+            StreamEvent::Order(u) => {
+                if self.st.pending.contains_key(&u.order_id) {
+                    let protected = self.st.pending.get(&u.order_id).is_some_and(|p| p.protected);
+                    if u.cum_qty > Decimal::ZERO && !protected {
+                        self.protect_pending(ex, u.order_id, u.avg_price, u.cum_qty);
+                    }
+                    if u.status.is_terminal() {
+                        if u.cum_qty.is_zero() {
+                            ex.emit(EngineEvent::Note {
+                                text: format!("entry {} ended unfilled", u.order_id),
+                            });
+                        }
+                        self.st.pending.remove(&u.order_id);
+                    }
+                    self.st.stable = false;
+                    return;
+                }
+                let state = if u.exec_type == ExecType::Expired
+                    && u.expiry_reason == ExpiryReason::LegacyTriggered
+                {
+                    LegState::Fired
+                } else {
+                    order_leg_state(u.status, u.cum_qty)
+                };
+                self.leg_event(ex, LegId::Order(u.order_id), state);
+            }
+            StreamEvent::Account(_) => {}
+        }
+    }
+
+    fn leg_event<E: Exchange>(&mut self, ex: &mut E, leg: LegId, state: LegState) {
+        if state == LegState::Open {
+            return;
+        }
+        let Some(rec) = self
+            .st
+            .pairs
+            .values()
+            .find(|p| p.status == PairStatus::Active && p.legs().any(|l| l.id == leg))
+            .cloned()
+        else {
+            return;
+        };
+        let states: Vec<(Leg, bool, LegState)> = rec
+            .sl
+            .map(|l| (l, true))
+            .into_iter()
+            .chain(rec.tp.map(|l| (l, false)))
+            .map(|(l, stop)| (l, stop, if l.id == leg { state } else { LegState::Open }))
+            .collect();
+        self.resolve(ex, rec.id, &states);
+        self.drop_finished(ex);
+        if !self.st.running && self.has_work() {
+            self.start_monitoring(ex);
+        }
+    }
+
+    /// Startup `reconcile_from_exchange` (PHEAD §4.8) or the reference recovery.
+    pub(crate) fn reconcile_from_exchange<E: Exchange>(&mut self, ex: &mut E) {
+        if self.sw.monitor_fill_detection == FillDetection::QueryStatus {
+            self.recover_reference(ex);
+        } else {
+            self.reconcile_phead(ex);
+        }
+        if self.has_work() {
+            self.start_monitoring(ex);
+        }
+    }
+
+    /// PHEAD: algo book (or the regular book if that is empty or fails), grouped per position
+    /// side, zipped by createTime; leftovers become orphans (W11).
+    fn reconcile_phead<E: Exchange>(&mut self, ex: &mut E) {
+        let symbol = self.cfg.spec.symbol.clone();
+        // (create time, id, is stop, positionSide, side, trigger)
+        let mut legs: Vec<(TimeMs, LegId, bool, PositionSide, Side, Decimal)> = Vec::new();
+        match ex.open_algo_orders(&symbol) {
+            Ok(list) if !list.is_empty() => {
+                for a in list {
+                    if a.order_type.is_stop() || a.order_type.is_take_profit() {
+                        legs.push((
+                            a.create_time,
+                            LegId::Algo(a.algo_id),
+                            a.order_type.is_stop(),
+                            a.position_side,
+                            a.side,
+                            a.trigger_price,
+                        ));
+                    }
+                }
+            }
+            _ => match ex.open_orders(&symbol) {
+                Ok(list) => {
+                    for o in list {
+                        let t = o.orig_type;
+                        if o.order_type.is_conditional() && (t.is_stop() || t.is_take_profit()) {
+                            legs.push((
+                                o.time,
+                                LegId::Order(o.order_id),
+                                t.is_stop(),
+                                o.position_side,
+                                o.side,
+                                o.stop_price,
+                            ));
+                        }
+                    }
+                }
+                Err(_) => return,
+            },
+        }
+        legs.sort_by_key(|l| (l.0, l.1));
+        let mut groups: BTreeMap<PositionSide, (Vec<Leg>, Vec<Leg>, Side)> = BTreeMap::new();
+        for (_, id, stop, ps, side, price) in legs {
+            let g = groups
+                .entry(ps)
+                .or_insert_with(|| (Vec::new(), Vec::new(), side));
+            let leg = Leg {
+                id,
+                price,
+                attempt: 0,
+            };
+            if stop {
+                g.0.push(leg);
+            } else {
+                g.1.push(leg);
+            }
+        }
+        for (ps, (sls, tps, side)) in groups {
+            let dir = match ps {
+                PositionSide::Both => {
+                    if side == Side::Sell {
+                        PositionSide::Long
+                    } else {
+                        PositionSide::Short
+                    }
+                }
+                p => p,
+            };
+            let n = sls.len().max(tps.len());
+            for i in 0..n {
+                let (sl, tp) = (sls.get(i).copied(), tps.get(i).copied());
+                let rec = PairRec {
+                    id: PairId(0),
+                    symbol: symbol.clone(),
+                    dir,
+                    wire_ps: ps,
+                    sl,
+                    tp,
+                    status: PairStatus::Active,
+                    reason: String::new(),
+                    strategy_position_id: None,
+                    quantity: Decimal::ZERO,
+                    reconciled: true,
+                    orphan: sl.is_none() || tp.is_none(),
+                    announced: false,
+                    base: String::new(),
+                };
+                self.register(ex, rec);
+            }
+        }
+    }
+
+    /// Reference recovery: legs and resting entries by client id, positions from positionRisk;
+    /// legs of a flat side are cancelled; a position with no legs and no entry plan is flattened.
+    fn recover_reference<E: Exchange>(&mut self, ex: &mut E) {
+        let symbol = self.cfg.spec.symbol.clone();
+        let Ok(orders) = ex.open_orders(&symbol) else {
+            ex.emit(EngineEvent::Note {
+                text: "recovery: openOrders failed; retrying at the first pass".into(),
+            });
+            return;
+        };
+        let algos = if self.sw.legs_api == LegsApi::Algo {
+            match ex.open_algo_orders(&symbol) {
+                Ok(a) => a,
+                Err(_) => {
+                    ex.emit(EngineEvent::Note {
+                        text: "recovery: openAlgoOrders failed".into(),
+                    });
+                    return;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        // legs by base: (sl, tp, dir, wire ps)
+        type Group = (Option<Leg>, Option<Leg>, PositionSide, PositionSide);
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        let mut add = |cid: &str, id: LegId, side: Side, ps: PositionSide, price: Decimal| {
+            let mut parts = cid.split('-');
+            let tag = parts.next().unwrap_or("");
+            let base = parts.next().unwrap_or("").to_string();
+            let attempt: u32 = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+            let stop = match tag {
+                "ocoS" => true,
+                "ocoT" => false,
+                _ => return,
+            };
+            let dir = if side == Side::Sell {
+                PositionSide::Long
+            } else {
+                PositionSide::Short
+            };
+            let g = groups.entry(base).or_insert((None, None, dir, ps));
+            let leg = Some(Leg { id, price, attempt });
+            if stop {
+                g.0 = leg;
+            } else {
+                g.1 = leg;
+            }
+        };
+        for a in &algos {
+            add(
+                &a.client_algo_id,
+                LegId::Algo(a.algo_id),
+                a.side,
+                a.position_side,
+                a.trigger_price,
+            );
+        }
+        for o in &orders {
+            if o.order_type.is_conditional() {
+                add(
+                    &o.client_order_id,
+                    LegId::Order(o.order_id),
+                    o.side,
+                    o.position_side,
+                    o.stop_price,
+                );
+            }
+        }
+        // resting entries carry their plan in the client id: ocoE-<base>-<sl ticks>-<tp ticks>
+        let tick = self.cfg.spec.tick_size;
+        for o in &orders {
+            let mut parts = o.client_order_id.split('-');
+            if parts.next() != Some("ocoE") {
+                continue;
+            }
+            let base = parts.next().unwrap_or("").to_string();
+            let mut px = || {
+                parts
+                    .next()
+                    .and_then(from_base36)
+                    .map(|t| (Decimal::from(t) * tick).normalize())
+            };
+            let (sl, tp) = (px(), px());
+            let dir = if o.side == Side::Buy {
+                PositionSide::Long
+            } else {
+                PositionSide::Short
+            };
+            let spid = self.seq();
+            self.st.pending.insert(
+                o.order_id,
+                Pending {
+                    symbol: symbol.clone(),
+                    dir,
+                    sl,
+                    tp,
+                    sl_pct: None,
+                    tp_pct: None,
+                    base,
+                    protected: false,
+                    order_amount: o.orig_qty,
+                    strategy_position_id: spid,
+                },
+            );
+        }
+        let amts = match self.position_amts(ex, &symbol) {
+            Ok(a) => a,
+            Err(_) => {
+                ex.emit(EngineEvent::Note {
+                    text: "recovery: positionRisk failed".into(),
+                });
+                return;
+            }
+        };
+        let mut covered: BTreeSet<PositionSide> = BTreeSet::new();
+        for (base, (sl, tp, dir, ps)) in groups {
+            if amts.get(&dir).copied().unwrap_or_default().is_zero() {
+                for l in sl.iter().chain(tp.iter()) {
+                    let _ = self.cancel_leg_once(ex, &symbol, l.id, Route::Correct);
+                }
+                ex.emit(EngineEvent::Note {
+                    text: format!("recovery: legs of {base} rest against a flat side; cancelled"),
+                });
+                continue;
+            }
+            covered.insert(dir);
+            let rec = PairRec {
+                id: PairId(0),
+                symbol: symbol.clone(),
+                dir,
+                wire_ps: ps,
+                sl,
+                tp,
+                status: PairStatus::Active,
+                reason: String::new(),
+                strategy_position_id: None,
+                quantity: amts.get(&dir).copied().unwrap_or_default(),
+                reconciled: true,
+                orphan: false,
+                announced: false,
+                base,
+            };
+            self.register(ex, rec);
+        }
+        for p in self.st.pending.values() {
+            covered.insert(p.dir);
+        }
+        for (dir, amt) in amts {
+            if amt.is_zero() || covered.contains(&dir) {
+                continue;
+            }
+            ex.emit(EngineEvent::Note {
+                text: format!(
+                    "recovery: {} {} open with no legs and no known plan; flattening",
+                    dir.as_str(),
+                    amt
+                ),
+            });
+            self.close_with_cleanup(ex, &symbol, dir, Some(amt), "recovery: naked position");
+            self.drop_finished(ex);
+        }
+    }
+}

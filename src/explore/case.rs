@@ -1,0 +1,376 @@
+//! One explore/property case as plain data: bars, signals, manual closes, configuration and
+//! faults. Drawn from a seed here (`sim explore`) or by proptest strategies (`tests/common`), run
+//! through the same scenario builder as a file, and written out as a scenario + CSV that
+//! `sim run` replays to the same log.
+
+use crate::data::{self, Kline, KlineSeries};
+use crate::engine::Action;
+use crate::exchange::{BarTicks, IntrabarPolicy, SymbolSpec};
+use crate::scenario::{self, Scenario, ScenarioError};
+use crate::sim::rng::StreamRng;
+use crate::sim::Faults;
+use crate::types::PositionSide;
+use rust_decimal::Decimal;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One signal of a case (absolute prices in ticks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSignal {
+    /// Time (ms).
+    pub at_ms: i64,
+    /// Action.
+    pub action: Action,
+    /// Quantity in steps.
+    pub qty_steps: i64,
+    /// Stop-loss price (ticks).
+    pub sl_ticks: Option<i64>,
+    /// Take-profit price (ticks).
+    pub tp_ticks: Option<i64>,
+}
+
+/// A complete case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSpec {
+    /// Symbol (a built-in spec).
+    pub symbol: String,
+    /// 1m bars.
+    pub bars: Vec<BarTicks>,
+    /// Signals in time order.
+    pub signals: Vec<CaseSignal>,
+    /// Manual closes (ms, side).
+    pub manual: Vec<(i64, PositionSide)>,
+    /// Hedge mode?
+    pub hedge: bool,
+    /// Stream monitoring?
+    pub stream: bool,
+    /// Poll interval.
+    pub poll_ms: i64,
+    /// Request and response latency each.
+    pub latency_ms: i64,
+    /// Path policy.
+    pub intrabar: IntrabarPolicy,
+    /// Faults (restarts included).
+    pub faults: Faults,
+    /// Run seed.
+    pub seed: u64,
+}
+
+/// Bar length of every case.
+pub const CASE_INTERVAL_MS: i64 = 60_000;
+
+/// Generated bar shapes that real markets produce and naive engines break on.
+pub fn gen_bars(rng: &mut StreamRng, n: usize, t0: i64, start: i64) -> Vec<BarTicks> {
+    let mut p = start;
+    let mut v = Vec::with_capacity(n);
+    let unit = (start / 1000).max(1); // 0.1 % of the price
+    for i in 0..n {
+        let t = t0 + i as i64 * CASE_INTERVAL_MS;
+        let r = |rng: &mut StreamRng, k: i64| rng.below(k.max(1) as u64) as i64;
+        let (o, h, l, c) = match rng.below(10) {
+            0..=3 => {
+                let c = (p + r(rng, 6 * unit) - 3 * unit).max(10);
+                (p, p.max(c) + r(rng, unit + 1), (p.min(c) - r(rng, unit + 1)).max(5), c)
+            }
+            4 | 5 => {
+                let w = unit * (5 + r(rng, 40));
+                (p, p + w, (p - w).max(5), (p + r(rng, 2 * w) - w).max(10))
+            }
+            6 => {
+                let g = (r(rng, 80) - 40) * unit;
+                let o = (p + g).max(10);
+                (o, o + unit, (o - unit).max(5), o)
+            }
+            7 => (p, p, p, p),
+            8 => {
+                // a long quiet stretch is many flat-ish bars; here one tick of movement
+                let c = p + r(rng, 3) - 1;
+                (p, p.max(c), p.min(c).max(5), c.max(10))
+            }
+            _ => {
+                let w = unit * (50 + r(rng, 150));
+                (p, p + w, (p - w / 2).max(5), (p - w / 3).max(10))
+            }
+        };
+        let c = c.clamp(l.max(5), h);
+        v.push(BarTicks { t, o, h, l: l.max(5), c });
+        p = c;
+    }
+    v
+}
+
+/// A source of real bars for windows.
+pub struct Pool {
+    /// Symbol.
+    pub symbol: String,
+    /// Its bars in ticks.
+    pub bars: Vec<BarTicks>,
+}
+
+/// Loads every 1m kline file under `paths` as windows pools (one per symbol found).
+pub fn load_pools(paths: &[std::path::PathBuf]) -> Result<Vec<Pool>, data::DataError> {
+    let mut pools = Vec::new();
+    for p in paths {
+        let s = data::load_klines(std::slice::from_ref(p), &data::LoadOptions::default())?;
+        let Some(spec) = SymbolSpec::builtin(&s.symbol) else { continue };
+        if s.interval_ms != CASE_INTERVAL_MS {
+            continue;
+        }
+        let bars = (0..s.len())
+            .map(|i| BarTicks {
+                t: s.open_time_ms[i],
+                o: spec.e8_to_ticks(s.open_e8[i]),
+                h: spec.e8_to_ticks(s.high_e8[i]),
+                l: spec.e8_to_ticks(s.low_e8[i]),
+                c: spec.e8_to_ticks(s.close_e8[i]),
+            })
+            .collect();
+        pools.push(Pool { symbol: s.symbol.clone(), bars });
+    }
+    Ok(pools)
+}
+
+impl CaseSpec {
+    /// Draws a case from `rng` (real windows from `pools` half the time when given).
+    pub fn draw(rng: &mut StreamRng, pools: &[Pool]) -> CaseSpec {
+        let real = !pools.is_empty() && rng.below(2) == 0;
+        let (symbol, bars) = if real {
+            let pool = &pools[rng.below(pools.len() as u64) as usize];
+            let n = 10 + rng.below(110) as usize;
+            let n = n.min(pool.bars.len());
+            let start = rng.below((pool.bars.len() - n + 1) as u64) as usize;
+            (pool.symbol.clone(), pool.bars[start..start + n].to_vec())
+        } else {
+            let n = 4 + rng.below(50) as usize;
+            let start = 10_000 + rng.below(20_000) as i64;
+            ("AVAXUSDT".to_string(), gen_bars(rng, n, 1_769_904_000_000, start))
+        };
+        let spec = SymbolSpec::builtin(&symbol).expect("pool symbols are built in");
+        let n_sig = 1 + rng.below(5) as usize;
+        let mut signals = Vec::new();
+        for _ in 0..n_sig {
+            let bi = rng.below(bars.len() as u64) as usize;
+            let at_ms = bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64;
+            let price = if bi == 0 { bars[0].o } else { bars[bi - 1].c };
+            let action = match rng.below(20) {
+                0 => Action::Close,
+                1 => Action::Hold,
+                k if k % 2 == 0 => Action::Buy,
+                _ => Action::Sell,
+            };
+            let sign = if action == Action::Sell { -1 } else { 1 };
+            let dist = |rng: &mut StreamRng| -> i64 {
+                match rng.below(12) {
+                    0 => 1,                                   // one tick from the price
+                    1 => 0,                                   // equal to the entry
+                    2 => -(1 + rng.below(50) as i64),         // wrong side
+                    _ => (price * (2 + rng.below(300) as i64)) / 10_000, // 0.02 %..3 %
+                }
+            };
+            let sl = price - sign * dist(rng);
+            let tp = price + sign * dist(rng);
+            let notional_usdt = 20 + rng.below(2000) as i64;
+            let px = spec.price(price.max(1));
+            let qty = (Decimal::from(notional_usdt) / px / spec.step_size).trunc();
+            let qty_steps: i64 = qty.try_into().unwrap_or(1i64).max(1);
+            signals.push(CaseSignal {
+                at_ms,
+                action,
+                qty_steps,
+                sl_ticks: (rng.below(10) > 0).then_some(sl.max(1)),
+                tp_ticks: (rng.below(10) > 0).then_some(tp.max(1)),
+            });
+        }
+        signals.sort_by_key(|s| s.at_ms);
+        let hedge = rng.below(2) == 0;
+        let mut manual = Vec::new();
+        if rng.below(5) == 0 {
+            let bi = rng.below(bars.len() as u64) as usize;
+            let ps = if hedge {
+                if rng.below(2) == 0 { PositionSide::Long } else { PositionSide::Short }
+            } else {
+                PositionSide::Both
+            };
+            manual.push((bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64, ps));
+        }
+        let ppm = |rng: &mut StreamRng| -> u32 {
+            if rng.below(4) == 0 {
+                [10_000u32, 50_000, 200_000][rng.below(3) as usize]
+            } else {
+                0
+            }
+        };
+        let mut faults = Faults {
+            rate_limit_ppm: ppm(rng),
+            timeout_ppm: ppm(rng),
+            server_error_ppm: ppm(rng),
+            cancel_unknown_ppm: ppm(rng),
+            poll_error_ppm: ppm(rng),
+            stream_drop_ppm: ppm(rng),
+            ..Faults::default()
+        };
+        if rng.below(7) == 0 {
+            let bi = rng.below(bars.len() as u64) as usize;
+            faults.restarts_ms.push(bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64);
+        }
+        CaseSpec {
+            symbol,
+            bars,
+            signals,
+            manual,
+            hedge,
+            stream: rng.below(10) < 3,
+            poll_ms: [500i64, 1000, 2000, 2000, 5000, 30_000][rng.below(6) as usize],
+            latency_ms: rng.below(300) as i64,
+            intrabar: [IntrabarPolicy::Ohlc, IntrabarPolicy::Pessimistic, IntrabarPolicy::Optimistic]
+                [rng.below(3) as usize],
+            faults,
+            seed: rng.next_u64() >> 1,
+        }
+    }
+
+    /// Size for reports: (bars, signals + manual closes, fault kinds + restarts).
+    pub fn size(&self) -> (usize, usize, usize) {
+        let f = &self.faults;
+        let kinds = [
+            f.rate_limit_ppm,
+            f.timeout_ppm,
+            f.server_error_ppm,
+            f.cancel_unknown_ppm,
+            f.poll_error_ppm,
+            f.stream_drop_ppm,
+        ]
+        .iter()
+        .filter(|&&p| p > 0)
+        .count();
+        (self.bars.len(), self.signals.len() + self.manual.len(), kinds + f.restarts_ms.len())
+    }
+
+    /// The bars as a Binance kline CSV (with header).
+    pub fn csv(&self) -> String {
+        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
+        let mut s = String::from("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n");
+        for b in &self.bars {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},0,{},0,0,0,0,0",
+                b.t,
+                spec.price(b.o),
+                spec.price(b.h),
+                spec.price(b.l),
+                spec.price(b.c),
+                b.t + CASE_INTERVAL_MS - 1
+            );
+        }
+        s
+    }
+
+    fn series(&self) -> Result<KlineSeries, ScenarioError> {
+        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
+        let kl: Vec<Kline> = self
+            .bars
+            .iter()
+            .map(|b| Kline {
+                open_time_ms: b.t,
+                open: spec.price(b.o),
+                high: spec.price(b.h),
+                low: spec.price(b.l),
+                close: spec.price(b.c),
+                volume: Decimal::ZERO,
+                close_time_ms: b.t + CASE_INTERVAL_MS - 1,
+                quote_volume: Decimal::ZERO,
+                count: 0,
+                taker_buy_volume: Decimal::ZERO,
+                taker_buy_quote_volume: Decimal::ZERO,
+            })
+            .collect();
+        KlineSeries::from_klines(self.symbol.clone(), CASE_INTERVAL_MS, &kl).map_err(|e| ScenarioError {
+            file: "<case>".into(),
+            line: 0,
+            field: "bars".into(),
+            msg: e.to_string(),
+        })
+    }
+
+    /// The scenario file of this case; `csv_name` is the kline file beside it.
+    pub fn toml(&self, name: &str, profile: &str, sets: &[(String, String)], csv_name: &str, header: &str) -> String {
+        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
+        let mut s = String::new();
+        for l in header.lines() {
+            let _ = writeln!(s, "# {l}");
+        }
+        let _ = writeln!(s, "name = \"{name}\"\nseed = {}", self.seed);
+        if !self.manual.is_empty() {
+            s.push_str("manual_closes = [\n");
+            for (t, ps) in &self.manual {
+                let _ = writeln!(s, "  {{ at = \"{t}\", position_side = \"{}\" }},", ps.as_str());
+            }
+            s.push_str("]\n");
+        }
+        let _ = writeln!(s, "\n[data]\nklines = [\"{csv_name}\"]\nsymbol = \"{}\"", self.symbol);
+        let _ = writeln!(
+            s,
+            "\n[exchange]\nposition_mode = \"{}\"\nintrabar = \"{}\"",
+            if self.hedge { "hedge" } else { "one-way" },
+            match self.intrabar {
+                IntrabarPolicy::Ohlc => "ohlc",
+                IntrabarPolicy::Pessimistic => "pessimistic",
+                IntrabarPolicy::Optimistic => "optimistic",
+                IntrabarPolicy::Refine => "refine",
+            }
+        );
+        let _ = writeln!(s, "\n[latency]\nrequest_ms = {0}\nresponse_ms = {0}", self.latency_ms);
+        let _ = writeln!(
+            s,
+            "\n[engine]\nprofile = \"{profile}\"\nmonitor = \"{}\"\npoll_interval_ms = {}",
+            if self.stream { "stream" } else { "poll" },
+            self.poll_ms
+        );
+        if !sets.is_empty() {
+            s.push_str("[engine.switches]\n");
+            for (k, v) in sets {
+                let _ = writeln!(s, "{k} = \"{v}\"");
+            }
+        }
+        s.push_str("\n[signals]\ninline = [\n");
+        for g in &self.signals {
+            let _ = write!(
+                s,
+                "  {{ at = \"{}\", action = \"{}\", quantity = \"{}\"",
+                g.at_ms,
+                g.action.as_str(),
+                spec.qty(g.qty_steps)
+            );
+            if let Some(x) = g.sl_ticks {
+                let _ = write!(s, ", stop_loss = \"{}\"", spec.price(x));
+            }
+            if let Some(x) = g.tp_ticks {
+                let _ = write!(s, ", take_profit = \"{}\"", spec.price(x));
+            }
+            s.push_str(" },\n");
+        }
+        s.push_str("]\n");
+        let f = &self.faults;
+        let _ = writeln!(
+            s,
+            "\n[faults]\nrate_limit_ppm = {}\ntimeout_ppm = {}\nserver_error_ppm = {}\ncancel_unknown_ppm = {}\npoll_error_ppm = {}\nstream_drop_ppm = {}\nrestarts_ms = [{}]",
+            f.rate_limit_ppm,
+            f.timeout_ppm,
+            f.server_error_ppm,
+            f.cancel_unknown_ppm,
+            f.poll_error_ppm,
+            f.stream_drop_ppm,
+            f.restarts_ms.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+        );
+        s
+    }
+
+    /// Builds the runnable scenario exactly as `sim run` would from [`CaseSpec::toml`] + CSV.
+    pub fn scenario(&self, profile: &str, sets: &[(String, String)]) -> Result<Scenario, ScenarioError> {
+        let csv_name = format!("{}-1m-case.csv", self.symbol);
+        let text = self.toml("case", profile, sets, &csv_name, "");
+        let path = Path::new("case.toml");
+        let raw = scenario::parse(path, &text)?;
+        scenario::build_with(path, &text, raw, Some(self.series()?))
+    }
+}
