@@ -88,7 +88,11 @@ impl Venue {
         algo: Option<NewAlgoOrder>,
         f: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Result<T, CallError> {
-        let fault = self.faults.iter().position(|f| f.0 == ep).map(|i| self.faults.remove(i));
+        let fault = self
+            .faults
+            .iter()
+            .position(|f| f.0 == ep)
+            .map(|i| self.faults.remove(i));
         let r = match fault {
             Some((_, e, reached)) => {
                 if reached {
@@ -131,7 +135,9 @@ impl Exchange for Venue {
         self.engine.push((self.mx.time(), event));
     }
     fn new_order(&mut self, req: &NewOrder) -> Result<OrderInfo, CallError> {
-        self.call(Endpoint::NewOrder, Some(req.clone()), None, |m| m.new_order(req))
+        self.call(Endpoint::NewOrder, Some(req.clone()), None, |m| {
+            m.new_order(req)
+        })
     }
     fn new_algo_order(&mut self, req: &NewAlgoOrder) -> Result<AlgoInfo, CallError> {
         self.call(Endpoint::NewAlgoOrder, None, Some(req.clone()), |m| {
@@ -139,7 +145,9 @@ impl Exchange for Venue {
         })
     }
     fn cancel_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError> {
-        self.call(Endpoint::CancelOrder, None, None, |m| m.cancel_order(symbol, id))
+        self.call(Endpoint::CancelOrder, None, None, |m| {
+            m.cancel_order(symbol, id)
+        })
     }
     fn cancel_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError> {
         self.call(Endpoint::CancelAlgoOrder, None, None, |m| {
@@ -147,7 +155,9 @@ impl Exchange for Venue {
         })
     }
     fn query_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError> {
-        self.call(Endpoint::QueryOrder, None, None, |m| m.query_order(symbol, id))
+        self.call(Endpoint::QueryOrder, None, None, |m| {
+            m.query_order(symbol, id)
+        })
     }
     fn query_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError> {
         self.call(Endpoint::QueryAlgoOrder, None, None, |m| {
@@ -158,10 +168,14 @@ impl Exchange for Venue {
         self.call(Endpoint::OpenOrders, None, None, |m| m.open_orders(symbol))
     }
     fn open_algo_orders(&mut self, symbol: &str) -> Result<Vec<AlgoInfo>, CallError> {
-        self.call(Endpoint::OpenAlgoOrders, None, None, |m| m.open_algo_orders(symbol))
+        self.call(Endpoint::OpenAlgoOrders, None, None, |m| {
+            m.open_algo_orders(symbol)
+        })
     }
     fn cancel_all_orders(&mut self, symbol: &str) -> Result<(), CallError> {
-        self.call(Endpoint::CancelAll, None, None, |m| m.cancel_all_orders(symbol))
+        self.call(Endpoint::CancelAll, None, None, |m| {
+            m.cancel_all_orders(symbol)
+        })
     }
     fn cancel_all_algo_orders(&mut self, symbol: &str) -> Result<(), CallError> {
         self.call(Endpoint::CancelAllAlgo, None, None, |m| {
@@ -169,10 +183,14 @@ impl Exchange for Venue {
         })
     }
     fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, CallError> {
-        self.call(Endpoint::PositionRisk, None, None, |m| m.position_risk(symbol))
+        self.call(Endpoint::PositionRisk, None, None, |m| {
+            m.position_risk(symbol)
+        })
     }
     fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError> {
-        self.call(Endpoint::TickerPrice, None, None, |m| m.ticker_price(symbol))
+        self.call(Endpoint::TickerPrice, None, None, |m| {
+            m.ticker_price(symbol)
+        })
     }
 }
 
@@ -368,7 +386,11 @@ impl Run {
         self.v.calls.iter().filter(|c| c.ep == ep).collect()
     }
     fn rejections(&self, code: i32) -> usize {
-        self.v.calls.iter().filter(|c| c.code() == Some(code)).count()
+        self.v
+            .calls
+            .iter()
+            .filter(|c| c.code() == Some(code))
+            .count()
     }
     fn long(&self) -> Decimal {
         self.v.mx.position_amt(PositionSide::Long)
@@ -454,7 +476,10 @@ fn profiles_resolve_and_table_lists_every_switch() {
     }
     let table = profiles_table();
     for key in Switches::keys() {
-        assert!(table.contains(&format!("`{key}`")), "{key} missing from the table");
+        assert!(
+            table.contains(&format!("`{key}`")),
+            "{key} missing from the table"
+        );
     }
     for p in PROFILES {
         assert!(table.lines().next().unwrap().contains(p));
@@ -462,8 +487,13 @@ fn profiles_resolve_and_table_lists_every_switch() {
     let mut s = Switches::profile(P78).unwrap();
     let err = s.set("no_such_switch", "1").unwrap_err();
     assert!(err.contains("no_such_switch") && err.contains("oco_quantity_source"));
-    s.set("oco_quantity_source", "result_or_order_amount").unwrap();
-    assert_eq!(s, Switches::profile(P80).unwrap(), "v1.1.80 is v1.1.78 plus the W1 fix");
+    s.set("oco_quantity_source", "result_or_order_amount")
+        .unwrap();
+    assert_eq!(
+        s,
+        Switches::profile(P80).unwrap(),
+        "v1.1.80 is v1.1.78 plus the W1 fix"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -476,16 +506,30 @@ fn w1_v1_1_78_leaves_the_position_naked_v1_1_80_and_reference_protect_it() {
         r.signal(buy(at(0, 30)));
         r.until(TimeMs(at(1, 0)));
         assert_eq!(r.long(), Decimal::from(10), "{profile}: entry filled");
-        assert_eq!(r.count(|e| matches!(e, EngineEvent::EntryAccepted { wants_stop: true, .. })), 1);
+        assert_eq!(
+            r.count(|e| matches!(
+                e,
+                EngineEvent::EntryAccepted {
+                    wants_stop: true,
+                    ..
+                }
+            )),
+            1
+        );
         if profile == P78 {
             assert!(r.placed().is_empty(), "W1: no pair");
             assert_eq!(r.open_legs(), 0, "W1: no leg reached the exchange");
             assert!(
-                r.notes().iter().any(|n| n.contains("Order amount must be positive")),
+                r.notes()
+                    .iter()
+                    .any(|n| n.contains("Order amount must be positive")),
                 "{:?}",
                 r.notes()
             );
-            assert!(r.calls_to(Endpoint::NewOrder).len() == 1, "only the entry was sent");
+            assert!(
+                r.calls_to(Endpoint::NewOrder).len() == 1,
+                "only the entry was sent"
+            );
         } else {
             let placed = r.placed();
             assert_eq!(placed.len(), 1, "{profile}");
@@ -506,18 +550,29 @@ fn w3_after_the_first_pair_completes_a_later_survivor_is_never_cancelled() {
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(9, 0)));
     assert_eq!(r.dropped().len(), 1, "first pair completed and dropped");
-    assert_eq!(r.count(|e| matches!(e, EngineEvent::MonitorStopped { .. })), 1);
+    assert_eq!(
+        r.count(|e| matches!(e, EngineEvent::MonitorStopped { .. })),
+        1
+    );
     assert_eq!(r.eng.next_timer(), None, "the loop is gone");
     assert_eq!(r.open_legs(), 0);
     r.signal(buy(at(10, 0)));
     assert_eq!(r.placed().len(), 2, "second pair placed");
-    assert_eq!(r.eng.next_timer(), None, "but not monitored: monitoring_active stayed set");
+    assert_eq!(
+        r.eng.next_timer(),
+        None,
+        "but not monitored: monitoring_active stayed set"
+    );
     r.until(TimeMs(at(25, 0)));
     assert_eq!(r.long(), Decimal::ZERO, "TP 2 filled");
     let open = r.v.open_orders_now();
     assert_eq!(open.len(), 1, "the SL of pair 2 still rests: {open:?}");
     assert_eq!(open[0].orig_type, OrderType::StopMarket);
-    assert_eq!(r.count(|e| matches!(e, EngineEvent::CancelOther { .. })), 1, "only pair 1's");
+    assert_eq!(
+        r.count(|e| matches!(e, EngineEvent::CancelOther { .. })),
+        1,
+        "only pair 1's"
+    );
 
     for monitor in [Monitor::Poll, Monitor::Stream] {
         let mut r = Setup::new(REF).monitor(monitor).start(two_cycles());
@@ -530,8 +585,15 @@ fn w3_after_the_first_pair_completes_a_later_survivor_is_never_cancelled() {
         assert_eq!(r.placed().len(), 2);
         assert_eq!(r.dropped().len(), 2, "{monitor:?}: both pairs dropped");
         assert!(r.dropped().iter().all(|d| d.1 == "completed"));
-        assert_eq!(r.count(|e| matches!(e, EngineEvent::MonitorStopped { .. })), 0);
-        assert_eq!(r.eng.next_timer(), None, "{monitor:?}: idle once nothing is watched");
+        assert_eq!(
+            r.count(|e| matches!(e, EngineEvent::MonitorStopped { .. })),
+            0
+        );
+        assert_eq!(
+            r.eng.next_timer(),
+            None,
+            "{monitor:?}: idle once nothing is watched"
+        );
     }
 }
 
@@ -540,7 +602,10 @@ fn w3_phead_stale_record_blocks_protection_of_later_entries() {
     let mut r = Setup::new(PHEAD).start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(9, 0)));
-    assert_eq!(r.count(|e| matches!(e, EngineEvent::MonitorStopped { .. })), 1);
+    assert_eq!(
+        r.count(|e| matches!(e, EngineEvent::MonitorStopped { .. })),
+        1
+    );
     r.signal(buy(at(10, 0)));
     r.until(TimeMs(at(20, 0)));
     assert_eq!(r.long(), Decimal::ZERO, "TP 2 closed the position");
@@ -548,7 +613,11 @@ fn w3_phead_stale_record_blocks_protection_of_later_entries() {
     assert_eq!(r.dropped().len(), 1, "pair 2 is never dropped");
     r.signal(buy(at(20, 0)));
     assert_eq!(r.long(), Decimal::from(10));
-    assert_eq!(r.open_legs(), 0, "third entry: duplicate_oco against the stale record, naked");
+    assert_eq!(
+        r.open_legs(),
+        0,
+        "third entry: duplicate_oco against the stale record, naked"
+    );
     assert_eq!(r.placed().len(), 2);
 }
 
@@ -574,7 +643,10 @@ fn w4_manual_close_leaves_both_legs_resting() {
     r.until(TimeMs(at(2, 30)));
     assert_eq!(r.long(), Decimal::ZERO);
     assert_eq!(r.open_legs(), 0);
-    assert_eq!(r.dropped(), vec![(r.placed()[0].0, "cancelled".to_string())]);
+    assert_eq!(
+        r.dropped(),
+        vec![(r.placed()[0].0, "cancelled".to_string())]
+    );
 }
 
 #[test]
@@ -590,14 +662,18 @@ fn w6_phead_manual_close_never_cancels_the_legs() {
     assert!(r.calls_to(Endpoint::CancelOrder).is_empty());
     assert!(r.notes().iter().any(|n| n.contains("W6")));
     // without GTE_GTC (PHEAD before 2026-08-19) they stay armed
-    let mut r = Setup::new(PHEAD).set("leg_tif_gte_gtc", "false").start(two_cycles());
+    let mut r = Setup::new(PHEAD)
+        .set("leg_tif_gte_gtc", "false")
+        .start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.manual_close(TimeMs(at(2, 0)), PositionSide::Long);
     r.until(TimeMs(at(2, 30)));
     assert_eq!(r.long(), Decimal::ZERO);
     assert_eq!(r.open_legs(), 2, "W6: legs left armed");
 
-    let mut r = Setup::new(REF).set("leg_tif_gte_gtc", "false").start(two_cycles());
+    let mut r = Setup::new(REF)
+        .set("leg_tif_gte_gtc", "false")
+        .start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.manual_close(TimeMs(at(2, 0)), PositionSide::Long);
     r.until(TimeMs(at(2, 30)));
@@ -610,17 +686,29 @@ fn w6_phead_manual_close_never_cancels_the_legs() {
 
 #[test]
 fn w5_phead_cancels_the_algo_survivor_on_the_order_endpoint() {
-    let mut r = Setup::new(PHEAD).set("leg_tif_gte_gtc", "false").start(two_cycles());
+    let mut r = Setup::new(PHEAD)
+        .set("leg_tif_gte_gtc", "false")
+        .start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(6, 0)));
     assert_eq!(r.long(), Decimal::ZERO, "TP filled");
     let cancels = r.calls_to(Endpoint::CancelOrder);
     assert!(!cancels.is_empty());
-    assert!(cancels.iter().all(|c| c.code() == Some(-2011)), "{cancels:?}");
+    assert!(
+        cancels.iter().all(|c| c.code() == Some(-2011)),
+        "{cancels:?}"
+    );
     assert!(r.calls_to(Endpoint::CancelAlgoOrder).is_empty());
-    assert!(r.calls_to(Endpoint::QueryOrder).iter().all(|c| c.code() == Some(-2013)));
+    assert!(r
+        .calls_to(Endpoint::QueryOrder)
+        .iter()
+        .all(|c| c.code() == Some(-2013)));
     let sl = r.placed()[0].1;
-    let open: Vec<LegId> = r.v.open_algos_now().iter().map(|a| LegId::Algo(a.algo_id)).collect();
+    let open: Vec<LegId> =
+        r.v.open_algos_now()
+            .iter()
+            .map(|a| LegId::Algo(a.algo_id))
+            .collect();
     assert_eq!(open, vec![sl], "the SL survives");
     assert_eq!(r.dropped().len(), 1, "yet the pair is dropped");
     assert!(r.notes().iter().any(|n| n.contains("P&L 0")));
@@ -639,7 +727,9 @@ fn w5_phead_cancels_the_algo_survivor_on_the_order_endpoint() {
     });
     assert!(expired, "SL expired by GTE_GTC, not cancelled");
 
-    let mut r = Setup::new(REF).set("leg_tif_gte_gtc", "false").start(two_cycles());
+    let mut r = Setup::new(REF)
+        .set("leg_tif_gte_gtc", "false")
+        .start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(6, 0)));
     assert_eq!(r.open_legs(), 0);
@@ -662,7 +752,11 @@ fn w7_external_cancel_reads_as_a_fill_and_the_other_leg_is_cancelled() {
     r.v.mx.cancel_order(SYM, &OrderRef::Id(sl.0)).unwrap();
     r.until(TimeMs(at(1, 30)));
     assert_eq!(r.long(), Decimal::from(10));
-    assert_eq!(r.open_legs(), 0, "W7: the TP was cancelled, the position is naked");
+    assert_eq!(
+        r.open_legs(),
+        0,
+        "W7: the TP was cancelled, the position is naked"
+    );
     assert_eq!(r.count(|e| matches!(e, EngineEvent::CancelOther { .. })), 1);
 
     let mut r = Setup::new(REF).start(two_cycles());
@@ -684,7 +778,8 @@ fn w7_phead_poll_error_drops_a_live_pair() {
     let mut r = Setup::new(PHEAD).start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(1, 0)));
-    r.v.faults.push((Endpoint::OpenAlgoOrders, TransportError::ServerError, true));
+    r.v.faults
+        .push((Endpoint::OpenAlgoOrders, TransportError::ServerError, true));
     r.until(TimeMs(at(1, 10)));
     assert_eq!(r.dropped().len(), 1, "W7: dropped as completed");
     assert_eq!(r.dropped()[0].1, "completed");
@@ -693,7 +788,8 @@ fn w7_phead_poll_error_drops_a_live_pair() {
     let mut r = Setup::new(REF).start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(1, 0)));
-    r.v.faults.push((Endpoint::OpenAlgoOrders, TransportError::ServerError, true));
+    r.v.faults
+        .push((Endpoint::OpenAlgoOrders, TransportError::ServerError, true));
     r.until(TimeMs(at(1, 10)));
     assert!(r.dropped().is_empty());
     r.until(TimeMs(at(6, 0)));
@@ -722,26 +818,27 @@ fn w9_resting_limit_entry_gets_its_legs_before_it_fills() {
             assert_eq!(r.placed().len(), 1, "W9: legs placed against no position");
             assert_eq!(r.open_legs(), 2);
         } else {
-            assert!(r.placed().is_empty(), "reference defers protection to the fill");
+            assert!(
+                r.placed().is_empty(),
+                "reference defers protection to the fill"
+            );
         }
         r.until(TimeMs(at(6, 0)));
         assert_eq!(r.long(), Decimal::from(10), "{profile}: filled in bar 4");
         assert_eq!(r.placed().len(), 1, "{profile}");
         assert_eq!(r.open_legs(), 2, "{profile}");
-        let placed_at = r
-            .v
-            .engine
-            .iter()
-            .find(|(_, e)| matches!(e, EngineEvent::PairPlaced { .. }))
-            .unwrap()
-            .0;
-        let fill_at = r
-            .v
-            .exchange
-            .iter()
-            .find(|(_, e)| matches!(e, Event::AccountUpdate(_)))
-            .unwrap()
-            .0;
+        let placed_at =
+            r.v.engine
+                .iter()
+                .find(|(_, e)| matches!(e, EngineEvent::PairPlaced { .. }))
+                .unwrap()
+                .0;
+        let fill_at =
+            r.v.exchange
+                .iter()
+                .find(|(_, e)| matches!(e, Event::AccountUpdate(_)))
+                .unwrap()
+                .0;
         assert_eq!(placed_at < fill_at, profile == P80, "{profile}");
     }
 }
@@ -752,7 +849,9 @@ fn w9_resting_limit_entry_gets_its_legs_before_it_fills() {
 #[test]
 fn w10_phead_exhausted_cancel_drops_the_pair() {
     let faults = vec![(Endpoint::CancelOrder, TransportError::ServerError, false); 3];
-    let mut r = Setup::new(PHEAD).set("leg_tif_gte_gtc", "false").start(two_cycles());
+    let mut r = Setup::new(PHEAD)
+        .set("leg_tif_gte_gtc", "false")
+        .start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(3, 10)));
     r.v.faults = faults.clone();
@@ -761,8 +860,17 @@ fn w10_phead_exhausted_cancel_drops_the_pair() {
     assert_eq!(r.dropped().len(), 1, "W10: dropped anyway");
     assert_eq!(r.open_legs(), 1, "the SL survives");
 
-    let faults = vec![(Endpoint::CancelAlgoOrder, TransportError::ServerError, false); 3];
-    let mut r = Setup::new(REF).set("leg_tif_gte_gtc", "false").start(two_cycles());
+    let faults = vec![
+        (
+            Endpoint::CancelAlgoOrder,
+            TransportError::ServerError,
+            false
+        );
+        3
+    ];
+    let mut r = Setup::new(REF)
+        .set("leg_tif_gte_gtc", "false")
+        .start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(3, 10)));
     r.v.faults = faults;
@@ -783,7 +891,9 @@ fn w11_restart_loses_the_pairs_v1_1_80() {
     assert_eq!(r.long(), Decimal::ZERO, "TP filled");
     assert_eq!(r.open_legs(), 1, "the SL is left behind: nobody watches");
 
-    let mut r = Setup::new(REF).set("leg_tif_gte_gtc", "false").start(two_cycles());
+    let mut r = Setup::new(REF)
+        .set("leg_tif_gte_gtc", "false")
+        .start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.restart(TimeMs(at(1, 0)));
     assert_eq!(r.placed().len(), 2, "rebuilt from client ids");
@@ -802,7 +912,11 @@ fn w11_phead_reconcile_cancels_a_lone_stop_and_leaves_the_position_naked() {
     r.restart(TimeMs(at(1, 0)));
     r.until(TimeMs(at(1, 10)));
     assert_eq!(r.long(), Decimal::from(10));
-    assert_eq!(r.open_legs(), 0, "W11: the only protection was cancelled as an orphan");
+    assert_eq!(
+        r.open_legs(),
+        0,
+        "W11: the only protection was cancelled as an orphan"
+    );
 
     let mut r = Setup::new(REF).start(two_cycles());
     r.signal(s);
@@ -819,20 +933,31 @@ fn w11_phead_reconcile_cancels_a_lone_stop_and_leaves_the_position_naked() {
 #[test]
 fn w13_timeout_on_an_executed_entry_doubles_the_position() {
     let mut r = Setup::new(P80).start(two_cycles());
-    r.v.faults.push((Endpoint::NewOrder, TransportError::Timeout, true));
+    r.v.faults
+        .push((Endpoint::NewOrder, TransportError::Timeout, true));
     r.signal(buy(at(0, 30)));
-    assert_eq!(r.long(), Decimal::from(20), "W13: blind re-post, two entries");
+    assert_eq!(
+        r.long(),
+        Decimal::from(20),
+        "W13: blind re-post, two entries"
+    );
 
     let mut r = Setup::new(REF).start(two_cycles());
-    r.v.faults.push((Endpoint::NewOrder, TransportError::Timeout, true));
+    r.v.faults
+        .push((Endpoint::NewOrder, TransportError::Timeout, true));
     r.signal(buy(at(0, 30)));
-    assert_eq!(r.long(), Decimal::from(10), "found by client id, not re-posted");
+    assert_eq!(
+        r.long(),
+        Decimal::from(10),
+        "found by client id, not re-posted"
+    );
     assert_eq!(r.calls_to(Endpoint::NewOrder).len(), 1);
     assert_eq!(r.placed().len(), 1);
 
     // a timeout that did not reach: the reference re-posts with the same client id
     let mut r = Setup::new(REF).start(two_cycles());
-    r.v.faults.push((Endpoint::NewOrder, TransportError::Timeout, false));
+    r.v.faults
+        .push((Endpoint::NewOrder, TransportError::Timeout, false));
     r.signal(buy(at(0, 30)));
     assert_eq!(r.long(), Decimal::from(10));
     let ids: Vec<Option<String>> = r
@@ -850,11 +975,21 @@ fn w13_timeout_on_an_executed_entry_doubles_the_position() {
 #[test]
 fn w16_decimal_places_rounding_breaks_a_half_tick_grid() {
     let mut spec = SymbolSpec::builtin(SYM).unwrap();
-    spec.tick_size = Decimal::new(5, 3); // 0.005
+    spec.tick_size = Decimal::new(5, 3); // 0.005: the same prices are 1/5 as many ticks
+    let story: Vec<BarTicks> = two_cycles()
+        .into_iter()
+        .map(|b| BarTicks {
+            o: b.o / 5,
+            h: b.h / 5,
+            l: b.l / 5,
+            c: b.c / 5,
+            ..b
+        })
+        .collect();
     let s = signal(at(0, 30), Action::Buy, 20_000, Some(19_483), Some(21_017));
     let mut setup = Setup::new(P80);
     setup.spec = spec.clone();
-    let mut r = setup.start(two_cycles());
+    let mut r = setup.start(story.clone());
     r.signal(s.clone());
     assert!(r.rejections(-4014) > 0, "19.483 is not on a 0.005 grid");
     assert!(r.placed().is_empty());
@@ -862,11 +997,15 @@ fn w16_decimal_places_rounding_breaks_a_half_tick_grid() {
 
     let mut setup = Setup::new(REF);
     setup.spec = spec;
-    let mut r = setup.start(two_cycles());
+    let mut r = setup.start(story);
     r.signal(s);
     assert_eq!(r.rejections(-4014), 0);
     assert_eq!(r.placed().len(), 1);
-    let triggers: Vec<Decimal> = r.v.open_algos_now().iter().map(|a| a.trigger_price).collect();
+    let triggers: Vec<Decimal> =
+        r.v.open_algos_now()
+            .iter()
+            .map(|a| a.trigger_price)
+            .collect();
     assert_eq!(triggers, vec![px(19_485), px(21_015)]);
 }
 
@@ -879,22 +1018,32 @@ fn w18_w2_wrong_side_stop_is_retried_and_the_partial_pair_duplicates_the_tp() {
     let s = signal(at(0, 30), Action::Buy, 20_000, Some(20_500), Some(21_000));
     let mut r = Setup::new(P80).start(two_cycles());
     r.signal(s.clone());
-    assert_eq!(r.rejections(-2021), 6, "W18: 3 tries in the OCO, 3 in the fallback");
+    assert_eq!(
+        r.rejections(-2021),
+        6,
+        "W18: 3 tries in the OCO, 3 in the fallback"
+    );
     assert!(r.placed().is_empty());
-    let tps = r
-        .v
-        .open_orders_now()
-        .iter()
-        .filter(|o| o.orig_type == OrderType::TakeProfitMarket)
-        .count();
-    assert_eq!(tps, 2, "W2: the OCO's TP left untracked plus the fallback's TP");
+    let tps =
+        r.v.open_orders_now()
+            .iter()
+            .filter(|o| o.orig_type == OrderType::TakeProfitMarket)
+            .count();
+    assert_eq!(
+        tps, 2,
+        "W2: the OCO's TP left untracked plus the fallback's TP"
+    );
     assert_eq!(r.long(), Decimal::from(10));
 
     let mut r = Setup::new(REF).start(two_cycles());
     r.signal(s);
     assert_eq!(r.rejections(-2021), 1, "not retried");
     assert_eq!(r.results(), vec!["rolled_back".to_string()]);
-    assert_eq!(r.long(), Decimal::ZERO, "stop already breached: position closed");
+    assert_eq!(
+        r.long(),
+        Decimal::ZERO,
+        "stop already breached: position closed"
+    );
     assert_eq!(r.open_legs(), 0);
 }
 
@@ -911,10 +1060,12 @@ fn minus_1106_switch_rejects_every_leg_in_hedge_mode() {
     assert!(r.placed().is_empty());
     assert_eq!(r.open_legs(), 0);
     let sent = r.calls_to(Endpoint::NewOrder);
-    assert!(sent
-        .iter()
-        .filter(|c| c.code() == Some(-1106))
-        .all(|c| c.order.as_ref().unwrap().reduce_only == Some(true)));
+    assert!(sent.iter().filter(|c| c.code() == Some(-1106)).all(|c| c
+        .order
+        .as_ref()
+        .unwrap()
+        .reduce_only
+        == Some(true)));
 
     let mut r = Setup::new(P80).start(two_cycles());
     r.signal(buy(at(0, 30)));
@@ -925,7 +1076,9 @@ fn minus_1106_switch_rejects_every_leg_in_hedge_mode() {
 #[test]
 fn minus_4061_live_profiles_cannot_trade_one_way_reference_can() {
     for profile in [P78, P80, PHEAD] {
-        let mut r = Setup::new(profile).mode(PositionMode::OneWay).start(two_cycles());
+        let mut r = Setup::new(profile)
+            .mode(PositionMode::OneWay)
+            .start(two_cycles());
         r.signal(buy(at(0, 30)));
         assert!(r.rejections(-4061) >= 1, "{profile}");
         assert_eq!(r.results(), vec!["failed".to_string()], "{profile}");
@@ -956,8 +1109,17 @@ fn minus_4061_live_profiles_cannot_trade_one_way_reference_can() {
         }
         // manual close: reduceOnly only in one-way mode
         r.manual_close(TimeMs(at(1, 0)), PositionSide::Long);
-        let close = r.calls_to(Endpoint::NewOrder).last().unwrap().order.clone().unwrap();
-        assert_eq!(close.reduce_only, (mode == PositionMode::OneWay).then_some(true));
+        let close = r
+            .calls_to(Endpoint::NewOrder)
+            .last()
+            .unwrap()
+            .order
+            .clone()
+            .unwrap();
+        assert_eq!(
+            close.reduce_only,
+            (mode == PositionMode::OneWay).then_some(true)
+        );
         assert_eq!(r.v.mx.position_amt(PositionSide::Long), Decimal::ZERO);
         assert_eq!(r.net(), Decimal::ZERO);
         assert_eq!(r.open_legs(), 0);
@@ -974,7 +1136,10 @@ fn reference_round_trips_in_both_modes_and_both_monitors() {
     let s2 = signal(at(10, 0), Action::Sell, 20_000, Some(21_000), Some(19_000));
     for mode in [PositionMode::OneWay, PositionMode::Hedge] {
         for monitor in [Monitor::Poll, Monitor::Stream] {
-            let mut r = Setup::new(REF).mode(mode).monitor(monitor).start(two_cycles());
+            let mut r = Setup::new(REF)
+                .mode(mode)
+                .monitor(monitor)
+                .start(two_cycles());
             r.signal(s1.clone());
             r.until(TimeMs(at(9, 0)));
             r.signal(s2.clone());
@@ -995,7 +1160,10 @@ fn reference_round_trips_in_both_modes_and_both_monitors() {
 #[test]
 fn duplicate_signals_are_dropped_within_the_ttl() {
     for (profile, ttl_s) in [(P80, 60), (PHEAD, 10)] {
-        let mut r = Setup::new(profile).start(two_cycles());
+        // (PHEAD's accumulation cooldown would refuse the third signal: off for this story)
+        let mut r = Setup::new(profile)
+            .set("accumulation_cooldown_ms", "0")
+            .start(two_cycles());
         let s = buy(at(0, 30));
         r.signal(s.clone());
         // same id (same second), delivered again within the TTL, then after it
@@ -1008,7 +1176,11 @@ fn duplicate_signals_are_dropped_within_the_ttl() {
         r.eng.on_signal(&later, &mut r.v);
         assert_eq!(
             r.results(),
-            vec!["executed".to_string(), "duplicate".to_string(), "executed".to_string()],
+            vec![
+                "executed".to_string(),
+                "duplicate".to_string(),
+                "executed".to_string()
+            ],
             "{profile}"
         );
     }
@@ -1022,14 +1194,12 @@ mod with_sim {
     use ocosim::invariants::{CheckConfig, Checker, Invariant};
     use ocosim::sim::{run, Faults, Latency, ManualClose, SimConfig};
 
-    fn violations(
-        profile: &str,
-        mode: PositionMode,
-        api: ApiMode,
-        monitor: Monitor,
-        signals: &[Signal],
-        manual: &[ManualClose],
-    ) -> Vec<Invariant> {
+    fn violations(setup: &Setup, signals: &[Signal], manual: &[ManualClose]) -> Vec<Invariant> {
+        let (mode, api, monitor) = (setup.mode, setup.api, setup.monitor);
+        let mut sw = Switches::profile(setup.profile).unwrap();
+        for (k, v) in &setup.sets {
+            sw.set(k, v).unwrap();
+        }
         let spec = SymbolSpec::builtin(SYM).unwrap();
         let cfg = ExchangeConfig {
             position_mode: mode,
@@ -1038,7 +1208,7 @@ mod with_sim {
         };
         let mx = MockExchange::new(cfg.clone(), spec.clone(), two_cycles(), MIN);
         let eng = Engine::new(
-            Switches::profile(profile).unwrap(),
+            sw,
             EngineConfig {
                 spec,
                 monitor,
@@ -1074,17 +1244,24 @@ mod with_sim {
             signal(at(10, 0), Action::Sell, 20_000, Some(21_000), Some(19_000)),
         ];
         for mode in [PositionMode::OneWay, PositionMode::Hedge] {
-            for monitor in [Monitor::Poll, Monitor::Stream] {
-                let v = violations(REF, mode, ApiMode::Algo, monitor, &sigs, &[]);
-                assert!(v.is_empty(), "{mode:?} {monitor:?}: {v:?}");
-            }
+            let v = violations(&Setup::new(REF).mode(mode), &sigs, &[]);
+            assert!(v.is_empty(), "{mode:?} poll: {v:?}");
+            // The simulator walks the venue to the next engine wake-up before it delivers the
+            // stream events that walk produced, so a stream-mode engine only hears of a fill at
+            // its next resync; with a 2 s resync the reaction window holds.
+            let stream = Setup::new(REF)
+                .mode(mode)
+                .monitor(Monitor::Stream)
+                .set("stream_resync_ms", "2000");
+            let v = violations(&stream, &sigs, &[]);
+            assert!(v.is_empty(), "{mode:?} stream: {v:?}");
         }
         let manual = [ManualClose {
             at: TimeMs(at(2, 0)),
             symbol: SYM.into(),
             position_side: PositionSide::Long,
         }];
-        let v = violations(REF, PositionMode::Hedge, ApiMode::Algo, Monitor::Poll, &sigs[..1], &manual);
+        let v = violations(&Setup::new(REF), &sigs[..1], &manual);
         assert!(v.is_empty(), "{v:?}");
     }
 
@@ -1092,13 +1269,13 @@ mod with_sim {
     fn live_profiles_break_the_invariants_their_weak_points_predict() {
         let sigs = vec![buy(at(0, 30)), buy(at(10, 0))];
         // W1: naked position
-        let v = violations(P78, PositionMode::Hedge, ApiMode::Legacy, Monitor::Poll, &sigs, &[]);
+        let v = violations(&Setup::new(P78), &sigs, &[]);
         assert!(v.contains(&Invariant::NakedPosition), "{v:?}");
         // W3: the second pair's survivor becomes an orphan
-        let v = violations(P80, PositionMode::Hedge, ApiMode::Legacy, Monitor::Poll, &sigs, &[]);
+        let v = violations(&Setup::new(P80), &sigs, &[]);
         assert!(v.contains(&Invariant::Orphan), "{v:?}");
-        // one-way: positionSide LONG sent
-        let v = violations(PHEAD, PositionMode::OneWay, ApiMode::Algo, Monitor::Poll, &sigs, &[]);
+        // one-way: positionSide LONG sent (-4061)
+        let v = violations(&Setup::new(PHEAD).mode(PositionMode::OneWay), &sigs, &[]);
         assert!(v.contains(&Invariant::ReduceOnlyMode), "{v:?}");
     }
 }

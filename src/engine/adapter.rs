@@ -198,9 +198,10 @@ pub(crate) fn algo_leg_state(status: AlgoStatus, actual_price: Decimal) -> LegSt
         AlgoStatus::New => LegState::Open,
         AlgoStatus::Triggering | AlgoStatus::Triggered => LegState::Fired,
         AlgoStatus::Finished if actual_price > Decimal::ZERO => LegState::Fired,
-        AlgoStatus::Finished | AlgoStatus::Canceled | AlgoStatus::Rejected | AlgoStatus::Expired => {
-            LegState::Gone
-        }
+        AlgoStatus::Finished
+        | AlgoStatus::Canceled
+        | AlgoStatus::Rejected
+        | AlgoStatus::Expired => LegState::Gone,
     }
 }
 
@@ -422,7 +423,7 @@ impl Engine {
         };
         let price = o.price.map(|p| self.fmt_price(p));
         let reduce_only = self.reduce_only_param(o, wire_ps);
-        if o.leg && self.sw.legs_api == LegsApi::Algo {
+        if o.leg && self.algo_legs() {
             let mut r = NewAlgoOrder::new(&o.symbol, o.side, leg_type);
             r.position_side = wire_ps;
             r.quantity = qty;
@@ -516,7 +517,10 @@ impl Engine {
         o: &TradeOrder,
     ) -> Result<Placed, Fail> {
         if o.symbol != self.cfg.spec.symbol {
-            return Err(Fail::Local(format!("Symbol {} not found in exchange info", o.symbol)));
+            return Err(Fail::Local(format!(
+                "Symbol {} not found in exchange info",
+                o.symbol
+            )));
         }
         let uses_qty = !(o.leg && self.sw.leg_close_position);
         if uses_qty && o.amount <= Decimal::ZERO {
@@ -525,7 +529,7 @@ impl Engine {
         if o.price.is_none() && o.kind != Kind::Market {
             return Err(Fail::Local(format!("{:?} order requires a price", o.kind)));
         }
-        let algo_leg = o.leg && self.sw.legs_api == LegsApi::Algo;
+        let algo_leg = o.leg && self.algo_legs();
         if self.sw.notional_check_ticker && !algo_leg {
             // `_validate_notional`: the ticker is fetched for market/stop/take-profit even when the
             // order is reduce-only and exempt.
@@ -542,12 +546,29 @@ impl Engine {
             }
         }
         let wire_ps = self.wire_ps(ex, o.ps)?;
-        let req = self.build(o, wire_ps);
+        let mut req = self.build(o, wire_ps);
         let attempts = self.sw.placement_retries.max(1);
         let mut last = Fail::Local("no attempt".into());
         for a in 0..attempts {
             match Self::send(ex, &req) {
                 Ok(p) => return Ok(p),
+                Err(CallError::Api(e))
+                    if e.http == 404
+                        && matches!(req, Req::Algo(_))
+                        && self.sw.legs_api == LegsApi::Auto =>
+                {
+                    self.note_no_algo_api(ex);
+                    req = self.build(o, wire_ps);
+                    match Self::send(ex, &req) {
+                        Ok(p) => return Ok(p),
+                        Err(e) => {
+                            if !self.retryable(&e) {
+                                return Err(e.into());
+                            }
+                            last = e.into();
+                        }
+                    }
+                }
                 Err(e) => {
                     if let CallError::Transport(_) = e {
                         if self.sw.requery_unknown_outcome {
@@ -573,6 +594,25 @@ impl Engine {
             }
         }
         Err(last)
+    }
+
+    /// True when legs go to the algo endpoint.
+    pub(crate) fn algo_legs(&self) -> bool {
+        match self.sw.legs_api {
+            LegsApi::Algo => true,
+            LegsApi::LegacyOrder => false,
+            LegsApi::Auto => self.st.algo_api != Some(false),
+        }
+    }
+
+    /// `legs_api = auto` learned that the venue has no algo endpoint.
+    pub(crate) fn note_no_algo_api<E: Exchange>(&mut self, ex: &mut E) {
+        if self.st.algo_api != Some(false) {
+            self.st.algo_api = Some(false);
+            ex.emit(EngineEvent::Note {
+                text: "no algo endpoint on this account: legs go to /fapi/v1/order".into(),
+            });
+        }
     }
 
     /// One cancel request for a leg.
@@ -637,7 +677,8 @@ impl Engine {
         if t <= Decimal::ZERO {
             return None;
         }
-        u64::try_from((p / t).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)).ok()
+        u64::try_from((p / t).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
+            .ok()
     }
 }
 
@@ -660,6 +701,9 @@ mod tests {
         assert_eq!(py_decimals(Decimal::new(5, 1)), 1);
         // 1e-06 prints in scientific notation: precision 5 (W16)
         assert_eq!(py_decimals(Decimal::new(1, 6)), 5);
-        assert_eq!(from_base36(&base36(1_769_904_000_000)), Some(1_769_904_000_000));
+        assert_eq!(
+            from_base36(&base36(1_769_904_000_000)),
+            Some(1_769_904_000_000)
+        );
     }
 }

@@ -175,7 +175,10 @@ impl Engine {
             }
         }
         if sig.confidence < self.sw.confidence_floor {
-            return res("rejected", format!("confidence {} below floor", sig.confidence));
+            return res(
+                "rejected",
+                format!("confidence {} below floor", sig.confidence),
+            );
         }
         if self.sw.opposite_signal_conflict {
             self.st
@@ -245,6 +248,11 @@ impl Engine {
             "limit" => Kind::Limit,
             other => return ("failed".into(), format!("Unsupported order type: {other}")),
         };
+        if self.sw.one_way_reverse_closes_first && self.st.hedge != Some(true) {
+            if let Some(r) = self.close_opposite_one_way(sig, dir, ex) {
+                return r;
+            }
+        }
         let amount = self.order_amount(sig);
         let spid = self.seq();
         let base = self.client_base(ex);
@@ -281,7 +289,10 @@ impl Engine {
             placed.executed > Decimal::ZERO || placed.open
         } else {
             // the live check: lower-case "filled"/"partially_filled" or upper-case "NEW" (§5.4)
-            matches!(placed.status.as_str(), "filled" | "partially_filled" | "NEW")
+            matches!(
+                placed.status.as_str(),
+                "filled" | "partially_filled" | "NEW"
+            )
         };
         if !accepted {
             return ("failed".into(), format!("entry status {}", placed.status));
@@ -290,8 +301,8 @@ impl Engine {
             crate::events::LegId::Order(o) => o,
             crate::events::LegId::Algo(a) => OrderId(a.0),
         };
-        let wants_stop = sig.stop_loss.is_some()
-            || (self.sw.risk_from_pct && sig.stop_loss_pct.is_some());
+        let wants_stop =
+            sig.stop_loss.is_some() || (self.sw.risk_from_pct && sig.stop_loss_pct.is_some());
         ex.emit(EngineEvent::EntryAccepted {
             symbol: sig.symbol.clone(),
             position_side: placed.ps,
@@ -301,7 +312,10 @@ impl Engine {
         self.book_add(&sig.symbol, dir, order.amount, ex.now());
         if !self.sw.protect_resting_entry && placed.executed.is_zero() {
             if !placed.open {
-                return ("failed".into(), format!("entry ended {} unfilled", placed.status));
+                return (
+                    "failed".into(),
+                    format!("entry ended {} unfilled", placed.status),
+                );
             }
             self.st.pending.insert(
                 order_id,
@@ -341,6 +355,48 @@ impl Engine {
             base,
         };
         self.protect_entry(ex, req)
+    }
+
+    /// One-way mode: close a position held against the signal's direction (and its pair) before
+    /// the entry; `Some(result)` when that close failed and the signal stops there.
+    fn close_opposite_one_way<E: Exchange>(
+        &mut self,
+        sig: &Signal,
+        dir: PositionSide,
+        ex: &mut E,
+    ) -> Option<(String, String)> {
+        let amts = match self.position_amts(ex, &sig.symbol) {
+            Ok(a) => a,
+            Err(f) => return Some(("failed".into(), format!("positionRisk: {}", f.text()))),
+        };
+        if self.st.hedge != Some(false) {
+            return None;
+        }
+        let opposite = if dir == PositionSide::Long {
+            PositionSide::Short
+        } else {
+            PositionSide::Long
+        };
+        let amt = amts.get(&opposite).copied().unwrap_or_default();
+        if amt.is_zero() {
+            return None;
+        }
+        let o = self.close_with_cleanup(ex, &sig.symbol, opposite, Some(amt), "reverse signal");
+        ex.emit(EngineEvent::Note {
+            text: format!(
+                "reverse signal: {} {amt} closed first: {}",
+                opposite.as_str(),
+                o.text()
+            ),
+        });
+        if o == CloseOutcome::Closed {
+            None
+        } else {
+            Some((
+                "failed".into(),
+                format!("could not close the opposite position: {}", o.text()),
+            ))
+        }
     }
 
     /// `update_position`: the local book (never decremented by SL/TP fills, W17).
@@ -420,7 +476,10 @@ impl Engine {
         match r {
             Ok(detail) => ("executed".into(), detail),
             Err(f) if self.sw.atomic_rollback => self.rollback(ex, &req, &f),
-            Err(f) => ("executed".into(), format!("risk orders failed: {}", f.text())),
+            Err(f) => (
+                "executed".into(),
+                format!("risk orders failed: {}", f.text()),
+            ),
         }
     }
 
@@ -537,7 +596,9 @@ impl Engine {
         let st = self.place_oco(ex, plan)?;
         match st {
             OcoStatus::Success(id) => Ok(format!("protected by pair {id}")),
-            OcoStatus::DuplicateOco => Ok("duplicate_oco: the side's pair covers this entry".into()),
+            OcoStatus::DuplicateOco => {
+                Ok("duplicate_oco: the side's pair covers this entry".into())
+            }
             OcoStatus::PositionNaked(s)
                 if self.sw.individual_fallback == Fallback::NonNakedFailureRaises =>
             {
@@ -565,7 +626,7 @@ impl Engine {
         for (stop, price) in [(true, plan.sl), (false, plan.tp)] {
             let Some(mut price) = price else { continue };
             let name = if stop { "SL" } else { "TP" };
-            if stop && self.sw.percent_price_clamp && self.sw.legs_api == LegsApi::Algo {
+            if stop && self.sw.percent_price_clamp && self.algo_legs() {
                 match self.adjust_stop(ex, &plan.symbol, plan.dir, price) {
                     Ok(p) => price = p,
                     Err(Fail::Local(m)) => {
@@ -621,7 +682,12 @@ impl Engine {
     }
 
     /// Atomic rollback (#238): close what the entry opened.
-    fn rollback<E: Exchange>(&mut self, ex: &mut E, req: &ProtectReq, f: &Fail) -> (String, String) {
+    fn rollback<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        req: &ProtectReq,
+        f: &Fail,
+    ) -> (String, String) {
         ex.emit(EngineEvent::Note {
             text: format!("protection failed ({}); rolling back", f.text()),
         });
@@ -651,7 +717,10 @@ impl Engine {
             "atomic_rollback_oco_failure",
         ) {
             CloseOutcome::Closed => ("rolled_back".into(), f.text()),
-            other => ("rollback_failed".into(), format!("{}; {}", f.text(), other.text())),
+            other => (
+                "rollback_failed".into(),
+                format!("{}; {}", f.text(), other.text()),
+            ),
         }
     }
 
@@ -797,7 +866,11 @@ impl Engine {
         for d in dirs {
             let qty = qty_of(self, d);
             let o = self.close_with_cleanup(ex, symbol, d, Some(qty), "manual");
-            let text = format!("manual close {symbol} {} qty {qty}: {}", d.as_str(), o.text());
+            let text = format!(
+                "manual close {symbol} {} qty {qty}: {}",
+                d.as_str(),
+                o.text()
+            );
             ex.emit(EngineEvent::Note { text: text.clone() });
             out.push(text);
         }

@@ -180,6 +180,8 @@ pub(crate) struct State {
     pub closes: Vec<(TimeMs, String)>,
     /// Account mode as read from positionRisk (true = hedge).
     pub hedge: Option<bool>,
+    /// Whether the venue has the algo endpoint (`legs_api = auto`), once learned.
+    pub algo_api: Option<bool>,
     /// Deadline of the risk-placement budget (`asyncio.wait_for`).
     pub deadline: Option<TimeMs>,
 }

@@ -7,7 +7,9 @@
 //! interval, or the error backoff after a failed pass). A pass that changes nothing emits nothing
 //! and leaves `stable` set, which is what [`Engine::poll_pass_is_readonly`] reports.
 
-use super::adapter::{algo_leg_state, from_base36, leg_text, order_leg_state, Fail, LegState, Route};
+use super::adapter::{
+    algo_leg_state, from_base36, leg_text, order_leg_state, Fail, LegState, Route,
+};
 use super::switches::*;
 use super::{Engine, Leg, PairRec, PairStatus, Pending};
 use crate::api::{Exchange, OrderInfo, OrderRef, StreamEvent};
@@ -426,7 +428,11 @@ impl Engine {
             }
             StreamEvent::Order(u) => {
                 if self.st.pending.contains_key(&u.order_id) {
-                    let protected = self.st.pending.get(&u.order_id).is_some_and(|p| p.protected);
+                    let protected = self
+                        .st
+                        .pending
+                        .get(&u.order_id)
+                        .is_some_and(|p| p.protected);
                     if u.cum_qty > Decimal::ZERO && !protected {
                         self.protect_pending(ex, u.order_id, u.avg_price, u.cum_qty);
                     }
@@ -595,9 +601,15 @@ impl Engine {
             });
             return;
         };
-        let algos = if self.sw.legs_api == LegsApi::Algo {
+        let algos = if self.algo_legs() {
             match ex.open_algo_orders(&symbol) {
                 Ok(a) => a,
+                Err(crate::api::CallError::Api(e))
+                    if e.http == 404 && self.sw.legs_api == LegsApi::Auto =>
+                {
+                    self.note_no_algo_api(ex);
+                    Vec::new()
+                }
                 Err(_) => {
                     ex.emit(EngineEvent::Note {
                         text: "recovery: openAlgoOrders failed".into(),

@@ -79,7 +79,11 @@ impl Engine {
                 tp: tp.id,
             });
         } else {
-            let leg = rec.legs().next().map(|l| leg_text(l.id)).unwrap_or_default();
+            let leg = rec
+                .legs()
+                .next()
+                .map(|l| leg_text(l.id))
+                .unwrap_or_default();
             let what = if rec.orphan { "orphan" } else { "single-leg" };
             ex.emit(EngineEvent::Note {
                 text: format!("{what} record {id} registered: {leg}"),
@@ -121,7 +125,11 @@ impl Engine {
                     });
                 } else {
                     ex.emit(EngineEvent::Note {
-                        text: format!("record {id} dropped: {} ({})", rec.status.as_str(), rec.reason),
+                        text: format!(
+                            "record {id} dropped: {} ({})",
+                            rec.status.as_str(),
+                            rec.reason
+                        ),
                     });
                 }
             }
@@ -275,7 +283,7 @@ impl Engine {
         let mut rec = self.record_for(plan);
         let mut failures = Vec::new();
         if let Some(mut p) = plan.sl {
-            let adjusted = if self.sw.percent_price_clamp && self.sw.legs_api == LegsApi::Algo {
+            let adjusted = if self.sw.percent_price_clamp && self.algo_legs() {
                 self.adjust_stop(ex, &plan.symbol, plan.dir, p)
             } else {
                 Ok(p)
@@ -374,9 +382,13 @@ impl Engine {
                 set.insert(LegId::Order(o.order_id));
             }
         }
-        if algos && self.sw.legs_api == LegsApi::Algo {
-            for a in ex.open_algo_orders(symbol)? {
-                set.insert(LegId::Algo(a.algo_id));
+        if algos && self.algo_legs() {
+            match ex.open_algo_orders(symbol) {
+                Ok(list) => set.extend(list.into_iter().map(|a| LegId::Algo(a.algo_id))),
+                Err(CallError::Api(e)) if e.http == 404 && self.sw.legs_api == LegsApi::Auto => {
+                    self.note_no_algo_api(ex)
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(set)

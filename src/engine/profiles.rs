@@ -29,6 +29,7 @@ fn v1_1_78() -> Switches {
         entry_resp_result: false,
         protect_resting_entry: true,
         verify_position_after_entry: false,
+        one_way_reverse_closes_first: false,
         notional_check_ticker: true,
         risk_from_pct: false,
         reanchor_to_live: false,

@@ -66,6 +66,9 @@ pub enum LegsApi {
     LegacyOrder,
     /// `POST /fapi/v1/algoOrder`, `algoType=CONDITIONAL`, `triggerPrice`.
     Algo,
+    /// The algo endpoint, falling back to `/fapi/v1/order` when the venue has none (HTTP 404,
+    /// a pre-2025-12-09 account); learned once per process.
+    Auto,
 }
 
 /// How the monitor decides that a leg filled.
@@ -222,6 +225,9 @@ pub struct Switches {
     pub protect_resting_entry: bool,
     /// Read positionRisk after an entry fills and protect only a position open on the entry's side.
     pub verify_position_after_entry: bool,
+    /// One-way mode: a signal against the open position first closes it (and its pair), then
+    /// opens its own position at full size (false: the order nets against the position).
+    pub one_way_reverse_closes_first: bool,
     /// Fetch the ticker for the MIN_NOTIONAL check of market/stop/take-profit orders (§1.5).
     pub notional_check_ticker: bool,
     // ---- risk prices (§3.5)
@@ -334,6 +340,7 @@ pub struct Switches {
 }
 
 /// One line per switch: (key, what it changes), in struct order.
+#[rustfmt::skip]
 pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("duplicate_ttl_ms", "duplicate-signal cache TTL (id = strategy_symbol_action_second)"),
     ("confidence_floor", "signals below this confidence are rejected"),
@@ -346,6 +353,7 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("entry_resp_result", "entries ask for RESULT and read executedQty (false: ACK, amount 0)"),
     ("protect_resting_entry", "a resting (NEW) entry gets its legs at once (W9)"),
     ("verify_position_after_entry", "read positionRisk after a fill; protect only an open position on that side"),
+    ("one_way_reverse_closes_first", "one-way: an opposite signal closes the position and its pair first"),
     ("notional_check_ticker", "GET ticker/price for the MIN_NOTIONAL check, even for reduce-only legs"),
     ("risk_from_pct", "use stop_loss_pct / take_profit_pct when absolute prices are missing"),
     ("reanchor_to_live", "entry anchor outside the PERCENT_PRICE band → live price (#501)"),
@@ -354,7 +362,7 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("sl_market_floor_pct", "stop at least this % beyond the live price (0 = off)"),
     ("percent_price_clamp", "algo stop clamped into the live PERCENT_PRICE band less 1 %"),
     ("oco_quantity_source", "leg quantity: result amount (0 with ACK, W1) or that or the order amount"),
-    ("legs_api", "legs on /fapi/v1/order (legacy) or /fapi/v1/algoOrder"),
+    ("legs_api", "legs on /fapi/v1/order (legacy), /fapi/v1/algoOrder, or auto (algo, else legacy)"),
     ("leg_close_position", "legs send closePosition=true instead of a quantity"),
     ("leg_tif_gte_gtc", "legs send timeInForce=GTE_GTC (expire with the position)"),
     ("leg_working_type_mark", "legs trigger on MARK_PRICE instead of the last price"),
@@ -414,6 +422,7 @@ impl Default for Switches {
             entry_resp_result: true,
             protect_resting_entry: false,
             verify_position_after_entry: true,
+            one_way_reverse_closes_first: true,
             notional_check_ticker: false,
             risk_from_pct: true,
             reanchor_to_live: false,
@@ -422,7 +431,7 @@ impl Default for Switches {
             sl_market_floor_pct: Decimal::ZERO,
             percent_price_clamp: false,
             oco_quantity_source: QuantitySource::ResultOrOrderAmount,
-            legs_api: LegsApi::Algo,
+            legs_api: LegsApi::Auto,
             leg_close_position: true,
             leg_tif_gte_gtc: true,
             leg_working_type_mark: true,
@@ -451,7 +460,7 @@ impl Default for Switches {
             monitor_restarts: true,
             poll_errors_as_empty: false,
             stream_monitor_supported: true,
-            stream_resync_ms: 30_000,
+            stream_resync_ms: 5_000,
             cancel_retries: 3,
             cancel_retry_base_ms: 500,
             cancel_endpoint_for_algo: CancelEndpoint::AlgoEndpoint,
@@ -498,7 +507,11 @@ impl Switches {
             Value::Bool(_) => match text {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
-                _ => return Err(format!("switch `{key}`: expected true or false, got `{value}`")),
+                _ => {
+                    return Err(format!(
+                        "switch `{key}`: expected true or false, got `{value}`"
+                    ))
+                }
             },
             Value::Number(_) => {
                 let n: i64 = text
