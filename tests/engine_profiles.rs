@@ -210,6 +210,7 @@ struct Setup {
     api: ApiMode,
     monitor: Monitor,
     spec: SymbolSpec,
+    poll_ms: i64,
 }
 
 impl Setup {
@@ -227,6 +228,7 @@ impl Setup {
             api,
             monitor: Monitor::Poll,
             spec: SymbolSpec::builtin(SYM).unwrap(),
+            poll_ms: 2_000,
         }
     }
     fn set(mut self, k: &'static str, v: &'static str) -> Setup {
@@ -257,7 +259,7 @@ impl Setup {
             EngineConfig {
                 spec: self.spec.clone(),
                 monitor: self.monitor,
-                poll_interval_ms: 2_000,
+                poll_interval_ms: self.poll_ms,
                 error_backoff_ms: 5_000,
             },
         );
@@ -329,6 +331,10 @@ impl Run {
         self.until(at);
         // the simulator records the restart, then calls the engine
         self.v.emit(EngineEvent::Restart);
+        assert_eq!(
+            self.v.engine.last().map(|e| &e.1),
+            Some(&EngineEvent::Restart)
+        );
         self.eng.on_restart(&mut self.v);
         self.deliver();
     }
@@ -1045,6 +1051,141 @@ fn w18_w2_wrong_side_stop_is_retried_and_the_partial_pair_duplicates_the_tp() {
         "stop already breached: position closed"
     );
     assert_eq!(r.open_legs(), 0);
+}
+
+// ------------------------------------------------------------------------------------------
+// W8 / W14: lots interact, both legs gone in one poll
+
+/// Trade fills of a regular order id in the exchange's stream.
+fn traded(r: &Run, leg: LegId) -> bool {
+    let LegId::Order(id) = leg else { return false };
+    r.v.exchange.iter().any(|(_, e)| {
+        matches!(e, Event::OrderTradeUpdate(o) if o.order_id == id && o.exec_type == ocosim::events::ExecType::Trade)
+    })
+}
+
+#[test]
+fn w8_w14_second_lot_lets_both_legs_of_a_pair_fill_unnoticed() {
+    // two lots on LONG: A (SL 19.000, TP 21.000) and B (SL 19.000, TP 21.500); TP A fills in bar
+    // 3, the price gaps to 18.900 at bar 4 before the next (2-minute) poll: SL A fills against
+    // lot B
+    let mut v = flat(3, 20_000);
+    v.push((20_000, 21_200, 20_000, 21_100));
+    v.push((18_900, 18_950, 18_850, 18_900));
+    v.extend(flat(6, 18_900));
+    let story = bars(&v);
+    let a = buy(at(0, 30));
+    let b = signal(at(0, 40), Action::Buy, 20_000, Some(19_000), Some(21_500));
+    let mut setup = Setup::new(P80);
+    setup.poll_ms = 120_000;
+    let mut r = setup.start(story.clone());
+    r.signal(a.clone());
+    r.signal(b.clone());
+    r.until(TimeMs(at(8, 0)));
+    let (pair_a, sl_a, tp_a, _) = r.placed()[0];
+    assert!(
+        traded(&r, sl_a) && traded(&r, tp_a),
+        "W8: both legs of pair A filled"
+    );
+    assert!(
+        r.dropped().contains(&(pair_a, "completed".to_string())),
+        "silently completed"
+    );
+    assert!(
+        r.calls_to(Endpoint::QueryOrder).is_empty(),
+        "no status was ever asked"
+    );
+    assert!(!r.notes().iter().any(|n| n.contains("double")));
+    assert_eq!(r.long(), Decimal::ZERO);
+
+    let mut setup = Setup::new(REF);
+    setup.poll_ms = 120_000;
+    let mut r = setup.start(story);
+    r.signal(a);
+    r.signal(b);
+    r.until(TimeMs(at(8, 0)));
+    assert_eq!(
+        r.placed().len(),
+        1,
+        "one closePosition pair covers both lots"
+    );
+    let fills =
+        r.v.exchange
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::AlgoUpdate(u) if u.status == AlgoStatus::Triggered))
+            .count();
+    assert_eq!(fills, 1, "one leg fired, for the whole side");
+    assert_eq!(r.long(), Decimal::ZERO);
+    assert_eq!(r.open_legs(), 0);
+}
+
+// ------------------------------------------------------------------------------------------
+// W12: exchange-truth dedup falls into the individual fallback
+
+#[test]
+fn w12_phead_exchange_pair_exists_places_unpaired_duplicates() {
+    let story = bars(&flat(30, 20_000));
+    let mut r = Setup::new(PHEAD).start(story.clone());
+    r.signal(buy(at(0, 30)));
+    r.until(TimeMs(at(1, 0)));
+    // W7 first: a failed poll drops the live pair from memory
+    r.v.faults
+        .push((Endpoint::OpenAlgoOrders, TransportError::ServerError, true));
+    r.until(TimeMs(at(1, 10)));
+    assert_eq!(r.dropped().len(), 1);
+    // after the accumulation cooldown, a second entry on the side
+    r.signal(buy(at(6, 0)));
+    assert_eq!(r.long(), Decimal::from(20));
+    assert!(r
+        .notes()
+        .iter()
+        .any(|n| n.contains("skipped_exchange_pair_exists")));
+    assert_eq!(r.placed().len(), 1, "no new pair");
+    assert_eq!(
+        r.open_legs(),
+        4,
+        "W12: unpaired SL and TP beside the untracked pair"
+    );
+
+    let mut r = Setup::new(REF).start(story);
+    r.signal(buy(at(0, 30)));
+    r.until(TimeMs(at(1, 0)));
+    r.v.faults
+        .push((Endpoint::OpenAlgoOrders, TransportError::ServerError, true));
+    r.until(TimeMs(at(1, 10)));
+    r.signal(buy(at(6, 0)));
+    assert_eq!(r.long(), Decimal::from(20));
+    assert_eq!(r.placed().len(), 1);
+    assert_eq!(
+        r.open_legs(),
+        2,
+        "the side's closePosition pair covers the added lot"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// W17: the local book is never decremented by SL/TP fills
+
+#[test]
+fn w17_phead_cooldown_reads_a_stale_book_after_the_tp_closed_the_position() {
+    for (profile, want) in [(PHEAD, "rejected"), (REF, "executed")] {
+        let mut r = Setup::new(profile).start(two_cycles());
+        r.signal(buy(at(0, 30)));
+        r.until(TimeMs(at(4, 0)));
+        assert_eq!(r.long(), Decimal::ZERO, "{profile}: TP closed it");
+        r.signal(signal(
+            at(4, 0),
+            Action::Buy,
+            21_100,
+            Some(20_000),
+            Some(22_000),
+        ));
+        assert_eq!(
+            r.results().last().map(String::as_str),
+            Some(want),
+            "{profile}"
+        );
+    }
 }
 
 // ------------------------------------------------------------------------------------------

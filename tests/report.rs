@@ -85,6 +85,7 @@ fn au(
                 amount: d(a),
                 entry_price: d("100"),
                 accumulated_realized: Decimal::ZERO,
+                liquidation_price: None,
             })
             .into_iter()
             .collect(),

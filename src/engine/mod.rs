@@ -250,13 +250,11 @@ impl Engine {
     }
 
     /// The process restarted: in-memory state is lost; `reconcile_on_restart` rebuilds from the
-    /// exchange.
+    /// exchange. The caller records `EngineEvent::Restart` in the log before calling this (the
+    /// simulator does), so the engine does not emit it again.
     pub fn on_restart<E: Exchange>(&mut self, ex: &mut E) {
         self.st = State::default();
-        ex.emit(crate::events::EngineEvent::Restart);
-        if self.sw.reconcile_on_restart {
-            self.reconcile_from_exchange(ex);
-        }
+        self.reconcile_from_exchange(ex);
     }
 
     /// True when the next pass only reads open orders and would change nothing if the venue's
@@ -280,11 +278,13 @@ impl Engine {
     }
 
     /// Milliseconds between the end of a clean pass and the next one.
+    /// At least 1 ms: at zero latency a pass takes no simulated time, and a zero interval would
+    /// run passes forever at one instant.
     fn pass_interval_ms(&self) -> i64 {
         if self.stream_mode() {
-            self.sw.stream_resync_ms
+            self.sw.stream_resync_ms.max(1)
         } else {
-            self.cfg.poll_interval_ms
+            self.cfg.poll_interval_ms.max(1)
         }
     }
 

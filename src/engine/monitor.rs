@@ -75,7 +75,7 @@ impl Engine {
         let wait = if ok {
             self.pass_interval_ms()
         } else {
-            self.cfg.error_backoff_ms
+            self.cfg.error_backoff_ms.max(1)
         };
         self.st.next_pass = Some(ex.now().plus(wait));
     }
@@ -489,10 +489,10 @@ impl Engine {
 
     /// Startup `reconcile_from_exchange` (PHEAD §4.8) or the reference recovery.
     pub(crate) fn reconcile_from_exchange<E: Exchange>(&mut self, ex: &mut E) {
-        if self.sw.monitor_fill_detection == FillDetection::QueryStatus {
-            self.recover_reference(ex);
-        } else {
-            self.reconcile_phead(ex);
+        match self.sw.reconcile_on_restart {
+            Reconcile::Off => return,
+            Reconcile::ClientIdsAndPositions => self.recover_reference(ex),
+            Reconcile::ZipByCreateTime => self.reconcile_phead(ex),
         }
         if self.has_work() {
             self.start_monitoring(ex);

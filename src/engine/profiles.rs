@@ -79,7 +79,7 @@ fn v1_1_78() -> Switches {
         manual_close_qty: CloseQty::LocalBook,
         manual_close_order: CloseOrder::CancelThenClose,
         close_thrash_limit: 0,
-        reconcile_on_restart: false,
+        reconcile_on_restart: Reconcile::Off,
         reconcile_cancels_lone_legs: false,
     }
 }
@@ -131,7 +131,7 @@ fn tradeengine_2026_08() -> Switches {
         manual_close_finds_pair: false,
         cancel_pair_works: true,
         close_thrash_limit: 2,
-        reconcile_on_restart: true,
+        reconcile_on_restart: Reconcile::ZipByCreateTime,
         reconcile_cancels_lone_legs: true,
         ..v1_1_80()
     }
@@ -148,7 +148,8 @@ pub(crate) fn profile(name: &str) -> Option<Switches> {
     }
 }
 
-/// Markdown table: one row per switch, one column per profile, and what the switch changes.
+/// Markdown table: one row per switch, one column per profile (a release's value in bold where it
+/// differs from `reference`), and what the switch changes.
 pub fn profiles_table() -> String {
     let sets: Vec<Vec<(String, String)>> = PROFILES
         .iter()
@@ -163,12 +164,16 @@ pub fn profiles_table() -> String {
         out.push_str("---|");
     }
     out.push_str("---|\n");
+    let reference = PROFILES
+        .iter()
+        .position(|p| *p == "reference")
+        .unwrap_or(sets.len() - 1);
     for (i, (key, doc)) in SWITCH_DOCS.iter().enumerate() {
         out.push_str(&format!("| `{key}` |"));
-        for s in &sets {
+        for (j, s) in sets.iter().enumerate() {
             let v = &s[i].1;
-            let differs = sets.iter().any(|o| &o[i].1 != v);
-            if differs {
+            // a live release's value is bold where it differs from the reference engine's
+            if j != reference && v != &sets[reference][i].1 {
                 out.push_str(&format!(" **{v}** |"));
             } else {
                 out.push_str(&format!(" {v} |"));

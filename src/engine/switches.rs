@@ -20,7 +20,8 @@
 //! - W8 `both_missing = mark_completed`;
 //! - W9 `protect_resting_entry = true`;
 //! - W10 `exhausted_cancel_drops_pair = true`;
-//! - W11 `reconcile_on_restart` (false: state simply lost) and `reconcile_cancels_lone_legs`;
+//! - W11 `reconcile_on_restart` (`off`: state simply lost; `zip_by_create_time`: PHEAD's rebuild)
+//!   and `reconcile_cancels_lone_legs`;
 //! - W12 `exchange_truth_dedup` and `direction_refusal` results fall into
 //!   `individual_fallback = non_naked_failure_raises`; the check-before-place store and the WS
 //!   nudge are not ported (they see only standard orders and never fire for algo legs, so leaving
@@ -186,6 +187,20 @@ pub enum CloseQty {
     PositionRisk,
 }
 
+/// What a restarted process rebuilds from the exchange (§4.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reconcile {
+    /// Nothing: the pair map and the monitor are gone (P78).
+    Off,
+    /// PHEAD `reconcile_from_exchange`: open algo legs (else regular ones) per position side,
+    /// zipped SL with TP by createTime; leftovers become orphan records.
+    ZipByCreateTime,
+    /// Reference: legs and resting entries grouped by their client ids, checked against
+    /// positionRisk; legs of a flat side cancelled, a position with no legs and no plan flattened.
+    ClientIdsAndPositions,
+}
+
 /// Order of the two steps of a manual close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -333,8 +348,8 @@ pub struct Switches {
     /// Thrash breaker: more than this many closes per symbol in 10 min are skipped (0 = off; PHEAD 2).
     pub close_thrash_limit: u32,
     // ---- restart (§4.8)
-    /// Rebuild pairs from the exchange on restart.
-    pub reconcile_on_restart: bool,
+    /// What a restart rebuilds from the exchange.
+    pub reconcile_on_restart: Reconcile,
     /// Rebuilt lone legs are orphans that the first pass cancels (W11).
     pub reconcile_cancels_lone_legs: bool,
 }
@@ -403,7 +418,7 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("manual_close_qty", "manual close quantity: local book (W17) or positionRisk"),
     ("manual_close_order", "cancel legs then close (W15) or close then cancel"),
     ("close_thrash_limit", "more closes per symbol in 10 min are skipped (0 = off)"),
-    ("reconcile_on_restart", "rebuild pairs from open orders on restart (false: state lost, W11)"),
+    ("reconcile_on_restart", "restart rebuild: off (state lost, W11), PHEAD's createTime zip, or by client id"),
     ("reconcile_cancels_lone_legs", "a rebuilt lone leg is cancelled by the first pass (W11)"),
 ];
 
@@ -472,7 +487,7 @@ impl Default for Switches {
             manual_close_qty: CloseQty::PositionRisk,
             manual_close_order: CloseOrder::CloseThenCancel,
             close_thrash_limit: 0,
-            reconcile_on_restart: true,
+            reconcile_on_restart: Reconcile::ClientIdsAndPositions,
             reconcile_cancels_lone_legs: false,
         }
     }

@@ -142,6 +142,10 @@ pub struct PositionRow {
     pub entry_price: Decimal,
     /// cr (accumulated realized)
     pub accumulated_realized: Decimal,
+    /// Liquidation price after this update (not a Binance field; positionRisk's
+    /// `liquidationPrice`), absent when flat or when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liquidation_price: Option<Decimal>,
 }
 
 /// ACCOUNT_UPDATE payload.

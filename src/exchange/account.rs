@@ -98,26 +98,35 @@ impl MockExchange {
         let delta = side.sign() * qty;
         let old = self.pos[i].amt;
         let mut realized = Decimal::ZERO;
+        let lev = Decimal::from(self.cfg.leverage.max(1));
         if old == 0 || old.signum() == delta.signum() {
             let old_q = self.spec.qty(old.abs());
             let new_q = old_q + q;
             self.pos[i].entry = ((self.pos[i].entry * old_q + px * q) / new_q).round_dp(12);
+            // isolated margin: the added notional / leverage
+            self.pos[i].margin += px * q / lev;
         } else {
             let closing = qty.min(old.abs());
             let cq = self.spec.qty(closing);
             realized = (px - self.pos[i].entry) * cq * Decimal::from(old.signum());
+            // released pro rata
+            let m = self.pos[i].margin;
+            self.pos[i].margin = m - m * Decimal::from(closing) / Decimal::from(old.abs());
             if qty > old.abs() {
                 self.pos[i].entry = px;
+                self.pos[i].margin = px * self.spec.qty(qty - old.abs()) / lev;
             }
         }
         self.pos[i].amt = old + delta;
         if self.pos[i].amt == 0 {
             self.pos[i].entry = Decimal::ZERO;
+            self.pos[i].margin = Decimal::ZERO;
         }
         self.pos[i].realized += realized;
         self.wallet += realized - fee;
         self.stats.fills += 1;
         self.version += 1;
+        self.update_liq();
         let row = self.position_row(ps);
         self.emit(Event::AccountUpdate(AccountUpdate {
             reason,
@@ -142,6 +151,7 @@ impl MockExchange {
             amount: self.spec.qty(p.amt),
             entry_price: p.entry,
             accumulated_realized: p.realized,
+            liquidation_price: self.liquidation_price(ps),
         }
     }
 
@@ -222,25 +232,30 @@ impl MockExchange {
         }
     }
 
-    /// Applies a funding rate at the current time to every open position, at the current
-    /// (mark) price: notional × rate, longs pay when the rate is positive (§5).
+    /// Applies a funding rate at the current time to every open position, at the mark price
+    /// at the funding time: notional × rate, longs pay when the rate is positive (§5). In isolated
+    /// mode the amount also moves the position's isolated margin.
     pub(crate) fn apply_funding(&mut self, rate: Decimal) {
-        let mark = self.spec.price(self.cur.price);
+        let mark = self.spec.price(self.mark_ticks());
         let mut total = Decimal::ZERO;
-        let mut rows = Vec::new();
+        let mut sides = Vec::new();
         for ps in [PositionSide::Both, PositionSide::Long, PositionSide::Short] {
             let amt = self.pos[ps_idx(ps)].amt;
             if amt == 0 {
                 continue;
             }
             let notional = self.spec.qty(amt) * mark; // signed
-            total -= notional * rate;
-            rows.push(self.position_row(ps));
+            let pay = notional * rate;
+            total -= pay;
+            self.pos[ps_idx(ps)].margin -= pay;
+            sides.push(ps);
         }
-        if rows.is_empty() {
+        if sides.is_empty() {
             return;
         }
         self.wallet += total;
+        self.update_liq();
+        let rows = sides.into_iter().map(|ps| self.position_row(ps)).collect();
         self.emit(Event::AccountUpdate(AccountUpdate {
             reason: AccountReason::FundingFee,
             wallet_balance: self.wallet,
@@ -251,9 +266,9 @@ impl MockExchange {
         }));
     }
 
-    /// Unrealized PnL of all positions at the current price.
+    /// Unrealized PnL of all positions at the mark price.
     pub fn unrealized(&self) -> Decimal {
-        let px = self.spec.price(self.cur.price);
+        let px = self.spec.price(self.mark_ticks());
         let mut u = Decimal::ZERO;
         for p in &self.pos {
             if p.amt != 0 {

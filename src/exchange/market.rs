@@ -4,7 +4,15 @@
 //! Hot loop contract: a bar that cannot touch any resting trigger (`high < up_min` and
 //! `low > down_max`, no trailing stop, no funding due inside it) costs three integer compares and
 //! touches one 40-byte `BarTicks` (`skip_quiet_bars`); one that also ends an equity-sample period
-//! emits the sample without walking its path. Everything else takes the slow path.
+//! emits the sample without walking its path. Everything else takes the slow path. Without mark
+//! klines the liquidation bound is one more trade-path bound (`up_min`/`down_max`), so the loop
+//! is unchanged; with mark klines and a mark-path trigger or liquidation bound resting, the bar's
+//! precomputed mark range (`mark::MarkData::hl`) costs two more compares.
+//!
+//! Two paths per bar: the trade path (`Cursor::path`) and, with mark klines, the mark path
+//! (`Cursor::mpath`, same times). Limit orders, CONTRACT_PRICE triggers and trailing stops watch
+//! the trade path; MARK_PRICE triggers and the liquidation bounds watch the mark path; the
+//! earliest crossing in time fires first (ties: trade, then mark, then liquidation).
 
 use super::intrabar::{self, price_at, time_at};
 use super::*;
@@ -26,51 +34,187 @@ impl MockExchange {
         }
     }
 
-    fn recompute_bounds(&mut self) {
-        let mut up = i64::MAX;
-        let mut down = i64::MIN;
+    pub(crate) fn recompute_bounds(&mut self) {
+        let (mut up, mut down) = (i64::MAX, i64::MIN);
+        let (mut mup, mut mdown) = (i64::MAX, i64::MIN);
         for t in &self.trigs {
-            if t.up {
-                up = up.min(t.ticks);
+            let (u, d) = if t.mark {
+                (&mut mup, &mut mdown)
             } else {
-                down = down.max(t.ticks);
+                (&mut up, &mut down)
+            };
+            if t.up {
+                *u = (*u).min(t.ticks);
+            } else {
+                *d = (*d).max(t.ticks);
             }
         }
-        if let Some(l) = self.liq_ticks() {
-            if l.0 {
-                up = up.min(l.1);
-            } else {
-                down = down.max(l.1);
-            }
+        // liquidation runs on the mark path (the trade path without mark klines)
+        let on_mark = self.mark.is_some();
+        if let Some(l) = self.liq[0] {
+            let d = if on_mark { &mut mdown } else { &mut down };
+            *d = (*d).max(l.ticks);
+        }
+        if let Some(l) = self.liq[1] {
+            let u = if on_mark { &mut mup } else { &mut up };
+            *u = (*u).min(l.ticks);
         }
         self.up_min = up;
         self.down_max = down;
+        self.m_up_min = mup;
+        self.m_down_max = mdown;
     }
 
-    /// Liquidation trigger of the largest position: (fires_up, ticks). Only when enabled.
-    fn liq_ticks(&self) -> Option<(bool, i64)> {
-        None
+    /// True when trade bar `i` cannot reach a mark-path trigger (always without any).
+    #[inline]
+    fn mark_quiet(&self, i: usize) -> bool {
+        if self.m_up_min == i64::MAX && self.m_down_max == i64::MIN {
+            return true;
+        }
+        match self.mark.as_deref().and_then(|m| m.hl.get(i)) {
+            Some(&(lo, hi)) => hi < self.m_up_min && lo > self.m_down_max,
+            None => true,
+        }
     }
 
-    /// Liquidation price of a position side, if it has one (§5, cross margin, one position).
-    pub fn liquidation_price(&self, ps: PositionSide) -> Option<Decimal> {
+    /// Sets the cursor's mark from its time and trade price (mark klines only).
+    #[inline]
+    fn mark_sync(&mut self) {
+        if let Some(m) = self.mark.as_deref() {
+            self.cur.mark = m.at(self.cur.time, self.cur.price);
+        }
+    }
+
+    /// The mark path for a trade path (the trade path itself without mark klines).
+    fn mark_path(&self, path: &intrabar::Path) -> intrabar::Path {
+        match self.mark.as_deref() {
+            Some(m) => path.map(|(t, p)| (t, m.at(t, p))),
+            None => *path,
+        }
+    }
+
+    /// Recomputes the liquidation bounds after a change of positions or balances.
+    pub(crate) fn update_liq(&mut self) {
+        let new = self.liq_bounds();
+        if new != self.liq {
+            self.liq = new;
+            self.recompute_bounds();
+        }
+    }
+
+    fn leg(&self, ps: PositionSide) -> Option<margin::Leg> {
         let p = &self.pos[ps_idx(ps)];
-        if p.amt == 0 {
+        (p.amt != 0).then(|| margin::Leg {
+            side: p.amt.signum(),
+            q: Decimal::from(p.amt.abs()) * self.spec.step_size,
+            ep: p.entry,
+        })
+    }
+
+    /// Every open position as a solver leg (no allocation).
+    fn legs(&self) -> ([margin::Leg; 3], usize) {
+        let mut out = [margin::Leg::default(); 3];
+        let mut n = 0;
+        for ps in [PositionSide::Both, PositionSide::Long, PositionSide::Short] {
+            if let Some(l) = self.leg(ps) {
+                out[n] = l;
+                n += 1;
+            }
+        }
+        (out, n)
+    }
+
+    /// A down bound at price `x`: liquidated when the mark ≤ x.
+    fn down_bound(&self, x: Decimal, ps: Option<PositionSide>) -> Liq {
+        let q = x / self.spec.tick_size;
+        Liq {
+            ticks: i64::try_from(q.floor()).unwrap_or(i64::MAX),
+            milli: i64::try_from((q * Decimal::ONE_THOUSAND).floor()).unwrap_or(i64::MAX),
+            ps,
+            price: x,
+        }
+    }
+
+    /// An up bound at price `x`: liquidated when the mark ≥ x.
+    fn up_bound(&self, x: Decimal, ps: Option<PositionSide>) -> Liq {
+        let q = x / self.spec.tick_size;
+        Liq {
+            ticks: i64::try_from(q.ceil()).unwrap_or(i64::MAX),
+            milli: i64::try_from((q * Decimal::ONE_THOUSAND).ceil()).unwrap_or(i64::MAX),
+            ps,
+            price: x,
+        }
+    }
+
+    /// Liquidation bounds in ticks: [down, up] (see `margin`).
+    fn liq_bounds(&self) -> [Option<Liq>; 2] {
+        let mut out: [Option<Liq>; 2] = [None, None];
+        if self.pos.iter().all(|p| p.amt == 0) {
+            return out;
+        }
+        const SIDES: [PositionSide; 3] =
+            [PositionSide::Both, PositionSide::Long, PositionSide::Short];
+        match self.cfg.margin_mode {
+            MarginMode::Cross => {
+                let (legs, n) = self.legs();
+                let (d, u) = margin::liquidation_bounds(self.wallet, &legs[..n], &self.table);
+                out[0] = d.map(|x| self.down_bound(x, None));
+                out[1] = u.map(|x| self.up_bound(x, None));
+            }
+            MarginMode::Isolated => {
+                for ps in SIDES {
+                    let Some(leg) = self.leg(ps) else { continue };
+                    let wb = self.pos[ps_idx(ps)].margin;
+                    let (d, u) = margin::liquidation_bounds(wb, &[leg], &self.table);
+                    if let Some(x) = d {
+                        let l = self.down_bound(x, Some(ps));
+                        if out[0].is_none_or(|o| l.milli > o.milli) {
+                            out[0] = Some(l);
+                        }
+                    }
+                    if let Some(x) = u {
+                        let l = self.up_bound(x, Some(ps));
+                        if out[1].is_none_or(|o| l.milli < o.milli) {
+                            out[1] = Some(l);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Liquidation price of a position side (§5), as positionRisk and ACCOUNT_UPDATE show it.
+    /// Isolated: `LP = (WB + cum − side·Q·EP) / (Q·MMR − side·Q)` with WB = its isolated margin.
+    /// Cross: Binance's cross formula puts every position of the symbol (BOTH, or LONG and SHORT
+    /// in hedge mode) into one equation with WB = wallet − maintenance margin of other contracts
+    /// plus their unrealized PnL; one symbol per run, so WB = the wallet and both hedge legs
+    /// share the account's bound nearest to the mark. None when flat or when no price > 0 liquidates.
+    pub fn liquidation_price(&self, ps: PositionSide) -> Option<Decimal> {
+        if self.pos[ps_idx(ps)].amt == 0 {
             return None;
         }
-        let q = self.spec.qty(p.amt.abs());
-        let side = Decimal::from(p.amt.signum());
-        let mmr = self.spec.maint_margin_ratio;
-        let wb = match self.cfg.margin_mode {
-            MarginMode::Cross => self.wallet,
-            MarginMode::Isolated => p.entry * q / Decimal::from(self.cfg.leverage.max(1)),
+        // the bounds are recomputed on every change of positions or balances (`update_liq`)
+        let lp = match self.cfg.margin_mode {
+            MarginMode::Isolated => self
+                .liq
+                .iter()
+                .flatten()
+                .find(|l| l.ps == Some(ps))
+                .map(|l| l.price),
+            MarginMode::Cross => match self.liq {
+                [Some(d), Some(u)] => {
+                    let mark = self.mark_price();
+                    Some(if mark - d.price <= u.price - mark {
+                        d.price
+                    } else {
+                        u.price
+                    })
+                }
+                [d, u] => d.or(u).map(|l| l.price),
+            },
         };
-        let den = q * mmr - side * q;
-        if den.is_zero() {
-            return None;
-        }
-        let lp = (wb - side * q * p.entry) / den;
-        (lp > Decimal::ZERO).then(|| lp.round_dp(8))
+        lp.map(|x| x.round_dp(8).normalize())
     }
 
     fn net_exposure(&self) -> i64 {
@@ -131,11 +275,13 @@ impl MockExchange {
                     && bar.l > self.down_max
                     && self.trailing_count == 0
                     && !funding_due
+                    && self.mark_quiet(self.cur.bar)
                 {
                     // a quiet bar that ends a sample period: nothing can happen inside it
                     self.cur.bar += 1;
                     self.cur.price = bar.c;
                     self.cur.time = end;
+                    self.mark_sync();
                     self.stats.bars += 1;
                     self.sample_if_due(bar.c);
                     continue;
@@ -165,15 +311,29 @@ impl MockExchange {
         let (up, down) = (self.up_min, self.down_max);
         let start = self.cur.bar;
         let rest = self.bars.get(start..).unwrap_or(&[]);
-        let n = rest
-            .iter()
-            .position(|b| b.t > t_max || b.h >= up || b.l <= down)
-            .unwrap_or(rest.len());
+        let (mup, mdown) = (self.m_up_min, self.m_down_max);
+        let n = match self.mark.as_deref() {
+            // mark-path triggers (or a liquidation bound) rest: two more compares per bar
+            Some(m) if mup != i64::MAX || mdown != i64::MIN => {
+                let hl = m.hl.get(start..).unwrap_or(&[]);
+                rest.iter()
+                    .zip(hl)
+                    .position(|(b, &(lo, hi))| {
+                        b.t > t_max || b.h >= up || b.l <= down || hi >= mup || lo <= mdown
+                    })
+                    .unwrap_or(rest.len().min(hl.len()))
+            }
+            _ => rest
+                .iter()
+                .position(|b| b.t > t_max || b.h >= up || b.l <= down)
+                .unwrap_or(rest.len()),
+        };
         if n > 0 {
             let last = rest[n - 1];
             self.cur.bar = start + n;
             self.cur.price = last.c;
             self.cur.time = last.t + self.interval_ms - 1;
+            self.mark_sync();
             self.stats.bars += n as u64;
         }
     }
@@ -222,83 +382,146 @@ impl MockExchange {
                 self.net_exposure(),
             )
         };
-        // Ambiguous: the bar reaches resting orders on both sides of its open, so the path
-        // policy and not the bar decides which comes first.
-        let up_hit = bar.h >= self.up_min && bar.o < self.up_min;
-        let down_hit = bar.l <= self.down_max && bar.o > self.down_max;
+        let mpath = self.mark_path(&path);
+        // Ambiguous: the bar reaches resting orders (or the liquidation price) on both sides of
+        // its open, so the path policy and not the bar decides which comes first.
+        let mut up_hit = bar.h >= self.up_min && bar.o < self.up_min;
+        let mut down_hit = bar.l <= self.down_max && bar.o > self.down_max;
+        if let Some(&(lo, hi)) = self.mark.as_deref().and_then(|m| m.hl.get(self.cur.bar)) {
+            let mo = mpath[0].1;
+            up_hit |= hi >= self.m_up_min && mo < self.m_up_min;
+            down_hit |= lo <= self.m_down_max && mo > self.m_down_max;
+        }
         if up_hit && down_hit && !(use_sub && self.cur.sub_end > 0) {
             self.stats.ambiguous_bars += 1;
         }
         self.cur.path = path;
+        self.cur.mpath = mpath;
         self.cur.seg = 1;
         self.cur.time = bar.t;
         // the open jump: a gap fills at the open
         let from = self.cur.price;
+        let mfrom = self.mark_ticks();
         self.cur.price = path[0].1;
+        if self.mark.is_some() {
+            self.cur.mark = mpath[0].1;
+        }
         self.update_trailing();
-        self.fire_crossed(from, path[0].1);
+        self.fire_crossed(from, path[0].1, mfrom, mpath[0].1);
     }
 
     /// Walks the current segment toward its end, bounded by `t`, the next funding time and the
-    /// next sample; fires the nearest crossed trigger and stops there.
+    /// next sample; fires the earliest crossed trigger (trade path, mark path or liquidation
+    /// bound; at equal times in that order) and stops there.
     fn step_segment(&mut self, t: i64) {
         let k = self.cur.seg as usize;
         let (ta, pa) = self.cur.path[k - 1];
         let (tb, pb) = self.cur.path[k];
+        let has_mark = self.mark.is_some();
+        let (ma, mb) = if has_mark {
+            (self.cur.mpath[k - 1].1, self.cur.mpath[k].1)
+        } else {
+            (pa, pb)
+        };
         let mut limit = t.min(tb);
         if let Some(f) = self.funding.get(self.next_funding) {
             limit = limit.min(f.0.max(self.cur.time));
         }
         let target = price_at(ta, pa, tb, pb, limit);
-        let up = pb > pa;
-        // nearest trigger crossed between the cursor and the target
-        let mut best: Option<(usize, i64)> = None;
-        {
-            for (i, tr) in self.trigs.iter().enumerate() {
-                if tr.up != up && pb != pa {
-                    continue;
-                }
-                let hit = if tr.up {
-                    tr.ticks <= target
-                } else {
-                    tr.ticks >= target
-                };
-                if !hit {
-                    continue;
-                }
-                let better = match best {
-                    None => true,
-                    Some((_, b)) => {
-                        if tr.up {
-                            tr.ticks < b
-                        } else {
-                            tr.ticks > b
-                        }
-                    }
-                };
-                if better {
-                    best = Some((i, tr.ticks));
-                }
+        let mtarget = if has_mark {
+            price_at(ta, ma, tb, mb, limit)
+        } else {
+            target
+        };
+        // earliest event; at equal times trade path (0) before mark path (1), then the nearer
+        // threshold (thousandths of a tick), then order (0, 1) before liquidation (2):
+        // (time, path, distance, kind, index, price)
+        let mut ev: Option<(i64, u8, i64, u8, usize, i64)> = None;
+        let mut consider = |c: (i64, u8, i64, u8, usize, i64)| {
+            if ev.is_none_or(|e| (c.0, c.1, c.2, c.3) < (e.0, e.1, e.2, e.3)) {
+                ev = Some(c);
+            }
+        };
+        let (now, p0, m0) = (self.cur.time, self.cur.price, self.mark_ticks());
+        if let Some((i, x)) = nearest(&self.trigs, false, pa, pb, target) {
+            let tx = time_at(ta, pa, tb, pb, x).max(now);
+            consider((tx, 0, (x - p0).abs() * 1000, 0, i, x));
+        }
+        if has_mark && (self.m_up_min != i64::MAX || self.m_down_max != i64::MIN) {
+            if let Some((i, x)) = nearest(&self.trigs, true, ma, mb, mtarget) {
+                let tx = time_at(ta, ma, tb, mb, x).max(now);
+                consider((tx, 1, (x - m0).abs() * 1000, 1, i, x));
             }
         }
-        if let Some((i, x)) = best {
-            let tx = time_at(ta, pa, tb, pb, x).max(self.cur.time);
-            self.cur.time = tx;
-            let at = if (up && x < self.cur.price) || (!up && x > self.cur.price) {
-                self.cur.price // already beyond (placed mid-bar at a worse price)
-            } else {
-                x
-            };
-            self.cur.price = at;
-            let tr = self.trigs[i];
-            self.fire(tr, at, false);
-            return;
+        let path = u8::from(has_mark);
+        for (slot, l) in self.liq.iter().enumerate() {
+            let Some(l) = l else { continue };
+            let up = slot == 1;
+            let beyond = |p: i64| if up { p >= l.ticks } else { p <= l.ticks };
+            if beyond(m0) {
+                consider((now, path, 0, 2, slot, m0));
+            } else if beyond(mtarget) {
+                // the exact bound is crossed before its tick: time on the path in 1/1000 ticks
+                let tx = time_at(ta, ma * 1000, tb, mb * 1000, l.milli).max(now);
+                consider((tx, path, (l.milli - m0 * 1000).abs(), 2, slot, l.ticks));
+            }
+        }
+        match ev {
+            Some((tx, _, _, 0, i, x)) => {
+                self.cur.time = tx;
+                let up = pb > pa;
+                let at = if (up && x < self.cur.price) || (!up && x > self.cur.price) {
+                    self.cur.price // already beyond (placed mid-bar at a worse price)
+                } else {
+                    x
+                };
+                self.cur.price = at;
+                if has_mark {
+                    self.cur.mark = price_at(ta, ma, tb, mb, tx);
+                }
+                let tr = self.trigs[i];
+                self.fire(tr, at, false);
+                return;
+            }
+            Some((tx, _, _, 1, i, x)) => {
+                self.cur.time = tx;
+                let up = mb > ma;
+                if !((up && x < self.cur.mark) || (!up && x > self.cur.mark)) {
+                    self.cur.mark = x;
+                }
+                // a MARK_PRICE trigger fires on the mark, its order fills at the trade price
+                self.cur.price = price_at(ta, pa, tb, pb, tx);
+                let tr = self.trigs[i];
+                self.fire(tr, self.cur.price, false);
+                return;
+            }
+            Some((tx, _, _, _, slot, x)) => {
+                self.cur.time = tx;
+                if has_mark {
+                    // on the mark path: the fill is at the trade price of that moment
+                    self.cur.mark = price_at(ta, ma, tb, mb, tx);
+                    self.cur.price = price_at(ta, pa, tb, pb, tx);
+                } else {
+                    // the trade price is the mark: at the bound's tick, like a stop at its trigger
+                    self.cur.price = x;
+                }
+                let ps = self.liq[slot].and_then(|l| l.ps);
+                self.liquidate(ps, self.cur.price);
+                return;
+            }
+            None => {}
         }
         self.cur.time = limit;
         self.cur.price = target;
+        if has_mark {
+            self.cur.mark = mtarget;
+        }
         self.funding_due_now();
         if self.cur.time >= tb {
             self.cur.price = pb;
+            if has_mark {
+                self.cur.mark = mb;
+            }
             self.update_trailing();
             if k == 3 {
                 self.end_path();
@@ -325,12 +548,18 @@ impl MockExchange {
         self.cur.sub += 1;
         let sb = self.sub_bars[self.cur.sub];
         let from = self.cur.price;
+        let mfrom = self.mark_ticks();
         self.cur.path = intrabar::path(&sb, self.sub_interval_ms, IntrabarPolicy::Ohlc, 0);
+        self.cur.mpath = self.mark_path(&self.cur.path);
         self.cur.seg = 1;
         self.cur.time = self.cur.time.max(sb.t);
         self.cur.price = sb.o;
+        let mto = self.cur.mpath[0].1;
+        if self.mark.is_some() {
+            self.cur.mark = mto;
+        }
         self.update_trailing();
-        self.fire_crossed(from, sb.o);
+        self.fire_crossed(from, sb.o, mfrom, mto);
     }
 
     /// End of a path: next sub-bar (refine, opened by the next step) or next bar; equity sample
@@ -346,32 +575,38 @@ impl MockExchange {
         self.cur.sub_end = 0;
         self.cur.time = bar.t + self.interval_ms - 1;
         self.cur.price = bar.c;
+        self.mark_sync();
         self.stats.bars += 1;
         self.sample_if_due(bar.c);
     }
 
-    /// Fires every trigger crossed by a jump from `from` to `to` (a gap): they fill at `to`.
-    fn fire_crossed(&mut self, from: i64, to: i64) {
+    /// Fires every trigger crossed by a jump from `from` to `to` (a gap; the mark jumps from
+    /// `mfrom` to `mto`): trade-path triggers nearest first, then mark-path ones, then the
+    /// liquidation; they fill at `to`.
+    fn fire_crossed(&mut self, from: i64, to: i64, mfrom: i64, mto: i64) {
         loop {
-            let up = to >= from;
-            let mut best: Option<(usize, i64)> = None;
-            for (i, tr) in self.trigs.iter().enumerate() {
-                let hit = if tr.up {
-                    tr.ticks <= to
-                } else {
-                    tr.ticks >= to
-                };
-                if !hit {
+            if let Some(i) = crossed(&self.trigs, false, from, to) {
+                let tr = self.trigs[i];
+                self.fire(tr, to, true);
+                continue;
+            }
+            if self.mark.is_some() {
+                if let Some(i) = crossed(&self.trigs, true, mfrom, mto) {
+                    let tr = self.trigs[i];
+                    self.fire(tr, to, true);
                     continue;
                 }
-                let key = if up { tr.ticks } else { -tr.ticks };
-                if best.is_none_or(|(_, b)| key < b) {
-                    best = Some((i, key));
-                }
             }
-            let Some((i, _)) = best else { return };
-            let tr = self.trigs[i];
-            self.fire(tr, to, true);
+            let m = self.mark_ticks();
+            let hit = match self.liq {
+                [Some(l), _] if m <= l.ticks => Some(l),
+                [_, Some(l)] if m >= l.ticks => Some(l),
+                _ => None,
+            };
+            match hit {
+                Some(l) => self.liquidate(l.ps, self.cur.price),
+                None => return,
+            }
         }
     }
 
@@ -666,7 +901,11 @@ impl MockExchange {
             if b.t >= horizon.0 {
                 return horizon;
             }
-            if b.h >= self.up_min || b.l <= self.down_max || funding < b.t + self.interval_ms {
+            if b.h >= self.up_min
+                || b.l <= self.down_max
+                || funding < b.t + self.interval_ms
+                || !self.mark_quiet(i)
+            {
                 return TimeMs(b.t);
             }
             i += 1;
@@ -674,23 +913,159 @@ impl MockExchange {
         horizon
     }
 
-    /// Applies a liquidation (reserved for the margin model).
-    pub(crate) fn _liquidate(&mut self, ps: PositionSide, at: i64) {
-        let amt = self.pos[ps_idx(ps)].amt;
-        if amt == 0 {
+    /// Liquidates position side `ps` (every position when None: cross) at trade price `at`:
+    /// open orders of the liquidated side(s) expire (`er=5`), open algo orders expire, then a
+    /// LIQUIDATION order (`c="autoclose-<ms>"`) closes each position: ORDER_TRADE_UPDATE
+    /// `x=CALCULATED`, then ACCOUNT_UPDATE reason LIQUIDATION with its realized PnL and the
+    /// liquidation fee (symbol `liquidation_fee` × notional).
+    pub(crate) fn liquidate(&mut self, ps: Option<PositionSide>, at: i64) {
+        let sides: Vec<PositionSide> =
+            [PositionSide::Both, PositionSide::Long, PositionSide::Short]
+                .into_iter()
+                .filter(|&s| self.pos[ps_idx(s)].amt != 0 && ps.is_none_or(|p| p == s))
+                .collect();
+        if sides.is_empty() {
+            self.update_liq();
             return;
         }
-        let side = if amt > 0 { Side::Sell } else { Side::Buy };
-        self.book_fill(
-            side,
-            ps,
-            amt.abs(),
-            at,
-            false,
-            true,
-            AccountReason::Liquidation,
-        );
-        self.after_position_change(ps, amt);
-        self.stats.liquidations += 1;
+        let mine = |o_ps: PositionSide| ps.is_none_or(|p| p == o_ps);
+        self.compact_open();
+        for j in 0..self.open_o.len() {
+            let k = self.open_o[j] as usize;
+            let o = &self.orders[k];
+            if !o.status.is_terminal() && mine(o.ps) {
+                self.expire_order(k, ExpiryReason::Liquidation);
+            }
+        }
+        for j in 0..self.open_a.len() {
+            let k = self.open_a[j] as usize;
+            let a = &self.algos[k];
+            if a.status.is_open() && mine(a.ps) {
+                self.finish_algo(k, AlgoStatus::Expired, "");
+            }
+        }
+        let at = at.max(1);
+        for s in sides {
+            let amt = self.pos[ps_idx(s)].amt;
+            if amt == 0 {
+                continue;
+            }
+            let side = if amt > 0 { Side::Sell } else { Side::Buy };
+            let now = TimeMs(self.cur.time);
+            let id = OrderId(ORDER_ID_BASE + self.orders.len() as u64);
+            let k = self.push_order(Order {
+                id,
+                client_id: format!("autoclose-{}", self.cur.time),
+                side,
+                otype: OrderType::Liquidation,
+                orig_type: OrderType::Liquidation,
+                tif: TimeInForce::Ioc,
+                qty: amt.abs(),
+                price: at,
+                stop: 0,
+                reduce_only: false,
+                close_position: false,
+                ps: s,
+                working_type: WorkingType::default(),
+                status: OrderStatus::New,
+                executed: 0,
+                cum_quote: Decimal::ZERO,
+                time: now,
+                update_time: now,
+                from_algo: None,
+                armed: false,
+                trailing: None,
+            });
+            // hold the ACCOUNT_UPDATE until after the ORDER_TRADE_UPDATE, as for every fill
+            let mark = self.out.len();
+            let f = self.book_fill(
+                side,
+                s,
+                amt.abs(),
+                at,
+                false,
+                true,
+                AccountReason::Liquidation,
+            );
+            let held = self.out.split_off(mark);
+            let px = self.spec.price(at);
+            let o = &mut self.orders[k];
+            o.executed = f.filled;
+            o.cum_quote = px * self.spec.qty(f.filled);
+            o.status = OrderStatus::Filled;
+            self.emit_order(
+                k,
+                ExecType::Calculated,
+                self.spec.qty(f.filled),
+                px,
+                f.fee,
+                false,
+                f.realized,
+                ExpiryReason::None,
+            );
+            self.out.extend(held);
+            self.after_position_change(s, amt);
+            self.stats.liquidations += 1;
+        }
+        self.compact_open();
+        self.update_liq();
     }
+}
+
+/// Nearest trigger of one path (`on_mark`) crossed by the segment `a → b` up to `target`:
+/// (index, trigger ticks). Nearest by price is earliest in time on a straight segment.
+fn nearest(trigs: &[Trig], on_mark: bool, a: i64, b: i64, target: i64) -> Option<(usize, i64)> {
+    let up = b > a;
+    let mut best: Option<(usize, i64)> = None;
+    for (i, tr) in trigs.iter().enumerate() {
+        if tr.mark != on_mark || (tr.up != up && b != a) {
+            continue;
+        }
+        let hit = if tr.up {
+            tr.ticks <= target
+        } else {
+            tr.ticks >= target
+        };
+        if !hit {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((_, x)) => {
+                if tr.up {
+                    tr.ticks < x
+                } else {
+                    tr.ticks > x
+                }
+            }
+        };
+        if better {
+            best = Some((i, tr.ticks));
+        }
+    }
+    best
+}
+
+/// Trigger of one path crossed by a jump from `from` to `to`, nearest to `from` first.
+fn crossed(trigs: &[Trig], on_mark: bool, from: i64, to: i64) -> Option<usize> {
+    let up = to >= from;
+    let mut best: Option<(usize, i64)> = None;
+    for (i, tr) in trigs.iter().enumerate() {
+        if tr.mark != on_mark {
+            continue;
+        }
+        let hit = if tr.up {
+            tr.ticks <= to
+        } else {
+            tr.ticks >= to
+        };
+        if !hit {
+            continue;
+        }
+        let key = if up { tr.ticks } else { -tr.ticks };
+        if best.is_none_or(|(_, b)| key < b) {
+            best = Some((i, key));
+        }
+    }
+    best.map(|b| b.0)
 }

@@ -6,22 +6,45 @@
 //! - `orders` (this file's requests): validation then state change — a rejected request changes
 //!   nothing;
 //! - `market`: walking the path, firing triggers and limits, funding, equity samples;
-//! - `account`: positions per `positionSide`, fills, fees, realized PnL, the wallet.
+//! - `account`: positions per `positionSide`, fills, fees, realized PnL, the wallet;
+//! - `margin`: maintenance-margin brackets, liquidation prices and bounds (§5);
+//! - `mark`: the mark price on the intrabar path, from mark-price klines.
 //!
 //! Ordering: within one call or one step of the path, events are emitted in the order the
 //! changes happen; the simulator gives them their global `(time, seq)`. Conditional orders follow
 //! today's Algo Order model (`api = "algo"`), or the pre-2025-12-09 model (`api = "legacy"`).
+//! Mark price: from mark-price klines where given (`with_mark`, model in `mark`), else the trade
+//! price stands in (and `with_mark` with no candles emits a `Warning` saying so). The mark drives
+//! `workingType=MARK_PRICE` triggers (and their -2021 check), unrealized PnL, PERCENT_PRICE,
+//! MIN_NOTIONAL of MARKET orders, funding and liquidation.
+//!
+//! Liquidation: when the mark reaches the account's (cross) or a position's (isolated)
+//! liquidation bound (`margin`), on the path like any trigger; the bound is not rounded to the tick
+//! grid, so on a falling mark it is crossed before a stop on its floor tick. At equal milliseconds,
+//! trade-path events come first, then mark-path ones, nearer threshold first (a stop and the
+//! liquidation on the same threshold: the stop). The liquidated side's open orders expire
+//! (`er=5`) and its algo orders expire (all of the account's in cross mode), then a `LIQUIDATION`
+//! order (`c="autoclose-<ms>"`, `x=CALCULATED`) closes the position at the trade price of that
+//! moment (without mark klines: at the bound's tick, like a stop at its trigger), with fee = symbol `liquidation_fee` × notional, and an ACCOUNT_UPDATE reason
+//! LIQUIDATION carrying its realized PnL and fee. Isolated margin = entry notional / leverage,
+//! released pro rata on reduction, moved by funding; fees come from the wallet. No insurance-fund
+//! cap: a gap through the liquidation price can lose more than the isolated margin.
+//!
 //! Known limits: one traded symbol per run; no order book depth (fills at the path price plus
-//! configured slippage); mark price = trade price unless mark klines are given.
+//! configured slippage); trailing stops track the trade price whatever their working type; no
+//! -2027 (notional above the leverage's bracket cap); no ADL.
 
 pub mod account;
 pub mod codes;
 pub mod intrabar;
+pub mod margin;
+pub(crate) mod mark;
 pub mod market;
 pub mod orders;
 pub mod spec;
 
 pub use intrabar::{BarTicks, IntrabarPolicy};
+pub use margin::Bracket;
 pub use spec::SymbolSpec;
 
 use crate::events::Event;
@@ -87,6 +110,8 @@ pub struct ExchangeConfig {
     pub initial_balance: Decimal,
     /// Equity sample period for charts (0 = choose from the data span).
     pub equity_sample_ms: i64,
+    /// Maintenance-margin brackets (empty: the symbol's default table, see `margin`).
+    pub brackets: Vec<Bracket>,
 }
 
 impl Default for ExchangeConfig {
@@ -103,6 +128,7 @@ impl Default for ExchangeConfig {
             margin_mode: MarginMode::Cross,
             initial_balance: Decimal::from(10_000),
             equity_sample_ms: 0,
+            brackets: Vec::new(),
         }
     }
 }
@@ -192,12 +218,27 @@ pub(crate) enum TrigRef {
     Limit(u32),
 }
 
-/// One resting trigger: fires when the price goes to `ticks` or beyond in direction `up`.
+/// One resting trigger: fires when the price goes to `ticks` or beyond in direction `up`;
+/// `mark`: on the mark path (MARK_PRICE working type with mark klines), else the trade path.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Trig {
     pub up: bool,
     pub ticks: i64,
     pub what: TrigRef,
+    pub mark: bool,
+}
+
+/// A liquidation bound: fires when the mark reaches `ticks` (down: at or below; up: at or
+/// above); liquidates position side `ps`, or every position when None (cross).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Liq {
+    pub ticks: i64,
+    /// The exact bound in thousandths of a tick (floor for down, ceil for up): orders the
+    /// crossing in time against stops on the same tick.
+    pub milli: i64,
+    pub ps: Option<PositionSide>,
+    /// The bound as a price (what positionRisk shows).
+    pub price: Decimal,
 }
 
 /// A position per (symbol, positionSide).
@@ -206,6 +247,8 @@ pub(crate) struct Position {
     pub amt: i64,
     pub entry: Decimal,
     pub realized: Decimal,
+    /// Isolated margin (kept in both modes; used in isolated mode).
+    pub margin: Decimal,
 }
 
 /// Where the walk is inside the bar series.
@@ -217,7 +260,11 @@ pub(crate) struct Cursor {
     pub seg: u8,
     pub time: i64,
     pub price: i64,
+    /// Mark price (ticks); maintained only when mark klines are given.
+    pub mark: i64,
     pub path: intrabar::Path,
+    /// The mark path with the same times as `path` (mark klines only).
+    pub mpath: intrabar::Path,
     /// For `refine`: index of the sub-bar being walked and the end of its range.
     pub sub: usize,
     pub sub_end: usize,
@@ -251,6 +298,15 @@ pub struct MockExchange {
     pub(crate) trigs: Vec<Trig>,
     pub(crate) up_min: i64,
     pub(crate) down_max: i64,
+    /// Bounds of the triggers on the mark path (MAX/MIN when none).
+    pub(crate) m_up_min: i64,
+    pub(crate) m_down_max: i64,
+    /// Mark model (None: the trade price stands in).
+    pub(crate) mark: Option<Box<mark::MarkData>>,
+    /// Maintenance-margin brackets in force.
+    pub(crate) table: Vec<Bracket>,
+    /// Liquidation bounds: [down, up].
+    pub(crate) liq: [Option<Liq>; 2],
     pub(crate) trailing_count: u32,
     pub(crate) pos: [Position; 3],
     pub(crate) wallet: Decimal,
@@ -280,6 +336,7 @@ impl MockExchange {
             ((span / 1500) / interval_ms.max(1)).max(1) * interval_ms.max(1)
         };
         let wallet = cfg.initial_balance;
+        let table = margin::table_for(&spec.symbol, spec.maint_margin_ratio, &cfg.brackets);
         MockExchange {
             cfg,
             spec,
@@ -301,6 +358,11 @@ impl MockExchange {
             trigs: Vec::new(),
             up_min: i64::MAX,
             down_max: i64::MIN,
+            m_up_min: i64::MAX,
+            m_down_max: i64::MIN,
+            mark: None,
+            table,
+            liq: [None, None],
             trailing_count: 0,
             pos: Default::default(),
             wallet,
@@ -326,6 +388,44 @@ impl MockExchange {
         let t = self.cur.time;
         self.next_funding = self.funding.partition_point(|f| f.0 <= t);
         self
+    }
+
+    /// Mark-price candles (ticks of `spec`, length `interval_ms`) for the mark path; with none,
+    /// the trade price stands in and a `Warning` ("mark-price") says so at the start.
+    pub fn with_mark(mut self, mark_bars: Vec<BarTicks>, interval_ms: i64) -> Self {
+        if mark_bars.is_empty() {
+            self.mark = None;
+            self.emit(Event::Warning {
+                code: "mark-price".into(),
+                text: "mark price = trade price (no mark klines)".into(),
+            });
+        } else {
+            let m = mark::MarkData::new(mark_bars, interval_ms, &self.bars, self.interval_ms);
+            self.cur.mark = m.at(self.cur.time + 1, self.cur.price);
+            self.mark = Some(Box::new(m));
+        }
+        self.recompute_bounds();
+        self
+    }
+
+    /// The current mark price (ticks): the mark path, or the trade price without mark klines.
+    #[inline]
+    pub(crate) fn mark_ticks(&self) -> i64 {
+        if self.mark.is_some() {
+            self.cur.mark
+        } else {
+            self.cur.price
+        }
+    }
+
+    /// The current mark price.
+    pub fn mark_price(&self) -> Decimal {
+        self.spec.price(self.mark_ticks())
+    }
+
+    /// Maintenance-margin brackets in force.
+    pub fn brackets(&self) -> &[Bracket] {
+        &self.table
     }
 
     /// The exchange's clock.

@@ -185,11 +185,16 @@ impl MockExchange {
         otype: OrderType,
         side: Side,
         trigger: i64,
+        working_type: Option<WorkingType>,
     ) -> Result<(), ApiError> {
         if otype == OrderType::TrailingStopMarket {
             return Ok(());
         }
-        let p = self.cur.price;
+        let p = if working_type == Some(WorkingType::MarkPrice) {
+            self.mark_ticks()
+        } else {
+            self.cur.price
+        };
         let fires = if fires_up(otype, side) {
             p >= trigger
         } else {
@@ -313,10 +318,11 @@ impl MockExchange {
             }
         }
         if conditional {
-            self.check_immediate_trigger(req.order_type, req.side, c.trigger)?;
+            self.check_immediate_trigger(req.order_type, req.side, c.trigger, req.working_type)?;
         }
         let ref_price = match req.order_type {
-            OrderType::Market => self.cur.price,
+            // §5: MIN_NOTIONAL of a MARKET order at the mark price
+            OrderType::Market => self.mark_ticks(),
             OrderType::Limit | OrderType::Stop | OrderType::TakeProfit => c.price,
             // a trailing stop has no trigger price: its activation price, or the latest price
             OrderType::TrailingStopMarket => self.trailing_ref_price(&c),
@@ -324,7 +330,7 @@ impl MockExchange {
         };
         self.check_min_notional(ref_price, c.qty, reduce_only || close || hedge_close)?;
         if req.order_type == OrderType::Limit {
-            let mark = self.spec.price(self.cur.price);
+            let mark = self.mark_price();
             let px = self.spec.price(c.price);
             if req.side == Side::Buy && px > mark * self.spec.percent_up {
                 return Err(codes::percent_cap());
@@ -406,6 +412,7 @@ impl MockExchange {
             if c.trailing.is_some() {
                 self.trailing_count += 1;
             }
+            let on_mark = self.on_mark_path(req.working_type, &c);
             let up = fires_up(req.order_type, req.side);
             self.add_trig(Trig {
                 up,
@@ -417,9 +424,11 @@ impl MockExchange {
                     i64::MIN
                 },
                 what: TrigRef::Legacy(k as u32),
+                mark: on_mark,
             });
             // a trailing stop tracks from the price at placement, also mid-bar
             self.update_trailing();
+            self.warn_stop_beyond_liquidation(req.order_type, req.side, ps, c.trigger);
         } else if marketable {
             let px = if req.order_type == OrderType::Market {
                 self.slipped(req.side)
@@ -464,6 +473,7 @@ impl MockExchange {
             up,
             ticks,
             what: TrigRef::Limit(k as u32),
+            mark: false,
         });
     }
 
@@ -714,7 +724,7 @@ impl MockExchange {
         if open >= 200 {
             return Err(ApiError::new(-4045, "Reach max stop order limit."));
         }
-        self.check_immediate_trigger(req.order_type, req.side, c.trigger)?;
+        self.check_immediate_trigger(req.order_type, req.side, c.trigger, req.working_type)?;
         let reduce_only = req.reduce_only == Some(true);
         let close = req.close_position == Some(true);
         let hedge_close = ps != PositionSide::Both && Self::is_closing_side(req.side, ps);
@@ -758,6 +768,7 @@ impl MockExchange {
         if c.trailing.is_some() {
             self.trailing_count += 1;
         }
+        let on_mark = self.on_mark_path(req.working_type, &c);
         self.add_trig(Trig {
             up: fires_up(req.order_type, req.side),
             ticks: if c.trailing.is_some() {
@@ -770,6 +781,7 @@ impl MockExchange {
                 c.trigger
             },
             what: TrigRef::Algo(k as u32),
+            mark: on_mark,
         });
         // a trailing stop tracks from the price at placement, also mid-bar
         self.update_trailing();
@@ -777,7 +789,59 @@ impl MockExchange {
         self.version += 1;
         let ev = self.algo_update(k, "");
         self.emit(Event::AlgoUpdate(ev));
+        self.warn_stop_beyond_liquidation(req.order_type, req.side, c.ps, c.trigger);
         Ok(self.algo_info(k))
+    }
+
+    /// True when a conditional of this working type watches the mark path: MARK_PRICE with mark
+    /// klines given, trailing stops excepted (they track the trade price).
+    fn on_mark_path(&self, wt: Option<WorkingType>, c: &Checked) -> bool {
+        wt == Some(WorkingType::MarkPrice) && self.mark.is_some() && c.trailing.is_none()
+    }
+
+    /// `Warning` "stop-beyond-liquidation" when a STOP/STOP_MARKET closing the position of `ps`
+    /// triggers beyond that position's liquidation price (below it for a long, above for a
+    /// short): the liquidation comes first on any path that reaches the stop.
+    fn warn_stop_beyond_liquidation(
+        &mut self,
+        otype: OrderType,
+        side: Side,
+        ps: PositionSide,
+        trigger: i64,
+    ) {
+        if !matches!(otype, OrderType::Stop | OrderType::StopMarket) {
+            return;
+        }
+        let amt = self.pos[ps_idx(ps)].amt;
+        // the stop must close this position: SELL for a long, BUY for a short
+        if amt == 0 || amt.signum() == side.sign() {
+            return;
+        }
+        let Some(lp) = self.liquidation_price(ps) else {
+            return;
+        };
+        let stop = self.spec.price(trigger);
+        let beyond = if amt > 0 { stop < lp } else { stop > lp };
+        if beyond {
+            let text = format!(
+                "{} {} stop {} lies beyond the {} position's liquidation price {} (entry {}, {}x {})",
+                otype.as_str(),
+                side.as_str(),
+                stop,
+                if amt > 0 { "long" } else { "short" },
+                lp,
+                self.pos[ps_idx(ps)].entry.normalize(),
+                self.cfg.leverage,
+                match self.cfg.margin_mode {
+                    MarginMode::Cross => "cross",
+                    MarginMode::Isolated => "isolated",
+                }
+            );
+            self.emit(Event::Warning {
+                code: "stop-beyond-liquidation".into(),
+                text,
+            });
+        }
     }
 
     /// DELETE /fapi/v1/order: -2011 for unknown or finished orders (and for algoIds, §0).
@@ -943,7 +1007,7 @@ impl MockExchange {
             PositionMode::OneWay => &[PositionSide::Both],
             PositionMode::Hedge => &[PositionSide::Long, PositionSide::Short],
         };
-        let mark = self.spec.price(self.cur.price);
+        let mark = self.mark_price();
         Ok(sides
             .iter()
             .map(|&ps| {

@@ -33,7 +33,7 @@ pub struct SymbolSpec {
     pub percent_down: Decimal,
     /// Liquidation fee rate.
     pub liquidation_fee: Decimal,
-    /// Maintenance margin ratio of the first notional bracket.
+    /// Maintenance margin ratio of the first notional bracket (see `margin` for the table).
     pub maint_margin_ratio: Decimal,
 }
 
@@ -51,9 +51,10 @@ impl SymbolSpec {
                 "0.10", "556.80", "4529764", "0.001", "0.001", "1000", "120", "50", "0.0125",
                 "0.004",
             ),
+            // maintenance ratio: bracket 1 of the default table (`margin`), 0.65 %
             "ETHUSDT" => (
                 "0.01", "39.86", "306177", "0.001", "0.001", "10000", "2000", "20", "0.010000",
-                "0.004",
+                "0.0065",
             ),
             // data/symbols.toml (tick/step read off the archive's decimals; notional 5 USDT).
             "AVAXUSDT" => (

@@ -42,6 +42,8 @@ pub struct CaseSpec {
     pub manual: Vec<(i64, PositionSide)>,
     /// Hedge mode?
     pub hedge: bool,
+    /// Pre-2025-12-09 conditional-order API (`api = "legacy"`).
+    pub legacy_api: bool,
     /// Stream monitoring?
     pub stream: bool,
     /// Poll interval.
@@ -219,6 +221,7 @@ impl CaseSpec {
             signals,
             manual,
             hedge,
+            legacy_api: false,
             stream: rng.below(10) < 3,
             poll_ms: [500i64, 1000, 2000, 2000, 5000, 30_000][rng.below(6) as usize],
             latency_ms: rng.below(300) as i64,
@@ -310,8 +313,9 @@ impl CaseSpec {
         let _ = writeln!(s, "\n[data]\nklines = [\"{csv_name}\"]\nsymbol = \"{}\"", self.symbol);
         let _ = writeln!(
             s,
-            "\n[exchange]\nposition_mode = \"{}\"\nintrabar = \"{}\"",
+            "\n[exchange]\nposition_mode = \"{}\"\napi = \"{}\"\nintrabar = \"{}\"",
             if self.hedge { "hedge" } else { "one-way" },
+            if self.legacy_api { "legacy" } else { "algo" },
             match self.intrabar {
                 IntrabarPolicy::Ohlc => "ohlc",
                 IntrabarPolicy::Pessimistic => "pessimistic",

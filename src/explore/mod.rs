@@ -76,6 +76,9 @@ pub struct ExploreResult {
     pub findings: Vec<Finding>,
 }
 
+/// A case's index, the case and its (signature, violation) list.
+type CaseOutcome = (u64, CaseSpec, Vec<(String, Violation)>);
+
 /// Normalised "how it arose": the invariant, the message with numbers removed, and the Binance
 /// codes / transport faults and engine steps found in the trail.
 pub fn signature(v: &Violation, log: &EventLog) -> String {
@@ -112,10 +115,18 @@ pub fn signature(v: &Violation, log: &EventLog) -> String {
     format!("{}: {} [{}]", v.invariant.name(), words.join(" "), marks.join(","))
 }
 
-/// Draws case `i`.
-pub fn draw_case(seed: u64, i: u64, pools: &[Pool]) -> CaseSpec {
+/// True for profiles of releases that predate the Algo Order API (their legs go to
+/// /fapi/v1/order, so their cases replay the pre-2025-12-09 venue).
+pub fn legacy_era(profile: &str) -> bool {
+    profile.starts_with("tradeengine-v1.1.")
+}
+
+/// Draws case `i` for `profile`.
+pub fn draw_case(seed: u64, i: u64, pools: &[Pool], profile: &str) -> CaseSpec {
     let mut rng = StreamRng::new(draw(seed, Stream::Explore, i), Stream::Explore);
-    CaseSpec::draw(&mut rng, pools)
+    let mut c = CaseSpec::draw(&mut rng, pools);
+    c.legacy_api = legacy_era(profile);
+    c
 }
 
 /// Runs a case; None when it could not be built (never expected for drawn cases).
@@ -243,10 +254,10 @@ pub fn explore(cfg: &ExploreConfig, stop: &(dyn Fn(u64, usize) -> bool + Sync), 
     let mut done = 0u64;
     while !stop(done, raw.len()) {
         let batch = cfg.batch.max(1);
-        let results: Vec<(u64, CaseSpec, Vec<(String, Violation)>)> = (done..done + batch)
+        let results: Vec<CaseOutcome> = (done..done + batch)
             .into_par_iter()
             .map(|i| {
-                let c = draw_case(cfg.seed, i, &cfg.pools);
+                let c = draw_case(cfg.seed, i, &cfg.pools, &cfg.profile);
                 let s = signatures(&c, &cfg.profile, &cfg.sets);
                 (i, c, s)
             })

@@ -95,6 +95,10 @@ pub struct Checker {
     expected_wallet: Decimal,
     now: TimeMs,
     last_seq: Seq,
+    /// Stop legs: placement seq and trigger price (stop-beyond-liquidation).
+    stop_placed: BTreeMap<LegId, (Seq, Decimal)>,
+    /// Stops expired at `now` (a liquidation expires them just before its fill).
+    stops_expired_now: Vec<(TimeMs, (String, PositionSide), LegId)>,
 }
 
 fn leg_of_order(o: &OrderState, id: OrderId) -> LegId {
@@ -128,6 +132,8 @@ impl Checker {
             expected_wallet: w,
             now: TimeMs(i64::MIN),
             last_seq: Seq(0),
+            stop_placed: BTreeMap::new(),
+            stops_expired_now: Vec::new(),
         }
     }
 
@@ -402,6 +408,16 @@ impl Checker {
                 st.open = open;
                 let _ = (st.reduce_only, st.otype);
                 let key = (a.symbol.clone(), a.position_side);
+                if a.order_type.is_stop() {
+                    let leg = LegId::Algo(a.algo_id);
+                    match a.status {
+                        AlgoStatus::New => {
+                            self.stop_placed.insert(leg, (r.seq, a.trigger_price));
+                        }
+                        AlgoStatus::Expired => self.stop_expired(now, key.clone(), leg),
+                        _ => {}
+                    }
+                }
                 if a.status == AlgoStatus::New {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth
@@ -449,6 +465,17 @@ impl Checker {
         let st = st.clone();
         let leg = leg_of_order(&st, o.order_id);
         let key = (o.symbol.clone(), o.position_side);
+        if st.orig_type.is_stop() && st.from_algo.is_none() {
+            if o.exec_type == ExecType::New && o.order_type == o.orig_type {
+                self.stop_placed.insert(leg, (self.last_seq, o.stop_price));
+            }
+            if o.exec_type == ExecType::Expired && o.expiry_reason == ExpiryReason::Liquidation {
+                self.stop_expired(now, key.clone(), leg);
+            }
+        }
+        if o.exec_type == ExecType::Calculated && o.order_type == OrderType::Liquidation {
+            self.check_liquidation(o, &key, now);
+        }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
             if amt.is_zero() && o.order_type == o.orig_type {
@@ -498,6 +525,43 @@ impl Checker {
             self.leg_left(leg, now);
         }
         self.protection_state(&key);
+    }
+
+    fn stop_expired(&mut self, now: TimeMs, key: (String, PositionSide), leg: LegId) {
+        self.stops_expired_now.retain(|e| e.0 == now);
+        self.stops_expired_now.push((now, key, leg));
+    }
+
+    /// stop-beyond-liquidation: a liquidation while a stop rested on that position side (still
+    /// open, or expired by this very liquidation at the same time).
+    fn check_liquidation(&mut self, o: &OrderUpdate, key: &(String, PositionSide), now: TimeMs) {
+        let amt = self.positions.get(key).copied().unwrap_or_default();
+        let is_stop = |c: &Checker, l: &LegId| match l {
+            LegId::Algo(id) => c.algos.get(id).is_some_and(|a| a.otype.is_stop()),
+            LegId::Order(id) => c.orders.get(id).is_some_and(|s| s.orig_type.is_stop()),
+        };
+        let mut stops: Vec<LegId> = self.protective_legs(key, amt).into_iter().filter(|l| is_stop(self, l)).collect();
+        stops.extend(self.stops_expired_now.iter().filter(|e| e.0 == now && &e.1 == key).map(|e| e.2));
+        let Some(&leg) = stops.first() else { return };
+        let (placed, trigger) = self.stop_placed.get(&leg).copied().unwrap_or((self.last_seq, Decimal::ZERO));
+        let pair = self.leg_pair.get(&leg).copied();
+        self.violate(
+            Invariant::StopBeyondLiquidation,
+            now,
+            pair,
+            format!(
+                "{} {} position {amt} liquidated {} @ {} while stop {leg:?} (trigger {trigger}) was resting",
+                key.0,
+                key.1.as_str(),
+                o.last_qty,
+                o.last_price
+            ),
+        );
+        if let Some(v) = self.violations.last_mut() {
+            if !v.trail.contains(&placed) {
+                v.trail.insert(0, placed);
+            }
+        }
     }
 
     fn on_account(&mut self, u: &AccountUpdate, now: TimeMs) {
@@ -555,14 +619,12 @@ impl Checker {
             EngineEvent::EntryAccepted {
                 symbol,
                 position_side,
-                wants_stop,
+                wants_stop: true,
                 ..
             } => {
-                if *wants_stop {
-                    let key = (symbol.clone(), *position_side);
-                    self.wants_stop.insert(key.clone(), true);
-                    self.protection_state(&key);
-                }
+                let key = (symbol.clone(), *position_side);
+                self.wants_stop.insert(key.clone(), true);
+                self.protection_state(&key);
             }
             EngineEvent::PairPlaced {
                 pair,

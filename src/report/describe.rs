@@ -194,6 +194,9 @@ fn account_update(u: &AccountUpdate) -> String {
             dec(p.amount),
             dec(p.entry_price)
         ));
+        if let Some(liq) = p.liquidation_price {
+            s.push_str(&format!(" liq {}", dec(liq)));
+        }
     }
     s
 }

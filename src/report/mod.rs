@@ -531,6 +531,7 @@ pub fn summary_table(s: &Summary, run_time: Option<Duration>) -> String {
     if let Some(d) = run_time {
         rows.push(("run time".into(), format!("{:.3} s", d.as_secs_f64())));
     }
+    rows.push(("verdict".into(), s.verdict.clone()));
     let w = rows
         .iter()
         .map(|(k, _)| k.chars().count())
@@ -552,13 +553,6 @@ pub fn summary_table(s: &Summary, run_time: Option<Duration>) -> String {
         let pad = w - k.chars().count();
         let _ = writeln!(out, "  {k}{}  {v}", " ".repeat(pad));
     }
-    let _ = writeln!(
-        out,
-        "  {}{}  {}",
-        "verdict",
-        " ".repeat(w.saturating_sub(7)),
-        s.verdict
-    );
     out
 }
 

@@ -31,6 +31,10 @@ pub struct Scenario {
     pub sub_interval_ms: i64,
     /// Funding (ms, rate).
     pub funding: Vec<(i64, Decimal)>,
+    /// Mark-price candles in ticks (empty: mark = trade price).
+    pub mark_bars: Vec<BarTicks>,
+    /// Their length.
+    pub mark_interval_ms: i64,
     /// Exchange settings.
     pub exchange: ExchangeConfig,
     /// Profile name.
@@ -69,7 +73,8 @@ impl Scenario {
             self.interval_ms,
         )
         .with_sub_bars(self.sub_bars.clone(), self.sub_interval_ms)
-        .with_funding(self.funding.clone());
+        .with_funding(self.funding.clone())
+        .with_mark(self.mark_bars.clone(), self.mark_interval_ms);
         let engine = Engine::new(self.switches.clone(), self.engine.clone());
         let output = sim::run(ex, engine, &self.signals, &self.manual, &self.sim);
         let violations = Checker::check_log(self.check.clone(), &output.log, output.span.1);
@@ -233,6 +238,21 @@ pub fn build_with(
         let fs = data::load_funding(&p).map_err(|x| data_err(file, text, "funding", x))?;
         fs.time_ms.iter().copied().zip(fs.rate.iter().copied()).collect()
     };
+    let (mark_bars, mark_interval_ms) = if raw.data.mark.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        let p: Vec<PathBuf> = raw.data.mark.iter().map(|p| resolve(&base, p)).collect();
+        let ms = data::load_mark_klines(&p, &LoadOptions::default()).map_err(|x| data_err(file, text, "mark", x))?;
+        if !ms.symbol.is_empty() && ms.symbol != symbol {
+            return Err(e("mark", format!("mark klines are for `{}`, the run trades `{symbol}`", ms.symbol)));
+        }
+        // keep the candle covering `from` too
+        let ms = ms.slice_time(from.map(|f| f - ms.interval_ms + 1), to);
+        if ms.is_empty() {
+            return Err(e("mark", "no mark-price candles in the chosen time range".into()));
+        }
+        (to_bars(&ms, &spec), ms.interval_ms)
+    };
     let bars = to_bars(&series, &spec);
     let (sub_bars, sub_interval_ms) = match &sub_series {
         Some(s) => (to_bars(s, &spec), s.interval_ms),
@@ -251,7 +271,14 @@ pub fn build_with(
         margin_mode: ex.margin_mode,
         initial_balance: ex.initial_balance.unwrap_or(Decimal::from(10_000)),
         equity_sample_ms: 0,
+        brackets: ex.brackets.clone(),
     };
+    for (i, b) in exchange.brackets.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| &exchange.brackets[j]);
+        if b.mmr <= Decimal::ZERO || b.mmr >= Decimal::ONE || b.cum < Decimal::ZERO || prev.is_some_and(|p| b.notional_cap <= p.notional_cap) {
+            return Err(e("brackets", format!("bracket {}: caps must ascend, 0 < mmr < 1, cum >= 0", i + 1)));
+        }
+    }
     if !(1..=125).contains(&exchange.leverage) {
         return Err(e("leverage", "leverage must be 1..=125".into()));
     }
@@ -346,9 +373,10 @@ pub fn build_with(
     }
     manual.sort_by_key(|m| m.at);
     let lat = &raw.latency;
-    let reaction = raw.invariants.reaction_ms.unwrap_or(
-        eng.poll_interval_ms + eng.error_backoff_ms + 4_000 + 8 * (lat.request_ms + lat.response_ms + lat.jitter_ms * 2) + lat.stream_ms,
-    );
+    let reaction = raw
+        .invariants
+        .reaction_ms
+        .unwrap_or_else(|| default_reaction_ms(eng.poll_interval_ms, eng.error_backoff_ms, lat, &raw.faults));
     let check = CheckConfig {
         position_mode: exchange.position_mode,
         reaction_ms: reaction,
@@ -376,6 +404,8 @@ pub fn build_with(
         sub_bars,
         sub_interval_ms,
         funding,
+        mark_bars,
+        mark_interval_ms,
         exchange,
         profile: eng.profile.clone(),
         switches,
@@ -386,6 +416,27 @@ pub fn build_with(
         check,
         interval: data::interval_name(series.interval_ms),
     })
+}
+
+/// The default reaction window: one monitoring cycle (poll interval + error backoff), 4 s of
+/// placement retries (1 s + 2 s + slack), eight round trips and the stream delay; where faults
+/// can strike, two more failed cycles (each a timeout, a backoff and a poll interval).
+pub fn default_reaction_ms(poll_ms: i64, backoff_ms: i64, lat: &crate::sim::Latency, f: &crate::sim::Faults) -> i64 {
+    let base = poll_ms + backoff_ms + 4_000 + 8 * (lat.request_ms + lat.response_ms + lat.jitter_ms * 2) + lat.stream_ms;
+    let faulty = f.rate_limit_ppm
+        + f.timeout_ppm
+        + f.server_error_ppm
+        + f.cancel_unknown_ppm
+        + f.poll_error_ppm
+        + f.stream_drop_ppm
+        > 0
+        || !f.scheduled.is_empty()
+        || f.stream_delay_ms > 0;
+    if faulty {
+        base + 2 * (lat.timeout_ms + backoff_ms + poll_ms) + f.stream_delay_ms
+    } else {
+        base
+    }
 }
 
 fn round_to_tick(spec: &SymbolSpec, p: Decimal) -> Decimal {
@@ -419,7 +470,7 @@ fn read_signal_csv(p: &Path) -> Result<Vec<SignalSpec>, ScenarioError> {
         .trim(csv::Trim::All)
         .from_path(p)
         .map_err(|x| ScenarioError { file: p.display().to_string(), line: 0, field: "-".into(), msg: x.to_string() })?;
-    let headers = rdr.headers().map(|h| h.clone()).unwrap_or_default();
+    let headers = rdr.headers().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;

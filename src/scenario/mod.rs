@@ -6,7 +6,7 @@
 pub mod build;
 
 use crate::engine::Monitor;
-use crate::exchange::{ApiMode, IntrabarPolicy, LimitFill, MarginMode};
+use crate::exchange::{ApiMode, Bracket, IntrabarPolicy, LimitFill, MarginMode};
 use crate::sim::{Faults, Latency};
 use crate::types::PositionMode;
 use rust_decimal::Decimal;
@@ -92,7 +92,9 @@ pub struct DataSection {
     /// Funding-rate files (archive or API layout).
     #[serde(default)]
     pub funding: Vec<PathBuf>,
-    /// Mark-price kline files (reported; mark = trade price in the matching loop).
+    /// Mark-price kline files (archive layout, or the 6-column `open_time,open,high,low,close,volume`
+    /// files; any interval): the mark path for MARK_PRICE triggers, unrealized PnL, PERCENT_PRICE,
+    /// funding and liquidation. Absent: the trade price stands in (a warning says so).
     #[serde(default)]
     pub mark: Vec<PathBuf>,
 }
@@ -123,6 +125,9 @@ pub struct ExchangeSection {
     pub initial_balance: Option<Decimal>,
     /// Filter overrides.
     pub filters: FilterOverrides,
+    /// Maintenance-margin brackets `[{ notional_cap = "…", mmr = "…", cum = "…" }, …]`, ascending
+    /// caps (default: the symbol's table, see `exchange::margin`).
+    pub brackets: Vec<Bracket>,
 }
 
 /// `[exchange.filters]`: any subset of the symbol's filters.

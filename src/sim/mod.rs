@@ -22,7 +22,7 @@ use crate::engine::{Engine, Monitor, Signal};
 use crate::events::*;
 use crate::exchange::{ExchangeStats, MockExchange};
 use crate::types::*;
-use rng::{chance, draw, Stream};
+use rng::{chance, draw, fast_draw, Stream};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -259,59 +259,76 @@ fn sync(
     }
 }
 
+/// Jitter of call `n`, leg 0 (request) or 1 (response): uniform in 0..=jitter_ms.
+fn call_jitter(cfg: &SimConfig, n: u64, leg: u64) -> i64 {
+    let j = cfg.latency.jitter_ms;
+    if j <= 0 {
+        return 0;
+    }
+    let x = fast_draw(cfg.seed, Stream::Latency, n);
+    let half = if leg == 0 { x & 0xFFFF_FFFF } else { x >> 32 };
+    (half % (j as u64 + 1)) as i64
+}
+
+/// 20-bit lane `i` of a draw hits with probability `ppm` per million.
+fn lane_hit(x: u64, i: u32, ppm: u32) -> bool {
+    ppm > 0 && ((x >> (20 * i)) & 0xF_FFFF) * 1_000_000 < (ppm as u64) << 20
+}
+
+/// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
+/// A pure function of (seed, n, endpoint, time), so idle-poll skipping can look ahead.
+fn call_fault(cfg: &SimConfig, n: u64, ep: Endpoint, at: TimeMs) -> Option<(FaultKind, bool)> {
+    let f = &cfg.faults;
+    for s in &f.scheduled {
+        if s.from_ms <= at.0 && at.0 < s.to_ms && s.endpoint.is_none_or(|e| e == ep) {
+            if s.kind == FaultKind::DropStream {
+                continue;
+            }
+            if s.kind == FaultKind::CancelUnknown
+                && !matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
+            {
+                continue;
+            }
+            return Some((s.kind, s.reached));
+        }
+    }
+    if !f.any_random() {
+        return None;
+    }
+    let x = fast_draw(cfg.seed, Stream::Faults, n);
+    let reached = x >> 63 == 1;
+    if lane_hit(x, 0, f.rate_limit_ppm) {
+        return Some((FaultKind::RateLimit, false));
+    }
+    if lane_hit(x, 1, f.timeout_ppm) {
+        return Some((FaultKind::Timeout, reached));
+    }
+    if lane_hit(x, 2, f.server_error_ppm) {
+        return Some((FaultKind::ServerError, reached));
+    }
+    let y = fast_draw(cfg.seed, Stream::Faults, n ^ (1 << 62));
+    if matches!(ep, Endpoint::OpenOrders | Endpoint::OpenAlgoOrders) && lane_hit(y, 0, f.poll_error_ppm) {
+        return Some((FaultKind::ServerError, true));
+    }
+    if matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
+        && lane_hit(y, 1, f.cancel_unknown_ppm)
+    {
+        return Some((FaultKind::CancelUnknown, false));
+    }
+    None
+}
+
 impl SimClient<'_> {
     fn sync_to(&mut self, t: TimeMs) {
         sync(self.ex, self.log, self.queue, self.stats, self.cfg, self.stream_no, t);
     }
 
     fn jitter(&self, n: u64, leg: u64) -> i64 {
-        let j = self.cfg.latency.jitter_ms;
-        if j <= 0 {
-            0
-        } else {
-            (draw(self.cfg.seed, Stream::Latency, n * 2 + leg) % (j as u64 + 1)) as i64
-        }
+        call_jitter(self.cfg, n, leg)
     }
 
-    /// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
     fn fault_for(&self, n: u64, ep: Endpoint, at: TimeMs) -> Option<(FaultKind, bool)> {
-        let f = &self.cfg.faults;
-        for s in &f.scheduled {
-            if s.from_ms <= at.0 && at.0 < s.to_ms && s.endpoint.is_none_or(|e| e == ep) {
-                if s.kind == FaultKind::DropStream {
-                    continue;
-                }
-                if s.kind == FaultKind::CancelUnknown
-                    && !matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
-                {
-                    continue;
-                }
-                return Some((s.kind, s.reached));
-            }
-        }
-        let seed = self.cfg.seed;
-        let base = n * 8;
-        if chance(seed, Stream::Faults, base, f.rate_limit_ppm) {
-            return Some((FaultKind::RateLimit, false));
-        }
-        let reached = draw(seed, Stream::Faults, base + 7) % 2 == 0;
-        if chance(seed, Stream::Faults, base + 1, f.timeout_ppm) {
-            return Some((FaultKind::Timeout, reached));
-        }
-        if chance(seed, Stream::Faults, base + 2, f.server_error_ppm) {
-            return Some((FaultKind::ServerError, reached));
-        }
-        if matches!(ep, Endpoint::OpenOrders | Endpoint::OpenAlgoOrders)
-            && chance(seed, Stream::Faults, base + 3, f.poll_error_ppm)
-        {
-            return Some((FaultKind::ServerError, true));
-        }
-        if matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
-            && chance(seed, Stream::Faults, base + 4, f.cancel_unknown_ppm)
-        {
-            return Some((FaultKind::CancelUnknown, false));
-        }
-        None
+        call_fault(self.cfg, n, ep, at)
     }
 
     /// One REST call: latency, faults, execution at arrival, logging of writes and failures.
@@ -565,13 +582,9 @@ pub fn run(
         r
     };
     let mut version_after_pass: Option<u64> = None;
-    let pass_faults_possible = cfg.faults.any_random()
-        || cfg.latency.jitter_ms > 0
-        || cfg
-            .faults
-            .scheduled
-            .iter()
-            .any(|f| f.kind != FaultKind::DropStream);
+    // a pass starts at least 1 ms after the previous one, so a zero interval with zero latency
+    // still makes progress
+    let mut last_timer = TimeMs(i64::MIN / 2);
     loop {
         // candidates, each at max(its time, the engine's clock)
         let mut best: Option<(TimeMs, Item)> = None;
@@ -602,15 +615,14 @@ pub fn run(
             }
             break;
         }
-        // idle-poll skipping
+        // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can
+        // meet a fault or arrive after the next possible change, is accounted and skipped.
         if item == Item::Timer
             && cfg.skip_idle_polls
-            && !pass_faults_possible
             && engine.poll_pass_is_readonly()
             && version_after_pass == Some(ex.version())
         {
-            let n = engine.pass_calls() as i64;
-            let rt = cfg.latency.request_ms + cfg.latency.response_ms;
+            let n = engine.pass_calls() as u64;
             let next_other = [
                 queue.front().map(|q| q.0),
                 restarts.get(ri).map(|&t| TimeMs(t)),
@@ -626,29 +638,43 @@ pub fn run(
             sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t);
             if version_after_pass == Some(ex.version()) && queue.is_empty() {
                 let change = ex.next_change_time(next_other);
-                let mut tp = t;
                 let mut skipped = false;
+                let mut at = t;
                 while let Some(nt) = engine.next_timer() {
-                    let tp2 = nt.max(tp);
-                    let last_arrival = tp2.plus(n.max(1) * rt - cfg.latency.response_ms);
-                    if last_arrival >= change || tp2.plus(n * rt) >= next_other {
+                    let start = nt.max(at).max(last_timer.plus(1));
+                    // replay the pass's calls' timing and fault draws without running them
+                    let mut tc = start;
+                    let mut idx = call_no;
+                    let mut ok = true;
+                    for _ in 0..n {
+                        let arrival = tc.plus(cfg.latency.request_ms + call_jitter(cfg, idx, 0));
+                        if arrival >= change || call_fault(cfg, idx, Endpoint::OpenOrders, arrival).is_some() {
+                            ok = false;
+                            break;
+                        }
+                        tc = arrival.plus(cfg.latency.response_ms + call_jitter(cfg, idx, 1));
+                        idx += 1;
+                    }
+                    if !ok || tc >= next_other || start >= change {
                         break;
                     }
-                    engine.skip_pass(tp2.plus(n * rt));
-                    call_no += n as u64;
-                    stats.calls += n as u64;
+                    engine.skip_pass(tc);
+                    call_no = idx;
+                    stats.calls += n;
                     stats.passes_skipped += 1;
-                    tp = tp2;
+                    last_timer = start;
+                    at = tc;
                     skipped = true;
-                    if engine.next_timer().is_none_or(|x| x <= tp2) {
-                        break;
-                    }
                 }
                 if skipped {
-                    clock = clock.max(tp);
+                    clock = clock.max(at);
                     continue;
                 }
             }
+        }
+        let t = if item == Item::Timer { t.max(last_timer.plus(1)) } else { t };
+        if item == Item::Timer {
+            last_timer = t;
         }
         sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t);
         let mut client = SimClient {

@@ -166,6 +166,7 @@ pub fn case(bars: Vec<BarTicks>, sigs: &[GenSignal], cfg: &GenConfig, faults: Fa
         signals,
         manual: Vec::new(),
         hedge: cfg.hedge,
+        legacy_api: false,
         stream: cfg.stream,
         poll_ms: cfg.poll_ms,
         latency_ms: cfg.latency_ms,
