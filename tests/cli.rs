@@ -32,7 +32,11 @@ fn expectations(text: &str) -> (i32, Vec<String>) {
 }
 
 fn scenarios() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+    toml_files("scenarios")
+}
+
+fn toml_files(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
@@ -45,6 +49,18 @@ fn scenarios() -> Vec<PathBuf> {
 fn every_shipped_scenario_meets_its_expectation() {
     let all = scenarios();
     assert!(all.len() >= 5, "at least five scenarios ship");
+    check_expectations(all);
+}
+
+/// Regression files: shrunk failures and fixed bugs, each replayed by the real binary.
+#[test]
+fn every_regression_file_replays_as_stated() {
+    let all = toml_files("tests/regressions");
+    assert!(!all.is_empty());
+    check_expectations(all);
+}
+
+fn check_expectations(all: Vec<PathBuf>) {
     for sc in all {
         let text = std::fs::read_to_string(&sc).unwrap();
         let (want_exit, want_viol) = expectations(&text);

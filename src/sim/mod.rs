@@ -609,10 +609,9 @@ pub fn run(
             continue;
         };
         if t > end {
+            // the engine's next action lies past the data (even if stream events are still
+            // queued, the engine is busy until after the end): walk the venue to the end, stop
             sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, end);
-            if queue.front().is_some_and(|q| q.0 <= end) {
-                continue;
-            }
             break;
         }
         // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Runs the criterion benches and writes reports/bench.md (+ reports/bench.json).
+
+Usage: python3 benches/report.py [--collect-only] [--measurement-time S] [bench ...]
+
+Medians come from criterion's estimates (target/criterion/<group>/<function>/new/estimates.json);
+throughput from its benchmark.json. The previous reports/bench.json, when present, is the baseline
+of the comparison column. Targets are the issue's floors.
+"""
+import json, os, platform, subprocess, sys, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ocosim-target"))
+BENCHES = ["matching", "load_csv", "run_year", "sweep", "explore"]
+TARGETS = {  # (group/function prefix, floor in elements per second, what)
+    "matching/1_pair": (20e6, "≥ 20 M bars/s per core with one pair resting"),
+    "load_csv/hand": (5e6, "≥ 5 M rows/s"),
+    "run_year/stream": (525600.0, "one year of 1m bars under 1 s"),
+    "run_year/poll_2s": (525600.0, "one year of 1m bars under 1 s"),
+}
+
+def run(benches, mt):
+    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET), CARGO_INCREMENTAL="0")
+    for b in benches:
+        subprocess.run(["cargo", "bench", "--bench", b, "--", "--warm-up-time", "1",
+                        "--measurement-time", str(mt)], cwd=ROOT, env=env, check=True)
+
+def collect():
+    out = {}
+    base = TARGET / "criterion"
+    for est in sorted(base.glob("**/new/estimates.json")):
+        d = est.parent
+        bj = json.loads((d / "benchmark.json").read_text())
+        e = json.loads(est.read_text())
+        med_ns = e["median"]["point_estimate"]
+        thr = bj.get("throughput") or {}
+        n = thr.get("Elements") or thr.get("Bytes")
+        name = bj.get("full_id") or f"{bj['group_id']}/{bj.get('function_id')}"
+        out[name] = {"median_ns": med_ns, "elements": n,
+                     "per_s": (n / (med_ns / 1e9)) if n else None}
+    return out
+
+def fmt_rate(x):
+    if x is None: return "-"
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= div: return f"{x/div:.2f} {unit}/s"
+    return f"{x:.1f} /s"
+
+def fmt_time(ns):
+    for unit, div in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= div: return f"{ns/div:.2f} {unit}"
+    return f"{ns:.0f} ns"
+
+def machine():
+    cpu = "?"
+    try:
+        for l in Path("/proc/cpuinfo").read_text().splitlines():
+            if l.startswith("model name"):
+                cpu = l.split(":", 1)[1].strip(); break
+    except OSError:
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, {rustc}"
+
+def main():
+    args = sys.argv[1:]
+    mt = "5"
+    if "--measurement-time" in args:
+        i = args.index("--measurement-time"); mt = args[i + 1]; del args[i:i + 2]
+    collect_only = "--collect-only" in args
+    benches = [a for a in args if not a.startswith("--")] or BENCHES
+    if not collect_only:
+        run(benches, mt)
+    now = collect()
+    prev_path = ROOT / "reports/bench.json"
+    prev = json.loads(prev_path.read_text())["results"] if prev_path.exists() else {}
+    lines = ["# Benchmarks", "",
+             f"Machine: {machine()}.", "",
+             "Medians from criterion (`python3 benches/report.py` reruns them). "
+             "Ratio = previous median / this median (> 1: faster now).", "",
+             "| benchmark | median | throughput | target | vs previous |",
+             "|---|---:|---:|---|---:|"]
+    for name, r in sorted(now.items()):
+        tgt = next((v for k, v in TARGETS.items() if name.startswith(k)), None)
+        tcell = ""
+        if tgt and r["per_s"]:
+            ok = r["per_s"] >= tgt[0]
+            tcell = ("✅ " if ok else "❌ ") + tgt[1]
+        p = prev.get(name)
+        ratio = f"{p['median_ns'] / r['median_ns']:.2f}×" if p else "-"
+        lines.append(f"| `{name}` | {fmt_time(r['median_ns'])} | {fmt_rate(r['per_s'])} | {tcell} | {ratio} |")
+    s1 = now.get("sweep_256/threads_1"); s2 = now.get("sweep_256/threads_2")
+    if s1 and s2:
+        lines += ["", f"Sweep scaling 1 → 2 threads: {s1['median_ns'] / s2['median_ns']:.2f}× (target ≥ 1.8×)."]
+    (ROOT / "reports").mkdir(exist_ok=True)
+    (ROOT / "reports/bench.md").write_text("\n".join(lines) + "\n")
+    prev_path.write_text(json.dumps({"machine": machine(), "results": now}, indent=1, sort_keys=True) + "\n")
+    print("\n".join(lines))
+
+if __name__ == "__main__":
+    main()
