@@ -347,6 +347,23 @@ impl Engine {
         symbol: &str,
     ) -> Result<BTreeMap<PositionSide, Decimal>, Fail> {
         let rows = self.read_retry(ex, |ex| ex.position_risk(symbol))?;
+        Ok(self.amts_from_rows(rows))
+    }
+
+    /// As [`Engine::position_amts`], one attempt only (an optional check).
+    pub(crate) fn position_amts_once<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+    ) -> Result<BTreeMap<PositionSide, Decimal>, Fail> {
+        let rows = ex.position_risk(symbol)?;
+        Ok(self.amts_from_rows(rows))
+    }
+
+    fn amts_from_rows(
+        &mut self,
+        rows: Vec<crate::api::PositionInfo>,
+    ) -> BTreeMap<PositionSide, Decimal> {
         self.st.hedge = Some(rows.iter().any(|r| r.position_side != PositionSide::Both));
         let mut out = BTreeMap::from([
             (PositionSide::Long, Decimal::ZERO),
@@ -362,7 +379,7 @@ impl Engine {
             };
             *out.entry(dir).or_default() += a.abs();
         }
-        Ok(out)
+        out
     }
 
     /// Absolute size of the position in direction `dir` (LONG/SHORT), from positionRisk.
@@ -570,7 +587,11 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    if let CallError::Transport(_) = e {
+                    // after an unknown outcome (or a duplicate client id, which says the earlier
+                    // attempt landed) the order may exist: ask for it before posting again
+                    let maybe_placed =
+                        matches!(e, CallError::Transport(_)) || (e.code() == Some(-4116) && a > 0);
+                    if maybe_placed {
                         if self.sw.requery_unknown_outcome {
                             if let Some(p) = Self::requery(ex, &req) {
                                 ex.emit(EngineEvent::Note {
@@ -583,7 +604,7 @@ impl Engine {
                             }
                         }
                     }
-                    if !self.retryable(&e) {
+                    if !self.retryable(&e) && !(maybe_placed && self.sw.requery_unknown_outcome) {
                         return Err(e.into());
                     }
                     last = e.into();

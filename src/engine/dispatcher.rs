@@ -459,8 +459,9 @@ impl Engine {
             return ("executed".into(), "no risk orders requested".into());
         }
         if self.sw.verify_position_after_entry {
-            if let Ok(a) = self.position_amt(ex, &req.symbol, req.dir) {
-                if a.is_zero() {
+            // one attempt: the check is optional, a failed read protects anyway
+            if let Ok(a) = self.position_amts_once(ex, &req.symbol) {
+                if a.get(&req.dir).is_some_and(|a| a.is_zero()) {
                     return (
                         "executed".into(),
                         "no position on this side after the entry: nothing to protect".into(),

@@ -184,6 +184,8 @@ pub(crate) struct State {
     pub algo_api: Option<bool>,
     /// Deadline of the risk-placement budget (`asyncio.wait_for`).
     pub deadline: Option<TimeMs>,
+    /// The reference recovery after a restart failed on a read; the monitor retries it.
+    pub needs_recovery: bool,
 }
 
 /// The engine under test.
@@ -260,7 +262,7 @@ impl Engine {
     /// True when the next pass only reads open orders and would change nothing if the venue's
     /// open orders are unchanged since the previous pass.
     pub fn poll_pass_is_readonly(&self) -> bool {
-        self.st.running && self.st.stable && self.has_work()
+        self.st.running && self.st.stable && !self.st.needs_recovery && self.has_work()
     }
 
     /// Number of REST calls such a read-only pass makes (P78: one openOrders per pair; PHEAD:
@@ -300,6 +302,7 @@ impl Engine {
             .values()
             .any(|p| p.status == PairStatus::Active)
             || !self.st.pending.is_empty()
+            || self.st.needs_recovery
     }
 
     /// A fresh sequence number.

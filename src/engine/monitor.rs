@@ -57,6 +57,11 @@ impl Engine {
         if !self.st.running {
             return;
         }
+        if self.st.needs_recovery {
+            self.st.needs_recovery = false;
+            self.st.stable = false;
+            self.recover_reference(ex);
+        }
         if !self.has_work() {
             self.st.running = false;
             self.st.next_pass = None;
@@ -591,15 +596,21 @@ impl Engine {
         }
     }
 
+    /// A recovery read failed: the monitor retries the recovery at its next pass.
+    fn recovery_failed<E: Exchange>(&mut self, ex: &mut E, what: &str) {
+        ex.emit(EngineEvent::Note {
+            text: format!("recovery: {what} failed; the monitor retries it"),
+        });
+        self.st.needs_recovery = true;
+        self.start_monitoring(ex);
+    }
+
     /// Reference recovery: legs and resting entries by client id, positions from positionRisk;
     /// legs of a flat side are cancelled; a position with no legs and no entry plan is flattened.
     fn recover_reference<E: Exchange>(&mut self, ex: &mut E) {
         let symbol = self.cfg.spec.symbol.clone();
         let Ok(orders) = ex.open_orders(&symbol) else {
-            ex.emit(EngineEvent::Note {
-                text: "recovery: openOrders failed; retrying at the first pass".into(),
-            });
-            return;
+            return self.recovery_failed(ex, "openOrders");
         };
         let algos = if self.algo_legs() {
             match ex.open_algo_orders(&symbol) {
@@ -610,20 +621,25 @@ impl Engine {
                     self.note_no_algo_api(ex);
                     Vec::new()
                 }
-                Err(_) => {
-                    ex.emit(EngineEvent::Note {
-                        text: "recovery: openAlgoOrders failed".into(),
-                    });
-                    return;
-                }
+                Err(_) => return self.recovery_failed(ex, "openAlgoOrders"),
             }
         } else {
             Vec::new()
         };
-        // legs by base: (sl, tp, dir, wire ps)
+        // legs by base: (sl, tp, dir, wire ps); legs already tracked (a retried recovery) skipped
         type Group = (Option<Leg>, Option<Leg>, PositionSide, PositionSide);
         let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        let known: BTreeSet<LegId> = self
+            .st
+            .pairs
+            .values()
+            .filter(|p| p.status == PairStatus::Active)
+            .flat_map(|p| p.legs().map(|l| l.id).collect::<Vec<_>>())
+            .collect();
         let mut add = |cid: &str, id: LegId, side: Side, ps: PositionSide, price: Decimal| {
+            if known.contains(&id) {
+                return;
+            }
             let mut parts = cid.split('-');
             let tag = parts.next().unwrap_or("");
             let base = parts.next().unwrap_or("").to_string();
@@ -670,7 +686,7 @@ impl Engine {
         let tick = self.cfg.spec.tick_size;
         for o in &orders {
             let mut parts = o.client_order_id.split('-');
-            if parts.next() != Some("ocoE") {
+            if parts.next() != Some("ocoE") || self.st.pending.contains_key(&o.order_id) {
                 continue;
             }
             let base = parts.next().unwrap_or("").to_string();
@@ -705,14 +721,15 @@ impl Engine {
         }
         let amts = match self.position_amts(ex, &symbol) {
             Ok(a) => a,
-            Err(_) => {
-                ex.emit(EngineEvent::Note {
-                    text: "recovery: positionRisk failed".into(),
-                });
-                return;
-            }
+            Err(_) => return self.recovery_failed(ex, "positionRisk"),
         };
-        let mut covered: BTreeSet<PositionSide> = BTreeSet::new();
+        let mut covered: BTreeSet<PositionSide> = self
+            .st
+            .pairs
+            .values()
+            .filter(|p| p.status == PairStatus::Active)
+            .map(|p| p.dir)
+            .collect();
         for (base, (sl, tp, dir, ps)) in groups {
             if amts.get(&dir).copied().unwrap_or_default().is_zero() {
                 for l in sl.iter().chain(tp.iter()) {

@@ -250,10 +250,11 @@ impl Engine {
     ) -> Result<OcoStatus, Fail> {
         if self.sw.one_pair_per_side {
             if let Some(&id) = self.pairs_on(&plan.symbol, plan.dir).first() {
-                if self.sw.monitor_fill_detection != FillDetection::QueryStatus
-                    || self.verify_pair_open(ex, id)?
-                {
+                if self.sw.monitor_fill_detection != FillDetection::QueryStatus {
                     return Ok(OcoStatus::DuplicateOco);
+                }
+                if self.verify_pair_open(ex, id)? {
+                    return self.extend_pair(ex, id, plan);
                 }
             }
         }
@@ -348,6 +349,62 @@ impl Engine {
             ),
         });
         Ok(OcoStatus::Failed(why))
+    }
+
+    /// Reference dedup: the side's open pair covers the new entry, completed with a leg it lacks
+    /// (a TP-only record gets the stop a later entry asks for) as a new pair keeping its leg.
+    fn extend_pair<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        id: PairId,
+        plan: &RiskPlan,
+    ) -> Result<OcoStatus, Fail> {
+        let Some(rec) = self.st.pairs.get(&id).cloned() else {
+            return Ok(OcoStatus::DuplicateOco);
+        };
+        let missing: Vec<(bool, Decimal)> = [(true, rec.sl, plan.sl), (false, rec.tp, plan.tp)]
+            .into_iter()
+            .filter_map(|(stop, have, want)| match (have, want) {
+                (None, Some(p)) => Some((stop, p)),
+                _ => None,
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(OcoStatus::DuplicateOco);
+        }
+        let attempt = rec.legs().map(|l| l.attempt).max().unwrap_or(0) + 1;
+        let mut fresh = rec.clone();
+        fresh.announced = false;
+        for (stop, price) in missing {
+            match self.place_leg(ex, &rec, stop, price, attempt) {
+                Ok(p) => {
+                    let leg = Some(Leg {
+                        id: p.id,
+                        price: self.fmt_price(price),
+                        attempt,
+                    });
+                    if stop {
+                        fresh.sl = leg;
+                    } else {
+                        fresh.tp = leg;
+                    }
+                }
+                Err(Fail::Budget) => return Err(Fail::Budget),
+                Err(f) => {
+                    if let Some(l) = fresh.sl.filter(|_| rec.sl.is_none()) {
+                        let _ = self.cancel_leg_once(ex, &rec.symbol, l.id, Route::Correct);
+                    }
+                    return Ok(OcoStatus::Failed(format!(
+                        "completing pair {id}: {}",
+                        f.text()
+                    )));
+                }
+            }
+        }
+        self.mark(id, PairStatus::Cancelled, "completed with a new leg");
+        let new_id = self.register(ex, fresh);
+        self.drop_finished(ex);
+        Ok(OcoStatus::Success(new_id))
     }
 
     /// Reference dedup: the side's pair counts only if its legs are still open; a stale one is

@@ -86,12 +86,13 @@ pub struct Checker {
     leg_pair: BTreeMap<LegId, PairId>,
     orphans: BTreeSet<LegId>,
     reported_orphans: BTreeSet<LegId>,
-    due: BTreeSet<(TimeMs, Due)>,
+    due: BTreeSet<(TimeMs, Due, u64)>,
+    faults: u64,
     pending_calls: BTreeMap<u64, String>,
     pending_flip: Option<(String, PositionSide, Decimal, OrderId)>,
     wants_stop: BTreeMap<(String, PositionSide), bool>,
-    naked_since: BTreeMap<(String, PositionSide), TimeMs>,
-    excess_since: BTreeMap<(String, PositionSide), TimeMs>,
+    naked_since: BTreeMap<(String, PositionSide), (TimeMs, u64)>,
+    excess_since: BTreeMap<(String, PositionSide), (TimeMs, u64)>,
     expected_wallet: Decimal,
     now: TimeMs,
     last_seq: Seq,
@@ -124,6 +125,7 @@ impl Checker {
             orphans: BTreeSet::new(),
             reported_orphans: BTreeSet::new(),
             due: BTreeSet::new(),
+            faults: 0,
             pending_calls: BTreeMap::new(),
             pending_flip: None,
             wants_stop: BTreeMap::new(),
@@ -196,12 +198,28 @@ impl Checker {
         v
     }
 
+    /// Deadline `t` set when `f0` faults had been seen, stretched by one reaction window per
+    /// fault seen since: a cycle the engine lost to a timeout, 5xx, rate limit or dropped event
+    /// was no chance to react.
+    fn stretched(&self, t: TimeMs, f0: u64) -> TimeMs {
+        t.plus((self.faults - f0) as i64 * self.cfg.reaction_ms)
+    }
+
+    fn schedule(&mut self, at: TimeMs, d: Due) {
+        self.due.insert((at, d, self.faults));
+    }
+
     fn run_due(&mut self, upto: TimeMs, inclusive: bool) {
-        while let Some(&(t, d)) = self.due.iter().next() {
-            if t > upto || (!inclusive && t == upto) {
+        while let Some(&(t0, d, f0)) = self.due.iter().next() {
+            if t0 > upto || (!inclusive && t0 == upto) {
                 break;
             }
-            self.due.remove(&(t, d));
+            self.due.remove(&(t0, d, f0));
+            let t = self.stretched(t0, f0);
+            if t > t0 {
+                self.due.insert((t, d, self.faults));
+                continue;
+            }
             match d {
                 Due::Orphan(leg) => {
                     if self.leg_open(leg) && self.reported_orphans.insert(leg) {
@@ -250,12 +268,13 @@ impl Checker {
     fn time_checks(&mut self, now: TimeMs) {
         let w = self.cfg.reaction_ms;
         let keys: Vec<_> = self.naked_since.iter().map(|(k, t)| (k.clone(), *t)).collect();
-        for (k, since) in keys {
-            if since.plus(w) < now {
+        for (k, (since, f0)) in keys {
+            let due = self.stretched(since.plus(w), f0);
+            if due < now {
                 self.naked_since.remove(&k);
                 self.violate(
                     Invariant::NakedPosition,
-                    since.plus(w),
+                    due,
                     None,
                     format!(
                         "{} {} position had no live stop for more than {w} ms (since {since})",
@@ -264,16 +283,17 @@ impl Checker {
                     ),
                 );
                 // re-arm: count one violation per episode
-                self.naked_since.insert(k, TimeMs(i64::MAX / 2));
+                self.naked_since.insert(k, (TimeMs(i64::MAX / 2), self.faults));
             }
         }
         let keys: Vec<_> = self.excess_since.iter().map(|(k, t)| (k.clone(), *t)).collect();
-        for (k, since) in keys {
-            if since.plus(w) < now {
-                self.excess_since.insert(k.clone(), TimeMs(i64::MAX / 2));
+        for (k, (since, f0)) in keys {
+            let due = self.stretched(since.plus(w), f0);
+            if due < now {
+                self.excess_since.insert(k.clone(), (TimeMs(i64::MAX / 2), self.faults));
                 self.violate(
                     Invariant::ExcessProtection,
-                    since.plus(w),
+                    due,
                     None,
                     format!(
                         "{} {} resting protection exceeded the position for more than {w} ms",
@@ -318,12 +338,12 @@ impl Checker {
         }
         let wants = self.wants_stop.get(key).copied().unwrap_or(false);
         if wants && !has_stop {
-            self.naked_since.entry(key.clone()).or_insert(self.now);
+            self.naked_since.entry(key.clone()).or_insert((self.now, self.faults));
         } else {
             self.naked_since.remove(key);
         }
         if stop_cover > amt.abs() || tp_cover > amt.abs() {
-            self.excess_since.entry(key.clone()).or_insert(self.now);
+            self.excess_since.entry(key.clone()).or_insert((self.now, self.faults));
         } else {
             self.excess_since.remove(key);
         }
@@ -384,6 +404,16 @@ impl Checker {
                 }
             }
             Event::Response { call, outcome, .. } => {
+                let lost = match outcome {
+                    CallOutcome::Fault { .. } => true,
+                    CallOutcome::Rejected(e) => {
+                        e.http == 429 || e.http == 418 || e.http >= 500 || e.code == -1003 || e.code == -1008
+                    }
+                    CallOutcome::Ok(_) => false,
+                };
+                if lost {
+                    self.faults += 1;
+                }
                 if let Some(p) = self.pending_calls.remove(call) {
                     let answer = match outcome {
                         CallOutcome::Rejected(e) => format!("Binance answered {} {}", e.code, e.msg),
@@ -422,8 +452,7 @@ impl Checker {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth
                     if amt.is_zero() {
-                        self.due
-                            .insert((now.plus(self.cfg.reaction_ms), Due::Orphan(LegId::Algo(a.algo_id))));
+                        self.schedule(now.plus(self.cfg.reaction_ms), Due::Orphan(LegId::Algo(a.algo_id)));
                         self.orphans.insert(LegId::Algo(a.algo_id));
                     }
                 }
@@ -432,6 +461,7 @@ impl Checker {
                 }
                 self.protection_state(&key);
             }
+            Event::StreamDropped { .. } => self.faults += 1,
             Event::AccountUpdate(u) => self.on_account(u, now),
             Event::Engine(e) => self.on_engine(e, now, r.seq),
             _ => {}
@@ -442,8 +472,7 @@ impl Checker {
         if let Some(&p) = self.leg_pair.get(&leg) {
             let ps = &self.pairs[&p];
             if ps.tracked && !self.leg_open(ps.sl) && !self.leg_open(ps.tp) {
-                self.due
-                    .insert((now.plus(self.cfg.reaction_ms), Due::Tracked(p)));
+                self.schedule(now.plus(self.cfg.reaction_ms), Due::Tracked(p));
             }
         }
     }
@@ -479,8 +508,7 @@ impl Checker {
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
             if amt.is_zero() && o.order_type == o.orig_type {
-                self.due
-                    .insert((now.plus(self.cfg.reaction_ms), Due::Orphan(leg)));
+                self.schedule(now.plus(self.cfg.reaction_ms), Due::Orphan(leg));
                 self.orphans.insert(leg);
             }
         }
@@ -605,7 +633,7 @@ impl Checker {
                 // every protective order of the closed position must be gone within the window
                 for leg in self.protective_legs(&key, before) {
                     self.orphans.insert(leg);
-                    self.due.insert((now.plus(self.cfg.reaction_ms), Due::Orphan(leg)));
+                    self.schedule(now.plus(self.cfg.reaction_ms), Due::Orphan(leg));
                 }
                 self.wants_stop.remove(&key);
             }
@@ -648,7 +676,7 @@ impl Checker {
                 self.leg_pair.insert(*sl, *pair);
                 self.leg_pair.insert(*tp, *pair);
                 if !self.leg_open(*sl) && !self.leg_open(*tp) {
-                    self.due.insert((now.plus(self.cfg.reaction_ms), Due::Tracked(*pair)));
+                    self.schedule(now.plus(self.cfg.reaction_ms), Due::Tracked(*pair));
                 }
             }
             EngineEvent::PairDropped { pair, .. } => {
@@ -658,8 +686,7 @@ impl Checker {
                     let _ = &p.key;
                     for leg in [sl, tp] {
                         if self.leg_open(leg) {
-                            self.due
-                                .insert((now.plus(self.cfg.reaction_ms), Due::Dropped(*pair, leg)));
+                            self.schedule(now.plus(self.cfg.reaction_ms), Due::Dropped(*pair, leg));
                         }
                     }
                 }
@@ -676,8 +703,7 @@ impl Checker {
                 }
                 for (id, leg) in live {
                     if self.leg_open(leg) {
-                        self.due
-                            .insert((now.plus(self.cfg.reaction_ms), Due::Dropped(id, leg)));
+                        self.schedule(now.plus(self.cfg.reaction_ms), Due::Dropped(id, leg));
                     }
                 }
             }

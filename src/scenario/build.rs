@@ -420,7 +420,8 @@ pub fn build_with(
 
 /// The default reaction window: one monitoring cycle (poll interval + error backoff), 4 s of
 /// placement retries (1 s + 2 s + slack), eight round trips and the stream delay; where faults
-/// can strike, two more failed cycles (each a timeout, a backoff and a poll interval).
+/// can strike, one call timeout more. (The checker also stretches every deadline by one window
+/// per fault the engine met in the meantime.)
 pub fn default_reaction_ms(poll_ms: i64, backoff_ms: i64, lat: &crate::sim::Latency, f: &crate::sim::Faults) -> i64 {
     let base = poll_ms + backoff_ms + 4_000 + 8 * (lat.request_ms + lat.response_ms + lat.jitter_ms * 2) + lat.stream_ms;
     let faulty = f.rate_limit_ppm
@@ -433,7 +434,7 @@ pub fn default_reaction_ms(poll_ms: i64, backoff_ms: i64, lat: &crate::sim::Late
         || !f.scheduled.is_empty()
         || f.stream_delay_ms > 0;
     if faulty {
-        base + 2 * (lat.timeout_ms + backoff_ms + poll_ms) + f.stream_delay_ms
+        base + lat.timeout_ms + f.stream_delay_ms
     } else {
         base
     }
