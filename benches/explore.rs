@@ -10,7 +10,10 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     const N: u64 = 256;
     g.throughput(Throughput::Elements(N));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     for profile in ["reference", "tradeengine-2026-08"] {
         g.bench_function(format!("{profile}_1_thread"), |b| {
             b.iter(|| {

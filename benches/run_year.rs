@@ -19,7 +19,9 @@ const MIN: i64 = 60_000;
 fn year() -> Vec<BarTicks> {
     let mut s: u64 = 0x5eed_2024;
     let mut next = || {
-        s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (s >> 33) as i64
     };
     let mut p: i64 = 600_000;
@@ -28,7 +30,13 @@ fn year() -> Vec<BarTicks> {
             let o = p;
             p = (p + next() % 81 - 40).max(100_000);
             let c = p;
-            BarTicks { t: T0 + i * MIN, o, h: o.max(c) + next() % 31, l: o.min(c) - next() % 31, c }
+            BarTicks {
+                t: T0 + i * MIN,
+                o,
+                h: o.max(c) + next() % 31,
+                l: o.min(c) - next() % 31,
+                c,
+            }
         })
         .collect()
 }
@@ -73,7 +81,11 @@ fn bench(c: &mut Criterion) {
     for (name, stream) in [("stream", true), ("poll_2s", false)] {
         let sc = case(stream).scenario("reference", &[]).expect("scenario");
         let r = sc.run();
-        assert!(r.violations.is_empty(), "{name}: {:?}", r.violations.first());
+        assert!(
+            r.violations.is_empty(),
+            "{name}: {:?}",
+            r.violations.first()
+        );
         g.bench_function(name, |b| b.iter(|| sc.run()));
     }
     g.finish();

@@ -28,7 +28,10 @@ fn expectations(text: &str) -> (i32, Vec<String>) {
             viol.push(v.trim().to_string());
         }
     }
-    (exit.expect("every scenario states `# expect-exit: N`"), viol)
+    (
+        exit.expect("every scenario states `# expect-exit: N`"),
+        viol,
+    )
 }
 
 fn scenarios() -> Vec<PathBuf> {
@@ -65,17 +68,25 @@ fn check_expectations(all: Vec<PathBuf>) {
         let text = std::fs::read_to_string(&sc).unwrap();
         let (want_exit, want_viol) = expectations(&text);
         let out = tmp(sc.file_stem().unwrap().to_str().unwrap());
-        let o = sim().arg("run").arg(&sc).arg("--out").arg(&out).output().unwrap();
+        let o = sim()
+            .arg("run")
+            .arg(&sc)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
         let code = o.status.code().unwrap();
         assert_eq!(
-            code, want_exit,
+            code,
+            want_exit,
             "{}: exit {code}, stdout:\n{}\nstderr:\n{}",
             sc.display(),
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
         let s: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
         assert!(s["bars"].as_u64().unwrap() > 0, "{}", sc.display());
         let violations = s["violations"].as_u64().unwrap();
         assert_eq!(violations == 0, want_exit == 0, "{}", sc.display());
@@ -88,7 +99,14 @@ fn check_expectations(all: Vec<PathBuf>) {
                 s["violations_by_invariant"]
             );
         }
-        for f in ["summary.json", "orders.csv", "fills.csv", "events.jsonl", "report.md", "report.html"] {
+        for f in [
+            "summary.json",
+            "orders.csv",
+            "fills.csv",
+            "events.jsonl",
+            "report.md",
+            "report.html",
+        ] {
             assert!(out.join(f).exists(), "{}: {f} missing", sc.display());
         }
         let _ = std::fs::remove_dir_all(&out);
@@ -101,10 +119,24 @@ fn reports_are_byte_identical_across_runs() {
     let a = tmp("det-a");
     let b = tmp("det-b");
     for d in [&a, &b] {
-        let o = sim().arg("run").arg(&sc).arg("--out").arg(d).arg("--quiet").output().unwrap();
+        let o = sim()
+            .arg("run")
+            .arg(&sc)
+            .arg("--out")
+            .arg(d)
+            .arg("--quiet")
+            .output()
+            .unwrap();
         assert!(o.status.code().unwrap() <= 1);
     }
-    for f in ["summary.json", "orders.csv", "fills.csv", "events.jsonl", "report.md", "report.html"] {
+    for f in [
+        "summary.json",
+        "orders.csv",
+        "fills.csv",
+        "events.jsonl",
+        "report.md",
+        "report.html",
+    ] {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),
             std::fs::read(b.join(f)).unwrap(),
@@ -122,10 +154,16 @@ fn bad_input(name: &str, body: &str) -> (i32, String) {
     std::fs::write(&p, body).unwrap();
     let o = sim().arg("check").arg(&p).output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    (o.status.code().unwrap(), String::from_utf8_lossy(&o.stderr).to_string())
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
 }
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/binance-um/klines/AVAXUSDT/1m/AVAXUSDT-1m-2026-02.csv");
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/binance-um/klines/AVAXUSDT/1m/AVAXUSDT-1m-2026-02.csv"
+);
 
 #[test]
 fn unknown_key_is_a_one_line_error_with_line_and_field() {
@@ -146,13 +184,19 @@ fn unknown_symbol_and_profile_are_errors() {
         &format!("[data]\nklines = [\"{DATA}\"]\nsymbol = \"DOGEUSDT\"\n"),
     );
     assert_eq!(code, 2);
-    assert!(err.contains("s.toml:3: field `symbol`: unknown symbol `DOGEUSDT`"), "{err}");
+    assert!(
+        err.contains("s.toml:3: field `symbol`: unknown symbol `DOGEUSDT`"),
+        "{err}"
+    );
     let (code, err) = bad_input(
         "unknown-profile",
         &format!("[data]\nklines = [\"{DATA}\"]\n[engine]\nprofile = \"v9\"\n"),
     );
     assert_eq!(code, 2);
-    assert!(err.contains("s.toml:4: field `profile`: unknown profile `v9`"), "{err}");
+    assert!(
+        err.contains("s.toml:4: field `profile`: unknown profile `v9`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -166,7 +210,13 @@ fn broken_csv_row_names_file_line_and_field() {
     std::fs::write(&csv, lines.join("\n")).unwrap();
     let p = dir.join("s.toml");
     std::fs::write(&p, format!("[data]\nklines = [\"{}\"]\n", csv.display())).unwrap();
-    let o = sim().arg("run").arg(&p).arg("--out").arg(dir.join("r")).output().unwrap();
+    let o = sim()
+        .arg("run")
+        .arg(&p)
+        .arg("--out")
+        .arg(dir.join("r"))
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert_eq!(o.status.code().unwrap(), 2, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

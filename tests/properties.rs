@@ -45,12 +45,18 @@ const PROFILES: [&str; 4] = [
 fn replay_file(c: &CaseSpec, profile: &str, sets: &[(&str, &str)]) -> String {
     let dir = std::env::temp_dir().join("ocosim-property-failures");
     let _ = std::fs::create_dir_all(&dir);
-    let sets: Vec<(String, String)> = sets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let name = format!("case-{}", c.seed);
     let csv = format!("{}-1m-{name}.csv", c.symbol);
     let _ = std::fs::write(dir.join(&csv), c.csv());
     let path = dir.join(format!("{name}.toml"));
-    let _ = std::fs::write(&path, c.toml(&name, profile, &sets, &csv, "property failure"));
+    let _ = std::fs::write(
+        &path,
+        c.toml(&name, profile, &sets, &csv, "property failure"),
+    );
     format!("seed {} — replay: sim run {}", c.seed, path.display())
 }
 
@@ -191,7 +197,9 @@ fn planted_bug_shrinks_to_a_small_case() {
             failure_persistence: None,
             ..Config::default()
         },
-        proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
     );
     let strat = (
         prop::collection::vec(shape(), 3..40),
@@ -206,11 +214,24 @@ fn planted_bug_shrinks_to_a_small_case() {
             latency_ms: 10,
             intrabar: ocosim::exchange::IntrabarPolicy::Ohlc,
         };
-        let mut c = case(bars_from(&shapes, 10_000), &sigs, &cfg, Faults::default(), seed);
+        let mut c = case(
+            bars_from(&shapes, 10_000),
+            &sigs,
+            &cfg,
+            Faults::default(),
+            seed,
+        );
         c.legacy_api = true;
-        let r = scenario(&c, "tradeengine-v1.1.80", &[("send_reduce_only_with_position_side", "true")]).run();
+        let r = scenario(
+            &c,
+            "tradeengine-v1.1.80",
+            &[("send_reduce_only_with_position_side", "true")],
+        )
+        .run();
         prop_assert!(
-            !r.violations.iter().any(|v| v.invariant == Invariant::ReduceOnlyMode),
+            !r.violations
+                .iter()
+                .any(|v| v.invariant == Invariant::ReduceOnlyMode),
             "found"
         );
         Ok(())
@@ -229,7 +250,10 @@ fn planted_bug_shrinks_to_a_small_case() {
 #[test]
 fn one_thread_and_many_give_the_same_findings() {
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let cfg = ocosim::explore::ExploreConfig {
                 profile: "tradeengine-v1.1.80".into(),

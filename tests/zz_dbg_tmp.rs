@@ -1,15 +1,38 @@
 use ocosim::explore::*;
-use ocosim::events::*;
 #[test]
 fn dbg() {
     let profile = std::env::var("P").unwrap_or("reference".into());
-    let i: u64 = std::env::var("CASE").unwrap().parse().unwrap();
-    let c = draw_case(1, i, &[], &profile);
-    eprintln!("{:?}", (c.bars.len(), &c.signals, &c.manual, c.hedge, c.legacy_api, c.stream, c.poll_ms, c.latency_ms, &c.faults));
-    let sc = c.scenario(&profile, &[]).unwrap();
-    eprintln!("reaction {}", sc.check.reaction_ms);
-    let r = sc.run();
-    let t0 = r.output.log.records().first().map(|x| x.time_ms.0).unwrap_or(0);
-    for x in r.output.log.records() { if matches!(x.event, Event::Equity{..}) { continue; } eprintln!("{} {:>8} {}", x.seq.0, x.time_ms.0 - t0, serde_json::to_string(&x.event).unwrap().chars().take(230).collect::<String>()); }
-    for v in r.violations { eprintln!("VIOL {} seq {} {}", v.invariant.name(), v.seq.0, v.message); }
+    let seed: u64 = std::env::var("SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let from: u64 = std::env::var("FROM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let to: u64 = std::env::var("TO")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for i in from..to {
+        let c = draw_case(seed, i, &[], &profile);
+        eprintln!("start {i}");
+        let t = std::time::Instant::now();
+        let r = run_case(&c, &profile, &[]);
+        let v: Vec<_> = r
+            .map(|x| {
+                x.0.into_iter()
+                    .map(|v| format!("{} {}", v.invariant.name(), v.message))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for x in &v {
+            *counts
+                .entry(x.split(' ').next().unwrap().to_string())
+                .or_default() += 1;
+        }
+        eprintln!("done {i} {:?} {}", t.elapsed(), v.join(" | "));
+    }
+    eprintln!("COUNTS {counts:?}");
 }

@@ -73,9 +73,9 @@ impl fmt::Display for CallError {
         match self {
             CallError::Api(e) => e.fmt(f),
             CallError::Transport(TransportError::Timeout) => f.write_str("request timed out"),
-            CallError::Transport(TransportError::ServerError) => {
-                f.write_str("HTTP 503: Unknown error, please check your request or try again later.")
-            }
+            CallError::Transport(TransportError::ServerError) => f.write_str(
+                "HTTP 503: Unknown error, please check your request or try again later.",
+            ),
         }
     }
 }

@@ -170,8 +170,11 @@ pub fn load_with_overrides(
 ) -> Result<Scenario, Failure> {
     let mut sc = scenario::load(path).map_err(bad)?;
     if let Some(p) = profile {
-        sc.switches = crate::engine::Switches::profile(p)
-            .ok_or_else(|| bad(format!("--profile: unknown profile `{p}` (see `sim profiles`)")))?;
+        sc.switches = crate::engine::Switches::profile(p).ok_or_else(|| {
+            bad(format!(
+                "--profile: unknown profile `{p}` (see `sim profiles`)"
+            ))
+        })?;
         sc.profile = p.to_string();
     }
     for s in sets {
@@ -240,7 +243,12 @@ pub fn summarize(sc: &Scenario, r: &RunResult) -> Summary {
         violations_by_invariant: by_inv,
         rejections_by_code: acc.rejections_by_code,
         warnings: acc.warnings,
-        verdict: if r.violations.is_empty() { "PASS" } else { "FAIL" }.to_string(),
+        verdict: if r.violations.is_empty() {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+        .to_string(),
     }
 }
 
@@ -258,9 +266,11 @@ fn cmd_run(
     let elapsed = t0.elapsed();
     let s = summarize(&sc, &r);
     let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
-    report::write_reports(&dir, &s, &r.output.log, &r.violations, &sc.text).map_err(|e| Failure {
-        msg: format!("{}: cannot write reports: {e}", dir.display()),
-        code: 2,
+    report::write_reports(&dir, &s, &r.output.log, &r.violations, &sc.text).map_err(|e| {
+        Failure {
+            msg: format!("{}: cannot write reports: {e}", dir.display()),
+            code: 2,
+        }
     })?;
     let mut so = std::io::stdout().lock();
     if quiet {
@@ -278,16 +288,16 @@ fn cmd_run(
             );
         }
         if r.violations.len() > 10 {
-            let _ = writeln!(so, "  … {} more in {}/report.md", r.violations.len() - 10, dir.display());
+            let _ = writeln!(
+                so,
+                "  … {} more in {}/report.md",
+                r.violations.len() - 10,
+                dir.display()
+            );
         }
         let _ = writeln!(so, "reports: {}/", dir.display());
         if !r.violations.is_empty() {
-            let _ = writeln!(
-                so,
-                "replay: sim run {} --seed {}",
-                path.display(),
-                sc.seed
-            );
+            let _ = writeln!(so, "replay: sim run {} --seed {}", path.display(), sc.seed);
         }
     }
     Ok(if r.violations.is_empty() { 0 } else { 1 })
@@ -335,16 +345,27 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             no_real,
             out,
             no_shrink,
-        } => cmd_explore(profile, set, cases, time, seed, data, no_real, out, no_shrink),
+        } => cmd_explore(
+            profile, set, cases, time, seed, data, no_real, out, no_shrink,
+        ),
         Cmd::Merge { parts, out, x, y } => {
             let mut texts = Vec::new();
             for p in &parts {
-                texts.push(std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?);
+                texts.push(
+                    std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?,
+                );
             }
             let merged = crate::sweep::merge(&texts).map_err(bad)?;
-            let name = out.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            let name = out
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
             write_sweep_files(&out, &merged, &x, &y, &name)?;
-            println!("merged {} parts into {}/sweep.csv", parts.len(), out.display());
+            println!(
+                "merged {} parts into {}/sweep.csv",
+                parts.len(),
+                out.display()
+            );
             Ok(0)
         }
         Cmd::Profiles => {
@@ -375,10 +396,13 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                     out_dir: out,
                     kind,
                 };
-                let files = crate::data::download(&args, &mut |l| eprintln!("{l}")).map_err(|e| Failure {
-                    msg: e.to_string(),
-                    code: 2,
-                })?;
+                let files =
+                    crate::data::download(&args, &mut |l| eprintln!("{l}")).map_err(|e| {
+                        Failure {
+                            msg: e.to_string(),
+                            code: 2,
+                        }
+                    })?;
                 for f in files {
                     println!("{}", f.display());
                 }
@@ -445,7 +469,11 @@ fn cmd_sweep(
     let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sw.name));
     write_sweep_files(&dir, &csv, &sw.heatmap.0, &sw.heatmap.1, &sw.name)?;
     let errors = rows.iter().filter(|r| r.result.is_err()).count();
-    let violations: u64 = rows.iter().filter_map(|r| r.result.as_ref().ok()).map(|s| s.violations).sum();
+    let violations: u64 = rows
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok())
+        .map(|s| s.violations)
+        .sum();
     println!(
         "sweep {}: {} of {} cases in {:.2} s, {} violations, {} errors → {}/sweep.csv",
         sw.name,
@@ -487,18 +515,25 @@ fn cmd_explore(
     out: Option<PathBuf>,
     no_shrink: bool,
 ) -> Result<i32, Failure> {
-    let mut switches = crate::engine::Switches::profile(&profile)
-        .ok_or_else(|| bad(format!("--profile: unknown profile `{profile}` (see `sim profiles`)")))?;
+    let mut switches = crate::engine::Switches::profile(&profile).ok_or_else(|| {
+        bad(format!(
+            "--profile: unknown profile `{profile}` (see `sim profiles`)"
+        ))
+    })?;
     let mut sets = Vec::new();
     for s in &set {
         let (k, v) = s
             .split_once('=')
             .ok_or_else(|| bad(format!("--set `{s}`: expected SWITCH=VALUE")))?;
-        switches.set(k.trim(), v.trim()).map_err(|m| bad(format!("--set {k}: {m}")))?;
+        switches
+            .set(k.trim(), v.trim())
+            .map_err(|m| bad(format!("--set {k}: {m}")))?;
         sets.push((k.trim().to_string(), v.trim().to_string()));
     }
     let budget = match &time {
-        Some(t) => Some(parse_duration(t).ok_or_else(|| bad(format!("--time `{t}`: use e.g. 60s, 5m")))?),
+        Some(t) => {
+            Some(parse_duration(t).ok_or_else(|| bad(format!("--time `{t}`: use e.g. 60s, 5m")))?)
+        }
         None => None,
     };
     let limit = cases.unwrap_or(if budget.is_some() { u64::MAX } else { 10_000 });

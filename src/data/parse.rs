@@ -316,6 +316,52 @@ fn fast_uint(b: &[u8], i: &mut usize) -> Option<u64> {
 /// Non-negative decimal with 1..=11 integer digits and 0..=8 decimals, as an e8 mantissa (< 1e19).
 #[inline(always)]
 fn fast_dec(b: &[u8], i: &mut usize) -> Option<u64> {
+    // SWAR: up to 7 integer digits and up to 7 decimals from two 8-byte loads (covers prices and most
+    // volumes); anything longer, or too close to the end of the input, takes the byte loop.
+    let at = *i;
+    if let Some((int, k1)) = digit_run8(b, at) {
+        if k1 > 0 && k1 < 8 {
+            let dot = at + k1;
+            if b.get(dot) != Some(&b'.') {
+                *i = dot;
+                return Some(int * POW10[0]);
+            }
+            if let Some((frac, k2)) = digit_run8(b, dot + 1) {
+                if k2 > 0 && k2 < 8 {
+                    *i = dot + 1 + k2;
+                    return Some(int * POW10[0] + frac * POW10[k2]);
+                }
+            }
+        }
+    }
+    fast_dec_loop(b, i)
+}
+
+/// Reads the run of ASCII digits that starts at `at` within the next 8 bytes: `(value, length)`; the
+/// length is 8 when all 8 bytes are digits (the run may go on). `None` if fewer than 8 bytes remain.
+#[inline(always)]
+fn digit_run8(b: &[u8], at: usize) -> Option<(u64, usize)> {
+    let chunk: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+    let a = u64::from_le_bytes(chunk) ^ 0x3030_3030_3030_3030;
+    // A byte is a digit iff a < 10; adding 0x76 sets bit 7 for 10..=0x89, `| a` for 0x80..=0xFF.
+    // Carries only spill into later bytes, so the first non-digit is always found correctly.
+    let non_digit = (a.wrapping_add(0x7676_7676_7676_7676) | a) & 0x8080_8080_8080_8080;
+    let k = (non_digit.trailing_zeros() / 8) as usize;
+    if k == 0 {
+        return Some((0, 0));
+    }
+    // Keep the k digit bytes, as if padded with leading zeros, then combine as in `swar8`.
+    let v = a << (8 * (8 - k));
+    let v = v * 10 + (v >> 8);
+    let v = ((v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32))
+        + ((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32)))
+        >> 32;
+    Some((v, k))
+}
+
+/// Byte-loop version of [`fast_dec`].
+#[inline(always)]
+fn fast_dec_loop(b: &[u8], i: &mut usize) -> Option<u64> {
     let mut acc = 0u64;
     let n_int = fast_digits(b, i, &mut acc);
     if n_int == 0 || n_int > 11 {
@@ -683,9 +729,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn fast(s: &str) -> Option<u64> {
+        // Padding makes the SWAR path reachable; it must stop at the comma either way.
+        let padded = format!("{s},00000000");
         let mut i = 0;
-        let v = fast_dec(s.as_bytes(), &mut i)?;
-        (i == s.len()).then_some(v)
+        let v = fast_dec(padded.as_bytes(), &mut i)?;
+        let mut j = 0;
+        let w = fast_dec_loop(s.as_bytes(), &mut j);
+        assert_eq!(Some(v), w, "{s}");
+        (i == s.len() && j == s.len()).then_some(v)
     }
 
     #[test]
@@ -707,6 +758,35 @@ mod tests {
         assert_eq!(fast("1.123456789"), None);
         assert_eq!(parse_price_field(b"92233720368.54775807"), Ok(i64::MAX));
         assert!(parse_price_field(b"92233720368.54775808").is_err());
+    }
+
+    #[test]
+    fn digit_runs() {
+        assert_eq!(digit_run8(b"10.1130,1", 0), Some((10, 2)));
+        assert_eq!(digit_run8(b"1130,1234", 0), Some((1130, 4)));
+        assert_eq!(digit_run8(b"1234567,x", 0), Some((1_234_567, 7)));
+        assert_eq!(digit_run8(b"12345678", 0), Some((12_345_678, 8)));
+        assert_eq!(digit_run8(b",1234567", 0), Some((0, 0)));
+        assert_eq!(digit_run8(b"9\xff\x80/:0000", 0), Some((9, 1)));
+        assert_eq!(digit_run8(b"1234", 0), None);
+        for s in [
+            "10.1130,",
+            "38521,12345678",
+            "389800.3310,",
+            "0.00000001,xxxxxxxx",
+            "7,00000000",
+            "12.1234567,000000",
+            "1234567.1234567,",
+        ] {
+            let mut i = 0;
+            let mut j = 0;
+            assert_eq!(
+                fast_dec(s.as_bytes(), &mut i),
+                fast_dec_loop(s.as_bytes(), &mut j),
+                "{s}"
+            );
+            assert_eq!(i, j, "{s}");
+        }
     }
 
     #[test]

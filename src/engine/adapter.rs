@@ -28,6 +28,8 @@ pub(crate) enum Fail {
     Transport(TransportError),
     /// The risk-placement budget (`asyncio.wait_for`) ran out at a suspension point.
     Budget,
+    /// The outcome stayed unknown: the order with this client id may or may not exist.
+    Unknown(String),
 }
 
 impl Fail {
@@ -45,6 +47,7 @@ impl Fail {
             Fail::Api(e) => e.to_string(),
             Fail::Transport(t) => CallError::Transport(*t).to_string(),
             Fail::Budget => "risk placement timed out (wait_for 10 s)".to_string(),
+            Fail::Unknown(c) => format!("outcome unknown (client id {c})"),
         }
     }
 }
@@ -509,22 +512,44 @@ impl Engine {
         }
     }
 
-    /// After an unknown outcome: the order as the exchange knows it by client id, if any.
-    fn requery<E: Exchange>(ex: &mut E, r: &Req) -> Option<Placed> {
+    /// The client id a request carries, if any.
+    fn client_of(r: &Req) -> Option<String> {
         match r {
-            Req::Order(o) => {
-                let cid = o.client_order_id.as_ref()?;
-                ex.query_order(&o.symbol, &OrderRef::Client(cid.clone()))
-                    .ok()
-                    .map(Placed::from_order)
+            Req::Order(o) => o.client_order_id.clone(),
+            Req::Algo(a) => a.client_algo_id.clone(),
+        }
+    }
+
+    /// After an unknown outcome, asks for the order by client id until the exchange answers:
+    /// `Some` when it exists, `None` when it positively does not (-2013), [`Fail::Unknown`] when
+    /// every query failed. Never re-posts: Binance only refuses a duplicate client id among *open*
+    /// orders, so a blind re-post of a filled MARKET would open a second position.
+    fn resolve_unknown<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        r: &Req,
+        cid: &str,
+    ) -> Result<Option<Placed>, Fail> {
+        let attempts = self.sw.placement_retries.max(1);
+        for k in 0..attempts {
+            let found = match r {
+                Req::Order(o) => ex
+                    .query_order(&o.symbol, &OrderRef::Client(cid.to_string()))
+                    .map(Placed::from_order),
+                Req::Algo(a) => ex
+                    .query_algo_order(&a.symbol, &AlgoRef::Client(cid.to_string()))
+                    .map(Placed::from_algo),
+            };
+            match found {
+                Ok(p) => return Ok(Some(p)),
+                Err(CallError::Api(e)) if e.code == -2013 => return Ok(None),
+                Err(_) => {}
             }
-            Req::Algo(a) => {
-                let cid = a.client_algo_id.as_ref()?;
-                ex.query_algo_order(&a.symbol, &AlgoRef::Client(cid.clone()))
-                    .ok()
-                    .map(Placed::from_algo)
+            if k + 1 < attempts {
+                self.pause(ex, self.sw.retry_base_delay_ms << k)?;
             }
         }
+        Err(Fail::Unknown(cid.to_string()))
     }
 
     /// `BinanceFuturesExchange.execute(order)`: local validation, then the request with retries.
@@ -565,56 +590,49 @@ impl Engine {
         let wire_ps = self.wire_ps(ex, o.ps)?;
         let mut req = self.build(o, wire_ps);
         let attempts = self.sw.placement_retries.max(1);
-        let mut last = Fail::Local("no attempt".into());
-        for a in 0..attempts {
-            match Self::send(ex, &req) {
+        let mut a = 0u32;
+        loop {
+            let e = match Self::send(ex, &req) {
                 Ok(p) => return Ok(p),
                 Err(CallError::Api(e))
                     if e.http == 404
                         && matches!(req, Req::Algo(_))
                         && self.sw.legs_api == LegsApi::Auto =>
                 {
+                    // no algo endpoint on this account: the same attempt on /fapi/v1/order
                     self.note_no_algo_api(ex);
                     req = self.build(o, wire_ps);
-                    match Self::send(ex, &req) {
-                        Ok(p) => return Ok(p),
-                        Err(e) => {
-                            if !self.retryable(&e) {
-                                return Err(e.into());
-                            }
-                            last = e.into();
-                        }
+                    continue;
+                }
+                Err(e) => e,
+            };
+            // after an unknown outcome (or a duplicate client id, which says an earlier attempt
+            // landed) the order may exist: find out before posting again
+            let maybe_placed = matches!(e, CallError::Transport(_)) || e.code() == Some(-4116);
+            match Self::client_of(&req) {
+                Some(cid) if maybe_placed && self.sw.requery_unknown_outcome => {
+                    if let Some(p) = self.resolve_unknown(ex, &req, &cid)? {
+                        ex.emit(EngineEvent::Note {
+                            text: format!(
+                                "{} found by client id after an unknown outcome",
+                                leg_text(p.id)
+                            ),
+                        });
+                        return Ok(p);
                     }
                 }
-                Err(e) => {
-                    // after an unknown outcome (or a duplicate client id, which says the earlier
-                    // attempt landed) the order may exist: ask for it before posting again
-                    let maybe_placed =
-                        matches!(e, CallError::Transport(_)) || (e.code() == Some(-4116) && a > 0);
-                    if maybe_placed {
-                        if self.sw.requery_unknown_outcome {
-                            if let Some(p) = Self::requery(ex, &req) {
-                                ex.emit(EngineEvent::Note {
-                                    text: format!(
-                                        "{} found by client id after an unknown outcome",
-                                        leg_text(p.id)
-                                    ),
-                                });
-                                return Ok(p);
-                            }
-                        }
-                    }
-                    if !self.retryable(&e) && !(maybe_placed && self.sw.requery_unknown_outcome) {
+                _ => {
+                    if !self.retryable(&e) {
                         return Err(e.into());
                     }
-                    last = e.into();
                 }
             }
-            if a + 1 < attempts {
-                self.pause(ex, self.sw.retry_base_delay_ms << a)?;
+            a += 1;
+            if a >= attempts {
+                return Err(e.into());
             }
+            self.pause(ex, self.sw.retry_base_delay_ms << (a - 1))?;
         }
-        Err(last)
     }
 
     /// True when legs go to the algo endpoint.

@@ -8,7 +8,7 @@
 use super::adapter::{close_side, leg_text, py_decimals, Fail, Kind, Placed, TradeOrder};
 use super::oco::{pct, OcoStatus, RiskPlan};
 use super::switches::*;
-use super::{ActiveSignal, Engine, PairRec, Pending};
+use super::{ActiveSignal, Cleanup, Engine, PairRec, Pending};
 use crate::api::{Exchange, OrderRef};
 use crate::engine::signal::{Action, Signal};
 use crate::events::EngineEvent;
@@ -281,8 +281,30 @@ impl Engine {
             leg: false,
             client_id: entry_cid,
         };
+        let plan = Pending {
+            symbol: sig.symbol.clone(),
+            dir,
+            sl: sig.stop_loss,
+            tp: sig.take_profit,
+            sl_pct: sig.stop_loss_pct,
+            tp_pct: sig.take_profit_pct,
+            base: base.clone(),
+            protected: false,
+            order_amount: amount,
+            strategy_position_id: spid,
+        };
         let placed = match self.execute(ex, &order) {
             Ok(p) => p,
+            Err(Fail::Unknown(cid)) if self.sw.retry_cleanup => {
+                // the entry may exist: the monitor looks it up by client id and protects it
+                self.st.unresolved.insert(cid, plan);
+                self.st.stable = false;
+                self.start_monitoring(ex);
+                return (
+                    "failed".into(),
+                    "entry outcome unknown; the monitor looks it up by client id".into(),
+                );
+            }
             Err(f) => return ("failed".into(), f.text()),
         };
         let accepted = if self.sw.entry_resp_result {
@@ -317,21 +339,7 @@ impl Engine {
                     format!("entry ended {} unfilled", placed.status),
                 );
             }
-            self.st.pending.insert(
-                order_id,
-                Pending {
-                    symbol: sig.symbol.clone(),
-                    dir,
-                    sl: sig.stop_loss,
-                    tp: sig.take_profit,
-                    sl_pct: sig.stop_loss_pct,
-                    tp_pct: sig.take_profit_pct,
-                    base,
-                    protected: false,
-                    order_amount: amount,
-                    strategy_position_id: spid,
-                },
-            );
+            self.st.pending.insert(order_id, plan);
             self.start_monitoring(ex);
             return (
                 "executed".into(),
@@ -400,7 +408,13 @@ impl Engine {
     }
 
     /// `update_position`: the local book (never decremented by SL/TP fills, W17).
-    fn book_add(&mut self, symbol: &str, dir: PositionSide, amount: Decimal, now: TimeMs) {
+    pub(crate) fn book_add(
+        &mut self,
+        symbol: &str,
+        dir: PositionSide,
+        amount: Decimal,
+        now: TimeMs,
+    ) {
         if self.sw.local_book_by_side {
             let key = (symbol.to_string(), dir);
             *self.st.book.entry(key.clone()).or_default() += amount;
@@ -692,10 +706,16 @@ impl Engine {
         ex.emit(EngineEvent::Note {
             text: format!("protection failed ({}); rolling back", f.text()),
         });
+        let filled = if req.executed > Decimal::ZERO {
+            req.executed
+        } else {
+            req.order_amount
+        };
         let qty = match self.sw.manual_close_qty {
+            // the position as the venue reports it, or what the entry filled if that read fails
             CloseQty::PositionRisk => self
                 .position_amt(ex, &req.symbol, req.dir)
-                .unwrap_or_default(),
+                .unwrap_or(filled),
             CloseQty::LocalBook => {
                 if req.executed > Decimal::ZERO {
                     req.executed
@@ -718,10 +738,13 @@ impl Engine {
             "atomic_rollback_oco_failure",
         ) {
             CloseOutcome::Closed => ("rolled_back".into(), f.text()),
-            other => (
-                "rollback_failed".into(),
-                format!("{}; {}", f.text(), other.text()),
-            ),
+            other => {
+                self.queue_cleanup(ex, Cleanup::Flatten(req.symbol.clone(), req.dir));
+                (
+                    "rollback_failed".into(),
+                    format!("{}; {}", f.text(), other.text()),
+                )
+            }
         }
     }
 

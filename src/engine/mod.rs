@@ -29,6 +29,7 @@
 //! unique); persistence, NATS, metrics, locks and the CIO gate are not ported.
 
 mod adapter;
+mod cleanup;
 mod dispatcher;
 mod monitor;
 mod oco;
@@ -148,6 +149,17 @@ pub(crate) struct Pending {
     pub strategy_position_id: u64,
 }
 
+/// Something that failed to settle and that the monitor retries (`retry_cleanup`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Cleanup {
+    /// Cancel a leg (symbol, id) that must not stay.
+    Cancel(String, LegId),
+    /// Cancel an order whose placement outcome was unknown: (symbol, algo?, client id).
+    CancelClient(String, bool, String),
+    /// Close a side whose rollback close failed.
+    Flatten(String, PositionSide),
+}
+
 /// A signal the P78 aggregator remembers for conflict checks.
 #[derive(Debug, Clone)]
 pub(crate) struct ActiveSignal {
@@ -186,6 +198,10 @@ pub(crate) struct State {
     pub deadline: Option<TimeMs>,
     /// The reference recovery after a restart failed on a read; the monitor retries it.
     pub needs_recovery: bool,
+    /// What failed to settle, retried by the monitor (`retry_cleanup`).
+    pub cleanup: std::collections::BTreeSet<Cleanup>,
+    /// Entries whose placement outcome stayed unknown, by client id (`retry_cleanup`).
+    pub unresolved: BTreeMap<String, Pending>,
 }
 
 /// The engine under test.
@@ -262,7 +278,12 @@ impl Engine {
     /// True when the next pass only reads open orders and would change nothing if the venue's
     /// open orders are unchanged since the previous pass.
     pub fn poll_pass_is_readonly(&self) -> bool {
-        self.st.running && self.st.stable && !self.st.needs_recovery && self.has_work()
+        self.st.running
+            && self.st.stable
+            && !self.st.needs_recovery
+            && self.st.cleanup.is_empty()
+            && self.st.unresolved.is_empty()
+            && self.has_work()
     }
 
     /// Number of REST calls such a read-only pass makes (P78: one openOrders per pair; PHEAD:
@@ -303,6 +324,8 @@ impl Engine {
             .any(|p| p.status == PairStatus::Active)
             || !self.st.pending.is_empty()
             || self.st.needs_recovery
+            || !self.st.cleanup.is_empty()
+            || !self.st.unresolved.is_empty()
     }
 
     /// A fresh sequence number.

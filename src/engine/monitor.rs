@@ -62,6 +62,9 @@ impl Engine {
             self.st.stable = false;
             self.recover_reference(ex);
         }
+        if !self.st.cleanup.is_empty() || !self.st.unresolved.is_empty() {
+            self.run_cleanup(ex);
+        }
         if !self.has_work() {
             self.st.running = false;
             self.st.next_pass = None;
@@ -325,7 +328,7 @@ impl Engine {
         };
         if amt.is_zero() {
             for (leg, _, _) in states.iter().filter(|s| s.2 == LegState::Open) {
-                let _ = self.cancel_leg_once(ex, &rec.symbol, leg.id, Route::Correct);
+                self.cancel_or_queue(ex, &rec.symbol, leg.id);
             }
             self.mark(
                 id,
@@ -365,6 +368,7 @@ impl Engine {
                     });
                 }
                 Err(f) => {
+                    self.unknown_leg(ex, &rec.symbol, &f);
                     ex.emit(EngineEvent::Note {
                         text: format!("pair {id}: re-arm failed ({}); closing", f.text()),
                     });
@@ -733,7 +737,7 @@ impl Engine {
         for (base, (sl, tp, dir, ps)) in groups {
             if amts.get(&dir).copied().unwrap_or_default().is_zero() {
                 for l in sl.iter().chain(tp.iter()) {
-                    let _ = self.cancel_leg_once(ex, &symbol, l.id, Route::Correct);
+                    self.cancel_or_queue(ex, &symbol, l.id);
                 }
                 ex.emit(EngineEvent::Note {
                     text: format!("recovery: legs of {base} rest against a flat side; cancelled"),

@@ -8,7 +8,7 @@
 
 use super::adapter::{close_side, leg_text, Fail, Kind, LegState, Placed, Route, TradeOrder};
 use super::switches::*;
-use super::{Engine, Leg, PairRec, PairStatus};
+use super::{Cleanup, Engine, Leg, PairRec, PairStatus};
 use crate::api::{CallError, Exchange, OrderRef};
 use crate::events::{EngineEvent, LegId};
 use crate::types::*;
@@ -301,14 +301,18 @@ impl Engine {
                             })
                         }
                         Err(Fail::Budget) => return Err(Fail::Budget),
-                        Err(f) => failures.push(format!("SL: {}", f.text())),
+                        Err(f) => {
+                            self.unknown_leg(ex, &plan.symbol, &f);
+                            failures.push(format!("SL: {}", f.text()))
+                        }
                     }
                 }
                 // an exception inside place_oco_orders: status "error"
                 Err(f) => return Ok(OcoStatus::Failed(format!("error: SL {}", f.text()))),
             }
         }
-        if let Some(p) = plan.tp {
+        let abort = self.sw.oco_abort_after_failed_leg && !failures.is_empty();
+        if let Some(p) = plan.tp.filter(|_| !abort) {
             match self.place_leg(ex, &rec, false, p, 0) {
                 Ok(x) => {
                     rec.tp = Some(Leg {
@@ -318,7 +322,10 @@ impl Engine {
                     })
                 }
                 Err(Fail::Budget) => return Err(Fail::Budget),
-                Err(f) => failures.push(format!("TP: {}", f.text())),
+                Err(f) => {
+                    self.unknown_leg(ex, &plan.symbol, &f);
+                    failures.push(format!("TP: {}", f.text()))
+                }
             }
         }
         if failures.is_empty() {
@@ -332,7 +339,7 @@ impl Engine {
         }
         if self.sw.partial_oco_cancels_survivor {
             for leg in &posted {
-                let _ = self.cancel_leg_once(ex, &plan.symbol, *leg, Route::Correct);
+                self.cancel_or_queue(ex, &plan.symbol, *leg);
             }
             return Ok(OcoStatus::PositionNaked(format!(
                 "{why}; posted leg cancelled"
@@ -349,6 +356,17 @@ impl Engine {
             ),
         });
         Ok(OcoStatus::Failed(why))
+    }
+
+    /// A leg placement whose outcome stayed unknown: the leg may rest; cancel it by client id.
+    pub(crate) fn unknown_leg<E: Exchange>(&mut self, ex: &mut E, symbol: &str, f: &Fail) {
+        if let Fail::Unknown(cid) = f {
+            let algo = self.algo_legs();
+            self.queue_cleanup(
+                ex,
+                Cleanup::CancelClient(symbol.to_string(), algo, cid.clone()),
+            );
+        }
     }
 
     /// Reference dedup: the side's open pair covers the new entry, completed with a leg it lacks
@@ -391,8 +409,9 @@ impl Engine {
                 }
                 Err(Fail::Budget) => return Err(Fail::Budget),
                 Err(f) => {
+                    self.unknown_leg(ex, &rec.symbol, &f);
                     if let Some(l) = fresh.sl.filter(|_| rec.sl.is_none()) {
-                        let _ = self.cancel_leg_once(ex, &rec.symbol, l.id, Route::Correct);
+                        self.cancel_or_queue(ex, &rec.symbol, l.id);
                     }
                     return Ok(OcoStatus::Failed(format!(
                         "completing pair {id}: {}",
@@ -418,7 +437,7 @@ impl Engine {
             return Ok(true);
         }
         for l in rec.legs().filter(|l| present.contains(&l.id)) {
-            let _ = self.cancel_leg_once(ex, &rec.symbol, l.id, Route::Correct);
+            self.cancel_or_queue(ex, &rec.symbol, l.id);
         }
         self.mark(id, PairStatus::Cancelled, "stale: replaced by a new pair");
         self.drop_finished(ex);

@@ -281,12 +281,17 @@ pub struct Switches {
     pub partial_oco_cancels_survivor: bool,
     /// What follows a failed OCO placement.
     pub individual_fallback: Fallback,
+    /// Stop placing the pair once a leg failed (false: SL then TP regardless, as the live engine).
+    pub oco_abort_after_failed_leg: bool,
     /// Register a lone SL or TP with the monitor (false: placed unpaired and never watched).
     pub register_single_legs: bool,
     /// Individual legs retry -2021 at ×0.99 then ×0.98 of the price (moved toward safety) (#109).
     pub minus_2021_ladder: bool,
     /// When protection fails (error or timeout), close the position (PHEAD #238, reference).
     pub atomic_rollback: bool,
+    /// What failed to settle is retried by the monitor until it does: a rollback close, a leg
+    /// cancel, an entry or leg whose outcome stayed unknown (found by client id).
+    pub retry_cleanup: bool,
     /// Abort risk placement after this many ms and roll back (0 = no budget; PHEAD 10 000, W13).
     pub rollback_timeout_ms: i64,
     // ---- adapter (§5)
@@ -387,9 +392,11 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("direction_refusal", "refuse a pair with SL/TP on the wrong side of the entry"),
     ("partial_oco_cancels_survivor", "one leg posted, other failed: cancel the posted one (false: W2)"),
     ("individual_fallback", "after a failed OCO: none, unpaired SL+TP logged (W2), or raising (W12)"),
+    ("oco_abort_after_failed_leg", "once a leg failed, the rest of the pair is not placed"),
     ("register_single_legs", "a lone SL or TP is watched (false: placed unpaired)"),
     ("minus_2021_ladder", "individual legs retry -2021 at ×0.99 / ×0.98 toward safety"),
     ("atomic_rollback", "close the position when protection fails"),
+    ("retry_cleanup", "failed rollback closes, leg cancels and unknown outcomes are retried until settled"),
     ("rollback_timeout_ms", "risk placement budget before rollback (0 = none; W13)"),
     ("position_side_param", "positionSide always (one-way → -4061) or only in hedge mode"),
     ("send_reduce_only_with_position_side", "pre-v1.1.78 bug: reduceOnly with positionSide (-1106)"),
@@ -456,9 +463,11 @@ impl Default for Switches {
             direction_refusal: false,
             partial_oco_cancels_survivor: true,
             individual_fallback: Fallback::Never,
+            oco_abort_after_failed_leg: true,
             register_single_legs: true,
             minus_2021_ladder: false,
             atomic_rollback: true,
+            retry_cleanup: true,
             rollback_timeout_ms: 0,
             position_side_param: PositionSideParam::ByAccountMode,
             send_reduce_only_with_position_side: false,

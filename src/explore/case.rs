@@ -72,7 +72,12 @@ pub fn gen_bars(rng: &mut StreamRng, n: usize, t0: i64, start: i64) -> Vec<BarTi
         let (o, h, l, c) = match rng.below(10) {
             0..=3 => {
                 let c = (p + r(rng, 6 * unit) - 3 * unit).max(10);
-                (p, p.max(c) + r(rng, unit + 1), (p.min(c) - r(rng, unit + 1)).max(5), c)
+                (
+                    p,
+                    p.max(c) + r(rng, unit + 1),
+                    (p.min(c) - r(rng, unit + 1)).max(5),
+                    c,
+                )
             }
             4 | 5 => {
                 let w = unit * (5 + r(rng, 40));
@@ -95,7 +100,13 @@ pub fn gen_bars(rng: &mut StreamRng, n: usize, t0: i64, start: i64) -> Vec<BarTi
             }
         };
         let c = c.clamp(l.max(5), h);
-        v.push(BarTicks { t, o, h, l: l.max(5), c });
+        v.push(BarTicks {
+            t,
+            o,
+            h,
+            l: l.max(5),
+            c,
+        });
         p = c;
     }
     v
@@ -114,7 +125,9 @@ pub fn load_pools(paths: &[std::path::PathBuf]) -> Result<Vec<Pool>, data::DataE
     let mut pools = Vec::new();
     for p in paths {
         let s = data::load_klines(std::slice::from_ref(p), &data::LoadOptions::default())?;
-        let Some(spec) = SymbolSpec::builtin(&s.symbol) else { continue };
+        let Some(spec) = SymbolSpec::builtin(&s.symbol) else {
+            continue;
+        };
         if s.interval_ms != CASE_INTERVAL_MS {
             continue;
         }
@@ -127,7 +140,10 @@ pub fn load_pools(paths: &[std::path::PathBuf]) -> Result<Vec<Pool>, data::DataE
                 c: spec.e8_to_ticks(s.close_e8[i]),
             })
             .collect();
-        pools.push(Pool { symbol: s.symbol.clone(), bars });
+        pools.push(Pool {
+            symbol: s.symbol.clone(),
+            bars,
+        });
     }
     Ok(pools)
 }
@@ -145,7 +161,10 @@ impl CaseSpec {
         } else {
             let n = 4 + rng.below(50) as usize;
             let start = 10_000 + rng.below(20_000) as i64;
-            ("AVAXUSDT".to_string(), gen_bars(rng, n, 1_769_904_000_000, start))
+            (
+                "AVAXUSDT".to_string(),
+                gen_bars(rng, n, 1_769_904_000_000, start),
+            )
         };
         let spec = SymbolSpec::builtin(&symbol).expect("pool symbols are built in");
         let n_sig = 1 + rng.below(5) as usize;
@@ -163,9 +182,9 @@ impl CaseSpec {
             let sign = if action == Action::Sell { -1 } else { 1 };
             let dist = |rng: &mut StreamRng| -> i64 {
                 match rng.below(12) {
-                    0 => 1,                                   // one tick from the price
-                    1 => 0,                                   // equal to the entry
-                    2 => -(1 + rng.below(50) as i64),         // wrong side
+                    0 => 1,                                              // one tick from the price
+                    1 => 0,                                              // equal to the entry
+                    2 => -(1 + rng.below(50) as i64),                    // wrong side
                     _ => (price * (2 + rng.below(300) as i64)) / 10_000, // 0.02 %..3 %
                 }
             };
@@ -189,7 +208,11 @@ impl CaseSpec {
         if rng.below(5) == 0 {
             let bi = rng.below(bars.len() as u64) as usize;
             let ps = if hedge {
-                if rng.below(2) == 0 { PositionSide::Long } else { PositionSide::Short }
+                if rng.below(2) == 0 {
+                    PositionSide::Long
+                } else {
+                    PositionSide::Short
+                }
             } else {
                 PositionSide::Both
             };
@@ -213,7 +236,9 @@ impl CaseSpec {
         };
         if rng.below(7) == 0 {
             let bi = rng.below(bars.len() as u64) as usize;
-            faults.restarts_ms.push(bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64);
+            faults
+                .restarts_ms
+                .push(bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64);
         }
         CaseSpec {
             symbol,
@@ -225,8 +250,11 @@ impl CaseSpec {
             stream: rng.below(10) < 3,
             poll_ms: [500i64, 1000, 2000, 2000, 5000, 30_000][rng.below(6) as usize],
             latency_ms: rng.below(300) as i64,
-            intrabar: [IntrabarPolicy::Ohlc, IntrabarPolicy::Pessimistic, IntrabarPolicy::Optimistic]
-                [rng.below(3) as usize],
+            intrabar: [
+                IntrabarPolicy::Ohlc,
+                IntrabarPolicy::Pessimistic,
+                IntrabarPolicy::Optimistic,
+            ][rng.below(3) as usize],
             faults,
             seed: rng.next_u64() >> 1,
         }
@@ -246,7 +274,11 @@ impl CaseSpec {
         .iter()
         .filter(|&&p| p > 0)
         .count();
-        (self.bars.len(), self.signals.len() + self.manual.len(), kinds + f.restarts_ms.len())
+        (
+            self.bars.len(),
+            self.signals.len() + self.manual.len(),
+            kinds + f.restarts_ms.len(),
+        )
     }
 
     /// The bars as a Binance kline CSV (with header).
@@ -287,16 +319,25 @@ impl CaseSpec {
                 taker_buy_quote_volume: Decimal::ZERO,
             })
             .collect();
-        KlineSeries::from_klines(self.symbol.clone(), CASE_INTERVAL_MS, &kl).map_err(|e| ScenarioError {
-            file: "<case>".into(),
-            line: 0,
-            field: "bars".into(),
-            msg: e.to_string(),
+        KlineSeries::from_klines(self.symbol.clone(), CASE_INTERVAL_MS, &kl).map_err(|e| {
+            ScenarioError {
+                file: "<case>".into(),
+                line: 0,
+                field: "bars".into(),
+                msg: e.to_string(),
+            }
         })
     }
 
     /// The scenario file of this case; `csv_name` is the kline file beside it.
-    pub fn toml(&self, name: &str, profile: &str, sets: &[(String, String)], csv_name: &str, header: &str) -> String {
+    pub fn toml(
+        &self,
+        name: &str,
+        profile: &str,
+        sets: &[(String, String)],
+        csv_name: &str,
+        header: &str,
+    ) -> String {
         let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
         let mut s = String::new();
         for l in header.lines() {
@@ -306,11 +347,19 @@ impl CaseSpec {
         if !self.manual.is_empty() {
             s.push_str("manual_closes = [\n");
             for (t, ps) in &self.manual {
-                let _ = writeln!(s, "  {{ at = \"{t}\", position_side = \"{}\" }},", ps.as_str());
+                let _ = writeln!(
+                    s,
+                    "  {{ at = \"{t}\", position_side = \"{}\" }},",
+                    ps.as_str()
+                );
             }
             s.push_str("]\n");
         }
-        let _ = writeln!(s, "\n[data]\nklines = [\"{csv_name}\"]\nsymbol = \"{}\"", self.symbol);
+        let _ = writeln!(
+            s,
+            "\n[data]\nklines = [\"{csv_name}\"]\nsymbol = \"{}\"",
+            self.symbol
+        );
         let _ = writeln!(
             s,
             "\n[exchange]\nposition_mode = \"{}\"\napi = \"{}\"\nintrabar = \"{}\"",
@@ -323,7 +372,11 @@ impl CaseSpec {
                 IntrabarPolicy::Refine => "refine",
             }
         );
-        let _ = writeln!(s, "\n[latency]\nrequest_ms = {0}\nresponse_ms = {0}", self.latency_ms);
+        let _ = writeln!(
+            s,
+            "\n[latency]\nrequest_ms = {0}\nresponse_ms = {0}",
+            self.latency_ms
+        );
         let _ = writeln!(
             s,
             "\n[engine]\nprofile = \"{profile}\"\nmonitor = \"{}\"\npoll_interval_ms = {}",
@@ -370,7 +423,11 @@ impl CaseSpec {
     }
 
     /// Builds the runnable scenario exactly as `sim run` would from [`CaseSpec::toml`] + CSV.
-    pub fn scenario(&self, profile: &str, sets: &[(String, String)]) -> Result<Scenario, ScenarioError> {
+    pub fn scenario(
+        &self,
+        profile: &str,
+        sets: &[(String, String)],
+    ) -> Result<Scenario, ScenarioError> {
         let csv_name = format!("{}-1m-case.csv", self.symbol);
         let text = self.toml("case", profile, sets, &csv_name, "");
         let path = Path::new("case.toml");

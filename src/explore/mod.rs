@@ -96,23 +96,39 @@ pub fn signature(v: &Violation, log: &EventLog) -> String {
         }
     }
     // drop concrete prices/quantities: keep the words only
-    let words: Vec<&str> = msg.split_whitespace().filter(|w| !w.starts_with('#') && !w.starts_with("-#")).collect();
+    let words: Vec<&str> = msg
+        .split_whitespace()
+        .filter(|w| !w.starts_with('#') && !w.starts_with("-#"))
+        .collect();
     let mut marks: Vec<String> = Vec::new();
     for s in &v.trail {
         if let Some(r) = log.records().get(s.0 as usize) {
             match &r.event {
-                Event::Response { outcome: CallOutcome::Rejected(e), .. } => marks.push(e.code.to_string()),
-                Event::Response { outcome: CallOutcome::Fault { error, .. }, .. } => marks.push(format!("{error:?}")),
+                Event::Response {
+                    outcome: CallOutcome::Rejected(e),
+                    ..
+                } => marks.push(e.code.to_string()),
+                Event::Response {
+                    outcome: CallOutcome::Fault { error, .. },
+                    ..
+                } => marks.push(format!("{error:?}")),
                 Event::StreamDropped { .. } => marks.push("stream-drop".into()),
                 Event::Engine(crate::events::EngineEvent::Restart) => marks.push("restart".into()),
-                Event::Engine(crate::events::EngineEvent::MonitorStopped { .. }) => marks.push("monitor-stopped".into()),
+                Event::Engine(crate::events::EngineEvent::MonitorStopped { .. }) => {
+                    marks.push("monitor-stopped".into())
+                }
                 _ => {}
             }
         }
     }
     marks.sort();
     marks.dedup();
-    format!("{}: {} [{}]", v.invariant.name(), words.join(" "), marks.join(","))
+    format!(
+        "{}: {} [{}]",
+        v.invariant.name(),
+        words.join(" "),
+        marks.join(",")
+    )
 }
 
 /// True for profiles of releases that predate the Algo Order API (their legs go to
@@ -130,7 +146,11 @@ pub fn draw_case(seed: u64, i: u64, pools: &[Pool], profile: &str) -> CaseSpec {
 }
 
 /// Runs a case; None when it could not be built (never expected for drawn cases).
-pub fn run_case(c: &CaseSpec, profile: &str, sets: &[(String, String)]) -> Option<(Vec<Violation>, EventLog)> {
+pub fn run_case(
+    c: &CaseSpec,
+    profile: &str,
+    sets: &[(String, String)],
+) -> Option<(Vec<Violation>, EventLog)> {
     let sc = c.scenario(profile, sets).ok()?;
     let r = sc.run();
     Some((r.violations, r.output.log))
@@ -206,17 +226,36 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
     // first signal
     let n = c.bars.len();
     if n > 2 {
-        let last_needed = c.signals.iter().map(|s| s.at_ms).chain(c.manual.iter().map(|m| m.0)).max().unwrap_or(0);
-        let min_keep = c.bars.iter().position(|b| b.t + case::CASE_INTERVAL_MS > last_needed).map(|i| i + 1).unwrap_or(n);
+        let last_needed = c
+            .signals
+            .iter()
+            .map(|s| s.at_ms)
+            .chain(c.manual.iter().map(|m| m.0))
+            .max()
+            .unwrap_or(0);
+        let min_keep = c
+            .bars
+            .iter()
+            .position(|b| b.t + case::CASE_INTERVAL_MS > last_needed)
+            .map(|i| i + 1)
+            .unwrap_or(n);
         for keep in [min_keep.max((n / 2).max(2)), n - 1] {
             if keep < n && keep >= min_keep.min(n) && keep >= 2 {
                 let mut x = c.clone();
                 x.bars.truncate(keep);
-                x.faults.restarts_ms.retain(|t| *t < x.bars[keep - 1].t + case::CASE_INTERVAL_MS);
+                x.faults
+                    .restarts_ms
+                    .retain(|t| *t < x.bars[keep - 1].t + case::CASE_INTERVAL_MS);
                 v.push(x);
             }
         }
-        let first_needed = c.signals.iter().map(|s| s.at_ms).chain(c.manual.iter().map(|m| m.0)).min().unwrap_or(i64::MAX);
+        let first_needed = c
+            .signals
+            .iter()
+            .map(|s| s.at_ms)
+            .chain(c.manual.iter().map(|m| m.0))
+            .min()
+            .unwrap_or(i64::MAX);
         if c.bars.len() > 2 && c.bars[1].t + case::CASE_INTERVAL_MS <= first_needed {
             let mut x = c.clone();
             x.bars.remove(0);
@@ -248,7 +287,11 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
 
 /// Runs cases in batches until `stop(cases_done, findings)` says so; returns the findings
 /// (shrunk when configured). Deterministic for a given number of cases run.
-pub fn explore(cfg: &ExploreConfig, stop: &(dyn Fn(u64, usize) -> bool + Sync), on_batch: &(dyn Fn(u64, usize) + Sync)) -> ExploreResult {
+pub fn explore(
+    cfg: &ExploreConfig,
+    stop: &(dyn Fn(u64, usize) -> bool + Sync),
+    on_batch: &(dyn Fn(u64, usize) + Sync),
+) -> ExploreResult {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut raw: Vec<(String, Violation, u64, CaseSpec)> = Vec::new();
     let mut done = 0u64;
@@ -277,7 +320,11 @@ pub fn explore(cfg: &ExploreConfig, stop: &(dyn Fn(u64, usize) -> bool + Sync), 
         .par_iter()
         .enumerate()
         .map(|(k, (sig, v, i, c))| {
-            let shrunk = if cfg.shrink { shrink(c, sig, &cfg.profile, &cfg.sets) } else { c.clone() };
+            let shrunk = if cfg.shrink {
+                shrink(c, sig, &cfg.profile, &cfg.sets)
+            } else {
+                c.clone()
+            };
             Finding {
                 id: k + 1,
                 invariant: v.invariant.name().to_string(),
@@ -293,11 +340,21 @@ pub fn explore(cfg: &ExploreConfig, stop: &(dyn Fn(u64, usize) -> bool + Sync), 
             }
         })
         .collect();
-    ExploreResult { profile: cfg.profile.clone(), seed: cfg.seed, cases: done, findings }
+    ExploreResult {
+        profile: cfg.profile.clone(),
+        seed: cfg.seed,
+        cases: done,
+        findings,
+    }
 }
 
 /// Writes `finding-<n>.toml` + `.csv`, `findings.md`, `findings.json`, `findings.html` into `dir`.
-pub fn write(dir: &Path, res: &mut ExploreResult, sets: &[(String, String)], rate: Option<f64>) -> std::io::Result<()> {
+pub fn write(
+    dir: &Path,
+    res: &mut ExploreResult,
+    sets: &[(String, String)],
+    rate: Option<f64>,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for f in res.findings.iter_mut() {
         let name = format!("finding-{}", f.id);
@@ -308,14 +365,18 @@ pub fn write(dir: &Path, res: &mut ExploreResult, sets: &[(String, String)], rat
             f.id, res.profile, res.seed, f.first_case, f.story, f.signature, f.replay, f.invariant
         );
         std::fs::write(dir.join(&csv), f.case.csv())?;
-        std::fs::write(dir.join(&f.file), f.case.toml(&name, &res.profile, sets, &csv, &header))?;
+        std::fs::write(
+            dir.join(&f.file),
+            f.case.toml(&name, &res.profile, sets, &csv, &header),
+        )?;
     }
     let mut md = format!(
         "# sim explore: `{}`\n\nseed {}, {} cases{}, {} findings.\n\n",
         res.profile,
         res.seed,
         res.cases,
-        rate.map(|r| format!(" ({r:.0} cases/s)")).unwrap_or_default(),
+        rate.map(|r| format!(" ({r:.0} cases/s)"))
+            .unwrap_or_default(),
         res.findings.len()
     );
     if !res.findings.is_empty() {
@@ -335,10 +396,17 @@ pub fn write(dir: &Path, res: &mut ExploreResult, sets: &[(String, String)], rat
         }
     }
     std::fs::write(dir.join("findings.md"), &md)?;
-    std::fs::write(dir.join("findings.json"), serde_json::to_string_pretty(res).unwrap_or_default())?;
+    std::fs::write(
+        dir.join("findings.json"),
+        serde_json::to_string_pretty(res).unwrap_or_default(),
+    )?;
     let body = md
         .lines()
-        .map(|l| l.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;"))
+        .map(|l| {
+            l.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        })
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(

@@ -228,12 +228,17 @@ impl Checker {
                             Invariant::Orphan,
                             t,
                             pair,
-                            format!("{leg:?} still open {} ms after its position closed", self.cfg.reaction_ms),
+                            format!(
+                                "{leg:?} still open {} ms after its position closed",
+                                self.cfg.reaction_ms
+                            ),
                         );
                     }
                 }
                 Due::Tracked(p) => {
-                    let Some(ps) = self.pairs.get(&p) else { continue };
+                    let Some(ps) = self.pairs.get(&p) else {
+                        continue;
+                    };
                     if ps.tracked && !self.leg_open(ps.sl) && !self.leg_open(ps.tp) {
                         self.violate(
                             Invariant::TrackingDrift,
@@ -267,7 +272,11 @@ impl Checker {
 
     fn time_checks(&mut self, now: TimeMs) {
         let w = self.cfg.reaction_ms;
-        let keys: Vec<_> = self.naked_since.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        let keys: Vec<_> = self
+            .naked_since
+            .iter()
+            .map(|(k, t)| (k.clone(), *t))
+            .collect();
         for (k, (since, f0)) in keys {
             let due = self.stretched(since.plus(w), f0);
             if due < now {
@@ -283,14 +292,20 @@ impl Checker {
                     ),
                 );
                 // re-arm: count one violation per episode
-                self.naked_since.insert(k, (TimeMs(i64::MAX / 2), self.faults));
+                self.naked_since
+                    .insert(k, (TimeMs(i64::MAX / 2), self.faults));
             }
         }
-        let keys: Vec<_> = self.excess_since.iter().map(|(k, t)| (k.clone(), *t)).collect();
+        let keys: Vec<_> = self
+            .excess_since
+            .iter()
+            .map(|(k, t)| (k.clone(), *t))
+            .collect();
         for (k, (since, f0)) in keys {
             let due = self.stretched(since.plus(w), f0);
             if due < now {
-                self.excess_since.insert(k.clone(), (TimeMs(i64::MAX / 2), self.faults));
+                self.excess_since
+                    .insert(k.clone(), (TimeMs(i64::MAX / 2), self.faults));
                 self.violate(
                     Invariant::ExcessProtection,
                     due,
@@ -338,12 +353,16 @@ impl Checker {
         }
         let wants = self.wants_stop.get(key).copied().unwrap_or(false);
         if wants && !has_stop {
-            self.naked_since.entry(key.clone()).or_insert((self.now, self.faults));
+            self.naked_since
+                .entry(key.clone())
+                .or_insert((self.now, self.faults));
         } else {
             self.naked_since.remove(key);
         }
         if stop_cover > amt.abs() || tp_cover > amt.abs() {
-            self.excess_since.entry(key.clone()).or_insert((self.now, self.faults));
+            self.excess_since
+                .entry(key.clone())
+                .or_insert((self.now, self.faults));
         } else {
             self.excess_since.remove(key);
         }
@@ -407,7 +426,11 @@ impl Checker {
                 let lost = match outcome {
                     CallOutcome::Fault { .. } => true,
                     CallOutcome::Rejected(e) => {
-                        e.http == 429 || e.http == 418 || e.http >= 500 || e.code == -1003 || e.code == -1008
+                        e.http == 429
+                            || e.http == 418
+                            || e.http >= 500
+                            || e.code == -1003
+                            || e.code == -1008
                     }
                     CallOutcome::Ok(_) => false,
                 };
@@ -416,11 +439,18 @@ impl Checker {
                 }
                 if let Some(p) = self.pending_calls.remove(call) {
                     let answer = match outcome {
-                        CallOutcome::Rejected(e) => format!("Binance answered {} {}", e.code, e.msg),
+                        CallOutcome::Rejected(e) => {
+                            format!("Binance answered {} {}", e.code, e.msg)
+                        }
                         CallOutcome::Ok(_) => "accepted".to_string(),
                         CallOutcome::Fault { .. } => "transport fault".to_string(),
                     };
-                    self.violate(Invariant::ReduceOnlyMode, now, None, format!("{p}: {answer}"));
+                    self.violate(
+                        Invariant::ReduceOnlyMode,
+                        now,
+                        None,
+                        format!("{p}: {answer}"),
+                    );
                 }
             }
             Event::OrderTradeUpdate(o) => self.on_order(o, now),
@@ -452,7 +482,10 @@ impl Checker {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth
                     if amt.is_zero() {
-                        self.schedule(now.plus(self.cfg.reaction_ms), Due::Orphan(LegId::Algo(a.algo_id)));
+                        self.schedule(
+                            now.plus(self.cfg.reaction_ms),
+                            Due::Orphan(LegId::Algo(a.algo_id)),
+                        );
                         self.orphans.insert(LegId::Algo(a.algo_id));
                     }
                 }
@@ -519,7 +552,12 @@ impl Checker {
                     Invariant::Orphan,
                     now,
                     pair,
-                    format!("orphaned {leg:?} filled {} {} @ {}", o.side.as_str(), o.last_qty, o.last_price),
+                    format!(
+                        "orphaned {leg:?} filled {} {} @ {}",
+                        o.side.as_str(),
+                        o.last_qty,
+                        o.last_price
+                    ),
                 );
             }
             // one leg only
@@ -532,7 +570,10 @@ impl Checker {
                         Invariant::OneLeg,
                         now,
                         Some(p),
-                        format!("both legs of pair {p} filled (second: {leg:?} {} @ {})", o.last_qty, o.last_price),
+                        format!(
+                            "both legs of pair {p} filled (second: {leg:?} {} @ {})",
+                            o.last_qty, o.last_price
+                        ),
                     );
                 }
             }
@@ -568,10 +609,23 @@ impl Checker {
             LegId::Algo(id) => c.algos.get(id).is_some_and(|a| a.otype.is_stop()),
             LegId::Order(id) => c.orders.get(id).is_some_and(|s| s.orig_type.is_stop()),
         };
-        let mut stops: Vec<LegId> = self.protective_legs(key, amt).into_iter().filter(|l| is_stop(self, l)).collect();
-        stops.extend(self.stops_expired_now.iter().filter(|e| e.0 == now && &e.1 == key).map(|e| e.2));
+        let mut stops: Vec<LegId> = self
+            .protective_legs(key, amt)
+            .into_iter()
+            .filter(|l| is_stop(self, l))
+            .collect();
+        stops.extend(
+            self.stops_expired_now
+                .iter()
+                .filter(|e| e.0 == now && &e.1 == key)
+                .map(|e| e.2),
+        );
         let Some(&leg) = stops.first() else { return };
-        let (placed, trigger) = self.stop_placed.get(&leg).copied().unwrap_or((self.last_seq, Decimal::ZERO));
+        let (placed, trigger) = self
+            .stop_placed
+            .get(&leg)
+            .copied()
+            .unwrap_or((self.last_seq, Decimal::ZERO));
         let pair = self.leg_pair.get(&leg).copied();
         self.violate(
             Invariant::StopBeyondLiquidation,
@@ -612,7 +666,9 @@ impl Checker {
             let after = row.amount;
             if let Some((s, ps, b, oid)) = self.pending_flip.take() {
                 if s == key.0 && ps == key.1 {
-                    let flipped = !b.is_zero() && !after.is_zero() && b.is_sign_positive() != after.is_sign_positive();
+                    let flipped = !b.is_zero()
+                        && !after.is_zero()
+                        && b.is_sign_positive() != after.is_sign_positive();
                     if flipped || after.abs() > b.abs() {
                         self.violate(
                             Invariant::NoFlip,

@@ -59,7 +59,9 @@ impl Invariant {
         match self {
             Invariant::OneLeg => "both legs of an OCO pair filled",
             Invariant::Orphan => "an order of a closed position stayed open or filled",
-            Invariant::ReduceOnlyMode => "reduceOnly sent in hedge mode / wrong positionSide in one-way mode",
+            Invariant::ReduceOnlyMode => {
+                "reduceOnly sent in hedge mode / wrong positionSide in one-way mode"
+            }
             Invariant::NoFlip => "a protective order flipped or grew a position",
             Invariant::BooksBalance => "wallet differs from initial + realized - fees + funding",
             Invariant::NakedPosition => "a position that asked for a stop had none",

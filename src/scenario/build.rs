@@ -149,7 +149,10 @@ pub fn build_with(
     let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     let e = |field: &str, msg: String| err(file, text, field, msg);
     if raw.data.klines.is_empty() {
-        return Err(e("klines", "no kline files given (list at least one file or folder)".into()));
+        return Err(e(
+            "klines",
+            "no kline files given (list at least one file or folder)".into(),
+        ));
     }
     let paths: Vec<PathBuf> = raw.data.klines.iter().map(|p| resolve(&base, p)).collect();
     let series = match preloaded {
@@ -158,11 +161,17 @@ pub fn build_with(
             .map_err(|x| data_err(file, text, "klines", x))?,
     };
     let from = match &raw.data.from {
-        Some(s) => Some(parse_time_ms(s).ok_or_else(|| e("from", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?),
+        Some(s) => Some(
+            parse_time_ms(s)
+                .ok_or_else(|| e("from", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?,
+        ),
         None => None,
     };
     let to = match &raw.data.to {
-        Some(s) => Some(parse_time_ms(s).ok_or_else(|| e("to", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?),
+        Some(s) => Some(
+            parse_time_ms(s)
+                .ok_or_else(|| e("to", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?,
+        ),
         None => None,
     };
     let base_series = series.slice_time(from, to);
@@ -175,7 +184,12 @@ pub fn build_with(
         .clone()
         .filter(|s| !s.is_empty())
         .or_else(|| (!base_series.symbol.is_empty()).then(|| base_series.symbol.clone()))
-        .ok_or_else(|| e("symbol", "cannot tell the symbol from the file name: set data.symbol".into()))?;
+        .ok_or_else(|| {
+            e(
+                "symbol",
+                "cannot tell the symbol from the file name: set data.symbol".into(),
+            )
+        })?;
     let f = &raw.exchange.filters;
     let mut spec = match SymbolSpec::builtin(&symbol) {
         Some(s) => s,
@@ -206,20 +220,40 @@ pub fn build_with(
     macro_rules! ov {
         ($($f:ident),*) => { $( if let Some(v) = f.$f { spec.$f = v; } )* };
     }
-    ov!(tick_size, min_price, max_price, step_size, min_qty, max_qty, market_max_qty, min_notional, percent_up, percent_down, maint_margin_ratio, liquidation_fee);
+    ov!(
+        tick_size,
+        min_price,
+        max_price,
+        step_size,
+        min_qty,
+        max_qty,
+        market_max_qty,
+        min_notional,
+        percent_up,
+        percent_down,
+        maint_margin_ratio,
+        liquidation_fee
+    );
     if spec.tick_size <= Decimal::ZERO || spec.step_size <= Decimal::ZERO {
         return Err(e("tick_size", "tick_size and step_size must be > 0".into()));
     }
     let (series, sub_series) = match &raw.data.interval {
         Some(iv) => {
-            let ms = data::parse_interval(iv).ok_or_else(|| e("interval", format!("`{iv}` is not an interval (1m, 5m, 15m, 1h, 4h, 1d, …)")))?;
+            let ms = data::parse_interval(iv).ok_or_else(|| {
+                e(
+                    "interval",
+                    format!("`{iv}` is not an interval (1m, 5m, 15m, 1h, 4h, 1d, …)"),
+                )
+            })?;
             if ms == base_series.interval_ms {
                 (base_series, None)
             } else {
                 if ms < base_series.interval_ms || ms % base_series.interval_ms != 0 {
                     return Err(e("interval", format!("cannot resample {} bars to `{iv}` (only to a multiple of the loaded interval)", data::interval_name(base_series.interval_ms))));
                 }
-                let hi = base_series.resample(ms).map_err(|x| data_err(file, text, "interval", x))?;
+                let hi = base_series
+                    .resample(ms)
+                    .map_err(|x| data_err(file, text, "interval", x))?;
                 (hi, Some(base_series))
             }
         }
@@ -227,7 +261,11 @@ pub fn build_with(
     };
     let sub_series = if !raw.data.refine.is_empty() {
         let p: Vec<PathBuf> = raw.data.refine.iter().map(|p| resolve(&base, p)).collect();
-        Some(data::load_klines(&p, &LoadOptions::default()).map_err(|x| data_err(file, text, "refine", x))?.slice_time(from, to))
+        Some(
+            data::load_klines(&p, &LoadOptions::default())
+                .map_err(|x| data_err(file, text, "refine", x))?
+                .slice_time(from, to),
+        )
     } else {
         sub_series
     };
@@ -236,20 +274,34 @@ pub fn build_with(
     } else {
         let p: Vec<PathBuf> = raw.data.funding.iter().map(|p| resolve(&base, p)).collect();
         let fs = data::load_funding(&p).map_err(|x| data_err(file, text, "funding", x))?;
-        fs.time_ms.iter().copied().zip(fs.rate.iter().copied()).collect()
+        fs.time_ms
+            .iter()
+            .copied()
+            .zip(fs.rate.iter().copied())
+            .collect()
     };
     let (mark_bars, mark_interval_ms) = if raw.data.mark.is_empty() {
         (Vec::new(), 0)
     } else {
         let p: Vec<PathBuf> = raw.data.mark.iter().map(|p| resolve(&base, p)).collect();
-        let ms = data::load_mark_klines(&p, &LoadOptions::default()).map_err(|x| data_err(file, text, "mark", x))?;
+        let ms = data::load_mark_klines(&p, &LoadOptions::default())
+            .map_err(|x| data_err(file, text, "mark", x))?;
         if !ms.symbol.is_empty() && ms.symbol != symbol {
-            return Err(e("mark", format!("mark klines are for `{}`, the run trades `{symbol}`", ms.symbol)));
+            return Err(e(
+                "mark",
+                format!(
+                    "mark klines are for `{}`, the run trades `{symbol}`",
+                    ms.symbol
+                ),
+            ));
         }
         // keep the candle covering `from` too
         let ms = ms.slice_time(from.map(|f| f - ms.interval_ms + 1), to);
         if ms.is_empty() {
-            return Err(e("mark", "no mark-price candles in the chosen time range".into()));
+            return Err(e(
+                "mark",
+                "no mark-price candles in the chosen time range".into(),
+            ));
         }
         (to_bars(&ms, &spec), ms.interval_ms)
     };
@@ -275,8 +327,15 @@ pub fn build_with(
     };
     for (i, b) in exchange.brackets.iter().enumerate() {
         let prev = i.checked_sub(1).map(|j| &exchange.brackets[j]);
-        if b.mmr <= Decimal::ZERO || b.mmr >= Decimal::ONE || b.cum < Decimal::ZERO || prev.is_some_and(|p| b.notional_cap <= p.notional_cap) {
-            return Err(e("brackets", format!("bracket {}: caps must ascend, 0 < mmr < 1, cum >= 0", i + 1)));
+        if b.mmr <= Decimal::ZERO
+            || b.mmr >= Decimal::ONE
+            || b.cum < Decimal::ZERO
+            || prev.is_some_and(|p| b.notional_cap <= p.notional_cap)
+        {
+            return Err(e(
+                "brackets",
+                format!("bracket {}: caps must ascend, 0 < mmr < 1, cum >= 0", i + 1),
+            ));
         }
     }
     if !(1..=125).contains(&exchange.leverage) {
@@ -284,7 +343,13 @@ pub fn build_with(
     }
     let eng = &raw.engine;
     let mut switches = Switches::profile(&eng.profile).ok_or_else(|| {
-        e("profile", format!("unknown profile `{}`: `sim profiles` lists them", eng.profile))
+        e(
+            "profile",
+            format!(
+                "unknown profile `{}`: `sim profiles` lists them",
+                eng.profile
+            ),
+        )
     })?;
     for (k, v) in &eng.switches {
         let s = match v {
@@ -292,7 +357,12 @@ pub fn build_with(
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(x) => x.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            _ => return Err(e(k, "switch values are strings, numbers or booleans".into())),
+            _ => {
+                return Err(e(
+                    k,
+                    "switch values are strings, numbers or booleans".into(),
+                ))
+            }
         };
         switches.set(k, &s).map_err(|m| e(k, m))?;
     }
@@ -312,9 +382,14 @@ pub fn build_with(
         let ticks = if i == 0 { bars[0].o } else { bars[i - 1].c };
         spec.price(ticks)
     };
-    let strategy = raw.signals.strategy.clone().unwrap_or_else(|| "strategy".into());
+    let strategy = raw
+        .signals
+        .strategy
+        .clone()
+        .unwrap_or_else(|| "strategy".into());
     let mut signals = Vec::new();
-    let mut specs: Vec<(usize, SignalSpec)> = raw.signals.inline.iter().cloned().enumerate().collect();
+    let mut specs: Vec<(usize, SignalSpec)> =
+        raw.signals.inline.iter().cloned().enumerate().collect();
     if let Some(csvp) = &raw.signals.csv {
         let p = resolve(&base, csvp);
         specs.extend(read_signal_csv(&p)?.into_iter().map(|s| (usize::MAX, s)));
@@ -325,7 +400,8 @@ pub fn build_with(
     }
     if let Some(r) = &raw.signals.random {
         let mut rng = StreamRng::new(r.seed, Stream::Signals);
-        let per_bar_ppm = (r.rate_per_day * Decimal::from(series.interval_ms) / Decimal::from(86_400_000i64)
+        let per_bar_ppm = (r.rate_per_day * Decimal::from(series.interval_ms)
+            / Decimal::from(86_400_000i64)
             * Decimal::from(1_000_000))
         .trunc()
         .try_into()
@@ -373,10 +449,9 @@ pub fn build_with(
     }
     manual.sort_by_key(|m| m.at);
     let lat = &raw.latency;
-    let reaction = raw
-        .invariants
-        .reaction_ms
-        .unwrap_or_else(|| default_reaction_ms(eng.poll_interval_ms, eng.error_backoff_ms, lat, &raw.faults));
+    let reaction = raw.invariants.reaction_ms.unwrap_or_else(|| {
+        default_reaction_ms(eng.poll_interval_ms, eng.error_backoff_ms, lat, &raw.faults)
+    });
     let check = CheckConfig {
         position_mode: exchange.position_mode,
         reaction_ms: reaction,
@@ -391,7 +466,9 @@ pub fn build_with(
         monitor: eng.monitor,
     };
     let name = raw.name.clone().unwrap_or_else(|| {
-        file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "scenario".into())
+        file.file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "scenario".into())
     });
     Ok(Scenario {
         name,
@@ -422,8 +499,17 @@ pub fn build_with(
 /// placement retries (1 s + 2 s + slack), eight round trips and the stream delay; where faults
 /// can strike, one call timeout more. (The checker also stretches every deadline by one window
 /// per fault the engine met in the meantime.)
-pub fn default_reaction_ms(poll_ms: i64, backoff_ms: i64, lat: &crate::sim::Latency, f: &crate::sim::Faults) -> i64 {
-    let base = poll_ms + backoff_ms + 4_000 + 8 * (lat.request_ms + lat.response_ms + lat.jitter_ms * 2) + lat.stream_ms;
+pub fn default_reaction_ms(
+    poll_ms: i64,
+    backoff_ms: i64,
+    lat: &crate::sim::Latency,
+    f: &crate::sim::Faults,
+) -> i64 {
+    let base = poll_ms
+        + backoff_ms
+        + 4_000
+        + 8 * (lat.request_ms + lat.response_ms + lat.jitter_ms * 2)
+        + lat.stream_ms;
     let faulty = f.rate_limit_ppm
         + f.timeout_ppm
         + f.server_error_ppm
@@ -444,11 +530,23 @@ fn round_to_tick(spec: &SymbolSpec, p: Decimal) -> Decimal {
     ((p / spec.tick_size).round() * spec.tick_size).normalize()
 }
 
-fn make_signal(spec: &SymbolSpec, s: &SignalSpec, t: i64, price: Decimal, strategy: &str) -> Signal {
+fn make_signal(
+    spec: &SymbolSpec,
+    s: &SignalSpec,
+    t: i64,
+    price: Decimal,
+    strategy: &str,
+) -> Signal {
     let long = s.action != Action::Sell;
     let sign = if long { Decimal::ONE } else { -Decimal::ONE };
-    let sl = s.stop_loss.or_else(|| s.sl_pct.map(|p| round_to_tick(spec, price * (Decimal::ONE - sign * p))));
-    let tp = s.take_profit.or_else(|| s.tp_pct.map(|p| round_to_tick(spec, price * (Decimal::ONE + sign * p))));
+    let sl = s.stop_loss.or_else(|| {
+        s.sl_pct
+            .map(|p| round_to_tick(spec, price * (Decimal::ONE - sign * p)))
+    });
+    let tp = s.take_profit.or_else(|| {
+        s.tp_pct
+            .map(|p| round_to_tick(spec, price * (Decimal::ONE + sign * p)))
+    });
     Signal {
         strategy_id: s.strategy.clone().unwrap_or_else(|| strategy.to_string()),
         symbol: spec.symbol.clone(),
@@ -470,19 +568,37 @@ fn read_signal_csv(p: &Path) -> Result<Vec<SignalSpec>, ScenarioError> {
         .has_headers(true)
         .trim(csv::Trim::All)
         .from_path(p)
-        .map_err(|x| ScenarioError { file: p.display().to_string(), line: 0, field: "-".into(), msg: x.to_string() })?;
+        .map_err(|x| ScenarioError {
+            file: p.display().to_string(),
+            line: 0,
+            field: "-".into(),
+            msg: x.to_string(),
+        })?;
     let headers = rdr.headers().cloned().unwrap_or_default();
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
-        let fe = |field: &str, msg: String| ScenarioError { file: p.display().to_string(), line, field: field.into(), msg };
+        let fe = |field: &str, msg: String| ScenarioError {
+            file: p.display().to_string(),
+            line,
+            field: field.into(),
+            msg,
+        };
         let rec = rec.map_err(|x| fe("-", x.to_string()))?;
         let get = |name: &str| -> Option<String> {
-            headers.iter().position(|h| h == name).and_then(|k| rec.get(k)).filter(|v| !v.is_empty()).map(str::to_string)
+            headers
+                .iter()
+                .position(|h| h == name)
+                .and_then(|k| rec.get(k))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
         };
         let dec = |name: &str| -> Result<Option<Decimal>, ScenarioError> {
             match get(name) {
-                Some(v) => v.parse().map(Some).map_err(|_| fe(name, format!("`{v}` is not a number"))),
+                Some(v) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| fe(name, format!("`{v}` is not a number"))),
                 None => Ok(None),
             }
         };
@@ -491,7 +607,12 @@ fn read_signal_csv(p: &Path) -> Result<Vec<SignalSpec>, ScenarioError> {
             Some("sell") => Action::Sell,
             Some("hold") => Action::Hold,
             Some("close") => Action::Close,
-            other => return Err(fe("action", format!("`{}`: use buy, sell, hold or close", other.unwrap_or("")))),
+            other => {
+                return Err(fe(
+                    "action",
+                    format!("`{}`: use buy, sell, hold or close", other.unwrap_or("")),
+                ))
+            }
         };
         out.push(SignalSpec {
             at: get("time").ok_or_else(|| fe("time", "missing".into()))?,

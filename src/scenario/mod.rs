@@ -285,7 +285,11 @@ pub struct InvariantSection {
 
 /// 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Finds the line where `key` is assigned (best effort, for errors found after parsing).
@@ -293,9 +297,7 @@ pub fn line_of_key(text: &str, key: &str) -> usize {
     let last = key.rsplit('.').next().unwrap_or(key);
     for (i, l) in text.lines().enumerate() {
         let t = l.trim_start();
-        if t.starts_with(last)
-            && t[last.len()..].trim_start().starts_with('=')
-        {
+        if t.starts_with(last) && t[last.len()..].trim_start().starts_with('=') {
             return i + 1;
         }
     }

@@ -230,10 +230,14 @@ fn sync(
                 if let Some(se) = se {
                     let n = *stream_no;
                     *stream_no += 1;
-                    let dropped = chance(cfg.seed, Stream::UserStream, n * 2, cfg.faults.stream_drop_ppm)
-                        || cfg.faults.scheduled.iter().any(|f| {
-                            f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
-                        });
+                    let dropped = chance(
+                        cfg.seed,
+                        Stream::UserStream,
+                        n * 2,
+                        cfg.faults.stream_drop_ppm,
+                    ) || cfg.faults.scheduled.iter().any(|f| {
+                        f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
+                    });
                     if dropped {
                         stats.stream_dropped += 1;
                         log.push(et, Source::Sim, Event::StreamDropped { of: seq });
@@ -241,7 +245,8 @@ fn sync(
                     }
                     let delay = if cfg.faults.stream_delay_ms > 0 {
                         (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
-                            % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
+                            % (cfg.faults.stream_delay_ms as u64 + 1))
+                            as i64
                     } else {
                         0
                     };
@@ -307,7 +312,9 @@ fn call_fault(cfg: &SimConfig, n: u64, ep: Endpoint, at: TimeMs) -> Option<(Faul
         return Some((FaultKind::ServerError, reached));
     }
     let y = fast_draw(cfg.seed, Stream::Faults, n ^ (1 << 62));
-    if matches!(ep, Endpoint::OpenOrders | Endpoint::OpenAlgoOrders) && lane_hit(y, 0, f.poll_error_ppm) {
+    if matches!(ep, Endpoint::OpenOrders | Endpoint::OpenAlgoOrders)
+        && lane_hit(y, 0, f.poll_error_ppm)
+    {
         return Some((FaultKind::ServerError, true));
     }
     if matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
@@ -320,7 +327,15 @@ fn call_fault(cfg: &SimConfig, n: u64, ep: Endpoint, at: TimeMs) -> Option<(Faul
 
 impl SimClient<'_> {
     fn sync_to(&mut self, t: TimeMs) {
-        sync(self.ex, self.log, self.queue, self.stats, self.cfg, self.stream_no, t);
+        sync(
+            self.ex,
+            self.log,
+            self.queue,
+            self.stats,
+            self.cfg,
+            self.stream_no,
+            t,
+        );
     }
 
     fn jitter(&self, n: u64, leg: u64) -> i64 {
@@ -378,7 +393,10 @@ impl SimClient<'_> {
                             let _ = exec(self.ex);
                         }
                         let (err, at) = if kind == FaultKind::Timeout {
-                            (TransportError::Timeout, sent.plus(self.cfg.latency.timeout_ms))
+                            (
+                                TransportError::Timeout,
+                                sent.plus(self.cfg.latency.timeout_ms),
+                            )
                         } else {
                             (TransportError::ServerError, arrival.plus(back))
                         };
@@ -391,10 +409,9 @@ impl SimClient<'_> {
         self.sync_to(receive);
         if log_it || result.is_err() {
             let outcome = match (&result, fault) {
-                (Err(CallError::Transport(e)), Some((_, reached))) => CallOutcome::Fault {
-                    error: *e,
-                    reached,
-                },
+                (Err(CallError::Transport(e)), Some((_, reached))) => {
+                    CallOutcome::Fault { error: *e, reached }
+                }
                 (Err(CallError::Api(e)), _) => CallOutcome::Rejected(e.clone()),
                 (Err(CallError::Transport(e)), None) => CallOutcome::Fault {
                     error: *e,
@@ -602,7 +619,15 @@ pub fn run(
         consider(signals.get(si).map(|s| s.timestamp), Item::Signal);
         consider(engine.next_timer(), Item::Timer);
         let Some((t, item)) = best else {
-            sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, end);
+            sync(
+                &mut ex,
+                &mut log,
+                &mut queue,
+                &mut stats,
+                cfg,
+                &mut stream_no,
+                end,
+            );
             if queue.is_empty() {
                 break;
             }
@@ -611,7 +636,15 @@ pub fn run(
         if t > end {
             // the engine's next action lies past the data (even if stream events are still
             // queued, the engine is busy until after the end): walk the venue to the end, stop
-            sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, end);
+            sync(
+                &mut ex,
+                &mut log,
+                &mut queue,
+                &mut stats,
+                cfg,
+                &mut stream_no,
+                end,
+            );
             break;
         }
         // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can
@@ -634,7 +667,15 @@ pub fn run(
             .unwrap_or(end)
             .min(end);
             // the walk must stand at the pass start to look ahead from there
-            sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t);
+            sync(
+                &mut ex,
+                &mut log,
+                &mut queue,
+                &mut stats,
+                cfg,
+                &mut stream_no,
+                t,
+            );
             if version_after_pass == Some(ex.version()) && queue.is_empty() {
                 let change = ex.next_change_time(next_other);
                 let mut skipped = false;
@@ -647,7 +688,9 @@ pub fn run(
                     let mut ok = true;
                     for _ in 0..n {
                         let arrival = tc.plus(cfg.latency.request_ms + call_jitter(cfg, idx, 0));
-                        if arrival >= change || call_fault(cfg, idx, Endpoint::OpenOrders, arrival).is_some() {
+                        if arrival >= change
+                            || call_fault(cfg, idx, Endpoint::OpenOrders, arrival).is_some()
+                        {
                             ok = false;
                             break;
                         }
@@ -671,11 +714,23 @@ pub fn run(
                 }
             }
         }
-        let t = if item == Item::Timer { t.max(last_timer.plus(1)) } else { t };
+        let t = if item == Item::Timer {
+            t.max(last_timer.plus(1))
+        } else {
+            t
+        };
         if item == Item::Timer {
             last_timer = t;
         }
-        sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t);
+        sync(
+            &mut ex,
+            &mut log,
+            &mut queue,
+            &mut stats,
+            cfg,
+            &mut stream_no,
+            t,
+        );
         let mut client = SimClient {
             ex: &mut ex,
             log: &mut log,

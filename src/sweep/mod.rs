@@ -94,7 +94,10 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
     })?;
     let f: SweepFile = toml::from_str(&text).map_err(|e| ScenarioError {
         file: path.display().to_string(),
-        line: e.span().map(|s| scenario::line_of(&text, s.start)).unwrap_or(0),
+        line: e
+            .span()
+            .map(|s| scenario::line_of(&text, s.start))
+            .unwrap_or(0),
         field: e.message().split('`').nth(1).unwrap_or("-").to_string(),
         msg: e.message().replace('\n', " "),
     })?;
@@ -118,13 +121,23 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
         Some(h) => (h.x, h.y),
         None => (
             axes[0].0.clone(),
-            axes.get(1).map(|a| a.0.clone()).unwrap_or_else(|| axes[0].0.clone()),
+            axes.get(1)
+                .map(|a| a.0.clone())
+                .unwrap_or_else(|| axes[0].0.clone()),
         ),
     };
     let name = f.name.unwrap_or_else(|| {
-        path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "sweep".into())
+        path.file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "sweep".into())
     });
-    Ok(Sweep { name, base_path, base_text, axes, heatmap })
+    Ok(Sweep {
+        name,
+        base_path,
+        base_text,
+        axes,
+        heatmap,
+    })
 }
 
 impl Sweep {
@@ -134,7 +147,8 @@ impl Sweep {
         (0..total)
             .map(|mut i| {
                 let index = i;
-                let mut params = vec![(String::new(), toml::Value::Boolean(false)); self.axes.len()];
+                let mut params =
+                    vec![(String::new(), toml::Value::Boolean(false)); self.axes.len()];
                 for (k, (name, vals)) in self.axes.iter().enumerate().rev() {
                     params[k] = (name.clone(), vals[i % vals.len()].clone());
                     i /= vals.len();
@@ -165,7 +179,10 @@ impl Sweep {
             .map(|c| {
                 let result = self.run_case(c);
                 progress();
-                Row { case: c.clone(), result }
+                Row {
+                    case: c.clone(),
+                    result,
+                }
             })
             .collect()
     }
@@ -193,13 +210,25 @@ pub fn partition(cases: Vec<Case>, k: usize, n: usize) -> Vec<Case> {
 }
 
 const COLUMNS: [&str; 11] = [
-    "violations", "ambiguous_bars", "bars", "orders", "fills", "pairs", "pnl", "max_drawdown",
-    "max_drawdown_pct", "fees", "error",
+    "violations",
+    "ambiguous_bars",
+    "bars",
+    "orders",
+    "fills",
+    "pairs",
+    "pnl",
+    "max_drawdown",
+    "max_drawdown_pct",
+    "fees",
+    "error",
 ];
 
 /// `sweep.csv`: one row per case, in case order.
 pub fn to_csv(axes: &[String], rows: &[Row]) -> String {
-    let inv: Vec<&str> = crate::invariants::Invariant::ALL.iter().map(|i| i.name()).collect();
+    let inv: Vec<&str> = crate::invariants::Invariant::ALL
+        .iter()
+        .map(|i| i.name())
+        .collect();
     let mut out = String::new();
     let mut head = vec!["case".to_string()];
     head.extend(axes.iter().cloned());
@@ -226,7 +255,13 @@ pub fn to_csv(axes: &[String], rows: &[Row]) -> String {
                     String::new(),
                 ]);
                 for i in &inv {
-                    cells.push(s.violations_by_invariant.get(*i).copied().unwrap_or(0).to_string());
+                    cells.push(
+                        s.violations_by_invariant
+                            .get(*i)
+                            .copied()
+                            .unwrap_or(0)
+                            .to_string(),
+                    );
                 }
             }
             Err(e) => {
@@ -255,7 +290,9 @@ pub fn merge(parts: &[String]) -> Result<String, String> {
     let mut rows: BTreeMap<usize, String> = BTreeMap::new();
     for (n, p) in parts.iter().enumerate() {
         let mut lines = p.lines();
-        let h = lines.next().ok_or_else(|| format!("part {}: empty", n + 1))?;
+        let h = lines
+            .next()
+            .ok_or_else(|| format!("part {}: empty", n + 1))?;
         match &header {
             None => header = Some(h.to_string()),
             Some(x) if x != h => return Err(format!("part {}: header differs from part 1", n + 1)),
@@ -287,7 +324,10 @@ pub fn heatmap(csv_text: &str, x: &str, y: &str, title: &str) -> (String, String
     let head: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
     let col = |name: &str| head.iter().position(|h| *h == name);
     let (Some(xi), Some(yi), Some(vi)) = (col(x), col(y), col("violations")) else {
-        return (format!("# {title}\n\n(no heat map: axes not found)\n"), String::new());
+        return (
+            format!("# {title}\n\n(no heat map: axes not found)\n"),
+            String::new(),
+        );
     };
     let mut cells: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     let mut xs: Vec<String> = Vec::new();
@@ -295,7 +335,9 @@ pub fn heatmap(csv_text: &str, x: &str, y: &str, title: &str) -> (String, String
     let mut total = 0usize;
     for l in lines {
         let c: Vec<&str> = l.split(',').collect();
-        let (Some(xv), Some(yv)) = (c.get(xi), c.get(yi)) else { continue };
+        let (Some(xv), Some(yv)) = (c.get(xi), c.get(yi)) else {
+            continue;
+        };
         let v: u64 = c.get(vi).and_then(|s| s.parse().ok()).unwrap_or(0);
         total += 1;
         if !xs.iter().any(|s| s == xv) {
@@ -328,7 +370,10 @@ pub fn heatmap(csv_text: &str, x: &str, y: &str, title: &str) -> (String, String
         let _ = write!(md, "| {yv} |");
         let _ = write!(html, "<tr><th>{}</th>", esc(yv));
         for xv in &xs {
-            let (v, n) = cells.get(&(xv.clone(), yv.clone())).copied().unwrap_or((0, 0));
+            let (v, n) = cells
+                .get(&(xv.clone(), yv.clone()))
+                .copied()
+                .unwrap_or((0, 0));
             let _ = write!(md, " {v} |");
             let shade = 255 - (v * 200 / max) as u8;
             let _ = write!(
@@ -344,5 +389,7 @@ pub fn heatmap(csv_text: &str, x: &str, y: &str, title: &str) -> (String, String
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -5,9 +5,9 @@
 
 use ocosim::engine::Action;
 use ocosim::exchange::{BarTicks, IntrabarPolicy};
+use ocosim::explore::case::CaseSignal;
 use ocosim::explore::case::CASE_INTERVAL_MS;
 use ocosim::explore::CaseSpec;
-use ocosim::explore::case::CaseSignal;
 use ocosim::scenario::Scenario;
 use ocosim::sim::Faults;
 use ocosim::types::PositionSide;
@@ -89,10 +89,25 @@ pub struct GenSignal {
 /// SL equal to the entry).
 pub fn signals(n: usize, max: usize) -> impl Strategy<Value = Vec<GenSignal>> {
     let dist = prop_oneof![1 => Just(1i64), 1 => Just(0i64), 1 => -20i64..0, 6 => 2i64..400];
-    let action = prop_oneof![4 => Just(Action::Buy), 4 => Just(Action::Sell), 1 => Just(Action::Close)];
+    let action =
+        prop_oneof![4 => Just(Action::Buy), 4 => Just(Action::Sell), 1 => Just(Action::Close)];
     prop::collection::vec(
-        (0..n.max(1), 0i64..CASE_INTERVAL_MS, action, dist.clone(), dist, 1i64..50)
-            .prop_map(|(bar, offset_ms, action, sl, tp, qty)| GenSignal { bar, offset_ms, action, sl, tp, qty }),
+        (
+            0..n.max(1),
+            0i64..CASE_INTERVAL_MS,
+            action,
+            dist.clone(),
+            dist,
+            1i64..50,
+        )
+            .prop_map(|(bar, offset_ms, action, sl, tp, qty)| GenSignal {
+                bar,
+                offset_ms,
+                action,
+                sl,
+                tp,
+                qty,
+            }),
         1..=max,
     )
 }
@@ -117,7 +132,14 @@ pub fn config() -> impl Strategy<Value = GenConfig> {
     (
         any::<bool>(),
         any::<bool>(),
-        prop_oneof![Just(0i64), Just(500), Just(2000), Just(5000), Just(60_000), Just(180_000)],
+        prop_oneof![
+            Just(0i64),
+            Just(500),
+            Just(2000),
+            Just(5000),
+            Just(60_000),
+            Just(180_000)
+        ],
         0i64..300,
         prop_oneof![
             Just(IntrabarPolicy::Ohlc),
@@ -125,7 +147,13 @@ pub fn config() -> impl Strategy<Value = GenConfig> {
             Just(IntrabarPolicy::Optimistic)
         ],
     )
-        .prop_map(|(hedge, stream, poll_ms, latency_ms, intrabar)| GenConfig { hedge, stream, poll_ms, latency_ms, intrabar })
+        .prop_map(|(hedge, stream, poll_ms, latency_ms, intrabar)| GenConfig {
+            hedge,
+            stream,
+            poll_ms,
+            latency_ms,
+            intrabar,
+        })
 }
 
 /// Fault schedules: rate limits, timeouts, 5xx, cancel errors, poll errors, dropped events.
@@ -142,7 +170,13 @@ pub fn faults() -> impl Strategy<Value = Faults> {
 }
 
 /// The case these parts describe.
-pub fn case(bars: Vec<BarTicks>, sigs: &[GenSignal], cfg: &GenConfig, faults: Faults, seed: u64) -> CaseSpec {
+pub fn case(
+    bars: Vec<BarTicks>,
+    sigs: &[GenSignal],
+    cfg: &GenConfig,
+    faults: Faults,
+    seed: u64,
+) -> CaseSpec {
     let mut signals: Vec<CaseSignal> = sigs
         .iter()
         .filter(|s| s.bar < bars.len())
@@ -186,6 +220,10 @@ pub fn with_manual_close(mut c: CaseSpec, bar: usize, ps: PositionSide) -> CaseS
 
 /// Scenario of a case under a profile with switch overrides.
 pub fn scenario(c: &CaseSpec, profile: &str, sets: &[(&str, &str)]) -> Scenario {
-    let sets: Vec<(String, String)> = sets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    c.scenario(profile, &sets).expect("generated cases always build")
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    c.scenario(profile, &sets)
+        .expect("generated cases always build")
 }
