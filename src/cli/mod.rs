@@ -591,11 +591,14 @@ fn cmd_explore(
         res.findings.len(),
         dir.display()
     );
-    for f in &res.findings {
+    for f in res.findings.iter().take(20) {
         println!(
             "  #{} {} (first at case {}, {:?} → {:?}): {}\n     replay: {}",
             f.id, f.invariant, f.first_case, f.size_before, f.size_after, f.story, f.replay
         );
+    }
+    if res.findings.len() > 20 {
+        println!("  … {} more in {}/findings.md", res.findings.len() - 20, dir.display());
     }
     Ok(if res.findings.is_empty() { 0 } else { 1 })
 }

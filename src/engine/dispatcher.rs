@@ -821,7 +821,16 @@ impl Engine {
             }
         };
         if self.sw.manual_close_order == CloseOrder::CloseThenCancel {
-            for id in &pairs {
+            // the side's pairs go only once the side is flat: a partial or failed close leaves
+            // them protecting what remains
+            let flat = match &outcome {
+                CloseOutcome::Skipped(s) => s == "no open position",
+                CloseOutcome::Closed => self
+                    .position_amts_once(ex, symbol)
+                    .is_ok_and(|a| a.get(&dir).is_some_and(|q| q.is_zero())),
+                CloseOutcome::Failed(_) => false,
+            };
+            for id in pairs.iter().filter(|_| flat) {
                 self.cancel_pair(ex, *id);
             }
             let resting: Vec<OrderId> = self

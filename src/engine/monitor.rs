@@ -379,7 +379,8 @@ impl Engine {
             }
         }
         self.mark(id, PairStatus::Cancelled, "re-armed as a new pair");
-        self.register(ex, fresh);
+        let new_id = self.register(ex, fresh);
+        self.check_still_open(ex, new_id);
         false
     }
 

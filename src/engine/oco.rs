@@ -330,6 +330,7 @@ impl Engine {
         }
         if failures.is_empty() {
             let id = self.register(ex, rec);
+            self.check_still_open(ex, id);
             return Ok(OcoStatus::Success(id));
         }
         let why = failures.join("; ");
@@ -356,6 +357,33 @@ impl Engine {
             ),
         });
         Ok(OcoStatus::Failed(why))
+    }
+
+    /// Reference, after placing legs (`verify_position_after_entry`): if the side went flat while
+    /// they were being placed (a leg of an earlier pair fired), they rest against nothing and no
+    /// position change will ever expire them: cancel them and drop the pair.
+    pub(crate) fn check_still_open<E: Exchange>(&mut self, ex: &mut E, id: PairId) {
+        if !self.sw.verify_position_after_entry {
+            return;
+        }
+        let Some(rec) = self.st.pairs.get(&id).cloned() else {
+            return;
+        };
+        let Ok(amts) = self.position_amts_once(ex, &rec.symbol) else {
+            return;
+        };
+        if !amts.get(&rec.dir).is_some_and(|a| a.is_zero()) {
+            return;
+        }
+        for l in rec.legs() {
+            self.cancel_or_queue(ex, &rec.symbol, l.id);
+        }
+        self.mark(
+            id,
+            PairStatus::ExternallyClosed,
+            "the side went flat while the legs were placed",
+        );
+        self.drop_finished(ex);
     }
 
     /// A leg placement whose outcome stayed unknown: the leg may rest; cancel it by client id.
@@ -423,6 +451,7 @@ impl Engine {
         self.mark(id, PairStatus::Cancelled, "completed with a new leg");
         let new_id = self.register(ex, fresh);
         self.drop_finished(ex);
+        self.check_still_open(ex, new_id);
         Ok(OcoStatus::Success(new_id))
     }
 
@@ -432,7 +461,25 @@ impl Engine {
         let Some(rec) = self.st.pairs.get(&id).cloned() else {
             return Ok(false);
         };
-        let present = self.open_legs(ex, &rec.symbol, true, true)?;
+        let orders = rec.legs().any(|l| matches!(l.id, LegId::Order(_)));
+        let algos = rec.legs().any(|l| matches!(l.id, LegId::Algo(_)));
+        let attempts = self.sw.placement_retries.max(1);
+        let mut present = None;
+        for a in 0..attempts {
+            match self.open_legs(ex, &rec.symbol, orders, algos) {
+                Ok(p) => {
+                    present = Some(p);
+                    break;
+                }
+                Err(Fail::Budget) => return Err(Fail::Budget),
+                Err(_) if a + 1 < attempts => self.pause(ex, self.sw.retry_base_delay_ms << a)?,
+                Err(_) => {}
+            }
+        }
+        // unreadable: the pair is taken to cover the side; the monitor checks it next pass
+        let Some(present) = present else {
+            return Ok(true);
+        };
         if rec.legs().all(|l| present.contains(&l.id)) {
             return Ok(true);
         }

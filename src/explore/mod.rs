@@ -11,7 +11,7 @@ pub mod case;
 pub use case::{CaseSpec, Pool};
 
 use crate::events::{CallOutcome, Event, EventLog};
-use crate::invariants::Violation;
+use crate::invariants::{Invariant, Violation};
 use crate::sim::rng::{draw, Stream, StreamRng};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -82,53 +82,49 @@ type CaseOutcome = (u64, CaseSpec, Vec<(String, Violation)>);
 /// Normalised "how it arose": the invariant, the message with numbers removed, and the Binance
 /// codes / transport faults and engine steps found in the trail.
 pub fn signature(v: &Violation, log: &EventLog) -> String {
-    let mut msg = String::new();
-    let mut last_digit = false;
-    for ch in v.message.chars() {
-        if ch.is_ascii_digit() || ch == '.' && last_digit {
-            if !last_digit {
-                msg.push('#');
-            }
-            last_digit = true;
-        } else {
-            last_digit = false;
-            msg.push(ch);
-        }
-    }
-    // drop concrete prices/quantities: keep the words only
-    let words: Vec<&str> = msg
-        .split_whitespace()
-        .filter(|w| !w.starts_with('#') && !w.starts_with("-#"))
-        .collect();
-    let mut marks: Vec<String> = Vec::new();
+    let m = v.message.as_str();
+    let story = match v.invariant {
+        Invariant::Orphan if m.contains("filled") => "orphan filled",
+        Invariant::Orphan => "orphan left open",
+        Invariant::ReduceOnlyMode if m.contains("reduceOnly=") => "reduceOnly in hedge mode",
+        Invariant::ReduceOnlyMode if m.contains("hedge") => "no positionSide in hedge mode",
+        Invariant::ReduceOnlyMode => "positionSide in one-way mode",
+        Invariant::TrackingDrift if m.contains("dropped") => "dropped a live pair",
+        Invariant::TrackingDrift => "tracks vanished legs",
+        Invariant::OneLeg => "both legs filled",
+        Invariant::NoFlip => "protective fill flipped or grew",
+        Invariant::BooksBalance => "wallet mismatch",
+        Invariant::NakedPosition => "no live stop",
+        Invariant::ExcessProtection => "protection exceeds position",
+        Invariant::StopBeyondLiquidation => "liquidated with a stop resting",
+    };
+    // the one most telling step of the trail (engine lifecycle first, then Binance's answer)
+    const ORDER: [&str; 12] = [
+        "restart", "monitor-stopped", "stream-drop", "-1106", "-4061", "-2011", "-2013", "-2021",
+        "-2022", "-4120", "transport", "throttled",
+    ];
+    let mut best: Option<usize> = None;
     for s in &v.trail {
-        if let Some(r) = log.records().get(s.0 as usize) {
-            match &r.event {
-                Event::Response {
-                    outcome: CallOutcome::Rejected(e),
-                    ..
-                } => marks.push(e.code.to_string()),
-                Event::Response {
-                    outcome: CallOutcome::Fault { error, .. },
-                    ..
-                } => marks.push(format!("{error:?}")),
-                Event::StreamDropped { .. } => marks.push("stream-drop".into()),
-                Event::Engine(crate::events::EngineEvent::Restart) => marks.push("restart".into()),
-                Event::Engine(crate::events::EngineEvent::MonitorStopped { .. }) => {
-                    marks.push("monitor-stopped".into())
+        let Some(r) = log.records().get(s.0 as usize) else { continue };
+        let mark: String = match &r.event {
+            Event::Response { outcome: CallOutcome::Rejected(e), .. } => {
+                if e.code == -1003 || e.code == -1008 || e.http >= 500 {
+                    "throttled".into()
+                } else {
+                    e.code.to_string()
                 }
-                _ => {}
             }
+            Event::Response { outcome: CallOutcome::Fault { .. }, .. } => "transport".into(),
+            Event::StreamDropped { .. } => "stream-drop".into(),
+            Event::Engine(crate::events::EngineEvent::Restart) => "restart".into(),
+            Event::Engine(crate::events::EngineEvent::MonitorStopped { .. }) => "monitor-stopped".into(),
+            _ => continue,
+        };
+        if let Some(k) = ORDER.iter().position(|m| *m == mark) {
+            best = Some(best.map_or(k, |b| b.min(k)));
         }
     }
-    marks.sort();
-    marks.dedup();
-    format!(
-        "{}: {} [{}]",
-        v.invariant.name(),
-        words.join(" "),
-        marks.join(",")
-    )
+    format!("{}: {story} [{}]", v.invariant.name(), best.map_or("", |k| ORDER[k]))
 }
 
 /// True for profiles of releases that predate the Algo Order API (their legs go to
@@ -380,13 +376,14 @@ pub fn write(
         res.findings.len()
     );
     if !res.findings.is_empty() {
-        md.push_str("| # | invariant | story | first hit (cases) | size before (bars/signals/faults) | after | replay |\n|---|---|---|---:|---|---|---|\n");
+        md.push_str("| # | invariant | signature | story | first hit (cases) | size before (bars/signals/faults) | after | replay |\n|---|---|---|---|---:|---|---|---|\n");
         for f in &res.findings {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {:?} | {:?} | `{}` |",
+                "| {} | {} | {} | {} | {} | {:?} | {:?} | `{}` |",
                 f.id,
                 f.invariant,
+                f.signature.replace('|', "/"),
                 f.story.replace('|', "/"),
                 f.cases_until_hit,
                 f.size_before,
