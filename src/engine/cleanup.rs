@@ -7,7 +7,7 @@
 //! re-read from positionRisk before each close), so running the queue twice changes nothing
 //! the second time. Items are kept in a `BTreeSet`, visited in order.
 
-use super::adapter::{leg_text, Route};
+use super::adapter::{leg_text, LegState, Route};
 use super::dispatcher::CloseOutcome;
 use super::{Cleanup, Engine};
 use crate::api::{AlgoRef, CallError, Exchange, OrderRef};
@@ -25,13 +25,64 @@ impl Engine {
         self.start_monitoring(ex);
     }
 
-    /// Cancels a leg that must not stay; a failure other than "already gone" is queued.
+    /// Cancels a leg that must not stay; unless that is confirmed, it is queued.
     pub(crate) fn cancel_or_queue<E: Exchange>(&mut self, ex: &mut E, symbol: &str, leg: LegId) {
-        match self.cancel_leg_once(ex, symbol, leg, Route::Correct) {
-            Ok(()) => {}
-            Err(CallError::Api(e)) if matches!(e.code, -2011 | -2013) => {}
-            Err(_) => self.queue_cleanup(ex, Cleanup::Cancel(symbol.to_string(), leg)),
+        if !self.cancel_confirmed(ex, symbol, leg) {
+            self.queue_cleanup(ex, Cleanup::Cancel(symbol.to_string(), leg));
         }
+    }
+
+    /// Cancels a leg; true once it is known to be gone. A -2011/-2013 answer is checked with a
+    /// status query (the cancel may have raced the venue and the leg still rest).
+    pub(crate) fn cancel_confirmed<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+        leg: LegId,
+    ) -> bool {
+        match self.cancel_leg_once(ex, symbol, leg, Route::Correct) {
+            Ok(()) => true,
+            Err(CallError::Api(e)) if matches!(e.code, -2011 | -2013) => matches!(
+                self.query_leg(ex, symbol, leg),
+                Ok(LegState::Fired | LegState::Gone)
+            ),
+            Err(_) => false,
+        }
+    }
+
+    /// Before new exposure (`retry_cleanup`): finish a pending restart recovery and run the
+    /// queue; refuse the entry (`Some(result)`) while the engine's view of the venue is
+    /// incomplete or a leg that must go may still rest (it could close the new position).
+    pub(crate) fn settle_before_entry<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+    ) -> Option<(String, String)> {
+        if !self.sw.retry_cleanup {
+            return None;
+        }
+        if self.st.needs_recovery {
+            self.st.needs_recovery = false;
+            self.recover_reference(ex);
+            if self.st.needs_recovery {
+                return Some((
+                    "rejected".into(),
+                    "restart recovery incomplete: the venue could not be read".into(),
+                ));
+            }
+        }
+        if !self.st.cleanup.is_empty() || !self.st.unresolved.is_empty() {
+            self.run_cleanup(ex);
+        }
+        if !self.st.cleanup.is_empty() {
+            return Some((
+                "rejected".into(),
+                format!(
+                    "{} unsettled order(s) or close(s) first",
+                    self.st.cleanup.len()
+                ),
+            ));
+        }
+        None
     }
 
     /// One round over the queue and the unresolved entries.
@@ -44,9 +95,7 @@ impl Engine {
         let items: Vec<Cleanup> = self.st.cleanup.iter().cloned().collect();
         for item in items {
             let done = match &item {
-                Cleanup::Cancel(symbol, leg) => {
-                    gone(self.cancel_leg_once(ex, symbol, *leg, Route::Correct))
-                }
+                Cleanup::Cancel(symbol, leg) => self.cancel_confirmed(ex, symbol, *leg),
                 Cleanup::CancelClient(symbol, algo, cid) => {
                     let r = if *algo {
                         ex.cancel_algo_order(symbol, &AlgoRef::Client(cid.clone()))
@@ -55,7 +104,31 @@ impl Engine {
                         ex.cancel_order(symbol, &OrderRef::Client(cid.clone()))
                             .map(|_| ())
                     };
-                    gone(r)
+                    match r {
+                        Ok(()) => true,
+                        // unknown to the cancel: gone or never placed, unless a query finds it open
+                        Err(CallError::Api(e)) if matches!(e.code, -2011 | -2013) => {
+                            let open = if *algo {
+                                ex.query_algo_order(symbol, &AlgoRef::Client(cid.clone()))
+                                    .map(|i| i.algo_status.is_open())
+                            } else {
+                                ex.query_order(symbol, &OrderRef::Client(cid.clone()))
+                                    .map(|i| !i.status.is_terminal())
+                            };
+                            match open {
+                                Ok(o) => !o,
+                                Err(CallError::Api(e)) => e.code == -2013,
+                                Err(_) => false,
+                            }
+                        }
+                        Err(_) => false,
+                    }
+                }
+                Cleanup::CheckPair(id) => {
+                    // the check re-queues itself when the read fails again
+                    self.st.cleanup.remove(&item);
+                    let _ = self.check_still_open(ex, *id);
+                    continue;
                 }
                 Cleanup::Flatten(symbol, dir) => match self.position_amt(ex, symbol, *dir) {
                     Ok(a) if a.is_zero() => true,
@@ -114,14 +187,5 @@ impl Engine {
             }
             Err(_) => {}
         }
-    }
-}
-
-/// True when a cancel settled: done, or the order was already gone.
-fn gone<T>(r: Result<T, CallError>) -> bool {
-    match r {
-        Ok(_) => true,
-        Err(CallError::Api(e)) => matches!(e.code, -2011 | -2013),
-        Err(CallError::Transport(_)) => false,
     }
 }

@@ -205,6 +205,9 @@ impl Engine {
                 }
             };
         }
+        if let Some(r) = self.settle_before_entry(ex) {
+            return r;
+        }
         if self.sw.algo_slot_limit > 0 {
             if let Ok(list) = ex.open_algo_orders(&sig.symbol) {
                 if list.len() >= self.sw.algo_slot_limit as usize {

@@ -158,6 +158,8 @@ pub(crate) enum Cleanup {
     CancelClient(String, bool, String),
     /// Close a side whose rollback close failed.
     Flatten(String, PositionSide),
+    /// Check a just-placed pair against its position (the post-placement read failed).
+    CheckPair(PairId),
 }
 
 /// A signal the P78 aggregator remembers for conflict checks.

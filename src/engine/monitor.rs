@@ -380,7 +380,7 @@ impl Engine {
         }
         self.mark(id, PairStatus::Cancelled, "re-armed as a new pair");
         let new_id = self.register(ex, fresh);
-        self.check_still_open(ex, new_id);
+        let _ = self.check_still_open(ex, new_id);
         false
     }
 
@@ -612,7 +612,7 @@ impl Engine {
 
     /// Reference recovery: legs and resting entries by client id, positions from positionRisk;
     /// legs of a flat side are cancelled; a position with no legs and no entry plan is flattened.
-    fn recover_reference<E: Exchange>(&mut self, ex: &mut E) {
+    pub(crate) fn recover_reference<E: Exchange>(&mut self, ex: &mut E) {
         let symbol = self.cfg.spec.symbol.clone();
         let Ok(orders) = ex.open_orders(&symbol) else {
             return self.recovery_failed(ex, "openOrders");

@@ -330,7 +330,7 @@ impl Engine {
         }
         if failures.is_empty() {
             let id = self.register(ex, rec);
-            self.check_still_open(ex, id);
+            let _ = self.check_still_open(ex, id);
             return Ok(OcoStatus::Success(id));
         }
         let why = failures.join("; ");
@@ -362,18 +362,19 @@ impl Engine {
     /// Reference, after placing legs (`verify_position_after_entry`): if the side went flat while
     /// they were being placed (a leg of an earlier pair fired), they rest against nothing and no
     /// position change will ever expire them: cancel them and drop the pair.
-    pub(crate) fn check_still_open<E: Exchange>(&mut self, ex: &mut E, id: PairId) {
+    pub(crate) fn check_still_open<E: Exchange>(&mut self, ex: &mut E, id: PairId) -> bool {
         if !self.sw.verify_position_after_entry {
-            return;
+            return true;
         }
         let Some(rec) = self.st.pairs.get(&id).cloned() else {
-            return;
+            return true;
         };
-        let Ok(amts) = self.position_amts_once(ex, &rec.symbol) else {
-            return;
+        let Ok(amts) = self.position_amts(ex, &rec.symbol) else {
+            self.queue_cleanup(ex, Cleanup::CheckPair(id));
+            return false;
         };
         if !amts.get(&rec.dir).is_some_and(|a| a.is_zero()) {
-            return;
+            return true;
         }
         for l in rec.legs() {
             self.cancel_or_queue(ex, &rec.symbol, l.id);
@@ -384,6 +385,7 @@ impl Engine {
             "the side went flat while the legs were placed",
         );
         self.drop_finished(ex);
+        true
     }
 
     /// A leg placement whose outcome stayed unknown: the leg may rest; cancel it by client id.
@@ -451,7 +453,7 @@ impl Engine {
         self.mark(id, PairStatus::Cancelled, "completed with a new leg");
         let new_id = self.register(ex, fresh);
         self.drop_finished(ex);
-        self.check_still_open(ex, new_id);
+        let _ = self.check_still_open(ex, new_id);
         Ok(OcoStatus::Success(new_id))
     }
 
@@ -636,11 +638,13 @@ impl Engine {
         let tolerant = self.sw.monitor_fill_detection == FillDetection::QueryStatus;
         let mut all_ok = rec.sl.is_some() && rec.tp.is_some() || tolerant;
         for l in rec.legs() {
-            match self.cancel_leg_once(ex, &rec.symbol, l.id, Route::Correct) {
-                Ok(()) => {}
-                Err(CallError::Api(e)) if tolerant && matches!(e.code, -2011 | -2013) => {}
-                Err(_) => all_ok = false,
-            }
+            let ok = if tolerant {
+                self.cancel_confirmed(ex, &rec.symbol, l.id)
+            } else {
+                self.cancel_leg_once(ex, &rec.symbol, l.id, Route::Correct)
+                    .is_ok()
+            };
+            all_ok &= ok;
         }
         if all_ok {
             self.mark(id, PairStatus::Cancelled, "pair cancelled");

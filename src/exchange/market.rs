@@ -889,7 +889,7 @@ impl MockExchange {
     /// new request (a trigger or limit reachable, a trailing stop, funding); `horizon` if none
     /// before it. Used to skip polling passes that provably see nothing new.
     pub fn next_change_time(&self, horizon: TimeMs) -> TimeMs {
-        if self.cur.seg != 0 || self.trailing_count > 0 {
+        if self.trailing_count > 0 {
             return TimeMs(self.cur.time);
         }
         let funding = self
@@ -897,6 +897,20 @@ impl MockExchange {
             .get(self.next_funding)
             .map_or(i64::MAX, |f| f.0);
         let mut i = self.cur.bar;
+        if self.cur.seg != 0 {
+            // inside a bar: what is left of its path lies within the bar's [low, high]
+            let Some(b) = self.bars.get(i) else {
+                return TimeMs(self.cur.time);
+            };
+            if b.h >= self.up_min
+                || b.l <= self.down_max
+                || funding < b.t + self.interval_ms
+                || !self.mark_quiet(i)
+            {
+                return TimeMs(self.cur.time);
+            }
+            i += 1;
+        }
         while let Some(b) = self.bars.get(i) {
             if b.t >= horizon.0 {
                 return horizon;

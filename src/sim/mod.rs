@@ -193,6 +193,8 @@ pub struct SimClient<'a> {
     clock: TimeMs,
     call_no: &'a mut u64,
     stream_no: &'a mut u64,
+    /// The venue's version as the first call of this engine step saw it.
+    first_read_version: Option<u64>,
 }
 
 fn stream_event(e: &Event) -> Option<StreamEvent> {
@@ -362,6 +364,7 @@ impl SimClient<'_> {
         let back = self.cfg.latency.response_ms + self.jitter(n, 1);
         let fault = self.fault_for(n, ep, arrival);
         self.sync_to(arrival);
+        self.first_read_version.get_or_insert(self.ex.version());
         let log_it = ep.is_write() || fault.is_some();
         if log_it {
             self.log.push(
@@ -709,6 +712,9 @@ pub fn run(
                     skipped = true;
                 }
                 if skipped {
+                    // as after a real pass, the venue is walked to the end of the last one (its
+                    // answer's arrival), so events in between reach the stream queue on time
+                    sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, at);
                     clock = clock.max(at);
                     continue;
                 }
@@ -740,6 +746,7 @@ pub fn run(
             clock: t,
             call_no: &mut call_no,
             stream_no: &mut stream_no,
+            first_read_version: None,
         };
         match item {
             Item::Stream => {
@@ -771,8 +778,12 @@ pub fn run(
             }
             Item::Timer => {
                 client.stats.passes += 1;
+                let at_start = client.ex.version();
                 engine.on_timer(&mut client);
-                version_after_pass = Some(client.ex.version());
+                // what the pass saw: the venue as its first read found it (a change after that
+                // read, even during the pass, must make the next pass run)
+                let seen = client.first_read_version.unwrap_or(at_start);
+                version_after_pass = (seen == client.ex.version()).then_some(seen);
             }
         }
         clock = client.clock;
