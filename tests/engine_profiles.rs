@@ -975,6 +975,65 @@ fn w13_timeout_on_an_executed_entry_doubles_the_position() {
     assert!(ids[0].is_some() && ids[0] == ids[1], "{ids:?}");
 }
 
+#[test]
+fn reference_never_reposts_until_the_exchange_says_the_entry_is_absent() {
+    // the entry executes but its answer is lost (5xx); the first two look-ups time out: a blind
+    // re-post would open a second position (Binance only refuses duplicate client ids among
+    // open orders), the reference keeps asking until it is told
+    let mut r = Setup::new(REF).start(two_cycles());
+    r.v.faults
+        .push((Endpoint::NewOrder, TransportError::ServerError, true));
+    r.v.faults
+        .push((Endpoint::QueryOrder, TransportError::Timeout, false));
+    r.v.faults
+        .push((Endpoint::QueryOrder, TransportError::Timeout, false));
+    r.signal(buy(at(0, 30)));
+    assert_eq!(r.long(), Decimal::from(10));
+    assert_eq!(r.calls_to(Endpoint::NewOrder).len(), 1, "never re-posted");
+    assert_eq!(r.calls_to(Endpoint::QueryOrder).len(), 3);
+    assert_eq!(r.placed().len(), 1, "and protected");
+
+    // every look-up fails: the entry is left to the monitor, which finds and protects it
+    let mut r = Setup::new(REF).start(two_cycles());
+    r.v.faults
+        .push((Endpoint::NewOrder, TransportError::ServerError, true));
+    for _ in 0..3 {
+        r.v.faults
+            .push((Endpoint::QueryOrder, TransportError::Timeout, false));
+    }
+    r.signal(buy(at(0, 30)));
+    assert_eq!(r.results(), vec!["failed".to_string()]);
+    assert!(r.placed().is_empty());
+    r.until(TimeMs(at(1, 0)));
+    assert_eq!(r.long(), Decimal::from(10), "still one entry");
+    assert_eq!(r.calls_to(Endpoint::NewOrder).len(), 1);
+    assert_eq!(r.placed().len(), 1, "protected once found");
+    assert_eq!(
+        r.count(|e| matches!(e, EngineEvent::EntryAccepted { .. })),
+        1
+    );
+}
+
+#[test]
+fn reference_completes_a_tp_only_pair_when_a_later_entry_asks_for_a_stop() {
+    let story = bars(&flat(10, 20_000));
+    let mut r = Setup::new(REF).start(story);
+    r.signal(signal(at(0, 30), Action::Buy, 20_000, None, Some(21_000)));
+    assert!(r.placed().is_empty(), "a lone TP is watched but is no pair");
+    assert_eq!(r.open_legs(), 1);
+    r.signal(buy(at(1, 0)));
+    assert_eq!(r.long(), Decimal::from(20));
+    let placed = r.placed();
+    assert_eq!(placed.len(), 1, "the side's record completed with the stop");
+    assert_eq!(r.open_legs(), 2, "one stop and one target cover the side");
+    let stops =
+        r.v.open_algos_now()
+            .iter()
+            .filter(|a| a.order_type == OrderType::StopMarket)
+            .count();
+    assert_eq!(stops, 1);
+}
+
 // ------------------------------------------------------------------------------------------
 // W16: rounding
 

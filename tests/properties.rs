@@ -279,21 +279,38 @@ fn one_thread_and_many_give_the_same_findings() {
 /// under every profile: the same log with skipping on and off.
 #[test]
 fn skipping_is_invisible_on_explore_cases() {
-    let files: Vec<std::path::PathBuf> = ["AVAXUSDT/1m/AVAXUSDT-1m-2026-02.csv", "NEARUSDT/1m/NEARUSDT-1m-2025-02.csv"]
-        .iter()
-        .map(|f| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/binance-um/klines").join(f))
-        .collect();
+    let files: Vec<std::path::PathBuf> = [
+        "AVAXUSDT/1m/AVAXUSDT-1m-2026-02.csv",
+        "NEARUSDT/1m/NEARUSDT-1m-2025-02.csv",
+    ]
+    .iter()
+    .map(|f| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data/binance-um/klines")
+            .join(f)
+    })
+    .collect();
     let pools = ocosim::explore::case::load_pools(&files).unwrap();
-    let n: u64 = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let n: u64 = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     for profile in PROFILES {
         for i in 0..n {
             let c = ocosim::explore::draw_case(5, i, &pools, profile);
             let sc = c.scenario(profile, &[]).unwrap();
             let mut no_skip = sc.clone();
             no_skip.sim.skip_idle_polls = false;
-            let (a, b) = (sc.run().output.log.to_jsonl(), no_skip.run().output.log.to_jsonl());
+            let (a, b) = (
+                sc.run().output.log.to_jsonl(),
+                no_skip.run().output.log.to_jsonl(),
+            );
             if a != b {
-                let k = a.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or(0);
+                let k = a
+                    .lines()
+                    .zip(b.lines())
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(0);
                 panic!(
                     "{profile} case {i}: logs differ at line {k}:\nskip:    {}\nno skip: {}\n{}",
                     a.lines().nth(k).unwrap_or("<end>"),

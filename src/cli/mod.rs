@@ -598,7 +598,11 @@ fn cmd_explore(
         );
     }
     if res.findings.len() > 20 {
-        println!("  … {} more in {}/findings.md", res.findings.len() - 20, dir.display());
+        println!(
+            "  … {} more in {}/findings.md",
+            res.findings.len() - 20,
+            dir.display()
+        );
     }
     Ok(if res.findings.is_empty() { 0 } else { 1 })
 }

@@ -44,6 +44,8 @@ pub(crate) struct ProtectReq {
     pub order_amount: Decimal,
     pub spid: u64,
     pub base: String,
+    /// The side's position as read right after the fill (None: not read).
+    pub open_after: Option<bool>,
 }
 
 /// Result of `close_position_with_cleanup`.
@@ -326,8 +328,19 @@ impl Engine {
             crate::events::LegId::Order(o) => o,
             crate::events::LegId::Algo(a) => OrderId(a.0),
         };
-        let wants_stop =
-            sig.stop_loss.is_some() || (self.sw.risk_from_pct && sig.stop_loss_pct.is_some());
+        // reference: read the side right after the fill (one attempt); an entry that left no
+        // position on its side (a leg of the side's pair fired meanwhile, or one-way netting)
+        // has nothing to protect, and says so in its EntryAccepted
+        let open_after = if self.sw.verify_position_after_entry && placed.executed > Decimal::ZERO {
+            self.position_amts_once(ex, &sig.symbol)
+                .ok()
+                .map(|a| a.get(&dir).is_some_and(|q| !q.is_zero()))
+        } else {
+            None
+        };
+        let wants_stop = (sig.stop_loss.is_some()
+            || (self.sw.risk_from_pct && sig.stop_loss_pct.is_some()))
+            && open_after != Some(false);
         ex.emit(EngineEvent::EntryAccepted {
             symbol: sig.symbol.clone(),
             position_side: placed.ps,
@@ -364,6 +377,7 @@ impl Engine {
             order_amount: amount,
             spid,
             base,
+            open_after,
         };
         self.protect_entry(ex, req)
     }
@@ -477,13 +491,18 @@ impl Engine {
         }
         if self.sw.verify_position_after_entry {
             // one attempt: the check is optional, a failed read protects anyway
-            if let Ok(a) = self.position_amts_once(ex, &req.symbol) {
-                if a.get(&req.dir).is_some_and(|a| a.is_zero()) {
-                    return (
-                        "executed".into(),
-                        "no position on this side after the entry: nothing to protect".into(),
-                    );
-                }
+            let open = match req.open_after {
+                Some(o) => Some(o),
+                None => self
+                    .position_amts_once(ex, &req.symbol)
+                    .ok()
+                    .map(|a| a.get(&req.dir).is_some_and(|q| !q.is_zero())),
+            };
+            if open == Some(false) {
+                return (
+                    "executed".into(),
+                    "no position on this side after the entry: nothing to protect".into(),
+                );
             }
         }
         if self.sw.rollback_timeout_ms > 0 {
@@ -605,7 +624,11 @@ impl Engine {
     }
 
     /// OCO placement and the result routing of §3.2 / §3.5 step 9.
-    fn protect<E: Exchange>(&mut self, ex: &mut E, plan: &RiskPlan) -> Result<String, Fail> {
+    pub(crate) fn protect<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        plan: &RiskPlan,
+    ) -> Result<String, Fail> {
         let both = plan.sl.is_some() && plan.tp.is_some();
         let any = plan.sl.is_some() || plan.tp.is_some();
         if !(both || (self.sw.register_single_legs && any)) {
@@ -714,11 +737,18 @@ impl Engine {
         } else {
             req.order_amount
         };
+        // reference: protection is per side (one closePosition pair covers every lot), so the
+        // rollback closes the side; if the side cannot be read, what this entry filled, and the
+        // cleanup queue finishes the side
+        let mut side_unknown = false;
         let qty = match self.sw.manual_close_qty {
-            // the position as the venue reports it, or what the entry filled if that read fails
-            CloseQty::PositionRisk => self
-                .position_amt(ex, &req.symbol, req.dir)
-                .unwrap_or(filled),
+            CloseQty::PositionRisk => match self.position_amt(ex, &req.symbol, req.dir) {
+                Ok(a) => a,
+                Err(_) => {
+                    side_unknown = true;
+                    filled
+                }
+            },
             CloseQty::LocalBook => {
                 if req.executed > Decimal::ZERO {
                     req.executed
@@ -740,7 +770,12 @@ impl Engine {
             Some(qty),
             "atomic_rollback_oco_failure",
         ) {
-            CloseOutcome::Closed => ("rolled_back".into(), f.text()),
+            CloseOutcome::Closed => {
+                if side_unknown {
+                    self.queue_cleanup(ex, Cleanup::Flatten(req.symbol.clone(), req.dir));
+                }
+                ("rolled_back".into(), f.text())
+            }
             other => {
                 self.queue_cleanup(ex, Cleanup::Flatten(req.symbol.clone(), req.dir));
                 (
@@ -949,6 +984,7 @@ impl Engine {
             order_amount: p.order_amount,
             spid: p.strategy_position_id,
             base: p.base.clone(),
+            open_after: None,
         };
         let (status, detail) = self.protect_entry(ex, req);
         ex.emit(EngineEvent::Note {

@@ -15,9 +15,10 @@
 //! - it must not import `sim`, `scenario`, `invariants`, `report` or `cli`.
 //!
 //! Layout: [`switches`] (one switch per behaviour difference), [`profiles`] (named switch sets and
-//! the table), `adapter` (wire parameters, rounding, retries), `oco` (pair records, placement,
-//! cancels), `monitor` (polling passes, stream reactions, restart reconcile), `dispatcher`
-//! (signal → gates → entry → protection; manual close; rollback).
+//! the table), `adapter` (wire parameters, rounding, retries, unknown outcomes), `oco` (pair
+//! records, placement, cancels), `monitor` (polling passes, stream reactions, restart
+//! reconcile), `dispatcher` (signal → gates → entry → protection; manual close; rollback),
+//! `cleanup` (what failed to settle, retried until it does: reference only).
 //!
 //! Ordering: pairs are kept in a `BTreeMap` by [`PairId`], which increases with registration, so
 //! "dict order" of the live engine is id order; PHEAD's `SYMBOL_SIDE` keys are visited in the order
@@ -126,6 +127,9 @@ pub(crate) struct PairRec {
     pub announced: bool,
     /// Client-id base of the entry it protects (reference).
     pub base: String,
+    /// The latest SL/TP asked for on this side (an entry consolidated into the pair updates it);
+    /// the reference re-protects with it when a leg fired while a later lot remains.
+    pub plan: (Option<Decimal>, Option<Decimal>),
 }
 
 impl PairRec {

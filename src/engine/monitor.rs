@@ -10,6 +10,7 @@
 use super::adapter::{
     algo_leg_state, from_base36, leg_text, order_leg_state, Fail, LegState, Route,
 };
+use super::oco::RiskPlan;
 use super::switches::*;
 use super::{Engine, Leg, PairRec, PairStatus, Pending};
 use crate::api::{Exchange, OrderInfo, OrderRef, StreamEvent};
@@ -80,11 +81,15 @@ impl Engine {
             return;
         }
         let ok = self.pass(ex);
-        let wait = if ok {
+        let mut wait = if ok {
             self.pass_interval_ms()
         } else {
             self.cfg.error_backoff_ms.max(1)
         };
+        if !self.st.cleanup.is_empty() || !self.st.unresolved.is_empty() || self.st.needs_recovery {
+            // what failed to settle is retried at the retry cadence, not the poll interval
+            wait = wait.min((2 * self.sw.retry_base_delay_ms).max(1));
+        }
         self.st.next_pass = Some(ex.now().plus(wait));
     }
 
@@ -319,6 +324,7 @@ impl Engine {
                 }
             }
             self.mark(id, PairStatus::Completed, reason);
+            self.reprotect_after_fire(ex, &rec);
             return false;
         }
         // a leg ended without a fill: is the position still there?
@@ -382,6 +388,48 @@ impl Engine {
         let new_id = self.register(ex, fresh);
         let _ = self.check_still_open(ex, new_id);
         false
+    }
+
+    /// Reference: a closePosition leg fired, which normally leaves the side flat; a lot added
+    /// after the fire (an entry that raced it) would be left naked: protect it with the side's
+    /// latest plan, or close it if that fails.
+    fn reprotect_after_fire<E: Exchange>(&mut self, ex: &mut E, rec: &PairRec) {
+        if !self.sw.verify_position_after_entry {
+            return;
+        }
+        let Ok(amt) = self.position_amt(ex, &rec.symbol, rec.dir) else {
+            return;
+        };
+        if amt.is_zero() || (rec.plan.0.is_none() && rec.plan.1.is_none()) {
+            return;
+        }
+        self.drop_finished(ex);
+        let base = self.client_base(ex);
+        let plan = RiskPlan {
+            symbol: rec.symbol.clone(),
+            dir: rec.dir,
+            wire_ps: rec.wire_ps,
+            sl: rec.plan.0,
+            tp: rec.plan.1,
+            qty: amt,
+            entry_price: Decimal::ZERO,
+            strategy_position_id: rec.strategy_position_id,
+            base,
+        };
+        let outcome = self.protect(ex, &plan);
+        ex.emit(EngineEvent::Note {
+            text: format!(
+                "pair {}: {amt} still open after the fire: {}",
+                rec.id,
+                match &outcome {
+                    Ok(d) => d.clone(),
+                    Err(f) => f.text(),
+                }
+            ),
+        });
+        if outcome.is_err() {
+            self.close_with_cleanup(ex, &rec.symbol, rec.dir, Some(amt), "re-protect failed");
+        }
     }
 
     /// Deferred entries of a symbol given its open orders; true when nothing changed.
@@ -595,6 +643,7 @@ impl Engine {
                     orphan: sl.is_none() || tp.is_none(),
                     announced: false,
                     base: String::new(),
+                    plan: (sl.map(|l| l.price), tp.map(|l| l.price)),
                 };
                 self.register(ex, rec);
             }
@@ -761,6 +810,7 @@ impl Engine {
                 orphan: false,
                 announced: false,
                 base,
+                plan: (sl.map(|l| l.price), tp.map(|l| l.price)),
             };
             self.register(ex, rec);
         }

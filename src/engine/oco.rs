@@ -239,6 +239,7 @@ impl Engine {
             orphan: false,
             announced: false,
             base: plan.base.clone(),
+            plan: (plan.sl, plan.tp),
         }
     }
 
@@ -417,12 +418,17 @@ impl Engine {
                 _ => None,
             })
             .collect();
+        let latest = (plan.sl.or(rec.plan.0), plan.tp.or(rec.plan.1));
+        if let Some(r) = self.st.pairs.get_mut(&id) {
+            r.plan = latest;
+        }
         if missing.is_empty() {
             return Ok(OcoStatus::DuplicateOco);
         }
         let attempt = rec.legs().map(|l| l.attempt).max().unwrap_or(0) + 1;
         let mut fresh = rec.clone();
         fresh.announced = false;
+        fresh.plan = latest;
         for (stop, price) in missing {
             match self.place_leg(ex, &rec, stop, price, attempt) {
                 Ok(p) => {

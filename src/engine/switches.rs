@@ -36,6 +36,15 @@
 //!   profiles: the book is only the cooldown's and manual close's notion);
 //! - W18 `retry_on = all_but_listed` with -2021 absent from `no_retry_codes`.
 //!
+//! The `reference` profile is what a correct OCO manager for USD-M futures does today: one
+//! closePosition + GTE_GTC pair per position side (completed with a leg a later entry asks for),
+//! positionSide only in hedge mode and reduceOnly only in one-way mode, deterministic client ids
+//! with look-ups by client id after an unknown outcome (never a blind re-post), status queries
+//! instead of "missing means filled", re-arming a leg that ended unfilled while the position is
+//! open, retries with backoff on transport faults and throttling, a cleanup queue for what failed
+//! to settle, restart recovery from open orders and positionRisk, and the algo endpoint with a
+//! fallback to `/fapi/v1/order` on pre-2025-12-09 accounts.
+//!
 //! Not reproduced, and why: the CIO gates, distributed lock, persistence timeouts and the
 //! naked-position remediator (default `dry_run`, so it does nothing observable) are out of scope
 //! (`tradeengine-oco.md` "How ocosim uses this page"); PHEAD's close guard (#481) needs the

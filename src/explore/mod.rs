@@ -100,31 +100,55 @@ pub fn signature(v: &Violation, log: &EventLog) -> String {
     };
     // the one most telling step of the trail (engine lifecycle first, then Binance's answer)
     const ORDER: [&str; 12] = [
-        "restart", "monitor-stopped", "stream-drop", "-1106", "-4061", "-2011", "-2013", "-2021",
-        "-2022", "-4120", "transport", "throttled",
+        "restart",
+        "monitor-stopped",
+        "stream-drop",
+        "-1106",
+        "-4061",
+        "-2011",
+        "-2013",
+        "-2021",
+        "-2022",
+        "-4120",
+        "transport",
+        "throttled",
     ];
     let mut best: Option<usize> = None;
     for s in &v.trail {
-        let Some(r) = log.records().get(s.0 as usize) else { continue };
+        let Some(r) = log.records().get(s.0 as usize) else {
+            continue;
+        };
         let mark: String = match &r.event {
-            Event::Response { outcome: CallOutcome::Rejected(e), .. } => {
+            Event::Response {
+                outcome: CallOutcome::Rejected(e),
+                ..
+            } => {
                 if e.code == -1003 || e.code == -1008 || e.http >= 500 {
                     "throttled".into()
                 } else {
                     e.code.to_string()
                 }
             }
-            Event::Response { outcome: CallOutcome::Fault { .. }, .. } => "transport".into(),
+            Event::Response {
+                outcome: CallOutcome::Fault { .. },
+                ..
+            } => "transport".into(),
             Event::StreamDropped { .. } => "stream-drop".into(),
             Event::Engine(crate::events::EngineEvent::Restart) => "restart".into(),
-            Event::Engine(crate::events::EngineEvent::MonitorStopped { .. }) => "monitor-stopped".into(),
+            Event::Engine(crate::events::EngineEvent::MonitorStopped { .. }) => {
+                "monitor-stopped".into()
+            }
             _ => continue,
         };
         if let Some(k) = ORDER.iter().position(|m| *m == mark) {
             best = Some(best.map_or(k, |b| b.min(k)));
         }
     }
-    format!("{}: {story} [{}]", v.invariant.name(), best.map_or("", |k| ORDER[k]))
+    format!(
+        "{}: {story} [{}]",
+        v.invariant.name(),
+        best.map_or("", |k| ORDER[k])
+    )
 }
 
 /// True for profiles of releases that predate the Algo Order API (their legs go to

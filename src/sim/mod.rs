@@ -714,7 +714,15 @@ pub fn run(
                 if skipped {
                     // as after a real pass, the venue is walked to the end of the last one (its
                     // answer's arrival), so events in between reach the stream queue on time
-                    sync(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, at);
+                    sync(
+                        &mut ex,
+                        &mut log,
+                        &mut queue,
+                        &mut stats,
+                        cfg,
+                        &mut stream_no,
+                        at,
+                    );
                     clock = clock.max(at);
                     continue;
                 }
