@@ -703,12 +703,17 @@ impl Checker {
             EngineEvent::EntryAccepted {
                 symbol,
                 position_side,
-                wants_stop: true,
+                wants_stop,
                 ..
             } => {
+                // the latest entry on a side says whether the side wants a stop; an entry
+                // reported after its side already went flat protects nothing
                 let key = (symbol.clone(), *position_side);
-                self.wants_stop.insert(key.clone(), true);
-                self.protection_state(&key);
+                let open = !self.positions.get(&key).copied().unwrap_or_default().is_zero();
+                if open {
+                    self.wants_stop.insert(key.clone(), *wants_stop);
+                    self.protection_state(&key);
+                }
             }
             EngineEvent::PairPlaced {
                 pair,

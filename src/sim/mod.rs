@@ -266,6 +266,36 @@ fn sync(
     }
 }
 
+/// As [`sync`], but in stream mode stops as soon as a stream event is due before `t`, so the
+/// engine hears of it before its next wake-up. Returns true when it stopped early.
+#[allow(clippy::too_many_arguments)]
+fn sync_until(
+    ex: &mut MockExchange,
+    log: &mut EventLog,
+    queue: &mut VecDeque<(TimeMs, StreamEvent)>,
+    stats: &mut SimStats,
+    cfg: &SimConfig,
+    stream_no: &mut u64,
+    t: TimeMs,
+) -> bool {
+    if cfg.monitor != Monitor::Stream {
+        sync(ex, log, queue, stats, cfg, stream_no, t);
+        return false;
+    }
+    loop {
+        if queue.front().is_some_and(|q| q.0 < t) {
+            return true;
+        }
+        if ex.time() >= t && !ex.has_events() {
+            return false;
+        }
+        // one step: advance_to stops right after the first step that emitted events
+        ex.advance_to(t);
+        let now = ex.time();
+        sync(ex, log, queue, stats, cfg, stream_no, now);
+    }
+}
+
 /// Jitter of call `n`, leg 0 (request) or 1 (response): uniform in 0..=jitter_ms.
 fn call_jitter(cfg: &SimConfig, n: u64, leg: u64) -> i64 {
     let j = cfg.latency.jitter_ms;
@@ -670,7 +700,7 @@ pub fn run(
             .unwrap_or(end)
             .min(end);
             // the walk must stand at the pass start to look ahead from there
-            sync(
+            if sync_until(
                 &mut ex,
                 &mut log,
                 &mut queue,
@@ -678,7 +708,9 @@ pub fn run(
                 cfg,
                 &mut stream_no,
                 t,
-            );
+            ) {
+                continue;
+            }
             if version_after_pass == Some(ex.version()) && queue.is_empty() {
                 let change = ex.next_change_time(next_other);
                 let mut skipped = false;
@@ -727,6 +759,12 @@ pub fn run(
                     continue;
                 }
             }
+        }
+        if item != Item::Stream
+            && sync_until(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t)
+        {
+            // a stream event is due first: pick again
+            continue;
         }
         let t = if item == Item::Timer {
             t.max(last_timer.plus(1))
