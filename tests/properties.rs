@@ -188,6 +188,35 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(cases(64))]
+
+    /// Planted bug 3: a poll slower than the whipsaw in one-way mode, legs without reduceOnly
+    /// (nor closePosition / GTE_GTC): the survivor fires after its sibling closed the position
+    /// and opens a reverse one. The checker must see the flip.
+    #[test]
+    fn planted_slow_poll_without_reduce_only_is_caught(
+        width in 300i64..1500,
+        dist in 20i64..150,
+        buy in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let shapes = [Shape::Flat, Shape::Whipsaw(width), Shape::Flat, Shape::Flat];
+        let cfg = GenConfig { hedge: false, stream: false, poll_ms: 180_000, latency_ms: 20, intrabar: ocosim::exchange::IntrabarPolicy::Ohlc };
+        let sig = GenSignal { bar: 0, offset_ms: 1_000, action: if buy { Action::Buy } else { Action::Sell }, sl: dist, tp: dist, qty: 5 };
+        let c = case(bars_from(&shapes, 10_000), &[sig], &cfg, Faults::default(), seed);
+        let planted = [("leg_close_position", "false"), ("leg_tif_gte_gtc", "false"), ("leg_reduce_only", "false")];
+        let r = scenario(&c, "reference", &planted).run();
+        prop_assert!(
+            r.violations.iter().any(|v| v.invariant == Invariant::NoFlip),
+            "{}", show(&r.violations)
+        );
+        // the same story with the reference as shipped holds every invariant
+        let ok = scenario(&c, "reference", &[]).run();
+        prop_assert!(ok.violations.is_empty(), "{}", show(&ok.violations));
+    }
+}
+
 /// Proptest shrinks the planted -1106 bug to a small case: a handful of bars and one signal.
 #[test]
 fn planted_bug_shrinks_to_a_small_case() {

@@ -418,7 +418,7 @@ impl Engine {
     /// The reduceOnly parameter (§5.1): never with positionSide (unless the pre-v1.1.78 bug is on),
     /// never with closePosition, `true` only when the order is reduce-only.
     fn reduce_only_param(&self, o: &TradeOrder, wire_ps: Option<PositionSide>) -> Option<bool> {
-        if !o.reduce_only || (o.leg && self.sw.leg_close_position) {
+        if !o.reduce_only || (o.leg && (self.sw.leg_close_position || !self.sw.leg_reduce_only)) {
             return None;
         }
         match wire_ps {

@@ -280,6 +280,10 @@ pub struct Switches {
     pub leg_working_type_mark: bool,
     /// Legs send `priceProtect=true`.
     pub leg_price_protect: bool,
+    /// Quantity legs carry `reduceOnly=true` where the account mode allows it (one-way); false
+    /// plants the "no reduceOnly" bug: a survivor that fires after the position closed opens a
+    /// reverse position.
+    pub leg_reduce_only: bool,
     /// PHEAD local dedup: an active pair on (symbol, side) rejects a new one (`duplicate_oco`).
     pub one_pair_per_side: bool,
     /// PHEAD #550: skip placement when openAlgoOrders already shows a STOP and a TAKE_PROFIT.
@@ -396,6 +400,7 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("leg_tif_gte_gtc", "legs send timeInForce=GTE_GTC (expire with the position)"),
     ("leg_working_type_mark", "legs trigger on MARK_PRICE instead of the last price"),
     ("leg_price_protect", "legs send priceProtect=true"),
+    ("leg_reduce_only", "one-way quantity legs send reduceOnly=true (false: a late survivor opens a reverse position)"),
     ("one_pair_per_side", "an active pair on (symbol, side) blocks a new one (duplicate_oco)"),
     ("exchange_truth_dedup", "skip when openAlgoOrders already shows a STOP and a TAKE_PROFIT (#550)"),
     ("direction_refusal", "refuse a pair with SL/TP on the wrong side of the entry"),
@@ -467,6 +472,7 @@ impl Default for Switches {
             leg_tif_gte_gtc: true,
             leg_working_type_mark: true,
             leg_price_protect: false,
+            leg_reduce_only: true,
             one_pair_per_side: true,
             exchange_truth_dedup: false,
             direction_refusal: false,
