@@ -1,0 +1,74 @@
+//! `sim sweep` / `sim merge` through the real binary: a partitioned sweep merged back equals the
+//! whole sweep, and the result does not depend on the thread count.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ocosim-sweep-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn sweep_file(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/oco-long-short-avax.toml");
+    let p = dir.join("grid.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "name = \"grid\"\nbase = \"{}\"\n[grid]\n\"engine.poll_interval_ms\" = [500, 5000]\n\"latency.request_ms\" = [10, 400]\n\"engine.profile\" = [\"reference\", \"tradeengine-2026-08\"]\n[heatmap]\nx = \"engine.poll_interval_ms\"\ny = \"latency.request_ms\"\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn run(args: &[&str], out: &Path) -> String {
+    let o = sim().args(args).arg("--out").arg(out).output().unwrap();
+    assert!(o.status.code().unwrap() <= 1, "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out.join("sweep.csv")).unwrap()
+}
+
+#[test]
+fn partitions_merge_back_to_the_whole_sweep_on_any_thread_count() {
+    let dir = tmp("grid");
+    let f = sweep_file(&dir);
+    let fs = f.to_str().unwrap();
+    let whole = run(&["sweep", fs, "--threads", "1"], &dir.join("whole"));
+    assert_eq!(whole.lines().count(), 1 + 8, "{whole}");
+    let two = run(&["sweep", fs, "--threads", "2"], &dir.join("two"));
+    assert_eq!(whole, two, "thread count changed the result");
+    let a = run(&["sweep", fs, "--partition", "1/2"], &dir.join("a"));
+    let b = run(&["sweep", fs, "--partition", "2/2"], &dir.join("b"));
+    assert_eq!(a.lines().count() + b.lines().count(), 2 + 8);
+    let o = sim()
+        .arg("merge")
+        .arg(dir.join("b/sweep.csv"))
+        .arg(dir.join("a/sweep.csv"))
+        .args(["--x", "engine.poll_interval_ms", "--y", "latency.request_ms", "--out"])
+        .arg(dir.join("merged"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let merged = std::fs::read_to_string(dir.join("merged/sweep.csv")).unwrap();
+    assert_eq!(merged, whole);
+    let html = std::fs::read_to_string(dir.join("merged/sweep.html")).unwrap();
+    assert!(html.contains("<table") && !html.contains("<script"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_partition_is_exit_2() {
+    let dir = tmp("bad");
+    let f = sweep_file(&dir);
+    let o = sim().arg("sweep").arg(&f).args(["--partition", "3/2"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--partition `3/2`"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
