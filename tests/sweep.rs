@@ -31,7 +31,11 @@ fn sweep_file(dir: &Path) -> PathBuf {
 
 fn run(args: &[&str], out: &Path) -> String {
     let o = sim().args(args).arg("--out").arg(out).output().unwrap();
-    assert!(o.status.code().unwrap() <= 1, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.code().unwrap() <= 1,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     std::fs::read_to_string(out.join("sweep.csv")).unwrap()
 }
 
@@ -51,11 +55,22 @@ fn partitions_merge_back_to_the_whole_sweep_on_any_thread_count() {
         .arg("merge")
         .arg(dir.join("b/sweep.csv"))
         .arg(dir.join("a/sweep.csv"))
-        .args(["--x", "engine.poll_interval_ms", "--y", "latency.request_ms", "--out"])
+        .args([
+            "--x",
+            "engine.poll_interval_ms",
+            "--y",
+            "latency.request_ms",
+            "--out",
+        ])
         .arg(dir.join("merged"))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let merged = std::fs::read_to_string(dir.join("merged/sweep.csv")).unwrap();
     assert_eq!(merged, whole);
     let html = std::fs::read_to_string(dir.join("merged/sweep.html")).unwrap();
@@ -67,7 +82,12 @@ fn partitions_merge_back_to_the_whole_sweep_on_any_thread_count() {
 fn bad_partition_is_exit_2() {
     let dir = tmp("bad");
     let f = sweep_file(&dir);
-    let o = sim().arg("sweep").arg(&f).args(["--partition", "3/2"]).output().unwrap();
+    let o = sim()
+        .arg("sweep")
+        .arg(&f)
+        .args(["--partition", "3/2"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--partition `3/2`"));
     let _ = std::fs::remove_dir_all(&dir);
