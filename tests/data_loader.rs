@@ -964,16 +964,3 @@ fn download_verifies_checksums_from_a_loopback_server() {
     );
     assert_eq!(s.kline(2).close, dec("100.2"));
 }
-
-
-#[test]
-#[ignore]
-fn zz_timing_tmp() {
-    let n = 200;
-    let t = Instant::now();
-    for _ in 0..n {
-        assert_eq!(load_klines(&[avax()], &opts()).expect("load").len(), 40_320);
-    }
-    let el = t.elapsed().as_secs_f64();
-    println!("{:.2} M rows/s wall", (n * 40_320) as f64 / el / 1e6);
-}
