@@ -709,7 +709,12 @@ impl Checker {
                 // the latest entry on a side says whether the side wants a stop; an entry
                 // reported after its side already went flat protects nothing
                 let key = (symbol.clone(), *position_side);
-                let open = !self.positions.get(&key).copied().unwrap_or_default().is_zero();
+                let open = !self
+                    .positions
+                    .get(&key)
+                    .copied()
+                    .unwrap_or_default()
+                    .is_zero();
                 if open {
                     self.wants_stop.insert(key.clone(), *wants_stop);
                     self.protection_state(&key);

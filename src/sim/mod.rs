@@ -761,7 +761,15 @@ pub fn run(
             }
         }
         if item != Item::Stream
-            && sync_until(&mut ex, &mut log, &mut queue, &mut stats, cfg, &mut stream_no, t)
+            && sync_until(
+                &mut ex,
+                &mut log,
+                &mut queue,
+                &mut stats,
+                cfg,
+                &mut stream_no,
+                t,
+            )
         {
             // a stream event is due first: pick again
             continue;
