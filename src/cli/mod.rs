@@ -576,11 +576,17 @@ fn cmd_explore(
         pb.set_position(done.min(limit));
         pb.set_message(format!("{f} findings"));
     };
-    let mut res = crate::explore::explore(&cfg, &stop, &on_batch);
-    pb.finish_and_clear();
-    let secs = t0.elapsed().as_secs_f64();
     let dir = out.unwrap_or_else(|| PathBuf::from("reports/explore").join(&profile));
     let _ = std::fs::remove_dir_all(&dir);
+    // first hits are written as soon as they are found (not yet shrunk): an interrupted run
+    // (Ctrl-C) keeps them; the final write replaces them with the shrunk versions
+    let on_found = |partial: &crate::explore::ExploreResult| {
+        let mut p = partial.clone();
+        let _ = crate::explore::write(&dir, &mut p, &sets, None);
+    };
+    let mut res = crate::explore::explore_with_progress(&cfg, &stop, &on_batch, &on_found);
+    pb.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
     let rate = res.cases as f64 / secs.max(1e-9);
     crate::explore::write(&dir, &mut res, &sets, Some(rate))
         .map_err(|e| bad(format!("{}: {e}", dir.display())))?;

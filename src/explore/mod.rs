@@ -312,9 +312,21 @@ pub fn explore(
     stop: &(dyn Fn(u64, usize) -> bool + Sync),
     on_batch: &(dyn Fn(u64, usize) + Sync),
 ) -> ExploreResult {
+    explore_with_progress(cfg, stop, on_batch, &|_| {})
+}
+
+/// As [`explore`], handing the findings found so far (first hits, not yet shrunk) to
+/// `on_found` after every batch that found something new, so an interrupted run keeps them.
+pub fn explore_with_progress(
+    cfg: &ExploreConfig,
+    stop: &(dyn Fn(u64, usize) -> bool + Sync),
+    on_batch: &(dyn Fn(u64, usize) + Sync),
+    on_found: &(dyn Fn(&ExploreResult) + Sync),
+) -> ExploreResult {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut raw: Vec<(String, Violation, u64, CaseSpec)> = Vec::new();
     let mut done = 0u64;
+    let mut reported = 0usize;
     while !stop(done, raw.len()) {
         let batch = cfg.batch.max(1);
         let results: Vec<CaseOutcome> = (done..done + batch)
@@ -335,12 +347,26 @@ pub fn explore(
         }
         done += batch;
         on_batch(done, raw.len());
+        if raw.len() > reported {
+            reported = raw.len();
+            on_found(&assemble(cfg, done, &raw, false));
+        }
     }
+    assemble(cfg, done, &raw, cfg.shrink)
+}
+
+/// Findings from first hits, shrunk when `shrink` (in parallel; each finding independently).
+fn assemble(
+    cfg: &ExploreConfig,
+    done: u64,
+    raw: &[(String, Violation, u64, CaseSpec)],
+    shrink_them: bool,
+) -> ExploreResult {
     let findings: Vec<Finding> = raw
         .par_iter()
         .enumerate()
         .map(|(k, (sig, v, i, c))| {
-            let shrunk = if cfg.shrink {
+            let shrunk = if shrink_them {
                 shrink(c, sig, &cfg.profile, &cfg.sets)
             } else {
                 c.clone()
