@@ -82,6 +82,9 @@ pub struct Checker {
     positions: BTreeMap<(String, PositionSide), Decimal>,
     orders: BTreeMap<OrderId, OrderState>,
     algos: BTreeMap<AlgoId, AlgoState>,
+    /// Ids of open orders and algo orders (so per-event scans touch only what is open).
+    open_orders: BTreeSet<OrderId>,
+    open_algos: BTreeSet<AlgoId>,
     pairs: BTreeMap<PairId, PairState>,
     leg_pair: BTreeMap<LegId, PairId>,
     orphans: BTreeSet<LegId>,
@@ -120,6 +123,8 @@ impl Checker {
             positions: BTreeMap::new(),
             orders: BTreeMap::new(),
             algos: BTreeMap::new(),
+            open_orders: BTreeSet::new(),
+            open_algos: BTreeSet::new(),
             pairs: BTreeMap::new(),
             leg_pair: BTreeMap::new(),
             orphans: BTreeSet::new(),
@@ -180,7 +185,8 @@ impl Checker {
             Side::Buy
         };
         let mut v = Vec::new();
-        for (id, o) in &self.orders {
+        for id in &self.open_orders {
+            let o = &self.orders[id];
             if o.open
                 && o.ps == key.1
                 && o.side == closing
@@ -190,7 +196,8 @@ impl Checker {
                 v.push(LegId::Order(*id));
             }
         }
-        for (id, a) in &self.algos {
+        for id in &self.open_algos {
+            let a = &self.algos[id];
             if a.open && a.ps == key.1 && a.side == closing {
                 v.push(LegId::Algo(*id));
             }
@@ -467,6 +474,11 @@ impl Checker {
                 });
                 st.open = open;
                 let _ = (st.reduce_only, st.otype);
+                if open {
+                    self.open_algos.insert(a.algo_id);
+                } else {
+                    self.open_algos.remove(&a.algo_id);
+                }
                 let key = (a.symbol.clone(), a.position_side);
                 if a.order_type.is_stop() {
                     let leg = LegId::Algo(a.algo_id);
@@ -525,6 +537,11 @@ impl Checker {
         st.open = open;
         st.qty = o.orig_qty;
         let st = st.clone();
+        if open {
+            self.open_orders.insert(o.order_id);
+        } else {
+            self.open_orders.remove(&o.order_id);
+        }
         let leg = leg_of_order(&st, o.order_id);
         let key = (o.symbol.clone(), o.position_side);
         if st.orig_type.is_stop() && st.from_algo.is_none() {
