@@ -39,12 +39,27 @@ fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).expect("test literal")
 }
 
-/// A fresh, empty directory under the system temp dir, named after the test.
-fn tmpdir(test: &str) -> PathBuf {
+/// A fresh, empty directory under the system temp dir, named after the test; removed when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(test: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("ocosim-data-loader-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).expect("create temp dir");
-    d
+    TempDir(d)
 }
 
 fn opts() -> LoadOptions {

@@ -3,7 +3,6 @@
 use crate::report::{self, Summary};
 use crate::scenario::{self, RunResult, Scenario};
 use clap::{Parser, Subcommand};
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -611,9 +610,4 @@ fn cmd_explore(
         );
     }
     Ok(if res.findings.is_empty() { 0 } else { 1 })
-}
-
-/// Zero as a Decimal (kept for callers that build summaries by hand).
-pub fn zero() -> Decimal {
-    Decimal::ZERO
 }
