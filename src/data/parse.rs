@@ -95,6 +95,7 @@ fn load_with(
         let layout = layout_of(&input.bytes);
         prepare_file(&mut b, &input, opts, layout)?;
         parse_kline_bytes(&input.bytes, &input.name, layout, &mut b)?;
+        super::input::recycle(input.bytes);
     }
     Ok(b.finish())
 }
