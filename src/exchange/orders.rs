@@ -565,11 +565,17 @@ impl MockExchange {
     }
 
     pub(crate) fn expire_order(&mut self, k: usize, er: ExpiryReason) {
-        let o = &mut self.orders[k];
-        if o.status.is_terminal() {
+        if self.orders[k].status.is_terminal() {
             return;
         }
-        o.status = OrderStatus::Expired;
+        self.end_order(k, OrderStatus::Expired, ExecType::Expired, er);
+    }
+
+    /// Ends a live order (cancelled or expired): status, triggers, version, the
+    /// ORDER_TRADE_UPDATE, and the algo parent of a child order.
+    fn end_order(&mut self, k: usize, status: OrderStatus, x: ExecType, er: ExpiryReason) {
+        let o = &mut self.orders[k];
+        o.status = status;
         o.update_time = TimeMs(self.cur.time);
         o.armed = false;
         if o.trailing.is_some() {
@@ -580,7 +586,7 @@ impl MockExchange {
         self.version += 1;
         self.emit_order(
             k,
-            ExecType::Expired,
+            x,
             Decimal::ZERO,
             Decimal::ZERO,
             Decimal::ZERO,
@@ -858,27 +864,12 @@ impl MockExchange {
             Ok(k) => k,
             Err(e) => return self.reject(e),
         };
-        let o = &mut self.orders[k];
-        o.status = OrderStatus::Canceled;
-        o.update_time = TimeMs(self.cur.time);
-        o.armed = false;
-        if o.trailing.is_some() {
-            self.trailing_count -= 1;
-        }
-        self.remove_trig(TrigRef::Limit(k as u32));
-        self.remove_trig(TrigRef::Legacy(k as u32));
-        self.version += 1;
-        self.emit_order(
+        self.end_order(
             k,
+            OrderStatus::Canceled,
             ExecType::Canceled,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            false,
-            Decimal::ZERO,
             ExpiryReason::None,
         );
-        self.settle_child(k);
         Ok(self.order_info(k))
     }
 
