@@ -1,6 +1,8 @@
 //! The mock exchange against `binance-usdm-futures.md`: one or more tests per rule, each citing the
 //! section it proves. Rejections assert the exact code and message and that nothing changed.
 
+#[path = "common/venue.rs"]
+mod venue;
 use ocosim::api::{
     AlgoInfo, AlgoRef, ApiError, NewAlgoOrder, NewOrder, OrderInfo, OrderRef, PositionInfo,
 };
@@ -11,6 +13,7 @@ use ocosim::exchange::{
 };
 use ocosim::types::*;
 use rust_decimal::Decimal;
+use venue::{drain, name, run_to};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -154,32 +157,6 @@ fn oid(i: u64) -> OrderRef {
 
 fn aid(i: u64) -> AlgoRef {
     AlgoRef::Id(ALGO_ID_BASE + i)
-}
-
-/// Advances to `t` (inclusive), collecting every event on the way.
-fn run_to(ex: &mut MockExchange, t: i64) -> Vec<(TimeMs, Event)> {
-    let mut out = Vec::new();
-    loop {
-        ex.advance_to(TimeMs(t));
-        if !ex.has_events() {
-            return out;
-        }
-        ex.drain_events(&mut out);
-    }
-}
-
-fn drain(ex: &mut MockExchange) -> Vec<(TimeMs, Event)> {
-    let mut out = Vec::new();
-    ex.drain_events(&mut out);
-    out
-}
-
-fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// A short readable line per event: `O1 TRADE/FILLED MARKET`, `A0 TRIGGERED ai=O1`, `ACC ORDER`.

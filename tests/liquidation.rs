@@ -7,6 +7,8 @@
 //! All examples use BTCUSDT (tick 0.10, step 0.001, liquidation fee 1.25 %, taker 0.05 %) and
 //! bracket 1 of its default table (notional ≤ 50 000: MMR 0.4 %, cum 0) unless stated.
 
+#[path = "common/venue.rs"]
+mod venue;
 use ocosim::api::{NewAlgoOrder, NewOrder};
 use ocosim::events::{AccountReason, Event, EventLog, ExecType, Source};
 use ocosim::exchange::{
@@ -16,6 +18,7 @@ use ocosim::exchange::{
 use ocosim::invariants::{CheckConfig, Checker, Invariant};
 use ocosim::types::*;
 use rust_decimal::Decimal;
+use venue::{drain, name, run_to};
 
 const SYM: &str = "BTCUSDT";
 /// 2024-01-01 00:00 UTC.
@@ -98,31 +101,6 @@ fn ro_stop(side: Side, trigger: &str, qty: &str, wt: WorkingType) -> NewAlgoOrde
         working_type: Some(wt),
         ..NewAlgoOrder::new(SYM, side, OrderType::StopMarket)
     }
-}
-
-fn run_to(x: &mut MockExchange, t: i64) -> Vec<(TimeMs, Event)> {
-    let mut out = Vec::new();
-    loop {
-        x.advance_to(TimeMs(t));
-        if !x.has_events() {
-            return out;
-        }
-        x.drain_events(&mut out);
-    }
-}
-
-fn drain(x: &mut MockExchange) -> Vec<(TimeMs, Event)> {
-    let mut out = Vec::new();
-    x.drain_events(&mut out);
-    out
-}
-
-fn name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// `O3 CALCULATED/FILLED LIQUIDATION`, `O1 EXPIRED/EXPIRED LIMIT er=5`, `A0 EXPIRED`, `ACC …`.
