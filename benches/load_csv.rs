@@ -1,4 +1,5 @@
-//! Rows per second of the two kline loaders on one real month of 1m klines (AVAXUSDT 2026-02, 40 320 rows).
+//! Rows per second of the two kline loaders on one real month of 1m klines (AVAXUSDT 2026-02, 40 320 rows):
+//! the hand parser on every core (its default) and on one, and polars-io.
 //!
 //! Run: `cargo bench --bench load_csv -- --warm-up-time 1 --measurement-time 3`.
 
@@ -23,6 +24,14 @@ fn bench_load(c: &mut Criterion) {
     g.throughput(Throughput::Elements(rows));
     g.bench_function("hand_parser", |b| {
         b.iter(|| load_klines(std::hint::black_box(&paths), &opts).map(|s| s.len()))
+    });
+    // The same load on one core: pieces are then parsed one after the other.
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    g.bench_function("hand_parser_1_thread", |b| {
+        b.iter(|| one.install(|| load_klines(std::hint::black_box(&paths), &opts).map(|s| s.len())))
     });
     g.bench_function("polars", |b| {
         b.iter(|| load_klines_polars(std::hint::black_box(&paths), &opts).map(|s| s.len()))

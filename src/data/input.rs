@@ -72,16 +72,55 @@ thread_local! {
     static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `fs::read` into this thread's recycled buffer.
+/// Files at least this large are read by several threads at once (each its own byte range).
+const PARALLEL_READ_BYTES: usize = 1 << 20;
+
+/// `fs::read` into this thread's recycled buffer; large files are read in parallel ranges.
 fn read_reusing(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    buf.clear();
     let mut f = fs::File::open(path)?;
-    if let Ok(m) = f.metadata() {
-        buf.reserve(m.len() as usize + 1);
+    let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    if len >= PARALLEL_READ_BYTES
+        && rayon::current_num_threads() > 1
+        && read_parallel(&f, &mut buf, len)?
+    {
+        return Ok(buf);
     }
+    buf.clear();
+    buf.reserve(len + 1);
     f.read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// Reads the `len` bytes of `f` into `buf` with one positioned read per core; `false` (and `buf` in
+/// an unspecified state) if the file turned out not to be `len` bytes long.
+#[cfg(unix)]
+fn read_parallel(f: &fs::File, buf: &mut Vec<u8>, len: usize) -> std::io::Result<bool> {
+    use rayon::prelude::*;
+    use std::os::unix::fs::FileExt;
+    // Only the part beyond the recycled buffer's old length gets zeroed.
+    buf.truncate(len);
+    buf.resize(len, 0);
+    let chunk = len.div_ceil(rayon::current_num_threads()).max(1 << 16);
+    let short = buf
+        .par_chunks_mut(chunk)
+        .enumerate()
+        .map(
+            |(k, part)| match f.read_exact_at(part, (k * chunk) as u64) {
+                Ok(()) => Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(true),
+                Err(e) => Err(e),
+            },
+        )
+        .try_reduce(|| false, |a, b| Ok(a || b))?;
+    // A file that grew or shrank since `metadata` is read again the ordinary way.
+    let mut probe = [0u8; 1];
+    Ok(!short && f.read_at(&mut probe, len as u64)? == 0)
+}
+
+#[cfg(not(unix))]
+fn read_parallel(_f: &fs::File, _buf: &mut Vec<u8>, _len: usize) -> std::io::Result<bool> {
+    Ok(false)
 }
 
 /// Hands a file's bytes back for the next load on this thread.

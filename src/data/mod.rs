@@ -16,6 +16,7 @@ mod input;
 mod inspect;
 mod kline;
 mod parse;
+mod pieces;
 mod polars_loader;
 mod resample;
 mod validate;

@@ -8,9 +8,7 @@
 use std::path::PathBuf;
 
 use super::error::DataError;
-use super::input::{
-    data_start, expand_paths, line_end, merge_meta, only_line_breaks, read_input, trim_cr, Input,
-};
+use super::input::{data_start, line_end, merge_meta, only_line_breaks, trim_cr, Input};
 use super::kline::{KlineSeries, PRICE_DECIMALS};
 use super::validate::{Builder, RawRow};
 
@@ -86,18 +84,9 @@ pub fn load_mark_klines(paths: &[PathBuf], opts: &LoadOptions) -> Result<KlineSe
 fn load_with(
     paths: &[PathBuf],
     opts: &LoadOptions,
-    layout_of: impl Fn(&[u8]) -> Layout,
+    layout_of: impl Fn(&[u8]) -> Layout + Sync,
 ) -> Result<KlineSeries, DataError> {
-    let files = expand_paths(paths)?;
-    let mut b = Builder::new(String::new(), 0, 0);
-    for path in &files {
-        let input = read_input(path)?;
-        let layout = layout_of(&input.bytes);
-        prepare_file(&mut b, &input, opts, layout)?;
-        parse_kline_bytes(&input.bytes, &input.name, layout, &mut b)?;
-        super::input::recycle(input.bytes);
-    }
-    Ok(b.finish())
+    super::pieces::load(paths, opts, &layout_of, super::pieces::auto_piece_bytes)
 }
 
 /// Chooses the layout from the column count of the first data line (6 ⇒ [`Layout::Mark6`]).
@@ -111,19 +100,26 @@ pub(crate) fn sniff_layout(bytes: &[u8]) -> Layout {
     }
 }
 
+/// Symbol and bar length of a load, settled file by file.
+#[derive(Debug, Default)]
+pub(crate) struct Meta {
+    /// The symbol (`""` while unknown).
+    pub symbol: String,
+    /// The bar length in ms (0 while unknown).
+    pub interval_ms: i64,
+}
+
 /// Settles symbol and interval for the next file (file name, options, or inferred from its rows).
-pub(crate) fn prepare_file(
-    b: &mut Builder,
+pub(crate) fn settle_meta(
+    m: &mut Meta,
     input: &Input,
     opts: &LoadOptions,
     layout: Layout,
 ) -> Result<(), DataError> {
-    let (symbol, interval) =
-        merge_meta(b.symbol(), b.interval_ms(), opts.expect_interval_ms, input)?;
+    let (symbol, interval) = merge_meta(&m.symbol, m.interval_ms, opts.expect_interval_ms, input)?;
     if let Some(s) = symbol {
-        b.set_symbol(&s);
+        m.symbol = s;
     }
-    b.begin_file(&input.name);
     if let Some(i) = interval {
         if i <= 0 {
             return Err(DataError::invalid(
@@ -132,12 +128,30 @@ pub(crate) fn prepare_file(
                 format!("{i} is not a positive bar length (use parse_interval(\"1m\") etc.)"),
             ));
         }
-        b.set_interval(i);
+        m.interval_ms = i;
         return Ok(());
     }
     if let Some(i) = infer_interval(&input.bytes, &input.name, layout)? {
-        b.set_interval(i);
+        m.interval_ms = i;
     }
+    Ok(())
+}
+
+/// [`settle_meta`] for a sequential [`Builder`] load, which also learns that `input` comes next.
+pub(crate) fn prepare_file(
+    b: &mut Builder,
+    input: &Input,
+    opts: &LoadOptions,
+    layout: Layout,
+) -> Result<(), DataError> {
+    let mut m = Meta {
+        symbol: b.symbol().to_string(),
+        interval_ms: b.interval_ms(),
+    };
+    settle_meta(&mut m, input, opts, layout)?;
+    b.set_symbol(&m.symbol);
+    b.set_interval(m.interval_ms);
+    b.begin_file(&input.name);
     Ok(())
 }
 
@@ -201,7 +215,8 @@ fn infer_interval(bytes: &[u8], file: &str, layout: Layout) -> Result<Option<i64
     }
 }
 
-/// Parses the data rows of one CSV text into `b` (symbol and interval must already be settled).
+/// Parses the data rows of one CSV text into `b` (symbol and interval must already be settled),
+/// one row after the other: the sequential reference the piece-parallel loader is tested against.
 pub(crate) fn parse_kline_bytes(
     bytes: &[u8],
     file: &str,
@@ -219,36 +234,71 @@ pub(crate) fn parse_kline_bytes(
             if only_line_breaks(bytes, pos) {
                 break;
             }
-            return Err(DataError::parse(
-                file,
-                line,
-                "row",
-                "empty line in the middle of the file (delete it)",
-            ));
+            return Err(empty_line(file, line));
         }
-        let start = pos;
-        let fast = match layout {
-            Layout::Full => fast_row12(bytes, &mut pos),
-            Layout::Mark6 => fast_row6(bytes, &mut pos, interval),
-        };
-        let row = match fast {
-            Some(r) => r,
-            None => {
-                let end = line_end(bytes, start);
-                let r = slow_row(trim_cr(&bytes[start..end]), layout, interval)
-                    .map_err(|(f, m)| DataError::parse(file, line, f, m))?;
-                pos = if end < n { end + 1 } else { n };
-                r
-            }
-        };
+        let row = next_row(bytes, &mut pos, layout, interval, file, line)?;
         b.push(&row, file, line)?;
         line += 1;
     }
     Ok(())
 }
 
+/// The error for an empty line with data rows after it.
+#[cold]
+pub(crate) fn empty_line(file: &str, line: usize) -> DataError {
+    DataError::parse(
+        file,
+        line,
+        "row",
+        "empty line in the middle of the file (delete it)",
+    )
+}
+
+/// Reads the row of the (non-empty) line that starts at `*pos` and moves `*pos` past its line break.
+#[inline(always)]
+pub(crate) fn next_row(
+    bytes: &[u8],
+    pos: &mut usize,
+    layout: Layout,
+    interval: i64,
+    file: &str,
+    line: usize,
+) -> Result<RawRow, DataError> {
+    let fast = match layout {
+        Layout::Full => fast_row12(bytes, pos),
+        Layout::Mark6 => fast_row6(bytes, pos, interval),
+    };
+    match fast {
+        Some(r) => Ok(r),
+        None => slow_next_row(bytes, pos, layout, interval, file, line),
+    }
+}
+
+/// The slow path of [`next_row`]: accepts the unusual or names the bad field.
+#[cold]
+#[inline(never)]
+fn slow_next_row(
+    bytes: &[u8],
+    pos: &mut usize,
+    layout: Layout,
+    interval: i64,
+    file: &str,
+    line: usize,
+) -> Result<RawRow, DataError> {
+    let start = *pos;
+    let end = line_end(bytes, start);
+    let r = slow_row(trim_cr(&bytes[start..end]), layout, interval)
+        .map_err(|(f, m)| DataError::parse(file, line, f, m))?;
+    *pos = if end < bytes.len() {
+        end + 1
+    } else {
+        bytes.len()
+    };
+    Ok(r)
+}
+
 /// Counts `\n` bytes eight at a time (SWAR zero-byte test, exact: no carries between bytes).
-fn count_newlines(b: &[u8]) -> usize {
+pub(crate) fn count_newlines(b: &[u8]) -> usize {
     const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     let chunks = b.chunks_exact(8);
     let tail = chunks.remainder().iter().filter(|&&c| c == b'\n').count();

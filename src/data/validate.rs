@@ -106,26 +106,17 @@ impl Builder {
     #[inline]
     pub fn push(&mut self, row: &RawRow, file: &str, line: usize) -> Result<(), DataError> {
         let interval = self.series.interval_ms;
-        if interval <= 0 {
-            return Err(DataError::parse(
-                file,
-                line,
-                "interval",
-                "the bar length is unknown (name the file SYMBOL-1m-... or set LoadOptions::expect_interval_ms)",
-            ));
-        }
-        if row.close_time != row.open_time.saturating_add(interval - 1) {
-            return Err(self.close_time_error(row, file, line));
-        }
-        if row.high < row.open.max(row.close) || row.high < row.low {
-            return Err(high_error(row, file, line));
-        }
-        if row.low > row.open.min(row.close) {
-            return Err(low_error(row, file, line));
-        }
+        check_row(row, interval, file, line)?;
         if let Some(&prev) = self.series.open_time_ms.last() {
             if row.open_time.checked_sub(prev) != Some(interval) {
-                self.check_jump(prev, row.open_time, file, line)?;
+                let prev_file = if self.cur_has_rows {
+                    &self.cur_file
+                } else {
+                    &self.prev_file
+                };
+                let at = previous_row_at(prev_file, self.prev_line, file);
+                let gap = check_step(prev, row.open_time, interval, &at, file, line)?;
+                self.series.gaps.push(gap);
             }
         }
         let s = &mut self.series;
@@ -144,89 +135,128 @@ impl Builder {
         Ok(())
     }
 
-    /// Handles an open-time step that is not exactly one interval: a gap, or an error.
-    #[cold]
-    fn check_jump(&mut self, prev: i64, t: i64, file: &str, line: usize) -> Result<(), DataError> {
-        let interval = self.series.interval_ms;
-        let prev_file = if self.cur_has_rows {
-            &self.cur_file
-        } else {
-            &self.prev_file
-        };
-        let at = if prev_file == file {
-            format!("line {}", self.prev_line)
-        } else {
-            format!("{}:{}", prev_file, self.prev_line)
-        };
-        if t == prev {
-            return Err(DataError::parse(
-                file,
-                line,
-                "open_time",
-                format!(
-                    "{t} ({}) duplicates the previous row at {at} (remove one of the two rows; files must not overlap)",
-                    format_utc_ms(t)
-                ),
-            ));
-        }
-        if t < prev {
-            return Err(DataError::parse(
-                file,
-                line,
-                "open_time",
-                format!(
-                    "{t} ({}) is earlier than the previous row's {prev} ({}) at {at} (rows must be sorted by open_time; files are read in file-name order)",
-                    format_utc_ms(t),
-                    format_utc_ms(prev)
-                ),
-            ));
-        }
-        let delta = t.saturating_sub(prev);
-        if delta % interval != 0 || delta == i64::MAX {
-            return Err(DataError::parse(
-                file,
-                line,
-                "open_time",
-                format!(
-                    "{t} ({}) is {delta} ms after the previous row at {at}, not a multiple of the {} interval (mixed intervals or a shifted timestamp)",
-                    format_utc_ms(t),
-                    interval_name(interval)
-                ),
-            ));
-        }
-        self.series.gaps.push(Gap {
-            from_ms: prev + interval,
-            to_ms: t - interval,
-            missing_bars: delta / interval - 1,
-        });
-        Ok(())
-    }
-
-    #[cold]
-    fn close_time_error(&self, row: &RawRow, file: &str, line: usize) -> DataError {
-        let interval = self.series.interval_ms;
-        let implied = row
-            .close_time
-            .saturating_sub(row.open_time)
-            .saturating_add(1);
-        DataError::parse(
-            file,
-            line,
-            "close_time",
-            format!(
-                "{} is not open_time + interval - 1 = {} (interval {}; this row spans {} ms: wrong interval or timestamp unit)",
-                row.close_time,
-                row.open_time.saturating_add(interval - 1),
-                interval_name(interval),
-                implied
-            ),
-        )
-    }
-
     /// The finished series.
     pub fn finish(self) -> KlineSeries {
         self.series
     }
+}
+
+/// How an ordering error names the previous row: `line N` in the same file, `FILE:N` across files.
+pub(crate) fn previous_row_at(prev_file: &str, prev_line: usize, file: &str) -> String {
+    if prev_file == file {
+        format!("line {prev_line}")
+    } else {
+        format!("{prev_file}:{prev_line}")
+    }
+}
+
+/// Checks one row on its own: a known bar length, `close_time = open_time + interval - 1`, and a
+/// consistent high/low.
+#[inline(always)]
+pub(crate) fn check_row(
+    row: &RawRow,
+    interval: i64,
+    file: &str,
+    line: usize,
+) -> Result<(), DataError> {
+    if interval <= 0 {
+        return Err(unknown_interval(file, line));
+    }
+    if row.close_time != row.open_time.saturating_add(interval - 1) {
+        return Err(close_time_error(row, interval, file, line));
+    }
+    if row.high < row.open.max(row.close) || row.high < row.low {
+        return Err(high_error(row, file, line));
+    }
+    if row.low > row.open.min(row.close) {
+        return Err(low_error(row, file, line));
+    }
+    Ok(())
+}
+
+/// The error for a row whose bar length nobody could tell.
+#[cold]
+pub(crate) fn unknown_interval(file: &str, line: usize) -> DataError {
+    DataError::parse(
+        file,
+        line,
+        "interval",
+        "the bar length is unknown (name the file SYMBOL-1m-... or set LoadOptions::expect_interval_ms)",
+    )
+}
+
+/// Handles an open-time step from `prev` to `t` that is not exactly one interval: the gap it
+/// leaves, or an error naming the previous row (`at`, see [`previous_row_at`]).
+#[cold]
+pub(crate) fn check_step(
+    prev: i64,
+    t: i64,
+    interval: i64,
+    at: &str,
+    file: &str,
+    line: usize,
+) -> Result<Gap, DataError> {
+    if t == prev {
+        return Err(DataError::parse(
+            file,
+            line,
+            "open_time",
+            format!(
+                "{t} ({}) duplicates the previous row at {at} (remove one of the two rows; files must not overlap)",
+                format_utc_ms(t)
+            ),
+        ));
+    }
+    if t < prev {
+        return Err(DataError::parse(
+            file,
+            line,
+            "open_time",
+            format!(
+                "{t} ({}) is earlier than the previous row's {prev} ({}) at {at} (rows must be sorted by open_time; files are read in file-name order)",
+                format_utc_ms(t),
+                format_utc_ms(prev)
+            ),
+        ));
+    }
+    let delta = t.saturating_sub(prev);
+    if delta % interval != 0 || delta == i64::MAX {
+        return Err(DataError::parse(
+            file,
+            line,
+            "open_time",
+            format!(
+                "{t} ({}) is {delta} ms after the previous row at {at}, not a multiple of the {} interval (mixed intervals or a shifted timestamp)",
+                format_utc_ms(t),
+                interval_name(interval)
+            ),
+        ));
+    }
+    Ok(Gap {
+        from_ms: prev + interval,
+        to_ms: t - interval,
+        missing_bars: delta / interval - 1,
+    })
+}
+
+#[cold]
+fn close_time_error(row: &RawRow, interval: i64, file: &str, line: usize) -> DataError {
+    let implied = row
+        .close_time
+        .saturating_sub(row.open_time)
+        .saturating_add(1);
+    DataError::parse(
+        file,
+        line,
+        "close_time",
+        format!(
+            "{} is not open_time + interval - 1 = {} (interval {}; this row spans {} ms: wrong interval or timestamp unit)",
+            row.close_time,
+            row.open_time.saturating_add(interval - 1),
+            interval_name(interval),
+            implied
+        ),
+    )
 }
 
 #[cold]
