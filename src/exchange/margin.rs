@@ -206,8 +206,78 @@ pub fn liquidation_bounds(
     enumerate(wb, legs, table)
 }
 
-/// Roots of `f` over every combination of brackets (see `liquidation_bounds`).
+/// Roots of `f` for several legs (see `liquidation_bounds`).
 fn enumerate(wb: Decimal, legs: &[Leg], table: &[Bracket]) -> (Option<Decimal>, Option<Decimal>) {
+    match legs {
+        [a, b] => two_legs(wb, a, b, table),
+        _ => enumerate_all(wb, legs, table),
+    }
+}
+
+/// [`enumerate_all`] for the hedge-mode pair, solving only the bracket pairs that can hold at one
+/// mark `M`: leg `a` in bracket `i` needs `floor(i)/q_a ≤ M ≤ cap(i)/q_a`, so `(i, j)` is feasible
+/// iff `floor(i)·q_b ≤ cap(j)·q_a` (A) and `floor(j)·q_a ≤ cap(i)·q_b` (B), exact products, the last
+/// bracket without a cap. For each `i` the feasible `j` form a range `lo..=hi` (A holds from `lo`
+/// on, B up to `hi`), and both ends only grow with `i`: two pointers find them, and about
+/// `2·brackets` pairs are solved instead of `brackets²`. An infeasible pair has no consistent root,
+/// so the result is the full enumeration's.
+fn two_legs(
+    wb: Decimal,
+    a: &Leg,
+    b: &Leg,
+    table: &[Bracket],
+) -> (Option<Decimal>, Option<Decimal>) {
+    let n = table.len();
+    let floor = |i: usize| {
+        if i == 0 {
+            Decimal::ZERO
+        } else {
+            table[i - 1].notional_cap
+        }
+    };
+    let (sa, sb) = (Decimal::from(a.side), Decimal::from(b.side));
+    let (na, da) = (wb - sa * a.q * a.ep, sa * a.q);
+    let (nb, db) = (-sb * b.q * b.ep, sb * b.q);
+    let mut down: Option<Decimal> = None;
+    let mut up: Option<Decimal> = None;
+    let (mut lo, mut hi) = (0usize, 0usize);
+    for i in 0..n {
+        let floor_i_qb = floor(i) * b.q;
+        while lo + 1 < n && floor_i_qb > table[lo].notional_cap * a.q {
+            lo += 1;
+        }
+        let cap_i_qb = table[i].notional_cap * b.q;
+        while hi + 1 < n && (i + 1 == n || floor(hi + 1) * a.q <= cap_i_qb) {
+            hi += 1;
+        }
+        let bi = &table[i];
+        for (j, bj) in table.iter().enumerate().take(hi + 1).skip(lo) {
+            let num = na + bi.cum + nb + bj.cum;
+            let den = a.q * bi.mmr - da + b.q * bj.mmr - db;
+            if den.is_zero() {
+                continue;
+            }
+            let m = num / den;
+            if m > Decimal::ZERO && holds(table, i, a.q * m) && holds(table, j, b.q * m) {
+                // f(M) = num − M·den: slope −den
+                if den < Decimal::ZERO {
+                    down = Some(down.map_or(m, |x| x.max(m)));
+                } else {
+                    up = Some(up.map_or(m, |x| x.min(m)));
+                }
+            }
+        }
+    }
+    (down, up)
+}
+
+/// Roots of `f` over every combination of brackets: `brackets^legs` solves (the reference that
+/// [`two_legs`] is tested against; more than two legs cannot happen on one symbol).
+fn enumerate_all(
+    wb: Decimal,
+    legs: &[Leg],
+    table: &[Bracket],
+) -> (Option<Decimal>, Option<Decimal>) {
     let n = table.len();
     let mut combo = vec![0usize; legs.len()];
     let mut down: Option<Decimal> = None;
@@ -295,6 +365,40 @@ mod tests {
                     let a = liquidation_bounds(d(wb), &[leg], &t);
                     let b = enumerate(d(wb), &[leg], &t);
                     assert_eq!(a, b, "{side} {q} {wb}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn two_leg_sweep_equals_the_full_enumeration() {
+        // hedge legs of every size against each table, walking the bracket boundaries
+        let sizes = ["0.001", "0.5", "3", "17", "150", "900", "4000", "25000"];
+        for sym in ["BTCUSDT", "ETHUSDT", "AVAXUSDT"] {
+            let t = default_brackets(sym).unwrap();
+            for (a, qa) in sizes.iter().enumerate() {
+                for qb in &sizes[a..] {
+                    for wb in ["5", "800", "20000", "3000000"] {
+                        for (ea, eb) in [("100", "100"), ("2000", "1900"), ("60000", "61000")] {
+                            let legs = [
+                                Leg {
+                                    side: 1,
+                                    q: d(qa),
+                                    ep: d(ea),
+                                },
+                                Leg {
+                                    side: -1,
+                                    q: d(qb),
+                                    ep: d(eb),
+                                },
+                            ];
+                            for legs in [&legs[..], &[legs[1], legs[0]][..]] {
+                                let got = two_legs(d(wb), &legs[0], &legs[1], &t);
+                                let want = enumerate_all(d(wb), legs, &t);
+                                assert_eq!(got, want, "{sym} {qa} {qb} {wb} {ea} {eb}");
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -17,12 +17,14 @@
 //! bar that cannot reach a mark-price trigger or the liquidation price is skipped with two more
 //! compares.
 
+use std::sync::Arc;
+
 use super::intrabar::BarTicks;
 
 /// Mark candles in ticks, their basis at open and close, and per-trade-bar bounds.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MarkData {
-    pub bars: Vec<BarTicks>,
+    pub bars: Arc<[BarTicks]>,
     pub interval_ms: i64,
     /// Basis (ticks) at each candle's open time and at its close time.
     pub basis: Vec<(i64, i64)>,
@@ -43,7 +45,7 @@ fn trade_ref(trade: &[BarTicks], d: i64, t: i64) -> Option<i64> {
 
 impl MarkData {
     /// Builds the mark model for `trade` bars of length `d` from `mark` candles of `mi` ms.
-    pub fn new(mark: Vec<BarTicks>, mi: i64, trade: &[BarTicks], d: i64) -> MarkData {
+    pub fn new(mark: Arc<[BarTicks]>, mi: i64, trade: &[BarTicks], d: i64) -> MarkData {
         let mi = mi.max(1);
         let basis = mark
             .iter()
@@ -139,7 +141,7 @@ mod tests {
             bt(60_000, 1000, 1005, 995, 1000),
         ];
         let mark = vec![bt(0, 1010, 1020, 985, 1010)];
-        let m = MarkData::new(mark, 120_000, &trade, 60_000);
+        let m = MarkData::new(mark.into(), 120_000, &trade, 60_000);
         assert_eq!(m.basis[0], (10, 10));
         assert_eq!(m.at(0, 1000), 1010);
         assert_eq!(m.at(20_000, 950), 985); // the trade wick does not reach the mark

@@ -51,6 +51,7 @@ use crate::events::Event;
 use crate::types::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Which conditional-order API the account has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -280,9 +281,9 @@ pub const ALGO_ID_BASE: u64 = 4_000_000_000_000;
 pub struct MockExchange {
     pub(crate) cfg: ExchangeConfig,
     pub(crate) spec: SymbolSpec,
-    pub(crate) bars: Vec<BarTicks>,
+    pub(crate) bars: Arc<[BarTicks]>,
     pub(crate) interval_ms: i64,
-    pub(crate) sub_bars: Vec<BarTicks>,
+    pub(crate) sub_bars: Arc<[BarTicks]>,
     pub(crate) sub_interval_ms: i64,
     pub(crate) funding: Vec<(i64, Decimal)>,
     pub(crate) next_funding: usize,
@@ -324,9 +325,10 @@ impl MockExchange {
     pub fn new(
         cfg: ExchangeConfig,
         spec: SymbolSpec,
-        bars: Vec<BarTicks>,
+        bars: impl Into<Arc<[BarTicks]>>,
         interval_ms: i64,
     ) -> MockExchange {
+        let bars: Arc<[BarTicks]> = bars.into();
         let first = bars.first().copied().unwrap_or_default();
         let span = bars.last().map(|b| b.t - first.t).unwrap_or(0) + interval_ms;
         let sample_ms = if cfg.equity_sample_ms > 0 {
@@ -342,7 +344,7 @@ impl MockExchange {
             spec,
             bars,
             interval_ms: interval_ms.max(1),
-            sub_bars: Vec::new(),
+            sub_bars: Arc::from([]),
             sub_interval_ms: 0,
             funding: Vec::new(),
             next_funding: 0,
@@ -376,8 +378,12 @@ impl MockExchange {
     }
 
     /// Lower-timeframe bars for the `refine` policy (sorted, inside the main bars' span).
-    pub fn with_sub_bars(mut self, sub_bars: Vec<BarTicks>, sub_interval_ms: i64) -> Self {
-        self.sub_bars = sub_bars;
+    pub fn with_sub_bars(
+        mut self,
+        sub_bars: impl Into<Arc<[BarTicks]>>,
+        sub_interval_ms: i64,
+    ) -> Self {
+        self.sub_bars = sub_bars.into();
         self.sub_interval_ms = sub_interval_ms.max(1);
         self
     }
@@ -392,7 +398,8 @@ impl MockExchange {
 
     /// Mark-price candles (ticks of `spec`, length `interval_ms`) for the mark path; with none,
     /// the trade price stands in and a `Warning` ("mark-price") says so at the start.
-    pub fn with_mark(mut self, mark_bars: Vec<BarTicks>, interval_ms: i64) -> Self {
+    pub fn with_mark(mut self, mark_bars: impl Into<Arc<[BarTicks]>>, interval_ms: i64) -> Self {
+        let mark_bars: Arc<[BarTicks]> = mark_bars.into();
         if mark_bars.is_empty() {
             self.mark = None;
             self.emit(Event::Warning {

@@ -7,6 +7,7 @@ use crate::exchange::{BarTicks, ExchangeConfig, MockExchange, SymbolSpec};
 use crate::invariants::{CheckConfig, Checker, Violation};
 use crate::sim::{self, rng::Stream, rng::StreamRng, ManualClose, RunOutput, SimConfig};
 use crate::types::*;
+use std::sync::Arc;
 
 /// A scenario ready to run any number of times (a run is a pure function of it).
 #[derive(Debug, Clone)]
@@ -21,18 +22,18 @@ pub struct Scenario {
     pub seed: u64,
     /// Symbol rules.
     pub spec: SymbolSpec,
-    /// Bars in ticks.
-    pub bars: Vec<BarTicks>,
+    /// Bars in ticks (shared by every run of the scenario).
+    pub bars: Arc<[BarTicks]>,
     /// Bar length.
     pub interval_ms: i64,
     /// Lower-timeframe bars for `refine`.
-    pub sub_bars: Vec<BarTicks>,
+    pub sub_bars: Arc<[BarTicks]>,
     /// Their length.
     pub sub_interval_ms: i64,
     /// Funding (ms, rate).
     pub funding: Vec<(i64, Decimal)>,
     /// Mark-price candles in ticks (empty: mark = trade price).
-    pub mark_bars: Vec<BarTicks>,
+    pub mark_bars: Arc<[BarTicks]>,
     /// Their length.
     pub mark_interval_ms: i64,
     /// Exchange settings.
@@ -476,12 +477,12 @@ pub fn build_with(
         text: text.to_string(),
         seed: raw.seed,
         spec,
-        bars,
+        bars: bars.into(),
         interval_ms: series.interval_ms,
-        sub_bars,
+        sub_bars: sub_bars.into(),
         sub_interval_ms,
         funding,
-        mark_bars,
+        mark_bars: mark_bars.into(),
         mark_interval_ms,
         exchange,
         profile: eng.profile.clone(),
