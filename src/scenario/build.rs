@@ -136,7 +136,53 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Validates a parsed scenario and loads its data.
 pub fn build(file: &Path, text: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
-    build_with(file, text, raw, None)
+    build_inner(file, text, raw, None, None)
+}
+
+/// Kline files loaded once and shared by every scenario built with the cache: the cases of a
+/// sweep differ in parameters, rarely in data, and parsing a month costs more than running a day.
+/// Keyed by the resolved file list and the kind (trade or mark klines); errors are not kept.
+#[derive(Debug, Default)]
+pub struct DataCache {
+    klines:
+        std::sync::Mutex<std::collections::BTreeMap<(bool, Vec<PathBuf>), Arc<data::KlineSeries>>>,
+}
+
+impl DataCache {
+    /// The klines of `paths` (mark-price klines when `mark`), loaded on first use.
+    fn get(
+        &self,
+        paths: &[PathBuf],
+        mark: bool,
+    ) -> Result<Arc<data::KlineSeries>, data::DataError> {
+        let key = (mark, paths.to_vec());
+        // held while loading: a second case asking for the same files waits instead of parsing them too
+        let mut map = self.klines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = map.get(&key) {
+            return Ok(Arc::clone(s));
+        }
+        let s = Arc::new(load_kind(paths, mark)?);
+        map.insert(key, Arc::clone(&s));
+        Ok(s)
+    }
+}
+
+fn load_kind(paths: &[PathBuf], mark: bool) -> Result<data::KlineSeries, data::DataError> {
+    if mark {
+        data::load_mark_klines(paths, &LoadOptions::default())
+    } else {
+        data::load_klines(paths, &LoadOptions::default())
+    }
+}
+
+/// As [`build`], reading kline files through `cache` (the cases of a sweep).
+pub fn build_cached(
+    file: &Path,
+    text: &str,
+    raw: ScenarioFile,
+    cache: &DataCache,
+) -> Result<Scenario, ScenarioError> {
+    build_inner(file, text, raw, None, Some(cache))
 }
 
 /// As [`build`], with the klines already in memory (`sim explore` cases); `data.klines` is then
@@ -147,6 +193,22 @@ pub fn build_with(
     raw: ScenarioFile,
     preloaded: Option<data::KlineSeries>,
 ) -> Result<Scenario, ScenarioError> {
+    build_inner(file, text, raw, preloaded, None)
+}
+
+fn build_inner(
+    file: &Path,
+    text: &str,
+    raw: ScenarioFile,
+    preloaded: Option<data::KlineSeries>,
+    cache: Option<&DataCache>,
+) -> Result<Scenario, ScenarioError> {
+    let load = |paths: &[PathBuf], mark: bool| -> Result<Arc<data::KlineSeries>, data::DataError> {
+        match cache {
+            Some(c) => c.get(paths, mark),
+            None => load_kind(paths, mark).map(Arc::new),
+        }
+    };
     let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     let e = |field: &str, msg: String| err(file, text, field, msg);
     if raw.data.klines.is_empty() {
@@ -157,9 +219,8 @@ pub fn build_with(
     }
     let paths: Vec<PathBuf> = raw.data.klines.iter().map(|p| resolve(&base, p)).collect();
     let series = match preloaded {
-        Some(s) => s,
-        None => data::load_klines(&paths, &LoadOptions::default())
-            .map_err(|x| data_err(file, text, "klines", x))?,
+        Some(s) => Arc::new(s),
+        None => load(&paths, false).map_err(|x| data_err(file, text, "klines", x))?,
     };
     let from = match &raw.data.from {
         Some(s) => Some(
@@ -263,7 +324,7 @@ pub fn build_with(
     let sub_series = if !raw.data.refine.is_empty() {
         let p: Vec<PathBuf> = raw.data.refine.iter().map(|p| resolve(&base, p)).collect();
         Some(
-            data::load_klines(&p, &LoadOptions::default())
+            load(&p, false)
                 .map_err(|x| data_err(file, text, "refine", x))?
                 .slice_time(from, to),
         )
@@ -285,8 +346,7 @@ pub fn build_with(
         (Vec::new(), 0)
     } else {
         let p: Vec<PathBuf> = raw.data.mark.iter().map(|p| resolve(&base, p)).collect();
-        let ms = data::load_mark_klines(&p, &LoadOptions::default())
-            .map_err(|x| data_err(file, text, "mark", x))?;
+        let ms = load(&p, true).map_err(|x| data_err(file, text, "mark", x))?;
         if !ms.symbol.is_empty() && ms.symbol != symbol {
             return Err(e(
                 "mark",

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use build::{build, build_with, load, RunResult, Scenario};
+pub use build::{build, build_cached, build_with, load, DataCache, RunResult, Scenario};
 
 /// A user-input error: `file:line: field `x`: what (hint)`; the CLI exits 2 on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

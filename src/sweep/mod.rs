@@ -71,6 +71,8 @@ pub struct Sweep {
     pub axes: Vec<(String, Vec<toml::Value>)>,
     /// Heat map axes.
     pub heatmap: (String, String),
+    /// Kline files loaded once for all cases.
+    pub cache: scenario::DataCache,
 }
 
 fn value_text(v: &toml::Value) -> String {
@@ -137,6 +139,7 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
         base_text,
         axes,
         heatmap,
+        cache: scenario::DataCache::default(),
     })
 }
 
@@ -166,7 +169,8 @@ impl Sweep {
         }
         let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
         let raw = scenario::parse(&self.base_path, &text).map_err(|e| e.to_string())?;
-        let mut sc = scenario::build(&self.base_path, &text, raw).map_err(|e| e.to_string())?;
+        let mut sc = scenario::build_cached(&self.base_path, &text, raw, &self.cache)
+            .map_err(|e| e.to_string())?;
         sc.name = format!("{}-case-{}", self.name, case.index);
         let r = sc.run();
         Ok(crate::cli::summarize(&sc, &r))
