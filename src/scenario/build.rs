@@ -144,9 +144,11 @@ pub fn build(file: &Path, text: &str, raw: ScenarioFile) -> Result<Scenario, Sce
 /// Keyed by the resolved file list and the kind (trade or mark klines); errors are not kept.
 #[derive(Debug, Default)]
 pub struct DataCache {
-    klines:
-        std::sync::Mutex<std::collections::BTreeMap<(bool, Vec<PathBuf>), Arc<data::KlineSeries>>>,
+    klines: std::sync::Mutex<std::collections::BTreeMap<CacheKey, Arc<data::KlineSeries>>>,
 }
+
+/// (mark-price klines?, resolved files).
+type CacheKey = (bool, Vec<PathBuf>);
 
 impl DataCache {
     /// The klines of `paths` (mark-price klines when `mark`), loaded on first use.
