@@ -694,3 +694,30 @@ fn read_signal_csv(p: &Path) -> Result<Vec<SignalSpec>, ScenarioError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_cache_loads_each_file_list_once_and_keeps_no_errors() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let month = vec![root.join("data/binance-um/klines/AVAXUSDT/1m/AVAXUSDT-1m-2026-02.csv")];
+        let cache = DataCache::default();
+        let a = cache.get(&month, false).unwrap();
+        let b = cache.get(&month, false).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the second request is served from the cache"
+        );
+        assert_eq!(a.len(), 40_320);
+        // the same files read as mark klines are another entry
+        let m = cache.get(&month, true).unwrap();
+        assert!(!Arc::ptr_eq(&a, &m));
+        assert_eq!(*m, *a, "a 12-column file reads the same either way");
+        let missing = vec![root.join("data/no-such-file.csv")];
+        assert!(cache.get(&missing, false).is_err());
+        assert!(cache.get(&missing, false).is_err());
+        assert_eq!(cache.klines.lock().unwrap().len(), 2);
+    }
+}
