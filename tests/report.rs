@@ -339,6 +339,9 @@ fn info() -> RunInfo {
         ambiguous_bars: 2,
         passes: 10,
         passes_skipped: 3,
+        calls: 12,
+        faults: 1,
+        rejections: 1,
         initial_balance: d("10000"),
     }
 }
@@ -492,10 +495,12 @@ fn fills_csv_rows() {
 fn summarize_from_log() {
     let log = sample_log();
     let s = summarize(&info(), &log, &sample_violations());
-    assert_eq!(s.orders, 4);
+    // the entry and the two algo legs; the triggered leg's child order is not one the engine placed
+    assert_eq!(s.orders, 3);
     assert_eq!(s.fills, 2);
     assert_eq!(s.pairs, 1);
-    assert_eq!(s.calls, 1);
+    // counters the log does not hold come from the run
+    assert_eq!(s.calls, 12);
     assert_eq!(s.rejections, 1);
     assert_eq!(s.faults, 1);
     assert_eq!(s.liquidations, 0);
@@ -692,4 +697,34 @@ fn write_reports_pass_and_empty_log() {
         ""
     );
     let _ = std::fs::remove_dir_all(&base);
+}
+
+/// The summary is read from the event log alone; on every shipped scenario it must tell the same
+/// story as the exchange's and simulator's own counters (a missing or double event would show).
+#[test]
+fn summaries_from_events_agree_with_the_run_counters_on_every_scenario() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10);
+    for f in files {
+        let sc = ocosim::scenario::load(&f).unwrap();
+        let r = sc.run();
+        let s = ocosim::cli::summarize(&sc, &r);
+        let (x, sim) = (&r.output.exchange, &r.output.sim);
+        let name = f.display();
+        assert_eq!(s.orders, x.orders, "{name}: orders");
+        assert_eq!(s.fills, x.fills, "{name}: fills");
+        assert_eq!(s.rejections, x.rejections, "{name}: rejections");
+        assert_eq!(s.liquidations, x.liquidations, "{name}: liquidations");
+        assert_eq!(s.calls, sim.calls, "{name}: calls");
+        assert_eq!(s.faults, sim.faults, "{name}: faults");
+        assert_eq!(s.final_wallet, r.output.final_wallet, "{name}: wallet");
+        assert_eq!(s.unrealized, r.output.final_unrealized, "{name}: unrealized");
+        assert_eq!(s.violations, r.violations.len() as u64, "{name}: violations");
+    }
 }

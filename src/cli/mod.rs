@@ -3,7 +3,6 @@
 use crate::report::{self, Summary};
 use crate::scenario::{self, RunResult, Scenario};
 use clap::{Parser, Subcommand};
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -191,22 +190,10 @@ pub fn load_with_overrides(
     Ok(sc)
 }
 
-/// Builds the summary of a finished run (from events and counters only).
-pub fn summarize(sc: &Scenario, r: &RunResult) -> Summary {
-    let log = &r.output.log;
-    let acc = report::accounting(log);
-    let curve = report::equity_curve(log, sc.exchange.initial_balance);
-    let (dd, dd_pct) = report::max_drawdown(&curve);
-    let mut by_inv: BTreeMap<String, u64> = crate::invariants::Invariant::ALL
-        .iter()
-        .map(|i| (i.name().to_string(), 0))
-        .collect();
-    for v in &r.violations {
-        *by_inv.entry(v.invariant.name().to_string()).or_default() += 1;
-    }
+/// The setup and simulator counters of a finished run that its event log does not hold.
+pub fn run_info(sc: &Scenario, r: &RunResult) -> report::RunInfo {
     let o = &r.output;
-    let initial = sc.exchange.initial_balance;
-    Summary {
+    report::RunInfo {
         scenario: sc.name.clone(),
         profile: sc.profile.clone(),
         seed: sc.seed,
@@ -215,40 +202,22 @@ pub fn summarize(sc: &Scenario, r: &RunResult) -> Summary {
         position_mode: format!("{:?}", sc.exchange.position_mode),
         monitor: format!("{:?}", sc.engine.monitor).to_lowercase(),
         intrabar: format!("{:?}", sc.exchange.intrabar).to_lowercase(),
-        first_bar: crate::types::fmt_time_ms(o.span.0 .0),
-        last_bar: crate::types::fmt_time_ms(o.span.1 .0),
+        first_bar: o.span.0,
+        last_bar: o.span.1,
         bars: o.exchange.bars,
         ambiguous_bars: o.exchange.ambiguous_bars,
-        orders: o.exchange.orders,
-        fills: o.exchange.fills,
-        pairs: acc.pairs,
-        signals: acc.signals,
-        calls: o.sim.calls,
         passes: o.sim.passes,
         passes_skipped: o.sim.passes_skipped,
+        calls: o.sim.calls,
         faults: o.sim.faults,
         rejections: o.exchange.rejections,
-        liquidations: o.exchange.liquidations,
-        initial_balance: initial,
-        final_wallet: o.final_wallet,
-        unrealized: o.final_unrealized,
-        realized_pnl: acc.realized,
-        fees: acc.fees,
-        funding: acc.funding,
-        pnl: o.final_wallet + o.final_unrealized - initial,
-        max_drawdown: dd,
-        max_drawdown_pct: dd_pct,
-        violations: r.violations.len() as u64,
-        violations_by_invariant: by_inv,
-        rejections_by_code: acc.rejections_by_code,
-        warnings: acc.warnings,
-        verdict: if r.violations.is_empty() {
-            "PASS"
-        } else {
-            "FAIL"
-        }
-        .to_string(),
+        initial_balance: sc.exchange.initial_balance,
     }
+}
+
+/// Builds the summary of a finished run: [`report::summarize`] over its event log.
+pub fn summarize(sc: &Scenario, r: &RunResult) -> Summary {
+    report::summarize(&run_info(sc, r), &r.output.log, &r.violations)
 }
 
 fn cmd_run(

@@ -338,6 +338,15 @@ impl MockExchange {
         }
     }
 
+    /// Emits an equity sample now, at the cursor's price (the end of a run).
+    pub fn final_sample(&mut self) {
+        self.emit(Event::Equity {
+            wallet: self.wallet,
+            unrealized: self.unrealized(),
+            price: self.spec.price(self.cur.price),
+        });
+    }
+
     /// Emits an equity sample if the cursor (a bar's end, close `close`) reached the next one.
     fn sample_if_due(&mut self, close: i64) {
         if self.cur.time >= self.next_sample {

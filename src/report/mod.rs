@@ -136,6 +136,12 @@ pub struct RunInfo {
     pub passes: u64,
     /// Monitor passes skipped.
     pub passes_skipped: u64,
+    /// REST calls made (the log keeps only writes and failed calls).
+    pub calls: u64,
+    /// Faults injected (timeouts, 5xx, rate limits, -2011, dropped stream events).
+    pub faults: u64,
+    /// Requests the exchange itself rejected (injected -1003/-2011 are faults, not rejections).
+    pub rejections: u64,
     /// Wallet at the start.
     pub initial_balance: Decimal,
 }
@@ -306,23 +312,20 @@ pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Su
     let acc = accounting(log);
     let mut order_ids = BTreeSet::new();
     let mut algo_ids = BTreeSet::new();
-    let (mut calls, mut faults, mut rejections, mut liquidations) = (0u64, 0u64, 0u64, 0u64);
+    let mut liquidations = 0u64;
     let mut books = Books::default();
     for r in log.records() {
         books.apply(&r.event);
         match &r.event {
-            Event::OrderTradeUpdate(o) => {
+            // orders the engine placed: not an algo order's child, not a liquidation
+            Event::OrderTradeUpdate(o)
+                if o.from_algo.is_none() && !o.client_order_id.starts_with("autoclose-") =>
+            {
                 order_ids.insert(o.order_id);
             }
             Event::AlgoUpdate(a) => {
                 algo_ids.insert(a.algo_id);
             }
-            Event::Request { .. } => calls += 1,
-            Event::Response { outcome, .. } => match outcome {
-                CallOutcome::Rejected(_) => rejections += 1,
-                CallOutcome::Fault { .. } => faults += 1,
-                CallOutcome::Ok(_) => {}
-            },
             Event::AccountUpdate(u) if u.reason == AccountReason::Liquidation => liquidations += 1,
             _ => {}
         }
@@ -356,11 +359,11 @@ pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Su
         fills: acc.fills,
         pairs: acc.pairs,
         signals: acc.signals,
-        calls,
+        calls: info.calls,
         passes: info.passes,
         passes_skipped: info.passes_skipped,
-        faults,
-        rejections,
+        faults: info.faults,
+        rejections: info.rejections,
         liquidations,
         initial_balance: initial,
         final_wallet,

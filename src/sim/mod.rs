@@ -875,6 +875,17 @@ pub fn run(
             version_after_pass = None;
         }
     }
+    // the log ends with the books as they stand at the end, so reports need nothing else
+    ex.final_sample();
+    sync(
+        &mut ex,
+        &mut log,
+        &mut queue,
+        &mut stats,
+        cfg,
+        &mut stream_no,
+        end,
+    );
     let final_wallet = ex.wallet();
     let final_unrealized = ex.unrealized();
     RunOutput {

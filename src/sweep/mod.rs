@@ -161,8 +161,8 @@ impl Sweep {
             .collect()
     }
 
-    /// Runs one case: base scenario + overrides → summary.
-    pub fn run_case(&self, case: &Case) -> Result<Summary, String> {
+    /// Builds one case's scenario: base scenario + overrides, data through the sweep's cache.
+    fn build_case(&self, case: &Case) -> Result<scenario::Scenario, String> {
         let mut doc: toml::Table = toml::from_str(&self.base_text).map_err(|e| e.to_string())?;
         for (key, val) in &case.params {
             set_dotted(&mut doc, key, val.clone())?;
@@ -172,12 +172,24 @@ impl Sweep {
         let mut sc = scenario::build_cached(&self.base_path, &text, raw, &self.cache)
             .map_err(|e| e.to_string())?;
         sc.name = format!("{}-case-{}", self.name, case.index);
+        Ok(sc)
+    }
+
+    /// Runs one case: base scenario + overrides → summary.
+    pub fn run_case(&self, case: &Case) -> Result<Summary, String> {
+        let sc = self.build_case(case)?;
         let r = sc.run();
         Ok(crate::cli::summarize(&sc, &r))
     }
 
     /// Runs `cases` in parallel (rayon); rows come back in case order.
     pub fn run(&self, cases: &[Case], progress: &(dyn Fn() + Sync)) -> Vec<Row> {
+        // Load the first case's data up front, while every core can help parse it, rather than
+        // inside the cache's lock with the other workers blocked on it (the case reports its own
+        // errors when it runs).
+        if let Some(first) = cases.first() {
+            let _ = self.build_case(first);
+        }
         cases
             .par_iter()
             .map(|c| {
