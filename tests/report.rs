@@ -724,7 +724,14 @@ fn summaries_from_events_agree_with_the_run_counters_on_every_scenario() {
         assert_eq!(s.calls, sim.calls, "{name}: calls");
         assert_eq!(s.faults, sim.faults, "{name}: faults");
         assert_eq!(s.final_wallet, r.output.final_wallet, "{name}: wallet");
-        assert_eq!(s.unrealized, r.output.final_unrealized, "{name}: unrealized");
-        assert_eq!(s.violations, r.violations.len() as u64, "{name}: violations");
+        assert_eq!(
+            s.unrealized, r.output.final_unrealized,
+            "{name}: unrealized"
+        );
+        assert_eq!(
+            s.violations,
+            r.violations.len() as u64,
+            "{name}: violations"
+        );
     }
 }
