@@ -92,3 +92,35 @@ fn bad_partition_is_exit_2() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--partition `3/2`"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn shipped_whipsaw_sweep_shows_flips_only_with_slow_polls() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/whipsaw-poll-latency.toml");
+    let dir = tmp("whipsaw");
+    let csv = run(&["sweep", f.to_str().unwrap()], &dir);
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let (poll, flips) = (col("engine.poll_interval_ms"), col("v:no-flip"));
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 32);
+    let flips_at = |p: &str| -> u64 {
+        rows.iter()
+            .filter(|r| r[poll] == p)
+            .map(|r| r[flips].parse::<u64>().unwrap())
+            .sum()
+    };
+    // a 1 s poll cancels the survivor before the whipsaw comes back; a 5 min poll does not
+    assert_eq!(flips_at("1000"), 0, "{csv}");
+    assert!(flips_at("300000") > 0, "{csv}");
+    let md = std::fs::read_to_string(dir.join("sweep.md")).unwrap();
+    assert!(
+        md.contains(
+            "| latency.request_ms \\ engine.poll_interval_ms | 1000 | 10000 | 60000 | 300000 |"
+        ),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
