@@ -2,6 +2,7 @@
 
 use crate::api::ApiError;
 use crate::exchange::codes;
+use crate::exchange::BarTicks;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -165,18 +166,53 @@ impl SymbolSpec {
 
     /// A fixed-point 1e-8 price → ticks, rounded to the nearest tick (market data, not an order).
     pub fn e8_to_ticks(&self, e8: i64) -> i64 {
-        let tick_e8 = (self.tick_size * Decimal::from(100_000_000i64))
+        round_e8(e8, self.tick_e8())
+    }
+
+    /// The tick as a 1e-8 mantissa (at least 1).
+    pub fn tick_e8(&self) -> i64 {
+        (self.tick_size * Decimal::from(100_000_000i64))
             .trunc()
             .try_into()
             .unwrap_or(1i64)
-            .max(1);
-        let q = e8.div_euclid(tick_e8);
-        let r = e8.rem_euclid(tick_e8);
-        if r * 2 >= tick_e8 {
-            q + 1
-        } else {
-            q
-        }
+            .max(1)
+    }
+
+    /// Kline columns (1e-8 prices) as bars in ticks, each price rounded to the nearest tick.
+    pub fn bars_from_e8(
+        &self,
+        open_time_ms: &[i64],
+        open: &[i64],
+        high: &[i64],
+        low: &[i64],
+        close: &[i64],
+    ) -> Vec<BarTicks> {
+        let tick = self.tick_e8();
+        open_time_ms
+            .iter()
+            .zip(open)
+            .zip(high)
+            .zip(low)
+            .zip(close)
+            .map(|((((&t, &o), &h), &l), &c)| BarTicks {
+                t,
+                o: round_e8(o, tick),
+                h: round_e8(h, tick),
+                l: round_e8(l, tick),
+                c: round_e8(c, tick),
+            })
+            .collect()
+    }
+}
+
+/// `e8` in units of `tick_e8`, half up.
+#[inline]
+fn round_e8(e8: i64, tick_e8: i64) -> i64 {
+    let q = e8.div_euclid(tick_e8);
+    if e8.rem_euclid(tick_e8) * 2 >= tick_e8 {
+        q + 1
+    } else {
+        q
     }
 }
 

@@ -131,15 +131,13 @@ pub fn load_pools(paths: &[std::path::PathBuf]) -> Result<Vec<Pool>, data::DataE
         if s.interval_ms != CASE_INTERVAL_MS {
             continue;
         }
-        let bars = (0..s.len())
-            .map(|i| BarTicks {
-                t: s.open_time_ms[i],
-                o: spec.e8_to_ticks(s.open_e8[i]),
-                h: spec.e8_to_ticks(s.high_e8[i]),
-                l: spec.e8_to_ticks(s.low_e8[i]),
-                c: spec.e8_to_ticks(s.close_e8[i]),
-            })
-            .collect();
+        let bars = spec.bars_from_e8(
+            &s.open_time_ms,
+            &s.open_e8,
+            &s.high_e8,
+            &s.low_e8,
+            &s.close_e8,
+        );
         pools.push(Pool {
             symbol: s.symbol.clone(),
             bars,

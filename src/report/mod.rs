@@ -286,16 +286,22 @@ fn pct_of(dd: Decimal, peak: Decimal, dp: u32) -> Decimal {
 pub fn max_drawdown(curve: &[(TimeMs, Decimal)]) -> (Decimal, Decimal) {
     let mut peak: Option<Decimal> = None;
     let mut abs = Decimal::ZERO;
-    let mut pct = Decimal::ZERO;
+    // the deepest relative drawdown as a fraction dd/p, compared by cross-multiplication: one
+    // division at the end instead of one per point
+    let (mut worst_dd, mut worst_p) = (Decimal::ZERO, Decimal::ONE);
     for &(_, v) in curve {
         let p = peak.map_or(v, |p| p.max(v));
         peak = Some(p);
         let dd = p - v;
+        if dd <= Decimal::ZERO {
+            continue;
+        }
         abs = abs.max(dd);
-        if p > Decimal::ZERO {
-            pct = pct.max(dd * Decimal::ONE_HUNDRED / p);
+        if p > Decimal::ZERO && dd * worst_p > worst_dd * p {
+            (worst_dd, worst_p) = (dd, p);
         }
     }
+    let pct = worst_dd * Decimal::ONE_HUNDRED / worst_p;
     let mut pct = pct.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     pct.rescale(2);
     (abs, pct)

@@ -111,15 +111,13 @@ fn data_err(file: &Path, text: &str, field: &str, e: data::DataError) -> Scenari
 }
 
 fn to_bars(s: &data::KlineSeries, spec: &SymbolSpec) -> Vec<BarTicks> {
-    (0..s.len())
-        .map(|i| BarTicks {
-            t: s.open_time_ms[i],
-            o: spec.e8_to_ticks(s.open_e8[i]),
-            h: spec.e8_to_ticks(s.high_e8[i]),
-            l: spec.e8_to_ticks(s.low_e8[i]),
-            c: spec.e8_to_ticks(s.close_e8[i]),
-        })
-        .collect()
+    spec.bars_from_e8(
+        &s.open_time_ms,
+        &s.open_e8,
+        &s.high_e8,
+        &s.low_e8,
+        &s.close_e8,
+    )
 }
 
 /// Reads and builds a scenario file.
