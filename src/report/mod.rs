@@ -309,11 +309,11 @@ pub fn max_drawdown(curve: &[(TimeMs, Decimal)]) -> (Decimal, Decimal) {
 
 /// Builds the [`Summary`] from the run's setup, the event log and the violations.
 ///
-/// From the log: orders (distinct orderIds and algoIds seen in ORDER_TRADE_UPDATE/ALGO_UPDATE),
-/// fills, pairs, signals, calls (Request events), faults and rejections (Response outcomes),
-/// liquidations (ACCOUNT_UPDATE with reason LIQUIDATION), accounting sums, final wallet and
-/// unrealized (the last ones the log showed), PnL and drawdown. Callers holding better counters
-/// (e.g. the exchange's) may overwrite the public fields afterwards.
+/// From the log: orders (distinct orderIds the engine placed, i.e. not an algo order's child and
+/// not a liquidation, plus distinct algoIds), fills, pairs, signals, liquidations (ACCOUNT_UPDATE
+/// with reason LIQUIDATION), accounting sums, final wallet and unrealized (the run's last Equity
+/// sample), PnL and drawdown. From [`RunInfo`]: the setup and the counters the log does not hold
+/// (REST calls, since reads are not logged; injected faults; the exchange's own rejections).
 pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Summary {
     let acc = accounting(log);
     let mut order_ids = BTreeSet::new();
