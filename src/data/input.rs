@@ -98,9 +98,14 @@ fn read_reusing(path: &Path) -> std::io::Result<Vec<u8>> {
 fn read_parallel(f: &fs::File, buf: &mut Vec<u8>, len: usize) -> std::io::Result<bool> {
     use rayon::prelude::*;
     use std::os::unix::fs::FileExt;
-    // Only the part beyond the recycled buffer's old length gets zeroed.
-    buf.truncate(len);
-    buf.resize(len, 0);
+    if buf.capacity() < len {
+        // fresh zeroed pages from the allocator: first touched by the threads that read into them
+        *buf = vec![0; len];
+    } else {
+        // only the part beyond the recycled buffer's old length gets zeroed
+        buf.truncate(len);
+        buf.resize(len, 0);
+    }
     let chunk = len.div_ceil(rayon::current_num_threads()).max(1 << 16);
     let short = buf
         .par_chunks_mut(chunk)
