@@ -735,3 +735,19 @@ fn summaries_from_events_agree_with_the_run_counters_on_every_scenario() {
         );
     }
 }
+
+/// `sim run`'s progress bar is fed by `run_with_progress`: its numbers only grow, stay within
+/// 0..=1000, come often enough to draw a bar, and the run is the same as without them.
+#[test]
+fn progress_reports_grow_and_leave_the_run_unchanged() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/hedge-stream-link.toml");
+    let sc = ocosim::scenario::load(&f).unwrap();
+    let mut seen: Vec<u32> = Vec::new();
+    let with = sc.run_with_progress(&mut |p| seen.push(p));
+    let without = sc.run();
+    assert_eq!(with.output.log.records(), without.output.log.records());
+    assert!(seen.len() >= 50, "{} reports", seen.len());
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert!(seen.iter().all(|&p| p <= 1000));
+    assert!(*seen.last().unwrap() >= 900, "{seen:?}");
+}

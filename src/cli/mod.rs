@@ -230,7 +230,25 @@ fn cmd_run(
 ) -> Result<i32, Failure> {
     let sc = load_with_overrides(path, profile.as_deref(), &set, seed)?;
     let t0 = Instant::now();
-    let r = sc.run();
+    // a bar on the terminal for runs that take a while (hidden for the first half second, and
+    // when stderr is not a terminal or with --quiet)
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(1000),
+        indicatif::ProgressDrawTarget::hidden(),
+    );
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% simulated {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut shown = false;
+    let r = sc.run_with_progress(&mut |permille| {
+        if !shown && !quiet && t0.elapsed().as_millis() >= 500 {
+            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            shown = true;
+        }
+        pb.set_position(u64::from(permille));
+    });
+    pb.finish_and_clear();
     let elapsed = t0.elapsed();
     let s = summarize(&sc, &r);
     let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));

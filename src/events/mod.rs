@@ -379,6 +379,12 @@ impl EventLog {
     pub fn new() -> EventLog {
         EventLog::default()
     }
+    /// An empty log with room for `n` records.
+    pub fn with_capacity(n: usize) -> EventLog {
+        EventLog {
+            records: Vec::with_capacity(n),
+        }
+    }
     /// Appends an event and returns its seq.
     pub fn push(&mut self, time_ms: TimeMs, source: Source, event: Event) -> Seq {
         let seq = Seq(self.records.len() as u64);

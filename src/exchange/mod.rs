@@ -489,6 +489,25 @@ impl MockExchange {
         into.append(&mut self.out);
     }
 
+    /// Takes the waiting events with their buffer (hand it back with [`Self::return_event_buffer`]).
+    pub fn take_events(&mut self) -> Vec<(TimeMs, Event)> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Gives an emptied buffer from [`Self::take_events`] back, to be reused for the next events.
+    pub fn return_event_buffer(&mut self, mut buf: Vec<(TimeMs, Event)>) {
+        if self.out.is_empty() {
+            buf.clear();
+            self.out = buf;
+        }
+    }
+
+    /// How many equity samples a run over all the bars emits (about).
+    pub fn expected_samples(&self) -> usize {
+        let (a, b) = self.span();
+        usize::try_from((b.0 - a.0) / self.sample_ms.max(1) + 2).unwrap_or(0)
+    }
+
     /// True when events are waiting to be drained.
     pub fn has_events(&self) -> bool {
         !self.out.is_empty()

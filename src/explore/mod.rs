@@ -329,9 +329,12 @@ pub fn explore_with_progress(
     let mut reported = 0usize;
     while !stop(done, raw.len()) {
         let batch = cfg.batch.max(1);
-        let results: Vec<CaseOutcome> = (done..done + batch)
+        // one task per case (sizes differ): idle cores can always steal the next one
+        let results: Vec<CaseOutcome> = (0..usize::try_from(batch).unwrap_or(usize::MAX))
             .into_par_iter()
-            .map(|i| {
+            .with_max_len(1)
+            .map(|k| {
+                let i = done + k as u64;
                 let c = draw_case(cfg.seed, i, &cfg.pools, &cfg.profile);
                 let s = signatures(&c, &cfg.profile, &cfg.sets);
                 (i, c, s)
@@ -364,6 +367,7 @@ fn assemble(
 ) -> ExploreResult {
     let findings: Vec<Finding> = raw
         .par_iter()
+        .with_max_len(1)
         .enumerate()
         .map(|(k, (sig, v, i, c))| {
             let shrunk = if shrink_them {

@@ -67,6 +67,12 @@ pub struct RunResult {
 impl Scenario {
     /// Runs it.
     pub fn run(&self) -> RunResult {
+        self.run_with_progress(&mut |_| {})
+    }
+
+    /// Runs it, telling `progress` how far the simulation has got (thousandths, see
+    /// [`sim::run_with_progress`]); the invariants are checked afterwards.
+    pub fn run_with_progress(&self, progress: &mut dyn FnMut(u32)) -> RunResult {
         let ex = MockExchange::new(
             self.exchange.clone(),
             self.spec.clone(),
@@ -77,7 +83,8 @@ impl Scenario {
         .with_funding(self.funding.clone())
         .with_mark(self.mark_bars.clone(), self.mark_interval_ms);
         let engine = Engine::new(self.switches.clone(), self.engine.clone());
-        let output = sim::run(ex, engine, &self.signals, &self.manual, &self.sim);
+        let output =
+            sim::run_with_progress(ex, engine, &self.signals, &self.manual, &self.sim, progress);
         let violations = Checker::check_log(self.check.clone(), &output.log, output.span.1);
         RunResult { output, violations }
     }

@@ -190,8 +190,11 @@ impl Sweep {
         if let Some(first) = cases.first() {
             let _ = self.build_case(first);
         }
+        // one task per case: cases differ in cost (poll interval, latency, data), and with rayon's
+        // default split a core that finished its half early found nothing left to steal
         cases
             .par_iter()
+            .with_max_len(1)
             .map(|c| {
                 let result = self.run_case(c);
                 progress();
