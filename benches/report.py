@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Runs the criterion benches and writes reports/bench.md (+ reports/bench.json).
 
-Usage: python3 benches/report.py [--collect-only] [--measurement-time S] [bench ...]
+Usage: python3 benches/report.py [--collect-only] [--measurement-time S] [--baseline REV] [bench ...]
 
 Medians come from criterion's estimates (target/criterion/<group>/<function>/new/estimates.json);
 throughput from its benchmark.json. The previous reports/bench.json, when present, is the baseline
-of the comparison column. Targets are the issue's floors.
+of the comparison column is reports/bench.json as committed at git revision REV (default HEAD; the
+file on disk when git has none), so re-running a subset of benches compares every row with the
+same committed report. Targets are the issue's floors.
 """
 import json, os, platform, subprocess, sys, datetime
 from pathlib import Path
@@ -69,17 +71,25 @@ def main():
     mt = "5"
     if "--measurement-time" in args:
         i = args.index("--measurement-time"); mt = args[i + 1]; del args[i:i + 2]
+    baseline = "HEAD"
+    if "--baseline" in args:
+        i = args.index("--baseline"); baseline = args[i + 1]; del args[i:i + 2]
     collect_only = "--collect-only" in args
     benches = [a for a in args if not a.startswith("--")] or BENCHES
     if not collect_only:
         run(benches, mt)
     now = collect()
     prev_path = ROOT / "reports/bench.json"
-    prev = json.loads(prev_path.read_text())["results"] if prev_path.exists() else {}
+    committed = subprocess.run(["git", "show", f"{baseline}:reports/bench.json"], cwd=ROOT,
+                               capture_output=True, text=True)
+    if committed.returncode == 0:
+        prev = json.loads(committed.stdout)["results"]
+    else:
+        prev = json.loads(prev_path.read_text())["results"] if prev_path.exists() else {}
     lines = ["# Benchmarks", "",
              f"Machine: {machine()}.", "",
              "Medians from criterion (`python3 benches/report.py` reruns them). "
-             "Ratio = previous median / this median (> 1: faster now).", "",
+             f"Ratio = median in the report committed at `{baseline}` / this median (> 1: faster now).", "",
              "| benchmark | median | throughput | target | vs previous |",
              "|---|---:|---:|---|---:|"]
     for name, r in sorted(now.items()):

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Interleaved rounds, and timed sweeps per pool in each round.
-const ROUNDS: usize = 9;
+const ROUNDS: usize = 15;
 const PER_ROUND: usize = 2;
 
 fn bench(c: &mut Criterion) {
