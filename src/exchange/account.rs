@@ -268,6 +268,9 @@ impl MockExchange {
 
     /// Unrealized PnL of all positions at the mark price.
     pub fn unrealized(&self) -> Decimal {
+        if self.pos.iter().all(|p| p.amt == 0) {
+            return Decimal::ZERO;
+        }
         let px = self.spec.price(self.mark_ticks());
         let mut u = Decimal::ZERO;
         for p in &self.pos {
