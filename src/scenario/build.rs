@@ -156,6 +156,13 @@ pub struct DataCache {
 type CacheKey = (bool, Vec<PathBuf>);
 
 impl DataCache {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<CacheKey, Arc<data::KlineSeries>>>
+    {
+        self.klines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The klines of `paths` (mark-price klines when `mark`), loaded on first use.
     fn get(
         &self,
@@ -163,14 +170,16 @@ impl DataCache {
         mark: bool,
     ) -> Result<Arc<data::KlineSeries>, data::DataError> {
         let key = (mark, paths.to_vec());
-        // held while loading: a second case asking for the same files waits instead of parsing them too
-        let mut map = self.klines.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = map.get(&key) {
+        if let Some(s) = self.lock().get(&key) {
             return Ok(Arc::clone(s));
         }
+        // Loaded without the lock: the loader runs rayon tasks, and a rayon thread waiting for
+        // them may pick up another case that asks this cache, so holding the lock (or any
+        // blocking once-cell) here could deadlock that thread on itself. Two cases that miss the
+        // same files at the same moment both parse them; the first to finish is kept (the two
+        // are identical).
         let s = Arc::new(load_kind(paths, mark)?);
-        map.insert(key, Arc::clone(&s));
-        Ok(s)
+        Ok(Arc::clone(self.lock().entry(key).or_insert(s)))
     }
 }
 

@@ -185,7 +185,7 @@ impl Sweep {
     /// Runs `cases` in parallel (rayon); rows come back in case order.
     pub fn run(&self, cases: &[Case], progress: &(dyn Fn() + Sync)) -> Vec<Row> {
         // Load the first case's data up front, while every core can help parse it, rather than
-        // inside the cache's lock with the other workers blocked on it (the case reports its own
+        // have the first cases all miss the cache and parse it at once (the case reports its own
         // errors when it runs).
         if let Some(first) = cases.first() {
             let _ = self.build_case(first);
