@@ -124,3 +124,41 @@ fn shipped_whipsaw_sweep_shows_flips_only_with_slow_polls() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_symbols_axis_loads_each_data_set_inside_the_parallel_part_the_same_on_any_thread_count() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tmp("symbols");
+    std::fs::create_dir_all(&dir).unwrap();
+    let month = |s: &str| {
+        root.join(format!("data/binance-um/klines/{s}/1m/{s}-1m-2026-02.csv"))
+            .display()
+            .to_string()
+    };
+    let f = dir.join("symbols.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "name = \"symbols\"\nbase = \"{}\"\n[grid]\n\"data.klines\" = [[\"{}\"], [\"{}\"]]\n\"signals.random.sl_pct\" = [\"0.003\", \"0.01\", \"0.02\"]\n[heatmap]\nx = \"data.klines\"\ny = \"signals.random.sl_pct\"\n",
+            root.join("scenarios/hedge-stream-link.toml").display(),
+            month("LINKUSDT"),
+            month("AVAXUSDT"),
+        ),
+    )
+    .unwrap();
+    let fs = f.to_str().unwrap();
+    let one = run(&["sweep", fs, "--threads", "1"], &dir.join("one"));
+    let two = run(&["sweep", fs, "--threads", "2"], &dir.join("two"));
+    assert_eq!(one, two);
+    assert_eq!(one.lines().count(), 1 + 6);
+    assert!(one.contains("LINKUSDT-1m-2026-02.csv") && one.contains("AVAXUSDT-1m-2026-02.csv"));
+    let head: Vec<&str> = one.lines().next().unwrap().split(',').collect();
+    let err = head.iter().position(|h| *h == "error").unwrap();
+    let bars = head.iter().position(|h| *h == "bars").unwrap();
+    for l in one.lines().skip(1) {
+        let cells: Vec<&str> = l.split(',').collect();
+        assert_eq!(cells[err], "", "{l}");
+        assert_eq!(cells[bars], "20160", "two weeks of 1m bars: {l}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
