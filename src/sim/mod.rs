@@ -183,16 +183,23 @@ pub struct RunOutput {
     pub span: (TimeMs, TimeMs),
 }
 
+/// What a run collects as it walks the venue: the log, the stream events on their way to the
+/// engine (sorted by delivery time), the loop's counters and the number of stream events sent.
+#[derive(Default)]
+struct Feed {
+    log: EventLog,
+    queue: VecDeque<(TimeMs, StreamEvent)>,
+    stats: SimStats,
+    stream_no: u64,
+}
+
 /// The engine's view of the venue in a run: the mock behind latency and faults.
 pub struct SimClient<'a> {
     ex: &'a mut MockExchange,
-    log: &'a mut EventLog,
-    queue: &'a mut VecDeque<(TimeMs, StreamEvent)>,
-    stats: &'a mut SimStats,
+    feed: &'a mut Feed,
     cfg: &'a SimConfig,
     clock: TimeMs,
     call_no: &'a mut u64,
-    stream_no: &'a mut u64,
     /// The venue's version as the first call of this engine step saw it.
     first_read_version: Option<u64>,
 }
@@ -207,15 +214,7 @@ fn stream_event(e: &Event) -> Option<StreamEvent> {
 }
 
 /// Walks the exchange up to `t`, moving its events into the log and the stream queue.
-fn sync(
-    ex: &mut MockExchange,
-    log: &mut EventLog,
-    queue: &mut VecDeque<(TimeMs, StreamEvent)>,
-    stats: &mut SimStats,
-    cfg: &SimConfig,
-    stream_no: &mut u64,
-    t: TimeMs,
-) {
+fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
     loop {
         ex.advance_to(t);
         if ex.has_events() {
@@ -227,10 +226,10 @@ fn sync(
                 } else {
                     None
                 };
-                let seq = log.push(et, Source::Exchange, e);
+                let seq = f.log.push(et, Source::Exchange, e);
                 if let Some(se) = se {
-                    let n = *stream_no;
-                    *stream_no += 1;
+                    let n = f.stream_no;
+                    f.stream_no += 1;
                     let dropped = chance(
                         cfg.seed,
                         Stream::UserStream,
@@ -240,8 +239,9 @@ fn sync(
                         f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
                     });
                     if dropped {
-                        stats.stream_dropped += 1;
-                        log.push(et, Source::Sim, Event::StreamDropped { of: seq });
+                        f.stats.stream_dropped += 1;
+                        f.log
+                            .push(et, Source::Sim, Event::StreamDropped { of: seq });
                         continue;
                     }
                     let delay = if cfg.faults.stream_delay_ms > 0 {
@@ -253,8 +253,8 @@ fn sync(
                     };
                     let at = et.plus(cfg.latency.stream_ms + delay);
                     // keep the queue sorted by delivery time (stable for equal times)
-                    let pos = queue.partition_point(|(qt, _)| *qt <= at);
-                    queue.insert(pos, (at, se));
+                    let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
+                    f.queue.insert(pos, (at, se));
                 }
             }
             ex.return_event_buffer(buf);
@@ -268,22 +268,13 @@ fn sync(
 
 /// As [`sync`], but in stream mode stops as soon as a stream event is due before `t`, so the
 /// engine hears of it before its next wake-up. Returns true when it stopped early.
-#[allow(clippy::too_many_arguments)]
-fn sync_until(
-    ex: &mut MockExchange,
-    log: &mut EventLog,
-    queue: &mut VecDeque<(TimeMs, StreamEvent)>,
-    stats: &mut SimStats,
-    cfg: &SimConfig,
-    stream_no: &mut u64,
-    t: TimeMs,
-) -> bool {
+fn sync_until(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) -> bool {
     if cfg.monitor != Monitor::Stream {
-        sync(ex, log, queue, stats, cfg, stream_no, t);
+        sync(ex, f, cfg, t);
         return false;
     }
     loop {
-        if queue.front().is_some_and(|q| q.0 < t) {
+        if f.queue.front().is_some_and(|q| q.0 < t) {
             return true;
         }
         if ex.time() >= t && !ex.has_events() {
@@ -292,7 +283,7 @@ fn sync_until(
         // one step: advance_to stops right after the first step that emitted events
         ex.advance_to(t);
         let now = ex.time();
-        sync(ex, log, queue, stats, cfg, stream_no, now);
+        sync(ex, f, cfg, now);
     }
 }
 
@@ -359,15 +350,7 @@ fn call_fault(cfg: &SimConfig, n: u64, ep: Endpoint, at: TimeMs) -> Option<(Faul
 
 impl SimClient<'_> {
     fn sync_to(&mut self, t: TimeMs) {
-        sync(
-            self.ex,
-            self.log,
-            self.queue,
-            self.stats,
-            self.cfg,
-            self.stream_no,
-            t,
-        );
+        sync(self.ex, self.feed, self.cfg, t);
     }
 
     fn jitter(&self, n: u64, leg: u64) -> i64 {
@@ -388,7 +371,7 @@ impl SimClient<'_> {
     ) -> Result<T, CallError> {
         let n = *self.call_no;
         *self.call_no += 1;
-        self.stats.calls += 1;
+        self.feed.stats.calls += 1;
         let sent = self.clock;
         let arrival = sent.plus(self.cfg.latency.request_ms + self.jitter(n, 0));
         let back = self.cfg.latency.response_ms + self.jitter(n, 1);
@@ -397,7 +380,7 @@ impl SimClient<'_> {
         self.first_read_version.get_or_insert(self.ex.version());
         let log_it = ep.is_write() || fault.is_some();
         if log_it {
-            self.log.push(
+            self.feed.log.push(
                 arrival,
                 Source::Sim,
                 Event::Request {
@@ -411,7 +394,7 @@ impl SimClient<'_> {
         let (result, receive) = match fault {
             None => (exec(self.ex).map_err(CallError::Api), arrival.plus(back)),
             Some((kind, reached)) => {
-                self.stats.faults += 1;
+                self.feed.stats.faults += 1;
                 match kind {
                     FaultKind::RateLimit => (
                         Err(CallError::Api(crate::exchange::codes::rate_limited())),
@@ -452,7 +435,7 @@ impl SimClient<'_> {
                 },
                 (Ok(v), _) => CallOutcome::Ok(summary(v)),
             };
-            self.log.push(
+            self.feed.log.push(
                 receive,
                 Source::Sim,
                 Event::Response {
@@ -498,7 +481,7 @@ impl Exchange for SimClient<'_> {
     fn emit(&mut self, event: EngineEvent) {
         let t = self.clock;
         self.sync_to(t);
-        self.log.push(t, Source::Engine, Event::Engine(event));
+        self.feed.log.push(t, Source::Engine, Event::Engine(event));
     }
     fn new_order(&mut self, req: &NewOrder) -> Result<OrderInfo, CallError> {
         self.call(
@@ -631,11 +614,11 @@ pub fn run_with_progress(
     progress: &mut dyn FnMut(u32),
 ) -> RunOutput {
     // room for the equity samples and a few events per signal, so the log rarely grows by copying
-    let mut log = EventLog::with_capacity(ex.expected_samples() + 64 + 16 * signals.len());
-    let mut queue: VecDeque<(TimeMs, StreamEvent)> = VecDeque::new();
-    let mut stats = SimStats::default();
+    let mut feed = Feed {
+        log: EventLog::with_capacity(ex.expected_samples() + 64 + 16 * signals.len()),
+        ..Feed::default()
+    };
     let mut call_no = 0u64;
-    let mut stream_no = 0u64;
     let mut clock = ex.time();
     let span = ex.span();
     let end = span.1;
@@ -667,22 +650,14 @@ pub fn run_with_progress(
                 }
             }
         };
-        consider(queue.front().map(|q| q.0), Item::Stream);
+        consider(feed.queue.front().map(|q| q.0), Item::Stream);
         consider(restarts.get(ri).map(|&t| TimeMs(t)), Item::Restart);
         consider(manual.get(mi).map(|m| m.at), Item::Manual);
         consider(signals.get(si).map(|s| s.timestamp), Item::Signal);
         consider(engine.next_timer(), Item::Timer);
         let Some((t, item)) = best else {
-            sync(
-                &mut ex,
-                &mut log,
-                &mut queue,
-                &mut stats,
-                cfg,
-                &mut stream_no,
-                end,
-            );
-            if queue.is_empty() {
+            sync(&mut ex, &mut feed, cfg, end);
+            if feed.queue.is_empty() {
                 break;
             }
             continue;
@@ -690,15 +665,7 @@ pub fn run_with_progress(
         if t > end {
             // the engine's next action lies past the data (even if stream events are still
             // queued, the engine is busy until after the end): walk the venue to the end, stop
-            sync(
-                &mut ex,
-                &mut log,
-                &mut queue,
-                &mut stats,
-                cfg,
-                &mut stream_no,
-                end,
-            );
+            sync(&mut ex, &mut feed, cfg, end);
             break;
         }
         // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can
@@ -710,7 +677,7 @@ pub fn run_with_progress(
         {
             let n = engine.pass_calls() as u64;
             let next_other = [
-                queue.front().map(|q| q.0),
+                feed.queue.front().map(|q| q.0),
                 restarts.get(ri).map(|&t| TimeMs(t)),
                 manual.get(mi).map(|m| m.at),
                 signals.get(si).map(|s| s.timestamp),
@@ -721,18 +688,10 @@ pub fn run_with_progress(
             .unwrap_or(end)
             .min(end);
             // the walk must stand at the pass start to look ahead from there
-            if sync_until(
-                &mut ex,
-                &mut log,
-                &mut queue,
-                &mut stats,
-                cfg,
-                &mut stream_no,
-                t,
-            ) {
+            if sync_until(&mut ex, &mut feed, cfg, t) {
                 continue;
             }
-            if version_after_pass == Some(ex.version()) && queue.is_empty() {
+            if version_after_pass == Some(ex.version()) && feed.queue.is_empty() {
                 let change = ex.next_change_time(next_other);
                 let uniform = cfg.latency.jitter_ms <= 0
                     && !cfg.faults.any_random()
@@ -762,8 +721,8 @@ pub fn run_with_progress(
                     }
                     engine.skip_pass(tc);
                     call_no = idx;
-                    stats.calls += n;
-                    stats.passes_skipped += 1;
+                    feed.stats.calls += n;
+                    feed.stats.passes_skipped += 1;
                     last_timer = start;
                     at = tc;
                     skipped = true;
@@ -786,8 +745,8 @@ pub fn run_with_progress(
                             let s_last = s1.plus((count - 1) * period);
                             engine.skip_pass(s_last.plus(d));
                             call_no += n * count as u64;
-                            stats.calls += n * count as u64;
-                            stats.passes_skipped += count as u64;
+                            feed.stats.calls += n * count as u64;
+                            feed.stats.passes_skipped += count as u64;
                             last_timer = s_last;
                             at = s_last.plus(d);
                         }
@@ -796,31 +755,13 @@ pub fn run_with_progress(
                 if skipped {
                     // as after a real pass, the venue is walked to the end of the last one (its
                     // answer's arrival), so events in between reach the stream queue on time
-                    sync(
-                        &mut ex,
-                        &mut log,
-                        &mut queue,
-                        &mut stats,
-                        cfg,
-                        &mut stream_no,
-                        at,
-                    );
+                    sync(&mut ex, &mut feed, cfg, at);
                     clock = clock.max(at);
                     continue;
                 }
             }
         }
-        if item != Item::Stream
-            && sync_until(
-                &mut ex,
-                &mut log,
-                &mut queue,
-                &mut stats,
-                cfg,
-                &mut stream_no,
-                t,
-            )
-        {
+        if item != Item::Stream && sync_until(&mut ex, &mut feed, cfg, t) {
             // a stream event is due first: pick again
             continue;
         }
@@ -832,35 +773,24 @@ pub fn run_with_progress(
         if item == Item::Timer {
             last_timer = t;
         }
-        sync(
-            &mut ex,
-            &mut log,
-            &mut queue,
-            &mut stats,
-            cfg,
-            &mut stream_no,
-            t,
-        );
+        sync(&mut ex, &mut feed, cfg, t);
         let mut client = SimClient {
             ex: &mut ex,
-            log: &mut log,
-            queue: &mut queue,
-            stats: &mut stats,
+            feed: &mut feed,
             cfg,
             clock: t,
             call_no: &mut call_no,
-            stream_no: &mut stream_no,
             first_read_version: None,
         };
         match item {
             Item::Stream => {
                 // deliver every event due now, in order
-                while let Some((qt, _)) = client.queue.front() {
+                while let Some((qt, _)) = client.feed.queue.front() {
                     if *qt > client.clock {
                         break;
                     }
-                    let (_, ev) = client.queue.pop_front().expect("front exists");
-                    client.stats.stream_delivered += 1;
+                    let (_, ev) = client.feed.queue.pop_front().expect("front exists");
+                    client.feed.stats.stream_delivered += 1;
                     engine.on_stream(&ev, &mut client);
                 }
             }
@@ -881,7 +811,7 @@ pub fn run_with_progress(
                 engine.on_signal(s, &mut client);
             }
             Item::Timer => {
-                client.stats.passes += 1;
+                client.feed.stats.passes += 1;
                 let at_start = client.ex.version();
                 engine.on_timer(&mut client);
                 // what the pass saw: the venue as its first read found it (a change after that
@@ -898,21 +828,13 @@ pub fn run_with_progress(
     }
     // the log ends with the books as they stand at the end, so reports need nothing else
     ex.final_sample();
-    sync(
-        &mut ex,
-        &mut log,
-        &mut queue,
-        &mut stats,
-        cfg,
-        &mut stream_no,
-        end,
-    );
+    sync(&mut ex, &mut feed, cfg, end);
     let final_wallet = ex.wallet();
     let final_unrealized = ex.unrealized();
     RunOutput {
-        log,
+        log: feed.log,
         exchange: ex.stats().clone(),
-        sim: stats,
+        sim: feed.stats,
         final_wallet,
         final_unrealized,
         span,
