@@ -786,16 +786,7 @@ impl MockExchange {
         // then FINISHED (from `settle_child` once the child is done)
         let ev = self.algo_update(k, "");
         self.emit(Event::AlgoUpdate(ev));
-        self.emit_order(
-            c,
-            ExecType::New,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            false,
-            Decimal::ZERO,
-            ExpiryReason::None,
-        );
+        self.emit_new_order(c);
         self.run_child(c, at);
     }
 
@@ -881,16 +872,7 @@ impl MockExchange {
                 ord.qty = q;
             }
         }
-        self.emit_order(
-            k,
-            ExecType::New,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            false,
-            Decimal::ZERO,
-            ExpiryReason::None,
-        );
+        self.emit_new_order(k);
         self.run_child(k, at);
     }
 

@@ -397,16 +397,7 @@ impl MockExchange {
         });
         self.stats.orders += 1;
         self.version += 1;
-        self.emit_order(
-            k,
-            ExecType::New,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            Decimal::ZERO,
-            false,
-            Decimal::ZERO,
-            ExpiryReason::None,
-        );
+        self.emit_new_order(k);
         let ack = self.order_info(k);
         if conditional {
             if c.trailing.is_some() {
@@ -595,6 +586,20 @@ impl MockExchange {
             er,
         );
         self.settle_child(k);
+    }
+
+    /// ORDER_TRADE_UPDATE `x=NEW` for order `k` (accepted, or a triggered algo order's child).
+    pub(crate) fn emit_new_order(&mut self, k: usize) {
+        self.emit_order(
+            k,
+            ExecType::New,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            false,
+            Decimal::ZERO,
+            ExpiryReason::None,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
