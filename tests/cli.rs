@@ -224,3 +224,157 @@ fn broken_csv_row_names_file_line_and_field() {
     assert!(!dir.join("r").exists(), "no half report after a failed run");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The ```toml blocks of README.md, in order.
+fn readme_toml_blocks() -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut cur: Option<String> = None;
+    for l in text.lines() {
+        match &mut cur {
+            None if l.trim_start().starts_with("```toml") => cur = Some(String::new()),
+            Some(b) if l.trim_start().starts_with("```") => {
+                blocks.push(std::mem::take(b));
+                cur = None;
+            }
+            Some(b) => {
+                b.push_str(l);
+                b.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn issue16_bug5_every_readme_toml_snippet_loads() {
+    // the README's snippets are written as files of scenarios/ and sweeps/: their `../` paths
+    // point at the repository root
+    let blocks = readme_toml_blocks();
+    let root = format!("{}/", repo().display());
+    let (mut scenarios, mut sweeps) = (0, 0);
+    for (i, b) in blocks.iter().enumerate() {
+        let text = b.replace("\"../", &format!("\"{root}"));
+        let dir = tmp(&format!("readme-{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(format!("readme-{i}.toml"));
+        std::fs::write(&p, &text).unwrap();
+        if text.lines().any(|l| l.trim() == "[data]") {
+            scenarios += 1;
+            let o = sim()
+                .arg("run")
+                .arg(&p)
+                .arg("--out")
+                .arg(dir.join("r"))
+                .arg("--quiet")
+                .output()
+                .unwrap();
+            assert!(
+                o.status.code().unwrap() <= 1,
+                "README block {i} does not load:\n{}\n{b}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        } else if text.lines().any(|l| l.trim() == "[grid]") {
+            sweeps += 1;
+            let sw = ocosim::sweep::load(&p)
+                .unwrap_or_else(|e| panic!("README block {i} is not a sweep: {e}\n{b}"));
+            assert!(!sw.cases().is_empty(), "README block {i}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(scenarios >= 1 && sweeps >= 1, "{scenarios} scenarios, {sweeps} sweeps");
+}
+
+/// The `replay:` line printed by `sim run` (its words after `sim`).
+fn replay_args(stdout: &str) -> Vec<String> {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: sim "))
+        .unwrap_or_else(|| panic!("no replay line:\n{stdout}"));
+    line.split_whitespace().map(|w| w.trim_matches('\'').to_string()).collect()
+}
+
+#[test]
+fn issue16_bug3_replay_line_and_report_record_what_ran() {
+    // the shipped reference scenario passes; the same file under v1.1.78 with a switch changed
+    // fails. The printed replay command must reproduce that verdict, and the report must say what
+    // ran: profile, every switch (the overridden one marked), seed, version, data hashes.
+    let sc = repo().join("scenarios/oco-long-short-avax.toml");
+    let a = tmp("replay-a");
+    let o = sim()
+        .arg("run")
+        .arg(&sc)
+        .args(["--profile", "tradeengine-v1.1.78", "--set", "cancel_retries=2"])
+        .arg("--out")
+        .arg(&a)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code().unwrap(), 1, "{stdout}");
+    let args = replay_args(&stdout);
+    assert!(args.contains(&"--profile".to_string()), "{args:?}");
+    assert!(args.contains(&"cancel_retries=2".to_string()), "{args:?}");
+    let b = tmp("replay-b");
+    let o2 = sim().args(&args).arg("--out").arg(&b).output().unwrap();
+    assert_eq!(o2.status.code(), o.status.code(), "the replay gives another verdict");
+    let sa = std::fs::read_to_string(a.join("summary.json")).unwrap();
+    let sb = std::fs::read_to_string(b.join("summary.json")).unwrap();
+    assert_eq!(sa, sb, "the replay is the same run");
+    let s: serde_json::Value = serde_json::from_str(&sa).unwrap();
+    assert_eq!(s["profile"], "tradeengine-v1.1.78");
+    let run = &s["run"];
+    assert_eq!(run["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(run["profile"], "tradeengine-v1.1.78");
+    let sw = run["switches"].as_array().unwrap();
+    let find = |n: &str| sw.iter().find(|w| w["name"] == n).unwrap().clone();
+    assert_eq!(find("cancel_retries")["value"], "2");
+    assert_eq!(find("cancel_retries")["overridden"], true);
+    assert_eq!(find("oco_quantity_source")["overridden"], false);
+    let data = run["data"].as_array().unwrap();
+    assert!(!data.is_empty());
+    for f in data {
+        let h = f["sha256"].as_str().unwrap();
+        assert_eq!(h.len(), 64, "{f}");
+        assert!(h.bytes().all(|c| c.is_ascii_hexdigit()), "{f}");
+    }
+    assert!(run["replay"].as_str().unwrap().contains("--set cancel_retries=2"));
+    let md = std::fs::read_to_string(a.join("report.md")).unwrap();
+    assert!(md.contains("## What ran"), "report.md");
+    assert!(md.contains("cancel_retries=2"), "report.md");
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("What ran") && html.contains("sha256"), "report.html");
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}
+
+#[test]
+fn issue16_bug9_check_accepts_fractional_seconds_and_warns_about_dead_input() {
+    let (code, err) = bad_input(
+        "dead-input",
+        &format!(
+            "[data]\nklines = [\"{DATA}\"]\nfrom = \"2026-02-01\"\nto = \"2026-02-02\"\n\
+             [signals]\ninline = [\n  {{ at = \"2026-02-01T02:00:00.250\", action = \"buy\", quantity = \"10\", sl_pct = \"0.015\", tp_pct = \"0.03\" }},\n  {{ at = \"2026-03-01T00:00\", action = \"sell\", quantity = \"10\" }},\n]\n\
+             [faults]\nscheduled = [ {{ from_ms = 0, to_ms = 0, kind = \"timeout\" }} ]\n"
+        ),
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines.iter().all(|l| l.starts_with("sim: warning: ")), "{err}");
+    assert!(
+        lines[0].contains("signals[1]") && lines[0].contains("outside the data"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("faults.scheduled[0]") && lines[1].contains("empty window"),
+        "{err}"
+    );
+}

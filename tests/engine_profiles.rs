@@ -1577,4 +1577,72 @@ mod with_sim {
         let v = violations(&Setup::new(PHEAD).mode(PositionMode::OneWay), &sigs, &[]);
         assert!(v.contains(&Invariant::ReduceOnlyMode), "{v:?}");
     }
+
+    /// Every Binance code the venue answered a request with, in order.
+    fn rejection_codes(out: &ocosim::sim::RunOutput) -> Vec<i32> {
+        use ocosim::events::CallOutcome;
+        out.log
+            .records()
+            .iter()
+            .filter_map(|r| match &r.event {
+                Event::Response {
+                    outcome: CallOutcome::Rejected(e),
+                    ..
+                } => Some(e.code),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn issue16_bug2_naked_position_watches_a_resting_entry_that_fills_later() {
+        // two_cycles: 21.100 from bar 4, back down to 20.000 in bar 8. A LIMIT buy at 20.500
+        // sent in bar 5 rests and fills in bar 8; v1.1.78 sizes its legs from the ACK (0, W1),
+        // so the position it opens has no stop: naked, exactly as the same trade as a MARKET
+        // entry is
+        let mut limit = signal(at(5, 0), Action::Buy, 20_500, Some(19_000), Some(22_000));
+        limit.order_type = "limit".into();
+        let market = signal(at(5, 0), Action::Buy, 21_100, Some(19_000), Some(22_000));
+        let v = violations(&Setup::new(P78), &[market], &[]);
+        assert!(v.contains(&Invariant::NakedPosition), "MARKET: {v:?}");
+        let (out, check) = sim_run(&Setup::new(P78), std::slice::from_ref(&limit), &[]);
+        let filled = out.log.records().iter().any(|r| {
+            matches!(&r.event, Event::AccountUpdate(u)
+                if u.positions.iter().any(|p| !p.amount.is_zero()))
+        });
+        assert!(filled, "the LIMIT entry fills later");
+        let v: Vec<Invariant> = Checker::check_log(check, &out.log, out.span.1)
+            .into_iter()
+            .map(|v| v.invariant)
+            .collect();
+        assert!(v.contains(&Invariant::NakedPosition), "LIMIT: {v:?}");
+        // the reference protects the resting entry when it fills: nothing naked
+        let v = violations(&Setup::new(REF), &[limit], &[]);
+        assert!(v.is_empty(), "reference: {v:?}");
+    }
+
+    #[test]
+    fn issue16_bug7_clean_stream_run_has_no_cancel_rejections() {
+        // GTE_GTC closePosition legs: when one fires the venue expires the other and says so on
+        // the user stream (ALGO_UPDATE EXPIRED, binance-usdm-futures.md §2.5); the reference engine
+        // reads that and never asks the venue to cancel a leg it already expired (-2011)
+        let sigs = vec![buy(at(0, 30)), buy(at(10, 0))];
+        for mode in [PositionMode::Hedge, PositionMode::OneWay] {
+            let setup = Setup::new(REF)
+                .mode(mode)
+                .monitor(Monitor::Stream)
+                .set("stream_resync_ms", "2000");
+            let (out, check) = sim_run(&setup, &sigs, &[]);
+            let v = Checker::check_log(check, &out.log, out.span.1);
+            assert!(v.is_empty(), "{mode:?}: {:?}", v.first());
+            let fills = out
+                .log
+                .records()
+                .iter()
+                .filter(|r| matches!(&r.event, Event::AlgoUpdate(a) if a.status == AlgoStatus::Finished))
+                .count();
+            assert_eq!(fills, 2, "{mode:?}: both TPs fire");
+            assert_eq!(rejection_codes(&out), Vec::<i32>::new(), "{mode:?}");
+        }
+    }
 }

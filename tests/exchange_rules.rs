@@ -1765,3 +1765,182 @@ fn same_bars_and_orders_give_byte_identical_logs() {
     assert!(a.lines().count() > 50);
     assert_eq!(a, b);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16: intrabar policy for exposure that appears inside a bar, equal distances, -4509
+
+/// A long 0.01 entered at `entry_at` (ms), then GTE_GTC closePosition SL 59600 / TP 60400; bar 1
+/// (T0+1m) opens 60000, high 60450 (450 away), low 59500 (500 away): the high is nearer the open,
+/// so `ohlc` goes high first. Returns (price of the one leg fill, ambiguous bars).
+fn entry_inside_bar(policy: IntrabarPolicy, entry_at: i64) -> (Decimal, u64) {
+    let bars = vec![
+        flat(0, "60000"),
+        bar(1, "60000", "60450", "59500", "60000"),
+        flat(2, "60000"),
+    ];
+    let mut x = ex_with(
+        ExchangeConfig {
+            intrabar: policy,
+            ..cfg()
+        },
+        bars,
+    );
+    run_to(&mut x, entry_at);
+    new_order(&mut x, market(Side::Buy, "0.01"));
+    for (t, p) in [
+        (OrderType::StopMarket, "59600"),
+        (OrderType::TakeProfitMarket, "60400"),
+    ] {
+        new_algo(
+            &mut x,
+            close_leg(Side::Sell, t, p, TimeInForce::GteGtc),
+        );
+    }
+    drain(&mut x);
+    let evs = run_to(&mut x, T0 + 3 * MIN);
+    let t = trades(&evs);
+    assert_eq!(t.len(), 1, "exactly one leg fills: {:?}", tags(&evs));
+    (t[0].1, x.stats().ambiguous_bars)
+}
+
+#[test]
+fn issue16_bug1_pessimistic_holds_for_an_entry_inside_the_bar() {
+    // binance-usdm-futures.md §8 (deterministic, configurable path): `pessimistic` must hold for
+    // every position from the moment it exists, and a bar whose range reaches both legs of a
+    // position opened inside it is ambiguous
+    let (sl, tp) = (d("59600"), d("60400"));
+    let open = T0 + MIN;
+    // the reference: the position existed before the bar opened
+    assert_eq!(
+        entry_inside_bar(IntrabarPolicy::Pessimistic, open - 1),
+        (sl, 1)
+    );
+    // an entry exactly at the open (whole-minute signal, zero latency): same path, same count
+    assert_eq!(entry_inside_bar(IntrabarPolicy::Pessimistic, open), (sl, 1));
+    // an entry 10 s into the bar, while the path climbs toward the high: the low comes first
+    assert_eq!(
+        entry_inside_bar(IntrabarPolicy::Pessimistic, open + 10_000),
+        (sl, 1)
+    );
+    // optimistic is the mirror image, and ohlc does not depend on positions (high nearer)
+    assert_eq!(
+        entry_inside_bar(IntrabarPolicy::Optimistic, open + 10_000),
+        (tp, 1)
+    );
+    assert_eq!(entry_inside_bar(IntrabarPolicy::Ohlc, open), (tp, 1));
+    assert_eq!(entry_inside_bar(IntrabarPolicy::Ohlc, open - 1), (tp, 1));
+}
+
+#[test]
+fn issue16_bug1_pessimistic_entry_after_the_adverse_extreme_goes_back_to_it() {
+    // the ohlc-shaped path of a flat account visits the high at +20 s and the low at +40 s; a
+    // long opened at +45 s (after both) must still meet its adverse extreme (the low) before the
+    // close under `pessimistic`, never its favourable one under the same policy
+    let bars = vec![
+        flat(0, "60000"),
+        bar(1, "60000", "60450", "59500", "60000"),
+        flat(2, "60000"),
+    ];
+    let mut x = ex_with(
+        ExchangeConfig {
+            intrabar: IntrabarPolicy::Pessimistic,
+            ..cfg()
+        },
+        bars,
+    );
+    run_to(&mut x, T0 + MIN + 45_000);
+    new_order(&mut x, market(Side::Buy, "0.01"));
+    new_algo(
+        &mut x,
+        close_leg(
+            Side::Sell,
+            OrderType::StopMarket,
+            "59600",
+            TimeInForce::GteGtc,
+        ),
+    );
+    new_algo(
+        &mut x,
+        close_leg(
+            Side::Sell,
+            OrderType::TakeProfitMarket,
+            "60400",
+            TimeInForce::GteGtc,
+        ),
+    );
+    drain(&mut x);
+    let t = trades(&run_to(&mut x, T0 + 3 * MIN));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].1, d("59600"));
+    assert_eq!(x.stats().ambiguous_bars, 1);
+}
+
+#[test]
+fn issue16_bug8_equal_distances_go_low_first() {
+    // binance-usdm-futures.md §8 modelling note; README "Intrabar path policy": when the high and
+    // the low are equally far from the open, `ohlc` visits the low first (NautilusTrader's
+    // adaptive high/low ordering); 500 ticks each way here
+    let (fill, ambiguous) = both_legs_in_one_bar(IntrabarPolicy::Ohlc, "60500", "59500");
+    assert_eq!((fill, ambiguous), (d("59500"), 1));
+    // the low one tick farther: the high is nearer and goes first
+    let (fill, _) = both_legs_in_one_bar(IntrabarPolicy::Ohlc, "60500", "59499.9");
+    assert_eq!(fill, d("60500"));
+}
+
+#[test]
+fn issue16_bug6_gte_gtc_without_position_4509() {
+    // Binance USDⓈ-M error codes (4xxx): -4509 TIF_GTE_CAN_ONLY_BE_USED_WITH_OPEN_POSITION;
+    // binance-usdm-futures.md §0 (GTE_GTC depends on the position only since the algo migration)
+    // and §2.5 (GTE_GTC = position-bound TP/SL)
+    let algo_msg = "Time in Force (TIF) GTE can only be used with open positions. Please ensure that positions are available.";
+    let legacy_msg = "Time in Force (TIF) GTE can only be used with open positions or open orders. Please ensure that positions are available.";
+    // algo endpoint, flat account: refused, nothing changes
+    let mut x = ex(flats(3, "60000"));
+    let sl = close_leg(
+        Side::Sell,
+        OrderType::StopMarket,
+        "59500",
+        TimeInForce::GteGtc,
+    );
+    rejected(&mut x, -4509, algo_msg, |m| m.new_algo_order(&sl));
+    // a resting entry on that side is not a position (algo era: position only)
+    new_order(&mut x, limit(Side::Buy, "0.01", "59000"));
+    rejected(&mut x, -4509, algo_msg, |m| m.new_algo_order(&sl));
+    // plain GTC closePosition is accepted without a position (§2.4: it fails at trigger)
+    new_algo(
+        &mut x,
+        close_leg(Side::Sell, OrderType::StopMarket, "59500", TimeInForce::Gtc),
+    );
+    // with a position the GTE_GTC leg is accepted
+    new_order(&mut x, market(Side::Buy, "0.01"));
+    new_algo(&mut x, sl.clone());
+    // hedge mode: the side matters — a LONG position does not carry a SHORT-side GTE_GTC leg
+    let mut h = ex_with(hedge(), flats(3, "60000"));
+    new_order(&mut h, ps(market(Side::Buy, "0.01"), PositionSide::Long));
+    let short_tp = NewAlgoOrder {
+        position_side: Some(PositionSide::Short),
+        ..close_leg(
+            Side::Buy,
+            OrderType::TakeProfitMarket,
+            "59500",
+            TimeInForce::GteGtc,
+        )
+    };
+    rejected(&mut h, -4509, algo_msg, |m| m.new_algo_order(&short_tp));
+    let long_sl = NewAlgoOrder {
+        position_side: Some(PositionSide::Long),
+        ..sl.clone()
+    };
+    new_algo(&mut h, long_sl);
+    // legacy endpoint (before 2025-12-09): no position and no open order on the side: refused
+    let mut l = ex_with(legacy(), flats(3, "60000"));
+    let legacy_sl = NewOrder {
+        stop_price: Some(d("59500")),
+        close_position: Some(true),
+        time_in_force: Some(TimeInForce::GteGtc),
+        ..NewOrder::new(SYM, Side::Sell, OrderType::StopMarket)
+    };
+    rejected(&mut l, -4509, legacy_msg, |m| m.new_order(&legacy_sl));
+    new_order(&mut l, market(Side::Buy, "0.01"));
+    new_order(&mut l, legacy_sl);
+}

@@ -751,3 +751,73 @@ fn progress_reports_grow_and_leave_the_run_unchanged() {
     assert!(seen.iter().all(|&p| p <= 1000));
     assert!(*seen.last().unwrap() >= 900, "{seen:?}");
 }
+
+#[test]
+fn issue16_bug10_money_as_binance_reports_it() {
+    // realized PnL, entry prices and balances are shown with Binance's 8 decimals (`13.04`, not
+    // `13.039999999980`); the event log keeps the exact books
+    let exact = "13.039999999980";
+    let mut log = EventLog::new();
+    log.push(
+        t(1),
+        Source::Exchange,
+        ou(
+            1,
+            OrderType::Market,
+            ExecType::Trade,
+            OrderStatus::Filled,
+            Side::Sell,
+            ("1", "13.04"),
+            "0.006519999999990",
+            exact,
+            None,
+        ),
+    );
+    log.push(
+        t(1),
+        Source::Exchange,
+        Event::AccountUpdate(AccountUpdate {
+            reason: AccountReason::Order,
+            wallet_balance: d("10013.033480000000"),
+            balance_change: Decimal::ZERO,
+            realized_pnl: d(exact),
+            fee: d("0.006519999999990"),
+            positions: vec![PositionRow {
+                symbol: "BTCUSDT".into(),
+                position_side: PositionSide::Both,
+                amount: d("-1"),
+                entry_price: d(exact),
+                accumulated_realized: d(exact),
+                liquidation_price: None,
+            }],
+        }),
+    );
+    log.push(t(2), Source::Exchange, equity("10013.033480000000", "0", "13.04"));
+    let s = summarize(&info(), &log, &[]);
+    assert_eq!(s.realized_pnl.to_string(), "13.04");
+    assert_eq!(s.fees.to_string(), "0.00652");
+    assert_eq!(s.final_wallet.to_string(), "10013.03348");
+    let j = serde_json::to_string(&s).unwrap();
+    assert!(!j.contains("13.0399"), "{j}");
+    let line = describe_event(&log.records()[1].event);
+    assert!(line.contains("realized=13.04 "), "{line}");
+    assert!(line.contains("@13.04"), "{line}");
+    assert!(line.contains("wallet=10013.03348 "), "{line}");
+    let line = describe_event(&log.records()[0].event);
+    assert!(line.contains("rp=13.04 ") || line.ends_with("rp=13.04"), "{line}");
+    assert!(!line.contains("13.0399"), "{line}");
+    let csv_text = fills_csv(&log).unwrap();
+    assert!(csv_text.contains(",13.04000000,"), "{csv_text}");
+    assert!(!csv_text.contains("13.0399"), "{csv_text}");
+    // the log itself is untouched: the books balance to the last digit
+    match &log.records()[1].event {
+        Event::AccountUpdate(u) => assert_eq!(u.realized_pnl, d(exact)),
+        _ => unreachable!(),
+    }
+    let dir = scratch("binance-precision");
+    write_reports(&dir, &s, &log, &[], "").unwrap();
+    for f in ["report.md", "report.html", "summary.json"] {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(!text.contains("13.0399"), "{f}");
+    }
+}

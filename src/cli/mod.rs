@@ -7,6 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod check;
+mod provenance;
+pub use provenance::replay_command;
+
 /// ocosim: deterministic simulation of OCO (SL/TP) logic on Binance USD-M futures.
 #[derive(Parser, Debug)]
 #[command(name = "sim", version, about)]
@@ -250,7 +254,8 @@ fn cmd_run(
     });
     pb.finish_and_clear();
     let elapsed = t0.elapsed();
-    let s = summarize(&sc, &r);
+    let mut s = summarize(&sc, &r);
+    s.run = provenance::provenance(path, &sc, profile.as_deref(), &set);
     let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
     report::write_reports(&dir, &s, &r.output.log, &r.violations, &sc.text).map_err(|e| {
         Failure {
@@ -283,7 +288,7 @@ fn cmd_run(
         }
         let _ = writeln!(so, "reports: {}/", dir.display());
         if !r.violations.is_empty() {
-            let _ = writeln!(so, "replay: sim run {} --seed {}", path.display(), sc.seed);
+            let _ = writeln!(so, "replay: {}", s.run.replay);
         }
     }
     Ok(if r.violations.is_empty() { 0 } else { 1 })
@@ -313,6 +318,9 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 sc.profile,
                 sc.exchange.position_mode
             );
+            for w in check::warnings(&sc) {
+                eprintln!("sim: warning: {w}");
+            }
             Ok(0)
         }
         Cmd::Sweep {

@@ -208,6 +208,9 @@ pub(crate) struct State {
     pub cleanup: std::collections::BTreeSet<Cleanup>,
     /// Entries whose placement outcome stayed unknown, by client id (`retry_cleanup`).
     pub unresolved: BTreeMap<String, Pending>,
+    /// Legs the user stream already reported as ended (reference stream monitoring): read from
+    /// every update received, so a survivor the venue expired is never cancelled again.
+    pub stream_ended: BTreeMap<crate::events::LegId, adapter::LegState>,
 }
 
 /// The engine under test.
@@ -257,6 +260,16 @@ impl Engine {
             return;
         }
         self.stream_event(ev, ex);
+    }
+
+    /// User-data-stream events that have reached the engine's socket but wait behind the one
+    /// being handled: the reference engine reads what they say about its legs (an ALGO_UPDATE
+    /// EXPIRED of a survivor) before it acts on the first (only with `monitor = stream`).
+    pub fn on_stream_received(&mut self, ev: &StreamEvent) {
+        if self.cfg.monitor != Monitor::Stream || !self.sw.stream_monitor_supported {
+            return;
+        }
+        self.note_stream(ev);
     }
 
     /// The monitor's timer fired: one monitoring pass (the loop condition is checked first).

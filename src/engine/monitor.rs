@@ -474,8 +474,36 @@ impl Engine {
         clean
     }
 
+    /// Records what a stream event says about a leg that ended (fired, expired, cancelled).
+    pub(crate) fn note_stream(&mut self, ev: &StreamEvent) {
+        let (leg, state) = match ev {
+            StreamEvent::Algo(u) => (
+                LegId::Algo(u.algo_id),
+                match u.status {
+                    AlgoStatus::Finished => LegState::Fired,
+                    s => algo_leg_state(s, Decimal::ZERO),
+                },
+            ),
+            StreamEvent::Order(u) => (LegId::Order(u.order_id), order_leg_state(u.status, u.cum_qty)),
+            StreamEvent::Account(_) => return,
+        };
+        if state == LegState::Open {
+            return;
+        }
+        // only legs of pairs the engine tracks matter
+        let tracked = self
+            .st
+            .pairs
+            .values()
+            .any(|p| p.status == PairStatus::Active && p.legs().any(|l| l.id == leg));
+        if tracked {
+            self.st.stream_ended.entry(leg).or_insert(state);
+        }
+    }
+
     /// A user-data-stream event (reference stream monitoring).
     pub(crate) fn stream_event<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
+        self.note_stream(ev);
         match ev {
             StreamEvent::Algo(u) => {
                 let state = match u.status {
@@ -536,8 +564,23 @@ impl Engine {
             .map(|l| (l, true))
             .into_iter()
             .chain(rec.tp.map(|l| (l, false)))
-            .map(|(l, stop)| (l, stop, if l.id == leg { state } else { LegState::Open }))
+            .map(|(l, stop)| {
+                let s = if l.id == leg {
+                    state
+                } else {
+                    // what the stream already said about the sibling (e.g. EXPIRED by the venue)
+                    self.st
+                        .stream_ended
+                        .get(&l.id)
+                        .copied()
+                        .unwrap_or(LegState::Open)
+                };
+                (l, stop, s)
+            })
             .collect();
+        for (l, _, _) in &states {
+            self.st.stream_ended.remove(&l.id);
+        }
         self.resolve(ex, rec.id, &states);
         self.drop_finished(ex);
         if !self.st.running && self.has_work() {

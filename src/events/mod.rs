@@ -259,6 +259,16 @@ pub enum LegId {
     Algo(AlgoId),
 }
 
+impl std::fmt::Display for LegId {
+    /// `order 8389765001` / `algo 4000000000002`: the kind and the exchange id as a number.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LegId::Order(o) => write!(f, "order {o}"),
+            LegId::Algo(a) => write!(f, "algo {a}"),
+        }
+    }
+}
+
 /// The outcome of a call, as logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

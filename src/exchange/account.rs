@@ -162,6 +162,7 @@ impl MockExchange {
     pub(crate) fn after_position_change(&mut self, ps: PositionSide, old: i64) {
         let new = self.pos[ps_idx(ps)].amt;
         let ended = old != 0 && (new == 0 || new.signum() != old.signum());
+        self.replan_for_exposure(old, new);
         self.compact_open();
         if ended {
             for j in 0..self.open_a.len() {

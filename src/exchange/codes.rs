@@ -61,6 +61,19 @@ pub fn position_side_mismatch() -> ApiError {
         "Order's position side does not match user's setting.",
     )
 }
+/// -4509 TIF_GTE_CAN_ONLY_BE_USED_WITH_OPEN_POSITION: a `timeInForce=GTE_GTC` order with no
+/// position on its side (Binance USDⓈ-M error codes, 4xxx; `binance-usdm-futures.md` §0, §2.5).
+/// The algo endpoint checks the position only; the legacy endpoint also accepted an open order.
+pub fn gte_without_position(algo: bool) -> ApiError {
+    ApiError::new(
+        -4509,
+        if algo {
+            "Time in Force (TIF) GTE can only be used with open positions. Please ensure that positions are available."
+        } else {
+            "Time in Force (TIF) GTE can only be used with open positions or open orders. Please ensure that positions are available."
+        },
+    )
+}
 /// -4116 DUPLICATED_CLIENT_ORDER_ID.
 pub fn duplicate_client_id() -> ApiError {
     ApiError::new(-4116, "clientOrderId is duplicated")

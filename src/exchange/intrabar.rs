@@ -4,10 +4,16 @@
 //! a jump from the previous price to the open at `t0` (a gap fills there), then three straight
 //! segments `O → X1 → X2 → C` with the points at `t0`, `t0 + d/3`, `t0 + 2d/3`, `t0 + d − 1` for
 //! a bar of `d` ms. `X1`/`X2` are the two extremes in the order the policy picks:
-//! - `ohlc`: the extreme nearer to the open first (ties: high first);
+//! - `ohlc`: the extreme nearer to the open first (ties: low first, as NautilusTrader's
+//!   adaptive high/low ordering does, so both backtesters walk a symmetric bar the same way);
 //! - `pessimistic`: the adverse extreme for the largest open position first (low for a long);
 //! - `optimistic`: the favourable extreme first;
 //! - `refine`: the lower-timeframe bars inside the bar, each walked with `ohlc`.
+//!
+//! `pessimistic` and `optimistic` hold for every position from the moment it exists: when a
+//! position opens or grows inside a bar, the rest of the bar is re-planned from the current point
+//! ([`replan`]): the extreme the policy picks for the exposure now, then the other one, then the
+//! close. The bar's high, low and close are kept; only the order inside the bar changes.
 //!
 //! Crossing times inside a segment are linear interpolations in integer milliseconds.
 
@@ -49,19 +55,7 @@ pub type Path = [(i64, i64); 4];
 /// The path through `bar` of length `d` ms; `net_exposure` is the sign of the largest open
 /// position (+1 long, −1 short, 0 none), used by the pessimistic and optimistic policies.
 pub fn path(bar: &BarTicks, d: i64, policy: IntrabarPolicy, net_exposure: i64) -> Path {
-    let high_first = match policy {
-        IntrabarPolicy::Ohlc | IntrabarPolicy::Refine => ohlc_high_first(bar),
-        IntrabarPolicy::Pessimistic => match net_exposure {
-            1 => false,
-            -1 => true,
-            _ => ohlc_high_first(bar),
-        },
-        IntrabarPolicy::Optimistic => match net_exposure {
-            1 => true,
-            -1 => false,
-            _ => ohlc_high_first(bar),
-        },
-    };
+    let high_first = policy_high_first(policy, net_exposure).unwrap_or_else(|| ohlc_high_first(bar));
     let (x1, x2) = if high_first {
         (bar.h, bar.l)
     } else {
@@ -77,7 +71,93 @@ pub fn path(bar: &BarTicks, d: i64, policy: IntrabarPolicy, net_exposure: i64) -
 }
 
 fn ohlc_high_first(bar: &BarTicks) -> bool {
-    (bar.h - bar.o) <= (bar.o - bar.l)
+    // strictly nearer; equal distances go low first (NautilusTrader's adaptive ordering)
+    (bar.h - bar.o) < (bar.o - bar.l)
+}
+
+/// Whether `policy` visits the high before the low for exposure `net_exposure` (None: the
+/// policy does not depend on positions, or there is no exposure).
+fn policy_high_first(policy: IntrabarPolicy, net_exposure: i64) -> Option<bool> {
+    match (policy, net_exposure) {
+        (IntrabarPolicy::Pessimistic, 1) | (IntrabarPolicy::Optimistic, -1) => Some(false),
+        (IntrabarPolicy::Pessimistic, -1) | (IntrabarPolicy::Optimistic, 1) => Some(true),
+        _ => None,
+    }
+}
+
+/// Bit of [`visited`]: the bar's high has been reached.
+pub const VISITED_HIGH: u8 = 1;
+/// Bit of [`visited`]: the bar's low has been reached.
+pub const VISITED_LOW: u8 = 2;
+
+/// The extremes of `bar` reached so far on path `cur` inside segment `seg` at `price`, added to
+/// `before` (what earlier plans of the same bar reached).
+pub fn visited(cur: &Path, seg: u8, price: i64, bar: &BarTicks, before: u8) -> u8 {
+    let mut v = before;
+    let passed = cur[1..(seg as usize).clamp(1, 3)]
+        .iter()
+        .map(|p| p.1)
+        .chain(std::iter::once(price));
+    for p in passed {
+        if p >= bar.h {
+            v |= VISITED_HIGH;
+        }
+        if p <= bar.l {
+            v |= VISITED_LOW;
+        }
+    }
+    v
+}
+
+/// The rest of a bar re-planned at `(now, price)` inside segment `seg` (1..=3) of `cur` for a new
+/// exposure, given the extremes already `seen` ([`visited`]): the extreme the policy picks comes
+/// next (again, if it was reached before the exposure existed), then the other one if it has not
+/// been reached yet, then the close. Inside segment 1 with both extremes ahead the original point
+/// times are kept (an entry at the open walks exactly the path it would have walked had it existed
+/// before the open); otherwise the remaining time is split in thirds (a lone extreme is held for
+/// the middle third). Returns None when nothing changes: the policy does not depend on the
+/// exposure, or the path already goes the policy's way.
+#[allow(clippy::too_many_arguments)]
+pub fn replan(
+    cur: &Path,
+    seg: u8,
+    now: i64,
+    price: i64,
+    bar: &BarTicks,
+    policy: IntrabarPolicy,
+    net_exposure: i64,
+    seen: u8,
+) -> Option<Path> {
+    let high_first = policy_high_first(policy, net_exposure)?;
+    let (x1, x2, x2_bit) = if high_first {
+        (bar.h, bar.l, VISITED_LOW)
+    } else {
+        (bar.l, bar.h, VISITED_HIGH)
+    };
+    let both = seen & x2_bit == 0;
+    // the extremes the current plan still visits, consecutive repeats merged
+    let seg = seg.clamp(1, 3) as usize;
+    let mut cur_ahead = [0i64; 2];
+    let mut n = 0;
+    for p in &cur[seg..3] {
+        if n == 0 || cur_ahead[n - 1] != p.1 {
+            cur_ahead[n] = p.1;
+            n += 1;
+        }
+    }
+    let want: &[i64] = if both { &[x1, x2] } else { &[x1] };
+    if &cur_ahead[..n] == want {
+        return None;
+    }
+    let end = cur[3].0;
+    let r = (end - now).max(0);
+    let (a, b) = if seg == 1 && both {
+        (cur[1].0, cur[2].0)
+    } else {
+        (now + r / 3, now + 2 * r / 3)
+    };
+    let second = if both { x2 } else { x1 };
+    Some([(now, price), (a, x1), (b, second), (end, bar.c)])
 }
 
 /// Price at time `t` on the segment `(ta, pa) → (tb, pb)`, truncated toward `pa`.

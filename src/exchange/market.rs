@@ -25,6 +25,76 @@ impl MockExchange {
     pub(crate) fn add_trig(&mut self, t: Trig) {
         self.trigs.push(t);
         self.recompute_bounds();
+        self.note_ambiguity();
+    }
+
+    /// Inside a bar (not a `refine` walk of sub-bars): counts the bar as ambiguous once resting
+    /// orders (or liquidation bounds) that exist now lie on both sides of the current price within
+    /// the bar's range, so the path policy and not the bar decides which comes first. Checked at
+    /// the open and whenever an order is placed or the liquidation bounds move mid-bar.
+    fn note_ambiguity(&mut self) {
+        if self.cur.ambiguous || !(1..=3).contains(&self.cur.seg) || self.cur.sub_end > 0 {
+            return;
+        }
+        let Some(&bar) = self.bars.get(self.cur.bar) else {
+            return;
+        };
+        let p = self.cur.price;
+        let mut up_hit = bar.h >= self.up_min && p < self.up_min;
+        let mut down_hit = bar.l <= self.down_max && p > self.down_max;
+        if let Some(&(lo, hi)) = self.mark.as_deref().and_then(|m| m.hl.get(self.cur.bar)) {
+            let mo = self.mark_ticks();
+            up_hit |= hi >= self.m_up_min && mo < self.m_up_min;
+            down_hit |= lo <= self.m_down_max && mo > self.m_down_max;
+        }
+        if up_hit && down_hit {
+            self.cur.ambiguous = true;
+            self.stats.ambiguous_bars += 1;
+        }
+    }
+
+    /// `pessimistic` / `optimistic`: after a position changed inside a bar, re-plans the rest of
+    /// the bar for the exposure now when a position appeared, grew or the largest one changed
+    /// sign (`intrabar::replan`). `old`/`new` are the changed position's amounts.
+    pub(crate) fn replan_for_exposure(&mut self, old: i64, new: i64) {
+        if !matches!(
+            self.cfg.intrabar,
+            IntrabarPolicy::Pessimistic | IntrabarPolicy::Optimistic
+        ) || !(1..=3).contains(&self.cur.seg)
+            || self.cur.sub_end > 0
+        {
+            return;
+        }
+        let e = self.net_exposure();
+        let grew = new != 0 && (new.signum() != old.signum() || new.abs() > old.abs());
+        if e == 0 || !(grew || e != self.cur.planned) {
+            return;
+        }
+        let Some(&bar) = self.bars.get(self.cur.bar) else {
+            return;
+        };
+        self.cur.planned = e;
+        let seg = self.cur.seg;
+        let seen = intrabar::visited(&self.cur.path, seg, self.cur.price, &bar, self.cur.visited);
+        self.cur.visited = seen;
+        if let Some(path) = intrabar::replan(
+            &self.cur.path,
+            seg,
+            self.cur.time,
+            self.cur.price,
+            &bar,
+            self.cfg.intrabar,
+            e,
+            seen,
+        ) {
+            self.cur.path = path;
+            self.cur.mpath = self.mark_path(&path);
+            if self.mark.is_some() {
+                // the mark path keeps the mark where it is now
+                self.cur.mpath[0].1 = self.cur.mark;
+            }
+            self.cur.seg = 1;
+        }
     }
 
     pub(crate) fn remove_trig(&mut self, what: TrigRef) {
@@ -99,6 +169,7 @@ impl MockExchange {
         if new != self.liq {
             self.liq = new;
             self.recompute_bounds();
+            self.note_ambiguity();
         }
     }
 
@@ -392,29 +463,24 @@ impl MockExchange {
             )
         };
         let mpath = self.mark_path(&path);
-        // Ambiguous: the bar reaches resting orders (or the liquidation price) on both sides of
-        // its open, so the path policy and not the bar decides which comes first.
-        let mut up_hit = bar.h >= self.up_min && bar.o < self.up_min;
-        let mut down_hit = bar.l <= self.down_max && bar.o > self.down_max;
-        if let Some(&(lo, hi)) = self.mark.as_deref().and_then(|m| m.hl.get(self.cur.bar)) {
-            let mo = mpath[0].1;
-            up_hit |= hi >= self.m_up_min && mo < self.m_up_min;
-            down_hit |= lo <= self.m_down_max && mo > self.m_down_max;
-        }
-        if up_hit && down_hit && !(use_sub && self.cur.sub_end > 0) {
-            self.stats.ambiguous_bars += 1;
-        }
         self.cur.path = path;
         self.cur.mpath = mpath;
         self.cur.seg = 1;
         self.cur.time = bar.t;
-        // the open jump: a gap fills at the open
+        self.cur.planned = self.net_exposure();
+        self.cur.visited = 0;
+        self.cur.ambiguous = false;
+        // Ambiguous: the bar reaches resting orders (or the liquidation price) on both sides of
+        // its open, so the path policy and not the bar decides which comes first (orders placed
+        // later in the bar are checked when they arrive: `note_ambiguity`).
         let from = self.cur.price;
         let mfrom = self.mark_ticks();
         self.cur.price = path[0].1;
         if self.mark.is_some() {
             self.cur.mark = mpath[0].1;
         }
+        self.note_ambiguity();
+        // the open jump: a gap fills at the open
         self.update_trailing();
         self.fire_crossed(from, path[0].1, mfrom, mpath[0].1);
     }

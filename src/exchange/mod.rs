@@ -269,6 +269,13 @@ pub(crate) struct Cursor {
     /// For `refine`: index of the sub-bar being walked and the end of its range.
     pub sub: usize,
     pub sub_end: usize,
+    /// The exposure sign (+1, −1, 0) the current path was planned for (`pessimistic` /
+    /// `optimistic` re-plan the rest of the bar when a position appears or grows mid-bar).
+    pub planned: i64,
+    /// The current bar was already counted as ambiguous.
+    pub ambiguous: bool,
+    /// Extremes of the current bar reached before its last re-plan (`intrabar::visited` bits).
+    pub visited: u8,
 }
 
 /// Base of orderIds and algoIds; the ranges never overlap, so an algoId sent to /fapi/v1/order

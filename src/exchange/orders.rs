@@ -290,6 +290,13 @@ impl MockExchange {
                 return Err(codes::duplicate_client_id());
             }
         }
+        // GTE_GTC needs a position on its side, or (legacy era) an open order there (-4509)
+        if c.tif == TimeInForce::GteGtc
+            && self.pos[ps_idx(ps)].amt == 0
+            && !self.open_order_iter().any(|(_, o)| o.ps == ps)
+        {
+            return Err(codes::gte_without_position(false));
+        }
         let reduce_only = req.reduce_only == Some(true);
         let close = req.close_position == Some(true);
         let hedge_close = ps != PositionSide::Both && Self::is_closing_side(req.side, ps);
@@ -730,6 +737,10 @@ impl MockExchange {
             if self.open_algo_iter().any(|(_, a)| &a.client_id == cid) {
                 return Err(codes::duplicate_client_id());
             }
+        }
+        // GTE_GTC algo orders depend on the position only since the algo migration (-4509)
+        if c.tif == TimeInForce::GteGtc && self.pos[ps_idx(ps)].amt == 0 {
+            return Err(codes::gte_without_position(true));
         }
         let open = self.open_algo_iter().count();
         if open >= 200 {

@@ -89,7 +89,15 @@ pub struct Checker {
     leg_pair: BTreeMap<LegId, PairId>,
     orphans: BTreeSet<LegId>,
     reported_orphans: BTreeSet<LegId>,
-    due: BTreeSet<(TimeMs, Due, u64)>,
+    /// (deadline, check, faults seen when it was set, when the window started)
+    due: BTreeSet<(TimeMs, Due, u64, TimeMs)>,
+    /// Legs placed while their position side was flat (orphans from birth).
+    born_orphans: BTreeSet<LegId>,
+    /// Resting entries accepted while their side was flat: whether their signal asked for a stop
+    /// (the side wants a stop once such an entry fills).
+    entry_wants: BTreeMap<OrderId, bool>,
+    /// A fill of such an entry, applied to its side by the ACCOUNT_UPDATE that follows.
+    pending_wants: Option<((String, PositionSide), bool)>,
     faults: u64,
     pending_calls: BTreeMap<u64, String>,
     pending_flip: Option<(String, PositionSide, Decimal, OrderId)>,
@@ -130,6 +138,9 @@ impl Checker {
             orphans: BTreeSet::new(),
             reported_orphans: BTreeSet::new(),
             due: BTreeSet::new(),
+            born_orphans: BTreeSet::new(),
+            entry_wants: BTreeMap::new(),
+            pending_wants: None,
             faults: 0,
             pending_calls: BTreeMap::new(),
             pending_flip: None,
@@ -212,33 +223,39 @@ impl Checker {
         t.plus((self.faults - f0) as i64 * self.cfg.reaction_ms)
     }
 
-    fn schedule(&mut self, at: TimeMs, d: Due) {
-        self.due.insert((at, d, self.faults));
+    /// Sets a check `d` due one reaction window after `from`.
+    fn schedule(&mut self, from: TimeMs, d: Due) {
+        self.due
+            .insert((from.plus(self.cfg.reaction_ms), d, self.faults, from));
     }
 
     fn run_due(&mut self, upto: TimeMs, inclusive: bool) {
-        while let Some(&(t0, d, f0)) = self.due.iter().next() {
+        while let Some(&(t0, d, f0, from)) = self.due.iter().next() {
             if t0 > upto || (!inclusive && t0 == upto) {
                 break;
             }
-            self.due.remove(&(t0, d, f0));
+            self.due.remove(&(t0, d, f0, from));
             let t = self.stretched(t0, f0);
             if t > t0 {
-                self.due.insert((t, d, self.faults));
+                self.due.insert((t, d, self.faults, from));
                 continue;
             }
+            // the deadline actually used: the reaction window stretched by the faults met
+            let waited = t.0 - from.0;
             match d {
                 Due::Orphan(leg) => {
                     if self.leg_open(leg) && self.reported_orphans.insert(leg) {
                         let pair = self.leg_pair.get(&leg).copied();
+                        let what = if self.born_orphans.contains(&leg) {
+                            "it was placed with no position on its side"
+                        } else {
+                            "its position closed"
+                        };
                         self.violate(
                             Invariant::Orphan,
                             t,
                             pair,
-                            format!(
-                                "{leg:?} still open {} ms after its position closed",
-                                self.cfg.reaction_ms
-                            ),
+                            format!("{leg} still open {waited} ms after {what}"),
                         );
                     }
                 }
@@ -252,8 +269,7 @@ impl Checker {
                             t,
                             Some(p),
                             format!(
-                                "engine still tracks pair {p} {} ms after both legs left the venue",
-                                self.cfg.reaction_ms
+                                "engine still tracks pair {p} {waited} ms after both legs left the venue"
                             ),
                         );
                     }
@@ -269,7 +285,9 @@ impl Checker {
                             Invariant::TrackingDrift,
                             t,
                             Some(p),
-                            format!("engine dropped pair {p} while its leg {leg:?} is still live"),
+                            format!(
+                                "engine dropped pair {p} while its leg {leg} is still live {waited} ms later"
+                            ),
                         );
                     }
                 }
@@ -293,9 +311,10 @@ impl Checker {
                     due,
                     None,
                     format!(
-                        "{} {} position had no live stop for more than {w} ms (since {since})",
+                        "{} {} position had no live stop for more than {} ms (since {since})",
                         k.0,
-                        k.1.as_str()
+                        k.1.as_str(),
+                        due.0 - since.0
                     ),
                 );
                 // re-arm: count one violation per episode
@@ -318,9 +337,10 @@ impl Checker {
                     due,
                     None,
                     format!(
-                        "{} {} resting protection exceeded the position for more than {w} ms",
+                        "{} {} resting protection exceeded the position for more than {} ms (since {since})",
                         k.0,
-                        k.1.as_str()
+                        k.1.as_str(),
+                        due.0 - since.0
                     ),
                 );
             }
@@ -494,11 +514,9 @@ impl Checker {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth
                     if amt.is_zero() {
-                        self.schedule(
-                            now.plus(self.cfg.reaction_ms),
-                            Due::Orphan(LegId::Algo(a.algo_id)),
-                        );
+                        self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
                         self.orphans.insert(LegId::Algo(a.algo_id));
+                        self.born_orphans.insert(LegId::Algo(a.algo_id));
                     }
                 }
                 if !open {
@@ -517,7 +535,7 @@ impl Checker {
         if let Some(&p) = self.leg_pair.get(&leg) {
             let ps = &self.pairs[&p];
             if ps.tracked && !self.leg_open(ps.sl) && !self.leg_open(ps.tp) {
-                self.schedule(now.plus(self.cfg.reaction_ms), Due::Tracked(p));
+                self.schedule(now, Due::Tracked(p));
             }
         }
     }
@@ -558,9 +576,18 @@ impl Checker {
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
             if amt.is_zero() && o.order_type == o.orig_type {
-                self.schedule(now.plus(self.cfg.reaction_ms), Due::Orphan(leg));
+                self.schedule(now, Due::Orphan(leg));
                 self.orphans.insert(leg);
+                self.born_orphans.insert(leg);
             }
+        }
+        if o.exec_type == ExecType::Trade {
+            if let Some(&w) = self.entry_wants.get(&o.order_id) {
+                self.pending_wants = Some((key.clone(), w));
+            }
+        }
+        if !open {
+            self.entry_wants.remove(&o.order_id);
         }
         if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             if self.orphans.contains(&leg) && self.reported_orphans.insert(leg) {
@@ -570,7 +597,7 @@ impl Checker {
                     now,
                     pair,
                     format!(
-                        "orphaned {leg:?} filled {} {} @ {}",
+                        "orphaned {leg} filled {} {} @ {}",
                         o.side.as_str(),
                         o.last_qty,
                         o.last_price
@@ -588,7 +615,7 @@ impl Checker {
                         now,
                         Some(p),
                         format!(
-                            "both legs of pair {p} filled (second: {leg:?} {} @ {})",
+                            "both legs of pair {p} filled (second: {leg} {} @ {})",
                             o.last_qty, o.last_price
                         ),
                     );
@@ -649,7 +676,7 @@ impl Checker {
             now,
             pair,
             format!(
-                "{} {} position {amt} liquidated {} @ {} while stop {leg:?} (trigger {trigger}) was resting",
+                "{} {} position {amt} liquidated {} @ {} while stop {leg} (trigger {trigger}) was resting",
                 key.0,
                 key.1.as_str(),
                 o.last_qty,
@@ -706,9 +733,19 @@ impl Checker {
                 // every protective order of the closed position must be gone within the window
                 for leg in self.protective_legs(&key, before) {
                     self.orphans.insert(leg);
-                    self.schedule(now.plus(self.cfg.reaction_ms), Due::Orphan(leg));
+                    self.born_orphans.remove(&leg);
+                    self.schedule(now, Due::Orphan(leg));
                 }
                 self.wants_stop.remove(&key);
+            }
+            // a resting entry accepted while its side was flat just filled: from now on the
+            // side wants what its signal asked for
+            if let Some((k, w)) = self.pending_wants.take() {
+                if k == key && !after.is_zero() {
+                    self.wants_stop.insert(key.clone(), w);
+                } else if k != key {
+                    self.pending_wants = Some((k, w));
+                }
             }
             self.positions.insert(key.clone(), after);
             self.protection_state(&key);
@@ -721,7 +758,7 @@ impl Checker {
                 symbol,
                 position_side,
                 wants_stop,
-                ..
+                order_id,
             } => {
                 // the latest entry on a side says whether the side wants a stop; an entry
                 // reported after its side already went flat protects nothing
@@ -735,6 +772,9 @@ impl Checker {
                 if open {
                     self.wants_stop.insert(key.clone(), *wants_stop);
                     self.protection_state(&key);
+                } else if self.orders.get(order_id).is_some_and(|o| o.open) {
+                    // a resting entry: its side wants a stop once it fills
+                    self.entry_wants.insert(*order_id, *wants_stop);
                 }
             }
             EngineEvent::PairPlaced {
@@ -759,7 +799,7 @@ impl Checker {
                 self.leg_pair.insert(*sl, *pair);
                 self.leg_pair.insert(*tp, *pair);
                 if !self.leg_open(*sl) && !self.leg_open(*tp) {
-                    self.schedule(now.plus(self.cfg.reaction_ms), Due::Tracked(*pair));
+                    self.schedule(now, Due::Tracked(*pair));
                 }
             }
             EngineEvent::PairDropped { pair, .. } => {
@@ -769,7 +809,7 @@ impl Checker {
                     let _ = &p.key;
                     for leg in [sl, tp] {
                         if self.leg_open(leg) {
-                            self.schedule(now.plus(self.cfg.reaction_ms), Due::Dropped(*pair, leg));
+                            self.schedule(now, Due::Dropped(*pair, leg));
                         }
                     }
                 }
@@ -786,7 +826,7 @@ impl Checker {
                 }
                 for (id, leg) in live {
                     if self.leg_open(leg) {
-                        self.schedule(now.plus(self.cfg.reaction_ms), Due::Dropped(id, leg));
+                        self.schedule(now, Due::Dropped(id, leg));
                     }
                 }
             }

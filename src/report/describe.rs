@@ -1,6 +1,6 @@
 //! One-line descriptions of events, for violation trails.
 
-use super::{dec, transport_name};
+use super::{bdec, dec, transport_name};
 use crate::api::{NewAlgoOrder, NewOrder};
 use crate::events::{
     AccountUpdate, AlgoUpdate, CallOutcome, EngineEvent, Event, LegId, OrderUpdate, RequestParams,
@@ -118,8 +118,8 @@ fn order_update(o: &OrderUpdate) -> String {
             " last {}@{} fee={} rp={}",
             dec(o.last_qty),
             dec(o.last_price),
-            dec(o.commission),
-            dec(o.realized_pnl)
+            bdec(o.commission),
+            bdec(o.realized_pnl)
         ));
     }
     s.push_str(&format!(" filled {}/{}", dec(o.cum_qty), dec(o.orig_qty)));
@@ -175,16 +175,16 @@ fn account_update(u: &AccountUpdate) -> String {
     let mut s = format!(
         "ACCOUNT_UPDATE {} wallet={}",
         sname(&u.reason),
-        dec(u.wallet_balance)
+        bdec(u.wallet_balance)
     );
     if !u.realized_pnl.is_zero() {
-        s.push_str(&format!(" realized={}", dec(u.realized_pnl)));
+        s.push_str(&format!(" realized={}", bdec(u.realized_pnl)));
     }
     if !u.fee.is_zero() {
-        s.push_str(&format!(" fee={}", dec(u.fee)));
+        s.push_str(&format!(" fee={}", bdec(u.fee)));
     }
     if !u.balance_change.is_zero() {
-        s.push_str(&format!(" funding={}", dec(u.balance_change)));
+        s.push_str(&format!(" funding={}", bdec(u.balance_change)));
     }
     for p in &u.positions {
         s.push_str(&format!(
@@ -192,7 +192,7 @@ fn account_update(u: &AccountUpdate) -> String {
             p.symbol,
             ps(p.position_side),
             dec(p.amount),
-            dec(p.entry_price)
+            bdec(p.entry_price)
         ));
         if let Some(liq) = p.liquidation_price {
             s.push_str(&format!(" liq {}", dec(liq)));

@@ -81,6 +81,58 @@ pub(crate) fn report_html(
     }
     o.push_str("</table>\n");
 
+    if !s.run.is_empty() {
+        let r = &s.run;
+        o.push_str("<h2>What ran</h2>\n<table class=\"summary\">\n");
+        let over: Vec<String> = r
+            .switches
+            .iter()
+            .filter(|w| w.overridden)
+            .map(|w| format!("{}={}", w.name, w.value))
+            .collect();
+        let rows = [
+            ("ocosim", r.version.clone()),
+            ("Profile", r.profile.clone()),
+            ("Seed", s.seed.to_string()),
+            ("Replay", r.replay.clone()),
+            (
+                "Switches overridden",
+                if over.is_empty() {
+                    "none".to_string()
+                } else {
+                    over.join(", ")
+                },
+            ),
+        ];
+        for (k, v) in rows {
+            let _ = writeln!(
+                o,
+                "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                escape_html(k),
+                escape_html(&v)
+            );
+        }
+        for f in &r.data {
+            let _ = writeln!(
+                o,
+                "<tr><th>{}</th><td><code>sha256 {}</code></td></tr>",
+                escape_html(&f.path),
+                f.sha256
+            );
+        }
+        o.push_str("</table>\n<details><summary>Every switch</summary>\n<table class=\"summary\">\n");
+        for w in &r.switches {
+            let _ = writeln!(
+                o,
+                "<tr><th>{}</th><td>{}{}</td></tr>",
+                escape_html(&w.name),
+                escape_html(&w.value),
+                if w.overridden { " <b>(overridden)</b>" } else { "" }
+            );
+        }
+        o.push_str("</table>\n</details>\n");
+    }
+
     // charts
     let curve = equity_curve(log, s.initial_balance);
     let markers: Vec<(TimeMs, String)> = violations

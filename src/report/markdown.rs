@@ -59,6 +59,48 @@ pub(crate) fn report_md(
     }
     o.push('\n');
 
+    if !s.run.is_empty() {
+        let r = &s.run;
+        let _ = writeln!(o, "## What ran\n");
+        let _ = writeln!(o, "- ocosim {}", md_escape(&r.version));
+        let _ = writeln!(o, "- profile `{}`, seed {}", md_escape(&r.profile), s.seed);
+        let _ = writeln!(o, "- replay: `{}`", r.replay.replace('`', "'"));
+        let over: Vec<String> = r
+            .switches
+            .iter()
+            .filter(|w| w.overridden)
+            .map(|w| format!("`{}={}`", w.name, w.value))
+            .collect();
+        let _ = writeln!(
+            o,
+            "- switches overridden: {}",
+            if over.is_empty() {
+                "none".to_string()
+            } else {
+                md_escape(&over.join(", "))
+            }
+        );
+        o.push('\n');
+        let _ = writeln!(o, "| Data file | SHA-256 |");
+        let _ = writeln!(o, "|---|---|");
+        for f in &r.data {
+            let _ = writeln!(o, "| {} | `{}` |", md_escape(&f.path), f.sha256);
+        }
+        o.push('\n');
+        let _ = writeln!(o, "| Switch | Value | |");
+        let _ = writeln!(o, "|---|---|---|");
+        for w in &r.switches {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} |",
+                w.name,
+                md_escape(&w.value),
+                if w.overridden { "**overridden**" } else { "" }
+            );
+        }
+        o.push('\n');
+    }
+
     let _ = writeln!(o, "## Invariants\n");
     let _ = writeln!(o, "| Invariant | Guards against | Violations |");
     let _ = writeln!(o, "|---|---|---:|");

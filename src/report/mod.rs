@@ -103,6 +103,54 @@ pub struct Summary {
     pub warnings: u64,
     /// `PASS` when no violation, else `FAIL`.
     pub verdict: String,
+    /// What actually ran (version, switches, data hashes, replay command); empty when the
+    /// caller did not record it.
+    #[serde(default, skip_serializing_if = "Provenance::is_empty")]
+    pub run: Provenance,
+}
+
+/// What actually ran, so the report reproduces its verdict: the ocosim version, the profile and
+/// every effective switch value (overridden ones marked), the data files with their SHA-256, and
+/// the command line that replays the run. The seed is [`Summary::seed`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// ocosim version (`CARGO_PKG_VERSION`).
+    pub version: String,
+    /// The profile the switches start from.
+    pub profile: String,
+    /// Every switch with its effective value, in `sim profiles` order.
+    pub switches: Vec<SwitchValue>,
+    /// Every data file read, in load order.
+    pub data: Vec<DataFile>,
+    /// `sim run …` with the options that reproduce this run.
+    pub replay: String,
+}
+
+impl Provenance {
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.version.is_empty()
+    }
+}
+
+/// One switch's effective value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchValue {
+    /// Switch name.
+    pub name: String,
+    /// Value as `--set` accepts it.
+    pub value: String,
+    /// True when it differs from the profile's value (scenario `[engine.switches]` or `--set`).
+    pub overridden: bool,
+}
+
+/// One data file and its hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    /// Path as resolved from the scenario.
+    pub path: String,
+    /// SHA-256 of its bytes, lower-case hex.
+    pub sha256: String,
 }
 
 /// What a run knows that the event log does not: its setup and the simulator's counters.
@@ -372,12 +420,12 @@ pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Su
         rejections: info.rejections,
         liquidations,
         initial_balance: initial,
-        final_wallet,
-        unrealized,
-        realized_pnl: acc.realized,
-        fees: acc.fees,
-        funding: acc.funding,
-        pnl: final_wallet + unrealized - initial,
+        final_wallet: binance(final_wallet),
+        unrealized: binance(unrealized),
+        realized_pnl: binance(acc.realized),
+        fees: binance(acc.fees),
+        funding: binance(acc.funding),
+        pnl: binance(final_wallet + unrealized - initial),
         max_drawdown: max_dd,
         max_drawdown_pct: max_dd_pct,
         violations: violations.len() as u64,
@@ -385,6 +433,7 @@ pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Su
         rejections_by_code: acc.rejections_by_code,
         warnings: acc.warnings,
         verdict: verdict(violations.len()).to_string(),
+        run: Provenance::default(),
     }
 }
 
@@ -431,9 +480,25 @@ pub(crate) fn dec(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
+/// Decimals Binance reports money and average prices with (`wb`, `rp`, `n`, `ep`: 8).
+pub const BINANCE_DP: u32 = 8;
+
+/// `d` as Binance reports it: rounded half away from zero to [`BINANCE_DP`] decimals. The books
+/// keep the exact value (`books-balance` checks them to the last digit); reports show this one.
+pub fn binance(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(BINANCE_DP, RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
+/// [`binance`] without trailing zeros, as text (`13.04`, not `13.039999999980`).
+pub(crate) fn bdec(d: Decimal) -> String {
+    binance(d).to_string()
+}
+
 /// Formats a money amount with 2 decimals (rounded half away from zero), keeping more when the
-/// value has them only below a cent (e.g. `0.004` stays exact).
+/// value has them only below a cent (e.g. `0.004` stays exact), at most Binance's 8.
 pub(crate) fn money(d: Decimal) -> String {
+    let d = binance(d);
     let r = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     if r == d {
         let mut r = r;

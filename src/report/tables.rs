@@ -104,6 +104,16 @@ fn finish(w: csv::Writer<Vec<u8>>) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(std::io::Error::other)
 }
 
+/// Money or an average price as Binance prints it: at most 8 decimals, rounded half away from
+/// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`).
+fn b8(d: Decimal) -> String {
+    d.round_dp_with_strategy(
+        super::BINANCE_DP,
+        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+    )
+    .to_string()
+}
+
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
@@ -220,7 +230,7 @@ pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
             fmt_time_ms(r.updated.0),
             r.status.clone(),
             opt(filled),
-            opt(avg),
+            opt(avg.map(b8)),
             opt(r.from_algo),
             opt(r.child),
         ])
@@ -253,8 +263,8 @@ pub fn fills_csv(log: &EventLog) -> std::io::Result<String> {
             sname(&o.exec_type),
             o.last_qty.to_string(),
             o.last_price.to_string(),
-            o.commission.to_string(),
-            o.realized_pnl.to_string(),
+            b8(o.commission),
+            b8(o.realized_pnl),
             o.is_maker.to_string(),
         ])
         .map_err(to_io)?;

@@ -789,6 +789,11 @@ pub fn run_with_progress(
                     if *qt > client.clock {
                         break;
                     }
+                    // everything already on the socket is readable before the first is acted on
+                    let clock = client.clock;
+                    for (_, ev) in client.feed.queue.iter().take_while(|q| q.0 <= clock) {
+                        engine.on_stream_received(ev);
+                    }
                     let (_, ev) = client.feed.queue.pop_front().expect("front exists");
                     client.feed.stats.stream_delivered += 1;
                     engine.on_stream(&ev, &mut client);

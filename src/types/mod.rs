@@ -68,7 +68,8 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]`, `YYYY-MM-DD HH:MM[:SS]` (UTC) or integer ms.
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.mmm]]`, `YYYY-MM-DD HH:MM[:SS[.mmm]]` (UTC) or
+/// integer ms.
 pub fn parse_time_ms(s: &str) -> Option<i64> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
@@ -86,17 +87,28 @@ pub fn parse_time_ms(s: &str) -> Option<i64> {
         return None;
     }
     let mut secs = 0i64;
+    let mut ms = 0i64;
     if !time.is_empty() {
         let mut tp = time.split(':');
         let h: i64 = tp.next()?.parse().ok()?;
         let mi: i64 = tp.next().unwrap_or("0").parse().ok()?;
-        let se: i64 = tp.next().unwrap_or("0").parse().ok()?;
-        if h > 23 || mi > 59 || se > 59 {
+        // seconds may carry up to three decimals: `02:00:00.250`
+        let sec = tp.next().unwrap_or("0");
+        if tp.next().is_some() {
             return None;
         }
+        let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+        let se: i64 = whole.parse().ok()?;
+        if h > 23 || mi > 59 || se > 59 || frac.len() > 3 {
+            return None;
+        }
+        if !frac.bytes().all(|b| b.is_ascii_digit()) || (sec.contains('.') && frac.is_empty()) {
+            return None;
+        }
+        ms = format!("{frac:0<3}").parse::<i64>().ok()?;
         secs = h * 3600 + mi * 60 + se;
     }
-    Some((days_from_civil(y, m, d) * 86_400 + secs) * 1000)
+    Some((days_from_civil(y, m, d) * 86_400 + secs) * 1000 + ms)
 }
 
 macro_rules! id_newtype {
@@ -405,6 +417,21 @@ mod tests {
             1_769_904_060_000
         );
         assert_eq!(parse_time_ms("2026-13-01"), None);
+    }
+    #[test]
+    fn issue16_bug9_fractional_seconds() {
+        let t = parse_time_ms("2026-02-01T02:00").unwrap();
+        assert_eq!(parse_time_ms("2026-02-01T02:00:00.250"), Some(t + 250));
+        assert_eq!(parse_time_ms("2026-02-01 02:00:01.5Z"), Some(t + 1_500));
+        assert_eq!(parse_time_ms("2026-02-01T02:00:00.007"), Some(t + 7));
+        for bad in [
+            "2026-02-01T02:00:00.",
+            "2026-02-01T02:00:00.2500",
+            "2026-02-01T02:00:00.2x",
+            "2026-02-01T02:00:00:00",
+        ] {
+            assert_eq!(parse_time_ms(bad), None, "{bad}");
+        }
     }
     #[test]
     fn e8_conversions() {
