@@ -290,7 +290,10 @@ fn issue16_bug5_every_readme_toml_snippet_loads() {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
-    assert!(scenarios >= 1 && sweeps >= 1, "{scenarios} scenarios, {sweeps} sweeps");
+    assert!(
+        scenarios >= 1 && sweeps >= 1,
+        "{scenarios} scenarios, {sweeps} sweeps"
+    );
 }
 
 /// The `replay:` line printed by `sim run` (its words after `sim`).
@@ -299,7 +302,9 @@ fn replay_args(stdout: &str) -> Vec<String> {
         .lines()
         .find_map(|l| l.strip_prefix("replay: sim "))
         .unwrap_or_else(|| panic!("no replay line:\n{stdout}"));
-    line.split_whitespace().map(|w| w.trim_matches('\'').to_string()).collect()
+    line.split_whitespace()
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect()
 }
 
 #[test]
@@ -312,7 +317,12 @@ fn issue16_bug3_replay_line_and_report_record_what_ran() {
     let o = sim()
         .arg("run")
         .arg(&sc)
-        .args(["--profile", "tradeengine-v1.1.78", "--set", "cancel_retries=2"])
+        .args([
+            "--profile",
+            "tradeengine-v1.1.78",
+            "--set",
+            "cancel_retries=2",
+        ])
         .arg("--out")
         .arg(&a)
         .output()
@@ -324,7 +334,11 @@ fn issue16_bug3_replay_line_and_report_record_what_ran() {
     assert!(args.contains(&"cancel_retries=2".to_string()), "{args:?}");
     let b = tmp("replay-b");
     let o2 = sim().args(&args).arg("--out").arg(&b).output().unwrap();
-    assert_eq!(o2.status.code(), o.status.code(), "the replay gives another verdict");
+    assert_eq!(
+        o2.status.code(),
+        o.status.code(),
+        "the replay gives another verdict"
+    );
     let sa = std::fs::read_to_string(a.join("summary.json")).unwrap();
     let sb = std::fs::read_to_string(b.join("summary.json")).unwrap();
     assert_eq!(sa, sb, "the replay is the same run");
@@ -345,12 +359,18 @@ fn issue16_bug3_replay_line_and_report_record_what_ran() {
         assert_eq!(h.len(), 64, "{f}");
         assert!(h.bytes().all(|c| c.is_ascii_hexdigit()), "{f}");
     }
-    assert!(run["replay"].as_str().unwrap().contains("--set cancel_retries=2"));
+    assert!(run["replay"]
+        .as_str()
+        .unwrap()
+        .contains("--set cancel_retries=2"));
     let md = std::fs::read_to_string(a.join("report.md")).unwrap();
     assert!(md.contains("## What ran"), "report.md");
     assert!(md.contains("cancel_retries=2"), "report.md");
     let html = std::fs::read_to_string(a.join("report.html")).unwrap();
-    assert!(html.contains("What ran") && html.contains("sha256"), "report.html");
+    assert!(
+        html.contains("What ran") && html.contains("sha256"),
+        "report.html"
+    );
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
 }
@@ -368,7 +388,10 @@ fn issue16_bug9_check_accepts_fractional_seconds_and_warns_about_dead_input() {
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 2, "{err}");
-    assert!(lines.iter().all(|l| l.starts_with("sim: warning: ")), "{err}");
+    assert!(
+        lines.iter().all(|l| l.starts_with("sim: warning: ")),
+        "{err}"
+    );
     assert!(
         lines[0].contains("signals[1]") && lines[0].contains("outside the data"),
         "{err}"

@@ -1645,4 +1645,105 @@ mod with_sim {
             assert_eq!(rejection_codes(&out), Vec::<i32>::new(), "{mode:?}");
         }
     }
+
+    #[test]
+    fn issue16_bug9_messages_print_numbers_and_the_deadline_used() {
+        use ocosim::events::{AccountReason, AccountUpdate, CallOutcome, PositionRow, Source};
+        // a long that asked for a stop never gets one; one timeout meanwhile stretches the
+        // deadline by a window: the message prints the stretched wait, not the bare window
+        let w = 10_000;
+        let mut log = ocosim::events::EventLog::new();
+        let t0 = TimeMs(T0);
+        log.push(
+            t0,
+            Source::Exchange,
+            Event::AccountUpdate(AccountUpdate {
+                reason: AccountReason::Order,
+                wallet_balance: Decimal::from(10_000),
+                balance_change: Decimal::ZERO,
+                realized_pnl: Decimal::ZERO,
+                fee: Decimal::ZERO,
+                positions: vec![PositionRow {
+                    symbol: SYM.into(),
+                    position_side: PositionSide::Long,
+                    amount: Decimal::from(10),
+                    entry_price: px(20_000),
+                    accumulated_realized: Decimal::ZERO,
+                    liquidation_price: None,
+                }],
+            }),
+        );
+        log.push(
+            t0,
+            Source::Engine,
+            Event::Engine(EngineEvent::EntryAccepted {
+                symbol: SYM.into(),
+                position_side: PositionSide::Long,
+                order_id: OrderId(1),
+                wants_stop: true,
+            }),
+        );
+        log.push(
+            t0.plus(1_000),
+            Source::Sim,
+            Event::Response {
+                call: 1,
+                endpoint: Endpoint::NewAlgoOrder,
+                outcome: CallOutcome::Fault {
+                    error: TransportError::Timeout,
+                    reached: false,
+                },
+            },
+        );
+        let check = CheckConfig {
+            position_mode: PositionMode::Hedge,
+            reaction_ms: w,
+            initial_balance: Decimal::from(10_000),
+            trail_len: 4,
+        };
+        let v = Checker::check_log(check, &log, t0.plus(60_000));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].time_ms, t0.plus(2 * w));
+        assert!(
+            v[0].message
+                .contains(&format!("for more than {} ms", 2 * w)),
+            "{}",
+            v[0].message
+        );
+        // ids as numbers; "after its position closed" only where a position existed: v1.1.80
+        // places the legs of a resting LIMIT entry with no position (W9) and, in the two-cycle
+        // story, leaves the second pair's survivor after its position closed (W3)
+        let mut limit = signal(at(5, 0), Action::Buy, 20_500, Some(19_000), Some(22_000));
+        limit.order_type = "limit".into();
+        let (out, check) = sim_run(&Setup::new(P80), &[limit], &[]);
+        let v = Checker::check_log(check, &out.log, out.span.1);
+        let born: Vec<&str> = v
+            .iter()
+            .filter(|v| v.invariant == Invariant::Orphan)
+            .map(|v| v.message.as_str())
+            .collect();
+        assert!(!born.is_empty(), "{v:?}");
+        for m in &born {
+            assert!(m.contains("placed with no position"), "{m}");
+            assert!(!m.contains("after its position closed"), "{m}");
+        }
+        let (out, check) = sim_run(&Setup::new(P80), &[buy(at(0, 30)), buy(at(10, 0))], &[]);
+        let v = Checker::check_log(check, &out.log, out.span.1);
+        let closed: Vec<&str> = v
+            .iter()
+            .filter(|v| v.invariant == Invariant::Orphan)
+            .map(|v| v.message.as_str())
+            .collect();
+        assert!(
+            closed
+                .iter()
+                .any(|m| m.contains("after its position closed")),
+            "{closed:?}"
+        );
+        for v in &v {
+            for debug in ["Order(", "Algo(", "OrderId(", "AlgoId("] {
+                assert!(!v.message.contains(debug), "{}", v.message);
+            }
+        }
+    }
 }

@@ -1791,10 +1791,7 @@ fn entry_inside_bar(policy: IntrabarPolicy, entry_at: i64) -> (Decimal, u64) {
         (OrderType::StopMarket, "59600"),
         (OrderType::TakeProfitMarket, "60400"),
     ] {
-        new_algo(
-            &mut x,
-            close_leg(Side::Sell, t, p, TimeInForce::GteGtc),
-        );
+        new_algo(&mut x, close_leg(Side::Sell, t, p, TimeInForce::GteGtc));
     }
     drain(&mut x);
     let evs = run_to(&mut x, T0 + 3 * MIN);

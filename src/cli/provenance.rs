@@ -46,7 +46,10 @@ pub fn provenance(
 
 /// `sim run PATH --seed S [--profile P] [--set K=V]…`: the overrides of this run included.
 pub fn replay_command(path: &Path, seed: u64, profile: Option<&str>, sets: &[String]) -> String {
-    let mut s = format!("sim run {} --seed {seed}", quote(&path.display().to_string()));
+    let mut s = format!(
+        "sim run {} --seed {seed}",
+        quote(&path.display().to_string())
+    );
     if let Some(p) = profile {
         s.push_str(&format!(" --profile {}", quote(p)));
     }

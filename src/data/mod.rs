@@ -23,8 +23,8 @@ mod validate;
 
 pub use download::{download, DownloadArgs, DEFAULT_BASE_URL};
 pub use error::DataError;
-pub(crate) use input::expand_paths;
 pub use funding::{load_funding, FundingSeries};
+pub(crate) use input::expand_paths;
 pub use inspect::{
     civil_from_days, days_from_civil, format_utc_minute, format_utc_ms, inspect, CHART_HEIGHT,
     CHART_WIDTH,

@@ -484,7 +484,10 @@ impl Engine {
                     s => algo_leg_state(s, Decimal::ZERO),
                 },
             ),
-            StreamEvent::Order(u) => (LegId::Order(u.order_id), order_leg_state(u.status, u.cum_qty)),
+            StreamEvent::Order(u) => (
+                LegId::Order(u.order_id),
+                order_leg_state(u.status, u.cum_qty),
+            ),
             StreamEvent::Account(_) => return,
         };
         if state == LegState::Open {

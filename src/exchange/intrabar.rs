@@ -55,7 +55,8 @@ pub type Path = [(i64, i64); 4];
 /// The path through `bar` of length `d` ms; `net_exposure` is the sign of the largest open
 /// position (+1 long, −1 short, 0 none), used by the pessimistic and optimistic policies.
 pub fn path(bar: &BarTicks, d: i64, policy: IntrabarPolicy, net_exposure: i64) -> Path {
-    let high_first = policy_high_first(policy, net_exposure).unwrap_or_else(|| ohlc_high_first(bar));
+    let high_first =
+        policy_high_first(policy, net_exposure).unwrap_or_else(|| ohlc_high_first(bar));
     let (x1, x2) = if high_first {
         (bar.h, bar.l)
     } else {
@@ -212,6 +213,60 @@ mod tests {
         assert_eq!(path(&B, 60_000, IntrabarPolicy::Pessimistic, -1)[1].1, 110);
         assert_eq!(path(&B, 60_000, IntrabarPolicy::Optimistic, 1)[1].1, 110);
         assert_eq!(path(&B, 60_000, IntrabarPolicy::Optimistic, -1)[1].1, 97);
+    }
+
+    #[test]
+    fn equal_distances_go_low_first() {
+        let sym = BarTicks {
+            t: 0,
+            o: 100,
+            h: 105,
+            l: 95,
+            c: 100,
+        };
+        assert_eq!(path(&sym, 60_000, IntrabarPolicy::Ohlc, 0)[1].1, 95);
+    }
+
+    #[test]
+    fn replan_puts_the_policy_extreme_next_and_keeps_the_bar() {
+        // ohlc plan of a flat account: low (97) at 20 s, high (110) at 40 s
+        let p = path(&B, 60_000, IntrabarPolicy::Ohlc, 0);
+        // a short opened at the open under pessimistic: high first, on the original grid
+        let r = replan(&p, 1, 0, 100, &B, IntrabarPolicy::Pessimistic, -1, 0).unwrap();
+        assert_eq!(r, [(0, 100), (20_000, 110), (40_000, 97), (59_999, 105)]);
+        // a long: the plan already goes low first, nothing changes
+        assert_eq!(
+            replan(&p, 1, 0, 100, &B, IntrabarPolicy::Pessimistic, 1, 0),
+            None
+        );
+        // ohlc and refine never re-plan
+        assert_eq!(replan(&p, 1, 0, 100, &B, IntrabarPolicy::Ohlc, -1, 0), None);
+        // a long opened at 30 s (low reached, heading to the high): back to the low, then the
+        // high, then the close, in the remaining time
+        let seen = visited(&p, 2, 103, &B, 0);
+        assert_eq!(seen, VISITED_LOW);
+        let r = replan(&p, 2, 30_000, 103, &B, IntrabarPolicy::Pessimistic, 1, seen).unwrap();
+        assert_eq!(
+            r,
+            [(30_000, 103), (39_999, 97), (49_999, 110), (59_999, 105)]
+        );
+        // a short opened at 50 s (both reached): the high once more, then the close
+        let seen = visited(&p, 3, 108, &B, 0);
+        assert_eq!(seen, VISITED_LOW | VISITED_HIGH);
+        let r = replan(
+            &p,
+            3,
+            50_000,
+            108,
+            &B,
+            IntrabarPolicy::Pessimistic,
+            -1,
+            seen,
+        )
+        .unwrap();
+        assert_eq!(r[1].1, 110);
+        assert_eq!(r[2].1, 110);
+        assert_eq!(r[3], (59_999, 105));
     }
 
     #[test]

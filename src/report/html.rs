@@ -120,14 +120,20 @@ pub(crate) fn report_html(
                 f.sha256
             );
         }
-        o.push_str("</table>\n<details><summary>Every switch</summary>\n<table class=\"summary\">\n");
+        o.push_str(
+            "</table>\n<details><summary>Every switch</summary>\n<table class=\"summary\">\n",
+        );
         for w in &r.switches {
             let _ = writeln!(
                 o,
                 "<tr><th>{}</th><td>{}{}</td></tr>",
                 escape_html(&w.name),
                 escape_html(&w.value),
-                if w.overridden { " <b>(overridden)</b>" } else { "" }
+                if w.overridden {
+                    " <b>(overridden)</b>"
+                } else {
+                    ""
+                }
             );
         }
         o.push_str("</table>\n</details>\n");
