@@ -179,8 +179,13 @@ impl Fx {
 
     fn args(&self, cmd: Cmd, direct: &Path) -> Vec<String> {
         let s = |p: &Path| p.display().to_string();
-        let v: Vec<String> = match cmd {
-            Cmd::Run => vec!["run".into(), s(&self.scenario()), "--out".into(), s(&self.out())],
+        match cmd {
+            Cmd::Run => vec![
+                "run".into(),
+                s(&self.scenario()),
+                "--out".into(),
+                s(&self.out()),
+            ],
             Cmd::Check => vec!["check".into(), s(&self.scenario())],
             Cmd::Inspect => vec!["data".into(), "inspect".into(), s(direct)],
             Cmd::Explore => vec![
@@ -211,8 +216,7 @@ impl Fx {
                 "--y".into(),
                 "b".into(),
             ],
-        };
-        v
+        }
     }
 }
 
@@ -233,7 +237,9 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
             if rel == Path::new("out") {
                 continue;
             }
-            let Ok(m) = fs::symlink_metadata(&p) else { continue };
+            let Ok(m) = fs::symlink_metadata(&p) else {
+                continue;
+            };
             let ft = m.file_type();
             if ft.is_dir() {
                 out.insert(rel, "dir".into());
@@ -296,12 +302,7 @@ fn sim(args: &[String]) -> (Option<i32>, String, String, Duration) {
         thread::sleep(Duration::from_millis(5));
     };
     let elapsed = t0.elapsed();
-    (
-        code,
-        out_t.join().unwrap(),
-        err_t.join().unwrap(),
-        elapsed,
-    )
+    (code, out_t.join().unwrap(), err_t.join().unwrap(), elapsed)
 }
 
 /// A bad input: how to make it, what reads it, and what the error line must contain.
@@ -463,7 +464,11 @@ fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     z.finish().unwrap().into_inner()
 }
 
-fn zip_case(name: &str, make: impl Fn() -> Vec<u8> + Send + Sync + 'static, suffix: &'static str) -> Bad {
+fn zip_case(
+    name: &str,
+    make: impl Fn() -> Vec<u8> + Send + Sync + 'static,
+    suffix: &'static str,
+) -> Bad {
     bad(name, Target::Klines, KLINE_CMDS, move |fx| {
         let p = fx.input("AVAXUSDT-1m-2026-02.zip");
         fs::write(&p, make()).unwrap();
@@ -480,93 +485,294 @@ fn table() -> Vec<Bad> {
     v.push(kline_field("zero close", 6, 4, "0.0", "close"));
     v.push(kline_field("negative low", 7, 3, "-1", "low"));
     v.push(kline_field("negative volume", 8, 5, "-38521", "volume"));
-    v.push(kline_field("negative quote volume", 9, 7, "-1.5", "quote_volume"));
-    v.push(kline_field("negative taker volume", 10, 9, "-3", "taker_buy_volume"));
-    v.push(kline_field("negative taker quote volume", 11, 10, "-3", "taker_buy_quote_volume"));
+    v.push(kline_field(
+        "negative quote volume",
+        9,
+        7,
+        "-1.5",
+        "quote_volume",
+    ));
+    v.push(kline_field(
+        "negative taker volume",
+        10,
+        9,
+        "-3",
+        "taker_buy_volume",
+    ));
+    v.push(kline_field(
+        "negative taker quote volume",
+        11,
+        10,
+        "-3",
+        "taker_buy_quote_volume",
+    ));
     v.push(kline_field("negative count", 12, 8, "-5", "count"));
     v.push(kline_field("letters in high", 13, 2, "x", "high"));
     v.push(kline_field("nine decimals", 14, 2, "10.123456789", "high"));
-    v.push(kline_field("price beyond i64", 15, 2, "92233720369", "high"));
-    v.push(kline_field("14-digit open time", 16, 0, "17699040000000", "open_time"));
-    v.push(kline_field("close time of another interval", 17, 6, "1769904059998", "close_time"));
+    v.push(kline_field(
+        "price beyond i64",
+        15,
+        2,
+        "92233720369",
+        "high",
+    ));
+    v.push(kline_field(
+        "14-digit open time",
+        16,
+        0,
+        "17699040000000",
+        "open_time",
+    ));
+    v.push(kline_field(
+        "close time of another interval",
+        17,
+        6,
+        "1769904059998",
+        "close_time",
+    ));
     v.push(kline_field("high below low", 18, 2, "1.0", "high"));
     v.push(kline_field("low above high", 19, 3, "99", "high"));
     v.push(kline_field("empty low", 20, 3, "", "low"));
     {
         let (h, mut r) = rows(KLINES, 60);
         r[21] = r[20].clone();
-        v.push(kline_text("duplicate row", join(&h, &r), ":23: field `open_time`".into()));
+        v.push(kline_text(
+            "duplicate row",
+            join(&h, &r),
+            ":23: field `open_time`".into(),
+        ));
         let (h, mut r) = rows(KLINES, 60);
         r.swap(30, 31);
-        v.push(kline_text("rows out of order", join(&h, &r), ":33: field `open_time`".into()));
+        v.push(kline_text(
+            "rows out of order",
+            join(&h, &r),
+            ":33: field `open_time`".into(),
+        ));
         let (h, mut r) = rows(KLINES, 60);
         r[24] = r[24].rsplit_once(',').unwrap().0.to_string();
-        v.push(kline_text("eleven columns", join(&h, &r), ":26: field `row`".into()));
+        v.push(kline_text(
+            "eleven columns",
+            join(&h, &r),
+            ":26: field `row`".into(),
+        ));
         let (h, mut r) = rows(KLINES, 60);
         r.insert(10, String::new());
-        v.push(kline_text("empty line inside", join(&h, &r), ":12: field `row`".into()));
+        v.push(kline_text(
+            "empty line inside",
+            join(&h, &r),
+            ":12: field `row`".into(),
+        ));
         let (h, mut r) = rows(KLINES, 60);
         r[3] = "\u{0}\u{1}\u{2}garbage\u{7f}".into();
-        v.push(kline_text("binary garbage row", join(&h, &r), ":5: field `".into()));
+        v.push(kline_text(
+            "binary garbage row",
+            join(&h, &r),
+            ":5: field `".into(),
+        ));
         let (h, mut r) = rows(KLINES, 60);
         r[40] = r[40].replacen(',', ";", 3);
-        v.push(kline_text("semicolons", join(&h, &r), ":42: field `".into()));
+        v.push(kline_text(
+            "semicolons",
+            join(&h, &r),
+            ":42: field `".into(),
+        ));
         let (h, mut r) = rows(KLINES, 60);
         r[2] = r[2].replace(',', ",\r");
-        v.push(kline_text("carriage returns inside a row", join(&h, &r), ":4: field `".into()));
+        v.push(kline_text(
+            "carriage returns inside a row",
+            join(&h, &r),
+            ":4: field `".into(),
+        ));
         let (h, _) = rows(KLINES, 0);
         let text = join(&h, &[]);
         // (inspect reports an empty file as 0 rows: not an error)
-        v.push(bad("header only", Target::Klines, &[Cmd::Run, Cmd::Check, Cmd::Explore, Cmd::Sweep], move |fx| {
-            let p = fx.input(K);
-            fs::write(&p, &text).unwrap();
-            (p.clone(), format!("{}: holds no klines", p.display()))
-        }));
+        v.push(bad(
+            "header only",
+            Target::Klines,
+            &[Cmd::Run, Cmd::Check, Cmd::Explore, Cmd::Sweep],
+            move |fx| {
+                let p = fx.input(K);
+                fs::write(&p, &text).unwrap();
+                (p.clone(), format!("{}: holds no klines", p.display()))
+            },
+        ));
     }
     // mark-price klines
-    v.push(mark_text("mark negative open", mark_with(1, 1, "-10.1"), ":3: field `open`"));
-    v.push(mark_text("mark zero low", mark_with(0, 3, "0"), ":2: field `low`"));
-    v.push(mark_text("mark negative close", mark_with(2, 4, "-10.16"), ":4: field `close`"));
-    v.push(mark_text("mark letters", mark_with(1, 4, "ten"), ":3: field `close`"));
+    v.push(mark_text(
+        "mark negative open",
+        mark_with(1, 1, "-10.1"),
+        ":3: field `open`",
+    ));
+    v.push(mark_text(
+        "mark zero low",
+        mark_with(0, 3, "0"),
+        ":2: field `low`",
+    ));
+    v.push(mark_text(
+        "mark negative close",
+        mark_with(2, 4, "-10.16"),
+        ":4: field `close`",
+    ));
+    v.push(mark_text(
+        "mark letters",
+        mark_with(1, 4, "ten"),
+        ":3: field `close`",
+    ));
     v.push(mark_text(
         "mark seven columns",
         mark_with(2, 5, "0,1"),
         ":4: field `row`",
     ));
     // funding
-    v.push(funding_text("funding rate 0.5", "fundingTime,fundingRate\n1769904000000,0.0001\n1769932800000,0.5\n", ":3: field `fundingRate`"));
-    v.push(funding_text("funding rate -0.2", "fundingTime,fundingRate\n1769904000000,-0.2\n", ":2: field `fundingRate`"));
-    v.push(funding_text("funding rate as percent", "fundingTime,fundingRate\n1769904000000,0.01\n1769932800000,1.5\n", ":3: field `fundingRate`"));
-    v.push(funding_text("funding rate letters", "fundingTime,fundingRate\n1769904000000,abc\n", ":2: field `fundingRate`"));
-    v.push(funding_text("funding interval 0 h", "calc_time,funding_interval_hours,last_funding_rate\n1769904000000,0,0.0001\n", ":2: field `funding_interval_hours`"));
+    v.push(funding_text(
+        "funding rate 0.5",
+        "fundingTime,fundingRate\n1769904000000,0.0001\n1769932800000,0.5\n",
+        ":3: field `fundingRate`",
+    ));
+    v.push(funding_text(
+        "funding rate -0.2",
+        "fundingTime,fundingRate\n1769904000000,-0.2\n",
+        ":2: field `fundingRate`",
+    ));
+    v.push(funding_text(
+        "funding rate as percent",
+        "fundingTime,fundingRate\n1769904000000,0.01\n1769932800000,1.5\n",
+        ":3: field `fundingRate`",
+    ));
+    v.push(funding_text(
+        "funding rate letters",
+        "fundingTime,fundingRate\n1769904000000,abc\n",
+        ":2: field `fundingRate`",
+    ));
+    v.push(funding_text(
+        "funding interval 0 h",
+        "calc_time,funding_interval_hours,last_funding_rate\n1769904000000,0,0.0001\n",
+        ":2: field `funding_interval_hours`",
+    ));
     v.push(funding_text("funding interval 99 h", "calc_time,funding_interval_hours,last_funding_rate\n1769904000000,8,0.0001\n1769932800000,99,0.0001\n", ":3: field `funding_interval_hours`"));
-    v.push(funding_text("funding duplicate time", "fundingTime,fundingRate\n1769904000000,0.0001\n1769904000000,0.0001\n", ":3: field `fundingTime`"));
-    v.push(funding_text("funding bad header", "when,how_much\n1769904000000,0.0001\n", ":1: field `header`"));
+    v.push(funding_text(
+        "funding duplicate time",
+        "fundingTime,fundingRate\n1769904000000,0.0001\n1769904000000,0.0001\n",
+        ":3: field `fundingTime`",
+    ));
+    v.push(funding_text(
+        "funding bad header",
+        "when,how_much\n1769904000000,0.0001\n",
+        ":1: field `header`",
+    ));
     // signals CSV
-    v.push(signals_text("signal negative quantity", b"time,action,quantity\n2026-02-01T00:10,buy,1\n2026-02-01T00:20,sell,-1\n", ":3: field `quantity`"));
-    v.push(signals_text("signal zero quantity", b"time,action,quantity\n2026-02-01T00:10,buy,0\n", ":2: field `quantity`"));
-    v.push(signals_text("signal huge quantity", b"time,action,quantity\n2026-02-01T00:10,buy,79228162514264337593543950335\n", ":2: field `quantity`"));
-    v.push(signals_text("signal unknown action", b"time,action,quantity\n2026-02-01T00:10,BUY!,1\n", ":2: field `action`"));
-    v.push(signals_text("signal empty action", b"time,action,quantity\n2026-02-01T00:10,,1\n", ":2: field `action`"));
-    v.push(signals_text("signal 30 February", b"time,action\n2026-02-01T00:10,buy\n2026-02-30T01:00,buy\n", ":3: field `time`"));
-    v.push(signals_text("signal time in seconds", b"time,action\n1769904600,buy\n", ":2: field `time`"));
-    v.push(signals_text("signal time in words", b"time,action\nsoon,buy\n", ":2: field `time`"));
-    v.push(signals_text("signal empty time", b"time,action\n,buy\n", ":2: field `time`"));
-    v.push(signals_text("signal sl_pct 1.5", b"time,action,sl_pct\n2026-02-01T00:10,buy,1.5\n", ":2: field `sl_pct`"));
-    v.push(signals_text("signal negative tp_pct", b"time,action,tp_pct\n2026-02-01T00:10,buy,-0.1\n", ":2: field `tp_pct`"));
-    v.push(signals_text("signal negative stop", b"time,action,stop_loss\n2026-02-01T00:10,buy,-5\n", ":2: field `stop_loss`"));
-    v.push(signals_text("signal zero take profit", b"time,action,take_profit\n2026-02-01T00:10,buy,0\n", ":2: field `take_profit`"));
-    v.push(signals_text("signal confidence 2", b"time,action,confidence\n2026-02-01T00:10,buy,2\n", ":2: field `confidence`"));
-    v.push(signals_text("signal quantity letters", b"time,action,quantity\n2026-02-01T00:10,buy,ten\n", ":2: field `quantity`"));
-    v.push(signals_text("signal unknown column", b"time,action,qty\n2026-02-01T00:10,buy,1\n", ":1: field `header`"));
-    v.push(signals_text("signal no time column", b"action,quantity\nbuy,1\n", ":1: field `header`"));
-    v.push(signals_text("signal column twice", b"time,action,time\n2026-02-01T00:10,buy,2026-02-01T00:10\n", ":1: field `header`"));
-    v.push(signals_text("signal short row", b"time,action,quantity\n2026-02-01T00:10,buy,1\n2026-02-01T00:20,buy\n", ":3: field `row`"));
+    v.push(signals_text(
+        "signal negative quantity",
+        b"time,action,quantity\n2026-02-01T00:10,buy,1\n2026-02-01T00:20,sell,-1\n",
+        ":3: field `quantity`",
+    ));
+    v.push(signals_text(
+        "signal zero quantity",
+        b"time,action,quantity\n2026-02-01T00:10,buy,0\n",
+        ":2: field `quantity`",
+    ));
+    v.push(signals_text(
+        "signal huge quantity",
+        b"time,action,quantity\n2026-02-01T00:10,buy,79228162514264337593543950335\n",
+        ":2: field `quantity`",
+    ));
+    v.push(signals_text(
+        "signal unknown action",
+        b"time,action,quantity\n2026-02-01T00:10,BUY!,1\n",
+        ":2: field `action`",
+    ));
+    v.push(signals_text(
+        "signal empty action",
+        b"time,action,quantity\n2026-02-01T00:10,,1\n",
+        ":2: field `action`",
+    ));
+    v.push(signals_text(
+        "signal 30 February",
+        b"time,action\n2026-02-01T00:10,buy\n2026-02-30T01:00,buy\n",
+        ":3: field `time`",
+    ));
+    v.push(signals_text(
+        "signal time in seconds",
+        b"time,action\n1769904600,buy\n",
+        ":2: field `time`",
+    ));
+    v.push(signals_text(
+        "signal time in words",
+        b"time,action\nsoon,buy\n",
+        ":2: field `time`",
+    ));
+    v.push(signals_text(
+        "signal empty time",
+        b"time,action\n,buy\n",
+        ":2: field `time`",
+    ));
+    v.push(signals_text(
+        "signal sl_pct 1.5",
+        b"time,action,sl_pct\n2026-02-01T00:10,buy,1.5\n",
+        ":2: field `sl_pct`",
+    ));
+    v.push(signals_text(
+        "signal negative tp_pct",
+        b"time,action,tp_pct\n2026-02-01T00:10,buy,-0.1\n",
+        ":2: field `tp_pct`",
+    ));
+    v.push(signals_text(
+        "signal negative stop",
+        b"time,action,stop_loss\n2026-02-01T00:10,buy,-5\n",
+        ":2: field `stop_loss`",
+    ));
+    v.push(signals_text(
+        "signal zero take profit",
+        b"time,action,take_profit\n2026-02-01T00:10,buy,0\n",
+        ":2: field `take_profit`",
+    ));
+    v.push(signals_text(
+        "signal confidence 2",
+        b"time,action,confidence\n2026-02-01T00:10,buy,2\n",
+        ":2: field `confidence`",
+    ));
+    v.push(signals_text(
+        "signal quantity letters",
+        b"time,action,quantity\n2026-02-01T00:10,buy,ten\n",
+        ":2: field `quantity`",
+    ));
+    v.push(signals_text(
+        "signal unknown column",
+        b"time,action,qty\n2026-02-01T00:10,buy,1\n",
+        ":1: field `header`",
+    ));
+    v.push(signals_text(
+        "signal no time column",
+        b"action,quantity\nbuy,1\n",
+        ":1: field `header`",
+    ));
+    v.push(signals_text(
+        "signal column twice",
+        b"time,action,time\n2026-02-01T00:10,buy,2026-02-01T00:10\n",
+        ":1: field `header`",
+    ));
+    v.push(signals_text(
+        "signal short row",
+        b"time,action,quantity\n2026-02-01T00:10,buy,1\n2026-02-01T00:20,buy\n",
+        ":3: field `row`",
+    ));
     v.push(signals_text("signal empty file", b"", ":1: field `header`"));
-    v.push(signals_text("signal after blank lines", b"time,action,quantity\n\n2026-02-01T00:10,buy,1\n\n\n2026-02-01T00:20,buy,-1\n", ":6: field `quantity`"));
+    v.push(signals_text(
+        "signal after blank lines",
+        b"time,action,quantity\n\n2026-02-01T00:10,buy,1\n\n\n2026-02-01T00:20,buy,-1\n",
+        ":6: field `quantity`",
+    ));
     v.push(signals_text("signal after a quoted line break", b"time,action,quantity,strategy\n2026-02-01T00:10,buy,1,\"two\nlines\"\n2026-02-01T00:20,buy,-1,x\n", ":4: field `quantity`"));
-    v.push(signals_text("signal with BOM and CRLF", b"\xEF\xBB\xBFtime,action,quantity\r\n2026-02-01T00:10,buy,1\r\n2026-02-01T00:20,buy,0\r\n", ":3: field `quantity`"));
-    v.push(signals_text("signal not UTF-8", b"time,action,strategy\n2026-02-01T00:10,buy,ok\n2026-02-01T00:20,buy,\xff\xfe\n", ":3: field `strategy`"));
+    v.push(signals_text(
+        "signal with BOM and CRLF",
+        b"\xEF\xBB\xBFtime,action,quantity\r\n2026-02-01T00:10,buy,1\r\n2026-02-01T00:20,buy,0\r\n",
+        ":3: field `quantity`",
+    ));
+    v.push(signals_text(
+        "signal not UTF-8",
+        b"time,action,strategy\n2026-02-01T00:10,buy,ok\n2026-02-01T00:20,buy,\xff\xfe\n",
+        ":3: field `strategy`",
+    ));
     // zips
     v.push(zip_case(
         "zip bomb lying about its size (64 MiB of zeros declared as 1000 bytes)",
@@ -599,12 +805,17 @@ fn table() -> Vec<Bad> {
         "zip of 2000 members",
         || {
             let names: Vec<String> = (0..2000).map(|i| format!("n{i}.txt")).collect();
-            let members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+            let members: Vec<(&str, &[u8])> =
+                names.iter().map(|n| (n.as_str(), &b""[..])).collect();
             zip_of(&members)
         },
         ": zip: lists 2000 members, more than 1000",
     ));
-    v.push(zip_case("junk named .zip", || b"PK\x03\x04 this is no archive".to_vec(), ": zip: "));
+    v.push(zip_case(
+        "junk named .zip",
+        || b"PK\x03\x04 this is no archive".to_vec(),
+        ": zip: ",
+    ));
     v.push(zip_case(
         "truncated zip",
         || {
@@ -647,118 +858,298 @@ fn table() -> Vec<Bad> {
     v.push(bad("klines are a FIFO", Target::Klines, KLINE_CMDS, |fx| {
         let p = fx.input("AVAXUSDT-1m-2026-03.csv");
         mkfifo(&p);
-        (p.clone(), format!("{}: not a regular file (a FIFO)", p.display()))
+        (
+            p.clone(),
+            format!("{}: not a regular file (a FIFO)", p.display()),
+        )
     }));
-    v.push(bad("a FIFO inside a data folder", Target::Klines, KLINE_CMDS, |fx| {
-        let d = fx.input("months");
-        fs::create_dir_all(&d).unwrap();
-        fs::copy(fx.input(K), d.join(K)).unwrap();
-        let p = d.join("AVAXUSDT-1m-2026-03.csv");
-        mkfifo(&p);
-        (d, format!("{}: not a regular file (a FIFO)", p.display()))
-    }));
-    v.push(bad("a folder named .csv inside a data folder", Target::Klines, KLINE_CMDS, |fx| {
-        let d = fx.input("months");
-        fs::create_dir_all(d.join("AVAXUSDT-1m-2026-03.csv")).unwrap();
-        fs::copy(fx.input(K), d.join(K)).unwrap();
-        (d.clone(), format!("{}: not a regular file (a directory)", d.join("AVAXUSDT-1m-2026-03.csv").display()))
-    }));
-    v.push(bad("an empty data folder", Target::Klines, KLINE_CMDS, |fx| {
-        let d = fx.input("empty");
-        fs::create_dir_all(&d).unwrap();
-        (d.clone(), format!("{}: directory holds no *.csv or *.zip file", d.display()))
-    }));
-    v.push(bad("klines are /dev/zero", Target::Klines, KLINE_CMDS, |_| {
-        (PathBuf::from("/dev/zero"), "/dev/zero: not a regular file (a character device)".into())
-    }));
-    v.push(bad("klines are /dev/null", Target::Klines, KLINE_CMDS, |_| {
-        (PathBuf::from("/dev/null"), "/dev/null: not a regular file (a character device)".into())
-    }));
-    v.push(bad("klines are a socket", Target::Klines, KLINE_CMDS, |fx| {
-        let p = fx.input("sock");
-        drop(std::os::unix::net::UnixListener::bind(&p).unwrap()); // the socket file stays
-        (p.clone(), format!("{}: not a regular file (a socket)", p.display()))
-    }));
-    v.push(bad("klines are missing", Target::Klines, KLINE_CMDS, |fx| {
-        let p = fx.input("AVAXUSDT-1m-2019-01.csv");
-        (p.clone(), format!("{}: ", p.display()))
-    }));
-    v.push(bad("a kline file over 1 GiB", Target::Klines, KLINE_CMDS, |fx| {
-        let p = fx.input("AVAXUSDT-1m-2026-04.csv");
-        sparse(&p, (1 << 30) + 1);
-        (p.clone(), format!("{}: larger than the 1 GiB limit for a data file (1073741825 bytes", p.display()))
-    }));
-    v.push(bad("mark klines are a FIFO", Target::Mark, MARK_CMDS, |fx| {
-        let p = fx.input("AVAXUSDT-1h-2026-03.csv");
-        mkfifo(&p);
-        (p.clone(), format!("{}: not a regular file (a FIFO)", p.display()))
-    }));
+    v.push(bad(
+        "a FIFO inside a data folder",
+        Target::Klines,
+        KLINE_CMDS,
+        |fx| {
+            let d = fx.input("months");
+            fs::create_dir_all(&d).unwrap();
+            fs::copy(fx.input(K), d.join(K)).unwrap();
+            let p = d.join("AVAXUSDT-1m-2026-03.csv");
+            mkfifo(&p);
+            (d, format!("{}: not a regular file (a FIFO)", p.display()))
+        },
+    ));
+    v.push(bad(
+        "a folder named .csv inside a data folder",
+        Target::Klines,
+        KLINE_CMDS,
+        |fx| {
+            let d = fx.input("months");
+            fs::create_dir_all(d.join("AVAXUSDT-1m-2026-03.csv")).unwrap();
+            fs::copy(fx.input(K), d.join(K)).unwrap();
+            (
+                d.clone(),
+                format!(
+                    "{}: not a regular file (a directory)",
+                    d.join("AVAXUSDT-1m-2026-03.csv").display()
+                ),
+            )
+        },
+    ));
+    v.push(bad(
+        "an empty data folder",
+        Target::Klines,
+        KLINE_CMDS,
+        |fx| {
+            let d = fx.input("empty");
+            fs::create_dir_all(&d).unwrap();
+            (
+                d.clone(),
+                format!("{}: directory holds no *.csv or *.zip file", d.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "klines are /dev/zero",
+        Target::Klines,
+        KLINE_CMDS,
+        |_| {
+            (
+                PathBuf::from("/dev/zero"),
+                "/dev/zero: not a regular file (a character device)".into(),
+            )
+        },
+    ));
+    v.push(bad(
+        "klines are /dev/null",
+        Target::Klines,
+        KLINE_CMDS,
+        |_| {
+            (
+                PathBuf::from("/dev/null"),
+                "/dev/null: not a regular file (a character device)".into(),
+            )
+        },
+    ));
+    v.push(bad(
+        "klines are a socket",
+        Target::Klines,
+        KLINE_CMDS,
+        |fx| {
+            let p = fx.input("sock");
+            drop(std::os::unix::net::UnixListener::bind(&p).unwrap()); // the socket file stays
+            (
+                p.clone(),
+                format!("{}: not a regular file (a socket)", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "klines are missing",
+        Target::Klines,
+        KLINE_CMDS,
+        |fx| {
+            let p = fx.input("AVAXUSDT-1m-2019-01.csv");
+            (p.clone(), format!("{}: ", p.display()))
+        },
+    ));
+    v.push(bad(
+        "a kline file over 1 GiB",
+        Target::Klines,
+        KLINE_CMDS,
+        |fx| {
+            let p = fx.input("AVAXUSDT-1m-2026-04.csv");
+            sparse(&p, (1 << 30) + 1);
+            (
+                p.clone(),
+                format!(
+                    "{}: larger than the 1 GiB limit for a data file (1073741825 bytes",
+                    p.display()
+                ),
+            )
+        },
+    ));
+    v.push(bad(
+        "mark klines are a FIFO",
+        Target::Mark,
+        MARK_CMDS,
+        |fx| {
+            let p = fx.input("AVAXUSDT-1h-2026-03.csv");
+            mkfifo(&p);
+            (
+                p.clone(),
+                format!("{}: not a regular file (a FIFO)", p.display()),
+            )
+        },
+    ));
     v.push(bad("funding is a FIFO", Target::Funding, MARK_CMDS, |fx| {
         let p = fx.input("AVAXUSDT-fundingRate-2026-03.csv");
         mkfifo(&p);
-        (p.clone(), format!("{}: not a regular file (a FIFO)", p.display()))
+        (
+            p.clone(),
+            format!("{}: not a regular file (a FIFO)", p.display()),
+        )
     }));
-    v.push(bad("funding is /dev/zero", Target::Funding, MARK_CMDS, |_| {
-        (PathBuf::from("/dev/zero"), "/dev/zero: not a regular file (a character device)".into())
-    }));
-    v.push(bad("signals CSV is a FIFO", Target::Signals, SIGNAL_CMDS, |fx| {
-        let p = fx.input("fifo-signals.csv");
-        mkfifo(&p);
-        (p.clone(), format!("{}: not a regular file (a FIFO)", p.display()))
-    }));
-    v.push(bad("signals CSV is a directory", Target::Signals, SIGNAL_CMDS, |fx| {
-        let p = fx.input("signals-dir");
-        fs::create_dir_all(&p).unwrap();
-        (p.clone(), format!("{}: not a regular file (a directory)", p.display()))
-    }));
-    v.push(bad("signals CSV is /dev/zero", Target::Signals, SIGNAL_CMDS, |_| {
-        (PathBuf::from("/dev/zero"), "/dev/zero: not a regular file (a character device)".into())
-    }));
-    v.push(bad("signals CSV over 256 MiB", Target::Signals, SIGNAL_CMDS, |fx| {
-        let p = fx.input("big-signals.csv");
-        sparse(&p, (256 << 20) + 1);
-        (p.clone(), format!("{}: larger than the 256 MiB limit for a signals CSV", p.display()))
-    }));
+    v.push(bad(
+        "funding is /dev/zero",
+        Target::Funding,
+        MARK_CMDS,
+        |_| {
+            (
+                PathBuf::from("/dev/zero"),
+                "/dev/zero: not a regular file (a character device)".into(),
+            )
+        },
+    ));
+    v.push(bad(
+        "signals CSV is a FIFO",
+        Target::Signals,
+        SIGNAL_CMDS,
+        |fx| {
+            let p = fx.input("fifo-signals.csv");
+            mkfifo(&p);
+            (
+                p.clone(),
+                format!("{}: not a regular file (a FIFO)", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "signals CSV is a directory",
+        Target::Signals,
+        SIGNAL_CMDS,
+        |fx| {
+            let p = fx.input("signals-dir");
+            fs::create_dir_all(&p).unwrap();
+            (
+                p.clone(),
+                format!("{}: not a regular file (a directory)", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "signals CSV is /dev/zero",
+        Target::Signals,
+        SIGNAL_CMDS,
+        |_| {
+            (
+                PathBuf::from("/dev/zero"),
+                "/dev/zero: not a regular file (a character device)".into(),
+            )
+        },
+    ));
+    v.push(bad(
+        "signals CSV over 256 MiB",
+        Target::Signals,
+        SIGNAL_CMDS,
+        |fx| {
+            let p = fx.input("big-signals.csv");
+            sparse(&p, (256 << 20) + 1);
+            (
+                p.clone(),
+                format!(
+                    "{}: larger than the 256 MiB limit for a signals CSV",
+                    p.display()
+                ),
+            )
+        },
+    ));
     // the scenario and sweep files themselves
-    v.push(bad("scenario is a FIFO", Target::Scenario, SCENARIO_CMDS, |fx| {
-        let p = fx.scenario();
-        let _ = fs::remove_file(&p);
-        mkfifo(&p);
-        (p.clone(), format!("{}: not a regular file (a FIFO)", p.display()))
-    }));
-    v.push(bad("scenario is a directory", Target::Scenario, SCENARIO_CMDS, |fx| {
-        let p = fx.scenario();
-        let _ = fs::remove_file(&p);
-        fs::create_dir_all(&p).unwrap();
-        (p.clone(), format!("{}: not a regular file (a directory)", p.display()))
-    }));
-    v.push(bad("scenario over 16 MiB", Target::Scenario, SCENARIO_CMDS, |fx| {
-        let p = fx.scenario();
-        sparse(&p, (16 << 20) + 1);
-        (p.clone(), format!("{}: larger than the 16 MiB limit for a scenario", p.display()))
-    }));
-    v.push(bad("scenario is not UTF-8", Target::Scenario, SCENARIO_CMDS, |fx| {
-        let p = fx.scenario();
-        fs::write(&p, b"name = \"x\"\n[data]\nklines = [\"\xff\"]\n").unwrap();
-        (p.clone(), format!("{}:3: field `text`: is not UTF-8", p.display()))
-    }));
-    v.push(bad("sweep file is a FIFO", Target::Sweep, &[Cmd::Sweep], |fx| {
-        let p = fx.sweep();
-        let _ = fs::remove_file(&p);
-        mkfifo(&p);
-        (p.clone(), format!("{}: not a regular file (a FIFO)", p.display()))
-    }));
-    v.push(bad("sweep file is /dev/zero", Target::Sweep, &[Cmd::Sweep], |fx| {
-        let p = fx.sweep();
-        let _ = fs::remove_file(&p);
-        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
-        (p.clone(), format!("{}: not a regular file (a character device)", p.display()))
-    }));
-    v.push(bad("a sweep part to merge is a FIFO", Target::Sweep, &[Cmd::Merge], |fx| {
-        let p = fx.input("part.csv");
-        mkfifo(&p);
-        (p.clone(), format!("{}: not a regular file (a FIFO)", p.display()))
-    }));
+    v.push(bad(
+        "scenario is a FIFO",
+        Target::Scenario,
+        SCENARIO_CMDS,
+        |fx| {
+            let p = fx.scenario();
+            let _ = fs::remove_file(&p);
+            mkfifo(&p);
+            (
+                p.clone(),
+                format!("{}: not a regular file (a FIFO)", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "scenario is a directory",
+        Target::Scenario,
+        SCENARIO_CMDS,
+        |fx| {
+            let p = fx.scenario();
+            let _ = fs::remove_file(&p);
+            fs::create_dir_all(&p).unwrap();
+            (
+                p.clone(),
+                format!("{}: not a regular file (a directory)", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "scenario over 16 MiB",
+        Target::Scenario,
+        SCENARIO_CMDS,
+        |fx| {
+            let p = fx.scenario();
+            sparse(&p, (16 << 20) + 1);
+            (
+                p.clone(),
+                format!(
+                    "{}: larger than the 16 MiB limit for a scenario",
+                    p.display()
+                ),
+            )
+        },
+    ));
+    v.push(bad(
+        "scenario is not UTF-8",
+        Target::Scenario,
+        SCENARIO_CMDS,
+        |fx| {
+            let p = fx.scenario();
+            fs::write(&p, b"name = \"x\"\n[data]\nklines = [\"\xff\"]\n").unwrap();
+            (
+                p.clone(),
+                format!("{}:3: field `text`: is not UTF-8", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "sweep file is a FIFO",
+        Target::Sweep,
+        &[Cmd::Sweep],
+        |fx| {
+            let p = fx.sweep();
+            let _ = fs::remove_file(&p);
+            mkfifo(&p);
+            (
+                p.clone(),
+                format!("{}: not a regular file (a FIFO)", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "sweep file is /dev/zero",
+        Target::Sweep,
+        &[Cmd::Sweep],
+        |fx| {
+            let p = fx.sweep();
+            let _ = fs::remove_file(&p);
+            std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+            (
+                p.clone(),
+                format!("{}: not a regular file (a character device)", p.display()),
+            )
+        },
+    ));
+    v.push(bad(
+        "a sweep part to merge is a FIFO",
+        Target::Sweep,
+        &[Cmd::Merge],
+        |fx| {
+            let p = fx.input("part.csv");
+            mkfifo(&p);
+            (
+                p.clone(),
+                format!("{}: not a regular file (a FIFO)", p.display()),
+            )
+        },
+    ));
     v
 }
 
@@ -906,11 +1297,20 @@ fn the_untouched_fixture_is_accepted_by_every_command() {
         fx.args(Cmd::Inspect, &fx.input(K)),
         fx.args(Cmd::Inspect, &fx.input(M)),
         fx.args(Cmd::Inspect, &fx.input(F)),
-        vec!["run".into(), s(&fx.scenario()), "--out".into(), s(&fx.out()), "--quiet".into()],
+        vec![
+            "run".into(),
+            s(&fx.scenario()),
+            "--out".into(),
+            s(&fx.out()),
+            "--quiet".into(),
+        ],
     ] {
         let (code, out, err, _) = sim(&args);
         assert_eq!(code, Some(0), "{args:?}: {out}{err}");
-        assert!(err.is_empty(), "{args:?}: no warning for gap-free data: {err}");
+        assert!(
+            err.is_empty(),
+            "{args:?}: no warning for gap-free data: {err}"
+        );
     }
     // the zips the bad cases break are fine when whole
     let (h, r) = rows(KLINES, 60);
@@ -936,7 +1336,10 @@ fn a_missing_stretch_of_klines_is_named_by_check_and_run_and_listed_in_the_repor
     fs::write(fx.input(K), join(&h, &r)).unwrap();
     fx.write_scenario(K, None, None, None);
     let mut text = fs::read_to_string(fx.scenario()).unwrap();
-    text = text.replace("[data]\n", "[data]\nfrom = \"2026-02-01\"\nto = \"2026-02-01T01:05\"\n");
+    text = text.replace(
+        "[data]\n",
+        "[data]\nfrom = \"2026-02-01\"\nto = \"2026-02-01T01:05\"\n",
+    );
     fs::write(fx.scenario(), &text).unwrap();
     let sc = fx.scenario().display().to_string();
     let gap = "klines: 10 missing 1m bars from 2026-02-01 00:20 to 2026-02-01 00:29 UTC";
@@ -954,9 +1357,15 @@ fn a_missing_stretch_of_klines_is_named_by_check_and_run_and_listed_in_the_repor
         format!("sim: warning: {sc}: {gap}\nsim: warning: {sc}: {tail}\n")
     );
     let md = fs::read_to_string(fx.out().join("report.md")).unwrap();
-    assert!(md.contains(&format!("## Data warnings\n\n- {gap}\n- {tail}\n")), "{md}");
+    assert!(
+        md.contains(&format!("## Data warnings\n\n- {gap}\n- {tail}\n")),
+        "{md}"
+    );
     let html = fs::read_to_string(fx.out().join("report.html")).unwrap();
-    assert!(html.contains(&format!("<h2>Data warnings</h2>\n<ul>\n<li>{gap}</li>")), "{html}");
+    assert!(
+        html.contains(&format!("<h2>Data warnings</h2>\n<ul>\n<li>{gap}</li>")),
+        "{html}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(fx.out().join("summary.json")).unwrap()).unwrap();
     assert_eq!(json["data_warnings"], serde_json::json!([gap, tail]));
@@ -983,7 +1392,9 @@ fn gaps_in_mark_klines_are_named_too() {
     let (code, out, err, _) = sim(&fx.args(Cmd::Check, &fx.scenario()));
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
-        err.ends_with("mark klines: 1 missing 1h bar from 2026-02-01 02:00 to 2026-02-01 02:00 UTC\n"),
+        err.ends_with(
+            "mark klines: 1 missing 1h bar from 2026-02-01 02:00 to 2026-02-01 02:00 UTC\n"
+        ),
         "{err}"
     );
 }
@@ -1050,7 +1461,8 @@ impl Server {
                             }
                         }
                         Mode::DribbleBody => {
-                            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+                            let _ =
+                                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
                             while alive() && conn.write_all(b"0").is_ok() {
                                 thread::sleep(Duration::from_millis(100));
                             }
@@ -1064,7 +1476,10 @@ impl Server {
                         Mode::Routes(routes) => {
                             let text = String::from_utf8_lossy(&head);
                             let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-                            let body = routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
+                            let body = routes
+                                .iter()
+                                .find(|(p, _)| *p == path)
+                                .map(|(_, b)| b.clone());
                             let (status, body) = match body {
                                 Some(b) => ("200 OK", b),
                                 None => ("404 Not Found", b"not found".to_vec()),
@@ -1250,9 +1665,9 @@ fn downloads_from_a_slow_or_broken_server_end_with_exit_2_and_a_message() {
             "2024-01-15",
             "2024-01-15",
             "--base-url",
-            &base,
+            base.as_str(),
             "--out",
-            &out,
+            out.as_str(),
             "--connect-timeout",
             "1s",
             "--idle-timeout",
@@ -1275,7 +1690,10 @@ fn downloads_from_a_slow_or_broken_server_end_with_exit_2_and_a_message() {
             problems.push(format!("exit {code:?}, expected 2"));
         }
         let lines: Vec<&str> = stderr.lines().collect();
-        let errors: Vec<&&str> = lines.iter().filter(|l| l.starts_with("sim: error: ")).collect();
+        let errors: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("sim: error: "))
+            .collect();
         if errors.len() != 1 || !lines.last().is_some_and(|l| l.starts_with("sim: error: ")) {
             problems.push("expected one `sim: error:` line, last".into());
         }

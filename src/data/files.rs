@@ -210,7 +210,10 @@ mod tests {
         );
         fs::write(&p, b"ok\n\xff\n").unwrap();
         let e = read_text(&p, 10, "x").unwrap_err().to_string();
-        assert!(e.ends_with(":2: field `text`: is not UTF-8 text (byte 3) (save the file as UTF-8)"), "{e}");
+        assert!(
+            e.ends_with(":2: field `text`: is not UTF-8 text (byte 3) (save the file as UTF-8)"),
+            "{e}"
+        );
         let _ = fs::remove_file(&p);
     }
 }

@@ -60,8 +60,11 @@ pub(crate) fn report_md(
     o.push('\n');
 
     if !s.data_warnings.is_empty() {
-        let _ = writeln!(o, "## Data warnings
-");
+        let _ = writeln!(
+            o,
+            "## Data warnings
+"
+        );
         for w in &s.data_warnings {
             let _ = writeln!(o, "- {}", md_escape(w));
         }

@@ -476,17 +476,26 @@ fn build_inner(
         .unwrap_or_else(|| "strategy".into());
     let mut signals = Vec::new();
     // inline signals (time parsed here) and the CSV's (time already checked, with its line)
-    let mut specs: Vec<(Option<i64>, SignalSpec)> =
-        raw.signals.inline.iter().map(|s| (None, s.clone())).collect();
+    let mut specs: Vec<(Option<i64>, SignalSpec)> = raw
+        .signals
+        .inline
+        .iter()
+        .map(|s| (None, s.clone()))
+        .collect();
     if let Some(csvp) = &raw.signals.csv {
         let p = resolve(&base, csvp);
-        specs.extend(signals_csv::read(&p)?.into_iter().map(|(t, s)| (Some(t), s)));
+        specs.extend(
+            signals_csv::read(&p)?
+                .into_iter()
+                .map(|(t, s)| (Some(t), s)),
+        );
     }
     for (t, s) in &specs {
         let t = match t {
             Some(t) => *t,
-            None => parse_time_ms(&s.at)
-                .ok_or_else(|| e("at", format!("`{}` is not a time", s.at)))?,
+            None => {
+                parse_time_ms(&s.at).ok_or_else(|| e("at", format!("`{}` is not a time", s.at)))?
+            }
         };
         signals.push(make_signal(&spec, s, t, price_at(t), &strategy));
     }

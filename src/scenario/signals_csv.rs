@@ -56,13 +56,12 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
         field: field.to_string(),
         msg,
     };
-    let bytes = files::read_capped(p, files::MAX_SIGNALS_BYTES, "a signals CSV").map_err(|e| {
-        match e {
+    let bytes =
+        files::read_capped(p, files::MAX_SIGNALS_BYTES, "a signals CSV").map_err(|e| match e {
             DataError::File { msg, .. } => err(0, "-", msg),
             DataError::Io { source, .. } => err(0, "-", format!("cannot read: {source}")),
             other => err(0, "-", other.to_string()),
-        }
-    })?;
+        })?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -76,9 +75,7 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
         let line = line_of(e.position());
         match e.kind() {
             csv::ErrorKind::Utf8 { err: u, .. } => {
-                let field = cols
-                    .get(u.field())
-                    .map_or("header", |&k| COLUMNS[k]);
+                let field = cols.get(u.field()).map_or("header", |&k| COLUMNS[k]);
                 err(
                     line,
                     field,
@@ -167,8 +164,8 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
                 Ok(Some(d))
             }
         };
-        let at = get("time")
-            .ok_or_else(|| fe("time", "is empty (every signal needs a time)".into()))?;
+        let at =
+            get("time").ok_or_else(|| fe("time", "is empty (every signal needs a time)".into()))?;
         let t = signal_time(at).map_err(|m| fe("time", format!("`{at}` {m}")))?;
         let action = match get("action") {
             Some("buy") => Action::Buy,
@@ -193,7 +190,10 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
             action,
             quantity: dec("quantity", |d| {
                 if d <= Decimal::ZERO {
-                    Err("is not a positive quantity (leave the cell empty for the minimum size)".into())
+                    Err(
+                        "is not a positive quantity (leave the cell empty for the minimum size)"
+                            .into(),
+                    )
                 } else if d > MAX_QUANTITY {
                     Err(format!("is more than {MAX_QUANTITY}"))
                 } else {
@@ -241,14 +241,15 @@ fn fraction(d: Decimal) -> Result<(), String> {
 
 /// A signal time: [`parse_time_ms`], a real calendar day (no 30 February), within 2000..2100.
 fn signal_time(s: &str) -> Result<i64, String> {
-    const HINT: &str = "is not a time (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] UTC, or ms since the epoch)";
+    const HINT: &str =
+        "is not a time (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] UTC, or ms since the epoch)";
     let t = parse_time_ms(s).ok_or_else(|| HINT.to_string())?;
     if !s.bytes().all(|c| c.is_ascii_digit()) {
         // The date part must name the day it parsed to (parse_time_ms lets 02-30 roll over).
         let date = s.split(['T', ' ']).next().unwrap_or("");
         let mut parts = date.split('-').map(|p| p.parse::<i64>().ok());
         let (y, m, d) = (parts.next().flatten(), parts.next().flatten(), parts.next());
-        let d = d.map_or(Some(1), |d| d);
+        let d = d.unwrap_or(Some(1));
         let (cy, cm, cd) = civil_from_days(t.div_euclid(86_400_000));
         if (y, m, d) != (Some(cy), Some(i64::from(cm)), Some(i64::from(cd))) {
             return Err("is not a calendar date (no such day in that month)".into());

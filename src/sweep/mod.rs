@@ -99,12 +99,13 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
         msg: e.message().replace('\n', " "),
     })?;
     let base_path = path.parent().unwrap_or(Path::new(".")).join(&f.base);
-    let base_text = scenario::read_toml_text(&base_path, "a scenario").map_err(|e| ScenarioError {
-        file: path.display().to_string(),
-        line: scenario::line_of_key(&text, "base"),
-        field: "base".into(),
-        msg: e.to_string(),
-    })?;
+    let base_text =
+        scenario::read_toml_text(&base_path, "a scenario").map_err(|e| ScenarioError {
+            file: path.display().to_string(),
+            line: scenario::line_of_key(&text, "base"),
+            field: "base".into(),
+            msg: e.to_string(),
+        })?;
     let axes: Vec<(String, Vec<toml::Value>)> = f.grid.into_iter().collect();
     if axes.is_empty() || axes.iter().any(|a| a.1.is_empty()) {
         return Err(ScenarioError {
