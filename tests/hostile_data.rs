@@ -1678,7 +1678,12 @@ fn downloads_from_a_slow_or_broken_server_end_with_exit_2_and_a_message() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.extend(d.extra.iter().map(|s| s.to_string()));
+        for pair in d.extra.chunks(2) {
+            match args.iter().position(|a| a == pair[0]) {
+                Some(k) => args[k + 1] = pair[1].to_string(),
+                None => args.extend(pair.iter().map(|s| s.to_string())),
+            }
+        }
         let (code, _, stderr, elapsed) = sim(&args);
         drop(server);
         let want = d

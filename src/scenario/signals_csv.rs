@@ -69,7 +69,22 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
         .trim(csv::Trim::All)
         .from_reader(body);
     let mut records = rdr.records();
-    let line_of = |pos: Option<&csv::Position>| pos.map_or(1, |p| p.line() as usize).max(1);
+    // Lines are counted here from byte offsets: the csv crate's own line numbers skip blank
+    // lines and CRLF breaks.
+    // lines are met in order: count on from the last offset (linear in the file)
+    let seen = std::cell::Cell::new((0usize, 1usize)); // (byte offset, its line)
+    let line_of = |pos: Option<&csv::Position>| {
+        let at = pos
+            .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX))
+            .min(body.len());
+        let (from, line) = match seen.get() {
+            (b, l) if b <= at => (b, l),
+            _ => (0, 1),
+        };
+        let line = line + body[from..at].iter().filter(|&&c| c == b'\n').count();
+        seen.set((at, line));
+        line
+    };
     // `cols[k]`: the COLUMNS index of the record's field k (empty for the header row)
     let csv_err = |e: csv::Error, cols: &[usize]| {
         let line = line_of(e.position());
