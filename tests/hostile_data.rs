@@ -478,7 +478,7 @@ fn zip_case(
 
 /// Every bad input of the table.
 fn table() -> Vec<Bad> {
-    let mut v = Vec::new();
+    let mut v: Vec<Bad> = Vec::with_capacity(128);
     // klines: values
     v.push(kline_field("negative open", 4, 1, "-10.1", "open"));
     v.push(kline_field("zero open", 5, 1, "0", "open"));

@@ -115,6 +115,7 @@ pub enum Cmd {
 
 /// `sim data …`
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum DataCmd {
     /// Rows, time range, gaps and a small chart of kline files.
     Inspect {

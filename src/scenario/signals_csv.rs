@@ -69,14 +69,18 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
         .trim(csv::Trim::All)
         .from_reader(body);
     let mut records = rdr.records();
-    // Lines are counted here from byte offsets: the csv crate's own line numbers skip blank
+    // Lines are counted here from byte offsets: the csv crate's own line numbers miss blank
     // lines and CRLF breaks.
     // lines are met in order: count on from the last offset (linear in the file)
     let seen = std::cell::Cell::new((0usize, 1usize)); // (byte offset, its line)
     let line_of = |pos: Option<&csv::Position>| {
-        let at = pos
+        let mut at = pos
             .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX))
             .min(body.len());
+        // a record's position is where the previous one ended: skip the line breaks between
+        while body.get(at).is_some_and(|c| matches!(c, b'\r' | b'\n')) {
+            at += 1;
+        }
         let (from, line) = match seen.get() {
             (b, l) if b <= at => (b, l),
             _ => (0, 1),
