@@ -305,13 +305,16 @@ fn sim(args: &[String]) -> (Option<i32>, String, String, Duration) {
     (code, out_t.join().unwrap(), err_t.join().unwrap(), elapsed)
 }
 
+/// Makes a hostile input in a fixture: (the path to use, the text the error must contain).
+type Make = Box<dyn Fn(&Fx) -> (PathBuf, String) + Send + Sync>;
+
 /// A bad input: how to make it, what reads it, and what the error line must contain.
 struct Bad {
     name: String,
     target: Target,
     /// Creates the hostile input in the fixture; returns the path the scenario (or command)
     /// should use and the text the error line must contain (e.g. `PATH:7: field `open``).
-    make: Box<dyn Fn(&Fx) -> (PathBuf, String) + Send + Sync>,
+    make: Make,
     /// Commands that read it.
     cmds: Vec<Cmd>,
 }
