@@ -400,7 +400,7 @@ fn mixed_symbols_or_intervals_are_refused() {
     };
     let e = load_klines(&[p], &o).expect_err("expect 1m");
     assert!(e.to_string().ends_with(
-        ":0: field `interval`: file name says 5m but expect_interval_ms is 60000 (1m) (load the matching files or change the option)"
+        "AVAXUSDT-5m-2026-02.csv: field `interval`: file name says 5m but expect_interval_ms is 60000 (1m) (load the matching files or change the option)"
     ), "{e}");
     let e = load_klines(&[avax(), klines_file("LINKUSDT", "2026-02")], &opts())
         .expect_err("two symbols");
@@ -905,6 +905,7 @@ fn download_verifies_checksums_from_a_loopback_server() {
         base_url: base.clone(),
         out_dir: out.clone(),
         kind: "klines".into(),
+        timeouts: Default::default(),
     };
     let mut log = Vec::new();
     // Days 15-16 of January (daily archives) and all of February (one monthly archive).

@@ -119,6 +119,7 @@ pub enum Cmd {
 
 /// `sim data …`
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum DataCmd {
     /// Rows, time range, gaps and a small chart of kline files.
     Inspect {
@@ -145,6 +146,15 @@ pub enum DataCmd {
         /// klines, markPriceKlines or fundingRate.
         #[arg(long, default_value = "klines")]
         kind: String,
+        /// Longest time to connect, per request (e.g. 10s, 500ms).
+        #[arg(long, default_value = "10s", value_name = "DURATION")]
+        connect_timeout: String,
+        /// Longest silence of the server while answering, per request.
+        #[arg(long, default_value = "30s", value_name = "DURATION")]
+        idle_timeout: String,
+        /// Longest time for one request, from connecting to the last byte.
+        #[arg(long, default_value = "10m", value_name = "DURATION")]
+        total_timeout: String,
     },
 }
 
@@ -221,7 +231,17 @@ pub fn run_info(sc: &Scenario, r: &RunResult) -> report::RunInfo {
 
 /// Builds the summary of a finished run: [`report::summarize`] over its event log.
 pub fn summarize(sc: &Scenario, r: &RunResult) -> Summary {
-    report::summarize(&run_info(sc, r), &r.output.log, &r.violations)
+    let mut s = report::summarize(&run_info(sc, r), &r.output.log, &r.violations);
+    s.data_warnings = sc.data_warnings.clone();
+    s
+}
+
+/// Prints the scenario's data warnings (missing bars) on stderr, one line each.
+fn warn_data(path: &Path, sc: &Scenario) {
+    let mut e = std::io::stderr().lock();
+    for w in &sc.data_warnings {
+        let _ = writeln!(e, "sim: warning: {}: {w}", path.display());
+    }
 }
 
 fn cmd_run(
@@ -233,6 +253,7 @@ fn cmd_run(
     quiet: bool,
 ) -> Result<i32, Failure> {
     let sc = load_with_overrides(path, profile.as_deref(), &set, seed)?;
+    warn_data(path, &sc);
     let t0 = Instant::now();
     // a bar on the terminal for runs that take a while (hidden for the first half second, and
     // when stderr is not a terminal or with --quiet)
@@ -307,6 +328,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         } => cmd_run(&scenario, out, profile, set, seed, quiet),
         Cmd::Check { scenario } => {
             let sc = scenario::load(&scenario).map_err(bad)?;
+            warn_data(&scenario, &sc);
             println!(
                 "ok: {} — {} {} bars ({} → {}), {} signals, profile {}, {:?} mode",
                 sc.name,
@@ -346,7 +368,12 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let mut texts = Vec::new();
             for p in &parts {
                 texts.push(
-                    std::fs::read_to_string(p).map_err(|e| bad(format!("{}: {e}", p.display())))?,
+                    crate::data::files::read_text(
+                        p,
+                        crate::data::files::MAX_DATA_FILE_BYTES,
+                        "a sweep part",
+                    )
+                    .map_err(bad)?,
                 );
             }
             let merged = crate::sweep::merge(&texts).map_err(bad)?;
@@ -380,7 +407,15 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 base_url,
                 out,
                 kind,
+                connect_timeout,
+                idle_timeout,
+                total_timeout,
             } => {
+                let timeouts = crate::data::Timeouts {
+                    connect: timeout_arg("--connect-timeout", &connect_timeout)?,
+                    idle: timeout_arg("--idle-timeout", &idle_timeout)?,
+                    total: timeout_arg("--total-timeout", &total_timeout)?,
+                };
                 let args = crate::data::DownloadArgs {
                     symbol,
                     interval,
@@ -389,6 +424,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                     base_url,
                     out_dir: out,
                     kind,
+                    timeouts,
                 };
                 let files =
                     crate::data::download(&args, &mut |l| eprintln!("{l}")).map_err(|e| {
@@ -403,6 +439,24 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 Ok(0)
             }
         },
+    }
+}
+
+/// Parses a download timeout: `500ms`, `30s`, `10m` or a number of seconds; 0 is refused.
+fn timeout_arg(flag: &str, s: &str) -> Result<std::time::Duration, Failure> {
+    let t = s.trim();
+    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let ms = n.parse::<u64>().ok().and_then(|n| match unit {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        _ => None,
+    });
+    match ms {
+        Some(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms)),
+        _ => Err(bad(format!(
+            "{flag} `{s}`: expected a positive duration such as 500ms, 30s or 10m"
+        ))),
     }
 }
 

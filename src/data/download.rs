@@ -4,6 +4,11 @@
 //! (funding rates exist only monthly, so a partial month fetches the whole month). Each archive is checked
 //! against its `.CHECKSUM` file before it is written; files already on disk with the right digest are kept
 //! without downloading them again. Archives are kept as `.zip`: the loaders read them directly.
+//!
+//! Every request has a connect timeout, an idle timeout (longest silence between two reads) and a
+//! total timeout (one archive, from connecting to its last byte), see [`Timeouts`]: a server that
+//! never answers, or answers a byte at a time, ends the command with an error instead of a hang.
+//! A file already at a destination is read only if it is a regular file (a FIFO there is refused).
 
 use std::fs;
 use std::io::Write as _;
@@ -13,14 +18,48 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::error::DataError;
+use super::files::{check_regular, read_capped, MAX_DATA_FILE_BYTES};
 use super::inspect::{civil_from_days, days_from_civil};
 use super::kline::parse_interval;
 
 /// Binance's public data site.
 pub const DEFAULT_BASE_URL: &str = "https://data.binance.vision";
 
-/// Largest archive accepted (bytes); a month of 1m klines is a few MB.
-const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+/// Largest archive accepted (bytes), the cap of any data file; a month of 1m klines is a few MB.
+const MAX_ARCHIVE_BYTES: u64 = MAX_DATA_FILE_BYTES;
+
+/// How long a download may wait, per request (a `.CHECKSUM` or an archive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Longest time to open the connection (DNS, TCP, TLS); default 10 s.
+    pub connect: Duration,
+    /// Longest silence while waiting for the answer or its body (each read); default 30 s.
+    pub idle: Duration,
+    /// Longest time for one request from connecting to the last byte of its body; default 10 min.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            idle: Duration::from_secs(30),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Formats a timeout for messages: `300 ms`, `30 s`, `2.5 s`.
+fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
 
 /// What to download and where to put it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +78,8 @@ pub struct DownloadArgs {
     pub out_dir: PathBuf,
     /// `klines`, `markPriceKlines` or `fundingRate`.
     pub kind: String,
+    /// Connect, idle and total timeouts of each request.
+    pub timeouts: Timeouts,
 }
 
 impl Default for DownloadArgs {
@@ -51,6 +92,7 @@ impl Default for DownloadArgs {
             base_url: DEFAULT_BASE_URL.into(),
             out_dir: PathBuf::from("data/binance-um"),
             kind: "klines".into(),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -226,11 +268,12 @@ fn is_loopback(url: &str) -> bool {
             .is_ok_and(|a| a.is_loopback())
 }
 
-fn agent_for(base_url: &str) -> ureq::Agent {
+fn agent_for(base_url: &str, t: &Timeouts) -> ureq::Agent {
     let mut cfg = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(20)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .timeout_recv_body(Some(Duration::from_secs(600)))
+        .timeout_connect(Some(t.connect))
+        .timeout_per_read(Some(t.idle))
+        .timeout_per_write(Some(t.idle))
+        .timeout_global(Some(t.total))
         .user_agent(concat!("ocosim/", env!("CARGO_PKG_VERSION")));
     if is_loopback(base_url) {
         cfg = cfg.proxy(None);
@@ -238,8 +281,24 @@ fn agent_for(base_url: &str) -> ureq::Agent {
     ureq::Agent::new_with_config(cfg.build())
 }
 
-fn http_err(url: &str, e: ureq::Error) -> DataError {
+fn http_err(url: &str, e: ureq::Error, t: &Timeouts) -> DataError {
+    use ureq::Timeout as T;
     let msg = match e {
+        ureq::Error::Timeout(T::Connect | T::Resolve) => format!(
+            "no connection within {} (connect timeout; check the network or the base URL, or raise --connect-timeout)",
+            show_duration(t.connect)
+        ),
+        ureq::Error::Timeout(T::PerRead | T::PerWrite) => format!(
+            "the server was silent for {} (idle timeout; retry later, or raise --idle-timeout)",
+            show_duration(t.idle)
+        ),
+        ureq::Error::Timeout(T::Global | T::PerCall) => format!(
+            "not done within {} (total timeout; the server is too slow: retry later, or raise --total-timeout)",
+            show_duration(t.total)
+        ),
+        ureq::Error::Timeout(other) => {
+            format!("timed out ({other}) (the server is too slow: retry later)")
+        }
         ureq::Error::StatusCode(404) => "HTTP 404 Not Found (no such archive: check symbol, interval and dates; daily files appear the next day, monthly ones early in the next month)".to_string(),
         ureq::Error::StatusCode(c) => format!("HTTP status {c} (retry later)"),
         ureq::Error::BodyExceedsLimit(n) => format!("response larger than {n} bytes (not an archive?)"),
@@ -251,13 +310,18 @@ fn http_err(url: &str, e: ureq::Error) -> DataError {
     }
 }
 
-fn get_bytes(agent: &ureq::Agent, url: &str, limit: u64) -> Result<Vec<u8>, DataError> {
-    let mut resp = agent.get(url).call().map_err(|e| http_err(url, e))?;
+fn get_bytes(
+    agent: &ureq::Agent,
+    url: &str,
+    limit: u64,
+    t: &Timeouts,
+) -> Result<Vec<u8>, DataError> {
+    let mut resp = agent.get(url).call().map_err(|e| http_err(url, e, t))?;
     resp.body_mut()
         .with_config()
         .limit(limit)
         .read_to_vec()
-        .map_err(|e| http_err(url, e))
+        .map_err(|e| http_err(url, e, t))
 }
 
 /// Reads `<sha256hex>  <filename>` and returns the lower-case digest.
@@ -292,13 +356,29 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// receives one line per step.
 pub fn download(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<PathBuf>, DataError> {
     let planned = plan(args, log)?;
-    let agent = agent_for(&args.base_url);
+    let t = &args.timeouts;
+    for (name, d) in [("connect", t.connect), ("idle", t.idle), ("total", t.total)] {
+        if d.is_zero() {
+            return Err(bad_arg(
+                &format!("{name}-timeout"),
+                "0 waits for nothing (give a duration such as 30s)".into(),
+            ));
+        }
+    }
+    let agent = agent_for(&args.base_url, t);
     let mut done = Vec::with_capacity(planned.len());
     for p in planned {
+        // A destination that exists must be a regular file (reading a FIFO there would hang).
+        let present = match fs::metadata(&p.dest) {
+            Ok(_) => Some(check_regular(&p.dest)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(DataError::io(p.dest.display().to_string(), e)),
+        };
         let sum_url = format!("{}.CHECKSUM", p.url);
-        let sum_text = get_bytes(&agent, &sum_url, 4096)?;
+        let sum_text = get_bytes(&agent, &sum_url, 4096, t)?;
         let expected = parse_checksum(&sum_text, &sum_url, &p.file_name)?;
-        if let Ok(existing) = fs::read(&p.dest) {
+        if present.is_some() {
+            let existing = read_capped(&p.dest, MAX_ARCHIVE_BYTES, "an archive")?;
             if sha256_hex(&existing) == expected {
                 log(&format!(
                     "ok   {} (already present, sha256 matches)",
@@ -309,7 +389,7 @@ pub fn download(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<Pa
             }
         }
         log(&format!("get  {}", p.url));
-        let bytes = get_bytes(&agent, &p.url, MAX_ARCHIVE_BYTES)?;
+        let bytes = get_bytes(&agent, &p.url, MAX_ARCHIVE_BYTES, t)?;
         let actual = sha256_hex(&bytes);
         if actual != expected {
             return Err(DataError::Checksum {
@@ -321,14 +401,27 @@ pub fn download(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<Pa
         if let Some(dir) = p.dest.parent() {
             fs::create_dir_all(dir).map_err(|e| DataError::io(dir.display().to_string(), e))?;
         }
-        let tmp = p.dest.with_extension("zip.part");
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
+        // A fresh temp file of our own (never an existing path: that could be a user's FIFO).
+        let tmp = p
+            .dest
+            .with_extension(format!("zip.part-{}", std::process::id()));
+        let mut created = false;
+        let mut write = || -> std::io::Result<()> {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
+            created = true;
             f.write_all(&bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, &p.dest)
         };
-        write().map_err(|e| DataError::io(p.dest.display().to_string(), e))?;
+        if let Err(e) = write() {
+            if created {
+                let _ = fs::remove_file(&tmp);
+            }
+            return Err(DataError::io(p.dest.display().to_string(), e));
+        }
         log(&format!(
             "ok   {} ({} bytes, sha256 {})",
             p.dest.display(),

@@ -8,15 +8,25 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A row or field of a data file is malformed or inconsistent.
-    #[error("{file}:{line}: field `{field}`: {msg}")]
+    #[error("{}", at_line(file, *line, field, msg))]
     Parse {
         /// The file (for a zip archive: `archive.zip!member.csv`).
         file: String,
-        /// The 1-based physical line number in that file (0 if the problem is not tied to a line).
+        /// The 1-based physical line number in that file (0 if the problem is not tied to a line:
+        /// then the message has no line, `FILE: field `NAME`: what`).
         line: usize,
         /// The column or property that is wrong (for example `high` or `row`).
         field: String,
         /// What is wrong, ending with a hint in parentheses.
+        msg: String,
+    },
+    /// A whole input file is refused: not a regular file (a FIFO, a device, …), larger than its
+    /// cap, or without the content it needs.
+    #[error("{file}: {msg}")]
+    File {
+        /// The file or directory.
+        file: String,
+        /// What is wrong, with a hint.
         msg: String,
     },
     /// Reading or writing a file or directory failed.
@@ -82,6 +92,14 @@ impl DataError {
         }
     }
 
+    /// Builds a `File` error: `file` as a whole is refused for `msg`.
+    pub fn file(file: impl Into<String>, msg: impl Into<String>) -> Self {
+        DataError::File {
+            file: file.into(),
+            msg: one_line(&msg.into()),
+        }
+    }
+
     /// Builds an `Invalid` error from its three parts.
     pub fn invalid(
         context: impl Into<String>,
@@ -101,6 +119,15 @@ impl DataError {
             file: file.into(),
             source,
         }
+    }
+}
+
+/// `FILE:LINE: field `NAME`: what`, or `FILE: field `NAME`: what` when no line is known.
+fn at_line(file: &str, line: usize, field: &str, msg: &str) -> String {
+    if line == 0 {
+        format!("{file}: field `{field}`: {msg}")
+    } else {
+        format!("{file}:{line}: field `{field}`: {msg}")
     }
 }
 

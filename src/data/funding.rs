@@ -1,4 +1,7 @@
 //! Funding-rate history: Binance's archive layout and the REST/API layout, times kept exactly as given.
+//!
+//! A rate must lie within ±[`MAX_FUNDING_RATE`] and an interval within 1..=24 hours: beyond
+//! them the file holds a percentage where a fraction belongs, or is damaged.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -9,6 +12,10 @@ use super::error::DataError;
 use super::input::{data_start, expand_paths, line_end, only_line_breaks, read_input, trim_cr};
 use super::parse::{parse_ts_field, parse_uint_field, show};
 use super::validate::check_increasing;
+
+/// Largest funding rate per interval accepted, in absolute value: 0.1 (10 %), well above every
+/// cap Binance has set (±2 % to ±4 % per interval).
+pub const MAX_FUNDING_RATE: Decimal = Decimal::from_parts(1, 0, 0, false, 1);
 
 /// Funding events in time order: `rate[i]` was charged at `time_ms[i]` (ms, not snapped to the hour).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,7 +90,7 @@ pub fn load_funding(paths: &[PathBuf]) -> Result<FundingSeries, DataError> {
             } else if &out.symbol != s {
                 return Err(DataError::parse(
                     file,
-                    0,
+                    0, // a file-name property: no line
                     "symbol",
                     format!(
                         "file name says {s} but earlier files are {} (load one symbol at a time)",
@@ -155,13 +162,14 @@ pub fn load_funding(paths: &[PathBuf]) -> Result<FundingSeries, DataError> {
                     parse_uint_field(f[k])
                         .ok()
                         .and_then(|h| u32::try_from(h).ok())
+                        .filter(|h| (1..=24).contains(h))
                         .ok_or_else(|| {
                             DataError::parse(
                                 file,
                                 line,
                                 "funding_interval_hours",
                                 format!(
-                                    "{} is not a whole number of hours (expected e.g. 8)",
+                                    "{} is not a whole number of hours from 1 to 24 (expected e.g. 8)",
                                     show(f[k])
                                 ),
                             )
@@ -255,10 +263,17 @@ fn parse_rate(s: &[u8]) -> Result<Decimal, String> {
         ));
     }
     let text = std::str::from_utf8(s).map_err(|_| format!("{} is not UTF-8", show(s)))?;
-    Decimal::from_str(text).map_err(|e| {
+    let rate = Decimal::from_str(text).map_err(|e| {
         format!(
             "{} cannot be read as a decimal: {e} (at most 28 digits)",
             show(s)
         )
-    })
+    })?;
+    if rate.abs() > MAX_FUNDING_RATE {
+        return Err(format!(
+            "{} is beyond ±{MAX_FUNDING_RATE} per interval (rates are fractions: 0.0001 is 0.01 %)",
+            show(s)
+        ));
+    }
+    Ok(rate)
 }

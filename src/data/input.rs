@@ -5,6 +5,10 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use super::error::DataError;
+use super::files::{
+    human_bytes, not_regular, open_regular, read_to_end_capped, MAX_DATA_FILE_BYTES,
+    MAX_INFLATED_BYTES, MAX_ZIP_MEMBERS,
+};
 use super::kline::parse_interval;
 
 /// One CSV text read fully into memory, with what its file name says about it.
@@ -20,6 +24,10 @@ pub(crate) struct Input {
 }
 
 /// Expands directories (their `*.csv`/`*.zip`, sorted by file name, not recursive) and keeps files as given.
+///
+/// Only regular files are kept: a path given directly, or a `*.csv`/`*.zip` entry of a directory,
+/// that is a FIFO, a device, a socket (or, inside a directory, a sub-directory) is refused by kind
+/// here, before anything opens it.
 pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
     if paths.is_empty() {
         return Err(DataError::invalid(
@@ -31,27 +39,33 @@ pub(crate) fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DataError>
     let mut out = Vec::new();
     for p in paths {
         let meta = fs::metadata(p).map_err(|e| DataError::io(p.display().to_string(), e))?;
-        if !meta.is_dir() {
+        if meta.is_file() {
             out.push(p.clone());
             continue;
+        }
+        if !meta.is_dir() {
+            return Err(not_regular(&p.display().to_string(), &meta.file_type()));
         }
         let rd = fs::read_dir(p).map_err(|e| DataError::io(p.display().to_string(), e))?;
         let mut files: Vec<PathBuf> = Vec::new();
         for entry in rd {
             let entry = entry.map_err(|e| DataError::io(p.display().to_string(), e))?;
             let path = entry.path();
-            if path.is_file() && is_data_file(&path) {
-                files.push(path);
+            if !is_data_file(&path) {
+                continue;
             }
+            let meta =
+                fs::metadata(&path).map_err(|e| DataError::io(path.display().to_string(), e))?;
+            if !meta.is_file() {
+                return Err(not_regular(&path.display().to_string(), &meta.file_type()));
+            }
+            files.push(path);
         }
         if files.is_empty() {
-            return Err(DataError::Parse {
-                file: p.display().to_string(),
-                line: 0,
-                field: "path".into(),
-                msg: "directory holds no *.csv or *.zip file (point at the folder with the monthly files)"
-                    .into(),
-            });
+            return Err(DataError::file(
+                p.display().to_string(),
+                "directory holds no *.csv or *.zip file (point at the folder with the monthly files)",
+            ));
         }
         files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
         out.extend(files);
@@ -75,20 +89,23 @@ thread_local! {
 /// Files at least this large are read by several threads at once (each its own byte range).
 const PARALLEL_READ_BYTES: usize = 1 << 20;
 
-/// `fs::read` into this thread's recycled buffer; large files are read in parallel ranges.
-fn read_reusing(path: &Path) -> std::io::Result<Vec<u8>> {
+/// Reads a regular file of at most [`MAX_DATA_FILE_BYTES`] into this thread's recycled buffer;
+/// large files are read in parallel ranges.
+fn read_reusing(path: &Path) -> Result<Vec<u8>, DataError> {
+    const WHAT: &str = "a data file";
+    let display = path.display().to_string();
+    let (f, len) = open_regular(path, MAX_DATA_FILE_BYTES, WHAT)?;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
     let mut buf = READ_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    let mut f = fs::File::open(path)?;
-    let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
     if len >= PARALLEL_READ_BYTES
         && rayon::current_num_threads() > 1
-        && read_parallel(&f, &mut buf, len)?
+        && read_parallel(&f, &mut buf, len).map_err(|e| DataError::io(&display, e))?
     {
         return Ok(buf);
     }
     buf.clear();
-    buf.reserve(len + 1);
-    f.read_to_end(&mut buf)?;
+    buf.reserve(len.saturating_add(1));
+    read_to_end_capped(f, &mut buf, &display, MAX_DATA_FILE_BYTES, WHAT)?;
     Ok(buf)
 }
 
@@ -141,7 +158,7 @@ pub(crate) fn recycle(bytes: Vec<u8>) {
 /// Reads a `.csv` file, or the single CSV member of a `.zip` archive, fully into memory.
 pub(crate) fn read_input(path: &Path) -> Result<Input, DataError> {
     let display = path.display().to_string();
-    let raw = read_reusing(path).map_err(|e| DataError::io(display.clone(), e))?;
+    let raw = read_reusing(path)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -173,19 +190,33 @@ pub(crate) fn read_input(path: &Path) -> Result<Input, DataError> {
 }
 
 /// Extracts the one CSV member of a zip archive held in memory.
+///
+/// The member may inflate to at most [`MAX_INFLATED_BYTES`]: a larger declared size is refused
+/// before inflating, and inflating stops one byte past the declared size (or the cap), so an
+/// archive that lies about its size (a zip bomb) is refused without filling memory.
 pub(crate) fn unzip_single_csv(raw: &[u8], display: &str) -> Result<(String, Vec<u8>), DataError> {
     let zerr = |msg: String| DataError::Zip {
         file: display.to_string(),
         msg,
     };
+    if let Some(n) = declared_members(raw) {
+        if n > MAX_ZIP_MEMBERS {
+            let count = if n == u64::MAX {
+                "an unreadable number of".to_string()
+            } else {
+                n.to_string()
+            };
+            return Err(zerr(format!(
+                "lists {count} members, more than {MAX_ZIP_MEMBERS} (expected one .csv, as in Binance's archive)"
+            )));
+        }
+    }
     let mut archive = zip::ZipArchive::new(Cursor::new(raw))
         .map_err(|e| zerr(format!("{e} (not a readable zip archive)")))?;
     let mut found: Option<usize> = None;
     for i in 0..archive.len() {
-        let f = archive
-            .by_index(i)
-            .map_err(|e| zerr(format!("member {i}: {e}")))?;
-        if f.is_dir() || !f.name().to_ascii_lowercase().ends_with(".csv") {
+        let name = archive.name_for_index(i).unwrap_or("");
+        if name.ends_with('/') || !name.to_ascii_lowercase().ends_with(".csv") {
             continue;
         }
         if found.is_some() {
@@ -204,10 +235,62 @@ pub(crate) fn unzip_single_csv(raw: &[u8], display: &str) -> Result<(String, Vec
         .by_index(i)
         .map_err(|e| zerr(format!("member {i}: {e}")))?;
     let name = f.name().to_string();
-    let mut bytes = Vec::with_capacity(usize::try_from(f.size()).unwrap_or(0).min(1 << 30));
-    f.read_to_end(&mut bytes)
+    let cap = MAX_INFLATED_BYTES;
+    let declared = f.size();
+    if declared > cap {
+        return Err(zerr(format!(
+            "{name}: declares {} inflated, more than the {} limit for one member (a zip bomb, or split the CSV)",
+            human_bytes(declared),
+            human_bytes(cap)
+        )));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    let got = (&mut f)
+        .take(declared + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| zerr(format!("{name}: {e} (the archive is damaged)")))?;
+    if got as u64 > declared {
+        return Err(zerr(format!(
+            "{name}: inflates to more than the {declared} bytes it declares (a damaged archive or a zip bomb; a member may inflate to at most {})",
+            human_bytes(cap)
+        )));
+    }
     Ok((name, bytes))
+}
+
+/// The member count an archive's end-of-central-directory record declares (or its ZIP64 record),
+/// read without parsing the directory; `None` if there is no such record, `u64::MAX` if a ZIP64
+/// count is announced but cannot be read.
+fn declared_members(raw: &[u8]) -> Option<u64> {
+    let u16_at = |b: &[u8], k: usize| b.get(k..k + 2).map(|x| u16::from_le_bytes([x[0], x[1]]));
+    let u64_at = |b: &[u8], k: usize| {
+        b.get(k..k + 8)
+            .and_then(|x| x.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    // The record is 22 bytes plus a comment of at most 65535 bytes at the very end.
+    let tail_start = raw.len().saturating_sub(22 + 65_535);
+    let at = tail_start
+        + raw[tail_start..]
+            .windows(4)
+            .rposition(|w| w == b"PK\x05\x06")?;
+    let total = u16_at(raw, at + 10)?;
+    if total != u16::MAX {
+        return Some(u64::from(total));
+    }
+    // ZIP64: a 20-byte locator just before the record points at the ZIP64 record.
+    let zip64 = || -> Option<u64> {
+        let loc = at.checked_sub(20)?;
+        if raw.get(loc..loc + 4)? != b"PK\x06\x07" {
+            return None;
+        }
+        let rec = usize::try_from(u64_at(raw, loc + 8)?).ok()?;
+        if raw.get(rec..rec.checked_add(4)?)? != b"PK\x06\x06" {
+            return None;
+        }
+        u64_at(raw, rec + 32)
+    };
+    Some(zip64().unwrap_or(u64::MAX))
 }
 
 /// Reads `SYMBOL` and the interval off a Binance file name such as `AVAXUSDT-1m-2026-02.csv`.

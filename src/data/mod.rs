@@ -5,12 +5,17 @@
 //! through polars-io), validation (one-line `FILE:LINE: field `NAME`: what (hint)` errors), gap
 //! reporting, resampling, a text/ASCII inspection report and downloading from data.binance.vision.
 //!
+//! Inputs are regular files only, each read capped in size (see [`files`]); prices must be
+//! positive and volumes non-negative; funding rates lie within ±[`MAX_FUNDING_RATE`].
+//!
 //! Limits: prices and quantities are exact only up to 8 decimals (stored as i64/i128 mantissas at 1e-8);
 //! missing bars are reported in `gaps`, never filled; one symbol and one interval per load; weekly
 //! resampling aligns to the epoch (a Thursday), not to Binance's Monday weeks; no `1mo` interval.
 
+mod coverage;
 mod download;
 mod error;
+pub mod files;
 mod funding;
 mod input;
 mod inspect;
@@ -21,9 +26,10 @@ mod polars_loader;
 mod resample;
 mod validate;
 
-pub use download::{download, DownloadArgs, DEFAULT_BASE_URL};
+pub use coverage::{gap_warnings, GAPS_LISTED};
+pub use download::{download, DownloadArgs, Timeouts, DEFAULT_BASE_URL};
 pub use error::DataError;
-pub use funding::{load_funding, FundingSeries};
+pub use funding::{load_funding, FundingSeries, MAX_FUNDING_RATE};
 pub(crate) use input::expand_paths;
 pub use inspect::{
     civil_from_days, days_from_civil, format_utc_minute, format_utc_ms, inspect, CHART_HEIGHT,

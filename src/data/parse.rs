@@ -2,8 +2,9 @@
 //!
 //! Every row first goes through a tight fast path that accepts only the common shape (13- or 16-digit
 //! timestamps, non-negative decimals with at most 8 decimals). Anything else falls back to a slow,
-//! field-by-field parser that either accepts the row (negative or very large values, excess zero
-//! decimals, short timestamps) or explains precisely what is wrong with it.
+//! field-by-field parser that either accepts the row (very large values, excess zero decimals, short
+//! timestamps) or explains precisely what is wrong with it. Negative numbers parse here; the row
+//! check ([`super::validate::check_row`]) then refuses non-positive prices and negative volumes.
 
 use std::path::PathBuf;
 

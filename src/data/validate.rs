@@ -150,8 +150,8 @@ pub(crate) fn previous_row_at(prev_file: &str, prev_line: usize, file: &str) -> 
     }
 }
 
-/// Checks one row on its own: a known bar length, `close_time = open_time + interval - 1`, and a
-/// consistent high/low.
+/// Checks one row on its own: a known bar length, `close_time = open_time + interval - 1`,
+/// positive prices, non-negative volumes and a consistent high/low.
 #[inline(always)]
 pub(crate) fn check_row(
     row: &RawRow,
@@ -164,6 +164,13 @@ pub(crate) fn check_row(
     }
     if row.close_time != row.open_time.saturating_add(interval - 1) {
         return Err(close_time_error(row, interval, file, line));
+    }
+    if row.open.min(row.high).min(row.low).min(row.close) <= 0 {
+        return Err(price_error(row, file, line));
+    }
+    // The sign bit of the OR is set iff one of them is negative.
+    if (row.volume | row.quote_volume | row.taker_buy_volume | row.taker_buy_quote_volume) < 0 {
+        return Err(volume_error(row, file, line));
     }
     if row.high < row.open.max(row.close) || row.high < row.low {
         return Err(high_error(row, file, line));
@@ -255,6 +262,54 @@ fn close_time_error(row: &RawRow, interval: i64, file: &str, line: usize) -> Dat
             row.open_time.saturating_add(interval - 1),
             interval_name(interval),
             implied
+        ),
+    )
+}
+
+/// The error for the first price of a row (in column order) that is zero or negative.
+#[cold]
+fn price_error(row: &RawRow, file: &str, line: usize) -> DataError {
+    let fields = [
+        ("open", row.open),
+        ("high", row.high),
+        ("low", row.low),
+        ("close", row.close),
+    ];
+    let (name, v) = fields
+        .into_iter()
+        .find(|&(_, v)| v <= 0)
+        .unwrap_or(("open", row.open));
+    DataError::parse(
+        file,
+        line,
+        name,
+        format!(
+            "{} is not a positive price (prices must be > 0; check the source file)",
+            fmt_e8(i128::from(v))
+        ),
+    )
+}
+
+/// The error for the first volume of a row (in column order) that is negative.
+#[cold]
+fn volume_error(row: &RawRow, file: &str, line: usize) -> DataError {
+    let fields = [
+        ("volume", row.volume),
+        ("quote_volume", row.quote_volume),
+        ("taker_buy_volume", row.taker_buy_volume),
+        ("taker_buy_quote_volume", row.taker_buy_quote_volume),
+    ];
+    let (name, v) = fields
+        .into_iter()
+        .find(|&(_, v)| v < 0)
+        .unwrap_or(("volume", row.volume));
+    DataError::parse(
+        file,
+        line,
+        name,
+        format!(
+            "{} is negative (volumes must be >= 0; check the source file)",
+            fmt_e8(v)
         ),
     )
 }

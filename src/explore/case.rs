@@ -125,6 +125,12 @@ pub fn load_pools(paths: &[std::path::PathBuf]) -> Result<Vec<Pool>, data::DataE
     let mut pools = Vec::new();
     for p in paths {
         let s = data::load_klines(std::slice::from_ref(p), &data::LoadOptions::default())?;
+        if s.is_empty() {
+            return Err(data::DataError::file(
+                p.display().to_string(),
+                "holds no klines (give files with bars, or --no-real)",
+            ));
+        }
         let Some(spec) = SymbolSpec::builtin(&s.symbol) else {
             continue;
         };

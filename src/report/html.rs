@@ -80,6 +80,13 @@ pub(crate) fn report_html(
         );
     }
     o.push_str("</table>\n");
+    if !s.data_warnings.is_empty() {
+        o.push_str("<h2>Data warnings</h2>\n<ul>\n");
+        for w in &s.data_warnings {
+            let _ = writeln!(o, "<li>{}</li>", escape_html(w));
+        }
+        o.push_str("</ul>\n");
+    }
 
     if !s.run.is_empty() {
         let r = &s.run;

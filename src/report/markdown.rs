@@ -101,6 +101,18 @@ pub(crate) fn report_md(
         o.push('\n');
     }
 
+    if !s.data_warnings.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Data warnings
+"
+        );
+        for w in &s.data_warnings {
+            let _ = writeln!(o, "- {}", md_escape(w));
+        }
+        o.push('\n');
+    }
+
     let _ = writeln!(o, "## Invariants\n");
     let _ = writeln!(o, "| Invariant | Guards against | Violations |");
     let _ = writeln!(o, "|---|---|---:|");

@@ -103,6 +103,10 @@ pub struct Summary {
     pub warnings: u64,
     /// `PASS` when no violation, else `FAIL`.
     pub verdict: String,
+    /// Data warnings of the scenario (missing bars in the range); absent from `summary.json`
+    /// when there are none. Set by the caller from the scenario, not from the log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_warnings: Vec<String>,
     /// What actually ran (version, switches, data hashes, replay command); empty when the
     /// caller did not record it.
     #[serde(default, skip_serializing_if = "Provenance::is_empty")]
@@ -433,6 +437,7 @@ pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Su
         rejections_by_code: acc.rejections_by_code,
         warnings: acc.warnings,
         verdict: verdict(violations.len()).to_string(),
+        data_warnings: Vec::new(),
         run: Provenance::default(),
     }
 }

@@ -54,6 +54,9 @@ pub struct Scenario {
     pub check: CheckConfig,
     /// Interval name.
     pub interval: String,
+    /// Data warnings (missing bars in the chosen range, see [`data::gap_warnings`]): printed by
+    /// `sim check` and `sim run`, listed in the report; empty for gap-free data.
+    pub data_warnings: Vec<String>,
 }
 
 /// A finished run.
@@ -129,12 +132,7 @@ fn to_bars(s: &data::KlineSeries, spec: &SymbolSpec) -> Vec<BarTicks> {
 
 /// Reads and builds a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.display().to_string(),
-        line: 0,
-        field: "-".into(),
-        msg: format!("cannot read: {e}"),
-    })?;
+    let text = read_toml_text(path, "a scenario")?;
     let raw = parse(path, &text)?;
     build(path, &text, raw)
 }
@@ -253,9 +251,20 @@ fn build_inner(
         None => None,
     };
     let base_series = series.slice_time(from, to);
+    if series.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(e(
+            "klines",
+            format!(
+                "{}: holds no klines (a header without rows?)",
+                names.join(", ")
+            ),
+        ));
+    }
     if base_series.is_empty() {
         return Err(e("from", "no bars in the chosen time range".into()));
     }
+    let mut data_warnings = data::gap_warnings("klines", &base_series, from, to);
     let symbol = raw
         .data
         .symbol
@@ -339,11 +348,11 @@ fn build_inner(
     };
     let sub_series = if !raw.data.refine.is_empty() {
         let p: Vec<PathBuf> = raw.data.refine.iter().map(|p| resolve(&base, p)).collect();
-        Some(
-            load(&p, false)
-                .map_err(|x| data_err(file, text, "refine", x))?
-                .slice_time(from, to),
-        )
+        let sub = load(&p, false)
+            .map_err(|x| data_err(file, text, "refine", x))?
+            .slice_time(from, to);
+        data_warnings.extend(data::gap_warnings("refine klines", &sub, None, None));
+        Some(sub)
     } else {
         sub_series
     };
@@ -380,6 +389,7 @@ fn build_inner(
                 "no mark-price candles in the chosen time range".into(),
             ));
         }
+        data_warnings.extend(data::gap_warnings("mark klines", &ms, None, None));
         (to_bars(&ms, &spec), ms.interval_ms)
     };
     let bars = to_bars(&series, &spec);
@@ -465,14 +475,28 @@ fn build_inner(
         .clone()
         .unwrap_or_else(|| "strategy".into());
     let mut signals = Vec::new();
-    let mut specs: Vec<(usize, SignalSpec)> =
-        raw.signals.inline.iter().cloned().enumerate().collect();
+    // inline signals (time parsed here) and the CSV's (time already checked, with its line)
+    let mut specs: Vec<(Option<i64>, SignalSpec)> = raw
+        .signals
+        .inline
+        .iter()
+        .map(|s| (None, s.clone()))
+        .collect();
     if let Some(csvp) = &raw.signals.csv {
         let p = resolve(&base, csvp);
-        specs.extend(read_signal_csv(&p)?.into_iter().map(|s| (usize::MAX, s)));
+        specs.extend(
+            signals_csv::read(&p)?
+                .into_iter()
+                .map(|(t, s)| (Some(t), s)),
+        );
     }
-    for (_, s) in &specs {
-        let t = parse_time_ms(&s.at).ok_or_else(|| e("at", format!("`{}` is not a time", s.at)))?;
+    for (t, s) in &specs {
+        let t = match t {
+            Some(t) => *t,
+            None => {
+                parse_time_ms(&s.at).ok_or_else(|| e("at", format!("`{}` is not a time", s.at)))?
+            }
+        };
         signals.push(make_signal(&spec, s, t, price_at(t), &strategy));
     }
     if let Some(r) = &raw.signals.random {
@@ -569,6 +593,7 @@ fn build_inner(
         sim,
         check,
         interval: data::interval_name(series.interval_ms),
+        data_warnings,
     })
 }
 
@@ -638,75 +663,6 @@ fn make_signal(
         order_type: s.order_type.clone().unwrap_or_else(|| "market".into()),
         timestamp: TimeMs(t),
     }
-}
-
-fn read_signal_csv(p: &Path) -> Result<Vec<SignalSpec>, ScenarioError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_path(p)
-        .map_err(|x| ScenarioError {
-            file: p.display().to_string(),
-            line: 0,
-            field: "-".into(),
-            msg: x.to_string(),
-        })?;
-    let headers = rdr.headers().cloned().unwrap_or_default();
-    let mut out = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let fe = |field: &str, msg: String| ScenarioError {
-            file: p.display().to_string(),
-            line,
-            field: field.into(),
-            msg,
-        };
-        let rec = rec.map_err(|x| fe("-", x.to_string()))?;
-        let get = |name: &str| -> Option<String> {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .and_then(|k| rec.get(k))
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let dec = |name: &str| -> Result<Option<Decimal>, ScenarioError> {
-            match get(name) {
-                Some(v) => v
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| fe(name, format!("`{v}` is not a number"))),
-                None => Ok(None),
-            }
-        };
-        let action = match get("action").as_deref() {
-            Some("buy") => Action::Buy,
-            Some("sell") => Action::Sell,
-            Some("hold") => Action::Hold,
-            Some("close") => Action::Close,
-            other => {
-                return Err(fe(
-                    "action",
-                    format!("`{}`: use buy, sell, hold or close", other.unwrap_or("")),
-                ))
-            }
-        };
-        out.push(SignalSpec {
-            at: get("time").ok_or_else(|| fe("time", "missing".into()))?,
-            action,
-            quantity: dec("quantity")?,
-            stop_loss: dec("stop_loss")?,
-            take_profit: dec("take_profit")?,
-            sl_pct: dec("sl_pct")?,
-            tp_pct: dec("tp_pct")?,
-            stop_loss_pct: None,
-            take_profit_pct: None,
-            confidence: dec("confidence")?,
-            strategy: get("strategy"),
-            order_type: None,
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

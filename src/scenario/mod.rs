@@ -4,6 +4,7 @@
 //! Relative paths inside a scenario are resolved against the scenario file's folder.
 
 pub mod build;
+pub mod signals_csv;
 
 use crate::engine::Monitor;
 use crate::exchange::{ApiMode, Bracket, IntrabarPolicy, LimitFill, MarginMode};
@@ -16,9 +17,10 @@ use std::path::{Path, PathBuf};
 
 pub use build::{build, build_cached, build_with, load, DataCache, RunResult, Scenario};
 
-/// A user-input error: `file:line: field `x`: what (hint)`; the CLI exits 2 on it.
+/// A user-input error: `file:line: field `x`: what (hint)`; the CLI exits 2 on it. Without a
+/// line (0) it prints `file: field `x`: what`, and without a field (`-`) `file: what`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: field `{field}`: {msg}")]
+#[error("{}", self.one_line())]
 pub struct ScenarioError {
     /// The file.
     pub file: String,
@@ -28,6 +30,39 @@ pub struct ScenarioError {
     pub field: String,
     /// What is wrong, with a hint.
     pub msg: String,
+}
+
+impl ScenarioError {
+    fn one_line(&self) -> String {
+        let (file, line, field, msg) = (&self.file, self.line, &self.field, &self.msg);
+        match (line, field.as_str()) {
+            (0, "-" | "") => format!("{file}: {msg}"),
+            (0, _) => format!("{file}: field `{field}`: {msg}"),
+            _ => format!("{file}:{line}: field `{field}`: {msg}"),
+        }
+    }
+}
+
+/// Reads a scenario or sweep file: a regular UTF-8 file of at most
+/// [`crate::data::files::MAX_TEXT_BYTES`] (a FIFO or a device is refused by kind, unread).
+pub fn read_toml_text(path: &Path, what: &str) -> Result<String, ScenarioError> {
+    use crate::data::{files, DataError};
+    files::read_text(path, files::MAX_TEXT_BYTES, what).map_err(|e| {
+        let (line, field, msg) = match e {
+            DataError::Parse {
+                line, field, msg, ..
+            } => (line, field, msg),
+            DataError::File { msg, .. } => (0, "-".into(), msg),
+            DataError::Io { source, .. } => (0, "-".into(), format!("cannot read: {source}")),
+            other => (0, "-".into(), other.to_string()),
+        };
+        ScenarioError {
+            file: path.display().to_string(),
+            line,
+            field,
+            msg,
+        }
+    })
 }
 
 /// The whole file.

@@ -88,12 +88,7 @@ fn value_text(v: &toml::Value) -> String {
 
 /// Loads a sweep file and its base scenario text.
 pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.display().to_string(),
-        line: 0,
-        field: "-".into(),
-        msg: format!("cannot read: {e}"),
-    })?;
+    let text = scenario::read_toml_text(path, "a sweep")?;
     let f: SweepFile = toml::from_str(&text).map_err(|e| ScenarioError {
         file: path.display().to_string(),
         line: e
@@ -104,12 +99,13 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
         msg: e.message().replace('\n', " "),
     })?;
     let base_path = path.parent().unwrap_or(Path::new(".")).join(&f.base);
-    let base_text = std::fs::read_to_string(&base_path).map_err(|e| ScenarioError {
-        file: path.display().to_string(),
-        line: scenario::line_of_key(&text, "base"),
-        field: "base".into(),
-        msg: format!("cannot read {}: {e}", base_path.display()),
-    })?;
+    let base_text =
+        scenario::read_toml_text(&base_path, "a scenario").map_err(|e| ScenarioError {
+            file: path.display().to_string(),
+            line: scenario::line_of_key(&text, "base"),
+            field: "base".into(),
+            msg: e.to_string(),
+        })?;
     let axes: Vec<(String, Vec<toml::Value>)> = f.grid.into_iter().collect();
     if axes.is_empty() || axes.iter().any(|a| a.1.is_empty()) {
         return Err(ScenarioError {
