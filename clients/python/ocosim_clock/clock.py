@@ -7,7 +7,8 @@ One `VirtualClock` holds the venue time in milliseconds. While it is installed:
   module, so code that looks them up at call time sees venue time);
 - `time.sleep(s)` in the driving thread becomes `POST /sim/v1/advance?to=now+s`; in any other
   thread it waits (in real time) until the venue clock has passed its deadline;
-- asyncio loops made by the default policy are `VirtualEventLoop`s: `loop.time()` is venue time and
+- asyncio loops made by the default policy are `VirtualEventLoop`s: `loop.time()` is venue time
+  (seconds since the session's start) and
   an idle wait for the next timer becomes an advance to that timer (aiotools/looptime style). The
   loop never advances while an HTTP request (aiohttp), a WebSocket handshake (websockets) or an
   executor job is in flight: it waits for the answer in real time, so the venue never runs ahead
@@ -58,6 +59,7 @@ class VirtualClock:
     ):
         self.harness = harness
         self.ms = int(start_ms)
+        self.origin_ms = self.ms
         self.max_step_ms = max_step_ms
         self.idle_step_ms = max(1, int(idle_step_ms))
         self.done = False
@@ -153,12 +155,12 @@ class VirtualClock:
 
     # ---- patched functions --------------------------------------------------------------------
     def monotonic(self) -> float:
-        """Venue time in seconds (replaces `time.monotonic`)."""
-        return self.ms / 1000.0
+        """Venue time in seconds since the session's start (replaces `time.monotonic`)."""
+        return (self.ms - self.origin_ms) / 1000.0
 
     def monotonic_ns(self) -> int:
         """Venue time in ns (replaces `time.monotonic_ns`)."""
-        return self.ms * 1_000_000
+        return (self.ms - self.origin_ms) * 1_000_000
 
     def _is_driver(self) -> bool:
         return self._driver is None or threading.get_ident() == self._driver
@@ -254,9 +256,13 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self.pending_executor_jobs = 0
         self.driver_thread: Optional[int] = threading.get_ident()
         self._selector = _SelectorShim(self._selector, clock, self)
+        # loop time counts from the clock's start (small floats keep ms exact); timers closer
+        # than the venue's resolution (1 ms) are due
+        self._origin_ms = clock.origin_ms
+        self._clock_resolution = 0.001
 
     def time(self) -> float:
-        return self._vclock.ms / 1000.0
+        return (self._vclock.ms - self._origin_ms) / 1000.0
 
     def run_forever(self):
         self.driver_thread = threading.get_ident()
