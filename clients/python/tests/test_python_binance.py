@@ -1,0 +1,225 @@
+"""python-binance (1.0.19 and the latest 1.0.x) against `sim serve` on real data: the OCO lifecycle.
+
+Sync `Client` on both eras (legacy conditional orders on /fapi/v1/order, Algo Order API), the
+user stream read by a plain websockets client; `AsyncClient` with its own socket manager under the
+virtual event loop. Errors come back as `BinanceAPIException` with Binance's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from clientlib import (STEP_MS, SYMBOL_ALGO, SYMBOL_LEGACY, StreamReader, algo_update, filters,
+                       legs_for_long, otu, round_to)
+from conftest import ALGO, LEGACY
+
+pytestmark = pytest.mark.python_binance
+QTY = "10"
+
+
+def _symbol(client, symbol):
+    info = client.futures_exchange_info()
+    s = next(x for x in info["symbols"] if x["symbol"] == symbol)
+    assert s["contractType"] == "PERPETUAL" and s["marginAsset"] == "USDT" and s["status"] == "TRADING"
+    return filters(s)
+
+
+def _algo(client, method, **params):
+    return client._request_futures_api(method, "algoOrder", True, data=params)
+
+
+def _open_algo(client, symbol):
+    return client._request_futures_api("get", "openAlgoOrders", True, data={"symbol": symbol})
+
+
+def _errors(client, bad_secret_client, session, symbol, f, algo):
+    from binance.exceptions import BinanceAPIException
+
+    with pytest.raises(BinanceAPIException) as e:
+        bad_secret_client.futures_account()
+    assert e.value.code == -1022
+    with session.clock.wall_skew(-120_000), pytest.raises(BinanceAPIException) as e:
+        client.futures_account()
+    assert e.value.code == -1021
+    price = Decimal(client.futures_symbol_ticker(symbol=symbol)["price"])
+    above = round_to(price * Decimal("1.05"), f["tick"])  # a LONG's stop above the market fires at once
+    with pytest.raises(BinanceAPIException) as e:
+        if algo:
+            _algo(client, "post", algoType="CONDITIONAL", symbol=symbol, side="SELL", positionSide="LONG",
+                  type="STOP_MARKET", quantity=QTY, triggerPrice=above)
+        else:
+            client.futures_create_order(symbol=symbol, side="SELL", positionSide="LONG", type="STOP_MARKET",
+                                        quantity=QTY, stopPrice=above)
+    assert e.value.code == -2021
+    with pytest.raises(BinanceAPIException) as e:
+        client.futures_create_order(symbol=symbol, side="SELL", positionSide="LONG", type="MARKET",
+                                    quantity=QTY, reduceOnly=True)
+    assert e.value.code == -1106 and "reduceonly" in e.value.message.lower()
+
+
+def _lifecycle_sync(session, symbol, algo):
+    from binance.client import Client
+
+    s = session
+    client = Client(s.server.api_key, s.server.secret)  # pings /api/v3/ping on the server
+    bad = Client(s.server.api_key, "not-the-secret")
+    assert client.futures_time()["serverTime"] == s.now_ms()
+    f = _symbol(client, symbol)
+    assert client.futures_get_position_mode()["dualSidePosition"] is True
+
+    key = client.futures_stream_get_listen_key()
+    stream = StreamReader(f"{s.ws}/ws/{key}")
+    try:
+        entry = client.futures_create_order(symbol=symbol, side="BUY", positionSide="LONG", type="MARKET",
+                                            quantity=QTY)
+        assert isinstance(entry["orderId"], int) and entry["status"] in ("NEW", "FILLED")
+        s.advance(1000)
+        stream.wait_for(otu(entry["orderId"], "FILLED"))
+        filled = client.futures_get_order(symbol=symbol, orderId=entry["orderId"])
+        assert filled["status"] == "FILLED"
+        price = Decimal(filled["avgPrice"])
+        sl, tp = legs_for_long(price, f["tick"])
+        if algo:
+            legs = [_algo(client, "post", algoType="CONDITIONAL", symbol=symbol, side="SELL", positionSide="LONG",
+                          type=kind, quantity=QTY, triggerPrice=px, workingType="CONTRACT_PRICE")
+                    for kind, px in (("STOP_MARKET", sl), ("TAKE_PROFIT_MARKET", tp))]
+            ids = [leg["algoId"] for leg in legs]
+            assert all(isinstance(i, int) for i in ids)
+            assert sorted(o["algoId"] for o in _open_algo(client, symbol)) == sorted(ids)
+        else:
+            legs = [client.futures_create_order(symbol=symbol, side="SELL", positionSide="LONG", type=kind,
+                                                quantity=QTY, stopPrice=px)
+                    for kind, px in (("STOP_MARKET", sl), ("TAKE_PROFIT_MARKET", tp))]
+            ids = [leg["orderId"] for leg in legs]
+            assert sorted(o["orderId"] for o in client.futures_get_open_orders(symbol=symbol)) == sorted(ids)
+
+        def open_ids():
+            if algo:
+                return [o["algoId"] for o in _open_algo(client, symbol)]
+            return [o["orderId"] for o in client.futures_get_open_orders(symbol=symbol)]
+
+        # let the market run until one leg fills
+        for _ in range(2 * 24 * 4):
+            s.advance(STEP_MS)
+            if len(open_ids()) < 2:
+                break
+        remaining = open_ids()
+        assert len(remaining) == 1, "no leg filled within two days"
+        survivor = remaining[0]
+        fired = next(i for i in ids if i != survivor)
+        if algo:
+            stream.wait_for(algo_update(fired, "TRIGGERED"))
+            stream.wait_for(otu(status="FILLED", kind="MARKET"))
+            gone = _algo(client, "delete", symbol=symbol, algoId=survivor)
+            assert gone["algoId"] == survivor
+            s.advance(1000)
+            stream.wait_for(algo_update(survivor, "CANCELED"))
+        else:
+            stream.wait_for(otu(fired, "FILLED"))
+            gone = client.futures_cancel_order(symbol=symbol, orderId=survivor)
+            assert gone["status"] == "CANCELED"
+            s.advance(1000)
+            stream.wait_for(otu(survivor, "CANCELED"))
+        assert open_ids() == []
+
+        rows = client.futures_position_information(symbol=symbol)
+        long_row = next(r for r in rows if r["positionSide"] == "LONG")
+        assert Decimal(long_row["positionAmt"]) == 0
+        balances = client.futures_account_balance()
+        usdt = next(b for b in balances if b["asset"] == "USDT")
+        assert Decimal(usdt["balance"]) != Decimal("10000")  # fees and a realized PnL were booked
+        account = client.futures_account()
+        assert Decimal(account["totalWalletBalance"]) == Decimal(usdt["balance"])
+        stream.wait_for(lambda e: e.get("e") == "ACCOUNT_UPDATE")
+
+        _errors(client, bad, s, symbol, f, algo)
+    finally:
+        stream.close()
+    verdict = s.stop()
+    assert verdict["verdict"] == "PASS" and verdict["exit"] == 0, verdict
+    assert s.server.wait(60) == 0
+
+
+def test_sync_client_oco_lifecycle_on_the_algo_order_api(session):
+    _lifecycle_sync(session(ALGO), SYMBOL_ALGO, algo=True)
+
+
+def test_sync_client_oco_lifecycle_on_the_legacy_endpoint(session):
+    _lifecycle_sync(session(LEGACY), SYMBOL_LEGACY, algo=False)
+
+
+def test_async_client_and_its_socket_manager_under_the_virtual_loop(session):
+    """An asyncio bot: AsyncClient, BinanceSocketManager.futures_user_socket, sleeps as advances."""
+    from binance import AsyncClient, BinanceSocketManager
+    from binance.exceptions import BinanceAPIException
+
+    s = session(ALGO)
+    symbol = SYMBOL_ALGO
+    seen = []
+
+    async def bot():
+        client = await AsyncClient.create(s.server.api_key, s.server.secret)
+        try:
+            info = await client.futures_exchange_info()
+            f = filters(next(x for x in info["symbols"] if x["symbol"] == symbol))
+            bsm = BinanceSocketManager(client)
+            async with bsm.futures_user_socket() as us:
+                entry = await client.futures_create_order(symbol=symbol, side="BUY", positionSide="LONG",
+                                                          type="MARKET", quantity=QTY, newOrderRespType="RESULT")
+                assert entry["status"] == "FILLED"
+                sl, tp = legs_for_long(Decimal(entry["avgPrice"]), f["tick"])
+                ids = []
+                for kind, px in (("STOP_MARKET", sl), ("TAKE_PROFIT_MARKET", tp)):
+                    leg = await client._request_futures_api(
+                        "post", "algoOrder", True,
+                        data=dict(algoType="CONDITIONAL", symbol=symbol, side="SELL", positionSide="LONG",
+                                  type=kind, quantity=QTY, triggerPrice=px))
+                    ids.append(leg["algoId"])
+                t0 = asyncio.get_running_loop().time()
+                fired = None
+                while fired is None:
+                    # wait for the stream; an idle wait is an advance of venue time
+                    msg = await asyncio.wait_for(us.recv(), timeout=3600)
+                    seen.append(msg)
+                    o = msg.get("o", {}) if isinstance(msg, dict) else {}
+                    if msg.get("e") == "ALGO_UPDATE" and o.get("X") == "TRIGGERED":
+                        fired = o["aid"]
+                    assert asyncio.get_running_loop().time() - t0 < 3 * 86400
+                survivor = next(i for i in ids if i != fired)
+                await client._request_futures_api("delete", "algoOrder", True,
+                                                  data={"symbol": symbol, "algoId": survivor})
+                while True:
+                    msg = await asyncio.wait_for(us.recv(), timeout=60)
+                    seen.append(msg)
+                    o = msg.get("o", {})
+                    if msg.get("e") == "ALGO_UPDATE" and o.get("aid") == survivor and o.get("X") == "CANCELED":
+                        break
+            rows = await client.futures_position_information(symbol=symbol)
+            assert Decimal(next(r for r in rows if r["positionSide"] == "LONG")["positionAmt"]) == 0
+            with pytest.raises(BinanceAPIException) as e:
+                await client.futures_create_order(symbol=symbol, side="BUY", positionSide="LONG", type="MARKET",
+                                                  quantity=QTY, reduceOnly=True)
+            assert e.value.code == -1106
+            return asyncio.get_running_loop().time() - t0
+        finally:
+            await client.close_connection()
+
+    elapsed = asyncio.run(bot())
+    assert elapsed > 0 and s.clock.advances > 0
+    kinds = {m.get("e") for m in seen}
+    assert {"ALGO_UPDATE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"} <= kinds, kinds
+    verdict = s.stop()
+    assert verdict["exit"] == 0, verdict
+
+
+def test_unknown_key_is_refused_with_2015(session):
+    from binance.client import Client
+    from binance.exceptions import BinanceAPIException
+
+    s = session(ALGO)
+    with pytest.raises(BinanceAPIException) as e:
+        Client("no-such-key", "x").futures_account()
+    assert e.value.code == -2015
