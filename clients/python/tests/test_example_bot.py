@@ -54,3 +54,11 @@ def test_example_bot_with_reduce_only_in_hedge_mode_is_caught(sim, tmp_path):
     assert "could not place" in r.stdout and "-1106" in r.stdout
     reports = b"".join(_tree(tmp_path / "bug").values())
     assert b"reduce-only-mode" in reports
+
+
+def test_example_bot_that_never_cancels_the_survivor_is_caught(sim, tmp_path):
+    r = _run(sim, tmp_path / "bug", bug="no-cancel")
+    assert r.returncode == 1, (r.returncode, r.stderr[-3000:])
+    assert "triggered" in r.stdout and "cancelled" not in r.stdout
+    reports = b"".join(_tree(tmp_path / "bug").values())
+    assert b"orphan" in reports
