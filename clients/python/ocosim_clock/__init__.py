@@ -13,6 +13,8 @@ package makes no network call.
 from __future__ import annotations
 
 import os
+import random
+import uuid
 from typing import Optional
 
 from .clock import SimulationOver, VirtualClock, VirtualEventLoop
@@ -47,6 +49,7 @@ class Session:
         max_step_ms: Optional[int] = None,
         idle_step_ms: int = 1000,
         clock: bool = True,
+        seed: Optional[int] = None,
     ):
         rest = rest or os.environ.get("OCOSIM_URL")
         if not rest:
@@ -64,6 +67,8 @@ class Session:
             if state.get("done"):
                 self.clock.done = True
         self.patches = Patches(self.target, self.clock)
+        self.seed = seed
+        self._uuid4 = None
         self.installed = False
 
     def install(self) -> "Session":
@@ -71,6 +76,12 @@ class Session:
         if self.clock is not None:
             self.clock.install()
         self.patches.install()
+        if self.seed is not None:
+            # client order ids drawn from `random` or uuid4 (python-binance 1.0.3x, ccxt) repeat run to run
+            random.seed(self.seed)
+            rng = random.Random(self.seed)
+            self._uuid4 = uuid.uuid4
+            uuid.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
         self.installed = True
         return self
 
@@ -79,6 +90,9 @@ class Session:
         if not self.installed:
             return
         self.patches.uninstall()
+        if self._uuid4 is not None:
+            uuid.uuid4 = self._uuid4
+            self._uuid4 = None
         if self.clock is not None:
             self.clock.uninstall()
         self.installed = False

@@ -8,7 +8,8 @@ With `--scenario` the runner starts `sim serve` itself (port 0) and reads its UR
 what it prints; with `--serve` (or `OCOSIM_URL`) it attaches to a running server, keys from
 `--api-key/--api-secret` or `OCOSIM_API_KEY/OCOSIM_API_SECRET`. It installs the clock and the
 client patches, exports `OCOSIM_URL`, `OCOSIM_WS`, `OCOSIM_API_KEY`, `OCOSIM_API_SECRET` (and
-`BINANCE_API_KEY/SECRET` when unset), runs the bot as `__main__` until it returns or the data ends,
+`BINANCE_API_KEY/SECRET` when unset), seeds `random` and uuid4 (`--seed`), runs the bot as
+`__main__` until it returns or the data ends,
 then `POST /sim/v1/stop` and exits with the server's verdict code (0 pass, 1 a violation). A bot
 that raised (or exited non-zero) on a passing run exits 3; user errors exit 2.
 """
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-bot-keys", action="store_true", help="do not replace the keys the bot passes")
     p.add_argument("--max-step-ms", type=int, help="longest single advance of an idle event loop")
     p.add_argument("--idle-step-ms", type=int, default=1000, help="advance of a loop with no timer (default 1000)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of `random` and uuid4 in the bot's process (default 0), so generated order ids repeat")
     p.add_argument("--no-stop", action="store_true", help="leave the session running when the bot ends")
     p.add_argument("-m", dest="module", metavar="MODULE", help="run a module as __main__ instead of a file")
     p.add_argument("bot", nargs=argparse.REMAINDER, help="bot file and its arguments (after an optional `--`)")
@@ -90,7 +93,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         session = Session(rest, ws, key, secret, force_keys=not args.keep_bot_keys,
-                          max_step_ms=args.max_step_ms, idle_step_ms=args.idle_step_ms)
+                          max_step_ms=args.max_step_ms, idle_step_ms=args.idle_step_ms, seed=args.seed)
     except (HarnessError, ValueError) as e:
         if server:
             server.kill()

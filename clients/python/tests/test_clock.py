@@ -230,3 +230,13 @@ def test_importing_the_package_makes_no_network_call():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "OCOSIM_URL": "http://127.0.0.1:9"})
     assert r.returncode == 0, r.stderr
+
+
+def test_runner_seeds_random_and_uuid4_so_generated_ids_repeat(tmp_path):
+    body = "import random, uuid\nprint(random.getrandbits(88), uuid.uuid4())\n"
+    with StubVenue(START) as stub:
+        a = _run_bot(tmp_path, stub, body)
+        b = _run_bot(tmp_path, stub, body)
+        c = _run_bot(tmp_path, stub, body, "--seed", "7")
+    assert a.returncode == b.returncode == c.returncode == 0, a.stderr
+    assert a.stdout == b.stdout and a.stdout != c.stdout
