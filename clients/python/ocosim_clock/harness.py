@@ -104,14 +104,22 @@ class Server:
         return Harness(self.rest)
 
     def wait(self, timeout: float = 60.0) -> int:
-        """Waits for the process to end (after `/sim/v1/stop`) and returns its exit code."""
-        return self.proc.wait(timeout=timeout)
+        """Waits (real time, also under the clock) for the process to end; returns its exit code."""
+        # Popen.wait(timeout) polls with time.sleep and time.monotonic, which the clock replaces;
+        # a blocking waitpid in a helper thread and Thread.join's lock timeout are real time
+        code: List[int] = []
+        waiter = threading.Thread(target=lambda: code.append(self.proc.wait()), daemon=True)
+        waiter.start()
+        waiter.join(timeout)
+        if not code:
+            raise TimeoutError(f"sim serve (pid {self.proc.pid}) still running after {timeout} s")
+        return code[0]
 
     def kill(self) -> None:
         """Ends the process if it still runs (tests' cleanup)."""
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(timeout=30)
+            self.wait(30)
 
     def output(self) -> str:
         """Everything the server printed on stdout so far."""

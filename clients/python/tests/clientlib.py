@@ -11,8 +11,26 @@ SYMBOL_ALGO = "AVAXUSDT"
 SYMBOL_LEGACY = "NEARUSDT"
 #: how far the legs sit from the entry: close enough that one fills within hours of real data
 LEG_PCT = Decimal("0.006")
-#: one advance step while waiting for a leg to fill
-STEP_MS = 15 * 60_000
+#: one advance step while waiting for a leg to fill (the scenarios' reaction window is 30 s)
+STEP_MS = 5_000
+#: how long to wait for a leg to fill
+MAX_WAIT_MS = 24 * 3_600_000
+
+
+def advance_until(session, done: Callable[[], bool], step_ms: int = STEP_MS, max_ms: int = MAX_WAIT_MS) -> bool:
+    """Advances the venue in `step_ms` steps until `done()` (checked after each step) or `max_ms`."""
+    for _ in range(max_ms // step_ms):
+        session.advance(step_ms)
+        if done():
+            return True
+    return False
+
+
+def leg_fired(reader, ids, algo: bool) -> Callable[[], bool]:
+    """`done()` for `advance_until`: one of the legs `ids` triggered (algo) or filled (legacy)."""
+    pred = (lambda e: algo_update(status="TRIGGERED")(e) and e["o"]["aid"] in ids) if algo else (
+        lambda e: otu(status="FILLED")(e) and e["o"]["i"] in ids)
+    return lambda: reader.has(pred)
 
 
 def filters(symbol_info: dict) -> dict:
@@ -72,6 +90,11 @@ class StreamReader:
                 raise AssertionError(f"no matching event on {self.url} within {timeout}s; got {kinds}")
             return next(e for e in self.events if pred(e))
 
+    def has(self, pred: Callable[[dict], bool]) -> bool:
+        """Whether an event matching `pred` has arrived (no wait)."""
+        with self._cond:
+            return any(pred(e) for e in self.events)
+
     def close(self) -> None:
         self.ws.close()
         self.thread.join(5)
@@ -100,3 +123,14 @@ def algo_update(algo_id=None, status=None):
         return (algo_id is None or o.get("aid") == algo_id) and (status is None or o.get("X") == status)
 
     return pred
+
+
+def assert_only_the_planted_reduce_only(verdict: dict) -> None:
+    """The session's only violation is the `reduceOnly` request the error checks sent on purpose."""
+    import pathlib
+
+    summary = json.loads((pathlib.Path(verdict["reports"]) / "summary.json").read_text())
+    counts = {k: v for k, v in summary["violations_by_invariant"].items() if v}
+    assert counts == {"reduce-only-mode": 1}, counts
+    assert summary["rejections_by_code"].get("-1106") == 1 and summary["rejections_by_code"].get("-2021") == 1
+    assert verdict["verdict"] == "FAIL" and verdict["exit"] == 1 and verdict["violations"] == 1, verdict

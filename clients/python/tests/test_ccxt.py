@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from clientlib import STEP_MS, SYMBOL_ALGO, SYMBOL_LEGACY, StreamReader, filters, legs_for_long, otu, round_to
+from clientlib import advance_until, assert_only_the_planted_reduce_only, leg_fired, SYMBOL_ALGO, SYMBOL_LEGACY, StreamReader, filters, legs_for_long, otu, round_to
 from conftest import ALGO, LEGACY
 
 ccxt = pytest.importorskip("ccxt")
@@ -62,12 +62,9 @@ def _lifecycle(s, symbol, algo):
                 return [int(o["id"]) for o in ex.fetch_open_orders(sym)]
 
         assert sorted(int(i) for i in open_ids()) == sorted(ids)
-        for _ in range(2 * 24 * 4):
-            s.advance(STEP_MS)
-            if len(open_ids()) < 2:
-                break
+        assert advance_until(s, leg_fired(stream, ids, algo)), "no leg filled within a day"
         remaining = [int(i) for i in open_ids()]
-        assert len(remaining) == 1, "no leg filled within two days"
+        assert len(remaining) == 1, remaining
         survivor = remaining[0]
         if algo:
             ex.fapiPrivateDeleteAlgoOrder({"symbol": symbol, "algoId": survivor})
@@ -103,8 +100,7 @@ def _lifecycle(s, symbol, algo):
         assert _code(e.value) == -1106
     finally:
         stream.close()
-    verdict = s.stop()
-    assert verdict["exit"] == 0, verdict
+    assert_only_the_planted_reduce_only(s.stop())
 
 
 def test_ccxt_oco_lifecycle_on_the_algo_order_api(session):
