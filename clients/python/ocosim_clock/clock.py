@@ -14,11 +14,16 @@ One `VirtualClock` holds the venue time in milliseconds. While it is installed:
   executor job is in flight: it waits for the answer in real time, so the venue never runs ahead
   of a reply the bot has not read yet. That keeps a run a pure function of (scenario, bot);
 - every HTTP answer of the server carries `X-Sim-Time` (venue time after the call, latency
-  included); the client patches feed it to `observe()`, so the bot's clock follows the venue.
+  included); synchronous clients (requests) feed it to `observe()`, so a sync bot's clock follows
+  each call's latency. In an event loop, answers and stream frames interleave by real timing, so
+  there the clock moves only at advances (an advance answers with the venue's time, the calls'
+  latency included): every timer a task sets is then a function of (scenario, bot).
 
 When an advance reports `done` (the data has ended), `SimulationOver` (a `BaseException`, so a
 bot's `except Exception` does not swallow it) is raised in the bot; the runner then stops the
-session. After that the clock runs on locally (no server calls) so cleanup code can finish.
+session. After that the clock runs on locally (no server calls) so cleanup code can finish; an
+event loop's HTTP requests and WebSocket connects then fail at once (they would race the loop's
+shutdown and make the server's request count vary run to run).
 """
 
 from __future__ import annotations

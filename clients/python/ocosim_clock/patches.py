@@ -9,8 +9,8 @@ once if it already is, so installing costs nothing for clients the bot does not 
 - ccxt (`binance`, `binanceusdm`; sync, `async_support` and `pro`): every `urls['api']` entry and
   its `test`/`demo` twins rewritten to the server, `fetchCurrencies` off; keys replaced;
 - binance-futures-connector: `UMFutures(base_url=…)` and `UMFuturesWebsocketClient(stream_url=…)`;
-- transports: `requests` and `aiohttp` answers feed `X-Sim-Time` to the clock; aiohttp requests
-  and websockets handshakes count as in flight (see `clock`); websockets keepalive pings off
+- transports: `requests` answers (synchronous, so in a deterministic order) feed `X-Sim-Time` to
+  the clock; aiohttp requests and websockets handshakes count as in flight (see `clock`); websockets keepalive pings off
   (a ping timeout on venue time would fire while the pong is on the wire).
 """
 
@@ -237,10 +237,15 @@ class Patches:
 
         @functools.wraps(orig)
         async def _request(self_, *args, **kwargs):
+            if clock.done:
+                # after the data's end, cleanup tasks race the loop's shutdown: keep them off the wire
+                raise module.ClientConnectionError("ocosim: the session's data has ended")
             clock.begin_inflight()
             try:
                 resp = await orig(self_, *args, **kwargs)
-                clock.observe(resp.headers.get("X-Sim-Time"))
+                # no X-Sim-Time here: in an event loop, answers and stream frames interleave by real
+                # timing, so time moves only at advances (which return the venue's time, latency
+                # included); that keeps every timer a bot sets a function of (scenario, bot)
                 if resp.status != 101 and "Upgrade" not in resp.headers:
                     await resp.read()  # the body too, before the venue may move on
                 return resp
@@ -277,6 +282,8 @@ class Patches:
 
         @functools.wraps(orig)
         async def handshake(self_, *args, **kwargs):
+            if clock.done:
+                raise ConnectionRefusedError("ocosim: the session's data has ended")
             clock.begin_inflight()
             try:
                 return await orig(self_, *args, **kwargs)

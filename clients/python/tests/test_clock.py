@@ -79,7 +79,7 @@ def test_the_loop_does_not_advance_while_an_aiohttp_answer_is_in_flight():
             assert server_time == START + 40
             kinds = [e[0] for e in stub.log]
             assert kinds.index("answered") < kinds.index("advance"), stub.log
-            # X-Sim-Time moved the bot's clock by the call's latency; the timer set at 0 is due at +1 s
+            # the timer set at 0 is due at +1 s; in a loop only advances move time (not X-Sim-Time)
             assert stub.log.index(("answered", "/fapi/v1/time", START + 40)) < stub.log.index(
                 ("advance", START + 1000, START + 1000))
             assert s.now_ms() == START + 1000
