@@ -21,7 +21,8 @@ One `VirtualClock` holds the venue time in milliseconds. While it is installed:
 
 When an advance reports `done` (the data has ended), `SimulationOver` (a `BaseException`, so a
 bot's `except Exception` does not swallow it) is raised in the bot; the runner then stops the
-session. After that the clock runs on locally (no server calls) so cleanup code can finish; an
+session. After that loop time runs on locally (no server calls) so cleanup code can finish, while
+the wall clock stays at the data's end (cleanup's real I/O races its timers); an
 event loop's HTTP requests and WebSocket connects then fail at once (they would race the loop's
 shutdown and make the server's request count vary run to run).
 """
@@ -69,6 +70,8 @@ class VirtualClock:
         self.idle_step_ms = max(1, int(idle_step_ms))
         self.done = False
         self.advances = 0
+        #: loop time that passed after the data's end (cleanup timers); the wall clock stays at the end
+        self.after_end_ms = 0
         self._skew_ms = 0
         self._inflight = 0
         self._cond = threading.Condition()
@@ -111,7 +114,6 @@ class VirtualClock:
     def advance_to(self, target_ms: int) -> int:
         """Asks the venue to run to `target_ms`; raises `SimulationOver` at the data's end."""
         if self.done:
-            self._set(max(self.ms, int(target_ms)))
             raise SimulationOver()
         if self.harness is None:
             self._set(int(target_ms))
@@ -231,7 +233,7 @@ class VirtualClock:
             step = min(step, self.max_step_ms)
         target = self.ms + max(step, 1)
         if self.done:
-            self._set(target)
+            self.after_end_ms += max(step, 1)
             return real_select(0)
         self.advance_to(target)
         return real_select(0)
@@ -267,7 +269,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._clock_resolution = 0.001
 
     def time(self) -> float:
-        return (self._vclock.ms - self._origin_ms) / 1000.0
+        return (self._vclock.ms + self._vclock.after_end_ms - self._origin_ms) / 1000.0
 
     def run_forever(self):
         self.driver_thread = threading.get_ident()
