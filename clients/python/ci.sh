@@ -50,7 +50,7 @@ run_env() {  # NAME PIN PYTEST-ARGS...
     echo "== $name: creating $dir ($hash)"
     rm -rf "$dir"
     "$PY" -m venv "$dir"
-    "$dir/bin/python" -m pip install -q --no-deps -r "$req"
+    "$dir/bin/python" -m pip install -q --no-deps -r "$req"   # incl. setuptools/wheel: ./clients/python builds offline
     # python-binance last: it shares the `binance` package folder with binance-futures-connector,
     # and its __init__ (Client, AsyncClient) must win
     "$dir/bin/python" -m pip install -q --no-deps --force-reinstall "$pin"
