@@ -7,7 +7,8 @@ once if it already is, so installing costs nothing for clients the bot does not 
   `FUTURES_URL`, their `_TESTNET_`/`_DEMO_` twins, `FUTURES_DATA_URL`) and the socket manager's
   `FSTREAM_URL`s; keys replaced by the server's;
 - ccxt (`binance`, `binanceusdm`; sync, `async_support` and `pro`): every `urls['api']` entry and
-  its `test`/`demo` twins rewritten to the server, `fetchCurrencies` off; keys replaced;
+  its `test`/`demo` twins rewritten to the server, `fetchCurrencies` off; keys replaced; its error
+  classes still chosen as for Binance's own hosts (ccxt picks them by the URL's host);
 - binance-futures-connector: `UMFutures(base_url=…)` and `UMFuturesWebsocketClient(stream_url=…)`;
 - transports: `requests` answers (synchronous, so in a deterministic order) feed `X-Sim-Time` to
   the clock; aiohttp requests and websockets handshakes count as in flight (see `clock`); websockets keepalive pings off
@@ -186,6 +187,24 @@ class Patches:
 
         __init__._ocosim = True
         self._set(cls, "__init__", __init__)
+        orig_by_url = vars(cls).get("get_exceptions_by_url")
+        if orig_by_url is not None:
+            # ccxt picks its per-market error map (e.g. -2021 → OrderImmediatelyFillable on fapi)
+            # from the URL's host: give it the host the path stands for
+            rest_base = self.target.rest.rstrip("/")
+
+            @functools.wraps(orig_by_url)
+            def get_exceptions_by_url(self_, url, exactOrBroad):
+                if isinstance(url, str) and url.startswith(rest_base + "/"):
+                    path = url[len(rest_base):]
+                    section = path.split("/")[1]
+                    host = getattr(self_, "hostname", None) or "binance.com"
+                    if section in ("fapi", "dapi", "eapi", "papi", "api", "sapi"):
+                        sub = "api" if section == "sapi" else section
+                        url = f"https://{sub}.{host}{path}"
+                return orig_by_url(self_, url, exactOrBroad)
+
+            self._set(cls, "get_exceptions_by_url", get_exceptions_by_url)
 
     # ---- binance-futures-connector ------------------------------------------------------------
     def _connector(self, module) -> None:

@@ -209,6 +209,9 @@ def test_ccxt_and_the_connector_are_pointed_at_the_server():
             assert ex.urls["api"]["public"] == stub.url + "/api/v3"
             assert (ex.apiKey, ex.secret) == ("K", "S")
             assert ex.options["fetchCurrencies"] is False
+            # error classes as for Binance's own fapi host
+            exact = ex.get_exceptions_by_url(stub.url + "/fapi/v1/order", "exact")
+            assert exact["-2021"] is ccxt.OrderImmediatelyFillable
             import ccxt.async_support as accxt
 
             assert accxt.binanceusdm().urls["api"]["fapiPrivateV2"] == stub.url + "/fapi/v2"
