@@ -37,7 +37,10 @@ __all__ = [
 
 
 class Session:
-    """One bot session on a running server: the venue clock plus the client patches."""
+    """One bot session on a running server: the venue clock plus the client patches.
+
+    On a paced server (`--clock paced:SPEED`) the bot keeps its own clock: only the patches apply.
+    """
 
     def __init__(
         self,
@@ -61,8 +64,11 @@ class Session:
         self.harness = Harness(self.rest)
         self.target = Target(self.rest, self.ws, api_key, secret, force_keys)
         self.clock: Optional[VirtualClock] = None
+        self.mode = "lockstep"
         if clock:
             state = self.harness.clock()
+            self.mode = str(state.get("clock", "lockstep"))
+        if clock and self.mode.startswith("lockstep"):
             self.clock = VirtualClock(self.harness, int(state["time"]), max_step_ms, idle_step_ms)
             if state.get("done"):
                 self.clock.done = True

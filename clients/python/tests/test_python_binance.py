@@ -237,3 +237,21 @@ def test_unknown_key_is_refused_with_2015(session):
     with pytest.raises(BinanceAPIException) as e:
         Client("no-such-key", "x").futures_account()
     assert e.value.code == -2015
+
+
+def test_on_a_paced_server_the_bot_keeps_its_own_clock(session):
+    """`--clock paced:SPEED`: no virtual clock (advance is refused there), only the URL patches."""
+    import time
+
+    from binance.client import Client
+
+    s = session(ALGO, "--clock", "paced:60")
+    assert s.clock is None and s.mode.startswith("paced")
+    client = Client(s.server.api_key, s.server.secret)
+    t0 = client.futures_time()["serverTime"]
+    assert abs(time.time() * 1000 - t0) > 86_400_000  # venue time is February 2026, not the wall clock
+    assert Decimal(client.futures_account()["totalWalletBalance"]) == 10000  # timestamp checked on wall time
+    t1 = client.futures_time()["serverTime"]
+    assert t1 >= t0
+    verdict = s.stop()
+    assert verdict["exit"] == 0, verdict
