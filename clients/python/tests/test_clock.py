@@ -243,3 +243,19 @@ def test_runner_seeds_random_and_uuid4_so_generated_ids_repeat(tmp_path):
         c = _run_bot(tmp_path, stub, body, "--seed", "7")
     assert a.returncode == b.returncode == c.returncode == 0, a.stderr
     assert a.stdout == b.stdout and a.stdout != c.stdout
+
+
+def test_console_script_and_module_form(tmp_path):
+    (tmp_path / "mybot.py").write_text("import sys, time\ntime.sleep(5)\nprint('argv', sys.argv[1:])\n")
+    exe = os.path.join(os.path.dirname(sys.executable), "ocosim-run")
+    assert os.path.exists(exe)
+    with StubVenue(START) as stub:
+        r = subprocess.run([exe, "--serve", stub.url, "--api-key", "k", "--api-secret", "s",
+                            str(tmp_path / "mybot.py"), "x"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "argv ['x']" in r.stdout and "bot returned; verdict PASS" in r.stderr
+        r = subprocess.run([sys.executable, "-m", "ocosim_clock", "--serve", stub.url, "-m", "mybot", "y"],
+                           capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        assert "argv ['y']" in r.stdout
+        assert [a[1] for a in stub.advances()] == [START + 5000, START + 10_000]  # the venue went on
