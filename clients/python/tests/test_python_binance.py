@@ -255,3 +255,32 @@ def test_on_a_paced_server_the_bot_keeps_its_own_clock(session):
     assert t1 >= t0
     verdict = s.stop()
     assert verdict["exit"] == 0, verdict
+
+
+def test_gte_gtc_close_position_legs_the_survivor_expires_with_the_position(session):
+    """The engine-style legs (closePosition=true, GTE_GTC): no cancel needed, the venue expires the survivor."""
+    from binance.client import Client
+
+    s = session(ALGO)
+    symbol = SYMBOL_ALGO
+    client = Client(s.server.api_key, s.server.secret)
+    f = _symbol(client, symbol)
+    stream = StreamReader(f"{s.ws}/ws/{client.futures_stream_get_listen_key()}")
+    try:
+        entry = client.futures_create_order(symbol=symbol, side="BUY", positionSide="LONG", type="MARKET",
+                                            quantity=QTY, newOrderRespType="RESULT")
+        sl, tp = legs_for_long(Decimal(entry["avgPrice"]), f["tick"])
+        ids = [_algo(client, "post", algoType="CONDITIONAL", symbol=symbol, side="SELL", positionSide="LONG",
+                     type=kind, closePosition="true", triggerPrice=px, timeInForce="GTE_GTC",
+                     workingType="CONTRACT_PRICE")["algoId"]
+               for kind, px in (("STOP_MARKET", sl), ("TAKE_PROFIT_MARKET", tp))]
+        assert advance_until(s, leg_fired(stream, ids, algo=True)), "no leg fired within a day"
+        s.advance(1000)
+        fired = next(e["o"]["aid"] for e in stream.events if algo_update(status="TRIGGERED")(e))
+        survivor = next(i for i in ids if i != fired)
+        stream.wait_for(algo_update(survivor, "EXPIRED"))
+        assert _open_algo(client, symbol) == []
+    finally:
+        stream.close()
+    verdict = s.stop()
+    assert verdict["verdict"] == "PASS" and verdict["exit"] == 0, verdict
