@@ -237,6 +237,7 @@ def test_unknown_key_is_refused_with_2015(session):
     with pytest.raises(BinanceAPIException) as e:
         Client("no-such-key", "x").futures_account()
     assert e.value.code == -2015
+    assert Decimal(Client(s.server.api_key, s.server.secret).futures_account()["totalWalletBalance"]) == 10000
 
 
 def test_on_a_paced_server_the_bot_keeps_its_own_clock(session):
