@@ -21,7 +21,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # --- python3 and venv ----------------------------------------------------------------------------
 need_apt=""
 command -v "$PY" >/dev/null 2>&1 || need_apt="python3 python3-venv"
-if [ -z "$need_apt" ] && ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then need_apt="python3-venv"; fi
+probe="$(mktemp -d)"
+if [ -z "$need_apt" ] && ! "$PY" -m venv "$probe/venv" >/dev/null 2>&1; then need_apt="python3-venv"; fi
+rm -rf "$probe"
 if [ -n "$need_apt" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ci.sh: installing $need_apt with apt-get (running as root)"
