@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod signals;
+
 /// ocosim: deterministic simulation of OCO (SL/TP) logic on Binance USD-M futures.
 #[derive(Parser, Debug)]
 #[command(name = "sim", version, about)]
@@ -41,6 +43,11 @@ pub enum Cmd {
     },
     /// Validate a scenario (and load its data) without running it.
     Check {
+        /// Scenario file.
+        scenario: PathBuf,
+    },
+    /// Print the scenario's resolved signals and manual closes as JSON lines (for external engines).
+    Signals {
         /// Scenario file.
         scenario: PathBuf,
     },
@@ -352,6 +359,13 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 parts.len(),
                 out.display()
             );
+            Ok(0)
+        }
+        Cmd::Signals { scenario } => {
+            let sc = scenario::load(&scenario).map_err(bad)?;
+            for l in signals::lines(&sc) {
+                println!("{l}");
+            }
             Ok(0)
         }
         Cmd::Profiles => {
