@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", metavar="DIR", help="with a started server: its --out DIR (reports)")
     p.add_argument("--log", metavar="FILE", help="write the engine's full log (INFO) to FILE")
     p.add_argument("--results", metavar="FILE", help="write each dispatch / manual close result as JSON lines to FILE")
-    p.add_argument("-v", "--verbose", action="store_true", help="engine log at INFO on stderr")
+    p.add_argument("-v", "--verbose", action="store_true", help="the engine's log at INFO on stderr (default: only the launcher's warnings)")
     return p.parse_args(argv)
 
 
@@ -66,7 +66,10 @@ def setup_logging(args: argparse.Namespace) -> None:
     for h in list(root.handlers):
         root.removeHandler(h)
     err = logging.StreamHandler(sys.stderr)
-    err.setLevel(logging.INFO if args.verbose else logging.ERROR)
+    err.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    if not args.verbose:
+        # the engine logs its own (expected) failures at ERROR: keep them for --log / -v
+        err.addFilter(lambda r: r.name.startswith("ocosim_tradeengine"))
     err.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     root.addHandler(err)
     if args.log:
