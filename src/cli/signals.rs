@@ -47,15 +47,12 @@ mod tests {
         assert_eq!(first["at"], 1_769_911_200_000i64); // 2026-02-01T02:00Z
         assert_eq!(first["signal"]["action"], "buy");
         assert_eq!(first["signal"]["symbol"], "AVAXUSDT");
-        let price: f64 = first["signal"]["current_price"].as_str().unwrap().parse().unwrap();
-        let sl: f64 = first["signal"]["stop_loss"].as_str().unwrap().parse().unwrap();
-        let tp: f64 = first["signal"]["take_profit"].as_str().unwrap().parse().unwrap();
+        let num = |k: &str| -> f64 { first["signal"][k].as_str().unwrap().parse().unwrap() };
+        let (price, sl, tp) = (num("current_price"), num("stop_loss"), num("take_profit"));
         assert!((sl / price - 0.985).abs() < 1e-3, "{sl} vs {price}");
         assert!((tp / price - 1.03).abs() < 1e-3, "{tp} vs {price}");
-        let times: Vec<i64> = out
-            .iter()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["at"].as_i64().unwrap())
-            .collect();
+        let at = |l: &String| serde_json::from_str::<serde_json::Value>(l).unwrap()["at"].as_i64();
+        let times: Vec<i64> = out.iter().map(|l| at(l).unwrap()).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
     }
 
