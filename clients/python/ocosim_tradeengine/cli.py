@@ -73,7 +73,10 @@ def setup_logging(args: argparse.Namespace) -> None:
     err.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     root.addHandler(err)
     if args.log:
-        fh = logging.FileHandler(args.log, mode="w")
+        try:
+            fh = logging.FileHandler(args.log, mode="w")
+        except OSError as e:
+            raise Usage(f"{args.log}: {e.strerror or e}") from None
         fh.setLevel(logging.INFO)
         fh.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         root.addHandler(fh)
@@ -212,8 +215,8 @@ async def session(args: argparse.Namespace, info: sc_mod.ScenarioInfo, release: 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args)
     try:
+        setup_logging(args)
         return _main(args)
     except Usage as e:
         print(f"ocosim-tradeengine: error: {e}", file=sys.stderr)
@@ -224,12 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     except (RunFailed, HarnessError) as e:
         print(f"ocosim-tradeengine: run failed: {e}", file=sys.stderr)
         return 3
+    except Exception as e:  # noqa: BLE001 - anything else is a failed run, not a verdict
+        log.exception("the run failed")
+        print(f"ocosim-tradeengine: run failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return 3
 
 
 def _main(args: argparse.Namespace) -> int:
     release = eng_mod.detect(args.engine)
     info = sc_mod.load(args.scenario, args.sim)
-    server = None
     if args.serve:
         if args.record or args.out:
             raise Usage("--record and --out belong to the server: pass them to `sim serve` (or leave out --serve)")
@@ -238,14 +244,23 @@ def _main(args: argparse.Namespace) -> int:
         secret = args.api_secret or info.api_secret
         if not key or not secret:
             raise Usage("give --api-key and --api-secret (sim serve prints them at start)")
-    else:
-        server = Server(args.sim, info.path, args.record, args.out)
-        rest = server.info["rest"]
-        key, secret = server.info["api key"], server.info["secret"]
-        if args.ws is None and "ws" in server.info:
-            args.ws = server.info["ws"]
+        return _session(args, release, info, None, rest, key, secret)
+    server = Server(args.sim, info.path, args.record, args.out)
+    if args.ws is None and "ws" in server.info:
+        args.ws = server.info["ws"]
     try:
-        host, port = loopback_base(rest)
+        return _session(args, release, info, server, server.info["rest"], server.info["api key"], server.info["secret"])
+    except BaseException:
+        if server.proc.poll() is None:
+            server.proc.terminate()  # a started server must not outlive a failed run
+            server.wait(30)
+        raise
+
+
+def _session(args: argparse.Namespace, release: eng_mod.Release, info: sc_mod.ScenarioInfo, server: Server | None, rest: str, key: str, secret: str) -> int:
+    """Connects to the server, runs the engine to the end of the data, stops the session."""
+    try:
+        loopback_base(rest)
     except ValueError as e:
         raise Usage(str(e)) from None
     ws = args.ws or ("ws://" + rest.split("://", 1)[1])
@@ -256,8 +271,11 @@ def _main(args: argparse.Namespace) -> int:
     if c0.mode and c0.mode != "lockstep":
         raise Usage(f"the server's clock is `{c0.mode}`: the launcher needs --clock lockstep")
     clock = VenueClock(c0.time, harness.advance_to)
+    try:
+        results = open(args.results, "w") if args.results else None
+    except OSError as e:
+        raise Usage(f"{args.results}: {e.strerror or e}") from None
     eng_mod.prepare(release, rest, ws, key, secret, info.symbol, info.position_mode, clock, info.seed)
-    results = open(args.results, "w") if args.results else None
     loop = LockstepLoop(clock)
     loop.venue = clock  # type: ignore[attr-defined]
     asyncio.set_event_loop(loop)
