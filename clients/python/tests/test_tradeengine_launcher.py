@@ -321,3 +321,28 @@ def test_the_real_engine_trades_on_the_stand_in_deterministically(tmp_path: Path
     code2, out2, log2, _ = _run_engine(b, engine, python)
     assert code2 == 0, out2
     assert log1 == log2  # the same requests at the same venue times, run after run
+
+
+# ---------------------------------------------------------------- a started server
+
+
+def test_a_started_server_is_read_from_its_banner(tmp_path: Path) -> None:
+    from ocosim_tradeengine.cli import RunFailed, Server, Usage
+
+    sim = tmp_path / "sim"
+    sim.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *bad*) echo "sim: error: bad.toml:3: field `x`: no" >&2; exit 2;; esac\n'
+        'case "$*" in *dies*) exit 1;; esac\n'
+        "printf 'rest: http://127.0.0.1:8400\\nws: ws://127.0.0.1:8400\\napi key: K\\nsecret: S\\n"
+        "clock: lockstep (venue time 5)\\nready\\n'\n"
+        "exit 0\n"
+    )
+    sim.chmod(0o755)
+    s = Server(str(sim), tmp_path / "ok.toml", str(tmp_path / "t.jsonl"), None)
+    assert s.info == {"rest": "http://127.0.0.1:8400", "ws": "ws://127.0.0.1:8400", "api key": "K", "secret": "S", "clock": "lockstep (venue time 5)"}
+    assert s.wait() == 0
+    with pytest.raises(Usage, match="exited with 2"):
+        Server(str(sim), tmp_path / "bad.toml", None, None)
+    with pytest.raises(RunFailed, match="exited with 1"):
+        Server(str(sim), tmp_path / "dies.toml", None, None)
