@@ -204,13 +204,13 @@ class Run:
             await asyncio.sleep(max(end + 1 - self.clock.now_ms, 1) / 1000.0)
 
 
-async def session(args: argparse.Namespace, info: sc_mod.ScenarioInfo, release: eng_mod.Release, rest: str, ws: str, key: str, secret: str, results: TextIO | None) -> tuple[Run, int]:
-    harness = Harness(rest)
+async def session(info: sc_mod.ScenarioInfo, release: eng_mod.Release, rest: str, ws: str, results: TextIO | None) -> Run:
+    """Builds the engine on the running lockstep loop and drives it to the end of the data."""
     clock: VenueClock = asyncio.get_running_loop().venue  # type: ignore[attr-defined]
     engine = await eng_mod.build(release, ws, clock)
-    run = Run(info, engine, harness, clock, results)
+    run = Run(info, engine, Harness(rest), clock, results)
     await run.drive()
-    return run, 0
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,9 +282,9 @@ def _session(args: argparse.Namespace, release: eng_mod.Release, info: sc_mod.Sc
     clock.start_wall_clock()
     t0 = time.monotonic()
     try:
-        task = loop.create_task(session(args, info, release, rest, ws, key, secret, results))
+        task = loop.create_task(session(info, release, rest, ws, results))
         try:
-            run, _ = loop.run_until_complete(task)
+            run = loop.run_until_complete(task)
         except eng_mod.EngineError as e:
             raise RunFailed(str(e)) from None
         finally:

@@ -275,7 +275,7 @@ def patch_user_stream(ws: str, clock: VenueClock) -> None:
 
             return go().__await__()
 
-    websockets.connect = _Connect  # type: ignore[assignment]
+    websockets.connect = _Connect  # type: ignore[assignment,misc]
 
 
 @dataclass
