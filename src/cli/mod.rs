@@ -9,6 +9,7 @@ use std::time::Instant;
 
 mod check;
 mod provenance;
+mod signals;
 pub use provenance::replay_command;
 
 /// ocosim: deterministic simulation of OCO (SL/TP) logic on Binance USD-M futures.
@@ -45,6 +46,11 @@ pub enum Cmd {
     },
     /// Validate a scenario (and load its data) without running it.
     Check {
+        /// Scenario file.
+        scenario: PathBuf,
+    },
+    /// Print the scenario's resolved signals and manual closes as JSON lines (for external engines).
+    Signals {
         /// Scenario file.
         scenario: PathBuf,
     },
@@ -387,6 +393,13 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 parts.len(),
                 out.display()
             );
+            Ok(0)
+        }
+        Cmd::Signals { scenario } => {
+            let sc = scenario::load(&scenario).map_err(bad)?;
+            for l in signals::lines(&sc) {
+                println!("{l}");
+            }
             Ok(0)
         }
         Cmd::Profiles => {
