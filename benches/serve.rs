@@ -40,7 +40,10 @@ impl Conn {
 }
 
 fn bench(c: &mut Criterion) {
-    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/oco-long-short-avax.toml");
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/oco-long-short-avax.toml"
+    );
     let out = std::env::temp_dir().join(format!("ocosim-bench-serve-{}", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["serve", scenario, "--port", "0", "--no-time-check", "--out"])

@@ -38,7 +38,11 @@ fn offenders(root: &Path) -> Vec<String> {
 #[test]
 fn venue_core_does_not_import_the_server_stack() {
     let found = offenders(Path::new(env!("CARGO_MANIFEST_DIR")));
-    assert!(found.is_empty(), "server code in the venue core:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "server code in the venue core:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

@@ -21,9 +21,9 @@ pub mod state;
 pub mod wire;
 
 use crate::scenario::Scenario;
-use hyper::body::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -41,7 +41,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
-
 
 /// How venue time moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -262,7 +261,10 @@ fn signal_term() -> TermSignal {
     TermSignal(None)
 }
 
-struct TermSignal(#[cfg(unix)] Option<tokio::signal::unix::Signal>, #[cfg(not(unix))] Option<()>);
+struct TermSignal(
+    #[cfg(unix)] Option<tokio::signal::unix::Signal>,
+    #[cfg(not(unix))] Option<()>,
+);
 impl TermSignal {
     async fn recv(&mut self) {
         #[cfg(unix)]
@@ -288,11 +290,19 @@ async fn stop_now(sh: &Shared) -> i32 {
     }
 }
 
-fn json_response(status: u16, body: String, time: Option<i64>, weight: Option<u32>) -> Response<Full<Bytes>> {
+fn json_response(
+    status: u16,
+    body: String,
+    time: Option<i64>,
+    weight: Option<u32>,
+) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
-    h.insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    h.insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     if let Some(t) = time {
         if let Ok(v) = hyper::header::HeaderValue::from_str(&t.to_string()) {
             h.insert("x-sim-time", v);
@@ -389,8 +399,17 @@ async fn ws_upgrade(
     query: String,
     sh: Arc<Shared>,
 ) -> Response<Full<Bytes>> {
-    let Some(key) = req.headers().get("sec-websocket-key").map(|k| k.as_bytes().to_vec()) else {
-        return json_response(400, r#"{"code":-1000,"msg":"Missing Sec-WebSocket-Key."}"#.into(), None, None);
+    let Some(key) = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        return json_response(
+            400,
+            r#"{"code":-1000,"msg":"Missing Sec-WebSocket-Key."}"#.into(),
+            None,
+            None,
+        );
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let (ftx, frx) = mpsc::channel::<Out>(WS_BUFFER);
@@ -406,7 +425,12 @@ async fn ws_upgrade(
         .await
         .is_err()
     {
-        return json_response(503, r#"{"code":-1000,"msg":"The session has ended."}"#.into(), None, None);
+        return json_response(
+            503,
+            r#"{"code":-1000,"msg":"The session has ended."}"#.into(),
+            None,
+            None,
+        );
     }
     let id = match rrx.await {
         Ok(Ok(id)) => id,
@@ -425,7 +449,8 @@ async fn ws_upgrade(
             let cfg = WebSocketConfig::default()
                 .max_message_size(Some(WS_MESSAGE))
                 .max_frame_size(Some(WS_MESSAGE));
-            let ws = WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg)).await;
+            let ws =
+                WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg)).await;
             ws_session(ws, id, frx, &sh2).await;
         }
         let _ = sh2.tx.send(Cmd::WsClosed(id)).await;
@@ -433,8 +458,14 @@ async fn ws_upgrade(
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
-    h.insert("upgrade", hyper::header::HeaderValue::from_static("websocket"));
-    h.insert("connection", hyper::header::HeaderValue::from_static("Upgrade"));
+    h.insert(
+        "upgrade",
+        hyper::header::HeaderValue::from_static("websocket"),
+    );
+    h.insert(
+        "connection",
+        hyper::header::HeaderValue::from_static("Upgrade"),
+    );
     if let Ok(v) = hyper::header::HeaderValue::from_str(&accept) {
         h.insert("sec-websocket-accept", v);
     }

@@ -114,8 +114,15 @@ pub enum Cmd {
 #[derive(Clone, PartialEq, Eq)]
 enum Topic {
     User(String),
-    Kline { name: String, interval_ms: i64, label: String },
-    Mark { name: String, every_ms: i64 },
+    Kline {
+        name: String,
+        interval_ms: i64,
+        label: String,
+    },
+    Mark {
+        name: String,
+        every_ms: i64,
+    },
 }
 
 struct MarketSub {
@@ -456,7 +463,11 @@ impl Session {
             return;
         };
         let text: Arc<str> = if let (true, Some(name)) = (self.subs[i].combined, stream) {
-            format!("{{\"stream\":{},\"data\":{plain}}}", Value::String(name.into())).into()
+            format!(
+                "{{\"stream\":{},\"data\":{plain}}}",
+                Value::String(name.into())
+            )
+            .into()
         } else {
             plain.into()
         };
@@ -536,8 +547,10 @@ impl Session {
             if let Event::OrderTradeUpdate(u) = &r.event {
                 if u.exec_type == ExecType::Trade {
                     self.fills += 1;
-                    self.fill_ids
-                        .insert((u.order_id.0, u.cum_qty.normalize().to_string()), self.fills);
+                    self.fill_ids.insert(
+                        (u.order_id.0, u.cum_qty.normalize().to_string()),
+                        self.fills,
+                    );
                 }
             }
         }
@@ -644,7 +657,9 @@ impl Session {
             return;
         };
         let answer = match serde_json::from_str::<Value>(text) {
-            Err(_) => json!({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}, "id": Value::Null}),
+            Err(_) => {
+                json!({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}, "id": Value::Null})
+            }
             Ok(v) => {
                 let mid = v.get("id").cloned().unwrap_or(Value::Null);
                 let params: Vec<String> = v
@@ -1073,7 +1088,9 @@ impl Session {
                         .collect(),
                 ))
             }
-            ("GET", "/fapi/v2/account") | ("GET", "/fapi/v3/account") | ("GET", "/fapi/v2/balance")
+            ("GET", "/fapi/v2/account")
+            | ("GET", "/fapi/v3/account")
+            | ("GET", "/fapi/v2/balance")
             | ("GET", "/fapi/v3/balance") => {
                 let sym = self.sc.spec.symbol.clone();
                 let s2 = sym.clone();
@@ -1192,7 +1209,8 @@ impl Session {
     fn batch(&mut self, p: &Params) -> Result<(u16, Value, ReplyKind), ApiError> {
         use crate::events::RequestParams as RP;
         let raw = wire::req(p, "batchOrders")?;
-        let list: Vec<Value> = serde_json::from_str(raw).map_err(|_| wire::mandatory("batchOrders"))?;
+        let list: Vec<Value> =
+            serde_json::from_str(raw).map_err(|_| wire::mandatory("batchOrders"))?;
         if list.is_empty() || list.len() > 5 {
             return Err(err(
                 400,
@@ -1420,9 +1438,27 @@ impl Session {
                 // the bar in progress: its open and the last price so far
                 let last = self.v.ex.last_price();
                 let o: Decimal = k[0].as_str().and_then(|s| s.parse().ok()).unwrap_or(last);
-                k = [wire::s(o), wire::s(o.max(last)), wire::s(o.min(last)), wire::s(last)];
+                k = [
+                    wire::s(o),
+                    wire::s(o.max(last)),
+                    wire::s(o.min(last)),
+                    wire::s(last),
+                ];
             }
-            rows.push(json!([open, k[0], k[1], k[2], k[3], "0", open + iv - 1, "0", 0, "0", "0", "0"]));
+            rows.push(json!([
+                open,
+                k[0],
+                k[1],
+                k[2],
+                k[3],
+                "0",
+                open + iv - 1,
+                "0",
+                0,
+                "0",
+                "0",
+                "0"
+            ]));
         }
         Ok(Value::Array(rows))
     }
@@ -1525,8 +1561,10 @@ impl Session {
         }
         let exit = if violations.is_empty() { 0 } else { 1 };
         let body = match written {
-            Ok(()) => json!({"verdict": summary.verdict, "violations": violations.len(), "exit": exit,
-                             "reports": dir.display().to_string(), "request_lag_ms": lag}),
+            Ok(()) => {
+                json!({"verdict": summary.verdict, "violations": violations.len(), "exit": exit,
+                             "reports": dir.display().to_string(), "request_lag_ms": lag})
+            }
             Err(e) => json!({"verdict": summary.verdict, "violations": violations.len(), "exit": 2,
                              "reports": dir.display().to_string(), "error": e.to_string()}),
         };

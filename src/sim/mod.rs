@@ -25,8 +25,8 @@ use crate::exchange::{ExchangeStats, MockExchange};
 use crate::types::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use venue::{call_fault, call_jitter, sync_until};
 pub use venue::{Answered, TracedCall, Venue};
-use venue::{call_fault, call_jitter, sync, sync_until};
 
 /// Network latencies, in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

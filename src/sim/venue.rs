@@ -130,7 +130,12 @@ fn lane_hit(x: u64, i: u32, ppm: u32) -> bool {
 
 /// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
 /// A pure function of (seed, n, endpoint, time), so idle-poll skipping can look ahead.
-pub(crate) fn call_fault(cfg: &SimConfig, n: u64, ep: Endpoint, at: TimeMs) -> Option<(FaultKind, bool)> {
+pub(crate) fn call_fault(
+    cfg: &SimConfig,
+    n: u64,
+    ep: Endpoint,
+    at: TimeMs,
+) -> Option<(FaultKind, bool)> {
     let f = &cfg.faults;
     for s in &f.scheduled {
         if s.from_ms <= at.0 && at.0 < s.to_ms && s.endpoint.is_none_or(|e| e == ep) {
@@ -339,7 +344,10 @@ impl Venue {
             );
         }
         let (result, receive) = match fault {
-            None => (exec(&mut self.ex).map_err(CallError::Api), arrival.plus(back)),
+            None => (
+                exec(&mut self.ex).map_err(CallError::Api),
+                arrival.plus(back),
+            ),
             Some((kind, reached)) => {
                 self.feed.stats.faults += 1;
                 match kind {
