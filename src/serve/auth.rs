@@ -179,12 +179,20 @@ mod tests {
         let sig = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71";
         assert_eq!(sign(secret, q), sig);
         assert!(verify(secret, &format!("{q}&signature={sig}"), "").is_ok());
-        // mixed: query part and body part, signature in the body
-        let (a, b) = q.split_at(52);
+        // mixed: query part and body part, signature in the body (totalParams = query + body)
+        let cut = q.find("quantity").unwrap();
+        let (a, b) = q.split_at(cut);
         assert_eq!(a, "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&");
         let a = a.trim_end_matches('&');
         let sig2 = sign(secret, &format!("{a}{b}"));
         assert!(verify(secret, a, &format!("{b}&signature={sig2}")).is_ok());
+        // a signature over other bytes than those sent fails
+        assert_eq!(
+            verify(secret, a, &format!("{b}0&signature={sig2}"))
+                .unwrap_err()
+                .code,
+            -1022
+        );
         assert_eq!(
             verify(secret, &format!("{q}&signature={}", "0".repeat(64)), "")
                 .unwrap_err()

@@ -182,9 +182,22 @@ async fn run(sc: Scenario, opts: Options) -> Result<i32, String> {
     tokio::spawn(async move {
         while let Some(cmd) = rx.recv().await {
             if let Some(a) = session.handle(cmd) {
-                // a long advance yields every few thousand frames so sessions can write them
+                // a long advance pauses every step until the sessions have room again; one that
+                // takes nothing for WRITE_TIMEOUT is disconnected
                 while !session.advance_step(&a, ADVANCE_STEP_FRAMES) {
                     tokio::task::yield_now().await;
+                    let t0 = tokio::time::Instant::now();
+                    loop {
+                        let lag = session.lagging(WS_BUFFER / 2);
+                        if lag.is_empty() {
+                            break;
+                        }
+                        if t0.elapsed() > WRITE_TIMEOUT {
+                            session.kick(&lag);
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                 }
                 session.advance_done(a);
             }

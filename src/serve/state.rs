@@ -305,6 +305,20 @@ impl Session {
         None
     }
 
+    /// Sessions whose frame buffer has fewer than `min_free` free places.
+    pub fn lagging(&self, min_free: usize) -> Vec<u64> {
+        self.subs
+            .iter()
+            .filter(|s| s.tx.capacity() < min_free)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Disconnects these sessions (they stopped taking frames).
+    pub fn kick(&mut self, ids: &[u64]) {
+        self.subs.retain(|s| !ids.contains(&s.id));
+    }
+
     /// Walks a pending advance on by at most `budget` frames; true when it is complete.
     pub fn advance_step(&mut self, a: &Advancing, budget: u64) -> bool {
         a.to <= self.now || self.walk_budget(a.to, budget)
