@@ -640,7 +640,7 @@ impl Session {
                     .unwrap_or_default();
                 (true, names)
             }
-            p if p.starts_with("/ws/") => (false, vec![p[4..].to_string()]),
+            p if p.starts_with("/ws/") => (false, vec![p["/ws/".len()..].to_string()]),
             _ => return Err(format!("unknown path {path}")),
         };
         let mut topics = Vec::new();
@@ -841,14 +841,13 @@ impl Session {
                 ReplyKind::Normal,
             );
         }
-        let (st, b, k) = match self.fapi(m, path, req, &p) {
-            Ok((st, b, k)) => (st, b, k),
+        match self.fapi(m, path, req, &p) {
+            Ok(r) => r,
             Err(e) => {
                 let (st, b) = api_err(&e);
                 (st, b, ReplyKind::Normal)
             }
-        };
-        (st, b, k)
+        }
     }
 
     fn advance(&mut self) -> (u16, Value, ReplyKind) {
@@ -1312,7 +1311,7 @@ impl Session {
         }
     }
 
-    fn totals(&self, rows: &[PositionInfo], wallet: Decimal) -> (Decimal, Decimal, Decimal) {
+    fn totals(&self, rows: &[PositionInfo]) -> (Decimal, Decimal, Decimal) {
         let table = self.v.ex.brackets();
         let mut upnl = Decimal::ZERO;
         let mut init = Decimal::ZERO;
@@ -1323,12 +1322,11 @@ impl Session {
             init += n / Decimal::from(r.leverage.max(1));
             maint += margin::maintenance(table, n);
         }
-        let _ = wallet;
         (upnl.round_dp(8), init.round_dp(8), maint.round_dp(8))
     }
 
     fn balance(&self, rows: &[PositionInfo], wallet: Decimal) -> Value {
-        let (upnl, init, _) = self.totals(rows, wallet);
+        let (upnl, init, _) = self.totals(rows);
         let avail = (wallet + upnl - init).max(Decimal::ZERO);
         json!([{
             "accountAlias": "ocosim", "asset": "USDT", "balance": wire::s(wallet),
@@ -1339,7 +1337,7 @@ impl Session {
     }
 
     fn account(&self, rows: &[PositionInfo], wallet: Decimal) -> Value {
-        let (upnl, init, maint) = self.totals(rows, wallet);
+        let (upnl, init, maint) = self.totals(rows);
         let avail = (wallet + upnl - init).max(Decimal::ZERO);
         let table = self.v.ex.brackets();
         let positions: Vec<Value> = rows
@@ -1519,9 +1517,7 @@ impl Session {
 
     /// Ends the session: writes the reports (once) and answers the verdict.
     pub fn stop(&mut self) -> Reply {
-        if !self.stopped {
-            self.stopped = true;
-        }
+        self.stopped = true;
         let cfg = self.v.cfg.clone();
         let ex_placeholder = MockExchange::new(
             self.sc.exchange.clone(),
