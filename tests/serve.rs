@@ -329,7 +329,18 @@ impl Ws {
         });
         Ws { frames }
     }
+    /// The frames received so far, once none has arrived for 150 ms (an `advance` returns when
+    /// its frames are written to the socket; this thread may still be reading them).
     fn take(&self) -> Vec<Value> {
+        let mut n = usize::MAX;
+        for _ in 0..100 {
+            let m = self.frames.lock().unwrap().len();
+            if m == n {
+                break;
+            }
+            n = m;
+            std::thread::sleep(Duration::from_millis(150));
+        }
         self.frames
             .lock()
             .unwrap()
