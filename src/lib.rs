@@ -1,8 +1,10 @@
 //! ocosim: deterministic simulation and backtesting harness for OCO logic on Binance USD-M futures.
 //!
 //! Data flows one way: **data → exchange ⇄ engine (only through [`api::Exchange`]) → event log →
-//! invariants → report**. `sim` owns simulated time, the RNG and the loop; `cli` is the only module
-//! that touches the wall clock, the terminal and output files.
+//! invariants → report**. `sim` owns simulated time, the RNG and the loop; `cli` (and `serve`, the
+//! wire front of `sim serve`) are the only modules that touch the wall clock, sockets, the terminal
+//! and output files.
+#![recursion_limit = "256"]
 pub mod api;
 pub mod cli;
 pub mod data;
@@ -13,6 +15,8 @@ pub mod explore;
 pub mod invariants;
 pub mod report;
 pub mod scenario;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod sim;
 pub mod sweep;
 pub mod types;

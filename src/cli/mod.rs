@@ -115,6 +115,39 @@ pub enum Cmd {
         #[arg(long)]
         y: String,
     },
+    /// Serve a scenario's market over loopback HTTP/WebSocket in Binance's wire format.
+    #[cfg(feature = "serve")]
+    Serve {
+        /// Scenario file (`[engine]` and signals are not used).
+        scenario: PathBuf,
+        /// Port (0: any free port; the banner prints it).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// `lockstep` (venue time moves on POST /sim/v1/advance) or `paced:SPEED`.
+        #[arg(long, default_value = "lockstep")]
+        clock: String,
+        /// Write every request, answer and pushed frame with venue time here (JSONL).
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Report folder (default: reports/<scenario name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Do not check `timestamp`/`recvWindow`.
+        #[arg(long)]
+        no_time_check: bool,
+        /// API key (default: `[serve] api_key`, else derived from the seed).
+        #[arg(long, requires = "api_secret")]
+        api_key: Option<String>,
+        /// API secret.
+        #[arg(long, requires = "api_key")]
+        api_secret: Option<String>,
+        /// Most open connections (the excess is refused with 503).
+        #[arg(long, default_value_t = 256)]
+        max_connections: usize,
+    },
     /// Data files: inspect or download.
     Data {
         /// What to do.
@@ -357,6 +390,39 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             partition,
             threads,
         } => cmd_sweep(&sweep, out, partition, threads),
+        #[cfg(feature = "serve")]
+        Cmd::Serve {
+            scenario,
+            port,
+            bind,
+            clock,
+            record,
+            out,
+            no_time_check,
+            api_key,
+            api_secret,
+            max_connections,
+        } => {
+            let clock = crate::serve::ClockMode::parse(&clock).map_err(bad)?;
+            let sc = scenario::load(&scenario).map_err(bad)?;
+            let keys = match (api_key, api_secret, sc.serve_keys.clone()) {
+                (Some(k), Some(s), _) => (k, s),
+                (_, _, Some(ks)) => ks,
+                _ => crate::serve::auth::keys_from_seed(sc.seed),
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
+            let opts = crate::serve::Options {
+                port,
+                bind,
+                clock,
+                record,
+                out,
+                time_check: !no_time_check,
+                keys,
+                max_connections: max_connections.max(1),
+            };
+            crate::serve::serve(sc, opts).map_err(bad)
+        }
         Cmd::Explore {
             profile,
             set,

@@ -57,6 +57,8 @@ pub struct Scenario {
     /// Data warnings (missing bars in the chosen range, see [`data::gap_warnings`]): printed by
     /// `sim check` and `sim run`, listed in the report; empty for gap-free data.
     pub data_warnings: Vec<String>,
+    /// `[serve]` API key and secret, when the scenario gives both.
+    pub serve_keys: Option<(String, String)>,
 }
 
 /// A finished run.
@@ -73,10 +75,22 @@ impl Scenario {
         self.run_with_progress(&mut |_| {})
     }
 
-    /// Runs it, telling `progress` how far the simulation has got (thousandths, see
-    /// [`sim::run_with_progress`]); the invariants are checked afterwards.
-    pub fn run_with_progress(&self, progress: &mut dyn FnMut(u32)) -> RunResult {
-        let ex = MockExchange::new(
+    /// Runs it and returns every call the engine made, reads included ([`sim::run_traced`]).
+    pub fn run_traced(&self) -> (RunResult, Vec<sim::TracedCall>) {
+        let (output, trace) = sim::run_traced(
+            self.exchange_at_start(),
+            Engine::new(self.switches.clone(), self.engine.clone()),
+            &self.signals,
+            &self.manual,
+            &self.sim,
+        );
+        let violations = Checker::check_log(self.check.clone(), &output.log, output.span.1);
+        (RunResult { output, violations }, trace)
+    }
+
+    /// The mock exchange at the data's start, set up as the scenario says.
+    pub fn exchange_at_start(&self) -> MockExchange {
+        MockExchange::new(
             self.exchange.clone(),
             self.spec.clone(),
             self.bars.clone(),
@@ -84,7 +98,13 @@ impl Scenario {
         )
         .with_sub_bars(self.sub_bars.clone(), self.sub_interval_ms)
         .with_funding(self.funding.clone())
-        .with_mark(self.mark_bars.clone(), self.mark_interval_ms);
+        .with_mark(self.mark_bars.clone(), self.mark_interval_ms)
+    }
+
+    /// Runs it, telling `progress` how far the simulation has got (thousandths, see
+    /// [`sim::run_with_progress`]); the invariants are checked afterwards.
+    pub fn run_with_progress(&self, progress: &mut dyn FnMut(u32)) -> RunResult {
+        let ex = self.exchange_at_start();
         let engine = Engine::new(self.switches.clone(), self.engine.clone());
         let output =
             sim::run_with_progress(ex, engine, &self.signals, &self.manual, &self.sim, progress);
@@ -594,6 +614,24 @@ fn build_inner(
         check,
         interval: data::interval_name(series.interval_ms),
         data_warnings,
+        serve_keys: match &raw.serve {
+            Some(ServeSection {
+                api_key: Some(k),
+                api_secret: Some(s),
+            }) => Some((k.clone(), s.clone())),
+            Some(ServeSection {
+                api_key: None,
+                api_secret: None,
+            })
+            | None => None,
+            Some(_) => {
+                return Err(e(
+                    "serve",
+                    "give both `api_key` and `api_secret`, or neither (generated from the seed)"
+                        .into(),
+                ))
+            }
+        },
     })
 }
 

@@ -101,6 +101,21 @@ pub struct ScenarioFile {
     /// Invariant settings.
     #[serde(default)]
     pub invariants: InvariantSection,
+    /// `sim serve` settings (ignored by `sim run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ServeSection>,
+}
+
+/// `[serve]`: the API key and secret `sim serve` accepts (generated from the seed when absent).
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// API key.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// API secret.
+    #[serde(default)]
+    pub api_secret: Option<String>,
 }
 
 /// `[data]`

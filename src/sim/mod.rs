@@ -16,16 +16,17 @@
 //! answer and changed nothing. `skip_idle_polls = false` turns this off; both give the same log.
 
 pub mod rng;
+pub mod venue;
 
 use crate::api::*;
 use crate::engine::{Engine, Monitor, Signal};
 use crate::events::*;
 use crate::exchange::{ExchangeStats, MockExchange};
 use crate::types::*;
-use rng::{chance, draw, fast_draw, Stream};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use venue::{call_fault, call_jitter, sync_until};
+pub use venue::{Answered, TracedCall, Venue};
 
 /// Network latencies, in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +115,7 @@ pub struct Faults {
 }
 
 impl Faults {
-    fn any_random(&self) -> bool {
+    pub(crate) fn any_random(&self) -> bool {
         self.rate_limit_ppm
             + self.timeout_ppm
             + self.server_error_ppm
@@ -183,185 +184,20 @@ pub struct RunOutput {
     pub span: (TimeMs, TimeMs),
 }
 
-/// What a run collects as it walks the venue: the log, the stream events on their way to the
-/// engine (sorted by delivery time), the loop's counters and the number of stream events sent.
-#[derive(Default)]
-struct Feed {
-    log: EventLog,
-    queue: VecDeque<(TimeMs, StreamEvent)>,
-    stats: SimStats,
-    stream_no: u64,
-}
-
-/// The engine's view of the venue in a run: the mock behind latency and faults.
+/// The engine's view of the venue in a run: the venue session at the engine's clock.
 pub struct SimClient<'a> {
-    ex: &'a mut MockExchange,
-    feed: &'a mut Feed,
-    cfg: &'a SimConfig,
+    v: &'a mut Venue,
     clock: TimeMs,
-    call_no: &'a mut u64,
     /// The venue's version as the first call of this engine step saw it.
     first_read_version: Option<u64>,
 }
 
-fn stream_event(e: &Event) -> Option<StreamEvent> {
-    match e {
-        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(o.clone())),
-        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(a.clone())),
-        Event::AccountUpdate(a) => Some(StreamEvent::Account(a.clone())),
-        _ => None,
-    }
-}
-
-/// Walks the exchange up to `t`, moving its events into the log and the stream queue.
-fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
-    loop {
-        ex.advance_to(t);
-        if ex.has_events() {
-            // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
-            let mut buf = ex.take_events();
-            for (et, e) in buf.drain(..) {
-                let se = if cfg.monitor == Monitor::Stream {
-                    stream_event(&e)
-                } else {
-                    None
-                };
-                let seq = f.log.push(et, Source::Exchange, e);
-                if let Some(se) = se {
-                    let n = f.stream_no;
-                    f.stream_no += 1;
-                    let dropped = chance(
-                        cfg.seed,
-                        Stream::UserStream,
-                        n * 2,
-                        cfg.faults.stream_drop_ppm,
-                    ) || cfg.faults.scheduled.iter().any(|f| {
-                        f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
-                    });
-                    if dropped {
-                        f.stats.stream_dropped += 1;
-                        f.log
-                            .push(et, Source::Sim, Event::StreamDropped { of: seq });
-                        continue;
-                    }
-                    let delay = if cfg.faults.stream_delay_ms > 0 {
-                        (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
-                            % (cfg.faults.stream_delay_ms as u64 + 1))
-                            as i64
-                    } else {
-                        0
-                    };
-                    let at = et.plus(cfg.latency.stream_ms + delay);
-                    // keep the queue sorted by delivery time (stable for equal times)
-                    let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
-                    f.queue.insert(pos, (at, se));
-                }
-            }
-            ex.return_event_buffer(buf);
-            continue;
-        }
-        if ex.time() >= t {
-            return;
-        }
-    }
-}
-
-/// As [`sync`], but in stream mode stops as soon as a stream event is due before `t`, so the
-/// engine hears of it before its next wake-up. Returns true when it stopped early.
-fn sync_until(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) -> bool {
-    if cfg.monitor != Monitor::Stream {
-        sync(ex, f, cfg, t);
-        return false;
-    }
-    loop {
-        if f.queue.front().is_some_and(|q| q.0 < t) {
-            return true;
-        }
-        if ex.time() >= t && !ex.has_events() {
-            return false;
-        }
-        // one step: advance_to stops right after the first step that emitted events
-        ex.advance_to(t);
-        let now = ex.time();
-        sync(ex, f, cfg, now);
-    }
-}
-
-/// Jitter of call `n`, leg 0 (request) or 1 (response): uniform in 0..=jitter_ms.
-fn call_jitter(cfg: &SimConfig, n: u64, leg: u64) -> i64 {
-    let j = cfg.latency.jitter_ms;
-    if j <= 0 {
-        return 0;
-    }
-    let x = fast_draw(cfg.seed, Stream::Latency, n);
-    let half = if leg == 0 { x & 0xFFFF_FFFF } else { x >> 32 };
-    (half % (j as u64 + 1)) as i64
-}
-
-/// 20-bit lane `i` of a draw hits with probability `ppm` per million.
-fn lane_hit(x: u64, i: u32, ppm: u32) -> bool {
-    ppm > 0 && ((x >> (20 * i)) & 0xF_FFFF) * 1_000_000 < (ppm as u64) << 20
-}
-
-/// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
-/// A pure function of (seed, n, endpoint, time), so idle-poll skipping can look ahead.
-fn call_fault(cfg: &SimConfig, n: u64, ep: Endpoint, at: TimeMs) -> Option<(FaultKind, bool)> {
-    let f = &cfg.faults;
-    for s in &f.scheduled {
-        if s.from_ms <= at.0 && at.0 < s.to_ms && s.endpoint.is_none_or(|e| e == ep) {
-            if s.kind == FaultKind::DropStream {
-                continue;
-            }
-            if s.kind == FaultKind::CancelUnknown
-                && !matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
-            {
-                continue;
-            }
-            return Some((s.kind, s.reached));
-        }
-    }
-    if !f.any_random() {
-        return None;
-    }
-    let x = fast_draw(cfg.seed, Stream::Faults, n);
-    let reached = x >> 63 == 1;
-    if lane_hit(x, 0, f.rate_limit_ppm) {
-        return Some((FaultKind::RateLimit, false));
-    }
-    if lane_hit(x, 1, f.timeout_ppm) {
-        return Some((FaultKind::Timeout, reached));
-    }
-    if lane_hit(x, 2, f.server_error_ppm) {
-        return Some((FaultKind::ServerError, reached));
-    }
-    let y = fast_draw(cfg.seed, Stream::Faults, n ^ (1 << 62));
-    if matches!(ep, Endpoint::OpenOrders | Endpoint::OpenAlgoOrders)
-        && lane_hit(y, 0, f.poll_error_ppm)
-    {
-        return Some((FaultKind::ServerError, true));
-    }
-    if matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
-        && lane_hit(y, 1, f.cancel_unknown_ppm)
-    {
-        return Some((FaultKind::CancelUnknown, false));
-    }
-    None
-}
-
 impl SimClient<'_> {
     fn sync_to(&mut self, t: TimeMs) {
-        sync(self.ex, self.feed, self.cfg, t);
+        self.v.sync(t);
     }
 
-    fn jitter(&self, n: u64, leg: u64) -> i64 {
-        call_jitter(self.cfg, n, leg)
-    }
-
-    fn fault_for(&self, n: u64, ep: Endpoint, at: TimeMs) -> Option<(FaultKind, bool)> {
-        call_fault(self.cfg, n, ep, at)
-    }
-
-    /// One REST call: latency, faults, execution at arrival, logging of writes and failures.
+    /// One REST call through the venue session; the engine's clock moves to the answer.
     fn call<T>(
         &mut self,
         ep: Endpoint,
@@ -369,100 +205,30 @@ impl SimClient<'_> {
         summary: impl Fn(&T) -> String,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Result<T, CallError> {
-        let n = *self.call_no;
-        *self.call_no += 1;
-        self.feed.stats.calls += 1;
-        let sent = self.clock;
-        let arrival = sent.plus(self.cfg.latency.request_ms + self.jitter(n, 0));
-        let back = self.cfg.latency.response_ms + self.jitter(n, 1);
-        let fault = self.fault_for(n, ep, arrival);
-        self.sync_to(arrival);
-        self.first_read_version.get_or_insert(self.ex.version());
-        let log_it = ep.is_write() || fault.is_some();
-        if log_it {
-            self.feed.log.push(
-                arrival,
-                Source::Sim,
-                Event::Request {
-                    call: n,
-                    endpoint: ep,
-                    sent_ms: sent,
-                    params: params(),
-                },
-            );
-        }
-        let (result, receive) = match fault {
-            None => (exec(self.ex).map_err(CallError::Api), arrival.plus(back)),
-            Some((kind, reached)) => {
-                self.feed.stats.faults += 1;
-                match kind {
-                    FaultKind::RateLimit => (
-                        Err(CallError::Api(crate::exchange::codes::rate_limited())),
-                        arrival.plus(back),
-                    ),
-                    FaultKind::CancelUnknown => (
-                        Err(CallError::Api(crate::exchange::codes::unknown_order())),
-                        arrival.plus(back),
-                    ),
-                    FaultKind::Timeout | FaultKind::ServerError | FaultKind::DropStream => {
-                        if reached {
-                            let _ = exec(self.ex);
-                        }
-                        let (err, at) = if kind == FaultKind::Timeout {
-                            (
-                                TransportError::Timeout,
-                                sent.plus(self.cfg.latency.timeout_ms),
-                            )
-                        } else {
-                            (TransportError::ServerError, arrival.plus(back))
-                        };
-                        (Err(CallError::Transport(err)), at)
-                    }
-                }
-            }
-        };
-        // the exchange's own events from executing the request are stamped at arrival
-        self.sync_to(receive);
-        if log_it || result.is_err() {
-            let outcome = match (&result, fault) {
-                (Err(CallError::Transport(e)), Some((_, reached))) => {
-                    CallOutcome::Fault { error: *e, reached }
-                }
-                (Err(CallError::Api(e)), _) => CallOutcome::Rejected(e.clone()),
-                (Err(CallError::Transport(e)), None) => CallOutcome::Fault {
-                    error: *e,
-                    reached: false,
-                },
-                (Ok(v), _) => CallOutcome::Ok(summary(v)),
-            };
-            self.feed.log.push(
-                receive,
-                Source::Sim,
-                Event::Response {
-                    call: n,
-                    endpoint: ep,
-                    outcome,
-                },
-            );
-        }
-        self.clock = receive;
-        result
+        let a = self.v.call(ep, self.clock, params, summary, exec);
+        self.first_read_version.get_or_insert(a.version_at_arrival);
+        self.clock = a.receive;
+        a.result
     }
 }
 
-fn order_summary(o: &OrderInfo) -> String {
+/// The log's one-line form of this.
+pub(crate) fn order_summary(o: &OrderInfo) -> String {
     format!("orderId={} status={:?}", o.order_id, o.status)
 }
-fn algo_summary(a: &AlgoInfo) -> String {
+/// The log's one-line form of this.
+pub(crate) fn algo_summary(a: &AlgoInfo) -> String {
     format!("algoId={} algoStatus={:?}", a.algo_id, a.algo_status)
 }
-fn ref_str(r: &OrderRef) -> String {
+/// The log's one-line form of this.
+pub(crate) fn ref_str(r: &OrderRef) -> String {
     match r {
         OrderRef::Id(i) => format!("orderId={i}"),
         OrderRef::Client(c) => format!("origClientOrderId={c}"),
     }
 }
-fn algo_ref_str(r: &AlgoRef) -> String {
+/// The log's one-line form of this.
+pub(crate) fn algo_ref_str(r: &AlgoRef) -> String {
     match r {
         AlgoRef::Id(i) => format!("algoId={i}"),
         AlgoRef::Client(c) => format!("clientAlgoId={c}"),
@@ -481,7 +247,7 @@ impl Exchange for SimClient<'_> {
     fn emit(&mut self, event: EngineEvent) {
         let t = self.clock;
         self.sync_to(t);
-        self.feed.log.push(t, Source::Engine, Event::Engine(event));
+        self.v.push_event(t, Source::Engine, Event::Engine(event));
     }
     fn new_order(&mut self, req: &NewOrder) -> Result<OrderInfo, CallError> {
         self.call(
@@ -606,21 +372,49 @@ pub fn run(
 /// As [`run`], telling `progress` how far simulated time has got, in thousandths of the data's
 /// span (about 200 calls per run). The callback learns only that number and cannot change the run.
 pub fn run_with_progress(
-    mut ex: MockExchange,
-    mut engine: Engine,
+    ex: MockExchange,
+    engine: Engine,
     signals: &[Signal],
     manual: &[ManualClose],
     cfg: &SimConfig,
     progress: &mut dyn FnMut(u32),
 ) -> RunOutput {
+    run_inner(ex, engine, signals, manual, cfg, progress, false).0
+}
+
+/// As [`run`], also returning every call the engine made, reads included, in order (for a
+/// call-for-call replay over the wire). Idle polls are never skipped here, so the trace is whole;
+/// the log is the same either way.
+pub fn run_traced(
+    ex: MockExchange,
+    engine: Engine,
+    signals: &[Signal],
+    manual: &[ManualClose],
+    cfg: &SimConfig,
+) -> (RunOutput, Vec<TracedCall>) {
+    let mut cfg = cfg.clone();
+    cfg.skip_idle_polls = false;
+    let (out, trace) = run_inner(ex, engine, signals, manual, &cfg, &mut |_| {}, true);
+    (out, trace.unwrap_or_default())
+}
+
+fn run_inner(
+    ex: MockExchange,
+    mut engine: Engine,
+    signals: &[Signal],
+    manual: &[ManualClose],
+    cfg: &SimConfig,
+    progress: &mut dyn FnMut(u32),
+    trace: bool,
+) -> (RunOutput, Option<Vec<TracedCall>>) {
     // room for the equity samples and a few events per signal, so the log rarely grows by copying
-    let mut feed = Feed {
-        log: EventLog::with_capacity(ex.expected_samples() + 64 + 16 * signals.len()),
-        ..Feed::default()
-    };
-    let mut call_no = 0u64;
-    let mut clock = ex.time();
-    let span = ex.span();
+    let cap = ex.expected_samples() + 64 + 16 * signals.len();
+    let mut v = Venue::new(ex, cfg.clone(), cap);
+    if trace {
+        v.trace = Some(Vec::new());
+    }
+    let mut clock = v.ex.time();
+    let span = v.ex.span();
     let end = span.1;
     let progress_step = ((span.1 .0 - span.0 .0) / 200).max(1);
     let mut next_progress = span.0;
@@ -650,14 +444,14 @@ pub fn run_with_progress(
                 }
             }
         };
-        consider(feed.queue.front().map(|q| q.0), Item::Stream);
+        consider(v.feed.queue.front().map(|q| q.0), Item::Stream);
         consider(restarts.get(ri).map(|&t| TimeMs(t)), Item::Restart);
         consider(manual.get(mi).map(|m| m.at), Item::Manual);
         consider(signals.get(si).map(|s| s.timestamp), Item::Signal);
         consider(engine.next_timer(), Item::Timer);
         let Some((t, item)) = best else {
-            sync(&mut ex, &mut feed, cfg, end);
-            if feed.queue.is_empty() {
+            v.sync(end);
+            if v.feed.queue.is_empty() {
                 break;
             }
             continue;
@@ -665,7 +459,7 @@ pub fn run_with_progress(
         if t > end {
             // the engine's next action lies past the data (even if stream events are still
             // queued, the engine is busy until after the end): walk the venue to the end, stop
-            sync(&mut ex, &mut feed, cfg, end);
+            v.sync(end);
             break;
         }
         // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can
@@ -673,11 +467,11 @@ pub fn run_with_progress(
         if item == Item::Timer
             && cfg.skip_idle_polls
             && engine.poll_pass_is_readonly()
-            && version_after_pass == Some(ex.version())
+            && version_after_pass == Some(v.ex.version())
         {
             let n = engine.pass_calls() as u64;
             let next_other = [
-                feed.queue.front().map(|q| q.0),
+                v.feed.queue.front().map(|q| q.0),
                 restarts.get(ri).map(|&t| TimeMs(t)),
                 manual.get(mi).map(|m| m.at),
                 signals.get(si).map(|s| s.timestamp),
@@ -688,11 +482,11 @@ pub fn run_with_progress(
             .unwrap_or(end)
             .min(end);
             // the walk must stand at the pass start to look ahead from there
-            if sync_until(&mut ex, &mut feed, cfg, t) {
+            if sync_until(&mut v.ex, &mut v.feed, cfg, t) {
                 continue;
             }
-            if version_after_pass == Some(ex.version()) && feed.queue.is_empty() {
-                let change = ex.next_change_time(next_other);
+            if version_after_pass == Some(v.ex.version()) && v.feed.queue.is_empty() {
+                let change = v.ex.next_change_time(next_other);
                 let uniform = cfg.latency.jitter_ms <= 0
                     && !cfg.faults.any_random()
                     && cfg.faults.scheduled.is_empty();
@@ -703,7 +497,7 @@ pub fn run_with_progress(
                     let start = nt.max(at).max(last_timer.plus(1));
                     // replay the pass's calls' timing and fault draws without running them
                     let mut tc = start;
-                    let mut idx = call_no;
+                    let mut idx = v.call_no;
                     let mut ok = true;
                     for _ in 0..n {
                         let arrival = tc.plus(cfg.latency.request_ms + call_jitter(cfg, idx, 0));
@@ -720,9 +514,9 @@ pub fn run_with_progress(
                         break;
                     }
                     engine.skip_pass(tc);
-                    call_no = idx;
-                    feed.stats.calls += n;
-                    feed.stats.passes_skipped += 1;
+                    v.call_no = idx;
+                    v.feed.stats.calls += n;
+                    v.feed.stats.passes_skipped += 1;
                     last_timer = start;
                     at = tc;
                     skipped = true;
@@ -744,9 +538,9 @@ pub fn run_with_progress(
                             let count = (limit - s1.0) / period + 1;
                             let s_last = s1.plus((count - 1) * period);
                             engine.skip_pass(s_last.plus(d));
-                            call_no += n * count as u64;
-                            feed.stats.calls += n * count as u64;
-                            feed.stats.passes_skipped += count as u64;
+                            v.call_no += n * count as u64;
+                            v.feed.stats.calls += n * count as u64;
+                            v.feed.stats.passes_skipped += count as u64;
                             last_timer = s_last;
                             at = s_last.plus(d);
                         }
@@ -755,13 +549,13 @@ pub fn run_with_progress(
                 if skipped {
                     // as after a real pass, the venue is walked to the end of the last one (its
                     // answer's arrival), so events in between reach the stream queue on time
-                    sync(&mut ex, &mut feed, cfg, at);
+                    v.sync(at);
                     clock = clock.max(at);
                     continue;
                 }
             }
         }
-        if item != Item::Stream && sync_until(&mut ex, &mut feed, cfg, t) {
+        if item != Item::Stream && sync_until(&mut v.ex, &mut v.feed, cfg, t) {
             // a stream event is due first: pick again
             continue;
         }
@@ -773,29 +567,23 @@ pub fn run_with_progress(
         if item == Item::Timer {
             last_timer = t;
         }
-        sync(&mut ex, &mut feed, cfg, t);
+        v.sync(t);
         let mut client = SimClient {
-            ex: &mut ex,
-            feed: &mut feed,
-            cfg,
+            v: &mut v,
             clock: t,
-            call_no: &mut call_no,
             first_read_version: None,
         };
         match item {
             Item::Stream => {
                 // deliver every event due now, in order
-                while let Some((qt, _)) = client.feed.queue.front() {
-                    if *qt > client.clock {
-                        break;
-                    }
+                while client.v.next_stream_time().is_some_and(|t| t <= client.clock) {
                     // everything already on the socket is readable before the first is acted on
-                    let clock = client.clock;
-                    for (_, ev) in client.feed.queue.iter().take_while(|q| q.0 <= clock) {
+                    for ev in client.v.stream_due(client.clock) {
                         engine.on_stream_received(ev);
                     }
-                    let (_, ev) = client.feed.queue.pop_front().expect("front exists");
-                    client.feed.stats.stream_delivered += 1;
+                    let Some((_, ev)) = client.v.pop_stream_due(client.clock) else {
+                        break;
+                    };
                     engine.on_stream(&ev, &mut client);
                 }
             }
@@ -816,13 +604,13 @@ pub fn run_with_progress(
                 engine.on_signal(s, &mut client);
             }
             Item::Timer => {
-                client.feed.stats.passes += 1;
-                let at_start = client.ex.version();
+                client.v.feed.stats.passes += 1;
+                let at_start = client.v.ex.version();
                 engine.on_timer(&mut client);
                 // what the pass saw: the venue as its first read found it (a change after that
                 // read, even during the pass, must make the next pass run)
                 let seen = client.first_read_version.unwrap_or(at_start);
-                version_after_pass = (seen == client.ex.version()).then_some(seen);
+                version_after_pass = (seen == client.v.ex.version()).then_some(seen);
             }
         }
         clock = client.clock;
@@ -832,16 +620,6 @@ pub fn run_with_progress(
         }
     }
     // the log ends with the books as they stand at the end, so reports need nothing else
-    ex.final_sample();
-    sync(&mut ex, &mut feed, cfg, end);
-    let final_wallet = ex.wallet();
-    let final_unrealized = ex.unrealized();
-    RunOutput {
-        log: feed.log,
-        exchange: ex.stats().clone(),
-        sim: feed.stats,
-        final_wallet,
-        final_unrealized,
-        span,
-    }
+    let tr = v.trace.take();
+    (v.finish(end), tr)
 }

@@ -1,0 +1,419 @@
+//! The venue session: the mock exchange behind latency and faults, shared by `sim run` (through
+//! `SimClient`) and `sim serve` (through its venue actor), so a request gets the same answer,
+//! the same events and the same faults whichever way it arrives.
+//!
+//! A [`Venue`] owns the [`MockExchange`], the settings, the call counter (faults and jitter are
+//! drawn by call number) and the feed: the event log, the user-stream events on their way out
+//! (sorted by delivery time) and the counters. Must not import an async runtime or HTTP code
+//! (`tests/tidy.rs`).
+//!
+//! Ordering: [`Venue::sync`] walks the exchange to a time and moves its events into the log in
+//! the order they happened; a call is logged at its arrival (request) and its receipt (answer).
+
+use super::rng::{chance, draw, fast_draw, Stream};
+use super::{FaultKind, SimConfig, SimStats};
+use crate::api::*;
+use crate::engine::Monitor;
+use crate::events::*;
+use crate::exchange::MockExchange;
+use crate::types::*;
+use std::collections::VecDeque;
+
+/// What a run collects as it walks the venue: the log, the stream events on their way to the
+/// engine (sorted by delivery time), the loop's counters and the number of stream events sent.
+#[derive(Default)]
+pub(crate) struct Feed {
+    pub(crate) log: EventLog,
+    pub(crate) queue: VecDeque<(TimeMs, StreamEvent)>,
+    pub(crate) stats: SimStats,
+    pub(crate) stream_no: u64,
+}
+
+fn stream_event(e: &Event) -> Option<StreamEvent> {
+    match e {
+        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(o.clone())),
+        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(a.clone())),
+        Event::AccountUpdate(a) => Some(StreamEvent::Account(a.clone())),
+        _ => None,
+    }
+}
+
+/// Walks the exchange up to `t`, moving its events into the log and the stream queue.
+pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
+    loop {
+        ex.advance_to(t);
+        if ex.has_events() {
+            // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
+            let mut buf = ex.take_events();
+            for (et, e) in buf.drain(..) {
+                let se = if cfg.monitor == Monitor::Stream {
+                    stream_event(&e)
+                } else {
+                    None
+                };
+                let seq = f.log.push(et, Source::Exchange, e);
+                if let Some(se) = se {
+                    let n = f.stream_no;
+                    f.stream_no += 1;
+                    let dropped = chance(
+                        cfg.seed,
+                        Stream::UserStream,
+                        n * 2,
+                        cfg.faults.stream_drop_ppm,
+                    ) || cfg.faults.scheduled.iter().any(|f| {
+                        f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
+                    });
+                    if dropped {
+                        f.stats.stream_dropped += 1;
+                        f.log
+                            .push(et, Source::Sim, Event::StreamDropped { of: seq });
+                        continue;
+                    }
+                    let delay = if cfg.faults.stream_delay_ms > 0 {
+                        (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
+                            % (cfg.faults.stream_delay_ms as u64 + 1))
+                            as i64
+                    } else {
+                        0
+                    };
+                    let at = et.plus(cfg.latency.stream_ms + delay);
+                    // keep the queue sorted by delivery time (stable for equal times)
+                    let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
+                    f.queue.insert(pos, (at, se));
+                }
+            }
+            ex.return_event_buffer(buf);
+            continue;
+        }
+        if ex.time() >= t {
+            return;
+        }
+    }
+}
+
+/// As [`sync`], but in stream mode stops as soon as a stream event is due before `t`, so the
+/// engine hears of it before its next wake-up. Returns true when it stopped early.
+pub(crate) fn sync_until(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) -> bool {
+    if cfg.monitor != Monitor::Stream {
+        sync(ex, f, cfg, t);
+        return false;
+    }
+    loop {
+        if f.queue.front().is_some_and(|q| q.0 < t) {
+            return true;
+        }
+        if ex.time() >= t && !ex.has_events() {
+            return false;
+        }
+        // one step: advance_to stops right after the first step that emitted events
+        ex.advance_to(t);
+        let now = ex.time();
+        sync(ex, f, cfg, now);
+    }
+}
+
+/// Jitter of call `n`, leg 0 (request) or 1 (response): uniform in 0..=jitter_ms.
+pub(crate) fn call_jitter(cfg: &SimConfig, n: u64, leg: u64) -> i64 {
+    let j = cfg.latency.jitter_ms;
+    if j <= 0 {
+        return 0;
+    }
+    let x = fast_draw(cfg.seed, Stream::Latency, n);
+    let half = if leg == 0 { x & 0xFFFF_FFFF } else { x >> 32 };
+    (half % (j as u64 + 1)) as i64
+}
+
+/// 20-bit lane `i` of a draw hits with probability `ppm` per million.
+fn lane_hit(x: u64, i: u32, ppm: u32) -> bool {
+    ppm > 0 && ((x >> (20 * i)) & 0xF_FFFF) * 1_000_000 < (ppm as u64) << 20
+}
+
+/// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
+/// A pure function of (seed, n, endpoint, time), so idle-poll skipping can look ahead.
+pub(crate) fn call_fault(
+    cfg: &SimConfig,
+    n: u64,
+    ep: Endpoint,
+    at: TimeMs,
+) -> Option<(FaultKind, bool)> {
+    let f = &cfg.faults;
+    for s in &f.scheduled {
+        if s.from_ms <= at.0 && at.0 < s.to_ms && s.endpoint.is_none_or(|e| e == ep) {
+            if s.kind == FaultKind::DropStream {
+                continue;
+            }
+            if s.kind == FaultKind::CancelUnknown
+                && !matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
+            {
+                continue;
+            }
+            return Some((s.kind, s.reached));
+        }
+    }
+    if !f.any_random() {
+        return None;
+    }
+    let x = fast_draw(cfg.seed, Stream::Faults, n);
+    let reached = x >> 63 == 1;
+    if lane_hit(x, 0, f.rate_limit_ppm) {
+        return Some((FaultKind::RateLimit, false));
+    }
+    if lane_hit(x, 1, f.timeout_ppm) {
+        return Some((FaultKind::Timeout, reached));
+    }
+    if lane_hit(x, 2, f.server_error_ppm) {
+        return Some((FaultKind::ServerError, reached));
+    }
+    let y = fast_draw(cfg.seed, Stream::Faults, n ^ (1 << 62));
+    if matches!(ep, Endpoint::OpenOrders | Endpoint::OpenAlgoOrders)
+        && lane_hit(y, 0, f.poll_error_ppm)
+    {
+        return Some((FaultKind::ServerError, true));
+    }
+    if matches!(ep, Endpoint::CancelOrder | Endpoint::CancelAlgoOrder)
+        && lane_hit(y, 1, f.cancel_unknown_ppm)
+    {
+        return Some((FaultKind::CancelUnknown, false));
+    }
+    None
+}
+
+/// One call's outcome as the venue saw it.
+pub struct Answered<T> {
+    /// The answer (or the error the caller gets).
+    pub result: Result<T, CallError>,
+    /// When the call reached the exchange.
+    pub arrival: TimeMs,
+    /// When the answer (or the timeout) reaches the caller.
+    pub receive: TimeMs,
+    /// The fault injected into the call, with whether the request reached the exchange.
+    pub fault: Option<(FaultKind, bool)>,
+    /// The exchange's state version at arrival, before the call executed.
+    pub version_at_arrival: u64,
+}
+
+/// One call as it was sent (see [`Venue::trace`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TracedCall {
+    /// Call number.
+    pub call: u64,
+    /// Endpoint.
+    pub endpoint: Endpoint,
+    /// When it was sent.
+    pub sent_ms: TimeMs,
+    /// Its parameters.
+    pub params: RequestParams,
+}
+
+/// A venue session: the mock exchange, its settings, its call counter and its feed.
+pub struct Venue {
+    /// When set, every call (reads too, which the log leaves out) is appended here, so a session
+    /// can be replayed call for call (faults and jitter are drawn by call number).
+    pub trace: Option<Vec<TracedCall>>,
+    /// The mock exchange.
+    pub ex: MockExchange,
+    /// Settings (latency, faults, seed, whether stream events are queued).
+    pub cfg: SimConfig,
+    /// Number of the next call (faults and jitter are drawn by it).
+    pub call_no: u64,
+    pub(crate) feed: Feed,
+}
+
+impl Venue {
+    /// A session over `ex`; `log_capacity` sizes the event log up front.
+    pub fn new(ex: MockExchange, cfg: SimConfig, log_capacity: usize) -> Venue {
+        Venue {
+            trace: None,
+            ex,
+            cfg,
+            call_no: 0,
+            feed: Feed {
+                log: EventLog::with_capacity(log_capacity),
+                ..Feed::default()
+            },
+        }
+    }
+
+    /// Walks the exchange to `t`, moving its events into the log and the stream queue.
+    pub fn sync(&mut self, t: TimeMs) {
+        sync(&mut self.ex, &mut self.feed, &self.cfg, t);
+    }
+
+    /// As [`Venue::sync`], but when user-stream events are queued stops as soon as one is due
+    /// before `t`; true when it stopped early.
+    pub fn sync_until(&mut self, t: TimeMs) -> bool {
+        sync_until(&mut self.ex, &mut self.feed, &self.cfg, t)
+    }
+
+    /// The event log so far.
+    pub fn log(&self) -> &EventLog {
+        &self.feed.log
+    }
+
+    /// Appends a record to the log (the caller's own annotation).
+    pub fn push_event(&mut self, t: TimeMs, source: Source, event: Event) -> Seq {
+        self.feed.log.push(t, source, event)
+    }
+
+    /// The loop's counters so far.
+    pub fn stats(&self) -> &SimStats {
+        &self.feed.stats
+    }
+
+    /// The queued stream events due by `t`, in delivery order (not removed).
+    pub fn stream_due(&self, t: TimeMs) -> impl Iterator<Item = &StreamEvent> + '_ {
+        self.feed
+            .queue
+            .iter()
+            .take_while(move |q| q.0 <= t)
+            .map(|q| &q.1)
+    }
+    /// Delivery time of the next queued stream event.
+    pub fn next_stream_time(&self) -> Option<TimeMs> {
+        self.feed.queue.front().map(|q| q.0)
+    }
+
+    /// Takes the next stream event due at or before `t` (in delivery order) and counts it.
+    pub fn pop_stream_due(&mut self, t: TimeMs) -> Option<(TimeMs, StreamEvent)> {
+        if self.feed.queue.front().is_some_and(|q| q.0 <= t) {
+            self.feed.stats.stream_delivered += 1;
+            self.feed.queue.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Finishes the session at `end`: the final equity sample, the walk to the end, the output.
+    pub fn finish(mut self, end: TimeMs) -> super::RunOutput {
+        let span = self.ex.span();
+        self.ex.final_sample();
+        self.sync(end);
+        let final_wallet = self.ex.wallet();
+        let final_unrealized = self.ex.unrealized();
+        super::RunOutput {
+            log: self.feed.log,
+            exchange: self.ex.stats().clone(),
+            sim: self.feed.stats,
+            final_wallet,
+            final_unrealized,
+            span,
+        }
+    }
+
+    /// One REST call sent at `sent`: request latency (the market is walked to the arrival),
+    /// faults, execution at arrival, response latency; writes and failures are logged.
+    pub fn call<T>(
+        &mut self,
+        ep: Endpoint,
+        sent: TimeMs,
+        params: impl FnOnce() -> RequestParams,
+        summary: impl Fn(&T) -> String,
+        exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
+    ) -> Answered<T> {
+        let n = self.call_no;
+        self.call_no += 1;
+        self.feed.stats.calls += 1;
+        let arrival = sent.plus(self.cfg.latency.request_ms + call_jitter(&self.cfg, n, 0));
+        let back = self.cfg.latency.response_ms + call_jitter(&self.cfg, n, 1);
+        let fault = call_fault(&self.cfg, n, ep, arrival);
+        self.sync(arrival);
+        let version_at_arrival = self.ex.version();
+        let log_it = ep.is_write() || fault.is_some();
+        if let Some(tr) = self.trace.as_mut() {
+            let p = params();
+            if log_it {
+                self.feed.log.push(
+                    arrival,
+                    Source::Sim,
+                    Event::Request {
+                        call: n,
+                        endpoint: ep,
+                        sent_ms: sent,
+                        params: p.clone(),
+                    },
+                );
+            }
+            tr.push(TracedCall {
+                call: n,
+                endpoint: ep,
+                sent_ms: sent,
+                params: p,
+            });
+        } else if log_it {
+            self.feed.log.push(
+                arrival,
+                Source::Sim,
+                Event::Request {
+                    call: n,
+                    endpoint: ep,
+                    sent_ms: sent,
+                    params: params(),
+                },
+            );
+        }
+        let (result, receive) = match fault {
+            None => (
+                exec(&mut self.ex).map_err(CallError::Api),
+                arrival.plus(back),
+            ),
+            Some((kind, reached)) => {
+                self.feed.stats.faults += 1;
+                match kind {
+                    FaultKind::RateLimit => (
+                        Err(CallError::Api(crate::exchange::codes::rate_limited())),
+                        arrival.plus(back),
+                    ),
+                    FaultKind::CancelUnknown => (
+                        Err(CallError::Api(crate::exchange::codes::unknown_order())),
+                        arrival.plus(back),
+                    ),
+                    FaultKind::Timeout | FaultKind::ServerError | FaultKind::DropStream => {
+                        if reached {
+                            let _ = exec(&mut self.ex);
+                        }
+                        let (err, at) = if kind == FaultKind::Timeout {
+                            (
+                                TransportError::Timeout,
+                                sent.plus(self.cfg.latency.timeout_ms),
+                            )
+                        } else {
+                            (TransportError::ServerError, arrival.plus(back))
+                        };
+                        (Err(CallError::Transport(err)), at)
+                    }
+                }
+            }
+        };
+        // the exchange's own events from executing the request are stamped at arrival
+        self.sync(receive);
+        if log_it || result.is_err() {
+            let outcome = match (&result, fault) {
+                (Err(CallError::Transport(e)), Some((_, reached))) => {
+                    CallOutcome::Fault { error: *e, reached }
+                }
+                (Err(CallError::Api(e)), _) => CallOutcome::Rejected(e.clone()),
+                (Err(CallError::Transport(e)), None) => CallOutcome::Fault {
+                    error: *e,
+                    reached: false,
+                },
+                (Ok(v), _) => CallOutcome::Ok(summary(v)),
+            };
+            self.feed.log.push(
+                receive,
+                Source::Sim,
+                Event::Response {
+                    call: n,
+                    endpoint: ep,
+                    outcome,
+                },
+            );
+        }
+        Answered {
+            result,
+            arrival,
+            receive,
+            fault,
+            version_at_arrival,
+        }
+    }
+}
