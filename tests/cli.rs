@@ -174,7 +174,7 @@ fn unknown_key_is_a_one_line_error_with_line_and_field() {
     assert_eq!(code, 2);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("sim: error: "), "{err}");
-    assert!(err.contains("s.toml:6: field `slipage_ticks`"), "{err}");
+    assert!(err.contains("s.toml:6: field `exchange.slipage_ticks`"), "{err}");
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn unknown_symbol_and_profile_are_errors() {
     );
     assert_eq!(code, 2);
     assert!(
-        err.contains("s.toml:3: field `symbol`: unknown symbol `DOGEUSDT`"),
+        err.contains("s.toml:3: field `data.symbol`: unknown symbol `DOGEUSDT`"),
         "{err}"
     );
     let (code, err) = bad_input(
@@ -194,7 +194,7 @@ fn unknown_symbol_and_profile_are_errors() {
     );
     assert_eq!(code, 2);
     assert!(
-        err.contains("s.toml:4: field `profile`: unknown profile `v9`"),
+        err.contains("s.toml:4: field `engine.profile`: unknown profile `v9`"),
         "{err}"
     );
 }
