@@ -174,7 +174,10 @@ fn unknown_key_is_a_one_line_error_with_line_and_field() {
     assert_eq!(code, 2);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("sim: error: "), "{err}");
-    assert!(err.contains("s.toml:6: field `exchange.slipage_ticks`"), "{err}");
+    assert!(
+        err.contains("s.toml:6: field `exchange.slipage_ticks`"),
+        "{err}"
+    );
 }
 
 #[test]

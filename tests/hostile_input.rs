@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::hostile::Sandbox;
+use common::hostile::{collect, finish, Sandbox};
 
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -221,48 +221,181 @@ const KEY_CASES: &[(&str, &str, &str, &str, &str)] = &[
 
 /// (case name, inside of the inline signal, expected field).
 const SIGNAL_CASES: &[(&str, &str, &str)] = &[
-    ("signal on feb 30", r#"at = "2026-02-30T01:00", action = "buy""#, "signals.inline[0].at"),
-    ("signal ms overflow", r#"at = "99999999999999999999", action = "buy""#, "signals.inline[0].at"),
-    ("signal at 2100", r#"at = "4102444800000", action = "buy""#, "signals.inline[0].at"),
-    ("signal at epoch 0", r#"at = "0", action = "buy""#, "signals.inline[0].at"),
-    ("signal time garbage", r#"at = "soon", action = "buy""#, "signals.inline[0].at"),
-    ("negative quantity", r#"at = "2026-02-01T02:00", action = "buy", quantity = "-1""#, "signals.inline[0].quantity"),
-    ("largest decimal quantity", r#"at = "2026-02-01T02:00", action = "buy", quantity = "79228162514264337593543950335""#, "signals.inline[0].quantity"),
-    ("stop loss zero", r#"at = "2026-02-01T02:00", action = "buy", stop_loss = "0""#, "signals.inline[0].stop_loss"),
-    ("stop loss negative", r#"at = "2026-02-01T02:00", action = "buy", stop_loss = "-5""#, "signals.inline[0].stop_loss"),
-    ("take profit zero", r#"at = "2026-02-01T02:00", action = "sell", take_profit = "0""#, "signals.inline[0].take_profit"),
-    ("largest decimal take profit", r#"at = "2026-02-01T02:00", action = "buy", take_profit = "79228162514264337593543950335""#, "signals.inline[0].take_profit"),
-    ("sl_pct one", r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "1""#, "signals.inline[0].sl_pct"),
-    ("sl_pct above one", r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "1.5""#, "signals.inline[0].sl_pct"),
-    ("negative sl_pct", r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "-0.01""#, "signals.inline[0].sl_pct"),
-    ("largest decimal sl_pct", r#"at = "2026-02-01T02:00", action = "sell", sl_pct = "79228162514264337593543950335""#, "signals.inline[0].sl_pct"),
-    ("largest decimal tp_pct", r#"at = "2026-02-01T02:00", action = "buy", tp_pct = "79228162514264337593543950335""#, "signals.inline[0].tp_pct"),
-    ("short target at zero", r#"at = "2026-02-01T02:00", action = "sell", tp_pct = "1""#, "signals.inline[0].tp_pct"),
-    ("sl_pct rounding to zero", r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "0.99999999999""#, "signals.inline[0].sl_pct"),
-    ("stop_loss_pct one", r#"at = "2026-02-01T02:00", action = "buy", stop_loss_pct = "1""#, "signals.inline[0].stop_loss_pct"),
-    ("negative take_profit_pct", r#"at = "2026-02-01T02:00", action = "buy", take_profit_pct = "-1""#, "signals.inline[0].take_profit_pct"),
-    ("confidence two", r#"at = "2026-02-01T02:00", action = "buy", confidence = "2""#, "signals.inline[0].confidence"),
-    ("unknown order type", r#"at = "2026-02-01T02:00", action = "buy", order_type = "stop_limit""#, "signals.inline[0].order_type"),
-    ("unknown action", r#"at = "2026-02-01T02:00", action = "buyy""#, "signals.inline[0].action"),
-    ("unknown signal key", r#"at = "2026-02-01T02:00", action = "buy", colour = "red""#, "signals.inline[0].colour"),
-    ("empty strategy", r#"at = "2026-02-01T02:00", action = "buy", strategy = """#, "signals.inline[0].strategy"),
-    ("quantity not a number", r#"at = "2026-02-01T02:00", action = "buy", quantity = "ten""#, "signals.inline[0].quantity"),
+    (
+        "signal on feb 30",
+        r#"at = "2026-02-30T01:00", action = "buy""#,
+        "signals.inline[0].at",
+    ),
+    (
+        "signal ms overflow",
+        r#"at = "99999999999999999999", action = "buy""#,
+        "signals.inline[0].at",
+    ),
+    (
+        "signal at 2100",
+        r#"at = "4102444800000", action = "buy""#,
+        "signals.inline[0].at",
+    ),
+    (
+        "signal at epoch 0",
+        r#"at = "0", action = "buy""#,
+        "signals.inline[0].at",
+    ),
+    (
+        "signal time garbage",
+        r#"at = "soon", action = "buy""#,
+        "signals.inline[0].at",
+    ),
+    (
+        "negative quantity",
+        r#"at = "2026-02-01T02:00", action = "buy", quantity = "-1""#,
+        "signals.inline[0].quantity",
+    ),
+    (
+        "largest decimal quantity",
+        r#"at = "2026-02-01T02:00", action = "buy", quantity = "79228162514264337593543950335""#,
+        "signals.inline[0].quantity",
+    ),
+    (
+        "stop loss zero",
+        r#"at = "2026-02-01T02:00", action = "buy", stop_loss = "0""#,
+        "signals.inline[0].stop_loss",
+    ),
+    (
+        "stop loss negative",
+        r#"at = "2026-02-01T02:00", action = "buy", stop_loss = "-5""#,
+        "signals.inline[0].stop_loss",
+    ),
+    (
+        "take profit zero",
+        r#"at = "2026-02-01T02:00", action = "sell", take_profit = "0""#,
+        "signals.inline[0].take_profit",
+    ),
+    (
+        "largest decimal take profit",
+        r#"at = "2026-02-01T02:00", action = "buy", take_profit = "79228162514264337593543950335""#,
+        "signals.inline[0].take_profit",
+    ),
+    (
+        "sl_pct one",
+        r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "1""#,
+        "signals.inline[0].sl_pct",
+    ),
+    (
+        "sl_pct above one",
+        r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "1.5""#,
+        "signals.inline[0].sl_pct",
+    ),
+    (
+        "negative sl_pct",
+        r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "-0.01""#,
+        "signals.inline[0].sl_pct",
+    ),
+    (
+        "largest decimal sl_pct",
+        r#"at = "2026-02-01T02:00", action = "sell", sl_pct = "79228162514264337593543950335""#,
+        "signals.inline[0].sl_pct",
+    ),
+    (
+        "largest decimal tp_pct",
+        r#"at = "2026-02-01T02:00", action = "buy", tp_pct = "79228162514264337593543950335""#,
+        "signals.inline[0].tp_pct",
+    ),
+    (
+        "short target at zero",
+        r#"at = "2026-02-01T02:00", action = "sell", tp_pct = "1""#,
+        "signals.inline[0].tp_pct",
+    ),
+    (
+        "sl_pct rounding to zero",
+        r#"at = "2026-02-01T02:00", action = "buy", sl_pct = "0.99999999999""#,
+        "signals.inline[0].sl_pct",
+    ),
+    (
+        "stop_loss_pct one",
+        r#"at = "2026-02-01T02:00", action = "buy", stop_loss_pct = "1""#,
+        "signals.inline[0].stop_loss_pct",
+    ),
+    (
+        "negative take_profit_pct",
+        r#"at = "2026-02-01T02:00", action = "buy", take_profit_pct = "-1""#,
+        "signals.inline[0].take_profit_pct",
+    ),
+    (
+        "confidence two",
+        r#"at = "2026-02-01T02:00", action = "buy", confidence = "2""#,
+        "signals.inline[0].confidence",
+    ),
+    (
+        "unknown order type",
+        r#"at = "2026-02-01T02:00", action = "buy", order_type = "stop_limit""#,
+        "signals.inline[0].order_type",
+    ),
+    (
+        "unknown action",
+        r#"at = "2026-02-01T02:00", action = "buyy""#,
+        "signals.inline[0].action",
+    ),
+    (
+        "unknown signal key",
+        r#"at = "2026-02-01T02:00", action = "buy", colour = "red""#,
+        "signals.inline[0].colour",
+    ),
+    (
+        "empty strategy",
+        r#"at = "2026-02-01T02:00", action = "buy", strategy = """#,
+        "signals.inline[0].strategy",
+    ),
+    (
+        "quantity not a number",
+        r#"at = "2026-02-01T02:00", action = "buy", quantity = "ten""#,
+        "signals.inline[0].quantity",
+    ),
 ];
 
 /// (case name, random generator inside, expected field).
 const RANDOM_CASES: &[(&str, &str, &str)] = &[
-    ("random rate largest decimal", r#"seed = 1, rate_per_day = "79228162514264337593543950335", sl_pct = "0.01", tp_pct = "0.02""#, "signals.random.rate_per_day"),
-    ("random rate above one a second", r#"seed = 1, rate_per_day = "86401", sl_pct = "0.01", tp_pct = "0.02""#, "signals.random.rate_per_day"),
-    ("random sl_pct one", r#"seed = 1, rate_per_day = "6", sl_pct = "1", tp_pct = "0.02""#, "signals.random.sl_pct"),
-    ("random tp_pct largest decimal", r#"seed = 1, rate_per_day = "6", sl_pct = "0.01", tp_pct = "79228162514264337593543950335""#, "signals.random.tp_pct"),
-    ("random quantity largest decimal", r#"seed = 1, rate_per_day = "6", sl_pct = "0.01", tp_pct = "0.02", quantity = "79228162514264337593543950335""#, "signals.random.quantity"),
-    ("random unknown sides", r#"seed = 1, rate_per_day = "6", sl_pct = "0.01", tp_pct = "0.02", sides = "up""#, "signals.random.sides"),
-    ("random without seed", r#"rate_per_day = "6", sl_pct = "0.01", tp_pct = "0.02""#, "signals.random.seed"),
+    (
+        "random rate largest decimal",
+        r#"seed = 1, rate_per_day = "79228162514264337593543950335", sl_pct = "0.01", tp_pct = "0.02""#,
+        "signals.random.rate_per_day",
+    ),
+    (
+        "random rate above one a second",
+        r#"seed = 1, rate_per_day = "86401", sl_pct = "0.01", tp_pct = "0.02""#,
+        "signals.random.rate_per_day",
+    ),
+    (
+        "random sl_pct one",
+        r#"seed = 1, rate_per_day = "6", sl_pct = "1", tp_pct = "0.02""#,
+        "signals.random.sl_pct",
+    ),
+    (
+        "random tp_pct largest decimal",
+        r#"seed = 1, rate_per_day = "6", sl_pct = "0.01", tp_pct = "79228162514264337593543950335""#,
+        "signals.random.tp_pct",
+    ),
+    (
+        "random quantity largest decimal",
+        r#"seed = 1, rate_per_day = "6", sl_pct = "0.01", tp_pct = "0.02", quantity = "79228162514264337593543950335""#,
+        "signals.random.quantity",
+    ),
+    (
+        "random unknown sides",
+        r#"seed = 1, rate_per_day = "6", sl_pct = "0.01", tp_pct = "0.02", sides = "up""#,
+        "signals.random.sides",
+    ),
+    (
+        "random without seed",
+        r#"rate_per_day = "6", sl_pct = "0.01", tp_pct = "0.02""#,
+        "signals.random.seed",
+    ),
 ];
 
 #[test]
 fn every_out_of_range_scenario_key_is_refused_with_its_file_line_and_field() {
     let mut n = 0;
+    let mut failures = Vec::new();
     for (i, (case, section, key, value, field)) in KEY_CASES.iter().enumerate() {
         let (text, line) = with(section, key, value);
         let sb = Sandbox::new(case);
@@ -277,11 +410,13 @@ fn every_out_of_range_scenario_key_is_refused_with_its_file_line_and_field() {
         };
         let must: Vec<&str> = must.iter().map(String::as_str).collect();
         // `run` and `check` alike; alternate so both commands see every kind
-        if i % 2 == 0 {
-            sb.expect_bad_input(case, &["run", "s.toml", "--out", "{D}/out"], &must);
-        } else {
-            sb.expect_bad_input(case, &["check", "{D}/s.toml"], &must);
-        }
+        collect(&mut failures, case, || {
+            if i % 2 == 0 {
+                sb.expect_bad_input(case, &["run", "s.toml", "--out", "{D}/out"], &must);
+            } else {
+                sb.expect_bad_input(case, &["check", "{D}/s.toml"], &must);
+            }
+        });
         n += 1;
     }
     for (case, sig, field) in SIGNAL_CASES {
@@ -289,7 +424,9 @@ fn every_out_of_range_scenario_key_is_refused_with_its_file_line_and_field() {
         let sb = Sandbox::new(case);
         sb.write("s.toml", &text);
         let must = format!("s.toml:{line}: field `{field}`");
-        sb.expect_bad_input(case, &["run", "s.toml", "--out", "{D}/out"], &[&must]);
+        collect(&mut failures, case, || {
+            sb.expect_bad_input(case, &["run", "s.toml", "--out", "{D}/out"], &[&must]);
+        });
         n += 1;
     }
     for (case, r, field) in RANDOM_CASES {
@@ -297,9 +434,12 @@ fn every_out_of_range_scenario_key_is_refused_with_its_file_line_and_field() {
         let sb = Sandbox::new(case);
         sb.write("s.toml", &text);
         let must = format!("s.toml:{line}: field `{field}`");
-        sb.expect_bad_input(case, &["check", "s.toml"], &[&must]);
+        collect(&mut failures, case, || {
+            sb.expect_bad_input(case, &["check", "s.toml"], &[&must]);
+        });
         n += 1;
     }
+    finish(failures);
     assert!(n >= 100, "{n} scenario cases");
     // the base itself is fine (the cases above fail for their one change only)
     let sb = Sandbox::new("base-ok");
@@ -317,7 +457,11 @@ fn broken_scenario_files_are_refused_whole() {
     let b = base();
     let cut = b.find("name = \"hos").unwrap() + 10;
     sb.write("truncated.toml", &b[..cut]);
-    sb.expect_bad_input("truncated string", &["check", "truncated.toml"], &["truncated.toml:1"]);
+    sb.expect_bad_input(
+        "truncated string",
+        &["check", "truncated.toml"],
+        &["truncated.toml:1"],
+    );
     let mut bytes = b.clone().into_bytes();
     let at = b.find("[latency]").unwrap();
     bytes[at + 2] = 0xff;
@@ -329,35 +473,77 @@ fn broken_scenario_files_are_refused_whole() {
         &[&format!("binary.toml:{line}: is not UTF-8")],
     );
     sb.write("empty.toml", "");
-    sb.expect_bad_input("empty file", &["check", "empty.toml"], &["empty.toml: field `data`"]);
+    sb.expect_bad_input(
+        "empty file",
+        &["check", "empty.toml"],
+        &["empty.toml: field `data`"],
+    );
     sb.write("only-comment.toml", "# nothing\n");
-    sb.expect_bad_input("no data section", &["check", "only-comment.toml"], &["field `data`", "add"]);
-    sb.write("no-klines.toml", "name = \"x\"\n[data]\nfrom = \"2026-02-01\"\n");
+    sb.expect_bad_input(
+        "no data section",
+        &["check", "only-comment.toml"],
+        &["field `data`", "add"],
+    );
+    sb.write(
+        "no-klines.toml",
+        "name = \"x\"\n[data]\nfrom = \"2026-02-01\"\n",
+    );
     sb.expect_bad_input(
         "missing klines key",
         &["check", "no-klines.toml"],
-        &["no-klines.toml:2: field `data.klines`: missing field `klines`", "under [data]"],
+        &[
+            "no-klines.toml:2: field `data.klines`: missing field `klines`",
+            "under [data]",
+        ],
     );
     sb.write("dup.toml", format!("{b}\nseed = 2\n"));
     sb.expect_bad_input("duplicate key", &["check", "dup.toml"], &["dup.toml:"]);
     sb.write("dup2.toml", format!("seed = 3\n{b}"));
-    sb.expect_bad_input("duplicate key at top", &["check", "dup2.toml"], &["dup2.toml:"]);
+    sb.expect_bad_input(
+        "duplicate key at top",
+        &["check", "dup2.toml"],
+        &["dup2.toml:"],
+    );
     std::fs::create_dir_all(sb.dir.join("folder.toml")).unwrap();
-    sb.expect_bad_input("a folder as scenario", &["check", "folder.toml"], &["folder.toml: is a folder"]);
-    sb.expect_bad_input("missing scenario", &["run", "nope.toml", "--out", "{D}/out"], &["nope.toml: cannot read"]);
+    sb.expect_bad_input(
+        "a folder as scenario",
+        &["check", "folder.toml"],
+        &["folder.toml: is a folder"],
+    );
+    sb.expect_bad_input(
+        "missing scenario",
+        &["run", "nope.toml", "--out", "{D}/out"],
+        &["nope.toml: cannot read"],
+    );
     // a stem that is not a plain name, and no `name`
     let nameless = b.replacen("name = \"hostile\"\n", "", 1);
     sb.write("...toml", &nameless);
-    sb.expect_bad_input("stem `..`", &["check", "...toml"], &["field `name`", "add `name"]);
+    sb.expect_bad_input(
+        "stem `..`",
+        &["check", "...toml"],
+        &["field `name`", "add `name"],
+    );
     #[cfg(unix)]
     {
         let fifo = sb.dir.join("fifo.toml");
         let ok = std::process::Command::new("mkfifo").arg(&fifo).status();
         if ok.is_ok_and(|s| s.success()) {
-            sb.expect_bad_input("a FIFO as scenario", &["check", "fifo.toml"], &["fifo.toml: is not a regular file"]);
-            sb.expect_bad_input("a FIFO as sweep", &["sweep", "fifo.toml", "--out", "{D}/out"], &["fifo.toml: is not a regular file"]);
+            sb.expect_bad_input(
+                "a FIFO as scenario",
+                &["check", "fifo.toml"],
+                &["fifo.toml: is not a regular file"],
+            );
+            sb.expect_bad_input(
+                "a FIFO as sweep",
+                &["sweep", "fifo.toml", "--out", "{D}/out"],
+                &["fifo.toml: is not a regular file"],
+            );
         }
-        sb.expect_bad_input("a device as scenario", &["check", "/dev/zero"], &["/dev/zero: is not a regular file"]);
+        sb.expect_bad_input(
+            "a device as scenario",
+            &["check", "/dev/zero"],
+            &["/dev/zero: is not a regular file"],
+        );
     }
 }
 
@@ -378,20 +564,85 @@ fn bad_sweep_files_cite_the_sweep_file_and_the_axis_line() {
     const HEAD: &str = "name = \"w\"\nbase = \"s.toml\"\n\n[grid]\n";
     // (case, grid lines, needle of the expected line, expected text)
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("negative latency value", "\"latency.request_ms\" = [25, -1]\n", "latency.request_ms", "field `grid.\"latency.request_ms\"`: value `-1`"),
-        ("largest decimal balance value", "\"exchange.initial_balance\" = [\"79228162514264337593543950335\"]\n", "initial_balance", "value `79228162514264337593543950335`"),
-        ("unknown axis key", "\"latency.nope\" = [1]\n", "latency.nope", "field `grid.\"latency.nope\"`"),
-        ("unknown profile value", "\"engine.profile\" = [\"reference\", \"nope\"]\n", "engine.profile", "value `nope`"),
-        ("value of the wrong type", "\"latency.request_ms\" = [\"fast\"]\n", "latency.request_ms", "value `fast`"),
+        (
+            "negative latency value",
+            "\"latency.request_ms\" = [25, -1]\n",
+            "latency.request_ms",
+            "field `grid.\"latency.request_ms\"`: value `-1`",
+        ),
+        (
+            "largest decimal balance value",
+            "\"exchange.initial_balance\" = [\"79228162514264337593543950335\"]\n",
+            "initial_balance",
+            "value `79228162514264337593543950335`",
+        ),
+        (
+            "unknown axis key",
+            "\"latency.nope\" = [1]\n",
+            "latency.nope",
+            "field `grid.\"latency.nope\"`",
+        ),
+        (
+            "unknown profile value",
+            "\"engine.profile\" = [\"reference\", \"nope\"]\n",
+            "engine.profile",
+            "value `nope`",
+        ),
+        (
+            "value of the wrong type",
+            "\"latency.request_ms\" = [\"fast\"]\n",
+            "latency.request_ms",
+            "value `fast`",
+        ),
         ("empty axis", "\"seed\" = []\n", "seed", "no value"),
-        ("empty axis key", "\"\" = [1]\n", "\"\"", "not a dotted scenario key"),
-        ("axis through a value", "\"seed.x\" = [1]\n", "seed.x", "field `grid.\"seed.x\"`"),
-        ("name through an axis", "\"name\" = [\"../up\"]\n", "\"name\"", "value `../up`"),
-        ("date that does not exist", "\"data.to\" = [\"2026-02-30\"]\n", "data.to", "value `2026-02-30`"),
-        ("window reversed with the base", "\"data.from\" = [\"2026-03-01\"]\n", "data.from", "with the base scenario: field `data.to`"),
-        ("ppm above a million", "\"faults.timeout_ppm\" = [1000001]\n", "timeout_ppm", "value `1000001`"),
-        ("switch out of range", "\"engine.switches.placement_retries\" = [99]\n", "placement_retries", "value `99`"),
-        ("signal table replaced", "\"signals.inline\" = [[{ at = \"2026-02-30\", action = \"buy\" }]]\n", "signals.inline", "value `"),
+        (
+            "empty axis key",
+            "\"\" = [1]\n",
+            "\"\"",
+            "not a dotted scenario key",
+        ),
+        (
+            "axis through a value",
+            "\"seed.x\" = [1]\n",
+            "seed.x",
+            "field `grid.\"seed.x\"`",
+        ),
+        (
+            "name through an axis",
+            "\"name\" = [\"../up\"]\n",
+            "\"name\"",
+            "value `../up`",
+        ),
+        (
+            "date that does not exist",
+            "\"data.to\" = [\"2026-02-30\"]\n",
+            "data.to",
+            "value `2026-02-30`",
+        ),
+        (
+            "window reversed with the base",
+            "\"data.from\" = [\"2026-03-01\"]\n",
+            "data.from",
+            "with the base scenario: field `data.to`",
+        ),
+        (
+            "ppm above a million",
+            "\"faults.timeout_ppm\" = [1000001]\n",
+            "timeout_ppm",
+            "value `1000001`",
+        ),
+        (
+            "switch out of range",
+            "\"engine.switches.placement_retries\" = [99]\n",
+            "placement_retries",
+            "value `99`",
+        ),
+        (
+            "signal table replaced",
+            "\"signals.inline\" = [[{ at = \"2026-02-30\", action = \"buy\" }]]\n",
+            "signals.inline",
+            "value `",
+        ),
     ];
     for (case, grid, needle, want) in cases {
         let text = format!("{HEAD}{grid}");
@@ -405,17 +656,53 @@ fn bad_sweep_files_cite_the_sweep_file_and_the_axis_line() {
     }
     // whole-file problems
     let files: &[(&str, &str, &str)] = &[
-        ("sweep name escaping", "name = \"../../x\"\nbase = \"s.toml\"\n[grid]\nseed = [1]\n", "w.toml:1: field `name`"),
-        ("sweep name empty", "name = \"\"\nbase = \"s.toml\"\n[grid]\nseed = [1]\n", "w.toml:1: field `name`"),
-        ("sweep name absolute", "name = \"/etc\"\nbase = \"s.toml\"\n[grid]\nseed = [1]\n", "w.toml:1: field `name`"),
-        ("sweep base missing", "base = \"missing.toml\"\n[grid]\nseed = [1]\n", "w.toml:1: field `base`"),
-        ("sweep base is a folder", "base = \"user\"\n[grid]\nseed = [1]\n", "w.toml:1: field `base`"),
+        (
+            "sweep name escaping",
+            "name = \"../../x\"\nbase = \"s.toml\"\n[grid]\nseed = [1]\n",
+            "w.toml:1: field `name`",
+        ),
+        (
+            "sweep name empty",
+            "name = \"\"\nbase = \"s.toml\"\n[grid]\nseed = [1]\n",
+            "w.toml:1: field `name`",
+        ),
+        (
+            "sweep name absolute",
+            "name = \"/etc\"\nbase = \"s.toml\"\n[grid]\nseed = [1]\n",
+            "w.toml:1: field `name`",
+        ),
+        (
+            "sweep base missing",
+            "base = \"missing.toml\"\n[grid]\nseed = [1]\n",
+            "w.toml:1: field `base`",
+        ),
+        (
+            "sweep base is a folder",
+            "base = \"user\"\n[grid]\nseed = [1]\n",
+            "w.toml:1: field `base`",
+        ),
         ("sweep without base", "[grid]\nseed = [1]\n", "field `base`"),
-        ("sweep without axes", "base = \"s.toml\"\n[grid]\n", "w.toml:2: field `grid`"),
-        ("sweep unknown key", "base = \"s.toml\"\ncolour = 1\n[grid]\nseed = [1]\n", "w.toml:2: field `colour`"),
-        ("sweep heat map axis unknown", "base = \"s.toml\"\n[grid]\nseed = [1, 2]\n[heatmap]\nx = \"seed\"\ny = \"nope\"\n", "w.toml:6: field `heatmap.y`"),
+        (
+            "sweep without axes",
+            "base = \"s.toml\"\n[grid]\n",
+            "w.toml:2: field `grid`",
+        ),
+        (
+            "sweep unknown key",
+            "base = \"s.toml\"\ncolour = 1\n[grid]\nseed = [1]\n",
+            "w.toml:2: field `colour`",
+        ),
+        (
+            "sweep heat map axis unknown",
+            "base = \"s.toml\"\n[grid]\nseed = [1, 2]\n[heatmap]\nx = \"seed\"\ny = \"nope\"\n",
+            "w.toml:6: field `heatmap.y`",
+        ),
         ("sweep not toml", "base = \"s.toml\n", "w.toml:1"),
-        ("sweep grid not a table", "base = \"s.toml\"\ngrid = 5\n", "w.toml:2: field `grid`"),
+        (
+            "sweep grid not a table",
+            "base = \"s.toml\"\ngrid = 5\n",
+            "w.toml:2: field `grid`",
+        ),
     ];
     for (case, text, want) in files {
         let sb = sweep_box(case, text);
@@ -484,7 +771,11 @@ fn oversized_grids_are_refused_with_a_hint_to_partition() {
     sb.expect_bad_input(
         "grid above the limit",
         &["sweep", "w.toml", "--out", "{D}/out"],
-        &["w.toml:3: field `grid`", "2097152 cases", "--partition K/N (N >= 3)"],
+        &[
+            "w.toml:3: field `grid`",
+            "2097152 cases",
+            "--partition K/N (N >= 3)",
+        ],
     );
     sb.expect_bad_input(
         "grid above the limit, share still too big",
@@ -499,87 +790,511 @@ fn oversized_grids_are_refused_with_a_hint_to_partition() {
         &["sweep", "w.toml", "--out", "{D}/out"],
         &["1000000000 cases", "--partition"],
     );
-    assert!(t0.elapsed().as_secs() < 20, "refused without enumerating the grid");
+    assert!(
+        t0.elapsed().as_secs() < 20,
+        "refused without enumerating the grid"
+    );
 }
 
 #[test]
 fn bad_command_line_arguments_name_the_argument() {
     let sb = Sandbox::new("args");
     sb.write("s.toml", base());
-    sb.write("w.toml", "name = \"w\"\nbase = \"s.toml\"\n[grid]\nseed = [1, 2]\n");
     sb.write(
-        "part.csv",
-        "case,seed,violations,ambiguous_bars\n0,1,0,0\n",
+        "w.toml",
+        "name = \"w\"\nbase = \"s.toml\"\n[grid]\nseed = [1, 2]\n",
     );
+    sb.write("part.csv", "case,seed,violations,ambiguous_bars\n0,1,0,0\n");
     sb.write("empty.csv", "");
     sb.write("not-sweep.csv", "hello,world\n1,2\n");
     let o = "{D}/out";
     let cases: &[(&str, &[&str], &[&str])] = &[
-        ("set with huge decimal", &["run", "s.toml", "--out", o, "--set", &format!("confidence_floor={DEC_MAX}")], &["--set confidence_floor", "out of range"]),
-        ("set negative decimal", &["run", "s.toml", "--out", o, "--set", "sl_min_distance_pct=-1"], &["--set sl_min_distance_pct"]),
-        ("set without =", &["run", "s.toml", "--out", o, "--set", "nonsense"], &["--set `nonsense`"]),
-        ("set with empty key", &["run", "s.toml", "--out", o, "--set", "=5"], &["--set `=5`"]),
-        ("set unknown switch", &["run", "s.toml", "--out", o, "--set", "nope=1"], &["--set nope", "unknown switch"]),
-        ("set retries huge", &["run", "s.toml", "--out", o, "--set", "placement_retries=99999999999"], &["--set placement_retries"]),
-        ("set retries beyond bound", &["run", "s.toml", "--out", o, "--set", "cancel_retries=21"], &["--set cancel_retries", "0..=20"]),
-        ("set negative delay", &["run", "s.toml", "--out", o, "--set", "retry_base_delay_ms=-1"], &["--set retry_base_delay_ms"]),
-        ("set ttl i64 max", &["run", "s.toml", "--out", o, "--set", &format!("duplicate_ttl_ms={I64_MAX}")], &["--set duplicate_ttl_ms"]),
-        ("set enum garbage", &["run", "s.toml", "--out", o, "--set", "legs_api=carrier_pigeon"], &["--set legs_api"]),
-        ("set bool garbage", &["run", "s.toml", "--out", o, "--set", "leg_reduce_only=perhaps"], &["--set leg_reduce_only"]),
-        ("set list garbage", &["run", "s.toml", "--out", o, "--set", "no_retry_codes=a,b"], &["--set no_retry_codes"]),
-        ("unknown profile", &["run", "s.toml", "--out", o, "--profile", "nope"], &["--profile", "nope"]),
-        ("negative seed", &["run", "s.toml", "--out", o, "--seed", "-1"], &["--seed"]),
-        ("seed beyond u64", &["run", "s.toml", "--out", o, "--seed", "18446744073709551616"], &["--seed"]),
-        ("seed not a number", &["run", "s.toml", "--out", o, "--seed", "abc"], &["--seed"]),
+        (
+            "set with huge decimal",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--set",
+                &format!("confidence_floor={DEC_MAX}"),
+            ],
+            &["--set confidence_floor", "out of range"],
+        ),
+        (
+            "set negative decimal",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--set",
+                "sl_min_distance_pct=-1",
+            ],
+            &["--set sl_min_distance_pct"],
+        ),
+        (
+            "set without =",
+            &["run", "s.toml", "--out", o, "--set", "nonsense"],
+            &["--set `nonsense`"],
+        ),
+        (
+            "set with empty key",
+            &["run", "s.toml", "--out", o, "--set", "=5"],
+            &["--set `=5`"],
+        ),
+        (
+            "set unknown switch",
+            &["run", "s.toml", "--out", o, "--set", "nope=1"],
+            &["--set nope", "unknown switch"],
+        ),
+        (
+            "set retries huge",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--set",
+                "placement_retries=99999999999",
+            ],
+            &["--set placement_retries"],
+        ),
+        (
+            "set retries beyond bound",
+            &["run", "s.toml", "--out", o, "--set", "cancel_retries=21"],
+            &["--set cancel_retries", "0..=20"],
+        ),
+        (
+            "set negative delay",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--set",
+                "retry_base_delay_ms=-1",
+            ],
+            &["--set retry_base_delay_ms"],
+        ),
+        (
+            "set ttl i64 max",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--set",
+                &format!("duplicate_ttl_ms={I64_MAX}"),
+            ],
+            &["--set duplicate_ttl_ms"],
+        ),
+        (
+            "set enum garbage",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--set",
+                "legs_api=carrier_pigeon",
+            ],
+            &["--set legs_api"],
+        ),
+        (
+            "set bool garbage",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--set",
+                "leg_reduce_only=perhaps",
+            ],
+            &["--set leg_reduce_only"],
+        ),
+        (
+            "set list garbage",
+            &["run", "s.toml", "--out", o, "--set", "no_retry_codes=a,b"],
+            &["--set no_retry_codes"],
+        ),
+        (
+            "unknown profile",
+            &["run", "s.toml", "--out", o, "--profile", "nope"],
+            &["--profile", "nope"],
+        ),
+        (
+            "negative seed",
+            &["run", "s.toml", "--out", o, "--seed", "-1"],
+            &["--seed"],
+        ),
+        (
+            "seed beyond u64",
+            &[
+                "run",
+                "s.toml",
+                "--out",
+                o,
+                "--seed",
+                "18446744073709551616",
+            ],
+            &["--seed"],
+        ),
+        (
+            "seed not a number",
+            &["run", "s.toml", "--out", o, "--seed", "abc"],
+            &["--seed"],
+        ),
         ("run without scenario", &["run", "--out", o], &["SCENARIO"]),
-        ("run unknown flag", &["run", "s.toml", "--bogus"], &["--bogus"]),
-        ("check missing file", &["check", "nope.toml"], &["nope.toml: cannot read"]),
-        ("check two files", &["check", "s.toml", "s.toml"], &["s.toml"]),
-        ("explore zero cases", &["explore", "--cases", "0", "--no-real", "--out", o], &["--cases 0", "1..="]),
-        ("explore negative cases", &["explore", "--cases", "-1", "--no-real", "--out", o], &["--cases"]),
-        ("explore too many cases", &["explore", "--cases", "2000000000", "--no-real", "--out", o], &["--cases 2000000000"]),
-        ("explore zero time", &["explore", "--time", "0s", "--no-real", "--out", o], &["--time `0s`"]),
-        ("explore time overflow", &["explore", "--time", "99999999999999999h", "--no-real", "--out", o], &["--time `99999999999999999h`"]),
-        ("explore time beyond u64", &["explore", "--time", "99999999999999999999", "--no-real", "--out", o], &["--time"]),
-        ("explore time unit", &["explore", "--time", "5x", "--no-real", "--out", o], &["--time `5x`"]),
-        ("explore time empty", &["explore", "--time", "", "--no-real", "--out", o], &["--time"]),
-        ("explore unknown profile", &["explore", "--profile", "nope", "--no-real", "--out", o], &["--profile", "nope"]),
-        ("explore bad set", &["explore", "--set", "leg_reduce_only=perhaps", "--no-real", "--out", o], &["--set leg_reduce_only"]),
-        ("explore huge set", &["explore", "--set", &format!("sl_market_floor_pct={DEC_MAX}"), "--no-real", "--out", o], &["--set sl_market_floor_pct"]),
-        ("explore seed text", &["explore", "--seed", "x", "--no-real", "--out", o], &["--seed"]),
-        ("explore missing data file", &["explore", "--data", "nope.csv", "--cases", "1", "--out", o], &["nope.csv"]),
-        ("sweep partition 0/4", &["sweep", "w.toml", "--partition", "0/4", "--out", o], &["--partition `0/4`"]),
-        ("sweep partition 5/4", &["sweep", "w.toml", "--partition", "5/4", "--out", o], &["--partition `5/4`"]),
-        ("sweep partition 1/0", &["sweep", "w.toml", "--partition", "1/0", "--out", o], &["--partition `1/0`"]),
-        ("sweep partition words", &["sweep", "w.toml", "--partition", "abc", "--out", o], &["--partition `abc`"]),
-        ("sweep partition overflow", &["sweep", "w.toml", "--partition", "1/18446744073709551616", "--out", o], &["--partition"]),
-        ("sweep partition negative", &["sweep", "w.toml", "--partition", "-1/4", "--out", o], &["--partition"]),
-        ("sweep empty share", &["sweep", "w.toml", "--partition", "3/4", "--out", o], &["w.toml:3: field `grid`", "empty"]),
-        ("sweep zero threads", &["sweep", "w.toml", "--threads", "0", "--out", o], &["--threads 0"]),
-        ("sweep many threads", &["sweep", "w.toml", "--threads", "100000", "--out", o], &["--threads 100000"]),
-        ("sweep negative threads", &["sweep", "w.toml", "--threads", "-2", "--out", o], &["--threads"]),
-        ("sweep missing file", &["sweep", "nope.toml", "--out", o], &["nope.toml: cannot read"]),
-        ("sweep given a scenario", &["sweep", "s.toml", "--out", o], &["s.toml:2: field `seed`"]),
-        ("merge unknown x axis", &["merge", "part.csv", "--out", o, "--x", "nope", "--y", "seed"], &["--x `nope`", "part.csv"]),
-        ("merge unknown y axis", &["merge", "part.csv", "--out", o, "--x", "seed", "--y", "violations2"], &["--y `violations2`"]),
-        ("merge empty part", &["merge", "empty.csv", "--out", o, "--x", "seed", "--y", "seed"], &["empty.csv: empty"]),
-        ("merge not a sweep csv", &["merge", "not-sweep.csv", "--out", o, "--x", "seed", "--y", "seed"], &["not-sweep.csv:1"]),
-        ("merge duplicate part", &["merge", "part.csv", "part.csv", "--out", o, "--x", "seed", "--y", "seed"], &["part.csv:2: case 0 appears twice"]),
-        ("merge missing part", &["merge", "nope.csv", "--out", o, "--x", "seed", "--y", "seed"], &["nope.csv"]),
-        ("merge without out", &["merge", "part.csv", "--x", "seed", "--y", "seed"], &["--out"]),
-        ("merge without parts", &["merge", "--out", o, "--x", "seed", "--y", "seed"], &["PARTS"]),
-        ("download bad day", &["data", "download", "BTCUSDT", "1m", "2026-02-30", "2026-03-01", "--out", o, "--base-url", "http://127.0.0.1:9"], &["2026-02-30"]),
-        ("download bad interval", &["data", "download", "BTCUSDT", "7x", "2026-02", "2026-03", "--out", o, "--base-url", "http://127.0.0.1:9"], &["7x"]),
-        ("download reversed", &["data", "download", "BTCUSDT", "1m", "2026-03", "2026-02", "--out", o, "--base-url", "http://127.0.0.1:9"], &["before"]),
-        ("download unknown kind", &["data", "download", "BTCUSDT", "1m", "2026-02", "2026-03", "--kind", "foo", "--out", o, "--base-url", "http://127.0.0.1:9"], &["foo"]),
-        ("download symbol as path", &["data", "download", "../x", "1m", "2026-02", "2026-03", "--out", o, "--base-url", "http://127.0.0.1:9"], &["symbol"]),
-        ("download missing args", &["data", "download", "BTCUSDT"], &["INTERVAL"]),
+        (
+            "run unknown flag",
+            &["run", "s.toml", "--bogus"],
+            &["--bogus"],
+        ),
+        (
+            "check missing file",
+            &["check", "nope.toml"],
+            &["nope.toml: cannot read"],
+        ),
+        (
+            "check two files",
+            &["check", "s.toml", "s.toml"],
+            &["s.toml"],
+        ),
+        (
+            "explore zero cases",
+            &["explore", "--cases", "0", "--no-real", "--out", o],
+            &["--cases 0", "1..="],
+        ),
+        (
+            "explore negative cases",
+            &["explore", "--cases", "-1", "--no-real", "--out", o],
+            &["--cases"],
+        ),
+        (
+            "explore too many cases",
+            &["explore", "--cases", "2000000000", "--no-real", "--out", o],
+            &["--cases 2000000000"],
+        ),
+        (
+            "explore zero time",
+            &["explore", "--time", "0s", "--no-real", "--out", o],
+            &["--time `0s`"],
+        ),
+        (
+            "explore time overflow",
+            &[
+                "explore",
+                "--time",
+                "99999999999999999h",
+                "--no-real",
+                "--out",
+                o,
+            ],
+            &["--time `99999999999999999h`"],
+        ),
+        (
+            "explore time beyond u64",
+            &[
+                "explore",
+                "--time",
+                "99999999999999999999",
+                "--no-real",
+                "--out",
+                o,
+            ],
+            &["--time"],
+        ),
+        (
+            "explore time unit",
+            &["explore", "--time", "5x", "--no-real", "--out", o],
+            &["--time `5x`"],
+        ),
+        (
+            "explore time empty",
+            &["explore", "--time", "", "--no-real", "--out", o],
+            &["--time"],
+        ),
+        (
+            "explore unknown profile",
+            &["explore", "--profile", "nope", "--no-real", "--out", o],
+            &["--profile", "nope"],
+        ),
+        (
+            "explore bad set",
+            &[
+                "explore",
+                "--set",
+                "leg_reduce_only=perhaps",
+                "--no-real",
+                "--out",
+                o,
+            ],
+            &["--set leg_reduce_only"],
+        ),
+        (
+            "explore huge set",
+            &[
+                "explore",
+                "--set",
+                &format!("sl_market_floor_pct={DEC_MAX}"),
+                "--no-real",
+                "--out",
+                o,
+            ],
+            &["--set sl_market_floor_pct"],
+        ),
+        (
+            "explore seed text",
+            &["explore", "--seed", "x", "--no-real", "--out", o],
+            &["--seed"],
+        ),
+        (
+            "explore missing data file",
+            &["explore", "--data", "nope.csv", "--cases", "1", "--out", o],
+            &["nope.csv"],
+        ),
+        (
+            "sweep partition 0/4",
+            &["sweep", "w.toml", "--partition", "0/4", "--out", o],
+            &["--partition `0/4`"],
+        ),
+        (
+            "sweep partition 5/4",
+            &["sweep", "w.toml", "--partition", "5/4", "--out", o],
+            &["--partition `5/4`"],
+        ),
+        (
+            "sweep partition 1/0",
+            &["sweep", "w.toml", "--partition", "1/0", "--out", o],
+            &["--partition `1/0`"],
+        ),
+        (
+            "sweep partition words",
+            &["sweep", "w.toml", "--partition", "abc", "--out", o],
+            &["--partition `abc`"],
+        ),
+        (
+            "sweep partition overflow",
+            &[
+                "sweep",
+                "w.toml",
+                "--partition",
+                "1/18446744073709551616",
+                "--out",
+                o,
+            ],
+            &["--partition"],
+        ),
+        (
+            "sweep partition negative",
+            &["sweep", "w.toml", "--partition", "-1/4", "--out", o],
+            &["--partition"],
+        ),
+        (
+            "sweep empty share",
+            &["sweep", "w.toml", "--partition", "3/4", "--out", o],
+            &["w.toml:3: field `grid`", "empty"],
+        ),
+        (
+            "sweep zero threads",
+            &["sweep", "w.toml", "--threads", "0", "--out", o],
+            &["--threads 0"],
+        ),
+        (
+            "sweep many threads",
+            &["sweep", "w.toml", "--threads", "100000", "--out", o],
+            &["--threads 100000"],
+        ),
+        (
+            "sweep negative threads",
+            &["sweep", "w.toml", "--threads", "-2", "--out", o],
+            &["--threads"],
+        ),
+        (
+            "sweep missing file",
+            &["sweep", "nope.toml", "--out", o],
+            &["nope.toml: cannot read"],
+        ),
+        (
+            "sweep given a scenario",
+            &["sweep", "s.toml", "--out", o],
+            &["s.toml:2: field `seed`"],
+        ),
+        (
+            "merge unknown x axis",
+            &[
+                "merge", "part.csv", "--out", o, "--x", "nope", "--y", "seed",
+            ],
+            &["--x `nope`", "part.csv"],
+        ),
+        (
+            "merge unknown y axis",
+            &[
+                "merge",
+                "part.csv",
+                "--out",
+                o,
+                "--x",
+                "seed",
+                "--y",
+                "violations2",
+            ],
+            &["--y `violations2`"],
+        ),
+        (
+            "merge empty part",
+            &[
+                "merge",
+                "empty.csv",
+                "--out",
+                o,
+                "--x",
+                "seed",
+                "--y",
+                "seed",
+            ],
+            &["empty.csv: empty"],
+        ),
+        (
+            "merge not a sweep csv",
+            &[
+                "merge",
+                "not-sweep.csv",
+                "--out",
+                o,
+                "--x",
+                "seed",
+                "--y",
+                "seed",
+            ],
+            &["not-sweep.csv:1"],
+        ),
+        (
+            "merge duplicate part",
+            &[
+                "merge", "part.csv", "part.csv", "--out", o, "--x", "seed", "--y", "seed",
+            ],
+            &["part.csv:2: case 0 appears twice"],
+        ),
+        (
+            "merge missing part",
+            &[
+                "merge", "nope.csv", "--out", o, "--x", "seed", "--y", "seed",
+            ],
+            &["nope.csv"],
+        ),
+        (
+            "merge without out",
+            &["merge", "part.csv", "--x", "seed", "--y", "seed"],
+            &["--out"],
+        ),
+        (
+            "merge without parts",
+            &["merge", "--out", o, "--x", "seed", "--y", "seed"],
+            &["PARTS"],
+        ),
+        (
+            "download bad day",
+            &[
+                "data",
+                "download",
+                "BTCUSDT",
+                "1m",
+                "2026-02-30",
+                "2026-03-01",
+                "--out",
+                o,
+                "--base-url",
+                "http://127.0.0.1:9",
+            ],
+            &["2026-02-30"],
+        ),
+        (
+            "download bad interval",
+            &[
+                "data",
+                "download",
+                "BTCUSDT",
+                "7x",
+                "2026-02",
+                "2026-03",
+                "--out",
+                o,
+                "--base-url",
+                "http://127.0.0.1:9",
+            ],
+            &["7x"],
+        ),
+        (
+            "download reversed",
+            &[
+                "data",
+                "download",
+                "BTCUSDT",
+                "1m",
+                "2026-03",
+                "2026-02",
+                "--out",
+                o,
+                "--base-url",
+                "http://127.0.0.1:9",
+            ],
+            &["before"],
+        ),
+        (
+            "download unknown kind",
+            &[
+                "data",
+                "download",
+                "BTCUSDT",
+                "1m",
+                "2026-02",
+                "2026-03",
+                "--kind",
+                "foo",
+                "--out",
+                o,
+                "--base-url",
+                "http://127.0.0.1:9",
+            ],
+            &["foo"],
+        ),
+        (
+            "download symbol as path",
+            &[
+                "data",
+                "download",
+                "../x",
+                "1m",
+                "2026-02",
+                "2026-03",
+                "--out",
+                o,
+                "--base-url",
+                "http://127.0.0.1:9",
+            ],
+            &["symbol"],
+        ),
+        (
+            "download missing args",
+            &["data", "download", "BTCUSDT"],
+            &["INTERVAL"],
+        ),
         ("inspect without files", &["data", "inspect"], &["FILES"]),
-        ("profiles with an argument", &["profiles", "extra"], &["extra"]),
+        (
+            "profiles with an argument",
+            &["profiles", "extra"],
+            &["extra"],
+        ),
         ("unknown command", &["frobnicate"], &["frobnicate"]),
     ];
+    let mut failures = Vec::new();
     for (case, args, must) in cases {
-        sb.expect_bad_input(case, args, must);
+        collect(&mut failures, case, || {
+            sb.expect_bad_input(case, args, must);
+        });
     }
+    finish(failures);
     assert!(cases.len() >= 50);
 }

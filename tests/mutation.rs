@@ -159,7 +159,9 @@ fn numbers(text: &str) -> Vec<(usize, usize)> {
             if let Some(end) = end {
                 let inner = &text[i + 1..end - 1];
                 // decimals only: dates and times contain '-' after a digit or ':'
-                if inner.bytes().all(|x| x.is_ascii_digit() || x == b'.' || x == b'-')
+                if inner
+                    .bytes()
+                    .all(|x| x.is_ascii_digit() || x == b'.' || x == b'-')
                     && !inner[1..].contains('-')
                 {
                     out.push((i, end));
@@ -305,6 +307,9 @@ proptest! {
             bytes = apply(&t, m);
         }
         let code = exit_code(path, &bytes);
+        if std::env::var_os("MUTATION_STATS").is_some() {
+            eprintln!("mutation-exit {code} {} {muts:?}", path.file_name().unwrap().to_string_lossy());
+        }
         prop_assert!(matches!(code, 0..=2));
     }
 }

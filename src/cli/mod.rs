@@ -33,7 +33,7 @@ pub enum Cmd {
         #[arg(long = "set", value_name = "SWITCH=VALUE")]
         set: Vec<String>,
         /// Override the seed.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// Print only the verdict line.
         #[arg(long)]
@@ -57,7 +57,7 @@ pub enum Cmd {
         #[arg(long, value_name = "K/N")]
         partition: Option<String>,
         /// Worker threads (default: all cores); the result does not depend on it.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         threads: Option<usize>,
     },
     /// Seeded bug hunting against an engine profile; findings are shrunk to replayable scenarios.
@@ -69,13 +69,13 @@ pub enum Cmd {
         #[arg(long = "set", value_name = "SWITCH=VALUE")]
         set: Vec<String>,
         /// Number of cases.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         cases: Option<u64>,
         /// Time budget, e.g. 60s or 5m (cases are run in whole batches).
         #[arg(long)]
         time: Option<String>,
         /// Seed.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
         seed: u64,
         /// Kline files for real windows (default: the 1m files under data/binance-um/klines).
         #[arg(long)]

@@ -103,8 +103,16 @@ pub(crate) fn dec(
         return Ok(());
     }
     let name = path.rsplit('.').next().unwrap_or(path);
-    let lo_op = if matches!(lo, End::Incl(..)) { "<=" } else { "<" };
-    let hi_op = if matches!(hi, End::Incl(..)) { "<=" } else { "<" };
+    let lo_op = if matches!(lo, End::Incl(..)) {
+        "<="
+    } else {
+        "<"
+    };
+    let hi_op = if matches!(hi, End::Incl(..)) {
+        "<="
+    } else {
+        "<"
+    };
     let why = if why.is_empty() {
         String::new()
     } else {
@@ -186,7 +194,9 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
             if let Some(p) = plain_name_problem(&stem) {
                 return Err(s.err(
                     "name",
-                    format!("absent, and the file stem {p}; add `name = \"…\"` at the top of the file"),
+                    format!(
+                        "absent, and the file stem {p}; add `name = \"…\"` at the top of the file"
+                    ),
                 ));
             }
         }
@@ -200,13 +210,13 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         ));
     }
     if let Some(sym) = &d.symbol {
-        if sym.is_empty()
-            || sym.len() > 32
-            || !sym.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        if sym.is_empty() || sym.len() > 32 || !sym.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(s.err(
                 "data.symbol",
-                format!("`{}` is not a symbol (1 to 32 letters and digits, e.g. AVAXUSDT)", sym.escape_debug()),
+                format!(
+                    "`{}` is not a symbol (1 to 32 letters and digits, e.g. AVAXUSDT)",
+                    sym.escape_debug()
+                ),
             ));
         }
     }
@@ -234,22 +244,47 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
     let ex = &raw.exchange;
     for (k, v) in [("maker_fee", ex.maker_fee), ("taker_fee", ex.taker_fee)] {
         if let Some(v) = v {
-            dec(&s, &format!("exchange.{k}"), v, Incl(0, 0), Incl(1, 1), "a rate, 0.0005 is 0.05 %")?;
+            dec(
+                &s,
+                &format!("exchange.{k}"),
+                v,
+                Incl(0, 0),
+                Incl(1, 1),
+                "a rate, 0.0005 is 0.05 %",
+            )?;
         }
     }
-    int(&s, "exchange.slippage_ticks", ex.slippage_ticks, 0, 1_000_000)?;
+    int(
+        &s,
+        "exchange.slippage_ticks",
+        ex.slippage_ticks,
+        0,
+        1_000_000,
+    )?;
     if let Some(l) = ex.leverage {
         int(&s, "exchange.leverage", i64::from(l), 1, 125)?;
     }
     if let Some(b) = ex.initial_balance {
-        dec(&s, "exchange.initial_balance", b, Excl(0, 0), Incl(MAX_BALANCE, 0), "USDT")?;
+        dec(
+            &s,
+            "exchange.initial_balance",
+            b,
+            Excl(0, 0),
+            Incl(MAX_BALANCE, 0),
+            "USDT",
+        )?;
     }
     let f = &ex.filters;
     let tick = |path: &str, v: Option<Decimal>, hi: i64| -> Result<(), ScenarioError> {
         if let Some(v) = v {
             dec(&s, path, v, Incl(1, 8), Incl(hi, 0), "")?;
             if v.normalize().scale() > 8 {
-                return Err(s.err(path, format!("{v} has more than 8 decimals (prices and quantities are stored to 1e-8)")));
+                return Err(s.err(
+                    path,
+                    format!(
+                        "{v} has more than 8 decimals (prices and quantities are stored to 1e-8)"
+                    ),
+                ));
             }
         }
         Ok(())
@@ -264,46 +299,115 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         ("market_max_qty", f.market_max_qty, MAX_QTY),
     ] {
         if let Some(v) = v {
-            dec(&s, &format!("exchange.filters.{k}"), v, Excl(0, 0), Incl(hi, 0), "")?;
+            dec(
+                &s,
+                &format!("exchange.filters.{k}"),
+                v,
+                Excl(0, 0),
+                Incl(hi, 0),
+                "",
+            )?;
         }
     }
     if let (Some(lo), Some(hi)) = (f.min_price, f.max_price) {
         if lo > hi {
-            return Err(s.err("exchange.filters.max_price", format!("{hi} is below min_price {lo}")));
+            return Err(s.err(
+                "exchange.filters.max_price",
+                format!("{hi} is below min_price {lo}"),
+            ));
         }
     }
     if let (Some(lo), Some(hi)) = (f.min_qty, f.max_qty) {
         if lo > hi {
-            return Err(s.err("exchange.filters.max_qty", format!("{hi} is below min_qty {lo}")));
+            return Err(s.err(
+                "exchange.filters.max_qty",
+                format!("{hi} is below min_qty {lo}"),
+            ));
         }
     }
     if let Some(v) = f.min_notional {
-        dec(&s, "exchange.filters.min_notional", v, Incl(0, 0), Incl(MAX_PRICE, 0), "USDT")?;
+        dec(
+            &s,
+            "exchange.filters.min_notional",
+            v,
+            Incl(0, 0),
+            Incl(MAX_PRICE, 0),
+            "USDT",
+        )?;
     }
     if let Some(v) = f.percent_up {
-        dec(&s, "exchange.filters.percent_up", v, Excl(1, 0), Incl(10, 0), "multiplierUp, e.g. 1.05")?;
+        dec(
+            &s,
+            "exchange.filters.percent_up",
+            v,
+            Excl(1, 0),
+            Incl(10, 0),
+            "multiplierUp, e.g. 1.05",
+        )?;
     }
     if let Some(v) = f.percent_down {
-        dec(&s, "exchange.filters.percent_down", v, Excl(0, 0), Excl(1, 0), "multiplierDown, e.g. 0.95")?;
+        dec(
+            &s,
+            "exchange.filters.percent_down",
+            v,
+            Excl(0, 0),
+            Excl(1, 0),
+            "multiplierDown, e.g. 0.95",
+        )?;
     }
     if let Some(v) = f.maint_margin_ratio {
-        dec(&s, "exchange.filters.maint_margin_ratio", v, Excl(0, 0), Excl(1, 0), "")?;
+        dec(
+            &s,
+            "exchange.filters.maint_margin_ratio",
+            v,
+            Excl(0, 0),
+            Excl(1, 0),
+            "",
+        )?;
     }
     if let Some(v) = f.liquidation_fee {
-        dec(&s, "exchange.filters.liquidation_fee", v, Incl(0, 0), Excl(1, 0), "")?;
+        dec(
+            &s,
+            "exchange.filters.liquidation_fee",
+            v,
+            Incl(0, 0),
+            Excl(1, 0),
+            "",
+        )?;
     }
     if ex.brackets.len() > 50 {
-        return Err(s.err("exchange.brackets", format!("{} brackets (accepted: at most 50)", ex.brackets.len())));
+        return Err(s.err(
+            "exchange.brackets",
+            format!("{} brackets (accepted: at most 50)", ex.brackets.len()),
+        ));
     }
     for (i, b) in ex.brackets.iter().enumerate() {
         let p = format!("exchange.brackets[{i}]");
-        dec(&s, &format!("{p}.notional_cap"), b.notional_cap, Excl(0, 0), Incl(1_000_000_000_000_000, 0), "USDT")?;
+        dec(
+            &s,
+            &format!("{p}.notional_cap"),
+            b.notional_cap,
+            Excl(0, 0),
+            Incl(1_000_000_000_000_000, 0),
+            "USDT",
+        )?;
         dec(&s, &format!("{p}.mmr"), b.mmr, Excl(0, 0), Excl(1, 0), "")?;
-        dec(&s, &format!("{p}.cum"), b.cum, Incl(0, 0), Incl(MAX_BALANCE, 0), "USDT")?;
+        dec(
+            &s,
+            &format!("{p}.cum"),
+            b.cum,
+            Incl(0, 0),
+            Incl(MAX_BALANCE, 0),
+            "USDT",
+        )?;
         if i > 0 && b.notional_cap <= ex.brackets[i - 1].notional_cap {
             return Err(s.err(
                 &format!("{p}.notional_cap"),
-                format!("{} does not ascend (the previous bracket's cap is {})", b.notional_cap, ex.brackets[i - 1].notional_cap),
+                format!(
+                    "{} does not ascend (the previous bracket's cap is {})",
+                    b.notional_cap,
+                    ex.brackets[i - 1].notional_cap
+                ),
             ));
         }
     }
@@ -329,15 +433,46 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
     }
     if let Some(r) = &raw.signals.random {
         let p = "signals.random";
-        dec(&s, &format!("{p}.rate_per_day"), r.rate_per_day, Incl(0, 0), Incl(MAX_RATE_PER_DAY, 0), "signals per day")?;
-        dec(&s, &format!("{p}.sl_pct"), r.sl_pct, Incl(0, 0), Excl(1, 0), "a fraction of the price; a stop must stay above 0")?;
-        dec(&s, &format!("{p}.tp_pct"), r.tp_pct, Incl(0, 0), Excl(1, 0), "a fraction of the price; a short's target must stay above 0")?;
+        dec(
+            &s,
+            &format!("{p}.rate_per_day"),
+            r.rate_per_day,
+            Incl(0, 0),
+            Incl(MAX_RATE_PER_DAY, 0),
+            "signals per day",
+        )?;
+        dec(
+            &s,
+            &format!("{p}.sl_pct"),
+            r.sl_pct,
+            Incl(0, 0),
+            Excl(1, 0),
+            "a fraction of the price; a stop must stay above 0",
+        )?;
+        dec(
+            &s,
+            &format!("{p}.tp_pct"),
+            r.tp_pct,
+            Incl(0, 0),
+            Excl(1, 0),
+            "a fraction of the price; a short's target must stay above 0",
+        )?;
         if let Some(q) = r.quantity {
-            dec(&s, &format!("{p}.quantity"), q, Incl(0, 0), Incl(MAX_QTY, 0), "0 is the minimum size")?;
+            dec(
+                &s,
+                &format!("{p}.quantity"),
+                q,
+                Incl(0, 0),
+                Incl(MAX_QTY, 0),
+                "0 is the minimum size",
+            )?;
         }
         if let Some(sd) = &r.sides {
             if !matches!(sd.as_str(), "both" | "long" | "short") {
-                return Err(s.err(&format!("{p}.sides"), format!("`{}`: use both, long or short", sd.escape_debug())));
+                return Err(s.err(
+                    &format!("{p}.sides"),
+                    format!("`{}`: use both, long or short", sd.escape_debug()),
+                ));
             }
         }
     }
@@ -364,7 +499,10 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         if w.from_ms >= w.to_ms {
             return Err(s.err(
                 &format!("{p}.to_ms"),
-                format!("{} is not after from_ms = {} (a window is from inclusive to exclusive)", w.to_ms, w.from_ms),
+                format!(
+                    "{} is not after from_ms = {} (a window is from inclusive to exclusive)",
+                    w.to_ms, w.from_ms
+                ),
             ));
         }
     }
@@ -397,12 +535,7 @@ pub(crate) fn switches_of(s: &Site, eng: &EngineSection) -> Result<Switches, Sce
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(x) => x.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            _ => {
-                return Err(s.err(
-                    &path,
-                    "switch values are strings, numbers or booleans",
-                ))
-            }
+            _ => return Err(s.err(&path, "switch values are strings, numbers or booleans")),
         };
         switches.set(k, &text).map_err(|m| s.err(&path, m))?;
     }
@@ -414,11 +547,28 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
     use End::*;
     time(s, &format!("{p}.at"), &sig.at)?;
     if let Some(q) = sig.quantity {
-        dec(s, &format!("{p}.quantity"), q, Incl(0, 0), Incl(MAX_QTY, 0), "0 is the minimum size")?;
+        dec(
+            s,
+            &format!("{p}.quantity"),
+            q,
+            Incl(0, 0),
+            Incl(MAX_QTY, 0),
+            "0 is the minimum size",
+        )?;
     }
-    for (k, v) in [("stop_loss", sig.stop_loss), ("take_profit", sig.take_profit)] {
+    for (k, v) in [
+        ("stop_loss", sig.stop_loss),
+        ("take_profit", sig.take_profit),
+    ] {
         if let Some(v) = v {
-            dec(s, &format!("{p}.{k}"), v, Excl(0, 0), Incl(MAX_PRICE, 0), "a stop or target must be a price")?;
+            dec(
+                s,
+                &format!("{p}.{k}"),
+                v,
+                Excl(0, 0),
+                Incl(MAX_PRICE, 0),
+                "a stop or target must be a price",
+            )?;
         }
     }
     // a stop below the price of a long (above for a short) must stay a positive price: a
@@ -433,9 +583,23 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         let Some(v) = v else { continue };
         let path = format!("{p}.{k}");
         if is_stop != short {
-            dec(s, &path, v, Incl(0, 0), Excl(1, 0), "a fraction of the price; the price it gives must stay above 0")?;
+            dec(
+                s,
+                &path,
+                v,
+                Incl(0, 0),
+                Excl(1, 0),
+                "a fraction of the price; the price it gives must stay above 0",
+            )?;
         } else {
-            dec(s, &path, v, Incl(0, 0), Incl(10, 0), "a fraction of the price")?;
+            dec(
+                s,
+                &path,
+                v,
+                Incl(0, 0),
+                Incl(10, 0),
+                "a fraction of the price",
+            )?;
         }
     }
     if let Some(c) = sig.confidence {
@@ -445,7 +609,10 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         if !matches!(o.as_str(), "market" | "limit") {
             return Err(s.err(
                 &format!("{p}.order_type"),
-                format!("`{}` is not an order type (use market or limit)", o.escape_debug()),
+                format!(
+                    "`{}` is not an order type (use market or limit)",
+                    o.escape_debug()
+                ),
             ));
         }
     }

@@ -229,7 +229,11 @@ fn build_inner(
     };
     let base_series = series.slice_time(from, to);
     if base_series.is_empty() {
-        let field = if raw.data.from.is_some() { "data.from" } else { "data.klines" };
+        let field = if raw.data.from.is_some() {
+            "data.from"
+        } else {
+            "data.klines"
+        };
         return Err(e(
             field,
             format!(
@@ -248,7 +252,8 @@ fn build_inner(
         .ok_or_else(|| {
             e(
                 "data.symbol",
-                "cannot tell the symbol from the file name: add `symbol = \"…\"` under [data]".into(),
+                "cannot tell the symbol from the file name: add `symbol = \"…\"` under [data]"
+                    .into(),
             )
         })?;
     let f = &raw.exchange.filters;
@@ -585,7 +590,10 @@ fn make_signal(
     let sign = if long { Decimal::ONE } else { -Decimal::ONE };
     // bounds::signal keeps the fractions below 10 and prices below 2^63 e-8, so the products
     // fit; checked anyway, as an error rather than a panic
-    let from_pct = |k: &'static str, p: Decimal, dir: Decimal| -> Result<Decimal, (&'static str, String)> {
+    let from_pct = |k: &'static str,
+                    p: Decimal,
+                    dir: Decimal|
+     -> Result<Decimal, (&'static str, String)> {
         let v = Decimal::ONE
             .checked_add(dir * p)
             .and_then(|f| price.checked_mul(f))

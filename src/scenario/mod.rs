@@ -335,7 +335,11 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
     };
     let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     if !meta.is_file() {
-        let kind = if meta.is_dir() { "a folder" } else { "not a regular file (a FIFO, socket or device)" };
+        let kind = if meta.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
         return Err(fail(format!("is {kind}; give a scenario file (.toml)")));
     }
     if meta.len() > MAX_FILE_BYTES {
@@ -350,7 +354,9 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
         .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf))
         .map_err(|e| fail(format!("cannot read: {e}")))?;
     if buf.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail(format!("is more than the {MAX_FILE_BYTES}-byte limit for a scenario or sweep file")));
+        return Err(fail(format!(
+            "is more than the {MAX_FILE_BYTES}-byte limit for a scenario or sweep file"
+        )));
     }
     String::from_utf8(buf).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -379,20 +385,22 @@ pub fn toml_error(file: &Path, text: &str, e: &toml::de::Error) -> ScenarioError
             .and_then(|r| r.split('`').next())
             .map(str::to_string)
     };
-    let mut msg = msg;
+    let mut extra = String::new();
     let mut line = line;
     let field = if let Some(k) = named("missing field `") {
         // the span of a missing field is its table's; the whole text is the top level
-        let top = e.span().is_none_or(|s| s.start == 0 && s.end >= text.trim_end().len());
+        let top = e
+            .span()
+            .is_none_or(|s| s.start == 0 && s.end >= text.trim_end().len());
         match at.filter(|_| !top) {
             Some(p) => {
-                msg.push_str(&format!(" (add `{k} = …` under [{p}])"));
+                extra = format!(" (add `{k} = …` under [{p}])");
                 format!("{p}.{k}")
             }
             None => {
                 // absent from the file: no line to cite, say where it goes
                 line = 0;
-                msg.push_str(&format!(" (add `{k}` to the file)"));
+                extra = format!(" (add `{k}` to the file)");
                 k
             }
         }
@@ -411,7 +419,7 @@ pub fn toml_error(file: &Path, text: &str, e: &toml::de::Error) -> ScenarioError
         file: file.display().to_string(),
         line,
         field,
-        msg,
+        msg: format!("{msg}{extra}"),
     }
 }
 

@@ -92,44 +92,52 @@ pub fn line_of_segs(text: &str, path: &[Seg]) -> Option<usize> {
 }
 
 /// The dotted path of the innermost key or array element whose key or value span contains
-/// `offset` (`signals.inline[0].action`), if any.
+/// `offset` (`signals.inline[0].action`), if any. Tables written with a `[header]` are searched
+/// whatever their own span (it may cover the header only).
 pub fn path_at(text: &str, offset: usize) -> Option<String> {
     let doc = DeTable::parse(text).ok()?;
-    let mut path = String::new();
-    let mut table: &DeTable = doc.get_ref();
-    'outer: loop {
-        for (k, v) in table.iter() {
-            let (ks, vs) = (k.span(), v.span());
-            let inside = |r: &Range<usize>| r.start <= offset && offset < r.end.max(r.start + 1);
-            if !(inside(&ks) || inside(&vs)) {
-                continue;
-            }
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(k.get_ref());
-            let mut cur = v.get_ref();
-            loop {
-                match cur {
-                    DeValue::Table(t) => {
-                        table = t;
-                        continue 'outer;
-                    }
-                    DeValue::Array(a) => {
-                        let hit = a.iter().enumerate().find(|(_, it)| inside(&it.span()));
-                        match hit {
-                            Some((i, it)) => {
-                                path.push_str(&format!("[{i}]"));
-                                cur = it.get_ref();
-                            }
-                            None => return Some(path),
-                        }
-                    }
-                    _ => return Some(path),
+    find_in_table(doc.get_ref(), offset, "")
+}
+
+fn inside(r: &Range<usize>, offset: usize) -> bool {
+    r.start <= offset && offset < r.end.max(r.start + 1)
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn find_in_table(t: &DeTable, offset: usize, prefix: &str) -> Option<String> {
+    for (k, v) in t.iter() {
+        let p = join(prefix, k.get_ref());
+        if inside(&k.span(), offset) {
+            return Some(p);
+        }
+        if let Some(deeper) = find_in_value(v.get_ref(), &v.span(), offset, &p) {
+            return Some(deeper);
+        }
+    }
+    None
+}
+
+fn find_in_value(v: &DeValue, span: &Range<usize>, offset: usize, path: &str) -> Option<String> {
+    match v {
+        DeValue::Table(t) => find_in_table(t, offset, path)
+            .or_else(|| inside(span, offset).then(|| path.to_string())),
+        DeValue::Array(a) => {
+            for (i, it) in a.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                if let Some(x) = find_in_value(it.get_ref(), &it.span(), offset, &p) {
+                    return Some(x);
                 }
             }
+            inside(span, offset).then(|| path.to_string())
         }
-        return (!path.is_empty()).then_some(path);
+        _ => inside(span, offset).then(|| path.to_string()),
     }
 }
 
@@ -164,11 +172,13 @@ mod tests {
     #[test]
     fn path_of_an_offset() {
         let at = T.find("\"sell\"").unwrap();
-        assert_eq!(
-            path_at(T, at).as_deref(),
-            Some("signals.inline[1].action")
-        );
+        assert_eq!(path_at(T, at).as_deref(), Some("signals.inline[1].action"));
         let at = T.find("2026").unwrap();
         assert_eq!(path_at(T, at).as_deref(), Some("data.from"));
+        let at = T.find("[1, 2]").unwrap() + 1;
+        assert_eq!(
+            path_at(T, at).as_deref(),
+            Some("grid.engine.poll_interval_ms[0]")
+        );
     }
 }

@@ -123,8 +123,7 @@ fn field_of_axis(field: &str, key: &str) -> bool {
 /// contract).
 pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
     let text = scenario::read_text(path)?;
-    let f: SweepFile =
-        toml::from_str(&text).map_err(|e| scenario::toml_error(path, &text, &e))?;
+    let f: SweepFile = toml::from_str(&text).map_err(|e| scenario::toml_error(path, &text, &e))?;
     let at = |field: &str, line: usize, msg: String| ScenarioError {
         file: path.display().to_string(),
         line,
@@ -148,7 +147,9 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
                 return Err(at(
                     "name",
                     0,
-                    format!("absent, and the file stem {p}; add `name = \"…\"` at the top of the file"),
+                    format!(
+                        "absent, and the file stem {p}; add `name = \"…\"` at the top of the file"
+                    ),
                 ));
             }
             stem
@@ -165,8 +166,8 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
     // the base on its own: its errors cite its own file and line
     let base_raw = scenario::parse(&base_path, &base_text)?;
     scenario::bounds::validate(&base_path, &base_text, &base_raw)?;
-    let base_doc: toml::Table = toml::from_str(&base_text)
-        .map_err(|e| scenario::toml_error(&base_path, &base_text, &e))?;
+    let base_doc: toml::Table =
+        toml::from_str(&base_text).map_err(|e| scenario::toml_error(&base_path, &base_text, &e))?;
     let axes: Vec<(String, Vec<toml::Value>)> = f.grid.into_iter().collect();
     if axes.is_empty() {
         return Err(at(
@@ -179,17 +180,28 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
         let l = axis_line(&text, key);
         let field = format!("grid.\"{key}\"");
         if vals.is_empty() {
-            return Err(at(&field, l, "the axis has no value (list at least one)".into()));
+            return Err(at(
+                &field,
+                l,
+                "the axis has no value (list at least one)".into(),
+            ));
         }
         if vals.len() > MAX_AXIS_VALUES {
             return Err(at(
                 &field,
                 l,
-                format!("{} values (accepted: at most {MAX_AXIS_VALUES} per axis)", vals.len()),
+                format!(
+                    "{} values (accepted: at most {MAX_AXIS_VALUES} per axis)",
+                    vals.len()
+                ),
             ));
         }
         if key.is_empty() || key.split('.').any(str::is_empty) {
-            return Err(at(&field, l, "is not a dotted scenario key (e.g. `latency.request_ms`)".into()));
+            return Err(at(
+                &field,
+                l,
+                "is not a dotted scenario key (e.g. `latency.request_ms`)".into(),
+            ));
         }
         // every value applied alone to the base must give a valid scenario
         for v in vals {
@@ -205,7 +217,10 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
                 if field_of_axis(&e.field, key) {
                     fail(e.msg)
                 } else {
-                    fail(format!("with the base scenario: field `{}`: {}", e.field, e.msg))
+                    fail(format!(
+                        "with the base scenario: field `{}`: {}",
+                        e.field, e.msg
+                    ))
                 }
             })?;
         }
@@ -219,7 +234,10 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
                         line(&format!("heatmap.{k}")),
                         format!(
                             "`{v}` is not an axis of the grid (axes: {})",
-                            axes.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(", ")
+                            axes.iter()
+                                .map(|a| a.0.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ));
                 }
@@ -350,9 +368,8 @@ impl Sweep {
 
     /// Builds one case's scenario: base scenario + overrides, data through the sweep's cache.
     fn build_case(&self, case: &Case) -> Result<scenario::Scenario, String> {
-        let mut doc: toml::Table = toml::from_str(&self.base_text).map_err(|e| {
-            scenario::toml_error(&self.base_path, &self.base_text, &e).to_string()
-        })?;
+        let mut doc: toml::Table = toml::from_str(&self.base_text)
+            .map_err(|e| scenario::toml_error(&self.base_path, &self.base_text, &e).to_string())?;
         for (key, val) in &case.params {
             set_dotted(&mut doc, key, val.clone()).map_err(|m| {
                 ScenarioError {
@@ -365,17 +382,18 @@ impl Sweep {
             })?;
         }
         let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
-        let raw: scenario::ScenarioFile = toml::Value::Table(doc).try_into().map_err(
-            |e: toml::de::Error| {
-                ScenarioError {
-                    file: self.path.display().to_string(),
-                    line: self.line_of("grid"),
-                    field: "grid".into(),
-                    msg: format!("case {}: {}", case.index, e.message().replace('\n', " ")),
-                }
-                .to_string()
-            },
-        )?;
+        let raw: scenario::ScenarioFile =
+            toml::Value::Table(doc)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    ScenarioError {
+                        file: self.path.display().to_string(),
+                        line: self.line_of("grid"),
+                        field: "grid".into(),
+                        msg: format!("case {}: {}", case.index, e.message().replace('\n', " ")),
+                    }
+                    .to_string()
+                })?;
         // errors are looked up in the base file's text (its lines are the user's), then moved to
         // the sweep file when an axis set the field
         let mut sc = scenario::build_cached(&self.base_path, &self.base_text, raw, &self.cache)
@@ -528,9 +546,9 @@ pub fn merge(parts: &[(String, String)]) -> Result<String, String> {
     let mut rows: BTreeMap<usize, (String, String)> = BTreeMap::new();
     for (name, p) in parts {
         let mut lines = p.lines();
-        let h = lines
-            .next()
-            .ok_or_else(|| format!("{name}: empty (expected a sweep.csv written by `sim sweep`)"))?;
+        let h = lines.next().ok_or_else(|| {
+            format!("{name}: empty (expected a sweep.csv written by `sim sweep`)")
+        })?;
         match &header {
             None => {
                 if !h.starts_with("case,") {
@@ -553,7 +571,9 @@ pub fn merge(parts: &[(String, String)]) -> Result<String, String> {
                 .split(',')
                 .next()
                 .and_then(|c| c.parse().ok())
-                .ok_or_else(|| format!("{name}:{}: bad row (expected a case number first)", i + 2))?;
+                .ok_or_else(|| {
+                    format!("{name}:{}: bad row (expected a case number first)", i + 2)
+                })?;
             let at = format!("{name}:{}", i + 2);
             if let Some((prev, _)) = rows.insert(idx, (at.clone(), l.to_string())) {
                 return Err(format!("{at}: case {idx} appears twice (also at {prev})"));

@@ -48,6 +48,8 @@ pub enum Entry {
     File(Vec<u8>),
     /// A symbolic link and its target.
     Link(PathBuf),
+    /// A FIFO, socket or device node.
+    Special,
 }
 
 /// Every path under `root` (relative) with its kind and bytes.
@@ -69,8 +71,11 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Entry> {
             } else if meta.is_dir() {
                 out.insert(rel, Entry::Dir);
                 stack.push(p);
-            } else {
+            } else if meta.is_file() {
                 out.insert(rel, Entry::File(std::fs::read(&p).unwrap_or_default()));
+            } else {
+                // a FIFO or socket: never opened (a read would block)
+                out.insert(rel, Entry::Special);
             }
         }
     }
@@ -116,10 +121,8 @@ impl Sandbox {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .take(40)
             .collect();
-        let dir = std::env::temp_dir().join(format!(
-            "ocosim-hostile-{}-{n}-{safe}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("ocosim-hostile-{}-{n}-{safe}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         make_sentinel(&dir.join("user"), n + 1);
@@ -142,7 +145,10 @@ impl Sandbox {
     /// Runs `sim` with `args` (after [`Sandbox::fill`]) in the sandbox folder, within
     /// [`TIME_LIMIT`].
     pub fn run(&self, args: &[&str]) -> Outcome {
-        run_sim(&self.dir, &args.iter().map(|a| self.fill(a)).collect::<Vec<_>>())
+        run_sim(
+            &self.dir,
+            &args.iter().map(|a| self.fill(a)).collect::<Vec<_>>(),
+        )
     }
 
     /// Runs `sim` and checks the bad-input contract; `must` are substrings the one line must
@@ -151,7 +157,11 @@ impl Sandbox {
         let before = snapshot(&self.dir);
         let o = self.run(args);
         let after = snapshot(&self.dir);
-        check_bad_input(case, &o, &must.iter().map(|m| self.fill(m)).collect::<Vec<_>>());
+        check_bad_input(
+            case,
+            &o,
+            &must.iter().map(|m| self.fill(m)).collect::<Vec<_>>(),
+        );
         if before != after {
             let changed: Vec<String> = before
                 .keys()
@@ -159,7 +169,10 @@ impl Sandbox {
                 .filter(|k| before.get(*k) != after.get(*k))
                 .map(|k| k.display().to_string())
                 .collect();
-            panic!("{case}: the sandbox changed (user files or leftovers): {changed:?}\nstderr: {}", o.stderr);
+            panic!(
+                "{case}: the sandbox changed (user files or leftovers): {changed:?}\nstderr: {}",
+                o.stderr
+            );
         }
         o.stderr.trim_end().to_string()
     }
@@ -220,7 +233,10 @@ pub fn run_sim(cwd: &Path, args: &[String]) -> Outcome {
 /// The bad-input contract on one outcome: exit 2, one line `sim: error: …` holding every `must`,
 /// no panic or backtrace text, no hang.
 pub fn check_bad_input(case: &str, o: &Outcome, must: &[String]) {
-    assert!(!o.timed_out, "{case}: no answer within {TIME_LIMIT:?} (a hang)");
+    assert!(
+        !o.timed_out,
+        "{case}: no answer within {TIME_LIMIT:?} (a hang)"
+    );
     assert_eq!(
         o.code,
         Some(2),
@@ -261,4 +277,27 @@ pub fn check_bad_input(case: &str, o: &Outcome, must: &[String]) {
             lines[0]
         );
     }
+}
+
+/// Runs one case, catching its panic into `failures` (so a table reports every failing case at
+/// once); call [`finish`] after the table.
+pub fn collect(failures: &mut Vec<String>, case: &str, f: impl FnOnce()) {
+    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        failures.push(format!("[{case}] {msg}"));
+    }
+}
+
+/// Fails with every collected failure.
+pub fn finish(failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
