@@ -1119,7 +1119,7 @@ fn bad_command_line_arguments_name_the_argument() {
         (
             "sweep given a scenario",
             &["sweep", "s.toml", "--out", o],
-            &["s.toml:2: field `seed`"],
+            &["s.toml:4: field `data`"],
         ),
         (
             "merge unknown x axis",

@@ -77,6 +77,16 @@ const EXTREMES: &[&str] = &[
     "{}",
     "86400001",
     "1000001",
+    // the ends of the accepted ranges: these load, and the run must survive them
+    "86400000",
+    "1000000",
+    "125",
+    "2592000000",
+    "\"0.99\"",
+    "\"1000000000\"",
+    "\"1000000000000\"",
+    "\"0.00000001\"",
+    "\"86400\"",
 ];
 
 /// Keys a file may leave out, each with a section; a mutant may add one with an extreme value.

@@ -54,7 +54,7 @@ pub enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run only share K of N (1-based), e.g. 2/4; join the parts with `sim merge`.
-        #[arg(long, value_name = "K/N")]
+        #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
         partition: Option<String>,
         /// Worker threads (default: all cores); the result does not depend on it.
         #[arg(long, allow_negative_numbers = true)]

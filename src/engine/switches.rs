@@ -653,6 +653,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_numeric_switch_has_bounds_that_hold_every_profile() {
+        let v = serde_json::to_value(Switches::default()).unwrap();
+        for (k, x) in v.as_object().unwrap() {
+            let numeric = x.is_number() || x.as_str().is_some_and(|t| t.parse::<Decimal>().is_ok());
+            assert_eq!(
+                numeric,
+                SWITCH_BOUNDS.iter().any(|b| b.0 == k),
+                "{k}: numeric switches and SWITCH_BOUNDS agree"
+            );
+        }
+        for name in crate::engine::PROFILES {
+            let p = Switches::profile(name).unwrap();
+            for (k, val) in p.values() {
+                if SWITCH_BOUNDS.iter().any(|b| b.0 == k) {
+                    let mut q = p.clone();
+                    q.set(&k, &val).unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+            }
+        }
+        let mut s = Switches::default();
+        assert!(s.set("placement_retries", "21").is_err());
+        assert!(s.set("retry_base_delay_ms", "-1").is_err());
+        assert!(s
+            .set("confidence_floor", "79228162514264337593543950335")
+            .unwrap_err()
+            .contains("accepted range 0..=1"));
+        assert!(s.set("placement_retries", "20").is_ok());
+    }
+
+    #[test]
     fn docs_cover_every_field_in_order() {
         let v = serde_json::to_value(Switches::default()).unwrap();
         let fields: Vec<&str> = v.as_object().unwrap().keys().map(|s| s.as_str()).collect();
