@@ -1298,3 +1298,20 @@ fn bad_command_line_arguments_name_the_argument() {
     finish(failures);
     assert!(cases.len() >= 50);
 }
+
+#[test]
+fn a_failing_sweep_case_cites_the_sweep_file_and_its_axis_line_not_a_copy() {
+    // the axis value passes the load-time checks (a path) but the case fails when its data loads
+    let text = "name = \"w\"\nbase = \"s.toml\"\n\n[grid]\n\"data.klines\" = [[\"missing.csv\"]]\n";
+    let sb = sweep_box("case error", text);
+    let o = sb.run(&["sweep", "w.toml", "--out", "{D}/out"]);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    let err = o.stderr.trim_end();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("w.toml:5: field `grid.\"data.klines\"`: case 0, value `missing.csv`"),
+        "{err}"
+    );
+    assert!(err.contains("missing.csv"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

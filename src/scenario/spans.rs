@@ -72,7 +72,7 @@ pub fn span_of(text: &str, path: &[Seg]) -> Option<Range<usize>> {
                 let DeValue::Array(a) = value? else {
                     return None;
                 };
-                let item = a.iter().nth(*i)?;
+                let item = a.get(*i)?;
                 span = Some(item.span());
                 value = Some(item.get_ref());
             }
