@@ -5,12 +5,31 @@ fn main() {
     let cli = match ocosim::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 2,
-            };
-            let _ = e.print();
-            std::process::exit(code);
+            use clap::error::ErrorKind;
+            match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    std::process::exit(0);
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    std::process::exit(2);
+                }
+                _ => {
+                    // a bad argument is one line, like every other input error: clap's first
+                    // paragraph, joined
+                    let text = e.render().to_string();
+                    let first: Vec<&str> = text
+                        .lines()
+                        .map(str::trim)
+                        .take_while(|l| !l.is_empty())
+                        .collect();
+                    let msg = first.join(" ");
+                    let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+                    eprintln!("sim: error: {msg} (see --help)");
+                    std::process::exit(2);
+                }
+            }
         }
     };
     match ocosim::cli::run(cli) {

@@ -1065,7 +1065,7 @@ fn table() -> Vec<Bad> {
             mkfifo(&p);
             (
                 p.clone(),
-                format!("{}: not a regular file (a FIFO)", p.display()),
+                format!("{}: is not a regular file (a FIFO, socket or device)", p.display()),
             )
         },
     ));
@@ -1079,7 +1079,7 @@ fn table() -> Vec<Bad> {
             fs::create_dir_all(&p).unwrap();
             (
                 p.clone(),
-                format!("{}: not a regular file (a directory)", p.display()),
+                format!("{}: is a folder; give a regular .toml file", p.display()),
             )
         },
     ));
@@ -1093,7 +1093,7 @@ fn table() -> Vec<Bad> {
             (
                 p.clone(),
                 format!(
-                    "{}: larger than the 16 MiB limit for a scenario",
+                    "{}: is 16777217 bytes, more than the 16777216-byte limit for a scenario",
                     p.display()
                 ),
             )
@@ -1108,7 +1108,7 @@ fn table() -> Vec<Bad> {
             fs::write(&p, b"name = \"x\"\n[data]\nklines = [\"\xff\"]\n").unwrap();
             (
                 p.clone(),
-                format!("{}:3: field `text`: is not UTF-8", p.display()),
+                format!("{}:3: is not UTF-8 text", p.display()),
             )
         },
     ));
@@ -1122,7 +1122,7 @@ fn table() -> Vec<Bad> {
             mkfifo(&p);
             (
                 p.clone(),
-                format!("{}: not a regular file (a FIFO)", p.display()),
+                format!("{}: is not a regular file (a FIFO, socket or device)", p.display()),
             )
         },
     ));
@@ -1136,7 +1136,7 @@ fn table() -> Vec<Bad> {
             std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
             (
                 p.clone(),
-                format!("{}: not a regular file (a character device)", p.display()),
+                format!("{}: is not a regular file (a FIFO, socket or device)", p.display()),
             )
         },
     ));

@@ -38,7 +38,7 @@ pub enum Cmd {
         #[arg(long = "set", value_name = "SWITCH=VALUE")]
         set: Vec<String>,
         /// Override the seed.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         seed: Option<u64>,
         /// Print only the verdict line.
         #[arg(long)]
@@ -64,10 +64,10 @@ pub enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Run only share K of N (1-based), e.g. 2/4; join the parts with `sim merge`.
-        #[arg(long, value_name = "K/N")]
+        #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
         partition: Option<String>,
         /// Worker threads (default: all cores); the result does not depend on it.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         threads: Option<usize>,
     },
     /// Seeded bug hunting against an engine profile; findings are shrunk to replayable scenarios.
@@ -79,13 +79,13 @@ pub enum Cmd {
         #[arg(long = "set", value_name = "SWITCH=VALUE")]
         set: Vec<String>,
         /// Number of cases.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         cases: Option<u64>,
         /// Time budget, e.g. 60s or 5m (cases are run in whole batches).
         #[arg(long)]
         time: Option<String>,
         /// Seed.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
         seed: u64,
         /// Kline files for real windows (default: the 1m files under data/binance-um/klines).
         #[arg(long)]
@@ -212,6 +212,24 @@ fn bad(msg: impl std::fmt::Display) -> Failure {
     }
 }
 
+/// Splits a `--set SWITCH=VALUE` argument.
+fn parse_set(s: &str) -> Result<(&str, &str), Failure> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim(), v.trim())),
+        _ => Err(bad(format!(
+            "--set `{}`: expected SWITCH=VALUE (see `sim profiles`)",
+            s.escape_debug()
+        ))),
+    }
+}
+
+/// Most worker threads `--threads` accepts.
+pub const MAX_THREADS: usize = 1024;
+/// Most cases `sim explore --cases` accepts.
+pub const MAX_EXPLORE_CASES: u64 = 1_000_000_000;
+/// Longest `sim explore --time` accepted (30 days).
+pub const MAX_EXPLORE_SECS: u64 = 30 * 86_400;
+
 /// Loads a scenario and applies command-line overrides.
 pub fn load_with_overrides(
     path: &Path,
@@ -229,11 +247,9 @@ pub fn load_with_overrides(
         sc.profile = p.to_string();
     }
     for s in sets {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| bad(format!("--set `{s}`: expected SWITCH=VALUE")))?;
+        let (k, v) = parse_set(s)?;
         sc.switches
-            .set(k.trim(), v.trim())
+            .set(k, v)
             .map_err(|m| bad(format!("--set {k}: {m}")))?;
     }
     if let Some(seed) = seed {
@@ -439,16 +455,35 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Cmd::Merge { parts, out, x, y } => {
             let mut texts = Vec::new();
             for p in &parts {
-                texts.push(
+                texts.push((
+                    p.display().to_string(),
                     crate::data::files::read_text(
                         p,
                         crate::data::files::MAX_DATA_FILE_BYTES,
                         "a sweep part",
                     )
                     .map_err(bad)?,
-                );
+                ));
             }
             let merged = crate::sweep::merge(&texts).map_err(bad)?;
+            // the heat-map axes must be columns of the parts (before anything is written)
+            let head: Vec<&str> = merged.lines().next().unwrap_or("").split(',').collect();
+            for (arg, v) in [("--x", &x), ("--y", &y)] {
+                if !head.iter().any(|h| h == v) || v.is_empty() {
+                    let axes: Vec<&str> = head
+                        .iter()
+                        .skip(1)
+                        .take_while(|h| **h != "violations")
+                        .copied()
+                        .collect();
+                    return Err(bad(format!(
+                        "{arg} `{}`: not an axis of {} (axes: {})",
+                        v.escape_debug(),
+                        parts[0].display(),
+                        axes.join(", ")
+                    )));
+                }
+            }
             let name = out
                 .file_name()
                 .map(|s| s.to_string_lossy().to_string())
@@ -568,17 +603,30 @@ fn cmd_sweep(
     partition: Option<String>,
     threads: Option<usize>,
 ) -> Result<i32, Failure> {
-    let sw = crate::sweep::load(path).map_err(bad)?;
-    let mut cases = sw.cases();
-    let total = cases.len();
-    if let Some(p) = &partition {
-        let (k, n) = p
-            .split_once('/')
-            .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)))
-            .filter(|(k, n)| *n >= 1 && (1..=*n).contains(k))
-            .ok_or_else(|| bad(format!("--partition `{p}`: expected K/N with 1 <= K <= N")))?;
-        cases = crate::sweep::partition(cases, k, n);
+    if let Some(t) = threads {
+        if !(1..=MAX_THREADS).contains(&t) {
+            return Err(bad(format!(
+                "--threads {t}: out of range (accepted range 1..={MAX_THREADS}; omit it for all cores)"
+            )));
+        }
     }
+    let (k, n) = match &partition {
+        Some(p) => p
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse::<u64>().ok()?, n.parse::<u64>().ok()?)))
+            .filter(|(k, n)| *n >= 1 && (1..=*n).contains(k))
+            .ok_or_else(|| {
+                bad(format!(
+                    "--partition `{}`: expected K/N with 1 <= K <= N (e.g. 2/4)",
+                    p.escape_debug()
+                ))
+            })?,
+        None => (1, 1),
+    };
+    let sw = crate::sweep::load(path).map_err(bad)?;
+    sw.check_share(k, n).map_err(bad)?;
+    let total = sw.count().unwrap_or(0);
+    let cases = sw.partition_cases(k, n);
     let pb = indicatif::ProgressBar::new(cases.len() as u64);
     pb.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
@@ -623,8 +671,8 @@ fn parse_duration(s: &str) -> Option<std::time::Duration> {
     let n: u64 = n.parse().ok()?;
     let secs = match unit {
         "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
         _ => return None,
     };
     Some(std::time::Duration::from_secs(secs))
@@ -649,18 +697,31 @@ fn cmd_explore(
     })?;
     let mut sets = Vec::new();
     for s in &set {
-        let (k, v) = s
-            .split_once('=')
-            .ok_or_else(|| bad(format!("--set `{s}`: expected SWITCH=VALUE")))?;
+        let (k, v) = parse_set(s)?;
         switches
-            .set(k.trim(), v.trim())
+            .set(k, v)
             .map_err(|m| bad(format!("--set {k}: {m}")))?;
-        sets.push((k.trim().to_string(), v.trim().to_string()));
+        sets.push((k.to_string(), v.to_string()));
+    }
+    if let Some(c) = cases {
+        if !(1..=MAX_EXPLORE_CASES).contains(&c) {
+            return Err(bad(format!(
+                "--cases {c}: out of range (accepted range 1..={MAX_EXPLORE_CASES})"
+            )));
+        }
     }
     let budget = match &time {
-        Some(t) => {
-            Some(parse_duration(t).ok_or_else(|| bad(format!("--time `{t}`: use e.g. 60s, 5m")))?)
-        }
+        Some(t) => Some(
+            parse_duration(t)
+                .filter(|d| (1..=MAX_EXPLORE_SECS).contains(&d.as_secs()))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "--time `{}`: use e.g. 60s, 5m or 2h (accepted range 1s..={}h)",
+                        t.escape_debug(),
+                        MAX_EXPLORE_SECS / 3600
+                    ))
+                })?,
+        ),
         None => None,
     };
     let limit = cases.unwrap_or(if budget.is_some() { u64::MAX } else { 10_000 });

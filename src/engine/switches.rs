@@ -372,6 +372,26 @@ pub struct Switches {
     pub reconcile_cancels_lone_legs: bool,
 }
 
+/// Accepted range of every numeric switch: (key, min, max, unit), checked by [`Switches::set`]
+/// (scenario `[engine.switches]` and `--set`). Durations stay within a day, retries within 20,
+/// so a backoff `base << attempt` stays far inside an `i64`; percentages within 0..=100.
+pub const SWITCH_BOUNDS: &[(&str, &str, &str, &str)] = &[
+    ("duplicate_ttl_ms", "0", "86400000", "ms"),
+    ("confidence_floor", "0", "1", ""),
+    ("max_signal_age_ms", "0", "86400000", "ms"),
+    ("accumulation_cooldown_ms", "0", "86400000", "ms"),
+    ("algo_slot_limit", "0", "1000", ""),
+    ("sl_min_distance_pct", "0", "100", "%"),
+    ("sl_market_floor_pct", "0", "100", "%"),
+    ("rollback_timeout_ms", "0", "86400000", "ms"),
+    ("placement_retries", "0", "20", ""),
+    ("retry_base_delay_ms", "0", "3600000", "ms"),
+    ("stream_resync_ms", "0", "86400000", "ms"),
+    ("cancel_retries", "0", "20", ""),
+    ("cancel_retry_base_ms", "0", "3600000", "ms"),
+    ("close_thrash_limit", "0", "1000", ""),
+];
+
 /// One line per switch: (key, what it changes), in struct order.
 #[rustfmt::skip]
 pub const SWITCH_DOCS: &[(&str, &str)] = &[
@@ -571,6 +591,33 @@ impl Switches {
             }
             _ => Value::String(text.to_string()),
         };
+        if let Some((_, lo, hi, _)) = SWITCH_BOUNDS.iter().find(|b| b.0 == key) {
+            let out = |shown: &str| {
+                format!("switch `{key}`: {shown} is out of range (accepted range {lo}..={hi})")
+            };
+            let (lo_d, hi_d): (Decimal, Decimal) = (
+                lo.parse().unwrap_or(Decimal::ZERO),
+                hi.parse().unwrap_or(Decimal::ZERO),
+            );
+            match &new {
+                Value::Number(n) => {
+                    let x = n.as_i64().map(Decimal::from).unwrap_or(Decimal::MAX);
+                    if x < lo_d || x > hi_d {
+                        return Err(out(text));
+                    }
+                }
+                Value::String(t) => match t.parse::<Decimal>() {
+                    Ok(x) if x < lo_d || x > hi_d => return Err(out(text)),
+                    Ok(_) => {}
+                    Err(_) => {
+                        return Err(format!(
+                            "switch `{key}`: expected a number, got `{value}` (accepted range {lo}..={hi})"
+                        ))
+                    }
+                },
+                _ => {}
+            }
+        }
         obj.insert(key.to_string(), new);
         let parsed: Switches =
             serde_json::from_value(v).map_err(|e| format!("switch `{key}`: {e}"))?;
@@ -604,6 +651,36 @@ impl Switches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_numeric_switch_has_bounds_that_hold_every_profile() {
+        let v = serde_json::to_value(Switches::default()).unwrap();
+        for (k, x) in v.as_object().unwrap() {
+            let numeric = x.is_number() || x.as_str().is_some_and(|t| t.parse::<Decimal>().is_ok());
+            assert_eq!(
+                numeric,
+                SWITCH_BOUNDS.iter().any(|b| b.0 == k),
+                "{k}: numeric switches and SWITCH_BOUNDS agree"
+            );
+        }
+        for name in crate::engine::PROFILES {
+            let p = Switches::profile(name).unwrap();
+            for (k, val) in p.values() {
+                if SWITCH_BOUNDS.iter().any(|b| b.0 == k) {
+                    let mut q = p.clone();
+                    q.set(&k, &val).unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+            }
+        }
+        let mut s = Switches::default();
+        assert!(s.set("placement_retries", "21").is_err());
+        assert!(s.set("retry_base_delay_ms", "-1").is_err());
+        assert!(s
+            .set("confidence_floor", "79228162514264337593543950335")
+            .unwrap_err()
+            .contains("accepted range 0..=1"));
+        assert!(s.set("placement_retries", "20").is_ok());
+    }
 
     #[test]
     fn docs_cover_every_field_in_order() {

@@ -114,12 +114,7 @@ impl Scenario {
 }
 
 fn err(file: &Path, text: &str, field: &str, msg: impl Into<String>) -> ScenarioError {
-    ScenarioError {
-        file: file.display().to_string(),
-        line: line_of_key(text, field),
-        field: field.to_string(),
-        msg: msg.into(),
-    }
+    bounds::Site { file, text }.err(field, msg)
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
@@ -132,12 +127,7 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 
 fn data_err(file: &Path, text: &str, field: &str, e: data::DataError) -> ScenarioError {
     // the data error already names its own file and line: keep it whole
-    ScenarioError {
-        file: file.display().to_string(),
-        line: line_of_key(text, field),
-        field: field.to_string(),
-        msg: e.to_string(),
-    }
+    err(file, text, field, e.to_string())
 }
 
 fn to_bars(s: &data::KlineSeries, spec: &SymbolSpec) -> Vec<BarTicks> {
@@ -152,7 +142,7 @@ fn to_bars(s: &data::KlineSeries, spec: &SymbolSpec) -> Vec<BarTicks> {
 
 /// Reads and builds a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = read_toml_text(path, "a scenario")?;
+    let text = read_text(path)?;
     let raw = parse(path, &text)?;
     build(path, &text, raw)
 }
@@ -245,29 +235,19 @@ fn build_inner(
     };
     let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     let e = |field: &str, msg: String| err(file, text, field, msg);
-    if raw.data.klines.is_empty() {
-        return Err(e(
-            "klines",
-            "no kline files given (list at least one file or folder)".into(),
-        ));
-    }
+    bounds::validate(file, text, &raw)?;
     let paths: Vec<PathBuf> = raw.data.klines.iter().map(|p| resolve(&base, p)).collect();
     let series = match preloaded {
         Some(s) => Arc::new(s),
-        None => load(&paths, false).map_err(|x| data_err(file, text, "klines", x))?,
+        None => load(&paths, false).map_err(|x| data_err(file, text, "data.klines", x))?,
     };
+    let site = bounds::Site { file, text };
     let from = match &raw.data.from {
-        Some(s) => Some(
-            parse_time_ms(s)
-                .ok_or_else(|| e("from", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?,
-        ),
+        Some(s) => Some(bounds::time(&site, "data.from", s)?),
         None => None,
     };
     let to = match &raw.data.to {
-        Some(s) => Some(
-            parse_time_ms(s)
-                .ok_or_else(|| e("to", format!("`{s}` is not a date (YYYY-MM-DD[THH:MM])")))?,
-        ),
+        Some(s) => Some(bounds::time(&site, "data.to", s)?),
         None => None,
     };
     let base_series = series.slice_time(from, to);
@@ -282,7 +262,19 @@ fn build_inner(
         ));
     }
     if base_series.is_empty() {
-        return Err(e("from", "no bars in the chosen time range".into()));
+        let field = if raw.data.from.is_some() {
+            "data.from"
+        } else {
+            "data.klines"
+        };
+        return Err(e(
+            field,
+            format!(
+                "no bars in the chosen time range (the data covers {} to {})",
+                crate::types::fmt_time_ms(series.open_time_ms.first().copied().unwrap_or(0)),
+                crate::types::fmt_time_ms(series.open_time_ms.last().copied().unwrap_or(0))
+            ),
+        ));
     }
     let mut data_warnings = data::gap_warnings("klines", &base_series, from, to);
     let symbol = raw
@@ -293,8 +285,9 @@ fn build_inner(
         .or_else(|| (!base_series.symbol.is_empty()).then(|| base_series.symbol.clone()))
         .ok_or_else(|| {
             e(
-                "symbol",
-                "cannot tell the symbol from the file name: set data.symbol".into(),
+                "data.symbol",
+                "cannot tell the symbol from the file name: add `symbol = \"…\"` under [data]"
+                    .into(),
             )
         })?;
     let f = &raw.exchange.filters;
@@ -303,7 +296,7 @@ fn build_inner(
         None => {
             let (Some(tick), Some(step)) = (f.tick_size, f.step_size) else {
                 return Err(e(
-                    "symbol",
+                    "data.symbol",
                     format!("unknown symbol `{symbol}`: known are BTCUSDT, ETHUSDT, AVAXUSDT, FILUSDT, LINKUSDT, NEARUSDT; for others give [exchange.filters] tick_size and step_size"),
                 ));
             };
@@ -342,13 +335,16 @@ fn build_inner(
         liquidation_fee
     );
     if spec.tick_size <= Decimal::ZERO || spec.step_size <= Decimal::ZERO {
-        return Err(e("tick_size", "tick_size and step_size must be > 0".into()));
+        return Err(e(
+            "exchange.filters.tick_size",
+            "tick_size and step_size must be > 0".into(),
+        ));
     }
     let (series, sub_series) = match &raw.data.interval {
         Some(iv) => {
             let ms = data::parse_interval(iv).ok_or_else(|| {
                 e(
-                    "interval",
+                    "data.interval",
                     format!("`{iv}` is not an interval (1m, 5m, 15m, 1h, 4h, 1d, …)"),
                 )
             })?;
@@ -356,11 +352,11 @@ fn build_inner(
                 (base_series, None)
             } else {
                 if ms < base_series.interval_ms || ms % base_series.interval_ms != 0 {
-                    return Err(e("interval", format!("cannot resample {} bars to `{iv}` (only to a multiple of the loaded interval)", data::interval_name(base_series.interval_ms))));
+                    return Err(e("data.interval", format!("cannot resample {} bars to `{iv}` (only to a multiple of the loaded interval)", data::interval_name(base_series.interval_ms))));
                 }
                 let hi = base_series
                     .resample(ms)
-                    .map_err(|x| data_err(file, text, "interval", x))?;
+                    .map_err(|x| data_err(file, text, "data.interval", x))?;
                 (hi, Some(base_series))
             }
         }
@@ -380,7 +376,7 @@ fn build_inner(
         Vec::new()
     } else {
         let p: Vec<PathBuf> = raw.data.funding.iter().map(|p| resolve(&base, p)).collect();
-        let fs = data::load_funding(&p).map_err(|x| data_err(file, text, "funding", x))?;
+        let fs = data::load_funding(&p).map_err(|x| data_err(file, text, "data.funding", x))?;
         fs.time_ms
             .iter()
             .copied()
@@ -391,10 +387,10 @@ fn build_inner(
         (Vec::new(), 0)
     } else {
         let p: Vec<PathBuf> = raw.data.mark.iter().map(|p| resolve(&base, p)).collect();
-        let ms = load(&p, true).map_err(|x| data_err(file, text, "mark", x))?;
+        let ms = load(&p, true).map_err(|x| data_err(file, text, "data.mark", x))?;
         if !ms.symbol.is_empty() && ms.symbol != symbol {
             return Err(e(
-                "mark",
+                "data.mark",
                 format!(
                     "mark klines are for `{}`, the run trades `{symbol}`",
                     ms.symbol
@@ -405,7 +401,7 @@ fn build_inner(
         let ms = ms.slice_time(from.map(|f| f - ms.interval_ms + 1), to);
         if ms.is_empty() {
             return Err(e(
-                "mark",
+                "data.mark",
                 "no mark-price candles in the chosen time range".into(),
             ));
         }
@@ -432,50 +428,9 @@ fn build_inner(
         equity_sample_ms: 0,
         brackets: ex.brackets.clone(),
     };
-    for (i, b) in exchange.brackets.iter().enumerate() {
-        let prev = i.checked_sub(1).map(|j| &exchange.brackets[j]);
-        if b.mmr <= Decimal::ZERO
-            || b.mmr >= Decimal::ONE
-            || b.cum < Decimal::ZERO
-            || prev.is_some_and(|p| b.notional_cap <= p.notional_cap)
-        {
-            return Err(e(
-                "brackets",
-                format!("bracket {}: caps must ascend, 0 < mmr < 1, cum >= 0", i + 1),
-            ));
-        }
-    }
-    if !(1..=125).contains(&exchange.leverage) {
-        return Err(e("leverage", "leverage must be 1..=125".into()));
-    }
+    // brackets and leverage: checked by bounds::validate
     let eng = &raw.engine;
-    let mut switches = Switches::profile(&eng.profile).ok_or_else(|| {
-        e(
-            "profile",
-            format!(
-                "unknown profile `{}`: `sim profiles` lists them",
-                eng.profile
-            ),
-        )
-    })?;
-    for (k, v) in &eng.switches {
-        let s = match v {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(x) => x.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            _ => {
-                return Err(e(
-                    k,
-                    "switch values are strings, numbers or booleans".into(),
-                ))
-            }
-        };
-        switches.set(k, &s).map_err(|m| e(k, m))?;
-    }
-    if eng.poll_interval_ms < 0 || eng.error_backoff_ms < 0 {
-        return Err(e("poll_interval_ms", "must be >= 0".into()));
-    }
+    let switches = bounds::switches_of(&site, eng)?;
     let engine = EngineConfig {
         spec: spec.clone(),
         monitor: eng.monitor,
@@ -495,42 +450,40 @@ fn build_inner(
         .clone()
         .unwrap_or_else(|| "strategy".into());
     let mut signals = Vec::new();
-    // inline signals (time parsed here) and the CSV's (time already checked, with its line)
-    let mut specs: Vec<(Option<i64>, SignalSpec)> = raw
-        .signals
-        .inline
-        .iter()
-        .map(|s| (None, s.clone()))
-        .collect();
-    if let Some(csvp) = &raw.signals.csv {
-        let p = resolve(&base, csvp);
-        specs.extend(
-            signals_csv::read(&p)?
-                .into_iter()
-                .map(|(t, s)| (Some(t), s)),
-        );
+    for (i, s) in raw.signals.inline.iter().enumerate() {
+        let path = format!("signals.inline[{i}]");
+        let t = bounds::time(&site, &format!("{path}.at"), &s.at)?;
+        let sig = make_signal(&spec, s, t, price_at(t), &strategy)
+            .map_err(|(k, m)| e(&format!("{path}.{k}"), m))?;
+        signals.push(sig);
     }
-    for (t, s) in &specs {
-        let t = match t {
-            Some(t) => *t,
-            None => {
-                parse_time_ms(&s.at).ok_or_else(|| e("at", format!("`{}` is not a time", s.at)))?
-            }
-        };
-        signals.push(make_signal(&spec, s, t, price_at(t), &strategy));
+    if let Some(csvp) = &raw.signals.csv {
+        // the CSV reader checks its own rows (values, times) and names its own lines
+        let p = resolve(&base, csvp);
+        for (t, s) in signals_csv::read(&p)? {
+            let sig = make_signal(&spec, &s, t, price_at(t), &strategy).map_err(|(k, m)| {
+                ScenarioError {
+                    file: p.display().to_string(),
+                    line: 0,
+                    field: k.into(),
+                    msg: format!("the signal at {}: {m}", s.at),
+                }
+            })?;
+            signals.push(sig);
+        }
     }
     if let Some(r) = &raw.signals.random {
         let mut rng = StreamRng::new(r.seed, Stream::Signals);
+        // rate_per_day <= 86 400 (bounds) and a bar is at most a month: no overflow; more
+        // than one signal a bar is capped at one a bar
         let per_bar_ppm = (r.rate_per_day * Decimal::from(series.interval_ms)
             / Decimal::from(86_400_000i64)
             * Decimal::from(1_000_000))
         .trunc()
+        .min(Decimal::from(1_000_000))
         .try_into()
-        .unwrap_or(0u32);
+        .unwrap_or(1_000_000u32);
         let sides = r.sides.as_deref().unwrap_or("both");
-        if !matches!(sides, "both" | "long" | "short") {
-            return Err(e("sides", format!("`{sides}`: use both, long or short")));
-        }
         for b in &bars {
             if rng.chance(per_bar_ppm) {
                 let buy = match sides {
@@ -554,14 +507,16 @@ fn build_inner(
                     strategy: None,
                     order_type: None,
                 };
-                signals.push(make_signal(&spec, &s, t, price_at(t), &strategy));
+                let sig = make_signal(&spec, &s, t, price_at(t), &strategy)
+                    .map_err(|(k, m)| e(&format!("signals.random.{k}"), m))?;
+                signals.push(sig);
             }
         }
     }
     signals.sort_by_key(|s| s.timestamp);
     let mut manual = Vec::new();
-    for m in &raw.manual_closes {
-        let t = parse_time_ms(&m.at).ok_or_else(|| e("at", format!("`{}` is not a time", m.at)))?;
+    for (i, m) in raw.manual_closes.iter().enumerate() {
+        let t = bounds::time(&site, &format!("manual_closes[{i}].at"), &m.at)?;
         manual.push(ManualClose {
             at: TimeMs(t),
             symbol: symbol.clone(),
@@ -586,6 +541,7 @@ fn build_inner(
         skip_idle_polls: eng.skip_idle_polls,
         monitor: eng.monitor,
     };
+    // a plain name (bounds::validate)
     let name = raw.name.clone().unwrap_or_else(|| {
         file.file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -666,28 +622,48 @@ pub fn default_reaction_ms(
     }
 }
 
-fn round_to_tick(spec: &SymbolSpec, p: Decimal) -> Decimal {
-    ((p / spec.tick_size).round() * spec.tick_size).normalize()
-}
-
+/// The signal a spec gives at `price`; `Err((field, message))` when a `sl_pct`/`tp_pct` gives a
+/// price that is not one (0 after rounding to the tick).
 fn make_signal(
     spec: &SymbolSpec,
     s: &SignalSpec,
     t: i64,
     price: Decimal,
     strategy: &str,
-) -> Signal {
+) -> Result<Signal, (&'static str, String)> {
     let long = s.action != Action::Sell;
     let sign = if long { Decimal::ONE } else { -Decimal::ONE };
-    let sl = s.stop_loss.or_else(|| {
-        s.sl_pct
-            .map(|p| round_to_tick(spec, price * (Decimal::ONE - sign * p)))
-    });
-    let tp = s.take_profit.or_else(|| {
-        s.tp_pct
-            .map(|p| round_to_tick(spec, price * (Decimal::ONE + sign * p)))
-    });
-    Signal {
+    // bounds::signal keeps the fractions below 10 and prices below 2^63 e-8, so the products
+    // fit; checked anyway, as an error rather than a panic
+    let from_pct = |k: &'static str,
+                    p: Decimal,
+                    dir: Decimal|
+     -> Result<Decimal, (&'static str, String)> {
+        let v = Decimal::ONE
+            .checked_add(dir * p)
+            .and_then(|f| price.checked_mul(f))
+            .and_then(|x| x.checked_div(spec.tick_size))
+            .map(|x| (x.round() * spec.tick_size).normalize())
+            .ok_or_else(|| (k, format!("{p} of the price {price} does not fit a price")))?;
+        if v <= Decimal::ZERO {
+            return Err((
+                k,
+                format!("{p} of the price {price} gives {v}, not a price (a stop or target must stay above 0)"),
+            ));
+        }
+        Ok(v)
+    };
+    let sl = match (s.stop_loss, s.sl_pct) {
+        (Some(v), _) => Some(v),
+        (None, Some(p)) => Some(from_pct("sl_pct", p, -sign)?),
+        (None, None) => None,
+    };
+    let tp = match (s.take_profit, s.tp_pct) {
+        (Some(v), _) => Some(v),
+        (None, Some(p)) => Some(from_pct("tp_pct", p, sign)?),
+        (None, None) => None,
+    };
+    Ok(Signal {
         strategy_id: s.strategy.clone().unwrap_or_else(|| strategy.to_string()),
         symbol: spec.symbol.clone(),
         action: s.action,
@@ -700,7 +676,7 @@ fn make_signal(
         take_profit_pct: s.take_profit_pct,
         order_type: s.order_type.clone().unwrap_or_else(|| "market".into()),
         timestamp: TimeMs(t),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //!
 //! Relative paths inside a scenario are resolved against the scenario file's folder.
 
+pub mod bounds;
 pub mod build;
 pub mod signals_csv;
+pub mod spans;
 
 use crate::engine::Monitor;
 use crate::exchange::{ApiMode, Bracket, IntrabarPolicy, LimitFill, MarginMode};
@@ -18,28 +20,31 @@ use std::path::{Path, PathBuf};
 pub use build::{build, build_cached, build_with, load, DataCache, RunResult, Scenario};
 
 /// A user-input error: `file:line: field `x`: what (hint)`; the CLI exits 2 on it. Without a
-/// line (0) it prints `file: field `x`: what`, and without a field (`-`) `file: what`.
+/// line (the field is not written in the file) it prints `file: field `x`: …`, and without a
+/// field (the file itself is wrong) `file: …`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.one_line())]
 pub struct ScenarioError {
     /// The file.
     pub file: String,
-    /// 1-based line (0 when not known).
+    /// 1-based line (0 when the field is not written in the file).
     pub line: usize,
-    /// The field (dotted path).
+    /// The field (dotted path, `signals.inline[2].sl_pct`; empty for the file as a whole).
     pub field: String,
     /// What is wrong, with a hint.
     pub msg: String,
 }
 
-impl ScenarioError {
-    fn one_line(&self) -> String {
-        let (file, line, field, msg) = (&self.file, self.line, &self.field, &self.msg);
-        match (line, field.as_str()) {
-            (0, "-" | "") => format!("{file}: {msg}"),
-            (0, _) => format!("{file}: field `{field}`: {msg}"),
-            _ => format!("{file}:{line}: field `{field}`: {msg}"),
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
         }
+        if !self.field.is_empty() && self.field != "-" {
+            write!(f, ": field `{}`", self.field)?;
+        }
+        // one line, whatever the message holds
+        write!(f, ": {}", self.msg.replace(['\n', '\r'], " "))
     }
 }
 
@@ -354,22 +359,109 @@ pub fn line_of_key(text: &str, key: &str) -> usize {
     0
 }
 
-/// Parses a scenario file's text.
-pub fn parse(file: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
-    toml::from_str::<ScenarioFile>(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
-        let msg = e.message().replace('\n', " ");
-        // serde names the field in backticks: use it when present
-        let field = msg
-            .split('`')
-            .nth(1)
-            .map(str::to_string)
-            .unwrap_or_else(|| "-".to_string());
+/// Largest scenario or sweep file read (bytes): far above any real file, far below memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a scenario or sweep file: a regular file (not a FIFO or device, which could block or
+/// never end) of at most [`MAX_FILE_BYTES`], in UTF-8.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let fail = |msg: String| ScenarioError {
+        file: path.display().to_string(),
+        line: 0,
+        field: String::new(),
+        msg,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(fail(format!("is {kind}; give a regular .toml file")));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "is {} bytes, more than the {MAX_FILE_BYTES}-byte limit for a scenario or sweep file",
+            meta.len()
+        )));
+    }
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf))
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "is more than the {MAX_FILE_BYTES}-byte limit for a scenario or sweep file"
+        )));
+    }
+    String::from_utf8(buf).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&e.as_bytes()[..at]).to_string();
         ScenarioError {
-            file: file.display().to_string(),
-            line,
-            field,
-            msg: msg.trim().to_string(),
+            file: path.display().to_string(),
+            line: line_of(&text, at),
+            field: String::new(),
+            msg: "is not UTF-8 text (a TOML file must be UTF-8)".into(),
         }
     })
+}
+
+/// Turns a TOML/serde error on `text` into a one-line error naming the field by its path (found
+/// from the error's span, so a bad value is never printed where the field name belongs).
+pub fn toml_error(file: &Path, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let msg = e.message().replace(['\n', '\r'], " ").trim().to_string();
+    let (line, at) = match e.span() {
+        Some(s) => (line_of(text, s.start), spans::path_at(text, s.start)),
+        None => (0, None),
+    };
+    // serde names the offending key in backticks for these kinds; elsewhere the backticks hold
+    // a value (`unknown variant `buyy``), which must not pass for the field
+    let named = |prefix: &str| {
+        msg.strip_prefix(prefix)
+            .and_then(|r| r.split('`').next())
+            .map(str::to_string)
+    };
+    let mut extra = String::new();
+    let mut line = line;
+    let field = if let Some(k) = named("missing field `") {
+        // the span of a missing field is its table's; the whole text is the top level
+        let top = e
+            .span()
+            .is_none_or(|s| s.start == 0 && s.end >= text.trim_end().len());
+        match at.filter(|_| !top) {
+            Some(p) => {
+                extra = format!(" (add `{k} = …` under [{p}])");
+                format!("{p}.{k}")
+            }
+            None => {
+                // absent from the file: no line to cite, say where it goes
+                line = 0;
+                extra = format!(" (add `{k}` to the file)");
+                k
+            }
+        }
+    } else if let Some(k) = named("unknown field `") {
+        match at {
+            Some(p) if p.ends_with(&k) => p,
+            Some(p) => format!("{p}.{k}"),
+            None => k,
+        }
+    } else if let Some(k) = named("duplicate key `") {
+        at.unwrap_or(k)
+    } else {
+        at.unwrap_or_default()
+    };
+    ScenarioError {
+        file: file.display().to_string(),
+        line,
+        field,
+        msg: format!("{msg}{extra}"),
+    }
+}
+
+/// Parses a scenario file's text.
+pub fn parse(file: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
+    toml::from_str::<ScenarioFile>(text).map_err(|e| toml_error(file, text, &e))
 }

@@ -83,32 +83,55 @@ pub fn parse_time_ms(s: &str) -> Option<i64> {
     let y: i64 = dp.next()?.parse().ok()?;
     let m: u32 = dp.next()?.parse().ok()?;
     let d: u32 = dp.next().unwrap_or("1").parse().ok()?;
-    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // a date that does not exist (2026-02-30) is refused, never rolled into the next month
+    if dp.next().is_some()
+        || !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || d < 1
+        || d > days_in_month(y, m)
+    {
         return None;
     }
-    let mut secs = 0i64;
     let mut ms = 0i64;
     if !time.is_empty() {
         let mut tp = time.split(':');
         let h: i64 = tp.next()?.parse().ok()?;
         let mi: i64 = tp.next().unwrap_or("0").parse().ok()?;
-        // seconds may carry up to three decimals: `02:00:00.250`
-        let sec = tp.next().unwrap_or("0");
-        if tp.next().is_some() {
+        let (se, frac) = match tp.next() {
+            Some(x) => x.split_once('.').unwrap_or((x, "")),
+            None => ("0", ""),
+        };
+        let se: i64 = se.parse().ok()?;
+        // fractional seconds: up to milliseconds (`02:00:00.250`)
+        if tp.next().is_some()
+            || h > 23
+            || mi > 59
+            || se > 59
+            || frac.len() > 3
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || (frac.is_empty() && time.ends_with('.'))
+        {
             return None;
         }
-        let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
-        let se: i64 = whole.parse().ok()?;
-        if h > 23 || mi > 59 || se > 59 || frac.len() > 3 {
-            return None;
-        }
-        if !frac.bytes().all(|b| b.is_ascii_digit()) || (sec.contains('.') && frac.is_empty()) {
-            return None;
-        }
-        ms = format!("{frac:0<3}").parse::<i64>().ok()?;
-        secs = h * 3600 + mi * 60 + se;
+        let frac_ms = if frac.is_empty() {
+            0
+        } else {
+            frac.parse::<i64>().ok()? * 10i64.pow(3 - frac.len() as u32)
+        };
+        ms = (h * 3600 + mi * 60 + se) * 1000 + frac_ms;
     }
-    Some((days_from_civil(y, m, d) * 86_400 + secs) * 1000 + ms)
+    Some(days_from_civil(y, m, d) * 86_400_000 + ms)
+}
+
+/// Days in month `m` of year `y` (proleptic Gregorian).
+pub fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
 }
 
 macro_rules! id_newtype {
@@ -432,6 +455,25 @@ mod tests {
         ] {
             assert_eq!(parse_time_ms(bad), None, "{bad}");
         }
+    }
+    #[test]
+    fn dates_that_do_not_exist_are_refused_not_rolled_over() {
+        assert_eq!(parse_time_ms("2026-02-30"), None);
+        assert_eq!(parse_time_ms("2026-02-29"), None);
+        assert_eq!(parse_time_ms("2026-04-31T00:00"), None);
+        assert_eq!(parse_time_ms("2028-02-29"), Some(1_835_395_200_000));
+        assert_eq!(parse_time_ms("2026-02-00"), None);
+        assert_eq!(parse_time_ms("99999999999-01-01"), None);
+        assert_eq!(parse_time_ms("2026-02-01T24:00"), None);
+        assert_eq!(parse_time_ms("2026-02-01T00:00:00:00"), None);
+    }
+    #[test]
+    fn fractional_seconds_are_milliseconds() {
+        let t = parse_time_ms("2026-02-01T02:00:00").unwrap();
+        assert_eq!(parse_time_ms("2026-02-01T02:00:00.250"), Some(t + 250));
+        assert_eq!(parse_time_ms("2026-02-01T02:00:00.5"), Some(t + 500));
+        assert_eq!(parse_time_ms("2026-02-01T02:00:00.2500"), None);
+        assert_eq!(parse_time_ms("2026-02-01T02:00:00.-1"), None);
     }
     #[test]
     fn e8_conversions() {

@@ -227,3 +227,4 @@ pub fn scenario(c: &CaseSpec, profile: &str, sets: &[(&str, &str)]) -> Scenario 
     c.scenario(profile, &sets)
         .expect("generated cases always build")
 }
+pub mod hostile;

@@ -1,0 +1,628 @@
+//! Bounds on every number and name a user can give in a scenario, checked right after parsing
+//! (before any data is read), each failure one [`ScenarioError`] naming the file, the line of the
+//! field and its accepted range.
+//!
+//! Contract: a scenario that passes [`validate`] cannot overflow a `Decimal` or an `i64` time
+//! anywhere later: prices and quantities stay below 10^9, balances below 10^12, times inside
+//! [`TIME_MIN_MS`]..[`TIME_MAX_MS`], durations below a day (a month for the reaction window), so
+//! every sum or product the run forms is far inside both types. The accepted ranges are listed in
+//! the README's scenario reference; keep the two in step.
+
+use super::{spans, EngineSection, ScenarioError, ScenarioFile, SignalSpec};
+use crate::engine::{Action, Switches};
+use crate::types::parse_time_ms;
+use rust_decimal::Decimal;
+use std::path::Path;
+
+/// One day in ms: the largest latency, delay, poll interval or backoff accepted.
+pub const DAY_MS: i64 = 86_400_000;
+/// Largest reaction window accepted (30 days, ms).
+pub const MAX_REACTION_MS: i64 = 30 * DAY_MS;
+/// Earliest time accepted anywhere in a scenario: 2000-01-01 00:00 UTC.
+pub const TIME_MIN_MS: i64 = 946_684_800_000;
+/// Latest time accepted (exclusive): 2100-01-01 00:00 UTC.
+pub const TIME_MAX_MS: i64 = 4_102_444_800_000;
+/// Largest price (stop, target, filter price) accepted.
+pub const MAX_PRICE: i64 = 1_000_000_000;
+/// Largest quantity accepted (signal quantities, quantity filters).
+pub const MAX_QTY: i64 = 1_000_000_000;
+/// Largest initial balance accepted (USDT).
+pub const MAX_BALANCE: i64 = 1_000_000_000_000;
+/// Largest signal rate of the random generator (one a second on average).
+pub const MAX_RATE_PER_DAY: i64 = 86_400;
+/// Parts per million: the largest fault probability.
+pub const PPM: u32 = 1_000_000;
+/// Longest report name accepted.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Where a checked value came from, for the error.
+pub(crate) struct Site<'a> {
+    pub file: &'a Path,
+    pub text: &'a str,
+}
+
+impl Site<'_> {
+    /// An error at the field `path` (its line when it is written in the text).
+    pub(crate) fn err(&self, path: &str, msg: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.display().to_string(),
+            line: spans::line_of_path(self.text, path).unwrap_or(0),
+            field: path.to_string(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// `lo <= v <= hi` for an integer with a unit suffix for the message.
+pub(crate) fn int(s: &Site, path: &str, v: i64, lo: i64, hi: i64) -> Result<(), ScenarioError> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(s.err(
+            path,
+            format!("{v} is out of range (accepted range {lo}..={hi})"),
+        ))
+    }
+}
+
+/// How an end of a decimal range is bounded.
+#[derive(Clone, Copy)]
+pub(crate) enum End {
+    /// Inclusive.
+    Incl(i64, u32),
+    /// Exclusive.
+    Excl(i64, u32),
+}
+
+impl End {
+    fn value(self) -> Decimal {
+        match self {
+            End::Incl(m, s) | End::Excl(m, s) => Decimal::new(m, s),
+        }
+    }
+}
+
+/// A decimal inside `lo`..`hi` (each end inclusive or not), with `why` appended to the message.
+pub(crate) fn dec(
+    s: &Site,
+    path: &str,
+    v: Decimal,
+    lo: End,
+    hi: End,
+    why: &str,
+) -> Result<(), ScenarioError> {
+    let ok_lo = match lo {
+        End::Incl(..) => v >= lo.value(),
+        End::Excl(..) => v > lo.value(),
+    };
+    let ok_hi = match hi {
+        End::Incl(..) => v <= hi.value(),
+        End::Excl(..) => v < hi.value(),
+    };
+    if ok_lo && ok_hi {
+        return Ok(());
+    }
+    let name = path.rsplit('.').next().unwrap_or(path);
+    let lo_op = if matches!(lo, End::Incl(..)) {
+        "<="
+    } else {
+        "<"
+    };
+    let hi_op = if matches!(hi, End::Incl(..)) {
+        "<="
+    } else {
+        "<"
+    };
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(": {why}")
+    };
+    Err(s.err(
+        path,
+        format!(
+            "{v} is out of range (accepted range {} {lo_op} {name} {hi_op} {}{why})",
+            lo.value(),
+            hi.value()
+        ),
+    ))
+}
+
+/// A time field (`YYYY-MM-DD[THH:MM[:SS[.mmm]]]` UTC or integer ms) inside the accepted epoch.
+pub(crate) fn time(s: &Site, path: &str, v: &str) -> Result<i64, ScenarioError> {
+    let t = parse_time_ms(v).ok_or_else(|| {
+        s.err(
+            path,
+            format!("`{v}` is not a time (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS[.mmm]] UTC, or ms since 1970)"),
+        )
+    })?;
+    time_ms(s, path, t)?;
+    Ok(t)
+}
+
+/// A time in ms inside the accepted epoch.
+pub(crate) fn time_ms(s: &Site, path: &str, t: i64) -> Result<(), ScenarioError> {
+    if (TIME_MIN_MS..TIME_MAX_MS).contains(&t) {
+        Ok(())
+    } else {
+        Err(s.err(
+            path,
+            format!(
+                "{t} is out of range (accepted range 2000-01-01 <= time < 2100-01-01, i.e. {TIME_MIN_MS}..{TIME_MAX_MS} ms)"
+            ),
+        ))
+    }
+}
+
+/// Checks that `name` is a plain file name: not empty, no `/` or `\`, not `.` or `..`, no control
+/// characters, at most [`MAX_NAME_LEN`] characters. `None` when it is.
+pub fn plain_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("is empty (it names the report folder: give a plain name such as \"my-run\")".into())
+    } else if name == "." || name == ".." {
+        Some(format!("`{name}` is not a name (it names the report folder: give a plain name such as \"my-run\")"))
+    } else if name.contains(['/', '\\']) {
+        Some(format!("`{name}` contains a path separator (it names the report folder under reports/: give a plain name such as \"my-run\"; use --out for another place)"))
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character (give a plain name such as \"my-run\")".into())
+    } else if name.chars().count() > MAX_NAME_LEN {
+        Some(format!(
+            "is {} characters long (accepted: at most {MAX_NAME_LEN})",
+            name.chars().count()
+        ))
+    } else {
+        None
+    }
+}
+
+/// Checks every bound of a parsed scenario (no data is read).
+pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), ScenarioError> {
+    let s = Site { file, text };
+    use End::*;
+    // name
+    match &raw.name {
+        Some(n) => {
+            if let Some(p) = plain_name_problem(n) {
+                return Err(s.err("name", p));
+            }
+        }
+        None => {
+            let stem = file
+                .file_stem()
+                .map(|x| x.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if let Some(p) = plain_name_problem(&stem) {
+                return Err(s.err(
+                    "name",
+                    format!(
+                        "absent, and the file stem {p}; add `name = \"…\"` at the top of the file"
+                    ),
+                ));
+            }
+        }
+    }
+    // [data]
+    let d = &raw.data;
+    if d.klines.is_empty() {
+        return Err(s.err(
+            "data.klines",
+            "no kline files given (list at least one file or folder)",
+        ));
+    }
+    if let Some(sym) = &d.symbol {
+        if sym.is_empty() || sym.len() > 32 || !sym.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(s.err(
+                "data.symbol",
+                format!(
+                    "`{}` is not a symbol (1 to 32 letters and digits, e.g. AVAXUSDT)",
+                    sym.escape_debug()
+                ),
+            ));
+        }
+    }
+    let from = match &d.from {
+        Some(v) => Some(time(&s, "data.from", v)?),
+        None => None,
+    };
+    let to = match &d.to {
+        Some(v) => Some(time(&s, "data.to", v)?),
+        None => None,
+    };
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(s.err(
+                "data.to",
+                format!(
+                    "`{}` is not after `from` = `{}` (the window is from inclusive to exclusive)",
+                    d.to.as_deref().unwrap_or(""),
+                    d.from.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    // [exchange]
+    let ex = &raw.exchange;
+    for (k, v) in [("maker_fee", ex.maker_fee), ("taker_fee", ex.taker_fee)] {
+        if let Some(v) = v {
+            dec(
+                &s,
+                &format!("exchange.{k}"),
+                v,
+                Incl(0, 0),
+                Incl(1, 1),
+                "a rate, 0.0005 is 0.05 %",
+            )?;
+        }
+    }
+    int(
+        &s,
+        "exchange.slippage_ticks",
+        ex.slippage_ticks,
+        0,
+        1_000_000,
+    )?;
+    if let Some(l) = ex.leverage {
+        int(&s, "exchange.leverage", i64::from(l), 1, 125)?;
+    }
+    if let Some(b) = ex.initial_balance {
+        dec(
+            &s,
+            "exchange.initial_balance",
+            b,
+            Excl(0, 0),
+            Incl(MAX_BALANCE, 0),
+            "USDT",
+        )?;
+    }
+    let f = &ex.filters;
+    let tick = |path: &str, v: Option<Decimal>, hi: i64| -> Result<(), ScenarioError> {
+        if let Some(v) = v {
+            dec(&s, path, v, Incl(1, 8), Incl(hi, 0), "")?;
+            if v.normalize().scale() > 8 {
+                return Err(s.err(
+                    path,
+                    format!(
+                        "{v} has more than 8 decimals (prices and quantities are stored to 1e-8)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+    tick("exchange.filters.tick_size", f.tick_size, 10_000)?;
+    tick("exchange.filters.step_size", f.step_size, 1_000_000)?;
+    for (k, v, hi) in [
+        ("min_price", f.min_price, MAX_PRICE),
+        ("max_price", f.max_price, MAX_PRICE),
+        ("min_qty", f.min_qty, MAX_QTY),
+        ("max_qty", f.max_qty, MAX_QTY),
+        ("market_max_qty", f.market_max_qty, MAX_QTY),
+    ] {
+        if let Some(v) = v {
+            dec(
+                &s,
+                &format!("exchange.filters.{k}"),
+                v,
+                Excl(0, 0),
+                Incl(hi, 0),
+                "",
+            )?;
+        }
+    }
+    if let (Some(lo), Some(hi)) = (f.min_price, f.max_price) {
+        if lo > hi {
+            return Err(s.err(
+                "exchange.filters.max_price",
+                format!("{hi} is below min_price {lo}"),
+            ));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (f.min_qty, f.max_qty) {
+        if lo > hi {
+            return Err(s.err(
+                "exchange.filters.max_qty",
+                format!("{hi} is below min_qty {lo}"),
+            ));
+        }
+    }
+    if let Some(v) = f.min_notional {
+        dec(
+            &s,
+            "exchange.filters.min_notional",
+            v,
+            Incl(0, 0),
+            Incl(MAX_PRICE, 0),
+            "USDT",
+        )?;
+    }
+    if let Some(v) = f.percent_up {
+        dec(
+            &s,
+            "exchange.filters.percent_up",
+            v,
+            Excl(1, 0),
+            Incl(10, 0),
+            "multiplierUp, e.g. 1.05",
+        )?;
+    }
+    if let Some(v) = f.percent_down {
+        dec(
+            &s,
+            "exchange.filters.percent_down",
+            v,
+            Excl(0, 0),
+            Excl(1, 0),
+            "multiplierDown, e.g. 0.95",
+        )?;
+    }
+    if let Some(v) = f.maint_margin_ratio {
+        dec(
+            &s,
+            "exchange.filters.maint_margin_ratio",
+            v,
+            Excl(0, 0),
+            Excl(1, 0),
+            "",
+        )?;
+    }
+    if let Some(v) = f.liquidation_fee {
+        dec(
+            &s,
+            "exchange.filters.liquidation_fee",
+            v,
+            Incl(0, 0),
+            Excl(1, 0),
+            "",
+        )?;
+    }
+    if ex.brackets.len() > 50 {
+        return Err(s.err(
+            "exchange.brackets",
+            format!("{} brackets (accepted: at most 50)", ex.brackets.len()),
+        ));
+    }
+    for (i, b) in ex.brackets.iter().enumerate() {
+        let p = format!("exchange.brackets[{i}]");
+        dec(
+            &s,
+            &format!("{p}.notional_cap"),
+            b.notional_cap,
+            Excl(0, 0),
+            Incl(1_000_000_000_000_000, 0),
+            "USDT",
+        )?;
+        dec(&s, &format!("{p}.mmr"), b.mmr, Excl(0, 0), Excl(1, 0), "")?;
+        dec(
+            &s,
+            &format!("{p}.cum"),
+            b.cum,
+            Incl(0, 0),
+            Incl(MAX_BALANCE, 0),
+            "USDT",
+        )?;
+        if i > 0 && b.notional_cap <= ex.brackets[i - 1].notional_cap {
+            return Err(s.err(
+                &format!("{p}.notional_cap"),
+                format!(
+                    "{} does not ascend (the previous bracket's cap is {})",
+                    b.notional_cap,
+                    ex.brackets[i - 1].notional_cap
+                ),
+            ));
+        }
+    }
+    // [latency]
+    let l = &raw.latency;
+    for (k, v, lo) in [
+        ("request_ms", l.request_ms, 0),
+        ("response_ms", l.response_ms, 0),
+        ("jitter_ms", l.jitter_ms, 0),
+        ("stream_ms", l.stream_ms, 0),
+        ("timeout_ms", l.timeout_ms, 1),
+    ] {
+        int(&s, &format!("latency.{k}"), v, lo, DAY_MS)?;
+    }
+    // [engine]
+    let e = &raw.engine;
+    int(&s, "engine.poll_interval_ms", e.poll_interval_ms, 0, DAY_MS)?;
+    int(&s, "engine.error_backoff_ms", e.error_backoff_ms, 0, DAY_MS)?;
+    switches_of(&s, e)?;
+    // [signals]
+    for (i, sig) in raw.signals.inline.iter().enumerate() {
+        signal(&s, &format!("signals.inline[{i}]"), sig)?;
+    }
+    if let Some(r) = &raw.signals.random {
+        let p = "signals.random";
+        dec(
+            &s,
+            &format!("{p}.rate_per_day"),
+            r.rate_per_day,
+            Incl(0, 0),
+            Incl(MAX_RATE_PER_DAY, 0),
+            "signals per day",
+        )?;
+        dec(
+            &s,
+            &format!("{p}.sl_pct"),
+            r.sl_pct,
+            Incl(0, 0),
+            Excl(1, 0),
+            "a fraction of the price; a stop must stay above 0",
+        )?;
+        dec(
+            &s,
+            &format!("{p}.tp_pct"),
+            r.tp_pct,
+            Incl(0, 0),
+            Excl(1, 0),
+            "a fraction of the price; a short's target must stay above 0",
+        )?;
+        if let Some(q) = r.quantity {
+            dec(
+                &s,
+                &format!("{p}.quantity"),
+                q,
+                Incl(0, 0),
+                Incl(MAX_QTY, 0),
+                "0 is the minimum size",
+            )?;
+        }
+        if let Some(sd) = &r.sides {
+            if !matches!(sd.as_str(), "both" | "long" | "short") {
+                return Err(s.err(
+                    &format!("{p}.sides"),
+                    format!("`{}`: use both, long or short", sd.escape_debug()),
+                ));
+            }
+        }
+    }
+    for (i, m) in raw.manual_closes.iter().enumerate() {
+        time(&s, &format!("manual_closes[{i}].at"), &m.at)?;
+    }
+    // [faults]
+    let fl = &raw.faults;
+    for (k, v) in [
+        ("rate_limit_ppm", fl.rate_limit_ppm),
+        ("timeout_ppm", fl.timeout_ppm),
+        ("server_error_ppm", fl.server_error_ppm),
+        ("cancel_unknown_ppm", fl.cancel_unknown_ppm),
+        ("poll_error_ppm", fl.poll_error_ppm),
+        ("stream_drop_ppm", fl.stream_drop_ppm),
+    ] {
+        int(&s, &format!("faults.{k}"), i64::from(v), 0, i64::from(PPM))?;
+    }
+    int(&s, "faults.stream_delay_ms", fl.stream_delay_ms, 0, DAY_MS)?;
+    for (i, w) in fl.scheduled.iter().enumerate() {
+        let p = format!("faults.scheduled[{i}]");
+        time_ms(&s, &format!("{p}.from_ms"), w.from_ms)?;
+        time_ms(&s, &format!("{p}.to_ms"), w.to_ms)?;
+        if w.from_ms >= w.to_ms {
+            return Err(s.err(
+                &format!("{p}.to_ms"),
+                format!(
+                    "{} is not after from_ms = {} (a window is from inclusive to exclusive)",
+                    w.to_ms, w.from_ms
+                ),
+            ));
+        }
+    }
+    for (i, t) in fl.restarts_ms.iter().enumerate() {
+        time_ms(&s, &format!("faults.restarts_ms[{i}]"), *t)?;
+    }
+    // [invariants]
+    if let Some(r) = raw.invariants.reaction_ms {
+        int(&s, "invariants.reaction_ms", r, 0, MAX_REACTION_MS)?;
+    }
+    Ok(())
+}
+
+/// The profile's switches with the scenario's overrides (each checked by [`Switches::set`],
+/// numeric ones against [`crate::engine::switches::SWITCH_BOUNDS`]).
+pub(crate) fn switches_of(s: &Site, eng: &EngineSection) -> Result<Switches, ScenarioError> {
+    let mut switches = Switches::profile(&eng.profile).ok_or_else(|| {
+        s.err(
+            "engine.profile",
+            format!(
+                "unknown profile `{}`: `sim profiles` lists them",
+                eng.profile.escape_debug()
+            ),
+        )
+    })?;
+    for (k, v) in &eng.switches {
+        let path = format!("engine.switches.{k}");
+        let text = match v {
+            toml::Value::String(x) => x.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(s.err(&path, "switch values are strings, numbers or booleans")),
+        };
+        switches.set(k, &text).map_err(|m| s.err(&path, m))?;
+    }
+    Ok(switches)
+}
+
+/// Bounds of one signal (inline, or a row of a signals CSV with `path` naming it).
+pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), ScenarioError> {
+    use End::*;
+    time(s, &format!("{p}.at"), &sig.at)?;
+    if let Some(q) = sig.quantity {
+        dec(
+            s,
+            &format!("{p}.quantity"),
+            q,
+            Incl(0, 0),
+            Incl(MAX_QTY, 0),
+            "0 is the minimum size",
+        )?;
+    }
+    for (k, v) in [
+        ("stop_loss", sig.stop_loss),
+        ("take_profit", sig.take_profit),
+    ] {
+        if let Some(v) = v {
+            dec(
+                s,
+                &format!("{p}.{k}"),
+                v,
+                Excl(0, 0),
+                Incl(MAX_PRICE, 0),
+                "a stop or target must be a price",
+            )?;
+        }
+    }
+    // a stop below the price of a long (above for a short) must stay a positive price: a
+    // fraction below 1; a long's target may be any multiple up, a short's must stay above 0
+    let short = sig.action == Action::Sell;
+    for (k, v, is_stop) in [
+        ("sl_pct", sig.sl_pct, true),
+        ("tp_pct", sig.tp_pct, false),
+        ("stop_loss_pct", sig.stop_loss_pct, true),
+        ("take_profit_pct", sig.take_profit_pct, false),
+    ] {
+        let Some(v) = v else { continue };
+        let path = format!("{p}.{k}");
+        if is_stop != short {
+            dec(
+                s,
+                &path,
+                v,
+                Incl(0, 0),
+                Excl(1, 0),
+                "a fraction of the price; the price it gives must stay above 0",
+            )?;
+        } else {
+            dec(
+                s,
+                &path,
+                v,
+                Incl(0, 0),
+                Incl(10, 0),
+                "a fraction of the price",
+            )?;
+        }
+    }
+    if let Some(c) = sig.confidence {
+        dec(s, &format!("{p}.confidence"), c, Incl(0, 0), Incl(1, 0), "")?;
+    }
+    if let Some(o) = &sig.order_type {
+        if !matches!(o.as_str(), "market" | "limit") {
+            return Err(s.err(
+                &format!("{p}.order_type"),
+                format!(
+                    "`{}` is not an order type (use market or limit)",
+                    o.escape_debug()
+                ),
+            ));
+        }
+    }
+    if let Some(st) = &sig.strategy {
+        if st.is_empty() || st.chars().count() > 64 || st.chars().any(char::is_control) {
+            return Err(s.err(
+                &format!("{p}.strategy"),
+                "a strategy id is 1 to 64 characters, no control characters",
+            ));
+        }
+    }
+    Ok(())
+}
