@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: **data → exchange ⇄ engine (only through [`api::Exchange`]) → event log →
 //! invariants → report**. `sim` owns simulated time, the RNG and the loop; `cli` is the only module
-//! that touches the wall clock, the terminal and output files.
+//! that touches the wall clock and the terminal; every output file or folder is published through
+//! [`output`] (never replaces what is not ocosim's, appears whole or not at all).
 pub mod api;
 pub mod cli;
 pub mod data;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod exchange;
 pub mod explore;
 pub mod invariants;
+pub mod output;
 pub mod report;
 pub mod scenario;
 pub mod sim;

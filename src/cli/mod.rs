@@ -1,9 +1,16 @@
 //! Commands: the only module that touches the wall clock, the terminal and output files.
+//!
+//! Every report folder goes through [`publish`] (the output contract of [`crate::output`]) and
+//! every line on standard output through [`publish::emit`] (a closed pipe is a normal end).
+
+mod publish;
 
 use crate::report::{self, Summary};
 use crate::scenario::{self, RunResult, Scenario};
 use clap::{Parser, Subcommand};
-use std::io::Write;
+use publish::emit;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -229,6 +236,10 @@ fn cmd_run(
     quiet: bool,
 ) -> Result<i32, Failure> {
     let sc = load_with_overrides(path, profile.as_deref(), &set, seed)?;
+    let given = out.is_some();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
+    let inputs = publish::scenario_inputs(path);
+    publish::check(&dir, given, &inputs)?;
     let t0 = Instant::now();
     // a bar on the terminal for runs that take a while (hidden for the first half second, and
     // when stderr is not a terminal or with --quiet)
@@ -251,14 +262,11 @@ fn cmd_run(
     pb.finish_and_clear();
     let elapsed = t0.elapsed();
     let s = summarize(&sc, &r);
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
-    report::write_reports(&dir, &s, &r.output.log, &r.violations, &sc.text).map_err(|e| {
-        Failure {
-            msg: format!("{}: cannot write reports: {e}", dir.display()),
-            code: 2,
-        }
+    let st = publish::stage(&dir, given, &inputs, "run")?;
+    publish::publish(st, &dir, "reports", |tmp| {
+        report::write_files(tmp, &s, &r.output.log, &r.violations, &sc.text)
     })?;
-    let mut so = std::io::stdout().lock();
+    let mut so = String::new();
     if quiet {
         let _ = writeln!(so, "{} {} violations={}", s.verdict, sc.name, s.violations);
     } else {
@@ -286,6 +294,7 @@ fn cmd_run(
             let _ = writeln!(so, "replay: sim run {} --seed {}", path.display(), sc.seed);
         }
     }
+    emit(&so)?;
     Ok(if r.violations.is_empty() { 0 } else { 1 })
 }
 
@@ -302,8 +311,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         } => cmd_run(&scenario, out, profile, set, seed, quiet),
         Cmd::Check { scenario } => {
             let sc = scenario::load(&scenario).map_err(bad)?;
-            println!(
-                "ok: {} — {} {} bars ({} → {}), {} signals, profile {}, {:?} mode",
+            emit(&format!(
+                "ok: {} — {} {} bars ({} → {}), {} signals, profile {}, {:?} mode\n",
                 sc.name,
                 sc.bars.len(),
                 sc.interval,
@@ -312,7 +321,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 sc.signals.len(),
                 sc.profile,
                 sc.exchange.position_mode
-            );
+            ))?;
             Ok(0)
         }
         Cmd::Sweep {
@@ -342,26 +351,37 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 );
             }
             let merged = crate::sweep::merge(&texts).map_err(bad)?;
+            // the heat map axes are columns of the parts (checked before anything is written)
+            let head: Vec<&str> = merged.lines().next().unwrap_or("").split(',').collect();
+            for (flag, axis) in [("--x", &x), ("--y", &y)] {
+                if !head.contains(&axis.as_str()) {
+                    return Err(bad(format!(
+                        "{flag}: unknown axis `{axis}` (columns: {})",
+                        head.join(", ")
+                    )));
+                }
+            }
+            publish::check(&out, true, &parts)?;
             let name = out
                 .file_name()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            write_sweep_files(&out, &merged, &x, &y, &name)?;
-            println!(
-                "merged {} parts into {}/sweep.csv",
+            write_sweep_files(&out, true, &parts, "merge", &merged, &x, &y, &name)?;
+            emit(&format!(
+                "merged {} parts into {}/sweep.csv\n",
                 parts.len(),
                 out.display()
-            );
+            ))?;
             Ok(0)
         }
         Cmd::Profiles => {
-            print!("{}", crate::engine::profiles_table());
+            emit(&crate::engine::profiles_table())?;
             Ok(0)
         }
         Cmd::Data { cmd } => match cmd {
             DataCmd::Inspect { files } => {
                 let s = crate::data::inspect(&files).map_err(bad)?;
-                print!("{s}");
+                emit(&s)?;
                 Ok(0)
             }
             DataCmd::Download {
@@ -382,42 +402,42 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                     out_dir: out,
                     kind,
                 };
-                let files =
-                    crate::data::download(&args, &mut |l| eprintln!("{l}")).map_err(|e| {
-                        Failure {
-                            msg: e.to_string(),
-                            code: 2,
-                        }
-                    })?;
+                let files = crate::data::download(&args, &mut |l| {
+                    let _ = writeln!(std::io::stderr(), "{l}");
+                })
+                .map_err(|e| Failure {
+                    msg: e.to_string(),
+                    code: 2,
+                })?;
+                let mut so = String::new();
                 for f in files {
-                    println!("{}", f.display());
+                    let _ = writeln!(so, "{}", f.display());
                 }
+                emit(&so)?;
                 Ok(0)
             }
         },
     }
 }
 
-fn write_sweep_files(dir: &Path, csv: &str, x: &str, y: &str, name: &str) -> Result<(), Failure> {
+/// Publishes `sweep.csv`, `sweep.md` and `sweep.html` as the report folder `dir`.
+#[allow(clippy::too_many_arguments)]
+fn write_sweep_files(
+    dir: &Path,
+    given: bool,
+    inputs: &[PathBuf],
+    kind: &str,
+    csv: &str,
+    x: &str,
+    y: &str,
+    name: &str,
+) -> Result<(), Failure> {
     let (md, html) = crate::sweep::heatmap(csv, x, y, name);
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let w = || -> std::io::Result<()> {
-        std::fs::create_dir_all(&tmp)?;
+    let st = publish::stage(dir, given, inputs, kind)?;
+    publish::publish(st, dir, "sweep", |tmp| {
         std::fs::write(tmp.join("sweep.csv"), csv)?;
         std::fs::write(tmp.join("sweep.md"), &md)?;
-        std::fs::write(tmp.join("sweep.html"), &html)?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir)?;
-        }
-        if let Some(p) = dir.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        std::fs::rename(&tmp, dir)
-    };
-    w().map_err(|e| Failure {
-        msg: format!("{}: cannot write sweep: {e}", dir.display()),
-        code: 2,
+        std::fs::write(tmp.join("sweep.html"), &html)
     })
 }
 
@@ -428,6 +448,9 @@ fn cmd_sweep(
     threads: Option<usize>,
 ) -> Result<i32, Failure> {
     let sw = crate::sweep::load(path).map_err(bad)?;
+    let given = out.is_some();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sw.name));
+    let inputs = publish::sweep_inputs(path, &sw);
     let mut cases = sw.cases();
     let total = cases.len();
     if let Some(p) = &partition {
@@ -438,6 +461,7 @@ fn cmd_sweep(
             .ok_or_else(|| bad(format!("--partition `{p}`: expected K/N with 1 <= K <= N")))?;
         cases = crate::sweep::partition(cases, k, n);
     }
+    publish::check(&dir, given, &inputs)?;
     let pb = indicatif::ProgressBar::new(cases.len() as u64);
     pb.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
@@ -451,29 +475,39 @@ fn cmd_sweep(
     let rows = pool.install(|| sw.run(&cases, &|| pb.inc(1)));
     pb.finish_and_clear();
     let axes: Vec<String> = sw.axes.iter().map(|a| a.0.clone()).collect();
-    let csv = crate::sweep::to_csv(&axes, &rows);
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sw.name));
-    write_sweep_files(&dir, &csv, &sw.heatmap.0, &sw.heatmap.1, &sw.name)?;
+    // a case that cannot run is bad input: no report of error rows is published
     let errors = rows.iter().filter(|r| r.result.is_err()).count();
+    if let Some(e) = rows.iter().find_map(|r| r.result.as_ref().err()) {
+        return Err(bad(format!(
+            "{errors} of {} cases failed, nothing written; first failing case: {e}",
+            rows.len()
+        )));
+    }
+    let csv = crate::sweep::to_csv(&axes, &rows);
+    write_sweep_files(
+        &dir,
+        given,
+        &inputs,
+        "sweep",
+        &csv,
+        &sw.heatmap.0,
+        &sw.heatmap.1,
+        &sw.name,
+    )?;
     let violations: u64 = rows
         .iter()
         .filter_map(|r| r.result.as_ref().ok())
         .map(|s| s.violations)
         .sum();
-    println!(
-        "sweep {}: {} of {} cases in {:.2} s, {} violations, {} errors → {}/sweep.csv",
+    emit(&format!(
+        "sweep {}: {} of {} cases in {:.2} s, {} violations → {}/sweep.csv\n",
         sw.name,
         rows.len(),
         total,
         t0.elapsed().as_secs_f64(),
         violations,
-        errors,
         dir.display()
-    );
-    if let Some(e) = rows.iter().find_map(|r| r.result.as_ref().err()) {
-        eprintln!("sim: error: first failing case: {e}");
-        return Ok(2);
-    }
+    ))?;
     Ok(if violations > 0 { 1 } else { 0 })
 }
 
@@ -542,6 +576,9 @@ fn cmd_explore(
     } else {
         data
     };
+    let given = out.is_some();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports/explore").join(&profile));
+    publish::check(&dir, given, &files)?;
     let pools = crate::explore::case::load_pools(&files).map_err(bad)?;
     let cfg = crate::explore::ExploreConfig {
         profile: profile.clone(),
@@ -562,21 +599,28 @@ fn cmd_explore(
         pb.set_position(done.min(limit));
         pb.set_message(format!("{f} findings"));
     };
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports/explore").join(&profile));
-    let _ = std::fs::remove_dir_all(&dir);
-    // first hits are written as soon as they are found (not yet shrunk): an interrupted run
-    // (Ctrl-C) keeps them; the final write replaces them with the shrunk versions
+    // first hits are published as soon as they are found (not yet shrunk), each time as a whole
+    // report: an interrupted run (Ctrl-C) keeps them; the final write replaces them with the
+    // shrunk versions (a failure here shows again at the final write)
     let on_found = |partial: &crate::explore::ExploreResult| {
         let mut p = partial.clone();
-        let _ = crate::explore::write(&dir, &mut p, &sets, None);
+        if let Ok(st) = publish::stage(&dir, given, &files, "explore") {
+            let _ = publish::publish(st, &dir, "findings", |tmp| {
+                crate::explore::write(tmp, &dir, &mut p, &sets, None)
+            });
+        }
     };
     let mut res = crate::explore::explore_with_progress(&cfg, &stop, &on_batch, &on_found);
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     let rate = res.cases as f64 / secs.max(1e-9);
-    crate::explore::write(&dir, &mut res, &sets, Some(rate))
-        .map_err(|e| bad(format!("{}: {e}", dir.display())))?;
-    println!(
+    let st = publish::stage(&dir, given, &files, "explore")?;
+    publish::publish(st, &dir, "findings", |tmp| {
+        crate::explore::write(tmp, &dir, &mut res, &sets, Some(rate))
+    })?;
+    let mut so = String::new();
+    let _ = writeln!(
+        so,
         "explore {profile}: {} cases in {secs:.1} s ({:.0} cases/s), seed {seed}, {} findings → {}/findings.md",
         res.cases,
         res.cases as f64 / secs.max(1e-9),
@@ -584,17 +628,20 @@ fn cmd_explore(
         dir.display()
     );
     for f in res.findings.iter().take(20) {
-        println!(
+        let _ = writeln!(
+            so,
             "  #{} {} (first at case {}, {:?} → {:?}): {}\n     replay: {}",
             f.id, f.invariant, f.first_case, f.size_before, f.size_after, f.story, f.replay
         );
     }
     if res.findings.len() > 20 {
-        println!(
+        let _ = writeln!(
+            so,
             "  … {} more in {}/findings.md",
             res.findings.len() - 20,
             dir.display()
         );
     }
+    emit(&so)?;
     Ok(if res.findings.is_empty() { 0 } else { 1 })
 }

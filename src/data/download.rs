@@ -4,6 +4,8 @@
 //! (funding rates exist only monthly, so a partial month fetches the whole month). Each archive is checked
 //! against its `.CHECKSUM` file before it is written; files already on disk with the right digest are kept
 //! without downloading them again. Archives are kept as `.zip`: the loaders read them directly.
+//! Each archive is written atomically (temporary file + rename, see [`crate::output`]); nothing in
+//! the output folder is ever deleted.
 
 use std::fs;
 use std::io::Write as _;
@@ -321,14 +323,9 @@ pub fn download(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<Pa
         if let Some(dir) = p.dest.parent() {
             fs::create_dir_all(dir).map_err(|e| DataError::io(dir.display().to_string(), e))?;
         }
-        let tmp = p.dest.with_extension("zip.part");
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &p.dest)
-        };
-        write().map_err(|e| DataError::io(p.dest.display().to_string(), e))?;
+        // temporary file + rename, removed on error or interrupt; nothing else is ever deleted
+        crate::output::write_file_atomic(&p.dest, &bytes)
+            .map_err(|e| DataError::io(p.dest.display().to_string(), e))?;
         log(&format!(
             "ok   {} ({} bytes, sha256 {})",
             p.dest.display(),

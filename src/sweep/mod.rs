@@ -128,6 +128,20 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
                 .unwrap_or_else(|| axes[0].0.clone()),
         ),
     };
+    // checked before any case runs: an unknown axis would give an empty heat map
+    for (key, axis) in [("x", &heatmap.0), ("y", &heatmap.1)] {
+        if !axes.iter().any(|a| &a.0 == axis) {
+            return Err(ScenarioError {
+                file: path.display().to_string(),
+                line: scenario::line_of_key(&text, key),
+                field: key.into(),
+                msg: format!(
+                    "unknown heat-map axis `{axis}` (grid axes: {})",
+                    axes.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    }
     let name = f.name.unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().to_string())
