@@ -111,7 +111,10 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             let p = e.unwrap().path();
             let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
             let m = std::fs::symlink_metadata(&p).unwrap();
-            if m.is_dir() {
+            if m.is_symlink() {
+                let to = std::fs::read_link(&p).unwrap();
+                out.insert(rel, format!("-> {}", to.display()).into_bytes());
+            } else if m.is_dir() {
                 out.insert(format!("{rel}/"), Vec::new());
                 walk(base, &p, out);
             } else {

@@ -8,7 +8,6 @@
 //! the output folder is ever deleted.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
