@@ -411,7 +411,10 @@ fn raced(e: &io::Error) -> bool {
 }
 
 fn unsupported(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::Unsupported | io::ErrorKind::InvalidInput)
+    matches!(
+        e.kind(),
+        io::ErrorKind::Unsupported | io::ErrorKind::InvalidInput
+    )
 }
 
 /// Swaps two existing paths atomically.
@@ -538,7 +541,10 @@ mod tests {
             std::os::unix::fs::symlink(d.join("a"), d.join("l")).unwrap();
             assert_eq!(resolve(&d.join("l/b")).unwrap(), canon.join("a/b"));
             assert_eq!(resolve(&d.join("l")).unwrap(), canon.join("l"));
-            assert!(check_target(&d.join("l"), &[]).is_err(), "a link is refused");
+            assert!(
+                check_target(&d.join("l"), &[]).is_err(),
+                "a link is refused"
+            );
         }
         std::fs::remove_dir_all(&d).unwrap();
     }
@@ -588,7 +594,10 @@ mod tests {
             let st = Staging::new(&target, &[], "run").unwrap();
             std::fs::write(st.path().join(format!("f{round}")), "data").unwrap();
             st.publish().unwrap();
-            assert_eq!(names(&target), vec![MARKER.to_string(), format!("f{round}")]);
+            assert_eq!(
+                names(&target),
+                vec![MARKER.to_string(), format!("f{round}")]
+            );
         }
         assert_eq!(names(&d), vec!["r".to_string()]);
         // dropped without publishing: nothing changes, nothing is left
@@ -614,7 +623,10 @@ mod tests {
     fn swap_by_rename_fallback_replaces_and_cleans() {
         let d = scratch("fallback");
         let target = d.join("r");
-        Staging::new(&target, &[], "run").unwrap().publish().unwrap();
+        Staging::new(&target, &[], "run")
+            .unwrap()
+            .publish()
+            .unwrap();
         let st = Staging::new(&target, &[], "run").unwrap();
         std::fs::write(st.path().join("new"), "n").unwrap();
         {

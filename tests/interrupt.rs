@@ -65,7 +65,10 @@ fn copy_tree(from: &Path, to: &Path) {
 fn assert_clean(dir: &Path, what: &str) {
     for (k, v) in snapshot(dir) {
         assert!(!k.contains("ocosim-tmp"), "{what}: temporary left: {k}");
-        assert!(k.ends_with('/') || !v.is_empty(), "{what}: 0-byte file: {k}");
+        assert!(
+            k.ends_with('/') || !v.is_empty(),
+            "{what}: 0-byte file: {k}"
+        );
     }
 }
 
@@ -151,11 +154,21 @@ fn is_whole_partial_explore(
             f["signature"].as_str().map(str::to_string),
         )
     };
-    let fin_keys: Vec<_> = fin["findings"].as_array().ok_or("final findings")?.iter().map(key).collect();
-    let mut want: Vec<String> = [".ocosim-report", "findings.md", "findings.json", "findings.html"]
+    let fin_keys: Vec<_> = fin["findings"]
+        .as_array()
+        .ok_or("final findings")?
         .iter()
-        .map(|s| s.to_string())
+        .map(key)
         .collect();
+    let mut want: Vec<String> = [
+        ".ocosim-report",
+        "findings.md",
+        "findings.json",
+        "findings.html",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for f in part["findings"].as_array().ok_or("findings")? {
         if !fin_keys.contains(&key(f)) {
             return Err(format!("finding {:?} not in the final report", key(f)));
@@ -200,7 +213,11 @@ fn interrupt_many(name: &str, args: &[&str], old_args: &[&str], seed: u64, explo
     let run_time = t1.min(t2);
     let old = snapshot(&ref_old);
     let new = snapshot(&ref_new);
-    assert_ne!(normalized(old.clone()), normalized(new.clone()), "{name}: old and new reports must differ");
+    assert_ne!(
+        normalized(old.clone()),
+        normalized(new.clone()),
+        "{name}: old and new reports must differ"
+    );
     let (mut n_old, mut n_new, mut n_partial, mut n_130, mut n_done) = (0, 0, 0, 0, 0);
     let mut rng = Rng(seed | 1);
     let span_us = (run_time.as_micros() as u64) * 13 / 10;
@@ -254,14 +271,23 @@ fn interrupt_many(name: &str, args: &[&str], old_args: &[&str], seed: u64, explo
     eprintln!(
         "{name}: run time {run_time:?}; {INTERRUPTS} interrupts: {n_130} stopped (exit 130), {n_done} finished first; folder old {n_old}, new {n_new}, whole partial {n_partial}"
     );
-    assert!(n_130 > 0, "{name}: no interrupt landed while the command ran");
+    assert!(
+        n_130 > 0,
+        "{name}: no interrupt landed while the command ran"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn run_interrupted_leaves_the_old_or_the_new_report() {
     let sc = format!("{ROOT}/scenarios/whipsaw-slow-poll.toml");
-    interrupt_many("run", &["run", &sc, "--quiet"], &["run", &sc, "--quiet", "--seed", "99"], 11, false);
+    interrupt_many(
+        "run",
+        &["run", &sc, "--quiet"],
+        &["run", &sc, "--quiet", "--seed", "99"],
+        11,
+        false,
+    );
 }
 
 #[test]
@@ -283,7 +309,25 @@ fn sweep_interrupted_leaves_the_old_or_the_new_report() {
 
 #[test]
 fn explore_interrupted_leaves_the_old_the_new_or_a_whole_partial_report() {
-    let args = ["explore", "--profile", "tradeengine-v1.1.78", "--cases", "512", "--no-real", "--seed", "1"];
-    let old = ["explore", "--profile", "tradeengine-v1.1.78", "--cases", "256", "--no-real", "--seed", "2"];
+    let args = [
+        "explore",
+        "--profile",
+        "tradeengine-v1.1.78",
+        "--cases",
+        "512",
+        "--no-real",
+        "--seed",
+        "1",
+    ];
+    let old = [
+        "explore",
+        "--profile",
+        "tradeengine-v1.1.78",
+        "--cases",
+        "256",
+        "--no-real",
+        "--seed",
+        "2",
+    ];
     interrupt_many("explore", &args, &old, 33, true);
 }

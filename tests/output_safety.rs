@@ -160,7 +160,11 @@ fn commands(t: &Tree) -> Vec<(&'static str, Vec<String>)> {
     }
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let abs = |rel: &str| t.p(rel).to_str().unwrap().to_string();
-    let (scenario, grid, part) = (abs("work/s.toml"), abs("work/grid.toml"), abs("work/part.csv"));
+    let (scenario, grid, part) = (
+        abs("work/s.toml"),
+        abs("work/grid.toml"),
+        abs("work/part.csv"),
+    );
     vec![
         ("run", s(&["run", &scenario, "--quiet"])),
         ("sweep", s(&["sweep", &grid])),
@@ -219,7 +223,9 @@ fn folders_that_are_not_reports_are_refused_and_left_byte_for_byte() {
             let o = run_args(&t, "work", &with_out(args, out));
             assert_refused(
                 &o,
-                &format!("--out: {out} exists and is not an ocosim report; give a new or empty folder"),
+                &format!(
+                    "--out: {out} exists and is not an ocosim report; give a new or empty folder"
+                ),
                 &format!("{label} --out {out}"),
             );
         }
@@ -231,8 +237,16 @@ fn folders_that_are_not_reports_are_refused_and_left_byte_for_byte() {
     std::fs::write(t.p("work/reports/s/mine.txt"), "mine\n").unwrap();
     let before = snapshot(&t.root);
     let o = t.sim("work", &["run", "s.toml"]);
-    assert_refused(&o, "reports/s exists and is not an ocosim report", "run default");
-    assert!(stderr(&o).contains("--out"), "hint names --out: {}", stderr(&o));
+    assert_refused(
+        &o,
+        "reports/s exists and is not an ocosim report",
+        "run default",
+    );
+    assert!(
+        stderr(&o).contains("--out"),
+        "hint names --out: {}",
+        stderr(&o)
+    );
     assert_eq!(snapshot(&t.root), before);
 }
 
@@ -249,7 +263,11 @@ fn root_home_current_folder_ancestors_and_input_folders_are_never_targets() {
         scenario_text(Path::new("data/AVAXUSDT-1m-2026-02.csv")),
     )
     .unwrap();
-    std::fs::write(t.p("in/part.csv"), std::fs::read(t.p("work/part.csv")).unwrap()).unwrap();
+    std::fs::write(
+        t.p("in/part.csv"),
+        std::fs::read(t.p("work/part.csv")).unwrap(),
+    )
+    .unwrap();
     // mark the forbidden folders as reports: the rule, not the marker, must refuse them
     for d in ["home", "work", "work/deep", "in", "in/data"] {
         std::fs::write(
@@ -290,7 +308,16 @@ fn root_home_current_folder_ancestors_and_input_folders_are_never_targets() {
     }
     let o = t.sim(
         "work",
-        &["merge", "../in/part.csv", "--x", "case", "--y", "case", "--out", "../in"],
+        &[
+            "merge",
+            "../in/part.csv",
+            "--x",
+            "case",
+            "--y",
+            "case",
+            "--out",
+            "../in",
+        ],
     );
     assert_refused(&o, "holds the input", "merge --out ../in");
     let o = t.sim(
@@ -327,14 +354,28 @@ fn new_empty_and_report_folders_are_written_and_replaced_whole() {
         let new = format!("out/{label}/new/deeper");
         std::fs::create_dir_all(t.p(&format!("work/out/{label}/empty"))).unwrap();
         t.old_report(&format!("work/out/{label}/old"));
-        for out in [new.clone(), format!("out/{label}/empty"), format!("out/{label}/old")] {
+        for out in [
+            new.clone(),
+            format!("out/{label}/empty"),
+            format!("out/{label}/old"),
+        ] {
             let o = run_args(&t, "work", &with_out(args, &out));
-            assert!(o.status.code().unwrap() <= 1, "{label} {out}: {}", stderr(&o));
+            assert!(
+                o.status.code().unwrap() <= 1,
+                "{label} {out}: {}",
+                stderr(&o)
+            );
             let d = t.p("work").join(&out);
             let files = snapshot(&d);
             let marker = String::from_utf8(files[".ocosim-report"].clone()).unwrap();
-            assert!(marker.starts_with("ocosim report written by `sim"), "{marker}");
-            assert!(!files.contains_key("stale.txt"), "{label}: old report not replaced");
+            assert!(
+                marker.starts_with("ocosim report written by `sim"),
+                "{marker}"
+            );
+            assert!(
+                !files.contains_key("stale.txt"),
+                "{label}: old report not replaced"
+            );
             assert!(files.len() > 2, "{label}: {:?}", files.keys());
         }
         // a second run replaces the report and stays identical (except explore's rate)
@@ -366,7 +407,11 @@ fn error_paths_publish_nothing_and_leave_no_temporary() {
     )
     .unwrap();
     let o = t.sim("work", &["sweep", "bad-case.toml", "--out", "r"]);
-    assert_refused(&o, "1 of 2 cases failed, nothing written", "sweep error rows");
+    assert_refused(
+        &o,
+        "1 of 2 cases failed, nothing written",
+        "sweep error rows",
+    );
     assert!(!t.p("work/r").exists());
     // an unknown heat-map axis: exit 2 naming it and its line, before any case runs
     std::fs::write(
@@ -384,7 +429,16 @@ fn error_paths_publish_nothing_and_leave_no_temporary() {
     commands(&t);
     let o = t.sim(
         "work",
-        &["merge", "part.csv", "--x", "engine.poll_interval_ms", "--y", "nope", "--out", "r"],
+        &[
+            "merge",
+            "part.csv",
+            "--x",
+            "engine.poll_interval_ms",
+            "--y",
+            "nope",
+            "--out",
+            "r",
+        ],
     );
     assert_refused(&o, "--y: unknown axis `nope`", "merge axis");
     assert!(!t.p("work/r").exists());
@@ -449,7 +503,10 @@ fn with_closed_stdout(t: &Tree, args: &[&str]) -> Output {
 }
 
 fn with_full_stdout(t: &Tree, args: &[&str]) -> Output {
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
     t.cmd("work", args)
         .stdout(Stdio::from(full))
         .stderr(Stdio::piped())
@@ -495,7 +552,10 @@ fn a_closed_stdout_is_a_quiet_end_and_a_full_one_is_exit_2() {
         let o = with_closed_stdout(&t, args);
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(0), "{args:?} closed stdout: {e}");
-        assert!(!e.contains("panicked") && !e.contains("error"), "{args:?}: {e}");
+        assert!(
+            !e.contains("panicked") && !e.contains("error"),
+            "{args:?}: {e}"
+        );
         if args[0] == "--help" {
             continue;
         }
@@ -519,7 +579,10 @@ fn a_closed_stdout_is_a_quiet_end_and_a_full_one_is_exit_2() {
 
 fn sha256_hex(b: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// Answers `n` requests on 127.0.0.1 from `routes` (path → body, else 404).
@@ -579,8 +642,16 @@ fn download_adds_files_atomically_and_deletes_nothing() {
     let o = t.sim(
         "work",
         &[
-            "data", "download", "BTCUSDT", "1m", "2024-01-15", "2024-01-16",
-            "--base-url", &base, "--out", out.to_str().unwrap(),
+            "data",
+            "download",
+            "BTCUSDT",
+            "1m",
+            "2024-01-15",
+            "2024-01-16",
+            "--base-url",
+            &base,
+            "--out",
+            out.to_str().unwrap(),
         ],
     );
     server.join().unwrap();

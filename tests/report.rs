@@ -597,7 +597,10 @@ fn write_reports_files_deterministic_atomic() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("stale.txt"), "old").unwrap();
     let e = write_reports(&dir, &s, &log, &vs, TOML).unwrap_err();
-    assert!(e.to_string().contains("exists and is not an ocosim report"), "{e}");
+    assert!(
+        e.to_string().contains("exists and is not an ocosim report"),
+        "{e}"
+    );
     assert_eq!(std::fs::read(dir.join("stale.txt")).unwrap(), b"old");
     // an old report (it carries the marker) with a stale file is replaced entirely
     std::fs::write(

@@ -137,7 +137,10 @@ pub fn load(path: &Path) -> Result<Sweep, ScenarioError> {
                 field: key.into(),
                 msg: format!(
                     "unknown heat-map axis `{axis}` (grid axes: {})",
-                    axes.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(", ")
+                    axes.iter()
+                        .map(|a| a.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
         }
