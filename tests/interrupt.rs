@@ -1,5 +1,5 @@
 //! Ctrl-C at any instant: `sim run`, `sim sweep` and `sim explore` are each stopped by SIGINT at
-//! 50 seeded random instants spread over their measured run time, writing into a folder that
+//! 50 seeded random instants spread over 1.6 times their measured run time, writing into a folder that
 //! already holds a previous report. Afterwards the folder is the whole old report or the whole new
 //! one (file lists and bytes against reference copies; for `explore`, also one of the whole
 //! intermediate reports it publishes as it finds things), and no temporary folder or 0-byte file
@@ -210,7 +210,7 @@ fn interrupt_many(name: &str, args: &[&str], old_args: &[&str], seed: u64, explo
     assert!(code <= 1);
     let (_, t2) = complete(&args, &out);
     std::fs::rename(&out, &ref_new).unwrap();
-    let run_time = t1.min(t2);
+    let run_time = t1.max(t2);
     let old = snapshot(&ref_old);
     let new = snapshot(&ref_new);
     assert_ne!(
@@ -220,7 +220,7 @@ fn interrupt_many(name: &str, args: &[&str], old_args: &[&str], seed: u64, explo
     );
     let (mut n_old, mut n_new, mut n_partial, mut n_130, mut n_done) = (0, 0, 0, 0, 0);
     let mut rng = Rng(seed | 1);
-    let span_us = (run_time.as_micros() as u64) * 13 / 10;
+    let span_us = (run_time.as_micros() as u64) * 16 / 10;
     for i in 0..INTERRUPTS {
         let _ = std::fs::remove_dir_all(&out);
         copy_tree(&ref_old, &out);
@@ -303,7 +303,7 @@ fn sweep_interrupted_leaves_the_old_or_the_new_report() {
         .unwrap();
         p.to_str().unwrap().to_string()
     };
-    let (new, old) = (grid("new", "500, 5000"), grid("old", "1000"));
+    let (new, old) = (grid("new", "500, 1000, 2000, 5000"), grid("old", "1000"));
     interrupt_many("sweep", &["sweep", &new], &["sweep", &old], 22, false);
 }
 
@@ -314,7 +314,7 @@ fn explore_interrupted_leaves_the_old_the_new_or_a_whole_partial_report() {
         "--profile",
         "tradeengine-v1.1.78",
         "--cases",
-        "512",
+        "1024",
         "--no-real",
         "--seed",
         "1",
