@@ -3,7 +3,8 @@
 //! Data flows one way: **data → exchange ⇄ engine (only through [`api::Exchange`]) → event log →
 //! invariants → report**. `sim` owns simulated time, the RNG and the loop; `cli` (and `serve`, the
 //! wire front of `sim serve`) are the only modules that touch the wall clock, sockets, the terminal
-//! and output files.
+//! and output files; every output file or folder is published through [`output`] (never replaces
+//! what is not ocosim's, appears whole or not at all).
 #![recursion_limit = "256"]
 pub mod api;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod exchange;
 pub mod explore;
 pub mod invariants;
+pub mod output;
 pub mod report;
 pub mod scenario;
 #[cfg(feature = "serve")]

@@ -593,9 +593,21 @@ fn write_reports_files_deterministic_atomic() {
     let vs = sample_violations();
     let s = summarize(&info(), &log, &vs);
 
-    // an old report with a stale file is replaced entirely
+    // a folder of someone else's files is refused and left as it was
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("stale.txt"), "old").unwrap();
+    let e = write_reports(&dir, &s, &log, &vs, TOML).unwrap_err();
+    assert!(
+        e.to_string().contains("exists and is not an ocosim report"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(dir.join("stale.txt")).unwrap(), b"old");
+    // an old report (it carries the marker) with a stale file is replaced entirely
+    std::fs::write(
+        dir.join(ocosim::output::MARKER),
+        ocosim::output::marker_text("run"),
+    )
+    .unwrap();
 
     write_reports(&dir, &s, &log, &vs, TOML).unwrap();
     let files = [
@@ -605,6 +617,7 @@ fn write_reports_files_deterministic_atomic() {
         "events.jsonl",
         "report.md",
         "report.html",
+        ".ocosim-report",
     ];
     let read_all = || -> Vec<Vec<u8>> {
         files
@@ -630,7 +643,7 @@ fn write_reports_files_deterministic_atomic() {
     let leftovers: Vec<String> = std::fs::read_dir(&base)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp-"))
+        .filter(|n| n.contains("tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 

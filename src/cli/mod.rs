@@ -1,9 +1,16 @@
 //! Commands: the only module that touches the wall clock, the terminal and output files.
+//!
+//! Every report folder goes through [`publish`] (the output contract of [`crate::output`]) and
+//! every line on standard output through [`publish::emit`] (a closed pipe is a normal end).
+
+mod publish;
 
 use crate::report::{self, Summary};
 use crate::scenario::{self, RunResult, Scenario};
 use clap::{Parser, Subcommand};
-use std::io::Write;
+use publish::emit;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -309,6 +316,10 @@ fn cmd_run(
 ) -> Result<i32, Failure> {
     let sc = load_with_overrides(path, profile.as_deref(), &set, seed)?;
     warn_data(path, &sc);
+    let given = out.is_some();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
+    let inputs = publish::scenario_inputs(path);
+    publish::check(&dir, given, &inputs)?;
     let t0 = Instant::now();
     // a bar on the terminal for runs that take a while (hidden for the first half second, and
     // when stderr is not a terminal or with --quiet)
@@ -332,14 +343,11 @@ fn cmd_run(
     let elapsed = t0.elapsed();
     let mut s = summarize(&sc, &r);
     s.run = provenance::provenance(path, &sc, profile.as_deref(), &set);
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
-    report::write_reports(&dir, &s, &r.output.log, &r.violations, &sc.text).map_err(|e| {
-        Failure {
-            msg: format!("{}: cannot write reports: {e}", dir.display()),
-            code: 2,
-        }
+    let st = publish::stage(&dir, given, &inputs, "run")?;
+    publish::publish(st, &dir, "reports", |tmp| {
+        report::write_files(tmp, &s, &r.output.log, &r.violations, &sc.text)
     })?;
-    let mut so = std::io::stdout().lock();
+    let mut so = String::new();
     if quiet {
         let _ = writeln!(so, "{} {} violations={}", s.verdict, sc.name, s.violations);
     } else {
@@ -367,6 +375,7 @@ fn cmd_run(
             let _ = writeln!(so, "replay: {}", s.run.replay);
         }
     }
+    emit(&so)?;
     Ok(if r.violations.is_empty() { 0 } else { 1 })
 }
 
@@ -384,8 +393,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Cmd::Check { scenario } => {
             let sc = scenario::load(&scenario).map_err(bad)?;
             warn_data(&scenario, &sc);
-            println!(
-                "ok: {} — {} {} bars ({} → {}), {} signals, profile {}, {:?} mode",
+            emit(&format!(
+                "ok: {} — {} {} bars ({} → {}), {} signals, profile {}, {:?} mode\n",
                 sc.name,
                 sc.bars.len(),
                 sc.interval,
@@ -394,7 +403,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 sc.signals.len(),
                 sc.profile,
                 sc.exchange.position_mode
-            );
+            ))?;
             for w in check::warnings(&sc) {
                 eprintln!("sim: warning: {w}");
             }
@@ -426,7 +435,10 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 (_, _, Some(ks)) => ks,
                 _ => crate::serve::auth::keys_from_seed(sc.seed),
             };
+            let given = out.is_some();
             let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
+            // the output-folder contract, checked before the server starts
+            publish::check(&out, given, &publish::scenario_inputs(&scenario))?;
             let opts = crate::serve::Options {
                 port,
                 bind,
@@ -484,16 +496,17 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                     )));
                 }
             }
+            publish::check(&out, true, &parts)?;
             let name = out
                 .file_name()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            write_sweep_files(&out, &merged, &x, &y, &name)?;
-            println!(
-                "merged {} parts into {}/sweep.csv",
+            write_sweep_files(&out, true, &parts, "merge", &merged, &x, &y, &name)?;
+            emit(&format!(
+                "merged {} parts into {}/sweep.csv\n",
                 parts.len(),
                 out.display()
-            );
+            ))?;
             Ok(0)
         }
         Cmd::Signals { scenario } => {
@@ -504,13 +517,13 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             Ok(0)
         }
         Cmd::Profiles => {
-            print!("{}", crate::engine::profiles_table());
+            emit(&crate::engine::profiles_table())?;
             Ok(0)
         }
         Cmd::Data { cmd } => match cmd {
             DataCmd::Inspect { files } => {
                 let s = crate::data::inspect(&files).map_err(bad)?;
-                print!("{s}");
+                emit(&s)?;
                 Ok(0)
             }
             DataCmd::Download {
@@ -540,16 +553,18 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                     kind,
                     timeouts,
                 };
-                let files =
-                    crate::data::download(&args, &mut |l| eprintln!("{l}")).map_err(|e| {
-                        Failure {
-                            msg: e.to_string(),
-                            code: 2,
-                        }
-                    })?;
+                let files = crate::data::download(&args, &mut |l| {
+                    let _ = writeln!(std::io::stderr(), "{l}");
+                })
+                .map_err(|e| Failure {
+                    msg: e.to_string(),
+                    code: 2,
+                })?;
+                let mut so = String::new();
                 for f in files {
-                    println!("{}", f.display());
+                    let _ = writeln!(so, "{}", f.display());
                 }
+                emit(&so)?;
                 Ok(0)
             }
         },
@@ -574,26 +589,24 @@ fn timeout_arg(flag: &str, s: &str) -> Result<std::time::Duration, Failure> {
     }
 }
 
-fn write_sweep_files(dir: &Path, csv: &str, x: &str, y: &str, name: &str) -> Result<(), Failure> {
+/// Publishes `sweep.csv`, `sweep.md` and `sweep.html` as the report folder `dir`.
+#[allow(clippy::too_many_arguments)]
+fn write_sweep_files(
+    dir: &Path,
+    given: bool,
+    inputs: &[PathBuf],
+    kind: &str,
+    csv: &str,
+    x: &str,
+    y: &str,
+    name: &str,
+) -> Result<(), Failure> {
     let (md, html) = crate::sweep::heatmap(csv, x, y, name);
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let w = || -> std::io::Result<()> {
-        std::fs::create_dir_all(&tmp)?;
+    let st = publish::stage(dir, given, inputs, kind)?;
+    publish::publish(st, dir, "sweep", |tmp| {
         std::fs::write(tmp.join("sweep.csv"), csv)?;
         std::fs::write(tmp.join("sweep.md"), &md)?;
-        std::fs::write(tmp.join("sweep.html"), &html)?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir)?;
-        }
-        if let Some(p) = dir.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        std::fs::rename(&tmp, dir)
-    };
-    w().map_err(|e| Failure {
-        msg: format!("{}: cannot write sweep: {e}", dir.display()),
-        code: 2,
+        std::fs::write(tmp.join("sweep.html"), &html)
     })
 }
 
@@ -624,9 +637,13 @@ fn cmd_sweep(
         None => (1, 1),
     };
     let sw = crate::sweep::load(path).map_err(bad)?;
+    let given = out.is_some();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sw.name));
+    let inputs = publish::sweep_inputs(path, &sw);
     sw.check_share(k, n).map_err(bad)?;
     let total = sw.count().unwrap_or(0);
     let cases = sw.partition_cases(k, n);
+    publish::check(&dir, given, &inputs)?;
     let pb = indicatif::ProgressBar::new(cases.len() as u64);
     pb.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
@@ -640,29 +657,39 @@ fn cmd_sweep(
     let rows = pool.install(|| sw.run(&cases, &|| pb.inc(1)));
     pb.finish_and_clear();
     let axes: Vec<String> = sw.axes.iter().map(|a| a.0.clone()).collect();
-    let csv = crate::sweep::to_csv(&axes, &rows);
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sw.name));
-    write_sweep_files(&dir, &csv, &sw.heatmap.0, &sw.heatmap.1, &sw.name)?;
+    // a case that cannot run is bad input: no report of error rows is published
     let errors = rows.iter().filter(|r| r.result.is_err()).count();
+    if let Some(e) = rows.iter().find_map(|r| r.result.as_ref().err()) {
+        return Err(bad(format!(
+            "{errors} of {} cases failed, nothing written; first failing case: {e}",
+            rows.len()
+        )));
+    }
+    let csv = crate::sweep::to_csv(&axes, &rows);
+    write_sweep_files(
+        &dir,
+        given,
+        &inputs,
+        "sweep",
+        &csv,
+        &sw.heatmap.0,
+        &sw.heatmap.1,
+        &sw.name,
+    )?;
     let violations: u64 = rows
         .iter()
         .filter_map(|r| r.result.as_ref().ok())
         .map(|s| s.violations)
         .sum();
-    println!(
-        "sweep {}: {} of {} cases in {:.2} s, {} violations, {} errors → {}/sweep.csv",
+    emit(&format!(
+        "sweep {}: {} of {} cases in {:.2} s, {} violations → {}/sweep.csv\n",
         sw.name,
         rows.len(),
         total,
         t0.elapsed().as_secs_f64(),
         violations,
-        errors,
         dir.display()
-    );
-    if let Some(e) = rows.iter().find_map(|r| r.result.as_ref().err()) {
-        eprintln!("sim: error: first failing case: {e}");
-        return Ok(2);
-    }
+    ))?;
     Ok(if violations > 0 { 1 } else { 0 })
 }
 
@@ -744,6 +771,9 @@ fn cmd_explore(
     } else {
         data
     };
+    let given = out.is_some();
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports/explore").join(&profile));
+    publish::check(&dir, given, &files)?;
     let pools = crate::explore::case::load_pools(&files).map_err(bad)?;
     let cfg = crate::explore::ExploreConfig {
         profile: profile.clone(),
@@ -764,21 +794,28 @@ fn cmd_explore(
         pb.set_position(done.min(limit));
         pb.set_message(format!("{f} findings"));
     };
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports/explore").join(&profile));
-    let _ = std::fs::remove_dir_all(&dir);
-    // first hits are written as soon as they are found (not yet shrunk): an interrupted run
-    // (Ctrl-C) keeps them; the final write replaces them with the shrunk versions
+    // first hits are published as soon as they are found (not yet shrunk), each time as a whole
+    // report: an interrupted run (Ctrl-C) keeps them; the final write replaces them with the
+    // shrunk versions (a failure here shows again at the final write)
     let on_found = |partial: &crate::explore::ExploreResult| {
         let mut p = partial.clone();
-        let _ = crate::explore::write(&dir, &mut p, &sets, None);
+        if let Ok(st) = publish::stage(&dir, given, &files, "explore") {
+            let _ = publish::publish(st, &dir, "findings", |tmp| {
+                crate::explore::write(tmp, &dir, &mut p, &sets, None)
+            });
+        }
     };
     let mut res = crate::explore::explore_with_progress(&cfg, &stop, &on_batch, &on_found);
     pb.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     let rate = res.cases as f64 / secs.max(1e-9);
-    crate::explore::write(&dir, &mut res, &sets, Some(rate))
-        .map_err(|e| bad(format!("{}: {e}", dir.display())))?;
-    println!(
+    let st = publish::stage(&dir, given, &files, "explore")?;
+    publish::publish(st, &dir, "findings", |tmp| {
+        crate::explore::write(tmp, &dir, &mut res, &sets, Some(rate))
+    })?;
+    let mut so = String::new();
+    let _ = writeln!(
+        so,
         "explore {profile}: {} cases in {secs:.1} s ({:.0} cases/s), seed {seed}, {} findings → {}/findings.md",
         res.cases,
         res.cases as f64 / secs.max(1e-9),
@@ -786,17 +823,20 @@ fn cmd_explore(
         dir.display()
     );
     for f in res.findings.iter().take(20) {
-        println!(
+        let _ = writeln!(
+            so,
             "  #{} {} (first at case {}, {:?} → {:?}): {}\n     replay: {}",
             f.id, f.invariant, f.first_case, f.size_before, f.size_after, f.story, f.replay
         );
     }
     if res.findings.len() > 20 {
-        println!(
+        let _ = writeln!(
+            so,
             "  … {} more in {}/findings.md",
             res.findings.len() - 20,
             dir.display()
         );
     }
+    emit(&so)?;
     Ok(if res.findings.is_empty() { 0 } else { 1 })
 }

@@ -9,9 +9,10 @@
 //! total timeout (one archive, from connecting to its last byte), see [`Timeouts`]: a server that
 //! never answers, or answers a byte at a time, ends the command with an error instead of a hang.
 //! A file already at a destination is read only if it is a regular file (a FIFO there is refused).
+//! Each archive is written atomically (temporary file + rename, see [`crate::output`]); nothing in
+//! the output folder is ever deleted.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -401,27 +402,9 @@ pub fn download(args: &DownloadArgs, log: &mut dyn FnMut(&str)) -> Result<Vec<Pa
         if let Some(dir) = p.dest.parent() {
             fs::create_dir_all(dir).map_err(|e| DataError::io(dir.display().to_string(), e))?;
         }
-        // A fresh temp file of our own (never an existing path: that could be a user's FIFO).
-        let tmp = p
-            .dest
-            .with_extension(format!("zip.part-{}", std::process::id()));
-        let mut created = false;
-        let mut write = || -> std::io::Result<()> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
-            created = true;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &p.dest)
-        };
-        if let Err(e) = write() {
-            if created {
-                let _ = fs::remove_file(&tmp);
-            }
-            return Err(DataError::io(p.dest.display().to_string(), e));
-        }
+        // temporary file + rename, removed on error or interrupt; nothing else is ever deleted
+        crate::output::write_file_atomic(&p.dest, &bytes)
+            .map_err(|e| DataError::io(p.dest.display().to_string(), e))?;
         log(&format!(
             "ok   {} ({} bytes, sha256 {})",
             p.dest.display(),

@@ -398,14 +398,15 @@ fn assemble(
     }
 }
 
-/// Writes `finding-<n>.toml` + `.csv`, `findings.md`, `findings.json`, `findings.html` into `dir`.
+/// Writes `finding-<n>.toml` + `.csv`, `findings.md`, `findings.json`, `findings.html` into the
+/// existing folder `into`; replay commands name `dir`, the folder the files are published as.
 pub fn write(
+    into: &Path,
     dir: &Path,
     res: &mut ExploreResult,
     sets: &[(String, String)],
     rate: Option<f64>,
 ) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     for f in res.findings.iter_mut() {
         let name = format!("finding-{}", f.id);
         let csv = format!("{}-1m-{name}.csv", f.case.symbol);
@@ -414,9 +415,9 @@ pub fn write(
             "sim explore finding {} against `{}` (seed {}, case {}).\n{}\nsignature: {}\nreplay: {}\nexpect-exit: 1\nexpect-violation: {}",
             f.id, res.profile, res.seed, f.first_case, f.story, f.signature, f.replay, f.invariant
         );
-        std::fs::write(dir.join(&csv), f.case.csv())?;
+        std::fs::write(into.join(&csv), f.case.csv())?;
         std::fs::write(
-            dir.join(&f.file),
+            into.join(&f.file),
             f.case.toml(&name, &res.profile, sets, &csv, &header),
         )?;
     }
@@ -446,9 +447,9 @@ pub fn write(
             );
         }
     }
-    std::fs::write(dir.join("findings.md"), &md)?;
+    std::fs::write(into.join("findings.md"), &md)?;
     std::fs::write(
-        dir.join("findings.json"),
+        into.join("findings.json"),
         serde_json::to_string_pretty(res).unwrap_or_default(),
     )?;
     let body = md
@@ -461,7 +462,7 @@ pub fn write(
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(
-        dir.join("findings.html"),
+        into.join("findings.html"),
         format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>sim explore {}</title></head><body><pre>{}</pre></body></html>\n", res.profile, body),
     )?;
     Ok(())

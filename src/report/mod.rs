@@ -6,8 +6,8 @@
 //! time, when known, goes only to the terminal table ([`summary_table`]).
 //!
 //! [`write_reports`] writes `summary.json`, `orders.csv`, `fills.csv`, `events.jsonl`,
-//! `report.md` and `report.html` into a temporary sibling directory and renames it over the
-//! target at the end, so a failed run never leaves half a report.
+//! `report.md`, `report.html` and the report marker into a temporary sibling folder and swaps it
+//! in at the end ([`crate::output`]), so a failed or interrupted run never leaves half a report.
 
 mod describe;
 mod html;
@@ -25,7 +25,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// Everything the summary table and `summary.json` show. Decimals serialise as strings.
@@ -635,9 +635,10 @@ pub fn summary_table(s: &Summary, run_time: Option<Duration>) -> String {
     out
 }
 
-/// Writes every report file into `dir`, atomically: the files go into `<dir>.tmp-<pid>` first,
-/// an old `dir` is removed and the temporary directory renamed over it. On error the temporary
-/// directory is removed and `dir` is left as it was (or absent when it was already removed).
+/// Writes every report file into `dir` under the output contract of [`crate::output`]: `dir`
+/// must be new, empty or an ocosim report (else an error and nothing changes); the files and the
+/// report marker go into a temporary folder beside it, which is then swapped in whole. On error
+/// the temporary folder is removed and `dir` is left as it was.
 pub fn write_reports(
     dir: &Path,
     s: &Summary,
@@ -645,51 +646,19 @@ pub fn write_reports(
     violations: &[Violation],
     scenario_toml: &str,
 ) -> std::io::Result<()> {
-    let tmp = tmp_dir(dir)?;
-    if let Some(parent) = tmp.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
-    }
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    let res = write_into(&tmp, s, log, violations, scenario_toml).and_then(|()| {
-        match std::fs::symlink_metadata(dir) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(dir)?,
-            Ok(_) => std::fs::remove_file(dir)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        std::fs::rename(&tmp, dir)
-    });
-    if res.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    res
+    let st = crate::output::Staging::new(dir, &[], "run")?;
+    write_files(st.path(), s, log, violations, scenario_toml)?;
+    st.publish()
 }
 
-/// `<dir>.tmp-<pid>` next to `dir`.
-fn tmp_dir(dir: &Path) -> std::io::Result<PathBuf> {
-    let name = dir.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("report directory has no name: {}", dir.display()),
-        )
-    })?;
-    let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    Ok(dir.with_file_name(tmp_name))
-}
-
-fn write_into(
+/// Writes the report files (without the marker) into the existing folder `tmp`.
+pub fn write_files(
     tmp: &Path,
     s: &Summary,
     log: &EventLog,
     violations: &[Violation],
     scenario_toml: &str,
 ) -> std::io::Result<()> {
-    std::fs::create_dir(tmp)?;
     let mut json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
     json.push('\n');
     std::fs::write(tmp.join("summary.json"), json)?;
