@@ -1065,7 +1065,10 @@ fn table() -> Vec<Bad> {
             mkfifo(&p);
             (
                 p.clone(),
-                format!("{}: is not a regular file (a FIFO, socket or device)", p.display()),
+                format!(
+                    "{}: is not a regular file (a FIFO, socket or device)",
+                    p.display()
+                ),
             )
         },
     ));
@@ -1106,10 +1109,7 @@ fn table() -> Vec<Bad> {
         |fx| {
             let p = fx.scenario();
             fs::write(&p, b"name = \"x\"\n[data]\nklines = [\"\xff\"]\n").unwrap();
-            (
-                p.clone(),
-                format!("{}:3: is not UTF-8 text", p.display()),
-            )
+            (p.clone(), format!("{}:3: is not UTF-8 text", p.display()))
         },
     ));
     v.push(bad(
@@ -1122,7 +1122,10 @@ fn table() -> Vec<Bad> {
             mkfifo(&p);
             (
                 p.clone(),
-                format!("{}: is not a regular file (a FIFO, socket or device)", p.display()),
+                format!(
+                    "{}: is not a regular file (a FIFO, socket or device)",
+                    p.display()
+                ),
             )
         },
     ));
@@ -1136,7 +1139,10 @@ fn table() -> Vec<Bad> {
             std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
             (
                 p.clone(),
-                format!("{}: is not a regular file (a FIFO, socket or device)", p.display()),
+                format!(
+                    "{}: is not a regular file (a FIFO, socket or device)",
+                    p.display()
+                ),
             )
         },
     ));

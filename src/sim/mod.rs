@@ -576,7 +576,11 @@ fn run_inner(
         match item {
             Item::Stream => {
                 // deliver every event due now, in order
-                while client.v.next_stream_time().is_some_and(|t| t <= client.clock) {
+                while client
+                    .v
+                    .next_stream_time()
+                    .is_some_and(|t| t <= client.clock)
+                {
                     // everything already on the socket is readable before the first is acted on
                     for ev in client.v.stream_due(client.clock) {
                         engine.on_stream_received(ev);
