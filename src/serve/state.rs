@@ -641,6 +641,10 @@ impl Session {
                 (true, names)
             }
             p if p.starts_with("/ws/") => (false, vec![p["/ws/".len()..].to_string()]),
+            "/private/ws" => {
+                let p = auth::params(query, "");
+                (false, p.get("listenKey").into_iter().cloned().collect())
+            }
             _ => return Err(format!("unknown path {path}")),
         };
         let mut topics = Vec::new();
@@ -923,6 +927,7 @@ impl Session {
                 | "/fapi/v1/time"
                 | "/fapi/v1/exchangeInfo"
                 | "/fapi/v1/ticker/price"
+                | "/fapi/v2/ticker/price"
                 | "/fapi/v1/premiumIndex"
                 | "/fapi/v1/klines"
                 | "/fapi/v1/listenKey"
@@ -943,7 +948,7 @@ impl Session {
                 ok(json!({"serverTime": self.now}))
             }
             ("GET", "/fapi/v1/exchangeInfo") => ok(self.exchange_info()),
-            ("GET", "/fapi/v1/ticker/price") => {
+            ("GET", "/fapi/v1/ticker/price") | ("GET", "/fapi/v2/ticker/price") => {
                 let sym = self.symbol_or_default(p);
                 let all = wire::get(p, "symbol").is_none();
                 let s2 = sym.clone();
@@ -973,6 +978,27 @@ impl Session {
                 ok(if all { json!([row]) } else { row })
             }
             ("GET", "/fapi/v1/klines") => self.klines(p).map(|v| (200, v, ReplyKind::Normal)),
+            ("GET", "/fapi/v1/leverageBracket") => {
+                let sym = self.symbol_or_default(p);
+                let lev = i64::from(self.sc.exchange.leverage);
+                let mut floor = Decimal::ZERO;
+                let rows: Vec<Value> = self
+                    .v
+                    .ex
+                    .brackets()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let row = json!({"bracket": i + 1, "initialLeverage": lev,
+                            "notionalCap": wire::s(b.notional_cap), "notionalFloor": wire::s(floor),
+                            "maintMarginRatio": wire::s(b.mmr), "cum": wire::s(b.cum)});
+                        floor = b.notional_cap;
+                        row
+                    })
+                    .collect();
+                let row = json!({"symbol": sym, "brackets": rows});
+                ok(json!([row]))
+            }
             ("POST", "/fapi/v1/order") => {
                 let o = wire::new_order(p)?;
                 let o2 = o.clone();
@@ -1667,6 +1693,7 @@ fn known_path(path: &str) -> bool {
             | "/fapi/v1/leverage"
             | "/fapi/v1/marginType"
             | "/fapi/v1/positionSide/dual"
+            | "/fapi/v1/leverageBracket"
     )
 }
 
@@ -1681,7 +1708,7 @@ pub fn weight_of(m: &str, path: &str, p: &Params) -> u32 {
                 40
             }
         }
-        ("GET", "/fapi/v1/ticker/price") => {
+        ("GET", "/fapi/v1/ticker/price") | ("GET", "/fapi/v2/ticker/price") => {
             if has_symbol {
                 1
             } else {
