@@ -48,28 +48,6 @@ impl std::fmt::Display for ScenarioError {
     }
 }
 
-/// Reads a scenario or sweep file: a regular UTF-8 file of at most
-/// [`crate::data::files::MAX_TEXT_BYTES`] (a FIFO or a device is refused by kind, unread).
-pub fn read_toml_text(path: &Path, what: &str) -> Result<String, ScenarioError> {
-    use crate::data::{files, DataError};
-    files::read_text(path, files::MAX_TEXT_BYTES, what).map_err(|e| {
-        let (line, field, msg) = match e {
-            DataError::Parse {
-                line, field, msg, ..
-            } => (line, field, msg),
-            DataError::File { msg, .. } => (0, "-".into(), msg),
-            DataError::Io { source, .. } => (0, "-".into(), format!("cannot read: {source}")),
-            other => (0, "-".into(), other.to_string()),
-        };
-        ScenarioError {
-            file: path.display().to_string(),
-            line,
-            field,
-            msg,
-        }
-    })
-}
-
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -347,20 +325,8 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Finds the line where `key` is assigned (best effort, for errors found after parsing).
-pub fn line_of_key(text: &str, key: &str) -> usize {
-    let last = key.rsplit('.').next().unwrap_or(key);
-    for (i, l) in text.lines().enumerate() {
-        let t = l.trim_start();
-        if t.starts_with(last) && t[last.len()..].trim_start().starts_with('=') {
-            return i + 1;
-        }
-    }
-    0
-}
-
 /// Largest scenario or sweep file read (bytes): far above any real file, far below memory.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = crate::data::files::MAX_TEXT_BYTES;
 
 /// Reads a scenario or sweep file: a regular file (not a FIFO or device, which could block or
 /// never end) of at most [`MAX_FILE_BYTES`], in UTF-8.
@@ -386,16 +352,26 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
             meta.len()
         )));
     }
-    use std::io::Read;
+    // opened without blocking and checked again on the handle (a FIFO swapped in after the
+    // check above must not hang the open), read with the same cap
+    use crate::data::files;
+    let what = "a scenario or sweep file";
     let mut buf = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf))
-        .map_err(|e| fail(format!("cannot read: {e}")))?;
-    if buf.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "is more than the {MAX_FILE_BYTES}-byte limit for a scenario or sweep file"
-        )));
-    }
+    files::open_regular(path, MAX_FILE_BYTES, what)
+        .and_then(|(f, _)| {
+            files::read_to_end_capped(
+                f,
+                &mut buf,
+                &path.display().to_string(),
+                MAX_FILE_BYTES,
+                what,
+            )
+        })
+        .map_err(|e| {
+            let m = e.to_string();
+            let prefix = format!("{}: ", path.display());
+            fail(m.strip_prefix(&prefix).unwrap_or(&m).to_string())
+        })?;
     String::from_utf8(buf).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..at]).to_string();
