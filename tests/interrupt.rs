@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::tree::{assert_clean, copy_tree, snapshot};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const INTERRUPTS: usize = 50;
 
@@ -24,52 +27,6 @@ fn scratch(name: &str) -> PathBuf {
     }
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(rd) = std::fs::read_dir(d) else {
-            return;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            if m.is_symlink() {
-                let to = std::fs::read_link(&p).unwrap();
-                out.insert(rel, format!("-> {}", to.display()).into_bytes());
-            } else if m.is_dir() {
-                out.insert(format!("{rel}/"), Vec::new());
-                walk(base, &p, out);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for (rel, bytes) in snapshot(from) {
-        if let Some(d) = rel.strip_suffix('/') {
-            std::fs::create_dir_all(to.join(d)).unwrap();
-        } else {
-            std::fs::write(to.join(rel), bytes).unwrap();
-        }
-    }
-}
-
-fn assert_clean(dir: &Path, what: &str) {
-    for (k, v) in snapshot(dir) {
-        assert!(!k.contains("ocosim-tmp"), "{what}: temporary left: {k}");
-        assert!(
-            k.ends_with('/') || !v.is_empty(),
-            "{what}: 0-byte file: {k}"
-        );
-    }
 }
 
 /// xorshift64*: the instants are a pure function of the seed.

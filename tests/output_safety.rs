@@ -11,11 +11,13 @@
 
 #![cfg(unix)]
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+mod common;
+use common::tree::{assert_clean, snapshot};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -99,40 +101,6 @@ fn scenario_text(klines: &Path) -> String {
         "name = \"s\"\nseed = 3\n[data]\nklines = [\"{}\"]\nfrom = \"2026-02-05\"\nto = \"2026-02-05T12:00\"\n[signals]\ninline = [ {{ at = \"2026-02-05T01:00\", action = \"buy\", quantity = \"10\", sl_pct = \"0.01\", tp_pct = \"0.02\" }} ]\n",
         klines.display()
     )
-}
-
-/// Every file under `dir`: relative path → bytes (folders as empty entries ending in `/`).
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(rd) = std::fs::read_dir(d) else {
-            return;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            if m.is_symlink() {
-                let to = std::fs::read_link(&p).unwrap();
-                out.insert(rel, format!("-> {}", to.display()).into_bytes());
-            } else if m.is_dir() {
-                out.insert(format!("{rel}/"), Vec::new());
-                walk(base, &p, out);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// No ocosim temporary and no 0-byte file anywhere under `dir`.
-fn assert_clean(dir: &Path) {
-    for (k, v) in snapshot(dir) {
-        assert!(!k.contains("ocosim-tmp"), "temporary left: {k}");
-        assert!(k.ends_with('/') || !v.is_empty(), "0-byte file: {k}");
-    }
 }
 
 fn stderr(o: &Output) -> String {
@@ -392,7 +360,7 @@ fn new_empty_and_report_folders_are_written_and_replaced_whole() {
             assert_eq!(first, second, "{label}: a second run differs");
         }
     }
-    assert_clean(&t.root);
+    assert_clean(&t.root, "output_safety");
     assert_eq!(snapshot(&t.p("user")), user_before);
     assert_eq!(std::fs::read(t.p("work/notes.txt")).unwrap(), b"my notes\n");
 }
@@ -451,7 +419,7 @@ fn error_paths_publish_nothing_and_leave_no_temporary() {
     let o = t.sim("work", &["run", "s.toml", "--out", "notes.txt/r"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
-    assert_clean(&t.root);
+    assert_clean(&t.root, "output_safety");
 }
 
 #[test]
@@ -492,7 +460,7 @@ fn two_runs_to_the_same_folder_at_once_both_end_well() {
         assert!(o.status.code().unwrap() <= 1, "{}", stderr(&o));
     }
     assert!(t.p("work/sw/sweep.csv").exists());
-    assert_clean(&t.root);
+    assert_clean(&t.root, "output_safety");
 }
 
 /// `sim ARGS` with stdout a socket whose reader is already gone, so every write fails with EPIPE.
@@ -576,7 +544,7 @@ fn a_closed_stdout_is_a_quiet_end_and_a_full_one_is_exit_2() {
     for d in ["o-run", "o-sweep", "o-merge", "o-explore"] {
         assert!(t.p("work").join(d).join(".ocosim-report").exists(), "{d}");
     }
-    assert_clean(&t.root);
+    assert_clean(&t.root, "output_safety");
 }
 
 // --- data download: a folder that accumulates files, nothing is ever deleted ------------------
@@ -677,5 +645,5 @@ fn download_adds_files_atomically_and_deletes_nothing() {
         ]
     );
     assert_eq!(after["klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-15.zip"], zip);
-    assert_clean(&t.root);
+    assert_clean(&t.root, "output_safety");
 }

@@ -228,3 +228,4 @@ pub fn scenario(c: &CaseSpec, profile: &str, sets: &[(&str, &str)]) -> Scenario 
         .expect("generated cases always build")
 }
 pub mod hostile;
+pub mod tree;
