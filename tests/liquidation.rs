@@ -470,38 +470,23 @@ fn mark_case(with_mark: bool) -> MockExchange {
     }
 }
 
-#[test]
-fn mark_price_triggers_follow_the_mark_path_not_the_trade_path() {
-    let mut x = mark_case(true);
+/// Long 0.03, then three reduce-only sell stops of 0.01: A MARK_PRICE 59 400, B CONTRACT_PRICE
+/// 59 400, C MARK_PRICE 59 600; the venue runs to the end of bar 2 and the fills (time, price)
+/// come back with the exchange.
+fn three_stops_fills(with_mark: bool) -> (MockExchange, Vec<(i64, Decimal)>) {
+    let mut x = mark_case(with_mark);
     x.new_order(&market(Side::Buy, "0.03")).unwrap();
-    // A: MARK_PRICE 59 400: the mark's low is 59 500, never fires although the trade hits 58 000
-    x.new_algo_order(&ro_stop(
-        Side::Sell,
-        "59400",
-        "0.01",
-        WorkingType::MarkPrice,
-    ))
-    .unwrap();
-    // B: CONTRACT_PRICE 59 400: trade segment 60 000 → 58 000 over 20 s reaches it 6 s in
-    x.new_algo_order(&ro_stop(
-        Side::Sell,
-        "59400",
-        "0.01",
-        WorkingType::ContractPrice,
-    ))
-    .unwrap();
-    // C: MARK_PRICE 59 600: mark segment 60 000 → 59 500 over 20 s reaches it at 16 s
-    // (t + 36 000), when the trade price is 60 000 − 2 000·16/20 = 58 400: it fills there
-    x.new_algo_order(&ro_stop(
-        Side::Sell,
-        "59600",
-        "0.01",
-        WorkingType::MarkPrice,
-    ))
-    .unwrap();
+    for (price, working) in [
+        ("59400", WorkingType::MarkPrice),
+        ("59400", WorkingType::ContractPrice),
+        ("59600", WorkingType::MarkPrice),
+    ] {
+        x.new_algo_order(&ro_stop(Side::Sell, price, "0.01", working))
+            .unwrap();
+    }
     drain(&mut x);
     let evs = run_to(&mut x, T0 + 3 * MIN - 1);
-    let fills: Vec<(i64, Decimal)> = evs
+    let fills = evs
         .iter()
         .filter_map(|(t, e)| match e {
             Event::OrderTradeUpdate(o) if o.exec_type == ExecType::Trade => {
@@ -510,6 +495,16 @@ fn mark_price_triggers_follow_the_mark_path_not_the_trade_path() {
             _ => None,
         })
         .collect();
+    (x, fills)
+}
+
+#[test]
+fn mark_price_triggers_follow_the_mark_path_not_the_trade_path() {
+    // A: MARK_PRICE 59 400: the mark's low is 59 500, never fires although the trade hits 58 000
+    // B: CONTRACT_PRICE 59 400: trade segment 60 000 → 58 000 over 20 s reaches it 6 s in
+    // C: MARK_PRICE 59 600: mark segment 60 000 → 59 500 over 20 s reaches it at 16 s
+    // (t + 36 000), when the trade price is 60 000 − 2 000·16/20 = 58 400: it fills there
+    let (mut x, fills) = three_stops_fills(true);
     assert_eq!(
         fills,
         vec![
@@ -525,40 +520,7 @@ fn mark_price_triggers_follow_the_mark_path_not_the_trade_path() {
 fn without_mark_klines_mark_price_triggers_use_the_trade_path() {
     // same orders, no mark candles: C (MARK_PRICE 59 600) fires on the trade path at
     // t + 20 000 + 400/2 000·20 000 = t + 24 000 at 59 600, A (59 400) with B at t + 26 000
-    let mut x = mark_case(false);
-    x.new_order(&market(Side::Buy, "0.03")).unwrap();
-    x.new_algo_order(&ro_stop(
-        Side::Sell,
-        "59400",
-        "0.01",
-        WorkingType::MarkPrice,
-    ))
-    .unwrap();
-    x.new_algo_order(&ro_stop(
-        Side::Sell,
-        "59400",
-        "0.01",
-        WorkingType::ContractPrice,
-    ))
-    .unwrap();
-    x.new_algo_order(&ro_stop(
-        Side::Sell,
-        "59600",
-        "0.01",
-        WorkingType::MarkPrice,
-    ))
-    .unwrap();
-    drain(&mut x);
-    let evs = run_to(&mut x, T0 + 3 * MIN - 1);
-    let fills: Vec<(i64, Decimal)> = evs
-        .iter()
-        .filter_map(|(t, e)| match e {
-            Event::OrderTradeUpdate(o) if o.exec_type == ExecType::Trade => {
-                Some((t.0, o.last_price))
-            }
-            _ => None,
-        })
-        .collect();
+    let (_, fills) = three_stops_fills(false);
     assert_eq!(
         fills,
         vec![
