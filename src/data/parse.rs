@@ -482,20 +482,27 @@ fn end_of_line(b: &[u8], i: &mut usize) -> Option<()> {
     }
 }
 
+/// The six leading fields every kline layout shares: open time, O, H, L, C, volume.
+#[inline(always)]
+fn fast_ohlcv(b: &[u8], i: &mut usize) -> Option<(i64, i64, i64, i64, i64, i128)> {
+    let open_time = fast_ts(b, i)?;
+    comma(b, i)?;
+    let open = fast_price(b, i)?;
+    comma(b, i)?;
+    let high = fast_price(b, i)?;
+    comma(b, i)?;
+    let low = fast_price(b, i)?;
+    comma(b, i)?;
+    let close = fast_price(b, i)?;
+    comma(b, i)?;
+    let volume = i128::from(fast_dec(b, i)?);
+    Some((open_time, open, high, low, close, volume))
+}
+
 #[inline(always)]
 fn fast_row12(b: &[u8], pos: &mut usize) -> Option<RawRow> {
     let mut i = *pos;
-    let open_time = fast_ts(b, &mut i)?;
-    comma(b, &mut i)?;
-    let open = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let high = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let low = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let close = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let volume = i128::from(fast_dec(b, &mut i)?);
+    let (open_time, open, high, low, close, volume) = fast_ohlcv(b, &mut i)?;
     comma(b, &mut i)?;
     let close_time = fast_ts(b, &mut i)?;
     comma(b, &mut i)?;
@@ -537,17 +544,7 @@ fn fast_row12(b: &[u8], pos: &mut usize) -> Option<RawRow> {
 #[inline(always)]
 fn fast_row6(b: &[u8], pos: &mut usize, interval: i64) -> Option<RawRow> {
     let mut i = *pos;
-    let open_time = fast_ts(b, &mut i)?;
-    comma(b, &mut i)?;
-    let open = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let high = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let low = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let close = fast_price(b, &mut i)?;
-    comma(b, &mut i)?;
-    let volume = i128::from(fast_dec(b, &mut i)?);
+    let (open_time, open, high, low, close, volume) = fast_ohlcv(b, &mut i)?;
     end_of_line(b, &mut i)?;
     *pos = i;
     Some(RawRow {
