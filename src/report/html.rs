@@ -376,7 +376,10 @@ fn zoom(
             )
         })
         .collect();
-    let pair = v.pair.map(|p| format!(", pair {p} highlighted")).unwrap_or_default();
+    let pair = v
+        .pair
+        .map(|p| format!(", pair {p} highlighted"))
+        .unwrap_or_default();
     let mut o = format!(
         "<p class=\"muted\">V{n} zoomed: {} → {} UTC{pair}; purple ticks at the top are the events of its trail.</p>\n",
         escape_html(&fmt_time_ms(t0)),
@@ -384,7 +387,11 @@ fn zoom(
     );
     o.push_str(&price_svg(
         &View {
-            title: format!("V{n} {} around {}", v.invariant.name(), fmt_time_ms(v.time_ms.0)),
+            title: format!(
+                "V{n} {} around {}",
+                v.invariant.name(),
+                fmt_time_ms(v.time_ms.0)
+            ),
             t0,
             t1,
             height: 300.0,

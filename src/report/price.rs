@@ -55,10 +55,7 @@ impl<'a> PriceBars<'a> {
 
     /// `[first open, last close)`.
     pub(crate) fn span(&self) -> Option<(i64, i64)> {
-        Some((
-            self.bars.first()?.t,
-            self.bars.last()?.t + self.interval_ms,
-        ))
+        Some((self.bars.first()?.t, self.bars.last()?.t + self.interval_ms))
     }
 }
 
@@ -179,8 +176,7 @@ impl Book {
             match &r.event {
                 Event::AlgoUpdate(a) => {
                     let id = LegId::Algo(a.algo_id);
-                    let (pair, role) =
-                        role_of(id, a.order_type, a.reduce_only || a.close_position);
+                    let (pair, role) = role_of(id, a.order_type, a.reduce_only || a.close_position);
                     algo_role.entry(a.algo_id).or_insert((pair, role));
                     let status = super::describe::sname(&a.status);
                     let resting = matches!(a.status, AlgoStatus::New);
@@ -233,7 +229,8 @@ impl Book {
                         });
                     }
                     let status = super::describe::sname(&o.status);
-                    let resting = matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
+                    let resting =
+                        matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
                     match open.get(&id) {
                         Some(&i) => {
                             legs[i].status = status;
@@ -319,8 +316,9 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"price\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"price{}\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" \
          role=\"img\" font-family=\"Helvetica,Arial,sans-serif\" font-size=\"11\">\n<title>{}</title>",
+        if v.current.is_some() { " zoom" } else { "" },
         escape_html(&v.title)
     );
     let _ = writeln!(
@@ -454,7 +452,10 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
         let y = y_of(f(l.price));
         let focus = v.focus.is_some() && v.focus == l.pair;
         let gone = l.end.is_some_and(|e| e < t1)
-            && !matches!(l.status.as_str(), "FILLED" | "TRIGGERED" | "FINISHED" | "TRIGGERING");
+            && !matches!(
+                l.status.as_str(),
+                "FILLED" | "TRIGGERED" | "FINISHED" | "TRIGGERING"
+            );
         if tips {
             let pair = l.pair.map(|p| format!("pair {p} ")).unwrap_or_default();
             let tip = format!(
@@ -466,11 +467,17 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
                 l.qty.normalize(),
                 fixed(l.price, prec),
                 fmt_time_ms(l.start),
-                l.end.map(fmt_time_ms).unwrap_or_else(|| "end of data".into()),
+                l.end
+                    .map(fmt_time_ms)
+                    .unwrap_or_else(|| "end of data".into()),
                 l.status
             );
             let w = if focus { 3.0 } else { 2.0 };
-            let op = if v.focus.is_some() && !focus { "0.45" } else { "1" };
+            let op = if v.focus.is_some() && !focus {
+                "0.45"
+            } else {
+                "1"
+            };
             let _ = write!(
                 o,
                 "<g class=\"leg {}\" stroke=\"{}\" stroke-opacity=\"{op}\"><title>{}</title>\
@@ -482,12 +489,7 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
                 y + 4.0,
             );
             if gone {
-                let _ = write!(
-                    o,
-                    "M{:.1} {:.1}l6 6m0 -6l-6 6",
-                    x2 - 3.0,
-                    y - 3.0
-                );
+                let _ = write!(o, "M{:.1} {:.1}l6 6m0 -6l-6 6", x2 - 3.0, y - 3.0);
             }
             let _ = writeln!(o, "\" stroke-width=\"{w}\" fill=\"none\"/></g>");
         } else {
@@ -574,7 +576,9 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
     // violations: a dashed red line and its number over the plot, linked to its section
     let mut by_x: BTreeMap<i64, Vec<&Mark>> = BTreeMap::new();
     for m in marks.iter().filter(|m| m.t >= t0 && m.t <= t1) {
-        by_x.entry((x_of(m.t) * 2.0).round() as i64).or_default().push(m);
+        by_x.entry((x_of(m.t) * 2.0).round() as i64)
+            .or_default()
+            .push(m);
     }
     let mut last_label = f64::NEG_INFINITY;
     for (x2, ms) in &by_x {
@@ -693,16 +697,56 @@ pub(crate) fn legend() -> String {
         )
     };
     let mut o = String::from("<p class=\"legend muted\">");
-    o.push_str(&item(Role::Sl.color(), "M1 6H21", "stop-loss leg (trigger price, while it rests)", true));
+    o.push_str(&item(
+        Role::Sl.color(),
+        "M1 6H21",
+        "stop-loss leg (trigger price, while it rests)",
+        true,
+    ));
     o.push_str(&item(Role::Tp.color(), "M1 6H21", "take-profit leg", true));
     o.push_str(&item(Role::Entry.color(), "M1 6H21", "resting entry", true));
-    o.push_str(&item(Role::Entry.color(), "M11 2l5 8h-10z", "entry fill (▲ buy, ▼ sell)", false));
-    o.push_str(&item(Role::Sl.color(), "M7 6a4 4 0 1 0 8 0a4 4 0 1 0 -8 0", "SL fill", false));
-    o.push_str(&item(Role::Tp.color(), "M7 6a4 4 0 1 0 8 0a4 4 0 1 0 -8 0", "TP fill", false));
-    o.push_str(&item(Role::Exit.color(), "M11 1l5 5l-5 5l-5 -5z", "other exit", false));
-    o.push_str(&item(Role::Liquidation.color(), "M7 2h9v9h-9z", "liquidation", false));
-    o.push_str(&item("#d1242f", "M8 3l6 6m0 -6l-6 6", "cancelled / expired", true));
-    o.push_str(&item("#cf222e", "M11 0V12", "violation (click: details)", true));
+    o.push_str(&item(
+        Role::Entry.color(),
+        "M11 2l5 8h-10z",
+        "entry fill (▲ buy, ▼ sell)",
+        false,
+    ));
+    o.push_str(&item(
+        Role::Sl.color(),
+        "M7 6a4 4 0 1 0 8 0a4 4 0 1 0 -8 0",
+        "SL fill",
+        false,
+    ));
+    o.push_str(&item(
+        Role::Tp.color(),
+        "M7 6a4 4 0 1 0 8 0a4 4 0 1 0 -8 0",
+        "TP fill",
+        false,
+    ));
+    o.push_str(&item(
+        Role::Exit.color(),
+        "M11 1l5 5l-5 5l-5 -5z",
+        "other exit",
+        false,
+    ));
+    o.push_str(&item(
+        Role::Liquidation.color(),
+        "M7 2h9v9h-9z",
+        "liquidation",
+        false,
+    ));
+    o.push_str(&item(
+        "#d1242f",
+        "M8 3l6 6m0 -6l-6 6",
+        "cancelled / expired",
+        true,
+    ));
+    o.push_str(&item(
+        "#cf222e",
+        "M11 0V12",
+        "violation (click: details)",
+        true,
+    ));
     o.push_str("</p>\n");
     o
 }
