@@ -851,3 +851,302 @@ fn issue16_bug10_money_as_binance_reports_it() {
         assert!(!text.contains("13.0399"), "{f}");
     }
 }
+
+// ---- #16: the price chart of report.html ----
+
+use ocosim::exchange::BarTicks;
+
+/// `n` one-minute bars from `T0`, prices in cents (tick 0.01) wandering around 100–121.
+fn bars(n: usize) -> Vec<BarTicks> {
+    let mut out = Vec::with_capacity(n);
+    let mut p: i64 = 10_000;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let step = (x % 41) as i64 - 20;
+        let o = p;
+        p = (p + step).clamp(9_000, 12_100);
+        let (h, l) = (o.max(p) + (x % 7) as i64, o.min(p) - (x % 5) as i64);
+        out.push(BarTicks {
+            t: T0 + i as i64 * 60_000,
+            o,
+            h,
+            l,
+            c: p,
+        });
+    }
+    out
+}
+
+fn html_with(name: &str, log: &EventLog, vs: &[Violation], bars: &[BarTicks]) -> String {
+    let base = scratch(name);
+    let dir = base.join("run");
+    let s = summarize(&info(), log, vs);
+    let pb = PriceBars::within(bars, 60_000, d("0.01"), i64::MIN, i64::MAX);
+    write_reports_with(&dir, &s, log, vs, TOML, Some(&pb)).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+    html
+}
+
+/// The `<svg …>…</svg>` blocks of a page, in order.
+fn svgs(html: &str) -> Vec<&str> {
+    html.match_indices("<svg xmlns")
+        .map(|(i, _)| {
+            let end = html[i..].find("</svg>").unwrap();
+            &html[i..i + end]
+        })
+        .collect()
+}
+
+/// The `<g class="leg …">` group whose tooltip contains `needle`.
+fn leg_group<'a>(svg: &'a str, needle: &str) -> &'a str {
+    svg.match_indices("<g class=\"leg ")
+        .map(|(i, _)| &svg[i..i + svg[i..].find("</g>").unwrap()])
+        .find(|g| g.contains(needle))
+        .unwrap_or_else(|| panic!("no leg with {needle}"))
+}
+
+/// The numbers of the first `M x y H x2` of a path in `g`.
+fn segment(g: &str) -> (f64, f64, f64) {
+    let d = &g[g.find(" d=\"M").unwrap() + 5..];
+    let (m, rest) = d.split_once('H').unwrap();
+    let (x1, y) = m.split_once(' ').unwrap();
+    let x2: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    (x1.parse().unwrap(), y.parse().unwrap(), x2.parse().unwrap())
+}
+
+/// x of time `t` on a chart of `ML = 84`, 900 px of plot from `T0` over `minutes`.
+fn x_at(t: TimeMs, minutes: i64) -> f64 {
+    84.0 + (t.0 - T0) as f64 / (minutes * 60_000) as f64 * 900.0
+}
+
+#[test]
+fn issue16_price_chart_draws_each_leg_from_placement_to_its_end_at_its_trigger() {
+    let log = sample_log();
+    let b = bars(481);
+    let html = html_with("legs", &log, &sample_violations(), &b);
+    let all = svgs(&html);
+    // price overview, equity, drawdown, and one zoom for the one violation
+    assert_eq!(all.len(), 4, "{}", all.len());
+    let price = all[0];
+    assert!(price.contains("<title>BTCUSDT price</title>"));
+    // TP (algo 2): placed at minute 1, triggered at minute 4, at 120.00, in the TP colour
+    let tp = leg_group(price, "algo 2 TAKE_PROFIT_MARKET");
+    assert!(
+        tp.contains("class=\"leg TP\"") && tp.contains("stroke=\"#1a7f37\""),
+        "{tp}"
+    );
+    assert!(tp.contains("pair 1 TP"), "{tp}");
+    assert!(
+        tp.contains("@ 120.00 · 2026-02-01 00:01:00.000 → 2026-02-01 00:04:00.000"),
+        "{tp}"
+    );
+    let (x1, y_tp, x2) = segment(tp);
+    assert!((x1 - x_at(t(1), 481)).abs() < 0.06, "{x1}");
+    assert!((x2 - x_at(t(4), 481)).abs() < 0.06, "{x2}");
+    // the TP fill (order 3 at 120) sits at the leg's end, at the same height
+    let fill_at = price
+        .find("fill · order 3 SELL 1 @ 120.00")
+        .expect("TP fill");
+    let circle = &price[fill_at..];
+    let d = &circle[circle.find("d=\"M").unwrap() + 4..];
+    let (fx, rest) = d.split_once(' ').unwrap();
+    let fy: f64 = rest.split('a').next().unwrap().parse().unwrap();
+    assert!((fx.parse::<f64>().unwrap() + 4.0 - x2).abs() < 0.11);
+    assert!((fy - y_tp).abs() < 0.01, "{fy} vs {y_tp}");
+    // SL (algo 1) never ends: it rests to the end of the data, lower on the chart, in red
+    let sl = leg_group(price, "algo 1 STOP_MARKET");
+    assert!(sl.contains("class=\"leg SL\"") && sl.contains("stroke=\"#d1242f\""));
+    assert!(
+        sl.contains("@ 90.00 · 2026-02-01 00:01:00.000 → end of data · NEW"),
+        "{sl}"
+    );
+    let (s1, y_sl, s2) = segment(sl);
+    assert!(
+        (s1 - x1).abs() < 0.01 && (s2 - 984.0).abs() < 0.01,
+        "{s1} {s2}"
+    );
+    assert!(y_sl > y_tp, "90 is drawn below 120");
+    // the entry fill is a blue triangle
+    assert!(price.contains("class=\"fill entry\"><title>fill · order 1 BUY 1 @ 100.00"));
+    // the violation is marked and links to its section
+    assert!(price.contains("<a href=\"#v1\">") && html.contains("<h4 id=\"v1\">V1 · orphan #1"));
+}
+
+#[test]
+fn issue16_each_violation_gets_a_zoomed_chart_of_its_trail() {
+    let log = sample_log();
+    let mut vs = sample_violations();
+    let mut second = vs[0].clone();
+    second.invariant = Invariant::BooksBalance;
+    second.seq = Seq(17);
+    second.time_ms = t(8 * 60);
+    second.trail = vec![Seq(16), Seq(17)];
+    vs.push(second);
+    let html = html_with("zoom", &log, &vs, &bars(481));
+    let all = svgs(&html);
+    assert_eq!(all.len(), 5, "overview, equity, drawdown, two zooms");
+    let zooms: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|s| s.contains("class=\"price zoom\""))
+        .collect();
+    assert_eq!(zooms.len(), 2);
+    // V1 = orphan (first in invariant order): its trail spans minutes 1–4, so the window is
+    // [0, 19] (15 bars of padding, clipped to the first bar)
+    assert!(html.contains(
+        "V1 zoomed: 2026-02-01 00:00:00.000 → 2026-02-01 00:19:00.000 UTC, pair 1 highlighted"
+    ));
+    let z1 = zooms
+        .iter()
+        .find(|z| z.contains("V1 orphan around"))
+        .unwrap();
+    assert_eq!(
+        z1.matches("class=\"trail\"").count(),
+        5,
+        "one tick per trail event"
+    );
+    assert!(z1.contains("seq 13 · 2026-02-01 00:04:00.000 · ORDER_TRADE_UPDATE order 3"));
+    // in the zoom the TP leg is long (minutes 1→4 of 19) and drawn thick: it is pair 1's
+    let tp = leg_group(z1, "algo 2 TAKE_PROFIT_MARKET");
+    let (x1, _, x2) = segment(tp);
+    assert!((x1 - x_at(t(1), 19)).abs() < 0.06 && (x2 - x_at(t(4), 19)).abs() < 0.06);
+    assert!(tp.contains("stroke-width=\"3\""));
+    // candles at this zoom (1 bar ≈ 47 px), not per-pixel columns
+    assert!(z1.contains("h14.0v"), "candle bodies");
+    // the current violation's line is solid, and the chart's value axis has the tick's decimals
+    assert!(z1.contains(">V1</text>"));
+    // V2 (books-balance) at the end of the data gets its own zoom, ending at the last bar
+    assert!(zooms
+        .iter()
+        .any(|z| z.contains("V2 books-balance around 2026-02-01 08:00:00.000")));
+    assert!(html.contains("→ 2026-02-01 08:01:00.000 UTC"));
+}
+
+#[test]
+fn issue16_axis_labels_are_formatted_and_start_at_the_first_bar() {
+    let log = sample_log();
+    // the bars start 10 minutes before the first event
+    let mut b = bars(491);
+    for (i, x) in b.iter_mut().enumerate() {
+        x.t = T0 - 10 * 60_000 + i as i64 * 60_000;
+    }
+    let html = html_with("axes", &log, &sample_violations(), &b);
+    let all = svgs(&html);
+    let texts = |svg: &str| -> Vec<String> {
+        svg.match_indices("<text ")
+            .map(|(i, _)| {
+                let s = &svg[i..];
+                let a = s.find('>').unwrap() + 1;
+                s[a..s.find("</text>").unwrap()].to_string()
+            })
+            .collect()
+    };
+    // price axis: two decimals (tick 0.01); equity axis: cents, never raw Decimal digits
+    let price_labels: Vec<String> = texts(all[0])
+        .into_iter()
+        .filter(|t| t.parse::<f64>().is_ok())
+        .collect();
+    assert!(price_labels.len() >= 4, "{price_labels:?}");
+    assert!(price_labels
+        .iter()
+        .all(|l| l.split('.').nth(1).map(str::len) == Some(2)));
+    let eq: Vec<String> = texts(all[1])
+        .into_iter()
+        .filter(|t| t.parse::<f64>().is_ok())
+        .collect();
+    assert!(eq.len() >= 3, "{eq:?}");
+    assert!(
+        eq.iter()
+            .all(|l| l.split('.').nth(1).map(str::len) == Some(2)),
+        "{eq:?}"
+    );
+    assert!(!all[1].contains("10019.89000"), "no raw digits");
+    // time axis: UTC clock labels, the date under the first tick, a caption from the first bar
+    let tl = texts(all[1]);
+    assert!(tl.iter().any(|t| t == "00:00"), "{tl:?}");
+    assert!(tl.iter().any(|t| t == "2026-02-01"));
+    assert!(
+        tl.iter()
+            .any(|t| t == "time (UTC) · 2026-01-31 23:50 → 2026-02-01 08:01"),
+        "{tl:?}"
+    );
+    // the equity line starts 10 minutes into the axis (its first event), not at its left edge
+    let pl = &all[1][all[1].find("<polyline points=\"").unwrap() + 18..];
+    let first_x: f64 = pl.split(',').next().unwrap().parse().unwrap();
+    assert!(
+        (first_x - x_at(TimeMs(T0 + 10 * 60_000), 491)).abs() < 0.06,
+        "{first_x}"
+    );
+    assert!(first_x > 84.0 + 15.0);
+}
+
+#[test]
+fn issue16_a_year_of_one_minute_bars_stays_small_and_deterministic() {
+    let log = sample_log();
+    let b = bars(365 * 1440);
+    let html = html_with("year", &log, &sample_violations(), &b);
+    let again = html_with("year2", &log, &sample_violations(), &b);
+    assert_eq!(html, again, "same bytes");
+    let price = svgs(&html)[0];
+    // high–low per pixel column: at most one per column of the 900 px plot, no candle bodies
+    let cols = price.matches("V").count();
+    assert!(cols <= 1000, "{cols}");
+    assert!(!price.contains("fill=\"#ffffff\""), "no candle bodies");
+    assert!(html.len() < 250_000, "{} bytes", html.len());
+    // the time axis is in months
+    assert!(price.contains(">2026-03</text>"), "month ticks");
+}
+
+#[test]
+fn issue16_the_shipped_reports_draw_legs_fills_and_a_zoom_per_violation() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/whipsaw-slow-poll.toml");
+    let sc = ocosim::scenario::load(&f).unwrap();
+    let r = sc.run();
+    assert!(!r.violations.is_empty());
+    let s = ocosim::cli::summarize(&sc, &r);
+    let (a, z) = r.output.span;
+    let pb = PriceBars::within(&sc.bars, sc.interval_ms, sc.spec.tick_size, a.0, z.0);
+    let base = scratch("shipped");
+    let dir = base.join("run");
+    write_reports_with(&dir, &s, &r.output.log, &r.violations, &sc.text, Some(&pb)).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+    let all = svgs(&html);
+    let zooms = all
+        .iter()
+        .filter(|s| s.contains("class=\"price zoom\""))
+        .count();
+    assert_eq!(zooms, r.violations.len().min(ZOOM_LIMIT));
+    let price = all[0];
+    let pairs = s.pairs as usize;
+    assert!(pairs > 0);
+    assert!(
+        price.matches("class=\"leg SL\"").count() >= pairs,
+        "an SL segment per pair"
+    );
+    assert!(
+        price.matches("class=\"leg TP\"").count() >= pairs,
+        "a TP segment per pair"
+    );
+    assert_eq!(
+        price.matches("<g class=\"fill ").count(),
+        s.fills as usize,
+        "every fill"
+    );
+    for n in 1..=r.violations.len() {
+        assert!(html.contains(&format!("<h4 id=\"v{n}\">V{n} · ")));
+    }
+    assert!(!html.to_lowercase().contains("<script"));
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        "nothing fetched: the only URLs are SVG namespaces"
+    );
+}

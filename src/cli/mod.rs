@@ -345,7 +345,9 @@ fn cmd_run(
     s.run = provenance::provenance(path, &sc, profile.as_deref(), &set);
     let st = publish::stage(&dir, given, &inputs, "run")?;
     publish::publish(st, &dir, "reports", |tmp| {
-        report::write_files(tmp, &s, &r.output.log, &r.violations, &sc.text)
+        let (a, z) = r.output.span;
+        let bars = report::PriceBars::within(&sc.bars, sc.interval_ms, sc.spec.tick_size, a.0, z.0);
+        report::write_files_with(tmp, &s, &r.output.log, &r.violations, &sc.text, Some(&bars))
     })?;
     let mut so = String::new();
     if quiet {

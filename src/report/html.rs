@@ -1,15 +1,19 @@
-//! `report.html`: the Markdown report's content as one self-contained page (inline CSS, no
-//! JavaScript) plus SVG equity and drawdown charts with violation markers on the time axis.
+//! `report.html`: the Markdown report's content as one self-contained page (inline CSS and SVG,
+//! no JavaScript, nothing fetched): the price chart (bars, every leg while it rests, every fill,
+//! every violation; see [`super::price`]), equity and drawdown charts on the same time axis
+//! (starting at the first bar), and per violation a price chart zoomed on its trail.
 
+use super::axis::{fixed, value_ticks};
+use super::price::{legend, price_svg, time_axis, Book, Mark, PriceBars, View};
 use super::{
-    describe_event, detail_rows, drawdown_dp, equity_curve, grouped, money, short_time,
-    source_name, trail_records, verdict_line, Summary,
+    describe_event, detail_rows, drawdown_dp, equity_curve, grouped, money, source_name,
+    trail_records, verdict_line, Summary,
 };
 use crate::events::EventLog;
 use crate::invariants::{Invariant, Violation};
 use crate::types::{fmt_time_ms, TimeMs};
 use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -46,13 +50,19 @@ tr.at td{background:#fff5f5}
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:10px;overflow-x:auto;font-size:.85em}
 svg{display:block;max-width:100%;height:auto;background:#fff}
 .muted{color:#656d76}
+.legend{font-size:.85em}.legend .lg{margin-right:14px;white-space:nowrap}
+svg.price{margin:.3em 0}
 ";
+
+/// Violations that get a zoomed price chart (the rest keep their trail table).
+pub const ZOOM_LIMIT: usize = 40;
 
 pub(crate) fn report_html(
     s: &Summary,
     log: &EventLog,
     violations: &[Violation],
     scenario_toml: &str,
+    bars: Option<&PriceBars>,
 ) -> String {
     let mut o = String::new();
     o.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -146,27 +156,73 @@ pub(crate) fn report_html(
         o.push_str("</table>\n</details>\n");
     }
 
-    // charts
-    let curve = equity_curve(log, s.initial_balance);
-    let markers: Vec<(TimeMs, String)> = violations
+    // violations numbered in the order of their sections (anchors `v1`, `v2`, …)
+    let numbered: Vec<(usize, &Violation)> = grouped(violations)
+        .into_iter()
+        .flat_map(|(_, vs)| vs)
+        .enumerate()
+        .map(|(i, v)| (i + 1, v))
+        .collect();
+    let marks: Vec<Mark> = numbered
         .iter()
-        .map(|v| {
-            (
-                v.time_ms,
-                format!(
-                    "{} at {}: {}",
-                    v.invariant.name(),
-                    fmt_time_ms(v.time_ms.0),
-                    v.message
-                ),
-            )
+        .map(|(n, v)| Mark {
+            n: *n,
+            t: v.time_ms.0,
+            tip: format!(
+                "{} at {}: {}",
+                v.invariant.name(),
+                fmt_time_ms(v.time_ms.0),
+                v.message
+            ),
         })
+        .collect();
+    let book = Book::from_log(log);
+    let curve = equity_curve(log, s.initial_balance);
+    // the time axis of every overview chart starts at the first bar
+    let span = bars.and_then(|b| b.span()).or_else(|| {
+        let (a, z) = (curve.first()?.0 .0, curve.last()?.0 .0);
+        Some((a, z.max(a + 1)))
+    });
+
+    if let (Some(b), Some((t0, t1))) = (bars, span) {
+        let _ = writeln!(
+            o,
+            "<h2>Price</h2>\n<p class=\"muted\">{} bars of {} ms; {} legs, {} fills, {} violations. \
+             Hover a segment, fill or violation for details.</p>",
+            b.bars.len(),
+            b.interval_ms,
+            book.legs.len(),
+            book.fills.len(),
+            marks.len()
+        );
+        o.push_str(&price_svg(
+            &View {
+                title: format!("{} price", s.symbol),
+                t0,
+                t1,
+                height: 380.0,
+                focus: None,
+                trail: &[],
+                current: None,
+            },
+            b,
+            &book,
+            &marks,
+        ));
+        o.push_str(&legend());
+    }
+
+    let markers: Vec<(TimeMs, String)> = marks
+        .iter()
+        .map(|m| (TimeMs(m.t), format!("V{}: {}", m.n, m.tip)))
         .collect();
     o.push_str("<h2>Equity</h2>\n");
     o.push_str(&svg_chart(&Chart {
         title: "Equity (wallet + unrealized)",
         points: &curve,
-        fmt_y: &|d| money(d),
+        span,
+        fmt_y: &|d| fixed(d, 2),
+        min_step: Decimal::new(1, 2),
         color: "#0969da",
         area: false,
         reference: Some((s.initial_balance, "initial")),
@@ -187,7 +243,9 @@ pub(crate) fn report_html(
     o.push_str(&svg_chart(&Chart {
         title: "Drawdown (% of running peak)",
         points: &dd,
-        fmt_y: &pct_label,
+        span,
+        fmt_y: &|d| format!("{} %", fixed(d, 2)),
+        min_step: Decimal::new(1, 2),
         color: "#bc4c00",
         area: true,
         reference: None,
@@ -219,6 +277,7 @@ pub(crate) fn report_html(
     if violations.is_empty() {
         o.push_str("<p>No violations.</p>\n");
     }
+    let mut n = 0usize;
     for (inv, vs) in grouped(violations) {
         let _ = writeln!(
             o,
@@ -232,9 +291,10 @@ pub(crate) fn report_html(
                 .pair
                 .map(|p| format!("pair {p}"))
                 .unwrap_or_else(|| "no pair".to_string());
+            n += 1;
             let _ = writeln!(
                 o,
-                "<h4>{} #{} · {} · {} · seq {}</h4>\n<p class=\"msg\">{}</p>",
+                "<h4 id=\"v{n}\">V{n} · {} #{} · {} · {} · seq {}</h4>\n<p class=\"msg\">{}</p>",
                 inv.name(),
                 i + 1,
                 escape_html(&fmt_time_ms(v.time_ms.0)),
@@ -243,6 +303,16 @@ pub(crate) fn report_html(
                 escape_html(&v.message)
             );
             let trail = trail_records(log, v);
+            if let Some(b) = bars {
+                if n <= ZOOM_LIMIT {
+                    o.push_str(&zoom(b, &book, &marks, n, v, &trail));
+                } else if n == ZOOM_LIMIT + 1 {
+                    let _ = writeln!(
+                        o,
+                        "<p class=\"muted\">Zoomed charts are drawn for the first {ZOOM_LIMIT} violations only.</p>"
+                    );
+                }
+            }
             if trail.is_empty() {
                 o.push_str("<p class=\"muted\">No trail.</p>\n");
                 continue;
@@ -272,21 +342,79 @@ pub(crate) fn report_html(
     o
 }
 
-/// `-1.23 %` (2 dp, no negative zero).
-fn pct_label(d: Decimal) -> String {
-    let mut r = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    if r.is_zero() {
-        r = Decimal::ZERO;
-    }
-    r.rescale(2);
-    format!("{r} %")
+/// The price chart of violation `n`, zoomed on the minutes around its trail: the window spans
+/// the trail's first to last event (and the violation), widened by a fifth of that on each side
+/// and to at least 30 bars, clipped to the data.
+fn zoom(
+    b: &PriceBars,
+    book: &Book,
+    marks: &[Mark],
+    n: usize,
+    v: &Violation,
+    trail: &[&crate::events::EventRecord],
+) -> String {
+    let times = trail
+        .iter()
+        .map(|r| r.time_ms.0)
+        .chain(std::iter::once(v.time_ms.0));
+    let (lo, hi) = times.fold((i64::MAX, i64::MIN), |(a, z), t| (a.min(t), z.max(t)));
+    let (first, end) = b.span().unwrap_or((lo, hi + 1));
+    let pad = ((hi - lo) / 5).max(b.interval_ms * 15);
+    let t0 = (lo - pad).max(first);
+    let t1 = (hi + pad).min(end).max(t0 + b.interval_ms);
+    let ticks: Vec<(i64, String)> = trail
+        .iter()
+        .map(|r| {
+            (
+                r.time_ms.0,
+                format!(
+                    "seq {} · {} · {}",
+                    r.seq,
+                    fmt_time_ms(r.time_ms.0),
+                    describe_event(&r.event)
+                ),
+            )
+        })
+        .collect();
+    let pair = v
+        .pair
+        .map(|p| format!(", pair {p} highlighted"))
+        .unwrap_or_default();
+    let mut o = format!(
+        "<p class=\"muted\">V{n} zoomed: {} → {} UTC{pair}; purple ticks at the top are the events of its trail.</p>\n",
+        escape_html(&fmt_time_ms(t0)),
+        escape_html(&fmt_time_ms(t1))
+    );
+    o.push_str(&price_svg(
+        &View {
+            title: format!(
+                "V{n} {} around {}",
+                v.invariant.name(),
+                fmt_time_ms(v.time_ms.0)
+            ),
+            t0,
+            t1,
+            height: 300.0,
+            focus: v.pair,
+            trail: &ticks,
+            current: Some(n),
+        },
+        b,
+        book,
+        marks,
+    ));
+    o
 }
 
 /// One line chart (drawn as steps: a value holds until the next point).
 struct Chart<'a> {
     title: &'a str,
     points: &'a [(TimeMs, Decimal)],
+    /// The time axis `[t0, t1)` (the bars' span when known, else the points').
+    span: Option<(i64, i64)>,
     fmt_y: &'a dyn Fn(Decimal) -> String,
+    /// The finest step of the value axis.
+    min_step: Decimal,
     color: &'a str,
     /// Fill between the line and zero.
     area: bool,
@@ -296,12 +424,12 @@ struct Chart<'a> {
     markers: &'a [(TimeMs, String)],
 }
 
-const W: f64 = 880.0;
+const W: f64 = super::price::W;
 const H: f64 = 260.0;
-const ML: f64 = 96.0;
+const ML: f64 = 84.0;
 const MR: f64 = 16.0;
 const MT: f64 = 14.0;
-const MB: f64 = 44.0;
+const MB: f64 = 54.0;
 
 fn f(v: Decimal) -> f64 {
     v.to_f64().unwrap_or(0.0)
@@ -330,23 +458,45 @@ fn svg_chart(c: &Chart) -> String {
         );
         return o;
     };
-    let t0 = first.0 .0;
-    let t1 = last.0 .0.max(t0 + 1);
+    let (t0, t1) = c
+        .span
+        .unwrap_or((first.0 .0, last.0 .0.max(first.0 .0 + 1)));
+    let t1 = t1.max(t0 + 1);
     let ymin = c.points.iter().map(|p| p.1).min().unwrap_or_default();
     let ymax = c.points.iter().map(|p| p.1).max().unwrap_or_default();
-    let span = f(ymax - ymin);
-    let x_of = |t: i64| ML + (t.clamp(t0, t1) - t0) as f64 / (t1 - t0) as f64 * pw;
-    let y_of = |v: Decimal| {
-        if span > 0.0 {
-            MT + f(ymax - v) / span * ph
-        } else {
-            MT + ph / 2.0
-        }
+    // a little room above and below, so the line never sits on the frame
+    let (lo, hi) = {
+        let (a, z) = (f(ymin), f(ymax));
+        let pad = ((z - a) * 0.06).max(f(c.min_step) * 2.0);
+        (a - pad, z + pad)
     };
+    let x_of = |t: i64| ML + (t.clamp(t0, t1) - t0) as f64 / (t1 - t0) as f64 * pw;
+    let y_of = |v: Decimal| MT + (hi - f(v)) / (hi - lo) * ph;
+    let axis_y = MT + ph;
+
+    // grid, value labels (fixed decimals) and the time axis
+    let mut grid = String::new();
+    let mut labels = String::new();
+    for k in value_ticks(lo, hi, c.min_step, 5) {
+        let y = y_of(k);
+        let _ = write!(grid, "M{ML} {y:.1}H{:.1}", ML + pw);
+        let _ = write!(
+            labels,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            ML - 6.0,
+            y + 4.0,
+            escape_html(&(c.fmt_y)(k))
+        );
+    }
+    time_axis(&mut grid, &mut labels, t0, t1, pw, axis_y, &x_of);
+    let _ = writeln!(
+        o,
+        "<path d=\"{grid}\" stroke=\"#eaeef2\" fill=\"none\"/>\n<g fill=\"#1f2328\">{labels}</g>"
+    );
 
     // reference line (only when inside the range)
     if let Some((v, label)) = c.reference {
-        if v >= ymin && v <= ymax && span > 0.0 {
+        if v >= ymin && v <= ymax && ymax > ymin {
             let y = y_of(v);
             let _ = writeln!(
                 o,
@@ -366,7 +516,6 @@ fn svg_chart(c: &Chart) -> String {
         let tenths = (x_of(t.0) * 10.0).round() as i64;
         marks.entry(tenths).or_default().push(tip);
     }
-    let axis_y = MT + ph;
     for (tenths, tips) in &marks {
         let xv = *tenths as f64 / 10.0;
         let x = format!("{xv:.1}");
@@ -388,14 +537,21 @@ fn svg_chart(c: &Chart) -> String {
              fill=\"#cf222e\"/></g>",
             escape_html(&tip),
             xv - 4.5,
-            axis_y + 9.0,
+            axis_y - 9.0,
             xv + 4.5,
-            axis_y + 9.0
+            axis_y - 9.0
         );
     }
 
-    // the line, at most four points per pixel column (first, min, max, last)
-    let pts = thin(c.points, &x_of, &y_of);
+    // the line, at most four points per pixel column (first, min, max, last); it holds its
+    // last value to the end of the axis
+    let mut pts = thin(c.points, &x_of, &y_of);
+    if let Some(&(lx, ly)) = pts.last() {
+        let end = x_of(t1);
+        if end > lx {
+            pts.push((end, ly));
+        }
+    }
     let mut line = String::with_capacity(pts.len() * 28);
     let mut prev_y: Option<f64> = None;
     for &(x, y) in &pts {
@@ -423,33 +579,10 @@ fn svg_chart(c: &Chart) -> String {
         "<polyline points=\"{line}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" stroke-linejoin=\"round\"/>",
         c.color
     );
-
-    // axes and labels
     let _ = writeln!(
         o,
-        "<line x1=\"{ML}\" y1=\"{MT}\" x2=\"{ML}\" y2=\"{axis_y}\" stroke=\"#57606a\"/>\
-         <line x1=\"{ML}\" y1=\"{axis_y}\" x2=\"{:.1}\" y2=\"{axis_y}\" stroke=\"#57606a\"/>",
+        "<path d=\"M{ML} {MT}V{axis_y}H{:.1}\" stroke=\"#57606a\" fill=\"none\"/>",
         ML + pw
-    );
-    let _ = writeln!(
-        o,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>",
-        ML - 6.0,
-        MT + 4.0,
-        escape_html(&(c.fmt_y)(ymax)),
-        ML - 6.0,
-        axis_y,
-        escape_html(&(c.fmt_y)(ymin))
-    );
-    let date_y = axis_y + 26.0;
-    let _ = writeln!(
-        o,
-        "<text x=\"{ML}\" y=\"{date_y}\" text-anchor=\"start\" fill=\"#1f2328\">{}</text>\
-         <text x=\"{:.1}\" y=\"{date_y}\" text-anchor=\"end\" fill=\"#1f2328\">{}</text>",
-        escape_html(short_time(&fmt_time_ms(t0))),
-        ML + pw,
-        escape_html(short_time(&fmt_time_ms(last.0 .0)))
     );
     o.push_str("</svg>\n");
     o

@@ -1,7 +1,7 @@
 //! Reports: a run's summary, CSV tables, the event log and human-readable Markdown/HTML pages.
 //!
-//! Reports read only the event log and the violations, never exchange or engine state, so a
-//! replayed log produces the same report. Every file is deterministic: no wall-clock time, maps are
+//! Reports read only the event log, the violations and (for the price charts) the scenario's
+//! bars, never exchange or engine state, so a replayed log produces the same report. Every file is deterministic: no wall-clock time, maps are
 //! `BTreeMap`, money is [`Decimal`] (converted to `f64` only for SVG pixel coordinates). The run
 //! time, when known, goes only to the terminal table ([`summary_table`]).
 //!
@@ -9,12 +9,16 @@
 //! `report.md`, `report.html` and the report marker into a temporary sibling folder and swaps it
 //! in at the end ([`crate::output`]), so a failed or interrupted run never leaves half a report.
 
+mod axis;
 mod describe;
 mod html;
 mod markdown;
+mod price;
 mod tables;
 
 pub use describe::describe_event;
+pub use html::ZOOM_LIMIT;
+pub use price::{PriceBars, CANDLE_MIN_PX, TOOLTIP_LIMIT};
 pub use tables::{fills_csv, orders_csv};
 
 use crate::api::TransportError;
@@ -646,18 +650,44 @@ pub fn write_reports(
     violations: &[Violation],
     scenario_toml: &str,
 ) -> std::io::Result<()> {
+    write_reports_with(dir, s, log, violations, scenario_toml, None)
+}
+
+/// [`write_reports`] with the bars the HTML report draws its price charts from.
+pub fn write_reports_with(
+    dir: &Path,
+    s: &Summary,
+    log: &EventLog,
+    violations: &[Violation],
+    scenario_toml: &str,
+    bars: Option<&PriceBars>,
+) -> std::io::Result<()> {
     let st = crate::output::Staging::new(dir, &[], "run")?;
-    write_files(st.path(), s, log, violations, scenario_toml)?;
+    write_files_with(st.path(), s, log, violations, scenario_toml, bars)?;
     st.publish()
 }
 
-/// Writes the report files (without the marker) into the existing folder `tmp`.
+/// Writes the report files (without the marker) into the existing folder `tmp`; the HTML report
+/// has no price chart (see [`write_files_with`]).
 pub fn write_files(
     tmp: &Path,
     s: &Summary,
     log: &EventLog,
     violations: &[Violation],
     scenario_toml: &str,
+) -> std::io::Result<()> {
+    write_files_with(tmp, s, log, violations, scenario_toml, None)
+}
+
+/// Writes the report files (without the marker) into the existing folder `tmp`, the HTML report
+/// with price charts drawn from `bars` when given.
+pub fn write_files_with(
+    tmp: &Path,
+    s: &Summary,
+    log: &EventLog,
+    violations: &[Violation],
+    scenario_toml: &str,
+    bars: Option<&PriceBars>,
 ) -> std::io::Result<()> {
     let mut json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
     json.push('\n');
@@ -671,7 +701,7 @@ pub fn write_files(
     )?;
     std::fs::write(
         tmp.join("report.html"),
-        html::report_html(s, log, violations, scenario_toml),
+        html::report_html(s, log, violations, scenario_toml, bars),
     )?;
     Ok(())
 }

@@ -1580,8 +1580,22 @@ impl Session {
         };
         let summary = report::summarize(&info, &output.log, &violations);
         let dir = self.set.out.clone();
-        let written =
-            report::write_reports(&dir, &summary, &output.log, &violations, &self.sc.text);
+        let (a, z) = output.span;
+        let bars = report::PriceBars::within(
+            &self.sc.bars,
+            self.sc.interval_ms,
+            self.sc.spec.tick_size,
+            a.0,
+            z.0,
+        );
+        let written = report::write_reports_with(
+            &dir,
+            &summary,
+            &output.log,
+            &violations,
+            &self.sc.text,
+            Some(&bars),
+        );
         let lag = lag_stats(&mut self.lags);
         let serve_json = json!({
             "clock": match self.set.clock { ClockMode::Lockstep => "lockstep".to_string(), ClockMode::Paced(s) => format!("paced:{s}") },
