@@ -406,3 +406,139 @@ fn issue16_bug9_check_accepts_fractional_seconds_and_warns_about_dead_input() {
         "{err}"
     );
 }
+
+/// One profile's expected outcome in a weak-point file's `# expect:` line: `P=pass` or
+/// `P=fail(inv1,inv2)` (exactly these invariants violated).
+fn weak_point_expectations(path: &Path, text: &str) -> Vec<(String, Vec<String>)> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# expect:"))
+        .unwrap_or_else(|| panic!("{}: no `# expect:` line", path.display()));
+    let mut out = Vec::new();
+    for item in line.split_whitespace() {
+        let (p, v) = item
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{}: bad expect item `{item}`", path.display()));
+        let viol = if v == "pass" {
+            Vec::new()
+        } else {
+            let inner = v
+                .strip_prefix("fail(")
+                .and_then(|r| r.strip_suffix(')'))
+                .unwrap_or_else(|| panic!("{}: bad verdict `{v}`", path.display()));
+            let mut names: Vec<String> = inner.split(',').map(|s| s.trim().to_string()).collect();
+            names.sort();
+            assert!(!names.is_empty() && names.iter().all(|n| !n.is_empty()));
+            names
+        };
+        out.push((p.to_string(), viol));
+    }
+    out
+}
+
+/// The file to run under `profile`: the weak-point file itself, or, for the v1.1.7x profiles when
+/// the file does not choose `[exchange] api`, a copy beside it on the legacy API (their era: legs
+/// on `/fapi/v1/order`), as `exchange.api` following the profile would give.
+fn era_of_profile(sc: &Path, text: &str, profile: &str) -> PathBuf {
+    let writes_api = text.lines().any(|l| l.trim_start().starts_with("api"));
+    if writes_api || !profile.starts_with("tradeengine-v1.1.") {
+        return sc.to_path_buf();
+    }
+    let copy = sc.with_file_name(format!(
+        ".{}-{profile}-{}.toml",
+        sc.file_stem().unwrap().to_str().unwrap(),
+        std::process::id()
+    ));
+    let text = text.replacen("[exchange]\n", "[exchange]\napi = \"legacy\"\n", 1);
+    assert!(
+        text.contains("api = \"legacy\""),
+        "{}: no [exchange] table",
+        sc.display()
+    );
+    std::fs::write(&copy, text).unwrap();
+    copy
+}
+
+/// `# set: name=value …` lines of a weak-point file: switches applied under every profile.
+fn weak_point_sets(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# set:"))
+        .flat_map(|l| l.split_whitespace().map(str::to_string))
+        .collect()
+}
+
+/// Every `scenarios/weak-points/W*.toml` under every profile its `# expect:` line names (all four
+/// shipped profiles must be named): the verdict and exactly the named violated invariants.
+#[test]
+fn every_weak_point_file_meets_its_expectation_under_every_profile() {
+    let files = toml_files("scenarios/weak-points");
+    assert!(files.len() >= 8, "weak-point files: {}", files.len());
+    let readme = std::fs::read_to_string(repo().join("scenarios/weak-points/README.md")).unwrap();
+    let mut failures = Vec::new();
+    for sc in &files {
+        let stem = sc.file_stem().unwrap().to_str().unwrap().to_string();
+        assert!(stem.starts_with('W'), "{stem}");
+        assert!(
+            readme.contains(&format!("{stem}.toml")),
+            "README lists {stem}"
+        );
+        let text = std::fs::read_to_string(sc).unwrap();
+        let expect = weak_point_expectations(sc, &text);
+        let mut named: Vec<&str> = expect.iter().map(|(p, _)| p.as_str()).collect();
+        named.sort();
+        assert_eq!(
+            named,
+            [
+                "reference",
+                "tradeengine-2026-08",
+                "tradeengine-v1.1.78",
+                "tradeengine-v1.1.80"
+            ],
+            "{stem}: every profile has an expected verdict"
+        );
+        for (profile, want) in expect {
+            let out = tmp(&format!("wp-{stem}-{profile}"));
+            let file = era_of_profile(sc, &text, &profile);
+            let mut cmd = sim();
+            cmd.arg("run")
+                .arg(&file)
+                .args(["--profile", &profile, "--quiet"]);
+            for s in weak_point_sets(&text) {
+                cmd.args(["--set", &s]);
+            }
+            let o = cmd.arg("--out").arg(&out).output().unwrap();
+            let code = o.status.code().unwrap();
+            let got: Vec<String> = match std::fs::read_to_string(out.join("summary.json")) {
+                Ok(s) => {
+                    let s: serde_json::Value = serde_json::from_str(&s).unwrap();
+                    let mut v: Vec<String> = s["violations_by_invariant"]
+                        .as_object()
+                        .map(|m| {
+                            m.iter()
+                                .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+                                .map(|(k, _)| k.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    v.sort();
+                    v
+                }
+                Err(_) => vec![format!(
+                    "<no summary: {}>",
+                    String::from_utf8_lossy(&o.stderr)
+                )],
+            };
+            let want_code = if want.is_empty() { 0 } else { 1 };
+            if code != want_code || got != want {
+                failures.push(format!(
+                    "{stem} --profile {profile}: exit {code} violations {got:?}, expected exit {want_code} violations {want:?}"
+                ));
+            }
+            let _ = std::fs::remove_dir_all(&out);
+            if file != *sc {
+                let _ = std::fs::remove_file(&file);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
