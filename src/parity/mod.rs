@@ -17,7 +17,8 @@
 //! (`newClientOrderId`, `origClientOrderId`, `clientAlgoId`) are renamed `c1, c2, …` and venue
 //! ids (`orderId`, `algoId`) `o1 …` / `a1 …` by order of appearance on each side (answers
 //! included, so an id is numbered where the order was placed); a value that parses as a decimal
-//! is compared as a decimal (`1.50` = `1.5`).
+//! is compared as a decimal (`1.50` = `1.5`), a boolean without case (python-binance sends
+//! `True`, Binance reads it as `true`).
 //!
 //! **Grouping.** A write (order, cancel) is one item. The reads between two writes are grouped by
 //! identical request: a group holds every read of that endpoint and parameters in that interval,
@@ -315,6 +316,9 @@ impl Ids {
                 }
                 "orderId" => rename(&mut self.order, &v, "o"),
                 "algoId" => rename(&mut self.algo, &v, "a"),
+                _ if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") => {
+                    v.to_ascii_lowercase()
+                }
                 _ => match Decimal::from_str(&v) {
                     Ok(d) if v.chars().any(|c| c.is_ascii_digit()) => d.normalize().to_string(),
                     _ => v,
@@ -994,7 +998,7 @@ pub fn markdown(c: &Comparison) -> String {
     }
     let _ = writeln!(
         s,
-        "\n## How requests are compared\n\nRequests to the port's `Exchange` seam only; `timestamp`, `signature`, `recvWindow` dropped; client and venue ids renamed by order of appearance; decimals compared as decimals. A write is one item; the reads between two writes are grouped by identical request (a monitor's polls become one group per endpoint), a group matching as a unit whatever the cadence (counts above). Items match on endpoint and parameters within the window; matched writes must keep their order."
+        "\n## How requests are compared\n\nRequests to the port's `Exchange` seam only; `timestamp`, `signature`, `recvWindow` dropped; client and venue ids renamed by order of appearance; decimals compared as decimals, booleans without case. A write is one item; the reads between two writes are grouped by identical request (a monitor's polls become one group per endpoint), a group matching as a unit whatever the cadence (counts above). Items match on endpoint and parameters within the window; matched writes must keep their order."
     );
     s
 }
