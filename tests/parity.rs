@@ -41,7 +41,10 @@ fn find_toml(d: &Path, name: &str) -> Option<PathBuf> {
             if let Some(f) = find_toml(&p, name) {
                 return Some(f);
             }
-        } else if p.file_name().is_some_and(|f| f == format!("{name}.toml").as_str()) {
+        } else if p
+            .file_name()
+            .is_some_and(|f| f == format!("{name}.toml").as_str())
+        {
             return Some(p);
         }
     }
@@ -80,14 +83,70 @@ fn run(t: &Path, profile: &str, sc: &Path) -> Comparison {
 
 /// (release, scenario) → matched, real requests in scope, real verdict, port verdict.
 const ESTABLISHED: &[(&str, &str, u64, u64, &str, &str)] = &[
-    ("2026-08", "tradeengine-2026-08-link", 39600, 39696, "FAIL: naked-position 2", "FAIL: naked-position 2, tracking-drift 2"),
-    ("2026-08", "tradeengine-v1.1.78-naked", 368, 444, "PASS", "PASS"),
-    ("v1.1.78", "oco-long-short-avax", 12, 12, "FAIL: naked-position 2", "FAIL: naked-position 2"),
-    ("v1.1.78", "tradeengine-v1.1.78-naked", 38, 38, "FAIL: naked-position 2", "FAIL: naked-position 2"),
-    ("v1.1.78", "tradeengine-v1.1.80-monitor-dies", 84, 84, "FAIL: naked-position 2", "FAIL: naked-position 2"),
-    ("v1.1.80", "oco-long-short-avax", 108, 108, "FAIL: naked-position 2", "FAIL: naked-position 2"),
-    ("v1.1.80", "tradeengine-v1.1.78-naked", 393, 393, "FAIL: excess-protection 16, orphan 18", "FAIL: excess-protection 16, orphan 18, tracking-drift 13"),
-    ("v1.1.80", "tradeengine-v1.1.80-monitor-dies", 531, 531, "FAIL: excess-protection 36, orphan 41", "FAIL: excess-protection 36, orphan 41, tracking-drift 31"),
+    (
+        "2026-08",
+        "tradeengine-2026-08-link",
+        39600,
+        39696,
+        "FAIL: naked-position 2",
+        "FAIL: naked-position 2, tracking-drift 2",
+    ),
+    (
+        "2026-08",
+        "tradeengine-v1.1.78-naked",
+        368,
+        444,
+        "PASS",
+        "PASS",
+    ),
+    (
+        "v1.1.78",
+        "oco-long-short-avax",
+        12,
+        12,
+        "FAIL: naked-position 2",
+        "FAIL: naked-position 2",
+    ),
+    (
+        "v1.1.78",
+        "tradeengine-v1.1.78-naked",
+        38,
+        38,
+        "FAIL: naked-position 2",
+        "FAIL: naked-position 2",
+    ),
+    (
+        "v1.1.78",
+        "tradeengine-v1.1.80-monitor-dies",
+        84,
+        84,
+        "FAIL: naked-position 2",
+        "FAIL: naked-position 2",
+    ),
+    (
+        "v1.1.80",
+        "oco-long-short-avax",
+        108,
+        108,
+        "FAIL: naked-position 2",
+        "FAIL: naked-position 2",
+    ),
+    (
+        "v1.1.80",
+        "tradeengine-v1.1.78-naked",
+        393,
+        393,
+        "FAIL: excess-protection 16, orphan 18",
+        "FAIL: excess-protection 16, orphan 18, tracking-drift 13",
+    ),
+    (
+        "v1.1.80",
+        "tradeengine-v1.1.80-monitor-dies",
+        531,
+        531,
+        "FAIL: excess-protection 36, orphan 41",
+        "FAIL: excess-protection 36, orphan 41, tracking-drift 31",
+    ),
 ];
 
 #[test]
@@ -212,7 +271,7 @@ fn recorded_header_names_the_scenario_for_sim_parity() {
             record: Some(ocosim::serve::record::Recorder::create(&rec).unwrap()),
         },
     );
-    let mut http = |s: &mut Session, m: &str, p: &str, q: String| {
+    let http = |s: &mut Session, m: &str, p: &str, q: String| {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let req = Request {
             method: m.into(),
@@ -229,7 +288,12 @@ fn recorded_header_names_the_scenario_for_sim_parity() {
     };
     // the first signal's entry, as the real v1.1.78 engine sends it
     let sig = &sc.signals[0];
-    http(&mut s, "POST", "/sim/v1/advance", format!("to={}", sig.timestamp.0));
+    http(
+        &mut s,
+        "POST",
+        "/sim/v1/advance",
+        format!("to={}", sig.timestamp.0),
+    );
     let now = s.now();
     let side = if sig.action == ocosim::engine::Action::Buy {
         ("BUY", "LONG")
@@ -253,13 +317,23 @@ fn recorded_header_names_the_scenario_for_sim_parity() {
     // sim parity without --scenario: the header names it
     let out = d.join("par");
     let o = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["parity", rec.to_str().unwrap(), "--profile", "tradeengine-v1.1.78"])
+        .args([
+            "parity",
+            rec.to_str().unwrap(),
+            "--profile",
+            "tradeengine-v1.1.78",
+        ])
         .args(["--out", out.to_str().unwrap()])
         .output()
         .unwrap();
     let so = String::from_utf8_lossy(&o.stdout);
     // the port also trades every later signal the short session never reached: extra requests
-    assert_eq!(o.status.code(), Some(1), "{so}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{so}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(so.contains("100.0 % of requests matched (1 / 1;"), "{so}");
     let md = std::fs::read_to_string(out.join("parity.md")).unwrap();
     assert!(md.contains("scenario from header"), "{md}");
@@ -270,13 +344,21 @@ fn recorded_header_names_the_scenario_for_sim_parity() {
     // an old trace without a header: one line, exit 2, the hint names the scenario
     let old = root().join("tests/fixtures/wire/v1.1.78/tradeengine-v1.1.78-naked.jsonl");
     let o = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["parity", old.to_str().unwrap(), "--profile", "tradeengine-v1.1.78"])
+        .args([
+            "parity",
+            old.to_str().unwrap(),
+            "--profile",
+            "tradeengine-v1.1.78",
+        ])
         .args(["--out", d.join("old").to_str().unwrap()])
         .output()
         .unwrap();
     let se = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{se}");
-    assert!(se.contains("--scenario") && se.contains("tradeengine-v1.1.78-naked"), "{se}");
+    assert!(
+        se.contains("--scenario") && se.contains("tradeengine-v1.1.78-naked"),
+        "{se}"
+    );
     assert_eq!(se.lines().count(), 1, "{se}");
     let _ = std::fs::remove_dir_all(&d);
 }

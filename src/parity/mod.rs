@@ -96,7 +96,11 @@ pub struct Item {
 
 impl Item {
     fn line(&self) -> String {
-        let p: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let p: Vec<String> = self
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let n = if self.count > 1 {
             format!(" ×{} until {}", self.count, self.t_last)
         } else {
@@ -483,8 +487,7 @@ fn port_side(sc: &Scenario) -> (Side, Vec<Violation>) {
         let answer = match answers.get(&c.call) {
             None => "200".to_string(),
             Some(CallOutcome::Ok(s)) => {
-                side.ids
-                    .created(id_in(s, "orderId="), id_in(s, "algoId="));
+                side.ids.created(id_in(s, "orderId="), id_in(s, "algoId="));
                 "200".to_string()
             }
             Some(CallOutcome::Rejected(e)) => format!("{} {}", e.http, e.code),
@@ -548,7 +551,10 @@ fn real_side(path: &Path, sc: &Scenario) -> Result<RealSide, String> {
     let mut pending: Option<Pending> = None;
     let mut replayed: Option<(u64, u16, Value)> = None;
     let fail = |rd: &Reader, m: String| format!("{}: line {}: {m}", path.display(), rd.line_no);
-    while let Some(line) = rd.next_line().map_err(|e| format!("{}: {e}", path.display()))? {
+    while let Some(line) = rd
+        .next_line()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
         match line {
             Line::Header(h) => rs.header = Some(h),
             Line::Frame => {}
@@ -589,20 +595,21 @@ fn real_side(path: &Path, sc: &Scenario) -> Result<RealSide, String> {
                     while !session.advance_step(&a, u64::MAX) {}
                     session.advance_done(a);
                 }
-                replayed = rx
-                    .try_recv()
-                    .ok()
-                    .map(|r| (n, r.status, serde_json::from_str(&r.body).unwrap_or_default()));
+                replayed = rx.try_recv().ok().map(|r| {
+                    (
+                        n,
+                        r.status,
+                        serde_json::from_str(&r.body).unwrap_or_default(),
+                    )
+                });
             }
             Line::Res {
                 n, status, body, ..
             } => {
                 if let Some(rep) = body.get("verdict").and_then(Value::as_str) {
                     if body.get("reports").is_some() {
-                        rs.recorded = Some((
-                            rep.to_string(),
-                            body["violations"].as_u64().unwrap_or(0),
-                        ));
+                        rs.recorded =
+                            Some((rep.to_string(), body["violations"].as_u64().unwrap_or(0)));
                         continue;
                     }
                 }
@@ -686,8 +693,7 @@ pub fn align(real: &[Item], port: &[Item], w: i64) -> Vec<Aligned> {
         let Some((list, cur)) = by_key.get_mut(&(r.endpoint.as_str(), &r.params)) else {
             continue;
         };
-        while *cur < list.len() && (used[list[*cur]] || port[list[*cur]].t_last < r.t_first - w)
-        {
+        while *cur < list.len() && (used[list[*cur]] || port[list[*cur]].t_last < r.t_first - w) {
             *cur += 1;
         }
         let mut k = *cur;
@@ -971,7 +977,11 @@ pub fn markdown(c: &Comparison) -> String {
             v.join(", ")
         );
     }
-    let _ = writeln!(s, "- harness requests (`/sim/v1/*`): {}", c.harness_requests);
+    let _ = writeln!(
+        s,
+        "- harness requests (`/sim/v1/*`): {}",
+        c.harness_requests
+    );
     if let Some(d) = &c.first_divergence {
         let _ = writeln!(s, "\n## First divergence ({:?} at {})\n", d.fate, d.t);
         if !d.diff.is_empty() {

@@ -30,11 +30,21 @@ impl Recorder {
     }
 
     /// The header line (the first line of the file).
-    pub fn header(&mut self, scenario: &std::path::Path, name: &str, text: &str, seed: u64, clock: &str, t: i64) {
+    pub fn header(
+        &mut self,
+        scenario: &std::path::Path,
+        name: &str,
+        text: &str,
+        seed: u64,
+        clock: &str,
+        t: i64,
+    ) {
         use sha2::{Digest, Sha256};
         let hash = hex::encode(Sha256::digest(text.as_bytes()));
-        self.line(json!({"header": {"format": "ocosim-wire/1", "scenario": scenario.display().to_string(),
-            "name": name, "sha256": hash, "seed": seed, "clock": clock, "t": t}}));
+        self.line(
+            json!({"header": {"format": "ocosim-wire/1", "scenario": scenario.display().to_string(),
+            "name": name, "sha256": hash, "seed": seed, "clock": clock, "t": t}}),
+        );
     }
 
     /// A request as it arrived.

@@ -214,7 +214,14 @@ impl Session {
                 ClockMode::Lockstep => "lockstep".to_string(),
                 ClockMode::Paced(s) => format!("paced:{s}"),
             };
-            r.header(&sc.source, &sc.name, &sc.text, sc.seed, &clock, v.ex.time().0);
+            r.header(
+                &sc.source,
+                &sc.name,
+                &sc.text,
+                sc.seed,
+                &clock,
+                v.ex.time().0,
+            );
         }
         Session {
             now: v.ex.time().0,
@@ -1250,7 +1257,7 @@ impl Session {
     /// The scenario's signals say what the engine was asked: an accepted order that opens or
     /// adds to a position side, sent within one reaction window after a signal for its symbol
     /// and direction that carried a stop, is logged as an entry that wants a stop
-    /// (`EntryAccepted`, source `sim`), so `naked-position` holds the venue to it as `sim run`
+    /// (`EntryAccepted`, on the engine's behalf), so `naked-position` holds the venue to it as `sim run`
     /// does with the engine's own event.
     fn note_entry(&mut self, o: &NewOrder, r: &OrderInfo, sent: i64) {
         if o.reduce_only == Some(true)
@@ -1293,7 +1300,7 @@ impl Session {
                 wants_stop: true,
             };
             self.v
-                .push_event(TimeMs(self.now), Source::Sim, Event::Engine(e));
+                .push_event(TimeMs(self.now), Source::Engine, Event::Engine(e));
         }
     }
 
