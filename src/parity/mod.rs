@@ -246,7 +246,7 @@ pub struct Comparison {
     pub window_ms: i64,
     /// Counts.
     pub counts: Counts,
-    /// Share of real requests matched, in percent.
+    /// Share of real requests matched, in percent, rounded down to 0.1.
     pub matched_pct: f64,
     /// Real requests outside the seam, per `METHOD /path`.
     pub outside_seam: BTreeMap<String, u64>,
@@ -680,8 +680,9 @@ pub fn align(real: &[Item], port: &[Item], w: i64) -> Vec<Aligned> {
     let mut used = vec![false; port.len()];
     let mut fate: Vec<Option<(Fate, usize, Vec<String>)>> = vec![None; real.len()];
     // exact matches: per key, the port items in time order with a cursor
-    let mut by_key: BTreeMap<(&str, &BTreeMap<String, String>), (Vec<usize>, usize)> =
-        BTreeMap::new();
+    // (endpoint, params) → the port items with that key in time order, and a cursor
+    type Key<'a> = (&'a str, &'a BTreeMap<String, String>);
+    let mut by_key: BTreeMap<Key, (Vec<usize>, usize)> = BTreeMap::new();
     for (i, p) in port.iter().enumerate() {
         by_key
             .entry((p.endpoint.as_str(), &p.params))
@@ -872,7 +873,8 @@ pub fn compare(
     let matched_pct = if c.real == 0 {
         100.0
     } else {
-        (c.matched as f64) * 100.0 / (c.real as f64)
+        // rounded down to 0.1 %: 100.0 only when every request matched
+        (c.matched * 1000 / c.real) as f64 / 10.0
     };
     let real_j = Judged::of(&real.violations, true);
     let port_j = Judged::of(&port_violations, false);
