@@ -86,7 +86,7 @@ const ESTABLISHED: &[(&str, &str, u64, u64, &str, &str)] = &[
     (
         "2026-08",
         "tradeengine-2026-08-link",
-        39600,
+        39691,
         39696,
         "FAIL: naked-position 2",
         "FAIL: naked-position 2, tracking-drift 2",
@@ -94,7 +94,7 @@ const ESTABLISHED: &[(&str, &str, u64, u64, &str, &str)] = &[
     (
         "2026-08",
         "tradeengine-v1.1.78-naked",
-        368,
+        428,
         444,
         "PASS",
         "PASS",
