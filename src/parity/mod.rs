@@ -870,12 +870,10 @@ pub fn compare(
             });
         }
     }
-    let matched_pct = if c.real == 0 {
-        100.0
-    } else {
-        // rounded down to 0.1 %: 100.0 only when every request matched
-        (c.matched * 1000 / c.real) as f64 / 10.0
-    };
+    // rounded down to 0.1 %: 100.0 only when every request matched (and for an empty trace)
+    let matched_pct = (c.matched * 1000)
+        .checked_div(c.real)
+        .map_or(100.0, |x| x as f64 / 10.0);
     let real_j = Judged::of(&real.violations, true);
     let port_j = Judged::of(&port_violations, false);
     let port_o = Judged::of(&port_violations, true);
