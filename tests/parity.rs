@@ -13,6 +13,8 @@ fn root() -> PathBuf {
 }
 
 /// Every trace under `tests/fixtures/wire`, sorted (the other helpers' weak-point traces too).
+/// A trace's scenario: the one its header names, else a copy beside it, else the one under
+/// `scenarios/` named in its `stop` answer.
 fn traces() -> Vec<PathBuf> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(d) else { return };
@@ -63,8 +65,13 @@ fn setup(t: &Path) -> (String, String, PathBuf) {
         .to_string_lossy()
         .to_string();
     let (header, name) = trace::scenario_hint(t).unwrap();
+    // the scenario as served, when a copy sits beside the trace (`X.jsonl.gz` + `X.toml`)
+    let file = t.file_name().unwrap().to_string_lossy().to_string();
+    let stem = file.trim_end_matches(".gz").trim_end_matches(".jsonl");
+    let beside = t.with_file_name(format!("{stem}.toml"));
     let sc = match header {
         Some(h) if Path::new(&h.scenario).is_file() => PathBuf::from(h.scenario),
+        _ if beside.is_file() => beside,
         _ => {
             let name = name.unwrap_or_else(|| panic!("{}: no scenario name", t.display()));
             find_toml(&root().join("scenarios"), &name)
