@@ -15,6 +15,8 @@ pub mod exchange;
 pub mod explore;
 pub mod invariants;
 pub mod output;
+#[cfg(feature = "serve")]
+pub mod parity;
 pub mod report;
 pub mod scenario;
 #[cfg(feature = "serve")]

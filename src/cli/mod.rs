@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 mod check;
+#[cfg(feature = "serve")]
+mod parity;
 mod provenance;
 mod signals;
 pub use provenance::replay_command;
@@ -154,6 +156,24 @@ pub enum Cmd {
         /// Most open connections (the excess is refused with 503).
         #[arg(long, default_value_t = 256)]
         max_connections: usize,
+    },
+    /// Hold the port against a real-engine wire trace (`sim serve --record`), request by request.
+    #[cfg(feature = "serve")]
+    Parity {
+        /// The trace (JSONL, gzip read transparently).
+        trace: PathBuf,
+        /// Engine profile of the port.
+        #[arg(long)]
+        profile: String,
+        /// Scenario file (default: the one named in the trace's header).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Report folder (default: reports/parity/<scenario>-<profile>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Matching window in ms (default: the scenario's reaction window, at least 1000).
+        #[arg(long)]
+        window_ms: Option<i64>,
     },
     /// Data files: inspect or download.
     Data {
@@ -411,6 +431,14 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             }
             Ok(0)
         }
+        #[cfg(feature = "serve")]
+        Cmd::Parity {
+            trace,
+            profile,
+            scenario,
+            out,
+            window_ms,
+        } => parity::run(&trace, &profile, scenario, out, window_ms),
         Cmd::Sweep {
             sweep,
             out,

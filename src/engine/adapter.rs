@@ -571,10 +571,10 @@ impl Engine {
         if o.price.is_none() && o.kind != Kind::Market {
             return Err(Fail::Local(format!("{:?} order requires a price", o.kind)));
         }
-        let algo_leg = o.leg && self.algo_legs();
-        if self.sw.notional_check_ticker && !algo_leg {
+        if self.sw.notional_check_ticker {
             // `_validate_notional`: the ticker is fetched for market/stop/take-profit even when the
-            // order is reduce-only and exempt.
+            // order is reduce-only and exempt; algo legs too (the 2026-08 wire traces show one
+            // `ticker/price` right before each algo SL and TP series, `reports/parity.md`).
             let px = match o.kind {
                 Kind::Limit => o.price.unwrap_or_default(),
                 _ => ex.ticker_price(&o.symbol)?,
@@ -589,9 +589,22 @@ impl Engine {
         }
         let wire_ps = self.wire_ps(ex, o.ps)?;
         let mut req = self.build(o, wire_ps);
+        // the engine's own client id: the broker id python-binance adds is not the engine's
+        let own_cid = Self::client_of(&req);
         let attempts = self.sw.placement_retries.max(1);
         let mut a = 0u32;
         loop {
+            if let Req::Order(r) = &mut req {
+                if self.sw.broker_client_id && own_cid.is_none() {
+                    // python-binance draws a fresh one (uuid4) for every call
+                    self.broker_ids += 1;
+                    r.client_order_id = Some(format!(
+                        "x-Cb7ytekJ{}{}",
+                        base36(ex.now().0.max(0) as u64),
+                        base36(self.broker_ids)
+                    ));
+                }
+            }
             let e = match Self::send(ex, &req) {
                 Ok(p) => return Ok(p),
                 Err(CallError::Api(e))
@@ -609,7 +622,7 @@ impl Engine {
             // after an unknown outcome (or a duplicate client id, which says an earlier attempt
             // landed) the order may exist: find out before posting again
             let maybe_placed = matches!(e, CallError::Transport(_)) || e.code() == Some(-4116);
-            match Self::client_of(&req) {
+            match own_cid.clone() {
                 Some(cid) if maybe_placed && self.sw.requery_unknown_outcome => {
                     if let Some(p) = self.resolve_unknown(ex, &req, &cid)? {
                         ex.emit(EngineEvent::Note {

@@ -222,6 +222,8 @@ pub struct Engine {
     next_pair: u64,
     /// Position / strategy-position / client-id sequence (unique over the run).
     next_seq: u64,
+    /// Broker client ids given so far (`broker_client_id`).
+    broker_ids: u64,
 }
 
 impl Engine {
@@ -233,6 +235,7 @@ impl Engine {
             st: State::default(),
             next_pair: 1,
             next_seq: 1,
+            broker_ids: 0,
         }
     }
 

@@ -254,6 +254,9 @@ pub struct Switches {
     pub one_way_reverse_closes_first: bool,
     /// Fetch the ticker for the MIN_NOTIONAL check of market/stop/take-profit orders (§1.5).
     pub notional_check_ticker: bool,
+    /// Every `POST /fapi/v1/order` sent without a client id carries python-binance 1.0.32's
+    /// broker id, `newClientOrderId=x-Cb7ytekJ…` (the 2026-08 wire traces; never read back).
+    pub broker_client_id: bool,
     // ---- risk prices (§3.5)
     /// Use `stop_loss_pct` / `take_profit_pct` when the absolute price is missing (P78 ignores them).
     pub risk_from_pct: bool,
@@ -408,6 +411,7 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("verify_position_after_entry", "read positionRisk after a fill; protect only an open position on that side"),
     ("one_way_reverse_closes_first", "one-way: an opposite signal closes the position and its pair first"),
     ("notional_check_ticker", "GET ticker/price for the MIN_NOTIONAL check, even for reduce-only legs"),
+    ("broker_client_id", "orders without a client id carry python-binance's `x-Cb7ytekJ…` broker id"),
     ("risk_from_pct", "use stop_loss_pct / take_profit_pct when absolute prices are missing"),
     ("reanchor_to_live", "entry anchor outside the PERCENT_PRICE band → live price (#501)"),
     ("sl_min_distance_pct", "stop at least this % from the entry (0 = off)"),
@@ -480,6 +484,7 @@ impl Default for Switches {
             verify_position_after_entry: true,
             one_way_reverse_closes_first: true,
             notional_check_ticker: false,
+            broker_client_id: false,
             risk_from_pct: true,
             reanchor_to_live: false,
             sl_min_distance_pct: Decimal::ZERO,

@@ -59,6 +59,8 @@ pub struct Scenario {
     pub data_warnings: Vec<String>,
     /// `[serve]` API key and secret, when the scenario gives both.
     pub serve_keys: Option<(String, String)>,
+    /// The file it was built from, as given (`sim serve --record` names it in its header).
+    pub source: PathBuf,
 }
 
 /// A finished run.
@@ -548,6 +550,7 @@ fn build_inner(
             .unwrap_or_else(|| "scenario".into())
     });
     Ok(Scenario {
+        source: file.to_path_buf(),
         name,
         description: raw.description.clone().unwrap_or_default(),
         text: text.to_string(),

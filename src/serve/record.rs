@@ -2,6 +2,11 @@
 //! per line, in the order the venue actor handled them (so two lockstep sessions driven alike
 //! record identical files). Lines: `{"t":MS,"n":N,"req":{"method","path","query","body"}}`,
 //! `{"t":MS,"n":N,"res":{"status","body"}}`, `{"t":MS,"ws":SESSION,"frame":TEXT}`.
+//!
+//! The first line is a header naming the session's scenario, so `sim parity` finds it:
+//! `{"header":{"format":"ocosim-wire/1","scenario":PATH,"name":NAME,"sha256":HEX,"seed":N,
+//! "clock":"lockstep"|"paced:S","t":MS}}` (PATH as given to `sim serve`, HEX the SHA-256 of the
+//! scenario file's text). Traces recorded before the header existed start with a request line.
 
 use super::state::Request;
 use serde_json::json;
@@ -22,6 +27,24 @@ impl Recorder {
 
     fn line(&mut self, v: serde_json::Value) {
         let _ = writeln!(self.w, "{v}");
+    }
+
+    /// The header line (the first line of the file).
+    pub fn header(
+        &mut self,
+        scenario: &std::path::Path,
+        name: &str,
+        text: &str,
+        seed: u64,
+        clock: &str,
+        t: i64,
+    ) {
+        use sha2::{Digest, Sha256};
+        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        self.line(
+            json!({"header": {"format": "ocosim-wire/1", "scenario": scenario.display().to_string(),
+            "name": name, "sha256": hash, "seed": seed, "clock": clock, "t": t}}),
+        );
     }
 
     /// A request as it arrived.

@@ -208,6 +208,21 @@ impl Session {
         let (start, end) = ex.span();
         let cap = ex.expected_samples() + 1024;
         let v = Venue::new(ex, cfg, cap);
+        let mut set = set;
+        if let Some(r) = set.record.as_mut() {
+            let clock = match set.clock {
+                ClockMode::Lockstep => "lockstep".to_string(),
+                ClockMode::Paced(s) => format!("paced:{s}"),
+            };
+            r.header(
+                &sc.source,
+                &sc.name,
+                &sc.text,
+                sc.seed,
+                &clock,
+                v.ex.time().0,
+            );
+        }
         Session {
             now: v.ex.time().0,
             sc,
@@ -1002,12 +1017,14 @@ impl Session {
             ("POST", "/fapi/v1/order") => {
                 let o = wire::new_order(p)?;
                 let o2 = o.clone();
+                let sent = self.now;
                 let r = venue!(self.call(
                     Endpoint::NewOrder,
                     || RP::Order(o2),
                     crate::sim::order_summary,
                     |ex| ex.new_order(&o),
                 ));
+                self.note_entry(&o, &r, sent);
                 ok(wire::order(&r))
             }
             ("GET", "/fapi/v1/order") | ("DELETE", "/fapi/v1/order") => {
@@ -1237,6 +1254,56 @@ impl Session {
         }
     }
 
+    /// The scenario's signals say what the engine was asked: an accepted order that opens or
+    /// adds to a position side, sent within one reaction window after a signal for its symbol
+    /// and direction that carried a stop, is logged as an entry that wants a stop
+    /// (`EntryAccepted`, on the engine's behalf), so `naked-position` holds the venue to it as `sim run`
+    /// does with the engine's own event.
+    fn note_entry(&mut self, o: &NewOrder, r: &OrderInfo, sent: i64) {
+        if o.reduce_only == Some(true)
+            || o.close_position == Some(true)
+            || !matches!(o.order_type, OrderType::Market | OrderType::Limit)
+        {
+            return;
+        }
+        let ps = o.position_side.unwrap_or(PositionSide::Both);
+        let opens = match ps {
+            PositionSide::Long => o.side == Side::Buy,
+            PositionSide::Short => o.side == Side::Sell,
+            PositionSide::Both => true,
+        };
+        let w = self.sc.check.reaction_ms;
+        let asked = |s: &&crate::engine::Signal| {
+            let dir = match s.action {
+                crate::engine::Action::Buy => Some(Side::Buy),
+                crate::engine::Action::Sell => Some(Side::Sell),
+                _ => None,
+            };
+            s.symbol == o.symbol
+                && dir == Some(o.side)
+                && s.timestamp.0 <= sent
+                && sent <= s.timestamp.0 + w
+        };
+        let wants = opens
+            && self
+                .sc
+                .signals
+                .iter()
+                .rev()
+                .find(asked)
+                .is_some_and(|s| s.stop_loss.is_some() || s.stop_loss_pct.is_some());
+        if wants {
+            let e = crate::events::EngineEvent::EntryAccepted {
+                symbol: o.symbol.clone(),
+                position_side: ps,
+                order_id: r.order_id,
+                wants_stop: true,
+            };
+            self.v
+                .push_event(TimeMs(self.now), Source::Engine, Event::Engine(e));
+        }
+    }
+
     fn check_symbol(&self, sym: &str) -> Result<(), ApiError> {
         if sym == self.sc.spec.symbol {
             Ok(())
@@ -1288,6 +1355,9 @@ impl Session {
                         |ex| ex.new_order(&o),
                     );
                     last = last.max(a.receive.0);
+                    if let Ok(r) = &a.result {
+                        self.note_entry(&o, r, sent);
+                    }
                     out.push(match a.result {
                         Ok(r) => wire::order(&r),
                         Err(CallError::Api(e)) => json!({"code": e.code, "msg": e.msg}),
@@ -1542,8 +1612,15 @@ impl Session {
     // ---- the end -----------------------------------------------------------------------------
 
     /// Ends the session: writes the reports (once) and answers the verdict.
-    pub fn stop(&mut self) -> Reply {
+    /// Ends the venue at the current venue time and returns what the server judges (the
+    /// violations the `stop` answer counts: every invariant but `tracking-drift`, which needs the
+    /// engine's own records), without writing reports. `sim parity` replays a trace with it.
+    pub fn judge(&mut self) -> Vec<crate::invariants::Violation> {
         self.stopped = true;
+        self.finish_venue().1
+    }
+
+    fn finish_venue(&mut self) -> (crate::sim::RunOutput, Vec<crate::invariants::Violation>) {
         let cfg = self.v.cfg.clone();
         let ex_placeholder = MockExchange::new(
             self.sc.exchange.clone(),
@@ -1558,6 +1635,13 @@ impl Session {
             .into_iter()
             .filter(|v| v.invariant != Invariant::TrackingDrift)
             .collect();
+        (output, violations)
+    }
+
+    /// Ends the session: judges the venue's log, writes the reports, answers the verdict.
+    pub fn stop(&mut self) -> Reply {
+        self.stopped = true;
+        let (output, violations) = self.finish_venue();
         let info = report::RunInfo {
             scenario: self.sc.name.clone(),
             profile: "sim serve".into(),
