@@ -18,15 +18,10 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{profile}_1_thread"), |b| {
             b.iter(|| {
                 pool.install(|| {
-                    let cfg = ocosim::explore::ExploreConfig {
-                        profile: profile.into(),
-                        sets: Vec::new(),
-                        seed: 3,
-                        pools: Vec::new(),
-                        batch: N,
-                        shrink: false,
-                    };
-                    ocosim::explore::explore(&cfg, &|done, _| done >= N, &|_, _| {})
+                    let mut cfg = ocosim::explore::ExploreConfig::new(profile, 3, N);
+                    cfg.batch = N;
+                    cfg.shrink = false;
+                    ocosim::explore::explore(&cfg, &|_, _| false, &|_, _| {})
                 })
             })
         });

@@ -116,7 +116,7 @@ fn explore_is_deterministic_for_a_seed() {
             .iter()
             .map(|f| {
                 (
-                    f["signature"].as_str().unwrap().to_string(),
+                    f["key"].as_str().unwrap().to_string(),
                     f["first_case"].as_u64().unwrap(),
                 )
             })
