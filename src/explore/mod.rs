@@ -921,6 +921,11 @@ pub const MASKING: &[(&str, &str, &str)] = &[
         "GTE_GTC legs expire with the position, hiding survivors nobody cancels",
     ),
     (
+        "leg_close_position",
+        "false",
+        "closePosition legs close whatever is open, hiding quantity and reduceOnly bugs",
+    ),
+    (
         "monitor_restarts",
         "true",
         "W3: a dead monitor never reacts to what the legs do",
