@@ -9,19 +9,35 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Longest case window `--window-bars` accepts (31 days of 1m bars).
+pub const MAX_WINDOW_BARS: usize = 31 * 1440;
+
 /// The arguments of `sim explore`.
 pub struct ExploreArgs {
+    /// Engine profile.
     pub profile: String,
+    /// `SWITCH=VALUE` overrides.
     pub set: Vec<String>,
+    /// Number of cases.
     pub cases: Option<u64>,
+    /// Time budget.
     pub time: Option<String>,
+    /// Seed.
     pub seed: u64,
+    /// Kline files for real windows.
     pub data: Vec<PathBuf>,
+    /// Generated paths only.
     pub no_real: bool,
+    /// Output folder.
     pub out: Option<PathBuf>,
+    /// Keep first hits unshrunk.
     pub no_shrink: bool,
+    /// `K/N` share of the cases.
     pub partition: Option<String>,
+    /// Re-run with masking switches unmasked.
     pub unmask: bool,
+    /// Bars per case.
+    pub window_bars: Option<usize>,
 }
 
 /// The 1m kline files explore draws real windows from.
@@ -127,6 +143,13 @@ pub fn cmd_explore(a: ExploreArgs) -> Result<i32, Failure> {
             Some(part)
         }
     };
+    if let Some(w) = a.window_bars {
+        if !(2..=MAX_WINDOW_BARS).contains(&w) {
+            return Err(bad(format!(
+                "--window-bars {w}: out of range (accepted range 2..={MAX_WINDOW_BARS})"
+            )));
+        }
+    }
     let budget = match &a.time {
         Some(t) => Some(
             parse_duration(t)
@@ -161,6 +184,7 @@ pub fn cmd_explore(a: ExploreArgs) -> Result<i32, Failure> {
         shrink: !a.no_shrink,
         cases: limit,
         partition,
+        window_bars: a.window_bars,
     };
     let share = match partition {
         Some(p) if limit != u64::MAX => limit / p.n + u64::from(limit % p.n >= p.k),

@@ -129,6 +129,9 @@ pub enum Cmd {
         /// Also re-run with each masking switch unmasked and list what only then appears.
         #[arg(long)]
         unmask: bool,
+        /// Bars per case (default: 4–53 generated, 10–119 real), e.g. 1440 for 1-day windows.
+        #[arg(long)]
+        window_bars: Option<usize>,
         /// `merge DIR… --out OUT`: join the parts of a partitioned campaign.
         #[command(subcommand)]
         merge: Option<ExploreSub>,
@@ -489,6 +492,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             no_shrink,
             partition,
             unmask,
+            window_bars,
             merge,
         } => match merge {
             Some(ExploreSub::Merge { parts, out }) => explore::cmd_merge(parts, out),
@@ -504,6 +508,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 no_shrink,
                 partition,
                 unmask,
+                window_bars,
             }),
         },
         Cmd::Merge { parts, out, x, y } => {

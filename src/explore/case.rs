@@ -176,21 +176,29 @@ impl CaseSpec {
     /// Draws a case from `rng` (real windows from `pools` half the time when given), in either
     /// position mode.
     pub fn draw(rng: &mut StreamRng, pools: &[Pool]) -> CaseSpec {
-        Self::draw_for(rng, pools, false)
+        Self::draw_for(rng, pools, false, None)
     }
 
     /// As [`CaseSpec::draw`]; `hedge_only` for profiles that always send `positionSide` (the
-    /// mode is still drawn, so a case index gives the same case apart from its mode).
-    pub fn draw_for(rng: &mut StreamRng, pools: &[Pool], hedge_only: bool) -> CaseSpec {
+    /// mode is still drawn, so a case index gives the same case apart from its mode); `window`
+    /// fixes the number of bars (real windows as long as the pool allows).
+    pub fn draw_for(
+        rng: &mut StreamRng,
+        pools: &[Pool],
+        hedge_only: bool,
+        window: Option<usize>,
+    ) -> CaseSpec {
         let real = !pools.is_empty() && rng.below(2) == 0;
         let (symbol, bars) = if real {
             let pool = &pools[rng.below(pools.len() as u64) as usize];
             let n = 10 + rng.below(110) as usize;
+            let n = window.unwrap_or(n).max(2);
             let n = n.min(pool.bars.len());
             let start = rng.below((pool.bars.len() - n + 1) as u64) as usize;
             (pool.symbol.clone(), pool.bars[start..start + n].to_vec())
         } else {
             let n = 4 + rng.below(50) as usize;
+            let n = window.unwrap_or(n).max(2);
             let start = 10_000 + rng.below(20_000) as i64;
             (
                 "AVAXUSDT".to_string(),

@@ -83,6 +83,8 @@ pub struct ExploreConfig {
     pub cases: u64,
     /// Run only this share of the indices.
     pub partition: Option<Partition>,
+    /// Bars per case (None: 4–53 generated, 10–119 real).
+    pub window_bars: Option<usize>,
 }
 
 impl ExploreConfig {
@@ -98,6 +100,7 @@ impl ExploreConfig {
             shrink: true,
             cases,
             partition: None,
+            window_bars: None,
         }
     }
 }
@@ -116,6 +119,9 @@ pub struct Finding {
     pub cause: Vec<String>,
     /// Other single switches that alone also make it go away.
     pub also: Vec<String>,
+    /// Independent causes of the same invariant in the first case (flipped when this one was
+    /// checked): the case needed all of them flipped.
+    pub with: Vec<String>,
     /// Weak points of `tradeengine-oco.md` §7 the cause maps to.
     pub weak_points: Vec<String>,
     /// The switch whose `--unmask` value revealed it (None: found as the profile is).
@@ -284,8 +290,19 @@ pub fn hedge_only(profile: &str) -> bool {
 
 /// Draws case `i` for `profile`.
 pub fn draw_case(seed: u64, i: u64, pools: &[Pool], profile: &str) -> CaseSpec {
+    draw_case_window(seed, i, pools, profile, None)
+}
+
+/// As [`draw_case`], with `window` bars per case when given.
+pub fn draw_case_window(
+    seed: u64,
+    i: u64,
+    pools: &[Pool],
+    profile: &str,
+    window: Option<usize>,
+) -> CaseSpec {
     let mut rng = StreamRng::new(draw(seed, Stream::Explore, i), Stream::Explore);
-    let mut c = CaseSpec::draw_for(&mut rng, pools, hedge_only(profile));
+    let mut c = CaseSpec::draw_for(&mut rng, pools, hedge_only(profile), window);
     c.legacy_api = legacy_era(profile);
     c
 }
@@ -404,13 +421,20 @@ impl Attribution {
     }
 
     /// The root cause of each invariant in `violated` for the case built in `sc` (its switches
-    /// are changed and restored): (invariant, cause, other single causes); cause None when the
-    /// violation survives every flip.
+    /// are changed and restored): (invariant, cause, other single causes, context); cause None
+    /// when the violation survives every flip.
+    ///
+    /// A single switch whose flip clears the violation is its cause (a behaviour that needs two
+    /// switches at once shows as either alone, the other listed as "also"). When no single flip
+    /// clears it, the smallest set found (greedy reduction of the full set, then a bounded pair
+    /// search) is made of switches each of which keeps the violation alive while the others are
+    /// flipped: independent causes of the same invariant in one case. Each is returned as its
+    /// own cause, with the rest of the set as its context (flipped when checking it).
     pub fn attribute(
         &self,
         sc: &mut Scenario,
         violated: &[Invariant],
-    ) -> Vec<(Invariant, Option<Vec<usize>>, Vec<usize>)> {
+    ) -> Vec<Cause> {
         let saved = sc.switches.clone();
         let mut run = |s: &Switches| -> Vec<Invariant> {
             sc.switches = s.clone();
@@ -427,7 +451,7 @@ impl Attribution {
         for &inv in violated {
             let clears: Vec<usize> = (0..n).filter(|&i| !single[i].contains(&inv)).collect();
             if let Some((&first, rest)) = clears.split_first() {
-                out.push((inv, Some(vec![first]), rest.to_vec()));
+                out.push((inv, Some(vec![first]), rest.to_vec(), Vec::new()));
                 continue;
             }
             let mut clears_set = |idx: &[usize]| -> bool {
@@ -442,7 +466,7 @@ impl Attribution {
             };
             let all: Vec<usize> = (0..n).collect();
             if n == 0 || !clears_set(&all) {
-                out.push((inv, None, Vec::new()));
+                out.push((inv, None, Vec::new(), Vec::new()));
                 continue;
             }
             // greedy reduction, dropping the least preferred switches first
@@ -471,21 +495,25 @@ impl Attribution {
                     }
                 }
             }
-            out.push((inv, Some(set), Vec::new()));
+            for &m in &set {
+                let ctx: Vec<usize> = set.iter().copied().filter(|&x| x != m).collect();
+                out.push((inv, Some(vec![m]), Vec::new(), ctx));
+            }
         }
         sc.switches = saved;
         out
     }
 
-    /// True when `c` still shows `inv` under test and `cause` still explains it (flipping it makes
-    /// `inv` go away; for a pair, neither switch alone does); for no cause, `inv` survives
-    /// flipping every switch.
+    /// True when `c` still shows `inv` under test and `cause` still explains it: with the
+    /// context `ctx` flipped `inv` still occurs, and flipping `cause` too makes it go away; for no
+    /// cause, `inv` survives flipping every switch.
     pub fn holds(
         &self,
         c: &CaseSpec,
         cfg: &ExploreConfig,
         inv: Invariant,
         cause: Option<&[usize]>,
+        ctx: &[usize],
     ) -> bool {
         let Ok(mut sc) = c.scenario(&cfg.profile, &cfg.sets) else {
             return false;
@@ -503,10 +531,11 @@ impl Attribution {
                 has(&self.flipped(&all))
             }
             Some(set) => {
-                if has(&self.flipped(set)) {
+                if !ctx.is_empty() && !has(&self.flipped(ctx)) {
                     return false;
                 }
-                set.len() < 2 || set.iter().all(|&i| has(&self.flipped(&[i])))
+                let both: Vec<usize> = ctx.iter().chain(set).copied().collect();
+                !has(&self.flipped(&both))
             }
         }
     }
@@ -633,13 +662,17 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
     v
 }
 
-/// One attributed violation of a case: (invariant, cause, other single causes, the violation,
-/// its trail signature).
-type Hit = (Invariant, Option<Vec<usize>>, Vec<usize>, Violation, String);
+/// A root cause of one invariant in one case: (invariant, cause (None: survives every flip),
+/// other single switches that also explain it, context: the other independent causes, flipped
+/// when this one is checked).
+pub type Cause = (Invariant, Option<Vec<usize>>, Vec<usize>, Vec<usize>);
+
+/// One attributed violation of a case: a [`Cause`], the violation, its trail signature.
+type Hit = (Cause, Violation, String);
 
 /// Draws, runs and (when it violates) attributes case `i`.
 fn examine(cfg: &ExploreConfig, at: &Attribution, i: u64) -> (CaseSpec, Vec<Hit>) {
-    let c = draw_case(cfg.seed, i, &cfg.pools, &cfg.profile);
+    let c = draw_case_window(cfg.seed, i, &cfg.pools, &cfg.profile, cfg.window_bars);
     let Ok(mut sc) = c.scenario(&cfg.profile, &cfg.sets) else {
         return (c, Vec::new());
     };
@@ -653,10 +686,10 @@ fn examine(cfg: &ExploreConfig, at: &Attribution, i: u64) -> (CaseSpec, Vec<Hit>
     let causes = at.attribute(&mut sc, &invs);
     let hits = causes
         .into_iter()
-        .filter_map(|(inv, cause, also)| {
-            let v = r.violations.iter().find(|v| v.invariant == inv)?.clone();
+        .filter_map(|cause| {
+            let v = r.violations.iter().find(|v| v.invariant == cause.0)?.clone();
             let sig = signature(&v, &r.output.log);
-            Some((inv, cause, also, v, sig))
+            Some((cause, v, sig))
         })
         .collect();
     (c, hits)
@@ -681,6 +714,7 @@ struct Group {
     inv: Invariant,
     cause: Option<Vec<usize>>,
     also: Vec<usize>,
+    ctx: Vec<usize>,
     first: u64,
     case: CaseSpec,
     violation: Violation,
@@ -736,7 +770,7 @@ pub fn explore_with_progress(
             .collect();
         for (i, c, hits) in results {
             let mut seen_here: Vec<String> = Vec::new();
-            for (inv, cause, also, v, sig) in hits {
+            for ((inv, cause, also, ctx), v, sig) in hits {
                 let key = key_of(inv, &cause.as_ref().map(|c| at.names(c)), &None);
                 dups.signatures
                     .entry(sig)
@@ -754,6 +788,7 @@ pub fn explore_with_progress(
                             inv,
                             cause,
                             also,
+                            ctx,
                             first: i,
                             case: c.clone(),
                             violation: v,
@@ -832,7 +867,7 @@ fn assemble(
         .with_max_len(1)
         .map(|g| {
             let shrunk = if shrink_them {
-                let keep = |x: &CaseSpec| at.holds(x, cfg, g.inv, g.cause.as_deref());
+                let keep = |x: &CaseSpec| at.holds(x, cfg, g.inv, g.cause.as_deref(), &g.ctx);
                 shrink_while(&g.case, &keep)
             } else {
                 g.case.clone()
@@ -864,6 +899,7 @@ fn assemble(
                 },
                 cause,
                 also: at.names(&g.also),
+                with: at.names(&g.ctx),
                 weak_points: weak,
                 masked_by: masked_by.clone(),
                 extra_sets: if masked_by.is_some() {

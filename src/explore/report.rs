@@ -276,6 +276,13 @@ pub fn markdown(res: &ExploreResult) -> String {
         md.push_str("## Trails of the shrunk replays\n\n");
         for f in &res.findings {
             let _ = writeln!(md, "### {}. {}\n\n{}\n", f.id, f.key, f.story);
+            if !f.with.is_empty() {
+                let _ = writeln!(
+                    md,
+                    "Its first case also broke the invariant through: {} (independent causes: the violation needed each flipped).\n",
+                    f.with.join(", ")
+                );
+            }
             for l in &f.trail {
                 let _ = writeln!(md, "- {l}");
             }
