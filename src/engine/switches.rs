@@ -470,7 +470,6 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
 #[rustfmt::skip]
 pub const SWITCH_WEAK_POINTS: &[(&str, &str, &str)] = &[
     ("oco_quantity_source", "*", "W1"),
-    ("entry_resp_result", "*", "W1"),
     ("partial_oco_cancels_survivor", "*", "W2"),
     ("individual_fallback", "any_failure_logged", "W2"),
     ("monitor_restarts", "*", "W3"),

@@ -337,6 +337,8 @@ pub struct Attribution {
     /// under test).
     pub diffs: Vec<(String, String, String)>,
     singles: Vec<Switches>,
+    profile: String,
+    sets: Vec<(String, String)>,
 }
 
 /// Most pair runs per violating case once singletons and the greedy reduction found no pair.
@@ -379,6 +381,8 @@ impl Attribution {
             base,
             diffs,
             singles,
+            profile: cfg.profile.clone(),
+            sets: cfg.sets.clone(),
         })
     }
 
@@ -412,10 +416,21 @@ impl Attribution {
         w
     }
 
-    /// Every weak point the switches under test map to.
+    /// The weak points a complete hunt should show: those §7 gives the named profile
+    /// ([`crate::engine::profiles::weak_points_of`]) plus those the `--set`s map to.
     pub fn expected(&self) -> Vec<String> {
-        let all: Vec<usize> = (0..self.diffs.len()).collect();
-        let mut w = self.weak_points(&all);
+        let mut w: Vec<String> = crate::engine::profiles::weak_points_of(&self.profile)
+            .unwrap_or(&[])
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        for (k, v) in &self.sets {
+            if let Some(x) = weak_point(k, v) {
+                if !w.iter().any(|y| y == x) {
+                    w.push(x.to_string());
+                }
+            }
+        }
         w.sort_by_key(|x| x[1..].parse::<u32>().unwrap_or(0));
         w
     }
@@ -430,11 +445,7 @@ impl Attribution {
     /// search) is made of switches each of which keeps the violation alive while the others are
     /// flipped: independent causes of the same invariant in one case. Each is returned as its
     /// own cause, with the rest of the set as its context (flipped when checking it).
-    pub fn attribute(
-        &self,
-        sc: &mut Scenario,
-        violated: &[Invariant],
-    ) -> Vec<Cause> {
+    pub fn attribute(&self, sc: &mut Scenario, violated: &[Invariant]) -> Vec<Cause> {
         let saved = sc.switches.clone();
         let mut run = |s: &Switches| -> Vec<Invariant> {
             sc.switches = s.clone();
@@ -687,7 +698,11 @@ fn examine(cfg: &ExploreConfig, at: &Attribution, i: u64) -> (CaseSpec, Vec<Hit>
     let hits = causes
         .into_iter()
         .filter_map(|cause| {
-            let v = r.violations.iter().find(|v| v.invariant == cause.0)?.clone();
+            let v = r
+                .violations
+                .iter()
+                .find(|v| v.invariant == cause.0)?
+                .clone();
             let sig = signature(&v, &r.output.log);
             Some((cause, v, sig))
         })
@@ -1121,4 +1136,69 @@ pub fn merge(parts: &[(String, ExploreResult)]) -> Result<ExploreResult, String>
         duplicates: dups,
         unmasked: first.unmasked.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribution_diffs_are_the_overrides_and_prefer_mapped_switches() {
+        let mut cfg = ExploreConfig::new("reference", 1, 1);
+        assert!(Attribution::new(&cfg).unwrap().diffs.is_empty());
+        cfg.sets = vec![
+            ("duplicate_ttl_ms".into(), "1000".into()),
+            ("monitor_restarts".into(), "false".into()),
+        ];
+        let at = Attribution::new(&cfg).unwrap();
+        let names: Vec<&str> = at.diffs.iter().map(|d| d.0.as_str()).collect();
+        assert_eq!(names, ["monitor_restarts", "duplicate_ttl_ms"]);
+        assert_eq!(at.expected(), ["W3"]);
+        // the baseline moves with --unmask: a switch set in both is no difference
+        cfg.baseline = vec![("monitor_restarts".into(), "false".into())];
+        let at = Attribution::new(&cfg).unwrap();
+        assert_eq!(at.names(&[0]), ["duplicate_ttl_ms"]);
+        // a live profile: W1 in v1.1.78 only, W5 in the 2026-08 snapshot only
+        let w78 = Attribution::new(&ExploreConfig::new("tradeengine-v1.1.78", 1, 1))
+            .unwrap()
+            .expected();
+        let w80 = Attribution::new(&ExploreConfig::new("tradeengine-v1.1.80", 1, 1))
+            .unwrap()
+            .expected();
+        assert!(w78.contains(&"W1".to_string()) && !w80.contains(&"W1".to_string()));
+        // flipping every difference gives the baseline back
+        let all: Vec<usize> = (0..at.diffs.len()).collect();
+        let mut want = Switches::default();
+        want.set("monitor_restarts", "false").unwrap();
+        assert_eq!(at.flipped(&all), want);
+    }
+
+    #[test]
+    fn partitions_cover_every_index_once() {
+        assert!(Partition::parse("0/3").is_none() && Partition::parse("4/3").is_none());
+        assert!(Partition::parse("1/0").is_none() && Partition::parse("x").is_none());
+        let n = 3;
+        let mut seen = vec![0u32; 30];
+        for k in 1..=n {
+            let p = Partition::parse(&format!("{k}/{n}")).unwrap();
+            for j in 0..10 {
+                seen[p.index(j) as usize] += 1;
+            }
+        }
+        assert!(seen.iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn a_case_round_trips_through_json() {
+        let c = draw_case(3, 7, &[], "reference");
+        let back: CaseSpec = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn live_profiles_draw_hedge_cases_only() {
+        assert!(hedge_only("tradeengine-v1.1.80") && !hedge_only("reference"));
+        assert!((0..200).all(|i| draw_case(1, i, &[], "tradeengine-2026-08").hedge));
+        assert!((0..200).any(|i| !draw_case(1, i, &[], "reference").hedge));
+    }
 }
