@@ -1,5 +1,5 @@
-//! `sim explore` cases per second on one core (draw + build + run + check), reference profile,
-//! generated paths only.
+//! `sim explore` cases per second on one core (draw + build + run + check; attribution only for
+//! violating cases), generated paths only, and on 1-day windows of real klines.
 //!
 //! Run: `cargo bench --bench explore`.
 
@@ -18,19 +18,32 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{profile}_1_thread"), |b| {
             b.iter(|| {
                 pool.install(|| {
-                    let cfg = ocosim::explore::ExploreConfig {
-                        profile: profile.into(),
-                        sets: Vec::new(),
-                        seed: 3,
-                        pools: Vec::new(),
-                        batch: N,
-                        shrink: false,
-                    };
-                    ocosim::explore::explore(&cfg, &|done, _| done >= N, &|_, _| {})
+                    let mut cfg = ocosim::explore::ExploreConfig::new(profile, 3, N);
+                    cfg.batch = N;
+                    cfg.shrink = false;
+                    ocosim::explore::explore(&cfg, &|_, _| false, &|_, _| {})
                 })
             })
         });
     }
+    // 1-day windows (1440 bars) of real AVAXUSDT klines
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/binance-um/klines/AVAXUSDT/1m/AVAXUSDT-1m-2026-02.csv");
+    let pools = ocosim::explore::case::load_pools(&[file]).unwrap();
+    const D: u64 = 32;
+    g.throughput(Throughput::Elements(D));
+    g.bench_function("reference_1day_1_thread", |b| {
+        b.iter(|| {
+            pool.install(|| {
+                let mut cfg = ocosim::explore::ExploreConfig::new("reference", 3, D);
+                cfg.batch = D;
+                cfg.shrink = false;
+                cfg.pools = pools.clone();
+                cfg.window_bars = Some(1440);
+                ocosim::explore::explore(&cfg, &|_, _| false, &|_, _| {})
+            })
+        })
+    });
     g.finish();
 }
 

@@ -116,7 +116,7 @@ fn explore_is_deterministic_for_a_seed() {
             .iter()
             .map(|f| {
                 (
-                    f["signature"].as_str().unwrap().to_string(),
+                    f["key"].as_str().unwrap().to_string(),
                     f["first_case"].as_u64().unwrap(),
                 )
             })
@@ -133,4 +133,198 @@ fn bad_profile_is_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown profile `nope`"));
+}
+
+fn sim(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::fs::create_dir_all(cwd).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Every file of a report folder, by name.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Four parts of a campaign, merged, give the findings (every file, byte for byte) one run gives.
+#[test]
+fn four_parts_merged_equal_one_run() {
+    let common = [
+        "explore",
+        "--profile",
+        "tradeengine-v1.1.80",
+        "--cases",
+        "300",
+        "--seed",
+        "5",
+        "--no-real",
+        "--unmask",
+    ];
+    let one = tmp("part-one");
+    let o = sim(&one, &[&common[..], &["--out", "out"]].concat());
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let many = tmp("part-many");
+    let mut parts = Vec::new();
+    for k in 1..=4 {
+        let p = format!("p{k}");
+        let part = format!("{k}/4");
+        let o = sim(
+            &many,
+            &[&common[..], &["--partition", &part, "--out", &p]].concat(),
+        );
+        assert!(o.status.code() == Some(1) || o.status.code() == Some(0));
+        parts.push(p);
+    }
+    // a part is only a share: its own findings.json says so
+    let p1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(many.join("p1/findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(p1["partition"]["n"], 4);
+    let mut args = vec!["explore", "merge"];
+    args.extend(parts.iter().map(|s| s.as_str()));
+    args.extend(["--out", "out"]);
+    let o = sim(&many, &args);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (a, b) = (files(&one.join("out")), files(&many.join("out")));
+    assert!(a.len() > 5, "findings written: {:?}", a.keys());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, bytes) in &a {
+        assert!(
+            bytes == &b[name],
+            "{name} differs:\n--- one run\n{}\n--- merged\n{}",
+            String::from_utf8_lossy(bytes),
+            String::from_utf8_lossy(&b[name])
+        );
+    }
+    // a missing part and a stranger are refused with exit 2
+    let o = sim(&many, &["explore", "merge", "p1", "p2", "p3", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("part 4/4 is missing"));
+    let o = sim(
+        &many,
+        &["explore", "merge", "p1", "p1", "p3", "p4", "--out", "x"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&one);
+    let _ = std::fs::remove_dir_all(&many);
+}
+
+#[test]
+fn bad_partition_is_exit_2() {
+    for (p, extra) in [
+        ("0/4", "--cases"),
+        ("5/4", "--cases"),
+        ("a/b", "--cases"),
+        ("1/4", ""),
+    ] {
+        let mut args = vec!["explore", "--no-real", "--partition", p];
+        if !extra.is_empty() {
+            args.extend([extra, "10"]);
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{p}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("--partition"),
+            "{p}"
+        );
+    }
+}
+
+/// Planted bugs: each switch the README's table marks as a bug, set alone on `reference`, is found
+/// within a few cases, and every finding names exactly that switch (attribution by difference).
+#[test]
+fn planted_bugs_are_found_and_named_by_their_switch() {
+    for (sets, cases, w) in [
+        (&["position_side_param=always"][..], "32", ""),
+        (&["send_reduce_only_with_position_side=true"][..], "32", ""),
+        (&["monitor_restarts=false"][..], "64", "W3"),
+        (&["individual_fallback=any_failure_logged"][..], "32", "W2"),
+        (&["reconcile_on_restart=off"][..], "64", "W11"),
+        (&["client_ids=none"][..], "128", "W13"),
+    ] {
+        let out = tmp(&format!("planted-{}", sets[0]));
+        let mut args = vec![
+            "explore",
+            "--profile",
+            "reference",
+            "--cases",
+            cases,
+            "--seed",
+            "1",
+            "--no-real",
+        ];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{sets:?}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap())
+                .unwrap();
+        let findings = json["findings"].as_array().unwrap();
+        let want: Vec<&str> = sets.iter().map(|s| s.split('=').next().unwrap()).collect();
+        assert!(!findings.is_empty(), "{sets:?}");
+        for f in findings {
+            let cause: Vec<&str> = f["cause"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            assert_eq!(cause, want, "{sets:?}: {}", f["key"]);
+            let ws: Vec<&str> = f["weak_points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            assert_eq!(ws, if w.is_empty() { vec![] } else { vec![w] }, "{sets:?}");
+        }
+        // one finding per invariant: keys are distinct
+        let mut keys: Vec<&str> = findings
+            .iter()
+            .map(|f| f["key"].as_str().unwrap())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), findings.len());
+        let md = std::fs::read_to_string(out.join("findings.md")).unwrap();
+        assert!(md.contains(&format!("`{}`", want[0])), "{md}");
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }

@@ -284,18 +284,13 @@ fn one_thread_and_many_give_the_same_findings() {
             .build()
             .unwrap();
         pool.install(|| {
-            let cfg = ocosim::explore::ExploreConfig {
-                profile: "tradeengine-v1.1.80".into(),
-                sets: Vec::new(),
-                seed: 42,
-                pools: Vec::new(),
-                batch: 64,
-                shrink: false,
-            };
-            let res = ocosim::explore::explore(&cfg, &|done, _| done >= 128, &|_, _| {});
+            let mut cfg = ocosim::explore::ExploreConfig::new("tradeengine-v1.1.80", 42, 128);
+            cfg.batch = 64;
+            cfg.shrink = false;
+            let res = ocosim::explore::explore(&cfg, &|_, _| false, &|_, _| {});
             res.findings
                 .iter()
-                .map(|f| (f.signature.clone(), f.first_case))
+                .map(|f| (f.key.clone(), f.first_case, f.count))
                 .collect::<Vec<_>>()
         })
     };

@@ -15,11 +15,26 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 mod check;
+mod explore;
 #[cfg(feature = "serve")]
 mod parity;
 mod provenance;
 mod signals;
 pub use provenance::replay_command;
+
+/// Subcommands of `sim explore`.
+#[derive(Subcommand, Debug)]
+pub enum ExploreSub {
+    /// Join the parts (folders written with --partition K/N) into the findings one run gives.
+    Merge {
+        /// Part folders (each holds findings.json).
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
 
 /// ocosim: deterministic simulation of OCO (SL/TP) logic on Binance USD-M futures.
 #[derive(Parser, Debug)]
@@ -79,7 +94,9 @@ pub enum Cmd {
         #[arg(long, allow_negative_numbers = true)]
         threads: Option<usize>,
     },
-    /// Seeded bug hunting against an engine profile; findings are shrunk to replayable scenarios.
+    /// Seeded bug hunting against an engine profile; findings are keyed by root cause and shrunk
+    /// to replayable scenarios.
+    #[command(args_conflicts_with_subcommands = true)]
     Explore {
         /// Engine profile.
         #[arg(long, default_value = "reference")]
@@ -108,6 +125,18 @@ pub enum Cmd {
         /// Keep findings as first hit (no shrinking).
         #[arg(long)]
         no_shrink: bool,
+        /// Run only part K of N (the cases whose index % N = K - 1); needs --cases.
+        #[arg(long, value_name = "K/N")]
+        partition: Option<String>,
+        /// Also re-run with each masking switch unmasked and list what only then appears.
+        #[arg(long)]
+        unmask: bool,
+        /// Bars per case (default: 4–53 generated, 10–119 real), e.g. 1440 for 1-day windows.
+        #[arg(long)]
+        window_bars: Option<usize>,
+        /// `merge DIR… --out OUT`: join the parts of a partitioned campaign.
+        #[command(subcommand)]
+        merge: Option<ExploreSub>,
     },
     /// Join partial sweep.csv files into one sweep (csv, md, html).
     Merge {
@@ -491,9 +520,27 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             no_real,
             out,
             no_shrink,
-        } => cmd_explore(
-            profile, set, cases, time, seed, data, no_real, out, no_shrink,
-        ),
+            partition,
+            unmask,
+            window_bars,
+            merge,
+        } => match merge {
+            Some(ExploreSub::Merge { parts, out }) => explore::cmd_merge(parts, out),
+            None => explore::cmd_explore(explore::ExploreArgs {
+                profile,
+                set,
+                cases,
+                time,
+                seed,
+                data,
+                no_real,
+                out,
+                no_shrink,
+                partition,
+                unmask,
+                window_bars,
+            }),
+        },
         Cmd::Merge { parts, out, x, y } => {
             let mut texts = Vec::new();
             for p in &parts {
@@ -733,140 +780,4 @@ fn parse_duration(s: &str) -> Option<std::time::Duration> {
         _ => return None,
     };
     Some(std::time::Duration::from_secs(secs))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn cmd_explore(
-    profile: String,
-    set: Vec<String>,
-    cases: Option<u64>,
-    time: Option<String>,
-    seed: u64,
-    data: Vec<PathBuf>,
-    no_real: bool,
-    out: Option<PathBuf>,
-    no_shrink: bool,
-) -> Result<i32, Failure> {
-    let mut switches = crate::engine::Switches::profile(&profile).ok_or_else(|| {
-        bad(format!(
-            "--profile: unknown profile `{profile}` (see `sim profiles`)"
-        ))
-    })?;
-    let mut sets = Vec::new();
-    for s in &set {
-        let (k, v) = parse_set(s)?;
-        switches
-            .set(k, v)
-            .map_err(|m| bad(format!("--set {k}: {m}")))?;
-        sets.push((k.to_string(), v.to_string()));
-    }
-    if let Some(c) = cases {
-        if !(1..=MAX_EXPLORE_CASES).contains(&c) {
-            return Err(bad(format!(
-                "--cases {c}: out of range (accepted range 1..={MAX_EXPLORE_CASES})"
-            )));
-        }
-    }
-    let budget = match &time {
-        Some(t) => Some(
-            parse_duration(t)
-                .filter(|d| (1..=MAX_EXPLORE_SECS).contains(&d.as_secs()))
-                .ok_or_else(|| {
-                    bad(format!(
-                        "--time `{}`: use e.g. 60s, 5m or 2h (accepted range 1s..={}h)",
-                        t.escape_debug(),
-                        MAX_EXPLORE_SECS / 3600
-                    ))
-                })?,
-        ),
-        None => None,
-    };
-    let limit = cases.unwrap_or(if budget.is_some() { u64::MAX } else { 10_000 });
-    let files: Vec<PathBuf> = if no_real {
-        Vec::new()
-    } else if data.is_empty() {
-        let mut v = Vec::new();
-        if let Ok(rd) = std::fs::read_dir("data/binance-um/klines") {
-            let mut syms: Vec<PathBuf> = rd.flatten().map(|e| e.path().join("1m")).collect();
-            syms.sort();
-            for d in syms {
-                if let Ok(files) = std::fs::read_dir(&d) {
-                    let mut f: Vec<PathBuf> = files.flatten().map(|e| e.path()).collect();
-                    f.sort();
-                    v.extend(f.into_iter().take(1));
-                }
-            }
-        }
-        v
-    } else {
-        data
-    };
-    let given = out.is_some();
-    let dir = out.unwrap_or_else(|| PathBuf::from("reports/explore").join(&profile));
-    publish::check(&dir, given, &files)?;
-    let pools = crate::explore::case::load_pools(&files).map_err(bad)?;
-    let cfg = crate::explore::ExploreConfig {
-        profile: profile.clone(),
-        sets: sets.clone(),
-        seed,
-        pools,
-        batch: 256,
-        shrink: !no_shrink,
-    };
-    let pb = indicatif::ProgressBar::new(if limit == u64::MAX { 0 } else { limit });
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos} cases {msg} {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let t0 = Instant::now();
-    let stop = |done: u64, _f: usize| done >= limit || budget.is_some_and(|b| t0.elapsed() >= b);
-    let on_batch = |done: u64, f: usize| {
-        pb.set_position(done.min(limit));
-        pb.set_message(format!("{f} findings"));
-    };
-    // first hits are published as soon as they are found (not yet shrunk), each time as a whole
-    // report: an interrupted run (Ctrl-C) keeps them; the final write replaces them with the
-    // shrunk versions (a failure here shows again at the final write)
-    let on_found = |partial: &crate::explore::ExploreResult| {
-        let mut p = partial.clone();
-        if let Ok(st) = publish::stage(&dir, given, &files, "explore") {
-            let _ = publish::publish(st, &dir, "findings", |tmp| {
-                crate::explore::write(tmp, &dir, &mut p, &sets, None)
-            });
-        }
-    };
-    let mut res = crate::explore::explore_with_progress(&cfg, &stop, &on_batch, &on_found);
-    pb.finish_and_clear();
-    let secs = t0.elapsed().as_secs_f64();
-    let rate = res.cases as f64 / secs.max(1e-9);
-    let st = publish::stage(&dir, given, &files, "explore")?;
-    publish::publish(st, &dir, "findings", |tmp| {
-        crate::explore::write(tmp, &dir, &mut res, &sets, Some(rate))
-    })?;
-    let mut so = String::new();
-    let _ = writeln!(
-        so,
-        "explore {profile}: {} cases in {secs:.1} s ({:.0} cases/s), seed {seed}, {} findings → {}/findings.md",
-        res.cases,
-        res.cases as f64 / secs.max(1e-9),
-        res.findings.len(),
-        dir.display()
-    );
-    for f in res.findings.iter().take(20) {
-        let _ = writeln!(
-            so,
-            "  #{} {} (first at case {}, {:?} → {:?}): {}\n     replay: {}",
-            f.id, f.invariant, f.first_case, f.size_before, f.size_after, f.story, f.replay
-        );
-    }
-    if res.findings.len() > 20 {
-        let _ = writeln!(
-            so,
-            "  … {} more in {}/findings.md",
-            res.findings.len() - 20,
-            dir.display()
-        );
-    }
-    emit(&so)?;
-    Ok(if res.findings.is_empty() { 0 } else { 1 })
 }

@@ -143,6 +143,27 @@ fn tradeengine_2026_08() -> Switches {
     }
 }
 
+/// The weak points `tradeengine-oco.md` §7 says each live release has (P78: v1.1.78 and v1.1.80,
+/// W1 fixed in v1.1.80; PHEAD: the 2026-08 snapshot); `reference` has none.
+pub fn weak_points_of(name: &str) -> Option<&'static [&'static str]> {
+    const P78: &[&str] = &[
+        "W2", "W3", "W4", "W7", "W8", "W9", "W11", "W13", "W14", "W15", "W16", "W17", "W18",
+    ];
+    const P78_W1: &[&str] = &[
+        "W1", "W2", "W3", "W4", "W7", "W8", "W9", "W11", "W13", "W14", "W15", "W16", "W17", "W18",
+    ];
+    const PHEAD: &[&str] = &[
+        "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14", "W15", "W16", "W17",
+    ];
+    match name {
+        "tradeengine-v1.1.78" => Some(P78_W1),
+        "tradeengine-v1.1.80" => Some(P78),
+        "tradeengine-2026-08" => Some(PHEAD),
+        "reference" => Some(&[]),
+        _ => None,
+    }
+}
+
 /// The switch set of a profile name, or None.
 pub(crate) fn profile(name: &str) -> Option<Switches> {
     match name {

@@ -467,6 +467,81 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("reconcile_cancels_lone_legs", "a rebuilt lone leg is cancelled by the first pass (W11)"),
 ];
 
+/// The weak point of `tradeengine-oco.md` §7 each switch reproduces at a live value: (key, value or
+/// `*` for any value other than `reference`'s, W). The one place the switch → W map lives; the
+/// order is the order in which `sim explore` prefers to name a root cause when several switches
+/// each explain it alone (the switch the weak point is about first, then its enablers).
+#[rustfmt::skip]
+pub const SWITCH_WEAK_POINTS: &[(&str, &str, &str)] = &[
+    ("oco_quantity_source", "*", "W1"),
+    ("partial_oco_cancels_survivor", "*", "W2"),
+    ("individual_fallback", "any_failure_logged", "W2"),
+    ("monitor_restarts", "*", "W3"),
+    ("cancel_pair_works", "*", "W4"),
+    ("cancel_endpoint_for_algo", "*", "W5"),
+    ("completion_close_step", "*", "W5"),
+    ("manual_close_finds_pair", "*", "W6"),
+    ("monitor_fill_detection", "*", "W7"),
+    ("poll_errors_as_empty", "*", "W7"),
+    ("both_missing", "*", "W8"),
+    ("protect_resting_entry", "*", "W9"),
+    ("exhausted_cancel_drops_pair", "*", "W10"),
+    ("reconcile_on_restart", "*", "W11"),
+    ("reconcile_cancels_lone_legs", "*", "W11"),
+    ("individual_fallback", "non_naked_failure_raises", "W12"),
+    ("exchange_truth_dedup", "*", "W12"),
+    ("direction_refusal", "*", "W12"),
+    ("client_ids", "*", "W13"),
+    ("requery_unknown_outcome", "*", "W13"),
+    ("rollback_timeout_ms", "*", "W13"),
+    ("one_pair_per_side", "*", "W14"),
+    ("manual_close_order", "*", "W15"),
+    ("wire_rounding", "*", "W16"),
+    ("local_book_by_side", "*", "W17"),
+    ("manual_close_qty", "*", "W17"),
+    ("retry_on", "*", "W18"),
+    ("no_retry_codes", "*", "W18"),
+];
+
+/// The titles of `tradeengine-oco.md` §7's weak points, as one line each.
+#[rustfmt::skip]
+pub const WEAK_POINTS: &[(&str, &str)] = &[
+    ("W1", "the OCO quantity is 0, so the legs fail and the position is naked"),
+    ("W2", "a partial OCO leaves an untracked leg and the fallback duplicates it"),
+    ("W3", "the monitor dies when the pair map drains and never restarts"),
+    ("W4", "cancel_oco_pair always fails, so a close leaves both legs resting"),
+    ("W5", "algo legs are cancelled and queried on the wrong endpoint"),
+    ("W6", "manual close and rollback do not find the pair, so its legs stay armed"),
+    ("W7", "a leg missing from the open list is taken as filled"),
+    ("W8", "both legs gone in one poll: the pair is silently marked completed"),
+    ("W9", "a resting entry counts as filled and is protected at once"),
+    ("W10", "an exhausted cancel still drops the pair"),
+    ("W11", "a restart loses state (or PHEAD's reconcile cancels lone legs)"),
+    ("W12", "fallback and dedup paths mis-route"),
+    ("W13", "non-idempotent retries and timeouts"),
+    ("W14", "quantity mismatch after adding to a position"),
+    ("W15", "manual close races a trigger"),
+    ("W16", "rounding to decimal places"),
+    ("W17", "the local position book is never decremented by SL/TP fills"),
+    ("W18", "wrong-side prices are retried"),
+];
+
+/// The weak point (W number) a switch at `value` reproduces, if §7 maps it.
+pub fn weak_point(key: &str, value: &str) -> Option<&'static str> {
+    SWITCH_WEAK_POINTS
+        .iter()
+        .find(|(k, v, _)| *k == key && (*v == "*" || *v == value))
+        .map(|(_, _, w)| *w)
+}
+
+/// The one-line title of a weak point.
+pub fn weak_point_title(w: &str) -> &'static str {
+    WEAK_POINTS
+        .iter()
+        .find(|(k, _)| *k == w)
+        .map_or("", |(_, t)| *t)
+}
+
 impl Default for Switches {
     /// The `reference` profile.
     fn default() -> Self {
@@ -715,5 +790,28 @@ mod tests {
         let e = s.set("legs_api", "batch").unwrap_err();
         assert!(e.contains("legs_api") && e.contains("algo"), "{e}");
         assert!(s.set("placement_retries", "-1").is_err());
+    }
+
+    #[test]
+    fn weak_point_map_names_real_switches_and_titled_weak_points() {
+        let keys = Switches::keys();
+        for (k, v, w) in SWITCH_WEAK_POINTS {
+            assert!(keys.contains(k), "{k}");
+            assert!(!weak_point_title(w).is_empty(), "{w}");
+            if *v != "*" {
+                let mut s = Switches::default();
+                s.set(k, v).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        assert_eq!(
+            weak_point("individual_fallback", "any_failure_logged"),
+            Some("W2")
+        );
+        assert_eq!(
+            weak_point("individual_fallback", "non_naked_failure_raises"),
+            Some("W12")
+        );
+        assert_eq!(weak_point("monitor_restarts", "false"), Some("W3"));
+        assert_eq!(weak_point("duplicate_ttl_ms", "10000"), None);
     }
 }

@@ -11,11 +11,12 @@ use crate::sim::rng::StreamRng;
 use crate::sim::Faults;
 use crate::types::PositionSide;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// One signal of a case (absolute prices in ticks).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseSignal {
     /// Time (ms).
     pub at_ms: i64,
@@ -30,11 +31,12 @@ pub struct CaseSignal {
 }
 
 /// A complete case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseSpec {
     /// Symbol (a built-in spec).
     pub symbol: String,
-    /// 1m bars.
+    /// 1m bars (serialised as `[t, o, h, l, c]`).
+    #[serde(with = "bars_serde")]
     pub bars: Vec<BarTicks>,
     /// Signals in time order.
     pub signals: Vec<CaseSignal>,
@@ -56,6 +58,23 @@ pub struct CaseSpec {
     pub faults: Faults,
     /// Run seed.
     pub seed: u64,
+}
+
+mod bars_serde {
+    use crate::exchange::BarTicks;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[BarTicks], s: S) -> Result<S::Ok, S::Error> {
+        let v: Vec<[i64; 5]> = b.iter().map(|b| [b.t, b.o, b.h, b.l, b.c]).collect();
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<BarTicks>, D::Error> {
+        let v: Vec<[i64; 5]> = Vec::deserialize(d)?;
+        Ok(v.into_iter()
+            .map(|[t, o, h, l, c]| BarTicks { t, o, h, l, c })
+            .collect())
+    }
 }
 
 /// Bar length of every case.
@@ -113,6 +132,7 @@ pub fn gen_bars(rng: &mut StreamRng, n: usize, t0: i64, start: i64) -> Vec<BarTi
 }
 
 /// A source of real bars for windows.
+#[derive(Clone)]
 pub struct Pool {
     /// Symbol.
     pub symbol: String,
@@ -153,17 +173,32 @@ pub fn load_pools(paths: &[std::path::PathBuf]) -> Result<Vec<Pool>, data::DataE
 }
 
 impl CaseSpec {
-    /// Draws a case from `rng` (real windows from `pools` half the time when given).
+    /// Draws a case from `rng` (real windows from `pools` half the time when given), in either
+    /// position mode.
     pub fn draw(rng: &mut StreamRng, pools: &[Pool]) -> CaseSpec {
+        Self::draw_for(rng, pools, false, None)
+    }
+
+    /// As [`CaseSpec::draw`]; `hedge_only` for profiles that always send `positionSide` (the
+    /// mode is still drawn, so a case index gives the same case apart from its mode); `window`
+    /// fixes the number of bars (real windows as long as the pool allows).
+    pub fn draw_for(
+        rng: &mut StreamRng,
+        pools: &[Pool],
+        hedge_only: bool,
+        window: Option<usize>,
+    ) -> CaseSpec {
         let real = !pools.is_empty() && rng.below(2) == 0;
         let (symbol, bars) = if real {
             let pool = &pools[rng.below(pools.len() as u64) as usize];
             let n = 10 + rng.below(110) as usize;
+            let n = window.unwrap_or(n).max(2);
             let n = n.min(pool.bars.len());
             let start = rng.below((pool.bars.len() - n + 1) as u64) as usize;
             (pool.symbol.clone(), pool.bars[start..start + n].to_vec())
         } else {
             let n = 4 + rng.below(50) as usize;
+            let n = window.unwrap_or(n).max(2);
             let start = 10_000 + rng.below(20_000) as i64;
             (
                 "AVAXUSDT".to_string(),
@@ -206,8 +241,20 @@ impl CaseSpec {
                 tp_ticks: (rng.below(10) > 0).then_some(tp.max(1)),
             });
         }
+        // a duplicate of one signal: same second (the dispatcher's id), within the TTLs, or later
+        if rng.below(6) == 0 {
+            let k = rng.below(signals.len() as u64) as usize;
+            let mut d = signals[k].clone();
+            d.at_ms += match rng.below(4) {
+                0 => 0,
+                1 => rng.below(1_000) as i64,
+                2 => 1_000 + rng.below(9_000) as i64,
+                _ => 10_000 + rng.below(60_000) as i64,
+            };
+            signals.push(d);
+        }
         signals.sort_by_key(|s| s.at_ms);
-        let hedge = rng.below(2) == 0;
+        let hedge = rng.below(2) == 0 || hedge_only;
         let mut manual = Vec::new();
         if rng.below(5) == 0 {
             let bi = rng.below(bars.len() as u64) as usize;
@@ -238,11 +285,20 @@ impl CaseSpec {
             stream_drop_ppm: ppm(rng),
             ..Faults::default()
         };
+        let latency_ms = rng.below(300) as i64;
         if rng.below(7) == 0 {
             let bi = rng.below(bars.len() as u64) as usize;
             faults
                 .restarts_ms
                 .push(bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64);
+        }
+        // a restart at a chosen moment: just after a signal, while its entry and legs are in
+        // flight (a few round trips and a retry delay)
+        if rng.below(10) == 0 {
+            let k = rng.below(signals.len() as u64) as usize;
+            let at = signals[k].at_ms + rng.below((4 * latency_ms + 3_000) as u64) as i64;
+            faults.restarts_ms.push(at);
+            faults.restarts_ms.sort_unstable();
         }
         CaseSpec {
             symbol,
@@ -253,7 +309,7 @@ impl CaseSpec {
             legacy_api: false,
             stream: rng.below(10) < 3,
             poll_ms: [500i64, 1000, 2000, 2000, 5000, 30_000][rng.below(6) as usize],
-            latency_ms: rng.below(300) as i64,
+            latency_ms,
             intrabar: [
                 IntrabarPolicy::Ohlc,
                 IntrabarPolicy::Pessimistic,

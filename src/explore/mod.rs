@@ -1,30 +1,76 @@
-//! `sim explore`: seeded bug hunting against an engine profile.
+//! `sim explore`: seeded bug hunting against an engine profile, findings keyed by root cause.
 //!
 //! Case `i` is drawn from its own stream `draw(seed, Explore, i)`, so a case never depends on the
-//! ones before it or on the thread count. Cases run in batches in parallel; results are folded
-//! in case order into **findings**: one per (invariant, signature of how it arose). The first case
-//! of each finding is shrunk (faults, signals, bars, latencies, settings) while the same finding
-//! still occurs, and written as a scenario + CSV that `sim run` replays to the same violation.
+//! ones before it, on the thread count or on the partition that runs it. Cases run in batches in
+//! parallel; a case with violations is **attributed by difference**: the switches where the
+//! profile under test differs from `reference` are set back to their `reference` values, singly
+//! first, then in pairs (a bounded search after a greedy reduction of the full set), on the same
+//! case and seed, and the smallest set that makes a violation go away is its root cause
+//! ([`Attribution`]). Results are folded in case order into **findings**: one per (root cause,
+//! invariant); a violation that survives flipping every switch is kept under an empty cause (an
+//! ocosim bug or an invariant too strict for the case). The first case of each finding is shrunk
+//! (faults, signals, bars, latencies, settings) while the same root cause still holds, and its
+//! story and trail come from re-running the shrunk case exactly as `sim run` replays the file.
+//!
+//! Contract: findings are a pure function of (profile, switch overrides, seed, case count, data
+//! pools); a run split with [`Partition`] and joined by [`merge`] gives the same findings.
 
 pub mod case;
+mod report;
 
 pub use case::{CaseSpec, Pool};
+pub use report::{found_weak_points, markdown, masked_weak_points, write};
 
+use crate::engine::switches::{weak_point, SWITCH_WEAK_POINTS};
+use crate::engine::Switches;
 use crate::events::{CallOutcome, Event, EventLog};
 use crate::invariants::{Invariant, Violation};
+use crate::scenario::Scenario;
 use crate::sim::rng::{draw, Stream, StreamRng};
 use rayon::prelude::*;
-use serde::Serialize;
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::Path;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// A stable share of the cases: those whose index `i` has `i % n == k - 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    /// 1-based part number.
+    pub k: u64,
+    /// Number of parts.
+    pub n: u64,
+}
+
+impl Partition {
+    /// Parses `K/N` (1 ≤ K ≤ N ≤ 1,000,000).
+    pub fn parse(s: &str) -> Option<Partition> {
+        let (k, n) = s.split_once('/')?;
+        let (k, n): (u64, u64) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
+        (1..=1_000_000).contains(&n).then_some(())?;
+        (1..=n).contains(&k).then_some(Partition { k, n })
+    }
+
+    /// The `j`-th case index of this part.
+    pub fn index(&self, j: u64) -> u64 {
+        (self.k - 1).saturating_add(self.n.saturating_mul(j))
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
 
 /// What to hunt.
+#[derive(Clone)]
 pub struct ExploreConfig {
     /// Profile under test.
     pub profile: String,
     /// Switch overrides.
     pub sets: Vec<(String, String)>,
+    /// Overrides of `reference` that attribution flips towards (`--unmask` puts the unmasking
+    /// switch here too, so it is part of the baseline and never named as a cause).
+    pub baseline: Vec<(String, String)>,
     /// Seed.
     pub seed: u64,
     /// Real-data pools for windows (empty: generated paths only).
@@ -33,19 +79,61 @@ pub struct ExploreConfig {
     pub batch: u64,
     /// Shrink findings.
     pub shrink: bool,
+    /// Case indices run are `0..cases` (u64::MAX: until `stop` says so).
+    pub cases: u64,
+    /// Run only this share of the indices.
+    pub partition: Option<Partition>,
+    /// Bars per case (None: 4–53 generated, 10–119 real).
+    pub window_bars: Option<usize>,
 }
 
-/// One distinct failure.
-#[derive(Debug, Clone, Serialize)]
+impl ExploreConfig {
+    /// A configuration with no overrides, generated paths only, batches of 256, shrinking on.
+    pub fn new(profile: &str, seed: u64, cases: u64) -> ExploreConfig {
+        ExploreConfig {
+            profile: profile.to_string(),
+            sets: Vec::new(),
+            baseline: Vec::new(),
+            seed,
+            pools: Vec::new(),
+            batch: 256,
+            shrink: true,
+            cases,
+            partition: None,
+            window_bars: None,
+        }
+    }
+}
+
+/// One distinct failure: one behaviour of the engine (root cause) breaking one invariant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// 1-based number.
     pub id: usize,
     /// Invariant name.
     pub invariant: String,
-    /// How it arose.
-    pub signature: String,
-    /// One-line story.
+    /// Grouping key: `invariant: cause` (with `masked by …` for `--unmask` findings).
+    pub key: String,
+    /// The switches that, set to their `reference` values, make the violation go away (empty:
+    /// it survives every flip).
+    pub cause: Vec<String>,
+    /// Other single switches that alone also make it go away.
+    pub also: Vec<String>,
+    /// Independent causes of the same invariant in the first case (flipped when this one was
+    /// checked): the case needed all of them flipped.
+    pub with: Vec<String>,
+    /// Weak points of `tradeengine-oco.md` §7 the cause maps to.
+    pub weak_points: Vec<String>,
+    /// The switch whose `--unmask` value revealed it (None: found as the profile is).
+    pub masked_by: Option<String>,
+    /// Overrides on top of the run's `--set`s this finding needs (the unmask value).
+    pub extra_sets: Vec<(String, String)>,
+    /// Cases with this finding.
+    pub count: u64,
+    /// One-line story of the shrunk replay.
     pub story: String,
+    /// The violation's trail in the shrunk replay, one line per event.
+    pub trail: Vec<String>,
     /// Case index of the first hit.
     pub first_case: u64,
     /// Cases run until the first hit (first_case + 1).
@@ -58,29 +146,65 @@ pub struct Finding {
     pub file: String,
     /// The replay command.
     pub replay: String,
-    #[serde(skip)]
     /// The (shrunk) case.
     pub case: CaseSpec,
 }
 
+/// How trail-signature keying (the old grouping) compares with root-cause keying.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Duplicates {
+    /// Trail signature → (first case, its root-cause key).
+    pub signatures: BTreeMap<String, (u64, String)>,
+}
+
+impl Duplicates {
+    /// (findings under trail signatures, distinct root causes among them).
+    pub fn counts(&self) -> (usize, usize) {
+        let mut keys: Vec<&String> = self.signatures.values().map(|(_, k)| k).collect();
+        keys.sort();
+        keys.dedup();
+        (self.signatures.len(), keys.len())
+    }
+
+    /// Share of trail-signature findings that duplicate another's root cause.
+    pub fn ratio(&self) -> f64 {
+        let (n, m) = self.counts();
+        if n == 0 {
+            0.0
+        } else {
+            (n - m) as f64 / n as f64
+        }
+    }
+}
+
 /// Result of an exploration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExploreResult {
     /// Profile.
     pub profile: String,
+    /// Switch overrides.
+    pub sets: Vec<(String, String)>,
     /// Seed.
     pub seed: u64,
-    /// Cases run.
+    /// Cases: indices `0..cases` (a part ran its share of them).
     pub cases: u64,
+    /// The share run, for a part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Partition>,
+    /// Weak points the profile's switches map to (what a complete hunt should show).
+    pub expected: Vec<String>,
     /// Findings, in order of first hit.
     pub findings: Vec<Finding>,
+    /// Old (trail signature) keying vs root causes.
+    pub duplicates: Duplicates,
+    /// Masking switches tried by `--unmask` (switch = value).
+    #[serde(default)]
+    pub unmasked: Vec<(String, String)>,
 }
 
-/// A case's index, the case and its (signature, violation) list.
-type CaseOutcome = (u64, CaseSpec, Vec<(String, Violation)>);
-
-/// Normalised "how it arose": the invariant, the message with numbers removed, and the Binance
-/// codes / transport faults and engine steps found in the trail.
+/// Normalised "how it arose" as the first `sim explore` keyed findings: the invariant, a short
+/// story, and the most telling Binance code / fault / lifecycle step of the trail. Kept to report
+/// the duplicate ratio of that keying against root causes.
 pub fn signature(v: &Violation, log: &EventLog) -> String {
     let m = v.message.as_str();
     let story = match v.invariant {
@@ -98,7 +222,6 @@ pub fn signature(v: &Violation, log: &EventLog) -> String {
         Invariant::ExcessProtection => "protection exceeds position",
         Invariant::StopBeyondLiquidation => "liquidated with a stop resting",
     };
-    // the one most telling step of the trail (engine lifecycle first, then Binance's answer)
     const ORDER: [&str; 12] = [
         "restart",
         "monitor-stopped",
@@ -157,10 +280,29 @@ pub fn legacy_era(profile: &str) -> bool {
     profile.starts_with("tradeengine-v1.1.")
 }
 
+/// True when the named profile always sends `positionSide`, so it only trades in hedge mode
+/// (one-way cases would only show the `-4061` it gets by design).
+pub fn hedge_only(profile: &str) -> bool {
+    Switches::profile(profile).is_some_and(|s| {
+        s.position_side_param == crate::engine::switches::PositionSideParam::Always
+    })
+}
+
 /// Draws case `i` for `profile`.
 pub fn draw_case(seed: u64, i: u64, pools: &[Pool], profile: &str) -> CaseSpec {
+    draw_case_window(seed, i, pools, profile, None)
+}
+
+/// As [`draw_case`], with `window` bars per case when given.
+pub fn draw_case_window(
+    seed: u64,
+    i: u64,
+    pools: &[Pool],
+    profile: &str,
+    window: Option<usize>,
+) -> CaseSpec {
     let mut rng = StreamRng::new(draw(seed, Stream::Explore, i), Stream::Explore);
-    let mut c = CaseSpec::draw(&mut rng, pools);
+    let mut c = CaseSpec::draw_for(&mut rng, pools, hedge_only(profile), window);
     c.legacy_api = legacy_era(profile);
     c
 }
@@ -176,16 +318,242 @@ pub fn run_case(
     Some((r.violations, r.output.log))
 }
 
-fn signatures(c: &CaseSpec, profile: &str, sets: &[(String, String)]) -> Vec<(String, Violation)> {
-    match run_case(c, profile, sets) {
-        Some((vs, log)) => vs.into_iter().map(|v| (signature(&v, &log), v)).collect(),
-        None => Vec::new(),
+/// The switch values (`set` text) of a switch set; `-` (an empty list) becomes the empty text.
+fn value_texts(s: &Switches) -> Vec<(String, String)> {
+    s.values()
+        .into_iter()
+        .map(|(k, v)| (k, if v == "-" { String::new() } else { v }))
+        .collect()
+}
+
+/// Root cause by difference: the profile under test, the baseline it is compared with
+/// (`reference` plus the configuration's `baseline` overrides) and every switch where they differ.
+#[derive(Debug, Clone)]
+pub struct Attribution {
+    /// The switches under test (profile + `--set`s).
+    pub base: Switches,
+    /// Differing switches, in the order causes are preferred: §7-mapped ones in
+    /// [`SWITCH_WEAK_POINTS`] order, then the rest in struct order: (key, baseline value, value
+    /// under test).
+    pub diffs: Vec<(String, String, String)>,
+    singles: Vec<Switches>,
+    profile: String,
+    sets: Vec<(String, String)>,
+}
+
+/// Most pair runs per violating case once singletons and the greedy reduction found no pair.
+const PAIR_BUDGET: usize = 120;
+
+impl Attribution {
+    /// The attribution context of a configuration; an error names a bad profile or override.
+    pub fn new(cfg: &ExploreConfig) -> Result<Attribution, String> {
+        let mut base = Switches::profile(&cfg.profile)
+            .ok_or_else(|| format!("unknown profile `{}`", cfg.profile))?;
+        for (k, v) in &cfg.sets {
+            base.set(k, v)?;
+        }
+        let mut target = Switches::default();
+        for (k, v) in &cfg.baseline {
+            target.set(k, v)?;
+        }
+        let (b, t) = (value_texts(&base), value_texts(&target));
+        let mut diffs: Vec<(String, String, String)> = b
+            .iter()
+            .zip(&t)
+            .filter(|(x, y)| x.1 != y.1)
+            .map(|(x, y)| (x.0.clone(), y.1.clone(), x.1.clone()))
+            .collect();
+        let rank = |k: &str| {
+            SWITCH_WEAK_POINTS
+                .iter()
+                .position(|(key, _, _)| *key == k)
+                .unwrap_or(usize::MAX)
+        };
+        // stable: struct order among the unmapped ones
+        diffs.sort_by_key(|d| rank(&d.0));
+        let mut singles = Vec::with_capacity(diffs.len());
+        for d in &diffs {
+            let mut s = base.clone();
+            s.set(&d.0, &d.1)?;
+            singles.push(s);
+        }
+        Ok(Attribution {
+            base,
+            diffs,
+            singles,
+            profile: cfg.profile.clone(),
+            sets: cfg.sets.clone(),
+        })
+    }
+
+    /// The switches under test with the diffs `idx` set to their baseline values.
+    pub fn flipped(&self, idx: &[usize]) -> Switches {
+        let mut s = self.base.clone();
+        for &i in idx {
+            let d = &self.diffs[i];
+            // values came from `values()` of valid switch sets: they parse back
+            let _ = s.set(&d.0, &d.1);
+        }
+        s
+    }
+
+    /// Names of diffs `idx`, in preference order.
+    pub fn names(&self, idx: &[usize]) -> Vec<String> {
+        idx.iter().map(|&i| self.diffs[i].0.clone()).collect()
+    }
+
+    /// The §7 weak points of diffs `idx` (deduplicated, in order).
+    pub fn weak_points(&self, idx: &[usize]) -> Vec<String> {
+        let mut w: Vec<String> = Vec::new();
+        for &i in idx {
+            let d = &self.diffs[i];
+            if let Some(x) = weak_point(&d.0, &d.2) {
+                if !w.iter().any(|y| y == x) {
+                    w.push(x.to_string());
+                }
+            }
+        }
+        w
+    }
+
+    /// The weak points a complete hunt should show: those §7 gives the named profile
+    /// ([`crate::engine::profiles::weak_points_of`]) plus those the `--set`s map to.
+    pub fn expected(&self) -> Vec<String> {
+        let mut w: Vec<String> = crate::engine::profiles::weak_points_of(&self.profile)
+            .unwrap_or(&[])
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        for (k, v) in &self.sets {
+            if let Some(x) = weak_point(k, v) {
+                if !w.iter().any(|y| y == x) {
+                    w.push(x.to_string());
+                }
+            }
+        }
+        w.sort_by_key(|x| x[1..].parse::<u32>().unwrap_or(0));
+        w
+    }
+
+    /// The root cause of each invariant in `violated` for the case built in `sc` (its switches
+    /// are changed and restored): (invariant, cause, other single causes, context); cause None
+    /// when the violation survives every flip.
+    ///
+    /// A single switch whose flip clears the violation is its cause (a behaviour that needs two
+    /// switches at once shows as either alone, the other listed as "also"). When no single flip
+    /// clears it, the smallest set found (greedy reduction of the full set, then a bounded pair
+    /// search) is made of switches each of which keeps the violation alive while the others are
+    /// flipped: independent causes of the same invariant in one case. Each is returned as its
+    /// own cause, with the rest of the set as its context (flipped when checking it).
+    pub fn attribute(&self, sc: &mut Scenario, violated: &[Invariant]) -> Vec<Cause> {
+        let saved = sc.switches.clone();
+        let mut run = |s: &Switches| -> Vec<Invariant> {
+            sc.switches = s.clone();
+            let mut v: Vec<Invariant> = sc.run().violations.iter().map(|v| v.invariant).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let n = self.diffs.len();
+        let single: Vec<Vec<Invariant>> = self.singles.iter().map(&mut run).collect();
+        let mut out = Vec::new();
+        let mut cache: HashMap<Vec<usize>, Vec<Invariant>> = HashMap::new();
+        let mut pair_budget = PAIR_BUDGET;
+        for &inv in violated {
+            let clears: Vec<usize> = (0..n).filter(|&i| !single[i].contains(&inv)).collect();
+            if let Some((&first, rest)) = clears.split_first() {
+                out.push((inv, Some(vec![first]), rest.to_vec(), Vec::new()));
+                continue;
+            }
+            let mut clears_set = |idx: &[usize]| -> bool {
+                let key = idx.to_vec();
+                if let Some(v) = cache.get(&key) {
+                    return !v.contains(&inv);
+                }
+                let v = run(&self.flipped(idx));
+                let c = !v.contains(&inv);
+                cache.insert(key, v);
+                c
+            };
+            let all: Vec<usize> = (0..n).collect();
+            if n == 0 || !clears_set(&all) {
+                out.push((inv, None, Vec::new(), Vec::new()));
+                continue;
+            }
+            // greedy reduction, dropping the least preferred switches first
+            let mut set = all;
+            for i in (0..n).rev() {
+                if set.len() <= 1 {
+                    break;
+                }
+                let cand: Vec<usize> = set.iter().copied().filter(|&x| x != i).collect();
+                if clears_set(&cand) {
+                    set = cand;
+                }
+            }
+            // a bounded search for a pair when the reduction left more
+            if set.len() > 2 {
+                'pairs: for a in 0..n {
+                    for b in a + 1..n {
+                        if pair_budget == 0 {
+                            break 'pairs;
+                        }
+                        pair_budget -= 1;
+                        if clears_set(&[a, b]) {
+                            set = vec![a, b];
+                            break 'pairs;
+                        }
+                    }
+                }
+            }
+            for &m in &set {
+                let ctx: Vec<usize> = set.iter().copied().filter(|&x| x != m).collect();
+                out.push((inv, Some(vec![m]), Vec::new(), ctx));
+            }
+        }
+        sc.switches = saved;
+        out
+    }
+
+    /// True when `c` still shows `inv` under test and `cause` still explains it: with the
+    /// context `ctx` flipped `inv` still occurs, and flipping `cause` too makes it go away; for no
+    /// cause, `inv` survives flipping every switch.
+    pub fn holds(
+        &self,
+        c: &CaseSpec,
+        cfg: &ExploreConfig,
+        inv: Invariant,
+        cause: Option<&[usize]>,
+        ctx: &[usize],
+    ) -> bool {
+        let Ok(mut sc) = c.scenario(&cfg.profile, &cfg.sets) else {
+            return false;
+        };
+        let mut has = |s: &Switches| -> bool {
+            sc.switches = s.clone();
+            sc.run().violations.iter().any(|v| v.invariant == inv)
+        };
+        if !has(&self.base.clone()) {
+            return false;
+        }
+        match cause {
+            None => {
+                let all: Vec<usize> = (0..self.diffs.len()).collect();
+                has(&self.flipped(&all))
+            }
+            Some(set) => {
+                if !ctx.is_empty() && !has(&self.flipped(ctx)) {
+                    return false;
+                }
+                let both: Vec<usize> = ctx.iter().chain(set).copied().collect();
+                !has(&self.flipped(&both))
+            }
+        }
     }
 }
 
-/// Shrinks `c` while a violation with signature `sig` still occurs.
-pub fn shrink(c: &CaseSpec, sig: &str, profile: &str, sets: &[(String, String)]) -> CaseSpec {
-    let holds = |x: &CaseSpec| signatures(x, profile, sets).iter().any(|(s, _)| s == sig);
+/// Shrinks `c` while `keep` holds.
+pub fn shrink_while(c: &CaseSpec, keep: &dyn Fn(&CaseSpec) -> bool) -> CaseSpec {
     let mut best = c.clone();
     let mut budget = 400;
     loop {
@@ -195,7 +563,7 @@ pub fn shrink(c: &CaseSpec, sig: &str, profile: &str, sets: &[(String, String)])
                 return best;
             }
             budget -= 1;
-            if holds(&cand) {
+            if keep(&cand) {
                 best = cand;
                 improved = true;
                 break;
@@ -305,8 +673,71 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
     v
 }
 
-/// Runs cases in batches until `stop(cases_done, findings)` says so; returns the findings
-/// (shrunk when configured). Deterministic for a given number of cases run.
+/// A root cause of one invariant in one case: (invariant, cause (None: survives every flip),
+/// other single switches that also explain it, context: the other independent causes, flipped
+/// when this one is checked).
+pub type Cause = (Invariant, Option<Vec<usize>>, Vec<usize>, Vec<usize>);
+
+/// One attributed violation of a case: a [`Cause`], the violation, its trail signature.
+type Hit = (Cause, Violation, String);
+
+/// Draws, runs and (when it violates) attributes case `i`.
+fn examine(cfg: &ExploreConfig, at: &Attribution, i: u64) -> (CaseSpec, Vec<Hit>) {
+    let c = draw_case_window(cfg.seed, i, &cfg.pools, &cfg.profile, cfg.window_bars);
+    let Ok(mut sc) = c.scenario(&cfg.profile, &cfg.sets) else {
+        return (c, Vec::new());
+    };
+    let r = sc.run();
+    if r.violations.is_empty() {
+        return (c, Vec::new());
+    }
+    let mut invs: Vec<Invariant> = r.violations.iter().map(|v| v.invariant).collect();
+    invs.sort();
+    invs.dedup();
+    let causes = at.attribute(&mut sc, &invs);
+    let hits = causes
+        .into_iter()
+        .filter_map(|cause| {
+            let v = r
+                .violations
+                .iter()
+                .find(|v| v.invariant == cause.0)?
+                .clone();
+            let sig = signature(&v, &r.output.log);
+            Some((cause, v, sig))
+        })
+        .collect();
+    (c, hits)
+}
+
+/// The grouping key of a finding.
+fn key_of(inv: Invariant, cause: &Option<Vec<String>>, masked_by: &Option<String>) -> String {
+    let c = match cause {
+        Some(c) => c.join(" + "),
+        None => "(survives every flip)".to_string(),
+    };
+    match masked_by {
+        Some(m) => format!("{}: {c} (masked by {m})", inv.name()),
+        None => format!("{}: {c}", inv.name()),
+    }
+}
+
+/// A finding before shrinking: its first case, how often it occurred.
+#[derive(Clone)]
+struct Group {
+    key: String,
+    inv: Invariant,
+    cause: Option<Vec<usize>>,
+    also: Vec<usize>,
+    ctx: Vec<usize>,
+    first: u64,
+    case: CaseSpec,
+    violation: Violation,
+    count: u64,
+}
+
+/// Runs the configured cases in batches until they are done or `stop(cases_run, findings)` says
+/// so; returns the findings (shrunk when configured). Deterministic for a given set of cases run.
 pub fn explore(
     cfg: &ExploreConfig,
     stop: &(dyn Fn(u64, usize) -> bool + Sync),
@@ -323,147 +754,451 @@ pub fn explore_with_progress(
     on_batch: &(dyn Fn(u64, usize) + Sync),
     on_found: &(dyn Fn(&ExploreResult) + Sync),
 ) -> ExploreResult {
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut raw: Vec<(String, Violation, u64, CaseSpec)> = Vec::new();
-    let mut done = 0u64;
+    let at = match Attribution::new(cfg) {
+        Ok(a) => a,
+        // the CLI checks profile and overrides first; a library caller gets no findings
+        Err(_) => {
+            return empty_result(cfg, 0, Vec::new());
+        }
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut dups = Duplicates::default();
+    let mut j = 0u64; // position in this part's sequence of indices
+    let mut run = 0u64; // cases run
     let mut reported = 0usize;
-    while !stop(done, raw.len()) {
-        let batch = cfg.batch.max(1);
+    let idx = |j: u64| cfg.partition.map_or(j, |p| p.index(j));
+    while idx(j) < cfg.cases && !stop(run, groups.len()) {
+        let mut batch = Vec::new();
+        while (batch.len() as u64) < cfg.batch.max(1) && idx(j) < cfg.cases {
+            batch.push(idx(j));
+            j += 1;
+        }
         // one task per case (sizes differ): idle cores can always steal the next one
-        let results: Vec<CaseOutcome> = (0..usize::try_from(batch).unwrap_or(usize::MAX))
-            .into_par_iter()
+        let results: Vec<(u64, CaseSpec, Vec<Hit>)> = batch
+            .par_iter()
             .with_max_len(1)
-            .map(|k| {
-                let i = done + k as u64;
-                let c = draw_case(cfg.seed, i, &cfg.pools, &cfg.profile);
-                let s = signatures(&c, &cfg.profile, &cfg.sets);
-                (i, c, s)
+            .map(|&i| {
+                let (c, h) = examine(cfg, &at, i);
+                (i, c, h)
             })
             .collect();
-        for (i, c, sigs) in results {
-            for (sig, v) in sigs {
-                if !seen.contains_key(&sig) {
-                    seen.insert(sig.clone(), raw.len());
-                    raw.push((sig, v, i, c.clone()));
+        for (i, c, hits) in results {
+            let mut seen_here: Vec<String> = Vec::new();
+            for ((inv, cause, also, ctx), v, sig) in hits {
+                let key = key_of(inv, &cause.as_ref().map(|c| at.names(c)), &None);
+                dups.signatures
+                    .entry(sig)
+                    .or_insert_with(|| (i, key.clone()));
+                if seen_here.contains(&key) {
+                    continue;
+                }
+                seen_here.push(key.clone());
+                match index.get(&key) {
+                    Some(&g) => groups[g].count += 1,
+                    None => {
+                        index.insert(key.clone(), groups.len());
+                        groups.push(Group {
+                            key,
+                            inv,
+                            cause,
+                            also,
+                            ctx,
+                            first: i,
+                            case: c.clone(),
+                            violation: v,
+                            count: 1,
+                        });
+                    }
                 }
             }
         }
-        done += batch;
-        on_batch(done, raw.len());
-        if raw.len() > reported {
-            reported = raw.len();
-            on_found(&assemble(cfg, done, &raw, false));
+        run += batch.len() as u64;
+        on_batch(run, groups.len());
+        if groups.len() > reported {
+            reported = groups.len();
+            on_found(&assemble(
+                cfg,
+                &at,
+                cfg.cases.min(idx(j)),
+                &groups,
+                &dups,
+                false,
+            ));
         }
     }
-    assemble(cfg, done, &raw, cfg.shrink)
+    let cases = if cfg.partition.is_some() {
+        cfg.cases
+    } else {
+        cfg.cases.min(idx(j))
+    };
+    assemble(cfg, &at, cases, &groups, &dups, cfg.shrink)
 }
 
-/// Findings from first hits, shrunk when `shrink` (in parallel; each finding independently).
+fn empty_result(cfg: &ExploreConfig, cases: u64, expected: Vec<String>) -> ExploreResult {
+    ExploreResult {
+        profile: cfg.profile.clone(),
+        sets: cfg.sets.clone(),
+        seed: cfg.seed,
+        cases,
+        partition: cfg.partition,
+        expected,
+        findings: Vec::new(),
+        duplicates: Duplicates::default(),
+        unmasked: Vec::new(),
+    }
+}
+
+/// The story and trail of `inv` in a replay of `c` (built exactly as `sim run` builds the file).
+pub fn replay_story(
+    c: &CaseSpec,
+    cfg: &ExploreConfig,
+    extra: &[(String, String)],
+    inv: Invariant,
+    weak: &[String],
+    cause: &[String],
+) -> Option<(String, Vec<String>)> {
+    let mut sets = cfg.sets.clone();
+    sets.extend(extra.iter().cloned());
+    let sc = c.scenario(&cfg.profile, &sets).ok()?;
+    let r = sc.run();
+    let v = r.violations.iter().find(|v| v.invariant == inv)?;
+    Some(report::story(v, &r.output.log, weak, cause))
+}
+
+/// Findings from groups, shrunk when `shrink_them` (in parallel; each finding independently).
 fn assemble(
     cfg: &ExploreConfig,
-    done: u64,
-    raw: &[(String, Violation, u64, CaseSpec)],
+    at: &Attribution,
+    cases: u64,
+    groups: &[Group],
+    dups: &Duplicates,
     shrink_them: bool,
 ) -> ExploreResult {
-    let findings: Vec<Finding> = raw
+    let extra = cfg.baseline.clone();
+    let masked_by = cfg.baseline.first().map(|(k, _)| k.clone());
+    let mut findings: Vec<Finding> = groups
         .par_iter()
         .with_max_len(1)
-        .enumerate()
-        .map(|(k, (sig, v, i, c))| {
+        .map(|g| {
             let shrunk = if shrink_them {
-                shrink(c, sig, &cfg.profile, &cfg.sets)
+                let keep = |x: &CaseSpec| at.holds(x, cfg, g.inv, g.cause.as_deref(), &g.ctx);
+                shrink_while(&g.case, &keep)
             } else {
-                c.clone()
+                g.case.clone()
             };
+            let cause = g.cause.as_ref().map(|c| at.names(c)).unwrap_or_default();
+            let weak = g
+                .cause
+                .as_ref()
+                .map(|c| at.weak_points(c))
+                .unwrap_or_default();
+            // the run under test already carries the baseline overrides in `sets`
+            let (story, trail) = if shrink_them {
+                replay_story(&shrunk, cfg, &[], g.inv, &weak, &cause)
+            } else {
+                None
+            }
+            .unwrap_or_else(|| {
+                (
+                    format!("{}: {}", g.inv.describe(), g.violation.message),
+                    Vec::new(),
+                )
+            });
             Finding {
-                id: k + 1,
-                invariant: v.invariant.name().to_string(),
-                signature: sig.clone(),
-                story: format!("{}: {}", v.invariant.describe(), v.message),
-                first_case: *i,
-                cases_until_hit: i + 1,
-                size_before: c.size(),
+                id: 0,
+                invariant: g.inv.name().to_string(),
+                key: match &masked_by {
+                    Some(m) => format!("{} (masked by {m})", g.key),
+                    None => g.key.clone(),
+                },
+                cause,
+                also: at.names(&g.also),
+                with: at.names(&g.ctx),
+                weak_points: weak,
+                masked_by: masked_by.clone(),
+                extra_sets: if masked_by.is_some() {
+                    extra.clone()
+                } else {
+                    Vec::new()
+                },
+                count: g.count,
+                story,
+                trail,
+                first_case: g.first,
+                cases_until_hit: g.first + 1,
+                size_before: g.case.size(),
                 size_after: shrunk.size(),
-                file: format!("finding-{}.toml", k + 1),
+                file: String::new(),
                 replay: String::new(),
                 case: shrunk,
             }
         })
         .collect();
-    ExploreResult {
-        profile: cfg.profile.clone(),
-        seed: cfg.seed,
-        cases: done,
-        findings,
+    order(&mut findings);
+    let mut res = empty_result(cfg, cases, at.expected());
+    res.findings = findings;
+    res.duplicates = dups.clone();
+    res
+}
+
+/// Puts findings in order of first hit (then invariant, then key) and numbers them.
+pub fn order(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (a.masked_by.is_some(), a.first_case, &a.invariant, &a.key).cmp(&(
+            b.masked_by.is_some(),
+            b.first_case,
+            &b.invariant,
+            &b.key,
+        ))
+    });
+    for (k, f) in findings.iter_mut().enumerate() {
+        f.id = k + 1;
+        f.file = format!("finding-{}.toml", k + 1);
     }
 }
 
-/// Writes `finding-<n>.toml` + `.csv`, `findings.md`, `findings.json`, `findings.html` into the
-/// existing folder `into`; replay commands name `dir`, the folder the files are published as.
-pub fn write(
-    into: &Path,
-    dir: &Path,
+/// Masking switches `--unmask` tries: (switch, value that unmasks, what masks). A switch is tried
+/// when the profile under test has another value.
+pub const MASKING: &[(&str, &str, &str)] = &[
+    (
+        "oco_quantity_source",
+        "result_or_order_amount",
+        "W1: legs of quantity 0 are never placed",
+    ),
+    (
+        "leg_tif_gte_gtc",
+        "false",
+        "GTE_GTC legs expire with the position, hiding survivors nobody cancels",
+    ),
+    (
+        "leg_close_position",
+        "false",
+        "closePosition legs close whatever is open, hiding quantity and reduceOnly bugs",
+    ),
+    (
+        "monitor_restarts",
+        "true",
+        "W3: a dead monitor never reacts to what the legs do",
+    ),
+];
+
+/// Runs `cfg` once per applicable masking switch with it set to its unmasking value (in the run
+/// and in the baseline), and appends the findings whose key the plain run lacks, tagged
+/// "masked by <switch>".
+pub fn unmask(
+    cfg: &ExploreConfig,
     res: &mut ExploreResult,
-    sets: &[(String, String)],
-    rate: Option<f64>,
-) -> std::io::Result<()> {
-    for f in res.findings.iter_mut() {
-        let name = format!("finding-{}", f.id);
-        let csv = format!("{}-1m-{name}.csv", f.case.symbol);
-        f.replay = format!("sim run {}", dir.join(&f.file).display());
-        let header = format!(
-            "sim explore finding {} against `{}` (seed {}, case {}).\n{}\nsignature: {}\nreplay: {}\nexpect-exit: 1\nexpect-violation: {}",
-            f.id, res.profile, res.seed, f.first_case, f.story, f.signature, f.replay, f.invariant
-        );
-        std::fs::write(into.join(&csv), f.case.csv())?;
-        std::fs::write(
-            into.join(&f.file),
-            f.case.toml(&name, &res.profile, sets, &csv, &header),
-        )?;
+    stop: &(dyn Fn(u64, usize) -> bool + Sync),
+) {
+    let Ok(at) = Attribution::new(cfg) else {
+        return;
+    };
+    let plain: Vec<String> = res.findings.iter().map(|f| f.key.clone()).collect();
+    let values = at.base.values();
+    for (k, v, _) in MASKING {
+        if values.iter().any(|(key, val)| key == k && val == v) {
+            continue;
+        }
+        unmask_one(cfg, res, stop, k, v, &plain);
     }
-    let mut md = format!(
-        "# sim explore: `{}`\n\nseed {}, {} cases{}, {} findings.\n\n",
-        res.profile,
-        res.seed,
-        res.cases,
-        rate.map(|r| format!(" ({r:.0} cases/s)"))
-            .unwrap_or_default(),
-        res.findings.len()
-    );
-    if !res.findings.is_empty() {
-        md.push_str("| # | invariant | signature | story | first hit (cases) | size before (bars/signals/faults) | after | replay |\n|---|---|---|---|---:|---|---|---|\n");
-        for f in &res.findings {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {:?} | {:?} | `{}` |",
-                f.id,
-                f.invariant,
-                f.signature.replace('|', "/"),
-                f.story.replace('|', "/"),
-                f.cases_until_hit,
-                f.size_before,
-                f.size_after,
-                f.replay
-            );
+    order(&mut res.findings);
+}
+
+fn unmask_one(
+    cfg: &ExploreConfig,
+    res: &mut ExploreResult,
+    stop: &(dyn Fn(u64, usize) -> bool + Sync),
+    k: &str,
+    v: &str,
+    plain: &[String],
+) {
+    let mut c = cfg.clone();
+    c.sets.retain(|(key, _)| key != k);
+    c.sets.push((k.to_string(), v.to_string()));
+    c.baseline = vec![(k.to_string(), v.to_string())];
+    let r = explore(&c, stop, &|_, _| {});
+    res.unmasked.push((k.to_string(), v.to_string()));
+    for f in r.findings {
+        let bare = f.key.split(" (masked by").next().unwrap_or("").to_string();
+        if f.cause.is_empty() || plain.contains(&bare) {
+            continue;
+        }
+        if res
+            .findings
+            .iter()
+            .any(|x| x.key.split(" (masked by").next() == Some(bare.as_str()))
+        {
+            continue;
+        }
+        res.findings.push(f);
+    }
+}
+
+/// Joins the results of the parts 1/N … N/N of one campaign into the result one run would give;
+/// an error names the first part that does not fit.
+pub fn merge(parts: &[(String, ExploreResult)]) -> Result<ExploreResult, String> {
+    let Some((name0, first)) = parts.first() else {
+        return Err("no parts given".into());
+    };
+    let Some(p0) = first.partition else {
+        return Err(format!("{name0}: not a part (run with --partition K/N)"));
+    };
+    let mut have = vec![false; p0.n as usize];
+    for (name, r) in parts {
+        let Some(p) = r.partition else {
+            return Err(format!("{name}: not a part (run with --partition K/N)"));
+        };
+        if p.n != p0.n
+            || r.profile != first.profile
+            || r.seed != first.seed
+            || r.cases != first.cases
+            || r.sets != first.sets
+            || r.unmasked != first.unmasked
+        {
+            return Err(format!(
+                "{name}: part {p} of `{}` seed {} ({} cases) does not belong with {name0} (part {p0} of `{}` seed {}, {} cases)",
+                r.profile, r.seed, r.cases, first.profile, first.seed, first.cases
+            ));
+        }
+        let slot = &mut have[(p.k - 1) as usize];
+        if *slot {
+            return Err(format!("{name}: part {p} given twice"));
+        }
+        *slot = true;
+    }
+    if let Some(k) = have.iter().position(|h| !h) {
+        return Err(format!("part {}/{} is missing", k + 1, p0.n));
+    }
+    let mut by_key: BTreeMap<String, Finding> = BTreeMap::new();
+    let mut dups = Duplicates::default();
+    for (_, r) in parts {
+        for f in &r.findings {
+            match by_key.get_mut(&f.key) {
+                Some(g) => {
+                    let count = g.count + f.count;
+                    if f.first_case < g.first_case {
+                        *g = f.clone();
+                    }
+                    g.count = count;
+                }
+                None => {
+                    by_key.insert(f.key.clone(), f.clone());
+                }
+            }
+        }
+        for (sig, (i, key)) in &r.duplicates.signatures {
+            let e = dups
+                .signatures
+                .entry(sig.clone())
+                .or_insert_with(|| (*i, key.clone()));
+            if *i < e.0 {
+                *e = (*i, key.clone());
+            }
         }
     }
-    std::fs::write(into.join("findings.md"), &md)?;
-    std::fs::write(
-        into.join("findings.json"),
-        serde_json::to_string_pretty(res).unwrap_or_default(),
-    )?;
-    let body = md
-        .lines()
-        .map(|l| {
-            l.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(
-        into.join("findings.html"),
-        format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>sim explore {}</title></head><body><pre>{}</pre></body></html>\n", res.profile, body),
-    )?;
-    Ok(())
+    let mut findings: Vec<Finding> = by_key.into_values().collect();
+    // as the single run: a masked finding is kept only when no plain one has its key, and one
+    // key found by several masking switches is credited to the first switch tried
+    let bare = |f: &Finding| f.key.split(" (masked by").next().unwrap_or("").to_string();
+    let plain: Vec<String> = findings
+        .iter()
+        .filter(|f| f.masked_by.is_none())
+        .map(|f| f.key.clone())
+        .collect();
+    let rank = |f: &Finding| {
+        MASKING
+            .iter()
+            .position(|x| Some(x.0) == f.masked_by.as_deref())
+            .unwrap_or(usize::MAX)
+    };
+    let mut best: BTreeMap<String, usize> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.masked_by.is_some()) {
+        let r = rank(f);
+        let e = best.entry(bare(f)).or_insert(r);
+        *e = (*e).min(r);
+    }
+    findings.retain(|f| {
+        f.masked_by.is_none() || (!plain.contains(&bare(f)) && best.get(&bare(f)) == Some(&rank(f)))
+    });
+    for f in findings.iter_mut() {
+        f.replay.clear();
+    }
+    order(&mut findings);
+    Ok(ExploreResult {
+        profile: first.profile.clone(),
+        sets: first.sets.clone(),
+        seed: first.seed,
+        cases: first.cases,
+        partition: None,
+        expected: first.expected.clone(),
+        findings,
+        duplicates: dups,
+        unmasked: first.unmasked.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribution_diffs_are_the_overrides_and_prefer_mapped_switches() {
+        let mut cfg = ExploreConfig::new("reference", 1, 1);
+        assert!(Attribution::new(&cfg).unwrap().diffs.is_empty());
+        cfg.sets = vec![
+            ("duplicate_ttl_ms".into(), "1000".into()),
+            ("monitor_restarts".into(), "false".into()),
+        ];
+        let at = Attribution::new(&cfg).unwrap();
+        let names: Vec<&str> = at.diffs.iter().map(|d| d.0.as_str()).collect();
+        assert_eq!(names, ["monitor_restarts", "duplicate_ttl_ms"]);
+        assert_eq!(at.expected(), ["W3"]);
+        // the baseline moves with --unmask: a switch set in both is no difference
+        cfg.baseline = vec![("monitor_restarts".into(), "false".into())];
+        let at = Attribution::new(&cfg).unwrap();
+        assert_eq!(at.names(&[0]), ["duplicate_ttl_ms"]);
+        // a live profile: W1 in v1.1.78 only, W5 in the 2026-08 snapshot only
+        let w78 = Attribution::new(&ExploreConfig::new("tradeengine-v1.1.78", 1, 1))
+            .unwrap()
+            .expected();
+        let w80 = Attribution::new(&ExploreConfig::new("tradeengine-v1.1.80", 1, 1))
+            .unwrap()
+            .expected();
+        assert!(w78.contains(&"W1".to_string()) && !w80.contains(&"W1".to_string()));
+        // flipping every difference gives the baseline back
+        let all: Vec<usize> = (0..at.diffs.len()).collect();
+        let mut want = Switches::default();
+        want.set("monitor_restarts", "false").unwrap();
+        assert_eq!(at.flipped(&all), want);
+    }
+
+    #[test]
+    fn partitions_cover_every_index_once() {
+        assert!(Partition::parse("0/3").is_none() && Partition::parse("4/3").is_none());
+        assert!(Partition::parse("1/0").is_none() && Partition::parse("x").is_none());
+        let n = 3;
+        let mut seen = vec![0u32; 30];
+        for k in 1..=n {
+            let p = Partition::parse(&format!("{k}/{n}")).unwrap();
+            for j in 0..10 {
+                seen[p.index(j) as usize] += 1;
+            }
+        }
+        assert!(seen.iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn a_case_round_trips_through_json() {
+        let c = draw_case(3, 7, &[], "reference");
+        let back: CaseSpec = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn live_profiles_draw_hedge_cases_only() {
+        assert!(hedge_only("tradeengine-v1.1.80") && !hedge_only("reference"));
+        assert!((0..200).all(|i| draw_case(1, i, &[], "tradeengine-2026-08").hedge));
+        assert!((0..200).any(|i| !draw_case(1, i, &[], "reference").hedge));
+    }
 }
