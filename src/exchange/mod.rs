@@ -557,6 +557,11 @@ impl MockExchange {
         self.out.push((TimeMs(self.cur.time), e));
     }
 
+    /// True when every position side is at zero.
+    pub fn is_flat(&self) -> bool {
+        self.pos.iter().all(|p| p.amt == 0)
+    }
+
     /// Signed position amount (in quantity units) of a position side.
     pub fn position_amt(&self, ps: PositionSide) -> Decimal {
         self.spec.qty(self.pos[ps_idx(ps)].amt)

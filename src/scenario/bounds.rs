@@ -476,6 +476,9 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
             }
         }
     }
+    if let Some(st) = &raw.strategy {
+        strategy(&s, st)?;
+    }
     for (i, m) in raw.manual_closes.iter().enumerate() {
         time(&s, &format!("manual_closes[{i}].at"), &m.at)?;
     }
@@ -625,4 +628,86 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         }
     }
     Ok(())
+}
+
+/// Checks `[strategy]` and turns it into the simulator's strategy.
+pub(crate) fn strategy(
+    s: &Site,
+    st: &super::StrategySection,
+) -> Result<crate::sim::strategy::Bracket, ScenarioError> {
+    use crate::sim::strategy::{Bracket, BracketSide, Distance};
+    use End::*;
+    if st.kind != "bracket" {
+        return Err(s.err(
+            "strategy.kind",
+            format!(
+                "`{}` is not a strategy (the built-in one is \"bracket\")",
+                st.kind.escape_debug()
+            ),
+        ));
+    }
+    let dist = |leg: &str,
+                pct: Option<Decimal>,
+                ticks: Option<i64>|
+     -> Result<Distance, ScenarioError> {
+        match (pct, ticks) {
+            (Some(p), None) => {
+                dec(
+                    s,
+                    &format!("strategy.{leg}_pct"),
+                    p,
+                    Excl(0, 0),
+                    Excl(1, 0),
+                    "a fraction of the close, 0.004 is 0.4 %",
+                )?;
+                Ok(Distance::Pct(p))
+            }
+            (None, Some(t)) => {
+                int(s, &format!("strategy.{leg}_ticks"), t, 1, MAX_PRICE)?;
+                Ok(Distance::Ticks(t))
+            }
+            (Some(_), Some(_)) => Err(s.err(
+                &format!("strategy.{leg}_ticks"),
+                format!("give `{leg}_pct` or `{leg}_ticks`, not both"),
+            )),
+            (None, None) => Err(s.err(
+                "strategy",
+                format!("no {leg} distance: add `{leg}_pct = 0.004` or `{leg}_ticks = …` under [strategy]"),
+            )),
+        }
+    };
+    let sl = dist("sl", st.sl_pct, st.sl_ticks)?;
+    let tp = dist("tp", st.tp_pct, st.tp_ticks)?;
+    if let Some(q) = st.quantity {
+        dec(
+            s,
+            "strategy.quantity",
+            q,
+            Incl(0, 0),
+            Incl(MAX_QTY, 0),
+            "0 is the minimum size",
+        )?;
+    }
+    if let Some(c) = st.confidence {
+        dec(s, "strategy.confidence", c, Incl(0, 0), Incl(1, 0), "")?;
+    }
+    if let Some(n) = st.reenter_after_bars {
+        int(s, "strategy.reenter_after_bars", i64::from(n), 0, 1_000_000)?;
+    }
+    let id = st.strategy.clone().unwrap_or_else(|| "bracket".into());
+    if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) {
+        return Err(s.err(
+            "strategy.strategy",
+            "give 1 to 64 printable characters (the strategy_id of its signals)",
+        ));
+    }
+    Ok(Bracket {
+        side: st.side.unwrap_or(BracketSide::Long),
+        quantity: st.quantity.unwrap_or_default(),
+        sl,
+        tp,
+        reenter_after_bars: st.reenter_after_bars.unwrap_or(0),
+        strategy_id: id,
+        confidence: st.confidence.unwrap_or(Decimal::new(8, 1)),
+    })
 }

@@ -536,12 +536,17 @@ fn build_inner(
         initial_balance: exchange.initial_balance,
         trail_len: 12,
     };
+    let strategy = match &raw.strategy {
+        Some(st) => Some(bounds::strategy(&site, st)?),
+        None => None,
+    };
     let sim = SimConfig {
         seed: raw.seed,
         latency: raw.latency.clone(),
         faults: raw.faults.clone(),
         skip_idle_polls: eng.skip_idle_polls,
         monitor: eng.monitor,
+        strategy,
     };
     // a plain name (bounds::validate)
     let name = raw.name.clone().unwrap_or_else(|| {

@@ -75,6 +75,9 @@ pub struct ScenarioFile {
     /// Signals.
     #[serde(default)]
     pub signals: SignalsSection,
+    /// A built-in strategy sending signals during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<StrategySection>,
     /// Manual closes.
     #[serde(default)]
     pub manual_closes: Vec<ManualCloseSpec>,
@@ -296,6 +299,41 @@ pub struct RandomSignals {
     /// "both", "long" or "short".
     #[serde(default)]
     pub sides: Option<String>,
+}
+
+/// `[strategy]`: a built-in reactive strategy (see [`crate::sim::strategy`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategySection {
+    /// Which strategy: `bracket` (the only one).
+    pub kind: String,
+    /// `long` (default), `short` or `alternate`.
+    #[serde(default)]
+    pub side: Option<crate::sim::strategy::BracketSide>,
+    /// Entry quantity (0 or absent: minimum size).
+    #[serde(default)]
+    pub quantity: Option<Decimal>,
+    /// Stop-loss distance as a fraction of the entry bar's close (or give `sl_ticks`).
+    #[serde(default)]
+    pub sl_pct: Option<Decimal>,
+    /// Take-profit distance as a fraction of the entry bar's close (or give `tp_ticks`).
+    #[serde(default)]
+    pub tp_pct: Option<Decimal>,
+    /// Stop-loss distance in ticks.
+    #[serde(default)]
+    pub sl_ticks: Option<i64>,
+    /// Take-profit distance in ticks.
+    #[serde(default)]
+    pub tp_ticks: Option<i64>,
+    /// Bar closes to wait, flat, before entering again (default 0: at the close of the exit bar).
+    #[serde(default)]
+    pub reenter_after_bars: Option<u32>,
+    /// strategy_id of its signals (default `bracket`).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Confidence of its signals (default 0.8).
+    #[serde(default)]
+    pub confidence: Option<Decimal>,
 }
 
 /// One manual close.

@@ -16,6 +16,7 @@
 //! answer and changed nothing. `skip_idle_polls = false` turns this off; both give the same log.
 
 pub mod rng;
+pub mod strategy;
 pub mod venue;
 
 use crate::api::*;
@@ -149,6 +150,8 @@ pub struct SimConfig {
     pub skip_idle_polls: bool,
     /// Poll or stream (stream events are delivered only in stream mode).
     pub monitor: Monitor,
+    /// A built-in reactive strategy sending signals during the run (besides `signals`).
+    pub strategy: Option<strategy::Bracket>,
 }
 
 /// Counters of the loop.
@@ -354,6 +357,7 @@ enum Item {
     Restart,
     Manual,
     Signal,
+    Strategy,
     Timer,
 }
 
@@ -428,6 +432,7 @@ fn run_inner(
     // a pass starts at least 1 ms after the previous one, so a zero interval with zero latency
     // still makes progress
     let mut last_timer = TimeMs(i64::MIN / 2);
+    let mut strat = cfg.strategy.clone().map(strategy::BracketRun::new);
     loop {
         if clock >= next_progress {
             let done = (clock.0 - span.0 .0).clamp(0, span.1 .0 - span.0 .0);
@@ -448,6 +453,10 @@ fn run_inner(
         consider(restarts.get(ri).map(|&t| TimeMs(t)), Item::Restart);
         consider(manual.get(mi).map(|m| m.at), Item::Manual);
         consider(signals.get(si).map(|s| s.timestamp), Item::Signal);
+        consider(
+            strat.as_ref().and_then(|s| s.next_check(&v.ex)),
+            Item::Strategy,
+        );
         consider(engine.next_timer(), Item::Timer);
         let Some((t, item)) = best else {
             v.sync(end);
@@ -475,6 +484,7 @@ fn run_inner(
                 restarts.get(ri).map(|&t| TimeMs(t)),
                 manual.get(mi).map(|m| m.at),
                 signals.get(si).map(|s| s.timestamp),
+                strat.as_ref().and_then(|s| s.next_check(&v.ex)),
             ]
             .into_iter()
             .flatten()
@@ -606,6 +616,17 @@ fn run_inner(
                 let s = &signals[si];
                 si += 1;
                 engine.on_signal(s, &mut client);
+            }
+            Item::Strategy => {
+                let now = client.clock;
+                match strat.as_mut().and_then(|s| s.check(&client.v.ex, now)) {
+                    Some(sig) => engine.on_signal(&sig, &mut client),
+                    // a look that sent nothing changed nothing
+                    None => {
+                        clock = client.clock;
+                        continue;
+                    }
+                }
             }
             Item::Timer => {
                 client.v.feed.stats.passes += 1;
