@@ -550,13 +550,24 @@ fn real_side(path: &Path, sc: &Scenario) -> Result<RealSide, String> {
     type Pending = (u64, Option<Endpoint>, i64, BTreeMap<String, String>);
     let mut pending: Option<Pending> = None;
     let mut replayed: Option<(u64, u16, Value)> = None;
-    let fail = |rd: &Reader, m: String| format!("{}: line {}: {m}", path.display(), rd.line_no);
+    let fail = |rd: &Reader, m: String| format!("{}:{}: {m}", path.display(), rd.line_no);
     while let Some(line) = rd
         .next_line()
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|e| format!("{}:{e}", path.display()))?
     {
         match line {
-            Line::Header(h) => rs.header = Some(h),
+            Line::Header(h) => {
+                if h.clock != "lockstep" {
+                    return Err(fail(
+                        &rd,
+                        format!(
+                            "field `clock`: `{}`: only lockstep sessions replay; record with `sim serve --clock lockstep`",
+                            h.clock
+                        ),
+                    ));
+                }
+                rs.header = Some(h)
+            }
             Line::Frame => {}
             Line::Req {
                 n,
@@ -1018,5 +1029,69 @@ fn yes(b: bool) -> &'static str {
         "yes"
     } else {
         "no"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(reqs: &[(Endpoint, i64, &str)]) -> Vec<Item> {
+        let mut s = Side::default();
+        for (ep, t, q) in reqs {
+            let p = s.ids.normalise(query_map(q));
+            s.push(*ep, *t, p, "200".into());
+        }
+        s.flush();
+        s.items
+    }
+
+    #[test]
+    fn polls_group_between_writes_and_match_whatever_the_cadence() {
+        use Endpoint::*;
+        let real = side(&[
+            (
+                NewOrder,
+                100,
+                "symbol=X&side=BUY&quantity=1.50&timestamp=1&signature=a",
+            ),
+            (OpenOrders, 200, "symbol=X"),
+            (OpenOrders, 2200, "symbol=X"),
+            (OpenOrders, 4200, "symbol=X"),
+            (CancelOrder, 5000, "symbol=X&orderId=77"),
+        ]);
+        let port = side(&[
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=1.5"),
+            (OpenOrders, 300, "symbol=X"),
+            (CancelOrder, 5000, "symbol=X&orderId=91"),
+            (NewOrder, 9000, "symbol=X&side=SELL&quantity=1"),
+        ]);
+        assert_eq!(real.len(), 3, "two writes and one group of three polls");
+        assert_eq!(real[1].count, 3);
+        let a = align(&real, &port, 1000);
+        let fates: Vec<Fate> = a.iter().map(|x| x.fate).collect();
+        assert_eq!(
+            fates,
+            [Fate::Matched, Fate::Matched, Fate::Matched, Fate::Extra],
+            "venue ids renamed by appearance (o1 on both sides), 1.50 = 1.5, timestamp dropped"
+        );
+    }
+
+    #[test]
+    fn different_parameters_differ_and_far_requests_are_missing_and_extra() {
+        use Endpoint::*;
+        let real = side(&[
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=2"),
+            (NewOrder, 50_000, "symbol=X&side=SELL&quantity=1"),
+        ]);
+        let port = side(&[
+            (NewOrder, 150, "symbol=X&side=BUY&quantity=3"),
+            (NewOrder, 90_000, "symbol=X&side=SELL&quantity=1"),
+        ]);
+        let a = align(&real, &port, 1000);
+        assert_eq!(a[0].fate, Fate::Differing);
+        assert_eq!(a[0].diff, ["quantity: real 2 port 3"]);
+        assert_eq!(a[1].fate, Fate::Missing);
+        assert_eq!(a[2].fate, Fate::Extra);
     }
 }
