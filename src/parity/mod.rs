@@ -26,11 +26,12 @@
 //! groups, compared as units: the port's cadence may differ without failing the trace (the counts
 //! are reported side by side), and memory stays bounded by the number of writes.
 //!
-//! **Alignment.** Items are taken in time order. An item matches the earliest unused item of the
-//! other side with the same endpoint and normalised parameters whose time span lies within the
-//! window (default: [`default_window_ms`]). Left-overs with the same endpoint within the window
-//! pair up as *differing* (the differing parameters are listed), as do matched writes out of
-//! order; the rest are *missing* (real only) or *extra* (port only).
+//! **Alignment.** Items are taken in time order. An item matches the unused item of the other
+//! side with the same endpoint and normalised parameters whose time span lies within the window
+//! (default: [`default_window_ms`]) and whose first request is nearest in time. Left-overs with
+//! the same endpoint within the window pair up as *differing* (the differing parameters are
+//! listed), as do matched writes out of order; the rest are *missing* (real only) or *extra*
+//! (port only).
 //!
 //! Ordering: everything in the output is in trace order; maps are `BTreeMap`.
 
@@ -708,15 +709,23 @@ pub fn align(real: &[Item], port: &[Item], w: i64) -> Vec<Aligned> {
         while *cur < list.len() && (used[list[*cur]] || port[list[*cur]].t_last < r.t_first - w) {
             *cur += 1;
         }
+        // the candidate nearest in time: a lone read (a gate's check) must not take the place
+        // of the group of polls that starts right after it
+        let mut best: Option<(i64, usize)> = None;
         let mut k = *cur;
         while k < list.len() && port[list[k]].t_first <= r.t_last + w {
             let pi = list[k];
             if !used[pi] && within(r, &port[pi], w) {
-                used[pi] = true;
-                fate[ri] = Some((Fate::Matched, pi, Vec::new()));
-                break;
+                let d = (port[pi].t_first - r.t_first).abs();
+                if best.is_none_or(|(bd, _)| d < bd) {
+                    best = Some((d, pi));
+                }
             }
             k += 1;
+        }
+        if let Some((_, pi)) = best {
+            used[pi] = true;
+            fate[ri] = Some((Fate::Matched, pi, Vec::new()));
         }
     }
     // writes out of order
@@ -1075,6 +1084,34 @@ mod tests {
             [Fate::Matched, Fate::Matched, Fate::Matched, Fate::Extra],
             "venue ids renamed by appearance (o1 on both sides), 1.50 = 1.5, timestamp dropped"
         );
+    }
+
+    #[test]
+    fn a_lone_check_before_an_entry_does_not_take_the_place_of_the_polls() {
+        use Endpoint::*;
+        let real = side(&[
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=1"),
+            (OpenAlgoOrders, 200, "symbol=X"),
+            (NewAlgoOrder, 300, "symbol=X&side=SELL"),
+            (OpenAlgoOrders, 400, "symbol=X"),
+            (OpenAlgoOrders, 2400, "symbol=X"),
+        ]);
+        let port = side(&[
+            (OpenAlgoOrders, 0, "symbol=X"),
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=1"),
+            (OpenAlgoOrders, 200, "symbol=X"),
+            (NewAlgoOrder, 300, "symbol=X&side=SELL"),
+            (OpenAlgoOrders, 400, "symbol=X"),
+            (OpenAlgoOrders, 2400, "symbol=X"),
+        ]);
+        let a = align(&real, &port, 1000);
+        let extra: Vec<i64> = a
+            .iter()
+            .filter(|x| x.fate == Fate::Extra)
+            .map(|x| port[x.port.unwrap()].t_first)
+            .collect();
+        assert_eq!(extra, [0], "only the gate's check is extra");
+        assert!(a.iter().all(|x| x.fate != Fate::Missing));
     }
 
     #[test]
