@@ -14,7 +14,7 @@ fn scenario_path(trace: &Path, given: Option<PathBuf>) -> Result<(PathBuf, &'sta
         return Ok((p, "--scenario"));
     }
     let (header, name) = crate::parity::trace::scenario_hint(trace)
-        .map_err(|e| bad(format!("{}: {e}", trace.display())))?;
+        .map_err(|e| bad(format!("{}:{e}", trace.display())))?;
     match header {
         Some(h) if !h.scenario.is_empty() => Ok((PathBuf::from(h.scenario), "header")),
         _ => Err(bad(format!(

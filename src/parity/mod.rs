@@ -26,11 +26,12 @@
 //! groups, compared as units: the port's cadence may differ without failing the trace (the counts
 //! are reported side by side), and memory stays bounded by the number of writes.
 //!
-//! **Alignment.** Items are taken in time order. An item matches the earliest unused item of the
-//! other side with the same endpoint and normalised parameters whose time span lies within the
-//! window (default: [`default_window_ms`]). Left-overs with the same endpoint within the window
-//! pair up as *differing* (the differing parameters are listed), as do matched writes out of
-//! order; the rest are *missing* (real only) or *extra* (port only).
+//! **Alignment.** Items are taken in time order. An item matches the unused item of the other
+//! side with the same endpoint and normalised parameters whose time span lies within the window
+//! (default: [`default_window_ms`]) and whose first request is nearest in time. Left-overs with
+//! the same endpoint within the window pair up as *differing* (the differing parameters are
+//! listed), as do matched writes out of order; the rest are *missing* (real only) or *extra*
+//! (port only).
 //!
 //! Ordering: everything in the output is in trace order; maps are `BTreeMap`.
 
@@ -550,13 +551,24 @@ fn real_side(path: &Path, sc: &Scenario) -> Result<RealSide, String> {
     type Pending = (u64, Option<Endpoint>, i64, BTreeMap<String, String>);
     let mut pending: Option<Pending> = None;
     let mut replayed: Option<(u64, u16, Value)> = None;
-    let fail = |rd: &Reader, m: String| format!("{}: line {}: {m}", path.display(), rd.line_no);
+    let fail = |rd: &Reader, m: String| format!("{}:{}: {m}", path.display(), rd.line_no);
     while let Some(line) = rd
         .next_line()
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|e| format!("{}:{e}", path.display()))?
     {
         match line {
-            Line::Header(h) => rs.header = Some(h),
+            Line::Header(h) => {
+                if h.clock != "lockstep" {
+                    return Err(fail(
+                        &rd,
+                        format!(
+                            "field `clock`: `{}`: only lockstep sessions replay; record with `sim serve --clock lockstep`",
+                            h.clock
+                        ),
+                    ));
+                }
+                rs.header = Some(h)
+            }
             Line::Frame => {}
             Line::Req {
                 n,
@@ -697,15 +709,23 @@ pub fn align(real: &[Item], port: &[Item], w: i64) -> Vec<Aligned> {
         while *cur < list.len() && (used[list[*cur]] || port[list[*cur]].t_last < r.t_first - w) {
             *cur += 1;
         }
+        // the candidate nearest in time: a lone read (a gate's check) must not take the place
+        // of the group of polls that starts right after it
+        let mut best: Option<(i64, usize)> = None;
         let mut k = *cur;
         while k < list.len() && port[list[k]].t_first <= r.t_last + w {
             let pi = list[k];
             if !used[pi] && within(r, &port[pi], w) {
-                used[pi] = true;
-                fate[ri] = Some((Fate::Matched, pi, Vec::new()));
-                break;
+                let d = (port[pi].t_first - r.t_first).abs();
+                if best.is_none_or(|(bd, _)| d < bd) {
+                    best = Some((d, pi));
+                }
             }
             k += 1;
+        }
+        if let Some((_, pi)) = best {
+            used[pi] = true;
+            fate[ri] = Some((Fate::Matched, pi, Vec::new()));
         }
     }
     // writes out of order
@@ -1018,5 +1038,97 @@ fn yes(b: bool) -> &'static str {
         "yes"
     } else {
         "no"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(reqs: &[(Endpoint, i64, &str)]) -> Vec<Item> {
+        let mut s = Side::default();
+        for (ep, t, q) in reqs {
+            let p = s.ids.normalise(query_map(q));
+            s.push(*ep, *t, p, "200".into());
+        }
+        s.flush();
+        s.items
+    }
+
+    #[test]
+    fn polls_group_between_writes_and_match_whatever_the_cadence() {
+        use Endpoint::*;
+        let real = side(&[
+            (
+                NewOrder,
+                100,
+                "symbol=X&side=BUY&quantity=1.50&timestamp=1&signature=a",
+            ),
+            (OpenOrders, 200, "symbol=X"),
+            (OpenOrders, 2200, "symbol=X"),
+            (OpenOrders, 4200, "symbol=X"),
+            (CancelOrder, 5000, "symbol=X&orderId=77"),
+        ]);
+        let port = side(&[
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=1.5"),
+            (OpenOrders, 300, "symbol=X"),
+            (CancelOrder, 5000, "symbol=X&orderId=91"),
+            (NewOrder, 9000, "symbol=X&side=SELL&quantity=1"),
+        ]);
+        assert_eq!(real.len(), 3, "two writes and one group of three polls");
+        assert_eq!(real[1].count, 3);
+        let a = align(&real, &port, 1000);
+        let fates: Vec<Fate> = a.iter().map(|x| x.fate).collect();
+        assert_eq!(
+            fates,
+            [Fate::Matched, Fate::Matched, Fate::Matched, Fate::Extra],
+            "venue ids renamed by appearance (o1 on both sides), 1.50 = 1.5, timestamp dropped"
+        );
+    }
+
+    #[test]
+    fn a_lone_check_before_an_entry_does_not_take_the_place_of_the_polls() {
+        use Endpoint::*;
+        let real = side(&[
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=1"),
+            (OpenAlgoOrders, 200, "symbol=X"),
+            (NewAlgoOrder, 300, "symbol=X&side=SELL"),
+            (OpenAlgoOrders, 400, "symbol=X"),
+            (OpenAlgoOrders, 2400, "symbol=X"),
+        ]);
+        let port = side(&[
+            (OpenAlgoOrders, 0, "symbol=X"),
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=1"),
+            (OpenAlgoOrders, 200, "symbol=X"),
+            (NewAlgoOrder, 300, "symbol=X&side=SELL"),
+            (OpenAlgoOrders, 400, "symbol=X"),
+            (OpenAlgoOrders, 2400, "symbol=X"),
+        ]);
+        let a = align(&real, &port, 1000);
+        let extra: Vec<i64> = a
+            .iter()
+            .filter(|x| x.fate == Fate::Extra)
+            .map(|x| port[x.port.unwrap()].t_first)
+            .collect();
+        assert_eq!(extra, [0], "only the gate's check is extra");
+        assert!(a.iter().all(|x| x.fate != Fate::Missing));
+    }
+
+    #[test]
+    fn different_parameters_differ_and_far_requests_are_missing_and_extra() {
+        use Endpoint::*;
+        let real = side(&[
+            (NewOrder, 100, "symbol=X&side=BUY&quantity=2"),
+            (NewOrder, 50_000, "symbol=X&side=SELL&quantity=1"),
+        ]);
+        let port = side(&[
+            (NewOrder, 150, "symbol=X&side=BUY&quantity=3"),
+            (NewOrder, 90_000, "symbol=X&side=SELL&quantity=1"),
+        ]);
+        let a = align(&real, &port, 1000);
+        assert_eq!(a[0].fate, Fate::Differing);
+        assert_eq!(a[0].diff, ["quantity: real 2 port 3"]);
+        assert_eq!(a[1].fate, Fate::Missing);
+        assert_eq!(a[2].fate, Fate::Extra);
     }
 }

@@ -84,14 +84,14 @@ impl Reader {
     }
 
     /// The next line, `Ok(None)` at the end; a line that is not a trace line is an error
-    /// naming its number.
+    /// starting with its number (`N: …`, for `FILE:N: …`).
     pub fn next_line(&mut self) -> Result<Option<Line>, String> {
         loop {
             self.buf.clear();
             let n = self
                 .inner
                 .read_line(&mut self.buf)
-                .map_err(|e| format!("line {}: {e}", self.line_no + 1))?;
+                .map_err(|e| format!("{}: {e}", self.line_no + 1))?;
             if n == 0 {
                 return Ok(None);
             }
@@ -100,10 +100,10 @@ impl Reader {
                 continue;
             }
             let v: Value = serde_json::from_str(&self.buf)
-                .map_err(|e| format!("line {}: not JSON: {e}", self.line_no))?;
+                .map_err(|e| format!("{}: not JSON: {e}", self.line_no))?;
             return parse_line(&v)
                 .map(Some)
-                .ok_or_else(|| format!("line {}: not a trace line", self.line_no));
+                .ok_or_else(|| format!("{}: not a trace line", self.line_no));
         }
     }
 }
