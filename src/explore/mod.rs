@@ -622,6 +622,11 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
         x.faults.restarts_ms.remove(i);
         v.push(x);
     }
+    for i in 0..f.targeted.len() {
+        let mut x = c.clone();
+        x.faults.targeted.remove(i);
+        v.push(x);
+    }
     zero!(rate_limit_ppm);
     zero!(timeout_ppm);
     zero!(server_error_ppm);
