@@ -482,11 +482,9 @@ impl Attribution {
         let mut pair_budget = PAIR_BUDGET;
         for &inv in violated {
             let mut first = None;
-            for i in 0..n {
-                if single[i].is_none() {
-                    single[i] = Some(run(&self.singles[i]));
-                }
-                if single[i].as_ref().is_some_and(|v| !v.contains(&inv)) {
+            for (i, slot) in single.iter_mut().enumerate() {
+                let v = slot.get_or_insert_with(|| run(&self.singles[i]));
+                if !v.contains(&inv) {
                     first = Some(i);
                     break;
                 }
@@ -1215,7 +1213,7 @@ mod tests {
         assert!(Partition::parse("0/3").is_none() && Partition::parse("4/3").is_none());
         assert!(Partition::parse("1/0").is_none() && Partition::parse("x").is_none());
         let n = 3;
-        let mut seen = vec![0u32; 30];
+        let mut seen = [0u32; 30];
         for k in 1..=n {
             let p = Partition::parse(&format!("{k}/{n}")).unwrap();
             for j in 0..10 {
