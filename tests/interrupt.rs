@@ -91,7 +91,7 @@ fn normalized(mut snap: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> 
 
 /// An intermediate explore report: whole by its own index (every finding listed in
 /// findings.json has its scenario and CSV, nothing else is there) and each finding the same
-/// (id, invariant, signature) as in the finished report.
+/// (id, invariant, key) as in the finished report.
 fn is_whole_partial_explore(
     snap: &BTreeMap<String, Vec<u8>>,
     new: &BTreeMap<String, Vec<u8>>,
@@ -108,7 +108,7 @@ fn is_whole_partial_explore(
         (
             f["id"].as_u64(),
             f["invariant"].as_str().map(str::to_string),
-            f["signature"].as_str().map(str::to_string),
+            f["key"].as_str().map(str::to_string),
         )
     };
     let fin_keys: Vec<_> = fin["findings"]

@@ -2,12 +2,26 @@
 //! faults. Drawn from a seed here (`sim explore`) or by proptest strategies (`tests/common`), run
 //! through the same scenario builder as a file, and written out as a scenario + CSV that
 //! `sim run` replays to the same log.
+//!
+//! Generators: bars (real windows or generated shapes), 1–5 signals (buy, sell, close, hold; SL/TP
+//! one tick away, at the entry, on the wrong side, missing), a duplicate of one signal (same
+//! second, within the dedup TTLs, or later), a manual close, position mode (hedge only for
+//! profiles that always send `positionSide`), monitor, poll interval, latency, intrabar policy,
+//! random faults, a restart anywhere and a restart just after a signal.
+//!
+//! Hook for what the scenario language adds (LIMIT/STOP entries, partial manual closes, external
+//! cancel/expiry of live legs, targeted faults, delayed delivery): each is one more field of
+//! [`CaseSpec`] (serde-defaulted, so older `findings.json` parts still read), one more draw at
+//! the end of [`CaseSpec::draw_for`] (at the end, so earlier draws and thus existing cases keep
+//! their values), one more line in [`CaseSpec::toml`], and a removal candidate in the shrinker
+//! (`explore::candidates`).
 
 use crate::data::{self, Kline, KlineSeries};
 use crate::engine::Action;
 use crate::exchange::{BarTicks, IntrabarPolicy, SymbolSpec};
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::sim::rng::StreamRng;
+use crate::sim::target::{Answer, Leg, RequestKind, TargetedFault, Times};
 use crate::sim::Faults;
 use crate::types::PositionSide;
 use rust_decimal::Decimal;
@@ -75,6 +89,63 @@ mod bars_serde {
             .map(|[t, o, h, l, c]| BarTicks { t, o, h, l, c })
             .collect())
     }
+}
+
+/// A targeted fault (scenario `[faults] targeted`): one request of one leg role answered with a
+/// business error, throttling, a 5xx or a timeout (executed or not).
+fn draw_targeted(rng: &mut StreamRng) -> TargetedFault {
+    let request =
+        [RequestKind::Place, RequestKind::Cancel, RequestKind::Query][rng.below(3) as usize];
+    let leg = [
+        Leg::Entry,
+        Leg::StopLoss,
+        Leg::TakeProfit,
+        Leg::Close,
+        Leg::Any,
+    ][rng.below(5) as usize];
+    // transient answers a venue gives (a business code only where it is one for that request)
+    let answer = match (rng.below(4), request) {
+        (0, RequestKind::Place) => Answer::Code(-2021),
+        (0, RequestKind::Cancel) => Answer::Code(-2011),
+        (0 | 1, _) => Answer::Status(429),
+        (2, _) => Answer::Status(503),
+        _ => Answer::Timeout,
+    };
+    TargetedFault {
+        request: Some(request),
+        leg: Some(leg),
+        pair: [None, Some(1), Some(2)][rng.below(3) as usize],
+        call: None,
+        nth: None,
+        // once or twice: "always", or three timeouts in a row, outlast any engine's retries and
+        // the invariants' grace (the reference engine's 3 tries), which is the venue's fault
+        times: Times::Count(1 + rng.below(2) as u32),
+        answer,
+        reached: answer.outcome_unknown() && rng.below(2) == 0,
+        msg: None,
+    }
+}
+
+/// One targeted fault as an inline TOML table.
+fn targeted_toml(t: &TargetedFault) -> String {
+    let mut s = String::from("{ ");
+    if let Some(r) = t.request {
+        let _ = write!(s, "request = \"{}\", ", r.as_str());
+    }
+    if let Some(l) = t.leg {
+        let _ = write!(s, "leg = \"{}\", ", l.as_str());
+    }
+    if let Some(p) = t.pair {
+        let _ = write!(s, "pair = {p}, ");
+    }
+    match t.times {
+        Times::Count(n) => {
+            let _ = write!(s, "times = {n}, ");
+        }
+        Times::Always => s.push_str("times = \"always\", "),
+    }
+    let _ = write!(s, "answer = \"{}\", reached = {} }}", t.answer, t.reached);
+    s
 }
 
 /// Bar length of every case.
@@ -300,7 +371,7 @@ impl CaseSpec {
             faults.restarts_ms.push(at);
             faults.restarts_ms.sort_unstable();
         }
-        CaseSpec {
+        let mut c = CaseSpec {
             symbol,
             bars,
             signals,
@@ -317,10 +388,15 @@ impl CaseSpec {
             ][rng.below(3) as usize],
             faults,
             seed: rng.next_u64() >> 1,
+        };
+        // drawn last, so the draws above (and the cases they make) keep their values
+        if rng.below(6) == 0 {
+            c.faults.targeted.push(draw_targeted(rng));
         }
+        c
     }
 
-    /// Size for reports: (bars, signals + manual closes, fault kinds + restarts).
+    /// Size for reports: (bars, signals + manual closes, fault kinds + restarts + targeted).
     pub fn size(&self) -> (usize, usize, usize) {
         let f = &self.faults;
         let kinds = [
@@ -337,7 +413,7 @@ impl CaseSpec {
         (
             self.bars.len(),
             self.signals.len() + self.manual.len(),
-            kinds + f.restarts_ms.len(),
+            kinds + f.restarts_ms.len() + f.targeted.len(),
         )
     }
 
@@ -479,6 +555,13 @@ impl CaseSpec {
             f.stream_drop_ppm,
             f.restarts_ms.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
         );
+        if !f.targeted.is_empty() {
+            s.push_str("targeted = [\n");
+            for t in &f.targeted {
+                let _ = writeln!(s, "  {},", targeted_toml(t));
+            }
+            s.push_str("]\n");
+        }
         s
     }
 

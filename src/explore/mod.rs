@@ -117,7 +117,7 @@ pub struct Finding {
     /// The switches that, set to their `reference` values, make the violation go away (empty:
     /// it survives every flip).
     pub cause: Vec<String>,
-    /// Other single switches that alone also make it go away.
+    /// Other single switches that alone also make it go away (in its first case).
     pub also: Vec<String>,
     /// Independent causes of the same invariant in the first case (flipped when this one was
     /// checked): the case needed all of them flipped.
@@ -397,6 +397,26 @@ impl Attribution {
         s
     }
 
+    /// The single switches after `cause` (in preference order) whose flip alone also makes `inv`
+    /// go away in case `c`.
+    pub fn also(
+        &self,
+        c: &CaseSpec,
+        cfg: &ExploreConfig,
+        inv: Invariant,
+        cause: usize,
+    ) -> Vec<usize> {
+        let Ok(mut sc) = c.scenario(&cfg.profile, &cfg.sets) else {
+            return Vec::new();
+        };
+        (cause + 1..self.diffs.len())
+            .filter(|&i| {
+                sc.switches = self.singles[i].clone();
+                !sc.run().violations.iter().any(|v| v.invariant == inv)
+            })
+            .collect()
+    }
+
     /// Names of diffs `idx`, in preference order.
     pub fn names(&self, idx: &[usize]) -> Vec<String> {
         idx.iter().map(|&i| self.diffs[i].0.clone()).collect()
@@ -455,14 +475,22 @@ impl Attribution {
             v
         };
         let n = self.diffs.len();
-        let single: Vec<Vec<Invariant>> = self.singles.iter().map(&mut run).collect();
+        // single flips run lazily, in preference order, and are shared by the invariants
+        let mut single: Vec<Option<Vec<Invariant>>> = vec![None; n];
         let mut out = Vec::new();
         let mut cache: HashMap<Vec<usize>, Vec<Invariant>> = HashMap::new();
         let mut pair_budget = PAIR_BUDGET;
         for &inv in violated {
-            let clears: Vec<usize> = (0..n).filter(|&i| !single[i].contains(&inv)).collect();
-            if let Some((&first, rest)) = clears.split_first() {
-                out.push((inv, Some(vec![first]), rest.to_vec(), Vec::new()));
+            let mut first = None;
+            for (i, slot) in single.iter_mut().enumerate() {
+                let v = slot.get_or_insert_with(|| run(&self.singles[i]));
+                if !v.contains(&inv) {
+                    first = Some(i);
+                    break;
+                }
+            }
+            if let Some(first) = first {
+                out.push((inv, Some(vec![first]), Vec::new(), Vec::new()));
                 continue;
             }
             let mut clears_set = |idx: &[usize]| -> bool {
@@ -590,6 +618,11 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
     for i in 0..f.restarts_ms.len() {
         let mut x = c.clone();
         x.faults.restarts_ms.remove(i);
+        v.push(x);
+    }
+    for i in 0..f.targeted.len() {
+        let mut x = c.clone();
+        x.faults.targeted.remove(i);
         v.push(x);
     }
     zero!(rate_limit_ppm);
@@ -728,7 +761,6 @@ struct Group {
     key: String,
     inv: Invariant,
     cause: Option<Vec<usize>>,
-    also: Vec<usize>,
     ctx: Vec<usize>,
     first: u64,
     case: CaseSpec,
@@ -785,7 +817,7 @@ pub fn explore_with_progress(
             .collect();
         for (i, c, hits) in results {
             let mut seen_here: Vec<String> = Vec::new();
-            for ((inv, cause, also, ctx), v, sig) in hits {
+            for ((inv, cause, _also, ctx), v, sig) in hits {
                 let key = key_of(inv, &cause.as_ref().map(|c| at.names(c)), &None);
                 dups.signatures
                     .entry(sig)
@@ -802,7 +834,6 @@ pub fn explore_with_progress(
                             key,
                             inv,
                             cause,
-                            also,
                             ctx,
                             first: i,
                             case: c.clone(),
@@ -888,6 +919,10 @@ fn assemble(
                 g.case.clone()
             };
             let cause = g.cause.as_ref().map(|c| at.names(c)).unwrap_or_default();
+            let also = match (&g.cause, g.ctx.is_empty()) {
+                (Some(c), true) => at.also(&g.case, cfg, g.inv, c[0]),
+                _ => Vec::new(),
+            };
             let weak = g
                 .cause
                 .as_ref()
@@ -913,7 +948,7 @@ fn assemble(
                     None => g.key.clone(),
                 },
                 cause,
-                also: at.names(&g.also),
+                also: at.names(&also),
                 with: at.names(&g.ctx),
                 weak_points: weak,
                 masked_by: masked_by.clone(),
@@ -1178,7 +1213,7 @@ mod tests {
         assert!(Partition::parse("0/3").is_none() && Partition::parse("4/3").is_none());
         assert!(Partition::parse("1/0").is_none() && Partition::parse("x").is_none());
         let n = 3;
-        let mut seen = vec![0u32; 30];
+        let mut seen = [0u32; 30];
         for k in 1..=n {
             let p = Partition::parse(&format!("{k}/{n}")).unwrap();
             for j in 0..10 {
