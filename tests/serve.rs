@@ -828,6 +828,9 @@ fn replay_parity(label: &str, name: &str, extra_toml: &str) {
                 ocosim::api::TransportError::ServerError => {
                     assert_eq!(got.expect("a 5xx is an answer").status, 503, "{ctx}");
                 }
+                ocosim::api::TransportError::ServerStatus(st) => {
+                    assert_eq!(got.expect("a 5xx is an answer").status, *st, "{ctx}");
+                }
             },
             (a, None) => panic!("{ctx}: connection dropped, the run's answer was {a:?}"),
         }
@@ -1140,4 +1143,37 @@ fn paced_clock_moves_with_the_wall_and_reports_lag() {
         serde_json::from_str(&std::fs::read_to_string(d.join("r/serve.json")).unwrap()).unwrap();
     assert_eq!(sj["clock"], "paced:600");
     let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn replay_parity_targeted_faults() {
+    // targets by role (leg, pair) and by the Nth call: the venue reads the role from each request
+    // itself, so the wire meets each answer on the same call, with the same status and body
+    let extra = "\n[faults]\ntargeted = [\n  { request = \"place\", leg = \"take_profit\", pair = 2, answer = \"-2021\" },\n  { request = \"place\", leg = \"stop_loss\", pair = 3, answer = \"502\", reached = true },\n  { request = \"cancel\", leg = \"any\", answer = \"503\", reached = true },\n  { call = \"POST /fapi/v1/order\", nth = 20, answer = \"timeout\", reached = true },\n  { request = \"place\", leg = \"entry\", pair = 5, answer = \"418\" },\n]\n";
+    let name = "tradeengine-v1.1.80-monitor-dies.toml";
+    // the targets do hit in the run (so the parity below is not vacuous)
+    let d = tmp("targeted-precheck");
+    let file = d.join(name);
+    let text = portable(&std::fs::read_to_string(scenario(name)).unwrap()) + extra;
+    std::fs::write(&file, &text).unwrap();
+    let run = ocosim::scenario::load(&file).unwrap().run();
+    let hit: Vec<String> = run
+        .output
+        .log
+        .records()
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Warning { code, text } if code == "targeted-fault" => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    for i in 0..5 {
+        assert!(
+            hit.iter()
+                .any(|t| t.starts_with(&format!("faults.targeted[{i}] "))),
+            "target {i} hits: {hit:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+    replay_parity("targeted-faults", name, extra);
 }

@@ -46,6 +46,9 @@ pub enum TransportError {
     Timeout,
     /// HTTP 5xx ("Unknown error, please check your request or try again later"); outcome unknown.
     ServerError,
+    /// Another HTTP 5xx status (500, 502, 504) with the same body, from a targeted fault; outcome
+    /// unknown.
+    ServerStatus(u16),
 }
 
 /// What a call can fail with: a known rejection or an unknown outcome.
@@ -75,6 +78,10 @@ impl fmt::Display for CallError {
             CallError::Transport(TransportError::Timeout) => f.write_str("request timed out"),
             CallError::Transport(TransportError::ServerError) => f.write_str(
                 "HTTP 503: Unknown error, please check your request or try again later.",
+            ),
+            CallError::Transport(TransportError::ServerStatus(s)) => write!(
+                f,
+                "HTTP {s}: Unknown error, please check your request or try again later."
             ),
         }
     }

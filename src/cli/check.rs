@@ -5,9 +5,10 @@ use crate::sim::FaultKind;
 use crate::types::fmt_time_ms;
 
 /// One line per piece of the scenario that cannot act during the run: signals, manual closes and
-/// restarts outside the data window, scheduled faults whose window is empty or misses the data.
+/// restarts outside the data window, scheduled faults whose window is empty or misses the data,
+/// targeted faults that can never match.
 pub fn warnings(sc: &Scenario) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = targeted_warnings(sc);
     let (Some(first), Some(last)) = (sc.bars.first(), sc.bars.last()) else {
         return out;
     };
@@ -54,6 +55,52 @@ pub fn warnings(sc: &Scenario) -> Vec<String> {
                 "faults.scheduled[{i}]: window {} → {} is outside the data ({window}): it {what}",
                 fmt_time_ms(f.from_ms),
                 fmt_time_ms(f.to_ms)
+            ));
+        }
+    }
+    out
+}
+
+/// Targeted faults that can never match: a pair beyond the signals that could open it (each
+/// position needs a `buy` or `sell`), or a target shadowed by an earlier `times = "always"`
+/// target that matches every call it would.
+fn targeted_warnings(sc: &Scenario) -> Vec<String> {
+    use crate::engine::Action;
+    use crate::sim::target::{Leg, Times};
+    let mut out = Vec::new();
+    let targets = &sc.sim.faults.targeted;
+    let entries = sc
+        .signals
+        .iter()
+        .filter(|s| matches!(s.action, Action::Buy | Action::Sell))
+        .count();
+    for (i, t) in targets.iter().enumerate() {
+        if t.request.is_some() {
+            let pair = t.pair.unwrap_or(1) as usize;
+            if pair > entries {
+                out.push(format!(
+                    "faults.targeted[{i}] ({}): the scenario has {entries} buy/sell signal(s), so no pair {pair} ever opens: it never matches",
+                    t.describe()
+                ));
+                continue;
+            }
+        }
+        let covers = |e: &crate::sim::target::TargetedFault| {
+            e.times == Times::Always
+                && match (e.call, t.call) {
+                    (Some(a), Some(b)) => a == b && e.nth.unwrap_or(1) <= t.nth.unwrap_or(1),
+                    (None, None) => {
+                        e.request == t.request
+                            && e.leg.is_none_or(|l| l == Leg::Any || Some(l) == t.leg)
+                            && e.pair.is_none_or(|p| Some(p) == t.pair)
+                    }
+                    _ => false,
+                }
+        };
+        if let Some(j) = targets[..i].iter().position(covers) {
+            out.push(format!(
+                "faults.targeted[{i}] ({}): faults.targeted[{j}] answers every call it would match (times = \"always\"): it never matches",
+                t.describe()
             ));
         }
     }

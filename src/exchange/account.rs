@@ -162,6 +162,13 @@ impl MockExchange {
     pub(crate) fn after_position_change(&mut self, ps: PositionSide, old: i64) {
         let new = self.pos[ps_idx(ps)].amt;
         let ended = old != 0 && (new == 0 || new.signum() != old.signum());
+        if new != 0 && new.signum() != old.signum() {
+            // a new position (from flat, or the remainder of a flip)
+            self.opened += 1;
+            self.pos_pair[ps_idx(ps)] = self.opened;
+        } else if new == 0 {
+            self.pos_pair[ps_idx(ps)] = 0;
+        }
         self.replan_for_exposure(old, new);
         self.compact_open();
         if ended {

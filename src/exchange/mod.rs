@@ -324,6 +324,11 @@ pub struct MockExchange {
     pub(crate) version: u64,
     pub(crate) next_sample: i64,
     pub(crate) sample_ms: i64,
+    /// Positions opened on the symbol so far (a side going from flat, or flipping, to a
+    /// position); the venue's pair numbering for targeted faults (`sim::target`).
+    pub(crate) opened: u32,
+    /// The number (1-based, in `opened`) of the position now open on each side; 0 when flat.
+    pub(crate) pos_pair: [u32; 3],
 }
 
 impl MockExchange {
@@ -381,6 +386,8 @@ impl MockExchange {
             version: 0,
             next_sample: first.t + sample_ms - 1,
             sample_ms,
+            opened: 0,
+            pos_pair: [0; 3],
         }
     }
 

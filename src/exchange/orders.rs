@@ -229,7 +229,7 @@ impl MockExchange {
         OrderId(ORDER_ID_BASE + self.orders.len() as u64)
     }
 
-    fn order_index(&self, r: &OrderRef) -> Option<usize> {
+    pub(crate) fn order_index(&self, r: &OrderRef) -> Option<usize> {
         match r {
             OrderRef::Id(id) => {
                 let k = id.checked_sub(ORDER_ID_BASE)? as usize;
@@ -239,7 +239,7 @@ impl MockExchange {
         }
     }
 
-    fn algo_index(&self, r: &AlgoRef) -> Option<usize> {
+    pub(crate) fn algo_index(&self, r: &AlgoRef) -> Option<usize> {
         match r {
             AlgoRef::Id(id) => {
                 let k = id.checked_sub(ALGO_ID_BASE)? as usize;

@@ -707,7 +707,7 @@ pub(crate) fn source_name(s: crate::events::Source) -> &'static str {
 pub(crate) fn transport_name(e: TransportError) -> &'static str {
     match e {
         TransportError::Timeout => "timeout",
-        TransportError::ServerError => "server error (5xx)",
+        TransportError::ServerError | TransportError::ServerStatus(_) => "server error (5xx)",
     }
 }
 

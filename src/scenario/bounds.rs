@@ -509,6 +509,18 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
     for (i, t) in fl.restarts_ms.iter().enumerate() {
         time_ms(&s, &format!("faults.restarts_ms[{i}]"), *t)?;
     }
+    for (i, t) in fl.targeted.iter().enumerate() {
+        if let Err((k, msg)) = t.check() {
+            let p = format!("faults.targeted[{i}]");
+            // a missing key is cited at its target
+            let path = if spans::line_of_path(s.text, &format!("{p}.{k}")).is_some() {
+                format!("{p}.{k}")
+            } else {
+                p
+            };
+            return Err(s.err(&path, msg));
+        }
+    }
     // [invariants]
     if let Some(r) = raw.invariants.reaction_ms {
         int(&s, "invariants.reaction_ms", r, 0, MAX_REACTION_MS)?;

@@ -871,7 +871,21 @@ impl Session {
         summary: impl Fn(&T) -> String,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Result<T, (u16, Value, ReplyKind)> {
-        let a = self.v.call(ep, TimeMs(self.now), params, summary, exec);
+        self.call_on(ep, crate::sim::target::Subject::None, params, summary, exec)
+    }
+
+    /// As `call`, naming the order a cancel or query concerns (targeted faults match its role).
+    fn call_on<T>(
+        &mut self,
+        ep: Endpoint,
+        subject: crate::sim::target::Subject<'_>,
+        params: impl FnOnce() -> crate::events::RequestParams,
+        summary: impl Fn(&T) -> String,
+        exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
+    ) -> Result<T, (u16, Value, ReplyKind)> {
+        let a = self
+            .v
+            .call_with(ep, TimeMs(self.now), subject, params, summary, exec);
         let receive = a.receive.0;
         // frames due by the answer go out first; venue time becomes the answer's
         self.walk_to(receive);
@@ -882,6 +896,11 @@ impl Session {
                 let (s, b) = api_err(&e);
                 Err((s, b, ReplyKind::Normal))
             }
+            Err(CallError::Transport(TransportError::ServerStatus(s))) => Err((
+                s,
+                json!({"code": -1000, "msg": "Unknown error, please check your request or try again later."}),
+                ReplyKind::Normal,
+            )),
             Err(CallError::Transport(TransportError::ServerError)) => Err((
                 503,
                 json!({"code": -1000, "msg": "Unknown error, please check your request or try again later."}),
@@ -1019,8 +1038,9 @@ impl Session {
                     Endpoint::CancelOrder
                 };
                 let line = format!("symbol={sym}&{}", crate::sim::ref_str(&r));
-                let o = venue!(self.call(
+                let o = venue!(self.call_on(
                     ep,
+                    crate::sim::target::Subject::Order(&r),
                     || RP::Other(line),
                     crate::sim::order_summary,
                     |ex| if m == "GET" {
@@ -1051,8 +1071,9 @@ impl Session {
                     Endpoint::CancelAlgoOrder
                 };
                 let line = format!("symbol={sym}&{}", crate::sim::algo_ref_str(&r));
-                let a = venue!(self.call(
+                let a = venue!(self.call_on(
                     ep,
+                    crate::sim::target::Subject::Algo(&r),
                     || RP::Other(line),
                     crate::sim::algo_summary,
                     |ex| if m == "GET" {

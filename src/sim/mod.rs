@@ -16,6 +16,7 @@
 //! answer and changed nothing. `skip_idle_polls = false` turns this off; both give the same log.
 
 pub mod rng;
+pub mod target;
 pub mod venue;
 
 use crate::api::*;
@@ -112,6 +113,9 @@ pub struct Faults {
     pub scheduled: Vec<ScheduledFault>,
     /// Engine restarts (ms since epoch).
     pub restarts_ms: Vec<i64>,
+    /// Faults that name the request they hit (see [`target`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targeted: Vec<target::TargetedFault>,
 }
 
 impl Faults {
@@ -205,7 +209,21 @@ impl SimClient<'_> {
         summary: impl Fn(&T) -> String,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Result<T, CallError> {
-        let a = self.v.call(ep, self.clock, params, summary, exec);
+        self.call_on(ep, target::Subject::None, params, summary, exec)
+    }
+
+    /// As `call`, naming the order a cancel or query concerns (for targeted faults).
+    fn call_on<T>(
+        &mut self,
+        ep: Endpoint,
+        subject: target::Subject<'_>,
+        params: impl FnOnce() -> RequestParams,
+        summary: impl Fn(&T) -> String,
+        exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
+    ) -> Result<T, CallError> {
+        let a = self
+            .v
+            .call_with(ep, self.clock, subject, params, summary, exec);
         self.first_read_version.get_or_insert(a.version_at_arrival);
         self.clock = a.receive;
         a.result
@@ -266,32 +284,36 @@ impl Exchange for SimClient<'_> {
         )
     }
     fn cancel_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError> {
-        self.call(
+        self.call_on(
             Endpoint::CancelOrder,
+            target::Subject::Order(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", ref_str(id))),
             order_summary,
             |ex| ex.cancel_order(symbol, id),
         )
     }
     fn cancel_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError> {
-        self.call(
+        self.call_on(
             Endpoint::CancelAlgoOrder,
+            target::Subject::Algo(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", algo_ref_str(id))),
             algo_summary,
             |ex| ex.cancel_algo_order(symbol, id),
         )
     }
     fn query_order(&mut self, symbol: &str, id: &OrderRef) -> Result<OrderInfo, CallError> {
-        self.call(
+        self.call_on(
             Endpoint::QueryOrder,
+            target::Subject::Order(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", ref_str(id))),
             order_summary,
             |ex| ex.query_order(symbol, id),
         )
     }
     fn query_algo_order(&mut self, symbol: &str, id: &AlgoRef) -> Result<AlgoInfo, CallError> {
-        self.call(
+        self.call_on(
             Endpoint::QueryAlgoOrder,
+            target::Subject::Algo(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", algo_ref_str(id))),
             algo_summary,
             |ex| ex.query_algo_order(symbol, id),
@@ -425,6 +447,8 @@ fn run_inner(
         r
     };
     let mut version_after_pass: Option<u64> = None;
+    // a targeted fault on a read must see every read, so no pass is skipped then
+    let skip_idle = cfg.skip_idle_polls && !v.targets.hits_reads();
     // a pass starts at least 1 ms after the previous one, so a zero interval with zero latency
     // still makes progress
     let mut last_timer = TimeMs(i64::MIN / 2);
@@ -465,7 +489,7 @@ fn run_inner(
         // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can
         // meet a fault or arrive after the next possible change, is accounted and skipped.
         if item == Item::Timer
-            && cfg.skip_idle_polls
+            && skip_idle
             && engine.poll_pass_is_readonly()
             && version_after_pass == Some(v.ex.version())
         {

@@ -11,6 +11,7 @@
 //! the order they happened; a call is logged at its arrival (request) and its receipt (answer).
 
 use super::rng::{chance, draw, fast_draw, Stream};
+use super::target::{Answer, Subject, Targeting};
 use super::{FaultKind, SimConfig, SimStats};
 use crate::api::*;
 use crate::engine::Monitor;
@@ -186,8 +187,11 @@ pub struct Answered<T> {
     pub arrival: TimeMs,
     /// When the answer (or the timeout) reaches the caller.
     pub receive: TimeMs,
-    /// The fault injected into the call, with whether the request reached the exchange.
+    /// The fault injected into the call, with whether the request reached the exchange (a
+    /// targeted business-code answer shows here as None; see `targeted`).
     pub fault: Option<(FaultKind, bool)>,
+    /// The index in `[faults] targeted` of the targeted fault that answered the call.
+    pub targeted: Option<usize>,
     /// The exchange's state version at arrival, before the call executed.
     pub version_at_arrival: u64,
 }
@@ -217,6 +221,8 @@ pub struct Venue {
     /// Number of the next call (faults and jitter are drawn by it).
     pub call_no: u64,
     pub(crate) feed: Feed,
+    /// Targeted faults and what the venue knows to match them (roles, counts).
+    pub(crate) targets: Targeting,
 }
 
 impl Venue {
@@ -224,6 +230,7 @@ impl Venue {
     pub fn new(ex: MockExchange, cfg: SimConfig, log_capacity: usize) -> Venue {
         Venue {
             trace: None,
+            targets: Targeting::new(&cfg.faults.targeted),
             ex,
             cfg,
             call_no: 0,
@@ -310,15 +317,68 @@ impl Venue {
         summary: impl Fn(&T) -> String,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Answered<T> {
+        self.call_with(ep, sent, Subject::None, params, summary, exec)
+    }
+
+    /// As [`Venue::call`], naming the order a cancel or query concerns, so a targeted fault
+    /// (`sim::target`) can recognise its role.
+    pub fn call_with<T>(
+        &mut self,
+        ep: Endpoint,
+        sent: TimeMs,
+        subject: Subject<'_>,
+        params: impl FnOnce() -> RequestParams,
+        summary: impl Fn(&T) -> String,
+        exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
+    ) -> Answered<T> {
         let n = self.call_no;
         self.call_no += 1;
         self.feed.stats.calls += 1;
         let arrival = sent.plus(self.cfg.latency.request_ms + call_jitter(&self.cfg, n, 0));
         let back = self.cfg.latency.response_ms + call_jitter(&self.cfg, n, 1);
-        let fault = call_fault(&self.cfg, n, ep, arrival);
+        let mut fault = call_fault(&self.cfg, n, ep, arrival);
         self.sync(arrival);
         let version_at_arrival = self.ex.version();
-        let log_it = ep.is_write() || fault.is_some();
+        // targeted faults: the request's role as the venue sees it at arrival
+        let mut params = Some(params);
+        let mut cached: Option<RequestParams> = None;
+        let mut role = None;
+        let mut targeted = None;
+        if self.targets.active() {
+            let nth = self.targets.count(ep);
+            if matches!(ep, Endpoint::NewOrder | Endpoint::NewAlgoOrder) {
+                cached = params.take().map(|f| f());
+            }
+            role = self.targets.role(&self.ex, ep, cached.as_ref(), subject);
+            targeted = self.targets.hit(ep, nth, role);
+            if let Some(i) = targeted {
+                let t = self.targets.target(i);
+                fault = match t.answer {
+                    Answer::Timeout => Some((FaultKind::Timeout, t.reached)),
+                    Answer::Status(s) if s >= 500 => Some((FaultKind::ServerError, t.reached)),
+                    Answer::Status(_) => Some((FaultKind::RateLimit, false)),
+                    Answer::Code(_) => None,
+                };
+                let text = format!(
+                    "faults.targeted[{i}] ({}) answers call {n} ({})",
+                    t.describe(),
+                    ep.path()
+                );
+                self.feed.log.push(
+                    arrival,
+                    Source::Sim,
+                    Event::Warning {
+                        code: "targeted-fault".into(),
+                        text,
+                    },
+                );
+            }
+        }
+        let mut params = move || match cached.take() {
+            Some(p) => p,
+            None => (params.take().expect("request parameters are built once"))(),
+        };
+        let log_it = ep.is_write() || fault.is_some() || targeted.is_some();
         if let Some(tr) = self.trace.as_mut() {
             let p = params();
             if log_it {
@@ -351,12 +411,31 @@ impl Venue {
                 },
             );
         }
-        let (result, receive) = match fault {
-            None => (
+        let books = (self.ex.orders.len(), self.ex.algos.len());
+        let targeted_answer = targeted.map(|i| {
+            let t = self.targets.target(i);
+            (t.answer, super::target::error_for(t, ep, arrival.0))
+        });
+        let (result, receive) = match (fault, targeted_answer) {
+            (_, Some((Answer::Code(_) | Answer::Status(418 | 429), e))) => {
+                self.feed.stats.faults += 1;
+                (Err(CallError::Api(e)), arrival.plus(back))
+            }
+            (Some((_, reached)), Some((Answer::Status(s), _))) if s != 503 => {
+                self.feed.stats.faults += 1;
+                if reached {
+                    let _ = exec(&mut self.ex);
+                }
+                (
+                    Err(CallError::Transport(TransportError::ServerStatus(s))),
+                    arrival.plus(back),
+                )
+            }
+            (None, _) => (
                 exec(&mut self.ex).map_err(CallError::Api),
                 arrival.plus(back),
             ),
-            Some((kind, reached)) => {
+            (Some((kind, reached)), _) => {
                 self.feed.stats.faults += 1;
                 match kind {
                     FaultKind::RateLimit => (
@@ -384,6 +463,14 @@ impl Venue {
                 }
             }
         };
+        // a placement the venue executed keeps its role, so its cancels and queries match too
+        if let Some(r) = role {
+            if ep == Endpoint::NewOrder && self.ex.orders.len() > books.0 {
+                self.targets.record(false, books.0, r);
+            } else if ep == Endpoint::NewAlgoOrder && self.ex.algos.len() > books.1 {
+                self.targets.record(true, books.1, r);
+            }
+        }
         // the exchange's own events from executing the request are stamped at arrival
         self.sync(receive);
         if log_it || result.is_err() {
@@ -413,6 +500,7 @@ impl Venue {
             arrival,
             receive,
             fault,
+            targeted,
             version_at_arrival,
         }
     }
