@@ -440,7 +440,11 @@ fn weak_point_expectations(path: &Path, text: &str) -> Vec<(String, Vec<String>)
 /// the file does not choose `[exchange] api`, a copy beside it on the legacy API (their era: legs
 /// on `/fapi/v1/order`), as `exchange.api` following the profile would give.
 fn era_of_profile(sc: &Path, text: &str, profile: &str) -> PathBuf {
-    let writes_api = text.lines().any(|l| l.trim_start().starts_with("api"));
+    let writes_api = text.lines().any(|l| {
+        let l = l.trim_start();
+        l.strip_prefix("api")
+            .is_some_and(|r| r.trim_start().starts_with('='))
+    });
     if writes_api || !profile.starts_with("tradeengine-v1.1.") {
         return sc.to_path_buf();
     }

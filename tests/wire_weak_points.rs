@@ -28,7 +28,10 @@ fn rows() -> Vec<Row> {
             Row {
                 w: c[1].to_string(),
                 release: c[2].to_string(),
-                requests: c[3].replace(',', "").parse().unwrap_or_else(|_| panic!("{l}")),
+                requests: c[3]
+                    .replace(',', "")
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{l}")),
                 server: c[4].to_string(),
             }
         })
@@ -38,7 +41,10 @@ fn rows() -> Vec<Row> {
 fn traces() -> Vec<PathBuf> {
     let mut v = Vec::new();
     for rel in ["v1.1.78", "v1.1.80", "2026-08"] {
-        let d = root().join("tests/fixtures/wire").join(rel).join("weak-points");
+        let d = root()
+            .join("tests/fixtures/wire")
+            .join(rel)
+            .join("weak-points");
         let Ok(rd) = std::fs::read_dir(&d) else {
             continue;
         };
@@ -90,7 +96,12 @@ fn every_weak_point_trace_matches_its_row() {
     for t in &traces {
         let release = t.parent().unwrap().parent().unwrap().file_name().unwrap();
         let release = release.to_str().unwrap();
-        let stem = t.file_name().unwrap().to_str().unwrap().trim_end_matches(".jsonl.gz");
+        let stem = t
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_end_matches(".jsonl.gz");
         let w = stem.split('-').next().unwrap();
         let row = rows
             .iter()
@@ -99,9 +110,17 @@ fn every_weak_point_trace_matches_its_row() {
         let (header, n, verdict, violations) = read_trace(t);
         assert_eq!(header["name"], stem, "{}", t.display());
         let sc = header["scenario"].as_str().unwrap();
-        assert!(root().join(sc).is_file(), "{}: scenario {sc} missing", t.display());
+        assert!(
+            root().join(sc).is_file(),
+            "{}: scenario {sc} missing",
+            t.display()
+        );
         assert_eq!(n, row.requests, "{release} {w}: requests");
-        let want = if row.server.contains("FAIL") { "FAIL" } else { "PASS" };
+        let want = if row.server.contains("FAIL") {
+            "FAIL"
+        } else {
+            "PASS"
+        };
         assert_eq!(verdict, want, "{release} {w}: server verdict");
         // the counts written in the server column (`orphan 2`, `naked-position 1`) add up
         let counted: u64 = row
