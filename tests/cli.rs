@@ -436,29 +436,6 @@ fn weak_point_expectations(path: &Path, text: &str) -> Vec<(String, Vec<String>)
     out
 }
 
-/// The file to run under `profile`: the weak-point file itself, or, for the v1.1.7x profiles when
-/// the file does not choose `[exchange] api`, a copy beside it on the legacy API (their era: legs
-/// on `/fapi/v1/order`), as `exchange.api` following the profile would give.
-fn era_of_profile(sc: &Path, text: &str, profile: &str) -> PathBuf {
-    let writes_api = text.lines().any(|l| l.trim_start().starts_with("api"));
-    if writes_api || !profile.starts_with("tradeengine-v1.1.") {
-        return sc.to_path_buf();
-    }
-    let copy = sc.with_file_name(format!(
-        ".{}-{profile}-{}.toml",
-        sc.file_stem().unwrap().to_str().unwrap(),
-        std::process::id()
-    ));
-    let text = text.replacen("[exchange]\n", "[exchange]\napi = \"legacy\"\n", 1);
-    assert!(
-        text.contains("api = \"legacy\""),
-        "{}: no [exchange] table",
-        sc.display()
-    );
-    std::fs::write(&copy, text).unwrap();
-    copy
-}
-
 /// `# set: name=value …` lines of a weak-point file: switches applied under every profile.
 fn weak_point_sets(text: &str) -> Vec<String> {
     text.lines()
@@ -498,10 +475,9 @@ fn every_weak_point_file_meets_its_expectation_under_every_profile() {
         );
         for (profile, want) in expect {
             let out = tmp(&format!("wp-{stem}-{profile}"));
-            let file = era_of_profile(sc, &text, &profile);
             let mut cmd = sim();
             cmd.arg("run")
-                .arg(&file)
+                .arg(sc)
                 .args(["--profile", &profile, "--quiet"]);
             for s in weak_point_sets(&text) {
                 cmd.args(["--set", &s]);
@@ -535,9 +511,6 @@ fn every_weak_point_file_meets_its_expectation_under_every_profile() {
                 ));
             }
             let _ = std::fs::remove_dir_all(&out);
-            if file != *sc {
-                let _ = std::fs::remove_file(&file);
-            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

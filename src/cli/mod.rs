@@ -301,9 +301,27 @@ pub fn load_with_overrides(
             ))
         })?;
         sc.profile = p.to_string();
+        if !sc.api_set {
+            // the API era follows the profile unless the file names it
+            sc.exchange.api = scenario::build::api_for_profile(p);
+        }
     }
     for s in sets {
         let (k, v) = parse_set(s)?;
+        if k == "exchange.api" {
+            sc.exchange.api = match v {
+                "algo" => crate::exchange::ApiMode::Algo,
+                "legacy" => crate::exchange::ApiMode::Legacy,
+                _ => {
+                    return Err(bad(format!(
+                        "--set exchange.api: `{}`: use algo or legacy",
+                        v.escape_debug()
+                    )))
+                }
+            };
+            sc.api_set = true;
+            continue;
+        }
         sc.switches
             .set(k, v)
             .map_err(|m| bad(format!("--set {k}: {m}")))?;

@@ -61,6 +61,8 @@ pub struct Scenario {
     pub serve_keys: Option<(String, String)>,
     /// The file it was built from, as given (`sim serve --record` names it in its header).
     pub source: PathBuf,
+    /// True when the scenario file names `exchange.api` (otherwise it follows the profile).
+    pub api_set: bool,
 }
 
 /// A finished run.
@@ -418,7 +420,9 @@ fn build_inner(
     let ex = &raw.exchange;
     let exchange = ExchangeConfig {
         position_mode: ex.position_mode,
-        api: ex.api,
+        api: ex
+            .api
+            .unwrap_or_else(|| api_for_profile(&raw.engine.profile)),
         maker_fee: ex.maker_fee.unwrap_or(Decimal::new(2, 4)),
         taker_fee: ex.taker_fee.unwrap_or(Decimal::new(5, 4)),
         intrabar: ex.intrabar,
@@ -578,6 +582,7 @@ fn build_inner(
         check,
         interval: data::interval_name(series.interval_ms),
         data_warnings,
+        api_set: raw.exchange.api.is_some(),
         serve_keys: match &raw.serve {
             Some(ServeSection {
                 api_key: Some(k),
@@ -711,5 +716,15 @@ mod tests {
         assert!(cache.get(&missing, false).is_err());
         assert!(cache.get(&missing, false).is_err());
         assert_eq!(cache.klines.lock().unwrap().len(), 2);
+    }
+}
+
+/// The API era a profile ran against, the default of `exchange.api`: a profile whose legs go to
+/// `/fapi/v1/order` (tradeengine-v1.1.7x/v1.1.80) ran before 2025-12-09 (`legacy`); the others on
+/// the Algo Order API (`algo`). An unknown profile gets `algo`.
+pub fn api_for_profile(profile: &str) -> ApiMode {
+    match crate::engine::Switches::profile(profile).map(|s| s.legs_api) {
+        Some(crate::engine::switches::LegsApi::LegacyOrder) => ApiMode::Legacy,
+        _ => ApiMode::Algo,
     }
 }

@@ -141,8 +141,8 @@ pub struct DataSection {
 pub struct ExchangeSection {
     /// "one-way" or "hedge".
     pub position_mode: PositionMode,
-    /// "algo" (default) or "legacy".
-    pub api: ApiMode,
+    /// "algo" or "legacy"; when absent, the profile's era (`api_for_profile`).
+    pub api: Option<ApiMode>,
     /// Maker fee rate.
     pub maker_fee: Option<Decimal>,
     /// Taker fee rate.
