@@ -50,6 +50,10 @@ pub enum Cmd {
         /// Print only the verdict line.
         #[arg(long)]
         quiet: bool,
+        /// Records in events.jsonl: all, trades or violations (default: the scenario's
+        /// `[report] events`, else all).
+        #[arg(long, value_name = "LEVEL")]
+        events: Option<crate::report::EventsLevel>,
     },
     /// Validate a scenario (and load its data) without running it.
     Check {
@@ -312,7 +316,7 @@ fn cmd_run(
     profile: Option<String>,
     set: Vec<String>,
     seed: Option<u64>,
-    quiet: bool,
+    (quiet, events): (bool, Option<report::EventsLevel>),
 ) -> Result<i32, Failure> {
     let sc = load_with_overrides(path, profile.as_deref(), &set, seed)?;
     warn_data(path, &sc);
@@ -345,7 +349,8 @@ fn cmd_run(
     s.run = provenance::provenance(path, &sc, profile.as_deref(), &set);
     let st = publish::stage(&dir, given, &inputs, "run")?;
     publish::publish(st, &dir, "reports", |tmp| {
-        report::write_files(tmp, &s, &r.output.log, &r.violations, &sc.text)
+        let level = events.unwrap_or(sc.events);
+        report::write_files_at(tmp, &s, &r.output.log, &r.violations, &sc.text, level)
     })?;
     let mut so = String::new();
     if quiet {
@@ -389,7 +394,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             set,
             seed,
             quiet,
-        } => cmd_run(&scenario, out, profile, set, seed, quiet),
+            events,
+        } => cmd_run(&scenario, out, profile, set, seed, (quiet, events)),
         Cmd::Check { scenario } => {
             let sc = scenario::load(&scenario).map_err(bad)?;
             warn_data(&scenario, &sc);

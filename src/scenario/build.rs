@@ -57,6 +57,8 @@ pub struct Scenario {
     /// Data warnings (missing bars in the chosen range, see [`data::gap_warnings`]): printed by
     /// `sim check` and `sim run`, listed in the report; empty for gap-free data.
     pub data_warnings: Vec<String>,
+    /// Records in `events.jsonl` (`[report] events`).
+    pub events: crate::report::EventsLevel,
     /// `[serve]` API key and secret, when the scenario gives both.
     pub serve_keys: Option<(String, String)>,
 }
@@ -575,6 +577,7 @@ fn build_inner(
         check,
         interval: data::interval_name(series.interval_ms),
         data_warnings,
+        events: raw.report.as_ref().map(|r| r.events).unwrap_or_default(),
         serve_keys: match &raw.serve {
             Some(ServeSection {
                 api_key: Some(k),
