@@ -130,9 +130,8 @@ fn floor(bars: &[BarTicks], d: impl Fn(i64) -> (i64, i64)) -> (u64, i64) {
         let b = &bars[i];
         if let Some((e, sl, tp)) = pos {
             let up = b.c >= b.o;
-            let exit = if b.o <= sl {
-                Some(b.o)
-            } else if b.o >= tp {
+            // a gap through either level fills at the open
+            let exit = if b.o <= sl || b.o >= tp {
                 Some(b.o)
             } else if up {
                 if b.l <= sl {
