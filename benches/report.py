@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ocosim-target"))
-BENCHES = ["matching", "load_csv", "run_year", "sweep", "explore"]
+BENCHES = ["matching", "load_csv", "run_year", "sweep", "explore", "bracket"]
 TARGETS = {  # benchmark id: (floor in elements per second, what)
     "matching/1_pair": (20e6, "≥ 20 M bars/s per core with one pair resting"),
     "load_csv/hand_parser": (5e6, "≥ 5 M rows/s"),
@@ -92,14 +92,22 @@ def main():
              f"Ratio = median in the report committed at `{baseline}` / this median (> 1: faster now).", "",
              "| benchmark | median | throughput | target | vs previous |",
              "|---|---:|---:|---|---:|"]
+    # benches not rerun this time keep their committed figures, marked as such
+    for name, r in prev.items():
+        if name not in now and "median_ns" in r:
+            now[name] = dict(r, carried=True)
     for name, r in sorted(now.items()):
+        if "median_ns" not in r:
+            continue
         tgt = TARGETS.get(name)
         tcell = ""
         if tgt and r["per_s"]:
             ok = r["per_s"] >= tgt[0]
             tcell = ("✅ " if ok else "❌ ") + tgt[1]
         p = prev.get(name)
-        ratio = f"{p['median_ns'] / r['median_ns']:.2f}×" if p else "-"
+        ratio = f"{p['median_ns'] / r['median_ns']:.2f}×" if p and "median_ns" in p else "-"
+        if r.get("carried"):
+            ratio = "not rerun"
         lines.append(f"| `{name}` | {fmt_time(r['median_ns'])} | {fmt_rate(r['per_s'])} | {tcell} | {ratio} |")
     s1 = now.get("sweep_256/threads_1"); s2 = now.get("sweep_256/threads_2")
     if s1 and s2:
@@ -114,10 +122,57 @@ def main():
                   f"one 1-thread and one 2-thread sweep): **{m:.2f}×** {ok} target ≥ 1.8×; "
                   f"rounds ranged {min(j['ratios']):.2f}–{max(j['ratios']):.2f}×."]
         now["sweep_256/scaling"] = {"median_ratio": m, "ratios": j["ratios"]}
+    lines += bracket_section(now)
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports/bench.md").write_text("\n".join(lines) + "\n")
     prev_path.write_text(json.dumps({"machine": machine(), "results": now}, indent=1, sort_keys=True) + "\n")
     print("\n".join(lines))
+
+# Instruction counts (valgrind --tool=callgrind, stable on this noisy machine) of the whole
+# `sim run scenarios/bracket-filusdt.toml --quiet` process (load, run, invariants, every report),
+# one row per step of #18; add a row after each step.
+CALLGRIND = [
+    ("main before #18 (events.jsonl built as one String)", 4_934_581_584),
+    ("events.jsonl streamed through a buffered writer", 4_727_253_611),
+]
+
+def bracket_section(now):
+    """The dense workload of #18: µs per trade, bars/s, ratio to the floor, peak RSS."""
+    mp = TARGET / "criterion/bracket/meta.json"
+    if not mp.exists():
+        return []
+    meta = json.loads(mp.read_text())
+    b = meta["benches"]
+    out = ["", "## Dense workload: the built-in bracket (#18)", "",
+           "Trades counted in the run (every signal executed); the floor is a hand-written loop of "
+           "the same bracket over the same bars (no engine, no venue, no events). Targets: ≤ 2 µs per "
+           "trade with every invariant and the events; a dense year end to end < 0.5 s.", "",
+           "| benchmark | median | trades | µs / trade | bars/s | ÷ floor |",
+           "|---|---:|---:|---:|---:|---:|"]
+    floors = {"quarter_filusdt": "floor_quarter", "year_dense": "floor_year",
+              "year_dense_reports": "floor_year"}
+    for key in ["quarter_filusdt", "year_dense", "year_dense_reports", "floor_quarter", "floor_year"]:
+        name = f"bracket/{key}"
+        r = now.get(name); m = b.get(name)
+        if not r or not m:
+            continue
+        us = r["median_ns"] / 1e3 / max(m["trades"], 1)
+        fl = now.get(f"bracket/{floors[key]}") if key in floors else None
+        ratio = f"{r['median_ns'] / fl['median_ns']:.0f}×" if fl else "-"
+        out.append(f"| `{name}` | {fmt_time(r['median_ns'])} | {m['trades']} | {us:.2f} | "
+                   f"{fmt_rate(r['per_s'])} | {ratio} |")
+    out += ["", "Callgrind, whole `sim run scenarios/bracket-filusdt.toml` (6,578 trades), instructions:", "",
+            "| step | instructions | per trade | vs first |", "|---|---:|---:|---:|"]
+    for what, n in CALLGRIND:
+        out.append(f"| {what} | {n / 1e6:,.1f} M | {n / 6578 / 1e3:,.0f} k | {CALLGRIND[0][1] / n:.2f}× |")
+    d, i = meta.get("rss_3y_dense_kib"), meta.get("rss_3y_idle_kib")
+    if d and i:
+        diff = (d - i) / 1024
+        ok = "✅" if diff <= 50 else "❌"
+        out += ["", f"Peak RSS, three generated years (1,576,800 bars) end to end with reports: dense bracket "
+                    f"{d / 1024:.0f} MiB, no signals {i / 1024:.0f} MiB: +{diff:.0f} MiB {ok} target ≤ +50 MiB."]
+        now["bracket/rss_3y"] = {"dense_kib": d, "idle_kib": i}
+    return out
 
 if __name__ == "__main__":
     main()

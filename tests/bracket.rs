@@ -30,7 +30,10 @@ fn build(strategy: &str) -> Result<Scenario, scenario::ScenarioError> {
 }
 
 /// (signal time, action, stop, target) and the times of the fills that closed a position.
-fn trades(sc: &Scenario) -> (Vec<(i64, String, Decimal, Decimal)>, Vec<i64>) {
+/// A signal: (time, action, stop, target).
+type Sig = (i64, String, Decimal, Decimal);
+
+fn trades(sc: &Scenario) -> (Vec<Sig>, Vec<i64>) {
     let r = sc.run();
     assert!(r.violations.is_empty(), "{:?}", r.violations.first());
     let mut sigs = Vec::new();

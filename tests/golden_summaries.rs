@@ -111,3 +111,68 @@ fn every_shipped_scenario_matches_its_golden_summary_and_hashes() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+fn lines_of(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// `--events trades` / `violations` keep a subset of the lines of `all`, byte for byte, and the
+/// other report files do not change.
+#[test]
+fn events_levels_keep_a_subset_of_the_full_log() {
+    for (stem, level) in [
+        ("tradeengine-v1.1.78-naked", "trades"),
+        ("tradeengine-v1.1.78-naked", "violations"),
+        ("oco-long-short-avax", "violations"),
+    ] {
+        let base = std::env::temp_dir().join(format!("ocosim-level-{}-{stem}", std::process::id()));
+        let all = observed(stem, &base.join("all"), &[]);
+        let sub = observed(stem, &base.join(level), &["--events", level]);
+        assert_eq!(all["summary"], sub["summary"], "{stem} {level}");
+        assert_eq!(all["sha256"]["fills.csv"], sub["sha256"]["fills.csv"]);
+        let full = lines_of(&base.join("all"));
+        let part = lines_of(&base.join(level));
+        let mut it = full.iter();
+        for l in &part {
+            assert!(
+                it.any(|f| f == l),
+                "{stem} {level}: a line not in order in `all`: {l}"
+            );
+        }
+        match level {
+            "trades" => {
+                let fills = full
+                    .iter()
+                    .filter(|l| l.contains("\"exec_type\":\"TRADE\""))
+                    .count();
+                let kept = part
+                    .iter()
+                    .filter(|l| l.contains("\"exec_type\":\"TRADE\""))
+                    .count();
+                assert_eq!(fills, kept, "every fill is kept");
+                assert!(part.len() < full.len() && fills > 0);
+            }
+            _ => {
+                let violations = sub["summary"]["violations"].as_u64().unwrap();
+                assert_eq!(
+                    part.is_empty(),
+                    violations == 0,
+                    "{stem}: {} lines",
+                    part.len()
+                );
+                assert!(part.len() < full.len());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(root())
+        .args(["run", "scenarios/one-way-near.toml", "--events", "some"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -67,6 +67,10 @@ pub enum Cmd {
         /// Print only the verdict line.
         #[arg(long)]
         quiet: bool,
+        /// Records in events.jsonl: all, trades or violations (default: the scenario's
+        /// `[report] events`, else all).
+        #[arg(long, value_name = "LEVEL")]
+        events: Option<crate::report::EventsLevel>,
     },
     /// Validate a scenario (and load its data) without running it.
     Check {
@@ -379,7 +383,7 @@ fn cmd_run(
     profile: Option<String>,
     set: Vec<String>,
     seed: Option<u64>,
-    quiet: bool,
+    (quiet, events): (bool, Option<report::EventsLevel>),
 ) -> Result<i32, Failure> {
     let sc = load_with_overrides(path, profile.as_deref(), &set, seed)?;
     warn_data(path, &sc);
@@ -414,7 +418,16 @@ fn cmd_run(
     publish::publish(st, &dir, "reports", |tmp| {
         let (a, z) = r.output.span;
         let bars = report::PriceBars::within(&sc.bars, sc.interval_ms, sc.spec.tick_size, a.0, z.0);
-        report::write_files_with(tmp, &s, &r.output.log, &r.violations, &sc.text, Some(&bars))
+        let level = events.unwrap_or(sc.events);
+        report::write_files_with(
+            tmp,
+            &s,
+            &r.output.log,
+            &r.violations,
+            &sc.text,
+            Some(&bars),
+            level,
+        )
     })?;
     let mut so = String::new();
     if quiet {
@@ -458,7 +471,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             set,
             seed,
             quiet,
-        } => cmd_run(&scenario, out, profile, set, seed, quiet),
+            events,
+        } => cmd_run(&scenario, out, profile, set, seed, (quiet, events)),
         Cmd::Check { scenario } => {
             let sc = scenario::load(&scenario).map_err(bad)?;
             warn_data(&scenario, &sc);

@@ -418,6 +418,19 @@ impl EventLog {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
+    /// Writes the records `keep` accepts as JSON lines into `w` (buffer it), one record at a
+    /// time: the bytes of [`Self::to_jsonl`] for the records kept, without holding them all.
+    pub fn write_jsonl(
+        &self,
+        w: &mut impl std::io::Write,
+        mut keep: impl FnMut(&EventRecord) -> bool,
+    ) -> std::io::Result<()> {
+        for r in self.records.iter().filter(|r| keep(r)) {
+            serde_json::to_writer(&mut *w, r).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    }
     /// The log as JSON lines (one record per line), the replayable form.
     pub fn to_jsonl(&self) -> String {
         let mut out = String::with_capacity(self.records.len() * 256);

@@ -663,12 +663,84 @@ pub fn write_reports_with(
     bars: Option<&PriceBars>,
 ) -> std::io::Result<()> {
     let st = crate::output::Staging::new(dir, &[], "run")?;
-    write_files_with(st.path(), s, log, violations, scenario_toml, bars)?;
+    write_files_with(
+        st.path(),
+        s,
+        log,
+        violations,
+        scenario_toml,
+        bars,
+        EventsLevel::All,
+    )?;
     st.publish()
 }
 
-/// Writes the report files (without the marker) into the existing folder `tmp`; the HTML report
-/// has no price chart (see [`write_files_with`]).
+/// Which records `events.jsonl` holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventsLevel {
+    /// Every record (the replayable log).
+    #[default]
+    All,
+    /// Signals and the engine's verdicts, pairs placed and dropped, fills, warnings.
+    Trades,
+    /// Only the records in the trails of violations.
+    Violations,
+}
+
+impl std::str::FromStr for EventsLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(EventsLevel::All),
+            "trades" => Ok(EventsLevel::Trades),
+            "violations" => Ok(EventsLevel::Violations),
+            _ => Err(format!("`{s}`: use all, trades or violations")),
+        }
+    }
+}
+
+/// Whether a record belongs to `events.jsonl` at level [`EventsLevel::Trades`].
+fn is_trade_record(r: &crate::events::EventRecord) -> bool {
+    use crate::events::{EngineEvent, Event, ExecType};
+    match &r.event {
+        Event::OrderTradeUpdate(o) => matches!(o.exec_type, ExecType::Trade | ExecType::Calculated),
+        Event::Engine(e) => matches!(
+            e,
+            EngineEvent::Signal { .. }
+                | EngineEvent::SignalResult { .. }
+                | EngineEvent::PairPlaced { .. }
+                | EngineEvent::PairDropped { .. }
+        ),
+        Event::Warning { .. } => true,
+        _ => false,
+    }
+}
+
+/// Writes `events.jsonl` at `level` through a buffered writer, record by record.
+pub fn write_events(
+    path: &Path,
+    log: &EventLog,
+    violations: &[Violation],
+    level: EventsLevel,
+) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+    match level {
+        EventsLevel::All => log.write_jsonl(&mut w, |_| true)?,
+        EventsLevel::Trades => log.write_jsonl(&mut w, is_trade_record)?,
+        EventsLevel::Violations => {
+            let seqs: std::collections::BTreeSet<u64> = violations
+                .iter()
+                .flat_map(|v| v.trail.iter().map(|s| s.0).chain([v.seq.0]))
+                .collect();
+            log.write_jsonl(&mut w, |r| seqs.contains(&r.seq.0))?
+        }
+    }
+    std::io::Write::flush(&mut w)
+}
+
+/// Writes the report files (without the marker) into the existing folder `tmp`, with every
+/// record in `events.jsonl` and no price chart in the HTML report (see [`write_files_with`]).
 pub fn write_files(
     tmp: &Path,
     s: &Summary,
@@ -676,11 +748,19 @@ pub fn write_files(
     violations: &[Violation],
     scenario_toml: &str,
 ) -> std::io::Result<()> {
-    write_files_with(tmp, s, log, violations, scenario_toml, None)
+    write_files_with(
+        tmp,
+        s,
+        log,
+        violations,
+        scenario_toml,
+        None,
+        EventsLevel::All,
+    )
 }
 
-/// Writes the report files (without the marker) into the existing folder `tmp`, the HTML report
-/// with price charts drawn from `bars` when given.
+/// Writes the report files (without the marker) into the existing folder `tmp`: the HTML report
+/// with price charts drawn from `bars` when given, `events.jsonl` at `level`.
 pub fn write_files_with(
     tmp: &Path,
     s: &Summary,
@@ -688,13 +768,14 @@ pub fn write_files_with(
     violations: &[Violation],
     scenario_toml: &str,
     bars: Option<&PriceBars>,
+    level: EventsLevel,
 ) -> std::io::Result<()> {
     let mut json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
     json.push('\n');
     std::fs::write(tmp.join("summary.json"), json)?;
     std::fs::write(tmp.join("orders.csv"), orders_csv(log)?)?;
     std::fs::write(tmp.join("fills.csv"), fills_csv(log)?)?;
-    std::fs::write(tmp.join("events.jsonl"), log.to_jsonl())?;
+    write_events(&tmp.join("events.jsonl"), log, violations, level)?;
     std::fs::write(
         tmp.join("report.md"),
         markdown::report_md(s, log, violations, scenario_toml),

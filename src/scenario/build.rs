@@ -57,6 +57,8 @@ pub struct Scenario {
     /// Data warnings (missing bars in the chosen range, see [`data::gap_warnings`]): printed by
     /// `sim check` and `sim run`, listed in the report; empty for gap-free data.
     pub data_warnings: Vec<String>,
+    /// Records in `events.jsonl` (`[report] events`).
+    pub events: crate::report::EventsLevel,
     /// `[serve]` API key and secret, when the scenario gives both.
     pub serve_keys: Option<(String, String)>,
     /// The file it was built from, as given (`sim serve --record` names it in its header).
@@ -583,6 +585,7 @@ fn build_inner(
         interval: data::interval_name(series.interval_ms),
         data_warnings,
         api_set: raw.exchange.api.is_some(),
+        events: raw.report.as_ref().map(|r| r.events).unwrap_or_default(),
         serve_keys: match &raw.serve {
             Some(ServeSection {
                 api_key: Some(k),

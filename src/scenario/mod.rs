@@ -87,9 +87,20 @@ pub struct ScenarioFile {
     /// Invariant settings.
     #[serde(default)]
     pub invariants: InvariantSection,
+    /// Report settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportSection>,
     /// `sim serve` settings (ignored by `sim run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serve: Option<ServeSection>,
+}
+
+/// `[report]`: what the report files hold.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSection {
+    /// Records in `events.jsonl`: `all` (default), `trades` or `violations`.
+    pub events: crate::report::EventsLevel,
 }
 
 /// `[serve]`: the API key and secret `sim serve` accepts (generated from the seed when absent).

@@ -1,0 +1,263 @@
+//! The dense workload of issue #18: the built-in bracket (`[strategy] kind = "bracket"`), always
+//! in the market, re-entered at the close of the exit bar.
+//!
+//! - `bracket/quarter_filusdt`: `scenarios/bracket-filusdt.toml` (131,040 real 1m bars, ≈ 6,600
+//!   trades), run + every invariant, events captured in memory.
+//! - `bracket/year_dense`: a generated year (525,600 1m bars, a seeded walk on BTCUSDT ticks),
+//!   SL/TP ±100 ticks (a trade every ≈ 20 bars), run + invariants; `year_dense_reports` adds
+//!   writing every report file (summary, CSVs, events.jsonl, Markdown, HTML) to a temp folder.
+//! - `bracket/floor_quarter`, `floor_year`: the floor, a tight hand-written loop of the same
+//!   bracket over the same bars (no engine, no venue, no events).
+//!
+//! Throughput is in bars. `<target>/criterion/bracket/meta.json` gets each bench's bars and trades
+//! (for µs per trade) and the peak RSS of three generated years run end to end with the dense
+//! bracket and with no signals at all, each measured in a child process of this bench.
+//!
+//! Run: `cargo bench --bench bracket`.
+
+use criterion::{Criterion, Throughput};
+use ocosim::events::{EngineEvent, Event};
+use ocosim::exchange::{BarTicks, IntrabarPolicy};
+use ocosim::explore::CaseSpec;
+use ocosim::scenario::Scenario;
+use ocosim::sim::strategy::{Bracket, BracketSide, Distance};
+use ocosim::sim::Faults;
+use rust_decimal::Decimal;
+use std::path::{Path, PathBuf};
+
+const YEAR: i64 = 525_600;
+const T0: i64 = 1_704_067_200_000;
+const MIN: i64 = 60_000;
+const D_TICKS: i64 = 100;
+
+fn bars(n: i64) -> Vec<BarTicks> {
+    let mut s: u64 = 0x5eed_2024;
+    let mut next = || {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (s >> 33) as i64
+    };
+    let mut p: i64 = 600_000;
+    (0..n)
+        .map(|i| {
+            let o = p;
+            p = (p + next() % 81 - 40).max(100_000);
+            let c = p;
+            BarTicks {
+                t: T0 + i * MIN,
+                o,
+                h: o.max(c) + next() % 31,
+                l: o.min(c) - next() % 31,
+                c,
+            }
+        })
+        .collect()
+}
+
+/// A generated series with (dense) or without (idle) the bracket.
+fn generated(n: i64, dense: bool) -> Scenario {
+    let mut sc = CaseSpec {
+        symbol: "BTCUSDT".into(),
+        bars: bars(n),
+        signals: Vec::new(),
+        manual: Vec::new(),
+        hedge: true,
+        legacy_api: false,
+        stream: true,
+        poll_ms: 2000,
+        latency_ms: 25,
+        intrabar: IntrabarPolicy::Ohlc,
+        faults: Faults::default(),
+        seed: 1,
+    }
+    .scenario("reference", &[])
+    .expect("scenario");
+    // a balance no year of fees exhausts (≈ 0.6 USDT a round trip on 0.01 BTC)
+    sc.exchange.initial_balance = Decimal::from(10_000_000);
+    sc.check.initial_balance = sc.exchange.initial_balance;
+    if dense {
+        sc.sim.strategy = Some(Bracket {
+            side: BracketSide::Long,
+            quantity: Decimal::new(1, 2),
+            sl: Distance::Ticks(D_TICKS),
+            tp: Distance::Ticks(D_TICKS),
+            reenter_after_bars: 0,
+            strategy_id: "bracket".into(),
+            confidence: Decimal::new(8, 1),
+        });
+    }
+    sc
+}
+
+fn quarter() -> Scenario {
+    ocosim::scenario::load(&root().join("scenarios/bracket-filusdt.toml")).expect("scenario")
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Trades of a run: the strategy's signals, each of which must have been executed.
+fn trades(sc: &Scenario) -> u64 {
+    let r = sc.run();
+    assert!(r.violations.is_empty(), "{:?}", r.violations.first());
+    let mut n = 0;
+    for rec in r.output.log.records() {
+        if let Event::Engine(EngineEvent::SignalResult { status, detail, .. }) = &rec.event {
+            assert_eq!(status, "executed", "{detail}");
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The floor: the same long bracket in a plain loop over the bars. Entry at the next bar's open
+/// after a flat close, SL/TP `d(close)` ticks from that close, the bar's path O→L→H→C when it
+/// closes up and O→H→L→C otherwise (the `ohlc` policy); the exit bar's close re-enters.
+/// Returns (trades, PnL in ticks).
+fn floor(bars: &[BarTicks], d: impl Fn(i64) -> (i64, i64)) -> (u64, i64) {
+    let (mut trades, mut pnl) = (0u64, 0i64);
+    let mut pos: Option<(i64, i64, i64)> = None; // (entry, sl, tp)
+    let mut i = 0;
+    while i + 1 < bars.len() {
+        let b = &bars[i];
+        if let Some((e, sl, tp)) = pos {
+            let up = b.c >= b.o;
+            // a gap through either level fills at the open
+            let exit = if b.o <= sl || b.o >= tp {
+                Some(b.o)
+            } else if up {
+                if b.l <= sl {
+                    Some(sl)
+                } else if b.h >= tp {
+                    Some(tp)
+                } else {
+                    None
+                }
+            } else if b.h >= tp {
+                Some(tp)
+            } else if b.l <= sl {
+                Some(sl)
+            } else {
+                None
+            };
+            if let Some(x) = exit {
+                pnl += x - e;
+                pos = None;
+            }
+        }
+        if pos.is_none() {
+            let (dsl, dtp) = d(b.c);
+            trades += 1;
+            pos = Some((bars[i + 1].o, b.c - dsl, b.c + dtp));
+        }
+        i += 1;
+    }
+    (trades, pnl)
+}
+
+fn pct_ticks(close: i64) -> (i64, i64) {
+    let d = ((close * 4 + 500) / 1000).max(1);
+    (d, d)
+}
+
+/// Child mode: one end-to-end run of three generated years (dense or idle), reports written,
+/// then the process's peak RSS in KiB on stdout.
+fn rss_child(kind: &str) {
+    let sc = generated(3 * YEAR, kind == "dense");
+    let r = sc.run();
+    let s = ocosim::cli::summarize(&sc, &r);
+    let dir = std::env::temp_dir().join(format!("ocosim-bracket-rss-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    ocosim::report::write_files(&dir, &s, &r.output.log, &r.violations, &sc.text).expect("reports");
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(r);
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    println!("{}", ru.ru_maxrss);
+}
+
+fn peak_rss_kib(kind: &str) -> Option<u64> {
+    let out = std::process::Command::new(std::env::current_exe().ok()?)
+        .env("OCOSIM_BRACKET_RSS", kind)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn main() {
+    if let Ok(kind) = std::env::var("OCOSIM_BRACKET_RSS") {
+        rss_child(&kind);
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    let mut g = c.benchmark_group("bracket");
+    g.sample_size(10);
+    let mut meta = Vec::new();
+
+    let q = quarter();
+    let q_trades = trades(&q);
+    let q_bars = q.bars.len() as u64;
+    g.throughput(Throughput::Elements(q_bars));
+    g.bench_function("quarter_filusdt", |b| b.iter(|| q.run()));
+    let (fq_trades, _) = floor(&q.bars, pct_ticks);
+    g.bench_function("floor_quarter", |b| {
+        b.iter(|| floor(std::hint::black_box(&q.bars), pct_ticks))
+    });
+    meta.push(("quarter_filusdt", q_bars, q_trades));
+    meta.push(("floor_quarter", q_bars, fq_trades));
+
+    let y = generated(YEAR, true);
+    let y_trades = trades(&y);
+    g.throughput(Throughput::Elements(YEAR as u64));
+    g.bench_function("year_dense", |b| b.iter(|| y.run()));
+    let dir = std::env::temp_dir().join(format!("ocosim-bracket-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    g.bench_function("year_dense_reports", |b| {
+        b.iter(|| {
+            let r = y.run();
+            let s = ocosim::cli::summarize(&y, &r);
+            ocosim::report::write_files(&dir, &s, &r.output.log, &r.violations, &y.text)
+                .expect("reports");
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let flat = |_: i64| (D_TICKS, D_TICKS);
+    let (fy_trades, _) = floor(&y.bars, flat);
+    g.bench_function("floor_year", |b| {
+        b.iter(|| floor(std::hint::black_box(&y.bars), flat))
+    });
+    meta.push(("year_dense", YEAR as u64, y_trades));
+    meta.push(("year_dense_reports", YEAR as u64, y_trades));
+    meta.push(("floor_year", YEAR as u64, fy_trades));
+    g.finish();
+
+    let dense = peak_rss_kib("dense");
+    let idle = peak_rss_kib("idle");
+    println!(
+        "bracket: quarter {q_trades} trades (floor {fq_trades}), year {y_trades} trades (floor {fy_trades}); peak RSS 3 years dense {dense:?} KiB, idle {idle:?} KiB"
+    );
+    let rows: Vec<String> = meta
+        .iter()
+        .map(|(id, b, t)| format!("  \"bracket/{id}\": {{\"bars\": {b}, \"trades\": {t}}}"))
+        .collect();
+    let opt = |v: Option<u64>| v.map_or("null".to_string(), |x| x.to_string());
+    let text = format!(
+        "{{\n\"benches\": {{\n{}\n}},\n\"rss_3y_dense_kib\": {},\n\"rss_3y_idle_kib\": {}\n}}\n",
+        rows.join(",\n"),
+        opt(dense),
+        opt(idle)
+    );
+    let out = target_dir().join("criterion/bracket");
+    let _ = std::fs::create_dir_all(&out);
+    let _ = std::fs::write(out.join("meta.json"), text);
+    c.final_summary();
+}
