@@ -1436,6 +1436,7 @@ mod with_sim {
             faults: Faults::default(),
             skip_idle_polls: true,
             monitor,
+            deliveries: Vec::new(),
         };
         let out = run(mx, eng, signals, manual, &sim);
         let check = CheckConfig {
