@@ -22,7 +22,7 @@ fn write(name: &str, profile: &str, api: Option<&str>) -> PathBuf {
     p
 }
 
-fn api_of(path: &PathBuf, profile: Option<&str>, sets: &[&str]) -> Result<ApiMode, String> {
+fn api_of(path: &std::path::Path, profile: Option<&str>, sets: &[&str]) -> Result<ApiMode, String> {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     ocosim::cli::load_with_overrides(path, profile, &sets, None)
         .map(|sc| sc.exchange.api)

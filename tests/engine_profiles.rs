@@ -1437,6 +1437,7 @@ mod with_sim {
             skip_idle_polls: true,
             monitor,
             strategy: None,
+            deliveries: Vec::new(),
         };
         let out = run(mx, eng, signals, manual, &sim);
         let check = CheckConfig {

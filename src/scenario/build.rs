@@ -458,12 +458,28 @@ fn build_inner(
         .clone()
         .unwrap_or_else(|| "strategy".into());
     let mut signals = Vec::new();
+    // (delivery time, signal): a signal reaches the engine at `at` unless it says otherwise
+    let mut delivered: Vec<(TimeMs, Signal)> = Vec::new();
     for (i, s) in raw.signals.inline.iter().enumerate() {
         let path = format!("signals.inline[{i}]");
         let t = bounds::time(&site, &format!("{path}.at"), &s.at)?;
         let sig = make_signal(&spec, s, t, price_at(t), &strategy)
             .map_err(|(k, m)| e(&format!("{path}.{k}"), m))?;
-        signals.push(sig);
+        let at = match (&s.delivered_at, s.delay_ms) {
+            (Some(_), Some(_)) => {
+                return Err(site.err(
+                    &format!("{path}.delay_ms"),
+                    "give `delivered_at` or `delay_ms`, not both",
+                ))
+            }
+            (Some(d), None) => bounds::time(&site, &format!("{path}.delivered_at"), d)?,
+            (None, Some(ms)) => {
+                bounds::int(&site, &format!("{path}.delay_ms"), ms, 0, bounds::DAY_MS)?;
+                t + ms
+            }
+            (None, None) => t,
+        };
+        delivered.push((TimeMs(at), sig));
     }
     if let Some(csvp) = &raw.signals.csv {
         // the CSV reader checks its own rows (values, times) and names its own lines
@@ -514,6 +530,8 @@ fn build_inner(
                     confidence: None,
                     strategy: None,
                     order_type: None,
+                    delivered_at: None,
+                    delay_ms: None,
                 };
                 let sig = make_signal(&spec, &s, t, price_at(t), &strategy)
                     .map_err(|(k, m)| e(&format!("signals.random.{k}"), m))?;
@@ -521,7 +539,20 @@ fn build_inner(
             }
         }
     }
-    signals.sort_by_key(|s| s.timestamp);
+    // every other source delivers at the timestamp; the run takes signals in delivery order
+    delivered.extend(signals.drain(..).map(|s| (s.timestamp, s)));
+    delivered.sort_by_key(|(d, s)| (*d, s.timestamp));
+    let deliveries: Vec<TimeMs> = delivered.iter().map(|(d, _)| *d).collect();
+    let deliveries = if deliveries
+        .iter()
+        .zip(&delivered)
+        .all(|(d, (_, s))| *d == s.timestamp)
+    {
+        Vec::new()
+    } else {
+        deliveries
+    };
+    signals.extend(delivered.into_iter().map(|(_, s)| s));
     let mut manual = Vec::new();
     for (i, m) in raw.manual_closes.iter().enumerate() {
         let t = bounds::time(&site, &format!("manual_closes[{i}].at"), &m.at)?;
@@ -553,6 +584,7 @@ fn build_inner(
         skip_idle_polls: eng.skip_idle_polls,
         monitor: eng.monitor,
         strategy,
+        deliveries,
     };
     // a plain name (bounds::validate)
     let name = raw.name.clone().unwrap_or_else(|| {
@@ -695,6 +727,16 @@ fn make_signal(
     })
 }
 
+/// The API era a profile ran against, the default of `exchange.api`: a profile whose legs go to
+/// `/fapi/v1/order` (tradeengine-v1.1.7x/v1.1.80) ran before 2025-12-09 (`legacy`); the others on
+/// the Algo Order API (`algo`). An unknown profile gets `algo`.
+pub fn api_for_profile(profile: &str) -> ApiMode {
+    match crate::engine::Switches::profile(profile).map(|s| s.legs_api) {
+        Some(crate::engine::switches::LegsApi::LegacyOrder) => ApiMode::Legacy,
+        _ => ApiMode::Algo,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -719,15 +761,5 @@ mod tests {
         assert!(cache.get(&missing, false).is_err());
         assert!(cache.get(&missing, false).is_err());
         assert_eq!(cache.klines.lock().unwrap().len(), 2);
-    }
-}
-
-/// The API era a profile ran against, the default of `exchange.api`: a profile whose legs go to
-/// `/fapi/v1/order` (tradeengine-v1.1.7x/v1.1.80) ran before 2025-12-09 (`legacy`); the others on
-/// the Algo Order API (`algo`). An unknown profile gets `algo`.
-pub fn api_for_profile(profile: &str) -> ApiMode {
-    match crate::engine::Switches::profile(profile).map(|s| s.legs_api) {
-        Some(crate::engine::switches::LegsApi::LegacyOrder) => ApiMode::Legacy,
-        _ => ApiMode::Algo,
     }
 }

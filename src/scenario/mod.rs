@@ -290,6 +290,12 @@ pub struct SignalSpec {
     /// "market" (default) or "limit".
     #[serde(default)]
     pub order_type: Option<String>,
+    /// When the signal reaches the engine (default: `at`); its age is measured from `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// Delivery delay after `at` in ms (instead of `delivered_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<i64>,
 }
 
 /// `random = { … }`

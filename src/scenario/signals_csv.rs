@@ -234,6 +234,8 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
             })?,
             strategy: get("strategy").map(str::to_string),
             order_type: None,
+            delivered_at: None,
+            delay_ms: None,
         };
         out.push((t, spec));
     }

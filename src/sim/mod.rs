@@ -156,6 +156,9 @@ pub struct SimConfig {
     pub monitor: Monitor,
     /// A built-in reactive strategy sending signals during the run (besides `signals`).
     pub strategy: Option<strategy::Bracket>,
+    /// When each signal reaches the engine, in the order of the signals (sorted); empty: each
+    /// at its own timestamp. A later delivery makes a stale signal (`delivered_at`, `delay_ms`).
+    pub deliveries: Vec<TimeMs>,
 }
 
 /// Counters of the loop.
@@ -451,6 +454,14 @@ fn run_inner(
         r
     };
     let mut version_after_pass: Option<u64> = None;
+    // when signal i reaches the engine
+    let deliver = |i: usize| -> Option<TimeMs> {
+        cfg.deliveries
+            .get(i)
+            .copied()
+            .or_else(|| signals.get(i).map(|s| s.timestamp))
+            .filter(|_| i < signals.len())
+    };
     // a targeted fault on a read must see every read, so no pass is skipped then
     let skip_idle = cfg.skip_idle_polls && !v.targets.hits_reads();
     // a pass starts at least 1 ms after the previous one, so a zero interval with zero latency
@@ -476,7 +487,7 @@ fn run_inner(
         consider(v.feed.queue.front().map(|q| q.0), Item::Stream);
         consider(restarts.get(ri).map(|&t| TimeMs(t)), Item::Restart);
         consider(manual.get(mi).map(|m| m.at), Item::Manual);
-        consider(signals.get(si).map(|s| s.timestamp), Item::Signal);
+        consider(deliver(si), Item::Signal);
         consider(
             strat.as_ref().and_then(|s| s.next_check(&v.ex)),
             Item::Strategy,
@@ -507,7 +518,7 @@ fn run_inner(
                 v.feed.queue.front().map(|q| q.0),
                 restarts.get(ri).map(|&t| TimeMs(t)),
                 manual.get(mi).map(|m| m.at),
-                signals.get(si).map(|s| s.timestamp),
+                deliver(si),
                 strat.as_ref().and_then(|s| s.next_check(&v.ex)),
             ]
             .into_iter()
