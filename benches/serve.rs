@@ -59,10 +59,7 @@ impl Conn {
 fn concurrent(addr: &str, iters: u64, target: &str, key: Option<&str>) -> Duration {
     let per = iters.div_ceil(CONNS);
     let mut conns: Vec<Conn> = (0..CONNS).map(|_| Conn::open(addr)).collect();
-    assert_eq!(
-        conns[0].call("POST", "/sim/v1/advance?by=60000", None),
-        200
-    );
+    assert_eq!(conns[0].call("POST", "/sim/v1/advance?by=60000", None), 200);
     let start = std::sync::Barrier::new(CONNS as usize + 1);
     std::thread::scope(|sc| {
         for c in conns.iter_mut() {
@@ -90,7 +87,8 @@ fn bench(c: &mut Criterion) {
         "/scenarios/oco-long-short-avax.toml"
     );
     let out = std::env::temp_dir().join(format!("ocosim-bench-serve-{}", std::process::id()));
-    let bin = std::env::var("OCOSIM_BENCH_SIM").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sim").into());
+    let bin =
+        std::env::var("OCOSIM_BENCH_SIM").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sim").into());
     let mut child = Command::new(bin)
         .args(["serve", scenario, "--port", "0", "--no-time-check", "--out"])
         .arg(&out)
