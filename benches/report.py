@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Runs the criterion benches and writes reports/bench.md (+ reports/bench.json).
 
-Usage: python3 benches/report.py [--collect-only] [--measurement-time S] [--baseline REV] [bench ...]
+Usage: python3 benches/report.py [--collect-only] [--measurement-time S] [--baseline REV]
+                                 [--serve-before BIN] [--rounds N] [bench ...]
+
+Rows of benches not rerun are kept from the committed report (marked "not rerun").
+--serve-before BIN: runs the `serve` bench N times (default 2) against BIN (an older `sim`
+build) and against this build, alternately, and writes a before/after table of the medians of the
+rounds (the machine's load moves both alike).
 
 Medians come from criterion's estimates (target/criterion/<group>/<function>/new/estimates.json);
 throughput from its benchmark.json. The previous reports/bench.json, when present, is the baseline
@@ -14,19 +20,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ocosim-target"))
-BENCHES = ["matching", "load_csv", "run_year", "sweep", "explore", "bracket"]
+BENCHES = ["matching", "load_csv", "run_year", "sweep", "explore", "bracket", "serve"]
 TARGETS = {  # benchmark id: (floor in elements per second, what)
     "matching/1_pair": (20e6, "≥ 20 M bars/s per core with one pair resting"),
     "load_csv/hand_parser": (5e6, "≥ 5 M rows/s"),
     "load_csv/hand_parser_1_thread": (5e6, "≥ 5 M rows/s (also on one core)"),
     "run_year/stream": (525600.0, "one year of 1m bars under 1 s"),
     "run_year/poll_2s": (525600.0, "one year of 1m bars under 1 s"),
+    "serve/ping_4_connections": (20e3, "≥ 20 k requests/s on loopback, keep-alive, 2 cores"),
+    "serve/signed_open_orders_4_connections": (20e3, "≥ 20 k requests/s on loopback, keep-alive, 2 cores"),
 }
 
-def run(benches, mt):
-    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET), CARGO_INCREMENTAL="0")
+def run(benches, mt, extra_env=None):
+    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET), CARGO_INCREMENTAL="0", **(extra_env or {}))
     for b in benches:
-        subprocess.run(["cargo", "bench", "--bench", b, "--", "--warm-up-time", "1",
+        subprocess.run([os.environ.get("CARGO", "cargo"), "bench", "--bench", b, "--", "--warm-up-time", "1",
                         "--measurement-time", str(mt)], cwd=ROOT, env=env, check=True)
 
 def collect():
@@ -74,9 +82,22 @@ def main():
     baseline = "HEAD"
     if "--baseline" in args:
         i = args.index("--baseline"); baseline = args[i + 1]; del args[i:i + 2]
+    serve_before = None
+    if "--serve-before" in args:
+        i = args.index("--serve-before"); serve_before = args[i + 1]; del args[i:i + 2]
+    rounds = 2
+    if "--rounds" in args:
+        i = args.index("--rounds"); rounds = int(args[i + 1]); del args[i:i + 2]
     collect_only = "--collect-only" in args
     benches = [a for a in args if not a.startswith("--")] or BENCHES
-    if not collect_only:
+    ab = {"before": [], "after": []}
+    if serve_before:
+        this = str(TARGET / "release/sim")
+        for _ in range(rounds):
+            for which, binary in (("before", serve_before), ("after", this)):
+                run(["serve"], mt, {"OCOSIM_BENCH_SIM": binary})
+                ab[which].append({k: v for k, v in collect().items() if k.startswith("serve/")})
+    elif not collect_only:
         run(benches, mt)
     now = collect()
     prev_path = ROOT / "reports/bench.json"
@@ -123,6 +144,16 @@ def main():
                   f"rounds ranged {min(j['ratios']):.2f}–{max(j['ratios']):.2f}×."]
         now["sweep_256/scaling"] = {"median_ratio": m, "ratios": j["ratios"]}
     lines += bracket_section(now)
+    if ab["before"] and ab["after"]:
+        import statistics
+        lines += ["", f"`sim serve` before/after ({len(ab['after'])} alternating rounds of the `serve` bench "
+                      f"against the build `{os.path.basename(serve_before)}` and this one; median of the rounds' "
+                      f"medians; load average {os.getloadavg()[0]:.1f} at the end):", "",
+                  "| benchmark | before | after | before/after |", "|---|---:|---:|---:|"]
+        for name in sorted(ab["after"][0]):
+            b = statistics.median(r[name]["median_ns"] for r in ab["before"] if name in r)
+            a = statistics.median(r[name]["median_ns"] for r in ab["after"] if name in r)
+            lines.append(f"| `{name}` | {fmt_time(b)} ({fmt_rate(1e9 / b)}) | {fmt_time(a)} ({fmt_rate(1e9 / a)}) | {b / a:.2f}× |")
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports/bench.md").write_text("\n".join(lines) + "\n")
     prev_path.write_text(json.dumps({"machine": machine(), "results": now}, indent=1, sort_keys=True) + "\n")

@@ -1,11 +1,17 @@
 //! `sim serve` on loopback: requests per second over one keep-alive connection (a public ping, a
-//! signed venue read), and the cost of an `advance` with nothing due. The server is the real
-//! binary on `--port 0`; the client is a minimal blocking HTTP/1.1 client.
+//! signed venue read), over four keep-alive connections at once (one client thread each), and the
+//! cost of an `advance` with nothing due. The server is the real binary on `--port 0` (or the one
+//! named by `OCOSIM_BENCH_SIM`, to compare two builds on the same client); the client is a
+//! minimal blocking HTTP/1.1 client.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Keep-alive connections of the `*_4_connections` benches.
+const CONNS: u64 = 4;
 
 struct Conn(BufReader<TcpStream>);
 
@@ -39,13 +45,51 @@ impl Conn {
     }
 }
 
+impl Conn {
+    fn open(addr: &str) -> Conn {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        Conn(BufReader::new(s))
+    }
+}
+
+/// `iters` requests spread over [`CONNS`] connections, each on its own thread, all at once; the
+/// wall time of the whole. The venue first moves to a new minute, and every 100th request of a
+/// connection advances it another, so the request weight (2400 a minute) never runs out.
+fn concurrent(addr: &str, iters: u64, target: &str, key: Option<&str>) -> Duration {
+    let per = iters.div_ceil(CONNS);
+    let mut conns: Vec<Conn> = (0..CONNS).map(|_| Conn::open(addr)).collect();
+    assert_eq!(conns[0].call("POST", "/sim/v1/advance?by=60000", None), 200);
+    let start = std::sync::Barrier::new(CONNS as usize + 1);
+    std::thread::scope(|sc| {
+        for c in conns.iter_mut() {
+            let b = &start;
+            sc.spawn(move || {
+                b.wait();
+                for i in 0..per {
+                    if i % 100 == 99 {
+                        assert_eq!(c.call("POST", "/sim/v1/advance?by=60000", None), 200);
+                    } else {
+                        assert_eq!(c.call("GET", target, key), 200);
+                    }
+                }
+            });
+        }
+        start.wait();
+        Instant::now()
+    })
+    .elapsed()
+}
+
 fn bench(c: &mut Criterion) {
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/oco-long-short-avax.toml"
     );
     let out = std::env::temp_dir().join(format!("ocosim-bench-serve-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+    let bin =
+        std::env::var("OCOSIM_BENCH_SIM").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sim").into());
+    let mut child = Command::new(bin)
         .args(["serve", scenario, "--port", "0", "--no-time-check", "--out"])
         .arg(&out)
         .stdout(Stdio::piped())
@@ -99,6 +143,12 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("advance_nothing_due", |b| {
         b.iter(|| assert_eq!(conn.call("POST", "/sim/v1/advance?by=1", None), 200))
+    });
+    g.bench_function("ping_4_connections", |b| {
+        b.iter_custom(|iters| concurrent(&addr, iters, "/fapi/v1/ping", None))
+    });
+    g.bench_function("signed_open_orders_4_connections", |b| {
+        b.iter_custom(|iters| concurrent(&addr, iters, &signed, Some(&key)))
     });
     g.finish();
     let _ = conn.call("POST", "/sim/v1/stop", None);

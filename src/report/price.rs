@@ -100,6 +100,9 @@ impl Role {
     }
 }
 
+/// A leg snapped to half pixels: x1, x2, y (×2) and whether it ended without a fill.
+type Seg = (i64, i64, i64, bool);
+
 /// One resting order: a horizontal segment at `price` from `start` to `end`.
 #[derive(Debug, Clone)]
 pub(crate) struct Leg {
@@ -445,7 +448,7 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
 
     // legs
     let tips = legs.len() <= TOOLTIP_LIMIT;
-    let mut merged: BTreeMap<(Role, bool), BTreeSet<(i64, i64, i64, bool)>> = BTreeMap::new();
+    let mut merged: BTreeMap<(Role, bool), BTreeSet<Seg>> = BTreeMap::new();
     for l in &legs {
         let end = l.end.unwrap_or(t1);
         let (x1, x2) = (x_of(l.start), x_of(end).max(x_of(l.start) + 1.0));

@@ -3,8 +3,10 @@
 //!
 //! The server is only a transport and a clock over the same venue code as `sim run`
 //! ([`crate::sim::Venue`]): a request `sim run`'s engine would make gets the same answer either
-//! way. One venue actor ([`state::Session`]) owns the venue and handles commands from the HTTP
-//! handlers and WebSocket sessions through one channel, in arrival order; sessions receive frames
+//! way. One venue ([`state::Session`]) handles commands from the HTTP handlers and WebSocket
+//! sessions strictly in arrival order, on the one runtime thread: a request that arrives while
+//! nothing is queued and no advance is being walked is answered on the spot by its own handler
+//! (no hand-off); otherwise it joins the venue actor's channel behind the others. Sessions receive frames
 //! through bounded buffers (a client that stops reading is disconnected when its buffer fills,
 //! or when a frame cannot be written for 5 s).
 //!
@@ -33,7 +35,7 @@ use state::{Cmd, Out, Reply, ReplyKind, Request, Session, Settings};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -103,6 +105,42 @@ struct Shared {
     tx: mpsc::Sender<Cmd>,
     exit: watch::Sender<Option<i32>>,
     active: AtomicUsize,
+    /// The venue. Locked only for one synchronous call at a time (never across an await).
+    venue: Arc<Mutex<Session>>,
+    /// Commands sent to the actor and not yet fully handled (an advance counts until walked).
+    pending: AtomicUsize,
+}
+
+impl Shared {
+    /// Queues `cmd` for the actor, behind every command queued before it.
+    async fn send(&self, cmd: Cmd) -> bool {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send(cmd).await.is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Runs `f` on the venue now when nothing is queued before it (same order as through the
+    /// actor, without the hand-off); `None` when the actor is busy or the venue is locked.
+    fn now<R>(&self, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+        if self.pending.load(Ordering::SeqCst) != 0 {
+            return None;
+        }
+        let mut v = self.venue.try_lock().ok()?;
+        let r = f(&mut v);
+        if v.paced_done() && !v.stopped() {
+            if let ReplyKind::Exit(code) = v.stop().kind {
+                let _ = self.exit.send(Some(code));
+            }
+        }
+        Some(r)
+    }
+}
+
+fn lock(m: &Mutex<Session>) -> std::sync::MutexGuard<'_, Session> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 struct Guard(Arc<Shared>);
@@ -144,7 +182,7 @@ async fn run(sc: Scenario, opts: Options) -> Result<i32, String> {
         ),
         None => None,
     };
-    let mut session = Session::new(
+    let session = Session::new(
         sc,
         Settings {
             api_key: opts.keys.0.clone(),
@@ -161,10 +199,13 @@ async fn run(sc: Scenario, opts: Options) -> Result<i32, String> {
     };
     let (tx, mut rx) = mpsc::channel::<Cmd>(1024);
     let (exit_tx, mut exit_rx) = watch::channel::<Option<i32>>(None);
+    let venue = Arc::new(Mutex::new(session));
     let shared = Arc::new(Shared {
         tx: tx.clone(),
         exit: exit_tx,
         active: AtomicUsize::new(0),
+        venue: venue.clone(),
+        pending: AtomicUsize::new(0),
     });
     {
         let mut so = std::io::stdout().lock();
@@ -176,49 +217,57 @@ async fn run(sc: Scenario, opts: Options) -> Result<i32, String> {
         let _ = writeln!(so, "ready");
         let _ = so.flush();
     }
-    session.set_ready();
-    // the venue actor
+    lock(&venue).set_ready();
+    // the venue actor: the commands that found others queued before them
     let sh = shared.clone();
     tokio::spawn(async move {
         while let Some(cmd) = rx.recv().await {
-            if let Some(a) = session.handle(cmd) {
+            let adv = lock(&venue).handle(cmd);
+            if let Some(a) = adv {
                 // a long advance pauses every step until the sessions have room again; one that
                 // takes nothing for WRITE_TIMEOUT is disconnected
-                while !session.advance_step(&a, ADVANCE_STEP_FRAMES) {
+                while !lock(&venue).advance_step(&a, ADVANCE_STEP_FRAMES) {
                     tokio::task::yield_now().await;
                     let t0 = tokio::time::Instant::now();
                     loop {
-                        let lag = session.lagging(WS_BUFFER / 2);
+                        let lag = lock(&venue).lagging(WS_BUFFER / 2);
                         if lag.is_empty() {
                             break;
                         }
                         if t0.elapsed() > WRITE_TIMEOUT {
-                            session.kick(&lag);
+                            lock(&venue).kick(&lag);
                             break;
                         }
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                 }
-                session.advance_done(a);
+                lock(&venue).advance_done(a);
             }
-            if session.paced_done() && !session.stopped() {
-                let r = session.stop();
-                if let ReplyKind::Exit(code) = r.kind {
-                    let _ = sh.exit.send(Some(code));
+            {
+                let mut v = lock(&venue);
+                if v.paced_done() && !v.stopped() {
+                    let r = v.stop();
+                    if let ReplyKind::Exit(code) = r.kind {
+                        let _ = sh.exit.send(Some(code));
+                    }
                 }
             }
+            sh.pending.fetch_sub(1, Ordering::SeqCst);
         }
     });
     if let ClockMode::Paced(_) = opts.clock {
-        let t = tx.clone();
+        let sh = shared.clone();
         tokio::spawn(async move {
             let mut iv = tokio::time::interval(Duration::from_millis(20));
             loop {
                 iv.tick().await;
-                if t.is_closed() {
+                if sh.tx.is_closed() {
                     break;
                 }
-                let _ = t.try_send(Cmd::Tick);
+                sh.pending.fetch_add(1, Ordering::SeqCst);
+                if sh.tx.try_send(Cmd::Tick).is_err() {
+                    sh.pending.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         });
     }
@@ -291,7 +340,7 @@ impl TermSignal {
 
 async fn stop_now(sh: &Shared) -> i32 {
     let (tx, rx) = oneshot::channel();
-    if sh.tx.send(Cmd::Stop(tx)).await.is_err() {
+    if !sh.send(Cmd::Stop(tx)).await {
         return 2;
     }
     match rx.await {
@@ -329,10 +378,34 @@ fn json_response(
     r
 }
 
+/// The venue's answer to `req`: on the spot when nothing is queued before it (an advance always
+/// goes to the actor, which walks it in steps), else through the actor's channel.
 async fn ask(sh: &Shared, req: Request) -> Option<Reply> {
-    let (tx, rx) = oneshot::channel();
-    sh.tx.send(Cmd::Http(req, tx)).await.ok()?;
+    let (tx, mut rx) = oneshot::channel();
+    let cmd = Cmd::Http(req, tx);
+    let cmd = if is_advance(&cmd) {
+        cmd
+    } else {
+        let mut cmd = Some(cmd);
+        let done = sh.now(|v| {
+            if let Some(c) = cmd.take() {
+                // not an advance, so never handed back to be walked
+                let _ = v.handle(c);
+            }
+        });
+        if done.is_some() {
+            return rx.try_recv().ok();
+        }
+        cmd?
+    };
+    if !sh.send(cmd).await {
+        return None;
+    }
     rx.await.ok()
+}
+
+fn is_advance(cmd: &Cmd) -> bool {
+    matches!(cmd, Cmd::Http(r, _) if r.path == "/sim/v1/advance")
 }
 
 async fn handle(
@@ -427,8 +500,7 @@ async fn ws_upgrade(
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let (ftx, frx) = mpsc::channel::<Out>(WS_BUFFER);
     let (rtx, rrx) = oneshot::channel();
-    if sh
-        .tx
+    if !sh
         .send(Cmd::WsOpen {
             path,
             query,
@@ -436,7 +508,6 @@ async fn ws_upgrade(
             reply: rtx,
         })
         .await
-        .is_err()
     {
         return json_response(
             503,
@@ -466,7 +537,7 @@ async fn ws_upgrade(
                 WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg)).await;
             ws_session(ws, id, frx, &sh2).await;
         }
-        let _ = sh2.tx.send(Cmd::WsClosed(id)).await;
+        let _ = sh2.send(Cmd::WsClosed(id)).await;
     });
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -507,7 +578,7 @@ where
             },
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    if sh.tx.send(Cmd::WsText(id, t.as_str().to_string())).await.is_err() {
+                    if !sh.send(Cmd::WsText(id, t.as_str().to_string())).await {
                         break;
                     }
                 }
