@@ -3,6 +3,13 @@
 
 Usage: python3 benches/report.py [--collect-only] [--measurement-time S] [--baseline REV]
                                  [--serve-before BIN] [--rounds N] [bench ...]
+       python3 benches/report.py --bot [--rounds N]
+
+--bot: times examples/oco_bot.py (python-binance, the user stream) under the lockstep clock on a day
+and on the week of examples/oco-bot-avax.toml, N runs each (default 3), with the Python of
+$OCOSIM_BOT_PYTHON (default: the pinned CI venv ~/.cache/ocosim-venv/pb-latest, which has
+ocosim_clock installed) and this build's `sim`; it updates only that section of reports/bench.md
+and its rows of reports/bench.json (a full report carries them over).
 
 Rows of benches not rerun are kept from the committed report (marked "not rerun").
 --serve-before BIN: runs the `serve` bench N times (default 2) against BIN (an older `sim`
@@ -76,6 +83,10 @@ def machine():
 
 def main():
     args = sys.argv[1:]
+    if "--bot" in args:
+        rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
+        write_bot_only(bot_runs(rounds))
+        return
     mt = "5"
     if "--measurement-time" in args:
         i = args.index("--measurement-time"); mt = args[i + 1]; del args[i:i + 2]
@@ -113,6 +124,10 @@ def main():
              f"Ratio = median in the report committed at `{baseline}` / this median (> 1: faster now).", "",
              "| benchmark | median | throughput | target | vs previous |",
              "|---|---:|---:|---|---:|"]
+    # the example bot's rows are measured by `--bot` only: carried over
+    for name, r in prev.items():
+        if name.startswith("example_bot/") and name not in now:
+            now[name] = r
     # benches not rerun this time keep their committed figures, marked as such
     for name, r in prev.items():
         if name not in now and "median_ns" in r:
@@ -154,10 +169,77 @@ def main():
             b = statistics.median(r[name]["median_ns"] for r in ab["before"] if name in r)
             a = statistics.median(r[name]["median_ns"] for r in ab["after"] if name in r)
             lines.append(f"| `{name}` | {fmt_time(b)} ({fmt_rate(1e9 / b)}) | {fmt_time(a)} ({fmt_rate(1e9 / a)}) | {b / a:.2f}× |")
+    lines += bot_section(now)
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports/bench.md").write_text("\n".join(lines) + "\n")
     prev_path.write_text(json.dumps({"machine": machine(), "results": now}, indent=1, sort_keys=True) + "\n")
     print("\n".join(lines))
+
+BOT_DATA = (("day", 1_440, "2026-02-02"), ("week", 10_080, None))
+
+def bot_runs(rounds):
+    """examples/oco_bot.py under lockstep on a day and a week of AVAXUSDT: wall time of the whole
+    session (`ocosim_clock` starts `sim serve`, runs the bot, the server writes its reports)."""
+    import statistics, tempfile, time
+    py = os.environ.get("OCOSIM_BOT_PYTHON", str(Path.home() / ".cache/ocosim-venv/pb-latest/bin/python"))
+    sim = str(TARGET / "release/sim")
+    week = ROOT / "examples/oco-bot-avax.toml"
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, bars, to in BOT_DATA:
+            sc = week
+            if to:  # the same venue, cut to its first day (data paths made absolute)
+                sc = Path(tmp) / f"oco-bot-{name}.toml"
+                text = week.read_text().replace('"../data/', f'"{ROOT}/data/')
+                sc.write_text(text.replace('to = "2026-02-08"', f'to = "{to}"'))
+            runs, trades = [], 0
+            for i in range(rounds):
+                t0 = time.monotonic()
+                r = subprocess.run([py, "-m", "ocosim_clock", "--scenario", str(sc), "--sim", sim,
+                                    "--out", str(Path(tmp) / f"out-{name}-{i}"), "--", py,
+                                    str(ROOT / "examples/oco_bot.py")],
+                                   cwd=ROOT, capture_output=True, text=True)
+                runs.append(time.monotonic() - t0)
+                if r.returncode != 0:
+                    sys.exit(f"examples/oco_bot.py on a {name} failed ({r.returncode}): {r.stderr[-2000:]}")
+                trades = sum(1 for l in r.stdout.splitlines() if "enter" in l)
+            m = statistics.median(runs)
+            out[f"example_bot/{name}"] = {"wall_s": m, "runs": runs, "bars": bars, "entries": trades,
+                                          "load": os.getloadavg()[0]}
+    return out
+
+def bot_section(now):
+    rows = [(k, now[k]) for k in sorted(now) if k.startswith("example_bot/")]
+    if not rows:
+        return []
+    lines = ["", "## The example bot under lockstep (#19)", "",
+             "`examples/oco_bot.py` (a python-binance OCO manager on the user stream) against `sim serve` "
+             "on AVAXUSDT 1m bars, clock `lockstep`: wall time of the whole session (`ocosim_clock` starts "
+             "the server, runs the bot to the end of the data, the server writes its reports); "
+             "`python3 benches/report.py --bot` remeasures.", "",
+             "| data | bars | entries | wall time (median) | runs | venue time ÷ wall time | load avg |",
+             "|---|---:|---:|---:|---|---:|---:|"]
+    for k, r in rows:
+        runs = ", ".join(f"{x:.1f}" for x in r["runs"])
+        lines.append(f"| a {k.split('/')[1]} | {r['bars']:,} | {r['entries']} | {r['wall_s']:.1f} s | {runs} s "
+                     f"| {r['bars'] * 60 / r['wall_s']:,.0f}× | {r['load']:.1f} |")
+    return lines
+
+def write_bot_only(bot):
+    """Updates the example bot's rows of reports/bench.json and its section of reports/bench.md."""
+    jp, mp = ROOT / "reports/bench.json", ROOT / "reports/bench.md"
+    j = json.loads(jp.read_text())
+    j["results"].update(bot)
+    jp.write_text(json.dumps(j, indent=1, sort_keys=True) + "\n")
+    md = mp.read_text()
+    head = "\n## The example bot under lockstep (#19)\n"
+    if head in md:
+        a = md.index(head)
+        b = md.find("\n## ", a + len(head))
+        md = md[:a] + (md[b:] if b >= 0 else "\n")
+    md = md.rstrip("\n") + "\n" + "\n".join(bot_section(j["results"])) + "\n"
+    mp.write_text(md)
+    print("\n".join(bot_section(j["results"])))
 
 # Instruction counts (valgrind --tool=callgrind, stable on this noisy machine) of the whole
 # `sim run scenarios/bracket-filusdt.toml --quiet` process (load, run, invariants, every report),
