@@ -333,6 +333,11 @@ pub enum Event {
         /// Seq of the dropped event.
         of: Seq,
     },
+    /// A stream event that the fault schedule delivers twice (`stream_duplicate_ppm`).
+    StreamDuplicated {
+        /// Seq of the duplicated event.
+        of: Seq,
+    },
     /// Mark/equity sample for charts: wallet, unrealized PnL and last price.
     Equity {
         /// Wallet balance.

@@ -257,6 +257,7 @@ pub fn signature(v: &Violation, log: &EventLog) -> String {
                 ..
             } => "transport".into(),
             Event::StreamDropped { .. } => "stream-drop".into(),
+            Event::StreamDuplicated { .. } => "stream-duplicate".into(),
             Event::Engine(crate::events::EngineEvent::Restart) => "restart".into(),
             Event::Engine(crate::events::EngineEvent::MonitorStopped { .. }) => {
                 "monitor-stopped".into()

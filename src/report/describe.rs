@@ -316,6 +316,7 @@ pub fn describe_event(ev: &Event) -> String {
         Event::AlgoUpdate(a) => algo_update(a),
         Event::AccountUpdate(u) => account_update(u),
         Event::StreamDropped { of } => format!("stream event {of} dropped"),
+        Event::StreamDuplicated { of } => format!("stream event {of} delivered twice"),
         Event::Equity {
             wallet,
             unrealized,

@@ -491,6 +491,7 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         ("cancel_unknown_ppm", fl.cancel_unknown_ppm),
         ("poll_error_ppm", fl.poll_error_ppm),
         ("stream_drop_ppm", fl.stream_drop_ppm),
+        ("stream_duplicate_ppm", fl.stream_duplicate_ppm),
     ] {
         int(&s, &format!("faults.{k}"), i64::from(v), 0, i64::from(PPM))?;
     }

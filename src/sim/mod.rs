@@ -108,6 +108,10 @@ pub struct Faults {
     pub poll_error_ppm: u32,
     /// Dropped user-stream events.
     pub stream_drop_ppm: u32,
+    /// User-stream events delivered twice (the copy right after the original, as a reconnecting
+    /// stream can resend): the engine must not act twice on one event.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stream_duplicate_ppm: u32,
     /// Extra delay of user-stream events (uniform 0..=ms).
     pub stream_delay_ms: i64,
     /// Windows of certain faults.
@@ -117,6 +121,10 @@ pub struct Faults {
     /// Faults that name the request they hit (see [`target`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targeted: Vec<target::TargetedFault>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 impl Faults {

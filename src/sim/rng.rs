@@ -18,6 +18,8 @@ pub enum Stream {
     Signals = 4,
     /// `sim explore` case drawing.
     Explore = 5,
+    /// User-stream events delivered twice.
+    StreamDuplicate = 6,
 }
 
 /// The `index`-th 64-bit draw of `stream` under `seed` (pure function).

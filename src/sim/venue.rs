@@ -79,8 +79,21 @@ pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: Time
                     };
                     let at = et.plus(cfg.latency.stream_ms + delay);
                     // keep the queue sorted by delivery time (stable for equal times)
+                    let dup = chance(
+                        cfg.seed,
+                        Stream::StreamDuplicate,
+                        n,
+                        cfg.faults.stream_duplicate_ppm,
+                    );
                     let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
-                    f.queue.insert(pos, (at, se));
+                    if dup {
+                        f.queue.insert(pos, (at, se.clone()));
+                        f.queue.insert(pos + 1, (at, se));
+                        f.log
+                            .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
+                    } else {
+                        f.queue.insert(pos, (at, se));
+                    }
                 }
             }
             ex.return_event_buffer(buf);
