@@ -644,24 +644,7 @@ fn wire_params(p: &RequestParams) -> (String, String) {
         RequestParams::Order(o) => {
             let v = serde_json::to_value(o).unwrap();
             let mut q = Vec::new();
-            for (k, w) in [
-                ("symbol", "symbol"),
-                ("side", "side"),
-                ("order_type", "type"),
-                ("position_side", "positionSide"),
-                ("quantity", "quantity"),
-                ("price", "price"),
-                ("stop_price", "stopPrice"),
-                ("time_in_force", "timeInForce"),
-                ("reduce_only", "reduceOnly"),
-                ("close_position", "closePosition"),
-                ("working_type", "workingType"),
-                ("price_protect", "priceProtect"),
-                ("activation_price", "activationPrice"),
-                ("callback_rate", "callbackRate"),
-                ("client_order_id", "newClientOrderId"),
-                ("resp_type", "newOrderRespType"),
-            ] {
+            for (k, w) in ocosim::api::NEW_ORDER_WIRE_NAMES {
                 add(&mut q, w, &v[k]);
             }
             ("order".into(), q.join("&"))
@@ -669,23 +652,7 @@ fn wire_params(p: &RequestParams) -> (String, String) {
         RequestParams::Algo(o) => {
             let v = serde_json::to_value(o).unwrap();
             let mut q = vec!["algoType=CONDITIONAL".to_string()];
-            for (k, w) in [
-                ("symbol", "symbol"),
-                ("side", "side"),
-                ("order_type", "type"),
-                ("position_side", "positionSide"),
-                ("quantity", "quantity"),
-                ("price", "price"),
-                ("trigger_price", "triggerPrice"),
-                ("time_in_force", "timeInForce"),
-                ("reduce_only", "reduceOnly"),
-                ("close_position", "closePosition"),
-                ("working_type", "workingType"),
-                ("price_protect", "priceProtect"),
-                ("activate_price", "activatePrice"),
-                ("callback_rate", "callbackRate"),
-                ("client_algo_id", "clientAlgoId"),
-            ] {
+            for (k, w) in ocosim::api::NEW_ALGO_ORDER_WIRE_NAMES {
                 add(&mut q, w, &v[k]);
             }
             ("algo".into(), q.join("&"))

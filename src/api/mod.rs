@@ -154,6 +154,47 @@ impl Endpoint {
     }
 }
 
+/// [`NewOrder`]'s fields (as serde names them) and Binance's parameter names for them, in the
+/// order Binance documents them: the one map from a request of the port to the wire.
+pub const NEW_ORDER_WIRE_NAMES: [(&str, &str); 16] = [
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("order_type", "type"),
+    ("position_side", "positionSide"),
+    ("quantity", "quantity"),
+    ("price", "price"),
+    ("stop_price", "stopPrice"),
+    ("time_in_force", "timeInForce"),
+    ("reduce_only", "reduceOnly"),
+    ("close_position", "closePosition"),
+    ("working_type", "workingType"),
+    ("price_protect", "priceProtect"),
+    ("activation_price", "activationPrice"),
+    ("callback_rate", "callbackRate"),
+    ("client_order_id", "newClientOrderId"),
+    ("resp_type", "newOrderRespType"),
+];
+
+/// [`NewAlgoOrder`]'s fields and their Binance parameter names (`POST /fapi/v1/algoOrder`, whose
+/// `algoType=CONDITIONAL` is implied).
+pub const NEW_ALGO_ORDER_WIRE_NAMES: [(&str, &str); 15] = [
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("order_type", "type"),
+    ("position_side", "positionSide"),
+    ("quantity", "quantity"),
+    ("price", "price"),
+    ("trigger_price", "triggerPrice"),
+    ("time_in_force", "timeInForce"),
+    ("reduce_only", "reduceOnly"),
+    ("close_position", "closePosition"),
+    ("working_type", "workingType"),
+    ("price_protect", "priceProtect"),
+    ("activate_price", "activatePrice"),
+    ("callback_rate", "callbackRate"),
+    ("client_algo_id", "clientAlgoId"),
+];
+
 /// POST /fapi/v1/order parameters; `None` means "not sent" (Binance distinguishes absent from "false").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {

@@ -418,47 +418,14 @@ fn port_params(p: &RequestParams) -> BTreeMap<String, String> {
     match p {
         RequestParams::Order(o) => {
             let v = serde_json::to_value(o).unwrap_or_default();
-            for (k, w) in [
-                ("symbol", "symbol"),
-                ("side", "side"),
-                ("order_type", "type"),
-                ("position_side", "positionSide"),
-                ("quantity", "quantity"),
-                ("price", "price"),
-                ("stop_price", "stopPrice"),
-                ("time_in_force", "timeInForce"),
-                ("reduce_only", "reduceOnly"),
-                ("close_position", "closePosition"),
-                ("working_type", "workingType"),
-                ("price_protect", "priceProtect"),
-                ("activation_price", "activationPrice"),
-                ("callback_rate", "callbackRate"),
-                ("client_order_id", "newClientOrderId"),
-                ("resp_type", "newOrderRespType"),
-            ] {
+            for (k, w) in crate::api::NEW_ORDER_WIRE_NAMES {
                 put(&mut m, w, &v[k]);
             }
         }
         RequestParams::Algo(o) => {
             let v = serde_json::to_value(o).unwrap_or_default();
             m.insert("algoType".into(), "CONDITIONAL".into());
-            for (k, w) in [
-                ("symbol", "symbol"),
-                ("side", "side"),
-                ("order_type", "type"),
-                ("position_side", "positionSide"),
-                ("quantity", "quantity"),
-                ("price", "price"),
-                ("trigger_price", "triggerPrice"),
-                ("time_in_force", "timeInForce"),
-                ("reduce_only", "reduceOnly"),
-                ("close_position", "closePosition"),
-                ("working_type", "workingType"),
-                ("price_protect", "priceProtect"),
-                ("activate_price", "activatePrice"),
-                ("callback_rate", "callbackRate"),
-                ("client_algo_id", "clientAlgoId"),
-            ] {
+            for (k, w) in crate::api::NEW_ALGO_ORDER_WIRE_NAMES {
                 put(&mut m, w, &v[k]);
             }
         }
