@@ -347,7 +347,15 @@ impl Engine {
             order_id,
             wants_stop,
         });
-        self.book_add(&sig.symbol, dir, order.amount, ex.now());
+        // v1.1.78/v1.1.80 (ACK answer, one book per symbol) book `result.get("amount",
+        // order.amount)`: the ACK's executed amount, 0 (W4/W6 traces, #20); the 2026-08 book by
+        // side is not measured against a trace for this, so it keeps the order amount
+        let booked = if self.sw.entry_resp_result || self.sw.local_book_by_side {
+            order.amount
+        } else {
+            placed.executed
+        };
+        self.book_add(&sig.symbol, dir, booked, ex.now());
         if !self.sw.protect_resting_entry && placed.executed.is_zero() {
             if !placed.open {
                 return (

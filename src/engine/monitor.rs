@@ -10,6 +10,7 @@
 use super::adapter::{
     algo_leg_state, from_base36, leg_text, order_leg_state, Fail, LegState, Route,
 };
+use super::dispatcher::CloseOutcome;
 use super::oco::RiskPlan;
 use super::switches::*;
 use super::{Engine, Leg, PairRec, PairStatus, Pending};
@@ -706,7 +707,8 @@ impl Engine {
     }
 
     /// Reference recovery: legs and resting entries by client id, positions from positionRisk;
-    /// legs of a flat side are cancelled; a position with no legs and no entry plan is flattened.
+    /// legs of a flat side are cancelled; a position with no legs and no entry plan is flattened,
+    /// and the recovery is retried at the next pass when that close fails.
     pub(crate) fn recover_reference<E: Exchange>(&mut self, ex: &mut E) {
         let symbol = self.cfg.spec.symbol.clone();
         let Ok(orders) = ex.open_orders(&symbol) else {
@@ -863,6 +865,7 @@ impl Engine {
         for p in self.st.pending.values() {
             covered.insert(p.dir);
         }
+        let mut flatten_failed = false;
         for (dir, amt) in amts {
             if amt.is_zero() || covered.contains(&dir) {
                 continue;
@@ -874,8 +877,16 @@ impl Engine {
                     amt
                 ),
             });
-            self.close_with_cleanup(ex, &symbol, dir, Some(amt), "recovery: naked position");
+            let out =
+                self.close_with_cleanup(ex, &symbol, dir, Some(amt), "recovery: naked position");
             self.drop_finished(ex);
+            if matches!(out, CloseOutcome::Failed(_)) {
+                flatten_failed = true;
+            }
+        }
+        // a refused or lost flattening leaves the side naked: recover again at the next pass
+        if flatten_failed {
+            self.recovery_failed(ex, "flattening a naked position");
         }
     }
 }

@@ -641,7 +641,7 @@ fn build_inner(
 
 /// The default reaction window: one monitoring cycle (poll interval + error backoff), 4 s of
 /// placement retries (1 s + 2 s + slack), eight round trips and the stream delay; where faults
-/// can strike, one call timeout more. (The checker also stretches every deadline by one window
+/// can strike (random, scheduled or targeted transport faults), one call timeout more. (The checker also stretches every deadline by one window
 /// per fault the engine met in the meantime.)
 pub fn default_reaction_ms(
     poll_ms: i64,
@@ -662,7 +662,12 @@ pub fn default_reaction_ms(
         + f.stream_drop_ppm
         > 0
         || !f.scheduled.is_empty()
-        || f.stream_delay_ms > 0;
+        || f.stream_delay_ms > 0
+        // a targeted timeout, 5xx or 429 costs the engine a call timeout like a random one
+        || f
+            .targeted
+            .iter()
+            .any(|t| !matches!(t.answer, crate::sim::target::Answer::Code(_)));
     if faulty {
         base + lat.timeout_ms + f.stream_delay_ms
     } else {
