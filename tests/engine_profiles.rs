@@ -632,15 +632,25 @@ fn w3_phead_stale_record_blocks_protection_of_later_entries() {
 
 #[test]
 fn w4_manual_close_leaves_both_legs_resting() {
+    // The real v1.1.80 (its wire trace, tests/fixtures/wire/v1.1.80/weak-points/W4-*): the local
+    // book holds the entry's ACK amount (0), so the manual close fails locally ("Order amount must
+    // be positive") and is never sent; the position stays open and both legs keep protecting it.
     let mut r = Setup::new(P80).start(two_cycles());
     r.signal(buy(at(0, 30)));
     r.until(TimeMs(at(1, 0)));
     assert_eq!(r.open_legs(), 2);
+    let market_sells = |r: &Run| {
+        r.calls_to(Endpoint::NewOrder)
+            .iter()
+            .filter_map(|c| c.order.as_ref())
+            .filter(|o| o.order_type == OrderType::Market && o.side == Side::Sell)
+            .count()
+    };
     r.manual_close(TimeMs(at(2, 0)), PositionSide::Long);
     r.until(TimeMs(at(2, 30)));
-    assert_eq!(r.long(), Decimal::ZERO, "the MARKET close went through");
-    assert_eq!(r.open_legs(), 2, "W4: both legs rest against no position");
-    assert!(r.notes().iter().any(|n| n.contains("W4")));
+    assert_eq!(market_sells(&r), 0, "the close never reaches the venue");
+    assert_eq!(r.long(), Decimal::from(10), "the position stays open");
+    assert_eq!(r.open_legs(), 2, "and protected by both legs");
     assert!(r.dropped().is_empty(), "the pair stays active");
 
     let mut r = Setup::new(REF).start(two_cycles());
@@ -1498,7 +1508,9 @@ mod with_sim {
         // before that reads the position (25 ms each way), then sends its MARKET close: when the
         // TP fires in between, the close meets a flat side and Binance answers -2022.
         let trigger = at(3, 36) + 667;
-        for profile in [P80, PHEAD, REF] {
+        // v1.1.80 never sends a manual close (its book holds the ACK amount 0, see the W4 test),
+        // so only the releases whose close reaches the venue can race
+        for profile in [PHEAD, REF] {
             let mut raced = Vec::new();
             for lead in (0..200).step_by(5) {
                 let manual = [ManualClose {
