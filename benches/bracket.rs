@@ -15,6 +15,8 @@
 //!
 //! Run: `cargo bench --bench bracket`.
 
+#[path = "common/gen.rs"]
+mod gen;
 use criterion::{Criterion, Throughput};
 use ocosim::events::{EngineEvent, Event};
 use ocosim::exchange::{BarTicks, IntrabarPolicy};
@@ -26,33 +28,10 @@ use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
 
 const YEAR: i64 = 525_600;
-const T0: i64 = 1_704_067_200_000;
-const MIN: i64 = 60_000;
 const D_TICKS: i64 = 100;
 
 fn bars(n: i64) -> Vec<BarTicks> {
-    let mut s: u64 = 0x5eed_2024;
-    let mut next = || {
-        s = s
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (s >> 33) as i64
-    };
-    let mut p: i64 = 600_000;
-    (0..n)
-        .map(|i| {
-            let o = p;
-            p = (p + next() % 81 - 40).max(100_000);
-            let c = p;
-            BarTicks {
-                t: T0 + i * MIN,
-                o,
-                h: o.max(c) + next() % 31,
-                l: o.min(c) - next() % 31,
-                c,
-            }
-        })
-        .collect()
+    gen::random_walk(n)
 }
 
 /// A generated series with (dense) or without (idle) the bracket.

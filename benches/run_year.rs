@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench --bench run_year`.
 
+#[path = "common/gen.rs"]
+mod gen;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ocosim::engine::Action;
 use ocosim::exchange::{BarTicks, IntrabarPolicy};
@@ -13,32 +15,9 @@ use ocosim::explore::CaseSpec;
 use ocosim::sim::Faults;
 
 const BARS: i64 = 525_600;
-const T0: i64 = 1_704_067_200_000;
-const MIN: i64 = 60_000;
 
 fn year() -> Vec<BarTicks> {
-    let mut s: u64 = 0x5eed_2024;
-    let mut next = || {
-        s = s
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (s >> 33) as i64
-    };
-    let mut p: i64 = 600_000;
-    (0..BARS)
-        .map(|i| {
-            let o = p;
-            p = (p + next() % 81 - 40).max(100_000);
-            let c = p;
-            BarTicks {
-                t: T0 + i * MIN,
-                o,
-                h: o.max(c) + next() % 31,
-                l: o.min(c) - next() % 31,
-                c,
-            }
-        })
-        .collect()
+    gen::random_walk(BARS)
 }
 
 fn case(stream: bool) -> CaseSpec {
