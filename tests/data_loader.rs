@@ -2,14 +2,13 @@
 //! small fixtures from `tests/fixtures/data/`, and downloads from a loopback-only HTTP server.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+
+#[path = "common/http.rs"]
+mod http;
+use http::{Mode, Server};
 
 use ocosim::data::{
     download, inspect, load_funding, load_klines, load_klines_polars, load_mark_klines,
@@ -776,65 +775,6 @@ fn inspect_report_is_deterministic() {
 
 // --- download against a loopback HTTP server ------------------------------------------------------
 
-/// Serves `routes` (path → body; anything else is 404) on 127.0.0.1 until `stop` is set, at most
-/// `max_requests` requests or 30 s; returns the base URL and the thread, which yields the paths asked for.
-fn serve(
-    routes: Vec<(String, Vec<u8>)>,
-    max_requests: usize,
-    stop: Arc<AtomicBool>,
-) -> (String, thread::JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let addr = listener.local_addr().expect("addr");
-    assert!(addr.ip().is_loopback());
-    listener.set_nonblocking(true).expect("nonblocking");
-    let handle = thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut asked = Vec::new();
-        while asked.len() < max_requests
-            && Instant::now() < deadline
-            && !stop.load(Ordering::SeqCst)
-        {
-            let (mut stream, _) = match listener.accept() {
-                Ok(c) => c,
-                Err(_) => {
-                    thread::sleep(Duration::from_millis(5));
-                    continue;
-                }
-            };
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let text = String::from_utf8_lossy(&head);
-            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-            let body = routes
-                .iter()
-                .find(|(p, _)| *p == path)
-                .map(|(_, b)| b.clone());
-            let (status, body) = match body {
-                Some(b) => ("200 OK", b),
-                None => ("404 Not Found", b"not found".to_vec()),
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(&body);
-            let _ = stream.flush();
-            asked.push(path);
-        }
-        asked
-    });
-    (format!("http://{addr}"), handle)
-}
-
 fn sha256_hex(b: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(b)
@@ -894,8 +834,8 @@ fn download_verifies_checksums_from_a_loopback_server() {
             sum(&feb, "BTCUSDT-1m-2024-02.zip"),
         ),
     ];
-    let stop = Arc::new(AtomicBool::new(false));
-    let (base, server) = serve(routes, 16, stop.clone());
+    let server = Server::start(Mode::Routes(routes));
+    let base = server.base.clone();
     let out = dir.join("out");
     let args = |from: &str, to: &str| DownloadArgs {
         symbol: "BTCUSDT".into(),
@@ -962,8 +902,8 @@ fn download_verifies_checksums_from_a_loopback_server() {
         e.starts_with(&format!("{url18}: HTTP 404 Not Found")),
         "{e}"
     );
-    stop.store(true, Ordering::SeqCst);
-    let asked = server.join().expect("server thread");
+    let asked = server.asked();
+    drop(server);
     assert_eq!(asked.len(), 4 + 2 + 1 + 2 + 1, "{asked:?}");
     // The downloaded zips load as one series with the day boundary reported as a gap.
     let s = load_both(&[folder]);
