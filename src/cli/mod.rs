@@ -682,16 +682,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
 
 /// Parses a download timeout: `500ms`, `30s`, `10m` or a number of seconds; 0 is refused.
 fn timeout_arg(flag: &str, s: &str) -> Result<std::time::Duration, Failure> {
-    let t = s.trim();
-    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let ms = n.parse::<u64>().ok().and_then(|n| match unit {
-        "ms" => Some(n),
-        "" | "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        _ => None,
-    });
-    match ms {
-        Some(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms)),
+    match parse_duration(s.trim()) {
+        Some(d) if !d.is_zero() => Ok(d),
         _ => Err(bad(format!(
             "{flag} `{s}`: expected a positive duration such as 500ms, 30s or 10m"
         ))),
@@ -802,14 +794,35 @@ fn cmd_sweep(
     Ok(if violations > 0 { 1 } else { 0 })
 }
 
+/// Parses a duration argument: a whole number with `ms`, `s`, `m` or `h`, or bare seconds; `None`
+/// when it is not one or overflows. Callers apply their own range (`--time`, the download timeouts).
 fn parse_duration(s: &str) -> Option<std::time::Duration> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = n.parse().ok()?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
         _ => return None,
     };
-    Some(std::time::Duration::from_secs(secs))
+    Some(std::time::Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn one_duration_parser_serves_time_and_timeouts() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        for bad in ["", "s", "1.5s", "-1s", "10d", "99999999999999999h", "1 s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 }
