@@ -158,11 +158,39 @@ impl Engine {
                 .filter(|p| p.status == PairStatus::Active)
                 .count() as u32,
             PollScope::PerKeyBothBooks => 2 * self.keys().len() as u32,
-            PollScope::PerSymbol => self
-                .symbol_books()
-                .iter()
-                .map(|&(_, o, a)| u32::from(o) + u32::from(a))
-                .sum(),
+            PollScope::PerSymbol => {
+                // one symbol (the engine's usual case): no vector at all
+                let (mut one, mut orders, mut algos, mut many) =
+                    (None::<&str>, false, false, false);
+                let active = self
+                    .st
+                    .pairs
+                    .values()
+                    .filter(|p| p.status == PairStatus::Active);
+                for p in active {
+                    many |= one.is_some_and(|s| s != p.symbol);
+                    one = Some(&p.symbol);
+                    for l in p.legs() {
+                        match l.id {
+                            LegId::Order(_) => orders = true,
+                            LegId::Algo(_) => algos = true,
+                        }
+                    }
+                }
+                for p in self.st.pending.values() {
+                    many |= one.is_some_and(|s| s != p.symbol);
+                    one = Some(&p.symbol);
+                    orders = true;
+                }
+                if many {
+                    self.symbol_books()
+                        .iter()
+                        .map(|&(_, o, a)| u32::from(o) + u32::from(a))
+                        .sum()
+                } else {
+                    u32::from(orders) + u32::from(algos)
+                }
+            }
         }
     }
 
