@@ -247,6 +247,12 @@ def write_bot_only(bot):
 CALLGRIND = [
     ("main before #18 (events.jsonl built as one String)", 4_934_581_584),
     ("events.jsonl streamed through a buffered writer", 4_727_253_611),
+    # r5-hot (lean per-trade path): measured with `sim run … --quiet`; `run` = `sim::run_inner`
+    # (the venue, engine and matching, without invariants and reports) in the same profile
+    ("r5-hot start: 35b8496 as built for r5-hot (run 1,565.3 M)", 5_103_241_406),
+    ("read-only monitor pass without copies, openAlgoOrders ids only (run 1,346.2 M)", 4_885_764_698),
+    ("fmt_time_ms without the formatter, signal_id without format! (run 1,273.1 M)", 4_657_788_677),
+    ("sync returns at once when already at t, funding check inlined (run 1,235.5 M)", 4_620_217_252),
 ]
 
 def bracket_section(now):

@@ -516,6 +516,15 @@ pub trait Exchange {
     fn open_orders(&mut self, symbol: &str) -> Result<Vec<OrderInfo>, CallError>;
     /// GET /fapi/v1/openAlgoOrders
     fn open_algo_orders(&mut self, symbol: &str) -> Result<Vec<AlgoInfo>, CallError>;
+    /// GET /fapi/v1/openAlgoOrders when only the ids are wanted (a monitoring pass): the same
+    /// call and answer as [`Exchange::open_algo_orders`], without building each order's fields.
+    fn open_algo_ids(&mut self, symbol: &str) -> Result<Vec<AlgoId>, CallError> {
+        Ok(self
+            .open_algo_orders(symbol)?
+            .into_iter()
+            .map(|a| a.algo_id)
+            .collect())
+    }
     /// DELETE /fapi/v1/allOpenOrders
     fn cancel_all_orders(&mut self, symbol: &str) -> Result<(), CallError>;
     /// DELETE /fapi/v1/algoOpenOrders

@@ -69,14 +69,22 @@ impl CloseOutcome {
 /// The live engine's signal id: `strategy_symbol_action_<ISO timestamp to the second>`.
 pub(crate) fn signal_id(sig: &Signal) -> String {
     let t = fmt_time_ms(sig.timestamp.0);
-    let iso = t.get(..19).unwrap_or(&t).replace(' ', "T");
-    format!(
-        "{}_{}_{}_{}",
-        sig.strategy_id,
-        sig.symbol,
+    let iso = t.get(..19).unwrap_or(&t);
+    let mut id = String::with_capacity(
+        sig.strategy_id.len() + sig.symbol.len() + sig.action.as_str().len() + iso.len() + 3,
+    );
+    for part in [
+        sig.strategy_id.as_str(),
+        "_",
+        &sig.symbol,
+        "_",
         sig.action.as_str(),
-        iso
-    )
+        "_",
+    ] {
+        id.push_str(part);
+    }
+    id.extend(iso.chars().map(|c| if c == ' ' { 'T' } else { c }));
+    id
 }
 
 /// A price `d` (a fraction) away from `base` on the stop side (`stop`) or target side of `dir`.

@@ -311,7 +311,11 @@ impl Engine {
     /// Number of REST calls such a read-only pass makes (P78: one openOrders per pair; PHEAD:
     /// two per key; reference: one per book in use per symbol).
     pub fn pass_calls(&self) -> u32 {
-        self.read_plan().iter().map(|r| r.calls()).sum()
+        debug_assert_eq!(
+            self.plan_calls(),
+            self.read_plan().iter().map(|r| r.calls()).sum::<u32>()
+        );
+        self.plan_calls()
     }
 
     /// The simulator skipped a read-only pass that ended at `pass_end`: schedule the next one as if

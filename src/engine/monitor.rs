@@ -94,51 +94,130 @@ impl Engine {
         self.st.next_pass = Some(ex.now().plus(wait));
     }
 
-    /// The reads the next pass makes, in order.
-    pub(crate) fn read_plan(&self) -> Vec<Read> {
-        let active = || {
-            self.st
+    /// The books each symbol's active legs and pending entries live in, by symbol (the
+    /// reference's `PerSymbol` plan), borrowed: no allocation beyond the small vector.
+    fn symbol_books(&self) -> Vec<(&str, bool, bool)> {
+        let mut by_symbol: Vec<(&str, bool, bool)> = Vec::new();
+        fn slot<'a>(v: &mut Vec<(&'a str, bool, bool)>, s: &'a str) -> usize {
+            match v.iter().position(|e| e.0 == s) {
+                Some(i) => i,
+                None => {
+                    v.push((s, false, false));
+                    v.len() - 1
+                }
+            }
+        }
+        for p in self
+            .st
+            .pairs
+            .values()
+            .filter(|p| p.status == PairStatus::Active)
+        {
+            let i = slot(&mut by_symbol, &p.symbol);
+            for l in p.legs() {
+                match l.id {
+                    LegId::Order(_) => by_symbol[i].1 = true,
+                    LegId::Algo(_) => by_symbol[i].2 = true,
+                }
+            }
+        }
+        for p in self.st.pending.values() {
+            let i = slot(&mut by_symbol, &p.symbol);
+            by_symbol[i].1 = true;
+        }
+        // symbols are unique: an unstable sort gives the BTreeMap order
+        by_symbol.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        by_symbol
+    }
+
+    /// Distinct `SYMBOL_SIDE` keys of the active records, in order of their oldest record.
+    fn keys(&self) -> Vec<(&str, PositionSide)> {
+        let mut keys: Vec<(&str, PositionSide)> = Vec::new();
+        for p in self
+            .st
+            .pairs
+            .values()
+            .filter(|p| p.status == PairStatus::Active)
+        {
+            let k = (p.symbol.as_str(), p.dir);
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys
+    }
+
+    /// REST calls the next pass makes (the sum of [`Read::calls`] over [`Engine::read_plan`]),
+    /// counted without building the plan.
+    pub(crate) fn plan_calls(&self) -> u32 {
+        match self.sw.poll_scope {
+            PollScope::PerPair => self
+                .st
                 .pairs
                 .values()
                 .filter(|p| p.status == PairStatus::Active)
-        };
-        match self.sw.poll_scope {
-            PollScope::PerPair => active()
-                .map(|p| Read::Pair(p.id, p.symbol.clone()))
-                .collect(),
-            PollScope::PerKeyBothBooks => {
-                let mut keys: Vec<Read> = Vec::new();
-                for p in active() {
-                    let k = Read::Key(p.symbol.clone(), p.dir);
-                    if !keys.contains(&k) {
-                        keys.push(k);
-                    }
-                }
-                keys
-            }
+                .count() as u32,
+            PollScope::PerKeyBothBooks => 2 * self.keys().len() as u32,
             PollScope::PerSymbol => {
-                let mut by_symbol: BTreeMap<String, (bool, bool)> = BTreeMap::new();
-                for p in active() {
-                    let e = by_symbol.entry(p.symbol.clone()).or_default();
+                // one symbol (the engine's usual case): no vector at all
+                let (mut one, mut orders, mut algos, mut many) =
+                    (None::<&str>, false, false, false);
+                let active = self
+                    .st
+                    .pairs
+                    .values()
+                    .filter(|p| p.status == PairStatus::Active);
+                for p in active {
+                    many |= one.is_some_and(|s| s != p.symbol);
+                    one = Some(&p.symbol);
                     for l in p.legs() {
                         match l.id {
-                            LegId::Order(_) => e.0 = true,
-                            LegId::Algo(_) => e.1 = true,
+                            LegId::Order(_) => orders = true,
+                            LegId::Algo(_) => algos = true,
                         }
                     }
                 }
                 for p in self.st.pending.values() {
-                    by_symbol.entry(p.symbol.clone()).or_default().0 = true;
+                    many |= one.is_some_and(|s| s != p.symbol);
+                    one = Some(&p.symbol);
+                    orders = true;
                 }
-                by_symbol
-                    .into_iter()
-                    .map(|(symbol, (orders, algos))| Read::Symbol {
-                        symbol,
-                        orders,
-                        algos,
-                    })
-                    .collect()
+                if many {
+                    self.symbol_books()
+                        .iter()
+                        .map(|&(_, o, a)| u32::from(o) + u32::from(a))
+                        .sum()
+                } else {
+                    u32::from(orders) + u32::from(algos)
+                }
             }
+        }
+    }
+
+    /// The reads the next pass makes, in order.
+    pub(crate) fn read_plan(&self) -> Vec<Read> {
+        match self.sw.poll_scope {
+            PollScope::PerPair => self
+                .st
+                .pairs
+                .values()
+                .filter(|p| p.status == PairStatus::Active)
+                .map(|p| Read::Pair(p.id, p.symbol.clone()))
+                .collect(),
+            PollScope::PerKeyBothBooks => self
+                .keys()
+                .into_iter()
+                .map(|(s, d)| Read::Key(s.to_string(), d))
+                .collect(),
+            PollScope::PerSymbol => self
+                .symbol_books()
+                .into_iter()
+                .map(|(symbol, orders, algos)| Read::Symbol {
+                    symbol: symbol.to_string(),
+                    orders,
+                    algos,
+                })
+                .collect(),
         }
     }
 
@@ -160,8 +239,8 @@ impl Engine {
             }
         }
         if algos {
-            for a in ex.open_algo_orders(symbol)? {
-                seen.legs.insert(LegId::Algo(a.algo_id));
+            for id in ex.open_algo_ids(symbol)? {
+                seen.legs.insert(LegId::Algo(id));
             }
         }
         Ok(seen)
@@ -208,13 +287,22 @@ impl Engine {
 
     /// The decision for one record given the open legs; true when nothing changed.
     fn visit<E: Exchange>(&mut self, ex: &mut E, id: PairId, present: &BTreeSet<LegId>) -> bool {
-        let Some(rec) = self.st.pairs.get(&id).cloned() else {
+        let Some(r) = self.st.pairs.get(&id) else {
             return true;
         };
-        if rec.status != PairStatus::Active {
+        if r.status != PairStatus::Active {
             return true;
         }
-        if rec.orphan && self.sw.reconcile_cancels_lone_legs {
+        let orphan = r.orphan && self.sw.reconcile_cancels_lone_legs;
+        if !orphan
+            && r.sl.is_none_or(|l| present.contains(&l.id))
+            && r.tp.is_none_or(|l| present.contains(&l.id))
+        {
+            // every leg in place: nothing to decide (the common read-only pass), no copy
+            return true;
+        }
+        let rec = r.clone();
+        if orphan {
             // `_cancel_orphaned_order`: cancel if still open, then completed.
             for l in rec.legs().filter(|l| present.contains(&l.id)) {
                 let _ = self.cancel_leg_once(ex, &rec.symbol, l.id, Route::Correct);

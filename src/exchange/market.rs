@@ -606,7 +606,19 @@ impl MockExchange {
         }
     }
 
+    /// True when [`MockExchange::advance_to`] would apply a funding rate at the cursor before
+    /// anything else (inside a bar, the next funding time reached), so a walk is not a no-op.
+    #[inline]
+    pub fn funding_due_at_cursor(&self) -> bool {
+        self.cur.seg != 0
+            && self
+                .funding
+                .get(self.next_funding)
+                .is_some_and(|f| f.0 <= self.cur.time)
+    }
+
     /// Applies the next funding rate if its time has come at the cursor; true if it did.
+    #[inline]
     fn funding_due_now(&mut self) -> bool {
         match self.funding.get(self.next_funding) {
             Some(&(ft, rate)) if ft <= self.cur.time => {

@@ -971,6 +971,19 @@ impl MockExchange {
             .collect())
     }
 
+    /// GET /fapi/v1/openAlgoOrders, ids only: the same checks and side effects as
+    /// [`MockExchange::open_algo_orders`], without building the answers.
+    pub fn open_algo_ids(&mut self, symbol: &str) -> Result<Vec<AlgoId>, ApiError> {
+        if self.cfg.api == ApiMode::Legacy {
+            return self.reject(codes::no_algo_endpoint());
+        }
+        if let Err(e) = self.check_symbol(symbol) {
+            return self.reject(e);
+        }
+        self.compact_open();
+        Ok(self.open_algo_iter().map(|(_, a)| a.id).collect())
+    }
+
     /// DELETE /fapi/v1/allOpenOrders.
     pub fn cancel_all_orders(&mut self, symbol: &str) -> Result<(), ApiError> {
         if let Err(e) = self.check_symbol(symbol) {

@@ -349,6 +349,14 @@ impl Exchange for SimClient<'_> {
             |ex| ex.open_algo_orders(symbol),
         )
     }
+    fn open_algo_ids(&mut self, symbol: &str) -> Result<Vec<AlgoId>, CallError> {
+        self.call(
+            Endpoint::OpenAlgoOrders,
+            || RequestParams::Other(format!("symbol={symbol}")),
+            |v: &Vec<AlgoId>| format!("{} open", v.len()),
+            |ex| ex.open_algo_ids(symbol),
+        )
+    }
     fn cancel_all_orders(&mut self, symbol: &str) -> Result<(), CallError> {
         self.call(
             Endpoint::CancelAll,

@@ -41,6 +41,10 @@ fn stream_event(e: &Event) -> Option<StreamEvent> {
 
 /// Walks the exchange up to `t`, moving its events into the log and the stream queue.
 pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
+    if ex.time() >= t && !ex.has_events() && !ex.funding_due_at_cursor() {
+        // already there (the common case for a call's second sync): nothing to walk or move
+        return;
+    }
     loop {
         ex.advance_to(t);
         if ex.has_events() {

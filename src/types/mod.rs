@@ -35,12 +35,30 @@ pub fn fmt_time_ms(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{milli:03}",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    if !(0..=9999).contains(&y) {
+        return format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{milli:03}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        );
+    }
+    // the common case without the formatting machinery (it sits on every report row)
+    let mut b = *b"0000-00-00 00:00:00.000";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, i64::from(m));
+    put(8, 2, i64::from(d));
+    put(11, 2, sod / 3600);
+    put(14, 2, (sod / 60) % 60);
+    put(17, 2, sod % 60);
+    put(20, 3, milli);
+    b.iter().map(|&c| c as char).collect()
 }
 
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
@@ -480,5 +498,46 @@ mod tests {
         assert_eq!(to_e8(Decimal::new(10113, 3)), Some(1_011_300_000));
         assert_eq!(to_e8(Decimal::new(1, 9)), None);
         assert_eq!(dec_e8(1_011_300_000).to_string(), "10.113");
+    }
+}
+
+#[cfg(test)]
+mod fmt_time_tests {
+    use super::*;
+
+    #[test]
+    fn fast_time_format_matches_the_formatter() {
+        let slow = |ms: i64| {
+            let secs = ms.div_euclid(1000);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            let sod = secs.rem_euclid(86_400);
+            format!(
+                "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
+                sod / 3600,
+                (sod / 60) % 60,
+                sod % 60,
+                ms.rem_euclid(1000)
+            )
+        };
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut cases = vec![
+            0,
+            -1,
+            1,
+            1_680_307_199_999,
+            253_402_300_799_999,
+            253_402_300_800_000,
+        ];
+        cases.push(-62_167_219_200_000); // year 0
+        cases.push(-62_167_219_200_001); // year -1: the formatter's path
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push((x % 600_000_000_000_000) as i64 - 300_000_000_000_000);
+        }
+        for ms in cases {
+            assert_eq!(fmt_time_ms(ms), slow(ms), "{ms}");
+        }
     }
 }
