@@ -794,6 +794,23 @@ impl Engine {
         }
     }
 
+    /// `_exchange_position_presence` (#481 AC3): false only when the user-data store is ready
+    /// and shows no position on that side (one-way: any non-zero net position counts); unknown
+    /// (no store) is true, so a legitimate close is never suppressed.
+    fn exchange_position_present<E: Exchange>(
+        &self,
+        ex: &mut E,
+        symbol: &str,
+        dir: PositionSide,
+    ) -> bool {
+        match ex.stream_positions(symbol) {
+            None => true,
+            Some(rows) => rows
+                .iter()
+                .any(|(ps, a)| !a.is_zero() && (*ps == dir || *ps == PositionSide::Both)),
+        }
+    }
+
     /// `close_position_with_cleanup` (§3.3, §3.5): legs and MARKET close in the profile's order.
     pub(crate) fn close_with_cleanup<E: Exchange>(
         &mut self,
@@ -821,6 +838,16 @@ impl Engine {
             for id in &pairs {
                 self.cancel_pair(ex, *id);
             }
+        }
+        if self.sw.close_guard && !self.exchange_position_present(ex, symbol, dir) {
+            ex.emit(EngineEvent::Note {
+                text: format!(
+                    "{reason}: close blocked (#481 AC3): the user-data store shows no {symbol} {} position",
+                    dir.as_str()
+                ),
+            });
+            self.drop_finished(ex);
+            return CloseOutcome::Skipped("skipped_no_exchange_position".into());
         }
         let now = ex.now();
         if self.sw.close_thrash_limit > 0 {

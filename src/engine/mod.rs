@@ -294,7 +294,25 @@ impl Engine {
     /// simulator does), so the engine does not emit it again.
     pub fn on_restart<E: Exchange>(&mut self, ex: &mut E) {
         self.st = State::default();
-        self.reconcile_from_exchange(ex);
+        if self.sw.startup_reconcile {
+            self.startup(ex);
+        } else {
+            self.reconcile_from_exchange(ex);
+        }
+    }
+
+    /// True when the engine has a start-up step (`startup_reconcile`): the runner calls
+    /// [`Engine::on_start`] once, at the session's start, before anything else.
+    pub fn wants_start(&self) -> bool {
+        self.sw.startup_reconcile
+    }
+
+    /// The session starts: PHEAD's `Dispatcher.initialize()` reads (`startup_reconcile`; nothing
+    /// otherwise).
+    pub fn on_start<E: Exchange>(&mut self, ex: &mut E) {
+        if self.sw.startup_reconcile {
+            self.startup(ex);
+        }
     }
 
     /// True when the next pass only reads open orders and would change nothing if the venue's

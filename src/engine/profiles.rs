@@ -83,8 +83,10 @@ fn v1_1_78() -> Switches {
         manual_close_qty: CloseQty::LocalBook,
         manual_close_order: CloseOrder::CancelThenClose,
         close_thrash_limit: 0,
+        close_guard: false,
         reconcile_on_restart: Reconcile::Off,
         reconcile_cancels_lone_legs: false,
+        startup_reconcile: false,
     }
 }
 
@@ -137,8 +139,10 @@ fn tradeengine_2026_08() -> Switches {
         manual_close_finds_pair: false,
         cancel_pair_works: true,
         close_thrash_limit: 2,
+        close_guard: true,
         reconcile_on_restart: Reconcile::ZipByCreateTime,
         reconcile_cancels_lone_legs: true,
+        startup_reconcile: true,
         ..v1_1_80()
     }
 }

@@ -47,8 +47,8 @@
 //!
 //! Not reproduced, and why: the CIO gates, distributed lock, persistence timeouts and the
 //! naked-position remediator (default `dry_run`, so it does nothing observable) are out of scope
-//! (`tradeengine-oco.md` "How ocosim uses this page"); PHEAD's close guard (#481) needs the
-//! user-data truth store, which is not ported, so it never skips; the P78 aggregator's
+//! (`tradeengine-oco.md` "How ocosim uses this page"); of PHEAD's user-data truth store only the
+//! positions are ported, for the close guard (#481, `close_guard`); the P78 aggregator's
 //! naive-datetime crash is moot because simulated timestamps are integers; the -4130
 //! "ALREADY_EXISTS" reconciliation (W12) needs a -4130 from the venue, which the mock does not
 //! emit (duplicate closePosition legs are accepted there); PHEAD's deferred conditional entries are
@@ -368,11 +368,19 @@ pub struct Switches {
     pub manual_close_order: CloseOrder,
     /// Thrash breaker: more than this many closes per symbol in 10 min are skipped (0 = off; PHEAD 2).
     pub close_thrash_limit: u32,
+    /// PHEAD close guard (#481 AC3): no MARKET close when the user-data-stream store shows no
+    /// position on that side (`skipped_no_exchange_position`); a caller without such a store
+    /// ([`crate::api::Exchange::stream_positions`] `None`) is never blocked.
+    pub close_guard: bool,
     // ---- restart (§4.8)
     /// What a restart rebuilds from the exchange.
     pub reconcile_on_restart: Reconcile,
     /// Rebuilt lone legs are orphans that the first pass cancels (W11).
     pub reconcile_cancels_lone_legs: bool,
+    /// PHEAD `Dispatcher.initialize()` at session start and after a restart: the account-wide
+    /// `reconcile_from_exchange` (openAlgoOrders, openOrders when that is empty) and the
+    /// user-data store's seed (positionRisk, openOrders), all without a symbol.
+    pub startup_reconcile: bool,
 }
 
 /// Accepted range of every numeric switch: (key, min, max, unit), checked by [`Switches::set`]
@@ -463,8 +471,10 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("manual_close_qty", "manual close quantity: local book (W17) or positionRisk"),
     ("manual_close_order", "cancel legs then close (W15) or close then cancel"),
     ("close_thrash_limit", "more closes per symbol in 10 min are skipped (0 = off)"),
+    ("close_guard", "no MARKET close when the user-stream store shows no position on that side (#481 AC3)"),
     ("reconcile_on_restart", "restart rebuild: off (state lost, W11), PHEAD's createTime zip, or by client id"),
     ("reconcile_cancels_lone_legs", "a rebuilt lone leg is cancelled by the first pass (W11)"),
+    ("startup_reconcile", "account-wide reconcile + store seed reads at session start and after a restart"),
 ];
 
 /// The weak point of `tradeengine-oco.md` §7 each switch reproduces at a live value: (key, value or
@@ -611,8 +621,10 @@ impl Default for Switches {
             manual_close_qty: CloseQty::PositionRisk,
             manual_close_order: CloseOrder::CloseThenCancel,
             close_thrash_limit: 0,
+            close_guard: false,
             reconcile_on_restart: Reconcile::ClientIdsAndPositions,
             reconcile_cancels_lone_legs: false,
+            startup_reconcile: false,
         }
     }
 }
