@@ -81,9 +81,17 @@ fn setup(t: &Path) -> (String, String, PathBuf) {
     (rel.clone(), format!("tradeengine-{rel}"), sc)
 }
 
+/// The switches every trace is compared under, on top of its profile: the launcher runs the
+/// engine with `RISK_MANAGEMENT_ENABLED=false`, which skips `check_position_limits` whole, so the
+/// algo-slot guard (the port's only risk gate on the wire) makes no reads in any trace.
+const LAUNCHER_SETS: &[(&str, &str)] = &[("algo_slot_limit", "0")];
+
 fn run(t: &Path, profile: &str, sc: &Path) -> Comparison {
     let mut s = ocosim::scenario::load(sc).unwrap();
     s.switches = ocosim::engine::Switches::profile(profile).unwrap();
+    for (k, v) in LAUNCHER_SETS {
+        s.switches.set(k, v).unwrap();
+    }
     s.profile = profile.to_string();
     compare(t, &s, "--scenario", &Options::default()).unwrap()
 }

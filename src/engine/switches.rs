@@ -270,6 +270,9 @@ pub struct Switches {
     pub sl_market_floor_pct: Decimal,
     /// Clamp an algo stop into the live PERCENT_PRICE band less a 1 % margin (§5.3).
     pub percent_price_clamp: bool,
+    /// 2026-08 `_execute_limit_order`: a LIMIT order's price is validated against the live
+    /// PERCENT_PRICE band (a ticker read); outside it the order is refused locally.
+    pub limit_percent_price_check: bool,
     // ---- OCO placement (§4.2)
     /// Quantity of the legs (W1).
     pub oco_quantity_source: QuantitySource,
@@ -426,6 +429,7 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("direction_guard", "clamp SL/TP to 20 % and rebuild wrong-side prices (#479/#502)"),
     ("sl_market_floor_pct", "stop at least this % beyond the live price (0 = off)"),
     ("percent_price_clamp", "algo stop clamped into the live PERCENT_PRICE band less 1 %"),
+    ("limit_percent_price_check", "a LIMIT order's price is checked against the live PERCENT_PRICE band (ticker read)"),
     ("oco_quantity_source", "leg quantity: result amount (0 with ACK, W1) or that or the order amount"),
     ("legs_api", "legs on /fapi/v1/order (legacy), /fapi/v1/algoOrder, or auto (algo, else legacy)"),
     ("leg_close_position", "legs send closePosition=true instead of a quantity"),
@@ -576,6 +580,7 @@ impl Default for Switches {
             direction_guard: false,
             sl_market_floor_pct: Decimal::ZERO,
             percent_price_clamp: false,
+            limit_percent_price_check: false,
             oco_quantity_source: QuantitySource::ResultOrOrderAmount,
             legs_api: LegsApi::Auto,
             leg_close_position: true,

@@ -318,18 +318,24 @@ def prepare(release: Release, rest: str, ws: str, key: str, secret: str, symbol:
     watch_sim_time(clock, parts.hostname or "127.0.0.1", parts.port or 80, lambda: harness.clock().time)
 
 
-async def build(release: Release, ws: str, clock: VenueClock) -> Engine:
+async def build(release: Release, ws: str, clock: VenueClock, restart_of: Engine | None = None) -> Engine:
     """Imports the engine, stubs its infrastructure, builds and initialises its exchange and
     dispatcher as the service does (``initialize()`` of the exchange; of the dispatcher too for
-    the 2026-08 family, where it sets leverage, reconciles and starts the user-data stream)."""
+    the 2026-08 family, where it sets leverage, reconciles and starts the user-data stream).
+
+    ``restart_of``: the engine this one replaces after a restart; the stubs and patches stay (they
+    are the environment), everything else is built afresh by the same start-up path."""
     from contracts.signal import Signal
     from tradeengine.exchange.binance import BinanceFuturesExchange
 
-    stub_lock()
-    stub_mongodb()
-    dm = stub_data_manager() if release.family == "phead" else None
-    if release.family == "phead":
-        patch_user_stream(ws, clock)
+    if restart_of is not None:
+        dm = restart_of.data_manager
+    else:
+        stub_lock()
+        stub_mongodb()
+        dm = stub_data_manager() if release.family == "phead" else None
+        if release.family == "phead":
+            patch_user_stream(ws, clock)
     exchange = BinanceFuturesExchange()
     stub_api(exchange)
     from tradeengine.dispatcher import Dispatcher
