@@ -165,9 +165,12 @@ impl Exchange for Venue {
         })
     }
     fn open_orders(&mut self, symbol: &str) -> Result<Vec<OrderInfo>, CallError> {
+        // an empty symbol is an account-wide read: this venue has one symbol
+        let symbol = if symbol.is_empty() { SYM } else { symbol };
         self.call(Endpoint::OpenOrders, None, None, |m| m.open_orders(symbol))
     }
     fn open_algo_orders(&mut self, symbol: &str) -> Result<Vec<AlgoInfo>, CallError> {
+        let symbol = if symbol.is_empty() { SYM } else { symbol };
         self.call(Endpoint::OpenAlgoOrders, None, None, |m| {
             m.open_algo_orders(symbol)
         })
@@ -183,6 +186,7 @@ impl Exchange for Venue {
         })
     }
     fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, CallError> {
+        let symbol = if symbol.is_empty() { SYM } else { symbol };
         self.call(Endpoint::PositionRisk, None, None, |m| {
             m.position_risk(symbol)
         })
@@ -190,6 +194,15 @@ impl Exchange for Venue {
     fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError> {
         self.call(Endpoint::TickerPrice, None, None, |m| {
             m.ticker_price(symbol)
+        })
+    }
+    fn stream_positions(&mut self, symbol: &str) -> Option<Vec<(PositionSide, Decimal)>> {
+        (symbol == SYM).then(|| {
+            [PositionSide::Both, PositionSide::Long, PositionSide::Short]
+                .into_iter()
+                .map(|ps| (ps, self.mx.position_amt(ps)))
+                .filter(|(_, a)| !a.is_zero())
+                .collect()
         })
     }
 }
@@ -811,6 +824,65 @@ fn w7_phead_poll_error_drops_a_live_pair() {
     r.until(TimeMs(at(6, 0)));
     assert_eq!(r.dropped().len(), 1, "dropped after the TP filled");
     assert_eq!(r.open_legs(), 0);
+}
+
+// ------------------------------------------------------------------------------------------
+// PHEAD's close guard (#481 AC3) and start-up step, as its wire traces show them
+
+/// W9 on 2026-08 (its wire trace): the legs of a resting LIMIT entry are refused (-4509, GTE_GTC
+/// needs a position), the rollback finds no position in the user-data store and sends no MARKET
+/// close; with `close_guard=false` the port sends the closes the real engine never sends.
+#[test]
+fn phead_close_guard_blocks_the_rollback_close_of_a_position_that_does_not_exist() {
+    let story = bars(&flat(10, 20_000));
+    let mut s = signal(at(0, 30), Action::Buy, 19_500, Some(18_500), Some(21_000));
+    s.order_type = "limit".into();
+    let sells = |r: &Run| {
+        r.v.calls
+            .iter()
+            .filter(|c| c.order.as_ref().is_some_and(|o| o.side == Side::Sell))
+            .count()
+    };
+    let mut r = Setup::new(PHEAD).start(story.clone());
+    r.signal(s.clone());
+    r.until(TimeMs(at(2, 0)));
+    assert_eq!(r.long(), Decimal::ZERO, "the limit rests");
+    assert!(
+        r.v.calls.iter().any(|c| c.code() == Some(-4509)),
+        "GTE_GTC legs refused with no position"
+    );
+    assert_eq!(sells(&r), 0, "no rollback close is sent");
+    assert!(r.count(|e| matches!(e, EngineEvent::Note { text } if text.contains("#481 AC3"))) > 0);
+    let mut r = Setup::new(PHEAD).set("close_guard", "false").start(story);
+    r.signal(s);
+    r.until(TimeMs(at(2, 0)));
+    assert!(sells(&r) > 0, "without the guard the rollback closes");
+}
+
+/// `Dispatcher.initialize()` (2026-08): the account-wide reconcile and store seed, four reads
+/// without a symbol; the other releases have no start-up step.
+#[test]
+fn phead_start_up_reads_the_account_once() {
+    let story = bars(&flat(3, 20_000));
+    let mut r = Setup::new(PHEAD).start(story.clone());
+    assert!(r.eng.wants_start());
+    r.eng.on_start(&mut r.v);
+    let eps: Vec<Endpoint> = r.v.calls.iter().map(|c| c.ep).collect();
+    assert_eq!(
+        eps,
+        [
+            Endpoint::OpenAlgoOrders,
+            Endpoint::OpenOrders,
+            Endpoint::PositionRisk,
+            Endpoint::OpenOrders
+        ]
+    );
+    for p in [P78, P80, REF] {
+        let mut r = Setup::new(p).start(story.clone());
+        assert!(!r.eng.wants_start(), "{p}");
+        r.eng.on_start(&mut r.v);
+        assert!(r.v.calls.is_empty(), "{p}");
+    }
 }
 
 // ------------------------------------------------------------------------------------------

@@ -81,9 +81,17 @@ fn setup(t: &Path) -> (String, String, PathBuf) {
     (rel.clone(), format!("tradeengine-{rel}"), sc)
 }
 
+/// The switches every trace is compared under, on top of its profile: the launcher runs the
+/// engine with `RISK_MANAGEMENT_ENABLED=false`, which skips `check_position_limits` whole, so the
+/// algo-slot guard (the port's only risk gate on the wire) makes no reads in any trace.
+const LAUNCHER_SETS: &[(&str, &str)] = &[("algo_slot_limit", "0")];
+
 fn run(t: &Path, profile: &str, sc: &Path) -> Comparison {
     let mut s = ocosim::scenario::load(sc).unwrap();
     s.switches = ocosim::engine::Switches::profile(profile).unwrap();
+    for (k, v) in LAUNCHER_SETS {
+        s.switches.set(k, v).unwrap();
+    }
     s.profile = profile.to_string();
     compare(t, &s, "--scenario", &Options::default()).unwrap()
 }
@@ -93,7 +101,7 @@ const ESTABLISHED: &[(&str, &str, u64, u64, &str, &str)] = &[
     (
         "2026-08",
         "tradeengine-2026-08-link",
-        39691,
+        39696,
         39696,
         "FAIL: naked-position 2",
         "FAIL: naked-position 2, tracking-drift 2",
@@ -101,7 +109,7 @@ const ESTABLISHED: &[(&str, &str, u64, u64, &str, &str)] = &[
     (
         "2026-08",
         "tradeengine-v1.1.78-naked",
-        428,
+        444,
         444,
         "PASS",
         "PASS",
@@ -156,6 +164,11 @@ const ESTABLISHED: &[(&str, &str, u64, u64, &str, &str)] = &[
     ),
 ];
 
+/// Traces whose port differs from the real engine for a documented reason
+/// (`tests/fixtures/wire/weak-points.md`): W8's `poll_interval_ms` is a port setting the real
+/// engine (2 s, hard-coded) does not have.
+const NOT_ALL_MATCHED: &[(&str, &str)] = &[("v1.1.80", "W8-both-legs-one-poll")];
+
 #[test]
 fn every_committed_trace_gives_its_established_numbers() {
     let all = traces();
@@ -192,12 +205,23 @@ fn every_committed_trace_gives_its_established_numbers() {
                 assert_eq!(c.port.line(), e.5, "{}: port verdict", t.display());
                 assert!(c.same_verdict && c.same_violations, "{}", t.display());
             }
-            // a trace recorded since (weak points): it must compare, and both sides judge
-            None => assert!(
-                !c.real.verdict.is_empty() && !c.port.verdict.is_empty(),
-                "{}",
-                t.display()
-            ),
+            // a weak-point trace: both sides judge, and unless the difference is a documented
+            // one (`NOT_ALL_MATCHED`), every request matches with nothing extra and the verdicts
+            // and violations agree
+            None => {
+                assert!(
+                    !c.real.verdict.is_empty() && !c.port.verdict.is_empty(),
+                    "{}",
+                    t.display()
+                );
+                let documented = NOT_ALL_MATCHED
+                    .iter()
+                    .any(|(r, n)| *r == rel && c.scenario == *n);
+                if !documented {
+                    assert_eq!((k.matched, k.extra), (k.real, 0), "{}", t.display());
+                    assert!(c.same_verdict && c.same_violations, "{}", t.display());
+                }
+            }
         }
     }
     for e in ESTABLISHED {

@@ -533,4 +533,10 @@ pub trait Exchange {
     fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, CallError>;
     /// GET /fapi/v1/ticker/price
     fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError>;
+    /// The signed position amount per position side that a user-data-stream store fed by
+    /// `ACCOUNT_UPDATE` frames shows for `symbol` (PHEAD's exchange-truth store); no request is
+    /// made. `None` when the caller keeps no such store (the store is "not ready").
+    fn stream_positions(&mut self, _symbol: &str) -> Option<Vec<(PositionSide, Decimal)>> {
+        None
+    }
 }

@@ -207,6 +207,10 @@ pub enum Cmd {
         /// Matching window in ms (default: the scenario's reaction window, at least 1000).
         #[arg(long)]
         window_ms: Option<i64>,
+        /// Override a switch of the port, e.g. `algo_slot_limit=0` for a 2026-08 engine run with
+        /// `RISK_MANAGEMENT_ENABLED=false`, as the launcher runs it (repeatable).
+        #[arg(long = "set", value_name = "SWITCH=VALUE")]
+        set: Vec<String>,
     },
     /// Data files: inspect or download.
     Data {
@@ -499,7 +503,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             scenario,
             out,
             window_ms,
-        } => parity::run(&trace, &profile, scenario, out, window_ms),
+            set,
+        } => parity::run(&trace, &profile, scenario, out, window_ms, &set),
         Cmd::Sweep {
             sweep,
             out,

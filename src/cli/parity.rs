@@ -1,4 +1,4 @@
-//! `sim parity TRACE --profile P [--scenario FILE] [--out DIR] [--window-ms N]`: the port held
+//! `sim parity TRACE --profile P [--scenario FILE] [--out DIR] [--window-ms N] [--set K=V]`: the port held
 //! against a real-engine wire trace ([`crate::parity`]); prints the share of requests matched and
 //! writes `parity.md` and `parity.json` to the output folder (the output contract of
 //! [`crate::output`]). Exit 0 when every request matched and both sides reach the same verdict
@@ -32,6 +32,7 @@ pub fn run(
     scenario: Option<PathBuf>,
     out: Option<PathBuf>,
     window_ms: Option<i64>,
+    set: &[String],
 ) -> Result<i32, Failure> {
     if !trace.is_file() {
         return Err(bad(format!("{}: no such trace file", trace.display())));
@@ -40,7 +41,7 @@ pub fn run(
         return Err(bad("--window-ms: must be 0 or more"));
     }
     let (sp, from) = scenario_path(trace, scenario)?;
-    let sc = super::load_with_overrides(&sp, Some(profile), &[], None)?;
+    let sc = super::load_with_overrides(&sp, Some(profile), set, None)?;
     let given = out.is_some();
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("reports")

@@ -284,11 +284,25 @@ impl Engine {
 
     /// Waits `ms` of simulated time; fails with [`Fail::Budget`] when the risk-placement budget
     /// ran out meanwhile.
+    /// A sleep is a suspension point of the live engine's event loop: unless the budget's
+    /// `wait_for` fires there first, its user-data consumer reads the frames that arrived.
     pub(crate) fn pause<E: Exchange>(&mut self, ex: &mut E, ms: i64) -> Result<(), Fail> {
         ex.sleep(ms);
         match self.st.deadline {
             Some(d) if ex.now() > d => Err(Fail::Budget),
-            _ => Ok(()),
+            _ => {
+                self.refresh_store(ex);
+                Ok(())
+            }
+        }
+    }
+
+    /// The user-data store (`close_guard`) reads what the stream delivered up to now: called where
+    /// the live engine's loop gets control (the start of each engine step, a completed sleep).
+    pub(crate) fn refresh_store<E: Exchange>(&mut self, ex: &mut E) {
+        if self.sw.close_guard {
+            let sym = &self.cfg.spec.symbol;
+            self.st.store = ex.stream_positions(sym);
         }
     }
 
@@ -585,6 +599,21 @@ impl Engine {
                     (px * o.amount).normalize(),
                     self.cfg.spec.min_notional.normalize()
                 )));
+            }
+        }
+        if self.sw.limit_percent_price_check && o.kind == Kind::Limit {
+            // `_execute_limit_order` → `validate_price_within_percent_filter` (2026-08): the
+            // price against the live PERCENT_PRICE band; outside it the order is refused locally,
+            // a failed ticker read lets it through (fail open)
+            if let (Some(p), Ok(last)) = (o.price, ex.ticker_price(&o.symbol)) {
+                let spec = &self.cfg.spec;
+                if p < last * spec.percent_down || p > last * spec.percent_up {
+                    return Err(Fail::Local(format!(
+                        "PERCENT_PRICE filter violation: LIMIT {} vs market {}",
+                        p.normalize(),
+                        last.normalize()
+                    )));
+                }
             }
         }
         let wire_ps = self.wire_ps(ex, o.ps)?;

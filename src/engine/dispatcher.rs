@@ -21,6 +21,8 @@ const SIGNAL_MEMORY_MS: i64 = 3_600_000;
 const PURGE_EVERY_MS: i64 = 300_000;
 /// Thrash-breaker window.
 const THRASH_WINDOW_MS: i64 = 600_000;
+/// The algo-slot guard's account-wide limit (`global_open_count >= 98`).
+const ACCOUNT_ALGO_SLOT_LIMIT: usize = 98;
 
 /// What protecting one entry needs, right after it or when a deferred entry fills.
 #[derive(Debug, Clone)]
@@ -219,10 +221,17 @@ impl Engine {
             return r;
         }
         if self.sw.algo_slot_limit > 0 {
-            if let Ok(list) = ex.open_algo_orders(&sig.symbol) {
-                if list.len() >= self.sw.algo_slot_limit as usize {
-                    return res("rejected", format!("{} open algo orders", list.len()));
-                }
+            // PositionManager.check_algo_order_limits (position_manager.py:1134-1174@9adbfe9):
+            // REST reads of the symbol's, then the account's open algo orders (a failed read
+            // counts as none: `get_open_algo_orders` answers [] on any error). It sits in
+            // `check_position_limits`, which RISK_MANAGEMENT_ENABLED=false skips whole.
+            let n = ex.open_algo_orders(&sig.symbol).map_or(0, |l| l.len());
+            if n >= self.sw.algo_slot_limit as usize {
+                return res("rejected", format!("{n} open algo orders"));
+            }
+            let all = ex.open_algo_orders("").map_or(0, |l| l.len());
+            if all >= ACCOUNT_ALGO_SLOT_LIMIT {
+                return res("rejected", format!("{all} open algo orders on the account"));
             }
         }
         self.enter(sig, dir, ex)
@@ -730,7 +739,13 @@ impl Engine {
         };
         let mut last = Err(Fail::Local("no attempt".into()));
         for (i, f) in factors.into_iter().enumerate() {
-            match self.place_leg(ex, rec, stop, price * f, 10 + i as u32) {
+            let mut px = price * f;
+            if stop && self.sw.percent_price_clamp && self.algo_legs() {
+                // the adapter's own PERCENT_PRICE adjuster (`_execute_stop_order`) runs for every
+                // stop it executes, after the dispatcher's (a third ticker read, W9 trace)
+                px = self.adjust_stop(ex, &rec.symbol, rec.dir, px)?;
+            }
+            match self.place_leg(ex, rec, stop, px, 10 + i as u32) {
                 Err(e) if e.code() == Some(-2021) => last = Err(e),
                 r => return r,
             }
@@ -802,6 +817,22 @@ impl Engine {
         }
     }
 
+    /// `_exchange_position_presence` (#481 AC3): false only when the user-data store is ready
+    /// and shows no position on that side (one-way: any non-zero net position counts); unknown
+    /// (no store) is true, so a legitimate close is never suppressed. The store is as of the
+    /// engine's last suspension point ([`Engine::refresh_store`]): a fill since then is unseen.
+    fn exchange_position_present(&self, symbol: &str, dir: PositionSide) -> bool {
+        if symbol != self.cfg.spec.symbol {
+            return true;
+        }
+        match &self.st.store {
+            None => true,
+            Some(rows) => rows
+                .iter()
+                .any(|(ps, a)| !a.is_zero() && (*ps == dir || *ps == PositionSide::Both)),
+        }
+    }
+
     /// `close_position_with_cleanup` (§3.3, §3.5): legs and MARKET close in the profile's order.
     pub(crate) fn close_with_cleanup<E: Exchange>(
         &mut self,
@@ -829,6 +860,16 @@ impl Engine {
             for id in &pairs {
                 self.cancel_pair(ex, *id);
             }
+        }
+        if self.sw.close_guard && !self.exchange_position_present(symbol, dir) {
+            ex.emit(EngineEvent::Note {
+                text: format!(
+                    "{reason}: close blocked (#481 AC3): the user-data store shows no {symbol} {} position",
+                    dir.as_str()
+                ),
+            });
+            self.drop_finished(ex);
+            return CloseOutcome::Skipped("skipped_no_exchange_position".into());
         }
         let now = ex.now();
         if self.sw.close_thrash_limit > 0 {

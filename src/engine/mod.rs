@@ -211,6 +211,9 @@ pub(crate) struct State {
     /// Legs the user stream already reported as ended (reference stream monitoring): read from
     /// every update received, so a survivor the venue expired is never cancelled again.
     pub stream_ended: BTreeMap<crate::events::LegId, adapter::LegState>,
+    /// Positions the user-data store shows (`close_guard`), as of the engine's last suspension
+    /// point; None: no store (never blocks).
+    pub store: Option<Vec<(PositionSide, Decimal)>>,
 }
 
 /// The engine under test.
@@ -246,6 +249,7 @@ impl Engine {
 
     /// A signal arrives: `dispatcher.dispatch(signal)`.
     pub fn on_signal<E: Exchange>(&mut self, sig: &Signal, ex: &mut E) {
+        self.refresh_store(ex);
         self.st.stable = false;
         self.dispatch(sig, ex);
     }
@@ -253,6 +257,7 @@ impl Engine {
     /// A manual close of one position side (`close_position_with_cleanup`), with the engine's own
     /// notion of the quantity (`manual_close_qty`).
     pub fn on_manual_close<E: Exchange>(&mut self, symbol: &str, ps: PositionSide, ex: &mut E) {
+        self.refresh_store(ex);
         self.st.stable = false;
         self.manual_close(symbol, ps, ex);
     }
@@ -262,6 +267,7 @@ impl Engine {
         if self.cfg.monitor != Monitor::Stream || !self.sw.stream_monitor_supported {
             return;
         }
+        self.refresh_store(ex);
         self.stream_event(ev, ex);
     }
 
@@ -277,6 +283,7 @@ impl Engine {
 
     /// The monitor's timer fired: one monitoring pass (the loop condition is checked first).
     pub fn on_timer<E: Exchange>(&mut self, ex: &mut E) {
+        self.refresh_store(ex);
         self.timer(ex);
     }
 
@@ -294,7 +301,27 @@ impl Engine {
     /// simulator does), so the engine does not emit it again.
     pub fn on_restart<E: Exchange>(&mut self, ex: &mut E) {
         self.st = State::default();
-        self.reconcile_from_exchange(ex);
+        self.refresh_store(ex);
+        if self.sw.startup_reconcile {
+            self.startup(ex);
+        } else {
+            self.reconcile_from_exchange(ex);
+        }
+    }
+
+    /// True when the engine has a start-up step (`startup_reconcile`): the runner calls
+    /// [`Engine::on_start`] once, at the session's start, before anything else.
+    pub fn wants_start(&self) -> bool {
+        self.sw.startup_reconcile
+    }
+
+    /// The session starts: PHEAD's `Dispatcher.initialize()` reads (`startup_reconcile`; nothing
+    /// otherwise).
+    pub fn on_start<E: Exchange>(&mut self, ex: &mut E) {
+        self.refresh_store(ex);
+        if self.sw.startup_reconcile {
+            self.startup(ex);
+        }
     }
 
     /// True when the next pass only reads open orders and would change nothing if the venue's

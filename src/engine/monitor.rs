@@ -692,13 +692,29 @@ impl Engine {
         }
     }
 
+    /// PHEAD `Dispatcher.initialize()` (`startup_reconcile`): `reconcile_from_exchange` on the
+    /// whole account, then the user-data store's seed, `positionRisk` and `openOrders` (no symbol:
+    /// `exchange_truth_store.py:376-380@9adbfe9`); their answers only seed the store, whose
+    /// positions [`crate::api::Exchange::stream_positions`] stands for.
+    pub(crate) fn startup<E: Exchange>(&mut self, ex: &mut E) {
+        self.reconcile_from_exchange(ex);
+        let _ = ex.position_risk("");
+        let _ = ex.open_orders("");
+    }
+
     /// PHEAD: algo book (or the regular book if that is empty or fails), grouped per position
-    /// side, zipped by createTime; leftovers become orphans (W11).
+    /// side, zipped by createTime; leftovers become orphans (W11). With `startup_reconcile` the
+    /// books are read account-wide (no symbol), as `Dispatcher.initialize()` does.
     fn reconcile_phead<E: Exchange>(&mut self, ex: &mut E) {
         let symbol = self.cfg.spec.symbol.clone();
+        let read = if self.sw.startup_reconcile {
+            String::new()
+        } else {
+            symbol.clone()
+        };
         // (create time, id, is stop, positionSide, side, trigger)
         let mut legs: Vec<(TimeMs, LegId, bool, PositionSide, Side, Decimal)> = Vec::new();
-        match ex.open_algo_orders(&symbol) {
+        match ex.open_algo_orders(&read) {
             Ok(list) if !list.is_empty() => {
                 for a in list {
                     if a.order_type.is_stop() || a.order_type.is_take_profit() {
@@ -713,7 +729,7 @@ impl Engine {
                     }
                 }
             }
-            _ => match ex.open_orders(&symbol) {
+            _ => match ex.open_orders(&read) {
                 Ok(list) => {
                     for o in list {
                         let t = o.orig_type;

@@ -582,6 +582,7 @@ impl Engine {
             }
             if a + 1 < attempts {
                 ex.sleep((self.sw.cancel_retry_base_ms << a).min(4_000));
+                self.refresh_store(ex);
             }
         }
         if attempts > 1 {

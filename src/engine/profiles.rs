@@ -38,6 +38,7 @@ fn v1_1_78() -> Switches {
         direction_guard: false,
         sl_market_floor_pct: Decimal::ZERO,
         percent_price_clamp: false,
+        limit_percent_price_check: false,
         oco_quantity_source: QuantitySource::ResultAmount,
         legs_api: LegsApi::LegacyOrder,
         leg_close_position: false,
@@ -83,8 +84,10 @@ fn v1_1_78() -> Switches {
         manual_close_qty: CloseQty::LocalBook,
         manual_close_order: CloseOrder::CancelThenClose,
         close_thrash_limit: 0,
+        close_guard: false,
         reconcile_on_restart: Reconcile::Off,
         reconcile_cancels_lone_legs: false,
+        startup_reconcile: false,
     }
 }
 
@@ -112,6 +115,7 @@ fn tradeengine_2026_08() -> Switches {
         direction_guard: true,
         sl_market_floor_pct: Decimal::from(6),
         percent_price_clamp: true,
+        limit_percent_price_check: true,
         oco_quantity_source: QuantitySource::ResultOrOrderAmount,
         legs_api: LegsApi::Algo,
         leg_close_position: true,
@@ -137,8 +141,10 @@ fn tradeengine_2026_08() -> Switches {
         manual_close_finds_pair: false,
         cancel_pair_works: true,
         close_thrash_limit: 2,
+        close_guard: true,
         reconcile_on_restart: Reconcile::ZipByCreateTime,
         reconcile_cancels_lone_legs: true,
+        startup_reconcile: true,
         ..v1_1_80()
     }
 }

@@ -47,8 +47,8 @@
 //!
 //! Not reproduced, and why: the CIO gates, distributed lock, persistence timeouts and the
 //! naked-position remediator (default `dry_run`, so it does nothing observable) are out of scope
-//! (`tradeengine-oco.md` "How ocosim uses this page"); PHEAD's close guard (#481) needs the
-//! user-data truth store, which is not ported, so it never skips; the P78 aggregator's
+//! (`tradeengine-oco.md` "How ocosim uses this page"); of PHEAD's user-data truth store only the
+//! positions are ported, for the close guard (#481, `close_guard`); the P78 aggregator's
 //! naive-datetime crash is moot because simulated timestamps are integers; the -4130
 //! "ALREADY_EXISTS" reconciliation (W12) needs a -4130 from the venue, which the mock does not
 //! emit (duplicate closePosition legs are accepted there); PHEAD's deferred conditional entries are
@@ -270,6 +270,9 @@ pub struct Switches {
     pub sl_market_floor_pct: Decimal,
     /// Clamp an algo stop into the live PERCENT_PRICE band less a 1 % margin (§5.3).
     pub percent_price_clamp: bool,
+    /// 2026-08 `_execute_limit_order`: a LIMIT order's price is validated against the live
+    /// PERCENT_PRICE band (a ticker read); outside it the order is refused locally.
+    pub limit_percent_price_check: bool,
     // ---- OCO placement (§4.2)
     /// Quantity of the legs (W1).
     pub oco_quantity_source: QuantitySource,
@@ -368,11 +371,19 @@ pub struct Switches {
     pub manual_close_order: CloseOrder,
     /// Thrash breaker: more than this many closes per symbol in 10 min are skipped (0 = off; PHEAD 2).
     pub close_thrash_limit: u32,
+    /// PHEAD close guard (#481 AC3): no MARKET close when the user-data-stream store shows no
+    /// position on that side (`skipped_no_exchange_position`); a caller without such a store
+    /// ([`crate::api::Exchange::stream_positions`] `None`) is never blocked.
+    pub close_guard: bool,
     // ---- restart (§4.8)
     /// What a restart rebuilds from the exchange.
     pub reconcile_on_restart: Reconcile,
     /// Rebuilt lone legs are orphans that the first pass cancels (W11).
     pub reconcile_cancels_lone_legs: bool,
+    /// PHEAD `Dispatcher.initialize()` at session start and after a restart: the account-wide
+    /// `reconcile_from_exchange` (openAlgoOrders, openOrders when that is empty) and the
+    /// user-data store's seed (positionRisk, openOrders), all without a symbol.
+    pub startup_reconcile: bool,
 }
 
 /// Accepted range of every numeric switch: (key, min, max, unit), checked by [`Switches::set`]
@@ -418,6 +429,7 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("direction_guard", "clamp SL/TP to 20 % and rebuild wrong-side prices (#479/#502)"),
     ("sl_market_floor_pct", "stop at least this % beyond the live price (0 = off)"),
     ("percent_price_clamp", "algo stop clamped into the live PERCENT_PRICE band less 1 %"),
+    ("limit_percent_price_check", "a LIMIT order's price is checked against the live PERCENT_PRICE band (ticker read)"),
     ("oco_quantity_source", "leg quantity: result amount (0 with ACK, W1) or that or the order amount"),
     ("legs_api", "legs on /fapi/v1/order (legacy), /fapi/v1/algoOrder, or auto (algo, else legacy)"),
     ("leg_close_position", "legs send closePosition=true instead of a quantity"),
@@ -463,8 +475,10 @@ pub const SWITCH_DOCS: &[(&str, &str)] = &[
     ("manual_close_qty", "manual close quantity: local book (W17) or positionRisk"),
     ("manual_close_order", "cancel legs then close (W15) or close then cancel"),
     ("close_thrash_limit", "more closes per symbol in 10 min are skipped (0 = off)"),
+    ("close_guard", "no MARKET close when the user-stream store shows no position on that side (#481 AC3)"),
     ("reconcile_on_restart", "restart rebuild: off (state lost, W11), PHEAD's createTime zip, or by client id"),
     ("reconcile_cancels_lone_legs", "a rebuilt lone leg is cancelled by the first pass (W11)"),
+    ("startup_reconcile", "account-wide reconcile + store seed reads at session start and after a restart"),
 ];
 
 /// The weak point of `tradeengine-oco.md` §7 each switch reproduces at a live value: (key, value or
@@ -566,6 +580,7 @@ impl Default for Switches {
             direction_guard: false,
             sl_market_floor_pct: Decimal::ZERO,
             percent_price_clamp: false,
+            limit_percent_price_check: false,
             oco_quantity_source: QuantitySource::ResultOrOrderAmount,
             legs_api: LegsApi::Auto,
             leg_close_position: true,
@@ -611,8 +626,10 @@ impl Default for Switches {
             manual_close_qty: CloseQty::PositionRisk,
             manual_close_order: CloseOrder::CloseThenCancel,
             close_thrash_limit: 0,
+            close_guard: false,
             reconcile_on_restart: Reconcile::ClientIdsAndPositions,
             reconcile_cancels_lone_legs: false,
+            startup_reconcile: false,
         }
     }
 }

@@ -244,6 +244,25 @@ impl SimClient<'_> {
     }
 }
 
+/// An account-wide read (`symbol` empty, as PHEAD's start-up makes them) reads the venue's one
+/// symbol, and its request carries no `symbol` parameter.
+fn account_wide<'s>(v: &Venue, symbol: &'s str) -> std::borrow::Cow<'s, str> {
+    if symbol.is_empty() {
+        std::borrow::Cow::Owned(v.ex.spec.symbol.clone())
+    } else {
+        std::borrow::Cow::Borrowed(symbol)
+    }
+}
+
+/// The request parameters of a read of `symbol` (none when account-wide).
+fn symbol_param(symbol: &str) -> String {
+    if symbol.is_empty() {
+        String::new()
+    } else {
+        format!("symbol={symbol}")
+    }
+}
+
 /// The log's one-line form of this.
 pub(crate) fn order_summary(o: &OrderInfo) -> String {
     format!("orderId={} status={:?}", o.order_id, o.status)
@@ -334,19 +353,21 @@ impl Exchange for SimClient<'_> {
         )
     }
     fn open_orders(&mut self, symbol: &str) -> Result<Vec<OrderInfo>, CallError> {
+        let sym = account_wide(self.v, symbol);
         self.call(
             Endpoint::OpenOrders,
-            || RequestParams::Other(format!("symbol={symbol}")),
+            || RequestParams::Other(symbol_param(symbol)),
             |v: &Vec<OrderInfo>| format!("{} open", v.len()),
-            |ex| ex.open_orders(symbol),
+            |ex| ex.open_orders(&sym),
         )
     }
     fn open_algo_orders(&mut self, symbol: &str) -> Result<Vec<AlgoInfo>, CallError> {
+        let sym = account_wide(self.v, symbol);
         self.call(
             Endpoint::OpenAlgoOrders,
-            || RequestParams::Other(format!("symbol={symbol}")),
+            || RequestParams::Other(symbol_param(symbol)),
             |v: &Vec<AlgoInfo>| format!("{} open", v.len()),
-            |ex| ex.open_algo_orders(symbol),
+            |ex| ex.open_algo_orders(&sym),
         )
     }
     fn open_algo_ids(&mut self, symbol: &str) -> Result<Vec<AlgoId>, CallError> {
@@ -374,11 +395,12 @@ impl Exchange for SimClient<'_> {
         )
     }
     fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, CallError> {
+        let sym = account_wide(self.v, symbol);
         self.call(
             Endpoint::PositionRisk,
-            || RequestParams::Other(format!("symbol={symbol}")),
+            || RequestParams::Other(symbol_param(symbol)),
             |v: &Vec<PositionInfo>| format!("{} rows", v.len()),
-            |ex| ex.position_risk(symbol),
+            |ex| ex.position_risk(&sym),
         )
     }
     fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError> {
@@ -387,6 +409,22 @@ impl Exchange for SimClient<'_> {
             || RequestParams::Other(format!("symbol={symbol}")),
             |p: &Decimal| p.to_string(),
             |ex| ex.ticker_price(symbol),
+        )
+    }
+    /// The venue's positions at the engine's clock: the store is taken as current to the last
+    /// `ACCOUNT_UPDATE` (the frames' own delay, a few ms, is not modelled).
+    fn stream_positions(&mut self, symbol: &str) -> Option<Vec<(PositionSide, Decimal)>> {
+        let t = self.clock;
+        self.sync_to(t);
+        if symbol != self.v.ex.spec.symbol {
+            return Some(Vec::new());
+        }
+        Some(
+            [PositionSide::Both, PositionSide::Long, PositionSide::Short]
+                .into_iter()
+                .map(|ps| (ps, self.v.ex.position_amt(ps)))
+                .filter(|(_, a)| !a.is_zero())
+                .collect(),
         )
     }
 }
@@ -484,6 +522,17 @@ fn run_inner(
     // still makes progress
     let mut last_timer = TimeMs(i64::MIN / 2);
     let mut strat = cfg.strategy.clone().map(strategy::BracketRun::new);
+    if engine.wants_start() {
+        // the engine's own start-up step (PHEAD `Dispatcher.initialize()`), before anything else
+        v.sync(clock);
+        let mut client = SimClient {
+            v: &mut v,
+            clock,
+            first_read_version: None,
+        };
+        engine.on_start(&mut client);
+        clock = client.clock;
+    }
     loop {
         if clock >= next_progress {
             let done = (clock.0 - span.0 .0).clamp(0, span.1 .0 - span.0 .0);

@@ -128,9 +128,10 @@ def fmt_ms(ms: int) -> str:
 class Run:
     """One session: the engine, the venue clock and the scenario's inputs."""
 
-    def __init__(self, info: sc_mod.ScenarioInfo, engine: eng_mod.Engine, harness: Harness, clock: VenueClock, results: TextIO | None) -> None:
+    def __init__(self, info: sc_mod.ScenarioInfo, engine: eng_mod.Engine, harness: Harness, clock: VenueClock, results: TextIO | None, ws: str = "") -> None:
         self.info = info
         self.engine = engine
+        self.ws = ws
         self.harness = harness
         self.clock = clock
         self.results = results
@@ -175,6 +176,23 @@ class Run:
             out.append(await d.close_position_with_cleanup(ids[0] if ids else "", sym, side, qty(side), reason="manual"))
         return out
 
+    async def restart(self) -> dict[str, Any]:
+        """``[faults] restarts_ms``: the engine's process dies and starts again. Every task of the
+        old engine (OCO monitor, user-data stream, …) is cancelled with no shutdown hook, as in a
+        crash, and its objects are dropped; a fresh exchange adapter and ``Dispatcher`` are built
+        and started by the engine's own start-up path (``engine.build``: for 2026-08
+        ``Dispatcher.initialize()`` reconciles from the exchange and seeds the user-data store).
+        Module-level singletons of the engine survive, since the process is the launcher's."""
+        me = asyncio.current_task()
+        old = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        for t in old:
+            t.cancel()
+        if old:
+            await asyncio.wait(old, timeout=5.0)
+        stuck = sum(1 for t in old if not t.done())
+        self.engine = await eng_mod.build(self.engine.release, self.ws, self.clock, restart_of=self.engine)
+        return {"status": "restarted", "tasks_cancelled": len(old), "tasks_stuck": stuck}
+
     async def drive(self) -> None:
         c = self.harness.clock()
         self.clock.observe(c.time)
@@ -188,7 +206,9 @@ class Run:
                 await asyncio.sleep((item.at - self.clock.now_ms) / 1000.0)
             if self.clock.done:
                 break
-            if item.kind == "signal":
+            if item.kind == "restart":
+                self._record(item, await self.restart())
+            elif item.kind == "signal":
                 assert item.signal is not None
                 fields = sc_mod.engine_signal(item.signal, self.engine.release.family)
                 try:
@@ -208,7 +228,7 @@ async def session(info: sc_mod.ScenarioInfo, release: eng_mod.Release, rest: str
     """Builds the engine on the running lockstep loop and drives it to the end of the data."""
     clock: VenueClock = asyncio.get_running_loop().venue  # type: ignore[attr-defined]
     engine = await eng_mod.build(release, ws, clock)
-    run = Run(info, engine, Harness(rest), clock, results)
+    run = Run(info, engine, Harness(rest), clock, results, ws)
     await run.drive()
     return run
 
@@ -307,7 +327,10 @@ def _session(args: argparse.Namespace, release: eng_mod.Release, info: sc_mod.Sc
     span = max(clock.now_ms - c0.time, 0)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items())) or "none"
     print(f"engine: {release.path} ({release.name})")
-    print(f"inputs: {len([i for i in info.items if i.kind == 'signal'])} signals, {len([i for i in info.items if i.kind != 'signal'])} manual closes; results: {counts}")
+    n_sig = len([i for i in info.items if i.kind == "signal"])
+    n_close = len([i for i in info.items if i.kind == "manual_close"])
+    n_restart = len([i for i in info.items if i.kind == "restart"])
+    print(f"inputs: {n_sig} signals, {n_close} manual closes{f', {n_restart} restarts' if n_restart else ''}; results: {counts}")
     speed = f"{span / 1000 / real:,.0f}x real time" if real > 0 else "-"
     print(f"venue: {fmt_ms(c0.time)} -> {fmt_ms(clock.now_ms)} ({span / 86_400_000:.2f} days) in {real:.1f} s real ({speed}), {clock.advances} advances")
     print(f"verdict: {verdict.verdict} ({verdict.violations} violations), reports: {verdict.reports}")

@@ -29,10 +29,11 @@ import types
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ocosim_tradeengine.clock import VenueClock
+from ocosim_tradeengine.harness import Harness
 
 log = logging.getLogger("ocosim_tradeengine")
 
@@ -133,15 +134,29 @@ def patch_python_binance(rest: str, ws: str) -> list[str]:
     return changed
 
 
-def watch_sim_time(clock: VenueClock, host: str, port: int) -> None:
-    """Every answer of the server moves the engine's clocks to its ``X-Sim-Time``."""
+def watch_sim_time(clock: VenueClock, host: str, port: int, venue_time: Callable[[], int] | None = None) -> None:
+    """Every answer of the server moves the engine's clocks to its ``X-Sim-Time``.
+
+    A request that ends without an answer (the server drops the connection after a timeout
+    fault's ``timeout_ms``: ``requests`` raises) carries no header, yet venue time has moved on
+    while the engine was blocked in it, as real time does while a real request times out; then
+    ``venue_time`` (the harness's ``GET /sim/v1/clock``) is asked, before the exception reaches
+    the engine, so its next sleep or ``wait_for`` deadline is measured from the right instant."""
     import requests
 
     real_send = requests.Session.send
     netloc = {f"{host}:{port}", f"localhost:{port}"}
 
     def send(self: Any, request: Any, **kwargs: Any) -> Any:
-        resp = real_send(self, request, **kwargs)
+        try:
+            resp = real_send(self, request, **kwargs)
+        except Exception:
+            if venue_time is not None and urlsplit(request.url).netloc in netloc:
+                try:
+                    clock.observe(venue_time())
+                except Exception:  # noqa: BLE001 - the engine's own exception matters here
+                    pass
+            raise
         t = resp.headers.get("X-Sim-Time")
         if t is not None and urlsplit(request.url).netloc in netloc:
             try:
@@ -299,21 +314,28 @@ def prepare(release: Release, rest: str, ws: str, key: str, secret: str, symbol:
     changed = patch_python_binance(rest, ws)
     log.info("python-binance URLs on the server: %s", ", ".join(changed))
     parts = urlsplit(rest)
-    watch_sim_time(clock, parts.hostname or "127.0.0.1", parts.port or 80)
+    harness = Harness(rest)
+    watch_sim_time(clock, parts.hostname or "127.0.0.1", parts.port or 80, lambda: harness.clock().time)
 
 
-async def build(release: Release, ws: str, clock: VenueClock) -> Engine:
+async def build(release: Release, ws: str, clock: VenueClock, restart_of: Engine | None = None) -> Engine:
     """Imports the engine, stubs its infrastructure, builds and initialises its exchange and
     dispatcher as the service does (``initialize()`` of the exchange; of the dispatcher too for
-    the 2026-08 family, where it sets leverage, reconciles and starts the user-data stream)."""
+    the 2026-08 family, where it sets leverage, reconciles and starts the user-data stream).
+
+    ``restart_of``: the engine this one replaces after a restart; the stubs and patches stay (they
+    are the environment), everything else is built afresh by the same start-up path."""
     from contracts.signal import Signal
     from tradeengine.exchange.binance import BinanceFuturesExchange
 
-    stub_lock()
-    stub_mongodb()
-    dm = stub_data_manager() if release.family == "phead" else None
-    if release.family == "phead":
-        patch_user_stream(ws, clock)
+    if restart_of is not None:
+        dm = restart_of.data_manager
+    else:
+        stub_lock()
+        stub_mongodb()
+        dm = stub_data_manager() if release.family == "phead" else None
+        if release.family == "phead":
+            patch_user_stream(ws, clock)
     exchange = BinanceFuturesExchange()
     stub_api(exchange)
     from tradeengine.dispatcher import Dispatcher

@@ -29,7 +29,8 @@ class ScenarioError(Exception):
 
 @dataclass
 class Item:
-    """One input at a venue time: a signal (``signal`` set) or a manual close."""
+    """One input at a venue time: a signal (``signal`` set), a manual close, or a restart of the
+    engine (``[faults] restarts_ms``)."""
 
     at: int
     kind: str
@@ -97,6 +98,13 @@ def load(path: str, sim: str) -> ScenarioInfo:
     p = Path(path)
     t = read_toml(p)
     items = resolved_items(sim, p)
+    faults = t.get("faults") or {}
+    restarts = faults.get("restarts_ms") or []
+    if not isinstance(restarts, list) or not all(isinstance(r, int) and not isinstance(r, bool) for r in restarts):
+        raise ScenarioError(f"{p}: field `faults.restarts_ms`: a list of venue times in ms")
+    # at one instant a restart comes first, then manual closes, then signals (as in `sim run`)
+    rank = {"restart": 0, "manual_close": 1, "signal": 2}
+    items = sorted(items + [Item(int(r), "restart") for r in restarts], key=lambda i: (i.at, rank[i.kind]))
     ex = t.get("exchange") or {}
     mode = str(ex.get("position_mode", "one-way"))
     data = t.get("data") or {}

@@ -117,6 +117,34 @@ def test_time_reported_by_the_server_moves_the_loop_and_never_goes_back() -> Non
     loop.close()
 
 
+def test_a_request_that_ends_without_an_answer_reads_the_venue_clock() -> None:
+    """A timeout fault: the server drops the connection after ``timeout_ms`` of venue time; the
+    exception carries no ``X-Sim-Time``, so the launcher asks the clock before the engine sees
+    it (else its retry back-off and ``wait_for`` deadline are measured from before the call)."""
+    import requests
+
+    from ocosim_tradeengine.engine import watch_sim_time
+
+    real = requests.Session.send
+    asked: list[int] = []
+
+    def dropped(self: object, request: object, **kwargs: object) -> object:
+        raise requests.ConnectionError("Remote end closed connection without response")
+
+    requests.Session.send = dropped  # type: ignore[method-assign]
+    try:
+        clock = VenueClock(1_000)
+        watch_sim_time(clock, "127.0.0.1", 8400, lambda: (asked.append(1), 11_000)[1])
+        with pytest.raises(requests.ConnectionError):
+            requests.Session().post("http://127.0.0.1:8400/fapi/v1/algoOrder")
+        assert clock.now_ms == 11_000 and asked == [1]
+        with pytest.raises(requests.ConnectionError):  # not the server: its clock is not asked
+            requests.Session().get("http://127.0.0.1:9999/other")
+        assert asked == [1]
+    finally:
+        requests.Session.send = real  # type: ignore[method-assign]
+
+
 def test_executor_jobs_run_inline_and_take_no_venue_time() -> None:
     asked: list[int] = []
     clock = VenueClock(0, lambda ms: (asked.append(ms), (ms, False))[1])
