@@ -553,8 +553,7 @@ impl EventLog {
         mut keep: impl FnMut(&EventRecord) -> bool,
     ) -> std::io::Result<()> {
         for r in self.records.iter().filter(|r| keep(r)) {
-            serde_json::to_writer(&mut *w, r).map_err(std::io::Error::other)?;
-            w.write_all(b"\n")?;
+            write_jsonl_record(w, r)?;
         }
         Ok(())
     }
@@ -567,4 +566,10 @@ impl EventLog {
         }
         out
     }
+}
+
+/// Writes one record as a JSON line into `w`: the line [`EventLog::to_jsonl`] has for it.
+pub fn write_jsonl_record(w: &mut impl std::io::Write, r: &EventRecord) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, r).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")
 }

@@ -6,10 +6,9 @@
 use super::axis::{fixed, value_ticks};
 use super::price::{legend, price_svg, time_axis, Book, Mark, PriceBars, View};
 use super::{
-    describe_event, detail_rows, drawdown_dp, equity_curve, grouped, money, source_name,
-    trail_records, verdict_line, Summary,
+    describe_event, detail_rows, drawdown_dp, grouped, money, source_name, verdict_line, History,
+    Summary,
 };
-use crate::events::EventLog;
 use crate::invariants::{Invariant, Violation};
 use crate::types::{fmt_time_ms, TimeMs};
 use rust_decimal::prelude::ToPrimitive;
@@ -59,7 +58,7 @@ pub const ZOOM_LIMIT: usize = 40;
 
 pub(crate) fn report_html(
     s: &Summary,
-    log: &EventLog,
+    log: &History<'_>,
     violations: &[Violation],
     scenario_toml: &str,
     bars: Option<&PriceBars>,
@@ -176,8 +175,7 @@ pub(crate) fn report_html(
             ),
         })
         .collect();
-    let book = Book::from_log(log);
-    let curve = equity_curve(log, s.initial_balance);
+    let (book, curve) = (log.book, log.curve);
     // the time axis of every overview chart starts at the first bar
     let span = bars.and_then(|b| b.span()).or_else(|| {
         let (a, z) = (curve.first()?.0 .0, curve.last()?.0 .0);
@@ -302,7 +300,7 @@ pub(crate) fn report_html(
                 v.seq,
                 escape_html(&v.message)
             );
-            let trail = trail_records(log, v);
+            let trail = log.trail(v);
             if let Some(b) = bars {
                 if n <= ZOOM_LIMIT {
                     o.push_str(&zoom(b, &book, &marks, n, v, &trail));
