@@ -231,6 +231,23 @@ impl Checker {
         (self.violations, self.trails)
     }
 
+    /// Entries the checker holds about orders, algo orders, pairs, legs and stops (its maps and
+    /// the records it pinned): bounded by what is open, not by the length of history.
+    pub fn held(&self) -> usize {
+        self.orders.len()
+            + self.algos.len()
+            + self.pairs.len()
+            + self.leg_pair.len()
+            + self.stop_placed.len()
+            + self.pinned.len()
+            + self.orphans.len()
+            + self.born_orphans.len()
+            + self.reported_orphans.len()
+            + self.open_children.len()
+            + self.retire.len()
+            + self.due.len()
+    }
+
     /// True when `leg` is closed and cannot fill any more (an algo leg: no open child either).
     fn leg_gone(&self, leg: LegId) -> bool {
         !self.leg_open(leg)
