@@ -37,7 +37,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
-fn bars(sc: &Scenario, span: (ocosim::types::TimeMs, ocosim::types::TimeMs)) -> PriceBars {
+fn bars(sc: &Scenario, span: (ocosim::types::TimeMs, ocosim::types::TimeMs)) -> PriceBars<'_> {
     PriceBars::within(
         &sc.bars,
         sc.interval_ms,

@@ -204,7 +204,7 @@ pub(crate) fn report_html(
                 current: None,
             },
             b,
-            &book,
+            book,
             &marks,
         ));
         o.push_str(&legend());
@@ -217,7 +217,7 @@ pub(crate) fn report_html(
     o.push_str("<h2>Equity</h2>\n");
     o.push_str(&svg_chart(&Chart {
         title: "Equity (wallet + unrealized)",
-        points: &curve,
+        points: curve,
         span,
         fmt_y: &|d| fixed(d, 2),
         min_step: Decimal::new(1, 2),
@@ -227,7 +227,7 @@ pub(crate) fn report_html(
         markers: &markers,
     }));
     // 4 dp for the pixels, 2 dp on the labels
-    let dd: Vec<(TimeMs, Decimal)> = drawdown_dp(&curve, 4)
+    let dd: Vec<(TimeMs, Decimal)> = drawdown_dp(curve, 4)
         .into_iter()
         .map(|(t, p)| (t, if p.is_zero() { p } else { -p }))
         .collect();
@@ -303,7 +303,7 @@ pub(crate) fn report_html(
             let trail = log.trail(v);
             if let Some(b) = bars {
                 if n <= ZOOM_LIMIT {
-                    o.push_str(&zoom(b, &book, &marks, n, v, &trail));
+                    o.push_str(&zoom(b, book, &marks, n, v, &trail));
                 } else if n == ZOOM_LIMIT + 1 {
                     let _ = writeln!(
                         o,
