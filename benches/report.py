@@ -247,6 +247,8 @@ def write_bot_only(bot):
 CALLGRIND = [
     ("main before #18 (events.jsonl built as one String)", 4_934_581_584),
     ("events.jsonl streamed through a buffered writer", 4_727_253_611),
+    ("r5-inv before (main at 35b8496, remeasured)", 5_104_068_360),
+    ("invariants online, reports streamed, no whole log kept", 4_839_747_054),
 ]
 
 def bracket_section(now):
