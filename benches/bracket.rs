@@ -4,8 +4,9 @@
 //! - `bracket/quarter_filusdt`: `scenarios/bracket-filusdt.toml` (131,040 real 1m bars, ≈ 6,600
 //!   trades), run + every invariant, events captured in memory.
 //! - `bracket/year_dense`: a generated year (525,600 1m bars, a seeded walk on BTCUSDT ticks),
-//!   SL/TP ±100 ticks (a trade every ≈ 20 bars), run + invariants; `year_dense_reports` adds
-//!   writing every report file (summary, CSVs, events.jsonl, Markdown, HTML) to a temp folder.
+//!   SL/TP ±100 ticks (a trade every ≈ 20 bars), run + invariants; `year_dense_reports` is the
+//!   run as `sim run` does it end to end: every report file (summary, CSVs, events.jsonl,
+//!   Markdown, HTML) streamed into a temp folder as the run goes, no whole log kept.
 //! - `bracket/floor_quarter`, `floor_year`: the floor, a tight hand-written loop of the same
 //!   bracket over the same bars (no engine, no venue, no events).
 //!
@@ -147,17 +148,36 @@ fn pct_ticks(close: i64) -> (i64, i64) {
     (d, d)
 }
 
-/// Child mode: one end-to-end run of three generated years (dense or idle), reports written,
-/// then the process's peak RSS in KiB on stdout.
+/// One end-to-end run as `sim run` does it: the reports streamed into `dir` as the run goes
+/// (no whole log kept), then finished.
+fn run_streamed(sc: &Scenario, dir: &Path) {
+    let rec = ocosim::report::Recorder::create(
+        dir,
+        ocosim::report::EventsLevel::All,
+        sc.exchange.initial_balance,
+    )
+    .expect("reports");
+    let (r, rec) = sc.run_observed(
+        &mut |_| {},
+        ocosim::events::EventLog::streaming(sc.check.trail_len + 1),
+        Some(Box::new(rec)),
+    );
+    let rec = rec
+        .and_then(|o| o.into_any().downcast::<ocosim::report::Recorder>().ok())
+        .expect("recorder");
+    let s = rec.summarize(&ocosim::cli::run_info(sc, &r), &r.violations);
+    rec.finish(&s, &r.violations, &r.trails, &sc.text, None)
+        .expect("reports");
+}
+
+/// Child mode: one end-to-end run of three generated years (dense or idle), reports written
+/// as `sim run` writes them (streamed), then the process's peak RSS in KiB on stdout.
 fn rss_child(kind: &str) {
     let sc = generated(3 * YEAR, kind == "dense");
-    let r = sc.run();
-    let s = ocosim::cli::summarize(&sc, &r);
     let dir = std::env::temp_dir().join(format!("ocosim-bracket-rss-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    ocosim::report::write_files(&dir, &s, &r.output.log, &r.violations, &sc.text).expect("reports");
+    run_streamed(&sc, &dir);
     let _ = std::fs::remove_dir_all(&dir);
-    drop(r);
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage fills the struct it is given.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
@@ -200,14 +220,7 @@ fn main() {
     g.bench_function("year_dense", |b| b.iter(|| y.run()));
     let dir = std::env::temp_dir().join(format!("ocosim-bracket-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    g.bench_function("year_dense_reports", |b| {
-        b.iter(|| {
-            let r = y.run();
-            let s = ocosim::cli::summarize(&y, &r);
-            ocosim::report::write_files(&dir, &s, &r.output.log, &r.violations, &y.text)
-                .expect("reports");
-        })
-    });
+    g.bench_function("year_dense_reports", |b| b.iter(|| run_streamed(&y, &dir)));
     let _ = std::fs::remove_dir_all(&dir);
     let flat = |_: i64| (D_TICKS, D_TICKS);
     let (fy_trades, _) = floor(&y.bars, flat);

@@ -253,6 +253,9 @@ CALLGRIND = [
     ("read-only monitor pass without copies, openAlgoOrders ids only (run 1,346.2 M)", 4_885_764_698),
     ("fmt_time_ms without the formatter, signal_id without format! (run 1,273.1 M)", 4_657_788_677),
     ("sync returns at once when already at t, funding check inlined (run 1,235.5 M)", 4_620_217_252),
+    # r5-inv (online invariants, streamed reports), measured on 35b8496 without r5-hot
+    ("r5-inv before (main at 35b8496, remeasured)", 5_104_068_360),
+    ("invariants online, reports streamed, no whole log kept (without r5-hot)", 4_839_747_054),
 ]
 
 def bracket_section(now):

@@ -5,6 +5,7 @@
 
 mod publish;
 
+use crate::events::EventLog;
 use crate::report::{self, Summary};
 use crate::scenario::{self, RunResult, Scenario};
 use clap::{Parser, Subcommand};
@@ -407,31 +408,39 @@ fn cmd_run(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut shown = false;
-    let r = sc.run_with_progress(&mut |permille| {
-        if !shown && !quiet && t0.elapsed().as_millis() >= 500 {
-            pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            shown = true;
-        }
-        pb.set_position(u64::from(permille));
-    });
+    // the reports are written as the run goes (events.jsonl, orders.csv, fills.csv streamed into
+    // the staging folder); the run keeps no whole log, only a ring of recent records for trails
+    let st = publish::stage(&dir, given, &inputs, "run")?;
+    let cannot = |e: std::io::Error| Failure {
+        msg: format!("{}: cannot write reports: {e}", dir.display()),
+        code: 2,
+    };
+    let level = events.unwrap_or(sc.events);
+    let rec =
+        report::Recorder::create(st.path(), level, sc.exchange.initial_balance).map_err(cannot)?;
+    let (r, rec) = sc.run_observed(
+        &mut |permille| {
+            if !shown && !quiet && t0.elapsed().as_millis() >= 500 {
+                pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                shown = true;
+            }
+            pb.set_position(u64::from(permille));
+        },
+        EventLog::streaming(sc.check.trail_len + 1),
+        Some(Box::new(rec)),
+    );
+    let rec = rec
+        .and_then(|o| o.into_any().downcast::<report::Recorder>().ok())
+        .expect("the recorder comes back");
     pb.finish_and_clear();
     let elapsed = t0.elapsed();
-    let mut s = summarize(&sc, &r);
+    let mut s = rec.summarize(&run_info(&sc, &r), &r.violations);
+    s.data_warnings = sc.data_warnings.clone();
     s.run = provenance::provenance(path, &sc, profile.as_deref(), &set);
-    let st = publish::stage(&dir, given, &inputs, "run")?;
-    publish::publish(st, &dir, "reports", |tmp| {
+    publish::publish(st, &dir, "reports", |_| {
         let (a, z) = r.output.span;
         let bars = report::PriceBars::within(&sc.bars, sc.interval_ms, sc.spec.tick_size, a.0, z.0);
-        let level = events.unwrap_or(sc.events);
-        report::write_files_with(
-            tmp,
-            &s,
-            &r.output.log,
-            &r.violations,
-            &sc.text,
-            Some(&bars),
-            level,
-        )
+        rec.finish(&s, &r.violations, &r.trails, &sc.text, Some(&bars))
     })?;
     let mut so = String::new();
     if quiet {

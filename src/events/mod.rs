@@ -383,10 +383,60 @@ pub struct EventRecord {
     pub event: Event,
 }
 
-/// The append-only log of a run.
-#[derive(Debug, Default, Clone)]
+/// Something fed every record as it is appended, in log order (the invariant checker, the
+/// report accumulators, the `events.jsonl` writer), so nothing has to read the whole log back.
+pub trait Observer: Send {
+    /// Sees `r`, the record just appended; `log` already holds it (see [`EventLog::get`]).
+    fn observe(&mut self, r: &EventRecord, log: &EventLog);
+    /// The observer as `Any`, to take its concrete type back after the run.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// How many Equity samples a streaming log keeps besides its recent records.
+const RECENT_EQUITY: usize = 2;
+
+/// The append-only log of a run: either every record (the default: tests, explore, parity,
+/// serve), or — streaming, [`EventLog::streaming`] — only the last records (a bounded ring of
+/// the events other than Equity samples, and the last two samples), while an [`Observer`] sees
+/// each record as it is appended. Memory is then flat in the length of history.
+#[derive(Default)]
 pub struct EventLog {
     records: Vec<EventRecord>,
+    /// False: a streaming log (only `recent` and `equity` are kept).
+    streaming: bool,
+    /// Records appended so far (the next seq).
+    len: u64,
+    /// Streaming: the last `recent_len` records other than Equity samples, in order.
+    recent: std::collections::VecDeque<EventRecord>,
+    /// Streaming: the last [`RECENT_EQUITY`] Equity samples, in order.
+    equity: std::collections::VecDeque<EventRecord>,
+    recent_len: usize,
+    observer: Option<Box<dyn Observer>>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("len", &self.len)
+            .field("streaming", &self.streaming)
+            .field("records", &self.records)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for EventLog {
+    /// A copy of the records; the observer stays with the original.
+    fn clone(&self) -> EventLog {
+        EventLog {
+            records: self.records.clone(),
+            streaming: self.streaming,
+            len: self.len,
+            recent: self.recent.clone(),
+            equity: self.equity.clone(),
+            recent_len: self.recent_len,
+            observer: None,
+        }
+    }
 }
 
 impl EventLog {
@@ -398,30 +448,102 @@ impl EventLog {
     pub fn with_capacity(n: usize) -> EventLog {
         EventLog {
             records: Vec::with_capacity(n),
+            ..EventLog::default()
         }
+    }
+    /// An empty streaming log: it keeps only the last `recent` records other than Equity samples
+    /// (and the last two samples); [`Self::records`] is then empty and an observer must see
+    /// every record as it comes.
+    pub fn streaming(recent: usize) -> EventLog {
+        EventLog {
+            streaming: true,
+            recent_len: recent.max(1),
+            recent: std::collections::VecDeque::with_capacity(recent.max(1) + 1),
+            ..EventLog::default()
+        }
+    }
+    /// Makes room for `n` more records (nothing for a streaming log).
+    pub fn reserve(&mut self, n: usize) {
+        if !self.streaming {
+            self.records.reserve(n);
+        }
+    }
+    /// Sets the observer that sees every record appended from now on.
+    pub fn set_observer(&mut self, o: Box<dyn Observer>) {
+        self.observer = Some(o);
+    }
+    /// Takes the observer back (after the run).
+    pub fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
+        self.observer.take()
+    }
+    /// True when the log keeps every record (not [`Self::streaming`]).
+    pub fn keeps_all(&self) -> bool {
+        !self.streaming
     }
     /// Appends an event and returns its seq.
     pub fn push(&mut self, time_ms: TimeMs, source: Source, event: Event) -> Seq {
-        let seq = Seq(self.records.len() as u64);
-        self.records.push(EventRecord {
+        let seq = Seq(self.len);
+        self.len += 1;
+        let rec = EventRecord {
             seq,
             time_ms,
             source,
             event,
-        });
+        };
+        let equity = matches!(rec.event, Event::Equity { .. });
+        if !self.streaming {
+            self.records.push(rec);
+        } else if equity {
+            if self.equity.len() == RECENT_EQUITY {
+                self.equity.pop_front();
+            }
+            self.equity.push_back(rec);
+        } else {
+            if self.recent.len() == self.recent_len {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(rec);
+        }
+        if let Some(mut o) = self.observer.take() {
+            let last = if !self.streaming {
+                self.records.last()
+            } else if equity {
+                self.equity.back()
+            } else {
+                self.recent.back()
+            };
+            if let Some(r) = last {
+                o.observe(r, self);
+            }
+            self.observer = Some(o);
+        }
         seq
     }
-    /// All records in order.
+    /// The record `seq`, when the log still holds it (always, unless streaming).
+    pub fn get(&self, seq: Seq) -> Option<&EventRecord> {
+        if !self.streaming {
+            let i = usize::try_from(seq.0).ok()?;
+            return self.records.get(i).filter(|r| r.seq == seq);
+        }
+        let find = |d: &'_ std::collections::VecDeque<EventRecord>| -> Option<usize> {
+            d.binary_search_by_key(&seq, |r| r.seq).ok()
+        };
+        if let Some(i) = find(&self.recent) {
+            return self.recent.get(i);
+        }
+        find(&self.equity).and_then(|i| self.equity.get(i))
+    }
+    /// All records in order (empty for a streaming log).
     pub fn records(&self) -> &[EventRecord] {
         &self.records
     }
-    /// Number of records.
+    /// Number of records appended.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.len as usize
     }
-    /// True when empty.
+    /// True when nothing was appended.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len == 0
     }
     /// Writes the records `keep` accepts as JSON lines into `w` (buffer it), one record at a
     /// time: the bytes of [`Self::to_jsonl`] for the records kept, without holding them all.
@@ -431,8 +553,7 @@ impl EventLog {
         mut keep: impl FnMut(&EventRecord) -> bool,
     ) -> std::io::Result<()> {
         for r in self.records.iter().filter(|r| keep(r)) {
-            serde_json::to_writer(&mut *w, r).map_err(std::io::Error::other)?;
-            w.write_all(b"\n")?;
+            write_jsonl_record(w, r)?;
         }
         Ok(())
     }
@@ -445,4 +566,10 @@ impl EventLog {
         }
         out
     }
+}
+
+/// Writes one record as a JSON line into `w`: the line [`EventLog::to_jsonl`] has for it.
+pub fn write_jsonl_record(w: &mut impl std::io::Write, r: &EventRecord) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, r).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")
 }

@@ -4,6 +4,16 @@
 //! pairs) rebuilt from events; it never reads the exchange or the engine. Time-based rules use the
 //! reaction window: the engine's monitoring cycle plus latency and retries. A violation is
 //! recorded with its time, the pair and the last events that led to it; checking goes on.
+//!
+//! Online: the checker is an [`Observer`] of the log, fed each record as it is appended (the
+//! same order, so the same violations as [`Checker::check_log`] over the finished log). It holds
+//! only open state: an order, algo order, pair or stop leaves its maps once it is closed and
+//! nothing can name it any more (checked when time moves past its closing instant), so memory is
+//! O(open state), not O(history). A violation's trail names the last events (seqs); fed through
+//! [`Checker::observe_in`], the checker copies the records a trail names while the log still
+//! holds them (a streaming log keeps only a ring of recent records; the records a trail may need
+//! from further back — a pair's `PairPlaced`, a stop's placement — are kept with their pair or
+//! stop while it is open), so reports can show trails without the whole log ([`Trails`]).
 
 pub mod types;
 
@@ -14,6 +24,19 @@ use crate::events::*;
 use crate::types::*;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The records named by violations' trails (and the record each was found at), by seq: what
+/// reports show of a run's history when the log itself is not kept.
+pub type Trails = BTreeMap<Seq, EventRecord>;
+
+/// Something closed at some time, to forget once time has moved past it.
+#[derive(Debug, Clone, Copy)]
+enum Retire {
+    /// A leg closed (an order, algo order, or an algo order's child).
+    Leg(LegId),
+    /// A pair stopped being tracked.
+    Pair(PairId),
+}
 
 /// Settings of the checker.
 #[derive(Debug, Clone)]
@@ -111,6 +134,20 @@ pub struct Checker {
     stop_placed: BTreeMap<LegId, (Seq, Decimal)>,
     /// Stops expired at `now` (a liquidation expires them just before its fill).
     stops_expired_now: Vec<(TimeMs, (String, PositionSide), LegId)>,
+    /// Open child orders per algo order (an algo leg whose child is open can still fill).
+    open_children: BTreeMap<AlgoId, u32>,
+    /// Things closed at a time, forgotten once time moves past it.
+    retire: Vec<(TimeMs, Retire)>,
+    /// Whether records a later trail may name are copied (the log does not keep them all).
+    pin: bool,
+    /// Set when the current record must be pinned (a stop's placement).
+    pin_now: bool,
+    /// Copies of records older trails may name: pairs' `PairPlaced`, stops' placements.
+    pinned: BTreeMap<Seq, EventRecord>,
+    /// Records named by violations' trails, copied while the log held them.
+    trails: Trails,
+    /// Violations whose trail records were copied.
+    resolved: usize,
 }
 
 fn leg_of_order(o: &OrderState, id: OrderId) -> LegId {
@@ -152,7 +189,125 @@ impl Checker {
             last_seq: Seq(0),
             stop_placed: BTreeMap::new(),
             stops_expired_now: Vec::new(),
+            open_children: BTreeMap::new(),
+            retire: Vec::new(),
+            pin: false,
+            pin_now: false,
+            pinned: BTreeMap::new(),
+            trails: Trails::new(),
+            resolved: 0,
         }
+    }
+
+    /// Feeds one record as [`Self::observe`] and copies the records that new violations' trails
+    /// name from `log` (which already holds `r`), so they outlive a streaming log's ring.
+    pub fn observe_in(&mut self, r: &EventRecord, log: &EventLog) {
+        self.pin = !log.keeps_all();
+        self.observe(r);
+        self.resolve(log);
+    }
+
+    /// Copies the trail records of violations found since the last call.
+    fn resolve(&mut self, log: &EventLog) {
+        for v in &self.violations[self.resolved..] {
+            for seq in v.trail.iter().chain([&v.seq]) {
+                if self.trails.contains_key(seq) {
+                    continue;
+                }
+                if let Some(rec) = log.get(*seq).or_else(|| self.pinned.get(seq)) {
+                    self.trails.insert(*seq, rec.clone());
+                }
+            }
+        }
+        self.resolved = self.violations.len();
+    }
+
+    /// As [`Self::finish`], after feeding through [`Self::observe_in`]: also the records the
+    /// violations' trails name.
+    pub fn finish_in(mut self, end: TimeMs, log: &EventLog) -> (Vec<Violation>, Trails) {
+        self.run_due(end, true);
+        self.time_checks(end.plus(1));
+        self.resolve(log);
+        (self.violations, self.trails)
+    }
+
+    /// Entries the checker holds about orders, algo orders, pairs, legs and stops (its maps and
+    /// the records it pinned): bounded by what is open, not by the length of history.
+    pub fn held(&self) -> usize {
+        self.orders.len()
+            + self.algos.len()
+            + self.pairs.len()
+            + self.leg_pair.len()
+            + self.stop_placed.len()
+            + self.pinned.len()
+            + self.orphans.len()
+            + self.born_orphans.len()
+            + self.reported_orphans.len()
+            + self.open_children.len()
+            + self.retire.len()
+            + self.due.len()
+    }
+
+    /// True when `leg` is closed and cannot fill any more (an algo leg: no open child either).
+    fn leg_gone(&self, leg: LegId) -> bool {
+        !self.leg_open(leg)
+            && match leg {
+                LegId::Algo(a) => !self.open_children.contains_key(&a),
+                LegId::Order(_) => true,
+            }
+    }
+
+    /// Forgets what closed before `now`: a gone leg's orphan marks and stop placement, and
+    /// pairs no longer tracked whose legs are gone. Nothing later can name them (a closed order
+    /// gets no more updates; what its closing caused — the fill's ACCOUNT_UPDATE, the child
+    /// order of a triggered algo order — comes at the same instant).
+    fn prune(&mut self, now: TimeMs) {
+        if self.retire.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.retire);
+        let mut keep = Vec::new();
+        for (t, it) in items {
+            if t >= now {
+                keep.push((t, it));
+                continue;
+            }
+            match it {
+                Retire::Leg(leg) => {
+                    if !self.leg_gone(leg) {
+                        continue;
+                    }
+                    self.orphans.remove(&leg);
+                    self.born_orphans.remove(&leg);
+                    self.reported_orphans.remove(&leg);
+                    if let Some((seq, _)) = self.stop_placed.remove(&leg) {
+                        self.pinned.remove(&seq);
+                    }
+                    if let Some(&p) = self.leg_pair.get(&leg) {
+                        self.prune_pair(p);
+                    }
+                }
+                Retire::Pair(p) => self.prune_pair(p),
+            }
+        }
+        self.retire = keep;
+    }
+
+    fn prune_pair(&mut self, p: PairId) {
+        let Some(ps) = self.pairs.get(&p) else {
+            return;
+        };
+        if ps.tracked || !self.leg_gone(ps.sl) || !self.leg_gone(ps.tp) {
+            return;
+        }
+        let (sl, tp, seq) = (ps.sl, ps.tp, ps.placed_seq);
+        self.pairs.remove(&p);
+        for leg in [sl, tp] {
+            if self.leg_pair.get(&leg) == Some(&p) {
+                self.leg_pair.remove(&leg);
+            }
+        }
+        self.pinned.remove(&seq);
     }
 
     /// Checks a whole log and the deadlines up to `end`.
@@ -400,6 +555,7 @@ impl Checker {
         if r.time_ms > self.now {
             self.run_due(r.time_ms, false);
             self.time_checks(r.time_ms);
+            self.prune(r.time_ms);
             self.now = r.time_ms;
         }
         self.last_seq = r.seq;
@@ -504,7 +660,7 @@ impl Checker {
                     let leg = LegId::Algo(a.algo_id);
                     match a.status {
                         AlgoStatus::New => {
-                            self.stop_placed.insert(leg, (r.seq, a.trigger_price));
+                            self.place_stop(leg, r.seq, a.trigger_price);
                         }
                         AlgoStatus::Expired => self.stop_expired(now, key.clone(), leg),
                         _ => {}
@@ -521,13 +677,26 @@ impl Checker {
                 }
                 if !open {
                     self.leg_left(LegId::Algo(a.algo_id), now);
+                    self.algos.remove(&a.algo_id);
+                    self.retire.push((now, Retire::Leg(LegId::Algo(a.algo_id))));
                 }
                 self.protection_state(&key);
             }
             Event::StreamDropped { .. } => self.faults += 1,
             Event::AccountUpdate(u) => self.on_account(u, now),
-            Event::Engine(e) => self.on_engine(e, now, r.seq),
+            Event::Engine(e) => {
+                if self.pin && matches!(e, EngineEvent::PairPlaced { .. }) {
+                    self.pin_now = true;
+                }
+                self.on_engine(e, now, r.seq)
+            }
             _ => {}
+        }
+        if self.pin_now {
+            self.pin_now = false;
+            if self.pin {
+                self.pinned.insert(r.seq, r.clone());
+            }
         }
     }
 
@@ -556,15 +725,26 @@ impl Checker {
         st.qty = o.orig_qty;
         let st = st.clone();
         if open {
-            self.open_orders.insert(o.order_id);
-        } else {
-            self.open_orders.remove(&o.order_id);
+            if self.open_orders.insert(o.order_id) {
+                if let Some(a) = st.from_algo {
+                    *self.open_children.entry(a).or_insert(0) += 1;
+                }
+            }
+        } else if self.open_orders.remove(&o.order_id) {
+            if let Some(a) = st.from_algo {
+                if let Some(n) = self.open_children.get_mut(&a) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.open_children.remove(&a);
+                    }
+                }
+            }
         }
         let leg = leg_of_order(&st, o.order_id);
         let key = (o.symbol.clone(), o.position_side);
         if st.orig_type.is_stop() && st.from_algo.is_none() {
             if o.exec_type == ExecType::New && o.order_type == o.orig_type {
-                self.stop_placed.insert(leg, (self.last_seq, o.stop_price));
+                self.place_stop(leg, self.last_seq, o.stop_price);
             }
             if o.exec_type == ExecType::Expired && o.expiry_reason == ExpiryReason::Liquidation {
                 self.stop_expired(now, key.clone(), leg);
@@ -636,8 +816,20 @@ impl Checker {
         }
         if !open {
             self.leg_left(leg, now);
+            self.orders.remove(&o.order_id);
+            self.retire.push((now, Retire::Leg(leg)));
         }
         self.protection_state(&key);
+    }
+
+    /// Records a stop leg's placement (and pins its record when the log does not keep it).
+    fn place_stop(&mut self, leg: LegId, seq: Seq, trigger: Decimal) {
+        if let Some((old, _)) = self.stop_placed.insert(leg, (seq, trigger)) {
+            if old != seq {
+                self.pinned.remove(&old);
+            }
+        }
+        self.pin_now = true;
     }
 
     fn stop_expired(&mut self, now: TimeMs, key: (String, PositionSide), leg: LegId) {
@@ -803,6 +995,7 @@ impl Checker {
                 }
             }
             EngineEvent::PairDropped { pair, .. } => {
+                self.retire.push((now, Retire::Pair(*pair)));
                 if let Some(p) = self.pairs.get_mut(pair) {
                     p.tracked = false;
                     let (sl, tp) = (p.sl, p.tp);
@@ -821,6 +1014,7 @@ impl Checker {
                     if p.tracked {
                         live.push((*id, p.sl));
                         live.push((*id, p.tp));
+                        self.retire.push((now, Retire::Pair(*id)));
                     }
                     p.tracked = false;
                 }
@@ -839,5 +1033,14 @@ impl Checker {
         self.run_due(end, true);
         self.time_checks(end.plus(1));
         self.violations
+    }
+}
+
+impl Observer for Checker {
+    fn observe(&mut self, r: &EventRecord, log: &EventLog) {
+        self.observe_in(r, log);
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }

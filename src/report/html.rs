@@ -6,10 +6,9 @@
 use super::axis::{fixed, value_ticks};
 use super::price::{legend, price_svg, time_axis, Book, Mark, PriceBars, View};
 use super::{
-    describe_event, detail_rows, drawdown_dp, equity_curve, grouped, money, source_name,
-    trail_records, verdict_line, Summary,
+    describe_event, detail_rows, drawdown_dp, grouped, money, source_name, verdict_line, History,
+    Summary,
 };
-use crate::events::EventLog;
 use crate::invariants::{Invariant, Violation};
 use crate::types::{fmt_time_ms, TimeMs};
 use rust_decimal::prelude::ToPrimitive;
@@ -59,7 +58,7 @@ pub const ZOOM_LIMIT: usize = 40;
 
 pub(crate) fn report_html(
     s: &Summary,
-    log: &EventLog,
+    log: &History<'_>,
     violations: &[Violation],
     scenario_toml: &str,
     bars: Option<&PriceBars>,
@@ -176,8 +175,7 @@ pub(crate) fn report_html(
             ),
         })
         .collect();
-    let book = Book::from_log(log);
-    let curve = equity_curve(log, s.initial_balance);
+    let (book, curve) = (log.book, log.curve);
     // the time axis of every overview chart starts at the first bar
     let span = bars.and_then(|b| b.span()).or_else(|| {
         let (a, z) = (curve.first()?.0 .0, curve.last()?.0 .0);
@@ -206,7 +204,7 @@ pub(crate) fn report_html(
                 current: None,
             },
             b,
-            &book,
+            book,
             &marks,
         ));
         o.push_str(&legend());
@@ -219,7 +217,7 @@ pub(crate) fn report_html(
     o.push_str("<h2>Equity</h2>\n");
     o.push_str(&svg_chart(&Chart {
         title: "Equity (wallet + unrealized)",
-        points: &curve,
+        points: curve,
         span,
         fmt_y: &|d| fixed(d, 2),
         min_step: Decimal::new(1, 2),
@@ -229,7 +227,7 @@ pub(crate) fn report_html(
         markers: &markers,
     }));
     // 4 dp for the pixels, 2 dp on the labels
-    let dd: Vec<(TimeMs, Decimal)> = drawdown_dp(&curve, 4)
+    let dd: Vec<(TimeMs, Decimal)> = drawdown_dp(curve, 4)
         .into_iter()
         .map(|(t, p)| (t, if p.is_zero() { p } else { -p }))
         .collect();
@@ -302,10 +300,10 @@ pub(crate) fn report_html(
                 v.seq,
                 escape_html(&v.message)
             );
-            let trail = trail_records(log, v);
+            let trail = log.trail(v);
             if let Some(b) = bars {
                 if n <= ZOOM_LIMIT {
-                    o.push_str(&zoom(b, &book, &marks, n, v, &trail));
+                    o.push_str(&zoom(b, book, &marks, n, v, &trail));
                 } else if n == ZOOM_LIMIT + 1 {
                     let _ = writeln!(
                         o,

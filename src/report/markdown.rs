@@ -1,10 +1,7 @@
 //! `report.md`: title, verdict, summary table, violations grouped by invariant with their trails,
 //! the scenario TOML.
 
-use super::{
-    describe_event, detail_rows, grouped, source_name, trail_records, verdict_line, Summary,
-};
-use crate::events::EventLog;
+use super::{describe_event, detail_rows, grouped, source_name, verdict_line, History, Summary};
 use crate::invariants::{Invariant, Violation};
 use crate::types::fmt_time_ms;
 use std::fmt::Write as _;
@@ -43,7 +40,7 @@ pub(crate) fn fence_for(body: &str) -> String {
 
 pub(crate) fn report_md(
     s: &Summary,
-    log: &EventLog,
+    log: &History<'_>,
     violations: &[Violation],
     scenario_toml: &str,
 ) -> String {
@@ -152,7 +149,7 @@ pub(crate) fn report_md(
                 v.seq
             );
             let _ = writeln!(o, "{}\n", md_escape(&v.message));
-            let trail = trail_records(log, v);
+            let trail = log.trail(v);
             if trail.is_empty() {
                 let _ = writeln!(o, "_No trail._\n");
                 continue;

@@ -14,16 +14,18 @@ mod describe;
 mod html;
 mod markdown;
 mod price;
+mod stream;
 mod tables;
 
 pub use describe::describe_event;
 pub use html::ZOOM_LIMIT;
 pub use price::{PriceBars, CANDLE_MIN_PX, TOOLTIP_LIMIT};
+pub use stream::Recorder;
 pub use tables::{fills_csv, orders_csv};
 
 use crate::api::TransportError;
 use crate::events::{AccountReason, CallOutcome, EngineEvent, Event, EventLog, ExecType};
-use crate::invariants::{Invariant, Violation};
+use crate::invariants::{Invariant, Trails, Violation};
 use crate::types::{fmt_time_ms, PositionSide, TimeMs};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
@@ -228,7 +230,16 @@ pub struct Accounting {
 pub fn accounting(log: &EventLog) -> Accounting {
     let mut a = Accounting::default();
     for r in log.records() {
-        match &r.event {
+        a.add(&r.event);
+    }
+    a
+}
+
+impl Accounting {
+    /// Adds one event to the sums (see [`accounting`]).
+    pub fn add(&mut self, ev: &Event) {
+        let a = self;
+        match ev {
             Event::AccountUpdate(u) => {
                 a.realized += u.realized_pnl;
                 a.fees += u.fee;
@@ -249,7 +260,67 @@ pub fn accounting(log: &EventLog) -> Accounting {
             _ => {}
         }
     }
-    a
+}
+
+/// What the summary and the equity charts need from a log, gathered record by record: the
+/// accounting sums, the distinct orders placed, liquidations, the books and the equity curve.
+#[derive(Debug, Default)]
+pub struct Tally {
+    acc: Accounting,
+    order_ids: BTreeSet<crate::types::OrderId>,
+    algo_ids: BTreeSet<crate::types::AlgoId>,
+    liquidations: u64,
+    books: Books,
+    curve: Vec<(TimeMs, Decimal)>,
+    initial: Decimal,
+}
+
+impl Tally {
+    /// An empty tally for a run starting with `initial` in the wallet.
+    pub fn new(initial: Decimal) -> Tally {
+        Tally {
+            initial,
+            ..Tally::default()
+        }
+    }
+    /// A tally of a whole log.
+    pub fn of_log(log: &EventLog, initial: Decimal) -> Tally {
+        let mut t = Tally::new(initial);
+        for r in log.records() {
+            t.observe(r);
+        }
+        t
+    }
+    /// Feeds one record.
+    pub fn observe(&mut self, r: &crate::events::EventRecord) {
+        if self.curve.is_empty() {
+            self.curve.push((r.time_ms, self.initial));
+        }
+        self.acc.add(&r.event);
+        if self.books.apply(&r.event) {
+            let w = self.books.wallet.unwrap_or(self.initial);
+            self.curve.push((r.time_ms, w + self.books.unrealized));
+        }
+        match &r.event {
+            // orders the engine placed: not an algo order's child, not a liquidation
+            Event::OrderTradeUpdate(o)
+                if o.from_algo.is_none() && !o.client_order_id.starts_with("autoclose-") =>
+            {
+                self.order_ids.insert(o.order_id);
+            }
+            Event::AlgoUpdate(a) => {
+                self.algo_ids.insert(a.algo_id);
+            }
+            Event::AccountUpdate(u) if u.reason == AccountReason::Liquidation => {
+                self.liquidations += 1
+            }
+            _ => {}
+        }
+    }
+    /// The equity curve so far (see [`equity_curve`]).
+    pub fn curve(&self) -> &[(TimeMs, Decimal)] {
+        &self.curve
+    }
 }
 
 /// Wallet and unrealized PnL as the log last showed them.
@@ -291,19 +362,7 @@ impl Books {
 /// (unrealized from the last Equity sample, or 0 when every position is flat). Starts with
 /// `(time of the first record, initial)`; empty for an empty log.
 pub fn equity_curve(log: &EventLog, initial: Decimal) -> Vec<(TimeMs, Decimal)> {
-    let recs = log.records();
-    let Some(first) = recs.first() else {
-        return Vec::new();
-    };
-    let mut out = vec![(first.time_ms, initial)];
-    let mut books = Books::default();
-    for r in recs {
-        if books.apply(&r.event) {
-            let w = books.wallet.unwrap_or(initial);
-            out.push((r.time_ms, w + books.unrealized));
-        }
-    }
-    out
+    Tally::of_log(log, initial).curve
 }
 
 /// Drawdown below the running peak at each point of `curve`, in percent of the peak (2 dp,
@@ -371,32 +430,17 @@ pub fn max_drawdown(curve: &[(TimeMs, Decimal)]) -> (Decimal, Decimal) {
 /// sample), PnL and drawdown. From [`RunInfo`]: the setup and the counters the log does not hold
 /// (REST calls, since reads are not logged; injected faults; the exchange's own rejections).
 pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Summary {
-    let acc = accounting(log);
-    let mut order_ids = BTreeSet::new();
-    let mut algo_ids = BTreeSet::new();
-    let mut liquidations = 0u64;
-    let mut books = Books::default();
-    for r in log.records() {
-        books.apply(&r.event);
-        match &r.event {
-            // orders the engine placed: not an algo order's child, not a liquidation
-            Event::OrderTradeUpdate(o)
-                if o.from_algo.is_none() && !o.client_order_id.starts_with("autoclose-") =>
-            {
-                order_ids.insert(o.order_id);
-            }
-            Event::AlgoUpdate(a) => {
-                algo_ids.insert(a.algo_id);
-            }
-            Event::AccountUpdate(u) if u.reason == AccountReason::Liquidation => liquidations += 1,
-            _ => {}
-        }
-    }
+    summarize_tally(info, &Tally::of_log(log, info.initial_balance), violations)
+}
+
+/// [`summarize`] from a [`Tally`] of the run's records (gathered as the run went).
+pub fn summarize_tally(info: &RunInfo, t: &Tally, violations: &[Violation]) -> Summary {
+    let acc = t.acc.clone();
+    let liquidations = t.liquidations;
     let initial = info.initial_balance;
-    let final_wallet = books.wallet.unwrap_or(initial);
-    let unrealized = books.unrealized;
-    let curve = equity_curve(log, initial);
-    let (max_dd, max_dd_pct) = max_drawdown(&curve);
+    let final_wallet = t.books.wallet.unwrap_or(initial);
+    let unrealized = t.books.unrealized;
+    let (max_dd, max_dd_pct) = max_drawdown(&t.curve);
     let mut by_inv: BTreeMap<String, u64> = Invariant::ALL
         .iter()
         .map(|i| (i.name().to_string(), 0))
@@ -417,7 +461,7 @@ pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Su
         last_bar: fmt_time_ms(info.last_bar.0),
         bars: info.bars,
         ambiguous_bars: info.ambiguous_bars,
-        orders: (order_ids.len() + algo_ids.len()) as u64,
+        orders: (t.order_ids.len() + t.algo_ids.len()) as u64,
         fills: acc.fills,
         pairs: acc.pairs,
         signals: acc.signals,
@@ -701,7 +745,7 @@ impl std::str::FromStr for EventsLevel {
 }
 
 /// Whether a record belongs to `events.jsonl` at level [`EventsLevel::Trades`].
-fn is_trade_record(r: &crate::events::EventRecord) -> bool {
+pub(crate) fn is_trade_record(r: &crate::events::EventRecord) -> bool {
     use crate::events::{EngineEvent, Event, ExecType};
     match &r.event {
         Event::OrderTradeUpdate(o) => matches!(o.exec_type, ExecType::Trade | ExecType::Calculated),
@@ -770,21 +814,68 @@ pub fn write_files_with(
     bars: Option<&PriceBars>,
     level: EventsLevel,
 ) -> std::io::Result<()> {
-    let mut json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
-    json.push('\n');
-    std::fs::write(tmp.join("summary.json"), json)?;
+    write_summary(tmp, s)?;
     std::fs::write(tmp.join("orders.csv"), orders_csv(log)?)?;
     std::fs::write(tmp.join("fills.csv"), fills_csv(log)?)?;
     write_events(&tmp.join("events.jsonl"), log, violations, level)?;
+    let book = price::Book::from_log(log);
+    let curve = equity_curve(log, s.initial_balance);
+    let h = History {
+        log: Some(log),
+        trails: None,
+        book: &book,
+        curve: &curve,
+    };
+    write_pages(tmp, s, &h, violations, scenario_toml, bars)
+}
+
+/// Writes `summary.json`.
+fn write_summary(tmp: &Path, s: &Summary) -> std::io::Result<()> {
+    let mut json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
+    json.push('\n');
+    std::fs::write(tmp.join("summary.json"), json)
+}
+
+/// Writes `report.md` and `report.html`.
+fn write_pages(
+    tmp: &Path,
+    s: &Summary,
+    h: &History<'_>,
+    violations: &[Violation],
+    scenario_toml: &str,
+    bars: Option<&PriceBars>,
+) -> std::io::Result<()> {
     std::fs::write(
         tmp.join("report.md"),
-        markdown::report_md(s, log, violations, scenario_toml),
+        markdown::report_md(s, h, violations, scenario_toml),
     )?;
     std::fs::write(
         tmp.join("report.html"),
-        html::report_html(s, log, violations, scenario_toml, bars),
-    )?;
-    Ok(())
+        html::report_html(s, h, violations, scenario_toml, bars),
+    )
+}
+
+/// What the Markdown and HTML pages read of a run's history: the trails' records (from the
+/// whole log, or the copies the checker kept), the legs and fills, the equity curve.
+pub(crate) struct History<'a> {
+    log: Option<&'a EventLog>,
+    trails: Option<&'a Trails>,
+    /// Legs and fills.
+    pub(crate) book: &'a price::Book,
+    /// The equity curve.
+    pub(crate) curve: &'a [(TimeMs, Decimal)],
+}
+
+impl History<'_> {
+    /// The trail of `v` as records (seqs not found are skipped).
+    pub(crate) fn trail(&self, v: &Violation) -> Vec<&crate::events::EventRecord> {
+        match (self.log, self.trails) {
+            (Some(log), _) if log.keeps_all() => trail_records(log, v),
+            (_, Some(t)) => v.trail.iter().filter_map(|s| t.get(s)).collect(),
+            (Some(log), None) => v.trail.iter().filter_map(|s| log.get(*s)).collect(),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// The trail of a violation as records of the log (seqs not found are skipped).

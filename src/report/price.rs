@@ -10,7 +10,7 @@
 
 use super::axis::{fixed, time_ticks, value_ticks};
 use super::html::escape_html;
-use crate::events::{Event, EventLog, ExecType, LegId};
+use crate::events::{Event, EventLog, EventRecord, ExecType, LegId};
 use crate::exchange::BarTicks;
 use crate::types::{
     fmt_time_ms, AlgoId, AlgoStatus, OrderId, OrderStatus, OrderType, PairId, Side,
@@ -146,131 +146,170 @@ impl Book {
     /// engine gave it (`PairPlaced`), else its type's (stop → SL, take-profit → TP), and an order
     /// that neither reduces nor closes is an entry.
     pub fn from_log(log: &EventLog) -> Book {
-        let mut pair_of: BTreeMap<LegId, (PairId, Role)> = BTreeMap::new();
+        let mut b = BookBuilder::default();
         for r in log.records() {
-            if let Event::Engine(crate::events::EngineEvent::PairPlaced { pair, sl, tp, .. }) =
-                &r.event
-            {
-                pair_of.insert(*sl, (*pair, Role::Sl));
-                pair_of.insert(*tp, (*pair, Role::Tp));
-            }
+            b.observe(r);
         }
-        let role_of = |id: LegId, ot: OrderType, reducing: bool| -> (Option<PairId>, Role) {
-            if let Some(&(p, r)) = pair_of.get(&id) {
-                return (Some(p), r);
+        b.finish()
+    }
+}
+
+/// Builds a [`Book`] record by record. A leg's or fill's role from `PairPlaced` (which may come
+/// after the leg appeared) is applied at [`BookBuilder::finish`], the last `PairPlaced` naming
+/// a leg winning, as when the whole log is read first.
+#[derive(Debug, Default)]
+pub(crate) struct BookBuilder {
+    pair_of: BTreeMap<LegId, (PairId, Role)>,
+    legs: Vec<Leg>,
+    open: BTreeMap<LegId, usize>,
+    /// An algo order's leg (its id) and its role by type, from its first update.
+    algo_role: BTreeMap<AlgoId, Role>,
+    fills: Vec<FillMark>,
+    /// The leg whose `PairPlaced` role a fill takes, if any.
+    fill_leg: Vec<Option<LegId>>,
+}
+
+fn type_role(ot: OrderType, reducing: bool) -> Role {
+    if !reducing {
+        Role::Entry
+    } else if ot.is_take_profit() {
+        Role::Tp
+    } else if ot.is_stop() {
+        Role::Sl
+    } else {
+        Role::Exit
+    }
+}
+
+impl BookBuilder {
+    /// Feeds one record.
+    pub(crate) fn observe(&mut self, r: &EventRecord) {
+        let t = r.time_ms.0;
+        match &r.event {
+            Event::Engine(crate::events::EngineEvent::PairPlaced { pair, sl, tp, .. }) => {
+                self.pair_of.insert(*sl, (*pair, Role::Sl));
+                self.pair_of.insert(*tp, (*pair, Role::Tp));
             }
-            let role = if !reducing {
-                Role::Entry
-            } else if ot.is_take_profit() {
-                Role::Tp
-            } else if ot.is_stop() {
-                Role::Sl
-            } else {
-                Role::Exit
-            };
-            (None, role)
-        };
-        let mut legs: Vec<Leg> = Vec::new();
-        let mut open: BTreeMap<LegId, usize> = BTreeMap::new();
-        let mut algo_role: BTreeMap<AlgoId, (Option<PairId>, Role)> = BTreeMap::new();
-        let mut fills = Vec::new();
-        for r in log.records() {
-            let t = r.time_ms.0;
-            match &r.event {
-                Event::AlgoUpdate(a) => {
-                    let id = LegId::Algo(a.algo_id);
-                    let (pair, role) = role_of(id, a.order_type, a.reduce_only || a.close_position);
-                    algo_role.entry(a.algo_id).or_insert((pair, role));
-                    let status = super::describe::sname(&a.status);
-                    let resting = matches!(a.status, AlgoStatus::New);
-                    match open.get(&id) {
-                        Some(&i) => {
-                            legs[i].status = status;
-                            if !resting && legs[i].end.is_none() {
-                                legs[i].end = Some(t);
-                            }
+            Event::AlgoUpdate(a) => {
+                let id = LegId::Algo(a.algo_id);
+                let role = type_role(a.order_type, a.reduce_only || a.close_position);
+                self.algo_role.entry(a.algo_id).or_insert(role);
+                let status = super::describe::sname(&a.status);
+                let resting = matches!(a.status, AlgoStatus::New);
+                match self.open.get(&id) {
+                    Some(&i) => {
+                        let l = &mut self.legs[i];
+                        l.status = status;
+                        if !resting && l.end.is_none() {
+                            l.end = Some(t);
                         }
-                        None if resting && !a.trigger_price.is_zero() => {
-                            open.insert(id, legs.len());
-                            legs.push(Leg {
-                                id,
-                                pair,
-                                role,
-                                otype: a.order_type,
-                                side: a.side,
-                                qty: a.quantity,
-                                price: a.trigger_price,
-                                start: t,
-                                end: None,
-                                status,
-                            });
-                        }
-                        None => {}
                     }
-                }
-                Event::OrderTradeUpdate(o) => {
-                    let id = LegId::Order(o.order_id);
-                    let reducing = o.reduce_only || o.close_position;
-                    let liquidation = o.order_type == OrderType::Liquidation
-                        || o.client_order_id.starts_with("autoclose-");
-                    if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
-                        let (pair, role) = if liquidation || o.exec_type == ExecType::Calculated {
-                            (None, Role::Liquidation)
-                        } else if let Some(a) = o.from_algo {
-                            algo_role.get(&a).copied().unwrap_or((None, Role::Exit))
-                        } else {
-                            role_of(id, o.orig_type, reducing)
-                        };
-                        fills.push(FillMark {
-                            t,
-                            price: o.last_price,
-                            qty: o.last_qty,
-                            side: o.side,
+                    None if resting && !a.trigger_price.is_zero() => {
+                        self.open.insert(id, self.legs.len());
+                        self.legs.push(Leg {
+                            id,
+                            pair: None,
                             role,
-                            order: o.order_id,
-                            pair,
+                            otype: a.order_type,
+                            side: a.side,
+                            qty: a.quantity,
+                            price: a.trigger_price,
+                            start: t,
+                            end: None,
+                            status,
                         });
                     }
-                    let status = super::describe::sname(&o.status);
-                    let resting =
-                        matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
-                    match open.get(&id) {
-                        Some(&i) => {
-                            legs[i].status = status;
-                            if !resting && legs[i].end.is_none() {
-                                legs[i].end = Some(t);
-                            }
-                        }
-                        None if resting && o.from_algo.is_none() && !liquidation => {
-                            let level = if o.orig_type.is_conditional() {
-                                o.stop_price
-                            } else if o.orig_type == OrderType::Limit {
-                                o.price
-                            } else {
-                                Decimal::ZERO
-                            };
-                            if level.is_zero() {
-                                continue;
-                            }
-                            let (pair, role) = role_of(id, o.orig_type, reducing);
-                            open.insert(id, legs.len());
-                            legs.push(Leg {
-                                id,
-                                pair,
-                                role,
-                                otype: o.orig_type,
-                                side: o.side,
-                                qty: o.orig_qty,
-                                price: level,
-                                start: t,
-                                end: None,
-                                status,
-                            });
-                        }
-                        None => {}
-                    }
+                    None => {}
                 }
-                _ => {}
+            }
+            Event::OrderTradeUpdate(o) => {
+                let id = LegId::Order(o.order_id);
+                let reducing = o.reduce_only || o.close_position;
+                let liquidation = o.order_type == OrderType::Liquidation
+                    || o.client_order_id.starts_with("autoclose-");
+                if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
+                    let (leg, role) = if liquidation || o.exec_type == ExecType::Calculated {
+                        (None, Role::Liquidation)
+                    } else if let Some(a) = o.from_algo {
+                        match self.algo_role.get(&a) {
+                            Some(&role) => (Some(LegId::Algo(a)), role),
+                            None => (None, Role::Exit),
+                        }
+                    } else {
+                        (Some(id), type_role(o.orig_type, reducing))
+                    };
+                    self.fills.push(FillMark {
+                        t,
+                        price: o.last_price,
+                        qty: o.last_qty,
+                        side: o.side,
+                        role,
+                        order: o.order_id,
+                        pair: None,
+                    });
+                    self.fill_leg.push(leg);
+                }
+                let status = super::describe::sname(&o.status);
+                let resting = matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
+                match self.open.get(&id) {
+                    Some(&i) => {
+                        let l = &mut self.legs[i];
+                        l.status = status;
+                        if !resting && l.end.is_none() {
+                            l.end = Some(t);
+                        }
+                    }
+                    None if resting && o.from_algo.is_none() && !liquidation => {
+                        let level = if o.orig_type.is_conditional() {
+                            o.stop_price
+                        } else if o.orig_type == OrderType::Limit {
+                            o.price
+                        } else {
+                            Decimal::ZERO
+                        };
+                        if level.is_zero() {
+                            return;
+                        }
+                        self.open.insert(id, self.legs.len());
+                        self.legs.push(Leg {
+                            id,
+                            pair: None,
+                            role: type_role(o.orig_type, reducing),
+                            otype: o.orig_type,
+                            side: o.side,
+                            qty: o.orig_qty,
+                            price: level,
+                            start: t,
+                            end: None,
+                            status,
+                        });
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The book, with the engine's pair roles applied.
+    pub(crate) fn finish(self) -> Book {
+        let BookBuilder {
+            pair_of,
+            mut legs,
+            mut fills,
+            fill_leg,
+            ..
+        } = self;
+        for l in &mut legs {
+            if let Some(&(p, r)) = pair_of.get(&l.id) {
+                l.pair = Some(p);
+                l.role = r;
+            }
+        }
+        for (f, leg) in fills.iter_mut().zip(fill_leg) {
+            if let Some(&(p, r)) = leg.and_then(|l| pair_of.get(&l)) {
+                f.pair = Some(p);
+                f.role = r;
             }
         }
         Book { legs, fills }

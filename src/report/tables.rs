@@ -1,11 +1,13 @@
 //! `orders.csv` (one row per distinct order or algo order, last status wins) and `fills.csv`
-//! (one row per TRADE/CALCULATED execution), built from the event log only.
+//! (one row per TRADE/CALCULATED execution), built from the event log only, record by record:
+//! rows are written as soon as they are final, so a run need not keep its log for them.
 
 use super::describe::sname;
-use crate::events::{Event, EventLog, ExecType};
-use crate::types::{fmt_time_ms, AlgoId, OrderId, TimeMs};
+use crate::events::{Event, EventLog, EventRecord, ExecType};
+use crate::types::{fmt_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::io::Write;
 
 /// Columns of `orders.csv`.
 pub const ORDER_COLUMNS: [&str; 22] = [
@@ -63,16 +65,16 @@ struct Row {
     first_seq: u64,
     symbol: String,
     client_id: String,
-    otype: String,
-    orig_type: String,
-    side: String,
-    position_side: String,
+    otype: &'static str,
+    orig_type: &'static str,
+    side: &'static str,
+    position_side: &'static str,
     qty: Decimal,
     price: Decimal,
     trigger: Decimal,
     reduce_only: bool,
     close_position: bool,
-    tif: String,
+    tif: &'static str,
     created: TimeMs,
     updated: TimeMs,
     status: String,
@@ -80,6 +82,10 @@ struct Row {
     avg: Option<Decimal>,
     from_algo: Option<AlgoId>,
     child: Option<OrderId>,
+    /// The lowest child order naming this algo order in its from_algo.
+    linked: Option<OrderId>,
+    /// No later update can change it.
+    done: bool,
 }
 
 impl Row {
@@ -97,13 +103,6 @@ fn to_io(e: csv::Error) -> std::io::Error {
     std::io::Error::other(e)
 }
 
-fn finish(w: csv::Writer<Vec<u8>>) -> std::io::Result<String> {
-    let bytes = w
-        .into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    String::from_utf8(bytes).map_err(std::io::Error::other)
-}
-
 /// Money or an average price as Binance prints it: at most 8 decimals, rounded half away from
 /// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`).
 fn b8(d: Decimal) -> String {
@@ -118,156 +117,271 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// `orders.csv`: one row per distinct order (orderId) or algo order (algoId), in the order they
-/// first appear in the log; the last ORDER_TRADE_UPDATE / ALGO_UPDATE gives the final state. An
-/// algo row's filled quantity and average price are its child order's.
-pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
-    let mut rows: BTreeMap<Key, Row> = BTreeMap::new();
-    for r in log.records() {
+/// Builds `orders.csv` as records come: one row per distinct order (orderId) or algo order
+/// (algoId), in the order they first appear; the last ORDER_TRADE_UPDATE / ALGO_UPDATE gives the
+/// final state; an algo row's filled quantity and average price are its child order's. A row is
+/// written as soon as it is final (an order in a terminal status, unless a legacy stop's trigger
+/// expired it; an algo order finished,
+/// cancelled, expired or rejected whose child, if any, is final) and every row before it is
+/// written, so only rows still open (and those behind them) are held.
+pub(crate) struct OrdersTable<W: Write> {
+    w: csv::Writer<W>,
+    rows: BTreeMap<Key, Row>,
+    /// Rows not written yet, by first appearance.
+    pending: BTreeMap<u64, Key>,
+}
+
+impl<W: Write> OrdersTable<W> {
+    /// A table writing to `w` (the header first).
+    pub(crate) fn new(w: W) -> std::io::Result<Self> {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(ORDER_COLUMNS).map_err(to_io)?;
+        Ok(OrdersTable {
+            w,
+            rows: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        })
+    }
+
+    fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
+        let pending = &mut self.pending;
+        self.rows.entry(k).or_insert_with(|| {
+            pending.insert(r.seq.0, k);
+            Row::new(r.seq.0, r.time_ms)
+        })
+    }
+
+    /// Feeds one record; writes the rows that became final.
+    pub(crate) fn observe(&mut self, r: &EventRecord) -> std::io::Result<()> {
         match &r.event {
             Event::OrderTradeUpdate(o) => {
-                let row = rows
-                    .entry(Key::Order(o.order_id))
-                    .or_insert_with(|| Row::new(r.seq.0, r.time_ms));
-                row.symbol = o.symbol.clone();
-                row.client_id = o.client_order_id.clone();
-                row.otype = o.order_type.as_str().to_string();
-                row.orig_type = o.orig_type.as_str().to_string();
-                row.side = o.side.as_str().to_string();
-                row.position_side = o.position_side.as_str().to_string();
+                let row = self.row(Key::Order(o.order_id), r);
+                row.symbol.clone_from(&o.symbol);
+                row.client_id.clone_from(&o.client_order_id);
+                row.otype = o.order_type.as_str();
+                row.orig_type = o.orig_type.as_str();
+                row.side = o.side.as_str();
+                row.position_side = o.position_side.as_str();
                 row.qty = o.orig_qty;
                 row.price = o.price;
                 row.trigger = o.stop_price;
                 row.reduce_only = o.reduce_only;
                 row.close_position = o.close_position;
-                row.tif = o.time_in_force.as_str().to_string();
+                row.tif = o.time_in_force.as_str();
                 row.updated = r.time_ms;
                 row.status = sname(&o.status);
                 row.filled = Some(o.cum_qty);
                 row.avg = Some(o.avg_price);
+                // a legacy stop's trigger expires it and it goes on as a MARKET/LIMIT order
+                row.done = o.status.is_terminal()
+                    && !(o.exec_type == ExecType::Expired
+                        && o.expiry_reason == ExpiryReason::LegacyTriggered);
                 if o.from_algo.is_some() {
                     row.from_algo = o.from_algo;
                 }
+                // a child named only by its from_algo links back to its algo row (lowest id)
+                if let Some(a) = o.from_algo {
+                    if let Some(ar) = self.rows.get_mut(&Key::Algo(a)) {
+                        ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
+                    }
+                }
             }
             Event::AlgoUpdate(a) => {
-                let row = rows
-                    .entry(Key::Algo(a.algo_id))
-                    .or_insert_with(|| Row::new(r.seq.0, r.time_ms));
-                row.symbol = a.symbol.clone();
-                row.client_id = a.client_algo_id.clone();
-                row.otype = a.order_type.as_str().to_string();
-                row.orig_type = a.order_type.as_str().to_string();
-                row.side = a.side.as_str().to_string();
-                row.position_side = a.position_side.as_str().to_string();
+                let row = self.row(Key::Algo(a.algo_id), r);
+                row.symbol.clone_from(&a.symbol);
+                row.client_id.clone_from(&a.client_algo_id);
+                row.otype = a.order_type.as_str();
+                row.orig_type = a.order_type.as_str();
+                row.side = a.side.as_str();
+                row.position_side = a.position_side.as_str();
                 row.qty = a.quantity;
                 row.price = a.price;
                 row.trigger = a.trigger_price;
                 row.reduce_only = a.reduce_only;
                 row.close_position = a.close_position;
-                row.tif = a.time_in_force.as_str().to_string();
+                row.tif = a.time_in_force.as_str();
                 row.updated = r.time_ms;
                 row.status = sname(&a.status);
+                row.done = matches!(
+                    a.status,
+                    AlgoStatus::Finished
+                        | AlgoStatus::Canceled
+                        | AlgoStatus::Expired
+                        | AlgoStatus::Rejected
+                );
                 if a.actual_order_id.is_some() {
                     row.child = a.actual_order_id;
                 }
             }
-            _ => {}
+            _ => return Ok(()),
         }
+        self.flush(false)
     }
-    // Children named only by their order's from_algo still link back to the algo row.
-    let links: Vec<(AlgoId, OrderId)> = rows
-        .iter()
-        .filter_map(|(k, r)| match (k, r.from_algo) {
-            (Key::Order(id), Some(a)) => Some((a, *id)),
-            _ => None,
-        })
-        .collect();
-    for (a, o) in links {
-        if let Some(row) = rows.get_mut(&Key::Algo(a)) {
-            row.child.get_or_insert(o);
-        }
-    }
-    let fills: BTreeMap<OrderId, (Option<Decimal>, Option<Decimal>)> = rows
-        .iter()
-        .filter_map(|(k, r)| match k {
-            Key::Order(id) => Some((*id, (r.filled, r.avg))),
-            Key::Algo(_) => None,
-        })
-        .collect();
-    let mut ordered: Vec<(&Key, &Row)> = rows.iter().collect();
-    ordered.sort_by_key(|(k, r)| (r.first_seq, **k));
 
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(ORDER_COLUMNS).map_err(to_io)?;
-    for (k, r) in ordered {
-        let (id, kind, filled, avg) = match k {
-            Key::Order(id) => (id.0, "order", r.filled, r.avg),
-            Key::Algo(id) => {
-                let (f, a) = r
-                    .child
-                    .and_then(|c| fills.get(&c).copied())
-                    .unwrap_or((None, None));
-                (id.0, "algo", f, a)
-            }
-        };
-        w.write_record([
-            id.to_string(),
-            kind.to_string(),
-            r.symbol.clone(),
-            r.client_id.clone(),
-            r.otype.clone(),
-            r.orig_type.clone(),
-            r.side.clone(),
-            r.position_side.clone(),
-            r.qty.to_string(),
-            r.price.to_string(),
-            r.trigger.to_string(),
-            r.reduce_only.to_string(),
-            r.close_position.to_string(),
-            r.tif.clone(),
-            fmt_time_ms(r.created.0),
-            r.created.0.to_string(),
-            fmt_time_ms(r.updated.0),
-            r.status.clone(),
-            opt(filled),
-            opt(avg.map(b8)),
-            opt(r.from_algo),
-            opt(r.child),
-        ])
-        .map_err(to_io)?;
+    /// The child an algo row reports: the one its updates named, else one naming it.
+    fn child_of(r: &Row) -> Option<OrderId> {
+        r.child.or(r.linked)
     }
-    finish(w)
+
+    /// Writes the rows at the front that are final (every row when `all`).
+    fn flush(&mut self, all: bool) -> std::io::Result<()> {
+        while let Some((&seq, &k)) = self.pending.iter().next() {
+            let r = &self.rows[&k];
+            let (filled, avg, child) = match k {
+                Key::Order(_) => (r.filled, r.avg, None),
+                Key::Algo(_) => {
+                    let child = Self::child_of(r);
+                    let c = child.and_then(|c| self.rows.get(&Key::Order(c)));
+                    if !all && (!r.done || c.is_some_and(|c| !c.done)) {
+                        break;
+                    }
+                    match c {
+                        Some(c) => (c.filled, c.avg, child),
+                        None => (None, None, child),
+                    }
+                }
+            };
+            if !all && !r.done {
+                break;
+            }
+            let id = match k {
+                Key::Order(id) => id.0,
+                Key::Algo(id) => id.0,
+            };
+            let kind = if matches!(k, Key::Order(_)) {
+                "order"
+            } else {
+                "algo"
+            };
+            self.w
+                .write_record([
+                    id.to_string(),
+                    kind.to_string(),
+                    r.symbol.clone(),
+                    r.client_id.clone(),
+                    r.otype.to_string(),
+                    r.orig_type.to_string(),
+                    r.side.to_string(),
+                    r.position_side.to_string(),
+                    r.qty.to_string(),
+                    r.price.to_string(),
+                    r.trigger.to_string(),
+                    r.reduce_only.to_string(),
+                    r.close_position.to_string(),
+                    r.tif.to_string(),
+                    fmt_time_ms(r.created.0),
+                    r.created.0.to_string(),
+                    fmt_time_ms(r.updated.0),
+                    r.status.clone(),
+                    opt(filled),
+                    opt(avg.map(b8)),
+                    opt(r.from_algo),
+                    opt(child),
+                ])
+                .map_err(to_io)?;
+            self.pending.remove(&seq);
+            // a written child row is still needed by its algo row until that one is written
+            let keep = matches!(k, Key::Order(_))
+                && r.from_algo.is_some_and(|a| {
+                    self.rows
+                        .get(&Key::Algo(a))
+                        .is_some_and(|ar| self.pending.contains_key(&ar.first_seq))
+                });
+            if !keep {
+                self.rows.remove(&k);
+            }
+            if let Key::Algo(_) = k {
+                // its child row, if already written, is no longer needed
+                if let Some(c) = child {
+                    if self
+                        .rows
+                        .get(&Key::Order(c))
+                        .is_some_and(|cr| !self.pending.contains_key(&cr.first_seq))
+                    {
+                        self.rows.remove(&Key::Order(c));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every row left and returns the writer.
+    pub(crate) fn finish(mut self) -> std::io::Result<W> {
+        self.flush(true)?;
+        self.w
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
+/// `orders.csv`: one row per distinct order (orderId) or algo order (algoId), in the order they
+/// first appear in the log; the last ORDER_TRADE_UPDATE / ALGO_UPDATE gives the final state. An
+/// algo row's filled quantity and average price are its child order's.
+pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
+    let mut t = OrdersTable::new(Vec::new())?;
+    for r in log.records() {
+        t.observe(r)?;
+    }
+    String::from_utf8(t.finish()?).map_err(std::io::Error::other)
+}
+
+/// Builds `fills.csv` as records come: one row per TRADE or CALCULATED (liquidation)
+/// ORDER_TRADE_UPDATE, in log order.
+pub(crate) struct FillsTable<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> FillsTable<W> {
+    /// A table writing to `w` (the header first).
+    pub(crate) fn new(w: W) -> std::io::Result<Self> {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(FILL_COLUMNS).map_err(to_io)?;
+        Ok(FillsTable { w })
+    }
+
+    /// Feeds one record; writes its row when it is a fill.
+    pub(crate) fn observe(&mut self, r: &EventRecord) -> std::io::Result<()> {
+        let Event::OrderTradeUpdate(o) = &r.event else {
+            return Ok(());
+        };
+        if !matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
+            return Ok(());
+        }
+        self.w
+            .write_record([
+                fmt_time_ms(r.time_ms.0),
+                r.time_ms.0.to_string(),
+                r.seq.0.to_string(),
+                o.order_id.to_string(),
+                o.symbol.clone(),
+                o.side.as_str().to_string(),
+                o.position_side.as_str().to_string(),
+                o.order_type.as_str().to_string(),
+                o.orig_type.as_str().to_string(),
+                sname(&o.exec_type),
+                o.last_qty.to_string(),
+                o.last_price.to_string(),
+                b8(o.commission),
+                b8(o.realized_pnl),
+                o.is_maker.to_string(),
+            ])
+            .map_err(to_io)
+    }
+
+    /// Flushes and returns the writer.
+    pub(crate) fn finish(self) -> std::io::Result<W> {
+        self.w
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
 }
 
 /// `fills.csv`: one row per TRADE or CALCULATED (liquidation) ORDER_TRADE_UPDATE, in log order.
 pub fn fills_csv(log: &EventLog) -> std::io::Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(FILL_COLUMNS).map_err(to_io)?;
+    let mut t = FillsTable::new(Vec::new())?;
     for r in log.records() {
-        let Event::OrderTradeUpdate(o) = &r.event else {
-            continue;
-        };
-        if !matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
-            continue;
-        }
-        w.write_record([
-            fmt_time_ms(r.time_ms.0),
-            r.time_ms.0.to_string(),
-            r.seq.0.to_string(),
-            o.order_id.to_string(),
-            o.symbol.clone(),
-            o.side.as_str().to_string(),
-            o.position_side.as_str().to_string(),
-            o.order_type.as_str().to_string(),
-            o.orig_type.as_str().to_string(),
-            sname(&o.exec_type),
-            o.last_qty.to_string(),
-            o.last_price.to_string(),
-            b8(o.commission),
-            b8(o.realized_pnl),
-            o.is_maker.to_string(),
-        ])
-        .map_err(to_io)?;
+        t.observe(r)?;
     }
-    finish(w)
+    String::from_utf8(t.finish()?).map_err(std::io::Error::other)
 }

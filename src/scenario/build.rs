@@ -3,6 +3,7 @@
 use super::*;
 use crate::data::{self, LoadOptions};
 use crate::engine::{Action, Engine, EngineConfig, Signal, Switches};
+use crate::events::{EventLog, EventRecord, Observer};
 use crate::exchange::{BarTicks, ExchangeConfig, MockExchange, SymbolSpec};
 use crate::invariants::{CheckConfig, Checker, Violation};
 use crate::sim::{self, rng::Stream, rng::StreamRng, ManualClose, RunOutput, SimConfig};
@@ -73,6 +74,8 @@ pub struct RunResult {
     pub output: RunOutput,
     /// Violations found.
     pub violations: Vec<Violation>,
+    /// The records the violations' trails name (see [`crate::invariants::Trails`]).
+    pub trails: crate::invariants::Trails,
 }
 
 impl Scenario {
@@ -91,7 +94,15 @@ impl Scenario {
             &self.sim,
         );
         let violations = Checker::check_log(self.check.clone(), &output.log, output.span.1);
-        (RunResult { output, violations }, trace)
+        let trails = crate::invariants::Trails::new();
+        (
+            RunResult {
+                output,
+                violations,
+                trails,
+            },
+            trace,
+        )
     }
 
     /// The mock exchange at the data's start, set up as the scenario says.
@@ -108,14 +119,69 @@ impl Scenario {
     }
 
     /// Runs it, telling `progress` how far the simulation has got (thousandths, see
-    /// [`sim::run_with_progress`]); the invariants are checked afterwards.
+    /// [`sim::run_with_progress`]); the invariants are checked online, as each event is
+    /// appended, and the whole log is kept.
     pub fn run_with_progress(&self, progress: &mut dyn FnMut(u32)) -> RunResult {
+        self.run_observed(progress, EventLog::new(), None).0
+    }
+
+    /// Runs it appending to `log` (a full log, or [`EventLog::streaming`]): the invariant checker
+    /// sees every record as it is appended, then `extra` (e.g. the report accumulators), which
+    /// is handed back after the run.
+    pub fn run_observed(
+        &self,
+        progress: &mut dyn FnMut(u32),
+        mut log: EventLog,
+        extra: Option<Box<dyn Observer>>,
+    ) -> (RunResult, Option<Box<dyn Observer>>) {
         let ex = self.exchange_at_start();
         let engine = Engine::new(self.switches.clone(), self.engine.clone());
-        let output =
-            sim::run_with_progress(ex, engine, &self.signals, &self.manual, &self.sim, progress);
-        let violations = Checker::check_log(self.check.clone(), &output.log, output.span.1);
-        RunResult { output, violations }
+        log.set_observer(Box::new(RunObserver {
+            checker: Checker::new(self.check.clone()),
+            extra,
+        }));
+        let mut output = sim::run_into(
+            ex,
+            engine,
+            &self.signals,
+            &self.manual,
+            &self.sim,
+            progress,
+            log,
+        );
+        let obs = output
+            .log
+            .take_observer()
+            .and_then(|o| o.into_any().downcast::<RunObserver>().ok())
+            .expect("the run's observer");
+        let RunObserver { checker, extra } = *obs;
+        let (violations, trails) = checker.finish_in(output.span.1, &output.log);
+        (
+            RunResult {
+                output,
+                violations,
+                trails,
+            },
+            extra,
+        )
+    }
+}
+
+/// The checker, then the caller's observer, fed each record of a run.
+struct RunObserver {
+    checker: Checker,
+    extra: Option<Box<dyn Observer>>,
+}
+
+impl Observer for RunObserver {
+    fn observe(&mut self, r: &EventRecord, log: &EventLog) {
+        self.checker.observe_in(r, log);
+        if let Some(x) = self.extra.as_mut() {
+            x.observe(r, log);
+        }
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 

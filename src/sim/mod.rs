@@ -462,7 +462,22 @@ pub fn run_with_progress(
     cfg: &SimConfig,
     progress: &mut dyn FnMut(u32),
 ) -> RunOutput {
-    run_inner(ex, engine, signals, manual, cfg, progress, false).0
+    run_inner(ex, engine, signals, manual, cfg, progress, false, None).0
+}
+
+/// As [`run_with_progress`], appending to `log` (e.g. [`EventLog::streaming`], or a log whose
+/// [`Observer`] checks invariants and collects reports as the run goes). The records are the
+/// same; the returned output's log is `log`, its observer still attached.
+pub fn run_into(
+    ex: MockExchange,
+    engine: Engine,
+    signals: &[Signal],
+    manual: &[ManualClose],
+    cfg: &SimConfig,
+    progress: &mut dyn FnMut(u32),
+    log: EventLog,
+) -> RunOutput {
+    run_inner(ex, engine, signals, manual, cfg, progress, false, Some(log)).0
 }
 
 /// As [`run`], also returning every call the engine made, reads included, in order (for a
@@ -477,10 +492,11 @@ pub fn run_traced(
 ) -> (RunOutput, Vec<TracedCall>) {
     let mut cfg = cfg.clone();
     cfg.skip_idle_polls = false;
-    let (out, trace) = run_inner(ex, engine, signals, manual, &cfg, &mut |_| {}, true);
+    let (out, trace) = run_inner(ex, engine, signals, manual, &cfg, &mut |_| {}, true, None);
     (out, trace.unwrap_or_default())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_inner(
     ex: MockExchange,
     mut engine: Engine,
@@ -489,10 +505,13 @@ fn run_inner(
     cfg: &SimConfig,
     progress: &mut dyn FnMut(u32),
     trace: bool,
+    log: Option<EventLog>,
 ) -> (RunOutput, Option<Vec<TracedCall>>) {
     // room for the equity samples and a few events per signal, so the log rarely grows by copying
     let cap = ex.expected_samples() + 64 + 16 * signals.len();
-    let mut v = Venue::new(ex, cfg.clone(), cap);
+    let mut log = log.unwrap_or_default();
+    log.reserve(cap);
+    let mut v = Venue::with_log(ex, cfg.clone(), log);
     if trace {
         v.trace = Some(Vec::new());
     }

@@ -245,6 +245,11 @@ pub struct Venue {
 impl Venue {
     /// A session over `ex`; `log_capacity` sizes the event log up front.
     pub fn new(ex: MockExchange, cfg: SimConfig, log_capacity: usize) -> Venue {
+        Venue::with_log(ex, cfg, EventLog::with_capacity(log_capacity))
+    }
+
+    /// A session over `ex` appending to `log` (e.g. a streaming log with an observer).
+    pub fn with_log(ex: MockExchange, cfg: SimConfig, log: EventLog) -> Venue {
         Venue {
             trace: None,
             targets: Targeting::new(&cfg.faults.targeted),
@@ -252,7 +257,7 @@ impl Venue {
             cfg,
             call_no: 0,
             feed: Feed {
-                log: EventLog::with_capacity(log_capacity),
+                log,
                 ..Feed::default()
             },
         }
