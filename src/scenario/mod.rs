@@ -401,13 +401,35 @@ pub struct ExternalSpec {
 }
 
 /// `pair = 2` or `pair = "latest"`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum PairSpec {
     /// The Nth pair.
     Nth(i64),
     /// A name (`latest`).
     Name(String),
+}
+
+impl<'de> Deserialize<'de> for PairSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PairSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a pair number (1, 2, …) or \"latest\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PairSpec, E> {
+                Ok(PairSpec::Nth(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PairSpec, E> {
+                Ok(PairSpec::Nth(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PairSpec, E> {
+                Ok(PairSpec::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[invariants]`
