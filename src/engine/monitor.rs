@@ -810,6 +810,44 @@ impl Engine {
         self.start_monitoring(ex);
     }
 
+    /// Reference recovery of a lone leg `present`: its sibling (the stop when `stop`) under the
+    /// same client-id base, newest attempt first, in the book `present` lives in.
+    fn lost_sibling<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+        base: &str,
+        stop: bool,
+        present: Leg,
+    ) -> Option<Leg> {
+        let tag = if stop { "ocoS" } else { "ocoT" };
+        // re-arms count attempts per leg: the sibling's may be a few ahead of this one's
+        for attempt in (0..=present.attempt.saturating_add(2).min(8)).rev() {
+            let cid = format!("{tag}-{base}-{attempt}");
+            match present.id {
+                LegId::Algo(_) => {
+                    if let Ok(a) = ex.query_algo_order(symbol, &crate::api::AlgoRef::Client(cid)) {
+                        return Some(Leg {
+                            id: LegId::Algo(a.algo_id),
+                            price: a.trigger_price,
+                            attempt,
+                        });
+                    }
+                }
+                LegId::Order(_) => {
+                    if let Ok(o) = ex.query_order(symbol, &OrderRef::Client(cid)) {
+                        return Some(Leg {
+                            id: LegId::Order(o.order_id),
+                            price: o.stop_price,
+                            attempt,
+                        });
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// Reference recovery: legs and resting entries by client id, positions from positionRisk;
     /// legs of a flat side are cancelled; a position with no legs and no entry plan is flattened,
     /// and the recovery is retried at the next pass when that close fails.
@@ -947,6 +985,14 @@ impl Engine {
                 continue;
             }
             covered.insert(dir);
+            // a lone leg with the position open: its sibling ended while the engine was down
+            // (cancelled or expired behind its back); found by client id, it is tracked as it
+            // is, so the next pass reads it ended and re-arms it
+            let (sl, tp) = match (sl, tp) {
+                (Some(l), None) => (Some(l), self.lost_sibling(ex, &symbol, &base, false, l)),
+                (None, Some(l)) => (self.lost_sibling(ex, &symbol, &base, true, l), Some(l)),
+                both => both,
+            };
             let rec = PairRec {
                 id: PairId(0),
                 symbol: symbol.clone(),

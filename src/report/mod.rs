@@ -304,7 +304,9 @@ impl Tally {
         match &r.event {
             // orders the engine placed: not an algo order's child, not a liquidation
             Event::OrderTradeUpdate(o)
-                if o.from_algo.is_none() && !o.client_order_id.starts_with("autoclose-") =>
+                if o.from_algo.is_none()
+                    && !o.client_order_id.starts_with("autoclose-")
+                    && o.client_order_id != crate::exchange::external::ADL_CLIENT_ID =>
             {
                 self.order_ids.insert(o.order_id);
             }
@@ -756,7 +758,7 @@ pub(crate) fn is_trade_record(r: &crate::events::EventRecord) -> bool {
                 | EngineEvent::PairPlaced { .. }
                 | EngineEvent::PairDropped { .. }
         ),
-        Event::Warning { .. } => true,
+        Event::Warning { .. } | Event::External { .. } => true,
         _ => false,
     }
 }
