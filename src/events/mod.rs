@@ -10,6 +10,8 @@ use crate::types::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub mod json;
+
 /// ORDER_TRADE_UPDATE `x`: what happened to the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -431,8 +433,7 @@ impl EventLog {
         mut keep: impl FnMut(&EventRecord) -> bool,
     ) -> std::io::Result<()> {
         for r in self.records.iter().filter(|r| keep(r)) {
-            serde_json::to_writer(&mut *w, r).map_err(std::io::Error::other)?;
-            w.write_all(b"\n")?;
+            json::write_line(&mut *w, r)?;
         }
         Ok(())
     }
