@@ -71,7 +71,10 @@ fn every_shipped_scenario_under_every_profile_serialises_like_serde_json() {
                 kinds.insert(format!(
                     "{}{}",
                     v["type"].as_str().unwrap_or(""),
-                    v["kind"].as_str().map(|k| format!("/{k}")).unwrap_or_default()
+                    v["kind"]
+                        .as_str()
+                        .map(|k| format!("/{k}"))
+                        .unwrap_or_default()
                 ));
             }
             records += check_log(&format!("{} {prof:?}", p.display()), log);
@@ -159,7 +162,10 @@ fn tif() -> impl Strategy<Value = TimeInForce> {
     ])
 }
 fn wtype() -> impl Strategy<Value = WorkingType> {
-    prop_oneof![Just(WorkingType::ContractPrice), Just(WorkingType::MarkPrice)]
+    prop_oneof![
+        Just(WorkingType::ContractPrice),
+        Just(WorkingType::MarkPrice)
+    ]
 }
 fn endpoint() -> impl Strategy<Value = Endpoint> {
     prop::sample::select(vec![
@@ -180,7 +186,14 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
 
 fn order_update() -> impl Strategy<Value = OrderUpdate> {
     (
-        (hostile_string(), hostile_string(), side(), otype(), otype(), tif()),
+        (
+            hostile_string(),
+            hostile_string(),
+            side(),
+            otype(),
+            otype(),
+            tif(),
+        ),
         (decimal(), decimal(), decimal(), decimal()),
         (
             prop::sample::select(vec![
@@ -251,7 +264,13 @@ fn order_update() -> impl Strategy<Value = OrderUpdate> {
 
 fn algo_update() -> impl Strategy<Value = AlgoUpdate> {
     (
-        (hostile_string(), hostile_string(), any::<u64>(), otype(), side()),
+        (
+            hostile_string(),
+            hostile_string(),
+            any::<u64>(),
+            otype(),
+            side(),
+        ),
         (pside(), tif(), decimal(), opt(any::<u64>())),
         (
             prop::sample::select(vec![
@@ -347,23 +366,25 @@ fn new_order() -> impl Strategy<Value = NewOrder> {
             opt(prop_oneof![Just(RespType::Ack), Just(RespType::Result)]),
         ),
     )
-        .prop_map(|((s, side, ot, ps), (q, p, sp, tif), (ro, cp, wt, pp), (ap, cr, c, rt))| {
-            let mut o = NewOrder::new(&s, side, ot);
-            o.position_side = ps;
-            o.quantity = q;
-            o.price = p;
-            o.stop_price = sp;
-            o.time_in_force = tif;
-            o.reduce_only = ro;
-            o.close_position = cp;
-            o.working_type = wt;
-            o.price_protect = pp;
-            o.activation_price = ap;
-            o.callback_rate = cr;
-            o.client_order_id = c;
-            o.resp_type = rt;
-            o
-        })
+        .prop_map(
+            |((s, side, ot, ps), (q, p, sp, tif), (ro, cp, wt, pp), (ap, cr, c, rt))| {
+                let mut o = NewOrder::new(&s, side, ot);
+                o.position_side = ps;
+                o.quantity = q;
+                o.price = p;
+                o.stop_price = sp;
+                o.time_in_force = tif;
+                o.reduce_only = ro;
+                o.close_position = cp;
+                o.working_type = wt;
+                o.price_protect = pp;
+                o.activation_price = ap;
+                o.callback_rate = cr;
+                o.client_order_id = c;
+                o.resp_type = rt;
+                o
+            },
+        )
 }
 
 fn new_algo() -> impl Strategy<Value = NewAlgoOrder> {
@@ -378,22 +399,24 @@ fn new_algo() -> impl Strategy<Value = NewAlgoOrder> {
         ),
         (opt(decimal()), opt(decimal()), opt(hostile_string())),
     )
-        .prop_map(|((s, side, ot, ps), (q, p, tp, tif), (ro, cp, wt, pp), (ap, cr, c))| {
-            let mut o = NewAlgoOrder::new(&s, side, ot);
-            o.position_side = ps;
-            o.quantity = q;
-            o.price = p;
-            o.trigger_price = tp;
-            o.time_in_force = tif;
-            o.reduce_only = ro;
-            o.close_position = cp;
-            o.working_type = wt;
-            o.price_protect = pp;
-            o.activate_price = ap;
-            o.callback_rate = cr;
-            o.client_algo_id = c;
-            o
-        })
+        .prop_map(
+            |((s, side, ot, ps), (q, p, tp, tif), (ro, cp, wt, pp), (ap, cr, c))| {
+                let mut o = NewAlgoOrder::new(&s, side, ot);
+                o.position_side = ps;
+                o.quantity = q;
+                o.price = p;
+                o.trigger_price = tp;
+                o.time_in_force = tif;
+                o.reduce_only = ro;
+                o.close_position = cp;
+                o.working_type = wt;
+                o.price_protect = pp;
+                o.activate_price = ap;
+                o.callback_rate = cr;
+                o.client_algo_id = c;
+                o
+            },
+        )
 }
 
 fn leg() -> impl Strategy<Value = LegId> {
@@ -566,7 +589,14 @@ fn edge_values_serialise_like_serde_json() {
         Decimal::MIN,
         Decimal::from_i128_with_scale(1 << 90, 7),
     ];
-    let strs = ["", "\"", "\\", "\u{0}\u{1f}\u{7f}\u{8}\t\n\u{c}\r", "é🙂\u{2028}", "a\"b\\c"];
+    let strs = [
+        "",
+        "\"",
+        "\\",
+        "\u{0}\u{1f}\u{7f}\u{8}\t\n\u{c}\r",
+        "é🙂\u{2028}",
+        "a\"b\\c",
+    ];
     for (i, d) in decs.iter().enumerate() {
         let s = strs[i % strs.len()].to_string();
         for t in [i64::MIN, -1, 0, i64::MAX] {
