@@ -1,0 +1,702 @@
+//! A hand-rolled JSON writer for the hot event kinds of `events.jsonl`.
+//!
+//! Contract: [`write_record`] appends EXACTLY the bytes `serde_json::to_writer` produces for an
+//! [`EventRecord`] (same key order, same escaping, `Decimal` as rust_decimal's `serde-str` string),
+//! but writes keys as literal byte strings, scans strings once and escapes only when a byte needs it,
+//! and writes integers and decimals without the formatting machinery. The hot kinds (requests,
+//! responses, order/algo/account updates, equity samples, stream drop/duplicate marks and the
+//! per-trade engine annotations) are hand-written; every other kind falls back to
+//! `serde_json::to_writer` into the same buffer. Tests compare both byte for byte.
+
+use super::*;
+use crate::api::{ApiError, NewAlgoOrder, NewOrder, RespType, TransportError};
+use std::cell::RefCell;
+
+/// Appends the JSON of `r` (no newline) to `out`: the bytes `serde_json::to_writer(out, r)` writes.
+pub fn write_record(r: &EventRecord, out: &mut Vec<u8>) {
+    if !is_hot(&r.event) {
+        // the cold kinds: serde_json itself (a Vec<u8> writer cannot fail)
+        serde_json::to_writer(&mut *out, r).expect("serialising an event record cannot fail");
+        return;
+    }
+    out.extend_from_slice(b"{\"seq\":");
+    u64_(out, r.seq.0);
+    out.extend_from_slice(b",\"time_ms\":");
+    i64_(out, r.time_ms.0);
+    out.extend_from_slice(match r.source {
+        Source::Exchange => b",\"source\":\"exchange\",\"event\":{\"type\":" as &[u8],
+        Source::Engine => b",\"source\":\"engine\",\"event\":{\"type\":",
+        Source::Sim => b",\"source\":\"sim\",\"event\":{\"type\":",
+    });
+    event(out, &r.event);
+    out.extend_from_slice(b"}}");
+}
+
+/// Writes `r` and a newline into `w` through a reused per-thread buffer: one `write_all` per record.
+pub fn write_line(w: &mut impl std::io::Write, r: &EventRecord) -> std::io::Result<()> {
+    thread_local! {
+        static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+    }
+    BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        buf.clear();
+        write_record(r, &mut buf);
+        buf.push(b'\n');
+        w.write_all(&buf)
+    })
+}
+
+/// Whether `e` has a hand-written form (the rest go through serde_json).
+fn is_hot(e: &Event) -> bool {
+    match e {
+        Event::Warning { .. } | Event::External { .. } => false,
+        Event::Engine(en) => matches!(
+            en,
+            EngineEvent::Signal { .. }
+                | EngineEvent::SignalResult { .. }
+                | EngineEvent::EntryAccepted { .. }
+                | EngineEvent::PairPlaced { .. }
+                | EngineEvent::PairDropped { .. }
+        ),
+        _ => true,
+    }
+}
+
+/// The body of `event` after `{"type":` (without the closing brace).
+fn event(out: &mut Vec<u8>, e: &Event) {
+    match e {
+        Event::Request {
+            call,
+            endpoint,
+            sent_ms,
+            params,
+        } => {
+            out.extend_from_slice(b"\"request\",\"call\":");
+            u64_(out, *call);
+            out.extend_from_slice(b",\"endpoint\":");
+            endpoint_(out, *endpoint);
+            out.extend_from_slice(b",\"sent_ms\":");
+            i64_(out, sent_ms.0);
+            out.extend_from_slice(b",\"params\":");
+            match params {
+                RequestParams::Order(o) => {
+                    out.extend_from_slice(b"{\"order\":");
+                    new_order(out, o);
+                    out.push(b'}');
+                }
+                RequestParams::Algo(a) => {
+                    out.extend_from_slice(b"{\"algo\":");
+                    new_algo(out, a);
+                    out.push(b'}');
+                }
+                RequestParams::Other(s) => {
+                    out.extend_from_slice(b"{\"other\":");
+                    str_(out, s);
+                    out.push(b'}');
+                }
+            }
+        }
+        Event::Response {
+            call,
+            endpoint,
+            outcome,
+        } => {
+            out.extend_from_slice(b"\"response\",\"call\":");
+            u64_(out, *call);
+            out.extend_from_slice(b",\"endpoint\":");
+            endpoint_(out, *endpoint);
+            out.extend_from_slice(b",\"outcome\":");
+            match outcome {
+                CallOutcome::Ok(s) => {
+                    out.extend_from_slice(b"{\"ok\":");
+                    str_(out, s);
+                    out.push(b'}');
+                }
+                CallOutcome::Rejected(e) => {
+                    out.extend_from_slice(b"{\"rejected\":");
+                    api_error(out, e);
+                    out.push(b'}');
+                }
+                CallOutcome::Fault { error, reached } => {
+                    out.extend_from_slice(b"{\"fault\":{\"error\":");
+                    match error {
+                        TransportError::Timeout => out.extend_from_slice(b"\"timeout\""),
+                        TransportError::ServerError => out.extend_from_slice(b"\"server_error\""),
+                        TransportError::ServerStatus(s) => {
+                            out.extend_from_slice(b"{\"server_status\":");
+                            u64_(out, u64::from(*s));
+                            out.push(b'}');
+                        }
+                    }
+                    out.extend_from_slice(b",\"reached\":");
+                    bool_(out, *reached);
+                    out.extend_from_slice(b"}}");
+                }
+            }
+        }
+        Event::OrderTradeUpdate(o) => {
+            out.extend_from_slice(b"\"order_trade_update\",");
+            order_update(out, o);
+        }
+        Event::AlgoUpdate(a) => {
+            out.extend_from_slice(b"\"algo_update\",");
+            algo_update(out, a);
+        }
+        Event::AccountUpdate(a) => {
+            out.extend_from_slice(b"\"account_update\",");
+            account_update(out, a);
+        }
+        Event::StreamDropped { of } => {
+            out.extend_from_slice(b"\"stream_dropped\",\"of\":");
+            u64_(out, of.0);
+        }
+        Event::StreamDuplicated { of } => {
+            out.extend_from_slice(b"\"stream_duplicated\",\"of\":");
+            u64_(out, of.0);
+        }
+        Event::Equity {
+            wallet,
+            unrealized,
+            price,
+        } => {
+            out.extend_from_slice(b"\"equity\",\"wallet\":");
+            dec(out, wallet);
+            out.extend_from_slice(b",\"unrealized\":");
+            dec(out, unrealized);
+            out.extend_from_slice(b",\"price\":");
+            dec(out, price);
+        }
+        Event::Engine(en) => {
+            out.extend_from_slice(b"\"engine\",\"kind\":");
+            engine(out, en);
+        }
+        // is_hot keeps these away
+        Event::Warning { .. } | Event::External { .. } => {
+            unreachable!("cold kind reached the hand-written writer")
+        }
+    }
+}
+
+/// The body of an engine event after `"kind":`.
+fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
+    match e {
+        EngineEvent::Signal {
+            id,
+            action,
+            symbol,
+            quantity,
+            stop_loss,
+            take_profit,
+        } => {
+            out.extend_from_slice(b"\"signal\",\"id\":");
+            str_(out, id);
+            out.extend_from_slice(b",\"action\":");
+            str_(out, action);
+            out.extend_from_slice(b",\"symbol\":");
+            str_(out, symbol);
+            out.extend_from_slice(b",\"quantity\":");
+            dec(out, quantity);
+            out.extend_from_slice(b",\"stop_loss\":");
+            opt_dec(out, stop_loss);
+            out.extend_from_slice(b",\"take_profit\":");
+            opt_dec(out, take_profit);
+        }
+        EngineEvent::SignalResult { id, status, detail } => {
+            out.extend_from_slice(b"\"signal_result\",\"id\":");
+            str_(out, id);
+            out.extend_from_slice(b",\"status\":");
+            str_(out, status);
+            out.extend_from_slice(b",\"detail\":");
+            str_(out, detail);
+        }
+        EngineEvent::EntryAccepted {
+            symbol,
+            position_side,
+            order_id,
+            wants_stop,
+        } => {
+            out.extend_from_slice(b"\"entry_accepted\",\"symbol\":");
+            str_(out, symbol);
+            out.extend_from_slice(b",\"position_side\":");
+            quoted(out, position_side.as_str());
+            out.extend_from_slice(b",\"order_id\":");
+            u64_(out, order_id.0);
+            out.extend_from_slice(b",\"wants_stop\":");
+            bool_(out, *wants_stop);
+        }
+        EngineEvent::PairPlaced {
+            pair,
+            symbol,
+            position_side,
+            sl,
+            tp,
+        } => {
+            out.extend_from_slice(b"\"pair_placed\",\"pair\":");
+            u64_(out, pair.0);
+            out.extend_from_slice(b",\"symbol\":");
+            str_(out, symbol);
+            out.extend_from_slice(b",\"position_side\":");
+            quoted(out, position_side.as_str());
+            out.extend_from_slice(b",\"sl\":");
+            leg(out, sl);
+            out.extend_from_slice(b",\"tp\":");
+            leg(out, tp);
+        }
+        EngineEvent::PairDropped {
+            pair,
+            status,
+            reason,
+        } => {
+            out.extend_from_slice(b"\"pair_dropped\",\"pair\":");
+            u64_(out, pair.0);
+            out.extend_from_slice(b",\"status\":");
+            str_(out, status);
+            out.extend_from_slice(b",\"reason\":");
+            str_(out, reason);
+        }
+        _ => unreachable!("cold engine kind reached the hand-written writer"),
+    }
+}
+
+fn leg(out: &mut Vec<u8>, l: &LegId) {
+    match l {
+        LegId::Order(o) => {
+            out.extend_from_slice(b"{\"order\":");
+            u64_(out, o.0);
+        }
+        LegId::Algo(a) => {
+            out.extend_from_slice(b"{\"algo\":");
+            u64_(out, a.0);
+        }
+    }
+    out.push(b'}');
+}
+
+fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
+    out.extend_from_slice(b"\"symbol\":");
+    str_(out, &o.symbol);
+    out.extend_from_slice(b",\"client_order_id\":");
+    str_(out, &o.client_order_id);
+    out.extend_from_slice(b",\"side\":");
+    quoted(out, o.side.as_str());
+    out.extend_from_slice(b",\"order_type\":");
+    quoted(out, o.order_type.as_str());
+    out.extend_from_slice(b",\"orig_type\":");
+    quoted(out, o.orig_type.as_str());
+    out.extend_from_slice(b",\"time_in_force\":");
+    quoted(out, o.time_in_force.as_str());
+    out.extend_from_slice(b",\"orig_qty\":");
+    dec(out, &o.orig_qty);
+    out.extend_from_slice(b",\"price\":");
+    dec(out, &o.price);
+    out.extend_from_slice(b",\"avg_price\":");
+    dec(out, &o.avg_price);
+    out.extend_from_slice(b",\"stop_price\":");
+    dec(out, &o.stop_price);
+    out.extend_from_slice(b",\"exec_type\":");
+    quoted(
+        out,
+        match o.exec_type {
+            ExecType::New => "NEW",
+            ExecType::Trade => "TRADE",
+            ExecType::Canceled => "CANCELED",
+            ExecType::Expired => "EXPIRED",
+            ExecType::Calculated => "CALCULATED",
+        },
+    );
+    out.extend_from_slice(b",\"status\":");
+    quoted(
+        out,
+        match o.status {
+            OrderStatus::New => "NEW",
+            OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+            OrderStatus::Filled => "FILLED",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Expired => "EXPIRED",
+            OrderStatus::Rejected => "REJECTED",
+        },
+    );
+    out.extend_from_slice(b",\"order_id\":");
+    u64_(out, o.order_id.0);
+    out.extend_from_slice(b",\"last_qty\":");
+    dec(out, &o.last_qty);
+    out.extend_from_slice(b",\"cum_qty\":");
+    dec(out, &o.cum_qty);
+    out.extend_from_slice(b",\"last_price\":");
+    dec(out, &o.last_price);
+    out.extend_from_slice(b",\"commission\":");
+    dec(out, &o.commission);
+    out.extend_from_slice(b",\"is_maker\":");
+    bool_(out, o.is_maker);
+    out.extend_from_slice(b",\"reduce_only\":");
+    bool_(out, o.reduce_only);
+    out.extend_from_slice(b",\"position_side\":");
+    quoted(out, o.position_side.as_str());
+    out.extend_from_slice(b",\"close_position\":");
+    bool_(out, o.close_position);
+    out.extend_from_slice(b",\"realized_pnl\":");
+    dec(out, &o.realized_pnl);
+    out.extend_from_slice(b",\"expiry_reason\":");
+    quoted(
+        out,
+        match o.expiry_reason {
+            ExpiryReason::None => "None",
+            ExpiryReason::IocRemainder => "IocRemainder",
+            ExpiryReason::ReduceOnly => "ReduceOnly",
+            ExpiryReason::Liquidation => "Liquidation",
+            ExpiryReason::GteUnsatisfied => "GteUnsatisfied",
+            ExpiryReason::LegacyTriggered => "LegacyTriggered",
+            ExpiryReason::MarketRemainder => "MarketRemainder",
+        },
+    );
+    if let Some(a) = o.from_algo {
+        out.extend_from_slice(b",\"from_algo\":");
+        u64_(out, a.0);
+    }
+}
+
+fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate) {
+    out.extend_from_slice(b"\"symbol\":");
+    str_(out, &a.symbol);
+    out.extend_from_slice(b",\"client_algo_id\":");
+    str_(out, &a.client_algo_id);
+    out.extend_from_slice(b",\"algo_id\":");
+    u64_(out, a.algo_id.0);
+    out.extend_from_slice(b",\"order_type\":");
+    quoted(out, a.order_type.as_str());
+    out.extend_from_slice(b",\"side\":");
+    quoted(out, a.side.as_str());
+    out.extend_from_slice(b",\"position_side\":");
+    quoted(out, a.position_side.as_str());
+    out.extend_from_slice(b",\"time_in_force\":");
+    quoted(out, a.time_in_force.as_str());
+    out.extend_from_slice(b",\"quantity\":");
+    dec(out, &a.quantity);
+    out.extend_from_slice(b",\"status\":");
+    quoted(
+        out,
+        match a.status {
+            AlgoStatus::New => "NEW",
+            AlgoStatus::Triggering => "TRIGGERING",
+            AlgoStatus::Triggered => "TRIGGERED",
+            AlgoStatus::Finished => "FINISHED",
+            AlgoStatus::Canceled => "CANCELED",
+            AlgoStatus::Rejected => "REJECTED",
+            AlgoStatus::Expired => "EXPIRED",
+        },
+    );
+    out.extend_from_slice(b",\"actual_order_id\":");
+    match a.actual_order_id {
+        Some(o) => u64_(out, o.0),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"trigger_price\":");
+    dec(out, &a.trigger_price);
+    out.extend_from_slice(b",\"price\":");
+    dec(out, &a.price);
+    out.extend_from_slice(b",\"close_position\":");
+    bool_(out, a.close_position);
+    out.extend_from_slice(b",\"reduce_only\":");
+    bool_(out, a.reduce_only);
+    out.extend_from_slice(b",\"working_type\":");
+    working(out, a.working_type);
+    out.extend_from_slice(b",\"reject_reason\":");
+    str_(out, &a.reject_reason);
+}
+
+fn account_update(out: &mut Vec<u8>, a: &AccountUpdate) {
+    out.extend_from_slice(match a.reason {
+        AccountReason::Order => b"\"reason\":\"ORDER\",\"wallet_balance\":" as &[u8],
+        AccountReason::FundingFee => b"\"reason\":\"FUNDING_FEE\",\"wallet_balance\":",
+        AccountReason::Liquidation => b"\"reason\":\"LIQUIDATION\",\"wallet_balance\":",
+    });
+    dec(out, &a.wallet_balance);
+    out.extend_from_slice(b",\"balance_change\":");
+    dec(out, &a.balance_change);
+    out.extend_from_slice(b",\"realized_pnl\":");
+    dec(out, &a.realized_pnl);
+    out.extend_from_slice(b",\"fee\":");
+    dec(out, &a.fee);
+    out.extend_from_slice(b",\"positions\":[");
+    for (i, p) in a.positions.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"symbol\":");
+        str_(out, &p.symbol);
+        out.extend_from_slice(b",\"position_side\":");
+        quoted(out, p.position_side.as_str());
+        out.extend_from_slice(b",\"amount\":");
+        dec(out, &p.amount);
+        out.extend_from_slice(b",\"entry_price\":");
+        dec(out, &p.entry_price);
+        out.extend_from_slice(b",\"accumulated_realized\":");
+        dec(out, &p.accumulated_realized);
+        if let Some(l) = &p.liquidation_price {
+            out.extend_from_slice(b",\"liquidation_price\":");
+            dec(out, l);
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// Writes `,"key":` (or `"key":` for the first field) into an object being built.
+fn key(out: &mut Vec<u8>, first: &mut bool, k: &[u8]) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    out.push(b'"');
+    out.extend_from_slice(k);
+    out.extend_from_slice(b"\":");
+}
+
+/// The optional fields shared by both order requests, in their declaration order after `order_type`.
+fn new_order(out: &mut Vec<u8>, o: &NewOrder) {
+    out.extend_from_slice(b"{\"symbol\":");
+    str_(out, &o.symbol);
+    out.extend_from_slice(b",\"side\":");
+    quoted(out, o.side.as_str());
+    out.extend_from_slice(b",\"order_type\":");
+    quoted(out, o.order_type.as_str());
+    let f = &mut false;
+    if let Some(v) = o.position_side {
+        key(out, f, b"position_side");
+        quoted(out, v.as_str());
+    }
+    opt_dec_field(out, f, b"quantity", &o.quantity);
+    opt_dec_field(out, f, b"price", &o.price);
+    opt_dec_field(out, f, b"stop_price", &o.stop_price);
+    if let Some(v) = o.time_in_force {
+        key(out, f, b"time_in_force");
+        quoted(out, v.as_str());
+    }
+    opt_bool_field(out, f, b"reduce_only", o.reduce_only);
+    opt_bool_field(out, f, b"close_position", o.close_position);
+    if let Some(v) = o.working_type {
+        key(out, f, b"working_type");
+        working(out, v);
+    }
+    opt_bool_field(out, f, b"price_protect", o.price_protect);
+    opt_dec_field(out, f, b"activation_price", &o.activation_price);
+    opt_dec_field(out, f, b"callback_rate", &o.callback_rate);
+    if let Some(v) = &o.client_order_id {
+        key(out, f, b"client_order_id");
+        str_(out, v);
+    }
+    if let Some(v) = o.resp_type {
+        key(out, f, b"resp_type");
+        quoted(
+            out,
+            match v {
+                RespType::Ack => "ACK",
+                RespType::Result => "RESULT",
+            },
+        );
+    }
+    out.push(b'}');
+}
+
+fn new_algo(out: &mut Vec<u8>, o: &NewAlgoOrder) {
+    out.extend_from_slice(b"{\"symbol\":");
+    str_(out, &o.symbol);
+    out.extend_from_slice(b",\"side\":");
+    quoted(out, o.side.as_str());
+    out.extend_from_slice(b",\"order_type\":");
+    quoted(out, o.order_type.as_str());
+    let f = &mut false;
+    if let Some(v) = o.position_side {
+        key(out, f, b"position_side");
+        quoted(out, v.as_str());
+    }
+    opt_dec_field(out, f, b"quantity", &o.quantity);
+    opt_dec_field(out, f, b"price", &o.price);
+    opt_dec_field(out, f, b"trigger_price", &o.trigger_price);
+    if let Some(v) = o.time_in_force {
+        key(out, f, b"time_in_force");
+        quoted(out, v.as_str());
+    }
+    opt_bool_field(out, f, b"reduce_only", o.reduce_only);
+    opt_bool_field(out, f, b"close_position", o.close_position);
+    if let Some(v) = o.working_type {
+        key(out, f, b"working_type");
+        working(out, v);
+    }
+    opt_bool_field(out, f, b"price_protect", o.price_protect);
+    opt_dec_field(out, f, b"activate_price", &o.activate_price);
+    opt_dec_field(out, f, b"callback_rate", &o.callback_rate);
+    if let Some(v) = &o.client_algo_id {
+        key(out, f, b"client_algo_id");
+        str_(out, v);
+    }
+    out.push(b'}');
+}
+
+fn opt_dec_field(out: &mut Vec<u8>, f: &mut bool, k: &[u8], v: &Option<Decimal>) {
+    if let Some(v) = v {
+        key(out, f, k);
+        dec(out, v);
+    }
+}
+
+fn opt_bool_field(out: &mut Vec<u8>, f: &mut bool, k: &[u8], v: Option<bool>) {
+    if let Some(v) = v {
+        key(out, f, k);
+        bool_(out, v);
+    }
+}
+
+fn api_error(out: &mut Vec<u8>, e: &ApiError) {
+    out.extend_from_slice(b"{\"http\":");
+    u64_(out, u64::from(e.http));
+    out.extend_from_slice(b",\"code\":");
+    i64_(out, i64::from(e.code));
+    out.extend_from_slice(b",\"msg\":");
+    str_(out, &e.msg);
+    out.push(b'}');
+}
+
+fn working(out: &mut Vec<u8>, w: WorkingType) {
+    out.extend_from_slice(match w {
+        WorkingType::ContractPrice => b"\"CONTRACT_PRICE\"" as &[u8],
+        WorkingType::MarkPrice => b"\"MARK_PRICE\"",
+    });
+}
+
+fn endpoint_(out: &mut Vec<u8>, e: Endpoint) {
+    quoted(
+        out,
+        match e {
+            Endpoint::NewOrder => "NewOrder",
+            Endpoint::NewAlgoOrder => "NewAlgoOrder",
+            Endpoint::CancelOrder => "CancelOrder",
+            Endpoint::CancelAlgoOrder => "CancelAlgoOrder",
+            Endpoint::QueryOrder => "QueryOrder",
+            Endpoint::QueryAlgoOrder => "QueryAlgoOrder",
+            Endpoint::OpenOrders => "OpenOrders",
+            Endpoint::OpenAlgoOrders => "OpenAlgoOrders",
+            Endpoint::CancelAll => "CancelAll",
+            Endpoint::CancelAllAlgo => "CancelAllAlgo",
+            Endpoint::PositionRisk => "PositionRisk",
+            Endpoint::TickerPrice => "TickerPrice",
+        },
+    );
+}
+
+fn bool_(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+/// A string known to need no escaping (enum spellings), quoted.
+fn quoted(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// A JSON string with serde_json's escaping: `"` `\` and control bytes; `\b \t \n \f \r` short,
+/// the other control bytes as `\u00xx` (lower-case hex); everything else (0x7f, non-ASCII) as is.
+fn str_(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x09 => out.extend_from_slice(b"\\t"),
+            0x0a => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0x0d => out.extend_from_slice(b"\\r"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn u64_(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn i64_(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    u64_(out, v.unsigned_abs());
+}
+
+fn opt_dec(out: &mut Vec<u8>, d: &Option<Decimal>) {
+    match d {
+        Some(d) => dec(out, d),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A Decimal as rust_decimal's serde (`serde-str`) writes it: a JSON string of the plain decimal
+/// form with all `scale` fractional digits, `-` when the sign bit is set (also on a zero).
+fn dec(out: &mut Vec<u8>, d: &Decimal) {
+    // digits of |mantissa|, least significant first; at most 29 digits (96-bit mantissa)
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    let m = d.mantissa().unsigned_abs();
+    if let Ok(mut v) = u64::try_from(m) {
+        while v != 0 {
+            digits[n] = b'0' + (v % 10) as u8;
+            v /= 10;
+            n += 1;
+        }
+    } else {
+        let mut v = m;
+        while v != 0 {
+            digits[n] = b'0' + (v % 10) as u8;
+            v /= 10;
+            n += 1;
+        }
+    }
+    let scale = d.scale() as usize;
+    while n < scale {
+        digits[n] = b'0';
+        n += 1;
+    }
+    out.push(b'"');
+    if d.is_sign_negative() {
+        out.push(b'-');
+    }
+    let whole = n - scale;
+    if n == 0 {
+        out.push(b'0');
+    }
+    for i in 0..n {
+        if i == whole {
+            if i == 0 {
+                out.push(b'0');
+            }
+            out.push(b'.');
+        }
+        out.push(digits[n - 1 - i]);
+    }
+    out.push(b'"');
+}
