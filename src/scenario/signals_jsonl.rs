@@ -289,7 +289,8 @@ fn iso_ms(s: &str) -> Option<i64> {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, ""),
     };
-    if date.len() != 10 {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
     // the offset: Z, or ±HH:MM / ±HHMM at the end of the time
