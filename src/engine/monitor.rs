@@ -538,13 +538,16 @@ impl Engine {
                     }
                 }
             }
-            (AlgoStatus::Canceled | AlgoStatus::Expired | AlgoStatus::Rejected, None)
-            | (AlgoStatus::Finished, None) => {
-                if self.st.pending_algo.remove(&aid).is_some() {
-                    ex.emit(EngineEvent::Note {
-                        text: format!("entry algo {aid} ended untriggered"),
-                    });
-                }
+            (
+                AlgoStatus::Canceled
+                | AlgoStatus::Expired
+                | AlgoStatus::Rejected
+                | AlgoStatus::Finished,
+                None,
+            ) if self.st.pending_algo.remove(&aid).is_some() => {
+                ex.emit(EngineEvent::Note {
+                    text: format!("entry algo {aid} ended untriggered"),
+                });
             }
             _ => {}
         }
