@@ -9,7 +9,7 @@
 
 use ocosim::api::*;
 use ocosim::engine::{
-    profiles_table, Action, Engine, EngineConfig, Monitor, Signal, Switches, PROFILES,
+    profiles_table, Action, Engine, EngineConfig, EntryRules, Monitor, Signal, Switches, PROFILES,
 };
 use ocosim::events::{EngineEvent, Event, LegId};
 use ocosim::exchange::{ApiMode, BarTicks, ExchangeConfig, MockExchange, SymbolSpec};
@@ -274,6 +274,8 @@ impl Setup {
                 monitor: self.monitor,
                 poll_interval_ms: self.poll_ms,
                 error_backoff_ms: 5_000,
+                entries: EntryRules::of_profile(self.profile),
+                portfolio_value: Decimal::from(10_000),
             },
         );
         Run {
@@ -473,6 +475,8 @@ fn signal(t: i64, action: Action, price: i64, sl: Option<i64>, tp: Option<i64>) 
         stop_loss_pct: None,
         take_profit_pct: None,
         order_type: "market".into(),
+        time_in_force: None,
+        position_size_pct: None,
         timestamp: TimeMs(t),
     }
 }
@@ -1509,6 +1513,8 @@ mod with_sim {
                 monitor,
                 poll_interval_ms: 2_000,
                 error_backoff_ms: 5_000,
+                entries: EntryRules::of_profile(setup.profile),
+                portfolio_value: Decimal::from(10_000),
             },
         );
         let latency = Latency::default();

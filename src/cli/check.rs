@@ -6,7 +6,7 @@ use crate::types::fmt_time_ms;
 
 /// One line per piece of the scenario that cannot act during the run: signals, manual closes and
 /// restarts outside the data window, scheduled faults whose window is empty or misses the data,
-/// targeted faults that can never match.
+/// targeted faults that can never match, entries of an order type the profile always refuses.
 pub fn warnings(sc: &Scenario) -> Vec<String> {
     let mut out = targeted_warnings(sc);
     let (Some(first), Some(last)) = (sc.bars.first(), sc.bars.last()) else {
@@ -21,6 +21,24 @@ pub fn warnings(sc: &Scenario) -> Vec<String> {
                 "signals[{i}] at {} is outside the data ({window}): it never reaches the engine",
                 fmt_time_ms(s.timestamp.0)
             ));
+        }
+    }
+    // an order type the profile always refuses (the live adapter's "Invalid order type", the
+    // reference engine's own list)
+    let rules = crate::engine::EntryRules::of_profile(&sc.profile);
+    for (i, s) in sc.signals.iter().enumerate() {
+        if matches!(
+            s.action,
+            crate::engine::Action::Buy | crate::engine::Action::Sell
+        ) {
+            if let Some(why) = rules.refusal(&s.order_type) {
+                out.push(format!(
+                    "signals[{i}] at {}: order_type `{}` can never be sent under {}: {why}",
+                    fmt_time_ms(s.timestamp.0),
+                    s.order_type,
+                    sc.profile
+                ));
+            }
         }
     }
     for (i, m) in sc.manual.iter().enumerate() {

@@ -89,6 +89,7 @@ pub fn scenario_inputs(path: &Path) -> Vec<PathBuf> {
         .chain(&d.funding)
         .chain(&d.mark)
         .chain(raw.signals.csv.as_ref())
+        .chain(raw.signals.jsonl.as_ref())
     {
         v.push(base.join(p));
     }
@@ -111,7 +112,12 @@ pub fn sweep_inputs(path: &Path, sw: &crate::sweep::Sweep) -> Vec<PathBuf> {
     for (axis, vals) in &sw.axes {
         if matches!(
             axis.as_str(),
-            "data.klines" | "data.refine" | "data.funding" | "data.mark" | "signals.csv"
+            "data.klines"
+                | "data.refine"
+                | "data.funding"
+                | "data.mark"
+                | "signals.csv"
+                | "signals.jsonl"
         ) {
             let mut s = Vec::new();
             vals.iter().for_each(|x| strings(x, &mut s));

@@ -66,10 +66,25 @@ impl From<CallError> for Fail {
 pub(crate) enum Kind {
     Market,
     Limit,
-    /// STOP_MARKET leg.
+    /// STOP_MARKET (a leg, or a `stop` entry).
     Stop,
-    /// TAKE_PROFIT_MARKET leg.
+    /// TAKE_PROFIT_MARKET (a leg, or a `take_profit` entry).
     TakeProfit,
+    /// STOP (stop-limit): `price` the limit, `stop_price` the trigger (a `stop_limit` entry).
+    StopLimit,
+    /// TAKE_PROFIT (take-profit-limit): as [`Kind::StopLimit`] (a `take_profit_limit` entry).
+    TakeProfitLimit,
+}
+
+impl Kind {
+    /// A conditional type (Binance: the Algo Order API since 2025-12-09).
+    pub(crate) fn conditional(self) -> bool {
+        !matches!(self, Kind::Market | Kind::Limit)
+    }
+    /// A type whose `price` is a limit price (the notional check uses it, §1.5).
+    pub(crate) fn limit_priced(self) -> bool {
+        matches!(self, Kind::Limit | Kind::StopLimit | Kind::TakeProfitLimit)
+    }
 }
 
 /// An order as the dispatcher and OCO manager hand it to the adapter.
@@ -80,8 +95,12 @@ pub(crate) struct TradeOrder {
     pub side: Side,
     /// Internal, unrounded amount.
     pub amount: Decimal,
-    /// Limit price or trigger price.
+    /// Limit price (LIMIT, STOP, TAKE_PROFIT) or trigger price (STOP_MARKET, TAKE_PROFIT_MARKET).
     pub price: Option<Decimal>,
+    /// Trigger price of a STOP / TAKE_PROFIT (stop-limit) order.
+    pub stop_price: Option<Decimal>,
+    /// timeInForce of a limit-priced entry (None: GTC).
+    pub tif: Option<TimeInForce>,
     /// LONG/SHORT as the engine sees it (always set from signals).
     pub ps: Option<PositionSide>,
     pub reduce_only: bool,
@@ -449,6 +468,8 @@ impl Engine {
             Kind::TakeProfit => OrderType::TakeProfitMarket,
             Kind::Market => OrderType::Market,
             Kind::Limit => OrderType::Limit,
+            Kind::StopLimit => OrderType::Stop,
+            Kind::TakeProfitLimit => OrderType::TakeProfit,
         };
         let qty = if o.leg && self.sw.leg_close_position {
             None
@@ -456,14 +477,27 @@ impl Engine {
             Some(self.fmt_qty(o.amount))
         };
         let price = o.price.map(|p| self.fmt_price(p));
+        let stop_price = o.stop_price.map(|p| self.fmt_price(p));
+        let limit_kind = matches!(o.kind, Kind::StopLimit | Kind::TakeProfitLimit);
         let reduce_only = self.reduce_only_param(o, wire_ps);
-        if o.leg && self.algo_legs() {
+        // a leg, or a conditional entry (the reference engine's STOP entry), goes where the
+        // era sends conditional orders
+        if (o.leg || o.kind.conditional()) && self.algo_legs() {
             let mut r = NewAlgoOrder::new(&o.symbol, o.side, leg_type);
             r.position_side = wire_ps;
             r.quantity = qty;
-            r.trigger_price = price;
+            if limit_kind {
+                r.price = price;
+                r.trigger_price = stop_price;
+            } else {
+                r.trigger_price = price;
+            }
             r.reduce_only = reduce_only;
-            self.leg_params_algo(&mut r);
+            if o.leg {
+                self.leg_params_algo(&mut r);
+            } else if limit_kind {
+                r.time_in_force = Some(o.tif.unwrap_or(TimeInForce::Gtc));
+            }
             r.client_algo_id = o.client_id.clone();
             return Req::Algo(r);
         }
@@ -480,13 +514,26 @@ impl Engine {
             }
             Kind::Limit => {
                 r.price = price;
-                r.time_in_force = Some(TimeInForce::Gtc);
+                r.time_in_force = Some(o.tif.unwrap_or(TimeInForce::Gtc));
                 if self.sw.entry_resp_result {
                     r.resp_type = Some(RespType::Result);
                 }
             }
-            Kind::Stop | Kind::TakeProfit => {
-                r.stop_price = price;
+            Kind::Stop | Kind::TakeProfit | Kind::StopLimit | Kind::TakeProfitLimit => {
+                if limit_kind {
+                    r.price = price;
+                    r.stop_price = stop_price;
+                    r.time_in_force = Some(o.tif.unwrap_or(TimeInForce::Gtc));
+                } else {
+                    r.stop_price = price;
+                }
+                if !o.leg {
+                    // an entry: the conditional builders' own parameters only
+                    if self.sw.entry_resp_result {
+                        r.resp_type = Some(RespType::Result);
+                    }
+                    return Req::Order(r);
+                }
                 if self.sw.leg_close_position {
                     r.close_position = Some(true);
                 }
@@ -585,13 +632,20 @@ impl Engine {
         if o.price.is_none() && o.kind != Kind::Market {
             return Err(Fail::Local(format!("{:?} order requires a price", o.kind)));
         }
+        if o.stop_price.is_none() && matches!(o.kind, Kind::StopLimit | Kind::TakeProfitLimit) {
+            return Err(Fail::Local(format!(
+                "{:?} order requires a trigger",
+                o.kind
+            )));
+        }
         if self.sw.notional_check_ticker {
             // `_validate_notional`: the ticker is fetched for market/stop/take-profit even when the
             // order is reduce-only and exempt; algo legs too (the 2026-08 wire traces show one
             // `ticker/price` right before each algo SL and TP series, `reports/parity.md`).
-            let px = match o.kind {
-                Kind::Limit => o.price.unwrap_or_default(),
-                _ => ex.ticker_price(&o.symbol)?,
+            let px = if o.kind.limit_priced() {
+                o.price.unwrap_or_default()
+            } else {
+                ex.ticker_price(&o.symbol)?
             };
             if !o.reduce_only && px * o.amount < self.cfg.spec.min_notional {
                 return Err(Fail::Local(format!(

@@ -5,7 +5,7 @@
 //! `EntryAccepted` before any risk order is sent. Time only moves through the adapter's calls
 //! and retry pauses.
 
-use super::adapter::{close_side, leg_text, py_decimals, Fail, Kind, Placed, TradeOrder};
+use super::adapter::{close_side, leg_text, Fail, Kind, Placed, TradeOrder};
 use super::oco::{pct, OcoStatus, RiskPlan};
 use super::switches::*;
 use super::{ActiveSignal, Cleanup, Engine, PairRec, Pending};
@@ -13,7 +13,7 @@ use crate::api::{Exchange, OrderRef};
 use crate::engine::signal::{Action, Signal};
 use crate::events::EngineEvent;
 use crate::types::*;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 /// Aggregator memory of the P78 conflict check.
 const SIGNAL_MEMORY_MS: i64 = 3_600_000;
@@ -242,25 +242,14 @@ impl Engine {
         self.enter(sig, dir, ex)
     }
 
-    /// `calculate_min_order_amount` then `_calculate_order_amount` (§1.5).
+    /// `_calculate_order_amount` of the profile's release (§1.5, [`super::entries`]).
     fn order_amount(&self, sig: &Signal) -> Decimal {
-        let spec = &self.cfg.spec;
-        let price = sig.current_price;
-        let step = spec.step_size;
-        if price <= Decimal::ZERO || step <= Decimal::ZERO {
-            return Decimal::new(1, 3);
-        }
-        let raw = spec.min_qty.max(spec.min_notional / price) * Decimal::new(105, 2);
-        let mut q = ((raw / step).ceil() * step)
-            .round_dp_with_strategy(py_decimals(step), RoundingStrategy::MidpointNearestEven);
-        if price * q < spec.min_notional {
-            q += step;
-        }
-        if sig.quantity > Decimal::ZERO {
-            sig.quantity.max(q)
-        } else {
-            q
-        }
+        super::entries::order_amount(
+            self.cfg.entries,
+            &self.cfg.spec,
+            sig,
+            self.cfg.portfolio_value,
+        )
     }
 
     /// The entry and what follows it.
@@ -270,11 +259,28 @@ impl Engine {
         dir: PositionSide,
         ex: &mut E,
     ) -> (String, String) {
-        let kind = match sig.order_type.as_str() {
-            "" | "market" => Kind::Market,
-            "limit" => Kind::Limit,
-            other => return ("failed".into(), format!("Unsupported order type: {other}")),
+        // the live risk check on position_size_pct runs before the adapter sees the order type
+        if let Some(r) = super::entries::size_gate(self.cfg.entries, sig) {
+            return r;
+        }
+        let mut entry = match super::entries::entry_order(self.cfg.entries, sig) {
+            Ok(e) => e,
+            Err(m) => return ("failed".into(), m),
         };
+        if entry.kind == Kind::Stop && entry.leg && self.sw.percent_price_clamp && self.algo_legs()
+        {
+            // the 2026-08 `_execute_stop_order` runs its trigger through the adjuster (#503)
+            match self.adjust_stop(ex, &sig.symbol, dir, entry.price.unwrap_or_default()) {
+                Ok(p) => entry.price = Some(p),
+                Err(f) => {
+                    return (
+                        "failed".into(),
+                        format!("oco_stop_percent_filter_reject: {}", f.text()),
+                    )
+                }
+            }
+        }
+        let kind = entry.kind;
         if self.sw.one_way_reverse_closes_first && self.st.hedge != Some(true) {
             if let Some(r) = self.close_opposite_one_way(sig, dir, ex) {
                 return r;
@@ -302,10 +308,12 @@ impl Engine {
                 Side::Sell
             },
             amount,
-            price: (kind == Kind::Limit).then_some(sig.current_price),
+            price: entry.price,
+            stop_price: entry.stop_price,
+            tif: entry.tif,
             ps: Some(dir),
             reduce_only: false,
-            leg: false,
+            leg: entry.leg,
             client_id: entry_cid,
         };
         let plan = Pending {
@@ -385,7 +393,14 @@ impl Engine {
                     format!("entry ended {} unfilled", placed.status),
                 );
             }
-            self.st.pending.insert(order_id, plan);
+            match placed.id {
+                crate::events::LegId::Algo(a) => {
+                    self.st.pending_algo.insert(a, plan);
+                }
+                crate::events::LegId::Order(o) => {
+                    self.st.pending.insert(o, plan);
+                }
+            }
             self.start_monitoring(ex);
             return (
                 "executed".into(),
@@ -898,6 +913,8 @@ impl Engine {
                 side: close_side(dir),
                 amount: qty,
                 price: None,
+                stop_price: None,
+                tif: None,
                 ps: Some(dir),
                 reduce_only: true,
                 leg: false,

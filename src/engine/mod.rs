@@ -32,12 +32,14 @@
 mod adapter;
 mod cleanup;
 mod dispatcher;
+pub mod entries;
 mod monitor;
 mod oco;
 pub mod profiles;
 pub mod signal;
 pub mod switches;
 
+pub use entries::EntryRules;
 pub use profiles::{profiles_table, PROFILES};
 pub use signal::{Action, Signal};
 pub use switches::Switches;
@@ -72,6 +74,10 @@ pub struct EngineConfig {
     pub poll_interval_ms: i64,
     /// Sleep after a failed pass (the live engine: 5000 ms).
     pub error_backoff_ms: i64,
+    /// Entry order types, sizing and the size gate of the profile's release.
+    pub entries: EntryRules,
+    /// The balance `position_size_pct` sizes from (the scenario's initial balance).
+    pub portfolio_value: Decimal,
 }
 
 /// Status of a pair record (`active_oco_pairs[...]["status"]`).
@@ -180,6 +186,9 @@ pub(crate) struct ActiveSignal {
 pub(crate) struct State {
     pub pairs: BTreeMap<PairId, PairRec>,
     pub pending: BTreeMap<OrderId, Pending>,
+    /// Deferred conditional entries on the Algo Order API (reference STOP entries, algo era),
+    /// moved to `pending` under their triggered order's id.
+    pub pending_algo: BTreeMap<AlgoId, Pending>,
     /// The live engine's `monitoring_active` flag.
     pub monitoring_active: bool,
     /// The monitor loop is alive (a task exists).
@@ -419,6 +428,7 @@ impl Engine {
             .values()
             .any(|p| p.status == PairStatus::Active)
             || !self.st.pending.is_empty()
+            || !self.st.pending_algo.is_empty()
             || self.st.needs_recovery
             || !self.st.cleanup.is_empty()
             || !self.st.unresolved.is_empty()

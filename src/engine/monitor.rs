@@ -14,7 +14,7 @@ use super::dispatcher::CloseOutcome;
 use super::oco::RiskPlan;
 use super::switches::*;
 use super::{Engine, Leg, PairRec, PairStatus, Pending};
-use crate::api::{Exchange, OrderInfo, OrderRef, StreamEvent};
+use crate::api::{AlgoRef, Exchange, OrderInfo, OrderRef, StreamEvent};
 use crate::events::{EngineEvent, ExecType, LegId};
 use crate::types::*;
 use rust_decimal::Decimal;
@@ -125,6 +125,12 @@ impl Engine {
             let i = slot(&mut by_symbol, &p.symbol);
             by_symbol[i].1 = true;
         }
+        // a resting algo entry is followed through both books (the algo order, then its order)
+        for p in self.st.pending_algo.values() {
+            let i = slot(&mut by_symbol, &p.symbol);
+            by_symbol[i].1 = true;
+            by_symbol[i].2 = true;
+        }
         // symbols are unique: an unstable sort gives the BTreeMap order
         by_symbol.sort_unstable_by(|a, b| a.0.cmp(b.0));
         by_symbol
@@ -181,6 +187,12 @@ impl Engine {
                     many |= one.is_some_and(|s| s != p.symbol);
                     one = Some(&p.symbol);
                     orders = true;
+                }
+                for p in self.st.pending_algo.values() {
+                    many |= one.is_some_and(|s| s != p.symbol);
+                    one = Some(&p.symbol);
+                    orders = true;
+                    algos = true;
                 }
                 if many {
                     self.symbol_books()
@@ -274,7 +286,10 @@ impl Engine {
                     clean = false;
                 }
             }
-            if let Read::Symbol { symbol, .. } = &read {
+            if let Read::Symbol { symbol, algos, .. } = &read {
+                if *algos && !self.visit_pending_algo(ex, symbol, &seen.legs) {
+                    clean = false;
+                }
                 if !self.visit_pending(ex, symbol, &seen.entries) {
                     clean = false;
                 }
@@ -563,6 +578,77 @@ impl Engine {
         clean
     }
 
+    /// Deferred conditional entries on the Algo Order API given the open algo orders: one that
+    /// left the book is looked up; once triggered, its order is watched as a deferred entry.
+    /// True when nothing changed.
+    fn visit_pending_algo<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        symbol: &str,
+        open: &BTreeSet<LegId>,
+    ) -> bool {
+        let ids: Vec<AlgoId> = self
+            .st
+            .pending_algo
+            .iter()
+            .filter(|(id, p)| p.symbol == symbol && !open.contains(&LegId::Algo(**id)))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut clean = true;
+        for aid in ids {
+            clean = false;
+            let Ok(info) = ex.query_algo_order(symbol, &AlgoRef::Id(aid.0)) else {
+                continue;
+            };
+            self.algo_entry_moved(ex, aid, info.algo_status, info.actual_order_id);
+        }
+        clean
+    }
+
+    /// A deferred algo entry is now `status` (with its triggered order, if any): adopt the order
+    /// as a deferred entry (protected at once when it has filled), or drop an entry that ended.
+    fn algo_entry_moved<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        aid: AlgoId,
+        status: AlgoStatus,
+        actual: Option<OrderId>,
+    ) {
+        match (status, actual) {
+            (_, Some(oid)) => {
+                let Some(plan) = self.st.pending_algo.remove(&aid) else {
+                    return;
+                };
+                let symbol = plan.symbol.clone();
+                self.st.pending.insert(oid, plan);
+                ex.emit(EngineEvent::Note {
+                    text: format!("entry algo {aid} triggered: order {oid}"),
+                });
+                self.st.stable = false;
+                if let Ok(info) = ex.query_order(&symbol, &OrderRef::Id(oid.0)) {
+                    if info.executed_qty > Decimal::ZERO {
+                        self.protect_pending(ex, oid, info.avg_price, info.executed_qty);
+                    }
+                    if info.status.is_terminal() {
+                        self.st.pending.remove(&oid);
+                    }
+                }
+            }
+            (
+                AlgoStatus::Canceled
+                | AlgoStatus::Expired
+                | AlgoStatus::Rejected
+                | AlgoStatus::Finished,
+                None,
+            ) if self.st.pending_algo.remove(&aid).is_some() => {
+                ex.emit(EngineEvent::Note {
+                    text: format!("entry algo {aid} ended untriggered"),
+                });
+            }
+            _ => {}
+        }
+    }
+
     /// Records what a stream event says about a leg that ended (fired, expired, cancelled).
     pub(crate) fn note_stream(&mut self, ev: &StreamEvent) {
         let (leg, state) = match ev {
@@ -597,6 +683,9 @@ impl Engine {
     pub(crate) fn stream_event<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
         self.note_stream(ev);
         match ev {
+            StreamEvent::Algo(u) if self.st.pending_algo.contains_key(&u.algo_id) => {
+                self.algo_entry_moved(ex, u.algo_id, u.status, u.actual_order_id);
+            }
             StreamEvent::Algo(u) => {
                 let state = match u.status {
                     AlgoStatus::Finished => LegState::Fired,
@@ -614,7 +703,11 @@ impl Engine {
                     if u.cum_qty > Decimal::ZERO && !protected {
                         self.protect_pending(ex, u.order_id, u.avg_price, u.cum_qty);
                     }
-                    if u.status.is_terminal() {
+                    // a legacy STOP_MARKET entry that triggers expires (er=8) and lives on
+                    // under the same id as a MARKET order: not its end
+                    let triggered = u.exec_type == ExecType::Expired
+                        && u.expiry_reason == ExpiryReason::LegacyTriggered;
+                    if u.status.is_terminal() && !triggered {
                         if u.cum_qty.is_zero() {
                             ex.emit(EngineEvent::Note {
                                 text: format!("entry {} ended unfilled", u.order_id),

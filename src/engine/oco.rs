@@ -214,6 +214,8 @@ impl Engine {
             side: close_side(rec.dir),
             amount: rec.quantity,
             price: Some(price),
+            stop_price: None,
+            tif: None,
             ps: Some(rec.dir),
             reduce_only: true,
             leg: true,

@@ -53,8 +53,17 @@ pub struct Signal {
     pub stop_loss_pct: Option<Decimal>,
     /// take-profit as a fraction of the entry (PHEAD only)
     pub take_profit_pct: Option<Decimal>,
-    /// order_type: "market" (default) or "limit"
+    /// order_type: `market` (default), `limit`, `stop`, `stop_limit`, `take_profit`,
+    /// `take_profit_limit`, `conditional_limit` or `conditional_stop` (the live `OrderType` enum);
+    /// each profile sends or refuses it as its adapter does ([`crate::engine::EntryRules`]).
     pub order_type: String,
+    /// time_in_force of a LIMIT-type entry (the live default: GTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_in_force: Option<crate::types::TimeInForce>,
+    /// position_size_pct in [0, 1]: the share of the account the entry may use (sizing per
+    /// [`crate::engine::EntryRules`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_size_pct: Option<Decimal>,
     /// timestamp (simulated)
     pub timestamp: TimeMs,
 }

@@ -26,6 +26,8 @@ pub const TIME_MAX_MS: i64 = 4_102_444_800_000;
 pub const MAX_PRICE: i64 = 1_000_000_000;
 /// Largest quantity accepted (signal quantities, quantity filters).
 pub const MAX_QTY: i64 = 1_000_000_000;
+/// Largest signal price offset in ticks (either way).
+pub const MAX_TICKS: i64 = 1_000_000_000;
 /// Largest initial balance accepted (USDT).
 pub const MAX_BALANCE: i64 = 1_000_000_000_000;
 /// Largest signal rate of the random generator (one a second on average).
@@ -781,12 +783,76 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         dec(s, &format!("{p}.confidence"), c, Incl(0, 0), Incl(1, 0), "")?;
     }
     if let Some(o) = &sig.order_type {
-        if !matches!(o.as_str(), "market" | "limit") {
+        use crate::engine::entries::ORDER_TYPES;
+        if !ORDER_TYPES.contains(&o.as_str()) {
             return Err(s.err(
                 &format!("{p}.order_type"),
                 format!(
-                    "`{}` is not an order type (use market or limit)",
-                    o.escape_debug()
+                    "`{}` is not an order type (the live Signal's: {})",
+                    o.escape_debug(),
+                    ORDER_TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    // the signal's own price: one of price / offset_pct / offset_ticks
+    let given: Vec<&str> = [
+        ("price", sig.price.is_some()),
+        ("offset_pct", sig.offset_pct.is_some()),
+        ("offset_ticks", sig.offset_ticks.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, g)| g.then_some(k))
+    .collect();
+    if given.len() > 1 {
+        return Err(s.err(
+            &format!("{p}.{}", given[1]),
+            format!(
+                "give one of `price`, `offset_pct`, `offset_ticks`, not `{}` and `{}`",
+                given[0], given[1]
+            ),
+        ));
+    }
+    if let Some(v) = sig.price {
+        dec(
+            s,
+            &format!("{p}.price"),
+            v,
+            Excl(0, 0),
+            Incl(MAX_PRICE, 0),
+            "a price",
+        )?;
+    }
+    if let Some(v) = sig.offset_pct {
+        dec(
+            s,
+            &format!("{p}.offset_pct"),
+            v,
+            Excl(-1, 0),
+            Incl(10, 0),
+            "a fraction of the last close, + above, − below; the price it gives must stay above 0",
+        )?;
+    }
+    if let Some(v) = sig.offset_ticks {
+        int(s, &format!("{p}.offset_ticks"), v, -MAX_TICKS, MAX_TICKS)?;
+    }
+    if let Some(v) = sig.position_size_pct {
+        dec(
+            s,
+            &format!("{p}.position_size_pct"),
+            v,
+            Incl(0, 0),
+            Incl(1, 0),
+            "a fraction of the account (the live Signal's range)",
+        )?;
+    }
+    if let Some(t) = &sig.time_in_force {
+        if !matches!(t.as_str(), "GTC" | "IOC" | "FOK" | "GTX") {
+            return Err(s.err(
+                &format!("{p}.time_in_force"),
+                format!(
+                    "`{}` is not a time in force (GTC, IOC, FOK or GTX)",
+                    t.escape_debug()
                 ),
             ));
         }
@@ -800,6 +866,27 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         }
     }
     Ok(())
+}
+
+/// [`signal`] for a signal read from another file (`[signals] jsonl`): the error cites `file` at
+/// `line`, with the field as `name` spells it there.
+pub(crate) fn signal_at(
+    file: &Path,
+    line: usize,
+    sig: &SignalSpec,
+    name: fn(&str) -> &str,
+) -> Result<(), ScenarioError> {
+    let site = Site { file, text: "" };
+    signal(&site, "s", sig).map_err(|mut e| {
+        let k = e.field.strip_prefix("s.").unwrap_or(&e.field).to_string();
+        let n = name(&k);
+        if n != k {
+            e.msg = e.msg.replace(&format!(" {k} "), &format!(" {n} "));
+        }
+        e.field = n.to_string();
+        e.line = line;
+        e
+    })
 }
 
 /// Checks `[strategy]` and turns it into the simulator's strategy.

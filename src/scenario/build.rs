@@ -510,6 +510,8 @@ fn build_inner(
         monitor: eng.monitor,
         poll_interval_ms: eng.poll_interval_ms,
         error_backoff_ms: eng.error_backoff_ms,
+        entries: crate::engine::EntryRules::of_profile(&eng.profile),
+        portfolio_value: exchange.initial_balance,
     };
     // signals
     let price_at = |t: i64| -> Decimal {
@@ -562,6 +564,46 @@ fn build_inner(
             signals.push(sig);
         }
     }
+    if let Some(jp) = &raw.signals.jsonl {
+        // the reader checks each line's fields and names its own lines
+        let p = resolve(&base, jp);
+        let pe = |line: usize, field: &str, msg: String| ScenarioError {
+            file: p.display().to_string(),
+            line,
+            field: field.into(),
+            msg,
+        };
+        for js in signals_jsonl::read(&p)? {
+            if js.symbol != spec.symbol {
+                return Err(pe(
+                    js.line,
+                    "symbol",
+                    format!(
+                        "`{}` is not the scenario's symbol {} (one symbol per run)",
+                        js.symbol.escape_debug(),
+                        spec.symbol
+                    ),
+                ));
+            }
+            bounds::signal_at(&p, js.line, &js.spec, signals_jsonl::field_name)?;
+            let t = js.time_ms;
+            let sig = make_signal(&spec, &js.spec, t, price_at(t), &strategy)
+                .map_err(|(k, m)| pe(js.line, signals_jsonl::field_name(k), m))?;
+            let at = match (&js.spec.delivered_at, js.spec.delay_ms) {
+                (Some(_), Some(_)) => {
+                    return Err(pe(
+                        js.line,
+                        "meta.delay_ms",
+                        "give `delivered_at` or `delay_ms`, not both".into(),
+                    ))
+                }
+                (Some(d), None) => d.parse::<i64>().unwrap_or(t),
+                (None, Some(ms)) => t + ms,
+                (None, None) => t,
+            };
+            delivered.push((TimeMs(at), sig));
+        }
+    }
     if let Some(r) = &raw.signals.random {
         let mut rng = StreamRng::new(r.seed, Stream::Signals);
         // rate_per_day <= 86 400 (bounds) and a bar is at most a month: no overflow; more
@@ -598,6 +640,11 @@ fn build_inner(
                     order_type: None,
                     delivered_at: None,
                     delay_ms: None,
+                    price: None,
+                    offset_pct: None,
+                    offset_ticks: None,
+                    time_in_force: None,
+                    position_size_pct: None,
                 };
                 let sig = make_signal(&spec, &s, t, price_at(t), &strategy)
                     .map_err(|(k, m)| e(&format!("signals.random.{k}"), m))?;
@@ -785,8 +832,10 @@ pub fn default_reaction_ms(
     }
 }
 
-/// The signal a spec gives at `price`; `Err((field, message))` when a `sl_pct`/`tp_pct` gives a
-/// price that is not one (0 after rounding to the tick).
+/// The signal a spec gives when the last close at its time is `price`: its own price (`price`,
+/// `offset_pct`, `offset_ticks`) becomes the Signal's `current_price`, and `sl_pct`/`tp_pct` are
+/// taken from it; `Err((field, message))` when a value gives a price that is not one (0 or below
+/// after rounding to the tick).
 fn make_signal(
     spec: &SymbolSpec,
     s: &SignalSpec,
@@ -796,6 +845,54 @@ fn make_signal(
 ) -> Result<Signal, (&'static str, String)> {
     let long = s.action != Action::Sell;
     let sign = if long { Decimal::ONE } else { -Decimal::ONE };
+    let bar = price;
+    // the signal's own price (its current_price): absolute, or away from the last close
+    let to_tick = |x: Decimal| {
+        x.checked_div(spec.tick_size)
+            .map(|t| (t.round() * spec.tick_size).normalize())
+    };
+    let price = match (s.price, s.offset_pct, s.offset_ticks) {
+        (Some(p), _, _) => p,
+        (None, Some(f), _) => {
+            let v = Decimal::ONE
+                .checked_add(f)
+                .and_then(|k| bar.checked_mul(k))
+                .and_then(to_tick)
+                .ok_or_else(|| {
+                    (
+                        "offset_pct",
+                        format!("{f} of the price {bar} does not fit a price"),
+                    )
+                })?;
+            if v <= Decimal::ZERO {
+                return Err((
+                    "offset_pct",
+                    format!("{f} away from the price {bar} gives {v}, not a price (it must stay above 0)"),
+                ));
+            }
+            v
+        }
+        (None, None, Some(n)) => {
+            let v = Decimal::from(n)
+                .checked_mul(spec.tick_size)
+                .and_then(|d| bar.checked_add(d))
+                .map(|x| x.normalize())
+                .ok_or_else(|| {
+                    (
+                        "offset_ticks",
+                        format!("{n} ticks from {bar} do not fit a price"),
+                    )
+                })?;
+            if v <= Decimal::ZERO {
+                return Err((
+                    "offset_ticks",
+                    format!("{n} ticks away from the price {bar} gives {v}, not a price (it must stay above 0)"),
+                ));
+            }
+            v
+        }
+        (None, None, None) => bar,
+    };
     // bounds::signal keeps the fractions below 10 and prices below 2^63 e-8, so the products
     // fit; checked anyway, as an error rather than a panic
     let from_pct = |k: &'static str,
@@ -838,6 +935,23 @@ fn make_signal(
         stop_loss_pct: s.stop_loss_pct,
         take_profit_pct: s.take_profit_pct,
         order_type: s.order_type.clone().unwrap_or_else(|| "market".into()),
+        time_in_force: match s.time_in_force.as_deref() {
+            None => None,
+            Some("GTC") => Some(TimeInForce::Gtc),
+            Some("IOC") => Some(TimeInForce::Ioc),
+            Some("FOK") => Some(TimeInForce::Fok),
+            Some("GTX") => Some(TimeInForce::Gtx),
+            Some(other) => {
+                return Err((
+                    "time_in_force",
+                    format!(
+                        "`{}` is not a time in force (GTC, IOC, FOK or GTX)",
+                        other.escape_debug()
+                    ),
+                ))
+            }
+        },
+        position_size_pct: s.position_size_pct,
         timestamp: TimeMs(t),
     })
 }

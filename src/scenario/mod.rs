@@ -6,6 +6,7 @@
 pub mod bounds;
 pub mod build;
 pub mod signals_csv;
+pub mod signals_jsonl;
 pub mod spans;
 
 use crate::engine::Monitor;
@@ -249,6 +250,9 @@ pub struct SignalsSection {
     pub inline: Vec<SignalSpec>,
     /// A CSV file with columns `time,action,quantity,stop_loss,take_profit,sl_pct,tp_pct,confidence,strategy`.
     pub csv: Option<PathBuf>,
+    /// A JSON-lines file of the live engine's `Signal` objects (see [`signals_jsonl`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jsonl: Option<PathBuf>,
     /// Built-in random generator.
     pub random: Option<RandomSignals>,
     /// Strategy id when a signal names none.
@@ -290,9 +294,27 @@ pub struct SignalSpec {
     /// Strategy id.
     #[serde(default)]
     pub strategy: Option<String>,
-    /// "market" (default) or "limit".
+    /// `market` (default), `limit`, `stop`, `stop_limit`, `take_profit`, `take_profit_limit`,
+    /// `conditional_limit` or `conditional_stop` (the live `OrderType`; what each profile sends is
+    /// in `engine::entries`).
     #[serde(default)]
     pub order_type: Option<String>,
+    /// The signal's own price (its `current_price`: a LIMIT's price, the reference engine's STOP
+    /// trigger); default: the last close at `at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Decimal>,
+    /// The signal's price as a fraction away from the last close at `at` (+ above, − below).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_pct: Option<Decimal>,
+    /// The signal's price in ticks away from the last close at `at` (+ above, − below).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_ticks: Option<i64>,
+    /// `time_in_force` of a limit-priced entry: GTC (default), IOC, FOK or GTX.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_in_force: Option<String>,
+    /// `position_size_pct` in [0, 1] (sized per profile, see `engine::entries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_size_pct: Option<Decimal>,
     /// When the signal reaches the engine (default: `at`); its age is measured from `at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<String>,

@@ -236,6 +236,11 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
             order_type: None,
             delivered_at: None,
             delay_ms: None,
+            price: None,
+            offset_pct: None,
+            offset_ticks: None,
+            time_in_force: None,
+            position_size_pct: None,
         };
         out.push((t, spec));
     }

@@ -146,6 +146,8 @@ impl BracketRun {
             stop_loss_pct: None,
             take_profit_pct: None,
             order_type: "market".into(),
+            time_in_force: None,
+            position_size_pct: None,
             timestamp: now,
         })
     }
