@@ -16,7 +16,7 @@
 //! their values), one more line in [`CaseSpec::toml`], and a removal candidate in the shrinker
 //! (`explore::candidates`).
 
-use crate::data::{self, Kline, KlineSeries};
+use crate::data::{self, KlineSeries};
 use crate::engine::Action;
 use crate::exchange::{BarTicks, IntrabarPolicy, SymbolSpec};
 use crate::scenario::{self, Scenario, ScenarioError};
@@ -437,12 +437,38 @@ impl CaseSpec {
         s
     }
 
+    /// The bars as the series their CSV loads to (prices are whole ticks, so `ticks × tick` in
+    /// e8 is exactly the parsed price; `tests::series_equals_klines` checks it).
     fn series(&self) -> Result<KlineSeries, ScenarioError> {
         let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
-        let kl: Vec<Kline> = self
+        let err = |msg: String| ScenarioError {
+            file: "<case>".into(),
+            line: 0,
+            field: "bars".into(),
+            msg,
+        };
+        let tick = i64::try_from(data::decimal_to_e8(spec.tick_size).map_err(err)?)
+            .map_err(|e| err(e.to_string()))?;
+        let rows: Vec<[i64; 5]> = self
             .bars
             .iter()
-            .map(|b| Kline {
+            .map(|b| {
+                let p = |x: i64| x.saturating_mul(tick);
+                [b.t, p(b.o), p(b.h), p(b.l), p(b.c)]
+            })
+            .collect();
+        KlineSeries::from_prices_e8(self.symbol.clone(), CASE_INTERVAL_MS, &rows)
+            .map_err(|e| err(e.to_string()))
+    }
+
+    /// The series through the row view of the CSV's decimals (what `series` must equal).
+    #[cfg(test)]
+    fn series_from_klines(&self) -> KlineSeries {
+        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
+        let kl: Vec<data::Kline> = self
+            .bars
+            .iter()
+            .map(|b| data::Kline {
                 open_time_ms: b.t,
                 open: spec.price(b.o),
                 high: spec.price(b.h),
@@ -456,14 +482,7 @@ impl CaseSpec {
                 taker_buy_quote_volume: Decimal::ZERO,
             })
             .collect();
-        KlineSeries::from_klines(self.symbol.clone(), CASE_INTERVAL_MS, &kl).map_err(|e| {
-            ScenarioError {
-                file: "<case>".into(),
-                line: 0,
-                field: "bars".into(),
-                msg: e.to_string(),
-            }
-        })
+        KlineSeries::from_klines(self.symbol.clone(), CASE_INTERVAL_MS, &kl).unwrap()
     }
 
     /// The scenario file of this case; `csv_name` is the kline file beside it.
@@ -754,5 +773,39 @@ mod tests {
             );
         }
         assert!(manual > 100 && targeted > 100 && restarts > 100);
+    }
+
+    /// Bars built from ticks are the series the written CSV's decimals give, for generated paths
+    /// and for windows of every built-in symbol's real data (gaps included).
+    #[test]
+    fn series_equals_klines() {
+        for i in 0..2000u64 {
+            let mut rng = StreamRng::new(draw(9, Stream::Explore, i), Stream::Explore);
+            let c = CaseSpec::draw_for(&mut rng, &[], false, None);
+            assert_eq!(c.series().unwrap(), c.series_from_klines(), "case {i}");
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/binance-um/klines");
+        let mut files = Vec::new();
+        for sym in ["AVAXUSDT", "FILUSDT", "LINKUSDT", "NEARUSDT"] {
+            if let Ok(rd) = std::fs::read_dir(dir.join(sym).join("1m")) {
+                let mut f: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+                f.sort();
+                files.extend(f.into_iter().take(1));
+            }
+        }
+        let pools = load_pools(&files).unwrap();
+        for p in &pools {
+            let c = CaseSpec {
+                symbol: p.symbol.clone(),
+                bars: p.bars.clone(),
+                ..CaseSpec::draw_for(
+                    &mut StreamRng::new(draw(9, Stream::Explore, 0), Stream::Explore),
+                    &[],
+                    false,
+                    None,
+                )
+            };
+            assert_eq!(c.series().unwrap(), c.series_from_klines(), "{}", p.symbol);
+        }
     }
 }
