@@ -397,6 +397,61 @@ impl CaseSpec {
         c
     }
 
+    /// The generator kinds this case drew (each counted once per case in the explore report's
+    /// case mix): position mode, monitor, signal actions, duplicates, manual closes, restarts,
+    /// random and targeted faults.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut k = vec![if self.hedge {
+            "hedge mode"
+        } else {
+            "one-way mode"
+        }];
+        k.push(if self.stream {
+            "stream monitor"
+        } else {
+            "poll monitor"
+        });
+        for (a, name) in [
+            (Action::Buy, "buy signal"),
+            (Action::Sell, "sell signal"),
+            (Action::Close, "close signal"),
+            (Action::Hold, "hold signal"),
+        ] {
+            if self.signals.iter().any(|g| g.action == a) {
+                k.push(name);
+            }
+        }
+        if self.signals.windows(2).any(|w| {
+            w[0].action == w[1].action
+                && w[0].qty_steps == w[1].qty_steps
+                && w[0].sl_ticks == w[1].sl_ticks
+                && w[0].tp_ticks == w[1].tp_ticks
+        }) {
+            k.push("duplicate signal");
+        }
+        if !self.manual.is_empty() {
+            k.push("manual close");
+        }
+        if !self.faults.restarts_ms.is_empty() {
+            k.push("restart");
+        }
+        let f = &self.faults;
+        if f.rate_limit_ppm
+            | f.timeout_ppm
+            | f.server_error_ppm
+            | f.cancel_unknown_ppm
+            | f.poll_error_ppm
+            | f.stream_drop_ppm
+            > 0
+        {
+            k.push("random faults");
+        }
+        if !f.targeted.is_empty() {
+            k.push("targeted fault");
+        }
+        k
+    }
+
     /// Size for reports: (bars, signals + manual closes, fault kinds + restarts + targeted).
     pub fn size(&self) -> (usize, usize, usize) {
         let f = &self.faults;
