@@ -1448,6 +1448,7 @@ mod with_sim {
             monitor,
             strategy: None,
             deliveries: Vec::new(),
+            external: Vec::new(),
         };
         let out = run(mx, eng, signals, manual, &sim);
         let check = CheckConfig {
@@ -1517,6 +1518,7 @@ mod with_sim {
                     at: TimeMs(trigger - lead),
                     symbol: SYM.into(),
                     position_side: PositionSide::Long,
+                    amount: Default::default(),
                 }];
                 let (out, check) = sim_run(&Setup::new(profile), &[buy(at(0, 30))], &manual);
                 let v = Checker::check_log(check, &out.log, out.span.1);
@@ -1573,6 +1575,7 @@ mod with_sim {
             at: TimeMs(at(2, 0)),
             symbol: SYM.into(),
             position_side: PositionSide::Long,
+            amount: Default::default(),
         }];
         let v = violations(&Setup::new(REF), &sigs[..1], &manual);
         assert!(v.is_empty(), "{v:?}");

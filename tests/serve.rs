@@ -955,6 +955,33 @@ fn replay_parity_random_faults() {
 }
 
 #[test]
+fn replay_parity_external_acts() {
+    // acts behind the engine's back are performed by the venue session at their times, so the
+    // wire's user stream carries the same CANCELED / EXPIRED / adl_autoclose events
+    let extra = "\n[[external]]\nat = \"2026-02-02T12:00\"\nact = \"cancel_leg\"\npair = \"latest\"\nleg = \"stop_loss\"\n\
+                 [[external]]\nat = \"2026-02-03T12:00:00.250\"\nact = \"expire_leg\"\npair = \"latest\"\nleg = \"both\"\n\
+                 [[external]]\nat = \"2026-02-04T12:00\"\nact = \"adl\"\nfraction = 0.5\nposition_side = \"LONG\"\n\
+                 [[external]]\nat = \"2026-02-05T12:00\"\nact = \"adl\"\nfraction = 0.5\nposition_side = \"SHORT\"\n";
+    // the acts do act in the run (so the parity is not vacuous)
+    let name = "hedge-stream-link.toml";
+    let d = tmp("external-precheck");
+    let file = d.join(name);
+    let text = portable(&std::fs::read_to_string(scenario(name)).unwrap()) + extra;
+    std::fs::write(&file, &text).unwrap();
+    let run = ocosim::scenario::load(&file).unwrap().run();
+    let acted = run
+        .output
+        .log
+        .records()
+        .iter()
+        .filter(|r| matches!(r.event, Event::External { acted: true, .. }))
+        .count();
+    assert!(acted >= 3, "{acted} acts acted");
+    let _ = std::fs::remove_dir_all(&d);
+    replay_parity("external", name, extra);
+}
+
+#[test]
 fn replay_parity_legacy_with_scheduled_faults() {
     // timeouts and 5xx on writes in the first days (by time and endpoint: independent of reads)
     replay_parity(

@@ -31,6 +31,16 @@ pub fn warnings(sc: &Scenario) -> Vec<String> {
             ));
         }
     }
+    for a in &sc.sim.external {
+        if outside(a.at.0) {
+            out.push(format!(
+                "external[{}] at {} is outside the data ({window}): it never happens",
+                a.index,
+                fmt_time_ms(a.at.0)
+            ));
+        }
+    }
+    out.extend(external_pair_warnings(sc));
     for (i, &r) in sc.sim.faults.restarts_ms.iter().enumerate() {
         if outside(r) {
             out.push(format!(
@@ -55,6 +65,35 @@ pub fn warnings(sc: &Scenario) -> Vec<String> {
                 "faults.scheduled[{i}]: window {} → {} is outside the data ({window}): it {what}",
                 fmt_time_ms(f.from_ms),
                 fmt_time_ms(f.to_ms)
+            ));
+        }
+    }
+    out
+}
+
+/// Leg acts that can never hit: a pair beyond the signals that could open it, or one whose
+/// position cannot have been opened yet at the act's time (no `buy`/`sell` delivered by then
+/// could be its Nth).
+fn external_pair_warnings(sc: &Scenario) -> Vec<String> {
+    use crate::engine::Action;
+    use crate::sim::external::{ActKind, PairSel};
+    let mut out = Vec::new();
+    for a in &sc.sim.external {
+        let PairSel::Nth(n) = a.pair else { continue };
+        if a.kind == ActKind::Adl {
+            continue;
+        }
+        let before = sc
+            .signals
+            .iter()
+            .filter(|s| matches!(s.action, Action::Buy | Action::Sell) && s.timestamp <= a.at)
+            .count();
+        let built_in = sc.sim.strategy.is_some();
+        if !built_in && (n as usize) > before {
+            out.push(format!(
+                "external[{}] names pair {n}, but only {before} buy/sell signal(s) come by {}: it can never hit",
+                a.index,
+                fmt_time_ms(a.at.0)
             ));
         }
     }

@@ -12,12 +12,15 @@ use serde_json::json;
 pub fn lines(sc: &Scenario) -> Vec<String> {
     let mut items: Vec<(i64, u8, serde_json::Value)> = Vec::new();
     for m in &sc.manual {
-        items.push((
-            m.at.0,
-            0,
-            json!({"kind": "manual_close", "at": m.at.0, "symbol": m.symbol,
-                   "position_side": m.position_side}),
-        ));
+        let mut v = json!({"kind": "manual_close", "at": m.at.0, "symbol": m.symbol,
+                   "position_side": m.position_side});
+        // a partial close says how much (a whole close keeps its old shape)
+        match m.amount {
+            crate::engine::CloseAmount::Whole => {}
+            crate::engine::CloseAmount::Quantity(q) => v["quantity"] = json!(q),
+            crate::engine::CloseAmount::Fraction(f) => v["fraction"] = json!(f),
+        }
+        items.push((m.at.0, 0, v));
     }
     for s in &sc.signals {
         items.push((

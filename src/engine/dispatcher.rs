@@ -202,7 +202,12 @@ impl Engine {
             return match self.sw.close_action {
                 CloseAction::InvalidSide => res("failed", "Invalid order side: close".into()),
                 CloseAction::ClosePosition => {
-                    let outs = self.manual_close(&sig.symbol, PositionSide::Both, ex);
+                    let outs = self.manual_close(
+                        &sig.symbol,
+                        PositionSide::Both,
+                        super::CloseAmount::Whole,
+                        ex,
+                    );
                     res("executed", outs)
                 }
             };
@@ -903,6 +908,7 @@ impl Engine {
         &mut self,
         symbol: &str,
         ps: PositionSide,
+        amount: super::CloseAmount,
         ex: &mut E,
     ) -> String {
         let mut dirs = match ps {
@@ -943,7 +949,7 @@ impl Engine {
         }
         let mut out = Vec::new();
         for d in dirs {
-            let qty = qty_of(self, d);
+            let qty = amount.of(qty_of(self, d));
             let o = self.close_with_cleanup(ex, symbol, d, Some(qty), "manual");
             let text = format!(
                 "manual close {symbol} {} qty {qty}: {}",

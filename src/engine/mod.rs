@@ -226,6 +226,36 @@ pub struct Engine {
     broker_ids: u64,
 }
 
+/// How much of a position a manual close takes (`[[manual_closes]]` `quantity` / `fraction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseAmount {
+    /// All of it (the default).
+    #[default]
+    Whole,
+    /// This quantity (nothing when the engine believes the side is flat).
+    Quantity(Decimal),
+    /// This fraction (0 < f ≤ 1) of the quantity the engine would close.
+    Fraction(Decimal),
+}
+
+impl CloseAmount {
+    /// The quantity to send, given the engine's notion `full` of the whole.
+    pub fn of(self, full: Decimal) -> Decimal {
+        match self {
+            CloseAmount::Whole => full,
+            CloseAmount::Quantity(_) if full.is_zero() => full,
+            CloseAmount::Quantity(q) => q,
+            CloseAmount::Fraction(f) => (full * f).normalize(),
+        }
+    }
+
+    /// True for the default (a whole close).
+    pub fn is_whole(&self) -> bool {
+        *self == CloseAmount::Whole
+    }
+}
+
 impl Engine {
     /// A fresh engine with these switches and settings.
     pub fn new(switches: Switches, cfg: EngineConfig) -> Engine {
@@ -253,8 +283,21 @@ impl Engine {
     /// A manual close of one position side (`close_position_with_cleanup`), with the engine's own
     /// notion of the quantity (`manual_close_qty`).
     pub fn on_manual_close<E: Exchange>(&mut self, symbol: &str, ps: PositionSide, ex: &mut E) {
+        self.on_manual_close_part(symbol, ps, CloseAmount::Whole, ex);
+    }
+
+    /// A manual close of part of a position side: `amount` of the engine's own notion of the
+    /// quantity (a fraction of it, or a quantity as given), through the same
+    /// `close_position_with_cleanup` as a whole close.
+    pub fn on_manual_close_part<E: Exchange>(
+        &mut self,
+        symbol: &str,
+        ps: PositionSide,
+        amount: CloseAmount,
+        ex: &mut E,
+    ) {
         self.st.stable = false;
-        self.manual_close(symbol, ps, ex);
+        self.manual_close(symbol, ps, amount, ex);
     }
 
     /// A user-data-stream event reached the engine (only with `monitor = stream`).

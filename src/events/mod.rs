@@ -354,6 +354,20 @@ pub enum Event {
         /// Text.
         text: String,
     },
+    /// Something done to the account behind the engine's back (`[[external]]`: a leg cancelled
+    /// or expired by someone else, an ADL); the exchange events it caused follow it.
+    External {
+        /// Index in the scenario's `[[external]]` list.
+        index: usize,
+        /// `cancel_leg`, `expire_leg` or `adl`.
+        act: String,
+        /// What it aimed at (`pair 2 stop_loss`, `LONG position, fraction 0.5`).
+        target: String,
+        /// What it did, or why it did nothing.
+        outcome: String,
+        /// False when it found nothing to act on (a no-op that changed nothing).
+        acted: bool,
+    },
     /// Engine annotation.
     Engine(EngineEvent),
 }

@@ -73,6 +73,28 @@ impl MockExchange {
         reduce: bool,
         reason: AccountReason,
     ) -> FillOutcome {
+        let rate = if reason == AccountReason::Liquidation {
+            self.spec.liquidation_fee
+        } else if maker {
+            self.cfg.maker_fee
+        } else {
+            self.cfg.taker_fee
+        };
+        self.book_fill_at_rate(side, ps, qty, price, reduce, reason, rate)
+    }
+
+    /// As [`Self::book_fill`], with the fee rate given (an ADL charges none).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn book_fill_at_rate(
+        &mut self,
+        side: Side,
+        ps: PositionSide,
+        qty: i64,
+        price: i64,
+        reduce: bool,
+        reason: AccountReason,
+        rate: Decimal,
+    ) -> FillOutcome {
         let mut qty = qty;
         if reduce || (ps != PositionSide::Both && Self::is_closing_side(side, ps)) {
             qty = qty.min(self.reducible(side, ps));
@@ -86,13 +108,6 @@ impl MockExchange {
         }
         let px = self.spec.price(price);
         let q = self.spec.qty(qty);
-        let rate = if reason == AccountReason::Liquidation {
-            self.spec.liquidation_fee
-        } else if maker {
-            self.cfg.maker_fee
-        } else {
-            self.cfg.taker_fee
-        };
         let fee = px * q * rate;
         let i = ps_idx(ps);
         let delta = side.sign() * qty;

@@ -32,10 +32,12 @@
 //!
 //! Known limits: one traded symbol per run; no order book depth (fills at the path price plus
 //! configured slippage); trailing stops track the trade price whatever their working type; no
-//! -2027 (notional above the leverage's bracket cap); no ADL.
+//! -2027 (notional above the leverage's bracket cap); ADL only when a scenario says so
+//! (`external`: `[[external]] act = "adl"`), never from the account's own state.
 
 pub mod account;
 pub mod codes;
+pub mod external;
 pub mod intrabar;
 pub mod margin;
 pub(crate) mod mark;

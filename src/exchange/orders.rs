@@ -880,13 +880,18 @@ impl MockExchange {
             Ok(k) => k,
             Err(e) => return self.reject(e),
         };
+        self.cancel_order_at(k);
+        Ok(self.order_info(k))
+    }
+
+    /// Cancels live order `k` (book index): `x=CANCELED X=CANCELED`, as `DELETE` does.
+    pub(crate) fn cancel_order_at(&mut self, k: usize) {
         self.end_order(
             k,
             OrderStatus::Canceled,
             ExecType::Canceled,
             ExpiryReason::None,
         );
-        Ok(self.order_info(k))
     }
 
     /// DELETE /fapi/v1/algoOrder: -2011 for unknown or no longer open algo orders.

@@ -570,7 +570,11 @@ impl Checker {
                 self.stop_expired(now, key.clone(), leg);
             }
         }
-        if o.exec_type == ExecType::Calculated && o.order_type == OrderType::Liquidation {
+        // an ADL (`adl_autoclose`) is no liquidation: the stop was not beyond anything
+        if o.exec_type == ExecType::Calculated
+            && o.order_type == OrderType::Liquidation
+            && o.client_order_id != crate::exchange::external::ADL_CLIENT_ID
+        {
             self.check_liquidation(o, &key, now);
         }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {

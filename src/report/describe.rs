@@ -328,6 +328,16 @@ pub fn describe_event(ev: &Event) -> String {
             dec(*price)
         ),
         Event::Warning { code, text } => format!("warning {code}: {text}"),
+        Event::External {
+            index,
+            act,
+            target,
+            outcome,
+            acted,
+        } => {
+            let noop = if *acted { "" } else { " (no-op)" };
+            format!("behind the engine's back: external[{index}] {act} {target}: {outcome}{noop}")
+        }
         Event::Engine(e) => engine(e),
     };
     // one line, whatever the free-text fields held

@@ -381,7 +381,9 @@ pub fn summarize(info: &RunInfo, log: &EventLog, violations: &[Violation]) -> Su
         match &r.event {
             // orders the engine placed: not an algo order's child, not a liquidation
             Event::OrderTradeUpdate(o)
-                if o.from_algo.is_none() && !o.client_order_id.starts_with("autoclose-") =>
+                if o.from_algo.is_none()
+                    && !o.client_order_id.starts_with("autoclose-")
+                    && o.client_order_id != crate::exchange::external::ADL_CLIENT_ID =>
             {
                 order_ids.insert(o.order_id);
             }
@@ -712,7 +714,7 @@ fn is_trade_record(r: &crate::events::EventRecord) -> bool {
                 | EngineEvent::PairPlaced { .. }
                 | EngineEvent::PairDropped { .. }
         ),
-        Event::Warning { .. } => true,
+        Event::Warning { .. } | Event::External { .. } => true,
         _ => false,
     }
 }

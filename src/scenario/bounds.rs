@@ -481,7 +481,15 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
     }
     for (i, m) in raw.manual_closes.iter().enumerate() {
         time(&s, &format!("manual_closes[{i}].at"), &m.at)?;
+        part(
+            &s,
+            &format!("manual_closes[{i}]"),
+            m.quantity,
+            m.fraction,
+            false,
+        )?;
     }
+    external(&s, raw)?;
     // [faults]
     let fl = &raw.faults;
     for (k, v) in [
@@ -528,6 +536,157 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
     // [invariants]
     if let Some(r) = raw.invariants.reaction_ms {
         int(&s, "invariants.reaction_ms", r, 0, MAX_REACTION_MS)?;
+    }
+    Ok(())
+}
+
+/// `quantity` / `fraction` of a partial act at `p` (a manual close, or an ADL when `required`):
+/// at most one (exactly one when `required`), `0 < quantity <= 10^9`, `0 < fraction <= 1`.
+fn part(
+    s: &Site,
+    p: &str,
+    quantity: Option<Decimal>,
+    fraction: Option<Decimal>,
+    required: bool,
+) -> Result<(), ScenarioError> {
+    match (quantity, fraction) {
+        (Some(_), Some(_)) => {
+            return Err(s.err(
+                &format!("{p}.fraction"),
+                "give `quantity` or `fraction`, not both",
+            ))
+        }
+        (None, None) if required => {
+            return Err(s.err(
+                p,
+                "an ADL needs `quantity = \"…\"` or `fraction = 0.5` (how much of the position it takes)",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(q) = quantity {
+        dec(
+            s,
+            &format!("{p}.quantity"),
+            q,
+            End::Excl(0, 0),
+            End::Incl(MAX_QTY, 0),
+            "",
+        )?;
+    }
+    if let Some(f) = fraction {
+        dec(
+            s,
+            &format!("{p}.fraction"),
+            f,
+            End::Excl(0, 0),
+            End::Incl(1, 0),
+            "a fraction of the position, 1 = all of it",
+        )?;
+    }
+    Ok(())
+}
+
+/// `[[external]]`: each act's time, its target and only the keys its act takes.
+fn external(s: &Site, raw: &ScenarioFile) -> Result<(), ScenarioError> {
+    use crate::sim::external::ActKind;
+    use crate::types::PositionSide;
+    for (i, x) in raw.external.iter().enumerate() {
+        let p = format!("external[{i}]");
+        time(s, &format!("{p}.at"), &x.at)?;
+        if let Some(sym) = &x.symbol {
+            if sym.is_empty() || sym.len() > 32 || !sym.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(s.err(
+                    &format!("{p}.symbol"),
+                    format!(
+                        "`{}` is not a symbol (1–32 letters and digits)",
+                        sym.escape_debug()
+                    ),
+                ));
+            }
+        }
+        let act = x.act.as_str();
+        let not_for = |key: &str, goes: &str| {
+            s.err(
+                &format!("{p}.{key}"),
+                format!("`{key}` does not go with act = \"{act}\" ({goes})"),
+            )
+        };
+        match x.act {
+            ActKind::CancelLeg | ActKind::ExpireLeg => {
+                for (key, given) in [
+                    ("quantity", x.quantity.is_some()),
+                    ("fraction", x.fraction.is_some()),
+                    ("position_side", x.position_side.is_some()),
+                ] {
+                    if given {
+                        return Err(not_for(key, "a leg act takes `pair` and `leg`"));
+                    }
+                }
+                match &x.pair {
+                    None => {
+                        return Err(s.err(
+                            &p,
+                            format!("act = \"{act}\" needs `pair = N` (the Nth position opened, from 1) or `pair = \"latest\"`"),
+                        ))
+                    }
+                    Some(super::PairSpec::Nth(n)) => {
+                        int(s, &format!("{p}.pair"), *n, 1, MAX_QTY)?;
+                    }
+                    Some(super::PairSpec::Name(n)) if n == "latest" => {}
+                    Some(super::PairSpec::Name(n)) => {
+                        return Err(s.err(
+                            &format!("{p}.pair"),
+                            format!("`{}`: give a pair number (1, 2, …) or \"latest\"", n.escape_debug()),
+                        ))
+                    }
+                }
+                if x.leg.is_none() {
+                    return Err(s.err(
+                        &p,
+                        format!("act = \"{act}\" needs `leg = \"stop_loss\"`, `\"take_profit\"` or `\"both\"`"),
+                    ));
+                }
+            }
+            ActKind::Adl => {
+                if x.pair.is_some() {
+                    return Err(not_for(
+                        "pair",
+                        "an ADL takes `quantity` or `fraction`, and `position_side` in hedge mode",
+                    ));
+                }
+                if x.leg.is_some() {
+                    return Err(not_for(
+                        "leg",
+                        "an ADL takes `quantity` or `fraction`, and `position_side` in hedge mode",
+                    ));
+                }
+                part(s, &p, x.quantity, x.fraction, true)?;
+                let hedge = raw.exchange.position_mode == crate::types::PositionMode::Hedge;
+                match (hedge, x.position_side) {
+                    (true, Some(PositionSide::Long | PositionSide::Short)) => {}
+                    (true, Some(PositionSide::Both)) => {
+                        return Err(s.err(
+                            &format!("{p}.position_side"),
+                            "BOTH is the one-way position; in hedge mode give LONG or SHORT",
+                        ))
+                    }
+                    (true, None) => {
+                        return Err(s.err(
+                            &p,
+                            "in hedge mode an ADL needs `position_side = \"LONG\"` or `\"SHORT\"`",
+                        ))
+                    }
+                    (false, Some(PositionSide::Long | PositionSide::Short)) => {
+                        return Err(s.err(
+                            &format!("{p}.position_side"),
+                            "one-way mode has only the BOTH position (omit `position_side`)",
+                        ))
+                    }
+                    (false, _) => {}
+                }
+            }
+        }
     }
     Ok(())
 }

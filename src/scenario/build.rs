@@ -560,9 +560,15 @@ fn build_inner(
             at: TimeMs(t),
             symbol: symbol.clone(),
             position_side: m.position_side,
+            amount: match (m.quantity, m.fraction) {
+                (Some(q), _) => crate::engine::CloseAmount::Quantity(q),
+                (None, Some(f)) => crate::engine::CloseAmount::Fraction(f),
+                (None, None) => crate::engine::CloseAmount::Whole,
+            },
         });
     }
     manual.sort_by_key(|m| m.at);
+    let external = external_acts(&site, &raw, &symbol)?;
     let lat = &raw.latency;
     let reaction = raw.invariants.reaction_ms.unwrap_or_else(|| {
         default_reaction_ms(eng.poll_interval_ms, eng.error_backoff_ms, lat, &raw.faults)
@@ -585,6 +591,7 @@ fn build_inner(
         monitor: eng.monitor,
         strategy,
         deliveries,
+        external,
     };
     // a plain name (bounds::validate)
     let name = raw.name.clone().unwrap_or_else(|| {
@@ -637,6 +644,43 @@ fn build_inner(
             }
         },
     })
+}
+
+/// The `[[external]]` acts (shapes checked by `bounds::validate`), sorted by time then file order.
+fn external_acts(
+    site: &bounds::Site,
+    raw: &ScenarioFile,
+    symbol: &str,
+) -> Result<Vec<sim::external::ExternalAct>, ScenarioError> {
+    use sim::external::{AdlAmount, ExternalAct, LegSel, PairSel};
+    let mut out = Vec::new();
+    for (i, x) in raw.external.iter().enumerate() {
+        let p = format!("external[{i}]");
+        let t = bounds::time(site, &format!("{p}.at"), &x.at)?;
+        if let Some(s) = x.symbol.as_deref().filter(|s| *s != symbol) {
+            return Err(site.err(
+                &format!("{p}.symbol"),
+                format!("`{s}` is not the symbol this scenario trades (`{symbol}`)"),
+            ));
+        }
+        out.push(ExternalAct {
+            index: i,
+            at: TimeMs(t),
+            kind: x.act,
+            pair: match &x.pair {
+                Some(PairSpec::Nth(n)) => PairSel::Nth(u32::try_from(*n).unwrap_or(u32::MAX)),
+                _ => PairSel::Latest,
+            },
+            leg: x.leg.unwrap_or(LegSel::Both),
+            amount: match (x.quantity, x.fraction) {
+                (Some(q), _) => AdlAmount::Quantity(q),
+                (None, f) => AdlAmount::Fraction(f.unwrap_or(Decimal::ONE)),
+            },
+            position_side: x.position_side.unwrap_or(PositionSide::Both),
+        });
+    }
+    out.sort_by_key(|a| (a.at, a.index));
+    Ok(out)
 }
 
 /// The default reaction window: one monitoring cycle (poll interval + error backoff), 4 s of

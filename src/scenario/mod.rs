@@ -81,6 +81,9 @@ pub struct ScenarioFile {
     /// Manual closes.
     #[serde(default)]
     pub manual_closes: Vec<ManualCloseSpec>,
+    /// Things that happen behind the engine's back (`[[external]]`, see [`crate::sim::external`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalSpec>,
     /// Faults.
     #[serde(default)]
     pub faults: Faults,
@@ -361,6 +364,72 @@ pub struct ManualCloseSpec {
     pub at: String,
     /// LONG, SHORT or BOTH.
     pub position_side: crate::types::PositionSide,
+    /// Close this quantity only (a partial close; not with `fraction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+    /// Close this fraction (0 < f ≤ 1) of what the engine would close (not with `quantity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<Decimal>,
+}
+
+/// One `[[external]]` entry: an act behind the engine's back at a time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalSpec {
+    /// When (venue time).
+    pub at: String,
+    /// The symbol (optional: a scenario trades one symbol; when given it must be that one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// `cancel_leg`, `expire_leg` or `adl`.
+    pub act: crate::sim::external::ActKind,
+    /// Leg acts: `N` (the Nth pair, 1-based) or `"latest"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<PairSpec>,
+    /// Leg acts: `stop_loss`, `take_profit` or `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leg: Option<crate::sim::external::LegSel>,
+    /// ADL: the quantity taken (not with `fraction`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<Decimal>,
+    /// ADL: the fraction of the position taken, 0 < f ≤ 1 (not with `quantity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<Decimal>,
+    /// ADL: `LONG` or `SHORT` (hedge mode, required); `BOTH` or absent in one-way mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_side: Option<crate::types::PositionSide>,
+}
+
+/// `pair = 2` or `pair = "latest"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PairSpec {
+    /// The Nth pair.
+    Nth(i64),
+    /// A name (`latest`).
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for PairSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PairSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a pair number (1, 2, …) or \"latest\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PairSpec, E> {
+                Ok(PairSpec::Nth(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PairSpec, E> {
+                Ok(PairSpec::Nth(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PairSpec, E> {
+                Ok(PairSpec::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[invariants]`

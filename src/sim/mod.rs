@@ -15,6 +15,7 @@
 //! trigger, no fault that could hit it), is skipped arithmetically: it would have read the same
 //! answer and changed nothing. `skip_idle_polls = false` turns this off; both give the same log.
 
+pub mod external;
 pub mod rng;
 pub mod strategy;
 pub mod target;
@@ -27,7 +28,7 @@ use crate::exchange::{ExchangeStats, MockExchange};
 use crate::types::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use venue::{call_fault, call_jitter, sync_until};
+use venue::{call_fault, call_jitter};
 pub use venue::{Answered, TracedCall, Venue};
 
 /// Network latencies, in milliseconds.
@@ -147,6 +148,9 @@ pub struct ManualClose {
     pub symbol: String,
     /// Which position side.
     pub position_side: PositionSide,
+    /// How much (default: all of it).
+    #[serde(default, skip_serializing_if = "crate::engine::CloseAmount::is_whole")]
+    pub amount: crate::engine::CloseAmount,
 }
 
 /// Simulator settings.
@@ -167,6 +171,9 @@ pub struct SimConfig {
     /// When each signal reaches the engine, in the order of the signals (sorted); empty: each
     /// at its own timestamp. A later delivery makes a stale signal (`delivered_at`, `delay_ms`).
     pub deliveries: Vec<TimeMs>,
+    /// Acts behind the engine's back (`[[external]]`), sorted by time then file order; the venue
+    /// performs them (see [`external`]).
+    pub external: Vec<external::ExternalAct>,
 }
 
 /// Counters of the loop.
@@ -528,6 +535,8 @@ fn run_inner(
                 manual.get(mi).map(|m| m.at),
                 deliver(si),
                 strat.as_ref().and_then(|s| s.next_check(&v.ex)),
+                // an act behind the engine's back changes what a pass would see
+                v.next_external(),
             ]
             .into_iter()
             .flatten()
@@ -535,7 +544,7 @@ fn run_inner(
             .unwrap_or(end)
             .min(end);
             // the walk must stand at the pass start to look ahead from there
-            if sync_until(&mut v.ex, &mut v.feed, cfg, t) {
+            if v.sync_until(t) {
                 continue;
             }
             if version_after_pass == Some(v.ex.version()) && v.feed.queue.is_empty() {
@@ -608,7 +617,7 @@ fn run_inner(
                 }
             }
         }
-        if item != Item::Stream && sync_until(&mut v.ex, &mut v.feed, cfg, t) {
+        if item != Item::Stream && v.sync_until(t) {
             // a stream event is due first: pick again
             continue;
         }
@@ -653,7 +662,7 @@ fn run_inner(
             Item::Manual => {
                 let m = &manual[mi];
                 mi += 1;
-                engine.on_manual_close(&m.symbol, m.position_side, &mut client);
+                engine.on_manual_close_part(&m.symbol, m.position_side, m.amount, &mut client);
             }
             Item::Signal => {
                 let s = &signals[si];

@@ -691,6 +691,40 @@ impl Targeting {
         }
     }
 
+    /// The live protective legs (stop-loss or take-profit) of pair `sel` at the venue now, as
+    /// (algo book?, book index, leg, pair), in placement order (`sim::external`).
+    pub fn live_legs(
+        &self,
+        ex: &MockExchange,
+        sel: super::external::PairSel,
+    ) -> Vec<(bool, usize, Leg, u32)> {
+        let live: Vec<(bool, usize, Leg, u32)> = self
+            .roles
+            .iter()
+            .filter(|(_, (leg, _))| matches!(leg, Leg::StopLoss | Leg::TakeProfit))
+            .filter(|((algo, k), _)| {
+                if *algo {
+                    ex.algo_live(*k)
+                } else {
+                    ex.order_live(*k)
+                }
+            })
+            .map(|(&(algo, k), &(leg, pair))| (algo, k, leg, pair))
+            .collect();
+        let pair = match sel {
+            super::external::PairSel::Nth(n) => n,
+            super::external::PairSel::Latest => match live.iter().map(|l| l.3).max() {
+                Some(p) => p,
+                None => return Vec::new(),
+            },
+        };
+        let mut out: Vec<_> = live.into_iter().filter(|l| l.3 == pair).collect();
+        // placement order across both books: by the venue's own ids (orders and algo orders
+        // are numbered separately; an order's index orders it within its book)
+        out.sort_by_key(|l| (l.1, l.0));
+        out
+    }
+
     /// The first target that matches this call and has hits left; its hit is counted.
     pub fn hit(&mut self, ep: Endpoint, nth: u64, role: Option<Role>) -> Option<usize> {
         for (i, t) in self.targets.iter().enumerate() {

@@ -236,6 +236,8 @@ pub struct Venue {
     pub(crate) feed: Feed,
     /// Targeted faults and what the venue knows to match them (roles, counts).
     pub(crate) targets: Targeting,
+    /// Index of the next act behind the engine's back (`cfg.external`) to perform.
+    pub(crate) ext_next: usize,
 }
 
 impl Venue {
@@ -247,6 +249,7 @@ impl Venue {
             ex,
             cfg,
             call_no: 0,
+            ext_next: 0,
             feed: Feed {
                 log: EventLog::with_capacity(log_capacity),
                 ..Feed::default()
@@ -255,13 +258,24 @@ impl Venue {
     }
 
     /// Walks the exchange to `t`, moving its events into the log and the stream queue.
+    /// Acts behind the engine's back (`sim::external`) due by `t` are performed at their times.
     pub fn sync(&mut self, t: TimeMs) {
+        while let Some(at) = self.external_due(t) {
+            sync(&mut self.ex, &mut self.feed, &self.cfg, at);
+            self.perform_next_external();
+        }
         sync(&mut self.ex, &mut self.feed, &self.cfg, t);
     }
 
     /// As [`Venue::sync`], but when user-stream events are queued stops as soon as one is due
     /// before `t`; true when it stopped early.
     pub fn sync_until(&mut self, t: TimeMs) -> bool {
+        while let Some(at) = self.external_due(t) {
+            if sync_until(&mut self.ex, &mut self.feed, &self.cfg, at) {
+                return true;
+            }
+            self.perform_next_external();
+        }
         sync_until(&mut self.ex, &mut self.feed, &self.cfg, t)
     }
 
@@ -357,7 +371,8 @@ impl Venue {
         let mut cached: Option<RequestParams> = None;
         let mut role = None;
         let mut targeted = None;
-        if self.targets.active() {
+        // roles are also what acts behind the engine's back aim at (`sim::external`)
+        if self.targets.active() || !self.cfg.external.is_empty() {
             let nth = self.targets.count(ep);
             if matches!(ep, Endpoint::NewOrder | Endpoint::NewAlgoOrder) {
                 cached = params.take().map(|f| f());
