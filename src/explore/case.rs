@@ -43,6 +43,32 @@ pub struct CaseSignal {
     pub sl_ticks: Option<i64>,
     /// Take-profit price (ticks).
     pub tp_ticks: Option<i64>,
+    /// Entry order type other than market (`limit`, `stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_type: Option<String>,
+    /// The signal's own price (ticks): a LIMIT's price, a STOP's trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_ticks: Option<i64>,
+    /// `position_size_pct` in basis points (100 = 0.01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_pct_bp: Option<i64>,
+}
+
+/// An act behind the engine's back (`[[external]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseExternal {
+    /// Time (ms).
+    pub at_ms: i64,
+    /// `cancel_leg`, `expire_leg` or `adl`.
+    pub act: String,
+    /// Leg acts: the Nth pair (0: `"latest"`).
+    pub pair: i64,
+    /// Leg acts: `stop_loss`, `take_profit` or `both`.
+    pub leg: String,
+    /// ADL: the percentage of the position taken (1–100).
+    pub pct: i64,
+    /// ADL in hedge mode: the side.
+    pub position_side: Option<PositionSide>,
 }
 
 /// A complete case.
@@ -73,6 +99,12 @@ pub struct CaseSpec {
     pub faults: Faults,
     /// Run seed.
     pub seed: u64,
+    /// Partial manual closes (ms, side, percentage of what the engine would close, 1–99).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<(i64, PositionSide, i64)>,
+    /// Acts behind the engine's back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<CaseExternal>,
 }
 
 mod bars_serde {
@@ -124,6 +156,49 @@ fn draw_targeted(rng: &mut StreamRng) -> TargetedFault {
         answer,
         reached: answer.outcome_unknown() && rng.below(2) == 0,
         msg: None,
+    }
+}
+
+/// The draws the scenario language's #16 acts added (after every earlier draw, so existing cases
+/// keep their values): LIMIT and STOP entries at their own price (resting or marketable, the
+/// trigger on either side), `position_size_pct`, partial manual closes, a leg cancelled or
+/// expired behind the engine's back, an ADL reduction.
+fn draw_scenario_acts(rng: &mut StreamRng, c: &mut CaseSpec) {
+    let side = |rng: &mut StreamRng, hedge: bool| {
+        if !hedge {
+            PositionSide::Both
+        } else if rng.below(2) == 0 {
+            PositionSide::Long
+        } else {
+            PositionSide::Short
+        }
+    };
+    if rng.below(6) == 0 {
+        let bi = rng.below(c.bars.len() as u64) as usize;
+        let at = c.bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64;
+        let ps = side(rng, c.hedge);
+        c.partial.push((at, ps, 10 + rng.below(80) as i64));
+    }
+    if rng.below(4) == 0 {
+        for _ in 0..1 + rng.below(2) {
+            // while a signal's legs are live: a few seconds to a few minutes after it
+            let k = rng.below(c.signals.len() as u64) as usize;
+            let at = c.signals[k].at_ms + 1_000 + rng.below(180_000) as i64;
+            let act = ["cancel_leg", "cancel_leg", "expire_leg", "adl"][rng.below(4) as usize];
+            let pair = rng.below(3) as i64;
+            let leg = ["stop_loss", "take_profit", "both"][rng.below(3) as usize];
+            let pct = 10 + rng.below(91) as i64;
+            let ps = side(rng, c.hedge);
+            c.external.push(CaseExternal {
+                at_ms: at,
+                act: act.to_string(),
+                pair,
+                leg: leg.to_string(),
+                pct,
+                position_side: c.hedge.then_some(ps),
+            });
+        }
+        c.external.sort_by_key(|x| x.at_ms);
     }
 }
 
@@ -311,6 +386,9 @@ impl CaseSpec {
                 qty_steps,
                 sl_ticks: (rng.below(10) > 0).then_some(sl.max(1)),
                 tp_ticks: (rng.below(10) > 0).then_some(tp.max(1)),
+                order_type: None,
+                price_ticks: None,
+                size_pct_bp: None,
             });
         }
         // a duplicate of one signal: same second (the dispatcher's id), within the TTLs, or later
@@ -389,11 +467,14 @@ impl CaseSpec {
             ][rng.below(3) as usize],
             faults,
             seed: rng.next_u64() >> 1,
+            partial: Vec::new(),
+            external: Vec::new(),
         };
         // drawn last, so the draws above (and the cases they make) keep their values
         if rng.below(6) == 0 {
             c.faults.targeted.push(draw_targeted(rng));
         }
+        draw_scenario_acts(rng, &mut c);
         c
     }
 
@@ -432,6 +513,30 @@ impl CaseSpec {
         if !self.manual.is_empty() {
             k.push("manual close");
         }
+        for (t, name) in [("limit", "limit entry"), ("stop", "stop entry")] {
+            if self
+                .signals
+                .iter()
+                .any(|g| g.order_type.as_deref() == Some(t))
+            {
+                k.push(name);
+            }
+        }
+        if self.signals.iter().any(|g| g.size_pct_bp.is_some()) {
+            k.push("position_size_pct");
+        }
+        if !self.partial.is_empty() {
+            k.push("partial close");
+        }
+        for (a, name) in [
+            ("cancel_leg", "leg cancelled by someone else"),
+            ("expire_leg", "leg expired by the venue"),
+            ("adl", "ADL"),
+        ] {
+            if self.external.iter().any(|x| x.act == a) {
+                k.push(name);
+            }
+        }
         if !self.faults.restarts_ms.is_empty() {
             k.push("restart");
         }
@@ -468,7 +573,7 @@ impl CaseSpec {
         .count();
         (
             self.bars.len(),
-            self.signals.len() + self.manual.len(),
+            self.signals.len() + self.manual.len() + self.partial.len() + self.external.len(),
             kinds + f.restarts_ms.len() + f.targeted.len(),
         )
     }
@@ -555,7 +660,7 @@ impl CaseSpec {
             let _ = writeln!(s, "# {l}");
         }
         let _ = writeln!(s, "name = \"{name}\"\nseed = {}", self.seed);
-        if !self.manual.is_empty() {
+        if !self.manual.is_empty() || !self.partial.is_empty() {
             s.push_str("manual_closes = [\n");
             for (t, ps) in &self.manual {
                 let _ = writeln!(
@@ -563,6 +668,32 @@ impl CaseSpec {
                     "  {{ at = \"{t}\", position_side = \"{}\" }},",
                     ps.as_str()
                 );
+            }
+            for (t, ps, pct) in &self.partial {
+                let _ = writeln!(
+                    s,
+                    "  {{ at = \"{t}\", position_side = \"{}\", fraction = \"{}\" }},",
+                    ps.as_str(),
+                    Decimal::new(*pct, 2).normalize()
+                );
+            }
+            s.push_str("]\n");
+        }
+        if !self.external.is_empty() {
+            s.push_str("external = [\n");
+            for x in &self.external {
+                let _ = write!(s, "  {{ at = \"{}\", act = \"{}\"", x.at_ms, x.act);
+                if x.act == "adl" {
+                    let _ = write!(s, ", fraction = \"{}\"", Decimal::new(x.pct, 2).normalize());
+                    if let Some(ps) = x.position_side {
+                        let _ = write!(s, ", position_side = \"{}\"", ps.as_str());
+                    }
+                } else if x.pair == 0 {
+                    let _ = write!(s, ", pair = \"latest\", leg = \"{}\"", x.leg);
+                } else {
+                    let _ = write!(s, ", pair = {}, leg = \"{}\"", x.pair, x.leg);
+                }
+                s.push_str(" },\n");
             }
             s.push_str("]\n");
         }
@@ -610,6 +741,19 @@ impl CaseSpec {
             if let Some(x) = g.tp_ticks {
                 let _ = write!(s, ", take_profit = \"{}\"", spec.price(x));
             }
+            if let Some(t) = &g.order_type {
+                let _ = write!(s, ", order_type = \"{t}\"");
+            }
+            if let Some(x) = g.price_ticks {
+                let _ = write!(s, ", price = \"{}\"", spec.price(x));
+            }
+            if let Some(bp) = g.size_pct_bp {
+                let _ = write!(
+                    s,
+                    ", position_size_pct = \"{}\"",
+                    Decimal::new(bp, 4).normalize()
+                );
+            }
             s.push_str(" },\n");
         }
         s.push_str("]\n");
@@ -648,8 +792,8 @@ impl CaseSpec {
         let mut doc = Table::new();
         doc.insert("name".into(), s(name));
         doc.insert("seed".into(), i(self.seed as i64));
-        if !self.manual.is_empty() {
-            let m = self
+        if !self.manual.is_empty() || !self.partial.is_empty() {
+            let mut m: Vec<Value> = self
                 .manual
                 .iter()
                 .map(|(t, ps)| {
@@ -659,7 +803,40 @@ impl CaseSpec {
                     ])
                 })
                 .collect();
+            m.extend(self.partial.iter().map(|(t, ps, pct)| {
+                tab(vec![
+                    ("at", s(&t.to_string())),
+                    ("position_side", s(ps.as_str())),
+                    (
+                        "fraction",
+                        s(&Decimal::new(*pct, 2).normalize().to_string()),
+                    ),
+                ])
+            }));
             doc.insert("manual_closes".into(), Value::Array(m));
+        }
+        if !self.external.is_empty() {
+            let e = self
+                .external
+                .iter()
+                .map(|x| {
+                    let mut kv = vec![("at", s(&x.at_ms.to_string())), ("act", s(&x.act))];
+                    if x.act == "adl" {
+                        kv.push((
+                            "fraction",
+                            s(&Decimal::new(x.pct, 2).normalize().to_string()),
+                        ));
+                        if let Some(ps) = x.position_side {
+                            kv.push(("position_side", s(ps.as_str())));
+                        }
+                    } else {
+                        kv.push(("pair", if x.pair == 0 { s("latest") } else { i(x.pair) }));
+                        kv.push(("leg", s(&x.leg)));
+                    }
+                    tab(kv)
+                })
+                .collect();
+            doc.insert("external".into(), Value::Array(e));
         }
         doc.insert(
             "data".into(),
@@ -713,6 +890,18 @@ impl CaseSpec {
                 }
                 if let Some(x) = g.tp_ticks {
                     kv.push(("take_profit", s(&spec.price(x).to_string())));
+                }
+                if let Some(t) = &g.order_type {
+                    kv.push(("order_type", s(t)));
+                }
+                if let Some(x) = g.price_ticks {
+                    kv.push(("price", s(&spec.price(x).to_string())));
+                }
+                if let Some(bp) = g.size_pct_bp {
+                    kv.push((
+                        "position_size_pct",
+                        s(&Decimal::new(bp, 4).normalize().to_string()),
+                    ));
                 }
                 tab(kv)
             })
@@ -807,6 +996,7 @@ mod tests {
     fn table_equals_text() {
         let sets = vec![("monitor_restarts".to_string(), "false".to_string())];
         let (mut manual, mut targeted, mut restarts) = (0, 0, 0);
+        let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
         for i in 0..3000u64 {
             let mut rng = StreamRng::new(draw(7, Stream::Explore, i), Stream::Explore);
             let mut c = CaseSpec::draw_for(&mut rng, &[], i % 3 == 0, None);
@@ -826,8 +1016,22 @@ mod tests {
                 format!("{from_table:?}"),
                 "case {i}:\n{text}"
             );
+            // every drawn case is a valid scenario (bounds and cross-checks included)
+            let built = c.scenario("reference", sets);
+            assert!(built.is_ok(), "case {i}: {:?}\n{text}", built.err());
+            for k in c.kinds() {
+                *kinds.entry(k).or_default() += 1;
+            }
         }
         assert!(manual > 100 && targeted > 100 && restarts > 100);
+        for k in [
+            "partial close",
+            "leg cancelled by someone else",
+            "leg expired by the venue",
+            "ADL",
+        ] {
+            assert!(kinds.get(k).copied().unwrap_or(0) > 50, "{k}: {kinds:?}");
+        }
     }
 
     /// Bars built from ticks are the series the written CSV's decimals give, for generated paths
