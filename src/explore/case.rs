@@ -43,15 +43,6 @@ pub struct CaseSignal {
     pub sl_ticks: Option<i64>,
     /// Take-profit price (ticks).
     pub tp_ticks: Option<i64>,
-    /// Entry order type other than market (`limit`, `stop`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_type: Option<String>,
-    /// The signal's own price (ticks): a LIMIT's price, a STOP's trigger.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price_ticks: Option<i64>,
-    /// `position_size_pct` in basis points (100 = 0.01).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_pct_bp: Option<i64>,
 }
 
 /// An act behind the engine's back (`[[external]]`).
@@ -159,10 +150,9 @@ fn draw_targeted(rng: &mut StreamRng) -> TargetedFault {
     }
 }
 
-/// The draws the scenario language's #16 acts added (after every earlier draw, so existing cases
-/// keep their values): LIMIT and STOP entries at their own price (resting or marketable, the
-/// trigger on either side), `position_size_pct`, partial manual closes, a leg cancelled or
-/// expired behind the engine's back, an ADL reduction.
+/// The draws the scenario language's #16 external acts added (after every earlier draw, so
+/// existing cases keep their values): partial manual closes, a leg cancelled or expired behind
+/// the engine's back, an ADL reduction.
 fn draw_scenario_acts(rng: &mut StreamRng, c: &mut CaseSpec) {
     let side = |rng: &mut StreamRng, hedge: bool| {
         if !hedge {
@@ -386,9 +376,6 @@ impl CaseSpec {
                 qty_steps,
                 sl_ticks: (rng.below(10) > 0).then_some(sl.max(1)),
                 tp_ticks: (rng.below(10) > 0).then_some(tp.max(1)),
-                order_type: None,
-                price_ticks: None,
-                size_pct_bp: None,
             });
         }
         // a duplicate of one signal: same second (the dispatcher's id), within the TTLs, or later
@@ -512,18 +499,6 @@ impl CaseSpec {
         }
         if !self.manual.is_empty() {
             k.push("manual close");
-        }
-        for (t, name) in [("limit", "limit entry"), ("stop", "stop entry")] {
-            if self
-                .signals
-                .iter()
-                .any(|g| g.order_type.as_deref() == Some(t))
-            {
-                k.push(name);
-            }
-        }
-        if self.signals.iter().any(|g| g.size_pct_bp.is_some()) {
-            k.push("position_size_pct");
         }
         if !self.partial.is_empty() {
             k.push("partial close");
@@ -741,19 +716,6 @@ impl CaseSpec {
             if let Some(x) = g.tp_ticks {
                 let _ = write!(s, ", take_profit = \"{}\"", spec.price(x));
             }
-            if let Some(t) = &g.order_type {
-                let _ = write!(s, ", order_type = \"{t}\"");
-            }
-            if let Some(x) = g.price_ticks {
-                let _ = write!(s, ", price = \"{}\"", spec.price(x));
-            }
-            if let Some(bp) = g.size_pct_bp {
-                let _ = write!(
-                    s,
-                    ", position_size_pct = \"{}\"",
-                    Decimal::new(bp, 4).normalize()
-                );
-            }
             s.push_str(" },\n");
         }
         s.push_str("]\n");
@@ -890,18 +852,6 @@ impl CaseSpec {
                 }
                 if let Some(x) = g.tp_ticks {
                     kv.push(("take_profit", s(&spec.price(x).to_string())));
-                }
-                if let Some(t) = &g.order_type {
-                    kv.push(("order_type", s(t)));
-                }
-                if let Some(x) = g.price_ticks {
-                    kv.push(("price", s(&spec.price(x).to_string())));
-                }
-                if let Some(bp) = g.size_pct_bp {
-                    kv.push((
-                        "position_size_pct",
-                        s(&Decimal::new(bp, 4).normalize().to_string()),
-                    ));
                 }
                 tab(kv)
             })

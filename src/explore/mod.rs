@@ -651,20 +651,6 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
         v.push(x);
     }
     for i in 0..c.signals.len() {
-        let g = &c.signals[i];
-        if g.order_type.is_some() || g.price_ticks.is_some() {
-            let mut x = c.clone();
-            x.signals[i].order_type = None;
-            x.signals[i].price_ticks = None;
-            v.push(x);
-        }
-        if g.size_pct_bp.is_some() {
-            let mut x = c.clone();
-            x.signals[i].size_pct_bp = None;
-            v.push(x);
-        }
-    }
-    for i in 0..c.signals.len() {
         if c.signals.len() > 1 {
             let mut x = c.clone();
             x.signals.remove(i);
