@@ -50,6 +50,8 @@ fn generated(n: i64, dense: bool) -> Scenario {
         intrabar: IntrabarPolicy::Ohlc,
         faults: Faults::default(),
         seed: 1,
+        partial: Vec::new(),
+        external: Vec::new(),
     }
     .scenario("reference", &[])
     .expect("scenario");

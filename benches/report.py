@@ -34,6 +34,7 @@ TARGETS = {  # benchmark id: (floor in elements per second, what)
     "load_csv/hand_parser_1_thread": (5e6, "≥ 5 M rows/s (also on one core)"),
     "run_year/stream": (525600.0, "one year of 1m bars under 1 s"),
     "run_year/poll_2s": (525600.0, "one year of 1m bars under 1 s"),
+    "explore/reference_1_thread": (9e3, "≥ 9 k cases/s on one core (#17, as before attribution)"),
     "serve/ping_4_connections": (20e3, "≥ 20 k requests/s on loopback, keep-alive, 2 cores"),
     "serve/signed_open_orders_4_connections": (20e3, "≥ 20 k requests/s on loopback, keep-alive, 2 cores"),
 }
@@ -158,6 +159,7 @@ def main():
                   f"one 1-thread and one 2-thread sweep): **{m:.2f}×** {ok} target ≥ 1.8×; "
                   f"rounds ranged {min(j['ratios']):.2f}–{max(j['ratios']):.2f}×."]
         now["sweep_256/scaling"] = {"median_ratio": m, "ratios": j["ratios"]}
+    lines += explore_section(now)
     lines += bracket_section(now)
     if ab["before"] and ab["after"]:
         import statistics
@@ -257,6 +259,33 @@ CALLGRIND = [
     ("r5-inv before (main at 35b8496, remeasured)", 5_104_068_360),
     ("invariants online, reports streamed, no whole log kept (without r5-hot)", 4_839_747_054),
 ]
+
+# instructions per `sim explore --profile reference --seed 3 --no-real` case: callgrind of 2,048
+# cases minus 256 (RAYON_NUM_THREADS=1), over 1,792 cases
+EXPLORE_CALLGRIND = [
+    ("before #17 (1363cdf: no attribution, older generator)", 764_620),
+    ("main 35b8496 (attribution, richer cases: duplicates, restarts after signals, targeted faults)", 807_824),
+    ("r5-explore: case built from its TOML document as a table (no text re-parsed)", 734_426),
+    ("r5-explore: bars to the series as e8 prices (no Decimal klines)", 675_144),
+]
+
+def explore_section(now):
+    """#17: explore throughput on one core, cases/s on 1-day windows, instructions per case."""
+    out = ["", "## `sim explore` (#17)", ""]
+    r, d = now.get("explore/reference_1_thread"), now.get("explore/reference_1day_1_thread")
+    if r and r.get("per_s"):
+        out.append(f"`reference` on explore's own cases (generated paths, 256 per iteration, one core): "
+                   f"**{r['per_s']:,.0f} cases/s**"
+                   + (f"; on 1-day windows of real AVAXUSDT bars (1,440 bars per case): "
+                      f"**{d['per_s']:,.1f} cases/s**" if d and d.get("per_s") else "")
+                   + f" (load average {os.getloadavg()[0]:.1f} when written). `tradeengine-2026-08` "
+                   "attributes every violating case (re-runs with its switches flipped), hence its "
+                   "lower rate.")
+    out += ["", "Callgrind (stable under load), instructions per `reference` case:", "",
+            "| step | instructions / case | vs first |", "|---|---:|---:|"]
+    for what, n in EXPLORE_CALLGRIND:
+        out.append(f"| {what} | {n / 1e3:,.0f} k | {EXPLORE_CALLGRIND[0][1] / n:.2f}× |")
+    return out
 
 def bracket_section(now):
     """The dense workload of #18: µs per trade, bars/s, ratio to the floor, peak RSS."""

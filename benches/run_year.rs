@@ -50,6 +50,8 @@ fn case(stream: bool) -> CaseSpec {
         intrabar: IntrabarPolicy::Ohlc,
         faults: Faults::default(),
         seed: 1,
+        partial: Vec::new(),
+        external: Vec::new(),
     }
 }
 

@@ -249,6 +249,31 @@ impl KlineSeries {
     }
 
     /// Builds a series from decimal bars, validating exactly like the file loaders (errors name `<klines>` and the 1-based index as line).
+    /// A series of price-only bars `[open_time, open, high, low, close]` (e8 prices, zero volumes
+    /// and counts), validated row by row exactly as [`KlineSeries::from_klines`] and the loaders do.
+    pub fn from_prices_e8(
+        symbol: impl Into<String>,
+        interval_ms: i64,
+        rows: &[[i64; 5]],
+    ) -> Result<KlineSeries, DataError> {
+        const SRC: &str = "<klines>";
+        let mut b = Builder::new(symbol.into(), interval_ms, rows.len());
+        b.begin_file(SRC);
+        for (i, &[t, o, h, l, c]) in rows.iter().enumerate() {
+            let row = RawRow {
+                open_time: t,
+                open: o,
+                high: h,
+                low: l,
+                close: c,
+                close_time: t.saturating_add(interval_ms - 1),
+                ..RawRow::default()
+            };
+            b.push(&row, SRC, i + 1)?;
+        }
+        Ok(b.finish())
+    }
+
     pub fn from_klines(
         symbol: impl Into<String>,
         interval_ms: i64,

@@ -16,7 +16,7 @@
 //! their values), one more line in [`CaseSpec::toml`], and a removal candidate in the shrinker
 //! (`explore::candidates`).
 
-use crate::data::{self, Kline, KlineSeries};
+use crate::data::{self, KlineSeries};
 use crate::engine::Action;
 use crate::exchange::{BarTicks, IntrabarPolicy, SymbolSpec};
 use crate::scenario::{self, Scenario, ScenarioError};
@@ -28,6 +28,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
+use toml::{Table, Value};
 
 /// One signal of a case (absolute prices in ticks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +43,23 @@ pub struct CaseSignal {
     pub sl_ticks: Option<i64>,
     /// Take-profit price (ticks).
     pub tp_ticks: Option<i64>,
+}
+
+/// An act behind the engine's back (`[[external]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseExternal {
+    /// Time (ms).
+    pub at_ms: i64,
+    /// `cancel_leg`, `expire_leg` or `adl`.
+    pub act: String,
+    /// Leg acts: the Nth pair (0: `"latest"`).
+    pub pair: i64,
+    /// Leg acts: `stop_loss`, `take_profit` or `both`.
+    pub leg: String,
+    /// ADL: the percentage of the position taken (1–100).
+    pub pct: i64,
+    /// ADL in hedge mode: the side.
+    pub position_side: Option<PositionSide>,
 }
 
 /// A complete case.
@@ -72,6 +90,12 @@ pub struct CaseSpec {
     pub faults: Faults,
     /// Run seed.
     pub seed: u64,
+    /// Partial manual closes (ms, side, percentage of what the engine would close, 1–99).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial: Vec<(i64, PositionSide, i64)>,
+    /// Acts behind the engine's back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<CaseExternal>,
 }
 
 mod bars_serde {
@@ -123,6 +147,48 @@ fn draw_targeted(rng: &mut StreamRng) -> TargetedFault {
         answer,
         reached: answer.outcome_unknown() && rng.below(2) == 0,
         msg: None,
+    }
+}
+
+/// The draws the scenario language's #16 external acts added (after every earlier draw, so
+/// existing cases keep their values): partial manual closes, a leg cancelled or expired behind
+/// the engine's back, an ADL reduction.
+fn draw_scenario_acts(rng: &mut StreamRng, c: &mut CaseSpec) {
+    let side = |rng: &mut StreamRng, hedge: bool| {
+        if !hedge {
+            PositionSide::Both
+        } else if rng.below(2) == 0 {
+            PositionSide::Long
+        } else {
+            PositionSide::Short
+        }
+    };
+    if rng.below(6) == 0 {
+        let bi = rng.below(c.bars.len() as u64) as usize;
+        let at = c.bars[bi].t + rng.below(CASE_INTERVAL_MS as u64) as i64;
+        let ps = side(rng, c.hedge);
+        c.partial.push((at, ps, 10 + rng.below(80) as i64));
+    }
+    if rng.below(4) == 0 {
+        for _ in 0..1 + rng.below(2) {
+            // while a signal's legs are live: a few seconds to a few minutes after it
+            let k = rng.below(c.signals.len() as u64) as usize;
+            let at = c.signals[k].at_ms + 1_000 + rng.below(180_000) as i64;
+            let act = ["cancel_leg", "cancel_leg", "expire_leg", "adl"][rng.below(4) as usize];
+            let pair = rng.below(3) as i64;
+            let leg = ["stop_loss", "take_profit", "both"][rng.below(3) as usize];
+            let pct = 10 + rng.below(91) as i64;
+            let ps = side(rng, c.hedge);
+            c.external.push(CaseExternal {
+                at_ms: at,
+                act: act.to_string(),
+                pair,
+                leg: leg.to_string(),
+                pct,
+                position_side: c.hedge.then_some(ps),
+            });
+        }
+        c.external.sort_by_key(|x| x.at_ms);
     }
 }
 
@@ -388,12 +454,82 @@ impl CaseSpec {
             ][rng.below(3) as usize],
             faults,
             seed: rng.next_u64() >> 1,
+            partial: Vec::new(),
+            external: Vec::new(),
         };
         // drawn last, so the draws above (and the cases they make) keep their values
         if rng.below(6) == 0 {
             c.faults.targeted.push(draw_targeted(rng));
         }
+        draw_scenario_acts(rng, &mut c);
         c
+    }
+
+    /// The generator kinds this case drew (each counted once per case in the explore report's
+    /// case mix): position mode, monitor, signal actions, duplicates, manual closes, restarts,
+    /// random and targeted faults.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut k = vec![if self.hedge {
+            "hedge mode"
+        } else {
+            "one-way mode"
+        }];
+        k.push(if self.stream {
+            "stream monitor"
+        } else {
+            "poll monitor"
+        });
+        for (a, name) in [
+            (Action::Buy, "buy signal"),
+            (Action::Sell, "sell signal"),
+            (Action::Close, "close signal"),
+            (Action::Hold, "hold signal"),
+        ] {
+            if self.signals.iter().any(|g| g.action == a) {
+                k.push(name);
+            }
+        }
+        if self.signals.windows(2).any(|w| {
+            w[0].action == w[1].action
+                && w[0].qty_steps == w[1].qty_steps
+                && w[0].sl_ticks == w[1].sl_ticks
+                && w[0].tp_ticks == w[1].tp_ticks
+        }) {
+            k.push("duplicate signal");
+        }
+        if !self.manual.is_empty() {
+            k.push("manual close");
+        }
+        if !self.partial.is_empty() {
+            k.push("partial close");
+        }
+        for (a, name) in [
+            ("cancel_leg", "leg cancelled by someone else"),
+            ("expire_leg", "leg expired by the venue"),
+            ("adl", "ADL"),
+        ] {
+            if self.external.iter().any(|x| x.act == a) {
+                k.push(name);
+            }
+        }
+        if !self.faults.restarts_ms.is_empty() {
+            k.push("restart");
+        }
+        let f = &self.faults;
+        if f.rate_limit_ppm
+            | f.timeout_ppm
+            | f.server_error_ppm
+            | f.cancel_unknown_ppm
+            | f.poll_error_ppm
+            | f.stream_drop_ppm
+            > 0
+        {
+            k.push("random faults");
+        }
+        if !f.targeted.is_empty() {
+            k.push("targeted fault");
+        }
+        k
     }
 
     /// Size for reports: (bars, signals + manual closes, fault kinds + restarts + targeted).
@@ -412,7 +548,7 @@ impl CaseSpec {
         .count();
         (
             self.bars.len(),
-            self.signals.len() + self.manual.len(),
+            self.signals.len() + self.manual.len() + self.partial.len() + self.external.len(),
             kinds + f.restarts_ms.len() + f.targeted.len(),
         )
     }
@@ -436,12 +572,38 @@ impl CaseSpec {
         s
     }
 
+    /// The bars as the series their CSV loads to (prices are whole ticks, so `ticks × tick` in
+    /// e8 is exactly the parsed price; `tests::series_equals_klines` checks it).
     fn series(&self) -> Result<KlineSeries, ScenarioError> {
         let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
-        let kl: Vec<Kline> = self
+        let err = |msg: String| ScenarioError {
+            file: "<case>".into(),
+            line: 0,
+            field: "bars".into(),
+            msg,
+        };
+        let tick = i64::try_from(data::decimal_to_e8(spec.tick_size).map_err(err)?)
+            .map_err(|e| err(e.to_string()))?;
+        let rows: Vec<[i64; 5]> = self
             .bars
             .iter()
-            .map(|b| Kline {
+            .map(|b| {
+                let p = |x: i64| x.saturating_mul(tick);
+                [b.t, p(b.o), p(b.h), p(b.l), p(b.c)]
+            })
+            .collect();
+        KlineSeries::from_prices_e8(self.symbol.clone(), CASE_INTERVAL_MS, &rows)
+            .map_err(|e| err(e.to_string()))
+    }
+
+    /// The series through the row view of the CSV's decimals (what `series` must equal).
+    #[cfg(test)]
+    fn series_from_klines(&self) -> KlineSeries {
+        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
+        let kl: Vec<data::Kline> = self
+            .bars
+            .iter()
+            .map(|b| data::Kline {
                 open_time_ms: b.t,
                 open: spec.price(b.o),
                 high: spec.price(b.h),
@@ -455,14 +617,7 @@ impl CaseSpec {
                 taker_buy_quote_volume: Decimal::ZERO,
             })
             .collect();
-        KlineSeries::from_klines(self.symbol.clone(), CASE_INTERVAL_MS, &kl).map_err(|e| {
-            ScenarioError {
-                file: "<case>".into(),
-                line: 0,
-                field: "bars".into(),
-                msg: e.to_string(),
-            }
-        })
+        KlineSeries::from_klines(self.symbol.clone(), CASE_INTERVAL_MS, &kl).unwrap()
     }
 
     /// The scenario file of this case; `csv_name` is the kline file beside it.
@@ -480,7 +635,7 @@ impl CaseSpec {
             let _ = writeln!(s, "# {l}");
         }
         let _ = writeln!(s, "name = \"{name}\"\nseed = {}", self.seed);
-        if !self.manual.is_empty() {
+        if !self.manual.is_empty() || !self.partial.is_empty() {
             s.push_str("manual_closes = [\n");
             for (t, ps) in &self.manual {
                 let _ = writeln!(
@@ -488,6 +643,32 @@ impl CaseSpec {
                     "  {{ at = \"{t}\", position_side = \"{}\" }},",
                     ps.as_str()
                 );
+            }
+            for (t, ps, pct) in &self.partial {
+                let _ = writeln!(
+                    s,
+                    "  {{ at = \"{t}\", position_side = \"{}\", fraction = \"{}\" }},",
+                    ps.as_str(),
+                    Decimal::new(*pct, 2).normalize()
+                );
+            }
+            s.push_str("]\n");
+        }
+        if !self.external.is_empty() {
+            s.push_str("external = [\n");
+            for x in &self.external {
+                let _ = write!(s, "  {{ at = \"{}\", act = \"{}\"", x.at_ms, x.act);
+                if x.act == "adl" {
+                    let _ = write!(s, ", fraction = \"{}\"", Decimal::new(x.pct, 2).normalize());
+                    if let Some(ps) = x.position_side {
+                        let _ = write!(s, ", position_side = \"{}\"", ps.as_str());
+                    }
+                } else if x.pair == 0 {
+                    let _ = write!(s, ", pair = \"latest\", leg = \"{}\"", x.leg);
+                } else {
+                    let _ = write!(s, ", pair = {}, leg = \"{}\"", x.pair, x.leg);
+                }
+                s.push_str(" },\n");
             }
             s.push_str("]\n");
         }
@@ -501,12 +682,7 @@ impl CaseSpec {
             "\n[exchange]\nposition_mode = \"{}\"\napi = \"{}\"\nintrabar = \"{}\"",
             if self.hedge { "hedge" } else { "one-way" },
             if self.legacy_api { "legacy" } else { "algo" },
-            match self.intrabar {
-                IntrabarPolicy::Ohlc => "ohlc",
-                IntrabarPolicy::Pessimistic => "pessimistic",
-                IntrabarPolicy::Optimistic => "optimistic",
-                IntrabarPolicy::Refine => "refine",
-            }
+            intrabar_name(self.intrabar)
         );
         let _ = writeln!(
             s,
@@ -565,16 +741,280 @@ impl CaseSpec {
         s
     }
 
-    /// Builds the runnable scenario exactly as `sim run` would from [`CaseSpec::toml`] + CSV.
+    /// The document of [`CaseSpec::toml`] as a TOML table (the same keys and values), so a case
+    /// is built without writing and re-parsing its text (the parse was a sixth of a case's cost).
+    /// `tests::table_equals_text` checks the two give the same scenario.
+    fn table(&self, name: &str, profile: &str, sets: &[(String, String)], csv_name: &str) -> Table {
+        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
+        let s = |x: &str| Value::String(x.to_string());
+        let i = |x: i64| Value::Integer(x);
+        let tab = |kv: Vec<(&str, Value)>| -> Value {
+            Value::Table(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        };
+        let mut doc = Table::new();
+        doc.insert("name".into(), s(name));
+        doc.insert("seed".into(), i(self.seed as i64));
+        if !self.manual.is_empty() || !self.partial.is_empty() {
+            let mut m: Vec<Value> = self
+                .manual
+                .iter()
+                .map(|(t, ps)| {
+                    tab(vec![
+                        ("at", s(&t.to_string())),
+                        ("position_side", s(ps.as_str())),
+                    ])
+                })
+                .collect();
+            m.extend(self.partial.iter().map(|(t, ps, pct)| {
+                tab(vec![
+                    ("at", s(&t.to_string())),
+                    ("position_side", s(ps.as_str())),
+                    (
+                        "fraction",
+                        s(&Decimal::new(*pct, 2).normalize().to_string()),
+                    ),
+                ])
+            }));
+            doc.insert("manual_closes".into(), Value::Array(m));
+        }
+        if !self.external.is_empty() {
+            let e = self
+                .external
+                .iter()
+                .map(|x| {
+                    let mut kv = vec![("at", s(&x.at_ms.to_string())), ("act", s(&x.act))];
+                    if x.act == "adl" {
+                        kv.push((
+                            "fraction",
+                            s(&Decimal::new(x.pct, 2).normalize().to_string()),
+                        ));
+                        if let Some(ps) = x.position_side {
+                            kv.push(("position_side", s(ps.as_str())));
+                        }
+                    } else {
+                        kv.push(("pair", if x.pair == 0 { s("latest") } else { i(x.pair) }));
+                        kv.push(("leg", s(&x.leg)));
+                    }
+                    tab(kv)
+                })
+                .collect();
+            doc.insert("external".into(), Value::Array(e));
+        }
+        doc.insert(
+            "data".into(),
+            tab(vec![
+                ("klines", Value::Array(vec![s(csv_name)])),
+                ("symbol", s(&self.symbol)),
+            ]),
+        );
+        doc.insert(
+            "exchange".into(),
+            tab(vec![
+                (
+                    "position_mode",
+                    s(if self.hedge { "hedge" } else { "one-way" }),
+                ),
+                ("api", s(if self.legacy_api { "legacy" } else { "algo" })),
+                ("intrabar", s(intrabar_name(self.intrabar))),
+            ]),
+        );
+        doc.insert(
+            "latency".into(),
+            tab(vec![
+                ("request_ms", i(self.latency_ms)),
+                ("response_ms", i(self.latency_ms)),
+            ]),
+        );
+        let mut engine = vec![
+            ("profile", s(profile)),
+            ("monitor", s(if self.stream { "stream" } else { "poll" })),
+            ("poll_interval_ms", i(self.poll_ms)),
+        ];
+        if !sets.is_empty() {
+            let sw = sets
+                .iter()
+                .map(|(k, v)| (k.clone(), s(v)))
+                .collect::<Table>();
+            engine.push(("switches", Value::Table(sw)));
+        }
+        doc.insert("engine".into(), tab(engine));
+        let sig = self
+            .signals
+            .iter()
+            .map(|g| {
+                let mut kv = vec![
+                    ("at", s(&g.at_ms.to_string())),
+                    ("action", s(g.action.as_str())),
+                    ("quantity", s(&spec.qty(g.qty_steps).to_string())),
+                ];
+                if let Some(x) = g.sl_ticks {
+                    kv.push(("stop_loss", s(&spec.price(x).to_string())));
+                }
+                if let Some(x) = g.tp_ticks {
+                    kv.push(("take_profit", s(&spec.price(x).to_string())));
+                }
+                tab(kv)
+            })
+            .collect();
+        doc.insert("signals".into(), tab(vec![("inline", Value::Array(sig))]));
+        let f = &self.faults;
+        let mut faults = vec![
+            ("rate_limit_ppm", i(f.rate_limit_ppm.into())),
+            ("timeout_ppm", i(f.timeout_ppm.into())),
+            ("server_error_ppm", i(f.server_error_ppm.into())),
+            ("cancel_unknown_ppm", i(f.cancel_unknown_ppm.into())),
+            ("poll_error_ppm", i(f.poll_error_ppm.into())),
+            ("stream_drop_ppm", i(f.stream_drop_ppm.into())),
+            (
+                "restarts_ms",
+                Value::Array(f.restarts_ms.iter().map(|t| i(*t)).collect()),
+            ),
+        ];
+        if !f.targeted.is_empty() {
+            let t = f
+                .targeted
+                .iter()
+                .map(|t| {
+                    let mut kv = Vec::new();
+                    if let Some(r) = t.request {
+                        kv.push(("request", s(r.as_str())));
+                    }
+                    if let Some(l) = t.leg {
+                        kv.push(("leg", s(l.as_str())));
+                    }
+                    if let Some(p) = t.pair {
+                        kv.push(("pair", i(p as i64)));
+                    }
+                    kv.push((
+                        "times",
+                        match t.times {
+                            Times::Count(n) => i(n.into()),
+                            Times::Always => s("always"),
+                        },
+                    ));
+                    kv.push(("answer", s(&t.answer.to_string())));
+                    kv.push(("reached", Value::Boolean(t.reached)));
+                    tab(kv)
+                })
+                .collect();
+            faults.push(("targeted", Value::Array(t)));
+        }
+        doc.insert("faults".into(), tab(faults));
+        doc
+    }
+
+    /// Builds the runnable scenario exactly as `sim run` would from [`CaseSpec::toml`] + CSV
+    /// (through the same deserializer and builder, from [`CaseSpec::table`], the text's document).
     pub fn scenario(
         &self,
         profile: &str,
         sets: &[(String, String)],
     ) -> Result<Scenario, ScenarioError> {
         let csv_name = format!("{}-1m-case.csv", self.symbol);
-        let text = self.toml("case", profile, sets, &csv_name, "");
         let path = Path::new("case.toml");
-        let raw = scenario::parse(path, &text)?;
-        scenario::build_with(path, &text, raw, Some(self.series()?))
+        let doc = Value::Table(self.table("case", profile, sets, &csv_name));
+        let raw: scenario::ScenarioFile = match doc.try_into() {
+            Ok(raw) => raw,
+            // never expected: the text path names the field
+            Err(_) => {
+                let text = self.toml("case", profile, sets, &csv_name, "");
+                scenario::parse(path, &text)?
+            }
+        };
+        scenario::build_with(path, "", raw, Some(self.series()?))
+    }
+}
+
+/// The scenario language's name of an intrabar policy.
+fn intrabar_name(p: IntrabarPolicy) -> &'static str {
+    match p {
+        IntrabarPolicy::Ohlc => "ohlc",
+        IntrabarPolicy::Pessimistic => "pessimistic",
+        IntrabarPolicy::Optimistic => "optimistic",
+        IntrabarPolicy::Refine => "refine",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::{draw, Stream};
+
+    /// The table a case is built from is the document its written file parses to, for every kind
+    /// of draw (modes, monitors, manual closes, duplicates, restarts, targeted faults, overrides).
+    #[test]
+    fn table_equals_text() {
+        let sets = vec![("monitor_restarts".to_string(), "false".to_string())];
+        let (mut manual, mut targeted, mut restarts) = (0, 0, 0);
+        let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+        for i in 0..3000u64 {
+            let mut rng = StreamRng::new(draw(7, Stream::Explore, i), Stream::Explore);
+            let mut c = CaseSpec::draw_for(&mut rng, &[], i % 3 == 0, None);
+            c.legacy_api = i % 5 == 0;
+            let sets: &[(String, String)] = if i % 2 == 0 { &sets } else { &[] };
+            manual += usize::from(!c.manual.is_empty());
+            targeted += usize::from(!c.faults.targeted.is_empty());
+            restarts += usize::from(!c.faults.restarts_ms.is_empty());
+            let text = c.toml("case", "reference", sets, "X-1m-case.csv", "a header");
+            let from_text = scenario::parse(Path::new("case.toml"), &text).unwrap();
+            let from_table: scenario::ScenarioFile =
+                Value::Table(c.table("case", "reference", sets, "X-1m-case.csv"))
+                    .try_into()
+                    .unwrap();
+            assert_eq!(
+                format!("{from_text:?}"),
+                format!("{from_table:?}"),
+                "case {i}:\n{text}"
+            );
+            // every drawn case is a valid scenario (bounds and cross-checks included)
+            let built = c.scenario("reference", sets);
+            assert!(built.is_ok(), "case {i}: {:?}\n{text}", built.err());
+            for k in c.kinds() {
+                *kinds.entry(k).or_default() += 1;
+            }
+        }
+        assert!(manual > 100 && targeted > 100 && restarts > 100);
+        for k in [
+            "partial close",
+            "leg cancelled by someone else",
+            "leg expired by the venue",
+            "ADL",
+        ] {
+            assert!(kinds.get(k).copied().unwrap_or(0) > 50, "{k}: {kinds:?}");
+        }
+    }
+
+    /// Bars built from ticks are the series the written CSV's decimals give, for generated paths
+    /// and for windows of every built-in symbol's real data (gaps included).
+    #[test]
+    fn series_equals_klines() {
+        for i in 0..2000u64 {
+            let mut rng = StreamRng::new(draw(9, Stream::Explore, i), Stream::Explore);
+            let c = CaseSpec::draw_for(&mut rng, &[], false, None);
+            assert_eq!(c.series().unwrap(), c.series_from_klines(), "case {i}");
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/binance-um/klines");
+        let mut files = Vec::new();
+        for sym in ["AVAXUSDT", "FILUSDT", "LINKUSDT", "NEARUSDT"] {
+            if let Ok(rd) = std::fs::read_dir(dir.join(sym).join("1m")) {
+                let mut f: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+                f.sort();
+                files.extend(f.into_iter().take(1));
+            }
+        }
+        let pools = load_pools(&files).unwrap();
+        for p in &pools {
+            let c = CaseSpec {
+                symbol: p.symbol.clone(),
+                bars: p.bars.clone(),
+                ..CaseSpec::draw_for(
+                    &mut StreamRng::new(draw(9, Stream::Explore, 0), Stream::Explore),
+                    &[],
+                    false,
+                    None,
+                )
+            };
+            assert_eq!(c.series().unwrap(), c.series_from_klines(), "{}", p.symbol);
+        }
     }
 }

@@ -200,6 +200,9 @@ pub struct ExploreResult {
     /// Masking switches tried by `--unmask` (switch = value).
     #[serde(default)]
     pub unmasked: Vec<(String, String)>,
+    /// Case mix: how many of the cases run drew each generator kind ([`CaseSpec::kinds`]).
+    #[serde(default)]
+    pub mix: BTreeMap<String, u64>,
 }
 
 /// Normalised "how it arose" as the first `sim explore` keyed findings: the invariant, a short
@@ -637,6 +640,16 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
         x.manual.remove(i);
         v.push(x);
     }
+    for i in 0..c.partial.len() {
+        let mut x = c.clone();
+        x.partial.remove(i);
+        v.push(x);
+    }
+    for i in 0..c.external.len() {
+        let mut x = c.clone();
+        x.external.remove(i);
+        v.push(x);
+    }
     for i in 0..c.signals.len() {
         if c.signals.len() > 1 {
             let mut x = c.clone();
@@ -797,6 +810,7 @@ pub fn explore_with_progress(
     let mut groups: Vec<Group> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut dups = Duplicates::default();
+    let mut mix: BTreeMap<String, u64> = BTreeMap::new();
     let mut j = 0u64; // position in this part's sequence of indices
     let mut run = 0u64; // cases run
     let mut reported = 0usize;
@@ -817,6 +831,9 @@ pub fn explore_with_progress(
             })
             .collect();
         for (i, c, hits) in results {
+            for k in c.kinds() {
+                *mix.entry(k.to_string()).or_default() += 1;
+            }
             let mut seen_here: Vec<String> = Vec::new();
             for ((inv, cause, _also, ctx), v, sig) in hits {
                 let key = key_of(inv, &cause.as_ref().map(|c| at.names(c)), &None);
@@ -849,14 +866,9 @@ pub fn explore_with_progress(
         on_batch(run, groups.len());
         if groups.len() > reported {
             reported = groups.len();
-            on_found(&assemble(
-                cfg,
-                &at,
-                cfg.cases.min(idx(j)),
-                &groups,
-                &dups,
-                false,
-            ));
+            let mut res = assemble(cfg, &at, cfg.cases.min(idx(j)), &groups, &dups, false);
+            res.mix = mix.clone();
+            on_found(&res);
         }
     }
     let cases = if cfg.partition.is_some() {
@@ -864,7 +876,9 @@ pub fn explore_with_progress(
     } else {
         cfg.cases.min(idx(j))
     };
-    assemble(cfg, &at, cases, &groups, &dups, cfg.shrink)
+    let mut res = assemble(cfg, &at, cases, &groups, &dups, cfg.shrink);
+    res.mix = mix;
+    res
 }
 
 fn empty_result(cfg: &ExploreConfig, cases: u64, expected: Vec<String>) -> ExploreResult {
@@ -878,6 +892,7 @@ fn empty_result(cfg: &ExploreConfig, cases: u64, expected: Vec<String>) -> Explo
         findings: Vec::new(),
         duplicates: Duplicates::default(),
         unmasked: Vec::new(),
+        mix: BTreeMap::new(),
     }
 }
 
@@ -1108,7 +1123,11 @@ pub fn merge(parts: &[(String, ExploreResult)]) -> Result<ExploreResult, String>
     }
     let mut by_key: BTreeMap<String, Finding> = BTreeMap::new();
     let mut dups = Duplicates::default();
+    let mut mix: BTreeMap<String, u64> = BTreeMap::new();
     for (_, r) in parts {
+        for (k, n) in &r.mix {
+            *mix.entry(k.clone()).or_default() += n;
+        }
         for f in &r.findings {
             match by_key.get_mut(&f.key) {
                 Some(g) => {
@@ -1171,6 +1190,7 @@ pub fn merge(parts: &[(String, ExploreResult)]) -> Result<ExploreResult, String>
         findings,
         duplicates: dups,
         unmasked: first.unmasked.clone(),
+        mix,
     })
 }
 

@@ -178,6 +178,14 @@ pub fn markdown(res: &ExploreResult) -> String {
         loose.len(),
         masked.len()
     );
+    if !res.mix.is_empty() {
+        let m: Vec<String> = res.mix.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(
+            md,
+            "Case mix (cases that drew each kind): {}.\n",
+            m.join(", ")
+        );
+    }
     let found = found_weak_points(res);
     let _ = writeln!(
         md,

@@ -994,7 +994,13 @@ impl Checker {
                 );
                 self.leg_pair.insert(*sl, *pair);
                 self.leg_pair.insert(*tp, *pair);
-                if !self.leg_open(*sl) && !self.leg_open(*tp) {
+                // a leg tracked again (recovery adopting it after a restart) settles the checks
+                // of the pairs that dropped it; if this pair is dropped in turn, it gets its own
+                let (sl, tp) = (*sl, *tp);
+                self.due.retain(
+                    |(_, d, _, _)| !matches!(d, Due::Dropped(_, l) if *l == sl || *l == tp),
+                );
+                if !self.leg_open(sl) && !self.leg_open(tp) {
                     self.schedule(now, Due::Tracked(*pair));
                 }
             }

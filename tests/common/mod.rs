@@ -207,6 +207,8 @@ pub fn case(
         intrabar: cfg.intrabar,
         faults,
         seed,
+        partial: Vec::new(),
+        external: Vec::new(),
     }
 }
 
