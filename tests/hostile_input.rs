@@ -328,7 +328,7 @@ const SIGNAL_CASES: &[(&str, &str, &str)] = &[
     ),
     (
         "unknown order type",
-        r#"at = "2026-02-01T02:00", action = "buy", order_type = "stop_limit""#,
+        r#"at = "2026-02-01T02:00", action = "buy", order_type = "trailing_stop""#,
         "signals.inline[0].order_type",
     ),
     (
