@@ -904,7 +904,9 @@ impl Engine {
     }
 
     /// Reference recovery of a lone leg `present`: its sibling (the stop when `stop`) under the
-    /// same client-id base, newest attempt first, in the book `present` lives in.
+    /// same client-id base, newest attempt first, in the book `present` lives in. `Err` when a
+    /// query's outcome is unknown (a transport fault, a 5xx, a throttle): the sibling may exist,
+    /// so the recovery is retried rather than the leg tracked alone.
     fn lost_sibling<E: Exchange>(
         &mut self,
         ex: &mut E,
@@ -912,33 +914,41 @@ impl Engine {
         base: &str,
         stop: bool,
         present: Leg,
-    ) -> Option<Leg> {
+    ) -> Result<Option<Leg>, ()> {
         let tag = if stop { "ocoS" } else { "ocoT" };
+        // only "no such order" rules an attempt out
+        let unknown = |e: &crate::api::CallError| !matches!(e.code(), Some(-2013) | Some(-2011));
         // re-arms count attempts per leg: the sibling's may be a few ahead of this one's
         for attempt in (0..=present.attempt.saturating_add(2).min(8)).rev() {
             let cid = format!("{tag}-{base}-{attempt}");
             match present.id {
                 LegId::Algo(_) => {
-                    if let Ok(a) = ex.query_algo_order(symbol, &crate::api::AlgoRef::Client(cid)) {
-                        return Some(Leg {
-                            id: LegId::Algo(a.algo_id),
-                            price: a.trigger_price,
-                            attempt,
-                        });
+                    match ex.query_algo_order(symbol, &crate::api::AlgoRef::Client(cid)) {
+                        Ok(a) => {
+                            return Ok(Some(Leg {
+                                id: LegId::Algo(a.algo_id),
+                                price: a.trigger_price,
+                                attempt,
+                            }))
+                        }
+                        Err(e) if unknown(&e) => return Err(()),
+                        Err(_) => {}
                     }
                 }
-                LegId::Order(_) => {
-                    if let Ok(o) = ex.query_order(symbol, &OrderRef::Client(cid)) {
-                        return Some(Leg {
+                LegId::Order(_) => match ex.query_order(symbol, &OrderRef::Client(cid)) {
+                    Ok(o) => {
+                        return Ok(Some(Leg {
                             id: LegId::Order(o.order_id),
                             price: o.stop_price,
                             attempt,
-                        });
+                        }))
                     }
-                }
+                    Err(e) if unknown(&e) => return Err(()),
+                    Err(_) => {}
+                },
             }
         }
-        None
+        Ok(None)
     }
 
     /// Reference recovery: legs and resting entries by client id, positions from positionRisk;
@@ -1081,10 +1091,18 @@ impl Engine {
             // a lone leg with the position open: its sibling ended while the engine was down
             // (cancelled or expired behind its back); found by client id, it is tracked as it
             // is, so the next pass reads it ended and re-arms it
-            let (sl, tp) = match (sl, tp) {
-                (Some(l), None) => (Some(l), self.lost_sibling(ex, &symbol, &base, false, l)),
-                (None, Some(l)) => (self.lost_sibling(ex, &symbol, &base, true, l), Some(l)),
-                both => both,
+            // (an unknown answer: recover again at the next pass; legs tracked so far stay)
+            let found = match (sl, tp) {
+                (Some(l), None) => self
+                    .lost_sibling(ex, &symbol, &base, false, l)
+                    .map(|t| (Some(l), t)),
+                (None, Some(l)) => self
+                    .lost_sibling(ex, &symbol, &base, true, l)
+                    .map(|s| (s, Some(l))),
+                both => Ok(both),
+            };
+            let Ok((sl, tp)) = found else {
+                return self.recovery_failed(ex, "a lone leg's sibling query");
             };
             let rec = PairRec {
                 id: PairId(0),
