@@ -518,9 +518,6 @@ fn invariants(r: &ocosim::scenario::RunResult) -> Vec<ocosim::invariants::Invari
 }
 
 #[test]
-#[ignore = "needs the invariants to follow a legacy STOP entry through its trigger (EXPIRED er=8 \
-            drops `entry_wants`) and to count an opening-side conditional order as an entry, not \
-            a born orphan: src/invariants/ belongs to r5-inv"]
 fn issue16_bug2_naked_position_watches_a_resting_stop_entry_that_fills_later() {
     use ocosim::invariants::Invariant;
     // v1.1.78 triggers a `stop` entry at the signal's stop_loss: 10.16, above the 10.12 market,

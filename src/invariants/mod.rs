@@ -150,6 +150,20 @@ pub struct Checker {
     resolved: usize,
 }
 
+/// Whether an order opens (or adds to) its side rather than protecting it: BUY LONG / SELL SHORT
+/// in hedge mode; in one-way mode anything neither reduce-only nor close-position. Such a
+/// conditional order placed while flat is a resting entry, not an orphan.
+fn opens_side(side: Side, ps: PositionSide, reduce_only: bool, close_position: bool) -> bool {
+    if reduce_only || close_position {
+        return false;
+    }
+    match ps {
+        PositionSide::Both => true,
+        PositionSide::Long => side == Side::Buy,
+        PositionSide::Short => side == Side::Sell,
+    }
+}
+
 fn leg_of_order(o: &OrderState, id: OrderId) -> LegId {
     match o.from_algo {
         Some(a) => LegId::Algo(a),
@@ -668,8 +682,11 @@ impl Checker {
                 }
                 if a.status == AlgoStatus::New {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
-                    // placed for a position that does not exist: orphan from birth
-                    if amt.is_zero() {
+                    // placed for a position that does not exist: orphan from birth (an
+                    // opening-side order is a resting entry, not protection)
+                    if amt.is_zero()
+                        && !opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
+                    {
                         self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
                         self.orphans.insert(LegId::Algo(a.algo_id));
                         self.born_orphans.insert(LegId::Algo(a.algo_id));
@@ -759,7 +776,10 @@ impl Checker {
         }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
-            if amt.is_zero() && o.order_type == o.orig_type {
+            if amt.is_zero()
+                && o.order_type == o.orig_type
+                && !opens_side(st.side, st.ps, st.reduce_only, st.close_position)
+            {
                 self.schedule(now, Due::Orphan(leg));
                 self.orphans.insert(leg);
                 self.born_orphans.insert(leg);
@@ -770,7 +790,9 @@ impl Checker {
                 self.pending_wants = Some((key.clone(), w));
             }
         }
-        if !open {
+        // a legacy STOP entry's trigger (EXPIRED er=8) carries on under the same id as a
+        // MARKET/LIMIT order: the entry is still coming
+        if !open && o.expiry_reason != ExpiryReason::LegacyTriggered {
             self.entry_wants.remove(&o.order_id);
         }
         if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
@@ -1052,5 +1074,106 @@ impl Observer for Checker {
     }
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(position_mode: PositionMode) -> CheckConfig {
+        CheckConfig {
+            position_mode,
+            reaction_ms: 5_000,
+            initial_balance: Decimal::from(10_000),
+            trail_len: 8,
+        }
+    }
+
+    /// A legacy STOP_MARKET accepted while every side is flat.
+    fn stop_new(
+        seq: u64,
+        id: u64,
+        side: Side,
+        ps: PositionSide,
+        reduce_only: bool,
+        close_position: bool,
+    ) -> EventRecord {
+        EventRecord {
+            seq: Seq(seq),
+            time_ms: TimeMs(1_000),
+            source: Source::Exchange,
+            event: Event::OrderTradeUpdate(OrderUpdate {
+                symbol: "AVAXUSDT".into(),
+                client_order_id: format!("c{id}"),
+                side,
+                order_type: OrderType::StopMarket,
+                orig_type: OrderType::StopMarket,
+                time_in_force: TimeInForce::Gtc,
+                orig_qty: Decimal::from(20),
+                price: Decimal::ZERO,
+                avg_price: Decimal::ZERO,
+                stop_price: Decimal::from(10),
+                exec_type: ExecType::New,
+                status: OrderStatus::New,
+                order_id: OrderId(id),
+                last_qty: Decimal::ZERO,
+                cum_qty: Decimal::ZERO,
+                last_price: Decimal::ZERO,
+                commission: Decimal::ZERO,
+                is_maker: false,
+                reduce_only,
+                position_side: ps,
+                close_position,
+                realized_pnl: Decimal::ZERO,
+                expiry_reason: ExpiryReason::None,
+                from_algo: None,
+            }),
+        }
+    }
+
+    /// Orphan messages of a run where the given stops rest, never filled, for a minute.
+    fn orphans(mode: PositionMode, stops: &[(Side, PositionSide, bool, bool)]) -> Vec<String> {
+        let mut c = Checker::new(cfg(mode));
+        for (i, &(side, ps, ro, cp)) in stops.iter().enumerate() {
+            c.observe(&stop_new(i as u64, 100 + i as u64, side, ps, ro, cp));
+        }
+        c.finish(TimeMs(61_000))
+            .into_iter()
+            .filter(|v| v.invariant == Invariant::Orphan)
+            .map(|v| v.message)
+            .collect()
+    }
+
+    #[test]
+    fn a_stop_entry_placed_flat_is_no_orphan_but_a_protective_stop_leg_still_is() {
+        use PositionSide::*;
+        use Side::*;
+        // hedge mode: BUY LONG / SELL SHORT open their side; SELL LONG closePosition protects
+        let v = orphans(
+            PositionMode::Hedge,
+            &[
+                (Buy, Long, false, false),
+                (Sell, Short, false, false),
+                (Sell, Long, false, true),
+                (Buy, Short, false, false),
+            ],
+        );
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].starts_with("order 102 still open"), "{v:?}");
+        assert!(v[0].contains("placed with no position"), "{v:?}");
+        assert!(v[1].starts_with("order 103 still open"), "{v:?}");
+        // one-way mode: a plain STOP is an entry; reduceOnly / closePosition never are
+        let v = orphans(
+            PositionMode::OneWay,
+            &[
+                (Buy, Both, false, false),
+                (Sell, Both, true, false),
+                (Buy, Both, false, true),
+            ],
+        );
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].starts_with("order 101 still open"), "{v:?}");
+        assert!(v[1].starts_with("order 102 still open"), "{v:?}");
     }
 }
