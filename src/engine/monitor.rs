@@ -482,8 +482,21 @@ impl Engine {
                     ex.emit(EngineEvent::Note {
                         text: format!("pair {id}: re-arm failed ({}); closing", f.text()),
                     });
-                    self.close_with_cleanup(ex, &rec.symbol, rec.dir, Some(amt), "re-arm failed");
-                    self.mark(id, PairStatus::Cancelled, "re-arm failed: position closed");
+                    let out = self.close_with_cleanup(
+                        ex,
+                        &rec.symbol,
+                        rec.dir,
+                        Some(amt),
+                        "re-arm failed",
+                    );
+                    if matches!(out, CloseOutcome::Failed(_)) {
+                        // the side is open with no leg: the recovery protects or flattens it,
+                        // retried at every pass until it is done
+                        self.mark(id, PairStatus::Cancelled, "re-arm failed: close refused");
+                        self.recovery_failed(ex, "closing after a failed re-arm");
+                    } else {
+                        self.mark(id, PairStatus::Cancelled, "re-arm failed: position closed");
+                    }
                     return false;
                 }
             }
