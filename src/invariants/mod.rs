@@ -1033,7 +1033,13 @@ impl Checker {
                     let (sl, tp) = (p.sl, p.tp);
                     let _ = &p.key;
                     for leg in [sl, tp] {
-                        if self.leg_open(leg) {
+                        // a leg a newer tracked pair holds (re-armed or re-adopted before this
+                        // drop) is not left behind
+                        let held = self
+                            .pairs
+                            .iter()
+                            .any(|(id, q)| id != pair && q.tracked && (q.sl == leg || q.tp == leg));
+                        if !held && self.leg_open(leg) {
                             self.schedule(now, Due::Dropped(*pair, leg));
                         }
                     }
