@@ -258,6 +258,8 @@ CALLGRIND = [
     # r5-inv (online invariants, streamed reports), measured on 35b8496 without r5-hot
     ("r5-inv before (main at 35b8496, remeasured)", 5_104_068_360),
     ("invariants online, reports streamed, no whole log kept (without r5-hot)", 4_839_747_054),
+    # main after round 5's merges (lean path + online invariants + streamed reports + hand-rolled writer)
+    ("main after the merges: lean path, online invariants, streamed reports, hand-rolled writer", 3_744_458_816),
 ]
 
 # instructions per `sim explore --profile reference --seed 3 --no-real` case: callgrind of 2,048
