@@ -17,8 +17,8 @@
 //!
 //! Must not import the engine.
 
-use super::{ps_idx, MockExchange, Order, ORDER_ID_BASE};
-use crate::events::{AccountReason, ExecType};
+use super::{ps_idx, MockExchange};
+use crate::events::AccountReason;
 use crate::types::*;
 use rust_decimal::Decimal;
 
@@ -98,65 +98,19 @@ impl MockExchange {
         if amt == 0 || steps <= 0 {
             return None;
         }
-        let side = if amt > 0 { Side::Sell } else { Side::Buy };
         let at = self.cur.price.max(1);
-        let now = TimeMs(self.cur.time);
-        let id = OrderId(ORDER_ID_BASE + self.orders.len() as u64);
-        let k = self.push_order(Order {
-            id,
-            client_id: ADL_CLIENT_ID.to_string(),
-            side,
-            otype: OrderType::Liquidation,
-            orig_type: OrderType::Liquidation,
-            tif: TimeInForce::Ioc,
-            qty: steps,
-            price: at,
-            stop: 0,
-            reduce_only: false,
-            close_position: false,
-            ps,
-            working_type: WorkingType::default(),
-            status: OrderStatus::New,
-            executed: 0,
-            cum_quote: Decimal::ZERO,
-            time: now,
-            update_time: now,
-            from_algo: None,
-            armed: false,
-            trailing: None,
-        });
-        // the ACCOUNT_UPDATE follows the ORDER_TRADE_UPDATE, as for every fill
-        let mark = self.out.len();
-        let f = self.book_fill_at_rate(
-            side,
+        let (order_id, f) = self.forced_close(
             ps,
             steps,
             at,
-            true,
+            ADL_CLIENT_ID.to_string(),
             AccountReason::Order,
             Decimal::ZERO,
         );
-        let held = self.out.split_off(mark);
         let px = self.spec.price(at);
-        let o = &mut self.orders[k];
-        o.executed = f.filled;
-        o.cum_quote = px * self.spec.qty(f.filled);
-        o.status = OrderStatus::Filled;
-        self.emit_order(
-            k,
-            ExecType::Calculated,
-            self.spec.qty(f.filled),
-            px,
-            f.fee,
-            false,
-            f.realized,
-            ExpiryReason::None,
-        );
-        self.out.extend(held);
-        self.after_position_change(ps, amt);
         self.compact_open();
         Some(AdlFill {
-            order_id: id,
+            order_id,
             qty: self.spec.qty(f.filled),
             price: px,
             realized: f.realized,

@@ -17,6 +17,7 @@
 use super::intrabar::{self, price_at, time_at};
 use super::*;
 use crate::events::{AccountReason, Event, ExecType};
+use crate::exchange::account::FillOutcome;
 
 /// `Cursor::seg` between two sub-bars of a `refine` bar: the next sub-bar's open jump is due.
 pub(crate) const SUB_BAR_PENDING: u8 = 4;
@@ -1033,65 +1034,83 @@ impl MockExchange {
             if amt == 0 {
                 continue;
             }
-            let side = if amt > 0 { Side::Sell } else { Side::Buy };
-            let now = TimeMs(self.cur.time);
-            let id = OrderId(ORDER_ID_BASE + self.orders.len() as u64);
-            let k = self.push_order(Order {
-                id,
-                client_id: format!("autoclose-{}", self.cur.time),
-                side,
-                otype: OrderType::Liquidation,
-                orig_type: OrderType::Liquidation,
-                tif: TimeInForce::Ioc,
-                qty: amt.abs(),
-                price: at,
-                stop: 0,
-                reduce_only: false,
-                close_position: false,
-                ps: s,
-                working_type: WorkingType::default(),
-                status: OrderStatus::New,
-                executed: 0,
-                cum_quote: Decimal::ZERO,
-                time: now,
-                update_time: now,
-                from_algo: None,
-                armed: false,
-                trailing: None,
-            });
-            // hold the ACCOUNT_UPDATE until after the ORDER_TRADE_UPDATE, as for every fill
-            let mark = self.out.len();
-            let f = self.book_fill(
-                side,
+            let rate = self.spec.liquidation_fee;
+            let client_id = format!("autoclose-{}", self.cur.time);
+            self.forced_close(
                 s,
                 amt.abs(),
                 at,
-                false,
-                true,
+                client_id,
                 AccountReason::Liquidation,
+                rate,
             );
-            let held = self.out.split_off(mark);
-            let px = self.spec.price(at);
-            let o = &mut self.orders[k];
-            o.executed = f.filled;
-            o.cum_quote = px * self.spec.qty(f.filled);
-            o.status = OrderStatus::Filled;
-            self.emit_order(
-                k,
-                ExecType::Calculated,
-                self.spec.qty(f.filled),
-                px,
-                f.fee,
-                false,
-                f.realized,
-                ExpiryReason::None,
-            );
-            self.out.extend(held);
-            self.after_position_change(s, amt);
             self.stats.liquidations += 1;
         }
         self.compact_open();
         self.update_liq();
+    }
+
+    /// A close the venue forces on position side `ps` (liquidation, ADL): a `LIQUIDATION` IOC
+    /// order `client_id` for `steps` at `at`, booked reduce-only with fee `rate` and `reason`;
+    /// its ORDER_TRADE_UPDATE (`x=CALCULATED`) goes before the fill's ACCOUNT_UPDATE, as for
+    /// every fill. Returns the order's id and the fill.
+    pub(crate) fn forced_close(
+        &mut self,
+        ps: PositionSide,
+        steps: i64,
+        at: i64,
+        client_id: String,
+        reason: AccountReason,
+        rate: Decimal,
+    ) -> (OrderId, FillOutcome) {
+        let amt = self.pos[ps_idx(ps)].amt;
+        let side = if amt > 0 { Side::Sell } else { Side::Buy };
+        let now = TimeMs(self.cur.time);
+        let id = OrderId(ORDER_ID_BASE + self.orders.len() as u64);
+        let k = self.push_order(Order {
+            id,
+            client_id,
+            side,
+            otype: OrderType::Liquidation,
+            orig_type: OrderType::Liquidation,
+            tif: TimeInForce::Ioc,
+            qty: steps,
+            price: at,
+            stop: 0,
+            reduce_only: false,
+            close_position: false,
+            ps,
+            working_type: WorkingType::default(),
+            status: OrderStatus::New,
+            executed: 0,
+            cum_quote: Decimal::ZERO,
+            time: now,
+            update_time: now,
+            from_algo: None,
+            armed: false,
+            trailing: None,
+        });
+        let mark = self.out.len();
+        let f = self.book_fill_at_rate(side, ps, steps, at, true, reason, rate);
+        let held = self.out.split_off(mark);
+        let px = self.spec.price(at);
+        let o = &mut self.orders[k];
+        o.executed = f.filled;
+        o.cum_quote = px * self.spec.qty(f.filled);
+        o.status = OrderStatus::Filled;
+        self.emit_order(
+            k,
+            ExecType::Calculated,
+            self.spec.qty(f.filled),
+            px,
+            f.fee,
+            false,
+            f.realized,
+            ExpiryReason::None,
+        );
+        self.out.extend(held);
+        self.after_position_change(ps, amt);
+        (id, f)
     }
 }
 
