@@ -167,7 +167,7 @@ fn run_streamed(sc: &Scenario, dir: &Path) {
     let rec = rec
         .and_then(|o| o.into_any().downcast::<ocosim::report::Recorder>().ok())
         .expect("recorder");
-    let s = rec.summarize(&ocosim::cli::run_info(sc, &r), &r.violations);
+    let s = rec.summarize(&ocosim::report::run_info(sc, &r.output), &r.violations);
     rec.finish(&s, &r.violations, &r.trails, &sc.text, None)
         .expect("reports");
 }

@@ -289,7 +289,7 @@ fn exit_code(path: &Path, bytes: &[u8]) -> i32 {
         }
     }
     let r = sc.run();
-    let s = ocosim::cli::summarize(&sc, &r);
+    let s = ocosim::report::summarize_run(&sc, &r);
     if s.violations == 0 {
         0
     } else {

@@ -62,7 +62,7 @@ fn streamed_runs_match_whole_log_runs_for_every_shipped_scenario() {
         if !full.violations.is_empty() {
             with_violations += 1;
         }
-        let s = ocosim::cli::summarize(&sc, &full);
+        let s = ocosim::report::summarize_run(&sc, &full);
         for level in [
             EventsLevel::All,
             EventsLevel::Trades,
@@ -110,7 +110,7 @@ fn streamed_runs_match_whole_log_runs_for_every_shipped_scenario() {
             let rec = rec
                 .and_then(|o| o.into_any().downcast::<Recorder>().ok())
                 .expect("recorder");
-            let mut s2 = rec.summarize(&ocosim::cli::run_info(&sc, &r), &r.violations);
+            let mut s2 = rec.summarize(&ocosim::report::run_info(&sc, &r.output), &r.violations);
             s2.data_warnings = sc.data_warnings.clone();
             assert_eq!(s2, s, "{}", path.display());
             rec.finish(&s2, &r.violations, &r.trails, &sc.text, Some(&pb))

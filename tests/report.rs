@@ -727,7 +727,7 @@ fn summaries_from_events_agree_with_the_run_counters_on_every_scenario() {
     for f in files {
         let sc = ocosim::scenario::load(&f).unwrap();
         let r = sc.run();
-        let s = ocosim::cli::summarize(&sc, &r);
+        let s = ocosim::report::summarize_run(&sc, &r);
         let (x, sim) = (&r.output.exchange, &r.output.sim);
         let name = f.display();
         assert_eq!(s.orders, x.orders, "{name}: orders");
@@ -1110,7 +1110,7 @@ fn issue16_the_shipped_reports_draw_legs_fills_and_a_zoom_per_violation() {
     let sc = ocosim::scenario::load(&f).unwrap();
     let r = sc.run();
     assert!(!r.violations.is_empty());
-    let s = ocosim::cli::summarize(&sc, &r);
+    let s = ocosim::report::summarize_run(&sc, &r);
     let (a, z) = r.output.span;
     let pb = PriceBars::within(&sc.bars, sc.interval_ms, sc.spec.tick_size, a.0, z.0);
     let base = scratch("shipped");

@@ -705,7 +705,7 @@ fn replay_parity(label: &str, name: &str, extra_toml: &str) {
     let sc = ocosim::scenario::load(&file).unwrap();
     let (run, trace) = sc.run_traced();
     let run_dir = d.join("run");
-    let summary = ocosim::cli::summarize(&sc, &run);
+    let summary = ocosim::report::summarize_run(&sc, &run);
     ocosim::report::write_reports(
         &run_dir,
         &summary,

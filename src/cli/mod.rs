@@ -6,8 +6,8 @@
 mod publish;
 
 use crate::events::EventLog;
-use crate::report::{self, Summary};
-use crate::scenario::{self, RunResult, Scenario};
+use crate::report;
+use crate::scenario::{self, Scenario};
 use clap::{Parser, Subcommand};
 use publish::emit;
 use std::fmt::Write as _;
@@ -342,38 +342,6 @@ pub fn load_with_overrides(
     Ok(sc)
 }
 
-/// The setup and simulator counters of a finished run that its event log does not hold.
-pub fn run_info(sc: &Scenario, r: &RunResult) -> report::RunInfo {
-    let o = &r.output;
-    report::RunInfo {
-        scenario: sc.name.clone(),
-        profile: sc.profile.clone(),
-        seed: sc.seed,
-        symbol: sc.spec.symbol.clone(),
-        interval: sc.interval.clone(),
-        position_mode: format!("{:?}", sc.exchange.position_mode),
-        monitor: format!("{:?}", sc.engine.monitor).to_lowercase(),
-        intrabar: format!("{:?}", sc.exchange.intrabar).to_lowercase(),
-        first_bar: o.span.0,
-        last_bar: o.span.1,
-        bars: o.exchange.bars,
-        ambiguous_bars: o.exchange.ambiguous_bars,
-        passes: o.sim.passes,
-        passes_skipped: o.sim.passes_skipped,
-        calls: o.sim.calls,
-        faults: o.sim.faults,
-        rejections: o.exchange.rejections,
-        initial_balance: sc.exchange.initial_balance,
-    }
-}
-
-/// Builds the summary of a finished run: [`report::summarize`] over its event log.
-pub fn summarize(sc: &Scenario, r: &RunResult) -> Summary {
-    let mut s = report::summarize(&run_info(sc, r), &r.output.log, &r.violations);
-    s.data_warnings = sc.data_warnings.clone();
-    s
-}
-
 /// Prints the scenario's data warnings (missing bars) on stderr, one line each.
 fn warn_data(path: &Path, sc: &Scenario) {
     let mut e = std::io::stderr().lock();
@@ -434,7 +402,7 @@ fn cmd_run(
         .expect("the recorder comes back");
     pb.finish_and_clear();
     let elapsed = t0.elapsed();
-    let mut s = rec.summarize(&run_info(&sc, &r), &r.violations);
+    let mut s = rec.summarize(&report::run_info(&sc, &r.output), &r.violations);
     s.data_warnings = sc.data_warnings.clone();
     s.run = provenance::provenance(path, &sc, profile.as_deref(), &set);
     publish::publish(st, &dir, "reports", |_| {

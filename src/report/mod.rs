@@ -14,12 +14,14 @@ mod describe;
 mod html;
 mod markdown;
 mod price;
+mod run;
 mod stream;
 mod tables;
 
 pub use describe::describe_event;
 pub use html::ZOOM_LIMIT;
 pub use price::{PriceBars, CANDLE_MIN_PX, TOOLTIP_LIMIT};
+pub use run::{run_info, summarize_run};
 pub use stream::Recorder;
 pub use tables::{fills_csv, orders_csv};
 

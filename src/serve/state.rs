@@ -1663,25 +1663,13 @@ impl Session {
     pub fn stop(&mut self) -> Reply {
         self.stopped = true;
         let (output, violations) = self.finish_venue();
+        // the venue's header, with what a wire session has instead of an in-process engine
         let info = report::RunInfo {
-            scenario: self.sc.name.clone(),
             profile: "sim serve".into(),
-            seed: self.sc.seed,
-            symbol: self.sc.spec.symbol.clone(),
-            interval: self.sc.interval.clone(),
-            position_mode: format!("{:?}", self.sc.exchange.position_mode),
             monitor: "wire".into(),
-            intrabar: format!("{:?}", self.sc.exchange.intrabar).to_lowercase(),
-            first_bar: output.span.0,
-            last_bar: output.span.1,
-            bars: output.exchange.bars,
-            ambiguous_bars: output.exchange.ambiguous_bars,
             passes: 0,
             passes_skipped: 0,
-            calls: output.sim.calls,
-            faults: output.sim.faults,
-            rejections: output.exchange.rejections,
-            initial_balance: self.sc.exchange.initial_balance,
+            ..report::run_info(&self.sc, &output)
         };
         let summary = report::summarize(&info, &output.log, &violations);
         let dir = self.set.out.clone();

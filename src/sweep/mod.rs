@@ -407,7 +407,7 @@ impl Sweep {
     pub fn run_case(&self, case: &Case) -> Result<Summary, String> {
         let sc = self.build_case(case)?;
         let r = sc.run();
-        Ok(crate::cli::summarize(&sc, &r))
+        Ok(crate::report::summarize_run(&sc, &r))
     }
 
     /// Runs `cases` in parallel (rayon); rows come back in case order.
