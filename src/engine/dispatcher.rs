@@ -1019,7 +1019,9 @@ impl Engine {
             // quantity as given (their own manual scripts pass one: 0.001); only the reference,
             // which reads positionRisk, sends nothing for a side it sees flat
             let qty = match amount {
-                super::CloseAmount::Quantity(q) if self.sw.manual_close_qty == CloseQty::LocalBook => {
+                super::CloseAmount::Quantity(q)
+                    if self.sw.manual_close_qty == CloseQty::LocalBook =>
+                {
                     q
                 }
                 a => a.of(qty_of(self, d)),
