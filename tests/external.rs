@@ -318,6 +318,30 @@ fn a_partial_manual_close_in_v1_1_80_is_refused_locally_like_a_whole_one() {
 }
 
 #[test]
+fn a_manual_close_with_a_given_quantity_is_sent_as_given_by_v1_1_80_and_leaves_both_legs() {
+    // the live `close_position_with_cleanup(quantity)` sends its caller's quantity although the
+    // local book holds the ACK's 0 (the engine's own manual scripts pass one); cancel_oco_pair
+    // cannot cancel (W4): the side is flat and both legs rest (the real engine does the same:
+    // tests/fixtures/wire/v1.1.80/weak-points/W4-close-with-exchange-quantity.jsonl.gz)
+    let top = "manual_closes = [ { at = \"2026-02-01T04:00\", position_side = \"LONG\", quantity = \"10\" } ]";
+    let (log, v) = run("qty-80", &text("tradeengine-v1.1.80", "legacy", top, ""));
+    assert_eq!(position(&log, PositionSide::Long), d("0"));
+    assert!(log.iter().any(|r| matches!(&r.event,
+        Event::Engine(ocosim::events::EngineEvent::Note { text })
+            if text.contains("manual close AVAXUSDT LONG qty 10: closed"))));
+    assert!(
+        v.iter()
+            .any(|x| x.invariant == ocosim::invariants::Invariant::Orphan),
+        "{v:?}"
+    );
+    // the reference reads positionRisk and sends nothing for a side it sees flat; here the side
+    // holds 10, so the same close goes through and close-then-cancel removes both legs
+    let (log, v) = run("qty-ref", &text("reference", "algo", top, ""));
+    assert_eq!(position(&log, PositionSide::Long), d("0"));
+    assert!(v.is_empty(), "{v:?}");
+}
+
+#[test]
 fn bad_external_input_is_one_line_naming_the_field() {
     let cases: [(&str, &str); 8] = [
         (

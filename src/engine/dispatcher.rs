@@ -1015,7 +1015,17 @@ impl Engine {
         }
         let mut out = Vec::new();
         for d in dirs {
-            let qty = amount.of(qty_of(self, d));
+            // the live releases' `close_position_with_cleanup(quantity)` sends the caller's
+            // quantity as given (their own manual scripts pass one: 0.001); only the reference,
+            // which reads positionRisk, sends nothing for a side it sees flat
+            let qty = match amount {
+                super::CloseAmount::Quantity(q)
+                    if self.sw.manual_close_qty == CloseQty::LocalBook =>
+                {
+                    q
+                }
+                a => a.of(qty_of(self, d)),
+            };
             let o = self.close_with_cleanup(ex, symbol, d, Some(qty), "manual");
             let text = format!(
                 "manual close {symbol} {} qty {qty}: {}",

@@ -245,7 +245,9 @@ pub enum CloseAmount {
     /// All of it (the default).
     #[default]
     Whole,
-    /// This quantity (nothing when the engine believes the side is flat).
+    /// This quantity. The live releases (`manual_close_qty = local_book`) send it as given, as
+    /// their `close_position_with_cleanup(quantity)` does; [`CloseAmount::of`] (the reference,
+    /// which reads positionRisk) sends nothing when the side is flat.
     Quantity(Decimal),
     /// This fraction (0 < f ≤ 1) of the quantity the engine would close.
     Fraction(Decimal),

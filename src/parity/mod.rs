@@ -190,10 +190,14 @@ pub struct Judged {
 }
 
 impl Judged {
-    fn of(v: &[Violation], skip_drift: bool) -> Judged {
+    /// `observable`: leave out what only the engine's own records can show, `tracking-drift`
+    /// (which pairs it tracks) and `one-leg` (which two orders it paired: the venue sees two
+    /// conditional orders, not a pair), so a real engine on the wire is judged on what the venue
+    /// can observe.
+    fn of(v: &[Violation], observable: bool) -> Judged {
         let mut m = BTreeMap::new();
         for x in v {
-            if skip_drift && x.invariant == Invariant::TrackingDrift {
+            if observable && matches!(x.invariant, Invariant::TrackingDrift | Invariant::OneLeg) {
                 continue;
             }
             *m.entry(x.invariant.name().to_string()).or_insert(0) += 1;
@@ -263,7 +267,7 @@ pub struct Comparison {
     pub real: Judged,
     /// Verdict of the port (`sim run`), every invariant.
     pub port: Judged,
-    /// The port's, without `tracking-drift` (which the venue cannot observe).
+    /// The port's, without `tracking-drift` and `one-leg` (engine state the venue cannot observe).
     pub port_observable: Judged,
     /// Same verdict (real vs port, observable).
     pub same_verdict: bool,
@@ -937,7 +941,7 @@ pub fn markdown(c: &Comparison) -> String {
     let _ = writeln!(s, "- verdict, port: {}", c.port.line());
     let _ = writeln!(
         s,
-        "- same verdict: {}; same invariants violated: {} (`tracking-drift` left out: the venue cannot observe it)",
+        "- same verdict: {}; same invariants violated: {} (`tracking-drift` and `one-leg` left out: the venue cannot observe them)",
         yes(c.same_verdict),
         yes(c.same_violations)
     );

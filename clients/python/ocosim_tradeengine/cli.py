@@ -146,7 +146,10 @@ class Run:
     async def manual_close(self, item: sc_mod.Item) -> list[Any]:
         """``close_position_with_cleanup`` for one side (or each open side for BOTH), with the
         engine's own notion of the quantity (its local book) and the side's first active OCO
-        pair as ``position_id``, as a manual script would call it."""
+        pair as ``position_id``, as a manual script would call it. A partial close
+        (``quantity``/``fraction``) passes that part of it as ``quantity``: the engine's
+        ``close_position_with_cleanup`` has no other notion of a partial close (no close signal
+        carries a quantity; ``tradeengine-oco.md`` §3.3)."""
         d = self.engine.dispatcher
         fam = self.engine.release.family
         sym = item.symbol
@@ -173,7 +176,7 @@ class Run:
         out = []
         for side in sides:
             ids = pair_ids(side)
-            out.append(await d.close_position_with_cleanup(ids[0] if ids else "", sym, side, qty(side), reason="manual"))
+            out.append(await d.close_position_with_cleanup(ids[0] if ids else "", sym, side, item.close_qty(qty(side)), reason="manual"))
         return out
 
     async def restart(self) -> dict[str, Any]:

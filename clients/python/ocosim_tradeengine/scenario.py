@@ -14,6 +14,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,21 @@ class Item:
     signal: dict[str, Any] | None = None
     symbol: str = ""
     position_side: str = ""
+    #: A partial manual close: this quantity (``[[manual_closes]] quantity``), or this fraction
+    #: of the engine's own notion of the side's quantity (``fraction``); both None: all of it.
+    quantity: Decimal | None = None
+    fraction: Decimal | None = None
+
+    def close_qty(self, full: float) -> float:
+        """How much of ``full`` (the engine's own notion of the side) this manual close sends,
+        as the port's manual close under a live release: all of it, the given quantity as given
+        (the engine's ``close_position_with_cleanup(quantity)`` sends what its caller passes, as
+        its own manual scripts do), or the fraction of it."""
+        if self.quantity is not None:
+            return float(self.quantity)
+        if self.fraction is not None:
+            return float((Decimal(repr(full)) * self.fraction).normalize())
+        return full
 
 
 @dataclass
@@ -85,10 +101,20 @@ def resolved_items(sim: str, path: Path) -> list[Item]:
             if d["kind"] == "signal":
                 items.append(Item(int(d["at"]), "signal", signal=d["signal"], symbol=d["signal"]["symbol"]))
             elif d["kind"] == "manual_close":
-                items.append(Item(int(d["at"]), "manual_close", symbol=d["symbol"], position_side=str(d["position_side"]).upper()))
+                q, f = d.get("quantity"), d.get("fraction")
+                items.append(
+                    Item(
+                        int(d["at"]),
+                        "manual_close",
+                        symbol=d["symbol"],
+                        position_side=str(d["position_side"]).upper(),
+                        quantity=None if q is None else Decimal(str(q)),
+                        fraction=None if f is None else Decimal(str(f)),
+                    )
+                )
             else:
                 raise KeyError(d["kind"])
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, InvalidOperation) as e:
             raise ScenarioError(f"sim signals: line {n}: unexpected output ({e})") from None
     return items
 

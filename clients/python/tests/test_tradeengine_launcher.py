@@ -247,6 +247,28 @@ def test_scenario_inputs_come_from_sim_signals(tmp_path: Path) -> None:
     assert [(i.at, i.kind, i.position_side) for i in info.items] == [(5, "manual_close", "LONG"), (7, "signal", "")]
 
 
+def test_a_partial_manual_close_passes_its_part_of_the_engines_quantity(tmp_path: Path) -> None:
+    # `sim signals` writes `fraction` / `quantity` (strings) for a partial close; the launcher
+    # hands close_position_with_cleanup that part of the engine's own notion of the side, as the
+    # port does: a fraction of it, a given quantity as given, or all of it
+    scen = tmp_path / "s.toml"
+    scen.write_text('name = "x"\n[data]\nsymbol = "AVAXUSDT"\n')
+    sim = _fake_sim(tmp_path, [
+        {"kind": "manual_close", "at": 5, "symbol": "AVAXUSDT", "position_side": "LONG", "fraction": "0.5"},
+        {"kind": "manual_close", "at": 6, "symbol": "AVAXUSDT", "position_side": "LONG", "quantity": "20"},
+        {"kind": "manual_close", "at": 7, "symbol": "AVAXUSDT", "position_side": "SHORT"},
+        {"kind": "manual_close", "at": 8, "symbol": "AVAXUSDT", "position_side": "LONG", "fraction": "0.35"},
+    ])
+    half, given, whole, part = sc_mod.load(str(scen), sim).items
+    assert (half.close_qty(20.0), half.close_qty(0.0)) == (10.0, 0.0)
+    assert (given.close_qty(0.0), given.close_qty(7.0)) == (20.0, 20.0)
+    assert whole.close_qty(3.3) == 3.3
+    assert part.close_qty(10.0) == 3.5
+    bad = _fake_sim(tmp_path, [{"kind": "manual_close", "at": 5, "symbol": "A", "position_side": "LONG", "fraction": "half"}])
+    with pytest.raises(sc_mod.ScenarioError, match="sim signals: line 1: unexpected output"):
+        sc_mod.load(str(scen), bad)
+
+
 def test_a_bad_scenario_is_one_line(tmp_path: Path) -> None:
     scen = tmp_path / "s.toml"
     scen.write_text('name = "x"\n[data\n')
