@@ -2,11 +2,11 @@
 //! (one row per TRADE/CALCULATED execution), built from the event log only, record by record:
 //! rows are written as soon as they are final, so a run need not keep its log for them.
 
-use super::describe::sname;
 use crate::events::{Event, EventLog, EventRecord, ExecType};
-use crate::types::{fmt_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
+use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 
 /// Columns of `orders.csv`.
@@ -77,7 +77,7 @@ struct Row {
     tif: &'static str,
     created: TimeMs,
     updated: TimeMs,
-    status: String,
+    status: &'static str,
     filled: Option<Decimal>,
     avg: Option<Decimal>,
     from_algo: Option<AlgoId>,
@@ -105,16 +105,44 @@ fn to_io(e: csv::Error) -> std::io::Error {
 
 /// Money or an average price as Binance prints it: at most 8 decimals, rounded half away from
 /// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`).
-fn b8(d: Decimal) -> String {
+fn b8(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(
         super::BINANCE_DP,
         rust_decimal::RoundingStrategy::MidpointAwayFromZero,
     )
-    .to_string()
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// One CSV row written field by field through a reused buffer (no `String` per field).
+struct RowWriter<'a, W: Write> {
+    w: &'a mut csv::Writer<W>,
+    buf: &'a mut String,
+}
+
+impl<W: Write> RowWriter<'_, W> {
+    fn str(&mut self, s: &str) -> std::io::Result<()> {
+        self.w.write_field(s).map_err(to_io)
+    }
+    fn show(&mut self, v: impl std::fmt::Display) -> std::io::Result<()> {
+        self.buf.clear();
+        let _ = write!(self.buf, "{v}");
+        self.w.write_field(self.buf.as_bytes()).map_err(to_io)
+    }
+    fn opt(&mut self, v: Option<impl std::fmt::Display>) -> std::io::Result<()> {
+        match v {
+            Some(v) => self.show(v),
+            None => self.str(""),
+        }
+    }
+    fn time(&mut self, ms: i64) -> std::io::Result<()> {
+        self.buf.clear();
+        write_time_ms(ms, self.buf);
+        self.w.write_field(self.buf.as_bytes()).map_err(to_io)
+    }
+    fn end(self) -> std::io::Result<()> {
+        self.w
+            .write_record(std::iter::empty::<&[u8]>())
+            .map_err(to_io)
+    }
 }
 
 /// Builds `orders.csv` as records come: one row per distinct order (orderId) or algo order
@@ -129,6 +157,8 @@ pub(crate) struct OrdersTable<W: Write> {
     rows: BTreeMap<Key, Row>,
     /// Rows not written yet, by first appearance.
     pending: BTreeMap<u64, Key>,
+    /// Scratch for one field.
+    buf: String,
 }
 
 impl<W: Write> OrdersTable<W> {
@@ -140,6 +170,7 @@ impl<W: Write> OrdersTable<W> {
             w,
             rows: BTreeMap::new(),
             pending: BTreeMap::new(),
+            buf: String::new(),
         })
     }
 
@@ -169,7 +200,7 @@ impl<W: Write> OrdersTable<W> {
                 row.close_position = o.close_position;
                 row.tif = o.time_in_force.as_str();
                 row.updated = r.time_ms;
-                row.status = sname(&o.status);
+                row.status = o.status.as_str();
                 row.filled = Some(o.cum_qty);
                 row.avg = Some(o.avg_price);
                 // a legacy stop's trigger expires it and it goes on as a MARKET/LIMIT order
@@ -201,7 +232,7 @@ impl<W: Write> OrdersTable<W> {
                 row.close_position = a.close_position;
                 row.tif = a.time_in_force.as_str();
                 row.updated = r.time_ms;
-                row.status = sname(&a.status);
+                row.status = a.status.as_str();
                 row.done = matches!(
                     a.status,
                     AlgoStatus::Finished
@@ -253,32 +284,33 @@ impl<W: Write> OrdersTable<W> {
             } else {
                 "algo"
             };
-            self.w
-                .write_record([
-                    id.to_string(),
-                    kind.to_string(),
-                    r.symbol.clone(),
-                    r.client_id.clone(),
-                    r.otype.to_string(),
-                    r.orig_type.to_string(),
-                    r.side.to_string(),
-                    r.position_side.to_string(),
-                    r.qty.to_string(),
-                    r.price.to_string(),
-                    r.trigger.to_string(),
-                    r.reduce_only.to_string(),
-                    r.close_position.to_string(),
-                    r.tif.to_string(),
-                    fmt_time_ms(r.created.0),
-                    r.created.0.to_string(),
-                    fmt_time_ms(r.updated.0),
-                    r.status.clone(),
-                    opt(filled),
-                    opt(avg.map(b8)),
-                    opt(r.from_algo),
-                    opt(child),
-                ])
-                .map_err(to_io)?;
+            let mut f = RowWriter {
+                w: &mut self.w,
+                buf: &mut self.buf,
+            };
+            f.show(id)?;
+            f.str(kind)?;
+            f.str(&r.symbol)?;
+            f.str(&r.client_id)?;
+            f.str(r.otype)?;
+            f.str(r.orig_type)?;
+            f.str(r.side)?;
+            f.str(r.position_side)?;
+            f.show(r.qty)?;
+            f.show(r.price)?;
+            f.show(r.trigger)?;
+            f.show(r.reduce_only)?;
+            f.show(r.close_position)?;
+            f.str(r.tif)?;
+            f.time(r.created.0)?;
+            f.show(r.created.0)?;
+            f.time(r.updated.0)?;
+            f.str(r.status)?;
+            f.opt(filled)?;
+            f.opt(avg.map(b8))?;
+            f.opt(r.from_algo)?;
+            f.opt(child)?;
+            f.end()?;
             self.pending.remove(&seq);
             // a written child row is still needed by its algo row until that one is written
             let keep = matches!(k, Key::Order(_))
@@ -330,6 +362,8 @@ pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
 /// ORDER_TRADE_UPDATE, in log order.
 pub(crate) struct FillsTable<W: Write> {
     w: csv::Writer<W>,
+    /// Scratch for one field.
+    buf: String,
 }
 
 impl<W: Write> FillsTable<W> {
@@ -337,7 +371,10 @@ impl<W: Write> FillsTable<W> {
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
         let mut w = csv::Writer::from_writer(w);
         w.write_record(FILL_COLUMNS).map_err(to_io)?;
-        Ok(FillsTable { w })
+        Ok(FillsTable {
+            w,
+            buf: String::new(),
+        })
     }
 
     /// Feeds one record; writes its row when it is a fill.
@@ -348,25 +385,26 @@ impl<W: Write> FillsTable<W> {
         if !matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             return Ok(());
         }
-        self.w
-            .write_record([
-                fmt_time_ms(r.time_ms.0),
-                r.time_ms.0.to_string(),
-                r.seq.0.to_string(),
-                o.order_id.to_string(),
-                o.symbol.clone(),
-                o.side.as_str().to_string(),
-                o.position_side.as_str().to_string(),
-                o.order_type.as_str().to_string(),
-                o.orig_type.as_str().to_string(),
-                sname(&o.exec_type),
-                o.last_qty.to_string(),
-                o.last_price.to_string(),
-                b8(o.commission),
-                b8(o.realized_pnl),
-                o.is_maker.to_string(),
-            ])
-            .map_err(to_io)
+        let mut f = RowWriter {
+            w: &mut self.w,
+            buf: &mut self.buf,
+        };
+        f.time(r.time_ms.0)?;
+        f.show(r.time_ms.0)?;
+        f.show(r.seq.0)?;
+        f.show(o.order_id)?;
+        f.str(&o.symbol)?;
+        f.str(o.side.as_str())?;
+        f.str(o.position_side.as_str())?;
+        f.str(o.order_type.as_str())?;
+        f.str(o.orig_type.as_str())?;
+        f.str(o.exec_type.as_str())?;
+        f.show(o.last_qty)?;
+        f.show(o.last_price)?;
+        f.show(b8(o.commission))?;
+        f.show(b8(o.realized_pnl))?;
+        f.show(o.is_maker)?;
+        f.end()
     }
 
     /// Flushes and returns the writer.
