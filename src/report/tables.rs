@@ -2,11 +2,10 @@
 //! (one row per TRADE/CALCULATED execution), built from the event log only, record by record:
 //! rows are written as soon as they are final, so a run need not keep its log for them.
 
-use crate::events::{Event, EventLog, EventRecord, ExecType};
+use crate::events::{json, Event, EventLog, EventRecord, ExecType};
 use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Write;
 
 /// Columns of `orders.csv`.
@@ -112,31 +111,54 @@ fn b8(d: Decimal) -> Decimal {
     )
 }
 
-/// One CSV row written field by field through a reused buffer (no `String` per field).
+/// One CSV row written field by field through a reused buffer (no `String` per field; numbers
+/// and decimals as their `Display` bytes without the formatting machinery).
 struct RowWriter<'a, W: Write> {
     w: &'a mut csv::Writer<W>,
-    buf: &'a mut String,
+    buf: &'a mut Vec<u8>,
 }
 
 impl<W: Write> RowWriter<'_, W> {
     fn str(&mut self, s: &str) -> std::io::Result<()> {
         self.w.write_field(s).map_err(to_io)
     }
-    fn show(&mut self, v: impl std::fmt::Display) -> std::io::Result<()> {
-        self.buf.clear();
-        let _ = write!(self.buf, "{v}");
-        self.w.write_field(self.buf.as_bytes()).map_err(to_io)
+    fn flush_buf(&mut self) -> std::io::Result<()> {
+        self.w.write_field(&self.buf[..]).map_err(to_io)
     }
-    fn opt(&mut self, v: Option<impl std::fmt::Display>) -> std::io::Result<()> {
-        match v {
-            Some(v) => self.show(v),
+    fn u64(&mut self, v: u64) -> std::io::Result<()> {
+        self.buf.clear();
+        json::u64_(self.buf, v);
+        self.flush_buf()
+    }
+    fn i64(&mut self, v: i64) -> std::io::Result<()> {
+        self.buf.clear();
+        json::i64_(self.buf, v);
+        self.flush_buf()
+    }
+    fn dec(&mut self, d: Decimal) -> std::io::Result<()> {
+        self.buf.clear();
+        json::dec_plain(self.buf, &d);
+        self.flush_buf()
+    }
+    fn opt_dec(&mut self, d: Option<Decimal>) -> std::io::Result<()> {
+        match d {
+            Some(d) => self.dec(d),
             None => self.str(""),
         }
+    }
+    fn opt_u64(&mut self, v: Option<u64>) -> std::io::Result<()> {
+        match v {
+            Some(v) => self.u64(v),
+            None => self.str(""),
+        }
+    }
+    fn bool(&mut self, b: bool) -> std::io::Result<()> {
+        self.str(if b { "true" } else { "false" })
     }
     fn time(&mut self, ms: i64) -> std::io::Result<()> {
         self.buf.clear();
         write_time_ms(ms, self.buf);
-        self.w.write_field(self.buf.as_bytes()).map_err(to_io)
+        self.flush_buf()
     }
     fn end(self) -> std::io::Result<()> {
         self.w
@@ -158,7 +180,7 @@ pub(crate) struct OrdersTable<W: Write> {
     /// Rows not written yet, by first appearance.
     pending: BTreeMap<u64, Key>,
     /// Scratch for one field.
-    buf: String,
+    buf: Vec<u8>,
 }
 
 impl<W: Write> OrdersTable<W> {
@@ -170,7 +192,7 @@ impl<W: Write> OrdersTable<W> {
             w,
             rows: BTreeMap::new(),
             pending: BTreeMap::new(),
-            buf: String::new(),
+            buf: Vec::new(),
         })
     }
 
@@ -288,7 +310,7 @@ impl<W: Write> OrdersTable<W> {
                 w: &mut self.w,
                 buf: &mut self.buf,
             };
-            f.show(id)?;
+            f.u64(id)?;
             f.str(kind)?;
             f.str(&r.symbol)?;
             f.str(&r.client_id)?;
@@ -296,20 +318,20 @@ impl<W: Write> OrdersTable<W> {
             f.str(r.orig_type)?;
             f.str(r.side)?;
             f.str(r.position_side)?;
-            f.show(r.qty)?;
-            f.show(r.price)?;
-            f.show(r.trigger)?;
-            f.show(r.reduce_only)?;
-            f.show(r.close_position)?;
+            f.dec(r.qty)?;
+            f.dec(r.price)?;
+            f.dec(r.trigger)?;
+            f.bool(r.reduce_only)?;
+            f.bool(r.close_position)?;
             f.str(r.tif)?;
             f.time(r.created.0)?;
-            f.show(r.created.0)?;
+            f.i64(r.created.0)?;
             f.time(r.updated.0)?;
             f.str(r.status)?;
-            f.opt(filled)?;
-            f.opt(avg.map(b8))?;
-            f.opt(r.from_algo)?;
-            f.opt(child)?;
+            f.opt_dec(filled)?;
+            f.opt_dec(avg.map(b8))?;
+            f.opt_u64(r.from_algo.map(|a| a.0))?;
+            f.opt_u64(child.map(|c| c.0))?;
             f.end()?;
             self.pending.remove(&seq);
             // a written child row is still needed by its algo row until that one is written
@@ -363,7 +385,7 @@ pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
 pub(crate) struct FillsTable<W: Write> {
     w: csv::Writer<W>,
     /// Scratch for one field.
-    buf: String,
+    buf: Vec<u8>,
 }
 
 impl<W: Write> FillsTable<W> {
@@ -373,7 +395,7 @@ impl<W: Write> FillsTable<W> {
         w.write_record(FILL_COLUMNS).map_err(to_io)?;
         Ok(FillsTable {
             w,
-            buf: String::new(),
+            buf: Vec::new(),
         })
     }
 
@@ -390,20 +412,20 @@ impl<W: Write> FillsTable<W> {
             buf: &mut self.buf,
         };
         f.time(r.time_ms.0)?;
-        f.show(r.time_ms.0)?;
-        f.show(r.seq.0)?;
-        f.show(o.order_id)?;
+        f.i64(r.time_ms.0)?;
+        f.u64(r.seq.0)?;
+        f.u64(o.order_id.0)?;
         f.str(&o.symbol)?;
         f.str(o.side.as_str())?;
         f.str(o.position_side.as_str())?;
         f.str(o.order_type.as_str())?;
         f.str(o.orig_type.as_str())?;
         f.str(o.exec_type.as_str())?;
-        f.show(o.last_qty)?;
-        f.show(o.last_price)?;
-        f.show(b8(o.commission))?;
-        f.show(b8(o.realized_pnl))?;
-        f.show(o.is_maker)?;
+        f.dec(o.last_qty)?;
+        f.dec(o.last_price)?;
+        f.dec(b8(o.commission))?;
+        f.dec(b8(o.realized_pnl))?;
+        f.bool(o.is_maker)?;
         f.end()
     }
 

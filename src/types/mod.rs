@@ -49,18 +49,17 @@ pub fn fmt_time_ms(ms: i64) -> String {
 
 /// As [`fmt_time_ms`], written to `out` without allocating (years 0..=9999 without the
 /// formatting machinery; report rows call this for every order and fill).
-pub fn write_time_ms(ms: i64, out: &mut String) {
+pub fn write_time_ms(ms: i64, out: &mut Vec<u8>) {
     let secs = ms.div_euclid(1000);
     let milli = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
-        out.push_str(&fmt_time_ms(ms));
+        out.extend_from_slice(fmt_time_ms(ms).as_bytes());
         return;
     }
-    let b = time_ms_bytes(y, m, d, sod, milli);
-    out.extend(b.iter().map(|&c| c as char));
+    out.extend_from_slice(&time_ms_bytes(y, m, d, sod, milli));
 }
 
 /// `YYYY-MM-DD HH:MM:SS.mmm` for a year in 0..=9999, digit by digit.
