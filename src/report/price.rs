@@ -848,13 +848,24 @@ mod half_tests {
     #[test]
     fn halves_match_the_float_formatter() {
         let mut ks: Vec<i64> = (-2_000..=2_000).collect();
-        ks.extend([i64::from(i32::MAX), -i64::from(i32::MAX), 1 << 40, -(1 << 40) - 1]);
+        ks.extend([
+            i64::from(i32::MAX),
+            -i64::from(i32::MAX),
+            1 << 40,
+            -(1 << 40) - 1,
+        ]);
         for &k in &ks {
             let mut d = String::new();
             half(&mut d, k);
             assert_eq!(d, format!("{:.1}", k as f64 / 2.0), "k={k}");
         }
-        for role in [Role::Entry, Role::Sl, Role::Tp, Role::Exit, Role::Liquidation] {
+        for role in [
+            Role::Entry,
+            Role::Sl,
+            Role::Tp,
+            Role::Exit,
+            Role::Liquidation,
+        ] {
             for buy in [true, false] {
                 for &(x, y) in &[(0, 0), (7, -3), (-9, 8), (2401, 977), (-1, 1)] {
                     let mut d = String::new();

@@ -393,10 +393,7 @@ impl<W: Write> FillsTable<W> {
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
         let mut w = csv::Writer::from_writer(w);
         w.write_record(FILL_COLUMNS).map_err(to_io)?;
-        Ok(FillsTable {
-            w,
-            buf: Vec::new(),
-        })
+        Ok(FillsTable { w, buf: Vec::new() })
     }
 
     /// Feeds one record; writes its row when it is a fill.
