@@ -260,6 +260,15 @@ CALLGRIND = [
     ("invariants online, reports streamed, no whole log kept (without r5-hot)", 4_839_747_054),
     # main after round 5's merges (lean path + online invariants + streamed reports + hand-rolled writer)
     ("main after the merges: lean path, online invariants, streamed reports, hand-rolled writer", 3_744_458_816),
+    # r6-perf, from main d51fd65 (3,744.6 M remeasured; `run` = `sim::run_inner` with the streamed
+    # reports and invariants it feeds; profiled on builds with line tables for ocosim only, same
+    # counts ±0.01 %). 661 M of every row is sha256 of the data files for the provenance, in
+    # software under valgrind (the CPU's SHA extensions natively).
+    ("r6-perf: a quiet bar visited mid-bar walks to the target in one step (run 2,511.2 -> 2,379.1 M)", 3_612_397_937),
+    ("r6-perf: orders.csv / fills.csv rows field by field, no String per field", 3_428_166_319),
+    ("r6-perf: table numbers, decimals and times as bytes, not through the formatter", 3_323_818_988),
+    ("r6-perf: price chart legs and fill glyphs in half pixels, not through the float formatter", 3_178_431_510),
+    ("r6-perf: events.jsonl integers two digits per division (run 2,055.1 M)", 3_139_713_197),
 ]
 
 # instructions per `sim explore --profile reference --seed 3 --no-real` case: callgrind of 2,048
