@@ -22,7 +22,7 @@ of the comparison column is reports/bench.json as committed at git revision REV 
 file on disk when git has none), so re-running a subset of benches compares every row with the
 same committed report. Targets are the issue's floors.
 """
-import json, os, platform, subprocess, sys, datetime
+import json, os, platform, statistics, subprocess, sys, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,7 +260,34 @@ CALLGRIND = [
     ("invariants online, reports streamed, no whole log kept (without r5-hot)", 4_839_747_054),
     # main after round 5's merges (lean path + online invariants + streamed reports + hand-rolled writer)
     ("main after the merges: lean path, online invariants, streamed reports, hand-rolled writer", 3_744_458_816),
+    # r6-perf, from main d51fd65 (3,744.6 M remeasured; `run` = `sim::run_inner` with the streamed
+    # reports and invariants it feeds; profiled on builds with line tables for ocosim only, same
+    # counts ±0.01 %). 661 M of every row is sha256 of the data files for the provenance, in
+    # software under valgrind (the CPU's SHA extensions natively).
+    ("r6-perf: a quiet bar visited mid-bar walks to the target in one step (run 2,511.2 -> 2,379.1 M)", 3_612_397_937),
+    ("r6-perf: orders.csv / fills.csv rows field by field, no String per field", 3_428_166_319),
+    ("r6-perf: table numbers, decimals and times as bytes, not through the formatter", 3_323_818_988),
+    ("r6-perf: price chart legs and fill glyphs in half pixels, not through the float formatter", 3_178_431_510),
+    ("r6-perf: events.jsonl integers two digits per division (run 2,055.1 M)", 3_139_713_197),
 ]
+
+# r6-perf before/after, measured side by side (the `bracket` bench built from main d51fd65 and from
+# r6-perf, run alternately on the loaded 2-core machine, load average 3.8-4.8): (benchmark, rounds
+# before in s, rounds after in s, trades)
+BRACKET_AB = [
+    ("bracket/quarter_filusdt", [0.21212, 0.20633], [0.19664, 0.19374], 6578),
+    ("bracket/year_dense_reports", [2.9296, 3.0914], [2.2111, 1.8112], 34822),
+]
+
+def bracket_ab_lines():
+    """The before/after table of r6-perf's alternating rounds (medians of the rounds)."""
+    out = ["", "r6-perf before/after (criterion medians of alternating rounds, main d51fd65 vs r6-perf, "
+               "load average 3.8-4.8; `sim run` of the quarter end to end: 0.48 s -> 0.44 s, medians of 5):", "",
+           "| benchmark | before | after | µs / trade before → after | before/after |", "|---|---:|---:|---:|---:|"]
+    for name, before, after, trades in BRACKET_AB:
+        b, a = statistics.median(before), statistics.median(after)
+        out.append(f"| `{name}` | {b:.3f} s | {a:.3f} s | {b / trades * 1e6:.1f} → {a / trades * 1e6:.1f} | {b / a:.2f}× |")
+    return out
 
 # instructions per `sim explore --profile reference --seed 3 --no-real` case: callgrind of 2,048
 # cases minus 256 (RAYON_NUM_THREADS=1), over 1,792 cases
@@ -318,6 +345,7 @@ def bracket_section(now):
             "| step | instructions | per trade | vs first |", "|---|---:|---:|---:|"]
     for what, n in CALLGRIND:
         out.append(f"| {what} | {n / 1e6:,.1f} M | {n / 6578 / 1e3:,.0f} k | {CALLGRIND[0][1] / n:.2f}× |")
+    out += bracket_ab_lines()
     d, i = meta.get("rss_3y_dense_kib"), meta.get("rss_3y_idle_kib")
     if d and i:
         diff = (d - i) / 1024

@@ -627,21 +627,43 @@ fn str_(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-fn u64_(out: &mut Vec<u8>, mut v: u64) {
+/// "00" to "99": two digits per division.
+const DIGITS2: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// An unsigned integer in decimal, as `Display` writes it (no formatting machinery).
+pub(crate) fn u64_(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i] = DIGITS2[r];
+        buf[i + 1] = DIGITS2[r + 1];
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        buf[i] = DIGITS2[r];
+        buf[i + 1] = DIGITS2[r + 1];
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
 
-fn i64_(out: &mut Vec<u8>, v: i64) {
+/// A signed integer in decimal, as `Display` writes it.
+pub(crate) fn i64_(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
         out.push(b'-');
     }
@@ -658,6 +680,14 @@ fn opt_dec(out: &mut Vec<u8>, d: &Option<Decimal>) {
 /// A Decimal as rust_decimal's serde (`serde-str`) writes it: a JSON string of the plain decimal
 /// form with all `scale` fractional digits, `-` when the sign bit is set (also on a zero).
 fn dec(out: &mut Vec<u8>, d: &Decimal) {
+    out.push(b'"');
+    dec_plain(out, d);
+    out.push(b'"');
+}
+
+/// A Decimal in its plain form without quotes: the bytes of its `Display` (`to_string`), all
+/// `scale` fractional digits, `-` when the sign bit is set (also on a zero).
+pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
     // digits of |mantissa|, least significant first; at most 29 digits (96-bit mantissa)
     let mut digits = [0u8; 40];
     let mut n = 0;
@@ -681,7 +711,6 @@ fn dec(out: &mut Vec<u8>, d: &Decimal) {
         digits[n] = b'0';
         n += 1;
     }
-    out.push(b'"');
     if d.is_sign_negative() {
         out.push(b'-');
     }
@@ -698,5 +727,74 @@ fn dec(out: &mut Vec<u8>, d: &Decimal) {
         }
         out.push(digits[n - 1 - i]);
     }
-    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `dec_plain`, `u64_` and `i64_` write exactly what `Display` writes (the report tables
+    /// rely on it), including signed zeros, every scale and the widest mantissas.
+    #[test]
+    fn plain_numbers_match_display() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        let mut cases = vec![
+            Decimal::ZERO,
+            -Decimal::ZERO,
+            Decimal::new(-0, 3).set_sign_negative_ret(),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(1, 28),
+            Decimal::new(-1, 28),
+        ];
+        for _ in 0..20_000 {
+            let hi = next();
+            let lo = next();
+            let m = (i128::from(hi as i64) << 32 | i128::from(lo as u32)) >> (hi % 64);
+            let m = m.clamp(-(1i128 << 95), (1i128 << 95) - 1);
+            cases.push(Decimal::from_i128_with_scale(m, (lo % 29) as u32));
+        }
+        for d in cases {
+            out.clear();
+            dec_plain(&mut out, &d);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), d.to_string(), "{d:?}");
+        }
+        for _ in 0..20_000 {
+            let v = next() >> (next() % 64);
+            out.clear();
+            u64_(&mut out, v);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+            let s = v as i64;
+            out.clear();
+            i64_(&mut out, s);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), s.to_string());
+        }
+        for v in [0, u64::MAX] {
+            out.clear();
+            u64_(&mut out, v);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+        }
+        for v in [0, i64::MIN, i64::MAX, -1] {
+            out.clear();
+            i64_(&mut out, v);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+        }
+    }
+
+    trait SignNeg {
+        fn set_sign_negative_ret(self) -> Self;
+    }
+    impl SignNeg for Decimal {
+        fn set_sign_negative_ret(mut self) -> Self {
+            self.set_sign_negative(true);
+            self
+        }
+    }
 }

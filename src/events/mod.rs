@@ -28,6 +28,19 @@ pub enum ExecType {
     Calculated,
 }
 
+impl ExecType {
+    /// Binance spelling (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecType::New => "NEW",
+            ExecType::Trade => "TRADE",
+            ExecType::Canceled => "CANCELED",
+            ExecType::Expired => "EXPIRED",
+            ExecType::Calculated => "CALCULATED",
+        }
+    }
+}
+
 /// ORDER_TRADE_UPDATE payload `o`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderUpdate {

@@ -361,8 +361,55 @@ impl MockExchange {
                 self.start_bar(bar);
                 continue;
             }
+            if self.quiet_rest_of_bar(t) {
+                continue;
+            }
             self.step_segment(t);
         }
+    }
+
+    /// Inside a bar (segments 1..=3, no sub-bars, no mark klines): when the bar cannot touch any
+    /// resting trigger, limit or liquidation bound (`high < up_min`, `low > down_max`), no
+    /// trailing stop rests and no funding falls inside it, walks straight to `t` (or to the
+    /// bar's end) in one step. The cursor ends exactly where `step_segment` would have put it:
+    /// segment by segment nothing can fire, so only the segment holding `t` and the price on it
+    /// matter. True when it moved the cursor.
+    #[inline]
+    fn quiet_rest_of_bar(&mut self, t: i64) -> bool {
+        if !(1..=3).contains(&self.cur.seg)
+            || self.cur.sub_end > 0
+            || self.trailing_count != 0
+            || self.mark.is_some()
+        {
+            return false;
+        }
+        let Some(&bar) = self.bars.get(self.cur.bar) else {
+            return false;
+        };
+        let end = self.cur.path[3].0;
+        if !(bar.h < self.up_min && bar.l > self.down_max)
+            || self
+                .funding
+                .get(self.next_funding)
+                .is_some_and(|f| f.0 <= end)
+        {
+            return false;
+        }
+        if t >= end {
+            // the rest of the bar: step_segment ends it at its close (end_path)
+            self.end_path();
+            return true;
+        }
+        let mut k = self.cur.seg as usize;
+        while self.cur.path[k].0 <= t {
+            k += 1;
+        }
+        let (ta, pa) = self.cur.path[k - 1];
+        let (tb, pb) = self.cur.path[k];
+        self.cur.seg = k as u8;
+        self.cur.time = t;
+        self.cur.price = price_at(ta, pa, tb, pb, t);
+        true
     }
 
     /// The fast path: walks over every bar from the cursor that cannot touch a resting trigger

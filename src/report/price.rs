@@ -545,11 +545,20 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
     }
     for ((role, focus), segs) in &merged {
         let mut d = String::new();
+        // coordinates in half pixels: `{:.1}` of k / 2 written digit by digit (`half`)
         for &(x1, x2, y, gone) in segs {
-            let (x1, x2, y) = (x1 as f64 / 2.0, x2 as f64 / 2.0, y as f64 / 2.0);
-            let _ = write!(d, "M{x1:.1} {y:.1}H{x2:.1}");
+            d.push('M');
+            half(&mut d, x1);
+            d.push(' ');
+            half(&mut d, y);
+            d.push('H');
+            half(&mut d, x2);
             if gone {
-                let _ = write!(d, "M{:.1} {:.1}l6 6m0 -6l-6 6", x2 - 3.0, y - 3.0);
+                d.push('M');
+                half(&mut d, x2 - 6);
+                d.push(' ');
+                half(&mut d, y - 6);
+                d.push_str("l6 6m0 -6l-6 6");
             }
         }
         let _ = writeln!(
@@ -596,7 +605,7 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
     for ((role, buy), pts) in &merged {
         let mut d = String::new();
         for &(x, y) in pts {
-            d.push_str(&glyph(*role, *buy, x as f64 / 2.0, y as f64 / 2.0));
+            glyph_half(&mut d, *role, *buy, x, y);
         }
         let _ = writeln!(
             o,
@@ -679,6 +688,44 @@ fn glyph(role: Role, buy: bool, x: f64, y: f64) -> String {
         Role::Exit => format!("M{x:.1} {:.1}l5 5l-5 5l-5 -5z", y - 5.0),
         Role::Liquidation => format!("M{:.1} {:.1}h9v9h-9z", x - 4.5, y - 4.5),
     }
+}
+
+/// As [`glyph`] at `(x / 2, y / 2)` (half pixels), appended to `d` without the float formatter.
+fn glyph_half(d: &mut String, role: Role, buy: bool, x: i64, y: i64) {
+    let (x, y, tail) = match role {
+        Role::Entry if buy => (x, y - 8, "l5 8h-10z"),
+        Role::Entry => (x, y + 8, "l5 -8h-10z"),
+        Role::Sl | Role::Tp => (x - 8, y, "a4 4 0 1 0 8 0a4 4 0 1 0 -8 0"),
+        Role::Exit => (x, y - 10, "l5 5l-5 5l-5 -5z"),
+        Role::Liquidation => (x - 9, y - 9, "h9v9h-9z"),
+    };
+    d.push('M');
+    half(d, x);
+    d.push(' ');
+    half(d, y);
+    d.push_str(tail);
+}
+
+/// Appends `k / 2` as `format!("{:.1}", k as f64 / 2.0)` writes it (exact: a half is one
+/// decimal digit), digit by digit.
+fn half(d: &mut String, k: i64) {
+    if k < 0 {
+        d.push('-');
+    }
+    let a = k.unsigned_abs();
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = a / 2;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    d.extend(buf[i..].iter().map(|&c| c as char));
+    d.push_str(if a % 2 == 1 { ".5" } else { ".0" });
 }
 
 /// The time axis under a plot: grid lines (into `grid`), tick labels and a caption (into
@@ -791,4 +838,41 @@ pub(crate) fn legend() -> String {
     ));
     o.push_str("</p>\n");
     o
+}
+
+#[cfg(test)]
+mod half_tests {
+    use super::*;
+
+    /// `half` and `glyph_half` write what the float formatter writes for the same coordinates.
+    #[test]
+    fn halves_match_the_float_formatter() {
+        let mut ks: Vec<i64> = (-2_000..=2_000).collect();
+        ks.extend([
+            i64::from(i32::MAX),
+            -i64::from(i32::MAX),
+            1 << 40,
+            -(1 << 40) - 1,
+        ]);
+        for &k in &ks {
+            let mut d = String::new();
+            half(&mut d, k);
+            assert_eq!(d, format!("{:.1}", k as f64 / 2.0), "k={k}");
+        }
+        for role in [
+            Role::Entry,
+            Role::Sl,
+            Role::Tp,
+            Role::Exit,
+            Role::Liquidation,
+        ] {
+            for buy in [true, false] {
+                for &(x, y) in &[(0, 0), (7, -3), (-9, 8), (2401, 977), (-1, 1)] {
+                    let mut d = String::new();
+                    glyph_half(&mut d, role, buy, x, y);
+                    assert_eq!(d, glyph(role, buy, x as f64 / 2.0, y as f64 / 2.0));
+                }
+            }
+        }
+    }
 }

@@ -2,9 +2,8 @@
 //! (one row per TRADE/CALCULATED execution), built from the event log only, record by record:
 //! rows are written as soon as they are final, so a run need not keep its log for them.
 
-use super::describe::sname;
-use crate::events::{Event, EventLog, EventRecord, ExecType};
-use crate::types::{fmt_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
+use crate::events::{json, Event, EventLog, EventRecord, ExecType};
+use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -77,7 +76,7 @@ struct Row {
     tif: &'static str,
     created: TimeMs,
     updated: TimeMs,
-    status: String,
+    status: &'static str,
     filled: Option<Decimal>,
     avg: Option<Decimal>,
     from_algo: Option<AlgoId>,
@@ -105,16 +104,67 @@ fn to_io(e: csv::Error) -> std::io::Error {
 
 /// Money or an average price as Binance prints it: at most 8 decimals, rounded half away from
 /// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`).
-fn b8(d: Decimal) -> String {
+fn b8(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(
         super::BINANCE_DP,
         rust_decimal::RoundingStrategy::MidpointAwayFromZero,
     )
-    .to_string()
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// One CSV row written field by field through a reused buffer (no `String` per field; numbers
+/// and decimals as their `Display` bytes without the formatting machinery).
+struct RowWriter<'a, W: Write> {
+    w: &'a mut csv::Writer<W>,
+    buf: &'a mut Vec<u8>,
+}
+
+impl<W: Write> RowWriter<'_, W> {
+    fn str(&mut self, s: &str) -> std::io::Result<()> {
+        self.w.write_field(s).map_err(to_io)
+    }
+    fn flush_buf(&mut self) -> std::io::Result<()> {
+        self.w.write_field(&self.buf[..]).map_err(to_io)
+    }
+    fn u64(&mut self, v: u64) -> std::io::Result<()> {
+        self.buf.clear();
+        json::u64_(self.buf, v);
+        self.flush_buf()
+    }
+    fn i64(&mut self, v: i64) -> std::io::Result<()> {
+        self.buf.clear();
+        json::i64_(self.buf, v);
+        self.flush_buf()
+    }
+    fn dec(&mut self, d: Decimal) -> std::io::Result<()> {
+        self.buf.clear();
+        json::dec_plain(self.buf, &d);
+        self.flush_buf()
+    }
+    fn opt_dec(&mut self, d: Option<Decimal>) -> std::io::Result<()> {
+        match d {
+            Some(d) => self.dec(d),
+            None => self.str(""),
+        }
+    }
+    fn opt_u64(&mut self, v: Option<u64>) -> std::io::Result<()> {
+        match v {
+            Some(v) => self.u64(v),
+            None => self.str(""),
+        }
+    }
+    fn bool(&mut self, b: bool) -> std::io::Result<()> {
+        self.str(if b { "true" } else { "false" })
+    }
+    fn time(&mut self, ms: i64) -> std::io::Result<()> {
+        self.buf.clear();
+        write_time_ms(ms, self.buf);
+        self.flush_buf()
+    }
+    fn end(self) -> std::io::Result<()> {
+        self.w
+            .write_record(std::iter::empty::<&[u8]>())
+            .map_err(to_io)
+    }
 }
 
 /// Builds `orders.csv` as records come: one row per distinct order (orderId) or algo order
@@ -129,6 +179,8 @@ pub(crate) struct OrdersTable<W: Write> {
     rows: BTreeMap<Key, Row>,
     /// Rows not written yet, by first appearance.
     pending: BTreeMap<u64, Key>,
+    /// Scratch for one field.
+    buf: Vec<u8>,
 }
 
 impl<W: Write> OrdersTable<W> {
@@ -140,6 +192,7 @@ impl<W: Write> OrdersTable<W> {
             w,
             rows: BTreeMap::new(),
             pending: BTreeMap::new(),
+            buf: Vec::new(),
         })
     }
 
@@ -169,7 +222,7 @@ impl<W: Write> OrdersTable<W> {
                 row.close_position = o.close_position;
                 row.tif = o.time_in_force.as_str();
                 row.updated = r.time_ms;
-                row.status = sname(&o.status);
+                row.status = o.status.as_str();
                 row.filled = Some(o.cum_qty);
                 row.avg = Some(o.avg_price);
                 // a legacy stop's trigger expires it and it goes on as a MARKET/LIMIT order
@@ -201,7 +254,7 @@ impl<W: Write> OrdersTable<W> {
                 row.close_position = a.close_position;
                 row.tif = a.time_in_force.as_str();
                 row.updated = r.time_ms;
-                row.status = sname(&a.status);
+                row.status = a.status.as_str();
                 row.done = matches!(
                     a.status,
                     AlgoStatus::Finished
@@ -253,32 +306,33 @@ impl<W: Write> OrdersTable<W> {
             } else {
                 "algo"
             };
-            self.w
-                .write_record([
-                    id.to_string(),
-                    kind.to_string(),
-                    r.symbol.clone(),
-                    r.client_id.clone(),
-                    r.otype.to_string(),
-                    r.orig_type.to_string(),
-                    r.side.to_string(),
-                    r.position_side.to_string(),
-                    r.qty.to_string(),
-                    r.price.to_string(),
-                    r.trigger.to_string(),
-                    r.reduce_only.to_string(),
-                    r.close_position.to_string(),
-                    r.tif.to_string(),
-                    fmt_time_ms(r.created.0),
-                    r.created.0.to_string(),
-                    fmt_time_ms(r.updated.0),
-                    r.status.clone(),
-                    opt(filled),
-                    opt(avg.map(b8)),
-                    opt(r.from_algo),
-                    opt(child),
-                ])
-                .map_err(to_io)?;
+            let mut f = RowWriter {
+                w: &mut self.w,
+                buf: &mut self.buf,
+            };
+            f.u64(id)?;
+            f.str(kind)?;
+            f.str(&r.symbol)?;
+            f.str(&r.client_id)?;
+            f.str(r.otype)?;
+            f.str(r.orig_type)?;
+            f.str(r.side)?;
+            f.str(r.position_side)?;
+            f.dec(r.qty)?;
+            f.dec(r.price)?;
+            f.dec(r.trigger)?;
+            f.bool(r.reduce_only)?;
+            f.bool(r.close_position)?;
+            f.str(r.tif)?;
+            f.time(r.created.0)?;
+            f.i64(r.created.0)?;
+            f.time(r.updated.0)?;
+            f.str(r.status)?;
+            f.opt_dec(filled)?;
+            f.opt_dec(avg.map(b8))?;
+            f.opt_u64(r.from_algo.map(|a| a.0))?;
+            f.opt_u64(child.map(|c| c.0))?;
+            f.end()?;
             self.pending.remove(&seq);
             // a written child row is still needed by its algo row until that one is written
             let keep = matches!(k, Key::Order(_))
@@ -330,6 +384,8 @@ pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
 /// ORDER_TRADE_UPDATE, in log order.
 pub(crate) struct FillsTable<W: Write> {
     w: csv::Writer<W>,
+    /// Scratch for one field.
+    buf: Vec<u8>,
 }
 
 impl<W: Write> FillsTable<W> {
@@ -337,7 +393,7 @@ impl<W: Write> FillsTable<W> {
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
         let mut w = csv::Writer::from_writer(w);
         w.write_record(FILL_COLUMNS).map_err(to_io)?;
-        Ok(FillsTable { w })
+        Ok(FillsTable { w, buf: Vec::new() })
     }
 
     /// Feeds one record; writes its row when it is a fill.
@@ -348,25 +404,26 @@ impl<W: Write> FillsTable<W> {
         if !matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             return Ok(());
         }
-        self.w
-            .write_record([
-                fmt_time_ms(r.time_ms.0),
-                r.time_ms.0.to_string(),
-                r.seq.0.to_string(),
-                o.order_id.to_string(),
-                o.symbol.clone(),
-                o.side.as_str().to_string(),
-                o.position_side.as_str().to_string(),
-                o.order_type.as_str().to_string(),
-                o.orig_type.as_str().to_string(),
-                sname(&o.exec_type),
-                o.last_qty.to_string(),
-                o.last_price.to_string(),
-                b8(o.commission),
-                b8(o.realized_pnl),
-                o.is_maker.to_string(),
-            ])
-            .map_err(to_io)
+        let mut f = RowWriter {
+            w: &mut self.w,
+            buf: &mut self.buf,
+        };
+        f.time(r.time_ms.0)?;
+        f.i64(r.time_ms.0)?;
+        f.u64(r.seq.0)?;
+        f.u64(o.order_id.0)?;
+        f.str(&o.symbol)?;
+        f.str(o.side.as_str())?;
+        f.str(o.position_side.as_str())?;
+        f.str(o.order_type.as_str())?;
+        f.str(o.orig_type.as_str())?;
+        f.str(o.exec_type.as_str())?;
+        f.dec(o.last_qty)?;
+        f.dec(o.last_price)?;
+        f.dec(b8(o.commission))?;
+        f.dec(b8(o.realized_pnl))?;
+        f.bool(o.is_maker)?;
+        f.end()
     }
 
     /// Flushes and returns the writer.

@@ -43,6 +43,27 @@ pub fn fmt_time_ms(ms: i64) -> String {
             sod % 60
         );
     }
+    let b = time_ms_bytes(y, m, d, sod, milli);
+    b.iter().map(|&c| c as char).collect()
+}
+
+/// As [`fmt_time_ms`], written to `out` without allocating (years 0..=9999 without the
+/// formatting machinery; report rows call this for every order and fill).
+pub fn write_time_ms(ms: i64, out: &mut Vec<u8>) {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        out.extend_from_slice(fmt_time_ms(ms).as_bytes());
+        return;
+    }
+    out.extend_from_slice(&time_ms_bytes(y, m, d, sod, milli));
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm` for a year in 0..=9999, digit by digit.
+fn time_ms_bytes(y: i64, m: u32, d: u32, sod: i64, milli: i64) -> [u8; 23] {
     // the common case without the formatting machinery (it sits on every report row)
     let mut b = *b"0000-00-00 00:00:00.000";
     let mut put = |at: usize, width: usize, mut v: i64| {
@@ -58,7 +79,7 @@ pub fn fmt_time_ms(ms: i64) -> String {
     put(14, 2, (sod / 60) % 60);
     put(17, 2, sod % 60);
     put(20, 3, milli);
-    b.iter().map(|&c| c as char).collect()
+    b
 }
 
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
@@ -368,6 +389,17 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Binance spelling (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::New => "NEW",
+            OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+            OrderStatus::Filled => "FILLED",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Expired => "EXPIRED",
+            OrderStatus::Rejected => "REJECTED",
+        }
+    }
     /// Terminal states never change again.
     pub fn is_terminal(self) -> bool {
         !matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled)
@@ -395,6 +427,18 @@ pub enum AlgoStatus {
 }
 
 impl AlgoStatus {
+    /// Binance spelling (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlgoStatus::New => "NEW",
+            AlgoStatus::Triggering => "TRIGGERING",
+            AlgoStatus::Triggered => "TRIGGERED",
+            AlgoStatus::Finished => "FINISHED",
+            AlgoStatus::Canceled => "CANCELED",
+            AlgoStatus::Rejected => "REJECTED",
+            AlgoStatus::Expired => "EXPIRED",
+        }
+    }
     /// True while the order can still trigger.
     pub fn is_open(self) -> bool {
         matches!(self, AlgoStatus::New | AlgoStatus::Triggering)
