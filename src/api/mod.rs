@@ -5,7 +5,9 @@
 //! would implement the same trait over REST. Rejections are data ([`ApiError`], outcome known: the
 //! request changed nothing); transport faults ([`TransportError`]) leave the outcome unknown.
 
+mod records;
 use crate::types::*;
+pub use records::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -482,11 +484,11 @@ pub struct PositionInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StreamEvent {
     /// ORDER_TRADE_UPDATE
-    Order(crate::events::OrderUpdate),
+    Order(OrderUpdate),
     /// ALGO_UPDATE
-    Algo(crate::events::AlgoUpdate),
+    Algo(AlgoUpdate),
     /// ACCOUNT_UPDATE
-    Account(crate::events::AccountUpdate),
+    Account(AccountUpdate),
 }
 
 /// The engine's only view of a venue: Binance's REST calls plus the environment (clock, sleep, log).
@@ -499,7 +501,7 @@ pub trait Exchange {
     /// Waits `ms` milliseconds of the caller's time.
     fn sleep(&mut self, ms: i64);
     /// Appends an engine-side annotation to the run's event log.
-    fn emit(&mut self, event: crate::events::EngineEvent);
+    fn emit(&mut self, event: EngineEvent);
     /// POST /fapi/v1/order
     fn new_order(&mut self, req: &NewOrder) -> Result<OrderInfo, CallError>;
     /// POST /fapi/v1/algoOrder
