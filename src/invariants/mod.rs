@@ -668,8 +668,11 @@ impl Checker {
                 }
                 if a.status == AlgoStatus::New {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
-                    // placed for a position that does not exist: orphan from birth
-                    if amt.is_zero() {
+                    // placed for a position that does not exist: orphan from birth (a hedge-mode
+                    // STOP entry, which opens its side, is no leg)
+                    if amt.is_zero()
+                        && !opening_entry(a.side, a.position_side, a.reduce_only, a.close_position)
+                    {
                         self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
                         self.orphans.insert(LegId::Algo(a.algo_id));
                         self.born_orphans.insert(LegId::Algo(a.algo_id));
@@ -759,7 +762,10 @@ impl Checker {
         }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
-            if amt.is_zero() && o.order_type == o.orig_type {
+            if amt.is_zero()
+                && o.order_type == o.orig_type
+                && !opening_entry(st.side, st.ps, st.reduce_only, st.close_position)
+            {
                 self.schedule(now, Due::Orphan(leg));
                 self.orphans.insert(leg);
                 self.born_orphans.insert(leg);
@@ -1053,4 +1059,16 @@ impl Observer for Checker {
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
     }
+}
+
+/// A conditional order that can only open a position: hedge mode, its side opening its
+/// `positionSide` (BUY LONG, SELL SHORT), neither reduce-only nor closePosition (a STOP entry,
+/// never a protective leg; one-way orders stay ambiguous and are checked as legs).
+fn opening_entry(side: Side, ps: PositionSide, reduce_only: bool, close_position: bool) -> bool {
+    !reduce_only
+        && !close_position
+        && matches!(
+            (side, ps),
+            (Side::Buy, PositionSide::Long) | (Side::Sell, PositionSide::Short)
+        )
 }
