@@ -265,7 +265,7 @@ fn planted_bugs_are_found_and_named_by_their_switch() {
         (&["monitor_restarts=false"][..], "64", "W3"),
         (&["individual_fallback=any_failure_logged"][..], "32", "W2"),
         (&["reconcile_on_restart=off"][..], "64", "W11"),
-        (&["client_ids=none"][..], "128", "W13"),
+        (&["client_ids=none"][..], "192", "W13"),
     ] {
         let out = tmp(&format!("planted-{}", sets[0]));
         let mut args = vec![
