@@ -1042,11 +1042,23 @@ impl Engine {
                 );
             }
         }
-        // resting entries carry their plan in the client id: ocoE-<base>-<sl ticks>-<tp ticks>
+        // resting entries carry their plan in the client id: ocoE-<base>-<sl ticks>-<tp ticks>;
+        // a STOP entry on the algo API rests as an algo order until it triggers
         let tick = self.cfg.spec.tick_size;
-        for o in &orders {
-            let mut parts = o.client_order_id.split('-');
-            if parts.next() != Some("ocoE") || self.st.pending.contains_key(&o.order_id) {
+        let entries = orders
+            .iter()
+            .filter(|o| !self.st.pending.contains_key(&o.order_id))
+            .map(|o| (&o.client_order_id, LegId::Order(o.order_id), o.side, o.orig_qty))
+            .chain(
+                algos
+                    .iter()
+                    .filter(|a| !self.st.pending_algo.contains_key(&a.algo_id))
+                    .map(|a| (&a.client_algo_id, LegId::Algo(a.algo_id), a.side, a.quantity)),
+            )
+            .collect::<Vec<_>>();
+        for (cid, id, side, qty) in entries {
+            let mut parts = cid.split('-');
+            if parts.next() != Some("ocoE") {
                 continue;
             }
             let base = parts.next().unwrap_or("").to_string();
@@ -1057,27 +1069,28 @@ impl Engine {
                     .map(|t| (Decimal::from(t) * tick).normalize())
             };
             let (sl, tp) = (px(), px());
-            let dir = if o.side == Side::Buy {
+            let dir = if side == Side::Buy {
                 PositionSide::Long
             } else {
                 PositionSide::Short
             };
             let spid = self.seq();
-            self.st.pending.insert(
-                o.order_id,
-                Pending {
-                    symbol: symbol.clone(),
-                    dir,
-                    sl,
-                    tp,
-                    sl_pct: None,
-                    tp_pct: None,
-                    base,
-                    protected: false,
-                    order_amount: o.orig_qty,
-                    strategy_position_id: spid,
-                },
-            );
+            let plan = Pending {
+                symbol: symbol.clone(),
+                dir,
+                sl,
+                tp,
+                sl_pct: None,
+                tp_pct: None,
+                base,
+                protected: false,
+                order_amount: qty,
+                strategy_position_id: spid,
+            };
+            match id {
+                LegId::Order(o) => self.st.pending.insert(o, plan),
+                LegId::Algo(a) => self.st.pending_algo.insert(a, plan),
+            };
         }
         let amts = match self.position_amts(ex, &symbol) {
             Ok(a) => a,

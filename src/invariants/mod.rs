@@ -62,6 +62,8 @@ struct OrderState {
     open: bool,
     qty: Decimal,
     from_algo: Option<AlgoId>,
+    /// Whether any of it has traded.
+    traded: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -116,9 +118,10 @@ pub struct Checker {
     due: BTreeSet<(TimeMs, Due, u64, TimeMs)>,
     /// Legs placed while their position side was flat (orphans from birth).
     born_orphans: BTreeSet<LegId>,
-    /// Resting entries accepted while their side was flat: whether their signal asked for a stop
-    /// (the side wants a stop once such an entry fills).
-    entry_wants: BTreeMap<OrderId, bool>,
+    /// Entries accepted while resting (nothing traded yet; a STOP entry by its algo id): whether
+    /// their signal asked for a stop (the side wants a stop once such an entry fills, not before:
+    /// a position already open on the side keeps what its own entries asked for until then).
+    entry_wants: BTreeMap<LegId, bool>,
     /// A fill of such an entry, applied to its side by the ACCOUNT_UPDATE that follows.
     pending_wants: Option<((String, PositionSide), bool)>,
     faults: u64,
@@ -693,6 +696,10 @@ impl Checker {
                     }
                 }
                 if !open {
+                    if !matches!(a.status, AlgoStatus::Triggered | AlgoStatus::Finished) {
+                        // a STOP entry that will never fill
+                        self.entry_wants.remove(&LegId::Algo(a.algo_id));
+                    }
                     self.leg_left(LegId::Algo(a.algo_id), now);
                     self.algos.remove(&a.algo_id);
                     self.retire.push((now, Retire::Leg(LegId::Algo(a.algo_id))));
@@ -737,9 +744,11 @@ impl Checker {
             open,
             qty: o.orig_qty,
             from_algo: o.from_algo,
+            traded: false,
         });
         st.open = open;
         st.qty = o.orig_qty;
+        st.traded |= o.exec_type == ExecType::Trade;
         let st = st.clone();
         if open {
             if self.open_orders.insert(o.order_id) {
@@ -786,14 +795,14 @@ impl Checker {
             }
         }
         if o.exec_type == ExecType::Trade {
-            if let Some(&w) = self.entry_wants.get(&o.order_id) {
+            if let Some(&w) = self.entry_wants.get(&leg) {
                 self.pending_wants = Some((key.clone(), w));
             }
         }
         // a legacy STOP entry's trigger (EXPIRED er=8) carries on under the same id as a
         // MARKET/LIMIT order: the entry is still coming
         if !open && o.expiry_reason != ExpiryReason::LegacyTriggered {
-            self.entry_wants.remove(&o.order_id);
+            self.entry_wants.remove(&leg);
         }
         if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             if self.orphans.contains(&leg) && self.reported_orphans.insert(leg) {
@@ -978,21 +987,30 @@ impl Checker {
                 wants_stop,
                 order_id,
             } => {
-                // the latest entry on a side says whether the side wants a stop; an entry
-                // reported after its side already went flat protects nothing
+                // the latest entry on a side to fill says whether the side wants a stop: a
+                // resting entry (nothing traded yet; a STOP entry on the algo API by its algo
+                // id) says so when it fills, whether or not its side already holds a position;
+                // an entry reported after its side already went flat protects nothing
                 let key = (symbol.clone(), *position_side);
+                let resting = match self.orders.get(order_id) {
+                    Some(o) => o.open && !o.traded,
+                    None => self.algos.get(&AlgoId(order_id.0)).is_some_and(|a| a.open),
+                };
                 let open = !self
                     .positions
                     .get(&key)
                     .copied()
                     .unwrap_or_default()
                     .is_zero();
-                if open {
+                if resting {
+                    let leg = match self.orders.get(order_id) {
+                        Some(_) => LegId::Order(*order_id),
+                        None => LegId::Algo(AlgoId(order_id.0)),
+                    };
+                    self.entry_wants.insert(leg, *wants_stop);
+                } else if open {
                     self.wants_stop.insert(key.clone(), *wants_stop);
                     self.protection_state(&key);
-                } else if self.orders.get(order_id).is_some_and(|o| o.open) {
-                    // a resting entry: its side wants a stop once it fills
-                    self.entry_wants.insert(*order_id, *wants_stop);
                 }
             }
             EngineEvent::PairPlaced {
@@ -1181,5 +1199,109 @@ mod tests {
         assert_eq!(v.len(), 2, "{v:?}");
         assert!(v[0].starts_with("order 101 still open"), "{v:?}");
         assert!(v[1].starts_with("order 102 still open"), "{v:?}");
+    }
+
+    /// An ORDER_TRADE_UPDATE of a plain LIMIT/MARKET order on the short side.
+    fn short_order(t: u64, id: u64, otype: OrderType, exec: ExecType, filled: i64) -> (u64, Event) {
+        let (status, last) = match exec {
+            ExecType::Trade => (OrderStatus::Filled, Decimal::from(filled)),
+            _ => (OrderStatus::New, Decimal::ZERO),
+        };
+        let e = Event::OrderTradeUpdate(OrderUpdate {
+            symbol: "AVAXUSDT".into(),
+            client_order_id: format!("c{id}"),
+            side: Side::Sell,
+            order_type: otype,
+            orig_type: otype,
+            time_in_force: TimeInForce::Gtc,
+            orig_qty: Decimal::from(filled),
+            price: Decimal::from(10),
+            avg_price: Decimal::from(10),
+            stop_price: Decimal::ZERO,
+            exec_type: exec,
+            status,
+            order_id: OrderId(id),
+            last_qty: last,
+            cum_qty: last,
+            last_price: Decimal::from(10),
+            commission: Decimal::ZERO,
+            is_maker: false,
+            reduce_only: false,
+            position_side: PositionSide::Short,
+            close_position: false,
+            realized_pnl: Decimal::ZERO,
+            expiry_reason: ExpiryReason::None,
+            from_algo: None,
+        });
+        (t, e)
+    }
+
+    fn short_amount(t: u64, amount: i64) -> (u64, Event) {
+        let e = Event::AccountUpdate(AccountUpdate {
+            reason: AccountReason::Order,
+            wallet_balance: Decimal::from(10_000),
+            balance_change: Decimal::ZERO,
+            realized_pnl: Decimal::ZERO,
+            fee: Decimal::ZERO,
+            positions: vec![PositionRow {
+                symbol: "AVAXUSDT".into(),
+                position_side: PositionSide::Short,
+                amount: Decimal::from(amount),
+                entry_price: Decimal::from(10),
+                accumulated_realized: Decimal::ZERO,
+                liquidation_price: None,
+            }],
+        });
+        (t, e)
+    }
+
+    fn accepted(t: u64, id: u64, wants_stop: bool) -> (u64, Event) {
+        let e = Event::Engine(EngineEvent::EntryAccepted {
+            symbol: "AVAXUSDT".into(),
+            position_side: PositionSide::Short,
+            order_id: OrderId(id),
+            wants_stop,
+        });
+        (t, e)
+    }
+
+    fn naked(events: &[(u64, Event)], end: u64) -> Vec<String> {
+        let mut c = Checker::new(cfg(PositionMode::Hedge));
+        for (i, (t, e)) in events.iter().enumerate() {
+            c.observe(&EventRecord {
+                seq: Seq(i as u64),
+                time_ms: TimeMs(*t as i64),
+                source: Source::Exchange,
+                event: e.clone(),
+            });
+        }
+        c.finish(TimeMs(end as i64))
+            .into_iter()
+            .filter(|v| v.invariant == Invariant::NakedPosition)
+            .map(|v| v.message)
+            .collect()
+    }
+
+    #[test]
+    fn a_resting_entry_wish_for_a_stop_waits_for_its_fill_on_an_open_side() {
+        use ExecType::{New, Trade};
+        use OrderType::{Limit, Market};
+        // a market short of 8 that asked for no stop, then a resting LIMIT short asking for one
+        let mut ev = vec![
+            short_order(1_000, 1, Market, New, 8),
+            short_order(1_000, 1, Market, Trade, 8),
+            short_amount(1_000, -8),
+            accepted(1_000, 1, false),
+            short_order(2_000, 2, Limit, New, 16),
+            accepted(2_000, 2, true),
+        ];
+        // resting for a minute: the open short still wants no stop
+        assert_eq!(naked(&ev, 62_000), Vec::<String>::new());
+        // it fills at 30 s and nothing protects the side: naked from the fill, not from 2 s
+        ev.push(short_order(30_000, 2, Limit, Trade, 16));
+        ev.push(short_amount(30_000, -24));
+        let v = naked(&ev, 62_000);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("since 1970-01-01 00:00:30"), "{v:?}");
     }
 }
