@@ -1103,6 +1103,9 @@ impl Engine {
             .filter(|p| p.status == PairStatus::Active)
             .map(|p| p.dir)
             .collect();
+        // sides a pair placed since the restart protects (a resting entry that filled while an
+        // earlier try of this recovery failed): older legs found there are replaced by it
+        let paired = covered.clone();
         for (base, (sl, tp, dir, ps)) in groups {
             if amts.get(&dir).copied().unwrap_or_default().is_zero() {
                 for l in sl.iter().chain(tp.iter()) {
@@ -1110,6 +1113,17 @@ impl Engine {
                 }
                 ex.emit(EngineEvent::Note {
                     text: format!("recovery: legs of {base} rest against a flat side; cancelled"),
+                });
+                continue;
+            }
+            if paired.contains(&dir) {
+                for l in sl.iter().chain(tp.iter()) {
+                    self.cancel_or_queue(ex, &symbol, l.id);
+                }
+                ex.emit(EngineEvent::Note {
+                    text: format!(
+                        "recovery: legs of {base} rest on a side a newer pair protects; cancelled"
+                    ),
                 });
                 continue;
             }

@@ -122,8 +122,10 @@ pub struct Checker {
     /// their signal asked for a stop (the side wants a stop once such an entry fills, not before:
     /// a position already open on the side keeps what its own entries asked for until then).
     entry_wants: BTreeMap<LegId, bool>,
-    /// A fill of such an entry, applied to its side by the ACCOUNT_UPDATE that follows.
-    pending_wants: Option<((String, PositionSide), bool)>,
+    /// A fill of such an entry (its side, its order's side, its wish), applied to its position
+    /// side by the ACCOUNT_UPDATE that follows when the fill left the position on the entry's
+    /// side (one-way mode: a buy entry that only reduced a short protects nothing).
+    pending_wants: Option<((String, PositionSide), Side, bool)>,
     faults: u64,
     pending_calls: BTreeMap<u64, String>,
     pending_flip: Option<(String, PositionSide, Decimal, OrderId)>,
@@ -796,7 +798,7 @@ impl Checker {
         }
         if o.exec_type == ExecType::Trade {
             if let Some(&w) = self.entry_wants.get(&leg) {
-                self.pending_wants = Some((key.clone(), w));
+                self.pending_wants = Some((key.clone(), st.side, w));
             }
         }
         // a legacy STOP entry's trigger (EXPIRED er=8) carries on under the same id as a
@@ -967,11 +969,17 @@ impl Checker {
             }
             // a resting entry accepted while its side was flat just filled: from now on the
             // side wants what its signal asked for
-            if let Some((k, w)) = self.pending_wants.take() {
-                if k == key && !after.is_zero() {
-                    self.wants_stop.insert(key.clone(), w);
-                } else if k != key {
-                    self.pending_wants = Some((k, w));
+            if let Some((k, side, w)) = self.pending_wants.take() {
+                if k == key {
+                    let entry_side = match side {
+                        Side::Buy => after > Decimal::ZERO,
+                        Side::Sell => after < Decimal::ZERO,
+                    };
+                    if entry_side {
+                        self.wants_stop.insert(key.clone(), w);
+                    }
+                } else {
+                    self.pending_wants = Some((k, side, w));
                 }
             }
             self.positions.insert(key.clone(), after);
