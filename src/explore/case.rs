@@ -240,7 +240,7 @@ fn draw_scenario_acts(rng: &mut StreamRng, c: &mut CaseSpec) {
 }
 
 /// The draws the scenario language's #16 entries added (after every other draw, so existing
-/// cases keep their values): per buy/sell signal, a LIMIT or (hedge mode) STOP entry at its own price a few
+/// cases keep their values): per buy/sell signal, a LIMIT or STOP entry at its own price a few
 /// ticks to 1 % above or below the last close (`offset_ticks` or `offset_pct`), and a
 /// `position_size_pct` of 0.01–0.1.
 fn draw_entries(rng: &mut StreamRng, c: &mut CaseSpec) {
@@ -250,9 +250,9 @@ fn draw_entries(rng: &mut StreamRng, c: &mut CaseSpec) {
         }
         match rng.below(10) {
             0 => g.order_type = Some("limit".into()),
-            // one-way STOP entries wait for the invariants: a one-way STOP entry is taken for a
-            // born-orphan leg and its fill for a flip (orphan, no-flip on `reference`)
-            1 if c.hedge => g.order_type = Some("stop".into()),
+            // (one-way STOP entries too: the invariants tell them from legs missing reduce-only
+            // by their request, placed while the engine places a signal's entry)
+            1 => g.order_type = Some("stop".into()),
             _ => {}
         }
         if g.order_type.is_some() {

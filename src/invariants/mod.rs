@@ -126,6 +126,20 @@ pub struct Checker {
     /// side by the ACCOUNT_UPDATE that follows when the fill left the position on the entry's
     /// side (one-way mode: a buy entry that only reduced a short protects nothing).
     pending_wants: Option<((String, PositionSide), Side, bool)>,
+    /// One-way mode: between a signal and its entry's acceptance (or its result), the engine is
+    /// placing that signal's entry.
+    entry_phase: bool,
+    /// Whether the log carries the engine's signals (`sim run`; `sim serve` logs none, so its
+    /// requests cannot be told apart and plain conditional orders are taken for entries).
+    signals_seen: bool,
+    /// One-way mode: client ids of plain conditional orders (neither reduce-only nor
+    /// close-position) the engine requested while placing an entry, until the venue accepts them.
+    entry_cids: BTreeSet<String>,
+    /// One-way mode: client ids of plain conditional orders requested at any other time (legs).
+    leg_cids: BTreeSet<String>,
+    /// One-way mode: plain conditional orders known to be entries (STOP entries, by their
+    /// request), which neither protect nor flip anything; until they end.
+    entry_legs: BTreeSet<LegId>,
     faults: u64,
     pending_calls: BTreeMap<u64, String>,
     pending_flip: Option<(String, PositionSide, Decimal, OrderId)>,
@@ -197,6 +211,11 @@ impl Checker {
             born_orphans: BTreeSet::new(),
             entry_wants: BTreeMap::new(),
             pending_wants: None,
+            entry_phase: false,
+            signals_seen: false,
+            entry_cids: BTreeSet::new(),
+            leg_cids: BTreeSet::new(),
+            entry_legs: BTreeSet::new(),
             faults: 0,
             pending_calls: BTreeMap::new(),
             pending_flip: None,
@@ -363,6 +382,52 @@ impl Checker {
     }
 
     /// Open protective orders on the closing side of `key` whose position is `amt`.
+    /// One-way mode: notes the client id of a plain conditional order request as an entry's
+    /// (requested while the engine places a signal's entry) or a leg's (any other time).
+    fn one_way_request(&mut self, params: &RequestParams) {
+        let (conditional, ro, cp, cid) = match params {
+            RequestParams::Order(o) => (
+                o.order_type.is_conditional(),
+                o.reduce_only,
+                o.close_position,
+                &o.client_order_id,
+            ),
+            RequestParams::Algo(a) => (
+                a.order_type.is_conditional(),
+                a.reduce_only,
+                a.close_position,
+                &a.client_algo_id,
+            ),
+            RequestParams::Other(_) => return,
+        };
+        if !conditional || ro == Some(true) || cp == Some(true) {
+            return;
+        }
+        if let Some(c) = cid.as_ref().filter(|_| self.signals_seen) {
+            if self.entry_phase {
+                self.entry_cids.insert(c.clone());
+            } else {
+                self.leg_cids.insert(c.clone());
+            }
+        }
+    }
+
+    /// Whether a plain conditional order that opens its side (hedge mode: always an entry;
+    /// one-way mode: an entry or a leg missing reduce-only) is an entry, from its request: one
+    /// requested while the engine placed an entry is one (and is remembered as such), one
+    /// requested at any other time is a leg; one whose request is unknown (no client id, or not
+    /// the engine's) is taken for an entry.
+    fn one_way_entry(&mut self, cid: &str, leg: LegId) -> bool {
+        if self.cfg.position_mode != PositionMode::OneWay {
+            return true;
+        }
+        if self.entry_cids.remove(cid) {
+            self.entry_legs.insert(leg);
+            return true;
+        }
+        !self.leg_cids.remove(cid)
+    }
+
     fn protective_legs(&self, key: &(String, PositionSide), amt: Decimal) -> Vec<LegId> {
         let closing = if amt > Decimal::ZERO {
             Side::Sell
@@ -377,13 +442,18 @@ impl Checker {
                 && o.side == closing
                 && o.from_algo.is_none()
                 && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
+                && !self.entry_legs.contains(&LegId::Order(*id))
             {
                 v.push(LegId::Order(*id));
             }
         }
         for id in &self.open_algos {
             let a = &self.algos[id];
-            if a.open && a.ps == key.1 && a.side == closing {
+            if a.open
+                && a.ps == key.1
+                && a.side == closing
+                && !self.entry_legs.contains(&LegId::Algo(*id))
+            {
                 v.push(LegId::Algo(*id));
             }
         }
@@ -592,6 +662,11 @@ impl Checker {
                 params,
                 ..
             } => {
+                if matches!(endpoint, Endpoint::NewOrder | Endpoint::NewAlgoOrder)
+                    && self.cfg.position_mode == PositionMode::OneWay
+                {
+                    self.one_way_request(params);
+                }
                 if matches!(endpoint, Endpoint::NewOrder | Endpoint::NewAlgoOrder) {
                     let (ps, ro) = match params {
                         RequestParams::Order(o) => (o.position_side, o.reduce_only),
@@ -689,9 +764,9 @@ impl Checker {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth (an
                     // opening-side order is a resting entry, not protection)
-                    if amt.is_zero()
-                        && !opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
-                    {
+                    let entry = opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
+                        && self.one_way_entry(&a.client_algo_id, LegId::Algo(a.algo_id));
+                    if amt.is_zero() && !entry {
                         self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
                         self.orphans.insert(LegId::Algo(a.algo_id));
                         self.born_orphans.insert(LegId::Algo(a.algo_id));
@@ -701,6 +776,7 @@ impl Checker {
                     if !matches!(a.status, AlgoStatus::Triggered | AlgoStatus::Finished) {
                         // a STOP entry that will never fill
                         self.entry_wants.remove(&LegId::Algo(a.algo_id));
+                        self.entry_legs.remove(&LegId::Algo(a.algo_id));
                     }
                     self.leg_left(LegId::Algo(a.algo_id), now);
                     self.algos.remove(&a.algo_id);
@@ -787,10 +863,10 @@ impl Checker {
         }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
-            if amt.is_zero()
-                && o.order_type == o.orig_type
-                && !opens_side(st.side, st.ps, st.reduce_only, st.close_position)
-            {
+            let entry = o.order_type == o.orig_type
+                && opens_side(st.side, st.ps, st.reduce_only, st.close_position)
+                && self.one_way_entry(&o.client_order_id, leg);
+            if amt.is_zero() && o.order_type == o.orig_type && !entry {
                 self.schedule(now, Due::Orphan(leg));
                 self.orphans.insert(leg);
                 self.born_orphans.insert(leg);
@@ -839,7 +915,8 @@ impl Checker {
                 }
             }
             let protective = (st.orig_type.is_conditional()
-                && (self.cfg.position_mode == PositionMode::OneWay
+                && ((self.cfg.position_mode == PositionMode::OneWay
+                    && !self.entry_legs.contains(&leg))
                     || matches!(
                         (o.position_side, o.side),
                         (PositionSide::Long, Side::Sell) | (PositionSide::Short, Side::Buy)
@@ -852,6 +929,9 @@ impl Checker {
             }
         }
         if !open {
+            if o.expiry_reason != ExpiryReason::LegacyTriggered {
+                self.entry_legs.remove(&leg);
+            }
             self.leg_left(leg, now);
             self.orders.remove(&o.order_id);
             self.retire.push((now, Retire::Leg(leg)));
@@ -989,12 +1069,18 @@ impl Checker {
 
     fn on_engine(&mut self, e: &EngineEvent, now: TimeMs, seq: Seq) {
         match e {
+            EngineEvent::Signal { .. } => {
+                self.entry_phase = true;
+                self.signals_seen = true;
+            }
+            EngineEvent::SignalResult { .. } => self.entry_phase = false,
             EngineEvent::EntryAccepted {
                 symbol,
                 position_side,
                 wants_stop,
                 order_id,
             } => {
+                self.entry_phase = false;
                 // the latest entry on a side to fill says whether the side wants a stop: a
                 // resting entry (nothing traded yet; a STOP entry on the algo API by its algo
                 // id) says so when it fills, whether or not its side already holds a position;
@@ -1311,5 +1397,146 @@ mod tests {
         let v = naked(&ev, 62_000);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].contains("since 1970-01-01 00:00:30"), "{v:?}");
+    }
+
+    /// Every violation message of a one-way run of `events` (time, event), finished at `end`.
+    fn one_way_run(events: &[(i64, Event)], end: i64) -> Vec<(Invariant, String)> {
+        let mut c = Checker::new(cfg(PositionMode::OneWay));
+        for (i, (t, e)) in events.iter().enumerate() {
+            c.observe(&EventRecord {
+                seq: Seq(i as u64),
+                time_ms: TimeMs(*t),
+                source: Source::Exchange,
+                event: e.clone(),
+            });
+        }
+        c.finish(TimeMs(end))
+            .into_iter()
+            .map(|v| (v.invariant, v.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_one_way_stop_entry_is_told_from_a_leg_missing_reduce_only_by_its_request() {
+        let request = |call: u64, side: Side, cid: &str| {
+            let mut o = crate::api::NewOrder::new("AVAXUSDT", side, OrderType::StopMarket);
+            o.client_order_id = Some(cid.to_string());
+            Event::Request {
+                call,
+                endpoint: Endpoint::NewOrder,
+                sent_ms: TimeMs(1_000),
+                params: RequestParams::Order(o),
+            }
+        };
+        // a STOP_MARKET order as the venue reports it (`Both`, plain), placed, then filled
+        let stop = |id: u64, side: Side, cid: &str, exec: ExecType| {
+            let mut r = stop_new(0, id, side, PositionSide::Both, false, false);
+            if let Event::OrderTradeUpdate(o) = &mut r.event {
+                o.client_order_id = cid.to_string();
+                if exec == ExecType::Trade {
+                    o.order_type = OrderType::Market;
+                    o.exec_type = ExecType::Trade;
+                    o.status = OrderStatus::Filled;
+                    (o.last_qty, o.cum_qty, o.last_price) =
+                        (Decimal::from(20), Decimal::from(20), Decimal::from(10));
+                }
+            }
+            r.event
+        };
+        let engine = Event::Engine;
+        let signal = engine(EngineEvent::Signal {
+            id: "s1".into(),
+            action: "buy".into(),
+            symbol: "AVAXUSDT".into(),
+            quantity: Decimal::from(20),
+            stop_loss: None,
+            take_profit: None,
+        });
+        let long = |amount: i64| {
+            Event::AccountUpdate(AccountUpdate {
+                reason: AccountReason::Order,
+                wallet_balance: Decimal::from(10_000),
+                balance_change: Decimal::ZERO,
+                realized_pnl: Decimal::ZERO,
+                fee: Decimal::ZERO,
+                positions: vec![PositionRow {
+                    symbol: "AVAXUSDT".into(),
+                    position_side: PositionSide::Both,
+                    amount: Decimal::from(amount),
+                    entry_price: Decimal::from(10),
+                    accumulated_realized: Decimal::ZERO,
+                    liquidation_price: None,
+                }],
+            })
+        };
+        let entry = |wants_stop: bool| {
+            vec![
+            (1_000, signal.clone()),
+            (1_000, request(1, Side::Buy, "entry")),
+            (1_000, stop(101, Side::Buy, "entry", ExecType::New)),
+            (
+                1_000,
+                engine(EngineEvent::EntryAccepted {
+                    symbol: "AVAXUSDT".into(),
+                    position_side: PositionSide::Both,
+                    order_id: OrderId(101),
+                    wants_stop,
+                }),
+            ),
+            (
+                1_000,
+                engine(EngineEvent::SignalResult {
+                    id: "s1".into(),
+                    status: "executed".into(),
+                    detail: String::new(),
+                }),
+            ),
+        ]
+        };
+        // the entry rests a minute, then triggers and opens a long: no orphan, no flip
+        let mut ev = entry(false);
+        ev.push((30_000, stop(101, Side::Buy, "entry", ExecType::Trade)));
+        ev.push((30_000, long(20)));
+        assert_eq!(one_way_run(&ev, 61_000), vec![]);
+        // the same order requested outside any entry (a leg missing reduce-only; the log has
+        // the engine's signals) is a born orphan, and its fill from flat a flip
+        let done = engine(EngineEvent::SignalResult {
+            id: "s1".into(),
+            status: "rejected".into(),
+            detail: String::new(),
+        });
+        let mut ev = vec![
+            (500, signal.clone()),
+            (500, done),
+            (1_000, request(1, Side::Buy, "leg")),
+            (1_000, stop(101, Side::Buy, "leg", ExecType::New)),
+        ];
+        ev.push((30_000, stop(101, Side::Buy, "leg", ExecType::Trade)));
+        ev.push((30_000, long(20)));
+        let v = one_way_run(&ev[..4], 61_000);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].0, Invariant::Orphan, "{v:?}");
+        assert!(v[0].1.contains("placed with no position"), "{v:?}");
+        let v = one_way_run(&ev, 61_000);
+        assert!(v.iter().any(|(i, _)| *i == Invariant::NoFlip), "{v:?}");
+        // without the engine's signals (`sim serve`) it cannot be told apart: placed flat, it
+        // is taken for an entry (no born orphan)
+        let v = one_way_run(&ev[2..], 61_000);
+        assert!(v.iter().all(|(i, _)| *i != Invariant::Orphan), "{v:?}");
+        // a resting SELL STOP entry (a second signal's) is no stop for the long the first
+        // entry opened, which asked for one: the long is naked
+        let mut ev = entry(true);
+        ev.push((30_000, stop(101, Side::Buy, "entry", ExecType::Trade)));
+        ev.push((30_000, long(20)));
+        ev.push((31_000, signal));
+        ev.push((31_000, request(2, Side::Sell, "entry-2")));
+        ev.push((31_000, stop(102, Side::Sell, "entry-2", ExecType::New)));
+        let v = one_way_run(&ev, 61_000);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].0, Invariant::NakedPosition, "{v:?}");
+        // taken for a leg (requested outside an entry), the same order protects the long
+        let n = ev.len();
+        ev.remove(n - 3);
+        assert_eq!(one_way_run(&ev, 61_000), vec![]);
     }
 }
