@@ -126,9 +126,12 @@ pub struct Checker {
     /// side by the ACCOUNT_UPDATE that follows when the fill left the position on the entry's
     /// side (one-way mode: a buy entry that only reduced a short protects nothing).
     pending_wants: Option<((String, PositionSide), Side, bool)>,
-    /// One-way mode: between a signal and its entry's acceptance (or its result), the engine is
-    /// placing that signal's entry.
+    /// One-way mode: between a signal and the acceptance of an order placed since (its entry),
+    /// or the signal's result, the engine is placing that signal's entry.
     entry_phase: bool,
+    /// Ids of the orders and algo orders the venue accepted during the current entry phase (an
+    /// earlier entry accepted meanwhile, e.g. one whose outcome was unknown, does not end it).
+    phase_ids: BTreeSet<u64>,
     /// Whether the log carries the engine's signals (`sim run`; `sim serve` logs none, so its
     /// requests cannot be told apart and plain conditional orders are taken for entries).
     signals_seen: bool,
@@ -212,6 +215,7 @@ impl Checker {
             entry_wants: BTreeMap::new(),
             pending_wants: None,
             entry_phase: false,
+            phase_ids: BTreeSet::new(),
             signals_seen: false,
             entry_cids: BTreeSet::new(),
             leg_cids: BTreeSet::new(),
@@ -761,6 +765,9 @@ impl Checker {
                     }
                 }
                 if a.status == AlgoStatus::New {
+                    if self.entry_phase {
+                        self.phase_ids.insert(a.algo_id.0);
+                    }
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth (an
                     // opening-side order is a resting entry, not protection)
@@ -813,6 +820,9 @@ impl Checker {
 
     fn on_order(&mut self, o: &OrderUpdate, now: TimeMs) {
         let open = !o.status.is_terminal();
+        if self.entry_phase && o.exec_type == ExecType::New {
+            self.phase_ids.insert(o.order_id.0);
+        }
         let st = self.orders.entry(o.order_id).or_insert(OrderState {
             side: o.side,
             ps: o.position_side,
@@ -1070,17 +1080,23 @@ impl Checker {
     fn on_engine(&mut self, e: &EngineEvent, now: TimeMs, seq: Seq) {
         match e {
             EngineEvent::Signal { .. } => {
-                self.entry_phase = true;
+                self.entry_phase = self.cfg.position_mode == PositionMode::OneWay;
+                self.phase_ids.clear();
                 self.signals_seen = true;
             }
-            EngineEvent::SignalResult { .. } => self.entry_phase = false,
+            EngineEvent::SignalResult { .. } => {
+                self.entry_phase = false;
+                self.phase_ids.clear();
+            }
             EngineEvent::EntryAccepted {
                 symbol,
                 position_side,
                 wants_stop,
                 order_id,
             } => {
-                self.entry_phase = false;
+                if self.phase_ids.contains(&order_id.0) {
+                    self.entry_phase = false;
+                }
                 // the latest entry on a side to fill says whether the side wants a stop: a
                 // resting entry (nothing traded yet; a STOP entry on the algo API by its algo
                 // id) says so when it fills, whether or not its side already holds a position;
