@@ -19,7 +19,10 @@ pub mod case;
 mod report;
 
 pub use case::{CaseSpec, Pool};
-pub use report::{found_weak_points, markdown, masked_weak_points, write};
+pub use report::{
+    found_expected_line, found_weak_points, markdown, masked_weak_points, weak_point_status, write,
+    WeakPointStatus,
+};
 
 use crate::engine::switches::{weak_point, SWITCH_WEAK_POINTS};
 use crate::engine::Switches;
