@@ -1048,12 +1048,26 @@ impl Engine {
         let entries = orders
             .iter()
             .filter(|o| !self.st.pending.contains_key(&o.order_id))
-            .map(|o| (&o.client_order_id, LegId::Order(o.order_id), o.side, o.orig_qty))
+            .map(|o| {
+                (
+                    &o.client_order_id,
+                    LegId::Order(o.order_id),
+                    o.side,
+                    o.orig_qty,
+                )
+            })
             .chain(
                 algos
                     .iter()
                     .filter(|a| !self.st.pending_algo.contains_key(&a.algo_id))
-                    .map(|a| (&a.client_algo_id, LegId::Algo(a.algo_id), a.side, a.quantity)),
+                    .map(|a| {
+                        (
+                            &a.client_algo_id,
+                            LegId::Algo(a.algo_id),
+                            a.side,
+                            a.quantity,
+                        )
+                    }),
             )
             .collect::<Vec<_>>();
         for (cid, id, side, qty) in entries {

@@ -771,8 +771,9 @@ impl Checker {
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth (an
                     // opening-side order is a resting entry, not protection)
-                    let entry = opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
-                        && self.one_way_entry(&a.client_algo_id, LegId::Algo(a.algo_id));
+                    let entry =
+                        opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
+                            && self.one_way_entry(&a.client_algo_id, LegId::Algo(a.algo_id));
                     if amt.is_zero() && !entry {
                         self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
                         self.orphans.insert(LegId::Algo(a.algo_id));
@@ -1487,27 +1488,27 @@ mod tests {
         };
         let entry = |wants_stop: bool| {
             vec![
-            (1_000, signal.clone()),
-            (1_000, request(1, Side::Buy, "entry")),
-            (1_000, stop(101, Side::Buy, "entry", ExecType::New)),
-            (
-                1_000,
-                engine(EngineEvent::EntryAccepted {
-                    symbol: "AVAXUSDT".into(),
-                    position_side: PositionSide::Both,
-                    order_id: OrderId(101),
-                    wants_stop,
-                }),
-            ),
-            (
-                1_000,
-                engine(EngineEvent::SignalResult {
-                    id: "s1".into(),
-                    status: "executed".into(),
-                    detail: String::new(),
-                }),
-            ),
-        ]
+                (1_000, signal.clone()),
+                (1_000, request(1, Side::Buy, "entry")),
+                (1_000, stop(101, Side::Buy, "entry", ExecType::New)),
+                (
+                    1_000,
+                    engine(EngineEvent::EntryAccepted {
+                        symbol: "AVAXUSDT".into(),
+                        position_side: PositionSide::Both,
+                        order_id: OrderId(101),
+                        wants_stop,
+                    }),
+                ),
+                (
+                    1_000,
+                    engine(EngineEvent::SignalResult {
+                        id: "s1".into(),
+                        status: "executed".into(),
+                        detail: String::new(),
+                    }),
+                ),
+            ]
         };
         // the entry rests a minute, then triggers and opens a long: no orphan, no flip
         let mut ev = entry(false);
