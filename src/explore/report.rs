@@ -173,6 +173,10 @@ pub enum WeakPointStatus {
     Found,
     /// Found only with this masking switch unmasked.
     Masked(String),
+    /// Its switch alone also clears the violation of a finding attributed to an earlier switch
+    /// (in §7 order): shown, as an alternative cause listed under "also" of that finding (its
+    /// number).
+    Also(usize),
     /// Not shown, and no drawn case can show it by an invariant: why.
     NotShown(&'static str),
     /// Not found in this run.
@@ -183,6 +187,14 @@ pub enum WeakPointStatus {
 pub fn weak_point_status(res: &ExploreResult) -> Vec<(String, WeakPointStatus)> {
     let found = found_weak_points(res);
     let masked = masked_weak_points(res);
+    // the switch values of the run (profile, then its --sets), to map an "also" switch to its W
+    let mut values = crate::engine::profiles::profile(&res.profile)
+        .map(|s| s.values())
+        .unwrap_or_default();
+    for (k, v) in &res.sets {
+        values.retain(|(n, _)| n != k);
+        values.push((k.clone(), v.clone()));
+    }
     res.expected
         .iter()
         .map(|w| {
@@ -190,6 +202,17 @@ pub fn weak_point_status(res: &ExploreResult) -> Vec<(String, WeakPointStatus)> 
                 WeakPointStatus::Found
             } else if let Some((_, m)) = masked.iter().find(|(x, _)| x == w) {
                 WeakPointStatus::Masked(m.clone())
+            } else if let Some(f) = res.findings.iter().find(|f| {
+                f.masked_by.is_none()
+                    && f.also.iter().any(|k| {
+                        let v = values
+                            .iter()
+                            .find(|(n, _)| n == k)
+                            .map_or("", |(_, v)| v.as_str());
+                        crate::engine::switches::weak_point(k, v) == Some(w.as_str())
+                    })
+            }) {
+                WeakPointStatus::Also(f.id)
             } else if let Some((_, _, why)) = NOT_SHOWN
                 .iter()
                 .find(|(x, p, _)| x == w && (*p == "*" || *p == res.profile))
@@ -216,6 +239,10 @@ pub fn found_expected_line(res: &ExploreResult, why: bool) -> String {
         WeakPointStatus::Masked(m) => Some(format!(" (masked by `{m}`)")),
         _ => None,
     });
+    let also = pick(&|s| match s {
+        WeakPointStatus::Also(n) => Some(format!(" (finding {n})")),
+        _ => None,
+    });
     let not_shown = pick(&|s| match s {
         WeakPointStatus::NotShown(w) if why => Some(format!(" ({w})")),
         WeakPointStatus::NotShown(_) => Some(String::new()),
@@ -224,12 +251,13 @@ pub fn found_expected_line(res: &ExploreResult, why: bool) -> String {
     let missing = pick(&|s| (*s == WeakPointStatus::Missing).then(String::new));
     let mut line = format!(
         "found / expected {}/{}",
-        found.len() + masked.len(),
+        found.len() + masked.len() + also.len(),
         st.len()
     );
     for (name, list) in [
         ("found", &found),
         ("found only unmasked", &masked),
+        ("found as an alternative cause (\"also\")", &also),
         ("no invariant can show", &not_shown),
         ("not found", &missing),
     ] {
