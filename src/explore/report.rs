@@ -175,8 +175,8 @@ pub enum WeakPointStatus {
     Masked(String),
     /// Its switch alone also clears the violation of a finding attributed to an earlier switch
     /// (in §7 order): shown, as an alternative cause listed under "also" of that finding (its
-    /// number).
-    Also(usize),
+    /// number, and the switch that masks it when it was found only unmasked).
+    Also(usize, Option<String>),
     /// Not shown, and no drawn case can show it by an invariant: why.
     NotShown(&'static str),
     /// Not found in this run.
@@ -203,7 +203,7 @@ pub fn weak_point_status(res: &ExploreResult) -> Vec<(String, WeakPointStatus)> 
             } else if let Some((_, m)) = masked.iter().find(|(x, _)| x == w) {
                 WeakPointStatus::Masked(m.clone())
             } else if let Some(f) = res.findings.iter().find(|f| {
-                f.masked_by.is_none()
+                !f.cause.is_empty()
                     && f.also.iter().any(|k| {
                         let v = values
                             .iter()
@@ -212,7 +212,7 @@ pub fn weak_point_status(res: &ExploreResult) -> Vec<(String, WeakPointStatus)> 
                         crate::engine::switches::weak_point(k, v) == Some(w.as_str())
                     })
             }) {
-                WeakPointStatus::Also(f.id)
+                WeakPointStatus::Also(f.id, f.masked_by.clone())
             } else if let Some((_, _, why)) = NOT_SHOWN
                 .iter()
                 .find(|(x, p, _)| x == w && (*p == "*" || *p == res.profile))
@@ -240,7 +240,8 @@ pub fn found_expected_line(res: &ExploreResult, why: bool) -> String {
         _ => None,
     });
     let also = pick(&|s| match s {
-        WeakPointStatus::Also(n) => Some(format!(" (finding {n})")),
+        WeakPointStatus::Also(n, None) => Some(format!(" (finding {n})")),
+        WeakPointStatus::Also(n, Some(m)) => Some(format!(" (finding {n}, masked by `{m}`)")),
         _ => None,
     });
     let not_shown = pick(&|s| match s {
