@@ -296,6 +296,8 @@ EXPLORE_CALLGRIND = [
     ("main 35b8496 (attribution, richer cases: duplicates, restarts after signals, targeted faults)", 807_824),
     ("r5-explore: case built from its TOML document as a table (no text re-parsed)", 734_426),
     ("r5-explore: bars to the series as e8 prices (no Decimal klines)", 675_144),
+    ("main after round 5 (r5-rec binary, remeasured)", 676_125),
+    ("r6-explore: LIMIT/STOP entries in both modes, richer cases (checker 76.2 k -> 75.9 k per case)", 687_447),
 ]
 
 def explore_section(now):

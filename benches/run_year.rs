@@ -34,6 +34,10 @@ fn case(stream: bool) -> CaseSpec {
                 qty_steps: 10,
                 sl_ticks: Some(if buy { px - d } else { px + d }),
                 tp_ticks: Some(if buy { px + d } else { px - d }),
+                order_type: None,
+                offset_ticks: None,
+                offset_bp: None,
+                size_permille: None,
             }
         })
         .collect();

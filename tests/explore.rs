@@ -265,7 +265,7 @@ fn planted_bugs_are_found_and_named_by_their_switch() {
         (&["monitor_restarts=false"][..], "64", "W3"),
         (&["individual_fallback=any_failure_logged"][..], "32", "W2"),
         (&["reconcile_on_restart=off"][..], "64", "W11"),
-        (&["client_ids=none"][..], "128", "W13"),
+        (&["client_ids=none"][..], "192", "W13"),
     ] {
         let out = tmp(&format!("planted-{}", sets[0]));
         let mut args = vec![
@@ -325,6 +325,45 @@ fn planted_bugs_are_found_and_named_by_their_switch() {
         assert_eq!(keys.len(), findings.len());
         let md = std::fs::read_to_string(out.join("findings.md")).unwrap();
         assert!(md.contains(&format!("`{}`", want[0])), "{md}");
+        // found / expected: the planted switch's weak point is the one expected, and found
+        if !w.is_empty() {
+            assert!(
+                md.contains(&format!("**found / expected 1/1; found: {w}**")),
+                "{md}"
+            );
+        }
         let _ = std::fs::remove_dir_all(&out);
     }
+}
+
+/// Found / expected: a planted bug that GTE_GTC legs hide is listed as found only unmasked, with
+/// the switch that masks it, in `findings.md` and on standard output.
+#[test]
+fn found_expected_names_the_masking_switch() {
+    let out = tmp("planted-masked-w4");
+    let o = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "explore",
+            "--profile",
+            "reference",
+            "--set",
+            "cancel_pair_works=false",
+            "--unmask",
+            "--cases",
+            "128",
+            "--seed",
+            "1",
+            "--no-real",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let line = "found / expected 1/1; found only unmasked: W4 (masked by `leg_tif_gte_gtc`)";
+    assert!(stdout.contains(line), "{stdout}");
+    let md = std::fs::read_to_string(out.join("findings.md")).unwrap();
+    assert!(md.contains(&format!("**{line}**")), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
 }

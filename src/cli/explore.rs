@@ -76,6 +76,9 @@ fn summary_lines(res: &ExploreResult, dir: &std::path::Path, head: &str) -> Stri
         found.join(" "),
         res.duplicates.ratio() * 100.0
     );
+    if !res.expected.is_empty() {
+        let _ = writeln!(so, "  {}", crate::explore::found_expected_line(res, false));
+    }
     for f in res.findings.iter().take(20) {
         let _ = writeln!(
             so,

@@ -958,8 +958,17 @@ impl Engine {
                 .map(|(id, _)| *id)
                 .collect();
             for oid in resting {
-                let _ = ex.cancel_order(symbol, &OrderRef::Id(oid.0));
-                self.st.pending.remove(&oid);
+                let cancelled = ex.cancel_order(symbol, &OrderRef::Id(oid.0)).is_ok();
+                if cancelled || !self.sw.retry_cleanup {
+                    self.st.pending.remove(&oid);
+                } else {
+                    // reference: not known cancelled, so the entry may still fill: its plan
+                    // stays (protected if it fills) and the cancel is retried
+                    self.queue_cleanup(
+                        ex,
+                        Cleanup::Cancel(symbol.to_string(), crate::events::LegId::Order(oid)),
+                    );
+                }
             }
         }
         if outcome == CloseOutcome::Closed {

@@ -1042,11 +1042,37 @@ impl Engine {
                 );
             }
         }
-        // resting entries carry their plan in the client id: ocoE-<base>-<sl ticks>-<tp ticks>
+        // resting entries carry their plan in the client id: ocoE-<base>-<sl ticks>-<tp ticks>;
+        // a STOP entry on the algo API rests as an algo order until it triggers
         let tick = self.cfg.spec.tick_size;
-        for o in &orders {
-            let mut parts = o.client_order_id.split('-');
-            if parts.next() != Some("ocoE") || self.st.pending.contains_key(&o.order_id) {
+        let entries = orders
+            .iter()
+            .filter(|o| !self.st.pending.contains_key(&o.order_id))
+            .map(|o| {
+                (
+                    &o.client_order_id,
+                    LegId::Order(o.order_id),
+                    o.side,
+                    o.orig_qty,
+                )
+            })
+            .chain(
+                algos
+                    .iter()
+                    .filter(|a| !self.st.pending_algo.contains_key(&a.algo_id))
+                    .map(|a| {
+                        (
+                            &a.client_algo_id,
+                            LegId::Algo(a.algo_id),
+                            a.side,
+                            a.quantity,
+                        )
+                    }),
+            )
+            .collect::<Vec<_>>();
+        for (cid, id, side, qty) in entries {
+            let mut parts = cid.split('-');
+            if parts.next() != Some("ocoE") {
                 continue;
             }
             let base = parts.next().unwrap_or("").to_string();
@@ -1057,27 +1083,28 @@ impl Engine {
                     .map(|t| (Decimal::from(t) * tick).normalize())
             };
             let (sl, tp) = (px(), px());
-            let dir = if o.side == Side::Buy {
+            let dir = if side == Side::Buy {
                 PositionSide::Long
             } else {
                 PositionSide::Short
             };
             let spid = self.seq();
-            self.st.pending.insert(
-                o.order_id,
-                Pending {
-                    symbol: symbol.clone(),
-                    dir,
-                    sl,
-                    tp,
-                    sl_pct: None,
-                    tp_pct: None,
-                    base,
-                    protected: false,
-                    order_amount: o.orig_qty,
-                    strategy_position_id: spid,
-                },
-            );
+            let plan = Pending {
+                symbol: symbol.clone(),
+                dir,
+                sl,
+                tp,
+                sl_pct: None,
+                tp_pct: None,
+                base,
+                protected: false,
+                order_amount: qty,
+                strategy_position_id: spid,
+            };
+            match id {
+                LegId::Order(o) => self.st.pending.insert(o, plan),
+                LegId::Algo(a) => self.st.pending_algo.insert(a, plan),
+            };
         }
         let amts = match self.position_amts(ex, &symbol) {
             Ok(a) => a,
@@ -1090,6 +1117,9 @@ impl Engine {
             .filter(|p| p.status == PairStatus::Active)
             .map(|p| p.dir)
             .collect();
+        // sides a pair placed since the restart protects (a resting entry that filled while an
+        // earlier try of this recovery failed): older legs found there are replaced by it
+        let paired = covered.clone();
         for (base, (sl, tp, dir, ps)) in groups {
             if amts.get(&dir).copied().unwrap_or_default().is_zero() {
                 for l in sl.iter().chain(tp.iter()) {
@@ -1097,6 +1127,17 @@ impl Engine {
                 }
                 ex.emit(EngineEvent::Note {
                     text: format!("recovery: legs of {base} rest against a flat side; cancelled"),
+                });
+                continue;
+            }
+            if paired.contains(&dir) {
+                for l in sl.iter().chain(tp.iter()) {
+                    self.cancel_or_queue(ex, &symbol, l.id);
+                }
+                ex.emit(EngineEvent::Note {
+                    text: format!(
+                        "recovery: legs of {base} rest on a side a newer pair protects; cancelled"
+                    ),
                 });
                 continue;
             }

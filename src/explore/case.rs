@@ -43,6 +43,53 @@ pub struct CaseSignal {
     pub sl_ticks: Option<i64>,
     /// Take-profit price (ticks).
     pub tp_ticks: Option<i64>,
+    /// Entry order type other than market: `limit` or `stop` (drawn last, by `draw_entries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_type: Option<String>,
+    /// The entry's own price in ticks away from the last close (`offset_ticks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_ticks: Option<i64>,
+    /// The entry's own price away from the last close in basis points (`offset_pct` = bp/10⁴).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_bp: Option<i64>,
+    /// `position_size_pct` in thousandths (10–100: 0.01–0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_permille: Option<i64>,
+}
+
+impl CaseSignal {
+    /// The same signal apart from its time (a duplicate's test).
+    fn same_as(&self, o: &CaseSignal) -> bool {
+        CaseSignal {
+            at_ms: o.at_ms,
+            ..self.clone()
+        } == *o
+    }
+
+    /// The signal's extra keys (order type, own price, sizing) as `(key, value)` pairs, the
+    /// value a TOML string or integer, shared by the text and the table.
+    fn entry_keys(&self) -> Vec<(&'static str, Value)> {
+        let mut kv = Vec::new();
+        if let Some(o) = &self.order_type {
+            kv.push(("order_type", Value::String(o.clone())));
+        }
+        if let Some(n) = self.offset_ticks {
+            kv.push(("offset_ticks", Value::Integer(n)));
+        }
+        if let Some(bp) = self.offset_bp {
+            kv.push((
+                "offset_pct",
+                Value::String(Decimal::new(bp, 4).normalize().to_string()),
+            ));
+        }
+        if let Some(m) = self.size_permille {
+            kv.push((
+                "position_size_pct",
+                Value::String(Decimal::new(m, 3).normalize().to_string()),
+            ));
+        }
+        kv
+    }
 }
 
 /// An act behind the engine's back (`[[external]]`).
@@ -189,6 +236,36 @@ fn draw_scenario_acts(rng: &mut StreamRng, c: &mut CaseSpec) {
             });
         }
         c.external.sort_by_key(|x| x.at_ms);
+    }
+}
+
+/// The draws the scenario language's #16 entries added (after every other draw, so existing
+/// cases keep their values): per buy/sell signal, a LIMIT or STOP entry at its own price a few
+/// ticks to 1 % above or below the last close (`offset_ticks` or `offset_pct`), and a
+/// `position_size_pct` of 0.01–0.1.
+fn draw_entries(rng: &mut StreamRng, c: &mut CaseSpec) {
+    for g in &mut c.signals {
+        if !matches!(g.action, Action::Buy | Action::Sell) {
+            continue;
+        }
+        match rng.below(10) {
+            0 => g.order_type = Some("limit".into()),
+            // (one-way STOP entries too: the invariants tell them from legs missing reduce-only
+            // by their request, placed while the engine places a signal's entry)
+            1 => g.order_type = Some("stop".into()),
+            _ => {}
+        }
+        if g.order_type.is_some() {
+            let sign = if rng.below(2) == 0 { 1 } else { -1 };
+            if rng.below(2) == 0 {
+                g.offset_ticks = Some(sign * (1 + rng.below(30) as i64));
+            } else {
+                g.offset_bp = Some(sign * (5 + rng.below(96) as i64));
+            }
+        }
+        if rng.below(8) == 0 {
+            g.size_permille = Some(10 + rng.below(91) as i64);
+        }
     }
 }
 
@@ -376,6 +453,10 @@ impl CaseSpec {
                 qty_steps,
                 sl_ticks: (rng.below(10) > 0).then_some(sl.max(1)),
                 tp_ticks: (rng.below(10) > 0).then_some(tp.max(1)),
+                order_type: None,
+                offset_ticks: None,
+                offset_bp: None,
+                size_permille: None,
             });
         }
         // a duplicate of one signal: same second (the dispatcher's id), within the TTLs, or later
@@ -462,6 +543,7 @@ impl CaseSpec {
             c.faults.targeted.push(draw_targeted(rng));
         }
         draw_scenario_acts(rng, &mut c);
+        draw_entries(rng, &mut c);
         c
     }
 
@@ -489,13 +571,20 @@ impl CaseSpec {
                 k.push(name);
             }
         }
-        if self.signals.windows(2).any(|w| {
-            w[0].action == w[1].action
-                && w[0].qty_steps == w[1].qty_steps
-                && w[0].sl_ticks == w[1].sl_ticks
-                && w[0].tp_ticks == w[1].tp_ticks
-        }) {
+        if self.signals.windows(2).any(|w| w[0].same_as(&w[1])) {
             k.push("duplicate signal");
+        }
+        for (o, name) in [("limit", "limit entry"), ("stop", "stop entry")] {
+            if self
+                .signals
+                .iter()
+                .any(|g| g.order_type.as_deref() == Some(o))
+            {
+                k.push(name);
+            }
+        }
+        if self.signals.iter().any(|g| g.size_permille.is_some()) {
+            k.push("position_size_pct");
         }
         if !self.manual.is_empty() {
             k.push("manual close");
@@ -716,6 +805,9 @@ impl CaseSpec {
             if let Some(x) = g.tp_ticks {
                 let _ = write!(s, ", take_profit = \"{}\"", spec.price(x));
             }
+            for (k, v) in g.entry_keys() {
+                let _ = write!(s, ", {k} = {v}");
+            }
             s.push_str(" },\n");
         }
         s.push_str("]\n");
@@ -853,6 +945,7 @@ impl CaseSpec {
                 if let Some(x) = g.tp_ticks {
                     kv.push(("take_profit", s(&spec.price(x).to_string())));
                 }
+                kv.extend(g.entry_keys());
                 tab(kv)
             })
             .collect();
@@ -979,6 +1072,9 @@ mod tests {
             "leg cancelled by someone else",
             "leg expired by the venue",
             "ADL",
+            "limit entry",
+            "stop entry",
+            "position_size_pct",
         ] {
             assert!(kinds.get(k).copied().unwrap_or(0) > 50, "{k}: {kinds:?}");
         }

@@ -19,7 +19,10 @@ pub mod case;
 mod report;
 
 pub use case::{CaseSpec, Pool};
-pub use report::{found_weak_points, markdown, masked_weak_points, write};
+pub use report::{
+    found_expected_line, found_weak_points, markdown, masked_weak_points, weak_point_status, write,
+    WeakPointStatus,
+};
 
 use crate::engine::switches::{weak_point, SWITCH_WEAK_POINTS};
 use crate::engine::Switches;
@@ -649,6 +652,20 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
         let mut x = c.clone();
         x.external.remove(i);
         v.push(x);
+    }
+    // an entry back to a market order at the last close, and back to its own quantity
+    for (i, g) in c.signals.iter().enumerate() {
+        if g.order_type.is_some() || g.offset_ticks.is_some() || g.offset_bp.is_some() {
+            let mut x = c.clone();
+            let y = &mut x.signals[i];
+            (y.order_type, y.offset_ticks, y.offset_bp) = (None, None, None);
+            v.push(x);
+        }
+        if g.size_permille.is_some() {
+            let mut x = c.clone();
+            x.signals[i].size_permille = None;
+            v.push(x);
+        }
     }
     for i in 0..c.signals.len() {
         if c.signals.len() > 1 {

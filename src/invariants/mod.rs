@@ -62,6 +62,8 @@ struct OrderState {
     open: bool,
     qty: Decimal,
     from_algo: Option<AlgoId>,
+    /// Whether any of it has traded.
+    traded: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -116,11 +118,31 @@ pub struct Checker {
     due: BTreeSet<(TimeMs, Due, u64, TimeMs)>,
     /// Legs placed while their position side was flat (orphans from birth).
     born_orphans: BTreeSet<LegId>,
-    /// Resting entries accepted while their side was flat: whether their signal asked for a stop
-    /// (the side wants a stop once such an entry fills).
-    entry_wants: BTreeMap<OrderId, bool>,
-    /// A fill of such an entry, applied to its side by the ACCOUNT_UPDATE that follows.
-    pending_wants: Option<((String, PositionSide), bool)>,
+    /// Entries accepted while resting (nothing traded yet; a STOP entry by its algo id): whether
+    /// their signal asked for a stop (the side wants a stop once such an entry fills, not before:
+    /// a position already open on the side keeps what its own entries asked for until then).
+    entry_wants: BTreeMap<LegId, bool>,
+    /// A fill of such an entry (its side, its order's side, its wish), applied to its position
+    /// side by the ACCOUNT_UPDATE that follows when the fill left the position on the entry's
+    /// side (one-way mode: a buy entry that only reduced a short protects nothing).
+    pending_wants: Option<((String, PositionSide), Side, bool)>,
+    /// One-way mode: between a signal and the acceptance of an order placed since (its entry),
+    /// or the signal's result, the engine is placing that signal's entry.
+    entry_phase: bool,
+    /// Ids of the orders and algo orders the venue accepted during the current entry phase (an
+    /// earlier entry accepted meanwhile, e.g. one whose outcome was unknown, does not end it).
+    phase_ids: BTreeSet<u64>,
+    /// Whether the log carries the engine's signals (`sim run`; `sim serve` logs none, so its
+    /// requests cannot be told apart and plain conditional orders are taken for entries).
+    signals_seen: bool,
+    /// One-way mode: client ids of plain conditional orders (neither reduce-only nor
+    /// close-position) the engine requested while placing an entry, until the venue accepts them.
+    entry_cids: BTreeSet<String>,
+    /// One-way mode: client ids of plain conditional orders requested at any other time (legs).
+    leg_cids: BTreeSet<String>,
+    /// One-way mode: plain conditional orders known to be entries (STOP entries, by their
+    /// request), which neither protect nor flip anything; until they end.
+    entry_legs: BTreeSet<LegId>,
     faults: u64,
     pending_calls: BTreeMap<u64, String>,
     pending_flip: Option<(String, PositionSide, Decimal, OrderId)>,
@@ -192,6 +214,12 @@ impl Checker {
             born_orphans: BTreeSet::new(),
             entry_wants: BTreeMap::new(),
             pending_wants: None,
+            entry_phase: false,
+            phase_ids: BTreeSet::new(),
+            signals_seen: false,
+            entry_cids: BTreeSet::new(),
+            leg_cids: BTreeSet::new(),
+            entry_legs: BTreeSet::new(),
             faults: 0,
             pending_calls: BTreeMap::new(),
             pending_flip: None,
@@ -358,6 +386,52 @@ impl Checker {
     }
 
     /// Open protective orders on the closing side of `key` whose position is `amt`.
+    /// One-way mode: notes the client id of a plain conditional order request as an entry's
+    /// (requested while the engine places a signal's entry) or a leg's (any other time).
+    fn one_way_request(&mut self, params: &RequestParams) {
+        let (conditional, ro, cp, cid) = match params {
+            RequestParams::Order(o) => (
+                o.order_type.is_conditional(),
+                o.reduce_only,
+                o.close_position,
+                &o.client_order_id,
+            ),
+            RequestParams::Algo(a) => (
+                a.order_type.is_conditional(),
+                a.reduce_only,
+                a.close_position,
+                &a.client_algo_id,
+            ),
+            RequestParams::Other(_) => return,
+        };
+        if !conditional || ro == Some(true) || cp == Some(true) {
+            return;
+        }
+        if let Some(c) = cid.as_ref().filter(|_| self.signals_seen) {
+            if self.entry_phase {
+                self.entry_cids.insert(c.clone());
+            } else {
+                self.leg_cids.insert(c.clone());
+            }
+        }
+    }
+
+    /// Whether a plain conditional order that opens its side (hedge mode: always an entry;
+    /// one-way mode: an entry or a leg missing reduce-only) is an entry, from its request: one
+    /// requested while the engine placed an entry is one (and is remembered as such), one
+    /// requested at any other time is a leg; one whose request is unknown (no client id, or not
+    /// the engine's) is taken for an entry.
+    fn one_way_entry(&mut self, cid: &str, leg: LegId) -> bool {
+        if self.cfg.position_mode != PositionMode::OneWay {
+            return true;
+        }
+        if self.entry_cids.remove(cid) {
+            self.entry_legs.insert(leg);
+            return true;
+        }
+        !self.leg_cids.remove(cid)
+    }
+
     fn protective_legs(&self, key: &(String, PositionSide), amt: Decimal) -> Vec<LegId> {
         let closing = if amt > Decimal::ZERO {
             Side::Sell
@@ -372,13 +446,18 @@ impl Checker {
                 && o.side == closing
                 && o.from_algo.is_none()
                 && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
+                && !self.entry_legs.contains(&LegId::Order(*id))
             {
                 v.push(LegId::Order(*id));
             }
         }
         for id in &self.open_algos {
             let a = &self.algos[id];
-            if a.open && a.ps == key.1 && a.side == closing {
+            if a.open
+                && a.ps == key.1
+                && a.side == closing
+                && !self.entry_legs.contains(&LegId::Algo(*id))
+            {
                 v.push(LegId::Algo(*id));
             }
         }
@@ -587,6 +666,11 @@ impl Checker {
                 params,
                 ..
             } => {
+                if matches!(endpoint, Endpoint::NewOrder | Endpoint::NewAlgoOrder)
+                    && self.cfg.position_mode == PositionMode::OneWay
+                {
+                    self.one_way_request(params);
+                }
                 if matches!(endpoint, Endpoint::NewOrder | Endpoint::NewAlgoOrder) {
                     let (ps, ro) = match params {
                         RequestParams::Order(o) => (o.position_side, o.reduce_only),
@@ -681,18 +765,27 @@ impl Checker {
                     }
                 }
                 if a.status == AlgoStatus::New {
+                    if self.entry_phase {
+                        self.phase_ids.insert(a.algo_id.0);
+                    }
                     let amt = self.positions.get(&key).copied().unwrap_or_default();
                     // placed for a position that does not exist: orphan from birth (an
                     // opening-side order is a resting entry, not protection)
-                    if amt.is_zero()
-                        && !opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
-                    {
+                    let entry =
+                        opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
+                            && self.one_way_entry(&a.client_algo_id, LegId::Algo(a.algo_id));
+                    if amt.is_zero() && !entry {
                         self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
                         self.orphans.insert(LegId::Algo(a.algo_id));
                         self.born_orphans.insert(LegId::Algo(a.algo_id));
                     }
                 }
                 if !open {
+                    if !matches!(a.status, AlgoStatus::Triggered | AlgoStatus::Finished) {
+                        // a STOP entry that will never fill
+                        self.entry_wants.remove(&LegId::Algo(a.algo_id));
+                        self.entry_legs.remove(&LegId::Algo(a.algo_id));
+                    }
                     self.leg_left(LegId::Algo(a.algo_id), now);
                     self.algos.remove(&a.algo_id);
                     self.retire.push((now, Retire::Leg(LegId::Algo(a.algo_id))));
@@ -728,6 +821,9 @@ impl Checker {
 
     fn on_order(&mut self, o: &OrderUpdate, now: TimeMs) {
         let open = !o.status.is_terminal();
+        if self.entry_phase && o.exec_type == ExecType::New {
+            self.phase_ids.insert(o.order_id.0);
+        }
         let st = self.orders.entry(o.order_id).or_insert(OrderState {
             side: o.side,
             ps: o.position_side,
@@ -737,9 +833,11 @@ impl Checker {
             open,
             qty: o.orig_qty,
             from_algo: o.from_algo,
+            traded: false,
         });
         st.open = open;
         st.qty = o.orig_qty;
+        st.traded |= o.exec_type == ExecType::Trade;
         let st = st.clone();
         if open {
             if self.open_orders.insert(o.order_id) {
@@ -776,24 +874,24 @@ impl Checker {
         }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
-            if amt.is_zero()
-                && o.order_type == o.orig_type
-                && !opens_side(st.side, st.ps, st.reduce_only, st.close_position)
-            {
+            let entry = o.order_type == o.orig_type
+                && opens_side(st.side, st.ps, st.reduce_only, st.close_position)
+                && self.one_way_entry(&o.client_order_id, leg);
+            if amt.is_zero() && o.order_type == o.orig_type && !entry {
                 self.schedule(now, Due::Orphan(leg));
                 self.orphans.insert(leg);
                 self.born_orphans.insert(leg);
             }
         }
         if o.exec_type == ExecType::Trade {
-            if let Some(&w) = self.entry_wants.get(&o.order_id) {
-                self.pending_wants = Some((key.clone(), w));
+            if let Some(&w) = self.entry_wants.get(&leg) {
+                self.pending_wants = Some((key.clone(), st.side, w));
             }
         }
         // a legacy STOP entry's trigger (EXPIRED er=8) carries on under the same id as a
         // MARKET/LIMIT order: the entry is still coming
         if !open && o.expiry_reason != ExpiryReason::LegacyTriggered {
-            self.entry_wants.remove(&o.order_id);
+            self.entry_wants.remove(&leg);
         }
         if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             if self.orphans.contains(&leg) && self.reported_orphans.insert(leg) {
@@ -828,7 +926,8 @@ impl Checker {
                 }
             }
             let protective = (st.orig_type.is_conditional()
-                && (self.cfg.position_mode == PositionMode::OneWay
+                && ((self.cfg.position_mode == PositionMode::OneWay
+                    && !self.entry_legs.contains(&leg))
                     || matches!(
                         (o.position_side, o.side),
                         (PositionSide::Long, Side::Sell) | (PositionSide::Short, Side::Buy)
@@ -841,6 +940,9 @@ impl Checker {
             }
         }
         if !open {
+            if o.expiry_reason != ExpiryReason::LegacyTriggered {
+                self.entry_legs.remove(&leg);
+            }
             self.leg_left(leg, now);
             self.orders.remove(&o.order_id);
             self.retire.push((now, Retire::Leg(leg)));
@@ -958,11 +1060,17 @@ impl Checker {
             }
             // a resting entry accepted while its side was flat just filled: from now on the
             // side wants what its signal asked for
-            if let Some((k, w)) = self.pending_wants.take() {
-                if k == key && !after.is_zero() {
-                    self.wants_stop.insert(key.clone(), w);
-                } else if k != key {
-                    self.pending_wants = Some((k, w));
+            if let Some((k, side, w)) = self.pending_wants.take() {
+                if k == key {
+                    let entry_side = match side {
+                        Side::Buy => after > Decimal::ZERO,
+                        Side::Sell => after < Decimal::ZERO,
+                    };
+                    if entry_side {
+                        self.wants_stop.insert(key.clone(), w);
+                    }
+                } else {
+                    self.pending_wants = Some((k, side, w));
                 }
             }
             self.positions.insert(key.clone(), after);
@@ -972,27 +1080,48 @@ impl Checker {
 
     fn on_engine(&mut self, e: &EngineEvent, now: TimeMs, seq: Seq) {
         match e {
+            EngineEvent::Signal { .. } => {
+                self.entry_phase = self.cfg.position_mode == PositionMode::OneWay;
+                self.phase_ids.clear();
+                self.signals_seen = true;
+            }
+            EngineEvent::SignalResult { .. } => {
+                self.entry_phase = false;
+                self.phase_ids.clear();
+            }
             EngineEvent::EntryAccepted {
                 symbol,
                 position_side,
                 wants_stop,
                 order_id,
             } => {
-                // the latest entry on a side says whether the side wants a stop; an entry
-                // reported after its side already went flat protects nothing
+                if self.phase_ids.contains(&order_id.0) {
+                    self.entry_phase = false;
+                }
+                // the latest entry on a side to fill says whether the side wants a stop: a
+                // resting entry (nothing traded yet; a STOP entry on the algo API by its algo
+                // id) says so when it fills, whether or not its side already holds a position;
+                // an entry reported after its side already went flat protects nothing
                 let key = (symbol.clone(), *position_side);
+                let resting = match self.orders.get(order_id) {
+                    Some(o) => o.open && !o.traded,
+                    None => self.algos.get(&AlgoId(order_id.0)).is_some_and(|a| a.open),
+                };
                 let open = !self
                     .positions
                     .get(&key)
                     .copied()
                     .unwrap_or_default()
                     .is_zero();
-                if open {
+                if resting {
+                    let leg = match self.orders.get(order_id) {
+                        Some(_) => LegId::Order(*order_id),
+                        None => LegId::Algo(AlgoId(order_id.0)),
+                    };
+                    self.entry_wants.insert(leg, *wants_stop);
+                } else if open {
                     self.wants_stop.insert(key.clone(), *wants_stop);
                     self.protection_state(&key);
-                } else if self.orders.get(order_id).is_some_and(|o| o.open) {
-                    // a resting entry: its side wants a stop once it fills
-                    self.entry_wants.insert(*order_id, *wants_stop);
                 }
             }
             EngineEvent::PairPlaced {
@@ -1181,5 +1310,250 @@ mod tests {
         assert_eq!(v.len(), 2, "{v:?}");
         assert!(v[0].starts_with("order 101 still open"), "{v:?}");
         assert!(v[1].starts_with("order 102 still open"), "{v:?}");
+    }
+
+    /// An ORDER_TRADE_UPDATE of a plain LIMIT/MARKET order on the short side.
+    fn short_order(t: u64, id: u64, otype: OrderType, exec: ExecType, filled: i64) -> (u64, Event) {
+        let (status, last) = match exec {
+            ExecType::Trade => (OrderStatus::Filled, Decimal::from(filled)),
+            _ => (OrderStatus::New, Decimal::ZERO),
+        };
+        let e = Event::OrderTradeUpdate(OrderUpdate {
+            symbol: "AVAXUSDT".into(),
+            client_order_id: format!("c{id}"),
+            side: Side::Sell,
+            order_type: otype,
+            orig_type: otype,
+            time_in_force: TimeInForce::Gtc,
+            orig_qty: Decimal::from(filled),
+            price: Decimal::from(10),
+            avg_price: Decimal::from(10),
+            stop_price: Decimal::ZERO,
+            exec_type: exec,
+            status,
+            order_id: OrderId(id),
+            last_qty: last,
+            cum_qty: last,
+            last_price: Decimal::from(10),
+            commission: Decimal::ZERO,
+            is_maker: false,
+            reduce_only: false,
+            position_side: PositionSide::Short,
+            close_position: false,
+            realized_pnl: Decimal::ZERO,
+            expiry_reason: ExpiryReason::None,
+            from_algo: None,
+        });
+        (t, e)
+    }
+
+    fn short_amount(t: u64, amount: i64) -> (u64, Event) {
+        let e = Event::AccountUpdate(AccountUpdate {
+            reason: AccountReason::Order,
+            wallet_balance: Decimal::from(10_000),
+            balance_change: Decimal::ZERO,
+            realized_pnl: Decimal::ZERO,
+            fee: Decimal::ZERO,
+            positions: vec![PositionRow {
+                symbol: "AVAXUSDT".into(),
+                position_side: PositionSide::Short,
+                amount: Decimal::from(amount),
+                entry_price: Decimal::from(10),
+                accumulated_realized: Decimal::ZERO,
+                liquidation_price: None,
+            }],
+        });
+        (t, e)
+    }
+
+    fn accepted(t: u64, id: u64, wants_stop: bool) -> (u64, Event) {
+        let e = Event::Engine(EngineEvent::EntryAccepted {
+            symbol: "AVAXUSDT".into(),
+            position_side: PositionSide::Short,
+            order_id: OrderId(id),
+            wants_stop,
+        });
+        (t, e)
+    }
+
+    fn naked(events: &[(u64, Event)], end: u64) -> Vec<String> {
+        let mut c = Checker::new(cfg(PositionMode::Hedge));
+        for (i, (t, e)) in events.iter().enumerate() {
+            c.observe(&EventRecord {
+                seq: Seq(i as u64),
+                time_ms: TimeMs(*t as i64),
+                source: Source::Exchange,
+                event: e.clone(),
+            });
+        }
+        c.finish(TimeMs(end as i64))
+            .into_iter()
+            .filter(|v| v.invariant == Invariant::NakedPosition)
+            .map(|v| v.message)
+            .collect()
+    }
+
+    #[test]
+    fn a_resting_entry_wish_for_a_stop_waits_for_its_fill_on_an_open_side() {
+        use ExecType::{New, Trade};
+        use OrderType::{Limit, Market};
+        // a market short of 8 that asked for no stop, then a resting LIMIT short asking for one
+        let mut ev = vec![
+            short_order(1_000, 1, Market, New, 8),
+            short_order(1_000, 1, Market, Trade, 8),
+            short_amount(1_000, -8),
+            accepted(1_000, 1, false),
+            short_order(2_000, 2, Limit, New, 16),
+            accepted(2_000, 2, true),
+        ];
+        // resting for a minute: the open short still wants no stop
+        assert_eq!(naked(&ev, 62_000), Vec::<String>::new());
+        // it fills at 30 s and nothing protects the side: naked from the fill, not from 2 s
+        ev.push(short_order(30_000, 2, Limit, Trade, 16));
+        ev.push(short_amount(30_000, -24));
+        let v = naked(&ev, 62_000);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("since 1970-01-01 00:00:30"), "{v:?}");
+    }
+
+    /// Every violation message of a one-way run of `events` (time, event), finished at `end`.
+    fn one_way_run(events: &[(i64, Event)], end: i64) -> Vec<(Invariant, String)> {
+        let mut c = Checker::new(cfg(PositionMode::OneWay));
+        for (i, (t, e)) in events.iter().enumerate() {
+            c.observe(&EventRecord {
+                seq: Seq(i as u64),
+                time_ms: TimeMs(*t),
+                source: Source::Exchange,
+                event: e.clone(),
+            });
+        }
+        c.finish(TimeMs(end))
+            .into_iter()
+            .map(|v| (v.invariant, v.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_one_way_stop_entry_is_told_from_a_leg_missing_reduce_only_by_its_request() {
+        let request = |call: u64, side: Side, cid: &str| {
+            let mut o = crate::api::NewOrder::new("AVAXUSDT", side, OrderType::StopMarket);
+            o.client_order_id = Some(cid.to_string());
+            Event::Request {
+                call,
+                endpoint: Endpoint::NewOrder,
+                sent_ms: TimeMs(1_000),
+                params: RequestParams::Order(o),
+            }
+        };
+        // a STOP_MARKET order as the venue reports it (`Both`, plain), placed, then filled
+        let stop = |id: u64, side: Side, cid: &str, exec: ExecType| {
+            let mut r = stop_new(0, id, side, PositionSide::Both, false, false);
+            if let Event::OrderTradeUpdate(o) = &mut r.event {
+                o.client_order_id = cid.to_string();
+                if exec == ExecType::Trade {
+                    o.order_type = OrderType::Market;
+                    o.exec_type = ExecType::Trade;
+                    o.status = OrderStatus::Filled;
+                    (o.last_qty, o.cum_qty, o.last_price) =
+                        (Decimal::from(20), Decimal::from(20), Decimal::from(10));
+                }
+            }
+            r.event
+        };
+        let engine = Event::Engine;
+        let signal = engine(EngineEvent::Signal {
+            id: "s1".into(),
+            action: "buy".into(),
+            symbol: "AVAXUSDT".into(),
+            quantity: Decimal::from(20),
+            stop_loss: None,
+            take_profit: None,
+        });
+        let long = |amount: i64| {
+            Event::AccountUpdate(AccountUpdate {
+                reason: AccountReason::Order,
+                wallet_balance: Decimal::from(10_000),
+                balance_change: Decimal::ZERO,
+                realized_pnl: Decimal::ZERO,
+                fee: Decimal::ZERO,
+                positions: vec![PositionRow {
+                    symbol: "AVAXUSDT".into(),
+                    position_side: PositionSide::Both,
+                    amount: Decimal::from(amount),
+                    entry_price: Decimal::from(10),
+                    accumulated_realized: Decimal::ZERO,
+                    liquidation_price: None,
+                }],
+            })
+        };
+        let entry = |wants_stop: bool| {
+            vec![
+                (1_000, signal.clone()),
+                (1_000, request(1, Side::Buy, "entry")),
+                (1_000, stop(101, Side::Buy, "entry", ExecType::New)),
+                (
+                    1_000,
+                    engine(EngineEvent::EntryAccepted {
+                        symbol: "AVAXUSDT".into(),
+                        position_side: PositionSide::Both,
+                        order_id: OrderId(101),
+                        wants_stop,
+                    }),
+                ),
+                (
+                    1_000,
+                    engine(EngineEvent::SignalResult {
+                        id: "s1".into(),
+                        status: "executed".into(),
+                        detail: String::new(),
+                    }),
+                ),
+            ]
+        };
+        // the entry rests a minute, then triggers and opens a long: no orphan, no flip
+        let mut ev = entry(false);
+        ev.push((30_000, stop(101, Side::Buy, "entry", ExecType::Trade)));
+        ev.push((30_000, long(20)));
+        assert_eq!(one_way_run(&ev, 61_000), vec![]);
+        // the same order requested outside any entry (a leg missing reduce-only; the log has
+        // the engine's signals) is a born orphan, and its fill from flat a flip
+        let done = engine(EngineEvent::SignalResult {
+            id: "s1".into(),
+            status: "rejected".into(),
+            detail: String::new(),
+        });
+        let mut ev = vec![
+            (500, signal.clone()),
+            (500, done),
+            (1_000, request(1, Side::Buy, "leg")),
+            (1_000, stop(101, Side::Buy, "leg", ExecType::New)),
+        ];
+        ev.push((30_000, stop(101, Side::Buy, "leg", ExecType::Trade)));
+        ev.push((30_000, long(20)));
+        let v = one_way_run(&ev[..4], 61_000);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].0, Invariant::Orphan, "{v:?}");
+        assert!(v[0].1.contains("placed with no position"), "{v:?}");
+        let v = one_way_run(&ev, 61_000);
+        assert!(v.iter().any(|(i, _)| *i == Invariant::NoFlip), "{v:?}");
+        // without the engine's signals (`sim serve`) it cannot be told apart: placed flat, it
+        // is taken for an entry (no born orphan)
+        let v = one_way_run(&ev[2..], 61_000);
+        assert!(v.iter().all(|(i, _)| *i != Invariant::Orphan), "{v:?}");
+        // a resting SELL STOP entry (a second signal's) is no stop for the long the first
+        // entry opened, which asked for one: the long is naked
+        let mut ev = entry(true);
+        ev.push((30_000, stop(101, Side::Buy, "entry", ExecType::Trade)));
+        ev.push((30_000, long(20)));
+        ev.push((31_000, signal));
+        ev.push((31_000, request(2, Side::Sell, "entry-2")));
+        ev.push((31_000, stop(102, Side::Sell, "entry-2", ExecType::New)));
+        let v = one_way_run(&ev, 61_000);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].0, Invariant::NakedPosition, "{v:?}");
+        // taken for a leg (requested outside an entry), the same order protects the long
+        let n = ev.len();
+        ev.remove(n - 3);
+        assert_eq!(one_way_run(&ev, 61_000), vec![]);
     }
 }

@@ -190,6 +190,10 @@ pub fn case(
                 qty_steps: s.qty,
                 sl_ticks: Some((prev - sign * s.sl).max(1)),
                 tp_ticks: Some((prev + sign * s.tp).max(1)),
+                order_type: None,
+                offset_ticks: None,
+                offset_bp: None,
+                size_permille: None,
             }
         })
         .collect();
