@@ -52,6 +52,7 @@ fn generated(n: i64, dense: bool) -> Scenario {
         seed: 1,
         partial: Vec::new(),
         external: Vec::new(),
+        tick_mult: 0,
     }
     .scenario("reference", &[])
     .expect("scenario");

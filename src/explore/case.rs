@@ -143,6 +143,15 @@ pub struct CaseSpec {
     /// Acts behind the engine's back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub external: Vec<CaseExternal>,
+    /// The venue's tick as a multiple of the symbol's (`[exchange.filters] tick_size`; 0: the
+    /// symbol's own). Bars and signal prices stay on the symbol's tick, so with 2, 5 or 25 they
+    /// can sit off the venue's tick, as a strategy's computed prices do (W16).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tick_mult: i64,
+}
+
+fn is_zero(x: &i64) -> bool {
+    *x == 0
 }
 
 mod bars_serde {
@@ -266,6 +275,30 @@ fn draw_entries(rng: &mut StreamRng, c: &mut CaseSpec) {
         if rng.below(8) == 0 {
             g.size_permille = Some(10 + rng.below(91) as i64);
         }
+    }
+}
+
+/// The draws that reach the last two weak points a scenario can show (after every other draw,
+/// so existing cases keep their values): a venue tick coarser than the prices' (2, 5 or 25
+/// ticks: off-tick prices that rounding to decimal places sends unchanged, W16), and the first
+/// cancel answered 503 three times in a row (a whole three-try cancel budget spent, W10; three
+/// timeouts stay out: their unknown outcome outlasts the invariants' grace).
+fn draw_venue_edges(rng: &mut StreamRng, c: &mut CaseSpec) {
+    if rng.below(10) == 0 {
+        c.tick_mult = [2, 5, 25][rng.below(3) as usize];
+    }
+    if rng.below(20) == 0 {
+        c.faults.targeted.push(TargetedFault {
+            request: Some(RequestKind::Cancel),
+            leg: Some(Leg::Any),
+            pair: None,
+            call: None,
+            nth: None,
+            times: Times::Count(3),
+            answer: Answer::Status(503),
+            reached: false,
+            msg: None,
+        });
     }
 }
 
@@ -537,6 +570,7 @@ impl CaseSpec {
             seed: rng.next_u64() >> 1,
             partial: Vec::new(),
             external: Vec::new(),
+            tick_mult: 0,
         };
         // drawn last, so the draws above (and the cases they make) keep their values
         if rng.below(6) == 0 {
@@ -544,6 +578,7 @@ impl CaseSpec {
         }
         draw_scenario_acts(rng, &mut c);
         draw_entries(rng, &mut c);
+        draw_venue_edges(rng, &mut c);
         c
     }
 
@@ -617,6 +652,9 @@ impl CaseSpec {
         }
         if !f.targeted.is_empty() {
             k.push("targeted fault");
+        }
+        if self.tick_mult > 1 {
+            k.push("coarse venue tick");
         }
         k
     }
@@ -773,6 +811,13 @@ impl CaseSpec {
             if self.legacy_api { "legacy" } else { "algo" },
             intrabar_name(self.intrabar)
         );
+        if self.tick_mult > 1 {
+            let _ = writeln!(
+                s,
+                "\n[exchange.filters]\ntick_size = \"{}\"",
+                (spec.tick_size * Decimal::from(self.tick_mult)).normalize()
+            );
+        }
         let _ = writeln!(
             s,
             "\n[latency]\nrequest_ms = {0}\nresponse_ms = {0}",
@@ -910,6 +955,15 @@ impl CaseSpec {
                 ("intrabar", s(intrabar_name(self.intrabar))),
             ]),
         );
+        if self.tick_mult > 1 {
+            if let Some(Value::Table(ex)) = doc.get_mut("exchange") {
+                let tick = (spec.tick_size * Decimal::from(self.tick_mult)).normalize();
+                ex.insert(
+                    "filters".into(),
+                    tab(vec![("tick_size", s(&tick.to_string()))]),
+                );
+            }
+        }
         doc.insert(
             "latency".into(),
             tab(vec![
@@ -1075,6 +1129,7 @@ mod tests {
             "limit entry",
             "stop entry",
             "position_size_pct",
+            "coarse venue tick",
         ] {
             assert!(kinds.get(k).copied().unwrap_or(0) > 50, "{k}: {kinds:?}");
         }

@@ -653,6 +653,11 @@ fn candidates(c: &CaseSpec) -> Vec<CaseSpec> {
         x.external.remove(i);
         v.push(x);
     }
+    if c.tick_mult != 0 {
+        let mut x = c.clone();
+        x.tick_mult = 0;
+        v.push(x);
+    }
     // an entry back to a market order at the last close, and back to its own quantity
     for (i, g) in c.signals.iter().enumerate() {
         if g.order_type.is_some() || g.offset_ticks.is_some() || g.offset_bp.is_some() {
@@ -940,7 +945,7 @@ fn assemble(
     shrink_them: bool,
 ) -> ExploreResult {
     let extra = cfg.baseline.clone();
-    let masked_by = cfg.baseline.first().map(|(k, _)| k.clone());
+    let masked_by = masked_name(&cfg.baseline);
     let mut findings: Vec<Finding> = groups
         .par_iter()
         .with_max_len(1)
@@ -1051,9 +1056,44 @@ pub const MASKING: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Masking switches `--unmask` also tries together, where each hides what the others would
+/// show: (switch, unmasking value) per switch. GTE_GTC expires the survivor, and W5's two halves
+/// — the wrong-endpoint cancel (-2011, counted as done, so the tries never run out) and the
+/// completion step's second cancel on `/fapi/v1/order` — settle the pair another way, so only with
+/// all three flipped does an exhausted cancel drop a pair whose survivor still rests (W10).
+pub const MASKING_SETS: &[&[(&str, &str)]] = &[&[
+    ("leg_tif_gte_gtc", "false"),
+    ("cancel_endpoint_for_algo", "algo_endpoint"),
+    ("completion_close_step", "false"),
+]];
+
+/// The name a finding found with `overrides` unmasked carries (`a`, or `a + b + …`).
+fn masked_name(overrides: &[(String, String)]) -> Option<String> {
+    (!overrides.is_empty()).then(|| {
+        overrides
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    })
+}
+
+/// Rank of a masking name in the order `--unmask` tries them (singles, then sets).
+fn masking_rank(name: Option<&str>) -> usize {
+    let singles = MASKING.iter().map(|x| x.0.to_string());
+    let sets = MASKING_SETS
+        .iter()
+        .map(|p| p.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" + "));
+    singles
+        .chain(sets)
+        .position(|x| Some(x.as_str()) == name)
+        .unwrap_or(usize::MAX)
+}
+
 /// Runs `cfg` once per applicable masking switch with it set to its unmasking value (in the run
-/// and in the baseline), and appends the findings whose key the plain run lacks, tagged
-/// "masked by <switch>".
+/// and in the baseline), then once per applicable set of [`MASKING_SETS`] with all of it set,
+/// and appends the findings whose key the plain run lacks, tagged "masked by <switch>" (or
+/// "<switch> + <switch> + …").
 pub fn unmask(
     cfg: &ExploreConfig,
     res: &mut ExploreResult,
@@ -1068,7 +1108,16 @@ pub fn unmask(
         if values.iter().any(|(key, val)| key == k && val == v) {
             continue;
         }
-        unmask_one(cfg, res, stop, k, v, &plain);
+        unmask_one(cfg, res, stop, &[(k, v)], &plain);
+    }
+    for set in MASKING_SETS {
+        if set
+            .iter()
+            .any(|(k, v)| values.iter().any(|(key, val)| key == k && val == v))
+        {
+            continue;
+        }
+        unmask_one(cfg, res, stop, set, &plain);
     }
     order(&mut res.findings);
 }
@@ -1077,16 +1126,22 @@ fn unmask_one(
     cfg: &ExploreConfig,
     res: &mut ExploreResult,
     stop: &(dyn Fn(u64, usize) -> bool + Sync),
-    k: &str,
-    v: &str,
+    overrides: &[(&str, &str)],
     plain: &[String],
 ) {
     let mut c = cfg.clone();
-    c.sets.retain(|(key, _)| key != k);
-    c.sets.push((k.to_string(), v.to_string()));
-    c.baseline = vec![(k.to_string(), v.to_string())];
+    c.baseline.clear();
+    for (k, v) in overrides {
+        c.sets.retain(|(key, _)| key != k);
+        c.sets.push((k.to_string(), v.to_string()));
+        c.baseline.push((k.to_string(), v.to_string()));
+    }
     let r = explore(&c, stop, &|_, _| {});
-    res.unmasked.push((k.to_string(), v.to_string()));
+    for (k, v) in overrides {
+        if !res.unmasked.iter().any(|(a, b)| a == k && b == v) {
+            res.unmasked.push((k.to_string(), v.to_string()));
+        }
+    }
     for f in r.findings {
         let bare = f.key.split(" (masked by").next().unwrap_or("").to_string();
         if f.cause.is_empty() || plain.contains(&bare) {
@@ -1178,12 +1233,7 @@ pub fn merge(parts: &[(String, ExploreResult)]) -> Result<ExploreResult, String>
         .filter(|f| f.masked_by.is_none())
         .map(|f| f.key.clone())
         .collect();
-    let rank = |f: &Finding| {
-        MASKING
-            .iter()
-            .position(|x| Some(x.0) == f.masked_by.as_deref())
-            .unwrap_or(usize::MAX)
-    };
+    let rank = |f: &Finding| masking_rank(f.masked_by.as_deref());
     let mut best: BTreeMap<String, usize> = BTreeMap::new();
     for f in findings.iter().filter(|f| f.masked_by.is_some()) {
         let r = rank(f);

@@ -142,29 +142,13 @@ pub fn masked_weak_points(res: &ExploreResult) -> Vec<(String, String)> {
 
 /// Expected weak points no invariant of a drawn case can show, per profile (`*`: any), and why
 /// (from `scenarios/weak-points/README.md`).
-pub const NOT_SHOWN: &[(&str, &str, &str)] = &[
-    (
-        "W10",
-        "*",
-        "needs one cancel refused three times in a row (the whole retry budget) with GTE_GTC off; \
-         targeted faults answer once or twice and random 5xx almost never thrice in a row \
-         (`scenarios/weak-points/W10-exhausted-cancel-drops-pair.toml` shows it)",
-    ),
-    (
-        "W14",
-        "tradeengine-2026-08",
-        "PHEAD's stale quantity and ghost strategy positions are engine bookkeeping: its \
+pub const NOT_SHOWN: &[(&str, &str, &str)] = &[(
+    "W14",
+    "tradeengine-2026-08",
+    "PHEAD's stale quantity and ghost strategy positions are engine bookkeeping: its \
          closePosition legs keep the accumulated side protected, so no invariant of the venue \
          fails",
-    ),
-    (
-        "W16",
-        "*",
-        "cases keep the built-in symbols' ticks and steps, all powers of ten, where rounding to \
-         decimal places is exact; it needs a tick like 0.005 \
-         (`scenarios/weak-points/W16-rounding-tick.toml` shows it)",
-    ),
-];
+)];
 
 /// What became of each expected weak point of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,8 +387,13 @@ pub fn markdown(res: &ExploreResult) -> String {
             .collect();
         let _ = writeln!(
             md,
-            "## Masked weak points (`--unmask`)\n\nThe same cases re-run with one masking switch at its unmasking value ({}); listed: root causes that only then appear.\n",
-            s.join(", ")
+            "## Masked weak points (`--unmask`)\n\nThe same cases re-run with one masking switch at its unmasking value ({}){}; listed: root causes that only then appear.\n",
+            s.join(", "),
+            if res.unmasked.iter().any(|(k, _)| k == "cancel_endpoint_for_algo") {
+                ", then with `leg_tif_gte_gtc`, `cancel_endpoint_for_algo` and `completion_close_step` unmasked together"
+            } else {
+                ""
+            }
         );
         if masked.is_empty() {
             md.push_str("None.\n\n");
