@@ -56,6 +56,7 @@ fn case(stream: bool) -> CaseSpec {
         seed: 1,
         partial: Vec::new(),
         external: Vec::new(),
+        tick_mult: 0,
     }
 }
 

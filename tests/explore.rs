@@ -72,10 +72,11 @@ fn findings_replay_to_the_same_violation() {
                 file.display(),
                 s["violations_by_invariant"]
             );
-            // shrunk findings are small
+            // shrunk findings are small (signals + manual closes + acts behind the engine's
+            // back: a lost leg's story can need a few of each)
             let after = f["size_after"].as_array().unwrap();
             assert!(
-                after[1].as_u64().unwrap() <= 6,
+                after[1].as_u64().unwrap() <= 8,
                 "{}: {after:?}",
                 file.display()
             );

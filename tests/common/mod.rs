@@ -213,6 +213,7 @@ pub fn case(
         seed,
         partial: Vec::new(),
         external: Vec::new(),
+        tick_mult: 0,
     }
 }
 
