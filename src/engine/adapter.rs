@@ -181,27 +181,12 @@ pub(crate) enum LegState {
 
 /// Binance spelling of an order status.
 pub(crate) fn order_status_str(s: OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::New => "NEW",
-        OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
-        OrderStatus::Filled => "FILLED",
-        OrderStatus::Canceled => "CANCELED",
-        OrderStatus::Expired => "EXPIRED",
-        OrderStatus::Rejected => "REJECTED",
-    }
+    s.as_str()
 }
 
 /// Binance spelling of an algo status.
 pub(crate) fn algo_status_str(s: AlgoStatus) -> &'static str {
-    match s {
-        AlgoStatus::New => "NEW",
-        AlgoStatus::Triggering => "TRIGGERING",
-        AlgoStatus::Triggered => "TRIGGERED",
-        AlgoStatus::Finished => "FINISHED",
-        AlgoStatus::Canceled => "CANCELED",
-        AlgoStatus::Rejected => "REJECTED",
-        AlgoStatus::Expired => "EXPIRED",
-    }
+    s.as_str()
 }
 
 /// The state of a regular order (a legacy leg) for the OCO decision.

@@ -294,28 +294,9 @@ fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
     out.extend_from_slice(b",\"stop_price\":");
     dec(out, &o.stop_price);
     out.extend_from_slice(b",\"exec_type\":");
-    quoted(
-        out,
-        match o.exec_type {
-            ExecType::New => "NEW",
-            ExecType::Trade => "TRADE",
-            ExecType::Canceled => "CANCELED",
-            ExecType::Expired => "EXPIRED",
-            ExecType::Calculated => "CALCULATED",
-        },
-    );
+    quoted(out, o.exec_type.as_str());
     out.extend_from_slice(b",\"status\":");
-    quoted(
-        out,
-        match o.status {
-            OrderStatus::New => "NEW",
-            OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
-            OrderStatus::Filled => "FILLED",
-            OrderStatus::Canceled => "CANCELED",
-            OrderStatus::Expired => "EXPIRED",
-            OrderStatus::Rejected => "REJECTED",
-        },
-    );
+    quoted(out, o.status.as_str());
     out.extend_from_slice(b",\"order_id\":");
     u64_(out, o.order_id.0);
     out.extend_from_slice(b",\"last_qty\":");
@@ -373,18 +354,7 @@ fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate) {
     out.extend_from_slice(b",\"quantity\":");
     dec(out, &a.quantity);
     out.extend_from_slice(b",\"status\":");
-    quoted(
-        out,
-        match a.status {
-            AlgoStatus::New => "NEW",
-            AlgoStatus::Triggering => "TRIGGERING",
-            AlgoStatus::Triggered => "TRIGGERED",
-            AlgoStatus::Finished => "FINISHED",
-            AlgoStatus::Canceled => "CANCELED",
-            AlgoStatus::Rejected => "REJECTED",
-            AlgoStatus::Expired => "EXPIRED",
-        },
-    );
+    quoted(out, a.status.as_str());
     out.extend_from_slice(b",\"actual_order_id\":");
     match a.actual_order_id {
         Some(o) => u64_(out, o.0),

@@ -30,21 +30,9 @@ impl fmt::Display for TimeMs {
 
 /// Formats epoch milliseconds as `YYYY-MM-DD HH:MM:SS.mmm` UTC (no time-zone crate needed).
 pub fn fmt_time_ms(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    if !(0..=9999).contains(&y) {
-        return format!(
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{milli:03}",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        );
-    }
-    let b = time_ms_bytes(y, m, d, sod, milli);
-    b.iter().map(|&c| c as char).collect()
+    let mut b = Vec::with_capacity(23);
+    write_time_ms(ms, &mut b);
+    String::from_utf8(b).unwrap_or_default()
 }
 
 /// As [`fmt_time_ms`], written to `out` without allocating (years 0..=9999 without the
@@ -56,7 +44,15 @@ pub fn write_time_ms(ms: i64, out: &mut Vec<u8>) {
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
-        out.extend_from_slice(fmt_time_ms(ms).as_bytes());
+        // outside the four-digit years: the formatter (never on a report row of real data)
+        use std::io::Write as _;
+        let _ = write!(
+            out,
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{milli:03}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        );
         return;
     }
     out.extend_from_slice(&time_ms_bytes(y, m, d, sod, milli));
