@@ -47,6 +47,26 @@ const MIN_TIME_MS: i64 = 946_684_800_000;
 /// 2100-01-01T00:00 UTC in ms: signal times must be earlier.
 const END_TIME_MS: i64 = 4_102_444_800_000;
 
+/// Reads a signals file (`what`: "a signals CSV", …) within the signals size cap: its bytes
+/// without a UTF-8 BOM, or one error naming the file.
+pub(super) fn read_signals_file(p: &Path, what: &str) -> Result<Vec<u8>, ScenarioError> {
+    let err = |msg: String| ScenarioError {
+        file: p.display().to_string(),
+        line: 0,
+        field: "-".to_string(),
+        msg,
+    };
+    let mut bytes = files::read_capped(p, files::MAX_SIGNALS_BYTES, what).map_err(|e| match e {
+        DataError::File { msg, .. } => err(msg),
+        DataError::Io { source, .. } => err(format!("cannot read: {source}")),
+        other => err(other.to_string()),
+    })?;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    Ok(bytes)
+}
+
 /// Reads the signals CSV `p`: each signal with its time (ms) in file order.
 pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
     let file = p.display().to_string();
@@ -56,13 +76,8 @@ pub fn read(p: &Path) -> Result<Vec<(i64, SignalSpec)>, ScenarioError> {
         field: field.to_string(),
         msg,
     };
-    let bytes =
-        files::read_capped(p, files::MAX_SIGNALS_BYTES, "a signals CSV").map_err(|e| match e {
-            DataError::File { msg, .. } => err(0, "-", msg),
-            DataError::Io { source, .. } => err(0, "-", format!("cannot read: {source}")),
-            other => err(0, "-", other.to_string()),
-        })?;
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let bytes = read_signals_file(p, "a signals CSV")?;
+    let body = bytes.as_slice();
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

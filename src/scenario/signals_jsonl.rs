@@ -27,7 +27,6 @@
 //! and reach the engine, which treats them as it does (§1.3, §1.6).
 
 use super::{ScenarioError, SignalSpec};
-use crate::data::{files, DataError};
 use crate::engine::Action;
 use crate::types::parse_time_ms;
 use rust_decimal::Decimal;
@@ -57,14 +56,8 @@ pub fn read(p: &Path) -> Result<Vec<JsonlSignal>, ScenarioError> {
         field: field.to_string(),
         msg,
     };
-    let bytes = files::read_capped(p, files::MAX_SIGNALS_BYTES, "a signals JSONL file").map_err(
-        |e| match e {
-            DataError::File { msg, .. } => err(0, "-", msg),
-            DataError::Io { source, .. } => err(0, "-", format!("cannot read: {source}")),
-            other => err(0, "-", other.to_string()),
-        },
-    )?;
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let bytes = super::signals_csv::read_signals_file(p, "a signals JSONL file")?;
+    let body = bytes.as_slice();
     let mut out = Vec::new();
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
