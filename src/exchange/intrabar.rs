@@ -170,8 +170,14 @@ pub fn price_at(ta: i64, pa: i64, tb: i64, pb: i64, t: i64) -> i64 {
     if t <= ta {
         return pa;
     }
-    let num = (pb - pa) as i128 * (t - ta) as i128;
-    pa + (num / (tb - ta) as i128) as i64
+    // the product fits in i64 for any real bar (ticks × ms); i128 only when it does not
+    match (pb - pa).checked_mul(t - ta) {
+        Some(num) => pa + num / (tb - ta),
+        None => {
+            let num = (pb - pa) as i128 * (t - ta) as i128;
+            pa + (num / (tb - ta) as i128) as i64
+        }
+    }
 }
 
 /// First time at which the segment `(ta, pa) → (tb, pb)` reaches price `x` (rounded up).
@@ -179,6 +185,13 @@ pub fn price_at(ta: i64, pa: i64, tb: i64, pb: i64, t: i64) -> i64 {
 pub fn time_at(ta: i64, pa: i64, tb: i64, pb: i64, x: i64) -> i64 {
     if pb == pa || tb <= ta {
         return ta;
+    }
+    if let Some(num) = (x - pa).checked_mul(tb - ta).filter(|&n| n != i64::MIN) {
+        // the same ceiling in i64 (the common case: no overflow)
+        let den = pb - pa;
+        let q = num / den;
+        let q = if num % den != 0 { q + 1 } else { q };
+        return ta.saturating_add(q).clamp(ta, tb);
     }
     let num = (x - pa) as i128 * (tb - ta) as i128;
     let den = (pb - pa) as i128;
@@ -192,6 +205,48 @@ pub fn time_at(ta: i64, pa: i64, tb: i64, pb: i64, x: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The i128 formulas the i64 fast paths must agree with.
+    fn price_at_wide(ta: i64, pa: i64, tb: i64, pb: i64, t: i64) -> i64 {
+        if tb <= ta || t >= tb {
+            return pb;
+        }
+        if t <= ta {
+            return pa;
+        }
+        pa + (((pb - pa) as i128 * (t - ta) as i128) / (tb - ta) as i128) as i64
+    }
+    fn time_at_wide(ta: i64, pa: i64, tb: i64, pb: i64, x: i64) -> i64 {
+        if pb == pa || tb <= ta {
+            return ta;
+        }
+        let num = (x - pa) as i128 * (tb - ta) as i128;
+        let den = (pb - pa) as i128;
+        let q = num / den + i128::from(num % den != 0);
+        (ta as i128 + q).clamp(ta as i128, tb as i128) as i64
+    }
+
+    #[test]
+    fn fast_paths_agree_with_i128_even_near_overflow() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |m: i64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % (2 * m as u64 + 1)) as i64 - m
+        };
+        for &m in &[1_000i64, 60_000, 1 << 31, 1 << 40, i64::MAX / 4] {
+            for _ in 0..2_000 {
+                let (ta, pa) = (next(m), next(m));
+                let (tb, pb) = (ta + next(m).abs(), pa + next(m));
+                let t = ta + next(m).abs() % (tb - ta + 1);
+                assert_eq!(price_at(ta, pa, tb, pb, t), price_at_wide(ta, pa, tb, pb, t));
+                let lo = pa.min(pb);
+                let xx = lo + next(m).abs() % ((pa - pb).abs() + 1);
+                assert_eq!(time_at(ta, pa, tb, pb, xx), time_at_wide(ta, pa, tb, pb, xx));
+            }
+        }
+    }
     const B: BarTicks = BarTicks {
         t: 0,
         o: 100,

@@ -545,6 +545,14 @@ impl Checker {
 
     fn time_checks(&mut self, now: TimeMs) {
         let w = self.cfg.reaction_ms;
+        // the common case: nothing has come due, so no key is copied
+        let due = |m: &BTreeMap<(String, PositionSide), (TimeMs, u64)>| {
+            m.values()
+                .any(|&(since, f0)| self.stretched(since.plus(w), f0) < now)
+        };
+        if !due(&self.naked_since) && !due(&self.excess_since) {
+            return;
+        }
         let keys: Vec<_> = self
             .naked_since
             .iter()
