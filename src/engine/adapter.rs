@@ -223,18 +223,27 @@ pub(crate) fn py_decimals(step: Decimal) -> u32 {
 }
 
 /// Lower-case base-36 text of a non-negative number.
-pub(crate) fn base36(mut n: u64) -> String {
+pub(crate) fn base36(n: u64) -> String {
+    let mut s = String::with_capacity(13);
+    push_base36(&mut s, n);
+    s
+}
+
+/// Appends `n` in lower-case base 36 to `out` (no allocation beyond `out`'s growth).
+pub(crate) fn push_base36(out: &mut String, mut n: u64) {
     const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    if n == 0 {
-        return "0".into();
-    }
-    let mut out = Vec::new();
-    while n > 0 {
-        out.push(D[(n % 36) as usize]);
+    // u64::MAX is 13 digits in base 36
+    let mut buf = [0u8; 13];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = D[(n % 36) as usize];
         n /= 36;
+        if n == 0 {
+            break;
+        }
     }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+    out.extend(buf[i..].iter().map(|&b| b as char));
 }
 
 /// Parses lower-case base-36 text.
@@ -782,13 +791,24 @@ impl Engine {
     /// A fresh client-id base: simulated time and a sequence number, base 36.
     pub(crate) fn client_base<E: Exchange>(&mut self, ex: &E) -> String {
         let s = self.seq();
-        format!("{}{}", base36(ex.now().0.max(0) as u64), base36(s))
+        let mut out = String::with_capacity(16);
+        push_base36(&mut out, ex.now().0.max(0) as u64);
+        push_base36(&mut out, s);
+        out
     }
 
     /// The reference client id of a leg: `ocoS-<base>-<attempt>` / `ocoT-…`.
     pub(crate) fn leg_client_id(&self, rec: &PairRec, stop: bool, attempt: u32) -> Option<String> {
-        let tag = if stop { "ocoS" } else { "ocoT" };
-        self.client_id(format!("{tag}-{}-{}", rec.base, attempt))
+        if self.sw.client_ids != ClientIds::Idempotent {
+            return None;
+        }
+        let tag = if stop { "ocoS-" } else { "ocoT-" };
+        let mut id = String::with_capacity(tag.len() + rec.base.len() + 11);
+        id.push_str(tag);
+        id.push_str(&rec.base);
+        id.push('-');
+        push_u64(&mut id, u64::from(attempt));
+        Some(id)
     }
 
     /// Price in whole ticks (for client ids).
@@ -825,5 +845,18 @@ mod tests {
             from_base36(&base36(1_769_904_000_000)),
             Some(1_769_904_000_000)
         );
+    }
+
+    #[test]
+    fn digits_without_the_formatter() {
+        for n in [0u64, 1, 9, 10, 35, 36, 1295, 1296, 1_769_904_000_000, u64::MAX] {
+            assert_eq!(from_base36(&base36(n)), Some(n), "{n}");
+            let mut s = String::from("x");
+            push_u64(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(36), "10");
+        assert_eq!(base36(u64::MAX), "3w5e11264sgsf");
     }
 }

@@ -433,35 +433,33 @@ impl Checker {
     }
 
     fn protective_legs(&self, key: &(String, PositionSide), amt: Decimal) -> Vec<LegId> {
+        self.protective_iter(key.1, amt).collect()
+    }
+
+    /// As [`Self::protective_legs`], without collecting (orders first, then algo orders, each
+    /// in id order).
+    fn protective_iter(&self, ps: PositionSide, amt: Decimal) -> impl Iterator<Item = LegId> + '_ {
         let closing = if amt > Decimal::ZERO {
             Side::Sell
         } else {
             Side::Buy
         };
-        let mut v = Vec::new();
-        for id in &self.open_orders {
+        let orders = self.open_orders.iter().filter_map(move |id| {
             let o = &self.orders[id];
-            if o.open
-                && o.ps == key.1
+            (o.open
+                && o.ps == ps
                 && o.side == closing
                 && o.from_algo.is_none()
                 && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
-                && !self.entry_legs.contains(&LegId::Order(*id))
-            {
-                v.push(LegId::Order(*id));
-            }
-        }
-        for id in &self.open_algos {
+                && !self.entry_legs.contains(&LegId::Order(*id)))
+            .then_some(LegId::Order(*id))
+        });
+        let algos = self.open_algos.iter().filter_map(move |id| {
             let a = &self.algos[id];
-            if a.open
-                && a.ps == key.1
-                && a.side == closing
-                && !self.entry_legs.contains(&LegId::Algo(*id))
-            {
-                v.push(LegId::Algo(*id));
-            }
-        }
-        v
+            (a.open && a.ps == ps && a.side == closing && !self.entry_legs.contains(&LegId::Algo(*id)))
+                .then_some(LegId::Algo(*id))
+        });
+        orders.chain(algos)
     }
 
     /// Deadline `t` set when `f0` faults had been seen, stretched by one reaction window per
@@ -611,18 +609,17 @@ impl Checker {
             self.excess_since.remove(key);
             return;
         }
-        let legs = self.protective_legs(key, amt);
         let mut stop_cover = Decimal::ZERO;
         let mut tp_cover = Decimal::ZERO;
         let mut has_stop = false;
-        for leg in &legs {
+        for leg in self.protective_iter(key.1, amt) {
             let (is_stop, qty, close) = match leg {
                 LegId::Order(id) => {
-                    let o = &self.orders[id];
+                    let o = &self.orders[&id];
                     (o.orig_type.is_stop(), o.qty, o.close_position)
                 }
                 LegId::Algo(id) => {
-                    let a = &self.algos[id];
+                    let a = &self.algos[&id];
                     (a.otype.is_stop(), a.qty, a.close_position)
                 }
             };
@@ -636,16 +633,16 @@ impl Checker {
         }
         let wants = self.wants_stop.get(key).copied().unwrap_or(false);
         if wants && !has_stop {
-            self.naked_since
-                .entry(key.clone())
-                .or_insert((self.now, self.faults));
+            if !self.naked_since.contains_key(key) {
+                self.naked_since.insert(key.clone(), (self.now, self.faults));
+            }
         } else {
             self.naked_since.remove(key);
         }
         if stop_cover > amt.abs() || tp_cover > amt.abs() {
-            self.excess_since
-                .entry(key.clone())
-                .or_insert((self.now, self.faults));
+            if !self.excess_since.contains_key(key) {
+                self.excess_since.insert(key.clone(), (self.now, self.faults));
+            }
         } else {
             self.excess_since.remove(key);
         }

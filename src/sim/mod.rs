@@ -272,11 +272,46 @@ fn symbol_param(symbol: &str) -> String {
 
 /// The log's one-line form of this.
 pub(crate) fn order_summary(o: &OrderInfo) -> String {
-    format!("orderId={} status={:?}", o.order_id, o.status)
+    let st = order_status_debug(o.status);
+    let mut s = String::with_capacity(36 + st.len());
+    s.push_str("orderId=");
+    push_u64(&mut s, o.order_id.0);
+    s.push_str(" status=");
+    s.push_str(st);
+    s
 }
 /// The log's one-line form of this.
 pub(crate) fn algo_summary(a: &AlgoInfo) -> String {
-    format!("algoId={} algoStatus={:?}", a.algo_id, a.algo_status)
+    let st = algo_status_debug(a.algo_status);
+    let mut s = String::with_capacity(40 + st.len());
+    s.push_str("algoId=");
+    push_u64(&mut s, a.algo_id.0);
+    s.push_str(" algoStatus=");
+    s.push_str(st);
+    s
+}
+/// `{:?}` of an order status (the summaries' spelling), without the formatter.
+fn order_status_debug(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::New => "New",
+        OrderStatus::PartiallyFilled => "PartiallyFilled",
+        OrderStatus::Filled => "Filled",
+        OrderStatus::Canceled => "Canceled",
+        OrderStatus::Expired => "Expired",
+        OrderStatus::Rejected => "Rejected",
+    }
+}
+/// `{:?}` of an algo status (the summaries' spelling), without the formatter.
+fn algo_status_debug(s: AlgoStatus) -> &'static str {
+    match s {
+        AlgoStatus::New => "New",
+        AlgoStatus::Triggering => "Triggering",
+        AlgoStatus::Triggered => "Triggered",
+        AlgoStatus::Finished => "Finished",
+        AlgoStatus::Canceled => "Canceled",
+        AlgoStatus::Rejected => "Rejected",
+        AlgoStatus::Expired => "Expired",
+    }
 }
 /// The log's one-line form of this.
 pub(crate) fn ref_str(r: &OrderRef) -> String {
@@ -775,4 +810,21 @@ fn run_inner(
     // the log ends with the books as they stand at the end, so reports need nothing else
     let tr = v.trace.take();
     (v.finish(end), tr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_are_the_debug_spelling() {
+        use AlgoStatus as A;
+        use OrderStatus as O;
+        for s in [O::New, O::PartiallyFilled, O::Filled, O::Canceled, O::Expired, O::Rejected] {
+            assert_eq!(order_status_debug(s), format!("{s:?}"));
+        }
+        for s in [A::New, A::Triggering, A::Triggered, A::Finished, A::Canceled, A::Rejected, A::Expired] {
+            assert_eq!(algo_status_debug(s), format!("{s:?}"));
+        }
+    }
 }

@@ -35,6 +35,21 @@ pub fn fmt_time_ms(ms: i64) -> String {
     String::from_utf8(b).unwrap_or_default()
 }
 
+/// Appends `n` in decimal to `out`.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(buf[i..].iter().map(|&b| b as char));
+}
+
 /// As [`fmt_time_ms`], written to `out` without allocating (years 0..=9999 without the
 /// formatting machinery; report rows call this for every order and fill).
 pub fn write_time_ms(ms: i64, out: &mut Vec<u8>) {
