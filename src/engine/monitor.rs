@@ -221,15 +221,43 @@ impl Engine {
                 .into_iter()
                 .map(|(s, d)| Read::Key(s.to_string(), d))
                 .collect(),
-            PollScope::PerSymbol => self
-                .symbol_books()
-                .into_iter()
-                .map(|(symbol, orders, algos)| Read::Symbol {
-                    symbol: symbol.to_string(),
-                    orders,
-                    algos,
-                })
-                .collect(),
+            PollScope::PerSymbol => {
+                // one symbol with active legs only (the usual case): no intermediate vector
+                if self.st.pending.is_empty() && self.st.pending_algo.is_empty() {
+                    let mut active = self
+                        .st
+                        .pairs
+                        .values()
+                        .filter(|p| p.status == PairStatus::Active);
+                    if let Some(first) = active.next() {
+                        let (mut orders, mut algos, mut one) = (false, false, true);
+                        for p in std::iter::once(first).chain(active) {
+                            one &= p.symbol == first.symbol;
+                            for l in p.legs() {
+                                match l.id {
+                                    LegId::Order(_) => orders = true,
+                                    LegId::Algo(_) => algos = true,
+                                }
+                            }
+                        }
+                        if one {
+                            return vec![Read::Symbol {
+                                symbol: first.symbol.clone(),
+                                orders,
+                                algos,
+                            }];
+                        }
+                    }
+                }
+                self.symbol_books()
+                    .into_iter()
+                    .map(|(symbol, orders, algos)| Read::Symbol {
+                        symbol: symbol.to_string(),
+                        orders,
+                        algos,
+                    })
+                    .collect()
+            }
         }
     }
 

@@ -666,16 +666,22 @@ impl MockExchange {
     }
 
     /// Applies the next funding rate if its time has come at the cursor; true if it did.
-    #[inline]
+    /// The check is inlined into the walk (it runs at every step); the payment is not.
+    #[inline(always)]
     fn funding_due_now(&mut self) -> bool {
         match self.funding.get(self.next_funding) {
-            Some(&(ft, rate)) if ft <= self.cur.time => {
-                self.next_funding += 1;
-                self.apply_funding(rate);
-                true
-            }
+            Some(&(ft, _)) if ft <= self.cur.time => self.apply_next_funding(),
             _ => false,
         }
+    }
+
+    /// Applies the next funding rate (its time has come); true.
+    #[inline(never)]
+    fn apply_next_funding(&mut self) -> bool {
+        let rate = self.funding[self.next_funding].1;
+        self.next_funding += 1;
+        self.apply_funding(rate);
+        true
     }
 
     /// Refine: the open jump into the next sub-bar, at the sub-bar's open time.

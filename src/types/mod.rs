@@ -47,7 +47,7 @@ pub fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.extend(buf[i..].iter().map(|&b| b as char));
+    out.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
 }
 
 /// As [`fmt_time_ms`], written to `out` without allocating (years 0..=9999 without the
