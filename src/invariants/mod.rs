@@ -170,6 +170,9 @@ pub struct Checker {
     trails: Trails,
     /// Violations whose trail records were copied.
     resolved: usize,
+    /// A (symbol, side) key kept between records, so the common one-symbol run copies no
+    /// symbol per order update (see `Checker::key_for`).
+    key_buf: (String, PositionSide),
 }
 
 /// Whether an order opens (or adds to) its side rather than protecting it: BUY LONG / SELL SHORT
@@ -238,6 +241,7 @@ impl Checker {
             pinned: BTreeMap::new(),
             trails: Trails::new(),
             resolved: 0,
+            key_buf: (String::new(), PositionSide::Both),
         }
     }
 
@@ -758,7 +762,7 @@ impl Checker {
                 } else {
                     self.open_algos.remove(&a.algo_id);
                 }
-                let key = (a.symbol.clone(), a.position_side);
+                let key = self.key_for(&a.symbol, a.position_side);
                 if a.order_type.is_stop() {
                     let leg = LegId::Algo(a.algo_id);
                     match a.status {
@@ -796,6 +800,7 @@ impl Checker {
                     self.retire.push((now, Retire::Leg(LegId::Algo(a.algo_id))));
                 }
                 self.protection_state(&key);
+                self.key_buf = key;
             }
             Event::StreamDropped { .. } => self.faults += 1,
             Event::AccountUpdate(u) => self.on_account(u, now),
@@ -861,7 +866,7 @@ impl Checker {
             }
         }
         let leg = leg_of_order(&st, o.order_id);
-        let key = (o.symbol.clone(), o.position_side);
+        let key = self.key_for(&o.symbol, o.position_side);
         if st.orig_type.is_stop() && st.from_algo.is_none() {
             if o.exec_type == ExecType::New && o.order_type == o.orig_type {
                 self.place_stop(leg, self.last_seq, o.stop_price);
@@ -953,6 +958,19 @@ impl Checker {
             self.retire.push((now, Retire::Leg(leg)));
         }
         self.protection_state(&key);
+        self.key_buf = key;
+    }
+
+    /// The key (`symbol`, `ps`) in the kept buffer (no allocation when the symbol is the last
+    /// one's); the caller hands it back to `key_buf` when done.
+    fn key_for(&mut self, symbol: &str, ps: PositionSide) -> (String, PositionSide) {
+        let mut k = std::mem::replace(&mut self.key_buf, (String::new(), ps));
+        if k.0 != symbol {
+            k.0.clear();
+            k.0.push_str(symbol);
+        }
+        k.1 = ps;
+        k
     }
 
     /// Records a stop leg's placement (and pins its record when the log does not keep it).
