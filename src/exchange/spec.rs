@@ -151,12 +151,12 @@ impl SymbolSpec {
 
     /// Ticks → price.
     pub fn price(&self, ticks: i64) -> Decimal {
-        (Decimal::from(ticks) * self.tick_size).normalize()
+        units(ticks, self.tick_size)
     }
 
     /// Steps → quantity.
     pub fn qty(&self, steps: i64) -> Decimal {
-        (Decimal::from(steps) * self.step_size).normalize()
+        units(steps, self.step_size)
     }
 
     /// Notional of `steps` at `ticks`.
@@ -216,9 +216,47 @@ fn round_e8(e8: i64, tick_e8: i64) -> i64 {
     }
 }
 
+/// `(n × unit).normalize()`, in integers when the product fits in i64 (the usual case: a
+/// tick or step is a small mantissa and scale), so a price costs no Decimal multiply and no
+/// normalize loop; the same bits as the Decimal formula (trailing zeros stripped, zero positive).
+#[inline]
+fn units(n: i64, unit: Decimal) -> Decimal {
+    let m = unit.mantissa();
+    if let Some(mut v) = i64::try_from(m).ok().and_then(|m| m.checked_mul(n)) {
+        let mut scale = unit.scale();
+        while scale > 0 && v % 10 == 0 {
+            v /= 10;
+            scale -= 1;
+        }
+        return Decimal::new(v, scale);
+    }
+    (Decimal::from(n) * unit).normalize()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_are_the_decimal_formula_bit_for_bit() {
+        let units_list = [
+            "0.1", "0.10", "0.01", "0.001", "0.0001", "0.00001", "0.000001", "0.0000001", "1",
+            "10", "0.5", "0.25", "0.0010", "5", "0.00000001", "100", "0.000000000000000000000001",
+        ];
+        let ns = [
+            0i64, 1, -1, 7, 10, -10, 99, 100, 1_000, 12_345, -12_345, 1_000_000_000,
+            i64::MAX / 3, i64::MIN / 3, i64::MAX, i64::MIN + 1,
+        ];
+        for u in units_list {
+            let unit: Decimal = u.parse().expect("unit");
+            for &n in &ns {
+                let want = (Decimal::from(n) * unit).normalize();
+                let got = units(n, unit);
+                assert_eq!(got.serialize(), want.serialize(), "{n} x {u}");
+                assert_eq!(got.to_string(), want.to_string(), "{n} x {u}");
+            }
+        }
+    }
 
     #[test]
     fn btc_defaults_reject_off_tick_and_precision() {
