@@ -849,7 +849,18 @@ mod tests {
 
     #[test]
     fn digits_without_the_formatter() {
-        for n in [0u64, 1, 9, 10, 35, 36, 1295, 1296, 1_769_904_000_000, u64::MAX] {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            35,
+            36,
+            1295,
+            1296,
+            1_769_904_000_000,
+            u64::MAX,
+        ] {
             assert_eq!(from_base36(&base36(n)), Some(n), "{n}");
             let mut s = String::from("x");
             push_u64(&mut s, n);

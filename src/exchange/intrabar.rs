@@ -240,10 +240,16 @@ mod tests {
                 let (ta, pa) = (next(m), next(m));
                 let (tb, pb) = (ta + next(m).abs(), pa + next(m));
                 let t = ta + next(m).abs() % (tb - ta + 1);
-                assert_eq!(price_at(ta, pa, tb, pb, t), price_at_wide(ta, pa, tb, pb, t));
+                assert_eq!(
+                    price_at(ta, pa, tb, pb, t),
+                    price_at_wide(ta, pa, tb, pb, t)
+                );
                 let lo = pa.min(pb);
                 let xx = lo + next(m).abs() % ((pa - pb).abs() + 1);
-                assert_eq!(time_at(ta, pa, tb, pb, xx), time_at_wide(ta, pa, tb, pb, xx));
+                assert_eq!(
+                    time_at(ta, pa, tb, pb, xx),
+                    time_at_wide(ta, pa, tb, pb, xx)
+                );
             }
         }
     }

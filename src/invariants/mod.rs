@@ -460,8 +460,11 @@ impl Checker {
         });
         let algos = self.open_algos.iter().filter_map(move |id| {
             let a = &self.algos[id];
-            (a.open && a.ps == ps && a.side == closing && !self.entry_legs.contains(&LegId::Algo(*id)))
-                .then_some(LegId::Algo(*id))
+            (a.open
+                && a.ps == ps
+                && a.side == closing
+                && !self.entry_legs.contains(&LegId::Algo(*id)))
+            .then_some(LegId::Algo(*id))
         });
         orders.chain(algos)
     }
@@ -638,14 +641,16 @@ impl Checker {
         let wants = self.wants_stop.get(key).copied().unwrap_or(false);
         if wants && !has_stop {
             if !self.naked_since.contains_key(key) {
-                self.naked_since.insert(key.clone(), (self.now, self.faults));
+                self.naked_since
+                    .insert(key.clone(), (self.now, self.faults));
             }
         } else {
             self.naked_since.remove(key);
         }
         if stop_cover > amt.abs() || tp_cover > amt.abs() {
             if !self.excess_since.contains_key(key) {
-                self.excess_since.insert(key.clone(), (self.now, self.faults));
+                self.excess_since
+                    .insert(key.clone(), (self.now, self.faults));
             }
         } else {
             self.excess_since.remove(key);

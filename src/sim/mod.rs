@@ -820,10 +820,25 @@ mod tests {
     fn status_names_are_the_debug_spelling() {
         use AlgoStatus as A;
         use OrderStatus as O;
-        for s in [O::New, O::PartiallyFilled, O::Filled, O::Canceled, O::Expired, O::Rejected] {
+        for s in [
+            O::New,
+            O::PartiallyFilled,
+            O::Filled,
+            O::Canceled,
+            O::Expired,
+            O::Rejected,
+        ] {
             assert_eq!(order_status_debug(s), format!("{s:?}"));
         }
-        for s in [A::New, A::Triggering, A::Triggered, A::Finished, A::Canceled, A::Rejected, A::Expired] {
+        for s in [
+            A::New,
+            A::Triggering,
+            A::Triggered,
+            A::Finished,
+            A::Canceled,
+            A::Rejected,
+            A::Expired,
+        ] {
             assert_eq!(algo_status_debug(s), format!("{s:?}"));
         }
     }
