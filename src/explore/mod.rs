@@ -1317,6 +1317,38 @@ mod tests {
     }
 
     #[test]
+    fn a_masking_set_run_tries_its_weak_points_switch_first() {
+        let mut cfg = ExploreConfig::new("tradeengine-2026-08", 1, 1);
+        let at = Attribution::new(&cfg).unwrap();
+        let first = |at: &Attribution| at.diffs[0].0.clone();
+        assert_ne!(first(&at), "exhausted_cancel_drops_pair");
+        let (w, set) = MASKING_SETS[0];
+        assert_eq!(w, "W10");
+        for (k, v) in set {
+            cfg.sets.push((k.to_string(), v.to_string()));
+            cfg.baseline.push((k.to_string(), v.to_string()));
+        }
+        cfg.prefer = vec![w.to_string()];
+        let pre = Attribution::new(&cfg).unwrap();
+        assert_eq!(first(&pre), "exhausted_cancel_drops_pair");
+        // the rest keep §7 order, and the set's switches are no difference
+        let rest: Vec<&str> = pre.diffs[1..].iter().map(|d| d.0.as_str()).collect();
+        let plain: Vec<&str> = at
+            .diffs
+            .iter()
+            .map(|d| d.0.as_str())
+            .filter(|k| *k != "exhausted_cancel_drops_pair" && !set.iter().any(|(s, _)| s == k))
+            .collect();
+        assert_eq!(rest, plain);
+        assert_eq!(
+            masking_rank(Some(
+                &set.iter().map(|x| x.0).collect::<Vec<_>>().join(" + ")
+            )),
+            MASKING.len()
+        );
+    }
+
+    #[test]
     fn partitions_cover_every_index_once() {
         assert!(Partition::parse("0/3").is_none() && Partition::parse("4/3").is_none());
         assert!(Partition::parse("1/0").is_none() && Partition::parse("x").is_none());

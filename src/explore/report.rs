@@ -223,9 +223,9 @@ fn alternative_of(res: &ExploreResult, w: &str) -> String {
         return String::new();
     };
     let plain = f.also.iter().find_map(|s| {
-        res.findings.iter().find(|g| {
-            g.masked_by.is_none() && g.invariant == f.invariant && g.cause == [s.clone()]
-        })
+        res.findings
+            .iter()
+            .find(|g| g.masked_by.is_none() && g.invariant == f.invariant && g.cause == [s.clone()])
     });
     plain.map_or(String::new(), |g| {
         format!(
