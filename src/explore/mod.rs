@@ -330,6 +330,23 @@ pub fn run_case(
     Some((r.violations, r.output.log))
 }
 
+/// The invariants `sc` breaks, from a run that keeps only what the checker needs (a streaming
+/// log, as `sim run` keeps): no whole event log is built and dropped for a case that is only
+/// checked (a case's first run and attribution's re-runs).
+fn invariants_broken(sc: &Scenario) -> Vec<Invariant> {
+    let log = EventLog::streaming(sc.check.trail_len + 1);
+    let mut v: Vec<Invariant> = sc
+        .run_observed(&mut |_| {}, log, None)
+        .0
+        .violations
+        .iter()
+        .map(|v| v.invariant)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// The switch values (`set` text) of a switch set; `-` (an empty list) becomes the empty text.
 fn value_texts(s: &Switches) -> Vec<(String, String)> {
     s.values()
@@ -427,7 +444,7 @@ impl Attribution {
         (cause + 1..self.diffs.len())
             .filter(|&i| {
                 sc.switches = self.singles[i].clone();
-                !sc.run().violations.iter().any(|v| v.invariant == inv)
+                !invariants_broken(&sc).contains(&inv)
             })
             .collect()
     }
@@ -484,10 +501,7 @@ impl Attribution {
         let saved = sc.switches.clone();
         let mut run = |s: &Switches| -> Vec<Invariant> {
             sc.switches = s.clone();
-            let mut v: Vec<Invariant> = sc.run().violations.iter().map(|v| v.invariant).collect();
-            v.sort();
-            v.dedup();
-            v
+            invariants_broken(sc)
         };
         let n = self.diffs.len();
         // single flips run lazily, in preference order, and are shared by the invariants
@@ -574,7 +588,7 @@ impl Attribution {
         };
         let mut has = |s: &Switches| -> bool {
             sc.switches = s.clone();
-            sc.run().violations.iter().any(|v| v.invariant == inv)
+            invariants_broken(&sc).contains(&inv)
         };
         if !has(&self.base.clone()) {
             return false;
@@ -764,13 +778,12 @@ fn examine(cfg: &ExploreConfig, at: &Attribution, i: u64) -> (CaseSpec, Vec<Hit>
     let Ok(mut sc) = c.scenario(&cfg.profile, &cfg.sets) else {
         return (c, Vec::new());
     };
-    let r = sc.run();
-    if r.violations.is_empty() {
+    let invs = invariants_broken(&sc);
+    if invs.is_empty() {
         return (c, Vec::new());
     }
-    let mut invs: Vec<Invariant> = r.violations.iter().map(|v| v.invariant).collect();
-    invs.sort();
-    invs.dedup();
+    // the trail signatures need the whole log: the violating case once more, keeping it
+    let r = sc.run();
     let causes = at.attribute(&mut sc, &invs);
     let hits = causes
         .into_iter()
