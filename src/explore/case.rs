@@ -931,7 +931,7 @@ impl CaseSpec {
                             PairSpec::Nth(x.pair)
                         }
                     }),
-                    leg: (!adl).then(|| match x.leg.as_str() {
+                    leg: (!adl).then_some(match x.leg.as_str() {
                         "stop_loss" => LegSel::StopLoss,
                         "take_profit" => LegSel::TakeProfit,
                         _ => LegSel::Both,
