@@ -159,21 +159,32 @@ fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// Four parts of a campaign, merged, give the findings (every file, byte for byte) one run gives.
+/// Four parts of a campaign, merged, give the findings (every file, byte for byte) one run gives:
+/// on v1.1.80 and on the 2026-08 snapshot, whose `--unmask` run with the W10 masking set
+/// prefers W10's switch as a cause.
 #[test]
 fn four_parts_merged_equal_one_run() {
+    for (profile, cases, seed) in [
+        ("tradeengine-v1.1.80", "300", "5"),
+        ("tradeengine-2026-08", "64", "6"),
+    ] {
+        four_parts_merged_equal_one_run_of(profile, cases, seed);
+    }
+}
+
+fn four_parts_merged_equal_one_run_of(profile: &str, cases: &str, seed: &str) {
     let common = [
         "explore",
         "--profile",
-        "tradeengine-v1.1.80",
+        profile,
         "--cases",
-        "300",
+        cases,
         "--seed",
-        "5",
+        seed,
         "--no-real",
         "--unmask",
     ];
-    let one = tmp("part-one");
+    let one = tmp(&format!("part-one-{profile}"));
     let o = sim(&one, &[&common[..], &["--out", "out"]].concat());
     assert_eq!(
         o.status.code(),
@@ -181,7 +192,7 @@ fn four_parts_merged_equal_one_run() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let many = tmp("part-many");
+    let many = tmp(&format!("part-many-{profile}"));
     let mut parts = Vec::new();
     for k in 1..=4 {
         let p = format!("p{k}");
@@ -217,6 +228,13 @@ fn four_parts_merged_equal_one_run() {
             "{name} differs:\n--- one run\n{}\n--- merged\n{}",
             String::from_utf8_lossy(bytes),
             String::from_utf8_lossy(&b[name])
+        );
+    }
+    if profile == "tradeengine-2026-08" {
+        let md = String::from_utf8_lossy(&a["findings.md"]);
+        assert!(
+            md.contains("W10 (masked by `leg_tif_gte_gtc + cancel_endpoint_for_algo"),
+            "{md}"
         );
     }
     // a missing part and a stranger are refused with exit 2
@@ -366,5 +384,95 @@ fn found_expected_names_the_masking_switch() {
     assert!(stdout.contains(line), "{stdout}");
     let md = std::fs::read_to_string(out.join("findings.md")).unwrap();
     assert!(md.contains(&format!("**{line}**")), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// W10 on the 2026-08 snapshot hides behind GTE_GTC and W5's two halves; `--unmask` flips the
+/// three together and tries W10's switch first, so the violation an exhausted cancel causes is its
+/// own finding (masked by the set): found / expected credits W10, names the plain finding whose
+/// switch also explains it, and the finding's file replays to the violation, which
+/// `exhausted_cancel_drops_pair=false` makes go away.
+#[test]
+fn unmask_finds_w10_behind_its_masking_set() {
+    let out = tmp("unmask-w10");
+    let o = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "explore",
+            "--profile",
+            "tradeengine-2026-08",
+            "--unmask",
+            "--cases",
+            "64",
+            "--seed",
+            "6",
+            "--no-real",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let set = "leg_tif_gte_gtc + cancel_endpoint_for_algo + completion_close_step";
+    let w10 = format!("W10 (masked by `{set}`, finding ");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("found / expected"))
+        .unwrap_or("");
+    let unmasked = line.split("found only unmasked: ").nth(1).unwrap_or("");
+    assert!(unmasked.contains(&w10), "{stdout}");
+    assert!(
+        stdout.contains("; an alternative cause of finding "),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(out.join("findings.md")).unwrap();
+    assert!(md.contains(&w10), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+    let found: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"][0] == "exhausted_cancel_drops_pair")
+        .collect();
+    assert!(!found.is_empty(), "{md}");
+    for f in found {
+        assert_eq!(f["masked_by"], set);
+        assert_eq!(f["weak_points"][0], "W10");
+        let key = f["key"].as_str().unwrap();
+        assert!(key.ends_with(&format!("(masked by {set})")), "{key}");
+        let inv = f["invariant"].as_str().unwrap();
+        let file = out.join(f["file"].as_str().unwrap());
+        for (extra, want) in [
+            (None, true),
+            (Some("exhausted_cancel_drops_pair=false"), false),
+        ] {
+            let r = tmp("unmask-w10-replay");
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_sim"));
+            cmd.arg("run")
+                .arg(&file)
+                .arg("--out")
+                .arg(&r)
+                .arg("--quiet");
+            if let Some(s) = extra {
+                cmd.args(["--set", s]);
+            }
+            let o = cmd.output().unwrap();
+            let s: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(r.join("summary.json")).unwrap())
+                    .unwrap();
+            let n = s["violations_by_invariant"][inv].as_u64().unwrap_or(0);
+            assert_eq!(
+                n > 0,
+                want,
+                "{key} {extra:?}: {}",
+                s["violations_by_invariant"]
+            );
+            if want {
+                assert_eq!(o.status.code(), Some(1), "{key}");
+            }
+            let _ = std::fs::remove_dir_all(&r);
+        }
+    }
     let _ = std::fs::remove_dir_all(&out);
 }

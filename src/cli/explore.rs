@@ -188,6 +188,7 @@ pub fn cmd_explore(a: ExploreArgs) -> Result<i32, Failure> {
         cases: limit,
         partition,
         window_bars: a.window_bars,
+        prefer: Vec::new(),
     };
     let share = match partition {
         Some(p) if limit != u64::MAX => limit / p.n + u64::from(limit % p.n >= p.k),

@@ -28,7 +28,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
-use toml::{Table, Value};
+use toml::Value;
 
 /// One signal of a case (absolute prices in ticks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -878,180 +878,184 @@ impl CaseSpec {
         s
     }
 
-    /// The document of [`CaseSpec::toml`] as a TOML table (the same keys and values), so a case
-    /// is built without writing and re-parsing its text (the parse was a sixth of a case's cost).
-    /// `tests::table_equals_text` checks the two give the same scenario.
-    fn table(&self, name: &str, profile: &str, sets: &[(String, String)], csv_name: &str) -> Table {
-        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
-        let s = |x: &str| Value::String(x.to_string());
-        let i = |x: i64| Value::Integer(x);
-        let tab = |kv: Vec<(&str, Value)>| -> Value {
-            Value::Table(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    /// The parsed form of [`CaseSpec::toml`] (what `scenario::parse` gives for that text), built
+    /// field by field, so a case is built without writing and re-reading its text or a TOML
+    /// document (each was a large share of a case's cost). `tests::file_equals_text` checks the
+    /// two are the same for every kind of draw.
+    fn file(
+        &self,
+        name: &str,
+        profile: &str,
+        sets: &[(String, String)],
+        csv_name: &str,
+    ) -> scenario::ScenarioFile {
+        use crate::scenario::{
+            DataSection, EngineSection, ExchangeSection, ExternalSpec, FilterOverrides,
+            ManualCloseSpec, PairSpec, ScenarioFile, SignalSpec, SignalsSection,
         };
-        let mut doc = Table::new();
-        doc.insert("name".into(), s(name));
-        doc.insert("seed".into(), i(self.seed as i64));
-        if !self.manual.is_empty() || !self.partial.is_empty() {
-            let mut m: Vec<Value> = self
-                .manual
-                .iter()
-                .map(|(t, ps)| {
-                    tab(vec![
-                        ("at", s(&t.to_string())),
-                        ("position_side", s(ps.as_str())),
-                    ])
-                })
-                .collect();
-            m.extend(self.partial.iter().map(|(t, ps, pct)| {
-                tab(vec![
-                    ("at", s(&t.to_string())),
-                    ("position_side", s(ps.as_str())),
-                    (
-                        "fraction",
-                        s(&Decimal::new(*pct, 2).normalize().to_string()),
-                    ),
-                ])
-            }));
-            doc.insert("manual_closes".into(), Value::Array(m));
-        }
-        if !self.external.is_empty() {
-            let e = self
-                .external
-                .iter()
-                .map(|x| {
-                    let mut kv = vec![("at", s(&x.at_ms.to_string())), ("act", s(&x.act))];
-                    if x.act == "adl" {
-                        kv.push((
-                            "fraction",
-                            s(&Decimal::new(x.pct, 2).normalize().to_string()),
-                        ));
-                        if let Some(ps) = x.position_side {
-                            kv.push(("position_side", s(ps.as_str())));
-                        }
-                    } else {
-                        kv.push(("pair", if x.pair == 0 { s("latest") } else { i(x.pair) }));
-                        kv.push(("leg", s(&x.leg)));
-                    }
-                    tab(kv)
-                })
-                .collect();
-            doc.insert("external".into(), Value::Array(e));
-        }
-        doc.insert(
-            "data".into(),
-            tab(vec![
-                ("klines", Value::Array(vec![s(csv_name)])),
-                ("symbol", s(&self.symbol)),
-            ]),
-        );
-        doc.insert(
-            "exchange".into(),
-            tab(vec![
-                (
-                    "position_mode",
-                    s(if self.hedge { "hedge" } else { "one-way" }),
-                ),
-                ("api", s(if self.legacy_api { "legacy" } else { "algo" })),
-                ("intrabar", s(intrabar_name(self.intrabar))),
-            ]),
-        );
-        if self.tick_mult > 1 {
-            if let Some(Value::Table(ex)) = doc.get_mut("exchange") {
-                let tick = (spec.tick_size * Decimal::from(self.tick_mult)).normalize();
-                ex.insert(
-                    "filters".into(),
-                    tab(vec![("tick_size", s(&tick.to_string()))]),
-                );
-            }
-        }
-        doc.insert(
-            "latency".into(),
-            tab(vec![
-                ("request_ms", i(self.latency_ms)),
-                ("response_ms", i(self.latency_ms)),
-            ]),
-        );
-        let mut engine = vec![
-            ("profile", s(profile)),
-            ("monitor", s(if self.stream { "stream" } else { "poll" })),
-            ("poll_interval_ms", i(self.poll_ms)),
-        ];
-        if !sets.is_empty() {
-            let sw = sets
-                .iter()
-                .map(|(k, v)| (k.clone(), s(v)))
-                .collect::<Table>();
-            engine.push(("switches", Value::Table(sw)));
-        }
-        doc.insert("engine".into(), tab(engine));
-        let sig = self
-            .signals
+        use crate::sim::external::{ActKind, LegSel};
+        let spec = SymbolSpec::builtin(&self.symbol).expect("built-in symbol");
+        let pct = |n: i64, scale: u32| Some(Decimal::new(n, scale).normalize());
+        let mut manual_closes: Vec<ManualCloseSpec> =
+            Vec::with_capacity(self.manual.len() + self.partial.len());
+        manual_closes.extend(self.manual.iter().map(|(t, ps)| ManualCloseSpec {
+            at: t.to_string(),
+            position_side: *ps,
+            quantity: None,
+            fraction: None,
+        }));
+        manual_closes.extend(self.partial.iter().map(|(t, ps, p)| ManualCloseSpec {
+            at: t.to_string(),
+            position_side: *ps,
+            quantity: None,
+            fraction: pct(*p, 2),
+        }));
+        let external = self
+            .external
             .iter()
-            .map(|g| {
-                let mut kv = vec![
-                    ("at", s(&g.at_ms.to_string())),
-                    ("action", s(g.action.as_str())),
-                    ("quantity", s(&spec.qty(g.qty_steps).to_string())),
-                ];
-                if let Some(x) = g.sl_ticks {
-                    kv.push(("stop_loss", s(&spec.price(x).to_string())));
+            .map(|x| {
+                let act = match x.act.as_str() {
+                    "adl" => ActKind::Adl,
+                    "expire_leg" => ActKind::ExpireLeg,
+                    _ => ActKind::CancelLeg,
+                };
+                let adl = act == ActKind::Adl;
+                ExternalSpec {
+                    at: x.at_ms.to_string(),
+                    symbol: None,
+                    act,
+                    pair: (!adl).then(|| {
+                        if x.pair == 0 {
+                            PairSpec::Name("latest".into())
+                        } else {
+                            PairSpec::Nth(x.pair)
+                        }
+                    }),
+                    leg: (!adl).then_some(match x.leg.as_str() {
+                        "stop_loss" => LegSel::StopLoss,
+                        "take_profit" => LegSel::TakeProfit,
+                        _ => LegSel::Both,
+                    }),
+                    quantity: None,
+                    fraction: if adl { pct(x.pct, 2) } else { None },
+                    position_side: if adl { x.position_side } else { None },
                 }
-                if let Some(x) = g.tp_ticks {
-                    kv.push(("take_profit", s(&spec.price(x).to_string())));
-                }
-                kv.extend(g.entry_keys());
-                tab(kv)
             })
             .collect();
-        doc.insert("signals".into(), tab(vec![("inline", Value::Array(sig))]));
+        let inline = self
+            .signals
+            .iter()
+            .map(|g| SignalSpec {
+                at: g.at_ms.to_string(),
+                action: g.action,
+                quantity: Some(spec.qty(g.qty_steps)),
+                stop_loss: g.sl_ticks.map(|x| spec.price(x)),
+                take_profit: g.tp_ticks.map(|x| spec.price(x)),
+                sl_pct: None,
+                tp_pct: None,
+                stop_loss_pct: None,
+                take_profit_pct: None,
+                confidence: None,
+                strategy: None,
+                order_type: g.order_type.clone(),
+                price: None,
+                offset_pct: g.offset_bp.and_then(|bp| pct(bp, 4)),
+                offset_ticks: g.offset_ticks,
+                time_in_force: None,
+                position_size_pct: g.size_permille.and_then(|m| pct(m, 3)),
+                delivered_at: None,
+                delay_ms: None,
+            })
+            .collect();
         let f = &self.faults;
-        let mut faults = vec![
-            ("rate_limit_ppm", i(f.rate_limit_ppm.into())),
-            ("timeout_ppm", i(f.timeout_ppm.into())),
-            ("server_error_ppm", i(f.server_error_ppm.into())),
-            ("cancel_unknown_ppm", i(f.cancel_unknown_ppm.into())),
-            ("poll_error_ppm", i(f.poll_error_ppm.into())),
-            ("stream_drop_ppm", i(f.stream_drop_ppm.into())),
-            (
-                "restarts_ms",
-                Value::Array(f.restarts_ms.iter().map(|t| i(*t)).collect()),
-            ),
-        ];
-        if !f.targeted.is_empty() {
-            let t = f
+        let faults = Faults {
+            rate_limit_ppm: f.rate_limit_ppm,
+            timeout_ppm: f.timeout_ppm,
+            server_error_ppm: f.server_error_ppm,
+            cancel_unknown_ppm: f.cancel_unknown_ppm,
+            poll_error_ppm: f.poll_error_ppm,
+            stream_drop_ppm: f.stream_drop_ppm,
+            restarts_ms: f.restarts_ms.clone(),
+            targeted: f
                 .targeted
                 .iter()
-                .map(|t| {
-                    let mut kv = Vec::new();
-                    if let Some(r) = t.request {
-                        kv.push(("request", s(r.as_str())));
-                    }
-                    if let Some(l) = t.leg {
-                        kv.push(("leg", s(l.as_str())));
-                    }
-                    if let Some(p) = t.pair {
-                        kv.push(("pair", i(p as i64)));
-                    }
-                    kv.push((
-                        "times",
-                        match t.times {
-                            Times::Count(n) => i(n.into()),
-                            Times::Always => s("always"),
-                        },
-                    ));
-                    kv.push(("answer", s(&t.answer.to_string())));
-                    kv.push(("reached", Value::Boolean(t.reached)));
-                    tab(kv)
+                .map(|t| TargetedFault {
+                    call: None,
+                    nth: None,
+                    msg: None,
+                    ..t.clone()
                 })
-                .collect();
-            faults.push(("targeted", Value::Array(t)));
+                .collect(),
+            ..Faults::default()
+        };
+        ScenarioFile {
+            name: Some(name.to_string()),
+            description: None,
+            seed: self.seed,
+            data: DataSection {
+                klines: vec![csv_name.into()],
+                symbol: Some(self.symbol.clone()),
+                interval: None,
+                from: None,
+                to: None,
+                refine: Vec::new(),
+                funding: Vec::new(),
+                mark: Vec::new(),
+            },
+            exchange: ExchangeSection {
+                position_mode: if self.hedge {
+                    crate::types::PositionMode::Hedge
+                } else {
+                    crate::types::PositionMode::OneWay
+                },
+                api: Some(if self.legacy_api {
+                    crate::exchange::ApiMode::Legacy
+                } else {
+                    crate::exchange::ApiMode::Algo
+                }),
+                intrabar: self.intrabar,
+                filters: FilterOverrides {
+                    tick_size: (self.tick_mult > 1)
+                        .then(|| (spec.tick_size * Decimal::from(self.tick_mult)).normalize()),
+                    ..FilterOverrides::default()
+                },
+                ..ExchangeSection::default()
+            },
+            latency: crate::sim::Latency {
+                request_ms: self.latency_ms,
+                response_ms: self.latency_ms,
+                ..crate::sim::Latency::default()
+            },
+            engine: EngineSection {
+                profile: profile.to_string(),
+                monitor: if self.stream {
+                    crate::engine::Monitor::Stream
+                } else {
+                    crate::engine::Monitor::Poll
+                },
+                poll_interval_ms: self.poll_ms,
+                switches: sets
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+                ..EngineSection::default()
+            },
+            signals: SignalsSection {
+                inline,
+                ..SignalsSection::default()
+            },
+            strategy: None,
+            manual_closes,
+            external,
+            faults,
+            invariants: Default::default(),
+            report: None,
+            serve: None,
         }
-        doc.insert("faults".into(), tab(faults));
-        doc
     }
 
     /// Builds the runnable scenario exactly as `sim run` would from [`CaseSpec::toml`] + CSV
-    /// (through the same deserializer and builder, from [`CaseSpec::table`], the text's document).
+    /// (through the same builder, from [`CaseSpec::file`], the text's parsed form).
     pub fn scenario(
         &self,
         profile: &str,
@@ -1059,15 +1063,7 @@ impl CaseSpec {
     ) -> Result<Scenario, ScenarioError> {
         let csv_name = format!("{}-1m-case.csv", self.symbol);
         let path = Path::new("case.toml");
-        let doc = Value::Table(self.table("case", profile, sets, &csv_name));
-        let raw: scenario::ScenarioFile = match doc.try_into() {
-            Ok(raw) => raw,
-            // never expected: the text path names the field
-            Err(_) => {
-                let text = self.toml("case", profile, sets, &csv_name, "");
-                scenario::parse(path, &text)?
-            }
-        };
+        let raw = self.file("case", profile, sets, &csv_name);
         scenario::build_with(path, "", raw, Some(self.series()?))
     }
 }
@@ -1087,10 +1083,10 @@ mod tests {
     use super::*;
     use crate::sim::rng::{draw, Stream};
 
-    /// The table a case is built from is the document its written file parses to, for every kind
+    /// The parsed form a case is built from is what its written file parses to, for every kind
     /// of draw (modes, monitors, manual closes, duplicates, restarts, targeted faults, overrides).
     #[test]
-    fn table_equals_text() {
+    fn file_equals_text() {
         let sets = vec![("monitor_restarts".to_string(), "false".to_string())];
         let (mut manual, mut targeted, mut restarts) = (0, 0, 0);
         let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -1104,13 +1100,10 @@ mod tests {
             restarts += usize::from(!c.faults.restarts_ms.is_empty());
             let text = c.toml("case", "reference", sets, "X-1m-case.csv", "a header");
             let from_text = scenario::parse(Path::new("case.toml"), &text).unwrap();
-            let from_table: scenario::ScenarioFile =
-                Value::Table(c.table("case", "reference", sets, "X-1m-case.csv"))
-                    .try_into()
-                    .unwrap();
+            let from_fields = c.file("case", "reference", sets, "X-1m-case.csv");
             assert_eq!(
                 format!("{from_text:?}"),
-                format!("{from_table:?}"),
+                format!("{from_fields:?}"),
                 "case {i}:\n{text}"
             );
             // every drawn case is a valid scenario (bounds and cross-checks included)

@@ -88,6 +88,10 @@ pub struct ExploreConfig {
     pub partition: Option<Partition>,
     /// Bars per case (None: 4–53 generated, 10–119 real).
     pub window_bars: Option<usize>,
+    /// Weak points whose switches attribution tries first (before §7 order): a masking set's
+    /// run names a violation by the weak point the set unmasks when its switch alone also clears
+    /// it ([`MASKING_SETS`]); empty: §7 order.
+    pub prefer: Vec<String>,
 }
 
 impl ExploreConfig {
@@ -104,6 +108,7 @@ impl ExploreConfig {
             cases,
             partition: None,
             window_bars: None,
+            prefer: Vec::new(),
         }
     }
 }
@@ -325,6 +330,23 @@ pub fn run_case(
     Some((r.violations, r.output.log))
 }
 
+/// The invariants `sc` breaks, from a run that keeps only what the checker needs (a streaming
+/// log, as `sim run` keeps): no whole event log is built and dropped for a case that is only
+/// checked (a case's first run and attribution's re-runs).
+fn invariants_broken(sc: &Scenario) -> Vec<Invariant> {
+    let log = EventLog::streaming(sc.check.trail_len + 1);
+    let mut v: Vec<Invariant> = sc
+        .run_observed(&mut |_| {}, log, None)
+        .0
+        .violations
+        .iter()
+        .map(|v| v.invariant)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// The switch values (`set` text) of a switch set; `-` (an empty list) becomes the empty text.
 fn value_texts(s: &Switches) -> Vec<(String, String)> {
     s.values()
@@ -339,9 +361,9 @@ fn value_texts(s: &Switches) -> Vec<(String, String)> {
 pub struct Attribution {
     /// The switches under test (profile + `--set`s).
     pub base: Switches,
-    /// Differing switches, in the order causes are preferred: §7-mapped ones in
-    /// [`SWITCH_WEAK_POINTS`] order, then the rest in struct order: (key, baseline value, value
-    /// under test).
+    /// Differing switches, in the order causes are preferred: those mapping to a weak point of
+    /// the configuration's `prefer`, then §7-mapped ones in [`SWITCH_WEAK_POINTS`] order, then the
+    /// rest in struct order: (key, baseline value, value under test).
     pub diffs: Vec<(String, String, String)>,
     singles: Vec<Switches>,
     profile: String,
@@ -376,8 +398,11 @@ impl Attribution {
                 .position(|(key, _, _)| *key == k)
                 .unwrap_or(usize::MAX)
         };
+        let preferred = |d: &(String, String, String)| {
+            weak_point(&d.0, &d.2).is_some_and(|w| cfg.prefer.iter().any(|p| p == w))
+        };
         // stable: struct order among the unmapped ones
-        diffs.sort_by_key(|d| rank(&d.0));
+        diffs.sort_by_key(|d| (!preferred(d), rank(&d.0)));
         let mut singles = Vec::with_capacity(diffs.len());
         for d in &diffs {
             let mut s = base.clone();
@@ -419,7 +444,7 @@ impl Attribution {
         (cause + 1..self.diffs.len())
             .filter(|&i| {
                 sc.switches = self.singles[i].clone();
-                !sc.run().violations.iter().any(|v| v.invariant == inv)
+                !invariants_broken(&sc).contains(&inv)
             })
             .collect()
     }
@@ -476,10 +501,7 @@ impl Attribution {
         let saved = sc.switches.clone();
         let mut run = |s: &Switches| -> Vec<Invariant> {
             sc.switches = s.clone();
-            let mut v: Vec<Invariant> = sc.run().violations.iter().map(|v| v.invariant).collect();
-            v.sort();
-            v.dedup();
-            v
+            invariants_broken(sc)
         };
         let n = self.diffs.len();
         // single flips run lazily, in preference order, and are shared by the invariants
@@ -566,7 +588,7 @@ impl Attribution {
         };
         let mut has = |s: &Switches| -> bool {
             sc.switches = s.clone();
-            sc.run().violations.iter().any(|v| v.invariant == inv)
+            invariants_broken(&sc).contains(&inv)
         };
         if !has(&self.base.clone()) {
             return false;
@@ -756,13 +778,12 @@ fn examine(cfg: &ExploreConfig, at: &Attribution, i: u64) -> (CaseSpec, Vec<Hit>
     let Ok(mut sc) = c.scenario(&cfg.profile, &cfg.sets) else {
         return (c, Vec::new());
     };
-    let r = sc.run();
-    if r.violations.is_empty() {
+    let invs = invariants_broken(&sc);
+    if invs.is_empty() {
         return (c, Vec::new());
     }
-    let mut invs: Vec<Invariant> = r.violations.iter().map(|v| v.invariant).collect();
-    invs.sort();
-    invs.dedup();
+    // the trail signatures need the whole log: the violating case once more, keeping it
+    let r = sc.run();
     let causes = at.attribute(&mut sc, &invs);
     let hits = causes
         .into_iter()
@@ -1057,15 +1078,25 @@ pub const MASKING: &[(&str, &str, &str)] = &[
 ];
 
 /// Masking switches `--unmask` also tries together, where each hides what the others would
-/// show: (switch, unmasking value) per switch. GTE_GTC expires the survivor, and W5's two halves
-/// — the wrong-endpoint cancel (-2011, counted as done, so the tries never run out) and the
-/// completion step's second cancel on `/fapi/v1/order` — settle the pair another way, so only with
-/// all three flipped does an exhausted cancel drop a pair whose survivor still rests (W10).
-pub const MASKING_SETS: &[&[(&str, &str)]] = &[&[
-    ("leg_tif_gte_gtc", "false"),
-    ("cancel_endpoint_for_algo", "algo_endpoint"),
-    ("completion_close_step", "false"),
-]];
+/// show: (the weak point they hide, (switch, unmasking value) per switch). GTE_GTC expires the
+/// survivor, and W5's two halves — the wrong-endpoint cancel (-2011, counted as done, so the
+/// tries never run out) and the completion step's second cancel on `/fapi/v1/order` — settle the
+/// pair another way, so only with all three flipped does an exhausted cancel drop a pair whose
+/// survivor still rests (W10).
+///
+/// In a set's run the switches of its weak point are tried first by attribution
+/// ([`ExploreConfig::prefer`]): the violation an exhausted cancel causes also needs an earlier
+/// switch in §7 order (W6's manual close that misses the pair, say), which alone clears it too and
+/// would name it under a key the plain run already has; tried first, the hidden weak point's
+/// switch names it, and that switch stays listed under "also".
+pub const MASKING_SETS: &[(&str, &[(&str, &str)])] = &[(
+    "W10",
+    &[
+        ("leg_tif_gte_gtc", "false"),
+        ("cancel_endpoint_for_algo", "algo_endpoint"),
+        ("completion_close_step", "false"),
+    ],
+)];
 
 /// The name a finding found with `overrides` unmasked carries (`a`, or `a + b + …`).
 fn masked_name(overrides: &[(String, String)]) -> Option<String> {
@@ -1083,7 +1114,7 @@ fn masking_rank(name: Option<&str>) -> usize {
     let singles = MASKING.iter().map(|x| x.0.to_string());
     let sets = MASKING_SETS
         .iter()
-        .map(|p| p.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" + "));
+        .map(|(_, p)| p.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(" + "));
     singles
         .chain(sets)
         .position(|x| Some(x.as_str()) == name)
@@ -1091,8 +1122,8 @@ fn masking_rank(name: Option<&str>) -> usize {
 }
 
 /// Runs `cfg` once per applicable masking switch with it set to its unmasking value (in the run
-/// and in the baseline), then once per applicable set of [`MASKING_SETS`] with all of it set,
-/// and appends the findings whose key the plain run lacks, tagged "masked by <switch>" (or
+/// and in the baseline), then once per applicable set of [`MASKING_SETS`] with all of it set
+/// (the set's weak point preferred as a cause), and appends the findings whose key the plain run lacks, tagged "masked by <switch>" (or
 /// "<switch> + <switch> + …").
 pub fn unmask(
     cfg: &ExploreConfig,
@@ -1108,16 +1139,16 @@ pub fn unmask(
         if values.iter().any(|(key, val)| key == k && val == v) {
             continue;
         }
-        unmask_one(cfg, res, stop, &[(k, v)], &plain);
+        unmask_one(cfg, res, stop, &[(k, v)], &[], &plain);
     }
-    for set in MASKING_SETS {
+    for (w, set) in MASKING_SETS {
         if set
             .iter()
             .any(|(k, v)| values.iter().any(|(key, val)| key == k && val == v))
         {
             continue;
         }
-        unmask_one(cfg, res, stop, set, &plain);
+        unmask_one(cfg, res, stop, set, &[w], &plain);
     }
     order(&mut res.findings);
 }
@@ -1127,10 +1158,12 @@ fn unmask_one(
     res: &mut ExploreResult,
     stop: &(dyn Fn(u64, usize) -> bool + Sync),
     overrides: &[(&str, &str)],
+    prefer: &[&str],
     plain: &[String],
 ) {
     let mut c = cfg.clone();
     c.baseline.clear();
+    c.prefer = prefer.iter().map(|w| w.to_string()).collect();
     for (k, v) in overrides {
         c.sets.retain(|(key, _)| key != k);
         c.sets.push((k.to_string(), v.to_string()));
@@ -1294,6 +1327,38 @@ mod tests {
         let mut want = Switches::default();
         want.set("monitor_restarts", "false").unwrap();
         assert_eq!(at.flipped(&all), want);
+    }
+
+    #[test]
+    fn a_masking_set_run_tries_its_weak_points_switch_first() {
+        let mut cfg = ExploreConfig::new("tradeengine-2026-08", 1, 1);
+        let at = Attribution::new(&cfg).unwrap();
+        let first = |at: &Attribution| at.diffs[0].0.clone();
+        assert_ne!(first(&at), "exhausted_cancel_drops_pair");
+        let (w, set) = MASKING_SETS[0];
+        assert_eq!(w, "W10");
+        for (k, v) in set {
+            cfg.sets.push((k.to_string(), v.to_string()));
+            cfg.baseline.push((k.to_string(), v.to_string()));
+        }
+        cfg.prefer = vec![w.to_string()];
+        let pre = Attribution::new(&cfg).unwrap();
+        assert_eq!(first(&pre), "exhausted_cancel_drops_pair");
+        // the rest keep §7 order, and the set's switches are no difference
+        let rest: Vec<&str> = pre.diffs[1..].iter().map(|d| d.0.as_str()).collect();
+        let plain: Vec<&str> = at
+            .diffs
+            .iter()
+            .map(|d| d.0.as_str())
+            .filter(|k| *k != "exhausted_cancel_drops_pair" && !set.iter().any(|(s, _)| s == k))
+            .collect();
+        assert_eq!(rest, plain);
+        assert_eq!(
+            masking_rank(Some(
+                &set.iter().map(|x| x.0).collect::<Vec<_>>().join(" + ")
+            )),
+            MASKING.len()
+        );
     }
 
     #[test]

@@ -210,6 +210,31 @@ pub fn weak_point_status(res: &ExploreResult) -> Vec<(String, WeakPointStatus)> 
         .collect()
 }
 
+/// For a weak point found only unmasked whose first masked finding M lists under "also" a switch
+/// that names a plain finding N of the same invariant (the cause §7 order gives when the hidden
+/// weak point's switch is not tried first, see [`super::MASKING_SETS`]):
+/// `, finding M; an alternative cause of finding N (`switch`)`; else nothing.
+fn alternative_of(res: &ExploreResult, w: &str) -> String {
+    let Some(f) = res
+        .findings
+        .iter()
+        .find(|f| f.masked_by.is_some() && f.weak_points.iter().any(|x| x == w))
+    else {
+        return String::new();
+    };
+    let plain = f.also.iter().find_map(|s| {
+        res.findings
+            .iter()
+            .find(|g| g.masked_by.is_none() && g.invariant == f.invariant && g.cause == [s.clone()])
+    });
+    plain.map_or(String::new(), |g| {
+        format!(
+            ", finding {}; an alternative cause of finding {} (`{}`)",
+            f.id, g.id, g.cause[0]
+        )
+    })
+}
+
 /// One line: found / expected, then the masked, the not-shown (with why) and the missing.
 pub fn found_expected_line(res: &ExploreResult, why: bool) -> String {
     let st = weak_point_status(res);
@@ -218,9 +243,14 @@ pub fn found_expected_line(res: &ExploreResult, why: bool) -> String {
             .filter_map(|(w, s)| f(s).map(|t| format!("{w}{t}")))
             .collect()
     };
+    let pick_w = |f: &dyn Fn(&str, &WeakPointStatus) -> Option<String>| -> Vec<String> {
+        st.iter()
+            .filter_map(|(w, s)| f(w, s).map(|t| format!("{w}{t}")))
+            .collect()
+    };
     let found = pick(&|s| (*s == WeakPointStatus::Found).then(String::new));
-    let masked = pick(&|s| match s {
-        WeakPointStatus::Masked(m) => Some(format!(" (masked by `{m}`)")),
+    let masked = pick_w(&|w, s| match s {
+        WeakPointStatus::Masked(m) => Some(format!(" (masked by `{m}`{})", alternative_of(res, w))),
         _ => None,
     });
     let also = pick(&|s| match s {
@@ -390,7 +420,7 @@ pub fn markdown(res: &ExploreResult) -> String {
             "## Masked weak points (`--unmask`)\n\nThe same cases re-run with one masking switch at its unmasking value ({}){}; listed: root causes that only then appear.\n",
             s.join(", "),
             if res.unmasked.iter().any(|(k, _)| k == "cancel_endpoint_for_algo") {
-                ", then with `leg_tif_gte_gtc`, `cancel_endpoint_for_algo` and `completion_close_step` unmasked together"
+                ", then with `leg_tif_gte_gtc`, `cancel_endpoint_for_algo` and `completion_close_step` unmasked together, W10's `exhausted_cancel_drops_pair` tried first as a cause (a violation it alone also clears is named by it; the switch §7 order would name stays under \"also\")"
             } else {
                 ""
             }

@@ -45,18 +45,30 @@ pub(crate) struct Site<'a> {
 
 impl Site<'_> {
     /// An error at the field `path` (its line when it is written in the text).
-    pub(crate) fn err(&self, path: &str, msg: impl Into<String>) -> ScenarioError {
+    /// (`path` is anything printable, so a checked field's path is only formatted for an error.)
+    pub(crate) fn err<P: std::fmt::Display + ?Sized>(
+        &self,
+        path: &P,
+        msg: impl Into<String>,
+    ) -> ScenarioError {
+        let path = path.to_string();
         ScenarioError {
             file: self.file.display().to_string(),
-            line: spans::line_of_path(self.text, path).unwrap_or(0),
-            field: path.to_string(),
+            line: spans::line_of_path(self.text, &path).unwrap_or(0),
+            field: path,
             msg: msg.into(),
         }
     }
 }
 
 /// `lo <= v <= hi` for an integer with a unit suffix for the message.
-pub(crate) fn int(s: &Site, path: &str, v: i64, lo: i64, hi: i64) -> Result<(), ScenarioError> {
+pub(crate) fn int<P: std::fmt::Display + ?Sized>(
+    s: &Site,
+    path: &P,
+    v: i64,
+    lo: i64,
+    hi: i64,
+) -> Result<(), ScenarioError> {
     if (lo..=hi).contains(&v) {
         Ok(())
     } else {
@@ -85,9 +97,9 @@ impl End {
 }
 
 /// A decimal inside `lo`..`hi` (each end inclusive or not), with `why` appended to the message.
-pub(crate) fn dec(
+pub(crate) fn dec<P: std::fmt::Display + ?Sized>(
     s: &Site,
-    path: &str,
+    path: &P,
     v: Decimal,
     lo: End,
     hi: End,
@@ -104,7 +116,8 @@ pub(crate) fn dec(
     if ok_lo && ok_hi {
         return Ok(());
     }
-    let name = path.rsplit('.').next().unwrap_or(path);
+    let path = path.to_string();
+    let name = path.rsplit('.').next().unwrap_or(&path);
     let lo_op = if matches!(lo, End::Incl(..)) {
         "<="
     } else {
@@ -121,7 +134,7 @@ pub(crate) fn dec(
         format!(": {why}")
     };
     Err(s.err(
-        path,
+        &path,
         format!(
             "{v} is out of range (accepted range {} {lo_op} {name} {hi_op} {}{why})",
             lo.value(),
@@ -131,7 +144,11 @@ pub(crate) fn dec(
 }
 
 /// A time field (`YYYY-MM-DD[THH:MM[:SS[.mmm]]]` UTC or integer ms) inside the accepted epoch.
-pub(crate) fn time(s: &Site, path: &str, v: &str) -> Result<i64, ScenarioError> {
+pub(crate) fn time<P: std::fmt::Display + ?Sized>(
+    s: &Site,
+    path: &P,
+    v: &str,
+) -> Result<i64, ScenarioError> {
     let t = parse_time_ms(v).ok_or_else(|| {
         s.err(
             path,
@@ -143,7 +160,11 @@ pub(crate) fn time(s: &Site, path: &str, v: &str) -> Result<i64, ScenarioError> 
 }
 
 /// A time in ms inside the accepted epoch.
-pub(crate) fn time_ms(s: &Site, path: &str, t: i64) -> Result<(), ScenarioError> {
+pub(crate) fn time_ms<P: std::fmt::Display + ?Sized>(
+    s: &Site,
+    path: &P,
+    t: i64,
+) -> Result<(), ScenarioError> {
     if (TIME_MIN_MS..TIME_MAX_MS).contains(&t) {
         Ok(())
     } else {
@@ -422,7 +443,7 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         ("stream_ms", l.stream_ms, 0),
         ("timeout_ms", l.timeout_ms, 1),
     ] {
-        int(&s, &format!("latency.{k}"), v, lo, DAY_MS)?;
+        int(&s, &format_args!("latency.{k}"), v, lo, DAY_MS)?;
     }
     // [engine]
     let e = &raw.engine;
@@ -431,7 +452,7 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
     switches_of(&s, e)?;
     // [signals]
     for (i, sig) in raw.signals.inline.iter().enumerate() {
-        signal(&s, &format!("signals.inline[{i}]"), sig)?;
+        signal(&s, &format_args!("signals.inline[{i}]"), sig)?;
     }
     if let Some(r) = &raw.signals.random {
         let p = "signals.random";
@@ -482,7 +503,7 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         strategy(&s, st)?;
     }
     for (i, m) in raw.manual_closes.iter().enumerate() {
-        time(&s, &format!("manual_closes[{i}].at"), &m.at)?;
+        time(&s, &format_args!("manual_closes[{i}].at"), &m.at)?;
         part(
             &s,
             &format!("manual_closes[{i}]"),
@@ -503,7 +524,13 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         ("stream_drop_ppm", fl.stream_drop_ppm),
         ("stream_duplicate_ppm", fl.stream_duplicate_ppm),
     ] {
-        int(&s, &format!("faults.{k}"), i64::from(v), 0, i64::from(PPM))?;
+        int(
+            &s,
+            &format_args!("faults.{k}"),
+            i64::from(v),
+            0,
+            i64::from(PPM),
+        )?;
     }
     int(&s, "faults.stream_delay_ms", fl.stream_delay_ms, 0, DAY_MS)?;
     for (i, w) in fl.scheduled.iter().enumerate() {
@@ -521,7 +548,7 @@ pub fn validate(file: &Path, text: &str, raw: &ScenarioFile) -> Result<(), Scena
         }
     }
     for (i, t) in fl.restarts_ms.iter().enumerate() {
-        time_ms(&s, &format!("faults.restarts_ms[{i}]"), *t)?;
+        time_ms(&s, &format_args!("faults.restarts_ms[{i}]"), *t)?;
     }
     for (i, t) in fl.targeted.iter().enumerate() {
         if let Err((k, msg)) = t.check() {
@@ -595,7 +622,7 @@ fn external(s: &Site, raw: &ScenarioFile) -> Result<(), ScenarioError> {
     use crate::types::PositionSide;
     for (i, x) in raw.external.iter().enumerate() {
         let p = format!("external[{i}]");
-        time(s, &format!("{p}.at"), &x.at)?;
+        time(s, &format_args!("{p}.at"), &x.at)?;
         if let Some(sym) = &x.symbol {
             if sym.is_empty() || sym.len() > 32 || !sym.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(s.err(
@@ -720,13 +747,17 @@ pub(crate) fn switches_of(s: &Site, eng: &EngineSection) -> Result<Switches, Sce
 }
 
 /// Bounds of one signal (inline, or a row of a signals CSV with `path` naming it).
-pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), ScenarioError> {
+pub(crate) fn signal<P: std::fmt::Display + ?Sized>(
+    s: &Site,
+    p: &P,
+    sig: &SignalSpec,
+) -> Result<(), ScenarioError> {
     use End::*;
-    time(s, &format!("{p}.at"), &sig.at)?;
+    time(s, &format_args!("{p}.at"), &sig.at)?;
     if let Some(q) = sig.quantity {
         dec(
             s,
-            &format!("{p}.quantity"),
+            &format_args!("{p}.quantity"),
             q,
             Incl(0, 0),
             Incl(MAX_QTY, 0),
@@ -740,7 +771,7 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         if let Some(v) = v {
             dec(
                 s,
-                &format!("{p}.{k}"),
+                &format_args!("{p}.{k}"),
                 v,
                 Excl(0, 0),
                 Incl(MAX_PRICE, 0),
@@ -780,13 +811,20 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         }
     }
     if let Some(c) = sig.confidence {
-        dec(s, &format!("{p}.confidence"), c, Incl(0, 0), Incl(1, 0), "")?;
+        dec(
+            s,
+            &format_args!("{p}.confidence"),
+            c,
+            Incl(0, 0),
+            Incl(1, 0),
+            "",
+        )?;
     }
     if let Some(o) = &sig.order_type {
         use crate::engine::entries::ORDER_TYPES;
         if !ORDER_TYPES.contains(&o.as_str()) {
             return Err(s.err(
-                &format!("{p}.order_type"),
+                &format_args!("{p}.order_type"),
                 format!(
                     "`{}` is not an order type (the live Signal's: {})",
                     o.escape_debug(),
@@ -806,7 +844,7 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
     .collect();
     if given.len() > 1 {
         return Err(s.err(
-            &format!("{p}.{}", given[1]),
+            &format_args!("{p}.{}", given[1]),
             format!(
                 "give one of `price`, `offset_pct`, `offset_ticks`, not `{}` and `{}`",
                 given[0], given[1]
@@ -816,7 +854,7 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
     if let Some(v) = sig.price {
         dec(
             s,
-            &format!("{p}.price"),
+            &format_args!("{p}.price"),
             v,
             Excl(0, 0),
             Incl(MAX_PRICE, 0),
@@ -826,7 +864,7 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
     if let Some(v) = sig.offset_pct {
         dec(
             s,
-            &format!("{p}.offset_pct"),
+            &format_args!("{p}.offset_pct"),
             v,
             Excl(-1, 0),
             Incl(10, 0),
@@ -834,12 +872,18 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
         )?;
     }
     if let Some(v) = sig.offset_ticks {
-        int(s, &format!("{p}.offset_ticks"), v, -MAX_TICKS, MAX_TICKS)?;
+        int(
+            s,
+            &format_args!("{p}.offset_ticks"),
+            v,
+            -MAX_TICKS,
+            MAX_TICKS,
+        )?;
     }
     if let Some(v) = sig.position_size_pct {
         dec(
             s,
-            &format!("{p}.position_size_pct"),
+            &format_args!("{p}.position_size_pct"),
             v,
             Incl(0, 0),
             Incl(1, 0),
@@ -849,7 +893,7 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
     if let Some(t) = &sig.time_in_force {
         if !matches!(t.as_str(), "GTC" | "IOC" | "FOK" | "GTX") {
             return Err(s.err(
-                &format!("{p}.time_in_force"),
+                &format_args!("{p}.time_in_force"),
                 format!(
                     "`{}` is not a time in force (GTC, IOC, FOK or GTX)",
                     t.escape_debug()
@@ -860,7 +904,7 @@ pub(crate) fn signal(s: &Site, p: &str, sig: &SignalSpec) -> Result<(), Scenario
     if let Some(st) = &sig.strategy {
         if st.is_empty() || st.chars().count() > 64 || st.chars().any(char::is_control) {
             return Err(s.err(
-                &format!("{p}.strategy"),
+                &format_args!("{p}.strategy"),
                 "a strategy id is 1 to 64 characters, no control characters",
             ));
         }
