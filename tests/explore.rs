@@ -442,6 +442,16 @@ fn unmask_finds_w10_behind_its_masking_set() {
         let key = f["key"].as_str().unwrap();
         assert!(key.ends_with(&format!("(masked by {set})")), "{key}");
         let inv = f["invariant"].as_str().unwrap();
+        // the story names the drop after the exhausted cancel, not the monitor's exit it led to
+        let story = f["story"].as_str().unwrap_or("");
+        assert!(
+            story.contains("engine decision: pair ") || story.contains("engine decision: note: "),
+            "{key}: {story}"
+        );
+        assert!(
+            !story.contains("engine decision: monitor stopped"),
+            "{key}: {story}"
+        );
         let file = out.join(f["file"].as_str().unwrap());
         for (extra, want) in [
             (None, true),

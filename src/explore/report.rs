@@ -15,7 +15,11 @@ use std::path::Path;
 
 /// The engine decision a trail turns on: the last engine step that acted on a pair or a signal
 /// (drop, cancel, monitor exit, restart, refusal), else the last engine step, else the last event.
-fn decision(v: &Violation, log: &EventLog) -> Option<String> {
+/// A monitor that stops is the decision only when the root cause is the monitor's own lifetime
+/// (`monitor_restarts`, W3); otherwise its exit follows from an earlier step (a drained pair map
+/// after a drop), and that earlier step is the one named.
+fn decision(v: &Violation, log: &EventLog, cause: &[String]) -> Option<String> {
+    let monitor_cause = cause.iter().any(|c| c == "monitor_restarts");
     let recs = log.records();
     let evs: Vec<&Event> = v
         .trail
@@ -26,15 +30,17 @@ fn decision(v: &Violation, log: &EventLog) -> Option<String> {
     let acting = |e: &&Event| match e {
         Event::Engine(EngineEvent::PairDropped { .. })
         | Event::Engine(EngineEvent::CancelOther { .. })
-        | Event::Engine(EngineEvent::MonitorStopped { .. })
         | Event::Engine(EngineEvent::Restart)
         | Event::Engine(EngineEvent::Note { .. }) => true,
         Event::Engine(EngineEvent::SignalResult { status, .. }) => status != "executed",
         _ => false,
     };
+    let stopped = |e: &&Event| matches!(e, Event::Engine(EngineEvent::MonitorStopped { .. }));
+    let first_pass = |e: &&Event| acting(e) || (monitor_cause && stopped(e));
     evs.iter()
         .rev()
-        .find(|e| acting(e))
+        .find(|e| first_pass(e))
+        .or_else(|| evs.iter().rev().find(|e| stopped(e)))
         .or_else(|| evs.iter().rev().find(|e| matches!(e, Event::Engine(_))))
         .or(evs.last())
         .map(|e| describe_event(e))
@@ -66,7 +72,7 @@ pub fn story(
     } else {
         "no switch explains it".to_string()
     };
-    let dec = decision(v, log).unwrap_or_else(|| "no engine step in the trail".into());
+    let dec = decision(v, log, cause).unwrap_or_else(|| "no engine step in the trail".into());
     (
         format!(
             "{why}; engine decision: {dec}; then {}: {}",
