@@ -8,29 +8,49 @@
 use super::price::{BookBuilder, PriceBars};
 use super::tables::{FillsTable, OrdersTable};
 use super::{EventsLevel, History, RunInfo, Summary, Tally};
-use crate::events::{write_jsonl_record, EventLog, EventRecord, Observer};
+use crate::events::{json, EventLog, EventRecord, Observer};
 use crate::invariants::{Trails, Violation};
 use rust_decimal::Decimal;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-type Out = BufWriter<File>;
+fn out(dir: &Path, name: &str) -> std::io::Result<File> {
+    File::create(dir.join(name))
+}
 
-fn out(dir: &Path, name: &str) -> std::io::Result<Out> {
-    Ok(BufWriter::with_capacity(
-        1 << 16,
-        File::create(dir.join(name))?,
-    ))
+/// Bytes of `events.jsonl` held before one `write_all`.
+const CHUNK: usize = 1 << 16;
+
+/// `events.jsonl`: records rendered straight into one reused buffer, written in chunks.
+struct Lines {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    fn push(&mut self, r: &EventRecord) -> std::io::Result<()> {
+        json::write_record(r, &mut self.buf);
+        self.buf.push(b'\n');
+        if self.buf.len() >= CHUNK {
+            self.file.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+    fn finish(mut self) -> std::io::Result<()> {
+        self.file.write_all(&self.buf)?;
+        self.file.flush()
+    }
 }
 
 /// The report files of one run, written while it runs (see the module doc).
 pub struct Recorder {
     dir: PathBuf,
     level: EventsLevel,
-    events: Option<Out>,
-    orders: OrdersTable<Out>,
-    fills: FillsTable<Out>,
+    events: Lines,
+    orders: OrdersTable<File>,
+    fills: FillsTable<File>,
     tally: Tally,
     book: BookBuilder,
     /// The first write error (the run goes on; [`Recorder::finish`] reports it).
@@ -41,11 +61,14 @@ impl Recorder {
     /// A recorder writing into the existing folder `dir`, `events.jsonl` at `level`, for a run
     /// starting with `initial` in the wallet.
     pub fn create(dir: &Path, level: EventsLevel, initial: Decimal) -> std::io::Result<Recorder> {
-        let events = out(dir, "events.jsonl")?;
+        let events = Lines {
+            file: out(dir, "events.jsonl")?,
+            buf: Vec::with_capacity(CHUNK + 4096),
+        };
         Ok(Recorder {
             dir: dir.to_path_buf(),
             level,
-            events: Some(events),
+            events,
             orders: OrdersTable::new(out(dir, "orders.csv")?)?,
             fills: FillsTable::new(out(dir, "fills.csv")?)?,
             tally: Tally::new(initial),
@@ -59,15 +82,13 @@ impl Recorder {
         self.book.observe(r);
         self.orders.observe(r)?;
         self.fills.observe(r)?;
-        if let Some(w) = self.events.as_mut() {
-            let keep = match self.level {
-                EventsLevel::All => true,
-                EventsLevel::Trades => super::is_trade_record(r),
-                EventsLevel::Violations => false,
-            };
-            if keep {
-                write_jsonl_record(w, r)?;
-            }
+        let keep = match self.level {
+            EventsLevel::All => true,
+            EventsLevel::Trades => super::is_trade_record(r),
+            EventsLevel::Violations => false,
+        };
+        if keep {
+            self.events.push(r)?;
         }
         Ok(())
     }
@@ -92,18 +113,17 @@ impl Recorder {
         }
         self.orders.finish()?.flush()?;
         self.fills.finish()?.flush()?;
-        if let Some(mut w) = self.events {
-            if self.level == EventsLevel::Violations {
-                let seqs: std::collections::BTreeSet<_> = violations
-                    .iter()
-                    .flat_map(|v| v.trail.iter().copied().chain([v.seq]))
-                    .collect();
-                for r in trails.values().filter(|r| seqs.contains(&r.seq)) {
-                    write_jsonl_record(&mut w, r)?;
-                }
+        let mut w = self.events;
+        if self.level == EventsLevel::Violations {
+            let seqs: std::collections::BTreeSet<_> = violations
+                .iter()
+                .flat_map(|v| v.trail.iter().copied().chain([v.seq]))
+                .collect();
+            for r in trails.values().filter(|r| seqs.contains(&r.seq)) {
+                w.push(r)?;
             }
-            w.flush()?;
         }
+        w.finish()?;
         super::write_summary(&self.dir, s)?;
         let book = self.book.finish();
         let h = History {
