@@ -636,26 +636,32 @@ const DIGITS2: [u8; 200] = {
 };
 
 /// An unsigned integer in decimal, as `Display` writes it (no formatting machinery).
-pub(crate) fn u64_(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn u64_(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 20];
+    let i = put_u64(&mut buf, v);
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Writes the digits of `v` right-aligned at the end of `buf` (`0` as one digit), two digits
+/// per division; returns where they start. `buf` holds at least 20 bytes.
+#[inline]
+fn put_u64(buf: &mut [u8], mut v: u64) -> usize {
     let mut i = buf.len();
     while v >= 100 {
         let r = (v % 100) as usize * 2;
         v /= 100;
         i -= 2;
-        buf[i] = DIGITS2[r];
-        buf[i + 1] = DIGITS2[r + 1];
+        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
     }
     if v >= 10 {
         let r = v as usize * 2;
         i -= 2;
-        buf[i] = DIGITS2[r];
-        buf[i + 1] = DIGITS2[r + 1];
+        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
     } else {
         i -= 1;
         buf[i] = b'0' + v as u8;
     }
-    out.extend_from_slice(&buf[i..]);
+    i
 }
 
 /// A signed integer in decimal, as `Display` writes it.
@@ -682,49 +688,42 @@ fn dec(out: &mut Vec<u8>, d: &Decimal) {
 }
 
 /// A Decimal in its plain form without quotes: the bytes of its `Display` (`to_string`), all
-/// `scale` fractional digits, `-` when the sign bit is set (also on a zero). Built right to left
-/// in a stack buffer, then appended at once.
+/// `scale` fractional digits, `-` when the sign bit is set (also on a zero). The mantissa's
+/// digits go right-aligned into a buffer of `0`s (two a division), so the zeros a small
+/// mantissa needs after the point are already there; then two or three appends.
 pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
-    // at most 29 digits (96-bit mantissa), up to 28 of them after the point, a leading "0." and a sign
-    let mut buf = [0u8; 40];
-    let mut i = buf.len();
-    let scale = d.scale() as usize;
+    // 29 digits at most (96-bit mantissa), scale 28 at most
+    let mut buf = [b'0'; 32];
+    let end = buf.len();
     let m = d.mantissa().unsigned_abs();
-    // the digits of |mantissa|, least significant first, zero-padded to `scale` digits
-    let mut n = 0;
-    let mut put = |i: &mut usize, n: &mut usize, digit: u8| {
-        if *n == scale && scale > 0 {
-            *i -= 1;
-            buf[*i] = b'.';
+    let start = match u64::try_from(m) {
+        Ok(v) => put_u64(&mut buf, v),
+        Err(_) => {
+            let mut v = m;
+            let mut i = end;
+            while v != 0 {
+                i -= 1;
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            i
         }
-        *i -= 1;
-        buf[*i] = digit;
-        *n += 1;
     };
-    if let Ok(mut v) = u64::try_from(m) {
-        while v != 0 {
-            put(&mut i, &mut n, b'0' + (v % 10) as u8);
-            v /= 10;
-        }
-    } else {
-        let mut v = m;
-        while v != 0 {
-            put(&mut i, &mut n, b'0' + (v % 10) as u8);
-            v /= 10;
-        }
-    }
-    while n < scale {
-        put(&mut i, &mut n, b'0');
-    }
-    if n == scale {
-        // no whole digits: "0" (and the point before the fraction, when there is one)
-        put(&mut i, &mut n, b'0');
-    }
     if d.is_sign_negative() {
-        i -= 1;
-        buf[i] = b'-';
+        out.push(b'-');
     }
-    out.extend_from_slice(&buf[i..]);
+    let scale = d.scale() as usize;
+    let n = end - start;
+    if scale == 0 {
+        out.extend_from_slice(&buf[start..]);
+    } else if n > scale {
+        out.extend_from_slice(&buf[start..end - scale]);
+        out.push(b'.');
+        out.extend_from_slice(&buf[end - scale..]);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend_from_slice(&buf[end - scale..]);
+    }
 }
 
 #[cfg(test)]
