@@ -152,14 +152,16 @@ fn pct_ticks(close: i64) -> (i64, i64) {
 }
 
 /// One end-to-end run as `sim run` does it: the reports streamed into `dir` as the run goes
-/// (no whole log kept), then finished.
+/// (no whole log kept; rendered on a report thread of their own), then finished.
 fn run_streamed(sc: &Scenario, dir: &Path) {
     let rec = ocosim::report::Recorder::create(
         dir,
         ocosim::report::EventsLevel::All,
         sc.exchange.initial_balance,
     )
-    .expect("reports");
+    .expect("reports")
+    .on_own_thread()
+    .expect("report thread");
     let (r, rec) = sc.run_observed(
         &mut |_| {},
         ocosim::events::EventLog::streaming(sc.check.trail_len + 1),

@@ -384,8 +384,15 @@ fn cmd_run(
         code: 2,
     };
     let level = events.unwrap_or(sc.events);
-    let rec =
+    let mut rec =
         report::Recorder::create(st.path(), level, sc.exchange.initial_balance).map_err(cannot)?;
+    // rendered on a report thread of its own when there is a second core (same bytes);
+    // OCOSIM_REPORT_THREAD=0 keeps it on the run's thread
+    if std::env::var_os("OCOSIM_REPORT_THREAD").is_none_or(|v| v != "0")
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+    {
+        rec = rec.on_own_thread().map_err(cannot)?;
+    }
     let (r, rec) = sc.run_observed(
         &mut |permille| {
             if !shown && !quiet && t0.elapsed().as_millis() >= 500 {
