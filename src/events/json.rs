@@ -613,7 +613,8 @@ fn clean(s: &[u8]) -> bool {
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
         let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if has_less(x, 0x20) | has_less(x ^ (ONES * 0x22), 1) | has_less(x ^ (ONES * 0x5c), 1) != 0 {
+        if has_less(x, 0x20) | has_less(x ^ (ONES * 0x22), 1) | has_less(x ^ (ONES * 0x5c), 1) != 0
+        {
             return false;
         }
     }
@@ -789,13 +790,22 @@ mod tests {
     /// position of the 8-byte steps and the tail, non-ASCII and 0x7f untouched.
     #[test]
     fn strings_match_serde_json() {
-        let specials = ['"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{1}', '\u{1f}', '\u{7f}', 'é', '€', ' ', ','];
+        let specials = [
+            '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{1}', '\u{1f}', '\u{7f}', 'é', '€',
+            ' ', ',',
+        ];
         let mut out = Vec::new();
         for len in 0..20 {
             for at in 0..len {
                 for c in specials {
                     let s: String = (0..len)
-                        .map(|i| if i == at { c } else { (b'a' + (i % 26) as u8) as char })
+                        .map(|i| {
+                            if i == at {
+                                c
+                            } else {
+                                (b'a' + (i % 26) as u8) as char
+                            }
+                        })
                         .collect();
                     out.clear();
                     str_(&mut out, &s);
@@ -803,7 +813,12 @@ mod tests {
                 }
             }
         }
-        for s in ["", "ocoE-lfx7k3o22-4dh-4er", "orderId=8389765000 status=Filled", "a\"b\\c\u{0}"] {
+        for s in [
+            "",
+            "ocoE-lfx7k3o22-4dh-4er",
+            "orderId=8389765000 status=Filled",
+            "a\"b\\c\u{0}",
+        ] {
             out.clear();
             str_(&mut out, s);
             assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");

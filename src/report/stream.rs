@@ -19,8 +19,8 @@ use rust_decimal::Decimal;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 fn out(dir: &Path, name: &str) -> std::io::Result<File> {
     File::create(dir.join(name))

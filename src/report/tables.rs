@@ -492,7 +492,9 @@ mod tests {
     /// `\r` `\n` anywhere in a field, doubled quotes, empty fields, chunk boundaries.
     #[test]
     fn rows_match_the_csv_crate() {
-        let specials = ["", "a", "a,b", "\"q\"", "x\ny", "x\rz", " lead", "é,€", "\"", ",", "#c"];
+        let specials = [
+            "", "a", "a,b", "\"q\"", "x\ny", "x\rz", " lead", "é,€", "\"", ",", "#c",
+        ];
         let mut want = csv::Writer::from_writer(Vec::new());
         let mut got = CsvOut::new(Vec::new(), &["s", "t", "n", "d", "b"]);
         want.write_record(["s", "t", "n", "d", "b"]).unwrap();
