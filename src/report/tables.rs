@@ -168,6 +168,12 @@ impl RowWriter<'_> {
         csv_field(self.buf, s.as_bytes());
         self.buf.push(b',');
     }
+    /// A fixed spelling (an enum's, a column kind): never needs quotes.
+    fn word(&mut self, s: &'static str) {
+        debug_assert!(!s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')));
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.push(b',');
+    }
     fn u64(&mut self, v: u64) {
         json::u64_(self.buf, v);
         self.buf.push(b',');
@@ -360,23 +366,23 @@ impl<W: Write> OrdersTable<W> {
             };
             let mut f = self.w.row();
             f.u64(id);
-            f.str(kind);
+            f.word(kind);
             f.str(&r.symbol);
             f.str(&r.client_id);
-            f.str(r.otype);
-            f.str(r.orig_type);
-            f.str(r.side);
-            f.str(r.position_side);
+            f.word(r.otype);
+            f.word(r.orig_type);
+            f.word(r.side);
+            f.word(r.position_side);
             f.dec(r.qty);
             f.dec(r.price);
             f.dec(r.trigger);
             f.bool(r.reduce_only);
             f.bool(r.close_position);
-            f.str(r.tif);
+            f.word(r.tif);
             f.time(r.created.0);
             f.i64(r.created.0);
             f.time(r.updated.0);
-            f.str(r.status);
+            f.word(r.status);
             f.opt_dec(filled);
             f.opt_dec(avg.map(b8));
             f.opt_u64(r.from_algo.map(|a| a.0));
@@ -455,11 +461,11 @@ impl<W: Write> FillsTable<W> {
         f.u64(r.seq.0);
         f.u64(o.order_id.0);
         f.str(&o.symbol);
-        f.str(o.side.as_str());
-        f.str(o.position_side.as_str());
-        f.str(o.order_type.as_str());
-        f.str(o.orig_type.as_str());
-        f.str(o.exec_type.as_str());
+        f.word(o.side.as_str());
+        f.word(o.position_side.as_str());
+        f.word(o.order_type.as_str());
+        f.word(o.orig_type.as_str());
+        f.word(o.exec_type.as_str());
         f.dec(o.last_qty);
         f.dec(o.last_price);
         f.dec(b8(o.commission));
