@@ -20,6 +20,7 @@ mod explore;
 #[cfg(feature = "serve")]
 mod parity;
 mod provenance;
+mod report_thread;
 mod signals;
 pub use provenance::replay_command;
 
@@ -386,11 +387,8 @@ fn cmd_run(
     let level = events.unwrap_or(sc.events);
     let mut rec =
         report::Recorder::create(st.path(), level, sc.exchange.initial_balance).map_err(cannot)?;
-    // rendered on a report thread of its own when there is a second core (same bytes);
-    // OCOSIM_REPORT_THREAD=0 keeps it on the run's thread
-    if std::env::var_os("OCOSIM_REPORT_THREAD").is_none_or(|v| v != "0")
-        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
-    {
+    // rendered on a report thread of its own when the run looks alone (same bytes)
+    if report_thread::wanted() {
         rec = rec.on_own_thread().map_err(cannot)?;
     }
     let (r, rec) = sc.run_observed(
