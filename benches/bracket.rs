@@ -6,7 +6,9 @@
 //! - `bracket/year_dense`: a generated year (525,600 1m bars, a seeded walk on BTCUSDT ticks),
 //!   SL/TP ±100 ticks (a trade every ≈ 20 bars), run + invariants; `year_dense_reports` is the
 //!   run as `sim run` does it end to end: every report file (summary, CSVs, events.jsonl,
-//!   Markdown, HTML) streamed into a temp folder as the run goes, no whole log kept.
+//!   Markdown, HTML) streamed into a temp folder as the run goes, no whole log kept;
+//!   `year_dense_reports_thread` the same with the reports rendered on a report thread of their
+//!   own (what `sim run` does when it looks alone on the machine).
 //! - `bracket/floor_quarter`, `floor_year`: the floor, a tight hand-written loop of the same
 //!   bracket over the same bars (no engine, no venue, no events).
 //!
@@ -152,14 +154,18 @@ fn pct_ticks(close: i64) -> (i64, i64) {
 }
 
 /// One end-to-end run as `sim run` does it: the reports streamed into `dir` as the run goes
-/// (no whole log kept), then finished.
-fn run_streamed(sc: &Scenario, dir: &Path) {
-    let rec = ocosim::report::Recorder::create(
+/// (no whole log kept), rendered on the run's thread or (`thread`) on a report thread of their
+/// own, then finished.
+fn run_streamed(sc: &Scenario, dir: &Path, thread: bool) {
+    let mut rec = ocosim::report::Recorder::create(
         dir,
         ocosim::report::EventsLevel::All,
         sc.exchange.initial_balance,
     )
     .expect("reports");
+    if thread {
+        rec = rec.on_own_thread().expect("report thread");
+    }
     let (r, rec) = sc.run_observed(
         &mut |_| {},
         ocosim::events::EventLog::streaming(sc.check.trail_len + 1),
@@ -179,7 +185,7 @@ fn rss_child(kind: &str) {
     let sc = generated(3 * YEAR, kind == "dense");
     let dir = std::env::temp_dir().join(format!("ocosim-bracket-rss-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    run_streamed(&sc, &dir);
+    run_streamed(&sc, &dir, false);
     let _ = std::fs::remove_dir_all(&dir);
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage fills the struct it is given.
@@ -223,7 +229,12 @@ fn main() {
     g.bench_function("year_dense", |b| b.iter(|| y.run()));
     let dir = std::env::temp_dir().join(format!("ocosim-bracket-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    g.bench_function("year_dense_reports", |b| b.iter(|| run_streamed(&y, &dir)));
+    g.bench_function("year_dense_reports", |b| {
+        b.iter(|| run_streamed(&y, &dir, false))
+    });
+    g.bench_function("year_dense_reports_thread", |b| {
+        b.iter(|| run_streamed(&y, &dir, true))
+    });
     let _ = std::fs::remove_dir_all(&dir);
     let flat = |_: i64| (D_TICKS, D_TICKS);
     let (fy_trades, _) = floor(&y.bars, flat);
@@ -232,6 +243,7 @@ fn main() {
     });
     meta.push(("year_dense", YEAR as u64, y_trades));
     meta.push(("year_dense_reports", YEAR as u64, y_trades));
+    meta.push(("year_dense_reports_thread", YEAR as u64, y_trades));
     meta.push(("floor_year", YEAR as u64, fy_trades));
     g.finish();
 

@@ -84,7 +84,14 @@ fn streamed_runs_match_whole_log_runs_for_every_shipped_scenario() {
                 level,
             )
             .unwrap();
+            // the recorder on the run's thread for one level, on its own report thread for
+            // the others: the same bytes either way
             let rec = Recorder::create(&b, level, sc.exchange.initial_balance).unwrap();
+            let rec = if level == EventsLevel::Trades {
+                rec
+            } else {
+                rec.on_own_thread().unwrap()
+            };
             let (r, rec) = sc.run_observed(
                 &mut |_| {},
                 EventLog::streaming(sc.check.trail_len + 1),

@@ -20,6 +20,7 @@ mod explore;
 #[cfg(feature = "serve")]
 mod parity;
 mod provenance;
+mod report_thread;
 mod signals;
 pub use provenance::replay_command;
 
@@ -384,8 +385,12 @@ fn cmd_run(
         code: 2,
     };
     let level = events.unwrap_or(sc.events);
-    let rec =
+    let mut rec =
         report::Recorder::create(st.path(), level, sc.exchange.initial_balance).map_err(cannot)?;
+    // rendered on a report thread of its own with OCOSIM_REPORT_THREAD=1 (same bytes)
+    if report_thread::wanted() {
+        rec = rec.on_own_thread().map_err(cannot)?;
+    }
     let (r, rec) = sc.run_observed(
         &mut |permille| {
             if !shown && !quiet && t0.elapsed().as_millis() >= 500 {

@@ -565,11 +565,17 @@ fn quoted(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// A JSON string with serde_json's escaping: `"` `\` and control bytes; `\b \t \n \f \r` short,
+/// A JSON string with serde_json's escaping: `"` `\\` and control bytes; `\b \t \n \f \r` short,
 /// the other control bytes as `\u00xx` (lower-case hex); everything else (0x7f, non-ASCII) as is.
 fn str_(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.push(b'"');
+    if clean(bytes) {
+        // the common case (ids, symbols, messages): no byte needs escaping
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if b >= 0x20 && b != b'"' && b != b'\\' {
@@ -597,6 +603,27 @@ fn str_(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Whether no byte of `s` needs escaping in a JSON string (no `"`, `\\` or byte below 0x20):
+/// eight bytes a step (SWAR), the tail byte by byte.
+fn clean(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // non-zero exactly when some byte of `x` is below `n` (n <= 0x80): the classic has-less test
+    let has_less = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if has_less(x, 0x20) | has_less(x ^ (ONES * 0x22), 1) | has_less(x ^ (ONES * 0x5c), 1) != 0
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 /// "00" to "99": two digits per division.
 const DIGITS2: [u8; 200] = {
     let mut t = [0u8; 200];
@@ -610,26 +637,32 @@ const DIGITS2: [u8; 200] = {
 };
 
 /// An unsigned integer in decimal, as `Display` writes it (no formatting machinery).
-pub(crate) fn u64_(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn u64_(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 20];
+    let i = put_u64(&mut buf, v);
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Writes the digits of `v` right-aligned at the end of `buf` (`0` as one digit), two digits
+/// per division; returns where they start. `buf` holds at least 20 bytes.
+#[inline]
+fn put_u64(buf: &mut [u8], mut v: u64) -> usize {
     let mut i = buf.len();
     while v >= 100 {
         let r = (v % 100) as usize * 2;
         v /= 100;
         i -= 2;
-        buf[i] = DIGITS2[r];
-        buf[i + 1] = DIGITS2[r + 1];
+        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
     }
     if v >= 10 {
         let r = v as usize * 2;
         i -= 2;
-        buf[i] = DIGITS2[r];
-        buf[i + 1] = DIGITS2[r + 1];
+        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
     } else {
         i -= 1;
         buf[i] = b'0' + v as u8;
     }
-    out.extend_from_slice(&buf[i..]);
+    i
 }
 
 /// A signed integer in decimal, as `Display` writes it.
@@ -656,46 +689,41 @@ fn dec(out: &mut Vec<u8>, d: &Decimal) {
 }
 
 /// A Decimal in its plain form without quotes: the bytes of its `Display` (`to_string`), all
-/// `scale` fractional digits, `-` when the sign bit is set (also on a zero).
+/// `scale` fractional digits, `-` when the sign bit is set (also on a zero). The mantissa's
+/// digits go right-aligned into a buffer of `0`s (two a division), so the zeros a small
+/// mantissa needs after the point are already there; then two or three appends.
 pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
-    // digits of |mantissa|, least significant first; at most 29 digits (96-bit mantissa)
-    let mut digits = [0u8; 40];
-    let mut n = 0;
+    // 29 digits at most (96-bit mantissa), scale 28 at most
+    let mut buf = [b'0'; 32];
+    let end = buf.len();
     let m = d.mantissa().unsigned_abs();
-    if let Ok(mut v) = u64::try_from(m) {
-        while v != 0 {
-            digits[n] = b'0' + (v % 10) as u8;
-            v /= 10;
-            n += 1;
+    let start = match u64::try_from(m) {
+        Ok(v) => put_u64(&mut buf, v),
+        Err(_) => {
+            let mut v = m;
+            let mut i = end;
+            while v != 0 {
+                i -= 1;
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            i
         }
-    } else {
-        let mut v = m;
-        while v != 0 {
-            digits[n] = b'0' + (v % 10) as u8;
-            v /= 10;
-            n += 1;
-        }
-    }
-    let scale = d.scale() as usize;
-    while n < scale {
-        digits[n] = b'0';
-        n += 1;
-    }
+    };
     if d.is_sign_negative() {
         out.push(b'-');
     }
-    let whole = n - scale;
-    if n == 0 {
-        out.push(b'0');
-    }
-    for i in 0..n {
-        if i == whole {
-            if i == 0 {
-                out.push(b'0');
-            }
-            out.push(b'.');
-        }
-        out.push(digits[n - 1 - i]);
+    let scale = d.scale() as usize;
+    let n = end - start;
+    if scale == 0 {
+        out.extend_from_slice(&buf[start..]);
+    } else if n > scale {
+        out.extend_from_slice(&buf[start..end - scale]);
+        out.push(b'.');
+        out.extend_from_slice(&buf[end - scale..]);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend_from_slice(&buf[end - scale..]);
     }
 }
 
@@ -755,6 +783,45 @@ mod tests {
             out.clear();
             i64_(&mut out, v);
             assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+        }
+    }
+
+    /// `str_` writes what serde_json writes for any string: every escaped byte at every
+    /// position of the 8-byte steps and the tail, non-ASCII and 0x7f untouched.
+    #[test]
+    fn strings_match_serde_json() {
+        let specials = [
+            '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{1}', '\u{1f}', '\u{7f}', 'é', '€',
+            ' ', ',',
+        ];
+        let mut out = Vec::new();
+        for len in 0..20 {
+            for at in 0..len {
+                for c in specials {
+                    let s: String = (0..len)
+                        .map(|i| {
+                            if i == at {
+                                c
+                            } else {
+                                (b'a' + (i % 26) as u8) as char
+                            }
+                        })
+                        .collect();
+                    out.clear();
+                    str_(&mut out, &s);
+                    assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+                }
+            }
+        }
+        for s in [
+            "",
+            "ocoE-lfx7k3o22-4dh-4er",
+            "orderId=8389765000 status=Filled",
+            "a\"b\\c\u{0}",
+        ] {
+            out.clear();
+            str_(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
         }
     }
 

@@ -117,8 +117,8 @@ pub(crate) struct Leg {
     pub start: i64,
     /// When it stopped resting (filled, triggered, cancelled, expired); `None` while open.
     pub end: Option<i64>,
-    /// Last status seen.
-    pub status: String,
+    /// Last status seen (Binance's spelling).
+    pub status: &'static str,
 }
 
 /// One execution.
@@ -194,7 +194,7 @@ impl BookBuilder {
                 let id = LegId::Algo(a.algo_id);
                 let role = type_role(a.order_type, a.reduce_only || a.close_position);
                 self.algo_role.entry(a.algo_id).or_insert(role);
-                let status = super::describe::sname(&a.status);
+                let status = a.status.as_str();
                 let resting = matches!(a.status, AlgoStatus::New);
                 match self.open.get(&id) {
                     Some(&i) => {
@@ -249,7 +249,7 @@ impl BookBuilder {
                     });
                     self.fill_leg.push(leg);
                 }
-                let status = super::describe::sname(&o.status);
+                let status = o.status.as_str();
                 let resting = matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
                 match self.open.get(&id) {
                     Some(&i) => {
@@ -494,10 +494,7 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
         let y = y_of(f(l.price));
         let focus = v.focus.is_some() && v.focus == l.pair;
         let gone = l.end.is_some_and(|e| e < t1)
-            && !matches!(
-                l.status.as_str(),
-                "FILLED" | "TRIGGERED" | "FINISHED" | "TRIGGERING"
-            );
+            && !matches!(l.status, "FILLED" | "TRIGGERED" | "FINISHED" | "TRIGGERING");
         if tips {
             let pair = l.pair.map(|p| format!("pair {p} ")).unwrap_or_default();
             let tip = format!(

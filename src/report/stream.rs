@@ -4,33 +4,113 @@
 //! counts, the equity curve, the legs and fills of the price charts). With the checker's trail
 //! records ([`crate::invariants::Trails`]) it writes the same files as
 //! [`super::write_files_with`] over the whole log, byte for byte, without the log.
+//!
+//! [`Recorder::on_own_thread`] moves that work off the run's thread: the recorder then only
+//! clones each record into a batch and hands full batches, in order, to one report thread that
+//! does exactly what the inline recorder does, record by record; so the files are the same bytes
+//! either way. [`Recorder::summarize`] and [`Recorder::finish`] wait for that thread first.
 
 use super::price::{BookBuilder, PriceBars};
 use super::tables::{FillsTable, OrdersTable};
 use super::{EventsLevel, History, RunInfo, Summary, Tally};
-use crate::events::{write_jsonl_record, EventLog, EventRecord, Observer};
+use crate::events::{json, EventLog, EventRecord, Observer};
 use crate::invariants::{Trails, Violation};
 use rust_decimal::Decimal;
+use std::cell::RefCell;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
-type Out = BufWriter<File>;
+fn out(dir: &Path, name: &str) -> std::io::Result<File> {
+    File::create(dir.join(name))
+}
 
-fn out(dir: &Path, name: &str) -> std::io::Result<Out> {
-    Ok(BufWriter::with_capacity(
-        1 << 16,
-        File::create(dir.join(name))?,
-    ))
+/// Bytes of `events.jsonl` held before one `write_all`.
+const CHUNK: usize = 1 << 16;
+
+/// `events.jsonl`: records rendered straight into one reused buffer, written in chunks.
+struct Lines {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    fn push(&mut self, r: &EventRecord) -> std::io::Result<()> {
+        json::write_record(r, &mut self.buf);
+        self.buf.push(b'\n');
+        if self.buf.len() >= CHUNK {
+            self.file.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+    fn finish(mut self) -> std::io::Result<()> {
+        self.file.write_all(&self.buf)?;
+        self.file.flush()
+    }
 }
 
 /// The report files of one run, written while it runs (see the module doc).
 pub struct Recorder {
+    mode: RefCell<Mode>,
+}
+
+/// Records handed to the report thread at once.
+const BATCH: usize = 1024;
+
+/// Batches on their way to the report thread before the run waits for it.
+const IN_FLIGHT: usize = 4;
+
+enum Mode {
+    /// The files rendered on the run's thread, record by record.
+    Inline(Box<Core>),
+    /// Records batched for the report thread.
+    Thread(Worker),
+    /// Only while switching from the thread back to `Inline`.
+    Gone,
+}
+
+/// The run's side of the report thread.
+struct Worker {
+    batch: Vec<EventRecord>,
+    tx: SyncSender<Vec<EventRecord>>,
+    /// Emptied batches coming back for reuse.
+    spare: Receiver<Vec<EventRecord>>,
+    handle: std::thread::JoinHandle<Box<Core>>,
+}
+
+impl Worker {
+    fn send(&mut self) {
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let full = std::mem::replace(&mut self.batch, next);
+        // fails only when the thread is gone (it panicked): `join` reports that
+        let _ = self.tx.send(full);
+    }
+
+    /// Hands over the last batch, waits for the thread and takes its state back.
+    fn join(mut self) -> Box<Core> {
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        drop(self.tx);
+        match self.handle.join() {
+            Ok(core) => core,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
+
+/// What the recorder keeps and writes (on whichever thread renders).
+struct Core {
     dir: PathBuf,
     level: EventsLevel,
-    events: Option<Out>,
-    orders: OrdersTable<Out>,
-    fills: FillsTable<Out>,
+    events: Lines,
+    orders: OrdersTable<File>,
+    fills: FillsTable<File>,
     tally: Tally,
     book: BookBuilder,
     /// The first write error (the run goes on; [`Recorder::finish`] reports it).
@@ -39,13 +119,93 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder writing into the existing folder `dir`, `events.jsonl` at `level`, for a run
-    /// starting with `initial` in the wallet.
+    /// starting with `initial` in the wallet; it renders on the run's thread.
     pub fn create(dir: &Path, level: EventsLevel, initial: Decimal) -> std::io::Result<Recorder> {
-        let events = out(dir, "events.jsonl")?;
         Ok(Recorder {
+            mode: RefCell::new(Mode::Inline(Box::new(Core::create(dir, level, initial)?))),
+        })
+    }
+
+    /// The same recorder rendering on a report thread of its own (see the module doc): worth it
+    /// when the process has a spare core; the files are the same bytes.
+    pub fn on_own_thread(self) -> std::io::Result<Recorder> {
+        let mut core = match self.mode.into_inner() {
+            Mode::Inline(core) => core,
+            other => {
+                return Ok(Recorder {
+                    mode: RefCell::new(other),
+                })
+            }
+        };
+        let (tx, rx) = sync_channel::<Vec<EventRecord>>(IN_FLIGHT);
+        let (back, spare) = channel();
+        let handle = std::thread::Builder::new()
+            .name("ocosim-reports".into())
+            .spawn(move || {
+                for mut batch in rx {
+                    for r in batch.drain(..) {
+                        core.observe(&r);
+                    }
+                    let _ = back.send(batch);
+                }
+                core
+            })?;
+        Ok(Recorder {
+            mode: RefCell::new(Mode::Thread(Worker {
+                batch: Vec::with_capacity(BATCH),
+                tx,
+                spare,
+                handle,
+            })),
+        })
+    }
+
+    /// Waits for the report thread, if any, and renders inline from then on.
+    fn settle(&self) {
+        let mut m = self.mode.borrow_mut();
+        if let Mode::Thread(_) = *m {
+            if let Mode::Thread(w) = std::mem::replace(&mut *m, Mode::Gone) {
+                *m = Mode::Inline(w.join());
+            }
+        }
+    }
+
+    /// The run's summary (see [`super::summarize`]); waits for the report thread.
+    pub fn summarize(&self, info: &RunInfo, violations: &[Violation]) -> Summary {
+        self.settle();
+        match &*self.mode.borrow() {
+            Mode::Inline(core) => core.summarize(info, violations),
+            _ => unreachable!("settled"),
+        }
+    }
+
+    /// Finishes the files (see `Core::finish`); waits for the report thread.
+    pub fn finish(
+        self,
+        s: &Summary,
+        violations: &[Violation],
+        trails: &Trails,
+        scenario_toml: &str,
+        bars: Option<&PriceBars>,
+    ) -> std::io::Result<()> {
+        self.settle();
+        match self.mode.into_inner() {
+            Mode::Inline(core) => core.finish(s, violations, trails, scenario_toml, bars),
+            _ => unreachable!("settled"),
+        }
+    }
+}
+
+impl Core {
+    fn create(dir: &Path, level: EventsLevel, initial: Decimal) -> std::io::Result<Core> {
+        let events = Lines {
+            file: out(dir, "events.jsonl")?,
+            buf: Vec::with_capacity(CHUNK + 4096),
+        };
+        Ok(Core {
             dir: dir.to_path_buf(),
             level,
-            events: Some(events),
+            events,
             orders: OrdersTable::new(out(dir, "orders.csv")?)?,
             fills: FillsTable::new(out(dir, "fills.csv")?)?,
             tally: Tally::new(initial),
@@ -59,27 +219,24 @@ impl Recorder {
         self.book.observe(r);
         self.orders.observe(r)?;
         self.fills.observe(r)?;
-        if let Some(w) = self.events.as_mut() {
-            let keep = match self.level {
-                EventsLevel::All => true,
-                EventsLevel::Trades => super::is_trade_record(r),
-                EventsLevel::Violations => false,
-            };
-            if keep {
-                write_jsonl_record(w, r)?;
-            }
+        let keep = match self.level {
+            EventsLevel::All => true,
+            EventsLevel::Trades => super::is_trade_record(r),
+            EventsLevel::Violations => false,
+        };
+        if keep {
+            self.events.push(r)?;
         }
         Ok(())
     }
 
-    /// The run's summary (see [`super::summarize`]).
-    pub fn summarize(&self, info: &RunInfo, violations: &[Violation]) -> Summary {
+    fn summarize(&self, info: &RunInfo, violations: &[Violation]) -> Summary {
         super::summarize_tally(info, &self.tally, violations)
     }
 
     /// Finishes the files: the rest of `orders.csv`, `events.jsonl` at level `violations` (the
     /// records `trails` holds), `summary.json`, `report.md` and `report.html`.
-    pub fn finish(
+    fn finish(
         self,
         s: &Summary,
         violations: &[Violation],
@@ -92,18 +249,17 @@ impl Recorder {
         }
         self.orders.finish()?.flush()?;
         self.fills.finish()?.flush()?;
-        if let Some(mut w) = self.events {
-            if self.level == EventsLevel::Violations {
-                let seqs: std::collections::BTreeSet<_> = violations
-                    .iter()
-                    .flat_map(|v| v.trail.iter().copied().chain([v.seq]))
-                    .collect();
-                for r in trails.values().filter(|r| seqs.contains(&r.seq)) {
-                    write_jsonl_record(&mut w, r)?;
-                }
+        let mut w = self.events;
+        if self.level == EventsLevel::Violations {
+            let seqs: std::collections::BTreeSet<_> = violations
+                .iter()
+                .flat_map(|v| v.trail.iter().copied().chain([v.seq]))
+                .collect();
+            for r in trails.values().filter(|r| seqs.contains(&r.seq)) {
+                w.push(r)?;
             }
-            w.flush()?;
         }
+        w.finish()?;
         super::write_summary(&self.dir, s)?;
         let book = self.book.finish();
         let h = History {
@@ -114,14 +270,28 @@ impl Recorder {
         };
         super::write_pages(&self.dir, s, &h, violations, scenario_toml, bars)
     }
-}
 
-impl Observer for Recorder {
-    fn observe(&mut self, r: &EventRecord, _log: &EventLog) {
+    /// Feeds one record (a write error is kept for `finish`; the run goes on).
+    fn observe(&mut self, r: &EventRecord) {
         if self.err.is_none() {
             if let Err(e) = self.step(r) {
                 self.err = Some(e);
             }
+        }
+    }
+}
+
+impl Observer for Recorder {
+    fn observe(&mut self, r: &EventRecord, _log: &EventLog) {
+        match self.mode.get_mut() {
+            Mode::Inline(core) => core.observe(r),
+            Mode::Thread(w) => {
+                w.batch.push(r.clone());
+                if w.batch.len() >= BATCH {
+                    w.send();
+                }
+            }
+            Mode::Gone => {}
         }
     }
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {

@@ -98,10 +98,6 @@ impl Row {
     }
 }
 
-fn to_io(e: csv::Error) -> std::io::Error {
-    std::io::Error::other(e)
-}
-
 /// Money or an average price as Binance prints it: at most 8 decimals, rounded half away from
 /// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`).
 fn b8(d: Decimal) -> Decimal {
@@ -111,60 +107,127 @@ fn b8(d: Decimal) -> Decimal {
     )
 }
 
-/// One CSV row written field by field through a reused buffer (no `String` per field; numbers
-/// and decimals as their `Display` bytes without the formatting machinery).
-struct RowWriter<'a, W: Write> {
-    w: &'a mut csv::Writer<W>,
+/// Bytes held before they go to the writer (one `write_all` per chunk).
+const CHUNK: usize = 1 << 16;
+
+/// A CSV file written row by row into a reused buffer, handed to `w` in chunks of about
+/// [`CHUNK`] bytes. The bytes are the `csv` crate's with its default settings: `,` between
+/// fields, `\n` after a row, a field quoted only when it holds `,` `"` `\r` or `\n` (quotes
+/// doubled inside), an empty field as nothing (every row here has several fields).
+pub(crate) struct CsvOut<W: Write> {
+    w: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> CsvOut<W> {
+    /// A file writing to `w`, its header row first.
+    fn new(w: W, header: &[&str]) -> CsvOut<W> {
+        let mut o = CsvOut {
+            w,
+            buf: Vec::with_capacity(CHUNK + 1024),
+        };
+        let mut f = o.row();
+        for h in header {
+            f.str(h);
+        }
+        f.end();
+        o
+    }
+
+    /// The next row.
+    fn row(&mut self) -> RowWriter<'_> {
+        RowWriter { buf: &mut self.buf }
+    }
+
+    /// Hands the buffer to the writer once it holds a chunk.
+    fn maybe_flush(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.w.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and returns the writer.
+    fn into_inner(mut self) -> std::io::Result<W> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(self.w)
+    }
+}
+
+/// One CSV row written field by field straight into the file's buffer (each field followed by
+/// `,`, the last one's replaced by `\n`): numbers and decimals as their `Display` bytes without
+/// the formatting machinery (they never need quotes), strings checked for quoting.
+struct RowWriter<'a> {
     buf: &'a mut Vec<u8>,
 }
 
-impl<W: Write> RowWriter<'_, W> {
-    fn str(&mut self, s: &str) -> std::io::Result<()> {
-        self.w.write_field(s).map_err(to_io)
+impl RowWriter<'_> {
+    fn str(&mut self, s: &str) {
+        csv_field(self.buf, s.as_bytes());
+        self.buf.push(b',');
     }
-    fn flush_buf(&mut self) -> std::io::Result<()> {
-        self.w.write_field(&self.buf[..]).map_err(to_io)
+    /// A fixed spelling (an enum's, a column kind): never needs quotes.
+    fn word(&mut self, s: &'static str) {
+        debug_assert!(!s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')));
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.push(b',');
     }
-    fn u64(&mut self, v: u64) -> std::io::Result<()> {
-        self.buf.clear();
+    fn u64(&mut self, v: u64) {
         json::u64_(self.buf, v);
-        self.flush_buf()
+        self.buf.push(b',');
     }
-    fn i64(&mut self, v: i64) -> std::io::Result<()> {
-        self.buf.clear();
+    fn i64(&mut self, v: i64) {
         json::i64_(self.buf, v);
-        self.flush_buf()
+        self.buf.push(b',');
     }
-    fn dec(&mut self, d: Decimal) -> std::io::Result<()> {
-        self.buf.clear();
+    fn dec(&mut self, d: Decimal) {
         json::dec_plain(self.buf, &d);
-        self.flush_buf()
+        self.buf.push(b',');
     }
-    fn opt_dec(&mut self, d: Option<Decimal>) -> std::io::Result<()> {
+    fn opt_dec(&mut self, d: Option<Decimal>) {
         match d {
             Some(d) => self.dec(d),
-            None => self.str(""),
+            None => self.buf.push(b','),
         }
     }
-    fn opt_u64(&mut self, v: Option<u64>) -> std::io::Result<()> {
+    fn opt_u64(&mut self, v: Option<u64>) {
         match v {
             Some(v) => self.u64(v),
-            None => self.str(""),
+            None => self.buf.push(b','),
         }
     }
-    fn bool(&mut self, b: bool) -> std::io::Result<()> {
-        self.str(if b { "true" } else { "false" })
+    fn bool(&mut self, b: bool) {
+        self.buf
+            .extend_from_slice(if b { b"true," } else { b"false," });
     }
-    fn time(&mut self, ms: i64) -> std::io::Result<()> {
-        self.buf.clear();
+    fn time(&mut self, ms: i64) {
         write_time_ms(ms, self.buf);
-        self.flush_buf()
+        self.buf.push(b',');
     }
-    fn end(self) -> std::io::Result<()> {
-        self.w
-            .write_record(std::iter::empty::<&[u8]>())
-            .map_err(to_io)
+    fn end(self) {
+        if let Some(last) = self.buf.last_mut() {
+            *last = b'\n';
+        }
     }
+}
+
+/// One CSV field as the `csv` crate writes it by default: as is, or in double quotes (inner
+/// quotes doubled) when it holds `,` `"` `\r` or `\n`.
+fn csv_field(out: &mut Vec<u8>, s: &[u8]) {
+    if !s.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        out.extend_from_slice(s);
+        return;
+    }
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 /// Builds `orders.csv` as records come: one row per distinct order (orderId) or algo order
@@ -175,24 +238,19 @@ impl<W: Write> RowWriter<'_, W> {
 /// cancelled, expired or rejected whose child, if any, is final) and every row before it is
 /// written, so only rows still open (and those behind them) are held.
 pub(crate) struct OrdersTable<W: Write> {
-    w: csv::Writer<W>,
+    w: CsvOut<W>,
     rows: BTreeMap<Key, Row>,
     /// Rows not written yet, by first appearance.
     pending: BTreeMap<u64, Key>,
-    /// Scratch for one field.
-    buf: Vec<u8>,
 }
 
 impl<W: Write> OrdersTable<W> {
     /// A table writing to `w` (the header first).
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
-        let mut w = csv::Writer::from_writer(w);
-        w.write_record(ORDER_COLUMNS).map_err(to_io)?;
         Ok(OrdersTable {
-            w,
+            w: CsvOut::new(w, &ORDER_COLUMNS),
             rows: BTreeMap::new(),
             pending: BTreeMap::new(),
-            buf: Vec::new(),
         })
     }
 
@@ -306,33 +364,30 @@ impl<W: Write> OrdersTable<W> {
             } else {
                 "algo"
             };
-            let mut f = RowWriter {
-                w: &mut self.w,
-                buf: &mut self.buf,
-            };
-            f.u64(id)?;
-            f.str(kind)?;
-            f.str(&r.symbol)?;
-            f.str(&r.client_id)?;
-            f.str(r.otype)?;
-            f.str(r.orig_type)?;
-            f.str(r.side)?;
-            f.str(r.position_side)?;
-            f.dec(r.qty)?;
-            f.dec(r.price)?;
-            f.dec(r.trigger)?;
-            f.bool(r.reduce_only)?;
-            f.bool(r.close_position)?;
-            f.str(r.tif)?;
-            f.time(r.created.0)?;
-            f.i64(r.created.0)?;
-            f.time(r.updated.0)?;
-            f.str(r.status)?;
-            f.opt_dec(filled)?;
-            f.opt_dec(avg.map(b8))?;
-            f.opt_u64(r.from_algo.map(|a| a.0))?;
-            f.opt_u64(child.map(|c| c.0))?;
-            f.end()?;
+            let mut f = self.w.row();
+            f.u64(id);
+            f.word(kind);
+            f.str(&r.symbol);
+            f.str(&r.client_id);
+            f.word(r.otype);
+            f.word(r.orig_type);
+            f.word(r.side);
+            f.word(r.position_side);
+            f.dec(r.qty);
+            f.dec(r.price);
+            f.dec(r.trigger);
+            f.bool(r.reduce_only);
+            f.bool(r.close_position);
+            f.word(r.tif);
+            f.time(r.created.0);
+            f.i64(r.created.0);
+            f.time(r.updated.0);
+            f.word(r.status);
+            f.opt_dec(filled);
+            f.opt_dec(avg.map(b8));
+            f.opt_u64(r.from_algo.map(|a| a.0));
+            f.opt_u64(child.map(|c| c.0));
+            f.end();
             self.pending.remove(&seq);
             // a written child row is still needed by its algo row until that one is written
             let keep = matches!(k, Key::Order(_))
@@ -357,15 +412,13 @@ impl<W: Write> OrdersTable<W> {
                 }
             }
         }
-        Ok(())
+        self.w.maybe_flush()
     }
 
     /// Writes every row left and returns the writer.
     pub(crate) fn finish(mut self) -> std::io::Result<W> {
         self.flush(true)?;
-        self.w
-            .into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        self.w.into_inner()
     }
 }
 
@@ -383,17 +436,15 @@ pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
 /// Builds `fills.csv` as records come: one row per TRADE or CALCULATED (liquidation)
 /// ORDER_TRADE_UPDATE, in log order.
 pub(crate) struct FillsTable<W: Write> {
-    w: csv::Writer<W>,
-    /// Scratch for one field.
-    buf: Vec<u8>,
+    w: CsvOut<W>,
 }
 
 impl<W: Write> FillsTable<W> {
     /// A table writing to `w` (the header first).
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
-        let mut w = csv::Writer::from_writer(w);
-        w.write_record(FILL_COLUMNS).map_err(to_io)?;
-        Ok(FillsTable { w, buf: Vec::new() })
+        Ok(FillsTable {
+            w: CsvOut::new(w, &FILL_COLUMNS),
+        })
     }
 
     /// Feeds one record; writes its row when it is a fill.
@@ -404,33 +455,29 @@ impl<W: Write> FillsTable<W> {
         if !matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             return Ok(());
         }
-        let mut f = RowWriter {
-            w: &mut self.w,
-            buf: &mut self.buf,
-        };
-        f.time(r.time_ms.0)?;
-        f.i64(r.time_ms.0)?;
-        f.u64(r.seq.0)?;
-        f.u64(o.order_id.0)?;
-        f.str(&o.symbol)?;
-        f.str(o.side.as_str())?;
-        f.str(o.position_side.as_str())?;
-        f.str(o.order_type.as_str())?;
-        f.str(o.orig_type.as_str())?;
-        f.str(o.exec_type.as_str())?;
-        f.dec(o.last_qty)?;
-        f.dec(o.last_price)?;
-        f.dec(b8(o.commission))?;
-        f.dec(b8(o.realized_pnl))?;
-        f.bool(o.is_maker)?;
-        f.end()
+        let mut f = self.w.row();
+        f.time(r.time_ms.0);
+        f.i64(r.time_ms.0);
+        f.u64(r.seq.0);
+        f.u64(o.order_id.0);
+        f.str(&o.symbol);
+        f.word(o.side.as_str());
+        f.word(o.position_side.as_str());
+        f.word(o.order_type.as_str());
+        f.word(o.orig_type.as_str());
+        f.word(o.exec_type.as_str());
+        f.dec(o.last_qty);
+        f.dec(o.last_price);
+        f.dec(b8(o.commission));
+        f.dec(b8(o.realized_pnl));
+        f.bool(o.is_maker);
+        f.end();
+        self.w.maybe_flush()
     }
 
-    /// Flushes and returns the writer.
+    /// Writes what is left and returns the writer.
     pub(crate) fn finish(self) -> std::io::Result<W> {
-        self.w
-            .into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        self.w.into_inner()
     }
 }
 
@@ -441,4 +488,52 @@ pub fn fills_csv(log: &EventLog) -> std::io::Result<String> {
         t.observe(r)?;
     }
     String::from_utf8(t.finish()?).map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written rows are the `csv` crate's bytes (default writer): quoting of `,` `"`
+    /// `\r` `\n` anywhere in a field, doubled quotes, empty fields, chunk boundaries.
+    #[test]
+    fn rows_match_the_csv_crate() {
+        let specials = [
+            "", "a", "a,b", "\"q\"", "x\ny", "x\rz", " lead", "é,€", "\"", ",", "#c",
+        ];
+        let mut want = csv::Writer::from_writer(Vec::new());
+        let mut got = CsvOut::new(Vec::new(), &["s", "t", "n", "d", "b"]);
+        want.write_record(["s", "t", "n", "d", "b"]).unwrap();
+        let mut i: u64 = 0;
+        for _ in 0..2_000 {
+            for s in specials {
+                i += 1;
+                let t = specials[(i % specials.len() as u64) as usize];
+                let d = Decimal::new(i as i64 * 7 - 5_000, (i % 5) as u32);
+                let n = i * 1_000_003;
+                want.write_record([
+                    s.to_string(),
+                    t.to_string(),
+                    n.to_string(),
+                    d.to_string(),
+                    (i % 2 == 0).to_string(),
+                ])
+                .unwrap();
+                let mut f = got.row();
+                f.str(s);
+                f.str(t);
+                f.u64(n);
+                f.dec(d);
+                f.bool(i % 2 == 0);
+                f.end();
+                got.maybe_flush().unwrap();
+            }
+        }
+        let got = got.into_inner().unwrap();
+        assert!(got.len() > 2 * CHUNK, "several chunks");
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want.into_inner().unwrap()).unwrap()
+        );
+    }
 }
