@@ -360,8 +360,9 @@ fn planted_bugs_are_found_and_named_by_their_switch() {
 #[test]
 fn found_expected_names_the_masking_switch() {
     let out = tmp("planted-masked-w4");
-    let o = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args([
+    let o = sim(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &[
             "explore",
             "--profile",
             "reference",
@@ -374,10 +375,9 @@ fn found_expected_names_the_masking_switch() {
             "1",
             "--no-real",
             "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+            out.to_str().unwrap(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
     let line = "found / expected 1/1; found only unmasked: W4 (masked by `leg_tif_gte_gtc`)";
@@ -395,8 +395,9 @@ fn found_expected_names_the_masking_switch() {
 #[test]
 fn unmask_finds_w10_behind_its_masking_set() {
     let out = tmp("unmask-w10");
-    let o = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args([
+    let o = sim(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &[
             "explore",
             "--profile",
             "tradeengine-2026-08",
@@ -407,10 +408,9 @@ fn unmask_finds_w10_behind_its_masking_set() {
             "6",
             "--no-real",
             "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+            out.to_str().unwrap(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
     let set = "leg_tif_gte_gtc + cancel_endpoint_for_algo + completion_close_step";
