@@ -236,6 +236,8 @@ pub struct Engine {
     next_seq: u64,
     /// Broker client ids given so far (`broker_client_id`).
     broker_ids: u64,
+    /// The pairs a monitoring pass visits for one read, kept to reuse its allocation.
+    pass_ids: Vec<PairId>,
 }
 
 /// How much of a position a manual close takes (`[[manual_closes]]` `quantity` / `fraction`).
@@ -280,6 +282,7 @@ impl Engine {
             next_pair: 1,
             next_seq: 1,
             broker_ids: 0,
+            pass_ids: Vec::new(),
         }
     }
 

@@ -46,11 +46,23 @@ impl Read {
     }
 }
 
-/// What one read saw.
+/// The legs one read saw open: a sorted vector searched by bisection (a set without tree
+/// nodes to allocate and free on every pass).
+#[derive(Debug, Default)]
+pub(crate) struct LegSet(Vec<LegId>);
+
+impl LegSet {
+    /// True when `leg` was seen open.
+    fn contains(&self, leg: &LegId) -> bool {
+        self.0.binary_search(leg).is_ok()
+    }
+}
+
+/// What one read saw: the open legs, and the open orders sorted by id (for deferred entries).
 #[derive(Debug, Default)]
 struct Seen {
-    legs: BTreeSet<LegId>,
-    entries: BTreeMap<OrderId, OrderInfo>,
+    legs: LegSet,
+    entries: Vec<OrderInfo>,
 }
 
 impl Engine {
@@ -273,16 +285,18 @@ impl Engine {
             } => (symbol.as_str(), *orders, *algos),
         };
         if orders {
-            for o in ex.open_orders(symbol)? {
-                seen.legs.insert(LegId::Order(o.order_id));
-                seen.entries.insert(o.order_id, o);
-            }
+            seen.entries = ex.open_orders(symbol)?;
+            seen.legs
+                .0
+                .extend(seen.entries.iter().map(|o| LegId::Order(o.order_id)));
+            // as the map keyed by id had them (ids are unique)
+            seen.entries.sort_by_key(|o| o.order_id);
         }
         if algos {
-            for id in ex.open_algo_ids(symbol)? {
-                seen.legs.insert(LegId::Algo(id));
-            }
+            let ids = ex.open_algo_ids(symbol)?;
+            seen.legs.0.extend(ids.into_iter().map(LegId::Algo));
         }
+        seen.legs.0.sort_unstable();
         Ok(seen)
     }
 
@@ -298,22 +312,26 @@ impl Engine {
                     return false;
                 }
             };
-            let ids: Vec<PairId> = match &read {
-                Read::Pair(id, _) => vec![*id],
-                Read::Key(s, d) => self.pairs_on(s, *d),
-                Read::Symbol { symbol, .. } => self
-                    .st
-                    .pairs
-                    .values()
-                    .filter(|p| p.status == PairStatus::Active && &p.symbol == symbol)
-                    .map(|p| p.id)
-                    .collect(),
-            };
-            for id in ids {
+            // the pairs to visit, in a buffer kept across passes (no allocation per pass)
+            let mut ids = std::mem::take(&mut self.pass_ids);
+            ids.clear();
+            match &read {
+                Read::Pair(id, _) => ids.push(*id),
+                Read::Key(s, d) => ids.extend(self.pairs_on(s, *d)),
+                Read::Symbol { symbol, .. } => ids.extend(
+                    self.st
+                        .pairs
+                        .values()
+                        .filter(|p| p.status == PairStatus::Active && &p.symbol == symbol)
+                        .map(|p| p.id),
+                ),
+            }
+            for &id in &ids {
                 if !self.visit(ex, id, &seen.legs) {
                     clean = false;
                 }
             }
+            self.pass_ids = ids;
             if let Read::Symbol { symbol, algos, .. } = &read {
                 if *algos && !self.visit_pending_algo(ex, symbol, &seen.legs) {
                     clean = false;
@@ -329,7 +347,7 @@ impl Engine {
     }
 
     /// The decision for one record given the open legs; true when nothing changed.
-    fn visit<E: Exchange>(&mut self, ex: &mut E, id: PairId, present: &BTreeSet<LegId>) -> bool {
+    fn visit<E: Exchange>(&mut self, ex: &mut E, id: PairId, present: &LegSet) -> bool {
         let Some(r) = self.st.pairs.get(&id) else {
             return true;
         };
@@ -384,8 +402,7 @@ impl Engine {
                         self.mark(rec.id, PairStatus::Completed, "no leg open any more");
                     }
                     BothMissing::Reconcile => {
-                        let present = BTreeSet::new();
-                        self.decide_query(ex, rec, &present);
+                        self.decide_query(ex, rec, &LegSet::default());
                     }
                 }
                 return false;
@@ -405,7 +422,7 @@ impl Engine {
         &mut self,
         ex: &mut E,
         rec: &PairRec,
-        present: &BTreeSet<LegId>,
+        present: &LegSet,
     ) -> bool {
         let mut states = Vec::new();
         for (leg, stop) in rec
@@ -582,7 +599,7 @@ impl Engine {
         &mut self,
         ex: &mut E,
         symbol: &str,
-        open: &BTreeMap<OrderId, OrderInfo>,
+        open: &[OrderInfo],
     ) -> bool {
         let ids: Vec<OrderId> = self
             .st
@@ -594,7 +611,11 @@ impl Engine {
         let mut clean = true;
         for oid in ids {
             let protected = self.st.pending.get(&oid).is_some_and(|p| p.protected);
-            if let Some(info) = open.get(&oid) {
+            let seen = open
+                .binary_search_by_key(&oid, |o| o.order_id)
+                .ok()
+                .map(|i| &open[i]);
+            if let Some(info) = seen {
                 if info.executed_qty > Decimal::ZERO && !protected {
                     clean = false;
                     self.protect_pending(ex, oid, info.avg_price, info.executed_qty);
@@ -626,7 +647,7 @@ impl Engine {
         &mut self,
         ex: &mut E,
         symbol: &str,
-        open: &BTreeSet<LegId>,
+        open: &LegSet,
     ) -> bool {
         let ids: Vec<AlgoId> = self
             .st
