@@ -238,6 +238,10 @@ pub struct Engine {
     broker_ids: u64,
     /// The pairs a monitoring pass visits for one read, kept to reuse its allocation.
     pass_ids: Vec<PairId>,
+    /// A monitoring pass's reads, kept to reuse their allocations.
+    pass_plan: Vec<monitor::Read>,
+    /// What a monitoring pass's last read saw, kept to reuse its allocations.
+    pass_seen: monitor::Seen,
 }
 
 /// How much of a position a manual close takes (`[[manual_closes]]` `quantity` / `fraction`).
@@ -283,6 +287,8 @@ impl Engine {
             next_seq: 1,
             broker_ids: 0,
             pass_ids: Vec::new(),
+            pass_plan: Vec::new(),
+            pass_seen: monitor::Seen::default(),
         }
     }
 

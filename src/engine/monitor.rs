@@ -60,7 +60,7 @@ impl LegSet {
 
 /// What one read saw: the open legs, and the open orders sorted by id (for deferred entries).
 #[derive(Debug, Default)]
-struct Seen {
+pub(crate) struct Seen {
     legs: LegSet,
     entries: Vec<OrderInfo>,
 }
@@ -220,6 +220,69 @@ impl Engine {
 
     /// The reads the next pass makes, in order.
     pub(crate) fn read_plan(&self) -> Vec<Read> {
+        let mut plan = Vec::new();
+        self.read_plan_into(&mut plan);
+        plan
+    }
+
+    /// [`Engine::read_plan`] written into `out`: the one-symbol plan (the usual case) reuses the
+    /// read and the symbol string `out` already holds, so a pass allocates nothing for it.
+    fn read_plan_into(&self, out: &mut Vec<Read>) {
+        if let Some((symbol, orders, algos)) = self.one_symbol_plan() {
+            if let [Read::Symbol {
+                symbol: s,
+                orders: o,
+                algos: a,
+            }] = out.as_mut_slice()
+            {
+                s.clone_from(symbol);
+                (*o, *a) = (orders, algos);
+            } else {
+                out.clear();
+                out.push(Read::Symbol {
+                    symbol: symbol.to_string(),
+                    orders,
+                    algos,
+                });
+            }
+            return;
+        }
+        out.clear();
+        out.extend(self.read_plan_general());
+    }
+
+    /// The reference's plan when every active pair is on one symbol and no entry is pending:
+    /// (symbol, orders book, algo book).
+    fn one_symbol_plan(&self) -> Option<(&String, bool, bool)> {
+        if self.sw.poll_scope != PollScope::PerSymbol
+            || !self.st.pending.is_empty()
+            || !self.st.pending_algo.is_empty()
+        {
+            return None;
+        }
+        let mut active = self
+            .st
+            .pairs
+            .values()
+            .filter(|p| p.status == PairStatus::Active);
+        let first = active.next()?;
+        let (mut orders, mut algos) = (false, false);
+        for p in std::iter::once(first).chain(active) {
+            if p.symbol != first.symbol {
+                return None;
+            }
+            for l in p.legs() {
+                match l.id {
+                    LegId::Order(_) => orders = true,
+                    LegId::Algo(_) => algos = true,
+                }
+            }
+        }
+        Some((&first.symbol, orders, algos))
+    }
+
+    /// The plan in every other case.
+    fn read_plan_general(&self) -> Vec<Read> {
         match self.sw.poll_scope {
             PollScope::PerPair => self
                 .st
@@ -233,48 +296,27 @@ impl Engine {
                 .into_iter()
                 .map(|(s, d)| Read::Key(s.to_string(), d))
                 .collect(),
-            PollScope::PerSymbol => {
-                // one symbol with active legs only (the usual case): no intermediate vector
-                if self.st.pending.is_empty() && self.st.pending_algo.is_empty() {
-                    let mut active = self
-                        .st
-                        .pairs
-                        .values()
-                        .filter(|p| p.status == PairStatus::Active);
-                    if let Some(first) = active.next() {
-                        let (mut orders, mut algos, mut one) = (false, false, true);
-                        for p in std::iter::once(first).chain(active) {
-                            one &= p.symbol == first.symbol;
-                            for l in p.legs() {
-                                match l.id {
-                                    LegId::Order(_) => orders = true,
-                                    LegId::Algo(_) => algos = true,
-                                }
-                            }
-                        }
-                        if one {
-                            return vec![Read::Symbol {
-                                symbol: first.symbol.clone(),
-                                orders,
-                                algos,
-                            }];
-                        }
-                    }
-                }
-                self.symbol_books()
+            PollScope::PerSymbol => self
+                .symbol_books()
                     .into_iter()
                     .map(|(symbol, orders, algos)| Read::Symbol {
                         symbol: symbol.to_string(),
                         orders,
                         algos,
                     })
-                    .collect()
-            }
+                .collect(),
         }
     }
 
-    fn fetch<E: Exchange>(&mut self, ex: &mut E, read: &Read) -> Result<Seen, Fail> {
-        let mut seen = Seen::default();
+    /// One read into `seen` (emptied first; its legs vector is reused).
+    fn fetch<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        read: &Read,
+        mut seen: Seen,
+    ) -> Result<Seen, Fail> {
+        seen.legs.0.clear();
+        seen.entries.clear();
         let (symbol, orders, algos) = match read {
             Read::Pair(_, s) => (s.as_str(), true, false),
             Read::Key(s, _) => (s.as_str(), true, true),
@@ -303,19 +345,24 @@ impl Engine {
     /// One monitoring pass; false when it failed (the loop then waits the error backoff).
     fn pass<E: Exchange>(&mut self, ex: &mut E) -> bool {
         let mut clean = true;
-        for read in self.read_plan() {
-            let seen = match self.fetch(ex, &read) {
+        // the plan and the read buffers are kept across passes (no allocation per pass)
+        let mut plan = std::mem::take(&mut self.pass_plan);
+        self.read_plan_into(&mut plan);
+        for read in &plan {
+            let buf = std::mem::take(&mut self.pass_seen);
+            let seen = match self.fetch(ex, read, buf) {
                 Ok(s) => s,
                 Err(_) if self.sw.poll_errors_as_empty => Seen::default(),
                 Err(_) => {
                     self.st.stable = false;
+                    self.pass_plan = plan;
                     return false;
                 }
             };
             // the pairs to visit, in a buffer kept across passes (no allocation per pass)
             let mut ids = std::mem::take(&mut self.pass_ids);
             ids.clear();
-            match &read {
+            match read {
                 Read::Pair(id, _) => ids.push(*id),
                 Read::Key(s, d) => ids.extend(self.pairs_on(s, *d)),
                 Read::Symbol { symbol, .. } => ids.extend(
@@ -332,7 +379,7 @@ impl Engine {
                 }
             }
             self.pass_ids = ids;
-            if let Read::Symbol { symbol, algos, .. } = &read {
+            if let Read::Symbol { symbol, algos, .. } = read {
                 if *algos && !self.visit_pending_algo(ex, symbol, &seen.legs) {
                     clean = false;
                 }
@@ -340,7 +387,9 @@ impl Engine {
                     clean = false;
                 }
             }
+            self.pass_seen = seen;
         }
+        self.pass_plan = plan;
         self.drop_finished(ex);
         self.st.stable = clean;
         true
