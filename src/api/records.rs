@@ -375,8 +375,16 @@ mod tests {
             price: Decimal::new(id as i64, 2),
             avg_price: Decimal::new(7 + id as i64, 1),
             stop_price: Decimal::from(10 + id),
-            exec_type: if id % 2 == 0 { ExecType::New } else { ExecType::Trade },
-            status: if id % 2 == 0 { OrderStatus::New } else { OrderStatus::Filled },
+            exec_type: if id % 2 == 0 {
+                ExecType::New
+            } else {
+                ExecType::Trade
+            },
+            status: if id % 2 == 0 {
+                OrderStatus::New
+            } else {
+                OrderStatus::Filled
+            },
             order_id: OrderId(id),
             last_qty: Decimal::from(id),
             cum_qty: Decimal::from(id + 1),
@@ -402,7 +410,11 @@ mod tests {
             position_side: PositionSide::Short,
             time_in_force: TimeInForce::Gtc,
             quantity: Decimal::from(id),
-            status: if id % 2 == 0 { AlgoStatus::New } else { AlgoStatus::Triggered },
+            status: if id % 2 == 0 {
+                AlgoStatus::New
+            } else {
+                AlgoStatus::Triggered
+            },
             actual_order_id: (id % 2 == 1).then_some(OrderId(id * 10)),
             trigger_price: Decimal::new(id as i64, 1),
             price: Decimal::ZERO,
@@ -438,7 +450,12 @@ mod tests {
     fn clone_from_copies_every_field_into_the_old_allocations() {
         // longer strings into shorter ones and back, options set and cleared
         let mut d = order(1, "FILUSDT", "ocoSL-1", None);
-        let src = order(2, "AVAXUSDT", "a-much-longer-client-order-id-2", Some(AlgoId(9)));
+        let src = order(
+            2,
+            "AVAXUSDT",
+            "a-much-longer-client-order-id-2",
+            Some(AlgoId(9)),
+        );
         d.clone_from(&src);
         assert_eq!(d, src);
         let back = order(3, "X", "", None);

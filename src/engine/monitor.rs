@@ -298,12 +298,12 @@ impl Engine {
                 .collect(),
             PollScope::PerSymbol => self
                 .symbol_books()
-                    .into_iter()
-                    .map(|(symbol, orders, algos)| Read::Symbol {
-                        symbol: symbol.to_string(),
-                        orders,
-                        algos,
-                    })
+                .into_iter()
+                .map(|(symbol, orders, algos)| Read::Symbol {
+                    symbol: symbol.to_string(),
+                    orders,
+                    algos,
+                })
                 .collect(),
         }
     }
@@ -467,12 +467,7 @@ impl Engine {
     }
 
     /// Reference decision: query each absent leg; true when nothing changed.
-    fn decide_query<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        rec: &PairRec,
-        present: &LegSet,
-    ) -> bool {
+    fn decide_query<E: Exchange>(&mut self, ex: &mut E, rec: &PairRec, present: &LegSet) -> bool {
         let mut states = Vec::new();
         for (leg, stop) in rec
             .sl
@@ -644,12 +639,7 @@ impl Engine {
     }
 
     /// Deferred entries of a symbol given its open orders; true when nothing changed.
-    fn visit_pending<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        symbol: &str,
-        open: &[OrderInfo],
-    ) -> bool {
+    fn visit_pending<E: Exchange>(&mut self, ex: &mut E, symbol: &str, open: &[OrderInfo]) -> bool {
         let ids: Vec<OrderId> = self
             .st
             .pending
@@ -692,12 +682,7 @@ impl Engine {
     /// Deferred conditional entries on the Algo Order API given the open algo orders: one that
     /// left the book is looked up; once triggered, its order is watched as a deferred entry.
     /// True when nothing changed.
-    fn visit_pending_algo<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        symbol: &str,
-        open: &LegSet,
-    ) -> bool {
+    fn visit_pending_algo<E: Exchange>(&mut self, ex: &mut E, symbol: &str, open: &LegSet) -> bool {
         let ids: Vec<AlgoId> = self
             .st
             .pending_algo
