@@ -37,7 +37,7 @@ impl ExecType {
 }
 
 /// ORDER_TRADE_UPDATE payload `o`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderUpdate {
     /// s
     pub symbol: String,
@@ -91,7 +91,7 @@ pub struct OrderUpdate {
 }
 
 /// ALGO_UPDATE payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlgoUpdate {
     /// s
     pub symbol: String,
@@ -140,7 +140,7 @@ pub enum AccountReason {
 }
 
 /// One position row of ACCOUNT_UPDATE `a.P`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PositionRow {
     /// s
     pub symbol: String,
@@ -159,7 +159,7 @@ pub struct PositionRow {
 }
 
 /// ACCOUNT_UPDATE payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountUpdate {
     /// a.m
     pub reason: AccountReason,
@@ -275,6 +275,214 @@ impl std::fmt::Display for LegId {
         match self {
             LegId::Order(o) => write!(f, "order {o}"),
             LegId::Algo(a) => write!(f, "algo {a}"),
+        }
+    }
+}
+
+// Clone by hand so that `clone_from` reuses the destination's strings and vectors: the
+// simulator refills delivered user-stream events with the next ones instead of allocating
+// (`sim::venue`). A field added later that is not `Copy` fails to compile here until it is
+// named (the struct update `..*src` only copies `Copy` fields).
+
+impl Clone for OrderUpdate {
+    fn clone(&self) -> Self {
+        OrderUpdate {
+            symbol: self.symbol.clone(),
+            client_order_id: self.client_order_id.clone(),
+            ..*self
+        }
+    }
+    fn clone_from(&mut self, src: &Self) {
+        let mut symbol = std::mem::take(&mut self.symbol);
+        let mut client_order_id = std::mem::take(&mut self.client_order_id);
+        symbol.clone_from(&src.symbol);
+        client_order_id.clone_from(&src.client_order_id);
+        *self = OrderUpdate {
+            symbol,
+            client_order_id,
+            ..*src
+        };
+    }
+}
+
+impl Clone for AlgoUpdate {
+    fn clone(&self) -> Self {
+        AlgoUpdate {
+            symbol: self.symbol.clone(),
+            client_algo_id: self.client_algo_id.clone(),
+            reject_reason: self.reject_reason.clone(),
+            ..*self
+        }
+    }
+    fn clone_from(&mut self, src: &Self) {
+        let mut symbol = std::mem::take(&mut self.symbol);
+        let mut client_algo_id = std::mem::take(&mut self.client_algo_id);
+        let mut reject_reason = std::mem::take(&mut self.reject_reason);
+        symbol.clone_from(&src.symbol);
+        client_algo_id.clone_from(&src.client_algo_id);
+        reject_reason.clone_from(&src.reject_reason);
+        *self = AlgoUpdate {
+            symbol,
+            client_algo_id,
+            reject_reason,
+            ..*src
+        };
+    }
+}
+
+impl Clone for PositionRow {
+    fn clone(&self) -> Self {
+        PositionRow {
+            symbol: self.symbol.clone(),
+            ..*self
+        }
+    }
+    fn clone_from(&mut self, src: &Self) {
+        let mut symbol = std::mem::take(&mut self.symbol);
+        symbol.clone_from(&src.symbol);
+        *self = PositionRow { symbol, ..*src };
+    }
+}
+
+impl Clone for AccountUpdate {
+    fn clone(&self) -> Self {
+        AccountUpdate {
+            positions: self.positions.clone(),
+            ..*self
+        }
+    }
+    fn clone_from(&mut self, src: &Self) {
+        let mut positions = std::mem::take(&mut self.positions);
+        // Vec::clone_from refills the rows it has with PositionRow::clone_from
+        positions.clone_from(&src.positions);
+        *self = AccountUpdate { positions, ..*src };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: u64, symbol: &str, cid: &str, from_algo: Option<AlgoId>) -> OrderUpdate {
+        OrderUpdate {
+            symbol: symbol.into(),
+            client_order_id: cid.into(),
+            side: if id % 2 == 0 { Side::Buy } else { Side::Sell },
+            order_type: OrderType::StopMarket,
+            orig_type: OrderType::StopMarket,
+            time_in_force: TimeInForce::Gtc,
+            orig_qty: Decimal::from(id * 3),
+            price: Decimal::new(id as i64, 2),
+            avg_price: Decimal::new(7 + id as i64, 1),
+            stop_price: Decimal::from(10 + id),
+            exec_type: if id % 2 == 0 {
+                ExecType::New
+            } else {
+                ExecType::Trade
+            },
+            status: if id % 2 == 0 {
+                OrderStatus::New
+            } else {
+                OrderStatus::Filled
+            },
+            order_id: OrderId(id),
+            last_qty: Decimal::from(id),
+            cum_qty: Decimal::from(id + 1),
+            last_price: Decimal::new(123 + id as i64, 3),
+            commission: Decimal::new(5 * id as i64, 4),
+            is_maker: id % 2 == 0,
+            reduce_only: id % 2 == 1,
+            position_side: PositionSide::Long,
+            close_position: id % 2 == 0,
+            realized_pnl: Decimal::new(-(id as i64), 2),
+            expiry_reason: ExpiryReason::None,
+            from_algo,
+        }
+    }
+
+    fn algo(id: u64, cid: &str, reject: &str) -> AlgoUpdate {
+        AlgoUpdate {
+            symbol: "FILUSDT".into(),
+            client_algo_id: cid.into(),
+            algo_id: AlgoId(id),
+            order_type: OrderType::TakeProfitMarket,
+            side: Side::Sell,
+            position_side: PositionSide::Short,
+            time_in_force: TimeInForce::Gtc,
+            quantity: Decimal::from(id),
+            status: if id % 2 == 0 {
+                AlgoStatus::New
+            } else {
+                AlgoStatus::Triggered
+            },
+            actual_order_id: (id % 2 == 1).then_some(OrderId(id * 10)),
+            trigger_price: Decimal::new(id as i64, 1),
+            price: Decimal::ZERO,
+            close_position: id % 2 == 0,
+            reduce_only: true,
+            working_type: WorkingType::MarkPrice,
+            reject_reason: reject.into(),
+        }
+    }
+
+    fn account(rows: &[(&str, i64)]) -> AccountUpdate {
+        AccountUpdate {
+            reason: AccountReason::Order,
+            wallet_balance: Decimal::from(rows.len() as i64 * 100),
+            balance_change: Decimal::new(rows.len() as i64, 1),
+            realized_pnl: Decimal::new(-3, 0),
+            fee: Decimal::new(rows.len() as i64, 3),
+            positions: rows
+                .iter()
+                .map(|&(s, a)| PositionRow {
+                    symbol: s.into(),
+                    position_side: PositionSide::Both,
+                    amount: Decimal::from(a),
+                    entry_price: Decimal::new(a * 7, 2),
+                    accumulated_realized: Decimal::from(-a),
+                    liquidation_price: (a > 0).then(|| Decimal::from(a * 2)),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn clone_from_copies_every_field_into_the_old_allocations() {
+        // longer strings into shorter ones and back, options set and cleared
+        let mut d = order(1, "FILUSDT", "ocoSL-1", None);
+        let src = order(
+            2,
+            "AVAXUSDT",
+            "a-much-longer-client-order-id-2",
+            Some(AlgoId(9)),
+        );
+        d.clone_from(&src);
+        assert_eq!(d, src);
+        let back = order(3, "X", "", None);
+        d.clone_from(&back);
+        assert_eq!(d, back);
+        assert_eq!(src.clone(), src);
+
+        let mut a = algo(1, "ocoTP-1", "");
+        let src = algo(2, "ocoTP-222222222", "REDUCE_ONLY_REJECT");
+        a.clone_from(&src);
+        assert_eq!(a, src);
+        let back = algo(3, "", "");
+        a.clone_from(&back);
+        assert_eq!(a, back);
+        assert_eq!(src.clone(), src);
+
+        // more rows, fewer rows, none
+        let mut u = account(&[("FILUSDT", 1)]);
+        for src in [
+            account(&[("AVAXUSDT", 2), ("FILUSDT", -3), ("BTCUSDT", 4)]),
+            account(&[("ETHUSDT", 0)]),
+            account(&[]),
+            account(&[("FILUSDT", 5), ("FILUSDT", 6)]),
+        ] {
+            u.clone_from(&src);
+            assert_eq!(u, src);
+            assert_eq!(src.clone(), src);
         }
     }
 }

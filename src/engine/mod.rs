@@ -236,6 +236,12 @@ pub struct Engine {
     next_seq: u64,
     /// Broker client ids given so far (`broker_client_id`).
     broker_ids: u64,
+    /// The pairs a monitoring pass visits for one read, kept to reuse its allocation.
+    pass_ids: Vec<PairId>,
+    /// A monitoring pass's reads, kept to reuse their allocations.
+    pass_plan: Vec<monitor::Read>,
+    /// What a monitoring pass's last read saw, kept to reuse its allocations.
+    pass_seen: monitor::Seen,
 }
 
 /// How much of a position a manual close takes (`[[manual_closes]]` `quantity` / `fraction`).
@@ -280,6 +286,9 @@ impl Engine {
             next_pair: 1,
             next_seq: 1,
             broker_ids: 0,
+            pass_ids: Vec::new(),
+            pass_plan: Vec::new(),
+            pass_seen: monitor::Seen::default(),
         }
     }
 

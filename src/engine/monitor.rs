@@ -46,11 +46,23 @@ impl Read {
     }
 }
 
-/// What one read saw.
+/// The legs one read saw open: a sorted vector searched by bisection (a set without tree
+/// nodes to allocate and free on every pass).
 #[derive(Debug, Default)]
-struct Seen {
-    legs: BTreeSet<LegId>,
-    entries: BTreeMap<OrderId, OrderInfo>,
+pub(crate) struct LegSet(Vec<LegId>);
+
+impl LegSet {
+    /// True when `leg` was seen open.
+    fn contains(&self, leg: &LegId) -> bool {
+        self.0.binary_search(leg).is_ok()
+    }
+}
+
+/// What one read saw: the open legs, and the open orders sorted by id (for deferred entries).
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    legs: LegSet,
+    entries: Vec<OrderInfo>,
 }
 
 impl Engine {
@@ -208,6 +220,69 @@ impl Engine {
 
     /// The reads the next pass makes, in order.
     pub(crate) fn read_plan(&self) -> Vec<Read> {
+        let mut plan = Vec::new();
+        self.read_plan_into(&mut plan);
+        plan
+    }
+
+    /// [`Engine::read_plan`] written into `out`: the one-symbol plan (the usual case) reuses the
+    /// read and the symbol string `out` already holds, so a pass allocates nothing for it.
+    fn read_plan_into(&self, out: &mut Vec<Read>) {
+        if let Some((symbol, orders, algos)) = self.one_symbol_plan() {
+            if let [Read::Symbol {
+                symbol: s,
+                orders: o,
+                algos: a,
+            }] = out.as_mut_slice()
+            {
+                s.clone_from(symbol);
+                (*o, *a) = (orders, algos);
+            } else {
+                out.clear();
+                out.push(Read::Symbol {
+                    symbol: symbol.to_string(),
+                    orders,
+                    algos,
+                });
+            }
+            return;
+        }
+        out.clear();
+        out.extend(self.read_plan_general());
+    }
+
+    /// The reference's plan when every active pair is on one symbol and no entry is pending:
+    /// (symbol, orders book, algo book).
+    fn one_symbol_plan(&self) -> Option<(&String, bool, bool)> {
+        if self.sw.poll_scope != PollScope::PerSymbol
+            || !self.st.pending.is_empty()
+            || !self.st.pending_algo.is_empty()
+        {
+            return None;
+        }
+        let mut active = self
+            .st
+            .pairs
+            .values()
+            .filter(|p| p.status == PairStatus::Active);
+        let first = active.next()?;
+        let (mut orders, mut algos) = (false, false);
+        for p in std::iter::once(first).chain(active) {
+            if p.symbol != first.symbol {
+                return None;
+            }
+            for l in p.legs() {
+                match l.id {
+                    LegId::Order(_) => orders = true,
+                    LegId::Algo(_) => algos = true,
+                }
+            }
+        }
+        Some((&first.symbol, orders, algos))
+    }
+
+    /// The plan in every other case.
+    fn read_plan_general(&self) -> Vec<Read> {
         match self.sw.poll_scope {
             PollScope::PerPair => self
                 .st
@@ -221,48 +296,27 @@ impl Engine {
                 .into_iter()
                 .map(|(s, d)| Read::Key(s.to_string(), d))
                 .collect(),
-            PollScope::PerSymbol => {
-                // one symbol with active legs only (the usual case): no intermediate vector
-                if self.st.pending.is_empty() && self.st.pending_algo.is_empty() {
-                    let mut active = self
-                        .st
-                        .pairs
-                        .values()
-                        .filter(|p| p.status == PairStatus::Active);
-                    if let Some(first) = active.next() {
-                        let (mut orders, mut algos, mut one) = (false, false, true);
-                        for p in std::iter::once(first).chain(active) {
-                            one &= p.symbol == first.symbol;
-                            for l in p.legs() {
-                                match l.id {
-                                    LegId::Order(_) => orders = true,
-                                    LegId::Algo(_) => algos = true,
-                                }
-                            }
-                        }
-                        if one {
-                            return vec![Read::Symbol {
-                                symbol: first.symbol.clone(),
-                                orders,
-                                algos,
-                            }];
-                        }
-                    }
-                }
-                self.symbol_books()
-                    .into_iter()
-                    .map(|(symbol, orders, algos)| Read::Symbol {
-                        symbol: symbol.to_string(),
-                        orders,
-                        algos,
-                    })
-                    .collect()
-            }
+            PollScope::PerSymbol => self
+                .symbol_books()
+                .into_iter()
+                .map(|(symbol, orders, algos)| Read::Symbol {
+                    symbol: symbol.to_string(),
+                    orders,
+                    algos,
+                })
+                .collect(),
         }
     }
 
-    fn fetch<E: Exchange>(&mut self, ex: &mut E, read: &Read) -> Result<Seen, Fail> {
-        let mut seen = Seen::default();
+    /// One read into `seen` (emptied first; its legs vector is reused).
+    fn fetch<E: Exchange>(
+        &mut self,
+        ex: &mut E,
+        read: &Read,
+        mut seen: Seen,
+    ) -> Result<Seen, Fail> {
+        seen.legs.0.clear();
+        seen.entries.clear();
         let (symbol, orders, algos) = match read {
             Read::Pair(_, s) => (s.as_str(), true, false),
             Read::Key(s, _) => (s.as_str(), true, true),
@@ -273,48 +327,59 @@ impl Engine {
             } => (symbol.as_str(), *orders, *algos),
         };
         if orders {
-            for o in ex.open_orders(symbol)? {
-                seen.legs.insert(LegId::Order(o.order_id));
-                seen.entries.insert(o.order_id, o);
-            }
+            seen.entries = ex.open_orders(symbol)?;
+            seen.legs
+                .0
+                .extend(seen.entries.iter().map(|o| LegId::Order(o.order_id)));
+            // as the map keyed by id had them (ids are unique)
+            seen.entries.sort_by_key(|o| o.order_id);
         }
         if algos {
-            for id in ex.open_algo_ids(symbol)? {
-                seen.legs.insert(LegId::Algo(id));
-            }
+            let ids = ex.open_algo_ids(symbol)?;
+            seen.legs.0.extend(ids.into_iter().map(LegId::Algo));
         }
+        seen.legs.0.sort_unstable();
         Ok(seen)
     }
 
     /// One monitoring pass; false when it failed (the loop then waits the error backoff).
     fn pass<E: Exchange>(&mut self, ex: &mut E) -> bool {
         let mut clean = true;
-        for read in self.read_plan() {
-            let seen = match self.fetch(ex, &read) {
+        // the plan and the read buffers are kept across passes (no allocation per pass)
+        let mut plan = std::mem::take(&mut self.pass_plan);
+        self.read_plan_into(&mut plan);
+        for read in &plan {
+            let buf = std::mem::take(&mut self.pass_seen);
+            let seen = match self.fetch(ex, read, buf) {
                 Ok(s) => s,
                 Err(_) if self.sw.poll_errors_as_empty => Seen::default(),
                 Err(_) => {
                     self.st.stable = false;
+                    self.pass_plan = plan;
                     return false;
                 }
             };
-            let ids: Vec<PairId> = match &read {
-                Read::Pair(id, _) => vec![*id],
-                Read::Key(s, d) => self.pairs_on(s, *d),
-                Read::Symbol { symbol, .. } => self
-                    .st
-                    .pairs
-                    .values()
-                    .filter(|p| p.status == PairStatus::Active && &p.symbol == symbol)
-                    .map(|p| p.id)
-                    .collect(),
-            };
-            for id in ids {
+            // the pairs to visit, in a buffer kept across passes (no allocation per pass)
+            let mut ids = std::mem::take(&mut self.pass_ids);
+            ids.clear();
+            match read {
+                Read::Pair(id, _) => ids.push(*id),
+                Read::Key(s, d) => ids.extend(self.pairs_on(s, *d)),
+                Read::Symbol { symbol, .. } => ids.extend(
+                    self.st
+                        .pairs
+                        .values()
+                        .filter(|p| p.status == PairStatus::Active && &p.symbol == symbol)
+                        .map(|p| p.id),
+                ),
+            }
+            for &id in &ids {
                 if !self.visit(ex, id, &seen.legs) {
                     clean = false;
                 }
             }
-            if let Read::Symbol { symbol, algos, .. } = &read {
+            self.pass_ids = ids;
+            if let Read::Symbol { symbol, algos, .. } = read {
                 if *algos && !self.visit_pending_algo(ex, symbol, &seen.legs) {
                     clean = false;
                 }
@@ -322,14 +387,16 @@ impl Engine {
                     clean = false;
                 }
             }
+            self.pass_seen = seen;
         }
+        self.pass_plan = plan;
         self.drop_finished(ex);
         self.st.stable = clean;
         true
     }
 
     /// The decision for one record given the open legs; true when nothing changed.
-    fn visit<E: Exchange>(&mut self, ex: &mut E, id: PairId, present: &BTreeSet<LegId>) -> bool {
+    fn visit<E: Exchange>(&mut self, ex: &mut E, id: PairId, present: &LegSet) -> bool {
         let Some(r) = self.st.pairs.get(&id) else {
             return true;
         };
@@ -384,8 +451,7 @@ impl Engine {
                         self.mark(rec.id, PairStatus::Completed, "no leg open any more");
                     }
                     BothMissing::Reconcile => {
-                        let present = BTreeSet::new();
-                        self.decide_query(ex, rec, &present);
+                        self.decide_query(ex, rec, &LegSet::default());
                     }
                 }
                 return false;
@@ -401,12 +467,7 @@ impl Engine {
     }
 
     /// Reference decision: query each absent leg; true when nothing changed.
-    fn decide_query<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        rec: &PairRec,
-        present: &BTreeSet<LegId>,
-    ) -> bool {
+    fn decide_query<E: Exchange>(&mut self, ex: &mut E, rec: &PairRec, present: &LegSet) -> bool {
         let mut states = Vec::new();
         for (leg, stop) in rec
             .sl
@@ -578,12 +639,7 @@ impl Engine {
     }
 
     /// Deferred entries of a symbol given its open orders; true when nothing changed.
-    fn visit_pending<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        symbol: &str,
-        open: &BTreeMap<OrderId, OrderInfo>,
-    ) -> bool {
+    fn visit_pending<E: Exchange>(&mut self, ex: &mut E, symbol: &str, open: &[OrderInfo]) -> bool {
         let ids: Vec<OrderId> = self
             .st
             .pending
@@ -594,7 +650,11 @@ impl Engine {
         let mut clean = true;
         for oid in ids {
             let protected = self.st.pending.get(&oid).is_some_and(|p| p.protected);
-            if let Some(info) = open.get(&oid) {
+            let seen = open
+                .binary_search_by_key(&oid, |o| o.order_id)
+                .ok()
+                .map(|i| &open[i]);
+            if let Some(info) = seen {
                 if info.executed_qty > Decimal::ZERO && !protected {
                     clean = false;
                     self.protect_pending(ex, oid, info.avg_price, info.executed_qty);
@@ -622,12 +682,7 @@ impl Engine {
     /// Deferred conditional entries on the Algo Order API given the open algo orders: one that
     /// left the book is looked up; once triggered, its order is watched as a deferred entry.
     /// True when nothing changed.
-    fn visit_pending_algo<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        symbol: &str,
-        open: &BTreeSet<LegId>,
-    ) -> bool {
+    fn visit_pending_algo<E: Exchange>(&mut self, ex: &mut E, symbol: &str, open: &LegSet) -> bool {
         let ids: Vec<AlgoId> = self
             .st
             .pending_algo

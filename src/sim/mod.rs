@@ -762,6 +762,7 @@ fn run_inner(
                         break;
                     };
                     engine.on_stream(&ev, &mut client);
+                    client.v.recycle_stream(ev);
                 }
             }
             Item::Restart => {

@@ -28,13 +28,38 @@ pub(crate) struct Feed {
     pub(crate) queue: VecDeque<(TimeMs, StreamEvent)>,
     pub(crate) stats: SimStats,
     pub(crate) stream_no: u64,
+    /// Delivered stream events handed back ([`Venue::recycle_stream`]): the next copies for the
+    /// queue are written into their strings and vectors instead of new allocations.
+    spare: Spare,
 }
 
-fn stream_event(e: &Event) -> Option<StreamEvent> {
+/// At most this many delivered events of each kind are kept for reuse.
+const SPARE_MAX: usize = 16;
+
+/// Delivered stream events kept for reuse, by kind.
+#[derive(Default)]
+struct Spare {
+    orders: Vec<OrderUpdate>,
+    algos: Vec<AlgoUpdate>,
+    accounts: Vec<AccountUpdate>,
+}
+
+/// A copy of `src`, written into a spare event's allocations when one is kept.
+fn refill<T: Clone>(spare: &mut Vec<T>, src: &T) -> T {
+    match spare.pop() {
+        Some(mut d) => {
+            d.clone_from(src);
+            d
+        }
+        None => src.clone(),
+    }
+}
+
+fn stream_event(e: &Event, spare: &mut Spare) -> Option<StreamEvent> {
     match e {
-        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(o.clone())),
-        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(a.clone())),
-        Event::AccountUpdate(a) => Some(StreamEvent::Account(a.clone())),
+        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(refill(&mut spare.orders, o))),
+        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(refill(&mut spare.algos, a))),
+        Event::AccountUpdate(a) => Some(StreamEvent::Account(refill(&mut spare.accounts, a))),
         _ => None,
     }
 }
@@ -52,7 +77,7 @@ pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: Time
             let mut buf = ex.take_events();
             for (et, e) in buf.drain(..) {
                 let se = if cfg.monitor == Monitor::Stream {
-                    stream_event(&e)
+                    stream_event(&e, &mut f.spare)
                 } else {
                     None
                 };
@@ -323,6 +348,18 @@ impl Venue {
             self.feed.queue.pop_front()
         } else {
             None
+        }
+    }
+
+    /// Hands back a delivered stream event: its allocations carry the next copy for the queue
+    /// (a few of each kind are kept; the rest are dropped).
+    pub fn recycle_stream(&mut self, ev: StreamEvent) {
+        let s = &mut self.feed.spare;
+        match ev {
+            StreamEvent::Order(o) if s.orders.len() < SPARE_MAX => s.orders.push(o),
+            StreamEvent::Algo(a) if s.algos.len() < SPARE_MAX => s.algos.push(a),
+            StreamEvent::Account(a) if s.accounts.len() < SPARE_MAX => s.accounts.push(a),
+            _ => {}
         }
     }
 
