@@ -1,7 +1,7 @@
 //! `sim explore` end to end: findings against the live engine's profiles are shrunk and written
 //! as scenario files that the real `sim run` replays to the same violation.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn tmp(name: &str) -> PathBuf {
