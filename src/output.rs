@@ -250,14 +250,64 @@ fn remove_registered(p: &Path) -> io::Result<()> {
 fn on_interrupt() -> ! {
     let reg = registry();
     for e in reg.iter() {
-        // a worker may still be writing into a folder being removed: try again
+        // another thread may still be writing into the folder (explore writes its findings while
+        // the interrupt is handled): a file it creates between remove_dir_all's listing and its
+        // rmdir makes the removal fail, as often as it is retried. Renamed first to a name only
+        // this handler knows, the folder takes no new entries; a path whose rename fails is
+        // removed where it is.
+        let grave = buried(&e.path);
+        let p = match grave {
+            Some(g) if rename_noreplace(&e.path, &g).is_ok() => g,
+            _ => e.path.clone(),
+        };
         for _ in 0..5 {
-            if remove_registered(&e.path).is_ok() {
+            if remove_registered(&p).is_ok() {
                 break;
             }
         }
     }
     exit_now(130)
+}
+
+/// The name an interrupted temporary path is moved to before removal: its own name (which
+/// carries the temporary tag) with `-interrupted` appended.
+fn buried(p: &Path) -> Option<PathBuf> {
+    let mut name = p.file_name()?.to_os_string();
+    name.push("-interrupted");
+    Some(p.with_file_name(name))
+}
+
+/// Renames `a` to `b` only if `b` does not exist (nothing is ever replaced).
+#[cfg(target_os = "linux")]
+fn rename_noreplace(a: &Path, b: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: two NUL-terminated paths that live across the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Without renameat2 the temporary path is removed where it is (see [`on_interrupt`]).
+#[cfg(not(target_os = "linux"))]
+fn rename_noreplace(_a: &Path, _b: &Path) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "no rename without replace",
+    ))
 }
 
 #[cfg(unix)]
@@ -518,6 +568,46 @@ mod tests {
         }
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// What the interrupt handler does with a folder another thread keeps writing into: moved
+    /// to its buried name (never over an existing path), it takes no new files and is removed.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_folder_written_into_is_buried_then_removed() {
+        let root = scratch("buried");
+        let tmp = root.join(format!(".out{TMP_TAG}1-1"));
+        std::fs::create_dir(&tmp).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (tmp, stop) = (tmp.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // fails once the folder has moved: the writer only knows the old name
+                    let _ = std::fs::write(tmp.join(format!("f{n}")), b"x");
+                    n += 1;
+                }
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let g = buried(&tmp).unwrap();
+        assert!(g.file_name().unwrap().to_string_lossy().contains(TMP_TAG));
+        // an existing path of that name is never replaced
+        std::fs::write(&g, b"someone's").unwrap();
+        assert!(rename_noreplace(&tmp, &g).is_err());
+        assert_eq!(std::fs::read(&g).unwrap(), b"someone's");
+        std::fs::remove_file(&g).unwrap();
+        rename_noreplace(&tmp, &g).unwrap();
+        remove_registered(&g).unwrap();
+        assert!(!g.exists());
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert!(
+            !tmp.exists(),
+            "the writer re-created nothing under the old name"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     fn names(d: &Path) -> Vec<String> {
