@@ -280,6 +280,12 @@ fn buried(p: &Path) -> Option<PathBuf> {
 /// Renames `a` to `b` only if `b` does not exist (nothing is ever replaced).
 #[cfg(target_os = "linux")]
 fn rename_noreplace(a: &Path, b: &Path) -> io::Result<()> {
+    renameat2(a, b, libc::RENAME_NOREPLACE)
+}
+
+/// `renameat2(2)` of two paths with `flags`.
+#[cfg(target_os = "linux")]
+fn renameat2(a: &Path, b: &Path, flags: libc::c_uint) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
     let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
@@ -291,7 +297,7 @@ fn rename_noreplace(a: &Path, b: &Path) -> io::Result<()> {
             ca.as_ptr(),
             libc::AT_FDCWD,
             cb.as_ptr(),
-            libc::RENAME_NOREPLACE,
+            flags,
         )
     };
     if r == 0 {
@@ -470,24 +476,9 @@ fn unsupported(e: &io::Error) -> bool {
 /// Swaps two existing paths atomically.
 #[cfg(target_os = "linux")]
 fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
-    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: two NUL-terminated paths that live across the call.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if r == 0 {
+    let Err(e) = renameat2(a, b, libc::RENAME_EXCHANGE) else {
         return Ok(());
-    }
-    let e = io::Error::last_os_error();
+    };
     match e.raw_os_error() {
         Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Err(io::Error::new(
             io::ErrorKind::Unsupported,
