@@ -710,18 +710,7 @@ fn half(d: &mut String, k: i64) {
         d.push('-');
     }
     let a = k.unsigned_abs();
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = a / 2;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    d.extend(buf[i..].iter().map(|&c| c as char));
+    crate::types::push_u64(d, a / 2);
     d.push_str(if a % 2 == 1 { ".5" } else { ".0" });
 }
 

@@ -272,22 +272,29 @@ fn symbol_param(symbol: &str) -> String {
 
 /// The log's one-line form of this.
 pub(crate) fn order_summary(o: &OrderInfo) -> String {
-    let st = order_status_debug(o.status);
-    let mut s = String::with_capacity(36 + st.len());
-    s.push_str("orderId=");
-    push_u64(&mut s, o.order_id.0);
-    s.push_str(" status=");
-    s.push_str(st);
-    s
+    id_status(
+        "orderId=",
+        o.order_id.0,
+        " status=",
+        order_status_debug(o.status),
+    )
 }
 /// The log's one-line form of this.
 pub(crate) fn algo_summary(a: &AlgoInfo) -> String {
-    let st = algo_status_debug(a.algo_status);
-    let mut s = String::with_capacity(40 + st.len());
-    s.push_str("algoId=");
-    push_u64(&mut s, a.algo_id.0);
-    s.push_str(" algoStatus=");
-    s.push_str(st);
+    id_status(
+        "algoId=",
+        a.algo_id.0,
+        " algoStatus=",
+        algo_status_debug(a.algo_status),
+    )
+}
+/// `{id_key}{id}{status_key}{status}` in one allocation.
+fn id_status(id_key: &str, id: u64, status_key: &str, status: &str) -> String {
+    let mut s = String::with_capacity(id_key.len() + 20 + status_key.len() + status.len());
+    s.push_str(id_key);
+    push_u64(&mut s, id);
+    s.push_str(status_key);
+    s.push_str(status);
     s
 }
 /// `{:?}` of an order status (the summaries' spelling), without the formatter.
