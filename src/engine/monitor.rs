@@ -1128,6 +1128,20 @@ impl Engine {
         // resting entries carry their plan in the client id: ocoE-<base>-<sl ticks>-<tp ticks>;
         // a STOP entry on the algo API rests as an algo order until it triggers
         let tick = self.cfg.spec.tick_size;
+        // what the resting entries have filled so far explains that much of their side's
+        // position (their plan protects it); the rest of an open side is not theirs
+        let mut explained: BTreeMap<PositionSide, Decimal> = BTreeMap::new();
+        for o in orders
+            .iter()
+            .filter(|o| !o.order_type.is_conditional() && o.client_order_id.starts_with("ocoE-"))
+        {
+            let dir = if o.side == Side::Buy {
+                PositionSide::Long
+            } else {
+                PositionSide::Short
+            };
+            *explained.entry(dir).or_default() += o.executed_qty;
+        }
         let entries = orders
             .iter()
             .filter(|o| !self.st.pending.contains_key(&o.order_id))
@@ -1260,20 +1274,34 @@ impl Engine {
             };
             self.register(ex, rec);
         }
-        for p in self.st.pending.values() {
-            covered.insert(p.dir);
-        }
         let mut flatten_failed = false;
         for (dir, amt) in amts {
             if amt.is_zero() || covered.contains(&dir) {
                 continue;
             }
+            // a resting entry's plan covers only what it filled: a position that an entry
+            // the engine never saw fill opened (it filled, then the process restarted before
+            // the fill was read) has no known plan, even with another entry resting on its side
+            let resting = self.st.pending.values().any(|p| p.dir == dir)
+                || self.st.pending_algo.values().any(|p| p.dir == dir);
+            let amt = amt - explained.get(&dir).copied().unwrap_or_default();
+            if amt <= Decimal::ZERO {
+                continue;
+            }
             ex.emit(EngineEvent::Note {
-                text: format!(
-                    "recovery: {} {} open with no legs and no known plan; flattening",
-                    dir.as_str(),
-                    amt
-                ),
+                text: if resting {
+                    format!(
+                        "recovery: {} {} open beyond what its resting entries filled, with no legs and no known plan; flattening that part",
+                        dir.as_str(),
+                        amt
+                    )
+                } else {
+                    format!(
+                        "recovery: {} {} open with no legs and no known plan; flattening",
+                        dir.as_str(),
+                        amt
+                    )
+                },
             });
             let out =
                 self.close_with_cleanup(ex, &symbol, dir, Some(amt), "recovery: naked position");
