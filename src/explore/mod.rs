@@ -1362,6 +1362,30 @@ mod tests {
     }
 
     #[test]
+    fn both_legs_gone_is_named_w8() {
+        // tests/regressions/w8-both-legs-cancelled.toml: both legs cancelled behind the
+        // engine's back; W8's mark-completed and W7's missing-means-filled each clear it alone
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/regressions/w8-both-legs-cancelled.toml");
+        let mut sc = crate::scenario::load(&path).unwrap();
+        assert_eq!(invariants_broken(&sc), [Invariant::NakedPosition]);
+        let at = Attribution::new(&ExploreConfig::new("tradeengine-v1.1.80", 1, 1)).unwrap();
+        let causes = at.attribute(&mut sc, &[Invariant::NakedPosition]);
+        assert_eq!(causes.len(), 1);
+        let cause = causes[0].1.clone().unwrap();
+        assert_eq!(at.names(&cause), ["both_missing"]);
+        assert_eq!(at.weak_points(&cause), ["W8"]);
+        // W7's flip alone clears it too: the other single cause, not the name
+        let w7 = at
+            .diffs
+            .iter()
+            .position(|d| d.0 == "monitor_fill_detection")
+            .unwrap();
+        sc.switches = at.flipped(&[w7]);
+        assert!(invariants_broken(&sc).is_empty());
+    }
+
+    #[test]
     fn partitions_cover_every_index_once() {
         assert!(Partition::parse("0/3").is_none() && Partition::parse("4/3").is_none());
         assert!(Partition::parse("1/0").is_none() && Partition::parse("x").is_none());
