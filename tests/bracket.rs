@@ -233,6 +233,9 @@ fn a_bracket_sees_a_position_closed_behind_the_engines_back_at_the_next_close() 
         "re-entry at the close of the ADL's bar ({next_close}): {sigs:?}"
     );
     // and no entry between the previous one and that close
-    let before: Vec<&i64> = sigs.iter().filter(|&&t| t > at - 30 * MIN && t < next_close).collect();
+    let before: Vec<&i64> = sigs
+        .iter()
+        .filter(|&&t| t > at - 30 * MIN && t < next_close)
+        .collect();
     assert!(before.len() <= 1, "{before:?}");
 }
