@@ -204,3 +204,38 @@ fn bad_strategy_values_are_one_line_errors_naming_the_field() {
         assert!(!e.to_string().contains('\n'));
     }
 }
+
+/// Regression (r8-hot): checks that find the venue in a position are skipped while nothing can
+/// change it; a position closed behind the engine's back (a full ADL mid-trade, no trigger
+/// reached) must still be seen at the close of that bar, and the re-entry go out then.
+#[test]
+fn a_bracket_sees_a_position_closed_behind_the_engines_back_at_the_next_close() {
+    // 05:00:30.250, inside the bar that closes at 05:01
+    let at = 1_680_498_030_250i64;
+    let sc = build(
+        "kind = \"bracket\"\nquantity = \"10\"\nsl_pct = \"0.01\"\ntp_pct = \"0.01\"\n\n[[external]]\nat = \"2023-04-03T05:00:30.250\"\nact = \"adl\"\nfraction = 1\nposition_side = \"LONG\"",
+    )
+    .unwrap();
+    let r = sc.run();
+    let log = r.output.log.records();
+    let acted = log.iter().any(|rec| {
+        matches!(&rec.event, Event::External { acted: true, .. }) && rec.time_ms.0 == at
+    });
+    assert!(acted, "the ADL found a position to close");
+    let sigs: Vec<i64> = log
+        .iter()
+        .filter(|rec| matches!(rec.event, Event::Engine(EngineEvent::Signal { .. })))
+        .map(|rec| rec.time_ms.0)
+        .collect();
+    let next_close = (at / MIN + 1) * MIN;
+    assert!(
+        sigs.contains(&next_close),
+        "re-entry at the close of the ADL's bar ({next_close}): {sigs:?}"
+    );
+    // and no entry between the previous one and that close
+    let before: Vec<&i64> = sigs
+        .iter()
+        .filter(|&&t| t > at - 30 * MIN && t < next_close)
+        .collect();
+    assert!(before.len() <= 1, "{before:?}");
+}

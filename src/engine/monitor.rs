@@ -831,20 +831,20 @@ impl Engine {
         if state == LegState::Open {
             return;
         }
-        let Some(rec) = self
+        // the pair's id and legs only (no copy of its strings)
+        let Some((id, sl, tp)) = self
             .st
             .pairs
             .values()
             .find(|p| p.status == PairStatus::Active && p.legs().any(|l| l.id == leg))
-            .cloned()
+            .map(|p| (p.id, p.sl, p.tp))
         else {
             return;
         };
-        let states: Vec<(Leg, bool, LegState)> = rec
-            .sl
+        let states: Vec<(Leg, bool, LegState)> = sl
             .map(|l| (l, true))
             .into_iter()
-            .chain(rec.tp.map(|l| (l, false)))
+            .chain(tp.map(|l| (l, false)))
             .map(|(l, stop)| {
                 let s = if l.id == leg {
                     state
@@ -862,7 +862,7 @@ impl Engine {
         for (l, _, _) in &states {
             self.st.stream_ended.remove(&l.id);
         }
-        self.resolve(ex, rec.id, &states);
+        self.resolve(ex, id, &states);
         self.drop_finished(ex);
         if !self.st.running && self.has_work() {
             self.start_monitoring(ex);

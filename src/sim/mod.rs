@@ -639,6 +639,16 @@ fn run_inner(
             v.sync(end);
             break;
         }
+        // a strategy check that provably finds the venue in a position (unchanged since the last
+        // check, nothing reachable before `t`, no act behind the engine's back due) only counts
+        // bars: the venue is walked by whatever comes next, to the same records
+        if item == Item::Strategy && v.next_external().is_none_or(|x| x > t) {
+            if let Some(s) = strat.as_mut().filter(|s| s.in_position_until(&v.ex, t)) {
+                s.count_bars(&v.ex, t);
+                clock = t;
+                continue;
+            }
+        }
         // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can
         // meet a fault or arrive after the next possible change, is accounted and skipped.
         if item == Item::Timer
@@ -647,12 +657,21 @@ fn run_inner(
             && version_after_pass == Some(v.ex.version())
         {
             let n = engine.pass_calls() as u64;
+            let strat_bound = strat.as_ref().and_then(|s| s.next_possible_entry(&v.ex));
+            // Checks passed over that way: a walk that stops at each one runs a pass under way
+            // at a check (start < check <= end) instead of skipping it, so such a pass is
+            // counted as run. The bar whose open is the next such check:
+            let mut check_bar = strat
+                .as_ref()
+                .filter(|s| strat_bound != s.next_check(&v.ex))
+                .map(|s| s.next_check_bar());
             let next_other = [
                 v.feed.queue.front().map(|q| q.0),
                 restarts.get(ri).map(|&t| TimeMs(t)),
                 manual.get(mi).map(|m| m.at),
                 deliver(si),
-                strat.as_ref().and_then(|s| s.next_check(&v.ex)),
+                // checks that provably find the venue in a position send nothing
+                strat_bound,
                 // an act behind the engine's back changes what a pass would see
                 v.next_external(),
             ]
@@ -693,10 +712,21 @@ fn run_inner(
                     if !ok || tc >= next_other || start >= change {
                         break;
                     }
+                    let mut at_check = false;
+                    if let Some(k) = check_bar.as_mut() {
+                        while v.ex.bars.get(*k).is_some_and(|b| b.t <= start.0) {
+                            *k += 1;
+                        }
+                        at_check = v.ex.bars.get(*k).is_some_and(|b| b.t <= tc.0);
+                    }
                     engine.skip_pass(tc);
                     v.call_no = idx;
                     v.feed.stats.calls += n;
-                    v.feed.stats.passes_skipped += 1;
+                    if at_check {
+                        v.feed.stats.passes += 1;
+                    } else {
+                        v.feed.stats.passes_skipped += 1;
+                    }
                     last_timer = start;
                     at = tc;
                     skipped = true;
@@ -713,6 +743,15 @@ fn run_inner(
                         let mut limit = (change.0 - 1).min(next_other.0 - 1 - d);
                         if n > 0 {
                             limit = limit.min(change.0 - 1 - (d - cfg.latency.response_ms));
+                        }
+                        if let Some(mut k) = check_bar {
+                            // no pass of the jump may be under way at a check
+                            while v.ex.bars.get(k).is_some_and(|b| b.t <= s1.0) {
+                                k += 1;
+                            }
+                            if let Some(b) = v.ex.bars.get(k) {
+                                limit = limit.min(b.t - 1 - d);
+                            }
                         }
                         if period >= 1 && s1.0 <= limit {
                             let count = (limit - s1.0) / period + 1;

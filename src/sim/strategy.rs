@@ -82,6 +82,10 @@ pub(crate) struct BracketRun {
     flat_since: Option<usize>,
     /// Entries sent so far.
     entries: u64,
+    /// After a check that found the venue in a position: the venue's state version then and
+    /// the earliest time it could change without a request ([`MockExchange::next_change_time`]).
+    /// Until that time, while the version holds, every check finds the position again.
+    busy: Option<(u64, TimeMs)>,
 }
 
 impl BracketRun {
@@ -92,7 +96,44 @@ impl BracketRun {
             bar: 0,
             flat_since: Some(0),
             entries: 0,
+            busy: None,
         }
+    }
+
+    /// True when the check due at `t` would find the venue in a position without walking it
+    /// there: the last check found a position, the venue's version has not moved since, and
+    /// nothing can change on its own before `t` (the caller also rules out acts behind the
+    /// engine's back due by `t`). [`Self::count_bars`] then stands for [`Self::check`].
+    pub(crate) fn in_position_until(&self, ex: &MockExchange, t: TimeMs) -> bool {
+        self.busy
+            .is_some_and(|(ver, until)| ver == ex.version() && t < until && !ex.is_flat())
+    }
+
+    /// When the next check is due, or, while checks provably find the venue in a position
+    /// (see [`Self::in_position_until`]), the time they stop doing so: a bound for skipping
+    /// work, which must not pass a check that could act.
+    pub(crate) fn next_possible_entry(&self, ex: &MockExchange) -> Option<TimeMs> {
+        let next = self.next_check(ex)?;
+        match self.busy {
+            Some((ver, until)) if ver == ex.version() && next < until && !ex.is_flat() => {
+                Some(until)
+            }
+            _ => Some(next),
+        }
+    }
+
+    /// The index of the bar whose open is the time of the next check (`bars[i].t`).
+    pub(crate) fn next_check_bar(&self) -> usize {
+        self.bar + 1
+    }
+
+    /// The check at `now` when the venue is in a position: counts the bars closed by `now`.
+    pub(crate) fn count_bars(&mut self, ex: &MockExchange, now: TimeMs) {
+        while ex.bars.get(self.bar + 2).is_some_and(|b| b.t <= now.0) {
+            self.bar += 1;
+        }
+        self.bar += 1;
+        self.flat_since = None;
     }
 
     /// When the next check is due: the close of the bar to check (the next bar's open), or
@@ -104,16 +145,18 @@ impl BracketRun {
     /// The check at `now` (≥ [`Self::next_check`]), with the venue walked to `now`: the signal
     /// to send, if any.
     pub(crate) fn check(&mut self, ex: &MockExchange, now: TimeMs) -> Option<Signal> {
+        if !ex.is_flat() {
+            self.count_bars(ex, now);
+            self.busy = Some((ex.version(), ex.next_change_time(TimeMs(i64::MAX))));
+            return None;
+        }
+        self.busy = None;
         // the last bar closed by `now` (later ones when the engine was busy past a close)
         while ex.bars.get(self.bar + 2).is_some_and(|b| b.t <= now.0) {
             self.bar += 1;
         }
         let bar = self.bar;
         self.bar += 1;
-        if !ex.is_flat() {
-            self.flat_since = None;
-            return None;
-        }
         let since = *self.flat_since.get_or_insert(bar);
         if bar - since < self.cfg.reenter_after_bars as usize {
             return None;
