@@ -625,7 +625,7 @@ fn clean(s: &[u8]) -> bool {
 }
 
 /// "00" to "99": two digits per division.
-const DIGITS2: [u8; 200] = {
+pub(crate) const DIGITS2: [u8; 200] = {
     let mut t = [0u8; 200];
     let mut i = 0;
     while i < 100 {
