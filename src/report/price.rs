@@ -464,15 +464,13 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
             let col = (x_of(bar.t) - ML).floor() as i64;
             let at = match cols.last() {
                 Some(&(c, _)) if c == col => cols.len() - 1,
-                Some(&(c, _)) if c > col => {
-                    match cols.binary_search_by_key(&col, |e| e.0) {
-                        Ok(i) => i,
-                        Err(i) => {
-                            cols.insert(i, (col, (bar.l, bar.h, bar.c)));
-                            i
-                        }
+                Some(&(c, _)) if c > col => match cols.binary_search_by_key(&col, |e| e.0) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        cols.insert(i, (col, (bar.l, bar.h, bar.c)));
+                        i
                     }
-                }
+                },
                 _ => {
                     cols.push((col, (bar.l, bar.h, bar.c)));
                     cols.len() - 1

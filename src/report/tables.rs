@@ -177,7 +177,6 @@ impl DayText {
     }
 }
 
-
 impl<W: Write> CsvOut<W> {
     /// A file writing to `w`, its header row first.
     fn new(w: W, header: &[&str]) -> CsvOut<W> {
