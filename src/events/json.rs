@@ -107,7 +107,7 @@ pub fn write_line(w: &mut impl std::io::Write, r: &EventRecord) -> std::io::Resu
         buf.clear();
         write_record_with(r, buf, stamps);
         buf.push(b'\n');
-        w.write_all(&buf)
+        w.write_all(buf)
     })
 }
 
