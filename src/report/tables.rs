@@ -302,7 +302,8 @@ fn csv_field(out: &mut Vec<u8>, s: &[u8]) {
 /// written, so only rows still open (and those behind them) are held.
 pub(crate) struct OrdersTable<W: Write> {
     w: CsvOut<W>,
-    rows: BTreeMap<Key, Row>,
+    /// Boxed: a tree node then moves pointers, not whole rows, as rows come and go.
+    rows: BTreeMap<Key, Box<Row>>,
     /// Rows not written yet, by first appearance (`(first seq, key)`, ascending seq).
     pending: VecDeque<(u64, Key)>,
 }
@@ -329,7 +330,7 @@ impl<W: Write> OrdersTable<W> {
                 }
                 _ => pending.push_back((seq, k)),
             }
-            Row::new(seq, r.time_ms)
+            Box::new(Row::new(seq, r.time_ms))
         })
     }
 
