@@ -1,6 +1,7 @@
 //! Kline types: the column-layout [`KlineSeries`], the row view [`Kline`], [`Gap`] and interval names.
 
 use rust_decimal::Decimal;
+use std::sync::Arc;
 
 use super::error::DataError;
 use super::validate::{Builder, RawRow};
@@ -199,15 +200,54 @@ impl KlineSeries {
         self.open_time_ms.partition_point(|&t| t < t_ms)
     }
 
+    /// [`KlineSeries::slice_time`] of a shared series: the series itself, without a copy, when
+    /// nothing else holds it and the range keeps every bar; a copy of the range otherwise.
+    pub fn cut(this: Arc<KlineSeries>, from_ms: Option<i64>, to_ms: Option<i64>) -> KlineSeries {
+        let lo = from_ms.map_or(0, |t| this.index_at_or_after(t));
+        let hi = to_ms.map_or(this.len(), |t| this.index_at_or_after(t));
+        if lo == 0 && hi == this.len() {
+            match Arc::try_unwrap(this) {
+                // every bar kept: only the gaps are clipped (as slice_time clips them)
+                Ok(mut s) => {
+                    let clipped = s.slice_gaps(from_ms, to_ms);
+                    s.gaps = clipped;
+                    s
+                }
+                Err(shared) => shared.slice_time(from_ms, to_ms),
+            }
+        } else {
+            this.slice_time(from_ms, to_ms)
+        }
+    }
+
     /// The bars with `from_ms <= open_time < to_ms` (either bound optional), with the gaps clipped to that range.
     pub fn slice_time(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> KlineSeries {
         let lo = from_ms.map_or(0, |t| self.index_at_or_after(t));
         let hi = to_ms
             .map_or(self.len(), |t| self.index_at_or_after(t))
             .max(lo);
+        let gaps = self.slice_gaps(from_ms, to_ms);
+        KlineSeries {
+            symbol: self.symbol.clone(),
+            interval_ms: self.interval_ms,
+            open_time_ms: self.open_time_ms[lo..hi].to_vec(),
+            open_e8: self.open_e8[lo..hi].to_vec(),
+            high_e8: self.high_e8[lo..hi].to_vec(),
+            low_e8: self.low_e8[lo..hi].to_vec(),
+            close_e8: self.close_e8[lo..hi].to_vec(),
+            volume_e8: self.volume_e8[lo..hi].to_vec(),
+            quote_volume_e8: self.quote_volume_e8[lo..hi].to_vec(),
+            count: self.count[lo..hi].to_vec(),
+            taker_buy_volume_e8: self.taker_buy_volume_e8[lo..hi].to_vec(),
+            taker_buy_quote_volume_e8: self.taker_buy_quote_volume_e8[lo..hi].to_vec(),
+            gaps,
+        }
+    }
+
+    /// The gaps clipped to `[from_ms, to_ms)` (see [`KlineSeries::slice_time`]).
+    fn slice_gaps(&self, from_ms: Option<i64>, to_ms: Option<i64>) -> Vec<Gap> {
         let interval = i128::from(self.interval_ms.max(1));
-        let gaps = self
-            .gaps
+        self.gaps
             .iter()
             .filter_map(|g| {
                 // First/last missing open time that lies inside [from, to), in i128 to avoid overflow.
@@ -230,22 +270,7 @@ impl KlineSeries {
                     missing_bars: ((to - from) / interval + 1) as i64,
                 })
             })
-            .collect();
-        KlineSeries {
-            symbol: self.symbol.clone(),
-            interval_ms: self.interval_ms,
-            open_time_ms: self.open_time_ms[lo..hi].to_vec(),
-            open_e8: self.open_e8[lo..hi].to_vec(),
-            high_e8: self.high_e8[lo..hi].to_vec(),
-            low_e8: self.low_e8[lo..hi].to_vec(),
-            close_e8: self.close_e8[lo..hi].to_vec(),
-            volume_e8: self.volume_e8[lo..hi].to_vec(),
-            quote_volume_e8: self.quote_volume_e8[lo..hi].to_vec(),
-            count: self.count[lo..hi].to_vec(),
-            taker_buy_volume_e8: self.taker_buy_volume_e8[lo..hi].to_vec(),
-            taker_buy_quote_volume_e8: self.taker_buy_quote_volume_e8[lo..hi].to_vec(),
-            gaps,
-        }
+            .collect()
     }
 
     /// Builds a series from decimal bars, validating exactly like the file loaders (errors name `<klines>` and the 1-based index as line).
@@ -329,6 +354,36 @@ impl KlineSeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cut` gives exactly `slice_time`'s series for every range (whole, bounds outside the
+    /// bars, cutting into a gap, a sub-range, empty), whether the series is shared or not.
+    #[test]
+    fn cut_is_slice_time() {
+        let min = 60_000;
+        let rows: Vec<[i64; 5]> = (0..40i64)
+            .filter(|i| !(10..15).contains(i) && *i != 30)
+            .map(|i| [i * min, 100, 120, 90, 110])
+            .collect();
+        let s = KlineSeries::from_prices_e8("X", min, &rows).unwrap();
+        assert_eq!(s.gaps.len(), 2);
+        let ranges = [
+            (None, None),
+            (Some(-5 * min), Some(100 * min)),
+            (Some(0), Some(40 * min)),
+            (Some(12 * min), None),
+            (None, Some(12 * min)),
+            (Some(3 * min), Some(31 * min)),
+            (Some(50 * min), None),
+            (Some(0), Some(39 * min + 1)),
+        ];
+        for (from, to) in ranges {
+            let want = s.slice_time(from, to);
+            assert_eq!(KlineSeries::cut(Arc::new(s.clone()), from, to), want);
+            let shared = Arc::new(s.clone());
+            let _other = Arc::clone(&shared);
+            assert_eq!(KlineSeries::cut(shared, from, to), want);
+        }
+    }
 
     #[test]
     fn intervals() {

@@ -14,15 +14,79 @@ use std::cell::RefCell;
 
 /// Appends the JSON of `r` (no newline) to `out`: the bytes `serde_json::to_writer(out, r)` writes.
 pub fn write_record(r: &EventRecord, out: &mut Vec<u8>) {
+    write_record_with(r, out, &mut Stamps::default());
+}
+
+/// The digits of the last `seq` and `time_ms` written by one writer: a log's records come with
+/// consecutive seqs and often share their time, so [`write_record_with`] increments the seq's
+/// digits in place and reuses the time's instead of dividing them out again.
+#[derive(Debug, Default, Clone)]
+pub struct Stamps {
+    /// The last seq and its digits, right-aligned in `seq_buf` from `seq_at`.
+    seq: Option<u64>,
+    seq_buf: [u8; 20],
+    seq_at: usize,
+    /// The last time and its text (sign included), right-aligned in `time_buf` from `time_at`.
+    time: Option<i64>,
+    time_buf: [u8; 20],
+    time_at: usize,
+}
+
+impl Stamps {
+    fn seq(&mut self, out: &mut Vec<u8>, v: u64) {
+        match self.seq {
+            Some(last) if Some(v) == last.checked_add(1) => {
+                // add one to the decimal digits: trailing 9s become 0s, then a carry
+                let mut i = self.seq_buf.len();
+                loop {
+                    i -= 1;
+                    if self.seq_buf[i] == b'9' {
+                        self.seq_buf[i] = b'0';
+                        if i == self.seq_at {
+                            self.seq_at -= 1;
+                            self.seq_buf[self.seq_at] = b'1';
+                            break;
+                        }
+                    } else {
+                        self.seq_buf[i] += 1;
+                        break;
+                    }
+                }
+            }
+            Some(last) if last == v => {}
+            _ => self.seq_at = put_u64(&mut self.seq_buf, v),
+        }
+        self.seq = Some(v);
+        out.extend_from_slice(&self.seq_buf[self.seq_at..]);
+    }
+
+    fn time(&mut self, out: &mut Vec<u8>, v: i64) {
+        if self.time != Some(v) {
+            let at = put_u64(&mut self.time_buf, v.unsigned_abs());
+            self.time_at = if v < 0 {
+                self.time_buf[at - 1] = b'-';
+                at - 1
+            } else {
+                at
+            };
+            self.time = Some(v);
+        }
+        out.extend_from_slice(&self.time_buf[self.time_at..]);
+    }
+}
+
+/// [`write_record`] with the digits of the previous record's seq and time at hand (see
+/// [`Stamps`]); the same bytes.
+pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps) {
     if !is_hot(&r.event) {
         // the cold kinds: serde_json itself (a Vec<u8> writer cannot fail)
         serde_json::to_writer(&mut *out, r).expect("serialising an event record cannot fail");
         return;
     }
     out.extend_from_slice(b"{\"seq\":");
-    u64_(out, r.seq.0);
+    stamps.seq(out, r.seq.0);
     out.extend_from_slice(b",\"time_ms\":");
-    i64_(out, r.time_ms.0);
+    stamps.time(out, r.time_ms.0);
     out.extend_from_slice(match r.source {
         Source::Exchange => b",\"source\":\"exchange\",\"event\":{\"type\":" as &[u8],
         Source::Engine => b",\"source\":\"engine\",\"event\":{\"type\":",
@@ -35,14 +99,15 @@ pub fn write_record(r: &EventRecord, out: &mut Vec<u8>) {
 /// Writes `r` and a newline into `w` through a reused per-thread buffer: one `write_all` per record.
 pub fn write_line(w: &mut impl std::io::Write, r: &EventRecord) -> std::io::Result<()> {
     thread_local! {
-        static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+        static BUF: RefCell<(Vec<u8>, Stamps)> =
+            RefCell::new((Vec::with_capacity(1024), Stamps::default()));
     }
     BUF.with(|b| {
-        let mut buf = b.borrow_mut();
+        let (buf, stamps) = &mut *b.borrow_mut();
         buf.clear();
-        write_record(r, &mut buf);
+        write_record_with(r, buf, stamps);
         buf.push(b'\n');
-        w.write_all(&buf)
+        w.write_all(buf)
     })
 }
 
@@ -610,27 +675,41 @@ fn clean(s: &[u8]) -> bool {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // non-zero exactly when some byte of `x` is below `n` (n <= 0x80): the classic has-less test
     let has_less = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let bad = |c: &[u8]| {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        has_less(x, 0x20) | has_less(x ^ (ONES * 0x22), 1) | has_less(x ^ (ONES * 0x5c), 1) != 0
+    };
+    if s.len() < 8 {
+        return s.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+    }
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if has_less(x, 0x20) | has_less(x ^ (ONES * 0x22), 1) | has_less(x ^ (ONES * 0x5c), 1) != 0
-        {
+        if bad(c) {
             return false;
         }
     }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    // the tail: the last eight bytes (overlapping bytes already seen, which passed)
+    chunks.remainder().is_empty() || !bad(&s[s.len() - 8..])
 }
 
 /// "00" to "99": two digits per division.
-const DIGITS2: [u8; 200] = {
+pub(crate) const DIGITS2: [u8; 200] = {
     let mut t = [0u8; 200];
     let mut i = 0;
     while i < 100 {
         t[2 * i] = b'0' + (i / 10) as u8;
         t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// 10^0 to 10^19.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
         i += 1;
     }
     t
@@ -693,10 +772,37 @@ fn dec(out: &mut Vec<u8>, d: &Decimal) {
 /// digits go right-aligned into a buffer of `0`s (two a division), so the zeros a small
 /// mantissa needs after the point are already there; then two or three appends.
 pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
+    let m = d.mantissa().unsigned_abs();
+    let scale = d.scale() as usize;
+    if m < 10 && scale == 0 && !d.is_sign_negative() {
+        // a one-digit integer (most often the zeros of unset fields): one byte
+        out.push(b'0' + m as u8);
+        return;
+    }
+    if let (Ok(v), true) = (u64::try_from(m), scale < POW10_U64.len()) {
+        // the common case: integer and fraction apart, written right-aligned into one buffer
+        // pre-filled with `0`s (the fraction's leading zeros), then one append
+        let mut buf = [b'0'; 48];
+        let end = buf.len();
+        let mut start = if scale == 0 {
+            put_u64(&mut buf, v)
+        } else {
+            let p = POW10_U64[scale];
+            put_u64(&mut buf, v % p);
+            let dot = end - scale - 1;
+            buf[dot] = b'.';
+            put_u64(&mut buf[..dot], v / p)
+        };
+        if d.is_sign_negative() {
+            start -= 1;
+            buf[start] = b'-';
+        }
+        out.extend_from_slice(&buf[start..]);
+        return;
+    }
     // 29 digits at most (96-bit mantissa), scale 28 at most
     let mut buf = [b'0'; 32];
     let end = buf.len();
-    let m = d.mantissa().unsigned_abs();
     let start = match u64::try_from(m) {
         Ok(v) => put_u64(&mut buf, v),
         Err(_) => {
@@ -713,7 +819,6 @@ pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
     if d.is_sign_negative() {
         out.push(b'-');
     }
-    let scale = d.scale() as usize;
     let n = end - start;
     if scale == 0 {
         out.extend_from_slice(&buf[start..]);
@@ -822,6 +927,52 @@ mod tests {
             out.clear();
             str_(&mut out, s);
             assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    /// `Stamps` write exactly `u64_`/`i64_`'s digits whatever comes: consecutive seqs across
+    /// every carry (9 → 10, 99 → 100, …, up to u64::MAX), repeats, jumps back and forth, and
+    /// times equal to the last, new, negative or extreme.
+    #[test]
+    fn stamps_match_plain_digits() {
+        let mut st = Stamps::default();
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        let mut check_seq = |st: &mut Stamps, v: u64| {
+            got.clear();
+            want.clear();
+            st.seq(&mut got, v);
+            u64_(&mut want, v);
+            assert_eq!(got, want, "seq {v}");
+        };
+        for v in 0..2_000 {
+            check_seq(&mut st, v);
+        }
+        for start in [9_998, 99_990, 999_999_990, u64::MAX - 20, 7, 0, 12_345] {
+            for v in start..start.saturating_add(20) {
+                check_seq(&mut st, v);
+                check_seq(&mut st, v);
+            }
+        }
+        check_seq(&mut st, u64::MAX);
+        check_seq(&mut st, 3);
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        for v in [
+            1_680_307_260_075,
+            1_680_307_260_075,
+            1_680_307_260_100,
+            -1,
+            -1,
+            0,
+            i64::MIN,
+            i64::MAX,
+            i64::MIN,
+            42,
+        ] {
+            got.clear();
+            want.clear();
+            st.time(&mut got, v);
+            i64_(&mut want, v);
+            assert_eq!(got, want, "time {v}");
         }
     }
 

@@ -31,7 +31,7 @@ use crate::invariants::{Invariant, Trails, Violation};
 use crate::types::{fmt_time_ms, PositionSide, TimeMs};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -269,8 +269,8 @@ impl Accounting {
 #[derive(Debug, Default)]
 pub struct Tally {
     acc: Accounting,
-    order_ids: BTreeSet<crate::types::OrderId>,
-    algo_ids: BTreeSet<crate::types::AlgoId>,
+    order_ids: IdRuns,
+    algo_ids: IdRuns,
     liquidations: u64,
     books: Books,
     curve: Vec<(TimeMs, Decimal)>,
@@ -310,10 +310,10 @@ impl Tally {
                     && !o.client_order_id.starts_with("autoclose-")
                     && o.client_order_id != crate::exchange::external::ADL_CLIENT_ID =>
             {
-                self.order_ids.insert(o.order_id);
+                self.order_ids.insert(o.order_id.0);
             }
             Event::AlgoUpdate(a) => {
-                self.algo_ids.insert(a.algo_id);
+                self.algo_ids.insert(a.algo_id.0);
             }
             Event::AccountUpdate(u) if u.reason == AccountReason::Liquidation => {
                 self.liquidations += 1
@@ -324,6 +324,53 @@ impl Tally {
     /// The equity curve so far (see [`equity_curve`]).
     pub fn curve(&self) -> &[(TimeMs, Decimal)] {
         &self.curve
+    }
+}
+
+/// A set of ids held as sorted, disjoint runs of consecutive ids `[first, last]`: the venue
+/// numbers its orders in sequence, so the ids of a run mostly extend the last run (or open the
+/// next one), and membership is a binary search over runs instead of a tree of every id.
+#[derive(Debug, Default)]
+struct IdRuns {
+    runs: Vec<(u64, u64)>,
+    len: usize,
+}
+
+impl IdRuns {
+    /// Adds `id` (nothing when it is in already).
+    fn insert(&mut self, id: u64) {
+        // the first run starting after `id`; the run before it is the only one that can hold it
+        let i = match self.runs.last() {
+            Some(&(first, _)) if first <= id => self.runs.len(),
+            _ => self.runs.partition_point(|&(first, _)| first <= id),
+        };
+        if i > 0 {
+            let (_, last) = self.runs[i - 1];
+            if id <= last {
+                return;
+            }
+            if last.checked_add(1) == Some(id) {
+                self.runs[i - 1].1 = id;
+                self.len += 1;
+                // joins the next run when it starts right after
+                if i < self.runs.len() && Some(self.runs[i].0) == id.checked_add(1) {
+                    self.runs[i - 1].1 = self.runs[i].1;
+                    self.runs.remove(i);
+                }
+                return;
+            }
+        }
+        if i < self.runs.len() && Some(self.runs[i].0) == id.checked_add(1) {
+            self.runs[i].0 = id;
+        } else {
+            self.runs.insert(i, (id, id));
+        }
+        self.len += 1;
+    }
+
+    /// How many distinct ids.
+    fn len(&self) -> usize {
+        self.len
     }
 }
 
@@ -940,5 +987,54 @@ pub(crate) fn verdict_line(s: &Summary) -> String {
             if s.violations == 1 { "" } else { "s" },
             violations_line(s)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdRuns;
+    use std::collections::BTreeSet;
+
+    /// `IdRuns` counts exactly the distinct ids a `BTreeSet` holds, its runs stay sorted,
+    /// disjoint and non-adjacent: sequences, repeats, ids filling the hole between two runs,
+    /// descending ids, random ids and the ends of u64.
+    #[test]
+    fn id_runs_count_distinct_ids() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut seqs: Vec<Vec<u64>> = vec![
+            (0..100).collect(),
+            (0..100).rev().collect(),
+            vec![5, 7, 6, 6, 4, 8, 3, 9, 1, 2, 0],
+            vec![u64::MAX, u64::MAX - 2, u64::MAX - 1, 0, u64::MAX],
+        ];
+        for _ in 0..200 {
+            let base = next() % 1000;
+            seqs.push((0..300).map(|_| base + next() % 64).collect());
+        }
+        for _ in 0..20 {
+            seqs.push((0..300).map(|_| next()).collect());
+        }
+        for ids in seqs {
+            let (mut runs, mut set) = (IdRuns::default(), BTreeSet::new());
+            for id in ids {
+                runs.insert(id);
+                set.insert(id);
+                assert_eq!(runs.len(), set.len());
+            }
+            for w in runs.runs.windows(2) {
+                assert!(
+                    w[0].0 <= w[0].1 && w[0].1.checked_add(1).unwrap() < w[1].0,
+                    "{w:?}"
+                );
+            }
+            let listed: Vec<u64> = runs.runs.iter().flat_map(|&(a, b)| a..=b).collect();
+            assert_eq!(listed, set.into_iter().collect::<Vec<_>>());
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::types::{
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The bars a report draws, in ticks of the symbol's tick size.
@@ -388,13 +388,12 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
         lo = lo.min(bar.l as f64 * tick);
         hi = hi.max(bar.h as f64 * tick);
     }
-    for l in &legs {
-        lo = lo.min(f(l.price));
-        hi = hi.max(f(l.price));
-    }
-    for x in &fills {
-        lo = lo.min(f(x.price));
-        hi = hi.max(f(x.price));
+    // each price as f64 once (the range here, the y coordinate below)
+    let leg_px: Vec<f64> = legs.iter().map(|l| f(l.price)).collect();
+    let fill_px: Vec<f64> = fills.iter().map(|x| f(x.price)).collect();
+    for &p in leg_px.iter().chain(&fill_px) {
+        lo = lo.min(p);
+        hi = hi.max(p);
     }
     if !lo.is_finite() {
         let _ = writeln!(
@@ -458,10 +457,26 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
         );
     } else {
         // one column per pixel: high–low line and the last close
-        let mut cols: BTreeMap<i64, (i64, i64, i64)> = BTreeMap::new();
+        // (column, low, high, last close) in column order; bars come in time order, so a bar
+        // almost always extends the last column or opens the next one
+        let mut cols: Vec<(i64, (i64, i64, i64))> = Vec::new();
         for bar in shown {
             let col = (x_of(bar.t) - ML).floor() as i64;
-            let e = cols.entry(col).or_insert((bar.l, bar.h, bar.c));
+            let at = match cols.last() {
+                Some(&(c, _)) if c == col => cols.len() - 1,
+                Some(&(c, _)) if c > col => match cols.binary_search_by_key(&col, |e| e.0) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        cols.insert(i, (col, (bar.l, bar.h, bar.c)));
+                        i
+                    }
+                },
+                _ => {
+                    cols.push((col, (bar.l, bar.h, bar.c)));
+                    cols.len() - 1
+                }
+            };
+            let e = &mut cols[at].1;
             e.0 = e.0.min(bar.l);
             e.1 = e.1.max(bar.h);
             e.2 = bar.c;
@@ -487,11 +502,12 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
 
     // legs
     let tips = legs.len() <= TOOLTIP_LIMIT;
-    let mut merged: BTreeMap<(Role, bool), BTreeSet<Seg>> = BTreeMap::new();
-    for l in &legs {
+    // sorted and deduplicated once all are in (as a set would hold them)
+    let mut merged: BTreeMap<(Role, bool), Vec<Seg>> = BTreeMap::new();
+    for (l, &price) in legs.iter().zip(&leg_px) {
         let end = l.end.unwrap_or(t1);
         let (x1, x2) = (x_of(l.start), x_of(end).max(x_of(l.start) + 1.0));
-        let y = y_of(f(l.price));
+        let y = y_of(price);
         let focus = v.focus.is_some() && v.focus == l.pair;
         let gone = l.end.is_some_and(|e| e < t1)
             && !matches!(l.status, "FILLED" | "TRIGGERED" | "FINISHED" | "TRIGGERING");
@@ -532,7 +548,7 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
             }
             let _ = writeln!(o, "\" stroke-width=\"{w}\" fill=\"none\"/></g>");
         } else {
-            merged.entry((l.role, focus)).or_default().insert((
+            merged.entry((l.role, focus)).or_default().push((
                 (x1 * 2.0).round() as i64,
                 (x2 * 2.0).round() as i64,
                 (y * 2.0).round() as i64,
@@ -540,10 +556,12 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
             ));
         }
     }
-    for ((role, focus), segs) in &merged {
+    for ((role, focus), segs) in &mut merged {
+        segs.sort_unstable();
+        segs.dedup();
         let mut d = String::new();
         // coordinates in half pixels: `{:.1}` of k / 2 written digit by digit (`half`)
-        for &(x1, x2, y, gone) in segs {
+        for &(x1, x2, y, gone) in segs.iter() {
             d.push('M');
             half(&mut d, x1);
             d.push(' ');
@@ -569,9 +587,9 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
 
     // fills
     let tips = fills.len() <= TOOLTIP_LIMIT;
-    let mut merged: BTreeMap<(Role, bool), BTreeSet<(i64, i64)>> = BTreeMap::new();
-    for x in &fills {
-        let (px, py) = (x_of(x.t), y_of(f(x.price)));
+    let mut merged: BTreeMap<(Role, bool), Vec<(i64, i64)>> = BTreeMap::new();
+    for (x, &price) in fills.iter().zip(&fill_px) {
+        let (px, py) = (x_of(x.t), y_of(price));
         let buy = x.side == Side::Buy;
         if tips {
             let pair = x.pair.map(|p| format!(" · pair {p}")).unwrap_or_default();
@@ -596,12 +614,14 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
             merged
                 .entry((x.role, buy))
                 .or_default()
-                .insert(((px * 2.0).round() as i64, (py * 2.0).round() as i64));
+                .push(((px * 2.0).round() as i64, (py * 2.0).round() as i64));
         }
     }
-    for ((role, buy), pts) in &merged {
+    for ((role, buy), pts) in &mut merged {
+        pts.sort_unstable();
+        pts.dedup();
         let mut d = String::new();
-        for &(x, y) in pts {
+        for &(x, y) in pts.iter() {
             glyph_half(&mut d, *role, *buy, x, y);
         }
         let _ = writeln!(

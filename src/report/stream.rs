@@ -33,11 +33,12 @@ const CHUNK: usize = 1 << 16;
 struct Lines {
     file: File,
     buf: Vec<u8>,
+    stamps: json::Stamps,
 }
 
 impl Lines {
     fn push(&mut self, r: &EventRecord) -> std::io::Result<()> {
-        json::write_record(r, &mut self.buf);
+        json::write_record_with(r, &mut self.buf, &mut self.stamps);
         self.buf.push(b'\n');
         if self.buf.len() >= CHUNK {
             self.file.write_all(&self.buf)?;
@@ -201,6 +202,7 @@ impl Core {
         let events = Lines {
             file: out(dir, "events.jsonl")?,
             buf: Vec::with_capacity(CHUNK + 4096),
+            stamps: json::Stamps::default(),
         };
         Ok(Core {
             dir: dir.to_path_buf(),

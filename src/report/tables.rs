@@ -5,7 +5,7 @@
 use crate::events::{json, Event, EventLog, EventRecord, ExecType};
 use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 
 /// Columns of `orders.csv`.
@@ -117,6 +117,64 @@ const CHUNK: usize = 1 << 16;
 pub(crate) struct CsvOut<W: Write> {
     w: W,
     buf: Vec<u8>,
+    days: DayText,
+}
+
+/// `YYYY-MM-DD ` of the last day written (rows come in time order, so most rows of a file share
+/// their day with the row before): the calendar is worked out once per day, the time of day digit
+/// pairs from a table. The bytes are [`write_time_ms`]'s.
+#[derive(Default)]
+struct DayText {
+    /// First ms of the day held, or `None` before the first row.
+    day_start: Option<i64>,
+    text: [u8; 11],
+}
+
+impl DayText {
+    /// Appends `ms` as [`write_time_ms`] does.
+    fn write(&mut self, ms: i64, out: &mut Vec<u8>) {
+        const DAY_MS: i64 = 86_400_000;
+        // 0000-01-01 and 10000-01-01: outside, the formatter's path
+        const FIRST: i64 = -62_167_219_200_000;
+        const END: i64 = 253_402_300_800_000;
+        if !(FIRST..END).contains(&ms) {
+            write_time_ms(ms, out);
+            return;
+        }
+        let in_day = match self.day_start {
+            Some(d) if (d..d + DAY_MS).contains(&ms) => ms - d,
+            _ => {
+                let start = ms.div_euclid(DAY_MS) * DAY_MS;
+                let mut t = Vec::with_capacity(24);
+                write_time_ms(start, &mut t);
+                self.text.copy_from_slice(&t[..11]);
+                self.day_start = Some(start);
+                ms - start
+            }
+        };
+        let (secs, milli) = (in_day / 1000, in_day % 1000);
+        let two = |v: i64| {
+            let i = v as usize * 2;
+            [json::DIGITS2[i], json::DIGITS2[i + 1]]
+        };
+        let (h, m, sec) = (two(secs / 3600), two(secs / 60 % 60), two(secs % 60));
+        let ms3 = two(milli % 100);
+        out.extend_from_slice(&self.text);
+        out.extend_from_slice(&[
+            h[0],
+            h[1],
+            b':',
+            m[0],
+            m[1],
+            b':',
+            sec[0],
+            sec[1],
+            b'.',
+            b'0' + (milli / 100) as u8,
+            ms3[0],
+            ms3[1],
+        ]);
+    }
 }
 
 impl<W: Write> CsvOut<W> {
@@ -125,6 +183,7 @@ impl<W: Write> CsvOut<W> {
         let mut o = CsvOut {
             w,
             buf: Vec::with_capacity(CHUNK + 1024),
+            days: DayText::default(),
         };
         let mut f = o.row();
         for h in header {
@@ -136,7 +195,10 @@ impl<W: Write> CsvOut<W> {
 
     /// The next row.
     fn row(&mut self) -> RowWriter<'_> {
-        RowWriter { buf: &mut self.buf }
+        RowWriter {
+            buf: &mut self.buf,
+            days: &mut self.days,
+        }
     }
 
     /// Hands the buffer to the writer once it holds a chunk.
@@ -161,6 +223,7 @@ impl<W: Write> CsvOut<W> {
 /// the formatting machinery (they never need quotes), strings checked for quoting.
 struct RowWriter<'a> {
     buf: &'a mut Vec<u8>,
+    days: &'a mut DayText,
 }
 
 impl RowWriter<'_> {
@@ -203,7 +266,7 @@ impl RowWriter<'_> {
             .extend_from_slice(if b { b"true," } else { b"false," });
     }
     fn time(&mut self, ms: i64) {
-        write_time_ms(ms, self.buf);
+        self.days.write(ms, self.buf);
         self.buf.push(b',');
     }
     fn end(self) {
@@ -239,9 +302,10 @@ fn csv_field(out: &mut Vec<u8>, s: &[u8]) {
 /// written, so only rows still open (and those behind them) are held.
 pub(crate) struct OrdersTable<W: Write> {
     w: CsvOut<W>,
-    rows: BTreeMap<Key, Row>,
-    /// Rows not written yet, by first appearance.
-    pending: BTreeMap<u64, Key>,
+    /// Boxed: a tree node then moves pointers, not whole rows, as rows come and go.
+    rows: BTreeMap<Key, Box<Row>>,
+    /// Rows not written yet, by first appearance (`(first seq, key)`, ascending seq).
+    pending: VecDeque<(u64, Key)>,
 }
 
 impl<W: Write> OrdersTable<W> {
@@ -250,16 +314,29 @@ impl<W: Write> OrdersTable<W> {
         Ok(OrdersTable {
             w: CsvOut::new(w, &ORDER_COLUMNS),
             rows: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: VecDeque::new(),
         })
     }
 
     fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
         let pending = &mut self.pending;
         self.rows.entry(k).or_insert_with(|| {
-            pending.insert(r.seq.0, k);
-            Row::new(r.seq.0, r.time_ms)
+            let seq = r.seq.0;
+            // records come in seq order: almost always a push at the back
+            match pending.back() {
+                Some(&(last, _)) if last >= seq => {
+                    let at = pending.partition_point(|&(s, _)| s < seq);
+                    pending.insert(at, (seq, k));
+                }
+                _ => pending.push_back((seq, k)),
+            }
+            Box::new(Row::new(seq, r.time_ms))
         })
+    }
+
+    /// Whether the row first seen at `seq` is still to be written.
+    fn is_pending(pending: &VecDeque<(u64, Key)>, seq: u64) -> bool {
+        pending.binary_search_by_key(&seq, |&(s, _)| s).is_ok()
     }
 
     /// Feeds one record; writes the rows that became final.
@@ -336,7 +413,7 @@ impl<W: Write> OrdersTable<W> {
 
     /// Writes the rows at the front that are final (every row when `all`).
     fn flush(&mut self, all: bool) -> std::io::Result<()> {
-        while let Some((&seq, &k)) = self.pending.iter().next() {
+        while let Some(&(_, k)) = self.pending.front() {
             let r = &self.rows[&k];
             let (filled, avg, child) = match k {
                 Key::Order(_) => (r.filled, r.avg, None),
@@ -388,13 +465,13 @@ impl<W: Write> OrdersTable<W> {
             f.opt_u64(r.from_algo.map(|a| a.0));
             f.opt_u64(child.map(|c| c.0));
             f.end();
-            self.pending.remove(&seq);
+            self.pending.pop_front();
             // a written child row is still needed by its algo row until that one is written
             let keep = matches!(k, Key::Order(_))
                 && r.from_algo.is_some_and(|a| {
                     self.rows
                         .get(&Key::Algo(a))
-                        .is_some_and(|ar| self.pending.contains_key(&ar.first_seq))
+                        .is_some_and(|ar| Self::is_pending(&self.pending, ar.first_seq))
                 });
             if !keep {
                 self.rows.remove(&k);
@@ -405,7 +482,7 @@ impl<W: Write> OrdersTable<W> {
                     if self
                         .rows
                         .get(&Key::Order(c))
-                        .is_some_and(|cr| !self.pending.contains_key(&cr.first_seq))
+                        .is_some_and(|cr| !Self::is_pending(&self.pending, cr.first_seq))
                     {
                         self.rows.remove(&Key::Order(c));
                     }
@@ -493,6 +570,51 @@ pub fn fills_csv(log: &EventLog) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cached day prefix writes exactly [`write_time_ms`]'s bytes: times in order, jumps
+    /// back and forth across days, day edges, negative times and years outside 0..=9999.
+    #[test]
+    fn day_text_matches_write_time_ms() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut times = vec![
+            0,
+            -1,
+            86_399_999,
+            86_400_000,
+            -86_400_000,
+            -62_167_219_200_001,
+            -62_167_219_200_000,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            i64::MIN,
+            i64::MAX,
+            1_680_307_199_999,
+        ];
+        let mut t = 1_680_307_199_000i64;
+        for _ in 0..50_000 {
+            t += (next() % 200_000) as i64;
+            times.push(t);
+        }
+        for _ in 0..20_000 {
+            let v = next() as i64;
+            times.push(v >> (next() % 64));
+        }
+        let mut cache = DayText::default();
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        for ms in times {
+            got.clear();
+            want.clear();
+            cache.write(ms, &mut got);
+            write_time_ms(ms, &mut want);
+            assert_eq!(got, want, "{ms}");
+        }
+    }
 
     /// The hand-written rows are the `csv` crate's bytes (default writer): quoting of `,` `"`
     /// `\r` `\n` anywhere in a field, doubled quotes, empty fields, chunk boundaries.

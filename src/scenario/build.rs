@@ -322,8 +322,14 @@ fn build_inner(
         Some(s) => Some(bounds::time(&site, "data.to", s)?),
         None => None,
     };
-    let base_series = series.slice_time(from, to);
-    if series.is_empty() {
+    // what the error below names of the whole data, before the cut may take it over
+    let (data_empty, data_first, data_last) = (
+        series.is_empty(),
+        series.open_time_ms.first().copied().unwrap_or(0),
+        series.open_time_ms.last().copied().unwrap_or(0),
+    );
+    let base_series = data::KlineSeries::cut(series, from, to);
+    if data_empty {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(e(
             "klines",
@@ -343,8 +349,8 @@ fn build_inner(
             field,
             format!(
                 "no bars in the chosen time range (the data covers {} to {})",
-                crate::types::fmt_time_ms(series.open_time_ms.first().copied().unwrap_or(0)),
-                crate::types::fmt_time_ms(series.open_time_ms.last().copied().unwrap_or(0))
+                crate::types::fmt_time_ms(data_first),
+                crate::types::fmt_time_ms(data_last)
             ),
         ));
     }
