@@ -840,13 +840,7 @@ mod tests {
     /// rely on it), including signed zeros, every scale and the widest mantissas.
     #[test]
     fn plain_numbers_match_display() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
         let mut out = Vec::new();
         let mut cases = vec![
             Decimal::ZERO,

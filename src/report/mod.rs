@@ -1000,13 +1000,7 @@ mod tests {
     /// descending ids, random ids and the ends of u64.
     #[test]
     fn id_runs_count_distinct_ids() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
         let mut seqs: Vec<Vec<u64>> = vec![
             (0..100).collect(),
             (0..100).rev().collect(),

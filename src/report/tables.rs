@@ -575,13 +575,7 @@ mod tests {
     /// back and forth across days, day edges, negative times and years outside 0..=9999.
     #[test]
     fn day_text_matches_write_time_ms() {
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
         let mut times = vec![
             0,
             -1,

@@ -500,6 +500,18 @@ pub fn to_e8(d: Decimal) -> Option<i64> {
     i64::try_from(scaled.trunc()).ok()
 }
 
+/// A xorshift64 stream for the unit tests' random inputs (same seed, same stream).
+#[cfg(test)]
+pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
