@@ -26,11 +26,21 @@ def advance_until(session, done: Callable[[], bool], step_ms: int = STEP_MS, max
     return False
 
 
-def leg_fired(reader, ids, algo: bool) -> Callable[[], bool]:
-    """`done()` for `advance_until`: one of the legs `ids` triggered (algo) or filled (legacy)."""
+def advance_until_a_leg_fires(session, reader, open_ids: Callable[[], list], ids, algo: bool) -> bool:
+    """Advances until one of the legs `ids` has left the open orders, then waits for its stream event.
+
+    The check after each step is a REST read (`open_ids()`), not the stream: an advance returns once
+    the server has *written* the frames, but the reader thread may not have parsed them yet on a loaded
+    machine, and each step the check lags is 5 s more of market. CI once saw 17 such steps (85 s)
+    between a stop's fill and the survivor's cancel: an orphan past the 30 s window. The fired leg's
+    frames are then waited for in real time, so the stream is still checked.
+    """
+    if not advance_until(session, lambda: len(open_ids()) < len(ids)):
+        return False
     pred = (lambda e: algo_update(status="TRIGGERED")(e) and e["o"]["aid"] in ids) if algo else (
         lambda e: otu(status="FILLED")(e) and e["o"]["i"] in ids)
-    return lambda: reader.has(pred)
+    reader.wait_for(pred)
+    return True
 
 
 def filters(symbol_info: dict) -> dict:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from clientlib import advance_until, assert_only_the_planted_reduce_only, leg_fired, SYMBOL_ALGO, SYMBOL_LEGACY, StreamReader, filters, legs_for_long, otu, round_to
+from clientlib import advance_until_a_leg_fires, assert_only_the_planted_reduce_only, SYMBOL_ALGO, SYMBOL_LEGACY, StreamReader, filters, legs_for_long, otu, round_to
 from conftest import ALGO, LEGACY
 
 ccxt = pytest.importorskip("ccxt")
@@ -62,7 +62,7 @@ def _lifecycle(s, symbol, algo):
                 return [int(o["id"]) for o in ex.fetch_open_orders(sym)]
 
         assert sorted(int(i) for i in open_ids()) == sorted(ids)
-        assert advance_until(s, leg_fired(stream, ids, algo)), "no leg filled within a day"
+        assert advance_until_a_leg_fires(s, stream, open_ids, ids, algo), "no leg filled within a day"
         remaining = [int(i) for i in open_ids()]
         assert len(remaining) == 1, remaining
         survivor = remaining[0]

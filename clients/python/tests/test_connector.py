@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from clientlib import advance_until, assert_only_the_planted_reduce_only, leg_fired, SYMBOL_ALGO, SYMBOL_LEGACY, filters, legs_for_long, round_to
+from clientlib import advance_until_a_leg_fires, assert_only_the_planted_reduce_only, SYMBOL_ALGO, SYMBOL_LEGACY, filters, legs_for_long, round_to
 from conftest import ALGO, LEGACY
 
 pytest.importorskip("binance.um_futures")
@@ -89,7 +89,7 @@ def _lifecycle(s, symbol, algo):
                 return [o["orderId"] for o in um.get_orders(symbol=symbol)]
 
         assert sorted(open_ids()) == sorted(ids)
-        assert advance_until(s, leg_fired(frames, ids, algo)), "no leg filled within a day"
+        assert advance_until_a_leg_fires(s, frames, open_ids, ids, algo), "no leg filled within a day"
         remaining = open_ids()
         assert len(remaining) == 1, remaining
         survivor = remaining[0]

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from clientlib import (advance_until, assert_only_the_planted_reduce_only, leg_fired, SYMBOL_ALGO, SYMBOL_LEGACY, StreamReader, algo_update, filters,
+from clientlib import (advance_until, advance_until_a_leg_fires, assert_only_the_planted_reduce_only, SYMBOL_ALGO, SYMBOL_LEGACY, StreamReader, algo_update, filters,
                        legs_for_long, otu, round_to)
 from conftest import ALGO, LEGACY
 
@@ -279,7 +279,8 @@ def test_gte_gtc_close_position_legs_the_survivor_expires_with_the_position(sess
                      type=kind, closePosition="true", triggerPrice=px, timeInForce="GTE_GTC",
                      workingType="CONTRACT_PRICE")["algoId"]
                for kind, px in (("STOP_MARKET", sl), ("TAKE_PROFIT_MARKET", tp))]
-        assert advance_until(s, leg_fired(stream, ids, algo=True)), "no leg fired within a day"
+        assert advance_until_a_leg_fires(s, stream, lambda: [o["algoId"] for o in _open_algo(client, symbol)], ids, algo=True), \
+            "no leg fired within a day"
         s.advance(1000)
         fired = next(e["o"]["aid"] for e in stream.events if algo_update(status="TRIGGERED")(e))
         survivor = next(i for i in ids if i != fired)
