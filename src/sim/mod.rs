@@ -14,6 +14,10 @@
 //! since the previous pass and cannot change before the pass's last call arrives (no reachable
 //! trigger, no fault that could hit it), is skipped arithmetically: it would have read the same
 //! answer and changed nothing. `skip_idle_polls = false` turns this off; both give the same log.
+//! Which passes count as skipped (`passes_skipped`) is decided with whole bars
+//! (`MockExchange::next_change_time`); a pass that look-ahead would run, but whose reads all
+//! arrive before the intrabar path can reach anything (`MockExchange::next_change_exact`), is
+//! counted as run (`passes`, `calls`) without being run: it would have read the same answer too.
 
 pub mod external;
 pub mod rng;
