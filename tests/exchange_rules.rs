@@ -9,8 +9,7 @@ use ocosim::api::{
 use ocosim::events::{AccountReason, Event, ExecType};
 use ocosim::exchange::{
     ApiMode, BarTicks, ExchangeConfig, IntrabarPolicy, LimitFill, MarginMode, MockExchange,
-    SymbolSpec,
-    ALGO_ID_BASE, ORDER_ID_BASE,
+    SymbolSpec, ALGO_ID_BASE, ORDER_ID_BASE,
 };
 use ocosim::types::*;
 use rust_decimal::Decimal;
@@ -1703,7 +1702,10 @@ fn next_change_exact_is_never_after_the_first_change() {
             drain(&mut x);
         }
     }
-    assert!(finer > 100 && checks > 300, "finer {finer}, checks {checks}");
+    assert!(
+        finer > 100 && checks > 300,
+        "finer {finer}, checks {checks}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
