@@ -8,8 +8,8 @@ use ocosim::api::{
 };
 use ocosim::events::{AccountReason, Event, ExecType};
 use ocosim::exchange::{
-    ApiMode, BarTicks, ExchangeConfig, IntrabarPolicy, LimitFill, MockExchange, SymbolSpec,
-    ALGO_ID_BASE, ORDER_ID_BASE,
+    ApiMode, BarTicks, ExchangeConfig, IntrabarPolicy, LimitFill, MarginMode, MockExchange,
+    SymbolSpec, ALGO_ID_BASE, ORDER_ID_BASE,
 };
 use ocosim::types::*;
 use rust_decimal::Decimal;
@@ -1607,6 +1607,105 @@ fn next_change_time_sees_triggers_and_funding() {
         TimeMs(T0 + 2 * MIN)
     );
     run_to(&mut x, T0 + 10 * MIN);
+}
+
+#[test]
+fn next_change_exact_is_never_after_the_first_change() {
+    // Random walks of bars, a position with a stop, a take-profit and a resting limit at random
+    // distances (sometimes 100x isolated, so the liquidation bound is reachable), each intrabar
+    // policy, the cursor left mid-bar or between bars: walking to one ms before the bound
+    // changes nothing (no event, same version), and the bound is never before the whole-bar one.
+    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rnd = move |m: i64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s % m as u64) as i64
+    };
+    let mut finer = 0;
+    let mut checks = 0;
+    for case in 0..300 {
+        let n = 40;
+        let mut bars = Vec::new();
+        let mut p = tk("60000");
+        for i in 0..n {
+            let o = p + rnd(41) - 20;
+            let c = o + rnd(201) - 100;
+            let h = o.max(c) + rnd(120);
+            let l = o.min(c) - rnd(120);
+            bars.push(BarTicks {
+                t: T0 + i * MIN,
+                o,
+                h,
+                l,
+                c,
+            });
+            p = c;
+        }
+        let mut c = hedge();
+        c.intrabar = [
+            IntrabarPolicy::Ohlc,
+            IntrabarPolicy::Pessimistic,
+            IntrabarPolicy::Optimistic,
+        ][case % 3];
+        if case % 4 == 0 {
+            c.leverage = 100;
+            c.margin_mode = MarginMode::Isolated;
+        }
+        let bars0 = bars[0].o;
+        let mut x = ex_with(c, bars);
+        run_to(&mut x, T0 + rnd(3 * MIN));
+        let long = case % 2 == 0;
+        let (side, exit, pside) = if long {
+            (Side::Buy, Side::Sell, PositionSide::Long)
+        } else {
+            (Side::Sell, Side::Buy, PositionSide::Short)
+        };
+        let _ = x.new_order(&ps(market(side, "0.5"), pside));
+        // prices in ticks (0.1) around the entry bar's open
+        let base = bars0;
+        let at = |d: i64| Decimal::new(base + d, 1).to_string();
+        let sgn = if long { 1 } else { -1 };
+        let mut leg = |t: OrderType, d: i64| {
+            let mut o = algo(exit, t, &at(d), "0.5");
+            o.position_side = Some(pside);
+            let _ = x.new_algo_order(&o);
+        };
+        leg(OrderType::StopMarket, -sgn * (50 + rnd(400)));
+        leg(OrderType::TakeProfitMarket, sgn * (50 + rnd(400)));
+        if case % 5 == 0 {
+            let _ = x.new_order(&ps(limit(side, "0.1", &at(-sgn * rnd(300))), pside));
+        }
+        drain(&mut x);
+        let t1 = x.time().0 + rnd(5 * MIN);
+        run_to(&mut x, t1);
+        let end = TimeMs(T0 + n * MIN);
+        while x.time() < end {
+            let (v0, now) = (x.version(), x.time());
+            let exact = x.next_change_exact(end);
+            let coarse = x.next_change_time(end);
+            assert!(exact >= coarse, "case {case}: {exact:?} before {coarse:?}");
+            if exact > coarse {
+                finer += 1;
+            }
+            if exact.0 - 1 > now.0 {
+                checks += 1;
+                let evs = run_to(&mut x, exact.0 - 1);
+                assert!(
+                    evs.is_empty() && x.version() == v0,
+                    "case {case}: at {now:?} the bound {exact:?} passes a change: {evs:?}"
+                );
+            }
+            // on past the bound (a change may happen there), or a little further
+            let step = exact.0.max(now.0 + 1 + rnd(20_000));
+            run_to(&mut x, step.min(end.0));
+            drain(&mut x);
+        }
+    }
+    assert!(
+        finer > 100 && checks > 300,
+        "finer {finer}, checks {checks}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

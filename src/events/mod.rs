@@ -174,6 +174,28 @@ pub struct EventLog {
     equity: std::collections::VecDeque<EventRecord>,
     recent_len: usize,
     observer: Option<Box<dyn Observer>>,
+    /// Streaming: strings of records that left `recent` (symbols, client ids), handed to the
+    /// exchange for the text of later events ([`Self::spare_text`]).
+    spare: Vec<String>,
+}
+
+/// At most this many strings of dropped records are kept for reuse.
+const SPARE_TEXT: usize = 64;
+
+/// Moves the strings of a record about to leave a streaming log into `into` (the exchange's
+/// events: their symbol and client id), so the next ones are written into them.
+#[inline]
+fn salvage(e: &mut Event, into: &mut Vec<String>) {
+    let (a, b) = match e {
+        Event::OrderTradeUpdate(o) => (&mut o.symbol, &mut o.client_order_id),
+        Event::AlgoUpdate(u) => (&mut u.symbol, &mut u.client_algo_id),
+        _ => return,
+    };
+    for s in [a, b] {
+        if s.capacity() > 0 {
+            into.push(std::mem::take(s));
+        }
+    }
 }
 
 impl std::fmt::Debug for EventLog {
@@ -197,6 +219,7 @@ impl Clone for EventLog {
             equity: self.equity.clone(),
             recent_len: self.recent_len,
             observer: None,
+            spare: Vec::new(),
         }
     }
 }
@@ -234,6 +257,10 @@ impl EventLog {
     pub fn set_observer(&mut self, o: Box<dyn Observer>) {
         self.observer = Some(o);
     }
+    /// Strings of records a streaming log dropped, for reuse (empty otherwise): take them.
+    pub fn spare_text(&mut self) -> &mut Vec<String> {
+        &mut self.spare
+    }
     /// Takes the observer back (after the run).
     pub fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
         self.observer.take()
@@ -262,6 +289,11 @@ impl EventLog {
             self.equity.push_back(rec);
         } else {
             if self.recent.len() == self.recent_len {
+                if self.spare.len() < SPARE_TEXT {
+                    if let Some(old) = self.recent.front_mut() {
+                        salvage(&mut old.event, &mut self.spare);
+                    }
+                }
                 self.recent.pop_front();
             }
             self.recent.push_back(rec);
@@ -334,4 +366,67 @@ impl EventLog {
 /// Hand-rolled for the hot kinds ([`json::write_line`]), byte-identical to serde_json.
 pub fn write_jsonl_record(w: &mut impl std::io::Write, r: &EventRecord) -> std::io::Result<()> {
     json::write_line(w, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: u64) -> Event {
+        Event::OrderTradeUpdate(OrderUpdate {
+            symbol: "FILUSDT".into(),
+            client_order_id: format!("cid-{id}"),
+            side: Side::Buy,
+            order_type: OrderType::Market,
+            orig_type: OrderType::Market,
+            time_in_force: TimeInForce::Gtc,
+            orig_qty: Decimal::from(10),
+            price: Decimal::ZERO,
+            avg_price: Decimal::ZERO,
+            stop_price: Decimal::ZERO,
+            exec_type: ExecType::New,
+            status: OrderStatus::New,
+            order_id: OrderId(id),
+            last_qty: Decimal::ZERO,
+            cum_qty: Decimal::ZERO,
+            last_price: Decimal::ZERO,
+            commission: Decimal::ZERO,
+            is_maker: false,
+            reduce_only: false,
+            position_side: PositionSide::Long,
+            close_position: false,
+            realized_pnl: Decimal::ZERO,
+            expiry_reason: ExpiryReason::None,
+            from_algo: None,
+        })
+    }
+
+    #[test]
+    fn streaming_log_hands_back_only_strings_of_records_it_let_go() {
+        let mut log = EventLog::streaming(3);
+        for id in 0..7 {
+            log.push(TimeMs(id as i64), Source::Exchange, order(id));
+        }
+        // the records still held are whole
+        for id in 4..7 {
+            let Some(Event::OrderTradeUpdate(o)) = log.get(Seq(id)).map(|r| &r.event) else {
+                panic!("record {id} not held");
+            };
+            assert_eq!((o.symbol.as_str(), o.order_id), ("FILUSDT", OrderId(id)));
+            assert_eq!(o.client_order_id, format!("cid-{id}"));
+        }
+        // the four let go gave their symbol and client id
+        let mut spare = std::mem::take(log.spare_text());
+        spare.sort();
+        let mut want: Vec<String> = (0..4).map(|i| format!("cid-{i}")).collect();
+        want.extend(std::iter::repeat_n("FILUSDT".to_string(), 4));
+        want.sort();
+        assert_eq!(spare, want);
+        // a log that keeps everything gives nothing back
+        let mut all = EventLog::new();
+        for id in 0..7 {
+            all.push(TimeMs(0), Source::Exchange, order(id));
+        }
+        assert!(all.spare_text().is_empty());
+    }
 }

@@ -1050,6 +1050,101 @@ impl MockExchange {
         horizon
     }
 
+    /// A finer lower bound than [`Self::next_change_time`] on when anything could change without
+    /// a new request: where that answers with a bar (the one under way or the first reachable
+    /// one), the instant the bar's intrabar path (from the cursor, or from its open jump) first
+    /// reaches a trigger, limit or liquidation bound, a bar with no such instant passed over;
+    /// `horizon` if nothing is reachable before it. Only on the plain trade path (no trailing
+    /// stop, no mark klines, no `refine` sub-bars, no funding inside the bar); otherwise it is
+    /// [`Self::next_change_time`]. Never later than the first change a walk would make.
+    pub fn next_change_exact(&self, horizon: TimeMs) -> TimeMs {
+        let coarse = self.next_change_time(horizon);
+        if coarse >= horizon
+            || self.trailing_count > 0
+            || self.mark.is_some()
+            || (self.cfg.intrabar == IntrabarPolicy::Refine && !self.sub_bars.is_empty())
+        {
+            return coarse;
+        }
+        let d = self.interval_ms;
+        let funding = self
+            .funding
+            .get(self.next_funding)
+            .map_or(i64::MAX, |f| f.0);
+        let mut i = self.cur.bar;
+        if self.cur.seg != 0 {
+            // inside a bar: the rest of its path from the cursor
+            if !(1..=3).contains(&self.cur.seg) || self.cur.sub_end > 0 {
+                return coarse;
+            }
+            let Some(b) = self.bars.get(i) else {
+                return coarse;
+            };
+            if funding < b.t + d {
+                return coarse;
+            }
+            let (seg, now, price) = (self.cur.seg as usize, self.cur.time, self.cur.price);
+            if let Some(at) = self.path_reach(&self.cur.path, seg, now, price) {
+                return TimeMs(at);
+            }
+            i += 1;
+        }
+        let exposure = self.net_exposure();
+        while let Some(b) = self.bars.get(i) {
+            if b.t >= horizon.0 {
+                return horizon;
+            }
+            if b.h >= self.up_min || b.l <= self.down_max || funding < b.t + d {
+                if funding < b.t + d || b.o >= self.up_min || b.o <= self.down_max {
+                    // funding inside the bar, or the open jump itself crosses a bound
+                    return TimeMs(b.t);
+                }
+                // the path the walk will plan at the open (the exposure cannot change first)
+                let path = intrabar::path(b, d, self.cfg.intrabar, exposure);
+                if let Some(at) = self.path_reach(&path, 1, b.t, b.o) {
+                    return TimeMs(at);
+                }
+            }
+            i += 1;
+        }
+        horizon
+    }
+
+    /// The earliest instant at which `path`, walked from segment `seg` at time `now` and price
+    /// `price`, can fire a trade-path trigger, limit or liquidation bound (`up_min`/`down_max`,
+    /// the liquidation bounds at their exact thousandths), as `step_segment` times a crossing:
+    /// `time_at` of the crossing, not before `now`. None when the rest of the path reaches none.
+    fn path_reach(&self, path: &intrabar::Path, seg: usize, now: i64, price: i64) -> Option<i64> {
+        let (up, down) = (self.up_min, self.down_max);
+        // the exact levels in thousandths of a tick (a liquidation bound may lie below its tick)
+        let up_milli = self.liq[1].map_or(up.saturating_mul(1000), |l| {
+            l.milli.min(up.saturating_mul(1000))
+        });
+        let down_milli = self.liq[0].map_or(down.saturating_mul(1000), |l| {
+            l.milli.max(down.saturating_mul(1000))
+        });
+        if price >= up || price <= down {
+            return Some(now);
+        }
+        let mut now = now;
+        for k in seg..=3 {
+            let (ta, pa) = path[k - 1];
+            let (tb, pb) = path[k];
+            if pb > pa && pb >= up {
+                return Some(time_at(ta, pa * 1000, tb, pb * 1000, up_milli).max(now));
+            }
+            if pb < pa && pb <= down {
+                return Some(time_at(ta, pa * 1000, tb, pb * 1000, down_milli).max(now));
+            }
+            if pb >= up || pb <= down {
+                // a flat segment at a bound (not reached from a price inside the bounds)
+                return Some(ta.max(now));
+            }
+            now = now.max(tb);
+        }
+        None
+    }
+
     /// Liquidates position side `ps` (every position when None: cross) at trade price `at`:
     /// open orders of the liquidated side(s) expire (`er=5`), open algo orders expire, then a
     /// LIQUIDATION order (`c="autoclose-<ms>"`) closes each position: ORDER_TRADE_UPDATE

@@ -623,8 +623,8 @@ impl MockExchange {
     ) {
         let o = &self.orders[k];
         let ev = OrderUpdate {
-            symbol: self.spec.symbol.clone(),
-            client_order_id: o.client_id.clone(),
+            symbol: text(&mut self.spare_text, &self.spec.symbol),
+            client_order_id: text(&mut self.spare_text, &o.client_id),
             side: o.side,
             order_type: o.otype,
             orig_type: o.orig_type,

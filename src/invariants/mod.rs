@@ -1053,7 +1053,7 @@ impl Checker {
             self.expected_wallet = u.wallet_balance;
         }
         for row in &u.positions {
-            let key = (row.symbol.clone(), row.position_side);
+            let key = self.key_for(&row.symbol, row.position_side);
             let before = self.positions.get(&key).copied().unwrap_or_default();
             let after = row.amount;
             if let Some((s, ps, b, oid)) = self.pending_flip.take() {
@@ -1095,14 +1095,15 @@ impl Checker {
                         Side::Sell => after < Decimal::ZERO,
                     };
                     if entry_side {
-                        self.wants_stop.insert(key.clone(), w);
+                        upsert(&mut self.wants_stop, &key, w);
                     }
                 } else {
                     self.pending_wants = Some((k, side, w));
                 }
             }
-            self.positions.insert(key.clone(), after);
+            upsert(&mut self.positions, &key, after);
             self.protection_state(&key);
+            self.key_buf = key;
         }
     }
 
@@ -1130,7 +1131,7 @@ impl Checker {
                 // resting entry (nothing traded yet; a STOP entry on the algo API by its algo
                 // id) says so when it fills, whether or not its side already holds a position;
                 // an entry reported after its side already went flat protects nothing
-                let key = (symbol.clone(), *position_side);
+                let key = self.key_for(symbol, *position_side);
                 let resting = match self.orders.get(order_id) {
                     Some(o) => o.open && !o.traded,
                     None => self.algos.get(&AlgoId(order_id.0)).is_some_and(|a| a.open),
@@ -1148,9 +1149,10 @@ impl Checker {
                     };
                     self.entry_wants.insert(leg, *wants_stop);
                 } else if open {
-                    self.wants_stop.insert(key.clone(), *wants_stop);
+                    upsert(&mut self.wants_stop, &key, *wants_stop);
                     self.protection_state(&key);
                 }
+                self.key_buf = key;
             }
             EngineEvent::PairPlaced {
                 pair,
@@ -1237,6 +1239,16 @@ impl Observer for Checker {
     }
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
+    }
+}
+
+/// Sets `key`'s value in `m`, copying the key only when it is not there yet.
+fn upsert<V>(m: &mut BTreeMap<(String, PositionSide), V>, key: &(String, PositionSide), v: V) {
+    match m.get_mut(key) {
+        Some(x) => *x = v,
+        None => {
+            m.insert(key.clone(), v);
+        }
     }
 }
 

@@ -14,6 +14,10 @@
 //! since the previous pass and cannot change before the pass's last call arrives (no reachable
 //! trigger, no fault that could hit it), is skipped arithmetically: it would have read the same
 //! answer and changed nothing. `skip_idle_polls = false` turns this off; both give the same log.
+//! Which passes count as skipped (`passes_skipped`) is decided with whole bars
+//! (`MockExchange::next_change_time`); a pass that look-ahead would run, but whose reads all
+//! arrive before the intrabar path can reach anything (`MockExchange::next_change_exact`), is
+//! counted as run (`passes`, `calls`) without being run: it would have read the same answer too.
 
 pub mod external;
 pub mod rng;
@@ -685,33 +689,74 @@ fn run_inner(
                 continue;
             }
             if version_after_pass == Some(v.ex.version()) && v.feed.queue.is_empty() {
-                let change = v.ex.next_change_time(next_other);
+                // Two bounds on the venue's next change. `change` (whole bars) decides, as it
+                // always has, which passes count as skipped: a pass before it is skipped, the
+                // first pass of a look-ahead that reaches it is run. `exact` (the intrabar path,
+                // never earlier) decides which passes need not run at all: a pass that would be
+                // run but whose reads all arrive before `exact` reads what the previous pass
+                // read and changes nothing, so it is counted as run without running it.
+                let mut change = v.ex.next_change_time(next_other);
+                let exact = v.ex.next_change_exact(next_other);
                 let uniform = cfg.latency.jitter_ms <= 0
                     && !cfg.faults.any_random()
                     && cfg.faults.scheduled.is_empty();
                 let rt = cfg.latency.request_ms + cfg.latency.response_ms;
                 let mut skipped = false;
                 let mut at = t;
+                // whether the next pass is the first of a look-ahead (the loop's next timer
+                // item, which computes `change` afresh from where the walk stands then)
+                let mut first = true;
+                let mut stale = false;
                 while let Some(nt) = engine.next_timer() {
                     let start = nt.max(at).max(last_timer.plus(1));
+                    if start >= exact || start >= next_other {
+                        break;
+                    }
+                    if stale {
+                        // the timer item after a pass run or a look-ahead that stopped: the
+                        // walk stands at its time and looks ahead from there
+                        v.sync(nt.max(at));
+                        change = v.ex.next_change_time(next_other);
+                        (stale, first) = (false, true);
+                    }
                     // replay the pass's calls' timing and fault draws without running them
                     let mut tc = start;
                     let mut idx = v.call_no;
                     let mut ok = true;
+                    let mut before_change = start < change;
                     for _ in 0..n {
                         let arrival = tc.plus(cfg.latency.request_ms + call_jitter(cfg, idx, 0));
-                        if arrival >= change
+                        if arrival >= exact
                             || call_fault(cfg, idx, Endpoint::OpenOrders, arrival).is_some()
                         {
                             ok = false;
                             break;
                         }
+                        before_change &= arrival < change;
                         tc = arrival.plus(cfg.latency.response_ms + call_jitter(cfg, idx, 1));
                         idx += 1;
                     }
-                    if !ok || tc >= next_other || start >= change {
+                    if !ok || tc >= next_other {
                         break;
                     }
+                    if !before_change {
+                        if !first {
+                            // the look-ahead stops before this pass; the next one starts here
+                            stale = true;
+                            continue;
+                        }
+                        // a pass that is run: the same calls, the same (unchanged) answers
+                        engine.skip_pass(tc);
+                        v.call_no = idx;
+                        v.feed.stats.calls += n;
+                        v.feed.stats.passes += 1;
+                        last_timer = start;
+                        at = tc;
+                        skipped = true;
+                        stale = true;
+                        continue;
+                    }
+                    first = false;
                     let mut at_check = false;
                     if let Some(k) = check_bar.as_mut() {
                         while v.ex.bars.get(*k).is_some_and(|b| b.t <= start.0) {
