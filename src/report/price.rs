@@ -17,8 +17,52 @@ use crate::types::{
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The hasher of the report's id maps: FxHash's multiply-rotate step over the id's integers.
+/// The ids are the exchange's and the engine's own counters (no untrusted keys), and a map is
+/// only looked up, never iterated, so its order cannot reach an output.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl IdHasher {
+    #[inline]
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.add(x);
+    }
+    #[inline]
+    fn write_usize(&mut self, x: usize) {
+        self.add(x as u64);
+    }
+    #[inline]
+    fn write_isize(&mut self, x: isize) {
+        self.add(x as u64);
+    }
+}
+
+/// A map from ids (looked up only, never iterated) with [`IdHasher`].
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// The bars a report draws, in ticks of the symbol's tick size.
 #[derive(Debug, Clone, Copy)]
@@ -159,11 +203,11 @@ impl Book {
 /// a leg winning, as when the whole log is read first.
 #[derive(Debug, Default)]
 pub(crate) struct BookBuilder {
-    pair_of: BTreeMap<LegId, (PairId, Role)>,
+    pair_of: IdMap<LegId, (PairId, Role)>,
     legs: Vec<Leg>,
-    open: BTreeMap<LegId, usize>,
+    open: IdMap<LegId, usize>,
     /// An algo order's leg (its id) and its role by type, from its first update.
-    algo_role: BTreeMap<AlgoId, Role>,
+    algo_role: IdMap<AlgoId, Role>,
     fills: Vec<FillMark>,
     /// The leg whose `PairPlaced` role a fill takes, if any.
     fill_leg: Vec<Option<LegId>>,
