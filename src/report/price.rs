@@ -389,8 +389,29 @@ const MR: f64 = 16.0;
 const MT: f64 = 22.0;
 const MB: f64 = 54.0;
 
+/// `d.to_f64()`, bit for bit: rust_decimal's `as_f64` steps (integer and fraction apart, the
+/// fraction over 10^scale, then rounded back to `scale` decimals) in u64 arithmetic when the
+/// mantissa and 10^scale fit (every price of a report), its own code otherwise.
 fn f(d: Decimal) -> f64 {
-    d.to_f64().unwrap_or(0.0)
+    let scale = d.scale();
+    match (u64::try_from(d.mantissa().unsigned_abs()), scale) {
+        (Ok(m), 1..=19) => {
+            let p = 10u64.pow(scale);
+            let (int, frac) = ((m / p) as f64, (m % p) as f64 / p as f64);
+            let neg = d.is_sign_negative();
+            if frac == 0.0 {
+                return if neg { -int } else { int };
+            }
+            let round_to = 10f64.powi(scale as i32);
+            let v = ((int + frac) * round_to).round() / round_to;
+            if neg {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => d.to_f64().unwrap_or(0.0),
+    }
 }
 
 /// One price chart as an inline `<svg>`.
@@ -774,7 +795,25 @@ fn half(d: &mut String, k: i64) {
         d.push('-');
     }
     let a = k.unsigned_abs();
-    crate::types::push_u64(d, a / 2);
+    // the digits of a / 2 right-aligned in a stack buffer (two a division), pushed as chars
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = a / 2;
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&crate::events::json::DIGITS2[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&crate::events::json::DIGITS2[r..r + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    d.extend(buf[i..].iter().map(|&b| char::from(b)));
     d.push_str(if a % 2 == 1 { ".5" } else { ".0" });
 }
 
@@ -923,6 +962,53 @@ mod half_tests {
                     assert_eq!(d, glyph(role, buy, x as f64 / 2.0, y as f64 / 2.0));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`f`] is `Decimal::to_f64` bit for bit: prices of every scale, signs, zeros, fractions
+    /// that round, mantissas beyond u64 and scales beyond 19 (the fallback).
+    #[test]
+    fn f_is_to_f64_bit_for_bit() {
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut ds = vec![
+            Decimal::ZERO,
+            Decimal::new(-0, 3),
+            Decimal::new(5719, 3),
+            Decimal::new(-5719, 3),
+            Decimal::new(600_000, 1),
+            Decimal::new(1, 28),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::from_i128_with_scale(u64::MAX as i128 + 1, 5),
+        ];
+        for _ in 0..200_000 {
+            let m = (next() >> (next() % 64)) as i64;
+            let m = if next() % 2 == 0 { m } else { -m };
+            ds.push(Decimal::new(m, (next() % 29) as u32));
+        }
+        for d in ds {
+            assert_eq!(f(d).to_bits(), d.to_f64().unwrap().to_bits(), "{d}");
+        }
+    }
+
+    /// [`half`] writes `format!("{:.1}", k as f64 / 2.0)`.
+    #[test]
+    fn half_is_the_formatter() {
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
+        let mut ks: Vec<i64> = (-300..300).collect();
+        for _ in 0..100_000 {
+            let k = (next() >> (11 + next() % 53)) as i64;
+            ks.push(if next() % 2 == 0 { k } else { -k });
+        }
+        for k in ks {
+            let mut s = String::from("x");
+            half(&mut s, k);
+            assert_eq!(s, format!("x{:.1}", k as f64 / 2.0), "{k}");
         }
     }
 }
