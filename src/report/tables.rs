@@ -2,10 +2,10 @@
 //! (one row per TRADE/CALCULATED execution), built from the event log only, record by record:
 //! rows are written as soon as they are final, so a run need not keep its log for them.
 
+use super::price::IdMap;
 use crate::events::{json, Event, EventLog, EventRecord, ExecType};
 use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
 use rust_decimal::Decimal;
-use super::price::IdMap;
 use std::collections::VecDeque;
 use std::io::Write;
 
@@ -293,13 +293,17 @@ fn needs_quotes(s: &[u8]) -> bool {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let hit = |x: u64| {
-        zero(x ^ (ONES * u64::from(b','))) | zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\r'))) | zero(x ^ (ONES * u64::from(b'\n')))
+        zero(x ^ (ONES * u64::from(b',')))
+            | zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\r')))
+            | zero(x ^ (ONES * u64::from(b'\n')))
             != 0
     };
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
-        if hit(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])) {
+        if hit(u64::from_le_bytes([
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+        ])) {
             return true;
         }
     }
@@ -650,7 +654,9 @@ mod tests {
     #[test]
     fn needs_quotes_matches_the_byte_test() {
         let slow = |s: &[u8]| s.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'));
-        let probes = [b',', b'"', b'\r', b'\n', b'+', b'!', 0x0b, 0x0c, 0x8a, 0xac, 0xff, 0];
+        let probes = [
+            b',', b'"', b'\r', b'\n', b'+', b'!', 0x0b, 0x0c, 0x8a, 0xac, 0xff, 0,
+        ];
         for len in 0..=40usize {
             let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             assert!(!needs_quotes(&base));
