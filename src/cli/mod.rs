@@ -365,6 +365,8 @@ fn cmd_run(
     let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(&sc.name));
     let inputs = publish::scenario_inputs(path);
     publish::check(&dir, given, &inputs)?;
+    // the data files' hashes for the provenance, computed while the run goes on
+    let hashes = provenance::hash_data_files(path, &sc.text);
     let t0 = Instant::now();
     // a bar on the terminal for runs that take a while (hidden for the first half second, and
     // when stderr is not a terminal or with --quiet)
@@ -409,7 +411,7 @@ fn cmd_run(
     let elapsed = t0.elapsed();
     let mut s = rec.summarize(&report::run_info(&sc, &r.output), &r.violations);
     s.data_warnings = sc.data_warnings.clone();
-    s.run = provenance::provenance(path, &sc, profile.as_deref(), &set);
+    s.run = provenance::provenance(path, &sc, profile.as_deref(), &set, hashes);
     publish::publish(st, &dir, "reports", |_| {
         let (a, z) = r.output.span;
         let bars = report::PriceBars::within(&sc.bars, sc.interval_ms, sc.spec.tick_size, a.0, z.0);

@@ -8,13 +8,46 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// The hashes of a scenario's data files being computed on a thread of their own (started by
+/// [`hash_data_files`]), so that they overlap the run; [`provenance`] takes them.
+pub struct DataHashes {
+    handle: Option<std::thread::JoinHandle<Vec<DataFile>>>,
+    path: PathBuf,
+    text: String,
+}
+
+impl DataHashes {
+    /// The data files with their hashes: the thread's, or computed here if it could not run.
+    fn join(self) -> Vec<DataFile> {
+        match self.handle.map(|h| h.join()) {
+            Some(Ok(v)) => v,
+            _ => data_files(&self.path, &self.text),
+        }
+    }
+}
+
+/// Starts hashing the data files of scenario `path` (its text `text`) on a thread of its own.
+pub fn hash_data_files(path: &Path, text: &str) -> DataHashes {
+    let (p, t) = (path.to_path_buf(), text.to_string());
+    let handle = std::thread::Builder::new()
+        .name("ocosim-hash".into())
+        .spawn(move || data_files(&p, &t))
+        .ok();
+    DataHashes {
+        handle,
+        path: path.to_path_buf(),
+        text: text.to_string(),
+    }
+}
+
 /// The provenance of running scenario `path` (loaded as `sc`) with the command-line overrides
-/// `profile` and `sets` (as typed).
+/// `profile` and `sets` (as typed); `data` the hashes of its data files ([`hash_data_files`]).
 pub fn provenance(
     path: &Path,
     sc: &Scenario,
     profile: Option<&str>,
     sets: &[String],
+    data: DataHashes,
 ) -> Provenance {
     let base = crate::engine::Switches::profile(&sc.profile)
         .map(|s| s.values())
@@ -39,7 +72,7 @@ pub fn provenance(
         version: env!("CARGO_PKG_VERSION").to_string(),
         profile: sc.profile.clone(),
         switches,
-        data: data_files(path, &sc.text),
+        data: data.join(),
         replay: replay_command(path, sc.seed, profile, sets),
     }
 }

@@ -680,7 +680,15 @@ fn clean(s: &[u8]) -> bool {
         has_less(x, 0x20) | has_less(x ^ (ONES * 0x22), 1) | has_less(x ^ (ONES * 0x5c), 1) != 0
     };
     if s.len() < 8 {
-        return s.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+        if s.len() < 4 {
+            return s.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+        }
+        // 4..=7 bytes (symbols): the first four and the last four (overlapping) in one word
+        let n = s.len();
+        let lo = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+        let hi = u32::from_le_bytes([s[n - 4], s[n - 3], s[n - 2], s[n - 1]]);
+        let w = (u64::from(hi) << 32) | u64::from(lo);
+        return !bad(&w.to_le_bytes());
     }
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {

@@ -17,8 +17,52 @@ use crate::types::{
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The hasher of the report's id maps: FxHash's multiply-rotate step over the id's integers.
+/// The ids are the exchange's and the engine's own counters (no untrusted keys), and a map is
+/// only looked up, never iterated, so its order cannot reach an output.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl IdHasher {
+    #[inline]
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.add(x);
+    }
+    #[inline]
+    fn write_usize(&mut self, x: usize) {
+        self.add(x as u64);
+    }
+    #[inline]
+    fn write_isize(&mut self, x: isize) {
+        self.add(x as u64);
+    }
+}
+
+/// A map from ids (looked up only, never iterated) with [`IdHasher`].
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// The bars a report draws, in ticks of the symbol's tick size.
 #[derive(Debug, Clone, Copy)]
@@ -159,11 +203,11 @@ impl Book {
 /// a leg winning, as when the whole log is read first.
 #[derive(Debug, Default)]
 pub(crate) struct BookBuilder {
-    pair_of: BTreeMap<LegId, (PairId, Role)>,
+    pair_of: IdMap<LegId, (PairId, Role)>,
     legs: Vec<Leg>,
-    open: BTreeMap<LegId, usize>,
+    open: IdMap<LegId, usize>,
     /// An algo order's leg (its id) and its role by type, from its first update.
-    algo_role: BTreeMap<AlgoId, Role>,
+    algo_role: IdMap<AlgoId, Role>,
     fills: Vec<FillMark>,
     /// The leg whose `PairPlaced` role a fill takes, if any.
     fill_leg: Vec<Option<LegId>>,
@@ -345,8 +389,29 @@ const MR: f64 = 16.0;
 const MT: f64 = 22.0;
 const MB: f64 = 54.0;
 
+/// `d.to_f64()`, bit for bit: rust_decimal's `as_f64` steps (integer and fraction apart, the
+/// fraction over 10^scale, then rounded back to `scale` decimals) in u64 arithmetic when the
+/// mantissa and 10^scale fit (every price of a report), its own code otherwise.
 fn f(d: Decimal) -> f64 {
-    d.to_f64().unwrap_or(0.0)
+    let scale = d.scale();
+    match (u64::try_from(d.mantissa().unsigned_abs()), scale) {
+        (Ok(m), 1..=19) => {
+            let p = 10u64.pow(scale);
+            let (int, frac) = ((m / p) as f64, (m % p) as f64 / p as f64);
+            let neg = d.is_sign_negative();
+            if frac == 0.0 {
+                return if neg { -int } else { int };
+            }
+            let round_to = 10f64.powi(scale as i32);
+            let v = ((int + frac) * round_to).round() / round_to;
+            if neg {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => d.to_f64().unwrap_or(0.0),
+    }
 }
 
 /// One price chart as an inline `<svg>`.
@@ -730,7 +795,25 @@ fn half(d: &mut String, k: i64) {
         d.push('-');
     }
     let a = k.unsigned_abs();
-    crate::types::push_u64(d, a / 2);
+    // the digits of a / 2 right-aligned in a stack buffer (two a division), pushed as chars
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = a / 2;
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&crate::events::json::DIGITS2[r..r + 2]);
+    }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&crate::events::json::DIGITS2[r..r + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    d.extend(buf[i..].iter().map(|&b| char::from(b)));
     d.push_str(if a % 2 == 1 { ".5" } else { ".0" });
 }
 
@@ -879,6 +962,53 @@ mod half_tests {
                     assert_eq!(d, glyph(role, buy, x as f64 / 2.0, y as f64 / 2.0));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`f`] is `Decimal::to_f64` bit for bit: prices of every scale, signs, zeros, fractions
+    /// that round, mantissas beyond u64 and scales beyond 19 (the fallback).
+    #[test]
+    fn f_is_to_f64_bit_for_bit() {
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut ds = vec![
+            Decimal::ZERO,
+            Decimal::new(-0, 3),
+            Decimal::new(5719, 3),
+            Decimal::new(-5719, 3),
+            Decimal::new(600_000, 1),
+            Decimal::new(1, 28),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::from_i128_with_scale(u64::MAX as i128 + 1, 5),
+        ];
+        for _ in 0..200_000 {
+            let m = (next() >> (next() % 64)) as i64;
+            let m = if next() % 2 == 0 { m } else { -m };
+            ds.push(Decimal::new(m, (next() % 29) as u32));
+        }
+        for d in ds {
+            assert_eq!(f(d).to_bits(), d.to_f64().unwrap().to_bits(), "{d}");
+        }
+    }
+
+    /// [`half`] writes `format!("{:.1}", k as f64 / 2.0)`.
+    #[test]
+    fn half_is_the_formatter() {
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
+        let mut ks: Vec<i64> = (-300..300).collect();
+        for _ in 0..100_000 {
+            let k = (next() >> (11 + next() % 53)) as i64;
+            ks.push(if next() % 2 == 0 { k } else { -k });
+        }
+        for k in ks {
+            let mut s = String::from("x");
+            half(&mut s, k);
+            assert_eq!(s, format!("x{:.1}", k as f64 / 2.0), "{k}");
         }
     }
 }
