@@ -360,6 +360,47 @@ impl Clone for AccountUpdate {
 }
 
 #[cfg(test)]
+impl OrderUpdate {
+    /// A test record: order `id` of `symbol` just accepted (`NEW`, nothing filled, every price
+    /// zero, GTC, LONG side); tests set the fields they need with struct update syntax.
+    pub(crate) fn accepted_for_test(
+        symbol: &str,
+        client_order_id: String,
+        id: u64,
+        side: Side,
+        order_type: OrderType,
+        orig_qty: Decimal,
+    ) -> Self {
+        OrderUpdate {
+            symbol: symbol.into(),
+            client_order_id,
+            side,
+            order_type,
+            orig_type: order_type,
+            time_in_force: TimeInForce::Gtc,
+            orig_qty,
+            price: Decimal::ZERO,
+            avg_price: Decimal::ZERO,
+            stop_price: Decimal::ZERO,
+            exec_type: ExecType::New,
+            status: OrderStatus::New,
+            order_id: OrderId(id),
+            last_qty: Decimal::ZERO,
+            cum_qty: Decimal::ZERO,
+            last_price: Decimal::ZERO,
+            commission: Decimal::ZERO,
+            is_maker: false,
+            reduce_only: false,
+            position_side: PositionSide::Long,
+            close_position: false,
+            realized_pnl: Decimal::ZERO,
+            expiry_reason: ExpiryReason::None,
+            from_algo: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -373,32 +373,14 @@ mod tests {
     use super::*;
 
     fn order(id: u64) -> Event {
-        Event::OrderTradeUpdate(OrderUpdate {
-            symbol: "FILUSDT".into(),
-            client_order_id: format!("cid-{id}"),
-            side: Side::Buy,
-            order_type: OrderType::Market,
-            orig_type: OrderType::Market,
-            time_in_force: TimeInForce::Gtc,
-            orig_qty: Decimal::from(10),
-            price: Decimal::ZERO,
-            avg_price: Decimal::ZERO,
-            stop_price: Decimal::ZERO,
-            exec_type: ExecType::New,
-            status: OrderStatus::New,
-            order_id: OrderId(id),
-            last_qty: Decimal::ZERO,
-            cum_qty: Decimal::ZERO,
-            last_price: Decimal::ZERO,
-            commission: Decimal::ZERO,
-            is_maker: false,
-            reduce_only: false,
-            position_side: PositionSide::Long,
-            close_position: false,
-            realized_pnl: Decimal::ZERO,
-            expiry_reason: ExpiryReason::None,
-            from_algo: None,
-        })
+        Event::OrderTradeUpdate(OrderUpdate::accepted_for_test(
+            "FILUSDT",
+            format!("cid-{id}"),
+            id,
+            Side::Buy,
+            OrderType::Market,
+            Decimal::from(10),
+        ))
     }
 
     #[test]

@@ -420,10 +420,7 @@ impl MockExchange {
         if self.trailing_count != 0 {
             return;
         }
-        let funding = self
-            .funding
-            .get(self.next_funding)
-            .map_or(i64::MAX, |f| f.0);
+        let funding = self.next_funding_ms();
         // a bar opening at `b.t` ends at `b.t + d − 1`: it must end ≤ t, < funding, < next sample
         let last_end = t.min(funding - 1).min(self.next_sample - 1);
         let t_max = last_end.saturating_sub(self.interval_ms - 1);
@@ -1008,6 +1005,13 @@ impl MockExchange {
         self.run_child(k, at);
     }
 
+    /// The time of the next funding event not yet settled (`i64::MAX` if none).
+    fn next_funding_ms(&self) -> i64 {
+        self.funding
+            .get(self.next_funding)
+            .map_or(i64::MAX, |f| f.0)
+    }
+
     /// Earliest bar-open time at or after the cursor at which anything could change without a
     /// new request (a trigger or limit reachable, a trailing stop, funding); `horizon` if none
     /// before it. Used to skip polling passes that provably see nothing new.
@@ -1015,10 +1019,7 @@ impl MockExchange {
         if self.trailing_count > 0 {
             return TimeMs(self.cur.time);
         }
-        let funding = self
-            .funding
-            .get(self.next_funding)
-            .map_or(i64::MAX, |f| f.0);
+        let funding = self.next_funding_ms();
         let mut i = self.cur.bar;
         if self.cur.seg != 0 {
             // inside a bar: what is left of its path lies within the bar's [low, high]
@@ -1067,10 +1068,7 @@ impl MockExchange {
             return coarse;
         }
         let d = self.interval_ms;
-        let funding = self
-            .funding
-            .get(self.next_funding)
-            .map_or(i64::MAX, |f| f.0);
+        let funding = self.next_funding_ms();
         let mut i = self.cur.bar;
         if self.cur.seg != 0 {
             // inside a bar: the rest of its path from the cursor
