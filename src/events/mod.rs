@@ -179,8 +179,9 @@ pub struct EventLog {
     spare: Vec<String>,
 }
 
-/// At most this many strings of dropped records are kept for reuse.
-const SPARE_TEXT: usize = 64;
+/// At most this many strings of dropped records are kept for reuse (by the log, and by the
+/// exchange that takes them: [`crate::exchange::MockExchange::stock_text`]).
+pub const SPARE_TEXT: usize = 64;
 
 /// Moves the strings of a record about to leave a streaming log into `into` (the exchange's
 /// events: their symbol and client id), so the next ones are written into them.

@@ -523,9 +523,9 @@ impl MockExchange {
     }
 
     /// Takes strings from `from` (a log's [`crate::events::EventLog::spare_text`]) to write the
-    /// text of later events into; keeps at most 64.
+    /// text of later events into; keeps at most [`crate::events::SPARE_TEXT`].
     pub fn stock_text(&mut self, from: &mut Vec<String>) {
-        while self.spare_text.len() < 64 {
+        while self.spare_text.len() < crate::events::SPARE_TEXT {
             match from.pop() {
                 Some(s) => self.spare_text.push(s),
                 None => break,

@@ -739,35 +739,28 @@ fn run_inner(
                     if !ok || tc >= next_other {
                         break;
                     }
-                    if !before_change {
-                        if !first {
-                            // the look-ahead stops before this pass; the next one starts here
-                            stale = true;
-                            continue;
-                        }
-                        // a pass that is run: the same calls, the same (unchanged) answers
-                        engine.skip_pass(tc);
-                        v.call_no = idx;
-                        v.feed.stats.calls += n;
-                        v.feed.stats.passes += 1;
-                        last_timer = start;
-                        at = tc;
-                        skipped = true;
+                    if !before_change && !first {
+                        // the look-ahead stops before this pass; the next one starts here
                         stale = true;
                         continue;
                     }
-                    first = false;
-                    let mut at_check = false;
-                    if let Some(k) = check_bar.as_mut() {
-                        while v.ex.bars.get(*k).is_some_and(|b| b.t <= start.0) {
-                            *k += 1;
+                    // a pass reaching `change` (the first of its look-ahead) is run, as is one
+                    // under way at a check: counted as run with the same calls and the same
+                    // (unchanged) answers; any other is skipped
+                    let counted_as_run = !before_change || {
+                        let mut at_check = false;
+                        if let Some(k) = check_bar.as_mut() {
+                            while v.ex.bars.get(*k).is_some_and(|b| b.t <= start.0) {
+                                *k += 1;
+                            }
+                            at_check = v.ex.bars.get(*k).is_some_and(|b| b.t <= tc.0);
                         }
-                        at_check = v.ex.bars.get(*k).is_some_and(|b| b.t <= tc.0);
-                    }
+                        at_check
+                    };
                     engine.skip_pass(tc);
                     v.call_no = idx;
                     v.feed.stats.calls += n;
-                    if at_check {
+                    if counted_as_run {
                         v.feed.stats.passes += 1;
                     } else {
                         v.feed.stats.passes_skipped += 1;
@@ -775,6 +768,11 @@ fn run_inner(
                     last_timer = start;
                     at = tc;
                     skipped = true;
+                    if !before_change {
+                        stale = true;
+                        continue;
+                    }
+                    first = false;
                     // With no jitter and no faults every pass is alike: jump over all the whole
                     // passes that still fit before the next possible change in one step (the
                     // engine's skip is stateless: next pass = end + interval).
