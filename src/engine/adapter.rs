@@ -15,7 +15,6 @@ use crate::api::{
 use crate::events::{EngineEvent, LegId};
 use crate::types::*;
 use rust_decimal::{Decimal, RoundingStrategy};
-use std::collections::BTreeMap;
 
 /// Why an adapter operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,6 +259,34 @@ pub(crate) fn close_side(dir: PositionSide) -> Side {
     }
 }
 
+/// A symbol's open size per direction, from positionRisk (one-way `BOTH` rows count on the side
+/// their sign says): two numbers in place, no map built per read.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Amts {
+    pub(crate) long: Decimal,
+    pub(crate) short: Decimal,
+}
+
+impl Amts {
+    /// The size in direction `dir` (`None` for `BOTH`, which is never a direction).
+    pub(crate) fn get(&self, dir: &PositionSide) -> Option<&Decimal> {
+        match dir {
+            PositionSide::Long => Some(&self.long),
+            PositionSide::Short => Some(&self.short),
+            PositionSide::Both => None,
+        }
+    }
+}
+
+impl IntoIterator for Amts {
+    type Item = (PositionSide, Decimal);
+    type IntoIter = std::array::IntoIter<(PositionSide, Decimal), 2>;
+    /// LONG, then SHORT (the order the map this replaces iterated in).
+    fn into_iter(self) -> Self::IntoIter {
+        [(PositionSide::Long, self.long), (PositionSide::Short, self.short)].into_iter()
+    }
+}
+
 impl Engine {
     /// Quantity as it goes on the wire (`_format_quantity`, or floored to the step).
     pub(crate) fn fmt_qty(&self, q: Decimal) -> Decimal {
@@ -375,7 +402,7 @@ impl Engine {
         &mut self,
         ex: &mut E,
         symbol: &str,
-    ) -> Result<BTreeMap<PositionSide, Decimal>, Fail> {
+    ) -> Result<Amts, Fail> {
         let rows = self.read_retry(ex, |ex| ex.position_risk(symbol))?;
         Ok(self.amts_from_rows(rows))
     }
@@ -385,20 +412,14 @@ impl Engine {
         &mut self,
         ex: &mut E,
         symbol: &str,
-    ) -> Result<BTreeMap<PositionSide, Decimal>, Fail> {
+    ) -> Result<Amts, Fail> {
         let rows = ex.position_risk(symbol)?;
         Ok(self.amts_from_rows(rows))
     }
 
-    fn amts_from_rows(
-        &mut self,
-        rows: Vec<crate::api::PositionInfo>,
-    ) -> BTreeMap<PositionSide, Decimal> {
+    fn amts_from_rows(&mut self, rows: Vec<crate::api::PositionInfo>) -> Amts {
         self.st.hedge = Some(rows.iter().any(|r| r.position_side != PositionSide::Both));
-        let mut out = BTreeMap::from([
-            (PositionSide::Long, Decimal::ZERO),
-            (PositionSide::Short, Decimal::ZERO),
-        ]);
+        let mut out = Amts::default();
         for r in rows {
             let a = r.position_amt;
             let dir = match r.position_side {
@@ -407,7 +428,11 @@ impl Engine {
                 PositionSide::Both => continue,
                 ps => ps,
             };
-            *out.entry(dir).or_default() += a.abs();
+            if dir == PositionSide::Long {
+                out.long += a.abs();
+            } else {
+                out.short += a.abs();
+            }
         }
         out
     }
