@@ -29,7 +29,7 @@ use crate::events::*;
 use crate::types::*;
 use rust_decimal::Decimal;
 use small::{VecMap, VecSet};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The records named by violations' trails (and the record each was found at), by seq: what
 /// reports show of a run's history when the log itself is not kept.
@@ -136,7 +136,10 @@ enum Due {
 pub struct Checker {
     cfg: CheckConfig,
     violations: Vec<Violation>,
-    trail: VecDeque<Seq>,
+    /// The last `trail_len` seqs (not of equity records): a ring, oldest at `trail_head` once
+    /// full.
+    trail: Vec<Seq>,
+    trail_head: usize,
     /// Every symbol seen, in the order first seen (`Sym` indexes it): as many as the run trades.
     symbols: Vec<String>,
     positions: VecMap<Key, Decimal>,
@@ -199,10 +202,13 @@ pub struct Checker {
     /// Set when the current record must be pinned (a stop's placement).
     pin_now: bool,
     /// Copies of records older trails may name: pairs' `PairPlaced`, stops' placements.
-    pinned: VecMap<Seq, EventRecord>,
+    /// (Boxed: a record is large, and is moved about as entries come and go.)
+    pinned: VecMap<Seq, Box<EventRecord>>,
     /// Records this checker let go of, a few, kept for their strings: a record pinned later is
     /// copied into one of its kind (`Checker::copy_record`) rather than allocated afresh.
-    spare_records: Vec<EventRecord>,
+    /// (Boxed like `pinned`'s, so a record passes between the two as a pointer.)
+    #[allow(clippy::vec_box)]
+    spare_records: Vec<Box<EventRecord>>,
     /// Records named by violations' trails, copied while the log held them.
     trails: Trails,
     /// Violations whose trail records were copied.
@@ -251,7 +257,8 @@ impl Checker {
         Checker {
             cfg,
             violations: Vec::new(),
-            trail: VecDeque::new(),
+            trail: Vec::new(),
+            trail_head: 0,
             symbols: Vec::new(),
             positions: VecMap::new(),
             orders: VecMap::new(),
@@ -312,7 +319,7 @@ impl Checker {
                 if self.trails.contains_key(seq) {
                     continue;
                 }
-                if let Some(rec) = log.get(*seq).or_else(|| self.pinned.get(seq)) {
+                if let Some(rec) = log.get(*seq).or_else(|| self.pinned.get(seq).map(|r| &**r)) {
                     self.trails.insert(*seq, rec.clone());
                 }
             }
@@ -471,14 +478,14 @@ impl Checker {
 
     /// A copy of `r` to pin: a spare record of the same kind refilled (its strings reused; the
     /// kinds pinned are a pair's placement and a stop's, each once per trade), or a clone.
-    fn copy_record(&mut self, r: &EventRecord) -> EventRecord {
+    fn copy_record(&mut self, r: &EventRecord) -> Box<EventRecord> {
         let kind = std::mem::discriminant(&r.event);
         let Some(i) = self
             .spare_records
             .iter()
             .position(|s| std::mem::discriminant(&s.event) == kind)
         else {
-            return r.clone();
+            return Box::new(r.clone());
         };
         let mut d = self.spare_records.swap_remove(i);
         match (&mut d.event, &r.event) {
@@ -521,7 +528,8 @@ impl Checker {
     }
 
     fn violate(&mut self, inv: Invariant, time: TimeMs, pair: Option<PairId>, msg: String) {
-        let mut trail: Vec<Seq> = self.trail.iter().copied().collect();
+        let (newer, older) = self.trail.split_at(self.trail_head);
+        let mut trail: Vec<Seq> = older.iter().chain(newer).copied().collect();
         if let Some(p) = pair.and_then(|p| self.pairs.get(&p)) {
             if !trail.contains(&p.placed_seq) {
                 trail.insert(0, p.placed_seq);
@@ -600,13 +608,7 @@ impl Checker {
     ) -> impl Iterator<Item = (LegId, bool, Decimal, bool)> + '_ {
         let closing = closing_side(amt);
         let orders = self.orders.iter().filter_map(move |(id, o)| {
-            (o.open
-                && o.ps == ps
-                && o.side == closing
-                && o.from_algo.is_none()
-                && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
-                && !self.entry_legs.contains(&LegId::Order(*id)))
-            .then_some((
+            self.order_protects(*id, o, ps, closing).then_some((
                 LegId::Order(*id),
                 o.orig_type.is_stop(),
                 o.qty,
@@ -614,13 +616,31 @@ impl Checker {
             ))
         });
         let algos = self.algos.iter().filter_map(move |(id, a)| {
-            (a.open
-                && a.ps == ps
-                && a.side == closing
-                && !self.entry_legs.contains(&LegId::Algo(*id)))
-            .then_some((LegId::Algo(*id), a.otype.is_stop(), a.qty, a.close_position))
+            self.algo_protects(*id, a, ps, closing).then_some((
+                LegId::Algo(*id),
+                a.otype.is_stop(),
+                a.qty,
+                a.close_position,
+            ))
         });
         orders.chain(algos)
+    }
+
+    /// Whether order `id` protects side `ps` (closing it with a `closing` order).
+    #[inline]
+    fn order_protects(&self, id: OrderId, o: &OrderState, ps: PositionSide, closing: Side) -> bool {
+        o.open
+            && o.ps == ps
+            && o.side == closing
+            && o.from_algo.is_none()
+            && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
+            && !self.entry_legs.contains(&LegId::Order(id))
+    }
+
+    /// Whether algo order `id` protects side `ps` (closing it with a `closing` order).
+    #[inline]
+    fn algo_protects(&self, id: AlgoId, a: &AlgoState, ps: PositionSide, closing: Side) -> bool {
+        a.open && a.ps == ps && a.side == closing && !self.entry_legs.contains(&LegId::Algo(id))
     }
 
     /// Deadline `t` set when `f0` faults had been seen, stretched by one reaction window per
@@ -761,13 +781,25 @@ impl Checker {
             return;
         }
         // counted first: (close-position orders, sized orders) of stops and of the others
+        // (plain loops over `protective`'s legs: this runs for most events)
         let (mut stops, mut others) = ((0u32, 0u32), (0u32, 0u32));
-        for (_, is_stop, _, close) in self.protective(key.1, amt) {
+        let mut tally = |is_stop: bool, close: bool| {
             let c = if is_stop { &mut stops } else { &mut others };
             if close {
                 c.0 += 1;
             } else {
                 c.1 += 1;
+            }
+        };
+        let closing = closing_side(amt);
+        for (id, o) in self.orders.iter() {
+            if self.order_protects(*id, o, key.1, closing) {
+                tally(o.orig_type.is_stop(), o.close_position);
+            }
+        }
+        for (id, a) in self.algos.iter() {
+            if self.algo_protects(*id, a, key.1, closing) {
+                tally(a.otype.is_stop(), a.close_position);
             }
         }
         let has_stop = stops != (0, 0);
@@ -824,9 +856,11 @@ impl Checker {
         }
         self.last_seq = r.seq;
         if !matches!(r.event, Event::Equity { .. }) {
-            self.trail.push_back(r.seq);
-            if self.trail.len() > self.cfg.trail_len {
-                self.trail.pop_front();
+            if self.trail.len() < self.cfg.trail_len {
+                self.trail.push(r.seq);
+            } else if self.cfg.trail_len > 0 {
+                self.trail[self.trail_head] = r.seq;
+                self.trail_head = (self.trail_head + 1) % self.cfg.trail_len;
             }
         }
         let now = r.time_ms;
