@@ -14,7 +14,12 @@
 //! holds them (a streaming log keeps only a ring of recent records; the records a trail may need
 //! from further back — a pair's `PairPlaced`, a stop's placement — are kept with their pair or
 //! stop while it is open), so reports can show trails without the whole log ([`Trails`]).
+//!
+//! Cost: the checker runs after every event, so its open state lives in vectors sorted by key
+//! ([`small`]; a handful of entries each, same iteration order as the ordered maps they replace)
+//! and a position side is keyed by an interned symbol, copied rather than cloned.
 
+mod small;
 pub mod types;
 
 pub use types::{Invariant, Violation};
@@ -23,20 +28,32 @@ use crate::api::Endpoint;
 use crate::events::*;
 use crate::types::*;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use small::{VecMap, VecSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The records named by violations' trails (and the record each was found at), by seq: what
 /// reports show of a run's history when the log itself is not kept.
 pub type Trails = BTreeMap<Seq, EventRecord>;
 
 /// Something closed at some time, to forget once time has moved past it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Retire {
     /// A leg closed (an order, algo order, or an algo order's child).
     Leg(LegId),
     /// A pair stopped being tracked.
     Pair(PairId),
 }
+
+/// A symbol: its index in `Checker::symbols`, in the order first seen. Ordering by it is not
+/// ordering by name: what reaches a report sorts by name (`Checker::by_name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Sym(u32);
+
+/// A position side: (symbol, positionSide).
+type Key = (Sym, PositionSide);
+
+/// How many let-go pinned records the checker keeps for reuse.
+const SPARE_RECORDS: usize = 4;
 
 /// Settings of the checker.
 #[derive(Debug, Clone)]
@@ -52,7 +69,7 @@ pub struct CheckConfig {
     pub trail_len: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct OrderState {
     side: Side,
     ps: PositionSide,
@@ -66,26 +83,42 @@ struct OrderState {
     traded: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct AlgoState {
     side: Side,
     ps: PositionSide,
     otype: OrderType,
     close_position: bool,
-    reduce_only: bool,
     open: bool,
     qty: Decimal,
 }
 
 #[derive(Debug, Clone)]
 struct PairState {
-    key: (String, PositionSide),
     sl: LegId,
     tp: LegId,
-    filled: BTreeSet<LegId>,
+    /// The distinct legs of it that filled, the first two (a second is the violation).
+    filled: [Option<LegId>; 2],
     tracked: bool,
     placed_seq: Seq,
     reported_double: bool,
+}
+
+impl PairState {
+    /// Notes a fill of `leg`; how many distinct legs have filled (counting up to two).
+    fn fill(&mut self, leg: LegId) -> usize {
+        for slot in &mut self.filled {
+            match slot {
+                Some(l) if *l == leg => break,
+                Some(_) => {}
+                None => {
+                    *slot = Some(leg);
+                    break;
+                }
+            }
+        }
+        self.filled.iter().flatten().count()
+    }
 }
 
 /// A timed check.
@@ -103,35 +136,39 @@ enum Due {
 pub struct Checker {
     cfg: CheckConfig,
     violations: Vec<Violation>,
-    trail: VecDeque<Seq>,
-    positions: BTreeMap<(String, PositionSide), Decimal>,
-    orders: BTreeMap<OrderId, OrderState>,
-    algos: BTreeMap<AlgoId, AlgoState>,
-    /// Ids of open orders and algo orders (so per-event scans touch only what is open).
-    open_orders: BTreeSet<OrderId>,
-    open_algos: BTreeSet<AlgoId>,
-    pairs: BTreeMap<PairId, PairState>,
-    leg_pair: BTreeMap<LegId, PairId>,
-    orphans: BTreeSet<LegId>,
-    reported_orphans: BTreeSet<LegId>,
+    /// The last `trail_len` seqs (not of equity records): a ring, oldest at `trail_head` once
+    /// full.
+    trail: Vec<Seq>,
+    trail_head: usize,
+    /// Every symbol seen, in the order first seen (`Sym` indexes it): as many as the run trades.
+    symbols: Vec<String>,
+    positions: VecMap<Key, Decimal>,
+    /// Open orders and algo orders (a closed one leaves at once), so per-event scans touch only
+    /// what is open.
+    orders: VecMap<OrderId, OrderState>,
+    algos: VecMap<AlgoId, AlgoState>,
+    pairs: VecMap<PairId, PairState>,
+    leg_pair: VecMap<LegId, PairId>,
+    orphans: VecSet<LegId>,
+    reported_orphans: VecSet<LegId>,
     /// (deadline, check, faults seen when it was set, when the window started)
-    due: BTreeSet<(TimeMs, Due, u64, TimeMs)>,
+    due: VecSet<(TimeMs, Due, u64, TimeMs)>,
     /// Legs placed while their position side was flat (orphans from birth).
-    born_orphans: BTreeSet<LegId>,
+    born_orphans: VecSet<LegId>,
     /// Entries accepted while resting (nothing traded yet; a STOP entry by its algo id): whether
     /// their signal asked for a stop (the side wants a stop once such an entry fills, not before:
     /// a position already open on the side keeps what its own entries asked for until then).
-    entry_wants: BTreeMap<LegId, bool>,
+    entry_wants: VecMap<LegId, bool>,
     /// A fill of such an entry (its side, its order's side, its wish), applied to its position
     /// side by the ACCOUNT_UPDATE that follows when the fill left the position on the entry's
     /// side (one-way mode: a buy entry that only reduced a short protects nothing).
-    pending_wants: Option<((String, PositionSide), Side, bool)>,
+    pending_wants: Option<(Key, Side, bool)>,
     /// One-way mode: between a signal and the acceptance of an order placed since (its entry),
     /// or the signal's result, the engine is placing that signal's entry.
     entry_phase: bool,
     /// Ids of the orders and algo orders the venue accepted during the current entry phase (an
     /// earlier entry accepted meanwhile, e.g. one whose outcome was unknown, does not end it).
-    phase_ids: BTreeSet<u64>,
+    phase_ids: VecSet<u64>,
     /// Whether the log carries the engine's signals (`sim run`; `sim serve` logs none, so its
     /// requests cannot be told apart and plain conditional orders are taken for entries).
     signals_seen: bool,
@@ -142,22 +179,22 @@ pub struct Checker {
     leg_cids: BTreeSet<String>,
     /// One-way mode: plain conditional orders known to be entries (STOP entries, by their
     /// request), which neither protect nor flip anything; until they end.
-    entry_legs: BTreeSet<LegId>,
+    entry_legs: VecSet<LegId>,
     faults: u64,
-    pending_calls: BTreeMap<u64, String>,
-    pending_flip: Option<(String, PositionSide, Decimal, OrderId)>,
-    wants_stop: BTreeMap<(String, PositionSide), bool>,
-    naked_since: BTreeMap<(String, PositionSide), (TimeMs, u64)>,
-    excess_since: BTreeMap<(String, PositionSide), (TimeMs, u64)>,
+    pending_calls: VecMap<u64, String>,
+    pending_flip: Option<(Key, Decimal, OrderId)>,
+    wants_stop: VecMap<Key, bool>,
+    naked_since: VecMap<Key, (TimeMs, u64)>,
+    excess_since: VecMap<Key, (TimeMs, u64)>,
     expected_wallet: Decimal,
     now: TimeMs,
     last_seq: Seq,
     /// Stop legs: placement seq and trigger price (stop-beyond-liquidation).
-    stop_placed: BTreeMap<LegId, (Seq, Decimal)>,
+    stop_placed: VecMap<LegId, (Seq, Decimal)>,
     /// Stops expired at `now` (a liquidation expires them just before its fill).
-    stops_expired_now: Vec<(TimeMs, (String, PositionSide), LegId)>,
+    stops_expired_now: Vec<(TimeMs, Key, LegId)>,
     /// Open child orders per algo order (an algo leg whose child is open can still fill).
-    open_children: BTreeMap<AlgoId, u32>,
+    open_children: VecMap<AlgoId, u32>,
     /// Things closed at a time, forgotten once time moves past it.
     retire: Vec<(TimeMs, Retire)>,
     /// Whether records a later trail may name are copied (the log does not keep them all).
@@ -165,14 +202,21 @@ pub struct Checker {
     /// Set when the current record must be pinned (a stop's placement).
     pin_now: bool,
     /// Copies of records older trails may name: pairs' `PairPlaced`, stops' placements.
-    pinned: BTreeMap<Seq, EventRecord>,
+    /// (Boxed: a record is large, and is moved about as entries come and go.)
+    pinned: VecMap<Seq, Box<EventRecord>>,
+    /// Records this checker let go of, a few, kept for their strings: a record pinned later is
+    /// copied into one of its kind (`Checker::copy_record`) rather than allocated afresh.
+    /// (Boxed like `pinned`'s, so a record passes between the two as a pointer.)
+    #[allow(clippy::vec_box)]
+    spare_records: Vec<Box<EventRecord>>,
     /// Records named by violations' trails, copied while the log held them.
     trails: Trails,
     /// Violations whose trail records were copied.
     resolved: usize,
-    /// A (symbol, side) key kept between records, so the common one-symbol run copies no
-    /// symbol per order update (see `Checker::key_for`).
-    key_buf: (String, PositionSide),
+    /// The legs of a position that just closed, kept between records (no allocation each time).
+    scratch_legs: Vec<LegId>,
+    /// Index in `symbols` of the last symbol seen: checked first.
+    last_sym: u32,
 }
 
 /// Whether an order opens (or adds to) its side rather than protecting it: BUY LONG / SELL SHORT
@@ -196,6 +240,16 @@ fn leg_of_order(o: &OrderState, id: OrderId) -> LegId {
     }
 }
 
+/// The side that closes a position of `amt` (a zero one counts as short).
+fn closing_side(amt: Decimal) -> Side {
+    // sign and zero tests instead of a comparison with zero (this runs for every event)
+    if amt.is_sign_positive() && !amt.is_zero() {
+        Side::Sell
+    } else {
+        Side::Buy
+    }
+}
+
 impl Checker {
     /// A checker for one run.
     pub fn new(cfg: CheckConfig) -> Checker {
@@ -203,45 +257,47 @@ impl Checker {
         Checker {
             cfg,
             violations: Vec::new(),
-            trail: VecDeque::new(),
-            positions: BTreeMap::new(),
-            orders: BTreeMap::new(),
-            algos: BTreeMap::new(),
-            open_orders: BTreeSet::new(),
-            open_algos: BTreeSet::new(),
-            pairs: BTreeMap::new(),
-            leg_pair: BTreeMap::new(),
-            orphans: BTreeSet::new(),
-            reported_orphans: BTreeSet::new(),
-            due: BTreeSet::new(),
-            born_orphans: BTreeSet::new(),
-            entry_wants: BTreeMap::new(),
+            trail: Vec::new(),
+            trail_head: 0,
+            symbols: Vec::new(),
+            positions: VecMap::new(),
+            orders: VecMap::new(),
+            algos: VecMap::new(),
+            pairs: VecMap::new(),
+            leg_pair: VecMap::new(),
+            orphans: VecSet::new(),
+            reported_orphans: VecSet::new(),
+            due: VecSet::new(),
+            born_orphans: VecSet::new(),
+            entry_wants: VecMap::new(),
             pending_wants: None,
             entry_phase: false,
-            phase_ids: BTreeSet::new(),
+            phase_ids: VecSet::new(),
             signals_seen: false,
             entry_cids: BTreeSet::new(),
             leg_cids: BTreeSet::new(),
-            entry_legs: BTreeSet::new(),
+            entry_legs: VecSet::new(),
             faults: 0,
-            pending_calls: BTreeMap::new(),
+            pending_calls: VecMap::new(),
             pending_flip: None,
-            wants_stop: BTreeMap::new(),
-            naked_since: BTreeMap::new(),
-            excess_since: BTreeMap::new(),
+            wants_stop: VecMap::new(),
+            naked_since: VecMap::new(),
+            excess_since: VecMap::new(),
             expected_wallet: w,
             now: TimeMs(i64::MIN),
             last_seq: Seq(0),
-            stop_placed: BTreeMap::new(),
+            stop_placed: VecMap::new(),
             stops_expired_now: Vec::new(),
-            open_children: BTreeMap::new(),
+            open_children: VecMap::new(),
             retire: Vec::new(),
             pin: false,
             pin_now: false,
-            pinned: BTreeMap::new(),
+            pinned: VecMap::new(),
+            spare_records: Vec::new(),
             trails: Trails::new(),
             resolved: 0,
-            key_buf: (String::new(), PositionSide::Both),
+            scratch_legs: Vec::new(),
+            last_sym: 0,
         }
     }
 
@@ -250,7 +306,10 @@ impl Checker {
     pub fn observe_in(&mut self, r: &EventRecord, log: &EventLog) {
         self.pin = !log.keeps_all();
         self.observe(r);
-        self.resolve(log);
+        // most records find nothing: no call
+        if self.resolved < self.violations.len() {
+            self.resolve(log);
+        }
     }
 
     /// Copies the trail records of violations found since the last call.
@@ -260,7 +319,7 @@ impl Checker {
                 if self.trails.contains_key(seq) {
                     continue;
                 }
-                if let Some(rec) = log.get(*seq).or_else(|| self.pinned.get(seq)) {
+                if let Some(rec) = log.get(*seq).or_else(|| self.pinned.get(seq).map(|r| &**r)) {
                     self.trails.insert(*seq, rec.clone());
                 }
             }
@@ -294,6 +353,44 @@ impl Checker {
             + self.due.len()
     }
 
+    /// The key of (`symbol`, `ps`), interning a symbol not seen yet.
+    #[inline]
+    fn key_for(&mut self, symbol: &str, ps: PositionSide) -> Key {
+        // the last event's symbol first (most events are of one symbol)
+        match self.symbols.get(self.last_sym as usize) {
+            Some(s) if s == symbol => (Sym(self.last_sym), ps),
+            _ => (self.intern(symbol), ps),
+        }
+    }
+
+    /// `symbol`'s index, added when not seen yet: a run trades one symbol or a few, so a scan
+    /// beats hashing the name.
+    #[cold]
+    fn intern(&mut self, symbol: &str) -> Sym {
+        let i = match self.symbols.iter().position(|s| s == symbol) {
+            Some(i) => i,
+            None => {
+                self.symbols.push(symbol.to_string());
+                self.symbols.len() - 1
+            }
+        };
+        self.last_sym = i as u32;
+        Sym(self.last_sym)
+    }
+
+    /// The symbol's name.
+    fn name(&self, s: Sym) -> &str {
+        &self.symbols[s.0 as usize]
+    }
+
+    /// The entries of `m` in (symbol name, position side) order: the order of violations found
+    /// by scanning it.
+    fn by_name<V: Copy>(&self, m: &VecMap<Key, V>) -> Vec<(Key, V)> {
+        let mut v: Vec<(Key, V)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        v.sort_by(|a, b| (self.name(a.0 .0), a.0 .1).cmp(&(self.name(b.0 .0), b.0 .1)));
+        v
+    }
+
     /// True when `leg` is closed and cannot fill any more (an algo leg: no open child either).
     fn leg_gone(&self, leg: LegId) -> bool {
         !self.leg_open(leg)
@@ -311,32 +408,31 @@ impl Checker {
         if self.retire.is_empty() {
             return;
         }
-        let items = std::mem::take(&mut self.retire);
-        let mut keep = Vec::new();
-        for (t, it) in items {
+        // filtered in place (the vector keeps its allocation); nothing below adds to it
+        let mut items = std::mem::take(&mut self.retire);
+        items.retain(|&(t, it)| {
             if t >= now {
-                keep.push((t, it));
-                continue;
+                return true;
             }
             match it {
                 Retire::Leg(leg) => {
-                    if !self.leg_gone(leg) {
-                        continue;
-                    }
-                    self.orphans.remove(&leg);
-                    self.born_orphans.remove(&leg);
-                    self.reported_orphans.remove(&leg);
-                    if let Some((seq, _)) = self.stop_placed.remove(&leg) {
-                        self.pinned.remove(&seq);
-                    }
-                    if let Some(&p) = self.leg_pair.get(&leg) {
-                        self.prune_pair(p);
+                    if self.leg_gone(leg) {
+                        self.orphans.remove(&leg);
+                        self.born_orphans.remove(&leg);
+                        self.reported_orphans.remove(&leg);
+                        if let Some((seq, _)) = self.stop_placed.remove(&leg) {
+                            self.unpin(&seq);
+                        }
+                        if let Some(&p) = self.leg_pair.get(&leg) {
+                            self.prune_pair(p);
+                        }
                     }
                 }
                 Retire::Pair(p) => self.prune_pair(p),
             }
-        }
-        self.retire = keep;
+            false
+        });
+        self.retire = items;
     }
 
     fn prune_pair(&mut self, p: PairId) {
@@ -353,7 +449,73 @@ impl Checker {
                 self.leg_pair.remove(&leg);
             }
         }
-        self.pinned.remove(&seq);
+        self.unpin(&seq);
+    }
+
+    /// Notes that `leg` closed at `now`, once: an algo leg closes with its child order, at the
+    /// same instant (`retire` is in time order, so only its tail can hold the same item).
+    fn retire_leg(&mut self, now: TimeMs, leg: LegId) {
+        let it = Retire::Leg(leg);
+        let noted = self
+            .retire
+            .iter()
+            .rev()
+            .take_while(|e| e.0 == now)
+            .any(|e| e.1 == it);
+        if !noted {
+            self.retire.push((now, it));
+        }
+    }
+
+    /// Lets go of a pinned record, kept as a spare (up to a few) for its strings.
+    fn unpin(&mut self, seq: &Seq) {
+        if let Some(r) = self.pinned.remove(seq) {
+            if self.spare_records.len() < SPARE_RECORDS {
+                self.spare_records.push(r);
+            }
+        }
+    }
+
+    /// A copy of `r` to pin: a spare record of the same kind refilled (its strings reused; the
+    /// kinds pinned are a pair's placement and a stop's, each once per trade), or a clone.
+    fn copy_record(&mut self, r: &EventRecord) -> Box<EventRecord> {
+        let kind = std::mem::discriminant(&r.event);
+        let Some(i) = self
+            .spare_records
+            .iter()
+            .position(|s| std::mem::discriminant(&s.event) == kind)
+        else {
+            return Box::new(r.clone());
+        };
+        let mut d = self.spare_records.swap_remove(i);
+        match (&mut d.event, &r.event) {
+            (Event::AlgoUpdate(to), Event::AlgoUpdate(from)) => to.clone_from(from),
+            (Event::OrderTradeUpdate(to), Event::OrderTradeUpdate(from)) => to.clone_from(from),
+            (
+                Event::Engine(EngineEvent::PairPlaced {
+                    pair,
+                    symbol,
+                    position_side,
+                    sl,
+                    tp,
+                }),
+                Event::Engine(EngineEvent::PairPlaced {
+                    pair: p,
+                    symbol: s,
+                    position_side: q,
+                    sl: l,
+                    tp: t,
+                }),
+            ) => {
+                symbol.clone_from(s);
+                (*pair, *position_side, *sl, *tp) = (*p, *q, *l, *t);
+            }
+            (to, from) => *to = from.clone(),
+        }
+        d.seq = r.seq;
+        d.time_ms = r.time_ms;
+        d.source = r.source;
+        d
     }
 
     /// Checks a whole log and the deadlines up to `end`.
@@ -366,7 +528,8 @@ impl Checker {
     }
 
     fn violate(&mut self, inv: Invariant, time: TimeMs, pair: Option<PairId>, msg: String) {
-        let mut trail: Vec<Seq> = self.trail.iter().copied().collect();
+        let (newer, older) = self.trail.split_at(self.trail_head);
+        let mut trail: Vec<Seq> = older.iter().chain(newer).copied().collect();
         if let Some(p) = pair.and_then(|p| self.pairs.get(&p)) {
             if !trail.contains(&p.placed_seq) {
                 trail.insert(0, p.placed_seq);
@@ -389,7 +552,6 @@ impl Checker {
         }
     }
 
-    /// Open protective orders on the closing side of `key` whose position is `amt`.
     /// One-way mode: notes the client id of a plain conditional order request as an entry's
     /// (requested while the engine places a signal's entry) or a leg's (any other time).
     fn one_way_request(&mut self, params: &RequestParams) {
@@ -436,37 +598,49 @@ impl Checker {
         !self.leg_cids.remove(cid)
     }
 
-    fn protective_legs(&self, key: &(String, PositionSide), amt: Decimal) -> Vec<LegId> {
-        self.protective_iter(key.1, amt).collect()
-    }
-
-    /// As [`Self::protective_legs`], without collecting (orders first, then algo orders, each
-    /// in id order).
-    fn protective_iter(&self, ps: PositionSide, amt: Decimal) -> impl Iterator<Item = LegId> + '_ {
-        let closing = if amt > Decimal::ZERO {
-            Side::Sell
-        } else {
-            Side::Buy
-        };
-        let orders = self.open_orders.iter().filter_map(move |id| {
-            let o = &self.orders[id];
-            (o.open
-                && o.ps == ps
-                && o.side == closing
-                && o.from_algo.is_none()
-                && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
-                && !self.entry_legs.contains(&LegId::Order(*id)))
-            .then_some(LegId::Order(*id))
+    /// Open protective orders on the closing side of a position of `amt` on side `ps` (orders
+    /// first, then algo orders, each in id order), with what protection needs of each: (leg,
+    /// whether a stop, quantity, close-position).
+    fn protective(
+        &self,
+        ps: PositionSide,
+        amt: Decimal,
+    ) -> impl Iterator<Item = (LegId, bool, Decimal, bool)> + '_ {
+        let closing = closing_side(amt);
+        let orders = self.orders.iter().filter_map(move |(id, o)| {
+            self.order_protects(*id, o, ps, closing).then_some((
+                LegId::Order(*id),
+                o.orig_type.is_stop(),
+                o.qty,
+                o.close_position,
+            ))
         });
-        let algos = self.open_algos.iter().filter_map(move |id| {
-            let a = &self.algos[id];
-            (a.open
-                && a.ps == ps
-                && a.side == closing
-                && !self.entry_legs.contains(&LegId::Algo(*id)))
-            .then_some(LegId::Algo(*id))
+        let algos = self.algos.iter().filter_map(move |(id, a)| {
+            self.algo_protects(*id, a, ps, closing).then_some((
+                LegId::Algo(*id),
+                a.otype.is_stop(),
+                a.qty,
+                a.close_position,
+            ))
         });
         orders.chain(algos)
+    }
+
+    /// Whether order `id` protects side `ps` (closing it with a `closing` order).
+    #[inline]
+    fn order_protects(&self, id: OrderId, o: &OrderState, ps: PositionSide, closing: Side) -> bool {
+        o.open
+            && o.ps == ps
+            && o.side == closing
+            && o.from_algo.is_none()
+            && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
+            && !self.entry_legs.contains(&LegId::Order(id))
+    }
+
+    /// Whether algo order `id` protects side `ps` (closing it with a `closing` order).
+    #[inline]
+    fn algo_protects(&self, id: AlgoId, a: &AlgoState, ps: PositionSide, closing: Side) -> bool {
+        a.open && a.ps == ps && a.side == closing && !self.entry_legs.contains(&LegId::Algo(id))
     }
 
     /// Deadline `t` set when `f0` faults had been seen, stretched by one reaction window per
@@ -483,11 +657,11 @@ impl Checker {
     }
 
     fn run_due(&mut self, upto: TimeMs, inclusive: bool) {
-        while let Some(&(t0, d, f0, from)) = self.due.iter().next() {
+        while let Some(&(t0, d, f0, from)) = self.due.first() {
             if t0 > upto || (!inclusive && t0 == upto) {
                 break;
             }
-            self.due.remove(&(t0, d, f0, from));
+            self.due.pop_first();
             let t = self.stretched(t0, f0);
             if t > t0 {
                 self.due.insert((t, d, self.faults, from));
@@ -550,20 +724,15 @@ impl Checker {
 
     fn time_checks(&mut self, now: TimeMs) {
         let w = self.cfg.reaction_ms;
-        // the common case: nothing has come due, so no key is copied
-        let due = |m: &BTreeMap<(String, PositionSide), (TimeMs, u64)>| {
+        // the common case: nothing has come due, so nothing is copied
+        let due = |m: &VecMap<Key, (TimeMs, u64)>| {
             m.values()
                 .any(|&(since, f0)| self.stretched(since.plus(w), f0) < now)
         };
         if !due(&self.naked_since) && !due(&self.excess_since) {
             return;
         }
-        let keys: Vec<_> = self
-            .naked_since
-            .iter()
-            .map(|(k, t)| (k.clone(), *t))
-            .collect();
-        for (k, (since, f0)) in keys {
+        for (k, (since, f0)) in self.by_name(&self.naked_since) {
             let due = self.stretched(since.plus(w), f0);
             if due < now {
                 self.naked_since.remove(&k);
@@ -573,7 +742,7 @@ impl Checker {
                     None,
                     format!(
                         "{} {} position had no live stop for more than {} ms (since {since})",
-                        k.0,
+                        self.name(k.0),
                         k.1.as_str(),
                         due.0 - since.0
                     ),
@@ -583,23 +752,18 @@ impl Checker {
                     .insert(k, (TimeMs(i64::MAX / 2), self.faults));
             }
         }
-        let keys: Vec<_> = self
-            .excess_since
-            .iter()
-            .map(|(k, t)| (k.clone(), *t))
-            .collect();
-        for (k, (since, f0)) in keys {
+        for (k, (since, f0)) in self.by_name(&self.excess_since) {
             let due = self.stretched(since.plus(w), f0);
             if due < now {
                 self.excess_since
-                    .insert(k.clone(), (TimeMs(i64::MAX / 2), self.faults));
+                    .insert(k, (TimeMs(i64::MAX / 2), self.faults));
                 self.violate(
                     Invariant::ExcessProtection,
                     due,
                     None,
                     format!(
                         "{} {} resting protection exceeded the position for more than {} ms (since {since})",
-                        k.0,
+                        self.name(k.0),
                         k.1.as_str(),
                         due.0 - since.0
                     ),
@@ -609,67 +773,94 @@ impl Checker {
     }
 
     /// Re-evaluates naked and excess state of one position side.
-    fn protection_state(&mut self, key: &(String, PositionSide)) {
-        let amt = self.positions.get(key).copied().unwrap_or_default();
+    fn protection_state(&mut self, key: Key) {
+        let amt = self.positions.get(&key).copied().unwrap_or_default();
         if amt.is_zero() {
-            self.naked_since.remove(key);
-            self.excess_since.remove(key);
+            self.naked_since.remove(&key);
+            self.excess_since.remove(&key);
             return;
         }
+        // counted first: (close-position orders, sized orders) of stops and of the others
+        // (plain loops over `protective`'s legs: this runs for most events)
+        let (mut stops, mut others) = ((0u32, 0u32), (0u32, 0u32));
+        let mut tally = |is_stop: bool, close: bool| {
+            let c = if is_stop { &mut stops } else { &mut others };
+            if close {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
+            }
+        };
+        let closing = closing_side(amt);
+        for (id, o) in self.orders.iter() {
+            if self.order_protects(*id, o, key.1, closing) {
+                tally(o.orig_type.is_stop(), o.close_position);
+            }
+        }
+        for (id, a) in self.algos.iter() {
+            if self.algo_protects(*id, a, key.1, closing) {
+                tally(a.otype.is_stop(), a.close_position);
+            }
+        }
+        let has_stop = stops != (0, 0);
+        // no sized order and at most one close-position order (which covers the position
+        // exactly) of each kind cannot exceed the position: the usual case needs no sums
+        let summed = |c: (u32, u32)| c.1 > 0 || c.0 > 1;
+        let excess = (summed(stops) || summed(others)) && self.covers_exceed(key.1, amt);
+        let wants = self.wants_stop.get(&key).copied().unwrap_or(false);
+        if wants && !has_stop {
+            if !self.naked_since.contains_key(&key) {
+                self.naked_since.insert(key, (self.now, self.faults));
+            }
+        } else {
+            self.naked_since.remove(&key);
+        }
+        if excess {
+            if !self.excess_since.contains_key(&key) {
+                self.excess_since.insert(key, (self.now, self.faults));
+            }
+        } else {
+            self.excess_since.remove(&key);
+        }
+    }
+
+    /// Whether the resting stops, or the other protective orders, of a position of `amt` on
+    /// side `ps` add up to more than the position (a close-position order covers all of it).
+    fn covers_exceed(&self, ps: PositionSide, amt: Decimal) -> bool {
+        let size = amt.abs();
         let mut stop_cover = Decimal::ZERO;
         let mut tp_cover = Decimal::ZERO;
-        let mut has_stop = false;
-        for leg in self.protective_iter(key.1, amt) {
-            let (is_stop, qty, close) = match leg {
-                LegId::Order(id) => {
-                    let o = &self.orders[&id];
-                    (o.orig_type.is_stop(), o.qty, o.close_position)
-                }
-                LegId::Algo(id) => {
-                    let a = &self.algos[&id];
-                    (a.otype.is_stop(), a.qty, a.close_position)
-                }
-            };
-            let cover = if close { amt.abs() } else { qty };
+        for (_, is_stop, qty, close) in self.protective(ps, amt) {
+            let cover = if close { size } else { qty };
             if is_stop {
-                has_stop = true;
                 stop_cover += cover;
             } else {
                 tp_cover += cover;
             }
         }
-        let wants = self.wants_stop.get(key).copied().unwrap_or(false);
-        if wants && !has_stop {
-            if !self.naked_since.contains_key(key) {
-                self.naked_since
-                    .insert(key.clone(), (self.now, self.faults));
-            }
-        } else {
-            self.naked_since.remove(key);
-        }
-        if stop_cover > amt.abs() || tp_cover > amt.abs() {
-            if !self.excess_since.contains_key(key) {
-                self.excess_since
-                    .insert(key.clone(), (self.now, self.faults));
-            }
-        } else {
-            self.excess_since.remove(key);
-        }
+        stop_cover > size || tp_cover > size
     }
 
     /// Feeds one record.
     pub fn observe(&mut self, r: &EventRecord) {
         if r.time_ms > self.now {
-            self.run_due(r.time_ms, false);
-            self.time_checks(r.time_ms);
+            // most instants have nothing pending: no call
+            if !self.due.is_empty() {
+                self.run_due(r.time_ms, false);
+            }
+            if !self.naked_since.is_empty() || !self.excess_since.is_empty() {
+                self.time_checks(r.time_ms);
+            }
             self.prune(r.time_ms);
             self.now = r.time_ms;
         }
         self.last_seq = r.seq;
         if !matches!(r.event, Event::Equity { .. }) {
-            self.trail.push_back(r.seq);
-            if self.trail.len() > self.cfg.trail_len {
-                self.trail.pop_front();
+            if self.trail.len() < self.cfg.trail_len {
+                self.trail.push(r.seq);
+            } else if self.cfg.trail_len > 0 {
+                self.trail[self.trail_head] = r.seq;
+                self.trail_head = (self.trail_head + 1) % self.cfg.trail_len;
             }
         }
         let now = r.time_ms;
@@ -749,64 +940,7 @@ impl Checker {
                 }
             }
             Event::OrderTradeUpdate(o) => self.on_order(o, now),
-            Event::AlgoUpdate(a) => {
-                let open = a.status.is_open();
-                let st = self.algos.entry(a.algo_id).or_insert(AlgoState {
-                    side: a.side,
-                    ps: a.position_side,
-                    otype: a.order_type,
-                    close_position: a.close_position,
-                    reduce_only: a.reduce_only,
-                    open,
-                    qty: a.quantity,
-                });
-                st.open = open;
-                let _ = (st.reduce_only, st.otype);
-                if open {
-                    self.open_algos.insert(a.algo_id);
-                } else {
-                    self.open_algos.remove(&a.algo_id);
-                }
-                let key = self.key_for(&a.symbol, a.position_side);
-                if a.order_type.is_stop() {
-                    let leg = LegId::Algo(a.algo_id);
-                    match a.status {
-                        AlgoStatus::New => {
-                            self.place_stop(leg, r.seq, a.trigger_price);
-                        }
-                        AlgoStatus::Expired => self.stop_expired(now, key.clone(), leg),
-                        _ => {}
-                    }
-                }
-                if a.status == AlgoStatus::New {
-                    if self.entry_phase {
-                        self.phase_ids.insert(a.algo_id.0);
-                    }
-                    let amt = self.positions.get(&key).copied().unwrap_or_default();
-                    // placed for a position that does not exist: orphan from birth (an
-                    // opening-side order is a resting entry, not protection)
-                    let entry =
-                        opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
-                            && self.one_way_entry(&a.client_algo_id, LegId::Algo(a.algo_id));
-                    if amt.is_zero() && !entry {
-                        self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
-                        self.orphans.insert(LegId::Algo(a.algo_id));
-                        self.born_orphans.insert(LegId::Algo(a.algo_id));
-                    }
-                }
-                if !open {
-                    if !matches!(a.status, AlgoStatus::Triggered | AlgoStatus::Finished) {
-                        // a STOP entry that will never fill
-                        self.entry_wants.remove(&LegId::Algo(a.algo_id));
-                        self.entry_legs.remove(&LegId::Algo(a.algo_id));
-                    }
-                    self.leg_left(LegId::Algo(a.algo_id), now);
-                    self.algos.remove(&a.algo_id);
-                    self.retire.push((now, Retire::Leg(LegId::Algo(a.algo_id))));
-                }
-                self.protection_state(&key);
-                self.key_buf = key;
-            }
+            Event::AlgoUpdate(a) => self.on_algo(a, now, r.seq),
             Event::StreamDropped { .. } => self.faults += 1,
             Event::AccountUpdate(u) => self.on_account(u, now),
             Event::Engine(e) => {
@@ -820,9 +954,61 @@ impl Checker {
         if self.pin_now {
             self.pin_now = false;
             if self.pin {
-                self.pinned.insert(r.seq, r.clone());
+                let copy = self.copy_record(r);
+                self.pinned.insert(r.seq, copy);
             }
         }
+    }
+
+    fn on_algo(&mut self, a: &AlgoUpdate, now: TimeMs, seq: Seq) {
+        let open = a.status.is_open();
+        self.algos
+            .get_or_insert_with(a.algo_id, || AlgoState {
+                side: a.side,
+                ps: a.position_side,
+                otype: a.order_type,
+                close_position: a.close_position,
+                open,
+                qty: a.quantity,
+            })
+            .open = open;
+        let key = self.key_for(&a.symbol, a.position_side);
+        if a.order_type.is_stop() {
+            let leg = LegId::Algo(a.algo_id);
+            match a.status {
+                AlgoStatus::New => {
+                    self.place_stop(leg, seq, a.trigger_price);
+                }
+                AlgoStatus::Expired => self.stop_expired(now, key, leg),
+                _ => {}
+            }
+        }
+        if a.status == AlgoStatus::New {
+            if self.entry_phase {
+                self.phase_ids.insert(a.algo_id.0);
+            }
+            let amt = self.positions.get(&key).copied().unwrap_or_default();
+            // placed for a position that does not exist: orphan from birth (an
+            // opening-side order is a resting entry, not protection)
+            let entry = opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
+                && self.one_way_entry(&a.client_algo_id, LegId::Algo(a.algo_id));
+            if amt.is_zero() && !entry {
+                self.schedule(now, Due::Orphan(LegId::Algo(a.algo_id)));
+                self.orphans.insert(LegId::Algo(a.algo_id));
+                self.born_orphans.insert(LegId::Algo(a.algo_id));
+            }
+        }
+        if !open {
+            if !matches!(a.status, AlgoStatus::Triggered | AlgoStatus::Finished) {
+                // a STOP entry that will never fill
+                self.entry_wants.remove(&LegId::Algo(a.algo_id));
+                self.entry_legs.remove(&LegId::Algo(a.algo_id));
+            }
+            self.leg_left(LegId::Algo(a.algo_id), now);
+            self.algos.remove(&a.algo_id);
+            self.retire_leg(now, LegId::Algo(a.algo_id));
+        }
+        self.protection_state(key);
     }
 
     fn leg_left(&mut self, leg: LegId, now: TimeMs) {
@@ -839,29 +1025,35 @@ impl Checker {
         if self.entry_phase && o.exec_type == ExecType::New {
             self.phase_ids.insert(o.order_id.0);
         }
-        let st = self.orders.entry(o.order_id).or_insert(OrderState {
-            side: o.side,
-            ps: o.position_side,
-            orig_type: o.orig_type,
-            reduce_only: o.reduce_only,
-            close_position: o.close_position,
-            open,
-            qty: o.orig_qty,
-            from_algo: o.from_algo,
-            traded: false,
-        });
-        st.open = open;
-        st.qty = o.orig_qty;
-        st.traded |= o.exec_type == ExecType::Trade;
-        let st = st.clone();
-        if open {
-            if self.open_orders.insert(o.order_id) {
-                if let Some(a) = st.from_algo {
-                    *self.open_children.entry(a).or_insert(0) += 1;
-                }
+        let traded = o.exec_type == ExecType::Trade;
+        // `orders` holds open orders only (a closed one leaves below): a known order was open
+        let (st, was_open) = match self.orders.get_mut(&o.order_id) {
+            Some(st) => {
+                st.open = open;
+                st.qty = o.orig_qty;
+                st.traded |= traded;
+                (*st, true)
             }
-        } else if self.open_orders.remove(&o.order_id) {
-            if let Some(a) = st.from_algo {
+            None => {
+                let st = OrderState {
+                    side: o.side,
+                    ps: o.position_side,
+                    orig_type: o.orig_type,
+                    reduce_only: o.reduce_only,
+                    close_position: o.close_position,
+                    open,
+                    qty: o.orig_qty,
+                    from_algo: o.from_algo,
+                    traded,
+                };
+                self.orders.insert(o.order_id, st);
+                (st, false)
+            }
+        };
+        if let Some(a) = st.from_algo {
+            if open && !was_open {
+                *self.open_children.get_or_insert_with(a, || 0) += 1;
+            } else if !open && was_open {
                 if let Some(n) = self.open_children.get_mut(&a) {
                     *n -= 1;
                     if *n == 0 {
@@ -877,7 +1069,7 @@ impl Checker {
                 self.place_stop(leg, self.last_seq, o.stop_price);
             }
             if o.exec_type == ExecType::Expired && o.expiry_reason == ExpiryReason::Liquidation {
-                self.stop_expired(now, key.clone(), leg);
+                self.stop_expired(now, key, leg);
             }
         }
         // an ADL (`adl_autoclose`) is no liquidation: the stop was not beyond anything
@@ -885,7 +1077,7 @@ impl Checker {
             && o.order_type == OrderType::Liquidation
             && o.client_order_id != crate::exchange::external::ADL_CLIENT_ID
         {
-            self.check_liquidation(o, &key, now);
+            self.check_liquidation(o, key, now);
         }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
             let amt = self.positions.get(&key).copied().unwrap_or_default();
@@ -898,9 +1090,9 @@ impl Checker {
                 self.born_orphans.insert(leg);
             }
         }
-        if o.exec_type == ExecType::Trade {
+        if traded {
             if let Some(&w) = self.entry_wants.get(&leg) {
-                self.pending_wants = Some((key.clone(), st.side, w));
+                self.pending_wants = Some((key, st.side, w));
             }
         }
         // a legacy STOP entry's trigger (EXPIRED er=8) carries on under the same id as a
@@ -926,8 +1118,7 @@ impl Checker {
             // one leg only
             if let Some(&p) = self.leg_pair.get(&leg) {
                 let pair = self.pairs.get_mut(&p).expect("pair exists");
-                pair.filled.insert(leg);
-                if pair.filled.len() >= 2 && !pair.reported_double {
+                if pair.fill(leg) >= 2 && !pair.reported_double {
                     pair.reported_double = true;
                     self.violate(
                         Invariant::OneLeg,
@@ -951,7 +1142,7 @@ impl Checker {
                 || st.close_position;
             if protective {
                 let before = self.positions.get(&key).copied().unwrap_or_default();
-                self.pending_flip = Some((key.0.clone(), key.1, before, o.order_id));
+                self.pending_flip = Some((key, before, o.order_id));
             }
         }
         if !open {
@@ -960,56 +1151,39 @@ impl Checker {
             }
             self.leg_left(leg, now);
             self.orders.remove(&o.order_id);
-            self.retire.push((now, Retire::Leg(leg)));
+            self.retire_leg(now, leg);
         }
-        self.protection_state(&key);
-        self.key_buf = key;
-    }
-
-    /// The key (`symbol`, `ps`) in the kept buffer (no allocation when the symbol is the last
-    /// one's); the caller hands it back to `key_buf` when done.
-    fn key_for(&mut self, symbol: &str, ps: PositionSide) -> (String, PositionSide) {
-        let mut k = std::mem::replace(&mut self.key_buf, (String::new(), ps));
-        if k.0 != symbol {
-            k.0.clear();
-            k.0.push_str(symbol);
-        }
-        k.1 = ps;
-        k
+        self.protection_state(key);
     }
 
     /// Records a stop leg's placement (and pins its record when the log does not keep it).
     fn place_stop(&mut self, leg: LegId, seq: Seq, trigger: Decimal) {
         if let Some((old, _)) = self.stop_placed.insert(leg, (seq, trigger)) {
             if old != seq {
-                self.pinned.remove(&old);
+                self.unpin(&old);
             }
         }
         self.pin_now = true;
     }
 
-    fn stop_expired(&mut self, now: TimeMs, key: (String, PositionSide), leg: LegId) {
+    fn stop_expired(&mut self, now: TimeMs, key: Key, leg: LegId) {
         self.stops_expired_now.retain(|e| e.0 == now);
         self.stops_expired_now.push((now, key, leg));
     }
 
     /// stop-beyond-liquidation: a liquidation while a stop rested on that position side (still
     /// open, or expired by this very liquidation at the same time).
-    fn check_liquidation(&mut self, o: &OrderUpdate, key: &(String, PositionSide), now: TimeMs) {
-        let amt = self.positions.get(key).copied().unwrap_or_default();
-        let is_stop = |c: &Checker, l: &LegId| match l {
-            LegId::Algo(id) => c.algos.get(id).is_some_and(|a| a.otype.is_stop()),
-            LegId::Order(id) => c.orders.get(id).is_some_and(|s| s.orig_type.is_stop()),
-        };
+    fn check_liquidation(&mut self, o: &OrderUpdate, key: Key, now: TimeMs) {
+        let amt = self.positions.get(&key).copied().unwrap_or_default();
         let mut stops: Vec<LegId> = self
-            .protective_legs(key, amt)
-            .into_iter()
-            .filter(|l| is_stop(self, l))
+            .protective(key.1, amt)
+            .filter(|p| p.1)
+            .map(|p| p.0)
             .collect();
         stops.extend(
             self.stops_expired_now
                 .iter()
-                .filter(|e| e.0 == now && &e.1 == key)
+                .filter(|e| e.0 == now && e.1 == key)
                 .map(|e| e.2),
         );
         let Some(&leg) = stops.first() else { return };
@@ -1025,7 +1199,7 @@ impl Checker {
             pair,
             format!(
                 "{} {} position {amt} liquidated {} @ {} while stop {leg} (trigger {trigger}) was resting",
-                key.0,
+                self.name(key.0),
                 key.1.as_str(),
                 o.last_qty,
                 o.last_price
@@ -1056,8 +1230,8 @@ impl Checker {
             let key = self.key_for(&row.symbol, row.position_side);
             let before = self.positions.get(&key).copied().unwrap_or_default();
             let after = row.amount;
-            if let Some((s, ps, b, oid)) = self.pending_flip.take() {
-                if s == key.0 && ps == key.1 {
+            if let Some((k, b, oid)) = self.pending_flip.take() {
+                if k == key {
                     let flipped = !b.is_zero()
                         && !after.is_zero()
                         && b.is_sign_positive() != after.is_sign_positive();
@@ -1068,8 +1242,8 @@ impl Checker {
                             self.leg_pair.get(&LegId::Order(oid)).copied(),
                             format!(
                                 "protective order {oid} moved {} {} position from {b} to {after}",
-                                s,
-                                ps.as_str()
+                                self.name(k.0),
+                                k.1.as_str()
                             ),
                         );
                     }
@@ -1079,11 +1253,15 @@ impl Checker {
                 && (after.is_zero() || before.is_sign_positive() != after.is_sign_positive());
             if ended {
                 // every protective order of the closed position must be gone within the window
-                for leg in self.protective_legs(&key, before) {
+                let mut legs = std::mem::take(&mut self.scratch_legs);
+                legs.extend(self.protective(key.1, before).map(|p| p.0));
+                for &leg in &legs {
                     self.orphans.insert(leg);
                     self.born_orphans.remove(&leg);
                     self.schedule(now, Due::Orphan(leg));
                 }
+                legs.clear();
+                self.scratch_legs = legs;
                 self.wants_stop.remove(&key);
             }
             // a resting entry accepted while its side was flat just filled: from now on the
@@ -1095,15 +1273,14 @@ impl Checker {
                         Side::Sell => after < Decimal::ZERO,
                     };
                     if entry_side {
-                        upsert(&mut self.wants_stop, &key, w);
+                        self.wants_stop.insert(key, w);
                     }
                 } else {
                     self.pending_wants = Some((k, side, w));
                 }
             }
-            upsert(&mut self.positions, &key, after);
-            self.protection_state(&key);
-            self.key_buf = key;
+            self.positions.insert(key, after);
+            self.protection_state(key);
         }
     }
 
@@ -1149,25 +1326,17 @@ impl Checker {
                     };
                     self.entry_wants.insert(leg, *wants_stop);
                 } else if open {
-                    upsert(&mut self.wants_stop, &key, *wants_stop);
-                    self.protection_state(&key);
+                    self.wants_stop.insert(key, *wants_stop);
+                    self.protection_state(key);
                 }
-                self.key_buf = key;
             }
-            EngineEvent::PairPlaced {
-                pair,
-                symbol,
-                position_side,
-                sl,
-                tp,
-            } => {
+            EngineEvent::PairPlaced { pair, sl, tp, .. } => {
                 self.pairs.insert(
                     *pair,
                     PairState {
-                        key: (symbol.clone(), *position_side),
                         sl: *sl,
                         tp: *tp,
-                        filled: BTreeSet::new(),
+                        filled: [None; 2],
                         tracked: true,
                         placed_seq: seq,
                         reported_double: false,
@@ -1190,7 +1359,6 @@ impl Checker {
                 if let Some(p) = self.pairs.get_mut(pair) {
                     p.tracked = false;
                     let (sl, tp) = (p.sl, p.tp);
-                    let _ = &p.key;
                     for leg in [sl, tp] {
                         // a leg a newer tracked pair holds (re-armed or re-adopted before this
                         // drop) is not left behind
@@ -1239,16 +1407,6 @@ impl Observer for Checker {
     }
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
-    }
-}
-
-/// Sets `key`'s value in `m`, copying the key only when it is not there yet.
-fn upsert<V>(m: &mut BTreeMap<(String, PositionSide), V>, key: &(String, PositionSide), v: V) {
-    match m.get_mut(key) {
-        Some(x) => *x = v,
-        None => {
-            m.insert(key.clone(), v);
-        }
     }
 }
 
