@@ -125,11 +125,12 @@ pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps
     stamps.seq(out, r.seq.0);
     out.extend_from_slice(b",\"time_ms\":");
     stamps.time(out, r.time_ms.0);
-    out.extend_from_slice(match r.source {
-        Source::Exchange => b",\"source\":\"exchange\",\"event\":{\"type\":" as &[u8],
-        Source::Engine => b",\"source\":\"engine\",\"event\":{\"type\":",
-        Source::Sim => b",\"source\":\"sim\",\"event\":{\"type\":",
-    });
+    // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
+    match r.source {
+        Source::Exchange => out.extend_from_slice(b",\"source\":\"exchange\",\"event\":{\"type\":"),
+        Source::Engine => out.extend_from_slice(b",\"source\":\"engine\",\"event\":{\"type\":"),
+        Source::Sim => out.extend_from_slice(b",\"source\":\"sim\",\"event\":{\"type\":"),
+    }
     event(out, &r.event);
     out.extend_from_slice(b"}}");
 }
@@ -732,7 +733,12 @@ spelled!(endpoint_, ALL_ENDPOINTS, Endpoint, {
 });
 
 fn bool_(out: &mut Vec<u8>, b: bool) {
-    out.extend_from_slice(if b { b"true" } else { b"false" });
+    // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
+    if b {
+        out.extend_from_slice(b"true");
+    } else {
+        out.extend_from_slice(b"false");
+    }
 }
 
 /// A string known to need no escaping (enum spellings), quoted.

@@ -266,8 +266,12 @@ impl RowWriter<'_> {
         }
     }
     fn bool(&mut self, b: bool) {
-        self.buf
-            .extend_from_slice(if b { b"true," } else { b"false," });
+        // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
+        if b {
+            self.buf.extend_from_slice(b"true,");
+        } else {
+            self.buf.extend_from_slice(b"false,");
+        }
     }
     fn time(&mut self, ms: i64) {
         self.days.write(ms, self.buf);
