@@ -20,16 +20,54 @@ pub fn write_record(r: &EventRecord, out: &mut Vec<u8>) {
 /// The digits of the last `seq` and `time_ms` written by one writer: a log's records come with
 /// consecutive seqs and often share their time, so [`write_record_with`] increments the seq's
 /// digits in place and reuses the time's instead of dividing them out again.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Stamps {
-    /// The last seq and its digits, right-aligned in `seq_buf` from `seq_at`.
+    /// The last seq and its digits, right-aligned in `seq_buf[..DIGITS]` from `seq_at` (the
+    /// rest is the slack of the fixed-size append, see [`put_first`]).
     seq: Option<u64>,
-    seq_buf: [u8; 20],
+    seq_buf: [u8; 2 * DIGITS],
     seq_at: usize,
-    /// The last time and its text (sign included), right-aligned in `time_buf` from `time_at`.
+    /// The last time and its text (sign included), right-aligned in `time_buf[..DIGITS]` from
+    /// `time_at`.
     time: Option<i64>,
-    time_buf: [u8; 20],
+    time_buf: [u8; 2 * DIGITS],
     time_at: usize,
+}
+
+impl Default for Stamps {
+    fn default() -> Stamps {
+        Stamps {
+            seq: None,
+            seq_buf: [0; 2 * DIGITS],
+            seq_at: DIGITS,
+            time: None,
+            time_buf: [0; 2 * DIGITS],
+            time_at: DIGITS,
+        }
+    }
+}
+
+/// Room for the digits of any u64, or an i64 and its sign.
+const DIGITS: usize = 20;
+
+/// Appends `w[..n]` (`n <= N`) as one fixed-size copy and a truncation: the compiler turns a
+/// copy of a known size into a few register moves, where a copy of a length known only at run
+/// time is a call to `memcpy` (most of the cost of appending a number of a few digits).
+#[inline(always)]
+fn put_first<const N: usize>(out: &mut Vec<u8>, w: &[u8; N], n: usize) {
+    debug_assert!(n <= N);
+    let len = out.len();
+    out.extend_from_slice(w);
+    out.truncate(len + n);
+}
+
+/// Appends the `DIGITS - at` bytes of `buf` from `at` (`buf` has `DIGITS` bytes of slack).
+#[inline(always)]
+fn put_digits(out: &mut Vec<u8>, buf: &[u8; 2 * DIGITS], at: usize) {
+    let w: &[u8; DIGITS] = buf[at..at + DIGITS]
+        .try_into()
+        .expect("a DIGITS-byte window");
+    put_first(out, w, DIGITS - at);
 }
 
 impl Stamps {
@@ -37,7 +75,7 @@ impl Stamps {
         match self.seq {
             Some(last) if Some(v) == last.checked_add(1) => {
                 // add one to the decimal digits: trailing 9s become 0s, then a carry
-                let mut i = self.seq_buf.len();
+                let mut i = DIGITS;
                 loop {
                     i -= 1;
                     if self.seq_buf[i] == b'9' {
@@ -54,15 +92,15 @@ impl Stamps {
                 }
             }
             Some(last) if last == v => {}
-            _ => self.seq_at = put_u64(&mut self.seq_buf, v),
+            _ => self.seq_at = put_u64(&mut self.seq_buf[..DIGITS], v),
         }
         self.seq = Some(v);
-        out.extend_from_slice(&self.seq_buf[self.seq_at..]);
+        put_digits(out, &self.seq_buf, self.seq_at);
     }
 
     fn time(&mut self, out: &mut Vec<u8>, v: i64) {
         if self.time != Some(v) {
-            let at = put_u64(&mut self.time_buf, v.unsigned_abs());
+            let at = put_u64(&mut self.time_buf[..DIGITS], v.unsigned_abs());
             self.time_at = if v < 0 {
                 self.time_buf[at - 1] = b'-';
                 at - 1
@@ -71,7 +109,7 @@ impl Stamps {
             };
             self.time = Some(v);
         }
-        out.extend_from_slice(&self.time_buf[self.time_at..]);
+        put_digits(out, &self.time_buf, self.time_at);
     }
 }
 
@@ -87,11 +125,12 @@ pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps
     stamps.seq(out, r.seq.0);
     out.extend_from_slice(b",\"time_ms\":");
     stamps.time(out, r.time_ms.0);
-    out.extend_from_slice(match r.source {
-        Source::Exchange => b",\"source\":\"exchange\",\"event\":{\"type\":" as &[u8],
-        Source::Engine => b",\"source\":\"engine\",\"event\":{\"type\":",
-        Source::Sim => b",\"source\":\"sim\",\"event\":{\"type\":",
-    });
+    // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
+    match r.source {
+        Source::Exchange => out.extend_from_slice(b",\"source\":\"exchange\",\"event\":{\"type\":"),
+        Source::Engine => out.extend_from_slice(b",\"source\":\"engine\",\"event\":{\"type\":"),
+        Source::Sim => out.extend_from_slice(b",\"source\":\"sim\",\"event\":{\"type\":"),
+    }
     event(out, &r.event);
     out.extend_from_slice(b"}}");
 }
@@ -283,7 +322,7 @@ fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
             out.extend_from_slice(b"\"entry_accepted\",\"symbol\":");
             str_(out, symbol);
             out.extend_from_slice(b",\"position_side\":");
-            quoted(out, position_side.as_str());
+            pos_side_(out, *position_side);
             out.extend_from_slice(b",\"order_id\":");
             u64_(out, order_id.0);
             out.extend_from_slice(b",\"wants_stop\":");
@@ -301,7 +340,7 @@ fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
             out.extend_from_slice(b",\"symbol\":");
             str_(out, symbol);
             out.extend_from_slice(b",\"position_side\":");
-            quoted(out, position_side.as_str());
+            pos_side_(out, *position_side);
             out.extend_from_slice(b",\"sl\":");
             leg(out, sl);
             out.extend_from_slice(b",\"tp\":");
@@ -343,13 +382,13 @@ fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
     out.extend_from_slice(b",\"client_order_id\":");
     str_(out, &o.client_order_id);
     out.extend_from_slice(b",\"side\":");
-    quoted(out, o.side.as_str());
+    side_(out, o.side);
     out.extend_from_slice(b",\"order_type\":");
-    quoted(out, o.order_type.as_str());
+    order_type_(out, o.order_type);
     out.extend_from_slice(b",\"orig_type\":");
-    quoted(out, o.orig_type.as_str());
+    order_type_(out, o.orig_type);
     out.extend_from_slice(b",\"time_in_force\":");
-    quoted(out, o.time_in_force.as_str());
+    tif_(out, o.time_in_force);
     out.extend_from_slice(b",\"orig_qty\":");
     dec(out, &o.orig_qty);
     out.extend_from_slice(b",\"price\":");
@@ -359,9 +398,9 @@ fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
     out.extend_from_slice(b",\"stop_price\":");
     dec(out, &o.stop_price);
     out.extend_from_slice(b",\"exec_type\":");
-    quoted(out, o.exec_type.as_str());
+    exec_type_(out, o.exec_type);
     out.extend_from_slice(b",\"status\":");
-    quoted(out, o.status.as_str());
+    order_status_(out, o.status);
     out.extend_from_slice(b",\"order_id\":");
     u64_(out, o.order_id.0);
     out.extend_from_slice(b",\"last_qty\":");
@@ -377,24 +416,13 @@ fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
     out.extend_from_slice(b",\"reduce_only\":");
     bool_(out, o.reduce_only);
     out.extend_from_slice(b",\"position_side\":");
-    quoted(out, o.position_side.as_str());
+    pos_side_(out, o.position_side);
     out.extend_from_slice(b",\"close_position\":");
     bool_(out, o.close_position);
     out.extend_from_slice(b",\"realized_pnl\":");
     dec(out, &o.realized_pnl);
     out.extend_from_slice(b",\"expiry_reason\":");
-    quoted(
-        out,
-        match o.expiry_reason {
-            ExpiryReason::None => "None",
-            ExpiryReason::IocRemainder => "IocRemainder",
-            ExpiryReason::ReduceOnly => "ReduceOnly",
-            ExpiryReason::Liquidation => "Liquidation",
-            ExpiryReason::GteUnsatisfied => "GteUnsatisfied",
-            ExpiryReason::LegacyTriggered => "LegacyTriggered",
-            ExpiryReason::MarketRemainder => "MarketRemainder",
-        },
-    );
+    expiry_(out, o.expiry_reason);
     if let Some(a) = o.from_algo {
         out.extend_from_slice(b",\"from_algo\":");
         u64_(out, a.0);
@@ -409,17 +437,17 @@ fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate) {
     out.extend_from_slice(b",\"algo_id\":");
     u64_(out, a.algo_id.0);
     out.extend_from_slice(b",\"order_type\":");
-    quoted(out, a.order_type.as_str());
+    order_type_(out, a.order_type);
     out.extend_from_slice(b",\"side\":");
-    quoted(out, a.side.as_str());
+    side_(out, a.side);
     out.extend_from_slice(b",\"position_side\":");
-    quoted(out, a.position_side.as_str());
+    pos_side_(out, a.position_side);
     out.extend_from_slice(b",\"time_in_force\":");
-    quoted(out, a.time_in_force.as_str());
+    tif_(out, a.time_in_force);
     out.extend_from_slice(b",\"quantity\":");
     dec(out, &a.quantity);
     out.extend_from_slice(b",\"status\":");
-    quoted(out, a.status.as_str());
+    algo_status_(out, a.status);
     out.extend_from_slice(b",\"actual_order_id\":");
     match a.actual_order_id {
         Some(o) => u64_(out, o.0),
@@ -460,7 +488,7 @@ fn account_update(out: &mut Vec<u8>, a: &AccountUpdate) {
         out.extend_from_slice(b"{\"symbol\":");
         str_(out, &p.symbol);
         out.extend_from_slice(b",\"position_side\":");
-        quoted(out, p.position_side.as_str());
+        pos_side_(out, p.position_side);
         out.extend_from_slice(b",\"amount\":");
         dec(out, &p.amount);
         out.extend_from_slice(b",\"entry_price\":");
@@ -492,20 +520,20 @@ fn new_order(out: &mut Vec<u8>, o: &NewOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_(out, &o.symbol);
     out.extend_from_slice(b",\"side\":");
-    quoted(out, o.side.as_str());
+    side_(out, o.side);
     out.extend_from_slice(b",\"order_type\":");
-    quoted(out, o.order_type.as_str());
+    order_type_(out, o.order_type);
     let f = &mut false;
     if let Some(v) = o.position_side {
         key(out, f, b"position_side");
-        quoted(out, v.as_str());
+        pos_side_(out, v);
     }
     opt_dec_field(out, f, b"quantity", &o.quantity);
     opt_dec_field(out, f, b"price", &o.price);
     opt_dec_field(out, f, b"stop_price", &o.stop_price);
     if let Some(v) = o.time_in_force {
         key(out, f, b"time_in_force");
-        quoted(out, v.as_str());
+        tif_(out, v);
     }
     opt_bool_field(out, f, b"reduce_only", o.reduce_only);
     opt_bool_field(out, f, b"close_position", o.close_position);
@@ -537,20 +565,20 @@ fn new_algo(out: &mut Vec<u8>, o: &NewAlgoOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_(out, &o.symbol);
     out.extend_from_slice(b",\"side\":");
-    quoted(out, o.side.as_str());
+    side_(out, o.side);
     out.extend_from_slice(b",\"order_type\":");
-    quoted(out, o.order_type.as_str());
+    order_type_(out, o.order_type);
     let f = &mut false;
     if let Some(v) = o.position_side {
         key(out, f, b"position_side");
-        quoted(out, v.as_str());
+        pos_side_(out, v);
     }
     opt_dec_field(out, f, b"quantity", &o.quantity);
     opt_dec_field(out, f, b"price", &o.price);
     opt_dec_field(out, f, b"trigger_price", &o.trigger_price);
     if let Some(v) = o.time_in_force {
         key(out, f, b"time_in_force");
-        quoted(out, v.as_str());
+        tif_(out, v);
     }
     opt_bool_field(out, f, b"reduce_only", o.reduce_only);
     opt_bool_field(out, f, b"close_position", o.close_position);
@@ -592,35 +620,125 @@ fn api_error(out: &mut Vec<u8>, e: &ApiError) {
     out.push(b'}');
 }
 
-fn working(out: &mut Vec<u8>, w: WorkingType) {
-    out.extend_from_slice(match w {
-        WorkingType::ContractPrice => b"\"CONTRACT_PRICE\"" as &[u8],
-        WorkingType::MarkPrice => b"\"MARK_PRICE\"",
-    });
+/// Room for a quoted enum spelling (the longest, `"TRAILING_STOP_MARKET"`, has 22 bytes).
+const Q: usize = 24;
+
+/// `"s"` zero-padded to [`Q`] bytes, and its length (quotes included), at compile time.
+const fn padded(s: &str) -> ([u8; Q], usize) {
+    let b = s.as_bytes();
+    assert!(b.len() + 2 <= Q, "spelling too long");
+    let mut w = [0u8; Q];
+    w[0] = b'"';
+    let mut i = 0;
+    while i < b.len() {
+        w[i + 1] = b[i];
+        i += 1;
+    }
+    w[b.len() + 1] = b'"';
+    (w, b.len() + 2)
 }
 
-fn endpoint_(out: &mut Vec<u8>, e: Endpoint) {
-    quoted(
-        out,
-        match e {
-            Endpoint::NewOrder => "NewOrder",
-            Endpoint::NewAlgoOrder => "NewAlgoOrder",
-            Endpoint::CancelOrder => "CancelOrder",
-            Endpoint::CancelAlgoOrder => "CancelAlgoOrder",
-            Endpoint::QueryOrder => "QueryOrder",
-            Endpoint::QueryAlgoOrder => "QueryAlgoOrder",
-            Endpoint::OpenOrders => "OpenOrders",
-            Endpoint::OpenAlgoOrders => "OpenAlgoOrders",
-            Endpoint::CancelAll => "CancelAll",
-            Endpoint::CancelAllAlgo => "CancelAllAlgo",
-            Endpoint::PositionRisk => "PositionRisk",
-            Endpoint::TickerPrice => "TickerPrice",
-        },
-    );
+/// `fn $name(out, v)`: appends the quoted spelling of `v` as one fixed-size copy of a padded
+/// constant (see [`put_first`]) instead of quote, `memcpy`, quote; and `$all`, every variant
+/// (the match is exhaustive), for the test that checks each spelling against `as_str`.
+macro_rules! spelled {
+    ($name:ident, $all:ident, $t:ty, { $($v:path => $s:literal),+ $(,)? }) => {
+        fn $name(out: &mut Vec<u8>, v: $t) {
+            let (w, n): &([u8; Q], usize) = match v {
+                $($v => {
+                    const W: ([u8; Q], usize) = padded($s);
+                    &W
+                })+
+            };
+            put_first(out, w, *n);
+        }
+        #[cfg(test)]
+        const $all: &[$t] = &[$($v),+];
+    };
 }
+
+spelled!(side_, ALL_SIDES, Side, { Side::Buy => "BUY", Side::Sell => "SELL" });
+spelled!(pos_side_, ALL_POS_SIDES, PositionSide, {
+    PositionSide::Both => "BOTH",
+    PositionSide::Long => "LONG",
+    PositionSide::Short => "SHORT",
+});
+spelled!(order_type_, ALL_ORDER_TYPES, OrderType, {
+    OrderType::Limit => "LIMIT",
+    OrderType::Market => "MARKET",
+    OrderType::Stop => "STOP",
+    OrderType::StopMarket => "STOP_MARKET",
+    OrderType::TakeProfit => "TAKE_PROFIT",
+    OrderType::TakeProfitMarket => "TAKE_PROFIT_MARKET",
+    OrderType::TrailingStopMarket => "TRAILING_STOP_MARKET",
+    OrderType::Liquidation => "LIQUIDATION",
+});
+spelled!(tif_, ALL_TIFS, TimeInForce, {
+    TimeInForce::Gtc => "GTC",
+    TimeInForce::Ioc => "IOC",
+    TimeInForce::Fok => "FOK",
+    TimeInForce::Gtx => "GTX",
+    TimeInForce::GteGtc => "GTE_GTC",
+});
+spelled!(order_status_, ALL_ORDER_STATUSES, OrderStatus, {
+    OrderStatus::New => "NEW",
+    OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+    OrderStatus::Filled => "FILLED",
+    OrderStatus::Canceled => "CANCELED",
+    OrderStatus::Expired => "EXPIRED",
+    OrderStatus::Rejected => "REJECTED",
+});
+spelled!(algo_status_, ALL_ALGO_STATUSES, AlgoStatus, {
+    AlgoStatus::New => "NEW",
+    AlgoStatus::Triggering => "TRIGGERING",
+    AlgoStatus::Triggered => "TRIGGERED",
+    AlgoStatus::Finished => "FINISHED",
+    AlgoStatus::Canceled => "CANCELED",
+    AlgoStatus::Rejected => "REJECTED",
+    AlgoStatus::Expired => "EXPIRED",
+});
+spelled!(exec_type_, ALL_EXEC_TYPES, ExecType, {
+    ExecType::New => "NEW",
+    ExecType::Trade => "TRADE",
+    ExecType::Canceled => "CANCELED",
+    ExecType::Expired => "EXPIRED",
+    ExecType::Calculated => "CALCULATED",
+});
+spelled!(expiry_, ALL_EXPIRY_REASONS, ExpiryReason, {
+    ExpiryReason::None => "None",
+    ExpiryReason::IocRemainder => "IocRemainder",
+    ExpiryReason::ReduceOnly => "ReduceOnly",
+    ExpiryReason::Liquidation => "Liquidation",
+    ExpiryReason::GteUnsatisfied => "GteUnsatisfied",
+    ExpiryReason::LegacyTriggered => "LegacyTriggered",
+    ExpiryReason::MarketRemainder => "MarketRemainder",
+});
+spelled!(working, ALL_WORKING_TYPES, WorkingType, {
+    WorkingType::ContractPrice => "CONTRACT_PRICE",
+    WorkingType::MarkPrice => "MARK_PRICE",
+});
+spelled!(endpoint_, ALL_ENDPOINTS, Endpoint, {
+    Endpoint::NewOrder => "NewOrder",
+    Endpoint::NewAlgoOrder => "NewAlgoOrder",
+    Endpoint::CancelOrder => "CancelOrder",
+    Endpoint::CancelAlgoOrder => "CancelAlgoOrder",
+    Endpoint::QueryOrder => "QueryOrder",
+    Endpoint::QueryAlgoOrder => "QueryAlgoOrder",
+    Endpoint::OpenOrders => "OpenOrders",
+    Endpoint::OpenAlgoOrders => "OpenAlgoOrders",
+    Endpoint::CancelAll => "CancelAll",
+    Endpoint::CancelAllAlgo => "CancelAllAlgo",
+    Endpoint::PositionRisk => "PositionRisk",
+    Endpoint::TickerPrice => "TickerPrice",
+});
 
 fn bool_(out: &mut Vec<u8>, b: bool) {
-    out.extend_from_slice(if b { b"true" } else { b"false" });
+    // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
+    if b {
+        out.extend_from_slice(b"true");
+    } else {
+        out.extend_from_slice(b"false");
+    }
 }
 
 /// A string known to need no escaping (enum spellings), quoted.
@@ -634,6 +752,45 @@ fn quoted(out: &mut Vec<u8>, s: &str) {
 /// the other control bytes as `\u00xx` (lower-case hex); everything else (0x7f, non-ASCII) as is.
 fn str_(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    let n = bytes.len();
+    if n == 0 {
+        // unset texts (a reject reason, a detail)
+        out.extend_from_slice(b"\"\"");
+        return;
+    }
+    if (4..=SHORT).contains(&n) {
+        // the common case (symbols, ids, statuses): words of the string checked and copied into
+        // a quoted window in one pass (8 bytes a step, the last step overlapping; 4 for under
+        // 8 bytes), then one fixed-size append; a string that needs escaping goes on below
+        let mut w = [0u8; SHORT + 8];
+        w[0] = b'"';
+        let dirty = if n < 8 {
+            let lo: [u8; 4] = bytes[..4].try_into().expect("4 bytes");
+            let hi: [u8; 4] = bytes[n - 4..].try_into().expect("4 bytes");
+            w[1..5].copy_from_slice(&lo);
+            w[n - 3..n + 1].copy_from_slice(&hi);
+            needs_escape(
+                u64::from(u32::from_le_bytes(hi)) << 32 | u64::from(u32::from_le_bytes(lo)),
+            )
+        } else {
+            let mut dirty = false;
+            let mut at = 0;
+            while at + 8 < n {
+                let c: [u8; 8] = bytes[at..at + 8].try_into().expect("8 bytes");
+                dirty |= needs_escape(u64::from_le_bytes(c));
+                w[at + 1..at + 9].copy_from_slice(&c);
+                at += 8;
+            }
+            let c: [u8; 8] = bytes[n - 8..].try_into().expect("8 bytes");
+            w[n - 7..n + 1].copy_from_slice(&c);
+            dirty | needs_escape(u64::from_le_bytes(c))
+        };
+        if !dirty {
+            w[n + 1] = b'"';
+            put_first(out, &w, n + 2);
+            return;
+        }
+    }
     out.push(b'"');
     if clean(bytes) {
         // the common case (ids, symbols, messages): no byte needs escaping
@@ -666,6 +823,19 @@ fn str_(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Strings up to this length take [`str_`]'s one-pass path.
+const SHORT: usize = 40;
+
+/// Whether some byte of the word `x` needs escaping in a JSON string (`"`, `\\` or below 0x20).
+#[inline(always)]
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // non-zero exactly when some byte of `x` is below `n` (n <= 0x80): the classic has-less test
+    let has_less = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    has_less(x, 0x20) | has_less(x ^ (ONES * 0x22), 1) | has_less(x ^ (ONES * 0x5c), 1) != 0
 }
 
 /// Whether no byte of `s` needs escaping in a JSON string (no `"`, `\\` or byte below 0x20):
@@ -725,9 +895,9 @@ const POW10_U64: [u64; 20] = {
 
 /// An unsigned integer in decimal, as `Display` writes it (no formatting machinery).
 pub(crate) fn u64_(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 20];
-    let i = put_u64(&mut buf, v);
-    out.extend_from_slice(&buf[i..]);
+    let mut buf = [0u8; 2 * DIGITS];
+    let i = put_u64(&mut buf[..DIGITS], v);
+    put_digits(out, &buf, i);
 }
 
 /// Writes the digits of `v` right-aligned at the end of `buf` (`0` as one digit), two digits
@@ -789,14 +959,18 @@ pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
     }
     if let (Ok(v), true) = (u64::try_from(m), scale < POW10_U64.len()) {
         // the common case: integer and fraction apart, written right-aligned into one buffer
-        // pre-filled with `0`s (the fraction's leading zeros), then one append
-        let mut buf = [b'0'; 48];
-        let end = buf.len();
+        // pre-filled with `0`s (the fraction's leading zeros), then one fixed-size append of
+        // `DEC` bytes (at most 22 are the number's: sign, 20 digits and the point, or sign,
+        // `0.` and 19 decimals)
+        const END: usize = 48;
+        const DEC: usize = 32;
+        let mut buf = [b'0'; END + DEC];
+        let end = END;
         let mut start = if scale == 0 {
-            put_u64(&mut buf, v)
+            put_u64(&mut buf[..end], v)
         } else {
             let p = POW10_U64[scale];
-            put_u64(&mut buf, v % p);
+            put_u64(&mut buf[..end], v % p);
             let dot = end - scale - 1;
             buf[dot] = b'.';
             put_u64(&mut buf[..dot], v / p)
@@ -805,7 +979,10 @@ pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
             start -= 1;
             buf[start] = b'-';
         }
-        out.extend_from_slice(&buf[start..]);
+        let w: &[u8; DEC] = buf[start..start + DEC]
+            .try_into()
+            .expect("a DEC-byte window");
+        put_first(out, w, end - start);
         return;
     }
     // 29 digits at most (96-bit mantissa), scale 28 at most
@@ -902,7 +1079,7 @@ mod tests {
             ' ', ',',
         ];
         let mut out = Vec::new();
-        for len in 0..20 {
+        for len in 0..50 {
             for at in 0..len {
                 for c in specials {
                     let s: String = (0..len)
@@ -976,6 +1153,31 @@ mod tests {
             i64_(&mut want, v);
             assert_eq!(got, want, "time {v}");
         }
+    }
+
+    /// Every spelled enum writes what serde_json writes for each of its variants (the lists
+    /// come from the exhaustive matches themselves).
+    #[test]
+    fn spellings_match_serde_json() {
+        fn check<T: serde::Serialize + Copy + std::fmt::Debug>(all: &[T], f: fn(&mut Vec<u8>, T)) {
+            for &v in all {
+                let mut out = b"x".to_vec();
+                f(&mut out, v);
+                let mut want = b"x".to_vec();
+                want.extend(serde_json::to_vec(&v).unwrap());
+                assert_eq!(out, want, "{v:?}");
+            }
+        }
+        check(ALL_SIDES, side_);
+        check(ALL_POS_SIDES, pos_side_);
+        check(ALL_ORDER_TYPES, order_type_);
+        check(ALL_TIFS, tif_);
+        check(ALL_ORDER_STATUSES, order_status_);
+        check(ALL_ALGO_STATUSES, algo_status_);
+        check(ALL_EXEC_TYPES, exec_type_);
+        check(ALL_EXPIRY_REASONS, expiry_);
+        check(ALL_WORKING_TYPES, working);
+        check(ALL_ENDPOINTS, endpoint_);
     }
 
     trait SignNeg {

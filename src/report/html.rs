@@ -4,6 +4,7 @@
 //! (starting at the first bar), and per violation a price chart zoomed on its trail.
 
 use super::axis::{fixed, value_ticks};
+use super::coord::{f1, text};
 use super::price::{legend, price_svg, time_axis, Book, Mark, PriceBars, View};
 use super::{
     describe_event, detail_rows, drawdown_dp, grouped, money, source_name, verdict_line, History,
@@ -11,7 +12,6 @@ use super::{
 };
 use crate::invariants::{Invariant, Violation};
 use crate::types::{fmt_time_ms, TimeMs};
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -429,8 +429,9 @@ const MR: f64 = 16.0;
 const MT: f64 = 14.0;
 const MB: f64 = 54.0;
 
+/// `v.to_f64().unwrap_or(0.0)`, bit for bit (see [`super::price::f`]).
 fn f(v: Decimal) -> f64 {
-    v.to_f64().unwrap_or(0.0)
+    super::price::f(v)
 }
 
 fn svg_chart(c: &Chart) -> String {
@@ -550,18 +551,26 @@ fn svg_chart(c: &Chart) -> String {
             pts.push((end, ly));
         }
     }
-    let mut line = String::with_capacity(pts.len() * 28);
+    let mut line = Vec::with_capacity(pts.len() * 28);
     let mut prev_y: Option<f64> = None;
     for &(x, y) in &pts {
         if let Some(py) = prev_y {
             if py != y {
-                let _ = write!(line, " {x:.1},{py:.1}");
+                // " {x:.1},{py:.1}"
+                line.push(b' ');
+                f1(&mut line, x);
+                line.push(b',');
+                f1(&mut line, py);
             }
-            line.push(' ');
+            line.push(b' ');
         }
-        let _ = write!(line, "{x:.1},{y:.1}");
+        // "{x:.1},{y:.1}"
+        f1(&mut line, x);
+        line.push(b',');
+        f1(&mut line, y);
         prev_y = Some(y);
     }
+    let line = text(line);
     if c.area {
         let base = y_of(Decimal::ZERO.clamp(ymin, ymax));
         let (fx, _) = pts[0];
@@ -596,10 +605,12 @@ fn thin(
     let xy: Vec<(f64, f64)> = points.iter().map(|&(t, v)| (x_of(t.0), y_of(v))).collect();
     let mut out = Vec::new();
     let mut i = 0;
+    // x >= ML (times are clamped into the axis), so truncating is flooring (no libm call)
+    let col_of = |x: f64| x as i64;
     while i < xy.len() {
-        let col = xy[i].0.floor();
+        let col = col_of(xy[i].0);
         let mut j = i;
-        while j + 1 < xy.len() && xy[j + 1].0.floor() == col {
+        while j + 1 < xy.len() && col_of(xy[j + 1].0) == col {
             j += 1;
         }
         let (mut lo, mut hi) = (i, i);

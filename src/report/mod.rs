@@ -10,6 +10,7 @@
 //! in at the end ([`crate::output`]), so a failed or interrupted run never leaves half a report.
 
 mod axis;
+mod coord;
 mod describe;
 mod html;
 mod markdown;
@@ -379,7 +380,9 @@ impl IdRuns {
 struct Books {
     wallet: Option<Decimal>,
     unrealized: Decimal,
-    positions: BTreeMap<(String, PositionSide), Decimal>,
+    /// Last amount per (symbol, side): a handful of entries, searched in place so an update
+    /// of a known position neither clones its symbol nor touches a tree.
+    positions: Vec<(String, PositionSide, Decimal)>,
 }
 
 impl Books {
@@ -396,10 +399,18 @@ impl Books {
             Event::AccountUpdate(u) => {
                 self.wallet = Some(u.wallet_balance);
                 for p in &u.positions {
-                    self.positions
-                        .insert((p.symbol.clone(), p.position_side), p.amount);
+                    match self
+                        .positions
+                        .iter_mut()
+                        .find(|(s, side, _)| *side == p.position_side && *s == p.symbol)
+                    {
+                        Some(e) => e.2 = p.amount,
+                        None => self
+                            .positions
+                            .push((p.symbol.clone(), p.position_side, p.amount)),
+                    }
                 }
-                if self.positions.values().all(|a| a.is_zero()) {
+                if self.positions.iter().all(|e| e.2.is_zero()) {
                     self.unrealized = Decimal::ZERO;
                 }
                 true
@@ -436,6 +447,11 @@ pub(crate) fn drawdown_dp(curve: &[(TimeMs, Decimal)], dp: u32) -> Vec<(TimeMs, 
 }
 
 fn pct_of(dd: Decimal, peak: Decimal, dp: u32) -> Decimal {
+    pct_exact(dd, peak, dp).unwrap_or_else(|| pct_decimal(dd, peak, dp))
+}
+
+/// [`pct_of`] in Decimal arithmetic.
+fn pct_decimal(dd: Decimal, peak: Decimal, dp: u32) -> Decimal {
     let pct = if peak > Decimal::ZERO {
         dd * Decimal::ONE_HUNDRED / peak
     } else {
@@ -444,6 +460,39 @@ fn pct_of(dd: Decimal, peak: Decimal, dp: u32) -> Decimal {
     let mut r = pct.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
     r.rescale(dp);
     r
+}
+
+/// [`pct_of`] in integer arithmetic (one u128 division instead of a Decimal division and a
+/// rounding), or `None` outside the operands it is proven for. It rounds the exact quotient
+/// `dd · 100 · 10^dp / peak` half away from zero; the Decimal path rounds its 28-digit quotient
+/// the same way, and the two agree whenever that quotient cannot straddle a midpoint: with the
+/// denominator below 10^18 an inexact quotient lies at least 1 / (2 · 10^18) units of the last
+/// place from any midpoint, while below 10^4 the Decimal quotient keeps 24 decimals (an error
+/// below 10^-24, far smaller even at dp = 4); an exact midpoint is exact in both.
+fn pct_exact(dd: Decimal, peak: Decimal, dp: u32) -> Option<Decimal> {
+    if dd.is_sign_negative() || peak.is_sign_negative() || peak.is_zero() || dp > 4 {
+        return None;
+    }
+    let a = u64::try_from(dd.mantissa()).ok()?;
+    let b = u64::try_from(peak.mantissa()).ok()?;
+    // pct · 10^dp = (a / 10^sa) · 100 · 10^dp / (b / 10^sb) = a · 10^e / b, e = 2 + dp + sb - sa
+    let e = 2 + dp as i32 + peak.scale() as i32 - dd.scale() as i32;
+    let (n, d) = match e {
+        0..=19 => (u128::from(a) * 10u128.pow(e as u32), u128::from(b)),
+        -19..=-1 => (u128::from(a), u128::from(b) * 10u128.pow(e.unsigned_abs())),
+        _ => return None,
+    };
+    if d >= 10u128.pow(18) {
+        return None;
+    }
+    let (mut q, r) = (n / d, n % d);
+    if r >= d - r {
+        q += 1;
+    }
+    if q >= 10u128.pow(4 + dp) {
+        return None;
+    }
+    Some(Decimal::from_i128_with_scale(q as i128, dp))
 }
 
 /// Maximum drawdown of `curve`: (largest absolute fall from a running peak, largest fall in
@@ -992,8 +1041,57 @@ pub(crate) fn verdict_line(s: &Summary) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::IdRuns;
+    use super::{pct_decimal, pct_exact, IdRuns};
+    use rust_decimal::Decimal;
     use std::collections::BTreeSet;
+
+    /// `pct_exact`, wherever it answers, is `pct_decimal` bit for bit (value, scale, sign):
+    /// equity-like peaks and drawdowns of every scale, zero drawdowns, exact midpoints at the
+    /// last decimal, drawdowns beyond the peak and random operands.
+    #[test]
+    fn pct_exact_is_the_decimal_path() {
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut cases: Vec<(Decimal, Decimal)> = vec![
+            (Decimal::ZERO, Decimal::new(100_000_000, 4)),
+            (Decimal::new(0, 7), Decimal::new(100_004_145_200, 7)),
+            (Decimal::new(5, 5), Decimal::ONE_HUNDRED),
+            (Decimal::new(-5, 5), Decimal::ONE_HUNDRED),
+            (Decimal::new(15, 7), Decimal::new(2, 0)),
+            (Decimal::new(3, 0), Decimal::new(2, 0)),
+            (Decimal::ONE, Decimal::new(3, 0)),
+            (Decimal::new(2, 0), Decimal::new(3, 0)),
+        ];
+        for dp in 0..=4u32 {
+            // exact midpoints: dd / peak · 100 = k.5 · 10^-dp
+            for k in 0..200i64 {
+                let dd = Decimal::new(2 * k + 1, dp + 3);
+                cases.push((dd, Decimal::new(2, 1)));
+                cases.push((dd * Decimal::new(4, 0), Decimal::new(8, 1)));
+            }
+        }
+        for _ in 0..100_000 {
+            let peak_m = (next() % 100_000_000_000_000) as i64 + 1;
+            let peak = Decimal::new(peak_m, (next() % 10) as u32);
+            let dd = match next() % 4 {
+                0 => Decimal::new((next() % 1_000_000) as i64, (next() % 10) as u32),
+                1 => peak * Decimal::new((next() % 10_000) as i64, 4),
+                2 => Decimal::new((next() >> (next() % 64)) as i64, (next() % 29) as u32),
+                _ => peak - Decimal::new((next() % peak_m as u64) as i64, peak.scale()),
+            };
+            cases.push((dd, peak));
+        }
+        let mut answered = 0;
+        for (dd, peak) in cases {
+            for dp in [0, 1, 2, 3, 4] {
+                if let Some(got) = pct_exact(dd, peak, dp) {
+                    answered += 1;
+                    let want = pct_decimal(dd, peak, dp);
+                    assert_eq!(got.serialize(), want.serialize(), "{dd} / {peak} dp {dp}");
+                }
+            }
+        }
+        assert!(answered > 100_000, "{answered}");
+    }
 
     /// `IdRuns` counts exactly the distinct ids a `BTreeSet` holds, its runs stay sorted,
     /// disjoint and non-adjacent: sequences, repeats, ids filling the hole between two runs,

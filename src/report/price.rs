@@ -9,6 +9,7 @@
 //! deduplicated, and lose their tooltips beyond [`TOOLTIP_LIMIT`] items.
 
 use super::axis::{fixed, time_ticks, value_ticks};
+use super::coord::{f1, half, text};
 use super::html::escape_html;
 use crate::events::{Event, EventLog, EventRecord, ExecType, LegId};
 use crate::exchange::BarTicks;
@@ -392,7 +393,7 @@ const MB: f64 = 54.0;
 /// `d.to_f64()`, bit for bit: rust_decimal's `as_f64` steps (integer and fraction apart, the
 /// fraction over 10^scale, then rounded back to `scale` decimals) in u64 arithmetic when the
 /// mantissa and 10^scale fit (every price of a report), its own code otherwise.
-fn f(d: Decimal) -> f64 {
+pub(crate) fn f(d: Decimal) -> f64 {
     let scale = d.scale();
     match (u64::try_from(d.mantissa().unsigned_abs()), scale) {
         (Ok(m), 1..=19) => {
@@ -403,7 +404,8 @@ fn f(d: Decimal) -> f64 {
                 return if neg { -int } else { int };
             }
             let round_to = 10f64.powi(scale as i32);
-            let v = ((int + frac) * round_to).round() / round_to;
+            // the product is positive and below 2^53: `round` is `round_i` (no libm call)
+            let v = round_i((int + frac) * round_to) as f64 / round_to;
             if neg {
                 -v
             } else {
@@ -500,20 +502,33 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
     let bar_px = bars.interval_ms as f64 / (t1 - t0) as f64 * pw;
     if bar_px >= CANDLE_MIN_PX {
         let bw = (bar_px * 0.7).clamp(1.0, 14.0);
-        let (mut wick, mut up, mut down) = (String::new(), String::new(), String::new());
+        let (mut wick, mut up, mut down) = (Vec::new(), Vec::new(), Vec::new());
         for bar in shown {
             let xc = x_of(bar.t) + bar_px / 2.0;
             let p = |v: i64| y_of(v as f64 * tick);
-            let _ = write!(wick, "M{xc:.1} {:.1}V{:.1}", p(bar.h), p(bar.l));
+            // "M{xc:.1} {:.1}V{:.1}" (high, low)
+            wick.push(b'M');
+            f1(&mut wick, xc);
+            wick.push(b' ');
+            f1(&mut wick, p(bar.h));
+            wick.push(b'V');
+            f1(&mut wick, p(bar.l));
             let (top, bot) = (p(bar.o.max(bar.c)), p(bar.o.min(bar.c)));
             let body = if bar.c >= bar.o { &mut up } else { &mut down };
-            let _ = write!(
-                body,
-                "M{:.1} {top:.1}h{bw:.1}v{:.1}h-{bw:.1}z",
-                xc - bw / 2.0,
-                (bot - top).max(0.8)
-            );
+            // "M{:.1} {top:.1}h{bw:.1}v{:.1}h-{bw:.1}z"
+            body.push(b'M');
+            f1(body, xc - bw / 2.0);
+            body.push(b' ');
+            f1(body, top);
+            body.push(b'h');
+            f1(body, bw);
+            body.push(b'v');
+            f1(body, (bot - top).max(0.8));
+            body.extend_from_slice(b"h-");
+            f1(body, bw);
+            body.push(b'z');
         }
+        let (wick, up, down) = (text(wick), text(up), text(down));
         let _ = writeln!(
             o,
             "<path d=\"{wick}\" stroke=\"#57606a\" fill=\"none\"/>\n\
@@ -526,7 +541,9 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
         // almost always extends the last column or opens the next one
         let mut cols: Vec<(i64, (i64, i64, i64))> = Vec::new();
         for bar in shown {
-            let col = (x_of(bar.t) - ML).floor() as i64;
+            // x_of(t) >= ML (t is clamped into the window), so the difference is never
+            // negative and truncating is flooring (without a libm call per bar)
+            let col = (x_of(bar.t) - ML) as i64;
             let at = match cols.last() {
                 Some(&(c, _)) if c == col => cols.len() - 1,
                 Some(&(c, _)) if c > col => match cols.binary_search_by_key(&col, |e| e.0) {
@@ -546,18 +563,24 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
             e.1 = e.1.max(bar.h);
             e.2 = bar.c;
         }
-        let (mut hl, mut close) = (String::new(), String::new());
+        let (mut hl, mut close) = (Vec::new(), Vec::new());
         for (col, (l, hgh, c)) in &cols {
             let x = ML + *col as f64 + 0.5;
             let (yl, yh) = (y_of(*l as f64 * tick), y_of(*hgh as f64 * tick));
-            let _ = write!(hl, "M{x:.1} {:.1}V{:.1}", yl + 0.5, yh - 0.5);
-            let _ = write!(
-                close,
-                "{}{x:.1} {:.1}",
-                if close.is_empty() { "M" } else { "L" },
-                y_of(*c as f64 * tick)
-            );
+            // "M{x:.1} {:.1}V{:.1}" (low + 0.5, high - 0.5)
+            hl.push(b'M');
+            f1(&mut hl, x);
+            hl.push(b' ');
+            f1(&mut hl, yl + 0.5);
+            hl.push(b'V');
+            f1(&mut hl, yh - 0.5);
+            // "{M|L}{x:.1} {:.1}" (close)
+            close.push(if close.is_empty() { b'M' } else { b'L' });
+            f1(&mut close, x);
+            close.push(b' ');
+            f1(&mut close, y_of(*c as f64 * tick));
         }
+        let (hl, close) = (text(hl), text(close));
         let _ = writeln!(
             o,
             "<path d=\"{hl}\" stroke=\"#8c959f\" fill=\"none\"/>\n\
@@ -614,9 +637,9 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
             let _ = writeln!(o, "\" stroke-width=\"{w}\" fill=\"none\"/></g>");
         } else {
             merged.entry((l.role, focus)).or_default().push((
-                (x1 * 2.0).round() as i64,
-                (x2 * 2.0).round() as i64,
-                (y * 2.0).round() as i64,
+                round_i(x1 * 2.0),
+                round_i(x2 * 2.0),
+                round_i(y * 2.0),
                 gone,
             ));
         }
@@ -624,23 +647,24 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
     for ((role, focus), segs) in &mut merged {
         segs.sort_unstable();
         segs.dedup();
-        let mut d = String::new();
+        let mut d = Vec::new();
         // coordinates in half pixels: `{:.1}` of k / 2 written digit by digit (`half`)
         for &(x1, x2, y, gone) in segs.iter() {
-            d.push('M');
+            d.push(b'M');
             half(&mut d, x1);
-            d.push(' ');
+            d.push(b' ');
             half(&mut d, y);
-            d.push('H');
+            d.push(b'H');
             half(&mut d, x2);
             if gone {
-                d.push('M');
+                d.push(b'M');
                 half(&mut d, x2 - 6);
-                d.push(' ');
+                d.push(b' ');
                 half(&mut d, y - 6);
-                d.push_str("l6 6m0 -6l-6 6");
+                d.extend_from_slice(b"l6 6m0 -6l-6 6");
             }
         }
+        let d = text(d);
         let _ = writeln!(
             o,
             "<path class=\"leg {}\" d=\"{d}\" stroke=\"{}\" stroke-width=\"{}\" fill=\"none\"/>",
@@ -679,16 +703,17 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
             merged
                 .entry((x.role, buy))
                 .or_default()
-                .push(((px * 2.0).round() as i64, (py * 2.0).round() as i64));
+                .push((round_i(px * 2.0), round_i(py * 2.0)));
         }
     }
     for ((role, buy), pts) in &mut merged {
         pts.sort_unstable();
         pts.dedup();
-        let mut d = String::new();
+        let mut d = Vec::new();
         for &(x, y) in pts.iter() {
             glyph_half(&mut d, *role, *buy, x, y);
         }
+        let d = text(d);
         let _ = writeln!(
             o,
             "<path class=\"fill {}\" d=\"{d}\" fill=\"{}\" stroke=\"#fff\" stroke-width=\"0.8\"/>",
@@ -760,6 +785,20 @@ pub(crate) fn price_svg(v: &View, bars: &PriceBars, book: &Book, marks: &[Mark])
     o
 }
 
+/// `x.round() as i64` (half away from zero, saturating) without the libm call: the fraction
+/// `x - trunc(x)` is exact, so comparing it with ±0.5 decides as `round` does.
+fn round_i(x: f64) -> i64 {
+    let t = x as i64;
+    let r = x - t as f64;
+    if r >= 0.5 {
+        t.saturating_add(1)
+    } else if r <= -0.5 {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
+}
+
 /// A fill's glyph as path data: entries a triangle pointing along the side (up for BUY), SL/TP
 /// a circle, other exits a diamond, liquidations a square.
 fn glyph(role: Role, buy: bool, x: f64, y: f64) -> String {
@@ -773,7 +812,7 @@ fn glyph(role: Role, buy: bool, x: f64, y: f64) -> String {
 }
 
 /// As [`glyph`] at `(x / 2, y / 2)` (half pixels), appended to `d` without the float formatter.
-fn glyph_half(d: &mut String, role: Role, buy: bool, x: i64, y: i64) {
+fn glyph_half(d: &mut Vec<u8>, role: Role, buy: bool, x: i64, y: i64) {
     let (x, y, tail) = match role {
         Role::Entry if buy => (x, y - 8, "l5 8h-10z"),
         Role::Entry => (x, y + 8, "l5 -8h-10z"),
@@ -781,40 +820,11 @@ fn glyph_half(d: &mut String, role: Role, buy: bool, x: i64, y: i64) {
         Role::Exit => (x, y - 10, "l5 5l-5 5l-5 -5z"),
         Role::Liquidation => (x - 9, y - 9, "h9v9h-9z"),
     };
-    d.push('M');
+    d.push(b'M');
     half(d, x);
-    d.push(' ');
+    d.push(b' ');
     half(d, y);
-    d.push_str(tail);
-}
-
-/// Appends `k / 2` as `format!("{:.1}", k as f64 / 2.0)` writes it (exact: a half is one
-/// decimal digit), digit by digit.
-fn half(d: &mut String, k: i64) {
-    if k < 0 {
-        d.push('-');
-    }
-    let a = k.unsigned_abs();
-    // the digits of a / 2 right-aligned in a stack buffer (two a division), pushed as chars
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = a / 2;
-    while v >= 100 {
-        let r = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&crate::events::json::DIGITS2[r..r + 2]);
-    }
-    if v >= 10 {
-        let r = v as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&crate::events::json::DIGITS2[r..r + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
-    }
-    d.extend(buf[i..].iter().map(|&b| char::from(b)));
-    d.push_str(if a % 2 == 1 { ".5" } else { ".0" });
+    d.extend_from_slice(tail.as_bytes());
 }
 
 /// The time axis under a plot: grid lines (into `grid`), tick labels and a caption (into
@@ -933,21 +943,50 @@ pub(crate) fn legend() -> String {
 mod half_tests {
     use super::*;
 
-    /// `half` and `glyph_half` write what the float formatter writes for the same coordinates.
+    /// `round_i` is `round() as i64`: halves both ways, values beside them, signs, huge values,
+    /// infinities, NaN and random bit patterns.
     #[test]
-    fn halves_match_the_float_formatter() {
-        let mut ks: Vec<i64> = (-2_000..=2_000).collect();
-        ks.extend([
-            i64::from(i32::MAX),
-            -i64::from(i32::MAX),
-            1 << 40,
-            -(1 << 40) - 1,
-        ]);
-        for &k in &ks {
-            let mut d = String::new();
-            half(&mut d, k);
-            assert_eq!(d, format!("{:.1}", k as f64 / 2.0), "k={k}");
+    fn round_i_is_round() {
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            2.5,
+            -2.5,
+            4503599627370495.5,
+            4503599627370497.0,
+            1e19,
+            -1e19,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for k in -5_000i64..5_000 {
+            let h = k as f64 / 2.0;
+            xs.extend([
+                h,
+                f64::from_bits(h.to_bits() + 1),
+                f64::from_bits(h.to_bits().wrapping_sub(1)),
+            ]);
         }
+        for _ in 0..200_000 {
+            xs.push(f64::from_bits(next()));
+            xs.push((next() % 8_000_000) as f64 / 997.0 - 2_000.0);
+        }
+        for x in xs {
+            assert_eq!(round_i(x), x.round() as i64, "{x:?}");
+        }
+    }
+
+    /// `glyph_half` writes what `glyph` (the float formatter) writes for the same coordinates.
+    #[test]
+    fn glyph_half_matches_the_float_formatter() {
         for role in [
             Role::Entry,
             Role::Sl,
@@ -957,9 +996,9 @@ mod half_tests {
         ] {
             for buy in [true, false] {
                 for &(x, y) in &[(0, 0), (7, -3), (-9, 8), (2401, 977), (-1, 1)] {
-                    let mut d = String::new();
+                    let mut d = Vec::new();
                     glyph_half(&mut d, role, buy, x, y);
-                    assert_eq!(d, glyph(role, buy, x as f64 / 2.0, y as f64 / 2.0));
+                    assert_eq!(text(d), glyph(role, buy, x as f64 / 2.0, y as f64 / 2.0));
                 }
             }
         }
@@ -993,22 +1032,6 @@ mod tests {
         }
         for d in ds {
             assert_eq!(f(d).to_bits(), d.to_f64().unwrap().to_bits(), "{d}");
-        }
-    }
-
-    /// [`half`] writes `format!("{:.1}", k as f64 / 2.0)`.
-    #[test]
-    fn half_is_the_formatter() {
-        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
-        let mut ks: Vec<i64> = (-300..300).collect();
-        for _ in 0..100_000 {
-            let k = (next() >> (11 + next() % 53)) as i64;
-            ks.push(if next() % 2 == 0 { k } else { -k });
-        }
-        for k in ks {
-            let mut s = String::from("x");
-            half(&mut s, k);
-            assert_eq!(s, format!("x{:.1}", k as f64 / 2.0), "{k}");
         }
     }
 }

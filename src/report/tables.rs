@@ -160,8 +160,10 @@ impl DayText {
         };
         let (h, m, sec) = (two(secs / 3600), two(secs / 60 % 60), two(secs % 60));
         let ms3 = two(milli % 100);
-        out.extend_from_slice(&self.text);
-        out.extend_from_slice(&[
+        // the whole text in one fixed-size append (one capacity check, no memcpy call)
+        let mut t = [0u8; 23];
+        t[..11].copy_from_slice(&self.text);
+        t[11..].copy_from_slice(&[
             h[0],
             h[1],
             b':',
@@ -175,6 +177,7 @@ impl DayText {
             ms3[0],
             ms3[1],
         ]);
+        out.extend_from_slice(&t);
     }
 }
 
@@ -263,8 +266,12 @@ impl RowWriter<'_> {
         }
     }
     fn bool(&mut self, b: bool) {
-        self.buf
-            .extend_from_slice(if b { b"true," } else { b"false," });
+        // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
+        if b {
+            self.buf.extend_from_slice(b"true,");
+        } else {
+            self.buf.extend_from_slice(b"false,");
+        }
     }
     fn time(&mut self, ms: i64) {
         self.days.write(ms, self.buf);
@@ -344,7 +351,13 @@ pub(crate) struct OrdersTable<W: Write> {
     rows: IdMap<Key, Row>,
     /// Rows not written yet, by first appearance (`(first seq, key)`, ascending seq).
     pending: VecDeque<(u64, Key)>,
+    /// The symbol and client id strings of removed rows, reused by new rows: a run's rows come
+    /// and go by the thousand, each would otherwise allocate and free two strings.
+    spare: Vec<(String, String)>,
 }
+
+/// Spare string pairs kept at most (rows held at once are few; this only bounds the pool).
+const SPARE_ROWS: usize = 64;
 
 impl<W: Write> OrdersTable<W> {
     /// A table writing to `w` (the header first).
@@ -353,11 +366,13 @@ impl<W: Write> OrdersTable<W> {
             w: CsvOut::new(w, &ORDER_COLUMNS),
             rows: IdMap::default(),
             pending: VecDeque::new(),
+            spare: Vec::new(),
         })
     }
 
     fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
         let pending = &mut self.pending;
+        let spare = &mut self.spare;
         self.rows.entry(k).or_insert_with(|| {
             let seq = r.seq.0;
             // records come in seq order: almost always a push at the back
@@ -368,8 +383,24 @@ impl<W: Write> OrdersTable<W> {
                 }
                 _ => pending.push_back((seq, k)),
             }
-            Row::new(seq, r.time_ms)
+            let mut row = Row::new(seq, r.time_ms);
+            if let Some((symbol, client_id)) = spare.pop() {
+                // emptied when they were put back; `set_str` fills them
+                (row.symbol, row.client_id) = (symbol, client_id);
+            }
+            row
         })
+    }
+
+    /// Drops the row of `k`, keeping its strings for a later row.
+    fn remove(&mut self, k: &Key) {
+        if let Some(mut row) = self.rows.remove(k) {
+            if self.spare.len() < SPARE_ROWS {
+                row.symbol.clear();
+                row.client_id.clear();
+                self.spare.push((row.symbol, row.client_id));
+            }
+        }
     }
 
     /// Whether the row first seen at `seq` is still to be written.
@@ -512,7 +543,7 @@ impl<W: Write> OrdersTable<W> {
                         .is_some_and(|ar| Self::is_pending(&self.pending, ar.first_seq))
                 });
             if !keep {
-                self.rows.remove(&k);
+                self.remove(&k);
             }
             if let Key::Algo(_) = k {
                 // its child row, if already written, is no longer needed
@@ -522,7 +553,7 @@ impl<W: Write> OrdersTable<W> {
                         .get(&Key::Order(c))
                         .is_some_and(|cr| !Self::is_pending(&self.pending, cr.first_seq))
                     {
-                        self.rows.remove(&Key::Order(c));
+                        self.remove(&Key::Order(c));
                     }
                 }
             }
