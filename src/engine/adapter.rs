@@ -283,7 +283,11 @@ impl IntoIterator for Amts {
     type IntoIter = std::array::IntoIter<(PositionSide, Decimal), 2>;
     /// LONG, then SHORT (the order the map this replaces iterated in).
     fn into_iter(self) -> Self::IntoIter {
-        [(PositionSide::Long, self.long), (PositionSide::Short, self.short)].into_iter()
+        [
+            (PositionSide::Long, self.long),
+            (PositionSide::Short, self.short),
+        ]
+        .into_iter()
     }
 }
 
