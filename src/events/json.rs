@@ -640,9 +640,10 @@ const fn padded(s: &str) -> ([u8; Q], usize) {
 
 /// `fn $name(out, v)`: appends the quoted spelling of `v` as one fixed-size copy of a padded
 /// constant (see [`put_first`]) instead of quote, `memcpy`, quote; and `$all`, every variant
-/// (the match is exhaustive), for the test that checks each spelling against `as_str`.
+/// (the match is exhaustive), for the test that checks each spelling against serde_json. The
+/// `as_str` arm takes the spelling from the type's own (const) `as_str`, so it is written once.
 macro_rules! spelled {
-    ($name:ident, $all:ident, $t:ty, { $($v:path => $s:literal),+ $(,)? }) => {
+    ($name:ident, $all:ident, $t:ty, { $($v:path => $s:expr),+ $(,)? }) => {
         fn $name(out: &mut Vec<u8>, v: $t) {
             let (w, n): &([u8; Q], usize) = match v {
                 $($v => {
@@ -655,48 +656,55 @@ macro_rules! spelled {
         #[cfg(test)]
         const $all: &[$t] = &[$($v),+];
     };
+    // the spelling is the type's own `as_str` (a const fn), evaluated at compile time
+    ($name:ident, $all:ident, $t:ty, as_str [ $($v:path),+ $(,)? ]) => {
+        spelled!($name, $all, $t, { $($v => ($v.as_str())),+ });
+    };
 }
 
-spelled!(side_, ALL_SIDES, Side, { Side::Buy => "BUY", Side::Sell => "SELL" });
-spelled!(pos_side_, ALL_POS_SIDES, PositionSide, {
-    PositionSide::Both => "BOTH",
-    PositionSide::Long => "LONG",
-    PositionSide::Short => "SHORT",
-});
-spelled!(order_type_, ALL_ORDER_TYPES, OrderType, {
-    OrderType::Limit => "LIMIT",
-    OrderType::Market => "MARKET",
-    OrderType::Stop => "STOP",
-    OrderType::StopMarket => "STOP_MARKET",
-    OrderType::TakeProfit => "TAKE_PROFIT",
-    OrderType::TakeProfitMarket => "TAKE_PROFIT_MARKET",
-    OrderType::TrailingStopMarket => "TRAILING_STOP_MARKET",
-    OrderType::Liquidation => "LIQUIDATION",
-});
-spelled!(tif_, ALL_TIFS, TimeInForce, {
-    TimeInForce::Gtc => "GTC",
-    TimeInForce::Ioc => "IOC",
-    TimeInForce::Fok => "FOK",
-    TimeInForce::Gtx => "GTX",
-    TimeInForce::GteGtc => "GTE_GTC",
-});
-spelled!(order_status_, ALL_ORDER_STATUSES, OrderStatus, {
-    OrderStatus::New => "NEW",
-    OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
-    OrderStatus::Filled => "FILLED",
-    OrderStatus::Canceled => "CANCELED",
-    OrderStatus::Expired => "EXPIRED",
-    OrderStatus::Rejected => "REJECTED",
-});
-spelled!(algo_status_, ALL_ALGO_STATUSES, AlgoStatus, {
-    AlgoStatus::New => "NEW",
-    AlgoStatus::Triggering => "TRIGGERING",
-    AlgoStatus::Triggered => "TRIGGERED",
-    AlgoStatus::Finished => "FINISHED",
-    AlgoStatus::Canceled => "CANCELED",
-    AlgoStatus::Rejected => "REJECTED",
-    AlgoStatus::Expired => "EXPIRED",
-});
+spelled!(side_, ALL_SIDES, Side, as_str [
+    Side::Buy,
+    Side::Sell,
+]);
+spelled!(pos_side_, ALL_POS_SIDES, PositionSide, as_str [
+    PositionSide::Both,
+    PositionSide::Long,
+    PositionSide::Short,
+]);
+spelled!(order_type_, ALL_ORDER_TYPES, OrderType, as_str [
+    OrderType::Limit,
+    OrderType::Market,
+    OrderType::Stop,
+    OrderType::StopMarket,
+    OrderType::TakeProfit,
+    OrderType::TakeProfitMarket,
+    OrderType::TrailingStopMarket,
+    OrderType::Liquidation,
+]);
+spelled!(tif_, ALL_TIFS, TimeInForce, as_str [
+    TimeInForce::Gtc,
+    TimeInForce::Ioc,
+    TimeInForce::Fok,
+    TimeInForce::Gtx,
+    TimeInForce::GteGtc,
+]);
+spelled!(order_status_, ALL_ORDER_STATUSES, OrderStatus, as_str [
+    OrderStatus::New,
+    OrderStatus::PartiallyFilled,
+    OrderStatus::Filled,
+    OrderStatus::Canceled,
+    OrderStatus::Expired,
+    OrderStatus::Rejected,
+]);
+spelled!(algo_status_, ALL_ALGO_STATUSES, AlgoStatus, as_str [
+    AlgoStatus::New,
+    AlgoStatus::Triggering,
+    AlgoStatus::Triggered,
+    AlgoStatus::Finished,
+    AlgoStatus::Canceled,
+    AlgoStatus::Rejected,
+    AlgoStatus::Expired,
+]);
 spelled!(exec_type_, ALL_EXEC_TYPES, ExecType, {
     ExecType::New => "NEW",
     ExecType::Trade => "TRADE",

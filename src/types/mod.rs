@@ -239,7 +239,7 @@ impl Side {
         }
     }
     /// Binance spelling.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Side::Buy => "BUY",
             Side::Sell => "SELL",
@@ -261,7 +261,7 @@ pub enum PositionSide {
 
 impl PositionSide {
     /// Binance spelling.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             PositionSide::Both => "BOTH",
             PositionSide::Long => "LONG",
@@ -327,7 +327,7 @@ impl OrderType {
         matches!(self, OrderType::TakeProfit | OrderType::TakeProfitMarket)
     }
     /// Binance spelling.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             OrderType::Limit => "LIMIT",
             OrderType::Market => "MARKET",
@@ -359,7 +359,7 @@ pub enum TimeInForce {
 
 impl TimeInForce {
     /// Binance spelling.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             TimeInForce::Gtc => "GTC",
             TimeInForce::Ioc => "IOC",
@@ -401,7 +401,7 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Binance spelling (as serialized).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             OrderStatus::New => "NEW",
             OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
@@ -439,7 +439,7 @@ pub enum AlgoStatus {
 
 impl AlgoStatus {
     /// Binance spelling (as serialized).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             AlgoStatus::New => "NEW",
             AlgoStatus::Triggering => "TRIGGERING",
