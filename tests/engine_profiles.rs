@@ -1052,7 +1052,7 @@ fn w13_timeout_on_an_executed_entry_doubles_the_position() {
         .push((Endpoint::NewOrder, TransportError::Timeout, false));
     r.signal(buy(at(0, 30)));
     assert_eq!(r.long(), Decimal::from(10));
-    let ids: Vec<Option<String>> = r
+    let ids: Vec<Option<ocosim::types::Ident>> = r
         .calls_to(Endpoint::NewOrder)
         .iter()
         .map(|c| c.order.as_ref().unwrap().client_order_id.clone())

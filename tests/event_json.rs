@@ -234,8 +234,8 @@ fn order_update() -> impl Strategy<Value = OrderUpdate> {
                 (b, ps, fa),
                 er,
             )| OrderUpdate {
-                symbol,
-                client_order_id: cid,
+                symbol: symbol.into(),
+                client_order_id: cid.into(),
                 side,
                 order_type: ot,
                 orig_type: oot,
@@ -291,8 +291,8 @@ fn algo_update() -> impl Strategy<Value = AlgoUpdate> {
     )
         .prop_map(
             |((s, c, aid, ot, side), (ps, tif, q, ai), (st, tp, p, b, wt, rm))| AlgoUpdate {
-                symbol: s,
-                client_algo_id: c,
+                symbol: s.into(),
+                client_algo_id: c.into(),
                 algo_id: AlgoId(aid),
                 order_type: ot,
                 side,
@@ -329,7 +329,7 @@ fn account_update() -> impl Strategy<Value = AccountUpdate> {
                 opt(decimal()),
             )
                 .prop_map(|(s, ps, a, e, c, l)| PositionRow {
-                    symbol: s,
+                    symbol: s.into(),
                     position_side: ps,
                     amount: a,
                     entry_price: e,
@@ -380,7 +380,7 @@ fn new_order() -> impl Strategy<Value = NewOrder> {
                 o.price_protect = pp;
                 o.activation_price = ap;
                 o.callback_rate = cr;
-                o.client_order_id = c;
+                o.client_order_id = c.map(Ident::from);
                 o.resp_type = rt;
                 o
             },
@@ -413,7 +413,7 @@ fn new_algo() -> impl Strategy<Value = NewAlgoOrder> {
                 o.price_protect = pp;
                 o.activate_price = ap;
                 o.callback_rate = cr;
-                o.client_algo_id = c;
+                o.client_algo_id = c.map(Ident::from);
                 o
             },
         )
@@ -440,7 +440,7 @@ fn engine_event() -> impl Strategy<Value = EngineEvent> {
                 EngineEvent::Signal {
                     id,
                     action,
-                    symbol,
+                    symbol: symbol.into(),
                     quantity,
                     stop_loss,
                     take_profit,
@@ -450,7 +450,7 @@ fn engine_event() -> impl Strategy<Value = EngineEvent> {
             .prop_map(|(id, status, detail)| EngineEvent::SignalResult { id, status, detail }),
         (hostile_string(), pside(), any::<u64>(), any::<bool>()).prop_map(|(s, ps, o, w)| {
             EngineEvent::EntryAccepted {
-                symbol: s,
+                symbol: s.into(),
                 position_side: ps,
                 order_id: OrderId(o),
                 wants_stop: w,
@@ -459,7 +459,7 @@ fn engine_event() -> impl Strategy<Value = EngineEvent> {
         (any::<u64>(), hostile_string(), pside(), leg(), leg()).prop_map(|(p, s, ps, sl, tp)| {
             EngineEvent::PairPlaced {
                 pair: PairId(p),
-                symbol: s,
+                symbol: s.into(),
                 position_side: ps,
                 sl,
                 tp,
@@ -607,7 +607,7 @@ fn edge_values_serialise_like_serde_json() {
                 event: Event::Engine(EngineEvent::Signal {
                     id: s.clone(),
                     action: s.clone(),
-                    symbol: s.clone(),
+                    symbol: s.as_str().into(),
                     quantity: *d,
                     stop_loss: Some(-*d),
                     take_profit: None,

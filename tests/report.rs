@@ -34,7 +34,7 @@ fn ou(
     let filled = matches!(st, OrderStatus::Filled);
     Event::OrderTradeUpdate(OrderUpdate {
         symbol: "BTCUSDT".into(),
-        client_order_id: format!("c{id}"),
+        client_order_id: format!("c{id}").into(),
         side,
         order_type: if from_algo.is_some() {
             OrderType::Market
@@ -95,7 +95,7 @@ fn au(
 fn algo(id: u64, ot: OrderType, st: AlgoStatus, trigger: &str, child: Option<u64>) -> Event {
     Event::AlgoUpdate(AlgoUpdate {
         symbol: "BTCUSDT".into(),
-        client_algo_id: format!("a{id}"),
+        client_algo_id: format!("a{id}").into(),
         algo_id: AlgoId(id),
         order_type: ot,
         side: Side::Sell,

@@ -201,7 +201,7 @@ pub const NEW_ALGO_ORDER_WIRE_NAMES: [(&str, &str); 15] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
     /// symbol
-    pub symbol: String,
+    pub symbol: Ident,
     /// side
     pub side: Side,
     /// type
@@ -241,7 +241,7 @@ pub struct NewOrder {
     pub callback_rate: Option<Decimal>,
     /// newClientOrderId
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_order_id: Option<String>,
+    pub client_order_id: Option<Ident>,
     /// newOrderRespType (ACK when absent: status NEW, executedQty 0, as Binance answers)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resp_type: Option<RespType>,
@@ -261,7 +261,7 @@ impl NewOrder {
     /// A request with only the mandatory fields set.
     pub fn new(symbol: &str, side: Side, order_type: OrderType) -> NewOrder {
         NewOrder {
-            symbol: symbol.to_string(),
+            symbol: symbol.into(),
             side,
             order_type,
             position_side: None,
@@ -285,7 +285,7 @@ impl NewOrder {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAlgoOrder {
     /// symbol
-    pub symbol: String,
+    pub symbol: Ident,
     /// side
     pub side: Side,
     /// type (a conditional type)
@@ -325,14 +325,14 @@ pub struct NewAlgoOrder {
     pub callback_rate: Option<Decimal>,
     /// clientAlgoId
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_algo_id: Option<String>,
+    pub client_algo_id: Option<Ident>,
 }
 
 impl NewAlgoOrder {
     /// A request with only the mandatory fields set.
     pub fn new(symbol: &str, side: Side, order_type: OrderType) -> NewAlgoOrder {
         NewAlgoOrder {
-            symbol: symbol.to_string(),
+            symbol: symbol.into(),
             side,
             order_type,
             position_side: None,
@@ -358,7 +358,7 @@ pub enum OrderRef {
     /// orderId (for an algo id sent the wrong way, just its number).
     Id(u64),
     /// origClientOrderId
-    Client(String),
+    Client(Ident),
 }
 
 /// How an algo order is named: `algoId` or `clientAlgoId`.
@@ -368,7 +368,7 @@ pub enum AlgoRef {
     /// algoId
     Id(u64),
     /// clientAlgoId
-    Client(String),
+    Client(Ident),
 }
 
 /// GET /fapi/v1/order shape (also the answer to POST and DELETE).
@@ -377,9 +377,9 @@ pub struct OrderInfo {
     /// orderId
     pub order_id: OrderId,
     /// clientOrderId
-    pub client_order_id: String,
+    pub client_order_id: Ident,
     /// symbol
-    pub symbol: String,
+    pub symbol: Ident,
     /// status
     pub status: OrderStatus,
     /// type (MARKET after a legacy stop triggered)
@@ -422,9 +422,9 @@ pub struct AlgoInfo {
     /// algoId
     pub algo_id: AlgoId,
     /// clientAlgoId
-    pub client_algo_id: String,
+    pub client_algo_id: Ident,
     /// symbol
-    pub symbol: String,
+    pub symbol: Ident,
     /// orderType
     pub order_type: OrderType,
     /// side
@@ -463,7 +463,7 @@ pub struct AlgoInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PositionInfo {
     /// symbol
-    pub symbol: String,
+    pub symbol: Ident,
     /// positionSide
     pub position_side: PositionSide,
     /// positionAmt (signed in one-way mode; LONG ≥ 0, SHORT ≤ 0 in hedge mode)

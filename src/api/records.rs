@@ -37,12 +37,12 @@ impl ExecType {
 }
 
 /// ORDER_TRADE_UPDATE payload `o`.
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderUpdate {
     /// s
-    pub symbol: String,
+    pub symbol: Ident,
     /// c
-    pub client_order_id: String,
+    pub client_order_id: Ident,
     /// S
     pub side: Side,
     /// o
@@ -94,9 +94,9 @@ pub struct OrderUpdate {
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlgoUpdate {
     /// s
-    pub symbol: String,
+    pub symbol: Ident,
     /// caid
-    pub client_algo_id: String,
+    pub client_algo_id: Ident,
     /// aid
     pub algo_id: AlgoId,
     /// o
@@ -140,10 +140,10 @@ pub enum AccountReason {
 }
 
 /// One position row of ACCOUNT_UPDATE `a.P`.
-#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PositionRow {
     /// s
-    pub symbol: String,
+    pub symbol: Ident,
     /// ps
     pub position_side: PositionSide,
     /// pa (signed)
@@ -186,7 +186,7 @@ pub enum EngineEvent {
         /// buy / sell / close / hold.
         action: String,
         /// symbol
-        symbol: String,
+        symbol: Ident,
         /// Requested quantity.
         quantity: Decimal,
         /// Absolute stop-loss asked for, if any.
@@ -206,7 +206,7 @@ pub enum EngineEvent {
     /// An entry was accepted by the exchange and the engine considers the position protected-to-be.
     EntryAccepted {
         /// symbol
-        symbol: String,
+        symbol: Ident,
         /// Position side the entry opened or added to.
         position_side: PositionSide,
         /// The entry's orderId.
@@ -219,7 +219,7 @@ pub enum EngineEvent {
         /// Pair id.
         pair: PairId,
         /// symbol
-        symbol: String,
+        symbol: Ident,
         /// Position side the pair protects.
         position_side: PositionSide,
         /// Stop-loss leg.
@@ -282,28 +282,8 @@ impl std::fmt::Display for LegId {
 // Clone by hand so that `clone_from` reuses the destination's strings and vectors: the
 // simulator refills delivered user-stream events with the next ones instead of allocating
 // (`sim::venue`). A field added later that is not `Copy` fails to compile here until it is
-// named (the struct update `..*src` only copies `Copy` fields).
-
-impl Clone for OrderUpdate {
-    fn clone(&self) -> Self {
-        OrderUpdate {
-            symbol: self.symbol.clone(),
-            client_order_id: self.client_order_id.clone(),
-            ..*self
-        }
-    }
-    fn clone_from(&mut self, src: &Self) {
-        let mut symbol = std::mem::take(&mut self.symbol);
-        let mut client_order_id = std::mem::take(&mut self.client_order_id);
-        symbol.clone_from(&src.symbol);
-        client_order_id.clone_from(&src.client_order_id);
-        *self = OrderUpdate {
-            symbol,
-            client_order_id,
-            ..*src
-        };
-    }
-}
+// named (the struct update `..*src` only copies `Copy` fields). OrderUpdate and PositionRow
+// derive Clone: their only non-`Copy` fields are `Ident`s, copied without allocating.
 
 impl Clone for AlgoUpdate {
     fn clone(&self) -> Self {
@@ -315,32 +295,14 @@ impl Clone for AlgoUpdate {
         }
     }
     fn clone_from(&mut self, src: &Self) {
-        let mut symbol = std::mem::take(&mut self.symbol);
-        let mut client_algo_id = std::mem::take(&mut self.client_algo_id);
         let mut reject_reason = std::mem::take(&mut self.reject_reason);
-        symbol.clone_from(&src.symbol);
-        client_algo_id.clone_from(&src.client_algo_id);
         reject_reason.clone_from(&src.reject_reason);
         *self = AlgoUpdate {
-            symbol,
-            client_algo_id,
+            symbol: src.symbol.clone(),
+            client_algo_id: src.client_algo_id.clone(),
             reject_reason,
             ..*src
         };
-    }
-}
-
-impl Clone for PositionRow {
-    fn clone(&self) -> Self {
-        PositionRow {
-            symbol: self.symbol.clone(),
-            ..*self
-        }
-    }
-    fn clone_from(&mut self, src: &Self) {
-        let mut symbol = std::mem::take(&mut self.symbol);
-        symbol.clone_from(&src.symbol);
-        *self = PositionRow { symbol, ..*src };
     }
 }
 
@@ -373,7 +335,7 @@ impl OrderUpdate {
     ) -> Self {
         OrderUpdate {
             symbol: symbol.into(),
-            client_order_id,
+            client_order_id: client_order_id.into(),
             side,
             order_type,
             orig_type: order_type,

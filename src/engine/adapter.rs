@@ -28,7 +28,7 @@ pub(crate) enum Fail {
     /// The risk-placement budget (`asyncio.wait_for`) ran out at a suspension point.
     Budget,
     /// The outcome stayed unknown: the order with this client id may or may not exist.
-    Unknown(String),
+    Unknown(Ident),
 }
 
 impl Fail {
@@ -89,7 +89,7 @@ impl Kind {
 /// An order as the dispatcher and OCO manager hand it to the adapter.
 #[derive(Debug, Clone)]
 pub(crate) struct TradeOrder {
-    pub symbol: String,
+    pub symbol: Ident,
     pub kind: Kind,
     pub side: Side,
     /// Internal, unrounded amount.
@@ -105,7 +105,7 @@ pub(crate) struct TradeOrder {
     pub reduce_only: bool,
     /// An SL/TP leg: the `leg_*` switches apply.
     pub leg: bool,
-    pub client_id: Option<String>,
+    pub client_id: Option<Ident>,
 }
 
 /// What an accepted request returned, formatted as the adapter's result dict.
@@ -113,7 +113,7 @@ pub(crate) struct TradeOrder {
 pub(crate) struct Placed {
     pub id: LegId,
     /// Raw Binance status (`NEW`, `FILLED`, …) or `algoStatus`.
-    pub status: String,
+    pub status: &'static str,
     /// executedQty (0 for an ACK response).
     pub executed: Decimal,
     /// avgPrice (0 when unknown).
@@ -130,7 +130,7 @@ impl Placed {
     fn from_order(i: OrderInfo) -> Placed {
         Placed {
             id: LegId::Order(i.order_id),
-            status: order_status_str(i.status).to_string(),
+            status: order_status_str(i.status),
             executed: i.executed_qty,
             avg_price: i.avg_price,
             price: i.price,
@@ -141,7 +141,7 @@ impl Placed {
     fn from_algo(i: AlgoInfo) -> Placed {
         Placed {
             id: LegId::Algo(i.algo_id),
-            status: algo_status_str(i.algo_status).to_string(),
+            status: algo_status_str(i.algo_status),
             executed: Decimal::ZERO,
             avg_price: Decimal::ZERO,
             price: i.trigger_price,
@@ -221,15 +221,17 @@ pub(crate) fn py_decimals(step: Decimal) -> u32 {
     }
 }
 
-/// Lower-case base-36 text of a non-negative number.
+/// Lower-case base-36 text of a non-negative number (ids are built with [`push_base36`]).
+#[cfg(test)]
 pub(crate) fn base36(n: u64) -> String {
     let mut s = String::with_capacity(13);
     push_base36(&mut s, n);
     s
 }
 
-/// Appends `n` in lower-case base 36 to `out` (no allocation beyond `out`'s growth).
-pub(crate) fn push_base36(out: &mut String, mut n: u64) {
+/// Appends `n` in lower-case base 36 to `out` (no allocation beyond `out`'s growth): a String
+/// or an [`Ident`] (client ids).
+pub(crate) fn push_base36(out: &mut impl std::fmt::Write, mut n: u64) {
     const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     // u64::MAX is 13 digits in base 36
     let mut buf = [0u8; 13];
@@ -238,6 +240,22 @@ pub(crate) fn push_base36(out: &mut String, mut n: u64) {
         i -= 1;
         buf[i] = D[(n % 36) as usize];
         n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    // String and Ident never fail to append
+    let _ = out.write_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
+}
+
+/// Appends `n` in decimal to an id (as [`push_u64`], which writes to a String).
+fn push_base10(out: &mut Ident, mut n: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
         if n == 0 {
             break;
         }
@@ -597,7 +615,7 @@ impl Engine {
     }
 
     /// The client id a request carries, if any.
-    fn client_of(r: &Req) -> Option<String> {
+    fn client_of(r: &Req) -> Option<Ident> {
         match r {
             Req::Order(o) => o.client_order_id.clone(),
             Req::Algo(a) => a.client_algo_id.clone(),
@@ -618,10 +636,10 @@ impl Engine {
         for k in 0..attempts {
             let found = match r {
                 Req::Order(o) => ex
-                    .query_order(&o.symbol, &OrderRef::Client(cid.to_string()))
+                    .query_order(&o.symbol, &OrderRef::Client(cid.into()))
                     .map(Placed::from_order),
                 Req::Algo(a) => ex
-                    .query_algo_order(&a.symbol, &AlgoRef::Client(cid.to_string()))
+                    .query_algo_order(&a.symbol, &AlgoRef::Client(cid.into()))
                     .map(Placed::from_algo),
             };
             match found {
@@ -633,7 +651,7 @@ impl Engine {
                 self.pause(ex, self.sw.retry_base_delay_ms << k)?;
             }
         }
-        Err(Fail::Unknown(cid.to_string()))
+        Err(Fail::Unknown(cid.into()))
     }
 
     /// `BinanceFuturesExchange.execute(order)`: local validation, then the request with retries.
@@ -704,11 +722,10 @@ impl Engine {
                 if self.sw.broker_client_id && own_cid.is_none() {
                     // python-binance draws a fresh one (uuid4) for every call
                     self.broker_ids += 1;
-                    r.client_order_id = Some(format!(
-                        "x-Cb7ytekJ{}{}",
-                        base36(ex.now().0.max(0) as u64),
-                        base36(self.broker_ids)
-                    ));
+                    let mut cid = Ident::from("x-Cb7ytekJ");
+                    push_base36(&mut cid, ex.now().0.max(0) as u64);
+                    push_base36(&mut cid, self.broker_ids);
+                    r.client_order_id = Some(cid);
                 }
             }
             let e = match Self::send(ex, &req) {
@@ -813,30 +830,28 @@ impl Engine {
     }
 
     /// A client id, or None when the profile sends none.
-    pub(crate) fn client_id(&self, text: String) -> Option<String> {
+    pub(crate) fn client_id(&self, text: Ident) -> Option<Ident> {
         (self.sw.client_ids == ClientIds::Idempotent).then_some(text)
     }
 
     /// A fresh client-id base: simulated time and a sequence number, base 36.
-    pub(crate) fn client_base<E: Exchange>(&mut self, ex: &E) -> String {
+    pub(crate) fn client_base<E: Exchange>(&mut self, ex: &E) -> Ident {
         let s = self.seq();
-        let mut out = String::with_capacity(16);
+        let mut out = Ident::new();
         push_base36(&mut out, ex.now().0.max(0) as u64);
         push_base36(&mut out, s);
         out
     }
 
     /// The reference client id of a leg: `ocoS-<base>-<attempt>` / `ocoT-…`.
-    pub(crate) fn leg_client_id(&self, rec: &PairRec, stop: bool, attempt: u32) -> Option<String> {
+    pub(crate) fn leg_client_id(&self, rec: &PairRec, stop: bool, attempt: u32) -> Option<Ident> {
         if self.sw.client_ids != ClientIds::Idempotent {
             return None;
         }
-        let tag = if stop { "ocoS-" } else { "ocoT-" };
-        let mut id = String::with_capacity(tag.len() + rec.base.len() + 11);
-        id.push_str(tag);
+        let mut id = Ident::from(if stop { "ocoS-" } else { "ocoT-" });
         id.push_str(&rec.base);
         id.push('-');
-        push_u64(&mut id, u64::from(attempt));
+        push_base10(&mut id, attempt);
         Some(id)
     }
 

@@ -12,6 +12,7 @@ use super::dispatcher::CloseOutcome;
 use super::{Cleanup, Engine};
 use crate::api::{AlgoRef, CallError, Exchange, OrderRef};
 use crate::events::{EngineEvent, LegId};
+use crate::types::Ident;
 use rust_decimal::Decimal;
 
 impl Engine {
@@ -28,7 +29,7 @@ impl Engine {
     /// Cancels a leg that must not stay; unless that is confirmed, it is queued.
     pub(crate) fn cancel_or_queue<E: Exchange>(&mut self, ex: &mut E, symbol: &str, leg: LegId) {
         if !self.cancel_confirmed(ex, symbol, leg) {
-            self.queue_cleanup(ex, Cleanup::Cancel(symbol.to_string(), leg));
+            self.queue_cleanup(ex, Cleanup::Cancel(symbol.into(), leg));
         }
     }
 
@@ -88,7 +89,7 @@ impl Engine {
     /// One round over the queue and the unresolved entries.
     pub(crate) fn run_cleanup<E: Exchange>(&mut self, ex: &mut E) {
         self.st.stable = false;
-        let entries: Vec<String> = self.st.unresolved.keys().cloned().collect();
+        let entries: Vec<Ident> = self.st.unresolved.keys().cloned().collect();
         for cid in entries {
             self.resolve_entry(ex, &cid);
         }
@@ -151,7 +152,7 @@ impl Engine {
         let Some(p) = self.st.unresolved.get(cid).cloned() else {
             return;
         };
-        match ex.query_order(&p.symbol, &OrderRef::Client(cid.to_string())) {
+        match ex.query_order(&p.symbol, &OrderRef::Client(cid.into())) {
             Ok(info) => {
                 self.st.unresolved.remove(cid);
                 let wants_stop = p.sl.is_some() || (self.sw.risk_from_pct && p.sl_pct.is_some());

@@ -27,7 +27,7 @@ const ACCOUNT_ALGO_SLOT_LIMIT: usize = 98;
 /// What protecting one entry needs, right after it or when a deferred entry fills.
 #[derive(Debug, Clone)]
 pub(crate) struct ProtectReq {
-    pub symbol: String,
+    pub symbol: Ident,
     pub dir: PositionSide,
     pub wire_ps: PositionSide,
     pub sl: Option<Decimal>,
@@ -45,7 +45,7 @@ pub(crate) struct ProtectReq {
     /// The order's internal amount.
     pub order_amount: Decimal,
     pub spid: u64,
-    pub base: String,
+    pub base: Ident,
     /// The side's position as read right after the fill (None: not read).
     pub open_after: Option<bool>,
 }
@@ -289,16 +289,17 @@ impl Engine {
         let amount = self.order_amount(sig);
         let spid = self.seq();
         let base = self.client_base(ex);
-        let tick36 = |p: Option<Decimal>| {
-            p.and_then(|p| self.price_ticks(p))
-                .map(super::adapter::base36)
-                .unwrap_or_else(|| "x".into())
-        };
-        let entry_cid = self.client_id(format!(
-            "ocoE-{base}-{}-{}",
-            tick36(sig.stop_loss),
-            tick36(sig.take_profit)
-        ));
+        // ocoE-<base>-<SL ticks>-<TP ticks> (base 36, x when none), built in place
+        let mut cid = Ident::from("ocoE-");
+        cid.push_str(&base);
+        for p in [sig.stop_loss, sig.take_profit] {
+            cid.push('-');
+            match p.and_then(|p| self.price_ticks(p)) {
+                Some(t) => super::adapter::push_base36(&mut cid, t),
+                None => cid.push('x'),
+            }
+        }
+        let entry_cid = self.client_id(cid);
         let order = TradeOrder {
             symbol: sig.symbol.clone(),
             kind,
@@ -346,10 +347,7 @@ impl Engine {
             placed.executed > Decimal::ZERO || placed.open
         } else {
             // the live check: lower-case "filled"/"partially_filled" or upper-case "NEW" (§5.4)
-            matches!(
-                placed.status.as_str(),
-                "filled" | "partially_filled" | "NEW"
-            )
+            matches!(placed.status, "filled" | "partially_filled" | "NEW")
         };
         if !accepted {
             return ("failed".into(), format!("entry status {}", placed.status));
@@ -478,7 +476,7 @@ impl Engine {
         now: TimeMs,
     ) {
         if self.sw.local_book_by_side {
-            let key = (symbol.to_string(), dir);
+            let key = (Ident::from(symbol), dir);
             *self.st.book.entry(key.clone()).or_default() += amount;
             self.st.last_add.insert(key, now);
         } else {
@@ -490,7 +488,7 @@ impl Engine {
             *self
                 .st
                 .book
-                .entry((symbol.to_string(), PositionSide::Both))
+                .entry((symbol.into(), PositionSide::Both))
                 .or_default() += signed;
         }
     }
@@ -500,13 +498,13 @@ impl Engine {
         if self.sw.local_book_by_side {
             self.st
                 .book
-                .get(&(symbol.to_string(), dir))
+                .get(&(symbol.into(), dir))
                 .copied()
                 .unwrap_or_default()
         } else {
             self.st
                 .book
-                .get(&(symbol.to_string(), PositionSide::Both))
+                .get(&(symbol.into(), PositionSide::Both))
                 .copied()
                 .unwrap_or_default()
                 .abs()
@@ -515,9 +513,9 @@ impl Engine {
 
     fn book_reset(&mut self, symbol: &str, dir: PositionSide) {
         let key = if self.sw.local_book_by_side {
-            (symbol.to_string(), dir)
+            (Ident::from(symbol), dir)
         } else {
-            (symbol.to_string(), PositionSide::Both)
+            (Ident::from(symbol), PositionSide::Both)
         };
         self.st.book.remove(&key);
     }
@@ -908,7 +906,7 @@ impl Engine {
         } else {
             let base = self.client_base(ex);
             let order = TradeOrder {
-                symbol: symbol.to_string(),
+                symbol: symbol.into(),
                 kind: Kind::Market,
                 side: close_side(dir),
                 amount: qty,
@@ -918,15 +916,19 @@ impl Engine {
                 ps: Some(dir),
                 reduce_only: true,
                 leg: false,
-                client_id: self.client_id(format!("ocoC-{base}")),
+                client_id: self.client_id({
+                    let mut cid = Ident::from("ocoC-");
+                    cid.push_str(&base);
+                    cid
+                }),
             };
-            self.st.closes.push((now, symbol.to_string()));
+            self.st.closes.push((now, symbol.into()));
             match self.execute(ex, &order) {
                 Ok(p) => {
                     let closed = if self.sw.entry_resp_result {
                         p.executed > Decimal::ZERO
                     } else {
-                        matches!(p.status.as_str(), "NEW" | "FILLED" | "PARTIALLY_FILLED")
+                        matches!(p.status, "NEW" | "FILLED" | "PARTIALLY_FILLED")
                     };
                     if closed {
                         CloseOutcome::Closed
@@ -966,7 +968,7 @@ impl Engine {
                     // stays (protected if it fills) and the cancel is retried
                     self.queue_cleanup(
                         ex,
-                        Cleanup::Cancel(symbol.to_string(), crate::events::LegId::Order(oid)),
+                        Cleanup::Cancel(symbol.into(), crate::events::LegId::Order(oid)),
                     );
                 }
             }
@@ -1012,7 +1014,7 @@ impl Engine {
                 let signed = self
                     .st
                     .book
-                    .get(&(symbol.to_string(), PositionSide::Both))
+                    .get(&(symbol.into(), PositionSide::Both))
                     .copied()
                     .unwrap_or_default();
                 dirs = vec![if signed < Decimal::ZERO {

@@ -114,7 +114,7 @@ pub(crate) struct Leg {
 #[derive(Debug, Clone)]
 pub(crate) struct PairRec {
     pub id: PairId,
-    pub symbol: String,
+    pub symbol: Ident,
     /// LONG or SHORT: the position the legs protect.
     pub dir: PositionSide,
     /// positionSide of the legs on the exchange (BOTH in one-way mode).
@@ -132,7 +132,7 @@ pub(crate) struct PairRec {
     /// A `PairPlaced` was emitted for it.
     pub announced: bool,
     /// Client-id base of the entry it protects (reference).
-    pub base: String,
+    pub base: Ident,
     /// The latest SL/TP asked for on this side (an entry consolidated into the pair updates it);
     /// the reference re-protects with it when a leg fired while a later lot remains.
     pub plan: (Option<Decimal>, Option<Decimal>),
@@ -147,13 +147,13 @@ impl PairRec {
 /// A resting entry whose protection waits for its fill (reference, `protect_resting_entry=false`).
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
-    pub symbol: String,
+    pub symbol: Ident,
     pub dir: PositionSide,
     pub sl: Option<Decimal>,
     pub tp: Option<Decimal>,
     pub sl_pct: Option<Decimal>,
     pub tp_pct: Option<Decimal>,
-    pub base: String,
+    pub base: Ident,
     pub protected: bool,
     pub order_amount: Decimal,
     pub strategy_position_id: u64,
@@ -163,11 +163,11 @@ pub(crate) struct Pending {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Cleanup {
     /// Cancel a leg (symbol, id) that must not stay.
-    Cancel(String, LegId),
+    Cancel(Ident, LegId),
     /// Cancel an order whose placement outcome was unknown: (symbol, algo?, client id).
-    CancelClient(String, bool, String),
+    CancelClient(Ident, bool, Ident),
     /// Close a side whose rollback close failed.
-    Flatten(String, PositionSide),
+    Flatten(Ident, PositionSide),
     /// Check a just-placed pair against its position (the post-placement read failed).
     CheckPair(PairId),
 }
@@ -176,7 +176,7 @@ pub(crate) enum Cleanup {
 #[derive(Debug, Clone)]
 pub(crate) struct ActiveSignal {
     pub at: TimeMs,
-    pub symbol: String,
+    pub symbol: Ident,
     pub action: Action,
     pub confidence: Decimal,
 }
@@ -201,10 +201,10 @@ pub(crate) struct State {
     pub last_purge: Option<TimeMs>,
     pub active_signals: Vec<ActiveSignal>,
     /// Local position book: (symbol, LONG/SHORT) or (symbol, BOTH) signed for P78.
-    pub book: BTreeMap<(String, PositionSide), Decimal>,
-    pub last_add: BTreeMap<(String, PositionSide), TimeMs>,
+    pub book: BTreeMap<(Ident, PositionSide), Decimal>,
+    pub last_add: BTreeMap<(Ident, PositionSide), TimeMs>,
     /// Close times per symbol for the thrash breaker.
-    pub closes: Vec<(TimeMs, String)>,
+    pub closes: Vec<(TimeMs, Ident)>,
     /// Account mode as read from positionRisk (true = hedge).
     pub hedge: Option<bool>,
     /// Whether the venue has the algo endpoint (`legs_api = auto`), once learned.
@@ -216,7 +216,7 @@ pub(crate) struct State {
     /// What failed to settle, retried by the monitor (`retry_cleanup`).
     pub cleanup: std::collections::BTreeSet<Cleanup>,
     /// Entries whose placement outcome stayed unknown, by client id (`retry_cleanup`).
-    pub unresolved: BTreeMap<String, Pending>,
+    pub unresolved: BTreeMap<Ident, Pending>,
     /// Legs the user stream already reported as ended (reference stream monitoring): read from
     /// every update received, so a survivor the venue expired is never cancelled again.
     pub stream_ended: BTreeMap<crate::events::LegId, adapter::LegState>,

@@ -24,12 +24,12 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Read {
     /// P78: `openOrders` for one pair.
-    Pair(PairId, String),
+    Pair(PairId, Ident),
     /// PHEAD: `openOrders` + `openAlgoOrders` for one `SYMBOL_SIDE` key.
-    Key(String, PositionSide),
+    Key(Ident, PositionSide),
     /// Reference: the books a symbol's legs and pending entries live in.
     Symbol {
-        symbol: String,
+        symbol: Ident,
         orders: bool,
         algos: bool,
     },
@@ -240,7 +240,7 @@ impl Engine {
             } else {
                 out.clear();
                 out.push(Read::Symbol {
-                    symbol: symbol.to_string(),
+                    symbol: symbol.into(),
                     orders,
                     algos,
                 });
@@ -253,7 +253,7 @@ impl Engine {
 
     /// The reference's plan when every active pair is on one symbol and no entry is pending:
     /// (symbol, orders book, algo book).
-    fn one_symbol_plan(&self) -> Option<(&String, bool, bool)> {
+    fn one_symbol_plan(&self) -> Option<(&Ident, bool, bool)> {
         if self.sw.poll_scope != PollScope::PerSymbol
             || !self.st.pending.is_empty()
             || !self.st.pending_algo.is_empty()
@@ -294,13 +294,13 @@ impl Engine {
             PollScope::PerKeyBothBooks => self
                 .keys()
                 .into_iter()
-                .map(|(s, d)| Read::Key(s.to_string(), d))
+                .map(|(s, d)| Read::Key(s.into(), d))
                 .collect(),
             PollScope::PerSymbol => self
                 .symbol_books()
                 .into_iter()
                 .map(|(symbol, orders, algos)| Read::Symbol {
-                    symbol: symbol.to_string(),
+                    symbol: symbol.into(),
                     orders,
                     algos,
                 })
@@ -897,7 +897,7 @@ impl Engine {
     fn reconcile_phead<E: Exchange>(&mut self, ex: &mut E) {
         let symbol = self.cfg.spec.symbol.clone();
         let read = if self.sw.startup_reconcile {
-            String::new()
+            Ident::new()
         } else {
             symbol.clone()
         };
@@ -982,7 +982,7 @@ impl Engine {
                     reconciled: true,
                     orphan: sl.is_none() || tp.is_none(),
                     announced: false,
-                    base: String::new(),
+                    base: Ident::new(),
                     plan: (sl.map(|l| l.price), tp.map(|l| l.price)),
                 };
                 self.register(ex, rec);
@@ -1016,7 +1016,7 @@ impl Engine {
         let unknown = |e: &crate::api::CallError| !matches!(e.code(), Some(-2013) | Some(-2011));
         // re-arms count attempts per leg: the sibling's may be a few ahead of this one's
         for attempt in (0..=present.attempt.saturating_add(2).min(8)).rev() {
-            let cid = format!("{tag}-{base}-{attempt}");
+            let cid = Ident::from(format!("{tag}-{base}-{attempt}"));
             match present.id {
                 LegId::Algo(_) => {
                     match ex.query_algo_order(symbol, &crate::api::AlgoRef::Client(cid)) {
@@ -1071,7 +1071,7 @@ impl Engine {
         };
         // legs by base: (sl, tp, dir, wire ps); legs already tracked (a retried recovery) skipped
         type Group = (Option<Leg>, Option<Leg>, PositionSide, PositionSide);
-        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        let mut groups: BTreeMap<Ident, Group> = BTreeMap::new();
         let known: BTreeSet<LegId> = self
             .st
             .pairs
@@ -1085,7 +1085,7 @@ impl Engine {
             }
             let mut parts = cid.split('-');
             let tag = parts.next().unwrap_or("");
-            let base = parts.next().unwrap_or("").to_string();
+            let base = Ident::from(parts.next().unwrap_or(""));
             let attempt: u32 = parts.next().and_then(|a| a.parse().ok()).unwrap_or(0);
             let stop = match tag {
                 "ocoS" => true,
@@ -1172,7 +1172,7 @@ impl Engine {
             if parts.next() != Some("ocoE") {
                 continue;
             }
-            let base = parts.next().unwrap_or("").to_string();
+            let base = Ident::from(parts.next().unwrap_or(""));
             let mut px = || {
                 parts
                     .next()

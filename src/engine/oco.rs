@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 /// What the dispatcher asks the OCO manager to protect.
 #[derive(Debug, Clone)]
 pub(crate) struct RiskPlan {
-    pub symbol: String,
+    pub symbol: Ident,
     /// LONG or SHORT.
     pub dir: PositionSide,
     /// positionSide the entry got on the exchange.
@@ -30,7 +30,7 @@ pub(crate) struct RiskPlan {
     pub entry_price: Decimal,
     pub strategy_position_id: Option<u64>,
     /// Client-id base of the entry.
-    pub base: String,
+    pub base: Ident,
 }
 
 /// `place_oco_orders` result statuses.
@@ -121,7 +121,7 @@ impl Engine {
                     ex.emit(EngineEvent::PairDropped {
                         pair: id,
                         status: rec.status.as_str().into(),
-                        reason: rec.reason.clone(),
+                        reason: rec.reason,
                     });
                 } else {
                     ex.emit(EngineEvent::Note {
@@ -395,10 +395,7 @@ impl Engine {
     pub(crate) fn unknown_leg<E: Exchange>(&mut self, ex: &mut E, symbol: &str, f: &Fail) {
         if let Fail::Unknown(cid) = f {
             let algo = self.algo_legs();
-            self.queue_cleanup(
-                ex,
-                Cleanup::CancelClient(symbol.to_string(), algo, cid.clone()),
-            );
+            self.queue_cleanup(ex, Cleanup::CancelClient(symbol.into(), algo, cid.clone()));
         }
     }
 

@@ -1,6 +1,6 @@
 //! Trading signals with the live engine's fields (`contracts/signal.py`), on simulated time.
 
-use crate::types::TimeMs;
+use crate::types::{Ident, TimeMs};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -34,9 +34,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signal {
     /// strategy_id
-    pub strategy_id: String,
+    pub strategy_id: Ident,
     /// symbol
-    pub symbol: String,
+    pub symbol: Ident,
     /// action
     pub action: Action,
     /// confidence in [0, 1]

@@ -174,29 +174,6 @@ pub struct EventLog {
     equity: std::collections::VecDeque<EventRecord>,
     recent_len: usize,
     observer: Option<Box<dyn Observer>>,
-    /// Streaming: strings of records that left `recent` (symbols, client ids), handed to the
-    /// exchange for the text of later events ([`Self::spare_text`]).
-    spare: Vec<String>,
-}
-
-/// At most this many strings of dropped records are kept for reuse (by the log, and by the
-/// exchange that takes them: [`crate::exchange::MockExchange::stock_text`]).
-pub const SPARE_TEXT: usize = 64;
-
-/// Moves the strings of a record about to leave a streaming log into `into` (the exchange's
-/// events: their symbol and client id), so the next ones are written into them.
-#[inline]
-fn salvage(e: &mut Event, into: &mut Vec<String>) {
-    let (a, b) = match e {
-        Event::OrderTradeUpdate(o) => (&mut o.symbol, &mut o.client_order_id),
-        Event::AlgoUpdate(u) => (&mut u.symbol, &mut u.client_algo_id),
-        _ => return,
-    };
-    for s in [a, b] {
-        if s.capacity() > 0 {
-            into.push(std::mem::take(s));
-        }
-    }
 }
 
 impl std::fmt::Debug for EventLog {
@@ -220,7 +197,6 @@ impl Clone for EventLog {
             equity: self.equity.clone(),
             recent_len: self.recent_len,
             observer: None,
-            spare: Vec::new(),
         }
     }
 }
@@ -258,10 +234,6 @@ impl EventLog {
     pub fn set_observer(&mut self, o: Box<dyn Observer>) {
         self.observer = Some(o);
     }
-    /// Strings of records a streaming log dropped, for reuse (empty otherwise): take them.
-    pub fn spare_text(&mut self) -> &mut Vec<String> {
-        &mut self.spare
-    }
     /// Takes the observer back (after the run).
     pub fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
         self.observer.take()
@@ -290,11 +262,6 @@ impl EventLog {
             self.equity.push_back(rec);
         } else {
             if self.recent.len() == self.recent_len {
-                if self.spare.len() < SPARE_TEXT {
-                    if let Some(old) = self.recent.front_mut() {
-                        salvage(&mut old.event, &mut self.spare);
-                    }
-                }
                 self.recent.pop_front();
             }
             self.recent.push_back(rec);
@@ -385,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn streaming_log_hands_back_only_strings_of_records_it_let_go() {
+    fn streaming_log_keeps_the_last_records_whole() {
         let mut log = EventLog::streaming(3);
         for id in 0..7 {
             log.push(TimeMs(id as i64), Source::Exchange, order(id));
@@ -398,18 +365,5 @@ mod tests {
             assert_eq!((o.symbol.as_str(), o.order_id), ("FILUSDT", OrderId(id)));
             assert_eq!(o.client_order_id, format!("cid-{id}"));
         }
-        // the four let go gave their symbol and client id
-        let mut spare = std::mem::take(log.spare_text());
-        spare.sort();
-        let mut want: Vec<String> = (0..4).map(|i| format!("cid-{i}")).collect();
-        want.extend(std::iter::repeat_n("FILUSDT".to_string(), 4));
-        want.sort();
-        assert_eq!(spare, want);
-        // a log that keeps everything gives nothing back
-        let mut all = EventLog::new();
-        for id in 0..7 {
-            all.push(TimeMs(0), Source::Exchange, order(id));
-        }
-        assert!(all.spare_text().is_empty());
     }
 }

@@ -4,7 +4,7 @@
 //! ACCOUNT_UPDATE carrying the wallet after the change and the amounts that changed it, so the
 //! books can be re-added from events alone (invariant `books-balance`).
 
-use super::{ps_idx, text, MockExchange, TrigRef};
+use super::{ps_idx, MockExchange, TrigRef};
 use crate::events::{AccountReason, AccountUpdate, AlgoUpdate, Event, PositionRow};
 use crate::types::*;
 use rust_decimal::Decimal;
@@ -236,8 +236,8 @@ impl MockExchange {
     pub(crate) fn algo_update(&mut self, k: usize, reject_reason: &str) -> AlgoUpdate {
         let a = &self.algos[k];
         AlgoUpdate {
-            symbol: text(&mut self.spare_text, &self.spec.symbol),
-            client_algo_id: text(&mut self.spare_text, &a.client_id),
+            symbol: self.spec.symbol.clone(),
+            client_algo_id: a.client_id.clone(),
             algo_id: a.id,
             order_type: a.otype,
             side: a.side,

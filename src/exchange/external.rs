@@ -103,7 +103,7 @@ impl MockExchange {
             ps,
             steps,
             at,
-            ADL_CLIENT_ID.to_string(),
+            ADL_CLIENT_ID.into(),
             AccountReason::Order,
             Decimal::ZERO,
         );

@@ -1181,7 +1181,7 @@ impl MockExchange {
                 continue;
             }
             let rate = self.spec.liquidation_fee;
-            let client_id = format!("autoclose-{}", self.cur.time);
+            let client_id = format!("autoclose-{}", self.cur.time).into();
             self.forced_close(
                 s,
                 amt.abs(),
@@ -1205,7 +1205,7 @@ impl MockExchange {
         ps: PositionSide,
         steps: i64,
         at: i64,
-        client_id: String,
+        client_id: Ident,
         reason: AccountReason,
         rate: Decimal,
     ) -> (OrderId, FillOutcome) {

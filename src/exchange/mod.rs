@@ -157,7 +157,7 @@ pub struct ExchangeStats {
 #[derive(Debug, Clone)]
 pub(crate) struct Order {
     pub id: OrderId,
-    pub client_id: String,
+    pub client_id: Ident,
     pub side: Side,
     pub otype: OrderType,
     pub orig_type: OrderType,
@@ -184,7 +184,7 @@ pub(crate) struct Order {
 #[derive(Debug, Clone)]
 pub(crate) struct Algo {
     pub id: AlgoId,
-    pub client_id: String,
+    pub client_id: Ident,
     pub side: Side,
     pub otype: OrderType,
     pub tif: TimeInForce,
@@ -321,9 +321,6 @@ pub struct MockExchange {
     pub(crate) pos: [Position; 3],
     pub(crate) wallet: Decimal,
     pub(crate) out: Vec<(TimeMs, Event)>,
-    /// Strings of logged events no longer needed ([`MockExchange::stock_text`]): the symbol and
-    /// client ids of later events are written into them instead of new allocations.
-    pub(crate) spare_text: Vec<String>,
     pub(crate) held: Vec<(TimeMs, Event)>,
     pub(crate) stats: ExchangeStats,
     pub(crate) version: u64,
@@ -386,7 +383,6 @@ impl MockExchange {
             pos: Default::default(),
             wallet,
             out: Vec::new(),
-            spare_text: Vec::new(),
             held: Vec::new(),
             stats: ExchangeStats::default(),
             version: 0,
@@ -522,17 +518,6 @@ impl MockExchange {
         }
     }
 
-    /// Takes strings from `from` (a log's [`crate::events::EventLog::spare_text`]) to write the
-    /// text of later events into; keeps at most [`crate::events::SPARE_TEXT`].
-    pub fn stock_text(&mut self, from: &mut Vec<String>) {
-        while self.spare_text.len() < crate::events::SPARE_TEXT {
-            match from.pop() {
-                Some(s) => self.spare_text.push(s),
-                None => break,
-            }
-        }
-    }
-
     /// How many equity samples a run over all the bars emits (about).
     pub fn expected_samples(&self) -> usize {
         let (a, b) = self.span();
@@ -597,19 +582,5 @@ pub(crate) fn ps_idx(ps: PositionSide) -> usize {
         PositionSide::Both => 0,
         PositionSide::Long => 1,
         PositionSide::Short => 2,
-    }
-}
-
-/// `s` as a String, written into a kept one from `pool` when there is one (no allocation when
-/// it fits): the same text as `s.to_string()`.
-#[inline]
-pub(crate) fn text(pool: &mut Vec<String>, s: &str) -> String {
-    match pool.pop() {
-        Some(mut t) => {
-            t.clear();
-            t.push_str(s);
-            t
-        }
-        None => s.to_string(),
     }
 }

@@ -378,7 +378,7 @@ impl MockExchange {
         let client_id = req
             .client_order_id
             .clone()
-            .unwrap_or_else(|| format!("sim_{}", id.0));
+            .unwrap_or_else(|| format!("sim_{}", id.0).into());
         let k = self.push_order(Order {
             id,
             client_id,
@@ -623,8 +623,8 @@ impl MockExchange {
     ) {
         let o = &self.orders[k];
         let ev = OrderUpdate {
-            symbol: text(&mut self.spare_text, &self.spec.symbol),
-            client_order_id: text(&mut self.spare_text, &o.client_id),
+            symbol: self.spec.symbol.clone(),
+            client_order_id: o.client_id.clone(),
             side: o.side,
             order_type: o.otype,
             orig_type: o.orig_type,
@@ -765,7 +765,7 @@ impl MockExchange {
             client_id: req
                 .client_algo_id
                 .clone()
-                .unwrap_or_else(|| format!("simalgo_{}", id.0)),
+                .unwrap_or_else(|| format!("simalgo_{}", id.0).into()),
             side: req.side,
             otype: req.order_type,
             tif: c.tif,

@@ -3,6 +3,7 @@
 use crate::api::ApiError;
 use crate::exchange::codes;
 use crate::exchange::BarTicks;
+use crate::types::Ident;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct SymbolSpec {
     /// Symbol name, e.g. BTCUSDT.
-    pub symbol: String,
+    pub symbol: Ident,
     /// PRICE_FILTER tickSize.
     pub tick_size: Decimal,
     /// PRICE_FILTER minPrice.
@@ -75,7 +76,7 @@ impl SymbolSpec {
             _ => return None,
         };
         Some(SymbolSpec {
-            symbol: symbol.to_string(),
+            symbol: symbol.into(),
             tick_size: d(tick),
             min_price: d(min_p),
             max_price: d(max_p),

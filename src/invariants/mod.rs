@@ -174,9 +174,9 @@ pub struct Checker {
     signals_seen: bool,
     /// One-way mode: client ids of plain conditional orders (neither reduce-only nor
     /// close-position) the engine requested while placing an entry, until the venue accepts them.
-    entry_cids: BTreeSet<String>,
+    entry_cids: BTreeSet<Ident>,
     /// One-way mode: client ids of plain conditional orders requested at any other time (legs).
-    leg_cids: BTreeSet<String>,
+    leg_cids: BTreeSet<Ident>,
     /// One-way mode: plain conditional orders known to be entries (STOP entries, by their
     /// request), which neither protect nor flip anything; until they end.
     entry_legs: VecSet<LegId>,
@@ -1506,7 +1506,7 @@ mod tests {
         };
         let e = Event::OrderTradeUpdate(OrderUpdate {
             symbol: "AVAXUSDT".into(),
-            client_order_id: format!("c{id}"),
+            client_order_id: format!("c{id}").into(),
             side: Side::Sell,
             order_type: otype,
             orig_type: otype,
@@ -1623,7 +1623,7 @@ mod tests {
     fn a_one_way_stop_entry_is_told_from_a_leg_missing_reduce_only_by_its_request() {
         let request = |call: u64, side: Side, cid: &str| {
             let mut o = crate::api::NewOrder::new("AVAXUSDT", side, OrderType::StopMarket);
-            o.client_order_id = Some(cid.to_string());
+            o.client_order_id = Some(cid.into());
             Event::Request {
                 call,
                 endpoint: Endpoint::NewOrder,
@@ -1635,7 +1635,7 @@ mod tests {
         let stop = |id: u64, side: Side, cid: &str, exec: ExecType| {
             let mut r = stop_new(0, id, side, PositionSide::Both, false, false);
             if let Event::OrderTradeUpdate(o) = &mut r.event {
-                o.client_order_id = cid.to_string();
+                o.client_order_id = cid.into();
                 if exec == ExecType::Trade {
                     o.order_type = OrderType::Market;
                     o.exec_type = ExecType::Trade;

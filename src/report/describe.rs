@@ -43,8 +43,8 @@ fn opt_bool(out: &mut Vec<String>, key: &str, v: Option<bool>) {
 
 fn new_order(o: &NewOrder) -> String {
     let mut p = vec![
-        o.symbol.clone(),
-        o.side.as_str().to_string(),
+        o.symbol.to_string(),
+        o.side.as_str().into(),
         o.order_type.as_str().to_string(),
     ];
     if let Some(x) = o.position_side {
@@ -71,8 +71,8 @@ fn new_order(o: &NewOrder) -> String {
 
 fn new_algo(o: &NewAlgoOrder) -> String {
     let mut p = vec![
-        o.symbol.clone(),
-        o.side.as_str().to_string(),
+        o.symbol.to_string(),
+        o.side.as_str().into(),
         o.order_type.as_str().to_string(),
     ];
     if let Some(x) = o.position_side {

@@ -405,9 +405,10 @@ impl Books {
                         .find(|(s, side, _)| *side == p.position_side && *s == p.symbol)
                     {
                         Some(e) => e.2 = p.amount,
-                        None => self
-                            .positions
-                            .push((p.symbol.clone(), p.position_side, p.amount)),
+                        None => {
+                            self.positions
+                                .push((p.symbol.to_string(), p.position_side, p.amount))
+                        }
                     }
                 }
                 if self.positions.iter().all(|e| e.2.is_zero()) {

@@ -12,7 +12,7 @@ pub fn run_info(sc: &Scenario, o: &RunOutput) -> RunInfo {
         scenario: sc.name.clone(),
         profile: sc.profile.clone(),
         seed: sc.seed,
-        symbol: sc.spec.symbol.clone(),
+        symbol: sc.spec.symbol.to_string(),
         interval: sc.interval.clone(),
         position_mode: format!("{:?}", sc.exchange.position_mode),
         monitor: format!("{:?}", sc.engine.monitor).to_lowercase(),

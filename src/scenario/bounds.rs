@@ -1010,7 +1010,7 @@ pub(crate) fn strategy(
         sl,
         tp,
         reenter_after_bars: st.reenter_after_bars.unwrap_or(0),
-        strategy_id: id,
+        strategy_id: id.into(),
         confidence: st.confidence.unwrap_or(Decimal::new(8, 1)),
     })
 }

@@ -379,7 +379,7 @@ fn build_inner(
                 ));
             };
             SymbolSpec {
-                symbol: symbol.clone(),
+                symbol: symbol.as_str().into(),
                 tick_size: tick,
                 min_price: tick,
                 max_price: Decimal::from(10_000_000),
@@ -677,7 +677,7 @@ fn build_inner(
         let t = bounds::time(&site, &format!("manual_closes[{i}].at"), &m.at)?;
         manual.push(ManualClose {
             at: TimeMs(t),
-            symbol: symbol.clone(),
+            symbol: symbol.as_str().into(),
             position_side: m.position_side,
             amount: match (m.quantity, m.fraction) {
                 (Some(q), _) => crate::engine::CloseAmount::Quantity(q),
@@ -930,7 +930,7 @@ fn make_signal(
         (None, None) => None,
     };
     Ok(Signal {
-        strategy_id: s.strategy.clone().unwrap_or_else(|| strategy.to_string()),
+        strategy_id: s.strategy.as_deref().unwrap_or(strategy).into(),
         symbol: spec.symbol.clone(),
         action: s.action,
         confidence: s.confidence.unwrap_or(Decimal::new(8, 1)),

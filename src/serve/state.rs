@@ -930,7 +930,7 @@ impl Session {
     fn symbol_or_default(&self, p: &Params) -> String {
         wire::get(p, "symbol")
             .map(str::to_string)
-            .unwrap_or_else(|| self.sc.spec.symbol.clone())
+            .unwrap_or_else(|| self.sc.spec.symbol.to_string())
     }
 
     fn fapi(

@@ -146,7 +146,7 @@ pub fn new_order(p: &Params) -> Result<NewOrder, ApiError> {
     o.price_protect = boolean(p, "priceProtect")?;
     o.activation_price = dec(p, "activationPrice")?;
     o.callback_rate = dec(p, "callbackRate")?;
-    o.client_order_id = get(p, "newClientOrderId").map(str::to_string);
+    o.client_order_id = get(p, "newClientOrderId").map(Ident::from);
     o.resp_type = match get(p, "newOrderRespType") {
         None => None,
         Some("ACK") => Some(RespType::Ack),
@@ -176,7 +176,7 @@ pub fn new_algo_order(p: &Params) -> Result<NewAlgoOrder, ApiError> {
     o.price_protect = boolean(p, "priceProtect")?;
     o.activate_price = dec(p, "activatePrice")?;
     o.callback_rate = dec(p, "callbackRate")?;
-    o.client_algo_id = get(p, "clientAlgoId").map(str::to_string);
+    o.client_algo_id = get(p, "clientAlgoId").map(Ident::from);
     Ok(o)
 }
 
@@ -189,7 +189,7 @@ pub fn order_ref(p: &Params) -> Result<OrderRef, ApiError> {
             .map_err(|_| mandatory("orderId"));
     }
     match get(p, "origClientOrderId") {
-        Some(c) => Ok(OrderRef::Client(c.to_string())),
+        Some(c) => Ok(OrderRef::Client(c.into())),
         None => Err(one_of("orderId", "origClientOrderId")),
     }
 }
@@ -203,7 +203,7 @@ pub fn algo_ref(p: &Params) -> Result<AlgoRef, ApiError> {
             .map_err(|_| mandatory("algoId"));
     }
     match get(p, "clientAlgoId") {
-        Some(c) => Ok(AlgoRef::Client(c.to_string())),
+        Some(c) => Ok(AlgoRef::Client(c.into())),
         None => Err(one_of("algoId", "clientAlgoId")),
     }
 }

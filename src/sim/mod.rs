@@ -149,7 +149,7 @@ pub struct ManualClose {
     /// When.
     pub at: TimeMs,
     /// Symbol.
-    pub symbol: String,
+    pub symbol: Ident,
     /// Which position side.
     pub position_side: PositionSide,
     /// How much (default: all of it).
@@ -259,7 +259,7 @@ impl SimClient<'_> {
 /// symbol, and its request carries no `symbol` parameter.
 fn account_wide<'s>(v: &Venue, symbol: &'s str) -> std::borrow::Cow<'s, str> {
     if symbol.is_empty() {
-        std::borrow::Cow::Owned(v.ex.spec.symbol.clone())
+        std::borrow::Cow::Owned(v.ex.spec.symbol.to_string())
     } else {
         std::borrow::Cow::Borrowed(symbol)
     }

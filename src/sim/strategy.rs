@@ -66,7 +66,7 @@ pub struct Bracket {
     /// Bar closes to wait, flat, before entering again (0: at the close of the exit bar).
     pub reenter_after_bars: u32,
     /// strategy_id of its signals.
-    pub strategy_id: String,
+    pub strategy_id: Ident,
     /// confidence of its signals.
     pub confidence: Decimal,
 }

@@ -126,8 +126,6 @@ pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: Time
                 }
             }
             ex.return_event_buffer(buf);
-            // strings of records the log let go of: the text of the next events
-            ex.stock_text(f.log.spare_text());
             continue;
         }
         if ex.time() >= t {

@@ -4,6 +4,9 @@
 //! Binance's own spelling (`SELL`, `STOP_MARKET`, `GTE_GTC`, …), so reports and events read like
 //! the exchange's own payloads.
 
+mod ident;
+pub use ident::Ident;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,0 +1,279 @@
+//! [`Ident`]: the short identifiers of the trading path (symbols, client order and algo ids).
+//!
+//! Every trade copies its symbol and client ids between the engine, the venue, the exchange's
+//! books and the stream events dozens of times; as `String` each copy was a heap allocation and a
+//! free. Binance caps client ids at 36 bytes and symbols are shorter, and the ids this engine
+//! makes (`ocoE-lfxawzhck-4e4-4fe`) fit the 24 bytes a `CompactString` keeps inline, so a copy is
+//! a plain 24-byte move; a longer id still works, on the heap.
+//!
+//! It behaves as the `String` it replaced wherever that is observable: serde reads and writes a
+//! plain string, `Debug` quotes as `String`'s does, and ordering, equality and hashing are those
+//! of `str` (maps keyed by it keep their order and can be looked up by `&str`).
+
+use compact_str::CompactString;
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+/// A symbol or client id: a string, inline up to 24 bytes.
+#[derive(Default, PartialEq, Eq)]
+pub struct Ident(CompactString);
+
+impl Clone for Ident {
+    #[inline]
+    fn clone(&self) -> Ident {
+        Ident(self.0.clone())
+    }
+    // an inline source is copied over whatever the destination held (no drop-then-clone)
+    #[inline]
+    fn clone_from(&mut self, source: &Ident) {
+        self.0.clone_from(&source.0);
+    }
+}
+
+impl Ident {
+    /// An empty id (as `String::new()`).
+    pub const fn new() -> Ident {
+        Ident(CompactString::const_new(""))
+    }
+
+    /// The text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Appends `s` (ids are built piece by piece, in place).
+    #[inline]
+    pub fn push_str(&mut self, s: &str) {
+        self.0.push_str(s);
+    }
+
+    /// Appends `c`.
+    #[inline]
+    pub fn push(&mut self, c: char) {
+        // as text: CompactString::push is several times the cost of a short push_str
+        self.0.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl fmt::Write for Ident {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+impl Deref for Ident {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl AsRef<str> for Ident {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for Ident {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Debug for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // quoted and escaped exactly as `String`'s Debug (reports and tests print `{:?}`)
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+// Ordering and hashing of `str`, as `Borrow<str>` requires (BTreeMap order unchanged).
+impl PartialOrd for Ident {
+    fn partial_cmp(&self, other: &Ident) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ident {
+    fn cmp(&self, other: &Ident) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for Ident {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl From<&str> for Ident {
+    #[inline]
+    fn from(s: &str) -> Ident {
+        Ident(CompactString::new(s))
+    }
+}
+
+impl From<&String> for Ident {
+    fn from(s: &String) -> Ident {
+        Ident(CompactString::new(s))
+    }
+}
+
+impl From<String> for Ident {
+    fn from(s: String) -> Ident {
+        Ident(CompactString::from(s))
+    }
+}
+
+impl From<&Ident> for Ident {
+    fn from(s: &Ident) -> Ident {
+        s.clone()
+    }
+}
+
+impl From<Ident> for String {
+    fn from(s: Ident) -> String {
+        s.0.into_string()
+    }
+}
+
+impl PartialEq<str> for Ident {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Ident {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Ident {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<Ident> for str {
+    fn eq(&self, other: &Ident) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<Ident> for &str {
+    fn eq(&self, other: &Ident) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<Ident> for String {
+    fn eq(&self, other: &Ident) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Serialize for Ident {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Ident {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Ident, D::Error> {
+        // what `String` accepts, asked for the same way (`deserialize_string`), with its messages
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Ident;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Ident, E> {
+                Ok(Ident::from(v))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Ident, E> {
+                Ok(Ident::from(v))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Ident, E> {
+                match std::str::from_utf8(v) {
+                    Ok(s) => Ok(Ident::from(s)),
+                    Err(_) => Err(de::Error::invalid_value(de::Unexpected::Bytes(v), &self)),
+                }
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Ident, E> {
+                match String::from_utf8(v) {
+                    Ok(s) => Ok(Ident::from(s)),
+                    Err(e) => Err(de::Error::invalid_value(
+                        de::Unexpected::Bytes(&e.into_bytes()),
+                        &self,
+                    )),
+                }
+            }
+        }
+        deserializer.deserialize_string(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn behaves_as_string() {
+        let long = "ocoE-lfxawzhck-4e4-4fe-0123456789abcd"; // 37 bytes: on the heap
+        for s in [
+            "",
+            "FILUSDT",
+            "ocoE-lfxawzhck-4e4-4fe",
+            long,
+            "a\"b\\c\u{e9}\n",
+        ] {
+            let id = Ident::from(s);
+            assert_eq!(id.as_str(), s);
+            assert_eq!(format!("{id}"), s);
+            assert_eq!(format!("{id:?}"), format!("{:?}", s.to_string()));
+            assert_eq!(
+                serde_json::to_string(&id).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+            let back: Ident = serde_json::from_str(&serde_json::to_string(s).unwrap()).unwrap();
+            assert_eq!(back, s);
+            assert_eq!(id.clone(), id);
+            assert_eq!(String::from(id.clone()), s);
+        }
+        // ordering of str, lookups by &str
+        let mut m = BTreeMap::new();
+        for s in ["b", "a", "ab", "B"] {
+            m.insert(Ident::from(s), s.len());
+        }
+        let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["B", "a", "ab", "b"]);
+        assert_eq!(m.get("ab"), Some(&2));
+        // what String refuses, Ident refuses with the same message
+        let e1 = serde_json::from_str::<String>("12")
+            .unwrap_err()
+            .to_string();
+        let e2 = serde_json::from_str::<Ident>("12").unwrap_err().to_string();
+        assert_eq!(e1, e2);
+        #[derive(serde::Deserialize)]
+        struct T {
+            s: Ident,
+        }
+        let t: T = toml::from_str("s = \"FILUSDT\"").unwrap();
+        assert_eq!(t.s, "FILUSDT");
+    }
+}
