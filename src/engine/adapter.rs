@@ -221,20 +221,15 @@ pub(crate) fn py_decimals(step: Decimal) -> u32 {
     }
 }
 
-/// Lower-case base-36 text of a non-negative number (ids are built with [`push_base36`]).
+/// Lower-case base-36 text of a non-negative number (ids are built with [`base36_in`]).
 #[cfg(test)]
 pub(crate) fn base36(n: u64) -> String {
-    let mut s = String::with_capacity(13);
-    push_base36(&mut s, n);
-    s
+    base36_in(n, &mut [0; 13]).to_string()
 }
 
-/// Appends `n` in lower-case base 36 to `out` (no allocation beyond `out`'s growth): a String
-/// or an [`Ident`] (client ids).
-pub(crate) fn push_base36(out: &mut impl std::fmt::Write, mut n: u64) {
+/// `n` in lower-case base 36, written into `buf` (u64::MAX is 13 digits): a piece of an id.
+pub(crate) fn base36_in(mut n: u64, buf: &mut [u8; 13]) -> &str {
     const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    // u64::MAX is 13 digits in base 36
-    let mut buf = [0u8; 13];
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -244,13 +239,11 @@ pub(crate) fn push_base36(out: &mut impl std::fmt::Write, mut n: u64) {
             break;
         }
     }
-    // String and Ident never fail to append
-    let _ = out.write_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
-/// Appends `n` in decimal to an id (as [`push_u64`], which writes to a String).
-fn push_base10(out: &mut Ident, mut n: u32) {
-    let mut buf = [0u8; 10];
+/// `n` in decimal, written into `buf`: a piece of an id (as [`push_u64`] writes to a String).
+fn base10_in(mut n: u32, buf: &mut [u8; 10]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -260,7 +253,7 @@ fn push_base10(out: &mut Ident, mut n: u32) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
 /// Parses lower-case base-36 text.
@@ -722,10 +715,11 @@ impl Engine {
                 if self.sw.broker_client_id && own_cid.is_none() {
                     // python-binance draws a fresh one (uuid4) for every call
                     self.broker_ids += 1;
-                    let mut cid = Ident::from("x-Cb7ytekJ");
-                    push_base36(&mut cid, ex.now().0.max(0) as u64);
-                    push_base36(&mut cid, self.broker_ids);
-                    r.client_order_id = Some(cid);
+                    r.client_order_id = Some(Ident::concat(&[
+                        "x-Cb7ytekJ",
+                        base36_in(ex.now().0.max(0) as u64, &mut [0; 13]),
+                        base36_in(self.broker_ids, &mut [0; 13]),
+                    ]));
                 }
             }
             let e = match Self::send(ex, &req) {
@@ -837,10 +831,10 @@ impl Engine {
     /// A fresh client-id base: simulated time and a sequence number, base 36.
     pub(crate) fn client_base<E: Exchange>(&mut self, ex: &E) -> Ident {
         let s = self.seq();
-        let mut out = Ident::new();
-        push_base36(&mut out, ex.now().0.max(0) as u64);
-        push_base36(&mut out, s);
-        out
+        Ident::concat(&[
+            base36_in(ex.now().0.max(0) as u64, &mut [0; 13]),
+            base36_in(s, &mut [0; 13]),
+        ])
     }
 
     /// The reference client id of a leg: `ocoS-<base>-<attempt>` / `ocoT-…`.
@@ -848,11 +842,14 @@ impl Engine {
         if self.sw.client_ids != ClientIds::Idempotent {
             return None;
         }
-        let mut id = Ident::from(if stop { "ocoS-" } else { "ocoT-" });
-        id.push_str(&rec.base);
-        id.push('-');
-        push_base10(&mut id, attempt);
-        Some(id)
+        let tag = if stop { "ocoS-" } else { "ocoT-" };
+        let mut digits = [0u8; 10];
+        Some(Ident::concat(&[
+            tag,
+            &rec.base,
+            "-",
+            base10_in(attempt, &mut digits),
+        ]))
     }
 
     /// Price in whole ticks (for client ids).

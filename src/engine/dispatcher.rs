@@ -289,17 +289,17 @@ impl Engine {
         let amount = self.order_amount(sig);
         let spid = self.seq();
         let base = self.client_base(ex);
-        // ocoE-<base>-<SL ticks>-<TP ticks> (base 36, x when none), built in place
-        let mut cid = Ident::from("ocoE-");
-        cid.push_str(&base);
-        for p in [sig.stop_loss, sig.take_profit] {
-            cid.push('-');
-            match p.and_then(|p| self.price_ticks(p)) {
-                Some(t) => super::adapter::push_base36(&mut cid, t),
-                None => cid.push('x'),
-            }
-        }
-        let entry_cid = self.client_id(cid);
+        // ocoE-<base>-<SL ticks>-<TP ticks> (base 36, x when none)
+        let (mut sl36, mut tp36) = ([0u8; 13], [0u8; 13]);
+        let sl = match sig.stop_loss.and_then(|p| self.price_ticks(p)) {
+            Some(t) => super::adapter::base36_in(t, &mut sl36),
+            None => "x",
+        };
+        let tp = match sig.take_profit.and_then(|p| self.price_ticks(p)) {
+            Some(t) => super::adapter::base36_in(t, &mut tp36),
+            None => "x",
+        };
+        let entry_cid = self.client_id(Ident::concat(&["ocoE-", &base, "-", sl, "-", tp]));
         let order = TradeOrder {
             symbol: sig.symbol.clone(),
             kind,
@@ -916,11 +916,7 @@ impl Engine {
                 ps: Some(dir),
                 reduce_only: true,
                 leg: false,
-                client_id: self.client_id({
-                    let mut cid = Ident::from("ocoC-");
-                    cid.push_str(&base);
-                    cid
-                }),
+                client_id: self.client_id(Ident::concat(&["ocoC-", &base])),
             };
             self.st.closes.push((now, symbol.into()));
             match self.execute(ex, &order) {

@@ -56,7 +56,7 @@ pub struct Signal {
     /// order_type: `market` (default), `limit`, `stop`, `stop_limit`, `take_profit`,
     /// `take_profit_limit`, `conditional_limit` or `conditional_stop` (the live `OrderType` enum);
     /// each profile sends or refuses it as its adapter does ([`crate::engine::EntryRules`]).
-    pub order_type: String,
+    pub order_type: Ident,
     /// time_in_force of a LIMIT-type entry (the live default: GTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_in_force: Option<crate::types::TimeInForce>,

@@ -940,7 +940,7 @@ fn make_signal(
         take_profit: tp,
         stop_loss_pct: s.stop_loss_pct,
         take_profit_pct: s.take_profit_pct,
-        order_type: s.order_type.clone().unwrap_or_else(|| "market".into()),
+        order_type: s.order_type.as_deref().unwrap_or("market").into(),
         time_in_force: match s.time_in_force.as_deref() {
             None => None,
             Some("GTC") => Some(TimeInForce::Gtc),

@@ -18,6 +18,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
+/// Bytes an [`Ident`] keeps inline (a `String`'s size).
+const INLINE: usize = std::mem::size_of::<String>();
+
 /// A symbol or client id: a string, inline up to 24 bytes.
 #[derive(Default, PartialEq, Eq)]
 pub struct Ident(CompactString);
@@ -46,24 +49,20 @@ impl Ident {
         self.0.as_str()
     }
 
-    /// Appends `s` (ids are built piece by piece, in place).
-    #[inline]
-    pub fn push_str(&mut self, s: &str) {
-        self.0.push_str(s);
-    }
-
-    /// Appends `c`.
-    #[inline]
-    pub fn push(&mut self, c: char) {
-        // as text: CompactString::push is several times the cost of a short push_str
-        self.0.push_str(c.encode_utf8(&mut [0; 4]));
-    }
-}
-
-impl fmt::Write for Ident {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.push_str(s);
-        Ok(())
+    /// `parts` end to end. An id that fits inline is assembled on the stack and made once: a
+    /// few pushes onto a `CompactString` cost several times as much (each checks its room).
+    pub fn concat(parts: &[&str]) -> Ident {
+        let mut buf = [0u8; INLINE];
+        let mut n = 0;
+        for p in parts {
+            let Some(dst) = buf.get_mut(n..n + p.len()) else {
+                return Ident::from(parts.concat());
+            };
+            dst.copy_from_slice(p.as_bytes());
+            n += p.len();
+        }
+        // pieces of `str` end to end are UTF-8
+        Ident::from(std::str::from_utf8(&buf[..n]).expect("UTF-8 pieces"))
     }
 }
 
@@ -255,6 +254,15 @@ mod tests {
             assert_eq!(id.clone(), id);
             assert_eq!(String::from(id.clone()), s);
         }
+        assert_eq!(
+            Ident::concat(&["ocoE-", "lfxawzhck", "-", "4e4", "-", "4fe"]),
+            "ocoE-lfxawzhck-4e4-4fe"
+        );
+        assert_eq!(
+            Ident::concat(&[long, "-", "\u{e9}"]),
+            format!("{long}-\u{e9}")
+        );
+        assert_eq!(Ident::concat(&[]), "");
         // ordering of str, lookups by &str
         let mut m = BTreeMap::new();
         for s in ["b", "a", "ab", "B"] {
