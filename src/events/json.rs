@@ -1061,8 +1061,8 @@ pub(crate) fn dec_then<T: Then>(out: &mut Vec<u8>, d: &Decimal, _: T) {
         // pre-filled with `0`s (the fraction's leading zeros), the text after them, then one
         // fixed-size append of `DEC + TW` bytes (at most 22 are the number's: sign, 20 digits
         // and the point, or sign, `0.` and 19 decimals)
-        const END: usize = 48;
-        const DEC: usize = 32;
+        const END: usize = 24;
+        const DEC: usize = 24;
         let mut buf = [b'0'; END + DEC + TW];
         let end = END;
         let mut start = if scale == 0 {

@@ -468,7 +468,7 @@ impl<W: Write> OrdersTable<W> {
 
     /// Feeds one record; writes the rows that became final.
     pub(crate) fn observe(&mut self, r: &EventRecord) -> std::io::Result<()> {
-        match &r.event {
+        let done = match &r.event {
             Event::OrderTradeUpdate(o) => {
                 let row = self.row(Key::Order(o.order_id), r);
                 set_str(&mut row.symbol, &o.symbol);
@@ -494,12 +494,14 @@ impl<W: Write> OrdersTable<W> {
                 if o.from_algo.is_some() {
                     row.from_algo = o.from_algo;
                 }
+                let done = row.done;
                 // a child named only by its from_algo links back to its algo row (lowest id)
                 if let Some(a) = o.from_algo {
                     if let Some(ar) = self.rows.get_mut(&Key::Algo(a)) {
                         ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
                     }
                 }
+                done
             }
             Event::AlgoUpdate(a) => {
                 let row = self.row(Key::Algo(a.algo_id), r);
@@ -527,10 +529,19 @@ impl<W: Write> OrdersTable<W> {
                 if a.actual_order_id.is_some() {
                     row.child = a.actual_order_id;
                 }
+                row.done
             }
             _ => return Ok(()),
+        };
+        // The front row waits for itself and, an algo row, for its child: after an update
+        // leaving its row open, the front is no more final than before (and it was not, or the
+        // last flush would have written it), so only an update that closes its row can let
+        // rows out.
+        if done {
+            self.flush(false)
+        } else {
+            Ok(())
         }
-        self.flush(false)
     }
 
     /// The child an algo row reports: the one its updates named, else one naming it.
