@@ -157,17 +157,38 @@ impl Stamps {
 
     /// Appends `v` in decimal, then `T::TEXT`.
     fn time<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, _: T) {
-        if self.time != Some(v) {
-            let at = put_u64(&mut self.time_buf[..DIGITS], v.unsigned_abs());
-            self.time_at = if v < 0 {
-                self.time_buf[at - 1] = b'-';
-                at - 1
-            } else {
-                at
-            };
-            self.time = Some(v);
+        const LOW: u64 = 100_000;
+        match self.time {
+            Some(last) if last == v => {}
+            // another time of the same 100 s (most changes): the digits above the last five
+            // stay and the last five are rewritten, zero-padded (both times are at least LOW
+            // with the same quotient, so they have as many digits)
+            Some(last)
+                if last >= LOW as i64 && v >= LOW as i64 && v as u64 / LOW == last as u64 / LOW =>
+            {
+                let low = (v as u64 % LOW) as usize;
+                let (hi, mid, lo) = (low / 10_000, low / 100 % 100 * 2, low % 100 * 2);
+                let b = &mut self.time_buf;
+                b[DIGITS - 5] = b'0' + hi as u8;
+                b[DIGITS - 4..DIGITS - 2].copy_from_slice(&DIGITS2[mid..mid + 2]);
+                b[DIGITS - 2..DIGITS].copy_from_slice(&DIGITS2[lo..lo + 2]);
+                self.time = Some(v);
+            }
+            _ => self.time_new(v),
         }
         put_digits::<T>(out, &mut self.time_buf, self.time_at);
+    }
+
+    /// Writes the digits of a time unlike the last one.
+    fn time_new(&mut self, v: i64) {
+        let at = put_u64(&mut self.time_buf[..DIGITS], v.unsigned_abs());
+        self.time_at = if v < 0 {
+            self.time_buf[at - 1] = b'-';
+            at - 1
+        } else {
+            at
+        };
+        self.time = Some(v);
     }
 }
 
@@ -1266,7 +1287,7 @@ mod tests {
         check_seq(&mut st, u64::MAX);
         check_seq(&mut st, 3);
         let (mut got, mut want) = (Vec::new(), Vec::new());
-        for v in [
+        let mut times = vec![
             1_680_307_260_075,
             1_680_307_260_075,
             1_680_307_260_100,
@@ -1277,7 +1298,26 @@ mod tests {
             i64::MAX,
             i64::MIN,
             42,
-        ] {
+            99_999,
+            100_000,
+            100_001,
+            199_999,
+            200_000,
+            -150_000,
+            -150_001,
+            150_000,
+        ];
+        // times moving on by small steps (in and across 100 s) and jumping about
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut t = 1_680_307_199_000i64;
+        for _ in 0..20_000 {
+            t += (next() % 30_000) as i64;
+            times.push(t);
+            if next() % 50 == 0 {
+                times.push((next() as i64) >> (next() % 64));
+            }
+        }
+        for v in times {
             got.clear();
             want.clear();
             st.time(&mut got, v, then!(",\"source\":\"exchange\""));
