@@ -99,8 +99,10 @@ macro_rules! then {
     }};
 }
 
-/// Room for a [`Then`] text (the longest, `","accumulated_realized":"`, has 26 bytes).
-pub(crate) const TW: usize = 32;
+/// Room for a [`Then`] text (the longest, `","liquidation_price":"`, has 23 bytes). Small on
+/// purpose: every value's window is copied whole, 16 bytes a move, so a number's or a
+/// spelling's window with the text fits 48 bytes (three moves; a longer text is appended apart).
+pub(crate) const TW: usize = 24;
 
 /// `a` then `b`, zero-padded to `N` bytes, and their length, at compile time.
 pub(crate) const fn cat<const N: usize>(a: &str, b: &str) -> ([u8; N], usize) {
@@ -291,7 +293,8 @@ fn event(out: &mut Vec<u8>, e: &Event) {
                     out.extend_from_slice(b"}}}");
                 }
                 CallOutcome::Fault { error, reached } => {
-                    endpoint_(out, *endpoint, then!(",\"outcome\":{\"fault\":{\"error\":"));
+                    endpoint_(out, *endpoint, then!(",\"outcome\":{\"fault\":"));
+                    out.extend_from_slice(b"{\"error\":");
                     match error {
                         TransportError::Timeout => out.extend_from_slice(b"\"timeout\""),
                         TransportError::ServerError => out.extend_from_slice(b"\"server_error\""),
@@ -509,7 +512,8 @@ fn account_update(out: &mut Vec<u8>, a: &AccountUpdate) {
         str_then(out, &p.symbol, then!(",\"position_side\":"));
         pos_side_(out, p.position_side, then!(",\"amount\":\""));
         dec_then(out, &p.amount, then!("\",\"entry_price\":\""));
-        dec_then(out, &p.entry_price, then!("\",\"accumulated_realized\":\""));
+        dec_then(out, &p.entry_price, then!("\""));
+        out.extend_from_slice(b",\"accumulated_realized\":\"");
         match &p.liquidation_price {
             Some(l) => {
                 dec_then(
@@ -916,8 +920,9 @@ fn str_slow(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
-/// Strings up to this length take [`str_`]'s one-pass path.
-pub(crate) const SHORT: usize = 40;
+/// Strings up to this length take [`str_`]'s one-pass path (client ids have about 22 bytes; the
+/// quoted window with a [`Then`] text is then 64 bytes, four 16-byte moves).
+pub(crate) const SHORT: usize = 38;
 
 /// Whether some byte of the word `x` needs escaping in a JSON string (`"`, `\\` or below 0x20).
 #[inline(always)]
@@ -1171,8 +1176,8 @@ mod tests {
             assert_eq!(std::str::from_utf8(&out).unwrap(), d.to_string(), "{d:?}");
             // with a text after it (the longest a writer uses), in the same append
             out.clear();
-            dec_then(&mut out, &d, then!("\",\"accumulated_realized\":\""));
-            let want = format!("{d}\",\"accumulated_realized\":\"");
+            dec_then(&mut out, &d, then!("\",\"liquidation_price\":\""));
+            let want = format!("{d}\",\"liquidation_price\":\"");
             assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{d:?}");
             out.clear();
             dec(&mut out, &d);

@@ -286,8 +286,9 @@ impl RowWriter<'_> {
         let n = b.len();
         if (4..=json::SHORT).contains(&n) {
             // the common case (symbols, client ids): checked and copied into a window by words
-            // in one pass, the comma after it, then one fixed-size append
-            let mut w = [0u8; json::SHORT + 8];
+            // in one pass, the comma after it, then one fixed-size append (of 48 bytes: three
+            // 16-byte moves)
+            let mut w = [0u8; json::SHORT + 10];
             if !json::copy_short::<0, _>(&mut w, b, quote_hit) {
                 w[n] = b',';
                 json::put_first(self.buf, &w, n + 1);
