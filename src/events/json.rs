@@ -17,9 +17,10 @@ pub fn write_record(r: &EventRecord, out: &mut Vec<u8>) {
     write_record_with(r, out, &mut Stamps::default());
 }
 
-/// The digits of the last `seq` and `time_ms` written by one writer: a log's records come with
-/// consecutive seqs and often share their time, so [`write_record_with`] increments the seq's
-/// digits in place and reuses the time's instead of dividing them out again.
+/// The digits of the last `seq`, `time_ms` and ids written by one writer: a log's records come
+/// with consecutive seqs, often share their time and name the same or the next orders, so
+/// [`write_record_with`] increments the seq's digits in place and rewrites only the low digits
+/// of the others (see [`Digits`]) instead of dividing them all out again.
 #[derive(Debug, Clone)]
 pub struct Stamps {
     /// The last seq and its digits, right-aligned in `seq_buf[..DIGITS]` from `seq_at` (the
@@ -27,11 +28,11 @@ pub struct Stamps {
     seq: Option<u64>,
     seq_buf: [u8; STAMP],
     seq_at: usize,
-    /// The last time and its text (sign included), right-aligned in `time_buf[..DIGITS]` from
-    /// `time_at`.
-    time: Option<i64>,
-    time_buf: [u8; STAMP],
-    time_at: usize,
+    /// The last time (when not negative).
+    time: Digits,
+    /// The last order id (ORDER_TRADE_UPDATE's, an algo order's child) and algo id.
+    order_id: Digits,
+    algo_id: Digits,
 }
 
 impl Default for Stamps {
@@ -40,9 +41,64 @@ impl Default for Stamps {
             seq: None,
             seq_buf: [0; STAMP],
             seq_at: DIGITS,
-            time: None,
-            time_buf: [0; STAMP],
-            time_at: DIGITS,
+            time: Digits::default(),
+            order_id: Digits::default(),
+            algo_id: Digits::default(),
+        }
+    }
+}
+
+/// The digits of the last number one field wrote, right-aligned in `buf[..DIGITS]` from `at`
+/// (the rest is the slack of [`put_digits`]). Times and ids mostly come again or move on
+/// within the last five digits: then only those are rewritten.
+#[derive(Debug, Clone)]
+pub(crate) struct Digits {
+    last: Option<u64>,
+    buf: [u8; STAMP],
+    at: usize,
+}
+
+impl Default for Digits {
+    fn default() -> Digits {
+        Digits {
+            last: None,
+            buf: [0; STAMP],
+            at: DIGITS,
+        }
+    }
+}
+
+impl Digits {
+    /// Appends `v` in decimal (the bytes of [`u64_`]), then `T::TEXT`.
+    #[inline]
+    pub(crate) fn put<T: Then>(&mut self, out: &mut Vec<u8>, v: u64, _: T) {
+        const LOW: u64 = 100_000;
+        match self.last {
+            Some(last) if last == v => {}
+            // the same digits above the last five: only those five are rewritten, zero-padded
+            // (both numbers are at least LOW with the same quotient, so as many digits)
+            Some(last) if last >= LOW && v >= LOW && v / LOW == last / LOW => {
+                let low = (v % LOW) as usize;
+                let (hi, mid, lo) = (low / 10_000, low / 100 % 100 * 2, low % 100 * 2);
+                let b = &mut self.buf;
+                b[DIGITS - 5] = b'0' + hi as u8;
+                b[DIGITS - 4..DIGITS - 2].copy_from_slice(&DIGITS2[mid..mid + 2]);
+                b[DIGITS - 2..DIGITS].copy_from_slice(&DIGITS2[lo..lo + 2]);
+            }
+            _ => self.at = put_u64(&mut self.buf[..DIGITS], v),
+        }
+        self.last = Some(v);
+        put_digits::<T>(out, &mut self.buf, self.at);
+    }
+
+    /// Appends `v` in decimal (the bytes of [`i64_then`]), then `T::TEXT`: a negative one
+    /// apart, without touching the digits held.
+    #[inline]
+    pub(crate) fn put_i64<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, t: T) {
+        if v >= 0 {
+            self.put(out, v as u64, t);
+        } else {
+            i64_then(out, v, t);
         }
     }
 }
@@ -158,39 +214,8 @@ impl Stamps {
     }
 
     /// Appends `v` in decimal, then `T::TEXT`.
-    fn time<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, _: T) {
-        const LOW: u64 = 100_000;
-        match self.time {
-            Some(last) if last == v => {}
-            // another time of the same 100 s (most changes): the digits above the last five
-            // stay and the last five are rewritten, zero-padded (both times are at least LOW
-            // with the same quotient, so they have as many digits)
-            Some(last)
-                if last >= LOW as i64 && v >= LOW as i64 && v as u64 / LOW == last as u64 / LOW =>
-            {
-                let low = (v as u64 % LOW) as usize;
-                let (hi, mid, lo) = (low / 10_000, low / 100 % 100 * 2, low % 100 * 2);
-                let b = &mut self.time_buf;
-                b[DIGITS - 5] = b'0' + hi as u8;
-                b[DIGITS - 4..DIGITS - 2].copy_from_slice(&DIGITS2[mid..mid + 2]);
-                b[DIGITS - 2..DIGITS].copy_from_slice(&DIGITS2[lo..lo + 2]);
-                self.time = Some(v);
-            }
-            _ => self.time_new(v),
-        }
-        put_digits::<T>(out, &mut self.time_buf, self.time_at);
-    }
-
-    /// Writes the digits of a time unlike the last one.
-    fn time_new(&mut self, v: i64) {
-        let at = put_u64(&mut self.time_buf[..DIGITS], v.unsigned_abs());
-        self.time_at = if v < 0 {
-            self.time_buf[at - 1] = b'-';
-            at - 1
-        } else {
-            at
-        };
-        self.time = Some(v);
+    fn time<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, t: T) {
+        self.time.put_i64(out, v, t);
     }
 }
 
@@ -211,7 +236,7 @@ pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps
         Source::Engine => stamps.time(out, t, then!(",\"source\":\"engine\"")),
         Source::Sim => stamps.time(out, t, then!(",\"source\":\"sim\"")),
     }
-    event(out, &r.event);
+    event(out, &r.event, stamps);
 }
 
 /// Writes `r` and a newline into `w` through a reused per-thread buffer: one `write_all` per record.
@@ -247,7 +272,7 @@ fn is_hot(e: &Event) -> bool {
 
 /// The rest of a record after its source: `,"event":{…}}`, both closing braces included (the
 /// last field's value writes them in its append).
-fn event(out: &mut Vec<u8>, e: &Event) {
+fn event(out: &mut Vec<u8>, e: &Event, st: &mut Stamps) {
     match e {
         Event::Request {
             call,
@@ -310,11 +335,11 @@ fn event(out: &mut Vec<u8>, e: &Event) {
         }
         Event::OrderTradeUpdate(o) => {
             out.extend_from_slice(b",\"event\":{\"type\":\"order_trade_update\",\"symbol\":");
-            order_update(out, o);
+            order_update(out, o, st);
         }
         Event::AlgoUpdate(a) => {
             out.extend_from_slice(b",\"event\":{\"type\":\"algo_update\",\"symbol\":");
-            algo_update(out, a);
+            algo_update(out, a, st);
         }
         Event::AccountUpdate(a) => account_update(out, a),
         Event::StreamDropped { of } => {
@@ -430,7 +455,7 @@ fn leg(out: &mut Vec<u8>, l: &LegId) {
 
 /// An ORDER_TRADE_UPDATE after `"symbol":`, through the record's closing braces: each value
 /// appended with the key after it (see [`Then`]).
-fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
+fn order_update(out: &mut Vec<u8>, o: &OrderUpdate, st: &mut Stamps) {
     str_then(out, &o.symbol, then!(",\"client_order_id\":"));
     str_then(out, &o.client_order_id, then!(",\"side\":"));
     side_(out, o.side, then!(",\"order_type\":"));
@@ -443,7 +468,8 @@ fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
     dec_then(out, &o.stop_price, then!("\",\"exec_type\":"));
     exec_type_(out, o.exec_type, then!(",\"status\":"));
     order_status_(out, o.status, then!(",\"order_id\":"));
-    u64_then(out, o.order_id.0, then!(",\"last_qty\":\""));
+    st.order_id
+        .put(out, o.order_id.0, then!(",\"last_qty\":\""));
     dec_then(out, &o.last_qty, then!("\",\"cum_qty\":\""));
     dec_then(out, &o.cum_qty, then!("\",\"last_price\":\""));
     dec_then(out, &o.last_price, then!("\",\"commission\":\""));
@@ -463,10 +489,10 @@ fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
 }
 
 /// An ALGO_UPDATE after `"symbol":`, through the record's closing braces.
-fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate) {
+fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate, st: &mut Stamps) {
     str_then(out, &a.symbol, then!(",\"client_algo_id\":"));
     str_then(out, &a.client_algo_id, then!(",\"algo_id\":"));
-    u64_then(out, a.algo_id.0, then!(",\"order_type\":"));
+    st.algo_id.put(out, a.algo_id.0, then!(",\"order_type\":"));
     order_type_(out, a.order_type, then!(",\"side\":"));
     side_(out, a.side, then!(",\"position_side\":"));
     pos_side_(out, a.position_side, then!(",\"time_in_force\":"));
@@ -474,7 +500,7 @@ fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate) {
     dec_then(out, &a.quantity, then!("\",\"status\":"));
     algo_status_(out, a.status, then!(",\"actual_order_id\":"));
     match a.actual_order_id {
-        Some(o) => u64_then(out, o.0, then!(",\"trigger_price\":\"")),
+        Some(o) => st.order_id.put(out, o.0, then!(",\"trigger_price\":\"")),
         None => out.extend_from_slice(b"null,\"trigger_price\":\""),
     }
     dec_then(out, &a.trigger_price, then!("\",\"price\":\""));
@@ -1329,6 +1355,49 @@ mod tests {
             i64_(&mut want, v);
             want.extend_from_slice(b",\"source\":\"exchange\"");
             assert_eq!(got, want, "time {v}");
+        }
+    }
+
+    /// `Digits` write exactly `u64_`'s digits (and `i64_then`'s for `put_i64`) whatever
+    /// comes: repeats, steps within and across the last five digits, across digit counts
+    /// (99 999 → 100 000, 999 999 → 1 000 000), numbers below 100 000, jumps and negatives.
+    #[test]
+    fn digits_match_plain_digits() {
+        let mut d = Digits::default();
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
+        let mut vs: Vec<u64> = vec![0, 0, 5, 99_999, 100_000, 100_001, 199_999, 200_000];
+        vs.extend([
+            999_998,
+            999_999,
+            1_000_000,
+            1_000_001,
+            u64::MAX,
+            u64::MAX - 1,
+            7,
+        ]);
+        let mut v = 4_000_000_000_000u64;
+        for _ in 0..20_000 {
+            v += next() % 3;
+            vs.push(v);
+            if next() % 40 == 0 {
+                vs.push(next() >> (next() % 64));
+            }
+        }
+        for v in vs {
+            got.clear();
+            want.clear();
+            d.put(&mut got, v, then!(",\"k\":"));
+            u64_(&mut want, v);
+            want.extend_from_slice(b",\"k\":");
+            assert_eq!(got, want, "{v}");
+            let s = v as i64;
+            got.clear();
+            want.clear();
+            d.put_i64(&mut got, s, then!(","));
+            i64_(&mut want, s);
+            want.push(b',');
+            assert_eq!(got, want, "{s}");
         }
     }
 

@@ -146,7 +146,19 @@ pub(crate) struct CsvOut<W: Write> {
     w: W,
     buf: Vec<u8>,
     days: DayText,
+    /// The digits of the last number of a kind (see [`json::Digits`]): ids, seqs and times
+    /// move on by little from row to row.
+    nums: [json::Digits; NUMS],
 }
+
+/// The kinds of numbers a table keeps the digits of ([`RowWriter::num`]).
+const NUMS: usize = 3;
+/// Order ids.
+const ORDER_IDS: usize = 0;
+/// Algo ids, and fills' seqs.
+const ALGO_IDS: usize = 1;
+/// Times in ms.
+const TIMES: usize = 2;
 
 /// `YYYY-MM-DD ` of the last day written (rows come in time order, so most rows of a file share
 /// their day with the row before): the calendar is worked out once per day, the time of day digit
@@ -238,6 +250,7 @@ impl<W: Write> CsvOut<W> {
             w,
             buf: Vec::with_capacity(CHUNK + 1024),
             days: DayText::default(),
+            nums: Default::default(),
         };
         let mut f = o.row();
         for h in header {
@@ -252,6 +265,7 @@ impl<W: Write> CsvOut<W> {
         RowWriter {
             buf: &mut self.buf,
             days: &mut self.days,
+            nums: &mut self.nums,
         }
     }
 
@@ -278,6 +292,7 @@ impl<W: Write> CsvOut<W> {
 struct RowWriter<'a> {
     buf: &'a mut Vec<u8>,
     days: &'a mut DayText,
+    nums: &'a mut [json::Digits; NUMS],
 }
 
 impl RowWriter<'_> {
@@ -302,11 +317,23 @@ impl RowWriter<'_> {
     fn cell(&mut self, c: Cell) {
         json::put_word(self.buf, c.0);
     }
+    #[cfg(test)]
     fn u64(&mut self, v: u64) {
         json::u64_then(self.buf, v, Comma);
     }
-    fn i64(&mut self, v: i64) {
-        json::i64_then(self.buf, v, Comma);
+    /// A number of kind `k` (see [`NUMS`]): the bytes of `u64`'s `Display`.
+    fn num(&mut self, k: usize, v: u64) {
+        self.nums[k].put(self.buf, v, Comma);
+    }
+    /// A signed number of kind `k`: the bytes of `i64`'s `Display`.
+    fn num_i64(&mut self, k: usize, v: i64) {
+        self.nums[k].put_i64(self.buf, v, Comma);
+    }
+    fn opt_num(&mut self, k: usize, v: Option<u64>) {
+        match v {
+            Some(v) => self.num(k, v),
+            None => self.buf.push(b','),
+        }
     }
     fn dec(&mut self, d: Decimal) {
         json::dec_then(self.buf, &d, Comma);
@@ -314,12 +341,6 @@ impl RowWriter<'_> {
     fn opt_dec(&mut self, d: Option<Decimal>) {
         match d {
             Some(d) => self.dec(d),
-            None => self.buf.push(b','),
-        }
-    }
-    fn opt_u64(&mut self, v: Option<u64>) {
-        match v {
-            Some(v) => self.u64(v),
             None => self.buf.push(b','),
         }
     }
@@ -595,7 +616,14 @@ impl<W: Write> OrdersTable<W> {
                 Cell(&const { json::cat::<WORD>("algo", ",") })
             };
             let mut f = self.w.row();
-            f.u64(id);
+            f.num(
+                if matches!(k, Key::Order(_)) {
+                    ORDER_IDS
+                } else {
+                    ALGO_IDS
+                },
+                id,
+            );
             f.cell(kind);
             f.str(&r.symbol);
             f.str(&r.client_id);
@@ -610,13 +638,13 @@ impl<W: Write> OrdersTable<W> {
             f.bool(r.close_position);
             f.cell(r.tif);
             f.time(r.created.0);
-            f.i64(r.created.0);
+            f.num_i64(TIMES, r.created.0);
             f.time(r.updated.0);
             f.cell(r.status);
             f.opt_dec(filled);
             f.opt_dec(avg.map(b8));
-            f.opt_u64(r.from_algo.map(|a| a.0));
-            f.opt_u64(child.map(|c| c.0));
+            f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
+            f.opt_num(ORDER_IDS, child.map(|c| c.0));
             f.end();
             self.pending.pop_front();
             // a written child row is still needed by its algo row until that one is written
@@ -687,9 +715,9 @@ impl<W: Write> FillsTable<W> {
         }
         let mut f = self.w.row();
         f.time(r.time_ms.0);
-        f.i64(r.time_ms.0);
-        f.u64(r.seq.0);
-        f.u64(o.order_id.0);
+        f.num_i64(TIMES, r.time_ms.0);
+        f.num(ALGO_IDS, r.seq.0);
+        f.num(ORDER_IDS, o.order_id.0);
         f.str(&o.symbol);
         f.cell(Cell::of(o.side));
         f.cell(Cell::of(o.position_side));
@@ -881,8 +909,8 @@ mod tests {
             "", "a", "a,b", "\"q\"", "x\ny", "x\rz", " lead", "é,€", "\"", ",", "#c",
         ];
         let mut want = csv::Writer::from_writer(Vec::new());
-        let mut got = CsvOut::new(Vec::new(), &["s", "t", "n", "d", "b"]);
-        want.write_record(["s", "t", "n", "d", "b"]).unwrap();
+        let mut got = CsvOut::new(Vec::new(), &["s", "t", "n", "m", "d", "b"]);
+        want.write_record(["s", "t", "n", "m", "d", "b"]).unwrap();
         let mut i: u64 = 0;
         for _ in 0..2_000 {
             for s in specials {
@@ -894,6 +922,7 @@ mod tests {
                     s.to_string(),
                     t.to_string(),
                     n.to_string(),
+                    n.to_string(),
                     d.to_string(),
                     (i % 2 == 0).to_string(),
                 ])
@@ -902,6 +931,7 @@ mod tests {
                 f.str(s);
                 f.str(t);
                 f.u64(n);
+                f.num(TIMES, n);
                 f.dec(d);
                 f.bool(i % 2 == 0);
                 f.end();
