@@ -555,106 +555,116 @@ fn account_update(out: &mut Vec<u8>, a: &AccountUpdate) {
     out.extend_from_slice(b"]}}");
 }
 
-/// Writes `,"key":` (or `"key":` for the first field) into an object being built.
-fn key(out: &mut Vec<u8>, first: &mut bool, k: &[u8]) {
-    if !*first {
-        out.push(b',');
-    }
-    *first = false;
-    out.push(b'"');
-    out.extend_from_slice(k);
-    out.extend_from_slice(b"\":");
+/// An optional field: nothing when `$v` is `None`, else the key (with its leading comma:
+/// every optional field of a request follows its symbol, side and type) as one literal, then
+/// the value written by `$f` with the text `$then` after it.
+macro_rules! opt_field {
+    ($out:ident, $key:literal, $v:expr, $f:ident, $then:literal) => {
+        if let Some(x) = $v {
+            $out.extend_from_slice($key);
+            $f($out, x, then!($then));
+        }
+    };
 }
 
-/// The optional fields shared by both order requests, in their declaration order after `order_type`.
+/// A NewOrder request: its fields in declaration order, the unset optional ones left out.
 fn new_order(out: &mut Vec<u8>, o: &NewOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_then(out, &o.symbol, then!(",\"side\":"));
     side_(out, o.side, then!(",\"order_type\":"));
     order_type_(out, o.order_type, then!(""));
-    let f = &mut false;
-    if let Some(v) = o.position_side {
-        key(out, f, b"position_side");
-        pos_side_(out, v, then!(""));
+    opt_field!(out, b",\"position_side\":", o.position_side, pos_side_, "");
+    opt_field!(out, b",\"quantity\":\"", &o.quantity, dec_then, "\"");
+    opt_field!(out, b",\"price\":\"", &o.price, dec_then, "\"");
+    opt_field!(out, b",\"stop_price\":\"", &o.stop_price, dec_then, "\"");
+    opt_field!(out, b",\"time_in_force\":", o.time_in_force, tif_, "");
+    opt_field!(out, b",\"reduce_only\":", o.reduce_only, bool_then, "");
+    opt_field!(
+        out,
+        b",\"close_position\":",
+        o.close_position,
+        bool_then,
+        ""
+    );
+    opt_field!(out, b",\"working_type\":", o.working_type, working, "");
+    opt_field!(out, b",\"price_protect\":", o.price_protect, bool_then, "");
+    opt_field!(
+        out,
+        b",\"activation_price\":\"",
+        &o.activation_price,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"callback_rate\":\"",
+        &o.callback_rate,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"client_order_id\":",
+        &o.client_order_id,
+        str_then,
+        ""
+    );
+    match o.resp_type {
+        Some(RespType::Ack) => out.extend_from_slice(b",\"resp_type\":\"ACK\"}"),
+        Some(RespType::Result) => out.extend_from_slice(b",\"resp_type\":\"RESULT\"}"),
+        None => out.push(b'}'),
     }
-    opt_dec_field(out, f, b"quantity", &o.quantity);
-    opt_dec_field(out, f, b"price", &o.price);
-    opt_dec_field(out, f, b"stop_price", &o.stop_price);
-    if let Some(v) = o.time_in_force {
-        key(out, f, b"time_in_force");
-        tif_(out, v, then!(""));
-    }
-    opt_bool_field(out, f, b"reduce_only", o.reduce_only);
-    opt_bool_field(out, f, b"close_position", o.close_position);
-    if let Some(v) = o.working_type {
-        key(out, f, b"working_type");
-        working(out, v, then!(""));
-    }
-    opt_bool_field(out, f, b"price_protect", o.price_protect);
-    opt_dec_field(out, f, b"activation_price", &o.activation_price);
-    opt_dec_field(out, f, b"callback_rate", &o.callback_rate);
-    if let Some(v) = &o.client_order_id {
-        key(out, f, b"client_order_id");
-        str_(out, v);
-    }
-    if let Some(v) = o.resp_type {
-        key(out, f, b"resp_type");
-        quoted(
-            out,
-            match v {
-                RespType::Ack => "ACK",
-                RespType::Result => "RESULT",
-            },
-        );
-    }
-    out.push(b'}');
 }
 
+/// A NewAlgoOrder request: its fields in declaration order, the unset optional ones left out.
 fn new_algo(out: &mut Vec<u8>, o: &NewAlgoOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_then(out, &o.symbol, then!(",\"side\":"));
     side_(out, o.side, then!(",\"order_type\":"));
     order_type_(out, o.order_type, then!(""));
-    let f = &mut false;
-    if let Some(v) = o.position_side {
-        key(out, f, b"position_side");
-        pos_side_(out, v, then!(""));
-    }
-    opt_dec_field(out, f, b"quantity", &o.quantity);
-    opt_dec_field(out, f, b"price", &o.price);
-    opt_dec_field(out, f, b"trigger_price", &o.trigger_price);
-    if let Some(v) = o.time_in_force {
-        key(out, f, b"time_in_force");
-        tif_(out, v, then!(""));
-    }
-    opt_bool_field(out, f, b"reduce_only", o.reduce_only);
-    opt_bool_field(out, f, b"close_position", o.close_position);
-    if let Some(v) = o.working_type {
-        key(out, f, b"working_type");
-        working(out, v, then!(""));
-    }
-    opt_bool_field(out, f, b"price_protect", o.price_protect);
-    opt_dec_field(out, f, b"activate_price", &o.activate_price);
-    opt_dec_field(out, f, b"callback_rate", &o.callback_rate);
-    if let Some(v) = &o.client_algo_id {
-        key(out, f, b"client_algo_id");
-        str_(out, v);
-    }
+    opt_field!(out, b",\"position_side\":", o.position_side, pos_side_, "");
+    opt_field!(out, b",\"quantity\":\"", &o.quantity, dec_then, "\"");
+    opt_field!(out, b",\"price\":\"", &o.price, dec_then, "\"");
+    opt_field!(
+        out,
+        b",\"trigger_price\":\"",
+        &o.trigger_price,
+        dec_then,
+        "\""
+    );
+    opt_field!(out, b",\"time_in_force\":", o.time_in_force, tif_, "");
+    opt_field!(out, b",\"reduce_only\":", o.reduce_only, bool_then, "");
+    opt_field!(
+        out,
+        b",\"close_position\":",
+        o.close_position,
+        bool_then,
+        ""
+    );
+    opt_field!(out, b",\"working_type\":", o.working_type, working, "");
+    opt_field!(out, b",\"price_protect\":", o.price_protect, bool_then, "");
+    opt_field!(
+        out,
+        b",\"activate_price\":\"",
+        &o.activate_price,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"callback_rate\":\"",
+        &o.callback_rate,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"client_algo_id\":",
+        &o.client_algo_id,
+        str_then,
+        ""
+    );
     out.push(b'}');
-}
-
-fn opt_dec_field(out: &mut Vec<u8>, f: &mut bool, k: &[u8], v: &Option<Decimal>) {
-    if let Some(v) = v {
-        key(out, f, k);
-        dec(out, v);
-    }
-}
-
-fn opt_bool_field(out: &mut Vec<u8>, f: &mut bool, k: &[u8], v: Option<bool>) {
-    if let Some(v) = v {
-        key(out, f, k);
-        bool_(out, v);
-    }
 }
 
 fn api_error(out: &mut Vec<u8>, e: &ApiError) {
@@ -819,10 +829,6 @@ spelled!(endpoint_, ALL_ENDPOINTS, Endpoint, {
     Endpoint::TickerPrice => "TickerPrice",
 });
 
-fn bool_(out: &mut Vec<u8>, b: bool) {
-    bool_then(out, b, then!(""));
-}
-
 /// `true` or `false`, then `T::TEXT`: one constant-size append per arm (a slice chosen first
 /// would be a `memcpy` call).
 #[inline]
@@ -833,13 +839,6 @@ pub(crate) fn bool_then<T: Then>(out: &mut Vec<u8>, b: bool, _: T) {
         &const { cat("false", T::TEXT) }
     };
     put_first(out, &w.0, w.1);
-}
-
-/// A string known to need no escaping (enum spellings), quoted.
-fn quoted(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
 }
 
 /// Copies `bytes` (4 to [`SHORT`] of them) into `w` from `AT` by words, 8 bytes a step (the
