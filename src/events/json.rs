@@ -3,7 +3,10 @@
 //! Contract: [`write_record`] appends EXACTLY the bytes `serde_json::to_writer` produces for an
 //! [`EventRecord`] (same key order, same escaping, `Decimal` as rust_decimal's `serde-str` string),
 //! but writes keys as literal byte strings, scans strings once and escapes only when a byte needs it,
-//! and writes integers and decimals without the formatting machinery. The hot kinds (requests,
+//! and writes integers and decimals without the formatting machinery. Each value goes out in one
+//! fixed-size append together with the text after it (the next key, see [`Then`]), so a field
+//! costs one append, not two to four; seqs, times and ids reuse the digits of the record before
+//! (see [`Stamps`]). The hot kinds (requests,
 //! responses, order/algo/account updates, equity samples, stream drop/duplicate marks and the
 //! per-trade engine annotations) are hand-written; every other kind falls back to
 //! `serde_json::to_writer` into the same buffer. Tests compare both byte for byte.
@@ -138,7 +141,7 @@ const STAMP: usize = 2 * DIGITS + TW;
 /// A text fixed at compile time that a writer appends right after its value, in the same
 /// fixed-size copy as the value (see [`put_first`]): the next key of an object with the quotes
 /// around it, a CSV comma. Most fields then cost one append instead of two or three. Made by
-/// [`then!`].
+/// `then!`.
 pub(crate) trait Then {
     /// The text (at most [`TW`] bytes).
     const TEXT: &'static str;
