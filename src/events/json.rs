@@ -3,7 +3,10 @@
 //! Contract: [`write_record`] appends EXACTLY the bytes `serde_json::to_writer` produces for an
 //! [`EventRecord`] (same key order, same escaping, `Decimal` as rust_decimal's `serde-str` string),
 //! but writes keys as literal byte strings, scans strings once and escapes only when a byte needs it,
-//! and writes integers and decimals without the formatting machinery. The hot kinds (requests,
+//! and writes integers and decimals without the formatting machinery. Each value goes out in one
+//! fixed-size append together with the text after it (the next key, see [`Then`]), so a field
+//! costs one append, not two to four; seqs, times and ids reuse the digits of the record before
+//! (see [`Stamps`]). The hot kinds (requests,
 //! responses, order/algo/account updates, equity samples, stream drop/duplicate marks and the
 //! per-trade engine annotations) are hand-written; every other kind falls back to
 //! `serde_json::to_writer` into the same buffer. Tests compare both byte for byte.
@@ -17,32 +20,88 @@ pub fn write_record(r: &EventRecord, out: &mut Vec<u8>) {
     write_record_with(r, out, &mut Stamps::default());
 }
 
-/// The digits of the last `seq` and `time_ms` written by one writer: a log's records come with
-/// consecutive seqs and often share their time, so [`write_record_with`] increments the seq's
-/// digits in place and reuses the time's instead of dividing them out again.
+/// The digits of the last `seq`, `time_ms` and ids written by one writer: a log's records come
+/// with consecutive seqs, often share their time and name the same or the next orders, so
+/// [`write_record_with`] increments the seq's digits in place and rewrites only the low digits
+/// of the others (see [`Digits`]) instead of dividing them all out again.
 #[derive(Debug, Clone)]
 pub struct Stamps {
     /// The last seq and its digits, right-aligned in `seq_buf[..DIGITS]` from `seq_at` (the
     /// rest is the slack of the fixed-size append, see [`put_first`]).
     seq: Option<u64>,
-    seq_buf: [u8; 2 * DIGITS],
+    seq_buf: [u8; STAMP],
     seq_at: usize,
-    /// The last time and its text (sign included), right-aligned in `time_buf[..DIGITS]` from
-    /// `time_at`.
-    time: Option<i64>,
-    time_buf: [u8; 2 * DIGITS],
-    time_at: usize,
+    /// The last time (when not negative).
+    time: Digits,
+    /// The last order id (ORDER_TRADE_UPDATE's, an algo order's child) and algo id.
+    order_id: Digits,
+    algo_id: Digits,
 }
 
 impl Default for Stamps {
     fn default() -> Stamps {
         Stamps {
             seq: None,
-            seq_buf: [0; 2 * DIGITS],
+            seq_buf: [0; STAMP],
             seq_at: DIGITS,
-            time: None,
-            time_buf: [0; 2 * DIGITS],
-            time_at: DIGITS,
+            time: Digits::default(),
+            order_id: Digits::default(),
+            algo_id: Digits::default(),
+        }
+    }
+}
+
+/// The digits of the last number one field wrote, right-aligned in `buf[..DIGITS]` from `at`
+/// (the rest is the slack of [`put_digits`]). Times and ids mostly come again or move on
+/// within the last five digits: then only those are rewritten.
+#[derive(Debug, Clone)]
+pub(crate) struct Digits {
+    last: Option<u64>,
+    buf: [u8; STAMP],
+    at: usize,
+}
+
+impl Default for Digits {
+    fn default() -> Digits {
+        Digits {
+            last: None,
+            buf: [0; STAMP],
+            at: DIGITS,
+        }
+    }
+}
+
+impl Digits {
+    /// Appends `v` in decimal (the bytes of [`u64_`]), then `T::TEXT`.
+    #[inline]
+    pub(crate) fn put<T: Then>(&mut self, out: &mut Vec<u8>, v: u64, _: T) {
+        const LOW: u64 = 100_000;
+        match self.last {
+            Some(last) if last == v => {}
+            // the same digits above the last five: only those five are rewritten, zero-padded
+            // (both numbers are at least LOW with the same quotient, so as many digits)
+            Some(last) if last >= LOW && v >= LOW && v / LOW == last / LOW => {
+                let low = (v % LOW) as usize;
+                let (hi, mid, lo) = (low / 10_000, low / 100 % 100 * 2, low % 100 * 2);
+                let b = &mut self.buf;
+                b[DIGITS - 5] = b'0' + hi as u8;
+                b[DIGITS - 4..DIGITS - 2].copy_from_slice(&DIGITS2[mid..mid + 2]);
+                b[DIGITS - 2..DIGITS].copy_from_slice(&DIGITS2[lo..lo + 2]);
+            }
+            _ => self.at = put_u64(&mut self.buf[..DIGITS], v),
+        }
+        self.last = Some(v);
+        put_digits::<T>(out, &mut self.buf, self.at);
+    }
+
+    /// Appends `v` in decimal (the bytes of [`i64_then`]), then `T::TEXT`: a negative one
+    /// apart, without touching the digits held.
+    #[inline]
+    pub(crate) fn put_i64<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, t: T) {
+        if v >= 0 {
+            self.put(out, v as u64, t);
+        } else {
+            i64_then(out, v, t);
         }
     }
 }
@@ -54,24 +113,83 @@ const DIGITS: usize = 20;
 /// copy of a known size into a few register moves, where a copy of a length known only at run
 /// time is a call to `memcpy` (most of the cost of appending a number of a few digits).
 #[inline(always)]
-fn put_first<const N: usize>(out: &mut Vec<u8>, w: &[u8; N], n: usize) {
+pub(crate) fn put_first<const N: usize>(out: &mut Vec<u8>, w: &[u8; N], n: usize) {
     debug_assert!(n <= N);
     let len = out.len();
     out.extend_from_slice(w);
     out.truncate(len + n);
 }
 
-/// Appends the `DIGITS - at` bytes of `buf` from `at` (`buf` has `DIGITS` bytes of slack).
+/// Appends the `DIGITS - at` bytes of `buf` from `at`, then `T::TEXT` (written into `buf`
+/// after the digits first; `buf` has `DIGITS + TW` bytes of slack).
 #[inline(always)]
-fn put_digits(out: &mut Vec<u8>, buf: &[u8; 2 * DIGITS], at: usize) {
-    let w: &[u8; DIGITS] = buf[at..at + DIGITS]
+fn put_digits<T: Then>(out: &mut Vec<u8>, buf: &mut [u8; STAMP], at: usize) {
+    let t: &mut [u8; TW] = (&mut buf[DIGITS..DIGITS + TW])
         .try_into()
-        .expect("a DIGITS-byte window");
-    put_first(out, w, DIGITS - at);
+        .expect("a TW-byte window");
+    *t = *then_text::<T>();
+    let w: &[u8; DIGITS + TW] = buf[at..at + DIGITS + TW]
+        .try_into()
+        .expect("a window of DIGITS + TW bytes");
+    put_first(out, w, DIGITS - at + T::TEXT.len());
+}
+
+/// A stamp's buffer: its digits right-aligned in the first `DIGITS` bytes, then the slack of
+/// [`put_digits`].
+const STAMP: usize = 2 * DIGITS + TW;
+
+/// A text fixed at compile time that a writer appends right after its value, in the same
+/// fixed-size copy as the value (see [`put_first`]): the next key of an object with the quotes
+/// around it, a CSV comma. Most fields then cost one append instead of two or three. Made by
+/// `then!`.
+pub(crate) trait Then {
+    /// The text (at most [`TW`] bytes).
+    const TEXT: &'static str;
+}
+
+/// A value of a fresh [`Then`] type whose text is `$s` (a writer takes it only to know the type).
+macro_rules! then {
+    ($s:expr) => {{
+        struct T;
+        impl $crate::events::json::Then for T {
+            const TEXT: &'static str = $s;
+        }
+        T
+    }};
+}
+
+/// Room for a [`Then`] text (the longest, `","liquidation_price":"`, has 23 bytes). Small on
+/// purpose: every value's window is copied whole, 16 bytes a move, so a number's or a
+/// spelling's window with the text fits 48 bytes (three moves; a longer text is appended apart).
+pub(crate) const TW: usize = 24;
+
+/// `a` then `b`, zero-padded to `N` bytes, and their length, at compile time.
+pub(crate) const fn cat<const N: usize>(a: &str, b: &str) -> ([u8; N], usize) {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    assert!(a.len() + b.len() <= N, "text too long for its window");
+    let mut w = [0u8; N];
+    let mut i = 0;
+    while i < a.len() {
+        w[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        w[i + j] = b[j];
+        j += 1;
+    }
+    (w, a.len() + b.len())
+}
+
+/// `T::TEXT` zero-padded to [`TW`] bytes (a compile-time constant).
+#[inline(always)]
+fn then_text<T: Then>() -> &'static [u8; TW] {
+    &const { cat::<TW>("", T::TEXT).0 }
 }
 
 impl Stamps {
-    fn seq(&mut self, out: &mut Vec<u8>, v: u64) {
+    /// Appends the digits of `v`, then `T::TEXT`.
+    fn seq<T: Then>(&mut self, out: &mut Vec<u8>, v: u64, _: T) {
         match self.seq {
             Some(last) if Some(v) == last.checked_add(1) => {
                 // add one to the decimal digits: trailing 9s become 0s, then a carry
@@ -95,21 +213,12 @@ impl Stamps {
             _ => self.seq_at = put_u64(&mut self.seq_buf[..DIGITS], v),
         }
         self.seq = Some(v);
-        put_digits(out, &self.seq_buf, self.seq_at);
+        put_digits::<T>(out, &mut self.seq_buf, self.seq_at);
     }
 
-    fn time(&mut self, out: &mut Vec<u8>, v: i64) {
-        if self.time != Some(v) {
-            let at = put_u64(&mut self.time_buf[..DIGITS], v.unsigned_abs());
-            self.time_at = if v < 0 {
-                self.time_buf[at - 1] = b'-';
-                at - 1
-            } else {
-                at
-            };
-            self.time = Some(v);
-        }
-        put_digits(out, &self.time_buf, self.time_at);
+    /// Appends `v` in decimal, then `T::TEXT`.
+    fn time<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, t: T) {
+        self.time.put_i64(out, v, t);
     }
 }
 
@@ -122,17 +231,15 @@ pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps
         return;
     }
     out.extend_from_slice(b"{\"seq\":");
-    stamps.seq(out, r.seq.0);
-    out.extend_from_slice(b",\"time_ms\":");
-    stamps.time(out, r.time_ms.0);
-    // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
+    stamps.seq(out, r.seq.0, then!(",\"time_ms\":"));
+    // the time and the source in one append (`event` goes on with `,"event":`)
+    let t = r.time_ms.0;
     match r.source {
-        Source::Exchange => out.extend_from_slice(b",\"source\":\"exchange\",\"event\":{\"type\":"),
-        Source::Engine => out.extend_from_slice(b",\"source\":\"engine\",\"event\":{\"type\":"),
-        Source::Sim => out.extend_from_slice(b",\"source\":\"sim\",\"event\":{\"type\":"),
+        Source::Exchange => stamps.time(out, t, then!(",\"source\":\"exchange\"")),
+        Source::Engine => stamps.time(out, t, then!(",\"source\":\"engine\"")),
+        Source::Sim => stamps.time(out, t, then!(",\"source\":\"sim\"")),
     }
-    event(out, &r.event);
-    out.extend_from_slice(b"}}");
+    event(out, &r.event, stamps);
 }
 
 /// Writes `r` and a newline into `w` through a reused per-thread buffer: one `write_all` per record.
@@ -166,8 +273,9 @@ fn is_hot(e: &Event) -> bool {
     }
 }
 
-/// The body of `event` after `{"type":` (without the closing brace).
-fn event(out: &mut Vec<u8>, e: &Event) {
+/// The rest of a record after its source: `,"event":{…}}`, both closing braces included (the
+/// last field's value writes them in its append).
+fn event(out: &mut Vec<u8>, e: &Event, st: &mut Stamps) {
     match e {
         Event::Request {
             call,
@@ -175,103 +283,88 @@ fn event(out: &mut Vec<u8>, e: &Event) {
             sent_ms,
             params,
         } => {
-            out.extend_from_slice(b"\"request\",\"call\":");
-            u64_(out, *call);
-            out.extend_from_slice(b",\"endpoint\":");
-            endpoint_(out, *endpoint);
-            out.extend_from_slice(b",\"sent_ms\":");
-            i64_(out, sent_ms.0);
-            out.extend_from_slice(b",\"params\":");
+            out.extend_from_slice(b",\"event\":{\"type\":\"request\",\"call\":");
+            u64_then(out, *call, then!(",\"endpoint\":"));
+            endpoint_(out, *endpoint, then!(",\"sent_ms\":"));
+            let sent = sent_ms.0;
             match params {
                 RequestParams::Order(o) => {
-                    out.extend_from_slice(b"{\"order\":");
+                    i64_then(out, sent, then!(",\"params\":{\"order\":"));
                     new_order(out, o);
-                    out.push(b'}');
                 }
                 RequestParams::Algo(a) => {
-                    out.extend_from_slice(b"{\"algo\":");
+                    i64_then(out, sent, then!(",\"params\":{\"algo\":"));
                     new_algo(out, a);
-                    out.push(b'}');
                 }
                 RequestParams::Other(s) => {
-                    out.extend_from_slice(b"{\"other\":");
+                    i64_then(out, sent, then!(",\"params\":{\"other\":"));
                     str_(out, s);
-                    out.push(b'}');
                 }
             }
+            out.extend_from_slice(b"}}}");
         }
         Event::Response {
             call,
             endpoint,
             outcome,
         } => {
-            out.extend_from_slice(b"\"response\",\"call\":");
-            u64_(out, *call);
-            out.extend_from_slice(b",\"endpoint\":");
-            endpoint_(out, *endpoint);
-            out.extend_from_slice(b",\"outcome\":");
+            out.extend_from_slice(b",\"event\":{\"type\":\"response\",\"call\":");
+            u64_then(out, *call, then!(",\"endpoint\":"));
             match outcome {
                 CallOutcome::Ok(s) => {
-                    out.extend_from_slice(b"{\"ok\":");
-                    str_(out, s);
-                    out.push(b'}');
+                    endpoint_(out, *endpoint, then!(",\"outcome\":{\"ok\":"));
+                    str_then(out, s, then!("}}}"));
                 }
                 CallOutcome::Rejected(e) => {
-                    out.extend_from_slice(b"{\"rejected\":");
+                    endpoint_(out, *endpoint, then!(",\"outcome\":{\"rejected\":"));
                     api_error(out, e);
-                    out.push(b'}');
+                    out.extend_from_slice(b"}}}");
                 }
                 CallOutcome::Fault { error, reached } => {
-                    out.extend_from_slice(b"{\"fault\":{\"error\":");
+                    endpoint_(out, *endpoint, then!(",\"outcome\":{\"fault\":"));
+                    out.extend_from_slice(b"{\"error\":");
                     match error {
                         TransportError::Timeout => out.extend_from_slice(b"\"timeout\""),
                         TransportError::ServerError => out.extend_from_slice(b"\"server_error\""),
                         TransportError::ServerStatus(s) => {
                             out.extend_from_slice(b"{\"server_status\":");
-                            u64_(out, u64::from(*s));
-                            out.push(b'}');
+                            u64_then(out, u64::from(*s), then!("}"));
                         }
                     }
                     out.extend_from_slice(b",\"reached\":");
-                    bool_(out, *reached);
-                    out.extend_from_slice(b"}}");
+                    bool_then(out, *reached, then!("}}}}"));
                 }
             }
         }
         Event::OrderTradeUpdate(o) => {
-            out.extend_from_slice(b"\"order_trade_update\",");
-            order_update(out, o);
+            out.extend_from_slice(b",\"event\":{\"type\":\"order_trade_update\",\"symbol\":");
+            order_update(out, o, st);
         }
         Event::AlgoUpdate(a) => {
-            out.extend_from_slice(b"\"algo_update\",");
-            algo_update(out, a);
+            out.extend_from_slice(b",\"event\":{\"type\":\"algo_update\",\"symbol\":");
+            algo_update(out, a, st);
         }
-        Event::AccountUpdate(a) => {
-            out.extend_from_slice(b"\"account_update\",");
-            account_update(out, a);
-        }
+        Event::AccountUpdate(a) => account_update(out, a),
         Event::StreamDropped { of } => {
-            out.extend_from_slice(b"\"stream_dropped\",\"of\":");
-            u64_(out, of.0);
+            out.extend_from_slice(b",\"event\":{\"type\":\"stream_dropped\",\"of\":");
+            u64_then(out, of.0, then!("}}"));
         }
         Event::StreamDuplicated { of } => {
-            out.extend_from_slice(b"\"stream_duplicated\",\"of\":");
-            u64_(out, of.0);
+            out.extend_from_slice(b",\"event\":{\"type\":\"stream_duplicated\",\"of\":");
+            u64_then(out, of.0, then!("}}"));
         }
         Event::Equity {
             wallet,
             unrealized,
             price,
         } => {
-            out.extend_from_slice(b"\"equity\",\"wallet\":");
-            dec(out, wallet);
-            out.extend_from_slice(b",\"unrealized\":");
-            dec(out, unrealized);
-            out.extend_from_slice(b",\"price\":");
-            dec(out, price);
+            out.extend_from_slice(b",\"event\":{\"type\":\"equity\",\"wallet\":\"");
+            dec_then(out, wallet, then!("\",\"unrealized\":\""));
+            dec_then(out, unrealized, then!("\",\"price\":\""));
+            dec_then(out, price, then!("\"}}"));
         }
         Event::Engine(en) => {
-            out.extend_from_slice(b"\"engine\",\"kind\":");
+            out.extend_from_slice(b",\"event\":{\"type\":\"engine\",\"kind\":");
             engine(out, en);
         }
         // is_hot keeps these away
@@ -281,7 +374,7 @@ fn event(out: &mut Vec<u8>, e: &Event) {
     }
 }
 
-/// The body of an engine event after `"kind":`.
+/// The body of an engine event after `"kind":`, through the record's closing braces.
 fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
     match e {
         EngineEvent::Signal {
@@ -293,25 +386,20 @@ fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
             take_profit,
         } => {
             out.extend_from_slice(b"\"signal\",\"id\":");
-            str_(out, id);
-            out.extend_from_slice(b",\"action\":");
-            str_(out, action);
-            out.extend_from_slice(b",\"symbol\":");
-            str_(out, symbol);
-            out.extend_from_slice(b",\"quantity\":");
-            dec(out, quantity);
-            out.extend_from_slice(b",\"stop_loss\":");
+            str_then(out, id, then!(",\"action\":"));
+            str_then(out, action, then!(",\"symbol\":"));
+            str_then(out, symbol, then!(",\"quantity\":\""));
+            dec_then(out, quantity, then!("\",\"stop_loss\":"));
             opt_dec(out, stop_loss);
             out.extend_from_slice(b",\"take_profit\":");
             opt_dec(out, take_profit);
+            out.extend_from_slice(b"}}");
         }
         EngineEvent::SignalResult { id, status, detail } => {
             out.extend_from_slice(b"\"signal_result\",\"id\":");
-            str_(out, id);
-            out.extend_from_slice(b",\"status\":");
-            str_(out, status);
-            out.extend_from_slice(b",\"detail\":");
-            str_(out, detail);
+            str_then(out, id, then!(",\"status\":"));
+            str_then(out, status, then!(",\"detail\":"));
+            str_then(out, detail, then!("}}"));
         }
         EngineEvent::EntryAccepted {
             symbol,
@@ -320,13 +408,10 @@ fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
             wants_stop,
         } => {
             out.extend_from_slice(b"\"entry_accepted\",\"symbol\":");
-            str_(out, symbol);
-            out.extend_from_slice(b",\"position_side\":");
-            pos_side_(out, *position_side);
-            out.extend_from_slice(b",\"order_id\":");
-            u64_(out, order_id.0);
-            out.extend_from_slice(b",\"wants_stop\":");
-            bool_(out, *wants_stop);
+            str_then(out, symbol, then!(",\"position_side\":"));
+            pos_side_(out, *position_side, then!(",\"order_id\":"));
+            u64_then(out, order_id.0, then!(",\"wants_stop\":"));
+            bool_then(out, *wants_stop, then!("}}"));
         }
         EngineEvent::PairPlaced {
             pair,
@@ -336,15 +421,13 @@ fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
             tp,
         } => {
             out.extend_from_slice(b"\"pair_placed\",\"pair\":");
-            u64_(out, pair.0);
-            out.extend_from_slice(b",\"symbol\":");
-            str_(out, symbol);
-            out.extend_from_slice(b",\"position_side\":");
-            pos_side_(out, *position_side);
-            out.extend_from_slice(b",\"sl\":");
+            u64_then(out, pair.0, then!(",\"symbol\":"));
+            str_then(out, symbol, then!(",\"position_side\":"));
+            pos_side_(out, *position_side, then!(",\"sl\":"));
             leg(out, sl);
             out.extend_from_slice(b",\"tp\":");
             leg(out, tp);
+            out.extend_from_slice(b"}}");
         }
         EngineEvent::PairDropped {
             pair,
@@ -352,11 +435,9 @@ fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
             reason,
         } => {
             out.extend_from_slice(b"\"pair_dropped\",\"pair\":");
-            u64_(out, pair.0);
-            out.extend_from_slice(b",\"status\":");
-            str_(out, status);
-            out.extend_from_slice(b",\"reason\":");
-            str_(out, reason);
+            u64_then(out, pair.0, then!(",\"status\":"));
+            str_then(out, status, then!(",\"reason\":"));
+            str_then(out, reason, then!("}}"));
         }
         _ => unreachable!("cold engine kind reached the hand-written writer"),
     }
@@ -366,292 +447,303 @@ fn leg(out: &mut Vec<u8>, l: &LegId) {
     match l {
         LegId::Order(o) => {
             out.extend_from_slice(b"{\"order\":");
-            u64_(out, o.0);
+            u64_then(out, o.0, then!("}"));
         }
         LegId::Algo(a) => {
             out.extend_from_slice(b"{\"algo\":");
-            u64_(out, a.0);
+            u64_then(out, a.0, then!("}"));
         }
     }
-    out.push(b'}');
 }
 
-fn order_update(out: &mut Vec<u8>, o: &OrderUpdate) {
-    out.extend_from_slice(b"\"symbol\":");
-    str_(out, &o.symbol);
-    out.extend_from_slice(b",\"client_order_id\":");
-    str_(out, &o.client_order_id);
-    out.extend_from_slice(b",\"side\":");
-    side_(out, o.side);
-    out.extend_from_slice(b",\"order_type\":");
-    order_type_(out, o.order_type);
-    out.extend_from_slice(b",\"orig_type\":");
-    order_type_(out, o.orig_type);
-    out.extend_from_slice(b",\"time_in_force\":");
-    tif_(out, o.time_in_force);
-    out.extend_from_slice(b",\"orig_qty\":");
-    dec(out, &o.orig_qty);
-    out.extend_from_slice(b",\"price\":");
-    dec(out, &o.price);
-    out.extend_from_slice(b",\"avg_price\":");
-    dec(out, &o.avg_price);
-    out.extend_from_slice(b",\"stop_price\":");
-    dec(out, &o.stop_price);
-    out.extend_from_slice(b",\"exec_type\":");
-    exec_type_(out, o.exec_type);
-    out.extend_from_slice(b",\"status\":");
-    order_status_(out, o.status);
-    out.extend_from_slice(b",\"order_id\":");
-    u64_(out, o.order_id.0);
-    out.extend_from_slice(b",\"last_qty\":");
-    dec(out, &o.last_qty);
-    out.extend_from_slice(b",\"cum_qty\":");
-    dec(out, &o.cum_qty);
-    out.extend_from_slice(b",\"last_price\":");
-    dec(out, &o.last_price);
-    out.extend_from_slice(b",\"commission\":");
-    dec(out, &o.commission);
-    out.extend_from_slice(b",\"is_maker\":");
-    bool_(out, o.is_maker);
-    out.extend_from_slice(b",\"reduce_only\":");
-    bool_(out, o.reduce_only);
-    out.extend_from_slice(b",\"position_side\":");
-    pos_side_(out, o.position_side);
-    out.extend_from_slice(b",\"close_position\":");
-    bool_(out, o.close_position);
-    out.extend_from_slice(b",\"realized_pnl\":");
-    dec(out, &o.realized_pnl);
-    out.extend_from_slice(b",\"expiry_reason\":");
-    expiry_(out, o.expiry_reason);
-    if let Some(a) = o.from_algo {
-        out.extend_from_slice(b",\"from_algo\":");
-        u64_(out, a.0);
+/// An ORDER_TRADE_UPDATE after `"symbol":`, through the record's closing braces: each value
+/// appended with the key after it (see [`Then`]).
+fn order_update(out: &mut Vec<u8>, o: &OrderUpdate, st: &mut Stamps) {
+    str_then(out, &o.symbol, then!(",\"client_order_id\":"));
+    str_then(out, &o.client_order_id, then!(",\"side\":"));
+    side_(out, o.side, then!(",\"order_type\":"));
+    order_type_(out, o.order_type, then!(",\"orig_type\":"));
+    order_type_(out, o.orig_type, then!(",\"time_in_force\":"));
+    tif_(out, o.time_in_force, then!(",\"orig_qty\":\""));
+    dec_then(out, &o.orig_qty, then!("\",\"price\":\""));
+    dec_then(out, &o.price, then!("\",\"avg_price\":\""));
+    dec_then(out, &o.avg_price, then!("\",\"stop_price\":\""));
+    dec_then(out, &o.stop_price, then!("\",\"exec_type\":"));
+    exec_type_(out, o.exec_type, then!(",\"status\":"));
+    order_status_(out, o.status, then!(",\"order_id\":"));
+    st.order_id
+        .put(out, o.order_id.0, then!(",\"last_qty\":\""));
+    dec_then(out, &o.last_qty, then!("\",\"cum_qty\":\""));
+    dec_then(out, &o.cum_qty, then!("\",\"last_price\":\""));
+    dec_then(out, &o.last_price, then!("\",\"commission\":\""));
+    dec_then(out, &o.commission, then!("\",\"is_maker\":"));
+    bool_then(out, o.is_maker, then!(",\"reduce_only\":"));
+    bool_then(out, o.reduce_only, then!(",\"position_side\":"));
+    pos_side_(out, o.position_side, then!(",\"close_position\":"));
+    bool_then(out, o.close_position, then!(",\"realized_pnl\":\""));
+    dec_then(out, &o.realized_pnl, then!("\",\"expiry_reason\":"));
+    match o.from_algo {
+        Some(a) => {
+            expiry_(out, o.expiry_reason, then!(",\"from_algo\":"));
+            u64_then(out, a.0, then!("}}"));
+        }
+        None => expiry_(out, o.expiry_reason, then!("}}")),
     }
 }
 
-fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate) {
-    out.extend_from_slice(b"\"symbol\":");
-    str_(out, &a.symbol);
-    out.extend_from_slice(b",\"client_algo_id\":");
-    str_(out, &a.client_algo_id);
-    out.extend_from_slice(b",\"algo_id\":");
-    u64_(out, a.algo_id.0);
-    out.extend_from_slice(b",\"order_type\":");
-    order_type_(out, a.order_type);
-    out.extend_from_slice(b",\"side\":");
-    side_(out, a.side);
-    out.extend_from_slice(b",\"position_side\":");
-    pos_side_(out, a.position_side);
-    out.extend_from_slice(b",\"time_in_force\":");
-    tif_(out, a.time_in_force);
-    out.extend_from_slice(b",\"quantity\":");
-    dec(out, &a.quantity);
-    out.extend_from_slice(b",\"status\":");
-    algo_status_(out, a.status);
-    out.extend_from_slice(b",\"actual_order_id\":");
+/// An ALGO_UPDATE after `"symbol":`, through the record's closing braces.
+fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate, st: &mut Stamps) {
+    str_then(out, &a.symbol, then!(",\"client_algo_id\":"));
+    str_then(out, &a.client_algo_id, then!(",\"algo_id\":"));
+    st.algo_id.put(out, a.algo_id.0, then!(",\"order_type\":"));
+    order_type_(out, a.order_type, then!(",\"side\":"));
+    side_(out, a.side, then!(",\"position_side\":"));
+    pos_side_(out, a.position_side, then!(",\"time_in_force\":"));
+    tif_(out, a.time_in_force, then!(",\"quantity\":\""));
+    dec_then(out, &a.quantity, then!("\",\"status\":"));
+    algo_status_(out, a.status, then!(",\"actual_order_id\":"));
     match a.actual_order_id {
-        Some(o) => u64_(out, o.0),
-        None => out.extend_from_slice(b"null"),
+        Some(o) => st.order_id.put(out, o.0, then!(",\"trigger_price\":\"")),
+        None => out.extend_from_slice(b"null,\"trigger_price\":\""),
     }
-    out.extend_from_slice(b",\"trigger_price\":");
-    dec(out, &a.trigger_price);
-    out.extend_from_slice(b",\"price\":");
-    dec(out, &a.price);
-    out.extend_from_slice(b",\"close_position\":");
-    bool_(out, a.close_position);
-    out.extend_from_slice(b",\"reduce_only\":");
-    bool_(out, a.reduce_only);
-    out.extend_from_slice(b",\"working_type\":");
-    working(out, a.working_type);
-    out.extend_from_slice(b",\"reject_reason\":");
-    str_(out, &a.reject_reason);
+    dec_then(out, &a.trigger_price, then!("\",\"price\":\""));
+    dec_then(out, &a.price, then!("\",\"close_position\":"));
+    bool_then(out, a.close_position, then!(",\"reduce_only\":"));
+    bool_then(out, a.reduce_only, then!(",\"working_type\":"));
+    working(out, a.working_type, then!(",\"reject_reason\":"));
+    str_then(out, &a.reject_reason, then!("}}"));
 }
 
+/// An ACCOUNT_UPDATE from `,"event":`, through the record's closing braces.
 fn account_update(out: &mut Vec<u8>, a: &AccountUpdate) {
     out.extend_from_slice(match a.reason {
-        AccountReason::Order => b"\"reason\":\"ORDER\",\"wallet_balance\":" as &[u8],
-        AccountReason::FundingFee => b"\"reason\":\"FUNDING_FEE\",\"wallet_balance\":",
-        AccountReason::Liquidation => b"\"reason\":\"LIQUIDATION\",\"wallet_balance\":",
+        AccountReason::Order => {
+            b",\"event\":{\"type\":\"account_update\",\"reason\":\"ORDER\",\"wallet_balance\":\""
+                as &[u8]
+        }
+        AccountReason::FundingFee => {
+            b",\"event\":{\"type\":\"account_update\",\"reason\":\"FUNDING_FEE\",\"wallet_balance\":\""
+        }
+        AccountReason::Liquidation => {
+            b",\"event\":{\"type\":\"account_update\",\"reason\":\"LIQUIDATION\",\"wallet_balance\":\""
+        }
     });
-    dec(out, &a.wallet_balance);
-    out.extend_from_slice(b",\"balance_change\":");
-    dec(out, &a.balance_change);
-    out.extend_from_slice(b",\"realized_pnl\":");
-    dec(out, &a.realized_pnl);
-    out.extend_from_slice(b",\"fee\":");
-    dec(out, &a.fee);
-    out.extend_from_slice(b",\"positions\":[");
+    dec_then(out, &a.wallet_balance, then!("\",\"balance_change\":\""));
+    dec_then(out, &a.balance_change, then!("\",\"realized_pnl\":\""));
+    dec_then(out, &a.realized_pnl, then!("\",\"fee\":\""));
+    dec_then(out, &a.fee, then!("\",\"positions\":["));
     for (i, p) in a.positions.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+        if i == 0 {
+            out.extend_from_slice(b"{\"symbol\":");
+        } else {
+            out.extend_from_slice(b",{\"symbol\":");
         }
-        out.extend_from_slice(b"{\"symbol\":");
-        str_(out, &p.symbol);
-        out.extend_from_slice(b",\"position_side\":");
-        pos_side_(out, p.position_side);
-        out.extend_from_slice(b",\"amount\":");
-        dec(out, &p.amount);
-        out.extend_from_slice(b",\"entry_price\":");
-        dec(out, &p.entry_price);
-        out.extend_from_slice(b",\"accumulated_realized\":");
-        dec(out, &p.accumulated_realized);
-        if let Some(l) = &p.liquidation_price {
-            out.extend_from_slice(b",\"liquidation_price\":");
-            dec(out, l);
+        str_then(out, &p.symbol, then!(",\"position_side\":"));
+        pos_side_(out, p.position_side, then!(",\"amount\":\""));
+        dec_then(out, &p.amount, then!("\",\"entry_price\":\""));
+        dec_then(out, &p.entry_price, then!("\""));
+        out.extend_from_slice(b",\"accumulated_realized\":\"");
+        match &p.liquidation_price {
+            Some(l) => {
+                dec_then(
+                    out,
+                    &p.accumulated_realized,
+                    then!("\",\"liquidation_price\":\""),
+                );
+                dec_then(out, l, then!("\"}"));
+            }
+            None => dec_then(out, &p.accumulated_realized, then!("\"}")),
         }
-        out.push(b'}');
     }
-    out.push(b']');
+    out.extend_from_slice(b"]}}");
 }
 
-/// Writes `,"key":` (or `"key":` for the first field) into an object being built.
-fn key(out: &mut Vec<u8>, first: &mut bool, k: &[u8]) {
-    if !*first {
-        out.push(b',');
-    }
-    *first = false;
-    out.push(b'"');
-    out.extend_from_slice(k);
-    out.extend_from_slice(b"\":");
+/// An optional field: nothing when `$v` is `None`, else the key (with its leading comma:
+/// every optional field of a request follows its symbol, side and type) as one literal, then
+/// the value written by `$f` with the text `$then` after it.
+macro_rules! opt_field {
+    ($out:ident, $key:literal, $v:expr, $f:ident, $then:literal) => {
+        if let Some(x) = $v {
+            $out.extend_from_slice($key);
+            $f($out, x, then!($then));
+        }
+    };
 }
 
-/// The optional fields shared by both order requests, in their declaration order after `order_type`.
+/// A NewOrder request: its fields in declaration order, the unset optional ones left out.
 fn new_order(out: &mut Vec<u8>, o: &NewOrder) {
     out.extend_from_slice(b"{\"symbol\":");
-    str_(out, &o.symbol);
-    out.extend_from_slice(b",\"side\":");
-    side_(out, o.side);
-    out.extend_from_slice(b",\"order_type\":");
-    order_type_(out, o.order_type);
-    let f = &mut false;
-    if let Some(v) = o.position_side {
-        key(out, f, b"position_side");
-        pos_side_(out, v);
+    str_then(out, &o.symbol, then!(",\"side\":"));
+    side_(out, o.side, then!(",\"order_type\":"));
+    order_type_(out, o.order_type, then!(""));
+    opt_field!(out, b",\"position_side\":", o.position_side, pos_side_, "");
+    opt_field!(out, b",\"quantity\":\"", &o.quantity, dec_then, "\"");
+    opt_field!(out, b",\"price\":\"", &o.price, dec_then, "\"");
+    opt_field!(out, b",\"stop_price\":\"", &o.stop_price, dec_then, "\"");
+    opt_field!(out, b",\"time_in_force\":", o.time_in_force, tif_, "");
+    opt_field!(out, b",\"reduce_only\":", o.reduce_only, bool_then, "");
+    opt_field!(
+        out,
+        b",\"close_position\":",
+        o.close_position,
+        bool_then,
+        ""
+    );
+    opt_field!(out, b",\"working_type\":", o.working_type, working, "");
+    opt_field!(out, b",\"price_protect\":", o.price_protect, bool_then, "");
+    opt_field!(
+        out,
+        b",\"activation_price\":\"",
+        &o.activation_price,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"callback_rate\":\"",
+        &o.callback_rate,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"client_order_id\":",
+        &o.client_order_id,
+        str_then,
+        ""
+    );
+    match o.resp_type {
+        Some(RespType::Ack) => out.extend_from_slice(b",\"resp_type\":\"ACK\"}"),
+        Some(RespType::Result) => out.extend_from_slice(b",\"resp_type\":\"RESULT\"}"),
+        None => out.push(b'}'),
     }
-    opt_dec_field(out, f, b"quantity", &o.quantity);
-    opt_dec_field(out, f, b"price", &o.price);
-    opt_dec_field(out, f, b"stop_price", &o.stop_price);
-    if let Some(v) = o.time_in_force {
-        key(out, f, b"time_in_force");
-        tif_(out, v);
-    }
-    opt_bool_field(out, f, b"reduce_only", o.reduce_only);
-    opt_bool_field(out, f, b"close_position", o.close_position);
-    if let Some(v) = o.working_type {
-        key(out, f, b"working_type");
-        working(out, v);
-    }
-    opt_bool_field(out, f, b"price_protect", o.price_protect);
-    opt_dec_field(out, f, b"activation_price", &o.activation_price);
-    opt_dec_field(out, f, b"callback_rate", &o.callback_rate);
-    if let Some(v) = &o.client_order_id {
-        key(out, f, b"client_order_id");
-        str_(out, v);
-    }
-    if let Some(v) = o.resp_type {
-        key(out, f, b"resp_type");
-        quoted(
-            out,
-            match v {
-                RespType::Ack => "ACK",
-                RespType::Result => "RESULT",
-            },
-        );
-    }
-    out.push(b'}');
 }
 
+/// A NewAlgoOrder request: its fields in declaration order, the unset optional ones left out.
 fn new_algo(out: &mut Vec<u8>, o: &NewAlgoOrder) {
     out.extend_from_slice(b"{\"symbol\":");
-    str_(out, &o.symbol);
-    out.extend_from_slice(b",\"side\":");
-    side_(out, o.side);
-    out.extend_from_slice(b",\"order_type\":");
-    order_type_(out, o.order_type);
-    let f = &mut false;
-    if let Some(v) = o.position_side {
-        key(out, f, b"position_side");
-        pos_side_(out, v);
-    }
-    opt_dec_field(out, f, b"quantity", &o.quantity);
-    opt_dec_field(out, f, b"price", &o.price);
-    opt_dec_field(out, f, b"trigger_price", &o.trigger_price);
-    if let Some(v) = o.time_in_force {
-        key(out, f, b"time_in_force");
-        tif_(out, v);
-    }
-    opt_bool_field(out, f, b"reduce_only", o.reduce_only);
-    opt_bool_field(out, f, b"close_position", o.close_position);
-    if let Some(v) = o.working_type {
-        key(out, f, b"working_type");
-        working(out, v);
-    }
-    opt_bool_field(out, f, b"price_protect", o.price_protect);
-    opt_dec_field(out, f, b"activate_price", &o.activate_price);
-    opt_dec_field(out, f, b"callback_rate", &o.callback_rate);
-    if let Some(v) = &o.client_algo_id {
-        key(out, f, b"client_algo_id");
-        str_(out, v);
-    }
+    str_then(out, &o.symbol, then!(",\"side\":"));
+    side_(out, o.side, then!(",\"order_type\":"));
+    order_type_(out, o.order_type, then!(""));
+    opt_field!(out, b",\"position_side\":", o.position_side, pos_side_, "");
+    opt_field!(out, b",\"quantity\":\"", &o.quantity, dec_then, "\"");
+    opt_field!(out, b",\"price\":\"", &o.price, dec_then, "\"");
+    opt_field!(
+        out,
+        b",\"trigger_price\":\"",
+        &o.trigger_price,
+        dec_then,
+        "\""
+    );
+    opt_field!(out, b",\"time_in_force\":", o.time_in_force, tif_, "");
+    opt_field!(out, b",\"reduce_only\":", o.reduce_only, bool_then, "");
+    opt_field!(
+        out,
+        b",\"close_position\":",
+        o.close_position,
+        bool_then,
+        ""
+    );
+    opt_field!(out, b",\"working_type\":", o.working_type, working, "");
+    opt_field!(out, b",\"price_protect\":", o.price_protect, bool_then, "");
+    opt_field!(
+        out,
+        b",\"activate_price\":\"",
+        &o.activate_price,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"callback_rate\":\"",
+        &o.callback_rate,
+        dec_then,
+        "\""
+    );
+    opt_field!(
+        out,
+        b",\"client_algo_id\":",
+        &o.client_algo_id,
+        str_then,
+        ""
+    );
     out.push(b'}');
-}
-
-fn opt_dec_field(out: &mut Vec<u8>, f: &mut bool, k: &[u8], v: &Option<Decimal>) {
-    if let Some(v) = v {
-        key(out, f, k);
-        dec(out, v);
-    }
-}
-
-fn opt_bool_field(out: &mut Vec<u8>, f: &mut bool, k: &[u8], v: Option<bool>) {
-    if let Some(v) = v {
-        key(out, f, k);
-        bool_(out, v);
-    }
 }
 
 fn api_error(out: &mut Vec<u8>, e: &ApiError) {
     out.extend_from_slice(b"{\"http\":");
-    u64_(out, u64::from(e.http));
-    out.extend_from_slice(b",\"code\":");
-    i64_(out, i64::from(e.code));
-    out.extend_from_slice(b",\"msg\":");
-    str_(out, &e.msg);
-    out.push(b'}');
+    u64_then(out, u64::from(e.http), then!(",\"code\":"));
+    i64_then(out, i64::from(e.code), then!(",\"msg\":"));
+    str_then(out, &e.msg, then!("}"));
 }
 
 /// Room for a quoted enum spelling (the longest, `"TRAILING_STOP_MARKET"`, has 22 bytes).
 const Q: usize = 24;
 
-/// `"s"` zero-padded to [`Q`] bytes, and its length (quotes included), at compile time.
-const fn padded(s: &str) -> ([u8; Q], usize) {
-    let b = s.as_bytes();
-    assert!(b.len() + 2 <= Q, "spelling too long");
-    let mut w = [0u8; Q];
-    w[0] = b'"';
+/// Room for an enum's spelling (quoted or not) and a [`Then`] text.
+pub(crate) const WORD: usize = Q + TW;
+
+/// A spelling and what follows it, zero-padded to [`WORD`] bytes, and its length: appended as
+/// one fixed-size copy of a constant (see [`put_first`]) instead of quote, `memcpy`, quote.
+pub(crate) type Word = ([u8; WORD], usize);
+
+/// `"s"` then `t`, padded (see [`Word`]), at compile time.
+const fn quoted_then(s: &str, t: &str) -> Word {
+    let (q, n) = cat::<Q>("\"", s);
+    assert!(n < Q, "spelling too long");
+    let mut w = [0u8; WORD];
     let mut i = 0;
-    while i < b.len() {
-        w[i + 1] = b[i];
+    while i < n {
+        w[i] = q[i];
         i += 1;
     }
-    w[b.len() + 1] = b'"';
-    (w, b.len() + 2)
+    w[n] = b'"';
+    let (t, tn) = cat::<TW>("", t);
+    let mut j = 0;
+    while j < tn {
+        w[n + 1 + j] = t[j];
+        j += 1;
+    }
+    (w, n + 1 + tn)
 }
 
-/// `fn $name(out, v)`: appends the quoted spelling of `v` as one fixed-size copy of a padded
-/// constant (see [`put_first`]) instead of quote, `memcpy`, quote; and `$all`, every variant
-/// (the match is exhaustive), for the test that checks each spelling against serde_json. The
-/// `as_str` arm takes the spelling from the type's own (const) `as_str`, so it is written once.
+/// The enums with a fixed spelling (the bytes serde_json writes inside the quotes, and `as_str`
+/// for the CSV tables), as padded constants with a [`Then`] text after them.
+pub(crate) trait Spelled: Copy {
+    /// `"SPELLING"` then `T::TEXT` (a JSON value).
+    fn quoted<T: Then>(self) -> &'static Word;
+    /// `SPELLING` then `T::TEXT` (a CSV cell).
+    fn bare<T: Then>(self) -> &'static Word;
+}
+
+/// Appends `w` (see [`Word`]).
+#[inline(always)]
+pub(crate) fn put_word(out: &mut Vec<u8>, w: &Word) {
+    put_first(out, &w.0, w.1);
+}
+
+/// `fn $name(out, v, then)`: appends the quoted spelling of `v` and the text of `then` as one
+/// fixed-size copy of a padded constant (see [`put_first`]); the type's [`Spelled`]; and `$all`,
+/// every variant (the match is exhaustive), for the test that checks each spelling against
+/// serde_json. The `as_str` arm takes the spelling from the type's own (const) `as_str`, so it
+/// is written once.
 macro_rules! spelled {
     ($name:ident, $all:ident, $t:ty, { $($v:path => $s:expr),+ $(,)? }) => {
-        fn $name(out: &mut Vec<u8>, v: $t) {
-            let (w, n): &([u8; Q], usize) = match v {
-                $($v => {
-                    const W: ([u8; Q], usize) = padded($s);
-                    &W
-                })+
-            };
-            put_first(out, w, *n);
+        impl Spelled for $t {
+            fn quoted<T: Then>(self) -> &'static Word {
+                match self {
+                    $($v => &const { quoted_then($s, T::TEXT) }),+
+                }
+            }
+            fn bare<T: Then>(self) -> &'static Word {
+                match self {
+                    $($v => &const { cat::<WORD>($s, T::TEXT) }),+
+                }
+            }
+        }
+        #[inline]
+        fn $name<T: Then>(out: &mut Vec<u8>, v: $t, _: T) {
+            put_word(out, v.quoted::<T>());
         }
         #[cfg(test)]
         const $all: &[$t] = &[$($v),+];
@@ -740,65 +832,88 @@ spelled!(endpoint_, ALL_ENDPOINTS, Endpoint, {
     Endpoint::TickerPrice => "TickerPrice",
 });
 
-fn bool_(out: &mut Vec<u8>, b: bool) {
-    // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
-    if b {
-        out.extend_from_slice(b"true");
+/// `true` or `false`, then `T::TEXT`: one constant-size append per arm (a slice chosen first
+/// would be a `memcpy` call).
+#[inline]
+pub(crate) fn bool_then<T: Then>(out: &mut Vec<u8>, b: bool, _: T) {
+    let w: &'static ([u8; 8 + TW], usize) = if b {
+        &const { cat("true", T::TEXT) }
     } else {
-        out.extend_from_slice(b"false");
-    }
+        &const { cat("false", T::TEXT) }
+    };
+    put_first(out, &w.0, w.1);
 }
 
-/// A string known to need no escaping (enum spellings), quoted.
-fn quoted(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
+/// Copies `bytes` (4 to [`SHORT`] of them) into `w` from `AT` by words, 8 bytes a step (the
+/// last step overlapping; two overlapping 4-byte halves under 8 bytes), and tells whether `bad`
+/// holds for one of the words: the check and the copy of a short string in one pass, every copy
+/// of a fixed size (no `memcpy` call).
+#[inline(always)]
+pub(crate) fn copy_short<const AT: usize, const N: usize>(
+    w: &mut [u8; N],
+    bytes: &[u8],
+    bad: impl Fn(u64) -> bool,
+) -> bool {
+    let n = bytes.len();
+    debug_assert!((4..=SHORT).contains(&n) && AT + SHORT <= N);
+    if n < 8 {
+        let lo: [u8; 4] = bytes[..4].try_into().expect("4 bytes");
+        let hi: [u8; 4] = bytes[n - 4..].try_into().expect("4 bytes");
+        w[AT..AT + 4].copy_from_slice(&lo);
+        w[AT + n - 4..AT + n].copy_from_slice(&hi);
+        return bad(u64::from(u32::from_le_bytes(hi)) << 32 | u64::from(u32::from_le_bytes(lo)));
+    }
+    let mut dirty = false;
+    let mut at = 0;
+    while at + 8 < n {
+        let c: [u8; 8] = bytes[at..at + 8].try_into().expect("8 bytes");
+        dirty |= bad(u64::from_le_bytes(c));
+        w[AT + at..AT + at + 8].copy_from_slice(&c);
+        at += 8;
+    }
+    let c: [u8; 8] = bytes[n - 8..].try_into().expect("8 bytes");
+    w[AT + n - 8..AT + n].copy_from_slice(&c);
+    dirty | bad(u64::from_le_bytes(c))
 }
 
 /// A JSON string with serde_json's escaping: `"` `\\` and control bytes; `\b \t \n \f \r` short,
 /// the other control bytes as `\u00xx` (lower-case hex); everything else (0x7f, non-ASCII) as is.
 fn str_(out: &mut Vec<u8>, s: &str) {
+    str_then(out, s, then!(""));
+}
+
+/// [`str_`], then `T::TEXT`.
+#[inline]
+fn str_then<T: Then>(out: &mut Vec<u8>, s: &str, _: T) {
     let bytes = s.as_bytes();
     let n = bytes.len();
     if n == 0 {
         // unset texts (a reject reason, a detail)
-        out.extend_from_slice(b"\"\"");
+        put_word(out, &const { cat::<WORD>("\"\"", T::TEXT) });
         return;
     }
     if (4..=SHORT).contains(&n) {
         // the common case (symbols, ids, statuses): words of the string checked and copied into
-        // a quoted window in one pass (8 bytes a step, the last step overlapping; 4 for under
-        // 8 bytes), then one fixed-size append; a string that needs escaping goes on below
-        let mut w = [0u8; SHORT + 8];
+        // a quoted window in one pass, the text after the closing quote, then one fixed-size
+        // append; a string that needs escaping goes on below
+        let mut w = [0u8; 1 + SHORT + 1 + TW];
         w[0] = b'"';
-        let dirty = if n < 8 {
-            let lo: [u8; 4] = bytes[..4].try_into().expect("4 bytes");
-            let hi: [u8; 4] = bytes[n - 4..].try_into().expect("4 bytes");
-            w[1..5].copy_from_slice(&lo);
-            w[n - 3..n + 1].copy_from_slice(&hi);
-            needs_escape(
-                u64::from(u32::from_le_bytes(hi)) << 32 | u64::from(u32::from_le_bytes(lo)),
-            )
-        } else {
-            let mut dirty = false;
-            let mut at = 0;
-            while at + 8 < n {
-                let c: [u8; 8] = bytes[at..at + 8].try_into().expect("8 bytes");
-                dirty |= needs_escape(u64::from_le_bytes(c));
-                w[at + 1..at + 9].copy_from_slice(&c);
-                at += 8;
-            }
-            let c: [u8; 8] = bytes[n - 8..].try_into().expect("8 bytes");
-            w[n - 7..n + 1].copy_from_slice(&c);
-            dirty | needs_escape(u64::from_le_bytes(c))
-        };
-        if !dirty {
+        if !copy_short::<1, _>(&mut w, bytes, needs_escape) {
             w[n + 1] = b'"';
-            put_first(out, &w, n + 2);
+            let t: &mut [u8; TW] = (&mut w[n + 2..n + 2 + TW])
+                .try_into()
+                .expect("a TW-byte window");
+            *t = *then_text::<T>();
+            put_first(out, &w, n + 2 + T::TEXT.len());
             return;
         }
     }
+    str_slow(out, bytes);
+    out.extend_from_slice(T::TEXT.as_bytes());
+}
+
+/// [`str_`] for strings of other lengths or that need escaping.
+fn str_slow(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     if clean(bytes) {
         // the common case (ids, symbols, messages): no byte needs escaping
@@ -833,8 +948,9 @@ fn str_(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Strings up to this length take [`str_`]'s one-pass path.
-const SHORT: usize = 40;
+/// Strings up to this length take [`str_`]'s one-pass path (client ids have about 22 bytes; the
+/// quoted window with a [`Then`] text is then 64 bytes, four 16-byte moves).
+pub(crate) const SHORT: usize = 38;
 
 /// Whether some byte of the word `x` needs escaping in a JSON string (`"`, `\\` or below 0x20).
 #[inline(always)]
@@ -903,9 +1019,19 @@ const POW10_U64: [u64; 20] = {
 
 /// An unsigned integer in decimal, as `Display` writes it (no formatting machinery).
 pub(crate) fn u64_(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 2 * DIGITS];
+    u64_then(out, v, then!(""));
+}
+
+/// [`u64_`], then `T::TEXT`, in one fixed-size append.
+#[inline]
+pub(crate) fn u64_then<T: Then>(out: &mut Vec<u8>, v: u64, _: T) {
+    let mut buf = [0u8; DIGITS + DIGITS + TW];
     let i = put_u64(&mut buf[..DIGITS], v);
-    put_digits(out, &buf, i);
+    buf[DIGITS..DIGITS + TW].copy_from_slice(then_text::<T>());
+    let w: &[u8; DIGITS + TW] = buf[i..i + DIGITS + TW]
+        .try_into()
+        .expect("a window of DIGITS + TW bytes");
+    put_first(out, w, DIGITS - i + T::TEXT.len());
 }
 
 /// Writes the digits of `v` right-aligned at the end of `buf` (`0` as one digit), two digits
@@ -931,11 +1057,18 @@ fn put_u64(buf: &mut [u8], mut v: u64) -> usize {
 }
 
 /// A signed integer in decimal, as `Display` writes it.
-pub(crate) fn i64_(out: &mut Vec<u8>, v: i64) {
+#[cfg(test)]
+fn i64_(out: &mut Vec<u8>, v: i64) {
+    i64_then(out, v, then!(""));
+}
+
+/// A signed integer as `Display` writes it, then `T::TEXT`.
+#[inline]
+pub(crate) fn i64_then<T: Then>(out: &mut Vec<u8>, v: i64, t: T) {
     if v < 0 {
         out.push(b'-');
     }
-    u64_(out, v.unsigned_abs());
+    u64_then(out, v.unsigned_abs(), t);
 }
 
 fn opt_dec(out: &mut Vec<u8>, d: &Option<Decimal>) {
@@ -949,30 +1082,42 @@ fn opt_dec(out: &mut Vec<u8>, d: &Option<Decimal>) {
 /// form with all `scale` fractional digits, `-` when the sign bit is set (also on a zero).
 fn dec(out: &mut Vec<u8>, d: &Decimal) {
     out.push(b'"');
-    dec_plain(out, d);
-    out.push(b'"');
+    dec_then(out, d, then!("\""));
 }
 
 /// A Decimal in its plain form without quotes: the bytes of its `Display` (`to_string`), all
-/// `scale` fractional digits, `-` when the sign bit is set (also on a zero). The mantissa's
-/// digits go right-aligned into a buffer of `0`s (two a division), so the zeros a small
-/// mantissa needs after the point are already there; then two or three appends.
-pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
+/// `scale` fractional digits, `-` when the sign bit is set (also on a zero).
+#[cfg(test)]
+fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
+    dec_then(out, d, then!(""));
+}
+
+/// A Decimal in its plain form without quotes (the bytes of its `Display`: all `scale`
+/// fractional digits, `-` when the sign bit is set, also on a zero), then `T::TEXT` (a JSON
+/// field's closing quote and the next key, a CSV comma).
+/// The mantissa's digits go right-aligned into a buffer of `0`s (two a division), so the zeros
+/// a small mantissa needs after the point are already there, and the text goes right after
+/// them at a fixed place; then one fixed-size append.
+#[inline]
+pub(crate) fn dec_then<T: Then>(out: &mut Vec<u8>, d: &Decimal, _: T) {
     let m = d.mantissa().unsigned_abs();
     let scale = d.scale() as usize;
     if m < 10 && scale == 0 && !d.is_sign_negative() {
-        // a one-digit integer (most often the zeros of unset fields): one byte
-        out.push(b'0' + m as u8);
+        // a one-digit integer (most often the zeros of unset fields)
+        let mut w = [0u8; 1 + TW];
+        w[0] = b'0' + m as u8;
+        w[1..].copy_from_slice(then_text::<T>());
+        put_first(out, &w, 1 + T::TEXT.len());
         return;
     }
     if let (Ok(v), true) = (u64::try_from(m), scale < POW10_U64.len()) {
         // the common case: integer and fraction apart, written right-aligned into one buffer
-        // pre-filled with `0`s (the fraction's leading zeros), then one fixed-size append of
-        // `DEC` bytes (at most 22 are the number's: sign, 20 digits and the point, or sign,
-        // `0.` and 19 decimals)
-        const END: usize = 48;
-        const DEC: usize = 32;
-        let mut buf = [b'0'; END + DEC];
+        // pre-filled with `0`s (the fraction's leading zeros), the text after them, then one
+        // fixed-size append of `DEC + TW` bytes (at most 22 are the number's: sign, 20 digits
+        // and the point, or sign, `0.` and 19 decimals)
+        const END: usize = 24;
+        const DEC: usize = 24;
+        let mut buf = [b'0'; END + DEC + TW];
         let end = END;
         let mut start = if scale == 0 {
             put_u64(&mut buf[..end], v)
@@ -987,10 +1132,11 @@ pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
             start -= 1;
             buf[start] = b'-';
         }
-        let w: &[u8; DEC] = buf[start..start + DEC]
+        buf[END..END + TW].copy_from_slice(then_text::<T>());
+        let w: &[u8; DEC + TW] = buf[start..start + DEC + TW]
             .try_into()
-            .expect("a DEC-byte window");
-        put_first(out, w, end - start);
+            .expect("a window of DEC + TW bytes");
+        put_first(out, w, end - start + T::TEXT.len());
         return;
     }
     // 29 digits at most (96-bit mantissa), scale 28 at most
@@ -1023,6 +1169,7 @@ pub(crate) fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
         out.extend_from_slice(b"0.");
         out.extend_from_slice(&buf[end - scale..]);
     }
+    out.extend_from_slice(T::TEXT.as_bytes());
 }
 
 #[cfg(test)]
@@ -1055,13 +1202,27 @@ mod tests {
             out.clear();
             dec_plain(&mut out, &d);
             assert_eq!(std::str::from_utf8(&out).unwrap(), d.to_string(), "{d:?}");
+            // with a text after it (the longest a writer uses), in the same append
+            out.clear();
+            dec_then(&mut out, &d, then!("\",\"liquidation_price\":\""));
+            let want = format!("{d}\",\"liquidation_price\":\"");
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{d:?}");
+            out.clear();
+            dec(&mut out, &d);
+            assert_eq!(out, serde_json::to_vec(&d).unwrap(), "{d:?}");
         }
         for _ in 0..20_000 {
             let v = next() >> (next() % 64);
             out.clear();
             u64_(&mut out, v);
             assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+            out.clear();
+            u64_then(&mut out, v, then!(",\"k\":"));
+            assert_eq!(std::str::from_utf8(&out).unwrap(), format!("{v},\"k\":"));
             let s = v as i64;
+            out.clear();
+            i64_then(&mut out, s, then!("}}"));
+            assert_eq!(std::str::from_utf8(&out).unwrap(), format!("{s}}}}}"));
             out.clear();
             i64_(&mut out, s);
             assert_eq!(std::str::from_utf8(&out).unwrap(), s.to_string());
@@ -1102,6 +1263,11 @@ mod tests {
                     out.clear();
                     str_(&mut out, &s);
                     assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+                    out.clear();
+                    str_then(&mut out, &s, then!(",\"client_order_id\":"));
+                    let mut want = serde_json::to_vec(&s).unwrap();
+                    want.extend_from_slice(b",\"client_order_id\":");
+                    assert_eq!(out, want, "{s:?}");
                 }
             }
         }
@@ -1114,6 +1280,16 @@ mod tests {
             out.clear();
             str_(&mut out, s);
             assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+            out.clear();
+            str_then(&mut out, s, then!("}}"));
+            let mut want = serde_json::to_vec(&s).unwrap();
+            want.extend_from_slice(b"}}");
+            assert_eq!(out, want, "{s:?}");
+        }
+        for b in [false, true] {
+            out.clear();
+            bool_then(&mut out, b, then!(",\"reduce_only\":"));
+            assert_eq!(out, format!("{b},\"reduce_only\":").into_bytes());
         }
     }
 
@@ -1127,8 +1303,9 @@ mod tests {
         let mut check_seq = |st: &mut Stamps, v: u64| {
             got.clear();
             want.clear();
-            st.seq(&mut got, v);
+            st.seq(&mut got, v, then!(",\"time_ms\":"));
             u64_(&mut want, v);
+            want.extend_from_slice(b",\"time_ms\":");
             assert_eq!(got, want, "seq {v}");
         };
         for v in 0..2_000 {
@@ -1143,7 +1320,7 @@ mod tests {
         check_seq(&mut st, u64::MAX);
         check_seq(&mut st, 3);
         let (mut got, mut want) = (Vec::new(), Vec::new());
-        for v in [
+        let mut times = vec![
             1_680_307_260_075,
             1_680_307_260_075,
             1_680_307_260_100,
@@ -1154,38 +1331,119 @@ mod tests {
             i64::MAX,
             i64::MIN,
             42,
-        ] {
+            99_999,
+            100_000,
+            100_001,
+            199_999,
+            200_000,
+            -150_000,
+            -150_001,
+            150_000,
+        ];
+        // times moving on by small steps (in and across 100 s) and jumping about
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut t = 1_680_307_199_000i64;
+        for _ in 0..20_000 {
+            t += (next() % 30_000) as i64;
+            times.push(t);
+            if next() % 50 == 0 {
+                times.push((next() as i64) >> (next() % 64));
+            }
+        }
+        for v in times {
             got.clear();
             want.clear();
-            st.time(&mut got, v);
+            st.time(&mut got, v, then!(",\"source\":\"exchange\""));
             i64_(&mut want, v);
+            want.extend_from_slice(b",\"source\":\"exchange\"");
             assert_eq!(got, want, "time {v}");
         }
     }
 
-    /// Every spelled enum writes what serde_json writes for each of its variants (the lists
-    /// come from the exhaustive matches themselves).
+    /// `Digits` write exactly `u64_`'s digits (and `i64_then`'s for `put_i64`) whatever
+    /// comes: repeats, steps within and across the last five digits, across digit counts
+    /// (99 999 → 100 000, 999 999 → 1 000 000), numbers below 100 000, jumps and negatives.
+    #[test]
+    fn digits_match_plain_digits() {
+        let mut d = Digits::default();
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
+        let mut vs: Vec<u64> = vec![0, 0, 5, 99_999, 100_000, 100_001, 199_999, 200_000];
+        vs.extend([
+            999_998,
+            999_999,
+            1_000_000,
+            1_000_001,
+            u64::MAX,
+            u64::MAX - 1,
+            7,
+        ]);
+        let mut v = 4_000_000_000_000u64;
+        for _ in 0..20_000 {
+            v += next() % 3;
+            vs.push(v);
+            if next() % 40 == 0 {
+                vs.push(next() >> (next() % 64));
+            }
+        }
+        for v in vs {
+            got.clear();
+            want.clear();
+            d.put(&mut got, v, then!(",\"k\":"));
+            u64_(&mut want, v);
+            want.extend_from_slice(b",\"k\":");
+            assert_eq!(got, want, "{v}");
+            let s = v as i64;
+            got.clear();
+            want.clear();
+            d.put_i64(&mut got, s, then!(","));
+            i64_(&mut want, s);
+            want.push(b',');
+            assert_eq!(got, want, "{s}");
+        }
+    }
+
+    /// Every spelled enum writes what serde_json writes for each of its variants, quoted and
+    /// bare, with and without a text after it (the lists come from the exhaustive matches
+    /// themselves).
     #[test]
     fn spellings_match_serde_json() {
-        fn check<T: serde::Serialize + Copy + std::fmt::Debug>(all: &[T], f: fn(&mut Vec<u8>, T)) {
+        fn check<V: serde::Serialize + Spelled + std::fmt::Debug>(all: &[V]) {
             for &v in all {
+                let spelled = serde_json::to_vec(&v).unwrap();
                 let mut out = b"x".to_vec();
-                f(&mut out, v);
+                put_word(&mut out, v.quoted::<T0>());
+                put_word(&mut out, v.quoted::<TK>());
+                put_word(&mut out, v.bare::<T0>());
+                put_word(&mut out, v.bare::<TK>());
                 let mut want = b"x".to_vec();
-                want.extend(serde_json::to_vec(&v).unwrap());
+                want.extend(&spelled);
+                want.extend(&spelled);
+                want.extend(b",\"time_in_force\":");
+                want.extend(&spelled[1..spelled.len() - 1]);
+                want.extend(&spelled[1..spelled.len() - 1]);
+                want.extend(b",\"time_in_force\":");
                 assert_eq!(out, want, "{v:?}");
             }
         }
-        check(ALL_SIDES, side_);
-        check(ALL_POS_SIDES, pos_side_);
-        check(ALL_ORDER_TYPES, order_type_);
-        check(ALL_TIFS, tif_);
-        check(ALL_ORDER_STATUSES, order_status_);
-        check(ALL_ALGO_STATUSES, algo_status_);
-        check(ALL_EXEC_TYPES, exec_type_);
-        check(ALL_EXPIRY_REASONS, expiry_);
-        check(ALL_WORKING_TYPES, working);
-        check(ALL_ENDPOINTS, endpoint_);
+        struct T0;
+        impl Then for T0 {
+            const TEXT: &'static str = "";
+        }
+        struct TK;
+        impl Then for TK {
+            const TEXT: &'static str = ",\"time_in_force\":";
+        }
+        check(ALL_SIDES);
+        check(ALL_POS_SIDES);
+        check(ALL_ORDER_TYPES);
+        check(ALL_TIFS);
+        check(ALL_ORDER_STATUSES);
+        check(ALL_ALGO_STATUSES);
+        check(ALL_EXEC_TYPES);
+        check(ALL_EXPIRY_REASONS);
+        check(ALL_WORKING_TYPES);
+        check(ALL_ENDPOINTS);
     }
 
     trait SignNeg {

@@ -13,7 +13,7 @@
 use super::price::{BookBuilder, PriceBars};
 use super::tables::{FillsTable, OrdersTable};
 use super::{EventsLevel, History, RunInfo, Summary, Tally};
-use crate::events::{json, EventLog, EventRecord, Observer};
+use crate::events::{json, Event, EventLog, EventRecord, Observer};
 use crate::invariants::{Trails, Violation};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
@@ -219,8 +219,16 @@ impl Core {
     fn step(&mut self, r: &EventRecord) -> std::io::Result<()> {
         self.tally.observe(r);
         self.book.observe(r);
-        self.orders.observe(r)?;
-        self.fills.observe(r)?;
+        // the tables read only order and algo updates (fills only the former): the other
+        // records (half of them) skip the two calls
+        match &r.event {
+            Event::OrderTradeUpdate(_) => {
+                self.orders.observe(r)?;
+                self.fills.observe(r)?;
+            }
+            Event::AlgoUpdate(_) => self.orders.observe(r)?,
+            _ => {}
+        }
         let keep = match self.level {
             EventsLevel::All => true,
             EventsLevel::Trades => super::is_trade_record(r),

@@ -3,7 +3,8 @@
 //! rows are written as soon as they are final, so a run need not keep its log for them.
 
 use super::price::IdMap;
-use crate::events::{json, Event, EventLog, EventRecord, ExecType};
+use crate::events::json::{self, Spelled, Then, Word, WORD};
+use crate::events::{Event, EventLog, EventRecord, ExecType};
 use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
@@ -60,24 +61,50 @@ enum Key {
     Algo(AlgoId),
 }
 
+/// The text after each cell of a row (the last one's becomes the newline).
+struct Comma;
+
+impl Then for Comma {
+    const TEXT: &'static str = ",";
+}
+
+/// A cell of a fixed spelling (an enum's) and its comma, padded: written as one fixed-size copy
+/// of a constant (see [`Word`]) where a `&'static str` of its own length is a `memcpy` call.
+#[derive(Debug, Clone, Copy)]
+struct Cell(&'static Word);
+
+impl Default for Cell {
+    /// An empty cell.
+    fn default() -> Cell {
+        Cell(&const { json::cat::<WORD>("", ",") })
+    }
+}
+
+impl Cell {
+    /// The cell of `v`'s spelling (its `as_str`).
+    fn of(v: impl Spelled) -> Cell {
+        Cell(v.bare::<Comma>())
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Row {
     first_seq: u64,
     symbol: String,
     client_id: String,
-    otype: &'static str,
-    orig_type: &'static str,
-    side: &'static str,
-    position_side: &'static str,
+    otype: Cell,
+    orig_type: Cell,
+    side: Cell,
+    position_side: Cell,
     qty: Decimal,
     price: Decimal,
     trigger: Decimal,
     reduce_only: bool,
     close_position: bool,
-    tif: &'static str,
+    tif: Cell,
     created: TimeMs,
     updated: TimeMs,
-    status: &'static str,
+    status: Cell,
     filled: Option<Decimal>,
     avg: Option<Decimal>,
     from_algo: Option<AlgoId>,
@@ -119,7 +146,19 @@ pub(crate) struct CsvOut<W: Write> {
     w: W,
     buf: Vec<u8>,
     days: DayText,
+    /// The digits of the last number of a kind (see [`json::Digits`]): ids, seqs and times
+    /// move on by little from row to row.
+    nums: [json::Digits; NUMS],
 }
+
+/// The kinds of numbers a table keeps the digits of ([`RowWriter::num`]).
+const NUMS: usize = 3;
+/// Order ids.
+const ORDER_IDS: usize = 0;
+/// Algo ids, and fills' seqs.
+const ALGO_IDS: usize = 1;
+/// Times in ms.
+const TIMES: usize = 2;
 
 /// `YYYY-MM-DD ` of the last day written (rows come in time order, so most rows of a file share
 /// their day with the row before): the calendar is worked out once per day, the time of day digit
@@ -129,18 +168,44 @@ struct DayText {
     /// First ms of the day held, or `None` before the first row.
     day_start: Option<i64>,
     text: [u8; 11],
+    /// First ms of the second of the last text, and the text: a time in the same second (half
+    /// the times of `orders.csv`) changes only its last three digits.
+    sec_start: Option<i64>,
+    last: [u8; 23],
 }
 
 impl DayText {
     /// Appends `ms` as [`write_time_ms`] does.
+    #[cfg(test)]
     fn write(&mut self, ms: i64, out: &mut Vec<u8>) {
+        match self.text(ms) {
+            Some(t) => out.extend_from_slice(&t),
+            None => write_time_ms(ms, out),
+        }
+    }
+
+    /// The 23 bytes [`write_time_ms`] writes for `ms`, or `None` outside the years 0 to 9999
+    /// (where it writes other lengths).
+    #[inline]
+    fn text(&mut self, ms: i64) -> Option<[u8; 23]> {
         const DAY_MS: i64 = 86_400_000;
         // 0000-01-01 and 10000-01-01: outside, the formatter's path
         const FIRST: i64 = -62_167_219_200_000;
         const END: i64 = 253_402_300_800_000;
         if !(FIRST..END).contains(&ms) {
-            write_time_ms(ms, out);
-            return;
+            return None;
+        }
+        let two = |v: i64| {
+            let i = v as usize * 2;
+            [json::DIGITS2[i], json::DIGITS2[i + 1]]
+        };
+        if let Some(s) = self.sec_start {
+            if (s..s + 1000).contains(&ms) {
+                let milli = ms - s;
+                let ms3 = two(milli % 100);
+                self.last[20..].copy_from_slice(&[b'0' + (milli / 100) as u8, ms3[0], ms3[1]]);
+                return Some(self.last);
+            }
         }
         let in_day = match self.day_start {
             Some(d) if (d..d + DAY_MS).contains(&ms) => ms - d,
@@ -154,13 +219,8 @@ impl DayText {
             }
         };
         let (secs, milli) = (in_day / 1000, in_day % 1000);
-        let two = |v: i64| {
-            let i = v as usize * 2;
-            [json::DIGITS2[i], json::DIGITS2[i + 1]]
-        };
         let (h, m, sec) = (two(secs / 3600), two(secs / 60 % 60), two(secs % 60));
         let ms3 = two(milli % 100);
-        // the whole text in one fixed-size append (one capacity check, no memcpy call)
         let mut t = [0u8; 23];
         t[..11].copy_from_slice(&self.text);
         t[11..].copy_from_slice(&[
@@ -177,7 +237,9 @@ impl DayText {
             ms3[0],
             ms3[1],
         ]);
-        out.extend_from_slice(&t);
+        self.sec_start = Some(ms - milli);
+        self.last = t;
+        Some(t)
     }
 }
 
@@ -188,6 +250,7 @@ impl<W: Write> CsvOut<W> {
             w,
             buf: Vec::with_capacity(CHUNK + 1024),
             days: DayText::default(),
+            nums: Default::default(),
         };
         let mut f = o.row();
         for h in header {
@@ -202,6 +265,7 @@ impl<W: Write> CsvOut<W> {
         RowWriter {
             buf: &mut self.buf,
             days: &mut self.days,
+            nums: &mut self.nums,
         }
     }
 
@@ -228,40 +292,55 @@ impl<W: Write> CsvOut<W> {
 struct RowWriter<'a> {
     buf: &'a mut Vec<u8>,
     days: &'a mut DayText,
+    nums: &'a mut [json::Digits; NUMS],
 }
 
 impl RowWriter<'_> {
     fn str(&mut self, s: &str) {
-        csv_field(self.buf, s.as_bytes());
+        let b = s.as_bytes();
+        let n = b.len();
+        if (4..=json::SHORT).contains(&n) {
+            // the common case (symbols, client ids): checked and copied into a window by words
+            // in one pass, the comma after it, then one fixed-size append (of 48 bytes: three
+            // 16-byte moves)
+            let mut w = [0u8; json::SHORT + 10];
+            if !json::copy_short::<0, _>(&mut w, b, quote_hit) {
+                w[n] = b',';
+                json::put_first(self.buf, &w, n + 1);
+                return;
+            }
+        }
+        csv_field(self.buf, b);
         self.buf.push(b',');
     }
     /// A fixed spelling (an enum's, a column kind): never needs quotes.
-    fn word(&mut self, s: &'static str) {
-        debug_assert!(!s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')));
-        self.buf.extend_from_slice(s.as_bytes());
-        self.buf.push(b',');
+    fn cell(&mut self, c: Cell) {
+        json::put_word(self.buf, c.0);
     }
+    #[cfg(test)]
     fn u64(&mut self, v: u64) {
-        json::u64_(self.buf, v);
-        self.buf.push(b',');
+        json::u64_then(self.buf, v, Comma);
     }
-    fn i64(&mut self, v: i64) {
-        json::i64_(self.buf, v);
-        self.buf.push(b',');
+    /// A number of kind `k` (see [`NUMS`]): the bytes of `u64`'s `Display`.
+    fn num(&mut self, k: usize, v: u64) {
+        self.nums[k].put(self.buf, v, Comma);
+    }
+    /// A signed number of kind `k`: the bytes of `i64`'s `Display`.
+    fn num_i64(&mut self, k: usize, v: i64) {
+        self.nums[k].put_i64(self.buf, v, Comma);
+    }
+    fn opt_num(&mut self, k: usize, v: Option<u64>) {
+        match v {
+            Some(v) => self.num(k, v),
+            None => self.buf.push(b','),
+        }
     }
     fn dec(&mut self, d: Decimal) {
-        json::dec_plain(self.buf, &d);
-        self.buf.push(b',');
+        json::dec_then(self.buf, &d, Comma);
     }
     fn opt_dec(&mut self, d: Option<Decimal>) {
         match d {
             Some(d) => self.dec(d),
-            None => self.buf.push(b','),
-        }
-    }
-    fn opt_u64(&mut self, v: Option<u64>) {
-        match v {
-            Some(v) => self.u64(v),
             None => self.buf.push(b','),
         }
     }
@@ -274,8 +353,18 @@ impl RowWriter<'_> {
         }
     }
     fn time(&mut self, ms: i64) {
-        self.days.write(ms, self.buf);
-        self.buf.push(b',');
+        match self.days.text(ms) {
+            Some(t) => {
+                // the text and its comma in one fixed-size append (no memcpy call)
+                let mut w = [b','; 24];
+                w[..23].copy_from_slice(&t);
+                self.buf.extend_from_slice(&w);
+            }
+            None => {
+                write_time_ms(ms, self.buf);
+                self.buf.push(b',');
+            }
+        }
     }
     fn end(self) {
         if let Some(last) = self.buf.last_mut() {
@@ -293,19 +382,24 @@ fn set_str(dst: &mut String, src: &str) {
     }
 }
 
-/// Whether some byte of `s` is `,` `"` `\r` or `\n` (a CSV field that needs quotes): eight
-/// bytes a step (SWAR zero-byte test on `s ^ c` for each of the four), the tail byte by byte.
-fn needs_quotes(s: &[u8]) -> bool {
+/// Whether some byte of the word `x` is `,` `"` `\r` or `\n` (SWAR zero-byte test on `x ^ c`
+/// for each of the four).
+#[inline(always)]
+fn quote_hit(x: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let hit = |x: u64| {
-        zero(x ^ (ONES * u64::from(b',')))
-            | zero(x ^ (ONES * u64::from(b'"')))
-            | zero(x ^ (ONES * u64::from(b'\r')))
-            | zero(x ^ (ONES * u64::from(b'\n')))
-            != 0
-    };
+    zero(x ^ (ONES * u64::from(b',')))
+        | zero(x ^ (ONES * u64::from(b'"')))
+        | zero(x ^ (ONES * u64::from(b'\r')))
+        | zero(x ^ (ONES * u64::from(b'\n')))
+        != 0
+}
+
+/// Whether some byte of `s` is `,` `"` `\r` or `\n` (a CSV field that needs quotes): eight
+/// bytes a step ([`quote_hit`]), the tail byte by byte.
+fn needs_quotes(s: &[u8]) -> bool {
+    let hit = quote_hit;
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
         if hit(u64::from_le_bytes([
@@ -410,23 +504,23 @@ impl<W: Write> OrdersTable<W> {
 
     /// Feeds one record; writes the rows that became final.
     pub(crate) fn observe(&mut self, r: &EventRecord) -> std::io::Result<()> {
-        match &r.event {
+        let done = match &r.event {
             Event::OrderTradeUpdate(o) => {
                 let row = self.row(Key::Order(o.order_id), r);
                 set_str(&mut row.symbol, &o.symbol);
                 set_str(&mut row.client_id, &o.client_order_id);
-                row.otype = o.order_type.as_str();
-                row.orig_type = o.orig_type.as_str();
-                row.side = o.side.as_str();
-                row.position_side = o.position_side.as_str();
+                row.otype = Cell::of(o.order_type);
+                row.orig_type = Cell::of(o.orig_type);
+                row.side = Cell::of(o.side);
+                row.position_side = Cell::of(o.position_side);
                 row.qty = o.orig_qty;
                 row.price = o.price;
                 row.trigger = o.stop_price;
                 row.reduce_only = o.reduce_only;
                 row.close_position = o.close_position;
-                row.tif = o.time_in_force.as_str();
+                row.tif = Cell::of(o.time_in_force);
                 row.updated = r.time_ms;
-                row.status = o.status.as_str();
+                row.status = Cell::of(o.status);
                 row.filled = Some(o.cum_qty);
                 row.avg = Some(o.avg_price);
                 // a legacy stop's trigger expires it and it goes on as a MARKET/LIMIT order
@@ -436,29 +530,31 @@ impl<W: Write> OrdersTable<W> {
                 if o.from_algo.is_some() {
                     row.from_algo = o.from_algo;
                 }
+                let done = row.done;
                 // a child named only by its from_algo links back to its algo row (lowest id)
                 if let Some(a) = o.from_algo {
                     if let Some(ar) = self.rows.get_mut(&Key::Algo(a)) {
                         ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
                     }
                 }
+                done
             }
             Event::AlgoUpdate(a) => {
                 let row = self.row(Key::Algo(a.algo_id), r);
                 set_str(&mut row.symbol, &a.symbol);
                 set_str(&mut row.client_id, &a.client_algo_id);
-                row.otype = a.order_type.as_str();
-                row.orig_type = a.order_type.as_str();
-                row.side = a.side.as_str();
-                row.position_side = a.position_side.as_str();
+                row.otype = Cell::of(a.order_type);
+                row.orig_type = row.otype;
+                row.side = Cell::of(a.side);
+                row.position_side = Cell::of(a.position_side);
                 row.qty = a.quantity;
                 row.price = a.price;
                 row.trigger = a.trigger_price;
                 row.reduce_only = a.reduce_only;
                 row.close_position = a.close_position;
-                row.tif = a.time_in_force.as_str();
+                row.tif = Cell::of(a.time_in_force);
                 row.updated = r.time_ms;
-                row.status = a.status.as_str();
+                row.status = Cell::of(a.status);
                 row.done = matches!(
                     a.status,
                     AlgoStatus::Finished
@@ -469,10 +565,19 @@ impl<W: Write> OrdersTable<W> {
                 if a.actual_order_id.is_some() {
                     row.child = a.actual_order_id;
                 }
+                row.done
             }
             _ => return Ok(()),
+        };
+        // The front row waits for itself and, an algo row, for its child: after an update
+        // leaving its row open, the front is no more final than before (and it was not, or the
+        // last flush would have written it), so only an update that closes its row can let
+        // rows out.
+        if done {
+            self.flush(false)
+        } else {
+            Ok(())
         }
-        self.flush(false)
     }
 
     /// The child an algo row reports: the one its updates named, else one naming it.
@@ -506,33 +611,40 @@ impl<W: Write> OrdersTable<W> {
                 Key::Algo(id) => id.0,
             };
             let kind = if matches!(k, Key::Order(_)) {
-                "order"
+                Cell(&const { json::cat::<WORD>("order", ",") })
             } else {
-                "algo"
+                Cell(&const { json::cat::<WORD>("algo", ",") })
             };
             let mut f = self.w.row();
-            f.u64(id);
-            f.word(kind);
+            f.num(
+                if matches!(k, Key::Order(_)) {
+                    ORDER_IDS
+                } else {
+                    ALGO_IDS
+                },
+                id,
+            );
+            f.cell(kind);
             f.str(&r.symbol);
             f.str(&r.client_id);
-            f.word(r.otype);
-            f.word(r.orig_type);
-            f.word(r.side);
-            f.word(r.position_side);
+            f.cell(r.otype);
+            f.cell(r.orig_type);
+            f.cell(r.side);
+            f.cell(r.position_side);
             f.dec(r.qty);
             f.dec(r.price);
             f.dec(r.trigger);
             f.bool(r.reduce_only);
             f.bool(r.close_position);
-            f.word(r.tif);
+            f.cell(r.tif);
             f.time(r.created.0);
-            f.i64(r.created.0);
+            f.num_i64(TIMES, r.created.0);
             f.time(r.updated.0);
-            f.word(r.status);
+            f.cell(r.status);
             f.opt_dec(filled);
             f.opt_dec(avg.map(b8));
-            f.opt_u64(r.from_algo.map(|a| a.0));
-            f.opt_u64(child.map(|c| c.0));
+            f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
+            f.opt_num(ORDER_IDS, child.map(|c| c.0));
             f.end();
             self.pending.pop_front();
             // a written child row is still needed by its algo row until that one is written
@@ -603,15 +715,15 @@ impl<W: Write> FillsTable<W> {
         }
         let mut f = self.w.row();
         f.time(r.time_ms.0);
-        f.i64(r.time_ms.0);
-        f.u64(r.seq.0);
-        f.u64(o.order_id.0);
+        f.num_i64(TIMES, r.time_ms.0);
+        f.num(ALGO_IDS, r.seq.0);
+        f.num(ORDER_IDS, o.order_id.0);
         f.str(&o.symbol);
-        f.word(o.side.as_str());
-        f.word(o.position_side.as_str());
-        f.word(o.order_type.as_str());
-        f.word(o.orig_type.as_str());
-        f.word(o.exec_type.as_str());
+        f.cell(Cell::of(o.side));
+        f.cell(Cell::of(o.position_side));
+        f.cell(Cell::of(o.order_type));
+        f.cell(Cell::of(o.orig_type));
+        f.cell(Cell::of(o.exec_type));
         f.dec(o.last_qty);
         f.dec(o.last_price);
         f.dec(b8(o.commission));
@@ -664,6 +776,11 @@ mod tests {
             t += (next() % 200_000) as i64;
             times.push(t);
         }
+        // runs in one second, across seconds and back
+        for _ in 0..50_000 {
+            t += (next() % 1_500) as i64 - 300;
+            times.push(t);
+        }
         for _ in 0..20_000 {
             let v = next() as i64;
             times.push(v >> (next() % 64));
@@ -677,6 +794,83 @@ mod tests {
             write_time_ms(ms, &mut want);
             assert_eq!(got, want, "{ms}");
         }
+    }
+
+    /// A cell is its type's `as_str` and a comma, for every variant of every column type.
+    #[test]
+    fn cells_are_as_str() {
+        use crate::types::{OrderStatus, OrderType, PositionSide, Side, TimeInForce};
+        fn check<V: Spelled>(all: &[V], as_str: fn(V) -> &'static str) {
+            for &v in all {
+                let mut out = Vec::new();
+                json::put_word(&mut out, Cell::of(v).0);
+                assert_eq!(out, format!("{},", as_str(v)).into_bytes());
+            }
+        }
+        check(&[Side::Buy, Side::Sell], Side::as_str);
+        check(
+            &[PositionSide::Both, PositionSide::Long, PositionSide::Short],
+            PositionSide::as_str,
+        );
+        check(
+            &[
+                OrderType::Limit,
+                OrderType::Market,
+                OrderType::Stop,
+                OrderType::StopMarket,
+                OrderType::TakeProfit,
+                OrderType::TakeProfitMarket,
+                OrderType::TrailingStopMarket,
+                OrderType::Liquidation,
+            ],
+            OrderType::as_str,
+        );
+        check(
+            &[
+                TimeInForce::Gtc,
+                TimeInForce::Ioc,
+                TimeInForce::Fok,
+                TimeInForce::Gtx,
+                TimeInForce::GteGtc,
+            ],
+            TimeInForce::as_str,
+        );
+        check(
+            &[
+                OrderStatus::New,
+                OrderStatus::PartiallyFilled,
+                OrderStatus::Filled,
+                OrderStatus::Canceled,
+                OrderStatus::Expired,
+                OrderStatus::Rejected,
+            ],
+            OrderStatus::as_str,
+        );
+        check(
+            &[
+                AlgoStatus::New,
+                AlgoStatus::Triggering,
+                AlgoStatus::Triggered,
+                AlgoStatus::Finished,
+                AlgoStatus::Canceled,
+                AlgoStatus::Rejected,
+                AlgoStatus::Expired,
+            ],
+            AlgoStatus::as_str,
+        );
+        check(
+            &[
+                ExecType::New,
+                ExecType::Trade,
+                ExecType::Canceled,
+                ExecType::Expired,
+                ExecType::Calculated,
+            ],
+            ExecType::as_str,
+        );
+        let mut out = Vec::new();
+        json::put_word(&mut out, Cell::default().0);
+        assert_eq!(out, b",");
     }
 
     /// The eight-bytes-a-step quoting test agrees with the byte-by-byte one on strings of every
@@ -715,8 +909,8 @@ mod tests {
             "", "a", "a,b", "\"q\"", "x\ny", "x\rz", " lead", "é,€", "\"", ",", "#c",
         ];
         let mut want = csv::Writer::from_writer(Vec::new());
-        let mut got = CsvOut::new(Vec::new(), &["s", "t", "n", "d", "b"]);
-        want.write_record(["s", "t", "n", "d", "b"]).unwrap();
+        let mut got = CsvOut::new(Vec::new(), &["s", "t", "n", "m", "d", "b"]);
+        want.write_record(["s", "t", "n", "m", "d", "b"]).unwrap();
         let mut i: u64 = 0;
         for _ in 0..2_000 {
             for s in specials {
@@ -728,6 +922,7 @@ mod tests {
                     s.to_string(),
                     t.to_string(),
                     n.to_string(),
+                    n.to_string(),
                     d.to_string(),
                     (i % 2 == 0).to_string(),
                 ])
@@ -736,6 +931,7 @@ mod tests {
                 f.str(s);
                 f.str(t);
                 f.u64(n);
+                f.num(TIMES, n);
                 f.dec(d);
                 f.bool(i % 2 == 0);
                 f.end();
