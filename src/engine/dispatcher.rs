@@ -149,9 +149,9 @@ impl Engine {
         sig: &Signal,
         id: &str,
         ex: &mut E,
-    ) -> (String, String) {
+    ) -> super::Verdict {
         let now = ex.now();
-        let res = |s: &str, d: String| (s.to_string(), d);
+        let res = |s: &'static str, d: String| (s.into(), d);
         if self.sw.max_signal_age_ms > 0 && now.0 - sig.timestamp.0 > self.sw.max_signal_age_ms {
             return res("rejected", "stale signal".into());
         }
@@ -263,7 +263,7 @@ impl Engine {
         sig: &Signal,
         dir: PositionSide,
         ex: &mut E,
-    ) -> (String, String) {
+    ) -> super::Verdict {
         // the live risk check on position_size_pct runs before the adapter sees the order type
         if let Some(r) = super::entries::size_gate(self.cfg.entries, sig) {
             return r;
@@ -437,7 +437,7 @@ impl Engine {
         sig: &Signal,
         dir: PositionSide,
         ex: &mut E,
-    ) -> Option<(String, String)> {
+    ) -> Option<super::Verdict> {
         let amts = match self.position_amts(ex, &sig.symbol) {
             Ok(a) => a,
             Err(f) => return Some(("failed".into(), format!("positionRisk: {}", f.text()))),
@@ -530,7 +530,7 @@ impl Engine {
         &mut self,
         ex: &mut E,
         req: ProtectReq,
-    ) -> (String, String) {
+    ) -> super::Verdict {
         let wants = req.sl.is_some()
             || req.tp.is_some()
             || (self.sw.risk_from_pct && (req.sl_pct.is_some() || req.tp_pct.is_some()));
@@ -788,7 +788,7 @@ impl Engine {
         ex: &mut E,
         req: &ProtectReq,
         f: &Fail,
-    ) -> (String, String) {
+    ) -> super::Verdict {
         ex.emit(EngineEvent::Note {
             text: format!("protection failed ({}); rolling back", f.text()),
         });

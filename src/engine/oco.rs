@@ -135,10 +135,15 @@ impl Engine {
     }
 
     /// Sets a record's status and reason (if it is still in the map).
-    pub(crate) fn mark(&mut self, id: PairId, status: PairStatus, reason: &str) {
+    pub(crate) fn mark(
+        &mut self,
+        id: PairId,
+        status: PairStatus,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+    ) {
         if let Some(r) = self.st.pairs.get_mut(&id) {
             r.status = status;
-            r.reason = reason.to_string();
+            r.reason = reason.into();
         }
     }
 
@@ -242,7 +247,7 @@ impl Engine {
             sl: None,
             tp: None,
             status: PairStatus::Active,
-            reason: String::new(),
+            reason: Default::default(),
             strategy_position_id: plan.strategy_position_id,
             quantity: plan.qty,
             reconciled: false,
@@ -568,7 +573,7 @@ impl Engine {
                         self.mark(
                             id,
                             PairStatus::ExternallyClosed,
-                            &format!("cancel answered {}: treated as done", e.code),
+                            format!("cancel answered {}: treated as done", e.code),
                         );
                         return true;
                     }
