@@ -446,12 +446,13 @@ fn engine_event() -> impl Strategy<Value = EngineEvent> {
                     take_profit,
                 }
             }),
-        (hostile_string(), hostile_string(), hostile_string())
-            .prop_map(|(id, status, detail)| EngineEvent::SignalResult {
+        (hostile_string(), hostile_string(), hostile_string()).prop_map(|(id, status, detail)| {
+            EngineEvent::SignalResult {
                 id,
                 status: status.into(),
                 detail,
-            }),
+            }
+        }),
         (hostile_string(), pside(), any::<u64>(), any::<bool>()).prop_map(|(s, ps, o, w)| {
             EngineEvent::EntryAccepted {
                 symbol: s.into(),

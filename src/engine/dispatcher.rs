@@ -783,12 +783,7 @@ impl Engine {
     }
 
     /// Atomic rollback (#238): close what the entry opened.
-    fn rollback<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        req: &ProtectReq,
-        f: &Fail,
-    ) -> super::Verdict {
+    fn rollback<E: Exchange>(&mut self, ex: &mut E, req: &ProtectReq, f: &Fail) -> super::Verdict {
         ex.emit(EngineEvent::Note {
             text: format!("protection failed ({}); rolling back", f.text()),
         });

@@ -848,7 +848,11 @@ impl Engine {
         };
         let mut buf = [(unused, false, LegState::Open); 2];
         let mut n = 0;
-        for (l, stop) in sl.map(|l| (l, true)).into_iter().chain(tp.map(|l| (l, false))) {
+        for (l, stop) in sl
+            .map(|l| (l, true))
+            .into_iter()
+            .chain(tp.map(|l| (l, false)))
+        {
             let s = if l.id == leg {
                 state
             } else {
