@@ -47,7 +47,7 @@ fn trades(sc: &Scenario) -> (Vec<Sig>, Vec<i64>) {
                 ..
             }) => sigs.push((
                 rec.time_ms.0,
-                action.clone(),
+                action.to_string(),
                 stop_loss.unwrap(),
                 take_profit.unwrap(),
             )),

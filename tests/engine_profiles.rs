@@ -378,7 +378,7 @@ impl Run {
             .engine
             .iter()
             .filter_map(|(_, e)| match e {
-                EngineEvent::PairDropped { pair, status, .. } => Some((*pair, status.clone())),
+                EngineEvent::PairDropped { pair, status, .. } => Some((*pair, status.to_string())),
                 _ => None,
             })
             .collect()
@@ -388,7 +388,7 @@ impl Run {
             .engine
             .iter()
             .filter_map(|(_, e)| match e {
-                EngineEvent::SignalResult { status, .. } => Some(status.clone()),
+                EngineEvent::SignalResult { status, .. } => Some(status.to_string()),
                 _ => None,
             })
             .collect()

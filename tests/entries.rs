@@ -123,7 +123,7 @@ fn results(r: &ocosim::scenario::RunResult) -> Vec<(String, String)> {
         .iter()
         .filter_map(|x| match &x.event {
             Event::Engine(EngineEvent::SignalResult { status, detail, .. }) => {
-                Some((status.clone(), detail.clone()))
+                Some((status.to_string(), detail.clone()))
             }
             _ => None,
         })

@@ -439,15 +439,20 @@ fn engine_event() -> impl Strategy<Value = EngineEvent> {
             .prop_map(|(id, action, symbol, quantity, stop_loss, take_profit)| {
                 EngineEvent::Signal {
                     id,
-                    action,
+                    action: action.into(),
                     symbol: symbol.into(),
                     quantity,
                     stop_loss,
                     take_profit,
                 }
             }),
-        (hostile_string(), hostile_string(), hostile_string())
-            .prop_map(|(id, status, detail)| EngineEvent::SignalResult { id, status, detail }),
+        (hostile_string(), hostile_string(), hostile_string()).prop_map(|(id, status, detail)| {
+            EngineEvent::SignalResult {
+                id,
+                status: status.into(),
+                detail,
+            }
+        }),
         (hostile_string(), pside(), any::<u64>(), any::<bool>()).prop_map(|(s, ps, o, w)| {
             EngineEvent::EntryAccepted {
                 symbol: s.into(),
@@ -468,8 +473,8 @@ fn engine_event() -> impl Strategy<Value = EngineEvent> {
         (any::<u64>(), hostile_string(), hostile_string()).prop_map(|(p, status, reason)| {
             EngineEvent::PairDropped {
                 pair: PairId(p),
-                status,
-                reason,
+                status: status.into(),
+                reason: reason.into(),
             }
         }),
         (any::<u64>(), leg(), leg()).prop_map(|(p, filled, cancel)| EngineEvent::CancelOther {
@@ -606,7 +611,7 @@ fn edge_values_serialise_like_serde_json() {
                 source: Source::Engine,
                 event: Event::Engine(EngineEvent::Signal {
                     id: s.clone(),
-                    action: s.clone(),
+                    action: s.clone().into(),
                     symbol: s.as_str().into(),
                     quantity: *d,
                     stop_loss: Some(-*d),

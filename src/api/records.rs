@@ -6,6 +6,7 @@
 use crate::types::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// ORDER_TRADE_UPDATE `x`: what happened to the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,8 +184,8 @@ pub enum EngineEvent {
     Signal {
         /// Signal id (`strategy_symbol_action_time`).
         id: String,
-        /// buy / sell / close / hold.
-        action: String,
+        /// buy / sell / close / hold (a fixed spelling: borrowed, not allocated per signal).
+        action: Cow<'static, str>,
         /// symbol
         symbol: Ident,
         /// Requested quantity.
@@ -198,8 +199,8 @@ pub enum EngineEvent {
     SignalResult {
         /// Signal id.
         id: String,
-        /// executed / duplicate / rejected / failed / rolled_back / …
-        status: String,
+        /// executed / duplicate / rejected / failed / rolled_back / … (a fixed spelling).
+        status: Cow<'static, str>,
         /// Why, in a few words.
         detail: String,
     },
@@ -231,10 +232,10 @@ pub enum EngineEvent {
     PairDropped {
         /// Pair id.
         pair: PairId,
-        /// completed / cancelled / externally_closed / …
-        status: String,
-        /// The engine's reason.
-        reason: String,
+        /// completed / cancelled / externally_closed / … (a fixed spelling).
+        status: Cow<'static, str>,
+        /// The engine's reason (mostly a fixed sentence: borrowed when it is).
+        reason: Cow<'static, str>,
     },
     /// The engine sent a cancel for a leg of a pair.
     CancelOther {

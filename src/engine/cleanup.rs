@@ -57,7 +57,7 @@ impl Engine {
     pub(crate) fn settle_before_entry<E: Exchange>(
         &mut self,
         ex: &mut E,
-    ) -> Option<(String, String)> {
+    ) -> Option<super::Verdict> {
         if !self.sw.retry_cleanup {
             return None;
         }

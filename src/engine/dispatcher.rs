@@ -70,10 +70,10 @@ impl CloseOutcome {
 
 /// The live engine's signal id: `strategy_symbol_action_<ISO timestamp to the second>`.
 pub(crate) fn signal_id(sig: &Signal) -> String {
-    let t = fmt_time_ms(sig.timestamp.0);
-    let iso = t.get(..19).unwrap_or(&t);
-    let mut id = String::with_capacity(
-        sig.strategy_id.len() + sig.symbol.len() + sig.action.as_str().len() + iso.len() + 3,
+    // the parts, then the time written straight behind them and cut to seconds: one allocation
+    // a signal, no per-character pushes
+    let mut id = Vec::with_capacity(
+        sig.strategy_id.len() + sig.symbol.len() + sig.action.as_str().len() + 3 + 23,
     );
     for part in [
         sig.strategy_id.as_str(),
@@ -83,10 +83,15 @@ pub(crate) fn signal_id(sig: &Signal) -> String {
         sig.action.as_str(),
         "_",
     ] {
-        id.push_str(part);
+        id.extend_from_slice(part.as_bytes());
     }
-    id.extend(iso.chars().map(|c| if c == ' ' { 'T' } else { c }));
-    id
+    let start = id.len();
+    write_time_ms(sig.timestamp.0, &mut id);
+    id.truncate(start + (id.len() - start).min(19));
+    for c in id[start..].iter_mut().filter(|c| **c == b' ') {
+        *c = b'T';
+    }
+    String::from_utf8(id).unwrap_or_default()
 }
 
 /// A price `d` (a fraction) away from `base` on the stop side (`stop`) or target side of `dir`.
@@ -144,9 +149,9 @@ impl Engine {
         sig: &Signal,
         id: &str,
         ex: &mut E,
-    ) -> (String, String) {
+    ) -> super::Verdict {
         let now = ex.now();
-        let res = |s: &str, d: String| (s.to_string(), d);
+        let res = |s: &'static str, d: String| (s.into(), d);
         if self.sw.max_signal_age_ms > 0 && now.0 - sig.timestamp.0 > self.sw.max_signal_age_ms {
             return res("rejected", "stale signal".into());
         }
@@ -258,7 +263,7 @@ impl Engine {
         sig: &Signal,
         dir: PositionSide,
         ex: &mut E,
-    ) -> (String, String) {
+    ) -> super::Verdict {
         // the live risk check on position_size_pct runs before the adapter sees the order type
         if let Some(r) = super::entries::size_gate(self.cfg.entries, sig) {
             return r;
@@ -432,7 +437,7 @@ impl Engine {
         sig: &Signal,
         dir: PositionSide,
         ex: &mut E,
-    ) -> Option<(String, String)> {
+    ) -> Option<super::Verdict> {
         let amts = match self.position_amts(ex, &sig.symbol) {
             Ok(a) => a,
             Err(f) => return Some(("failed".into(), format!("positionRisk: {}", f.text()))),
@@ -525,7 +530,7 @@ impl Engine {
         &mut self,
         ex: &mut E,
         req: ProtectReq,
-    ) -> (String, String) {
+    ) -> super::Verdict {
         let wants = req.sl.is_some()
             || req.tp.is_some()
             || (self.sw.risk_from_pct && (req.sl_pct.is_some() || req.tp_pct.is_some()));
@@ -679,7 +684,13 @@ impl Engine {
         }
         let st = self.place_oco(ex, plan)?;
         match st {
-            OcoStatus::Success(id) => Ok(format!("protected by pair {id}")),
+            OcoStatus::Success(id) => {
+                // every protected entry's detail: assembled without the formatting machinery
+                let mut d = String::with_capacity(40);
+                d.push_str("protected by pair ");
+                push_u64(&mut d, id.0);
+                Ok(d)
+            }
             OcoStatus::DuplicateOco => {
                 Ok("duplicate_oco: the side's pair covers this entry".into())
             }
@@ -772,12 +783,7 @@ impl Engine {
     }
 
     /// Atomic rollback (#238): close what the entry opened.
-    fn rollback<E: Exchange>(
-        &mut self,
-        ex: &mut E,
-        req: &ProtectReq,
-        f: &Fail,
-    ) -> (String, String) {
+    fn rollback<E: Exchange>(&mut self, ex: &mut E, req: &ProtectReq, f: &Fail) -> super::Verdict {
         ex.emit(EngineEvent::Note {
             text: format!("protection failed ({}); rolling back", f.text()),
         });

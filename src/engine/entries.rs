@@ -144,7 +144,7 @@ pub(crate) fn entry_order(rules: EntryRules, sig: &Signal) -> Result<EntryOrder,
 
 /// The live risk check on `position_size_pct` (`check_position_limits`): `Some((status, detail))`
 /// when it rejects the signal.
-pub(crate) fn size_gate(rules: EntryRules, sig: &Signal) -> Option<(String, String)> {
+pub(crate) fn size_gate(rules: EntryRules, sig: &Signal) -> Option<super::Verdict> {
     let p = sig
         .position_size_pct
         .filter(|p| *p > MAX_POSITION_SIZE_PCT)?;

@@ -80,6 +80,10 @@ pub struct EngineConfig {
     pub portfolio_value: Decimal,
 }
 
+/// The engine's verdict on a signal: its status (a fixed spelling, borrowed rather than allocated
+/// for every signal) and a detail.
+pub(crate) type Verdict = (std::borrow::Cow<'static, str>, String);
+
 /// Status of a pair record (`active_oco_pairs[...]["status"]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PairStatus {
@@ -122,7 +126,7 @@ pub(crate) struct PairRec {
     pub sl: Option<Leg>,
     pub tp: Option<Leg>,
     pub status: PairStatus,
-    pub reason: String,
+    pub reason: std::borrow::Cow<'static, str>,
     pub strategy_position_id: Option<u64>,
     pub quantity: Decimal,
     /// Rebuilt at startup (PHEAD `reconciled=True`).

@@ -502,10 +502,9 @@ impl Engine {
             return true;
         }
         self.st.stable = false;
-        let fired: Vec<&(Leg, bool, LegState)> =
-            states.iter().filter(|s| s.2 == LegState::Fired).collect();
-        if let Some(first) = fired.first() {
-            if fired.len() > 1 {
+        let mut fired = states.iter().filter(|s| s.2 == LegState::Fired);
+        if let Some(first) = fired.next() {
+            if fired.next().is_some() {
                 ex.emit(EngineEvent::Note {
                     text: format!("pair {id}: both legs fired (double fill)"),
                 });
@@ -761,7 +760,7 @@ impl Engine {
             ),
             StreamEvent::Account(_) => return,
         };
-        if state == LegState::Open {
+        if state == LegState::Open || self.st.pairs.is_empty() {
             return;
         }
         // only legs of pairs the engine tracks matter
@@ -841,28 +840,37 @@ impl Engine {
         else {
             return;
         };
-        let states: Vec<(Leg, bool, LegState)> = sl
+        // at most two legs: on the stack, not in a Vec (this runs for every leg that ends)
+        let unused = Leg {
+            id: leg,
+            price: Decimal::ZERO,
+            attempt: 0,
+        };
+        let mut buf = [(unused, false, LegState::Open); 2];
+        let mut n = 0;
+        for (l, stop) in sl
             .map(|l| (l, true))
             .into_iter()
             .chain(tp.map(|l| (l, false)))
-            .map(|(l, stop)| {
-                let s = if l.id == leg {
-                    state
-                } else {
-                    // what the stream already said about the sibling (e.g. EXPIRED by the venue)
-                    self.st
-                        .stream_ended
-                        .get(&l.id)
-                        .copied()
-                        .unwrap_or(LegState::Open)
-                };
-                (l, stop, s)
-            })
-            .collect();
-        for (l, _, _) in &states {
+        {
+            let s = if l.id == leg {
+                state
+            } else {
+                // what the stream already said about the sibling (e.g. EXPIRED by the venue)
+                self.st
+                    .stream_ended
+                    .get(&l.id)
+                    .copied()
+                    .unwrap_or(LegState::Open)
+            };
+            buf[n] = (l, stop, s);
+            n += 1;
+        }
+        let states = &buf[..n];
+        for (l, _, _) in states {
             self.st.stream_ended.remove(&l.id);
         }
-        self.resolve(ex, id, &states);
+        self.resolve(ex, id, states);
         self.drop_finished(ex);
         if !self.st.running && self.has_work() {
             self.start_monitoring(ex);
@@ -976,7 +984,7 @@ impl Engine {
                     sl,
                     tp,
                     status: PairStatus::Active,
-                    reason: String::new(),
+                    reason: Default::default(),
                     strategy_position_id: None,
                     quantity: Decimal::ZERO,
                     reconciled: true,
@@ -1263,7 +1271,7 @@ impl Engine {
                 sl,
                 tp,
                 status: PairStatus::Active,
-                reason: String::new(),
+                reason: Default::default(),
                 strategy_position_id: None,
                 quantity: amts.get(&dir).copied().unwrap_or_default(),
                 reconciled: true,

@@ -107,41 +107,54 @@ impl Engine {
 
     /// Removes every record that is no longer `active`, announcing each.
     pub(crate) fn drop_finished<E: Exchange>(&mut self, ex: &mut E) {
-        let done: Vec<PairId> = self
-            .st
-            .pairs
-            .values()
-            .filter(|p| p.status != PairStatus::Active)
-            .map(|p| p.id)
-            .collect();
-        for id in done {
-            if let Some(rec) = self.st.pairs.remove(&id) {
-                self.st.stable = false;
-                if rec.announced {
-                    ex.emit(EngineEvent::PairDropped {
-                        pair: id,
-                        status: rec.status.as_str().into(),
-                        reason: rec.reason,
-                    });
-                } else {
-                    ex.emit(EngineEvent::Note {
-                        text: format!(
-                            "record {id} dropped: {} ({})",
-                            rec.status.as_str(),
-                            rec.reason
-                        ),
-                    });
-                }
+        // dropped in key order as they are found (no list of ids collected first); the
+        // announcements touch only `ex`, so the events come in the map's order as before
+        let stable = &mut self.st.stable;
+        self.st.pairs.retain(|&id, rec| {
+            if rec.status == PairStatus::Active {
+                return true;
             }
-        }
+            *stable = false;
+            if rec.announced {
+                ex.emit(EngineEvent::PairDropped {
+                    pair: id,
+                    status: rec.status.as_str().into(),
+                    reason: std::mem::take(&mut rec.reason),
+                });
+            } else {
+                ex.emit(EngineEvent::Note {
+                    text: format!(
+                        "record {id} dropped: {} ({})",
+                        rec.status.as_str(),
+                        rec.reason
+                    ),
+                });
+            }
+            false
+        });
     }
 
     /// Sets a record's status and reason (if it is still in the map).
-    pub(crate) fn mark(&mut self, id: PairId, status: PairStatus, reason: &str) {
+    pub(crate) fn mark(
+        &mut self,
+        id: PairId,
+        status: PairStatus,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+    ) {
         if let Some(r) = self.st.pairs.get_mut(&id) {
             r.status = status;
-            r.reason = reason.to_string();
+            r.reason = reason.into();
         }
+    }
+
+    /// The oldest active record protecting (symbol, dir): [`Engine::pairs_on`]`.first()` without
+    /// collecting the others (each placement asks).
+    pub(crate) fn first_pair_on(&self, symbol: &str, dir: PositionSide) -> Option<PairId> {
+        self.st
+            .pairs
+            .values()
+            .find(|p| p.status == PairStatus::Active && p.symbol == symbol && p.dir == dir)
+            .map(|p| p.id)
     }
 
     /// The active record protecting (symbol, dir), oldest first.
@@ -234,7 +247,7 @@ impl Engine {
             sl: None,
             tp: None,
             status: PairStatus::Active,
-            reason: String::new(),
+            reason: Default::default(),
             strategy_position_id: plan.strategy_position_id,
             quantity: plan.qty,
             reconciled: false,
@@ -252,7 +265,7 @@ impl Engine {
         plan: &RiskPlan,
     ) -> Result<OcoStatus, Fail> {
         if self.sw.one_pair_per_side {
-            if let Some(&id) = self.pairs_on(&plan.symbol, plan.dir).first() {
+            if let Some(id) = self.first_pair_on(&plan.symbol, plan.dir) {
                 if self.sw.monitor_fill_detection != FillDetection::QueryStatus {
                     return Ok(OcoStatus::DuplicateOco);
                 }
@@ -369,18 +382,24 @@ impl Engine {
         if !self.sw.verify_position_after_entry {
             return true;
         }
-        let Some(rec) = self.st.pairs.get(&id).cloned() else {
+        // what the check needs of the record, not a copy of it (it runs after every placement)
+        let Some((symbol, dir, sl, tp)) = self
+            .st
+            .pairs
+            .get(&id)
+            .map(|r| (r.symbol.clone(), r.dir, r.sl, r.tp))
+        else {
             return true;
         };
-        let Ok(amts) = self.position_amts(ex, &rec.symbol) else {
+        let Ok(amts) = self.position_amts(ex, &symbol) else {
             self.queue_cleanup(ex, Cleanup::CheckPair(id));
             return false;
         };
-        if !amts.get(&rec.dir).is_some_and(|a| a.is_zero()) {
+        if !amts.get(&dir).is_some_and(|a| a.is_zero()) {
             return true;
         }
-        for l in rec.legs() {
-            self.cancel_or_queue(ex, &rec.symbol, l.id);
+        for l in sl.into_iter().chain(tp) {
+            self.cancel_or_queue(ex, &symbol, l.id);
         }
         self.mark(
             id,
@@ -554,7 +573,7 @@ impl Engine {
                         self.mark(
                             id,
                             PairStatus::ExternallyClosed,
-                            &format!("cancel answered {}: treated as done", e.code),
+                            format!("cancel answered {}: treated as done", e.code),
                         );
                         return true;
                     }

@@ -42,14 +42,37 @@ impl Distance {
     /// The distance in ticks from a close of `close` ticks (at least 1).
     pub fn ticks(self, close: i64) -> i64 {
         match self {
-            Distance::Pct(p) => (Decimal::from(close) * p)
-                .round()
-                .try_into()
-                .unwrap_or(i64::MAX / 4)
+            Distance::Pct(p) => pct_ticks(close, p)
+                .unwrap_or_else(|| {
+                    (Decimal::from(close) * p)
+                        .round()
+                        .try_into()
+                        .unwrap_or(i64::MAX / 4)
+                })
                 .max(1),
             Distance::Ticks(n) => n.max(1),
         }
     }
+}
+
+/// `(close × p).round()` (half to even, as `Decimal::round`) in integers, without Decimal's
+/// multiply and round (two a signal): exact whenever the product of the mantissas fits Decimal's
+/// 96 bits, as it does for every real close and fraction; None otherwise (or when the result
+/// leaves i64), and the caller takes the Decimal path.
+fn pct_ticks(close: i64, p: Decimal) -> Option<i64> {
+    let x = i128::from(close).checked_mul(p.mantissa())?;
+    if x.unsigned_abs() >= 1 << 96 {
+        return None;
+    }
+    let d = 10i128.checked_pow(p.scale())?;
+    let (q, r) = (x / d, x % d);
+    let twice = 2 * r.abs();
+    let q = if twice > d || (twice == d && q % 2 != 0) {
+        q + x.signum()
+    } else {
+        q
+    };
+    i64::try_from(q).ok()
 }
 
 /// `[strategy] kind = "bracket"`: a bracket always in the market (see the module doc).
@@ -199,6 +222,34 @@ impl BracketRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pct_ticks_rounds_like_decimal() {
+        let decimal = |close: i64, p: Decimal| -> i64 {
+            (Decimal::from(close) * p)
+                .round()
+                .try_into()
+                .unwrap_or(i64::MAX / 4)
+        };
+        let fracs = [
+            Decimal::new(4, 3),
+            Decimal::new(5, 1),
+            Decimal::new(25, 2),
+            Decimal::new(15, 1),
+            Decimal::new(-5, 1),
+            Decimal::new(-25, 1),
+            Decimal::new(1, 28),
+            Decimal::new(123_456_789, 9),
+            Decimal::new(5, 0),
+        ];
+        for p in fracs {
+            for close in (-2_000..2_000).chain([i64::MAX, i64::MIN, 1 << 40, 99_995]) {
+                let want = decimal(close, p);
+                let got = pct_ticks(close, p).unwrap_or_else(|| decimal(close, p));
+                assert_eq!(got, want, "{close} x {p}");
+            }
+        }
+    }
 
     #[test]
     fn distances_round_to_ticks_and_are_never_zero() {
