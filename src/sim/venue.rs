@@ -76,53 +76,58 @@ pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: Time
             // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
             let mut buf = ex.take_events();
             for (et, e) in buf.drain(..) {
-                let se = if cfg.monitor == Monitor::Stream {
-                    stream_event(&e, &mut f.spare)
-                } else {
-                    None
-                };
-                let seq = f.log.push(et, Source::Exchange, e);
-                if let Some(se) = se {
-                    let n = f.stream_no;
-                    f.stream_no += 1;
-                    let dropped = chance(
-                        cfg.seed,
-                        Stream::UserStream,
-                        n * 2,
-                        cfg.faults.stream_drop_ppm,
-                    ) || cfg.faults.scheduled.iter().any(|f| {
-                        f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
-                    });
-                    if dropped {
-                        f.stats.stream_dropped += 1;
-                        f.log
-                            .push(et, Source::Sim, Event::StreamDropped { of: seq });
-                        continue;
-                    }
-                    let delay = if cfg.faults.stream_delay_ms > 0 {
-                        (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
-                            % (cfg.faults.stream_delay_ms as u64 + 1))
-                            as i64
-                    } else {
-                        0
-                    };
-                    let at = et.plus(cfg.latency.stream_ms + delay);
-                    // keep the queue sorted by delivery time (stable for equal times)
-                    let dup = chance(
-                        cfg.seed,
-                        Stream::StreamDuplicate,
-                        n,
-                        cfg.faults.stream_duplicate_ppm,
+                let streamed = cfg.monitor == Monitor::Stream
+                    && matches!(
+                        e,
+                        Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
                     );
-                    let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
+                if !streamed {
+                    f.log.push(et, Source::Exchange, e);
+                    continue;
+                }
+                let n = f.stream_no;
+                f.stream_no += 1;
+                let dropped = chance(
+                    cfg.seed,
+                    Stream::UserStream,
+                    n * 2,
+                    cfg.faults.stream_drop_ppm,
+                ) || cfg.faults.scheduled.iter().any(|f| {
+                    f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
+                });
+                if dropped {
+                    let seq = f.log.push(et, Source::Exchange, e);
+                    f.stats.stream_dropped += 1;
+                    f.log
+                        .push(et, Source::Sim, Event::StreamDropped { of: seq });
+                    continue;
+                }
+                let delay = if cfg.faults.stream_delay_ms > 0 {
+                    (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
+                        % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
+                } else {
+                    0
+                };
+                let at = et.plus(cfg.latency.stream_ms + delay);
+                let dup = chance(
+                    cfg.seed,
+                    Stream::StreamDuplicate,
+                    n,
+                    cfg.faults.stream_duplicate_ppm,
+                );
+                // keep the queue sorted by delivery time (stable for equal times); the copy goes
+                // in before the log takes the event, so the event is moved once, into the log
+                let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
+                if let Some(se) = stream_event(&e, &mut f.spare) {
                     if dup {
                         f.queue.insert(pos, (at, se.clone()));
-                        f.queue.insert(pos + 1, (at, se));
-                        f.log
-                            .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
-                    } else {
-                        f.queue.insert(pos, (at, se));
                     }
+                    f.queue.insert(pos + usize::from(dup), (at, se));
+                }
+                let seq = f.log.push(et, Source::Exchange, e);
+                if dup {
+                    f.log
+                        .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
                 }
             }
             ex.return_event_buffer(buf);
