@@ -621,6 +621,7 @@ impl MockExchange {
         rp: Decimal,
         er: ExpiryReason,
     ) {
+        let cum_qty = self.spec.qty(self.orders[k].executed);
         let o = &self.orders[k];
         let ev = OrderUpdate {
             symbol: text(&mut self.spare_text, &self.spec.symbol),
@@ -631,13 +632,13 @@ impl MockExchange {
             time_in_force: o.tif,
             orig_qty: self.spec.qty(o.qty),
             price: self.spec.price(o.price),
-            avg_price: avg(o.cum_quote, self.spec.qty(o.executed)),
+            avg_price: avg(o.cum_quote, cum_qty),
             stop_price: self.spec.price(o.stop),
             exec_type: x,
             status: o.status,
             order_id: o.id,
             last_qty,
-            cum_qty: self.spec.qty(o.executed),
+            cum_qty,
             last_price,
             commission: fee,
             is_maker: maker,
@@ -652,6 +653,7 @@ impl MockExchange {
     }
 
     pub(crate) fn order_info(&self, k: usize) -> OrderInfo {
+        let executed_qty = self.spec.qty(self.orders[k].executed);
         let o = &self.orders[k];
         OrderInfo {
             order_id: o.id,
@@ -663,10 +665,10 @@ impl MockExchange {
             side: o.side,
             position_side: o.ps,
             price: self.spec.price(o.price),
-            avg_price: avg(o.cum_quote, self.spec.qty(o.executed)),
+            avg_price: avg(o.cum_quote, executed_qty),
             stop_price: self.spec.price(o.stop),
             orig_qty: self.spec.qty(o.qty),
-            executed_qty: self.spec.qty(o.executed),
+            executed_qty,
             cum_quote: o.cum_quote,
             reduce_only: o.reduce_only,
             close_position: o.close_position,

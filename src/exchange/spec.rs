@@ -219,16 +219,23 @@ fn round_e8(e8: i64, tick_e8: i64) -> i64 {
 /// `(n × unit).normalize()`, in integers when the product fits in i64 (the usual case: a
 /// tick or step is a small mantissa and scale), so a price costs no Decimal multiply and no
 /// normalize loop; the same bits as the Decimal formula (trailing zeros stripped, zero positive).
+/// The zeros are stripped off the magnitude (an unsigned division by 10 is cheaper than a signed
+/// one) and the result is assembled from its parts (`Decimal::new` checks the scale again and
+/// was a call of its own on every price).
 #[inline]
 fn units(n: i64, unit: Decimal) -> Decimal {
     let m = unit.mantissa();
-    if let Some(mut v) = i64::try_from(m).ok().and_then(|m| m.checked_mul(n)) {
+    if let Some(v) = i64::try_from(m).ok().and_then(|m| m.checked_mul(n)) {
+        if v == 0 {
+            return Decimal::ZERO;
+        }
+        let mut a = v.unsigned_abs();
         let mut scale = unit.scale();
-        while scale > 0 && v % 10 == 0 {
-            v /= 10;
+        while scale > 0 && a % 10 == 0 {
+            a /= 10;
             scale -= 1;
         }
-        return Decimal::new(v, scale);
+        return Decimal::from_parts(a as u32, (a >> 32) as u32, 0, v < 0, scale);
     }
     (Decimal::from(n) * unit).normalize()
 }
@@ -275,7 +282,23 @@ mod tests {
             i64::MIN / 3,
             i64::MAX,
             i64::MIN + 1,
+            i64::MIN,
+            1_230,
+            -5_000,
+            120_000,
+            4_294_967_296,
+            -4_294_967_296_000,
         ];
+        // and a spread of magnitudes, many with trailing zeros
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut ns = ns.to_vec();
+        for i in 0..2_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = ((x >> (i % 60)) as i64).wrapping_mul(10i64.pow(i % 5));
+            ns.push(if i % 2 == 0 { v } else { -v });
+        }
         for u in units_list {
             let unit: Decimal = u.parse().expect("unit");
             for &n in &ns {
