@@ -276,7 +276,9 @@ impl EventLog {
     pub fn keeps_all(&self) -> bool {
         !self.streaming
     }
-    /// Appends an event and returns its seq.
+    /// Appends an event and returns its seq. Inline: an event is big, and a call took it by
+    /// copy before moving it again into the log.
+    #[inline(always)]
     pub fn push(&mut self, time_ms: TimeMs, source: Source, event: Event) -> Seq {
         let seq = Seq(self.len);
         self.len += 1;
@@ -322,6 +324,46 @@ impl EventLog {
             old.event = event;
             at
         };
+        if self.observer.is_some() {
+            self.notify(at, equity);
+        }
+        seq
+    }
+    /// As [`Self::push`], taking the event out of `event`, which is left holding an event to
+    /// drop (the one of the record the ring let go of, or a small placeholder): a caller that
+    /// moves a buffer of events into the log swaps each in place instead of copying it out of
+    /// the buffer, into the call and into its slot.
+    #[inline]
+    pub fn push_from(&mut self, time_ms: TimeMs, source: Source, event: &mut Event) -> Seq {
+        if !self.streaming
+            || matches!(event, Event::Equity { .. })
+            || self.recent.len() < self.recent_len
+        {
+            let e = std::mem::replace(event, Event::StreamDropped { of: Seq(0) });
+            return self.push(time_ms, source, e);
+        }
+        let seq = Seq(self.len);
+        self.len += 1;
+        // full: the oldest record gives its strings away and takes the new one's place
+        let at = self.head;
+        self.head = if at + 1 == self.recent_len { 0 } else { at + 1 };
+        let old = &mut self.recent[at];
+        if self.spare.len() < SPARE_TEXT {
+            salvage(&mut old.event, &mut self.spare);
+        }
+        old.seq = seq;
+        old.time_ms = time_ms;
+        old.source = source;
+        std::mem::swap(&mut old.event, event);
+        if self.observer.is_some() {
+            self.notify(at, false);
+        }
+        seq
+    }
+    /// Shows the observer the record just appended at `at` (of `equity` or of the rest); kept
+    /// out of line so that [`Self::push`], inlined, moves the event straight into its slot.
+    #[inline(never)]
+    fn notify(&mut self, at: usize, equity: bool) {
         if let Some(mut o) = self.observer.take() {
             let r = if !self.streaming {
                 &self.records[at]
@@ -333,7 +375,6 @@ impl EventLog {
             o.observe(r, self);
             self.observer = Some(o);
         }
-        seq
     }
     /// The record `seq`, when the log still holds it (always, unless streaming).
     pub fn get(&self, seq: Seq) -> Option<&EventRecord> {

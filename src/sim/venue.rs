@@ -75,14 +75,17 @@ pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: Time
         if ex.has_events() {
             // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
             let mut buf = ex.take_events();
-            for (et, e) in buf.drain(..) {
+            // each event is swapped into the log in place (`push_from`); what the log hands
+            // back in its place is dropped with the buffer's contents below
+            for (et, e) in buf.iter_mut() {
+                let et = *et;
                 let streamed = cfg.monitor == Monitor::Stream
                     && matches!(
                         e,
                         Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
                     );
                 if !streamed {
-                    f.log.push(et, Source::Exchange, e);
+                    f.log.push_from(et, Source::Exchange, e);
                     continue;
                 }
                 let n = f.stream_no;
@@ -96,7 +99,7 @@ pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: Time
                     f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
                 });
                 if dropped {
-                    let seq = f.log.push(et, Source::Exchange, e);
+                    let seq = f.log.push_from(et, Source::Exchange, e);
                     f.stats.stream_dropped += 1;
                     f.log
                         .push(et, Source::Sim, Event::StreamDropped { of: seq });
@@ -118,18 +121,19 @@ pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: Time
                 // keep the queue sorted by delivery time (stable for equal times); the copy goes
                 // in before the log takes the event, so the event is moved once, into the log
                 let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
-                if let Some(se) = stream_event(&e, &mut f.spare) {
+                if let Some(se) = stream_event(e, &mut f.spare) {
                     if dup {
                         f.queue.insert(pos, (at, se.clone()));
                     }
                     f.queue.insert(pos + usize::from(dup), (at, se));
                 }
-                let seq = f.log.push(et, Source::Exchange, e);
+                let seq = f.log.push_from(et, Source::Exchange, e);
                 if dup {
                     f.log
                         .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
                 }
             }
+            buf.clear();
             ex.return_event_buffer(buf);
             // strings of records the log let go of: the text of the next events
             ex.stock_text(f.log.spare_text());
@@ -349,6 +353,7 @@ impl Venue {
     }
 
     /// Takes the next stream event due at or before `t` (in delivery order) and counts it.
+    #[inline]
     pub fn pop_stream_due(&mut self, t: TimeMs) -> Option<(TimeMs, StreamEvent)> {
         if self.feed.queue.front().is_some_and(|q| q.0 <= t) {
             self.feed.stats.stream_delivered += 1;
@@ -360,6 +365,7 @@ impl Venue {
 
     /// Hands back a delivered stream event: its allocations carry the next copy for the queue
     /// (a few of each kind are kept; the rest are dropped).
+    #[inline]
     pub fn recycle_stream(&mut self, ev: StreamEvent) {
         let s = &mut self.feed.spare;
         match ev {
