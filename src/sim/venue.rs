@@ -65,11 +65,20 @@ fn stream_event(e: &Event, spare: &mut Spare) -> Option<StreamEvent> {
 }
 
 /// Walks the exchange up to `t`, moving its events into the log and the stream queue.
+/// Inline: most calls find the exchange already there with nothing to move (a call's second
+/// sync, each step of `sync_until`), and then cost a few compares, not a call.
+#[inline]
 pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
     if ex.time() >= t && !ex.has_events() && !ex.funding_due_at_cursor() {
         // already there (the common case for a call's second sync): nothing to walk or move
         return;
     }
+    sync_walk(ex, f, cfg, t);
+}
+
+/// [`sync`] when there is something to walk or to move.
+#[inline(never)]
+fn sync_walk(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
     loop {
         ex.advance_to(t);
         if ex.has_events() {
