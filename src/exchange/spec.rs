@@ -311,15 +311,24 @@ fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
 /// The zeros are stripped off the magnitude (an unsigned division by 10 is cheaper than a signed
 /// one) and the result is assembled from its parts (`Decimal::new` checks the scale again and
 /// was a call of its own on every price).
+/// A positive unit whose mantissa fits in 32 bits (every tick and step) is read straight off its
+/// words (`serialize`: flags, lo, mid, hi), not widened to an i128 and narrowed back.
 #[inline]
 fn units(n: i64, unit: Decimal) -> Decimal {
-    let m = unit.mantissa();
-    if let Some(v) = i64::try_from(m).ok().and_then(|m| m.checked_mul(n)) {
+    let w = unit.serialize();
+    let word = |i: usize| u32::from_le_bytes([w[i], w[i + 1], w[i + 2], w[i + 3]]);
+    let (flags, lo, mid, hi) = (word(0), word(4), word(8), word(12));
+    let m = if mid == 0 && hi == 0 && flags & 0x8000_0000 == 0 {
+        Some(i64::from(lo))
+    } else {
+        i64::try_from(unit.mantissa()).ok()
+    };
+    if let Some(v) = m.and_then(|m| m.checked_mul(n)) {
         if v == 0 {
             return Decimal::ZERO;
         }
         let mut a = v.unsigned_abs();
-        let mut scale = unit.scale();
+        let mut scale = (flags >> 16) & 0xFF;
         while scale > 0 && a % 10 == 0 {
             a /= 10;
             scale -= 1;
@@ -336,6 +345,10 @@ mod tests {
     #[test]
     fn units_are_the_decimal_formula_bit_for_bit() {
         let units_list = [
+            // a negative unit and mantissas past 32 bits take the general path
+            "-0.5",
+            "4294967296",
+            "0.4294967297",
             "0.1",
             "0.10",
             "0.01",
