@@ -553,13 +553,15 @@ impl MockExchange {
     ) -> account::FillOutcome {
         let mark = self.out.len();
         let f = self.book_fill(side, ps, qty, price, maker, reduce, AccountReason::Order);
-        self.held = self.out.split_off(mark);
+        // into the held buffer kept from the last fill (`split_off` allocated one per fill)
+        self.held.clear();
+        self.held.extend(self.out.drain(mark..));
         f
     }
 
     fn flush_fill(&mut self) {
-        let mut held = std::mem::take(&mut self.held);
-        self.out.append(&mut held);
+        // `append` empties `held` and leaves it its allocation for the next fill
+        self.out.append(&mut self.held);
     }
 
     pub(crate) fn expire_order(&mut self, k: usize, er: ExpiryReason) {
