@@ -193,7 +193,24 @@ fn lane_hit(x: u64, i: u32, ppm: u32) -> bool {
 
 /// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
 /// A pure function of (seed, n, endpoint, time), so idle-poll skipping can look ahead.
+/// Inline: without faults configured (most runs) the answer is two checks, and idle-poll
+/// skipping asks it for every poll it looks ahead over.
+#[inline]
 pub(crate) fn call_fault(
+    cfg: &SimConfig,
+    n: u64,
+    ep: Endpoint,
+    at: TimeMs,
+) -> Option<(FaultKind, bool)> {
+    if cfg.faults.scheduled.is_empty() && !cfg.faults.any_random() {
+        return None;
+    }
+    call_fault_drawn(cfg, n, ep, at)
+}
+
+/// [`call_fault`] when faults are configured.
+#[inline(never)]
+fn call_fault_drawn(
     cfg: &SimConfig,
     n: u64,
     ep: Endpoint,
