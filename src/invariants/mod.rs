@@ -882,7 +882,9 @@ impl Checker {
                 self.trail.push(r.seq);
             } else if self.cfg.trail_len > 0 {
                 self.trail[self.trail_head] = r.seq;
-                self.trail_head = (self.trail_head + 1) % self.cfg.trail_len;
+                // `trail_head < trail_len`: a compare, not a division per event
+                let next = self.trail_head + 1;
+                self.trail_head = if next == self.cfg.trail_len { 0 } else { next };
             }
         }
         let now = r.time_ms;

@@ -330,6 +330,7 @@ impl Venue {
 
     /// Walks the exchange to `t`, moving its events into the log and the stream queue.
     /// Acts behind the engine's back (`sim::external`) due by `t` are performed at their times.
+    #[inline]
     pub fn sync(&mut self, t: TimeMs) {
         while let Some(at) = self.external_due(t) {
             sync(&mut self.ex, &mut self.feed, &self.cfg, at);
