@@ -82,76 +82,85 @@ fn sync_walk(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
     loop {
         ex.advance_to(t);
         if ex.has_events() {
-            // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
-            let mut buf = ex.take_events();
-            // each event is swapped into the log in place (`push_from`); what the log hands
-            // back in its place is dropped with the buffer's contents below
-            for (et, e) in buf.iter_mut() {
-                let et = *et;
-                let streamed = cfg.monitor == Monitor::Stream
-                    && matches!(
-                        e,
-                        Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
-                    );
-                if !streamed {
-                    f.log.push_from(et, Source::Exchange, e);
-                    continue;
-                }
-                let n = f.stream_no;
-                f.stream_no += 1;
-                let dropped = chance(
-                    cfg.seed,
-                    Stream::UserStream,
-                    n * 2,
-                    cfg.faults.stream_drop_ppm,
-                ) || cfg.faults.scheduled.iter().any(|f| {
-                    f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
-                });
-                if dropped {
-                    let seq = f.log.push_from(et, Source::Exchange, e);
-                    f.stats.stream_dropped += 1;
-                    f.log
-                        .push(et, Source::Sim, Event::StreamDropped { of: seq });
-                    continue;
-                }
-                let delay = if cfg.faults.stream_delay_ms > 0 {
-                    (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
-                        % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
-                } else {
-                    0
-                };
-                let at = et.plus(cfg.latency.stream_ms + delay);
-                let dup = chance(
-                    cfg.seed,
-                    Stream::StreamDuplicate,
-                    n,
-                    cfg.faults.stream_duplicate_ppm,
-                );
-                // keep the queue sorted by delivery time (stable for equal times); the copy goes
-                // in before the log takes the event, so the event is moved once, into the log
-                let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
-                if let Some(se) = stream_event(e, &mut f.spare) {
-                    if dup {
-                        f.queue.insert(pos, (at, se.clone()));
-                    }
-                    f.queue.insert(pos + usize::from(dup), (at, se));
-                }
-                let seq = f.log.push_from(et, Source::Exchange, e);
-                if dup {
-                    f.log
-                        .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
-                }
-            }
-            buf.clear();
-            ex.return_event_buffer(buf);
-            // strings of records the log let go of: the text of the next events
-            ex.stock_text(f.log.spare_text());
+            move_events(ex, f, cfg);
             continue;
         }
         if ex.time() >= t {
             return;
         }
     }
+}
+
+/// Moves the exchange's waiting events into the log and the stream queue. Out of line: about
+/// half the walks move nothing, and this loop's setup is not free.
+#[inline(never)]
+fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
+    // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
+    let mut buf = ex.take_events();
+    // each event is swapped into the log in place (`push_from`); what the log hands
+    // back in its place is dropped with the buffer's contents below
+    for (et, e) in buf.iter_mut() {
+        let et = *et;
+        let streamed = cfg.monitor == Monitor::Stream
+            && matches!(
+                e,
+                Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
+            );
+        if !streamed {
+            f.log.push_from(et, Source::Exchange, e);
+            continue;
+        }
+        let n = f.stream_no;
+        f.stream_no += 1;
+        let dropped = chance(
+            cfg.seed,
+            Stream::UserStream,
+            n * 2,
+            cfg.faults.stream_drop_ppm,
+        ) || cfg
+            .faults
+            .scheduled
+            .iter()
+            .any(|f| f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms);
+        if dropped {
+            let seq = f.log.push_from(et, Source::Exchange, e);
+            f.stats.stream_dropped += 1;
+            f.log
+                .push(et, Source::Sim, Event::StreamDropped { of: seq });
+            continue;
+        }
+        let delay = if cfg.faults.stream_delay_ms > 0 {
+            (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
+                % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
+        } else {
+            0
+        };
+        let at = et.plus(cfg.latency.stream_ms + delay);
+        let dup = chance(
+            cfg.seed,
+            Stream::StreamDuplicate,
+            n,
+            cfg.faults.stream_duplicate_ppm,
+        );
+        // keep the queue sorted by delivery time (stable for equal times); the copy goes
+        // in before the log takes the event, so the event is moved once, into the log
+        let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
+        if let Some(se) = stream_event(e, &mut f.spare) {
+            if dup {
+                f.queue.insert(pos, (at, se.clone()));
+            }
+            f.queue.insert(pos + usize::from(dup), (at, se));
+        }
+        let seq = f.log.push_from(et, Source::Exchange, e);
+        if dup {
+            f.log
+                .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
+        }
+    }
+    buf.clear();
+    ex.return_event_buffer(buf);
+    // strings of records the log let go of: the text of the next events
+    ex.stock_text(f.log.spare_text());
 }
 
 /// As [`sync`], but in stream mode stops as soon as a stream event is due before `t`, so the
