@@ -168,8 +168,13 @@ pub struct EventLog {
     streaming: bool,
     /// Records appended so far (the next seq).
     len: u64,
-    /// Streaming: the last `recent_len` records other than Equity samples, in order.
-    recent: std::collections::VecDeque<EventRecord>,
+    /// Streaming: the last `recent_len` records other than Equity samples, as a ring: in order
+    /// from `head` to the end, then from the start to `head` (once full, a new record is written
+    /// over the oldest in place: a record is big, and moving it out and in again was a good part
+    /// of what appending cost).
+    recent: Vec<EventRecord>,
+    /// Index in `recent` of its oldest record (0 until it is full).
+    head: usize,
     /// Streaming: the last [`RECENT_EQUITY`] Equity samples, in order.
     equity: std::collections::VecDeque<EventRecord>,
     recent_len: usize,
@@ -194,6 +199,7 @@ impl Clone for EventLog {
             streaming: self.streaming,
             len: self.len,
             recent: self.recent.clone(),
+            head: self.head,
             equity: self.equity.clone(),
             recent_len: self.recent_len,
             observer: None,
@@ -220,7 +226,7 @@ impl EventLog {
         EventLog {
             streaming: true,
             recent_len: recent.max(1),
-            recent: std::collections::VecDeque::with_capacity(recent.max(1) + 1),
+            recent: Vec::with_capacity(recent.max(1)),
             ..EventLog::default()
         }
     }
@@ -242,44 +248,99 @@ impl EventLog {
     pub fn keeps_all(&self) -> bool {
         !self.streaming
     }
-    /// Appends an event and returns its seq.
+    /// Appends an event and returns its seq. Inline: an event is big, and a call took it by
+    /// copy before moving it again into the log.
+    #[inline(always)]
     pub fn push(&mut self, time_ms: TimeMs, source: Source, event: Event) -> Seq {
         let seq = Seq(self.len);
         self.len += 1;
-        let rec = EventRecord {
-            seq,
-            time_ms,
-            source,
-            event,
-        };
-        let equity = matches!(rec.event, Event::Equity { .. });
-        if !self.streaming {
-            self.records.push(rec);
+        let equity = matches!(event, Event::Equity { .. });
+        let at = if !self.streaming {
+            self.records.push(EventRecord {
+                seq,
+                time_ms,
+                source,
+                event,
+            });
+            self.records.len() - 1
         } else if equity {
             if self.equity.len() == RECENT_EQUITY {
                 self.equity.pop_front();
             }
-            self.equity.push_back(rec);
+            self.equity.push_back(EventRecord {
+                seq,
+                time_ms,
+                source,
+                event,
+            });
+            self.equity.len() - 1
+        } else if self.recent.len() < self.recent_len {
+            self.recent.push(EventRecord {
+                seq,
+                time_ms,
+                source,
+                event,
+            });
+            self.recent.len() - 1
         } else {
-            if self.recent.len() == self.recent_len {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(rec);
-        }
-        if let Some(mut o) = self.observer.take() {
-            let last = if !self.streaming {
-                self.records.last()
-            } else if equity {
-                self.equity.back()
-            } else {
-                self.recent.back()
-            };
-            if let Some(r) = last {
-                o.observe(r, self);
-            }
-            self.observer = Some(o);
+            // full: the new record takes the oldest one's place
+            let at = self.head;
+            self.head = if at + 1 == self.recent_len { 0 } else { at + 1 };
+            let old = &mut self.recent[at];
+            old.seq = seq;
+            old.time_ms = time_ms;
+            old.source = source;
+            old.event = event;
+            at
+        };
+        if self.observer.is_some() {
+            self.notify(at, equity);
         }
         seq
+    }
+    /// As [`Self::push`], taking the event out of `event`, which is left holding an event to
+    /// drop (the one of the record the ring let go of, or a small placeholder): a caller that
+    /// moves a buffer of events into the log swaps each in place instead of copying it out of
+    /// the buffer, into the call and into its slot.
+    #[inline]
+    pub fn push_from(&mut self, time_ms: TimeMs, source: Source, event: &mut Event) -> Seq {
+        if !self.streaming
+            || matches!(event, Event::Equity { .. })
+            || self.recent.len() < self.recent_len
+        {
+            let e = std::mem::replace(event, Event::StreamDropped { of: Seq(0) });
+            return self.push(time_ms, source, e);
+        }
+        let seq = Seq(self.len);
+        self.len += 1;
+        // full: the new record takes the oldest one's place
+        let at = self.head;
+        self.head = if at + 1 == self.recent_len { 0 } else { at + 1 };
+        let old = &mut self.recent[at];
+        old.seq = seq;
+        old.time_ms = time_ms;
+        old.source = source;
+        std::mem::swap(&mut old.event, event);
+        if self.observer.is_some() {
+            self.notify(at, false);
+        }
+        seq
+    }
+    /// Shows the observer the record just appended at `at` (of `equity` or of the rest); kept
+    /// out of line so that [`Self::push`], inlined, moves the event straight into its slot.
+    #[inline(never)]
+    fn notify(&mut self, at: usize, equity: bool) {
+        if let Some(mut o) = self.observer.take() {
+            let r = if !self.streaming {
+                &self.records[at]
+            } else if equity {
+                &self.equity[at]
+            } else {
+                &self.recent[at]
+            };
+            o.observe(r, self);
+            self.observer = Some(o);
+        }
     }
     /// The record `seq`, when the log still holds it (always, unless streaming).
     pub fn get(&self, seq: Seq) -> Option<&EventRecord> {
@@ -287,13 +348,15 @@ impl EventLog {
             let i = usize::try_from(seq.0).ok()?;
             return self.records.get(i).filter(|r| r.seq == seq);
         }
-        let find = |d: &'_ std::collections::VecDeque<EventRecord>| -> Option<usize> {
-            d.binary_search_by_key(&seq, |r| r.seq).ok()
-        };
-        if let Some(i) = find(&self.recent) {
-            return self.recent.get(i);
+        // the ring in order: from `head` to the end, then from the start to `head`
+        let (newer, older) = self.recent.split_at(self.head);
+        for part in [older, newer] {
+            if let Ok(i) = part.binary_search_by_key(&seq, |r| r.seq) {
+                return Some(&part[i]);
+            }
         }
-        find(&self.equity).and_then(|i| self.equity.get(i))
+        let i = self.equity.binary_search_by_key(&seq, |r| r.seq).ok()?;
+        self.equity.get(i)
     }
     /// All records in order (empty for a streaming log).
     pub fn records(&self) -> &[EventRecord] {

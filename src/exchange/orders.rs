@@ -553,13 +553,15 @@ impl MockExchange {
     ) -> account::FillOutcome {
         let mark = self.out.len();
         let f = self.book_fill(side, ps, qty, price, maker, reduce, AccountReason::Order);
-        self.held = self.out.split_off(mark);
+        // into the held buffer kept from the last fill (`split_off` allocated one per fill)
+        self.held.clear();
+        self.held.extend(self.out.drain(mark..));
         f
     }
 
     fn flush_fill(&mut self) {
-        let mut held = std::mem::take(&mut self.held);
-        self.out.append(&mut held);
+        // `append` empties `held` and leaves it its allocation for the next fill
+        self.out.append(&mut self.held);
     }
 
     pub(crate) fn expire_order(&mut self, k: usize, er: ExpiryReason) {
@@ -621,6 +623,7 @@ impl MockExchange {
         rp: Decimal,
         er: ExpiryReason,
     ) {
+        let cum_qty = self.spec.qty(self.orders[k].executed);
         let o = &self.orders[k];
         let ev = OrderUpdate {
             symbol: self.spec.symbol.clone(),
@@ -631,13 +634,13 @@ impl MockExchange {
             time_in_force: o.tif,
             orig_qty: self.spec.qty(o.qty),
             price: self.spec.price(o.price),
-            avg_price: avg(o.cum_quote, self.spec.qty(o.executed)),
+            avg_price: avg(o.cum_quote, cum_qty),
             stop_price: self.spec.price(o.stop),
             exec_type: x,
             status: o.status,
             order_id: o.id,
             last_qty,
-            cum_qty: self.spec.qty(o.executed),
+            cum_qty,
             last_price,
             commission: fee,
             is_maker: maker,
@@ -652,6 +655,7 @@ impl MockExchange {
     }
 
     pub(crate) fn order_info(&self, k: usize) -> OrderInfo {
+        let executed_qty = self.spec.qty(self.orders[k].executed);
         let o = &self.orders[k];
         OrderInfo {
             order_id: o.id,
@@ -663,10 +667,10 @@ impl MockExchange {
             side: o.side,
             position_side: o.ps,
             price: self.spec.price(o.price),
-            avg_price: avg(o.cum_quote, self.spec.qty(o.executed)),
+            avg_price: avg(o.cum_quote, executed_qty),
             stop_price: self.spec.price(o.stop),
             orig_qty: self.spec.qty(o.qty),
-            executed_qty: self.spec.qty(o.executed),
+            executed_qty,
             cum_quote: o.cum_quote,
             reduce_only: o.reduce_only,
             close_position: o.close_position,

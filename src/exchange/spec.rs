@@ -107,14 +107,19 @@ impl SymbolSpec {
     /// Checked price → ticks: -1111 for too many decimals, -4014 off the tick grid,
     /// -4013/-4002 outside [minPrice, maxPrice] (`binance-usdm-futures.md` §3, §4).
     pub fn price_to_ticks(&self, price: Decimal) -> Result<i64, ApiError> {
-        if price.normalize().scale() > self.price_precision() {
+        if normalized_scale(price) > self.price_precision() {
             return Err(codes::bad_precision());
         }
-        if price < self.min_price {
+        if cmp_dec(price, self.min_price).is_lt() {
             return Err(ApiError::new(-4013, "Price less than min price."));
         }
-        if price > self.max_price {
+        if cmp_dec(price, self.max_price).is_gt() {
             return Err(ApiError::new(-4002, "Price greater than max price."));
+        }
+        match grid_units(price, self.tick_size) {
+            Some(Ok(n)) => return Ok(n),
+            Some(Err(())) => return Err(ApiError::new(-4014, "Price not increased by tick size.")),
+            None => {}
         }
         let q = price / self.tick_size;
         if q.fract() != Decimal::ZERO {
@@ -126,17 +131,25 @@ impl SymbolSpec {
     /// Checked quantity → steps: -4003 (≤ 0), -1111, -4023, -4004/-4005 against LOT_SIZE
     /// (or MARKET_LOT_SIZE's max for market orders).
     pub fn qty_to_steps(&self, qty: Decimal, market: bool) -> Result<i64, ApiError> {
-        if qty <= Decimal::ZERO {
+        if qty.is_sign_negative() || qty.is_zero() {
             return Err(ApiError::new(-4003, "Quantity less than zero."));
         }
-        if qty.normalize().scale() > self.qty_precision() {
+        if normalized_scale(qty) > self.qty_precision() {
             return Err(codes::bad_precision());
         }
-        let q = qty / self.step_size;
+        let steps = match grid_units(qty, self.step_size) {
+            Some(Ok(n)) => Some(n),
+            Some(Err(())) => return Err(ApiError::new(-4023, "Qty not increased by step size.")),
+            None => None,
+        };
+        let q = match steps {
+            Some(_) => Decimal::ZERO,
+            None => qty / self.step_size,
+        };
         if q.fract() != Decimal::ZERO {
             return Err(ApiError::new(-4023, "Qty not increased by step size."));
         }
-        if qty < self.min_qty {
+        if cmp_dec(qty, self.min_qty).is_lt() {
             return Err(ApiError::new(-4004, "Quantity less than min quantity."));
         }
         let max = if market {
@@ -144,10 +157,13 @@ impl SymbolSpec {
         } else {
             self.max_qty
         };
-        if qty > max {
+        if cmp_dec(qty, max).is_gt() {
             return Err(ApiError::new(-4005, "Quantity greater than max quantity."));
         }
-        i64::try_from(q.trunc()).map_err(|_| codes::bad_precision())
+        match steps {
+            Some(n) => Ok(n),
+            None => i64::try_from(q.trunc()).map_err(|_| codes::bad_precision()),
+        }
     }
 
     /// Ticks → price.
@@ -217,19 +233,108 @@ fn round_e8(e8: i64, tick_e8: i64) -> i64 {
     }
 }
 
+/// `value.normalize().scale()` (the decimals it has without trailing zeros), in integers when
+/// the mantissa fits in 64 bits: an order's price and quantity are checked this way on every
+/// request, and `normalize` builds a whole new Decimal to read one field of it.
+#[inline]
+fn normalized_scale(value: Decimal) -> u32 {
+    let Ok(m) = i64::try_from(value.mantissa()) else {
+        return value.normalize().scale();
+    };
+    let mut a = m.unsigned_abs();
+    let mut scale = value.scale();
+    while scale > 0 && a % 10 == 0 {
+        a /= 10;
+        scale -= 1;
+    }
+    scale
+}
+
+/// Powers of ten that fit in an i64.
+const POW10: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// `value / unit` in integers when that decides as the Decimal division does: `Some(Ok(n))` when
+/// `value` is `n` whole units, `Some(Err(()))` when it is off the grid, `None` when the integers
+/// would not fit in an i64 (the caller then divides Decimals). Exact because with `|n| < 2^63`
+/// a Decimal quotient keeps at least 9 fractional digits, and the fraction of an off-grid
+/// quotient is at least 1/den ≥ 1e-8 away from a whole number (den ≤ 1e8): the Decimal's
+/// `fract()` is zero exactly when the division leaves no remainder, and its `trunc()` is `n`.
+#[inline]
+fn grid_units(value: Decimal, unit: Decimal) -> Option<Result<i64, ()>> {
+    const MAX_DEN: i64 = 100_000_000;
+    let m = i64::try_from(value.mantissa()).ok()?;
+    let um = i64::try_from(unit.mantissa()).ok()?;
+    if um <= 0 {
+        return None;
+    }
+    let (s, us) = (value.scale() as usize, unit.scale() as usize);
+    let (num, den) = if us >= s {
+        (m.checked_mul(*POW10.get(us - s)?)?, um)
+    } else {
+        (m, um.checked_mul(*POW10.get(s - us)?)?)
+    };
+    if den > MAX_DEN {
+        return None;
+    }
+    if num % den != 0 {
+        return Some(Err(()));
+    }
+    Some(Ok(num / den))
+}
+
+/// `a.cmp(&b)`, in integers when both mantissas fit in an i64 and both scales are at most 18
+/// (each side scaled to the larger scale fits in an i128: exact); a Decimal comparison at
+/// different scales rescales in 96-bit words, and every order is compared to its limits.
+#[inline]
+fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
+    let (Ok(am), Ok(bm)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) else {
+        return a.cmp(&b);
+    };
+    let (sa, sb) = (a.scale() as usize, b.scale() as usize);
+    if sa > 18 || sb > 18 {
+        return a.cmp(&b);
+    }
+    let s = sa.max(sb);
+    (i128::from(am) * i128::from(POW10[s - sa])).cmp(&(i128::from(bm) * i128::from(POW10[s - sb])))
+}
+
 /// `(n × unit).normalize()`, in integers when the product fits in i64 (the usual case: a
 /// tick or step is a small mantissa and scale), so a price costs no Decimal multiply and no
 /// normalize loop; the same bits as the Decimal formula (trailing zeros stripped, zero positive).
+/// The zeros are stripped off the magnitude (an unsigned division by 10 is cheaper than a signed
+/// one) and the result is assembled from its parts (`Decimal::new` checks the scale again and
+/// was a call of its own on every price).
+/// A positive unit whose mantissa fits in 32 bits (every tick and step) is read straight off its
+/// words (`serialize`: flags, lo, mid, hi), not widened to an i128 and narrowed back.
 #[inline]
 fn units(n: i64, unit: Decimal) -> Decimal {
-    let m = unit.mantissa();
-    if let Some(mut v) = i64::try_from(m).ok().and_then(|m| m.checked_mul(n)) {
-        let mut scale = unit.scale();
-        while scale > 0 && v % 10 == 0 {
-            v /= 10;
+    let w = unit.serialize();
+    let word = |i: usize| u32::from_le_bytes([w[i], w[i + 1], w[i + 2], w[i + 3]]);
+    let (flags, lo, mid, hi) = (word(0), word(4), word(8), word(12));
+    let m = if mid == 0 && hi == 0 && flags & 0x8000_0000 == 0 {
+        Some(i64::from(lo))
+    } else {
+        i64::try_from(unit.mantissa()).ok()
+    };
+    if let Some(v) = m.and_then(|m| m.checked_mul(n)) {
+        if v == 0 {
+            return Decimal::ZERO;
+        }
+        let mut a = v.unsigned_abs();
+        let mut scale = (flags >> 16) & 0xFF;
+        while scale > 0 && a % 10 == 0 {
+            a /= 10;
             scale -= 1;
         }
-        return Decimal::new(v, scale);
+        return Decimal::from_parts(a as u32, (a >> 32) as u32, 0, v < 0, scale);
     }
     (Decimal::from(n) * unit).normalize()
 }
@@ -241,6 +346,10 @@ mod tests {
     #[test]
     fn units_are_the_decimal_formula_bit_for_bit() {
         let units_list = [
+            // a negative unit and mantissas past 32 bits take the general path
+            "-0.5",
+            "4294967296",
+            "0.4294967297",
             "0.1",
             "0.10",
             "0.01",
@@ -276,7 +385,23 @@ mod tests {
             i64::MIN / 3,
             i64::MAX,
             i64::MIN + 1,
+            i64::MIN,
+            1_230,
+            -5_000,
+            120_000,
+            4_294_967_296,
+            -4_294_967_296_000,
         ];
+        // and a spread of magnitudes, many with trailing zeros
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut ns = ns.to_vec();
+        for i in 0..2_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = ((x >> (i % 60)) as i64).wrapping_mul(10i64.pow(i % 5));
+            ns.push(if i % 2 == 0 { v } else { -v });
+        }
         for u in units_list {
             let unit: Decimal = u.parse().expect("unit");
             for &n in &ns {
@@ -284,6 +409,103 @@ mod tests {
                 let got = units(n, unit);
                 assert_eq!(got.serialize(), want.serialize(), "{n} x {u}");
                 assert_eq!(got.to_string(), want.to_string(), "{n} x {u}");
+            }
+        }
+    }
+
+    #[test]
+    fn grid_units_and_normalized_scale_are_the_decimal_formulas() {
+        let units_list = [
+            "0.1",
+            "0.10",
+            "0.01",
+            "0.001",
+            "0.0001",
+            "0.00000001",
+            "1",
+            "10",
+            "0.5",
+            "0.25",
+            "0.0010",
+            "5",
+            "100",
+            "0.3",
+            "0.07",
+            "0.000000000000000000000001",
+            "12345678.9",
+            // limits the values are compared with
+            "556.80",
+            "4529764",
+            "100000",
+            "1000000",
+            "306177",
+            "39.86",
+            "0",
+            "-5.5",
+        ];
+        let mut values: Vec<Decimal> = [
+            "0",
+            "0.000",
+            "-0",
+            "1",
+            "-1",
+            "0.1",
+            "0.10",
+            "5.123",
+            "5.1230",
+            "5.1235",
+            "-5.123",
+            "60000.05",
+            "60000.1",
+            "60000.10",
+            "60000.055",
+            "121",
+            "0.0015",
+            "1.2",
+            "1.25",
+            "999999999999999999",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "92233720368547758.07",
+            "79228162514264337593543950335",
+            "0.0000000000000000000000000001",
+            "12345678901234567890.123",
+            "0.3",
+            "0.9",
+            "0.21",
+            "3.000000001",
+        ]
+        .iter()
+        .map(|v| v.parse().expect("value"))
+        .collect();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..3_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let m = (x >> (i % 50)) as i64;
+            let m = if i % 3 == 0 { -m } else { m };
+            values.push(Decimal::new(m, i % 12));
+        }
+        for u in units_list {
+            let unit: Decimal = u.parse().expect("unit");
+            for &v in &values {
+                assert_eq!(normalized_scale(v), v.normalize().scale(), "{v}");
+                assert_eq!(cmp_dec(v, unit), v.cmp(&unit), "{v} <> {u}");
+                assert_eq!(cmp_dec(unit, v), unit.cmp(&v), "{u} <> {v}");
+                let Some(got) = grid_units(v, unit) else {
+                    continue;
+                };
+                let q = v / unit;
+                if q.fract() != Decimal::ZERO {
+                    assert_eq!(got, Err(()), "{v} / {u}");
+                } else {
+                    assert_eq!(
+                        got,
+                        Ok(i64::try_from(q.trunc()).expect("fits")),
+                        "{v} / {u}"
+                    );
+                }
             }
         }
     }

@@ -186,6 +186,14 @@ pub struct Checker {
     wants_stop: VecMap<Key, bool>,
     naked_since: VecMap<Key, (TimeMs, u64)>,
     excess_since: VecMap<Key, (TimeMs, u64)>,
+    /// Bumped whenever something [`Self::protection_state`] reads may have changed (a position,
+    /// an order or algo order that can protect opening, closing or resizing, entry legs, a side's
+    /// wish for a stop).
+    prot_gen: u64,
+    /// The position side [`Self::protection_state`] last evaluated, at which `prot_gen`: with
+    /// nothing changed since, evaluating it again would find what it found (and the naked and
+    /// excess clocks it set are still set: `time_checks` only re-arms them), so it is skipped.
+    prot_seen: Option<(Key, u64)>,
     expected_wallet: Decimal,
     now: TimeMs,
     last_seq: Seq,
@@ -240,6 +248,12 @@ fn leg_of_order(o: &OrderState, id: OrderId) -> LegId {
     }
 }
 
+/// Whether a regular order can ever protect a position (see `Checker::order_protects`): only
+/// such an order opening, closing or resizing can change what `protection_state` finds.
+fn may_protect(o: &OrderState) -> bool {
+    o.from_algo.is_none() && (o.orig_type.is_conditional() || o.reduce_only || o.close_position)
+}
+
 /// The side that closes a position of `amt` (a zero one counts as short).
 fn closing_side(amt: Decimal) -> Side {
     // sign and zero tests instead of a comparison with zero (this runs for every event)
@@ -283,6 +297,8 @@ impl Checker {
             wants_stop: VecMap::new(),
             naked_since: VecMap::new(),
             excess_since: VecMap::new(),
+            prot_gen: 0,
+            prot_seen: None,
             expected_wallet: w,
             now: TimeMs(i64::MIN),
             last_seq: Seq(0),
@@ -593,6 +609,7 @@ impl Checker {
         }
         if self.entry_cids.remove(cid) {
             self.entry_legs.insert(leg);
+            self.prot_gen += 1;
             return true;
         }
         !self.leg_cids.remove(cid)
@@ -638,6 +655,7 @@ impl Checker {
     }
 
     /// Whether algo order `id` protects side `ps` (closing it with a `closing` order).
+    /// (Every algo order may: see `on_algo`. Regular orders: see [`may_protect`].)
     #[inline]
     fn algo_protects(&self, id: AlgoId, a: &AlgoState, ps: PositionSide, closing: Side) -> bool {
         a.open && a.ps == ps && a.side == closing && !self.entry_legs.contains(&LegId::Algo(id))
@@ -774,6 +792,10 @@ impl Checker {
 
     /// Re-evaluates naked and excess state of one position side.
     fn protection_state(&mut self, key: Key) {
+        if self.prot_seen == Some((key, self.prot_gen)) {
+            return;
+        }
+        self.prot_seen = Some((key, self.prot_gen));
         let amt = self.positions.get(&key).copied().unwrap_or_default();
         if amt.is_zero() {
             self.naked_since.remove(&key);
@@ -860,7 +882,9 @@ impl Checker {
                 self.trail.push(r.seq);
             } else if self.cfg.trail_len > 0 {
                 self.trail[self.trail_head] = r.seq;
-                self.trail_head = (self.trail_head + 1) % self.cfg.trail_len;
+                // `trail_head < trail_len`: a compare, not a division per event
+                let next = self.trail_head + 1;
+                self.trail_head = if next == self.cfg.trail_len { 0 } else { next };
             }
         }
         let now = r.time_ms;
@@ -962,6 +986,10 @@ impl Checker {
 
     fn on_algo(&mut self, a: &AlgoUpdate, now: TimeMs, seq: Seq) {
         let open = a.status.is_open();
+        // any algo order can protect: new, opened or closed, it may change what protects
+        if self.algos.get(&a.algo_id).map(|st| st.open) != Some(open) {
+            self.prot_gen += 1;
+        }
         self.algos
             .get_or_insert_with(a.algo_id, || AlgoState {
                 side: a.side,
@@ -1006,6 +1034,7 @@ impl Checker {
             }
             self.leg_left(LegId::Algo(a.algo_id), now);
             self.algos.remove(&a.algo_id);
+            self.prot_gen += 1;
             self.retire_leg(now, LegId::Algo(a.algo_id));
         }
         self.protection_state(key);
@@ -1029,9 +1058,13 @@ impl Checker {
         // `orders` holds open orders only (a closed one leaves below): a known order was open
         let (st, was_open) = match self.orders.get_mut(&o.order_id) {
             Some(st) => {
+                let changed = st.open != open || st.qty != o.orig_qty;
                 st.open = open;
                 st.qty = o.orig_qty;
                 st.traded |= traded;
+                if changed && may_protect(st) {
+                    self.prot_gen += 1;
+                }
                 (*st, true)
             }
             None => {
@@ -1047,6 +1080,9 @@ impl Checker {
                     traded,
                 };
                 self.orders.insert(o.order_id, st);
+                if may_protect(&st) {
+                    self.prot_gen += 1;
+                }
                 (st, false)
             }
         };
@@ -1146,10 +1182,11 @@ impl Checker {
             }
         }
         if !open {
-            if o.expiry_reason != ExpiryReason::LegacyTriggered {
-                self.entry_legs.remove(&leg);
+            if o.expiry_reason != ExpiryReason::LegacyTriggered && self.entry_legs.remove(&leg) {
+                self.prot_gen += 1;
             }
             self.leg_left(leg, now);
+            // closing, an order that may protect already counted as a change above
             self.orders.remove(&o.order_id);
             self.retire_leg(now, leg);
         }
@@ -1263,6 +1300,7 @@ impl Checker {
                 legs.clear();
                 self.scratch_legs = legs;
                 self.wants_stop.remove(&key);
+                self.prot_gen += 1;
             }
             // a resting entry accepted while its side was flat just filled: from now on the
             // side wants what its signal asked for
@@ -1274,12 +1312,14 @@ impl Checker {
                     };
                     if entry_side {
                         self.wants_stop.insert(key, w);
+                        self.prot_gen += 1;
                     }
                 } else {
                     self.pending_wants = Some((k, side, w));
                 }
             }
             self.positions.insert(key, after);
+            self.prot_gen += 1;
             self.protection_state(key);
         }
     }
@@ -1327,6 +1367,7 @@ impl Checker {
                     self.entry_wants.insert(leg, *wants_stop);
                 } else if open {
                     self.wants_stop.insert(key, *wants_stop);
+                    self.prot_gen += 1;
                     self.protection_state(key);
                 }
             }

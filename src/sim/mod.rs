@@ -133,6 +133,7 @@ fn is_zero(v: &u32) -> bool {
 }
 
 impl Faults {
+    #[inline]
     pub(crate) fn any_random(&self) -> bool {
         self.rate_limit_ppm
             + self.timeout_ppm

@@ -65,72 +65,114 @@ fn stream_event(e: &Event, spare: &mut Spare) -> Option<StreamEvent> {
 }
 
 /// Walks the exchange up to `t`, moving its events into the log and the stream queue.
+/// Inline: most calls find the exchange already there with nothing to move (a call's second
+/// sync, each step of `sync_until`), and then cost a few compares, not a call.
+#[inline]
 pub(crate) fn sync(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
     if ex.time() >= t && !ex.has_events() && !ex.funding_due_at_cursor() {
         // already there (the common case for a call's second sync): nothing to walk or move
         return;
     }
+    sync_walk(ex, f, cfg, t);
+}
+
+/// [`sync`] when there is something to walk or to move.
+#[inline(never)]
+fn sync_walk(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
     loop {
         ex.advance_to(t);
         if ex.has_events() {
-            // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
-            let mut buf = ex.take_events();
-            for (et, e) in buf.drain(..) {
-                let se = if cfg.monitor == Monitor::Stream {
-                    stream_event(&e, &mut f.spare)
-                } else {
-                    None
-                };
-                let seq = f.log.push(et, Source::Exchange, e);
-                if let Some(se) = se {
-                    let n = f.stream_no;
-                    f.stream_no += 1;
-                    let dropped = chance(
-                        cfg.seed,
-                        Stream::UserStream,
-                        n * 2,
-                        cfg.faults.stream_drop_ppm,
-                    ) || cfg.faults.scheduled.iter().any(|f| {
-                        f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
-                    });
-                    if dropped {
-                        f.stats.stream_dropped += 1;
-                        f.log
-                            .push(et, Source::Sim, Event::StreamDropped { of: seq });
-                        continue;
-                    }
-                    let delay = if cfg.faults.stream_delay_ms > 0 {
-                        (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
-                            % (cfg.faults.stream_delay_ms as u64 + 1))
-                            as i64
-                    } else {
-                        0
-                    };
-                    let at = et.plus(cfg.latency.stream_ms + delay);
-                    // keep the queue sorted by delivery time (stable for equal times)
-                    let dup = chance(
-                        cfg.seed,
-                        Stream::StreamDuplicate,
-                        n,
-                        cfg.faults.stream_duplicate_ppm,
-                    );
-                    let pos = f.queue.partition_point(|(qt, _)| *qt <= at);
-                    if dup {
-                        f.queue.insert(pos, (at, se.clone()));
-                        f.queue.insert(pos + 1, (at, se));
-                        f.log
-                            .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
-                    } else {
-                        f.queue.insert(pos, (at, se));
-                    }
-                }
-            }
-            ex.return_event_buffer(buf);
+            move_events(ex, f, cfg);
             continue;
         }
         if ex.time() >= t {
             return;
         }
+    }
+}
+
+/// Moves the exchange's waiting events into the log and the stream queue. Out of line: about
+/// half the walks move nothing, and this loop's setup is not free.
+#[inline(never)]
+fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
+    // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
+    let mut buf = ex.take_events();
+    // each event is swapped into the log in place (`push_from`); what the log hands
+    // back in its place is dropped with the buffer's contents below
+    for (et, e) in buf.iter_mut() {
+        let et = *et;
+        let streamed = cfg.monitor == Monitor::Stream
+            && matches!(
+                e,
+                Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
+            );
+        if !streamed {
+            f.log.push_from(et, Source::Exchange, e);
+            continue;
+        }
+        let n = f.stream_no;
+        f.stream_no += 1;
+        let dropped = chance(
+            cfg.seed,
+            Stream::UserStream,
+            n * 2,
+            cfg.faults.stream_drop_ppm,
+        ) || cfg
+            .faults
+            .scheduled
+            .iter()
+            .any(|f| f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms);
+        if dropped {
+            let seq = f.log.push_from(et, Source::Exchange, e);
+            f.stats.stream_dropped += 1;
+            f.log
+                .push(et, Source::Sim, Event::StreamDropped { of: seq });
+            continue;
+        }
+        let delay = if cfg.faults.stream_delay_ms > 0 {
+            (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
+                % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
+        } else {
+            0
+        };
+        let at = et.plus(cfg.latency.stream_ms + delay);
+        let dup = chance(
+            cfg.seed,
+            Stream::StreamDuplicate,
+            n,
+            cfg.faults.stream_duplicate_ppm,
+        );
+        // keep the queue sorted by delivery time (stable for equal times); the copy goes
+        // in before the log takes the event, so the event is moved once, into the log
+        // (with one latency for every event, the usual place is the end: no search, no shift)
+        let pos = if f.queue.back().is_none_or(|(qt, _)| *qt <= at) {
+            f.queue.len()
+        } else {
+            f.queue.partition_point(|(qt, _)| *qt <= at)
+        };
+        if let Some(se) = stream_event(e, &mut f.spare) {
+            if dup {
+                insert_at(&mut f.queue, pos, (at, se.clone()));
+            }
+            insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
+        }
+        let seq = f.log.push_from(et, Source::Exchange, e);
+        if dup {
+            f.log
+                .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
+        }
+    }
+    buf.clear();
+    ex.return_event_buffer(buf);
+}
+
+/// Inserts `item` at `pos` of `q`; at the end, as a push (no shifting to consider).
+#[inline]
+fn insert_at(q: &mut VecDeque<(TimeMs, StreamEvent)>, pos: usize, item: (TimeMs, StreamEvent)) {
+    if pos == q.len() {
+        q.push_back(item);
+    } else {
+        q.insert(pos, item);
     }
 }
 
@@ -173,7 +215,24 @@ fn lane_hit(x: u64, i: u32, ppm: u32) -> bool {
 
 /// Which fault (if any) hits call `n` to `ep` arriving at `at`, and whether it reached.
 /// A pure function of (seed, n, endpoint, time), so idle-poll skipping can look ahead.
+/// Inline: without faults configured (most runs) the answer is two checks, and idle-poll
+/// skipping asks it for every poll it looks ahead over.
+#[inline]
 pub(crate) fn call_fault(
+    cfg: &SimConfig,
+    n: u64,
+    ep: Endpoint,
+    at: TimeMs,
+) -> Option<(FaultKind, bool)> {
+    if cfg.faults.scheduled.is_empty() && !cfg.faults.any_random() {
+        return None;
+    }
+    call_fault_drawn(cfg, n, ep, at)
+}
+
+/// [`call_fault`] when faults are configured.
+#[inline(never)]
+fn call_fault_drawn(
     cfg: &SimConfig,
     n: u64,
     ep: Endpoint,
@@ -293,6 +352,7 @@ impl Venue {
 
     /// Walks the exchange to `t`, moving its events into the log and the stream queue.
     /// Acts behind the engine's back (`sim::external`) due by `t` are performed at their times.
+    #[inline]
     pub fn sync(&mut self, t: TimeMs) {
         while let Some(at) = self.external_due(t) {
             sync(&mut self.ex, &mut self.feed, &self.cfg, at);
@@ -342,6 +402,7 @@ impl Venue {
     }
 
     /// Takes the next stream event due at or before `t` (in delivery order) and counts it.
+    #[inline]
     pub fn pop_stream_due(&mut self, t: TimeMs) -> Option<(TimeMs, StreamEvent)> {
         if self.feed.queue.front().is_some_and(|q| q.0 <= t) {
             self.feed.stats.stream_delivered += 1;
@@ -353,6 +414,7 @@ impl Venue {
 
     /// Hands back a delivered stream event: its allocations carry the next copy for the queue
     /// (a few of each kind are kept; the rest are dropped).
+    #[inline]
     pub fn recycle_stream(&mut self, ev: StreamEvent) {
         let s = &mut self.feed.spare;
         match ev {
