@@ -902,6 +902,7 @@ impl MockExchange {
             from_algo: Some(a.id),
             armed: false,
             trailing: None,
+            shown: Shown::default(),
         });
         if a.trailing.is_some() {
             self.trailing_count -= 1;
@@ -999,6 +1000,7 @@ impl MockExchange {
             };
             if ord.close_position {
                 ord.qty = q;
+                ord.shown.qty = self.spec.qty(q);
             }
         }
         self.emit_new_order(k);
@@ -1235,6 +1237,7 @@ impl MockExchange {
             from_algo: None,
             armed: false,
             trailing: None,
+            shown: Shown::default(),
         });
         let mark = self.out.len();
         let f = self.book_fill_at_rate(side, ps, steps, at, true, reason, rate);

@@ -178,6 +178,17 @@ pub(crate) struct Order {
     /// Legacy conditional not yet triggered.
     pub armed: bool,
     pub trailing: Option<Trailing>,
+    /// `qty`, `price` and `stop` as reported (set by `push_order`, and again where `qty` moves).
+    pub shown: Shown,
+}
+
+/// The reported Decimal forms of an order's quantity, price and stop (or trigger): converted
+/// once rather than on each of the order's updates and queries, which all carry them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Shown {
+    pub qty: Decimal,
+    pub price: Decimal,
+    pub stop: Decimal,
 }
 
 /// An algo (conditional) order.
@@ -202,6 +213,8 @@ pub(crate) struct Algo {
     pub update_time: TimeMs,
     pub trigger_time: TimeMs,
     pub trailing: Option<Trailing>,
+    /// `qty`, `price` and `trigger` as reported (none of them changes after creation).
+    pub shown: Shown,
 }
 
 /// Trailing-stop state: callback in basis points of a percent (1.0 % = 100), best price seen.
@@ -555,11 +568,21 @@ impl MockExchange {
     }
 
     /// Appends a new order and indexes it as open.
-    pub(crate) fn push_order(&mut self, o: Order) -> usize {
+    pub(crate) fn push_order(&mut self, mut o: Order) -> usize {
+        o.shown = self.shown(o.qty, o.price, o.stop);
         self.orders.push(o);
         let k = self.orders.len() - 1;
         self.open_o.push(k as u32);
         k
+    }
+
+    /// The reported forms of `qty` steps, `price` and `stop` ticks.
+    pub(crate) fn shown(&self, qty: i64, price: i64, stop: i64) -> Shown {
+        Shown {
+            qty: self.spec.qty(qty),
+            price: self.spec.price(price),
+            stop: self.spec.price(stop),
+        }
     }
 
     pub(crate) fn emit(&mut self, e: Event) {

@@ -401,6 +401,7 @@ impl MockExchange {
             from_algo: None,
             armed: conditional,
             trailing: c.trailing,
+            shown: Shown::default(),
         });
         self.stats.orders += 1;
         self.version += 1;
@@ -498,6 +499,7 @@ impl MockExchange {
         o.cum_quote += px * self.spec.qty(f.filled);
         if o.close_position {
             o.qty = o.qty.max(o.executed);
+            o.shown.qty = self.spec.qty(o.qty);
         }
         o.status = if o.executed >= o.qty {
             OrderStatus::Filled
@@ -632,10 +634,10 @@ impl MockExchange {
             order_type: o.otype,
             orig_type: o.orig_type,
             time_in_force: o.tif,
-            orig_qty: self.spec.qty(o.qty),
-            price: self.spec.price(o.price),
+            orig_qty: o.shown.qty,
+            price: o.shown.price,
             avg_price: avg(o.cum_quote, cum_qty),
-            stop_price: self.spec.price(o.stop),
+            stop_price: o.shown.stop,
             exec_type: x,
             status: o.status,
             order_id: o.id,
@@ -666,10 +668,10 @@ impl MockExchange {
             orig_type: o.orig_type,
             side: o.side,
             position_side: o.ps,
-            price: self.spec.price(o.price),
+            price: o.shown.price,
             avg_price: avg(o.cum_quote, executed_qty),
-            stop_price: self.spec.price(o.stop),
-            orig_qty: self.spec.qty(o.qty),
+            stop_price: o.shown.stop,
+            orig_qty: o.shown.qty,
             executed_qty,
             cum_quote: o.cum_quote,
             reduce_only: o.reduce_only,
@@ -690,12 +692,12 @@ impl MockExchange {
             order_type: a.otype,
             side: a.side,
             position_side: a.ps,
-            quantity: self.spec.qty(a.qty),
+            quantity: a.shown.qty,
             algo_status: a.status,
             actual_order_id: a.actual_order_id,
             actual_price: a.actual_price,
-            trigger_price: self.spec.price(a.trigger),
-            price: self.spec.price(a.price),
+            trigger_price: a.shown.stop,
+            price: a.shown.price,
             close_position: a.close_position,
             reduce_only: a.reduce_only,
             time_in_force: a.tif,
@@ -764,6 +766,7 @@ impl MockExchange {
         self.check_min_notional(ref_price, c.qty, reduce_only || close || hedge_close)?;
         let id = AlgoId(ALGO_ID_BASE + self.algos.len() as u64);
         let now = TimeMs(self.cur.time);
+        let shown = self.shown(c.qty, c.price, c.trigger);
         self.algos.push(Algo {
             id,
             client_id: req
@@ -787,6 +790,7 @@ impl MockExchange {
             update_time: now,
             trigger_time: TimeMs(0),
             trailing: c.trailing,
+            shown,
         });
         let k = self.algos.len() - 1;
         self.compact_open();
