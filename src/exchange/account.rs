@@ -142,14 +142,15 @@ impl MockExchange {
         self.stats.fills += 1;
         self.version += 1;
         self.update_liq();
-        let row = self.position_row(ps);
+        let mut positions = self.rows_buf(1);
+        positions.push(self.position_row(ps));
         self.emit(Event::AccountUpdate(AccountUpdate {
             reason,
             wallet_balance: self.wallet,
             balance_change: Decimal::ZERO,
             realized_pnl: realized,
             fee,
-            positions: vec![row],
+            positions,
         }));
         FillOutcome {
             filled: qty,

@@ -49,7 +49,7 @@ pub use intrabar::{BarTicks, IntrabarPolicy};
 pub use margin::Bracket;
 pub use spec::SymbolSpec;
 
-use crate::events::Event;
+use crate::events::{Event, PositionRow};
 use crate::types::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -334,6 +334,9 @@ pub struct MockExchange {
     pub(crate) pos: [Position; 3],
     pub(crate) wallet: Decimal,
     pub(crate) out: Vec<(TimeMs, Event)>,
+    /// Emptied `positions` vectors of account updates gone from the log ([`Self::give_rows`]),
+    /// for the next account updates.
+    pub(crate) row_bufs: Vec<Vec<PositionRow>>,
     pub(crate) held: Vec<(TimeMs, Event)>,
     pub(crate) stats: ExchangeStats,
     pub(crate) version: u64,
@@ -396,6 +399,7 @@ impl MockExchange {
             pos: Default::default(),
             wallet,
             out: Vec::new(),
+            row_bufs: Vec::new(),
             held: Vec::new(),
             stats: ExchangeStats::default(),
             version: 0,
@@ -540,6 +544,21 @@ impl MockExchange {
     /// True when events are waiting to be drained.
     pub fn has_events(&self) -> bool {
         !self.out.is_empty()
+    }
+
+    /// Takes back an account update's `positions` vector (a few are kept, emptied) so that
+    /// a fill's update does not allocate its own.
+    #[inline]
+    pub fn give_rows(&mut self, mut rows: Vec<PositionRow>) {
+        if rows.capacity() > 0 && self.row_bufs.len() < 4 {
+            rows.clear();
+            self.row_bufs.push(rows);
+        }
+    }
+
+    /// A vector for an account update's `positions`: a kept one, or a new one of `n` rows.
+    pub(crate) fn rows_buf(&mut self, n: usize) -> Vec<PositionRow> {
+        self.row_bufs.pop().unwrap_or_else(|| Vec::with_capacity(n))
     }
 
     /// Drops finished orders and algo orders from the open-index lists.

@@ -33,14 +33,14 @@ pub(crate) struct Feed {
     spare: Spare,
 }
 
-/// At most this many delivered events of each kind are kept for reuse.
+/// At most this many delivered account updates are kept for reuse.
 const SPARE_MAX: usize = 16;
 
-/// Delivered stream events kept for reuse, by kind.
+/// Delivered stream events kept for reuse: only account updates, whose `positions` vector is a
+/// heap allocation; order and algo updates (their ids are `Ident`, their reject reason almost
+/// always empty) allocate nothing when cloned, and keeping them would only add copies.
 #[derive(Default)]
 struct Spare {
-    orders: Vec<OrderUpdate>,
-    algos: Vec<AlgoUpdate>,
     accounts: Vec<AccountUpdate>,
 }
 
@@ -57,10 +57,20 @@ fn refill<T: Clone>(spare: &mut Vec<T>, src: &T) -> T {
 
 fn stream_event(e: &Event, spare: &mut Spare) -> Option<StreamEvent> {
     match e {
-        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(refill(&mut spare.orders, o))),
-        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(refill(&mut spare.algos, a))),
+        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(o.clone())),
+        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(a.clone())),
         Event::AccountUpdate(a) => Some(StreamEvent::Account(refill(&mut spare.accounts, a))),
         _ => None,
+    }
+}
+
+/// Hands the exchange the `positions` vector of an account update that left the log's ring (in
+/// `e` after [`EventLog::push_from`]): its next account update is written into it rather than
+/// into a new allocation.
+#[inline]
+fn reclaim(ex: &mut MockExchange, e: &mut Event) {
+    if let Event::AccountUpdate(a) = e {
+        ex.give_rows(std::mem::take(&mut a.positions));
     }
 }
 
@@ -108,6 +118,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             );
         if !streamed {
             f.log.push_from(et, Source::Exchange, e);
+            reclaim(ex, e);
             continue;
         }
         let n = f.stream_no;
@@ -124,6 +135,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             .any(|f| f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms);
         if dropped {
             let seq = f.log.push_from(et, Source::Exchange, e);
+            reclaim(ex, e);
             f.stats.stream_dropped += 1;
             f.log
                 .push(et, Source::Sim, Event::StreamDropped { of: seq });
@@ -157,6 +169,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
         }
         let seq = f.log.push_from(et, Source::Exchange, e);
+        reclaim(ex, e);
         if dup {
             f.log
                 .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
@@ -418,8 +431,6 @@ impl Venue {
     pub fn recycle_stream(&mut self, ev: StreamEvent) {
         let s = &mut self.feed.spare;
         match ev {
-            StreamEvent::Order(o) if s.orders.len() < SPARE_MAX => s.orders.push(o),
-            StreamEvent::Algo(a) if s.algos.len() < SPARE_MAX => s.algos.push(a),
             StreamEvent::Account(a) if s.accounts.len() < SPARE_MAX => s.accounts.push(a),
             _ => {}
         }
