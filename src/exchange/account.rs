@@ -108,7 +108,10 @@ impl MockExchange {
         }
         let px = self.spec.price(price);
         let q = self.spec.qty(qty);
-        let fee = px * q * rate;
+        // the notional, computed once: the fee, the entry average and the margin all start
+        // from the same product (Decimal arithmetic is a pure function of its operands)
+        let notional = px * q;
+        let fee = notional * rate;
         let i = ps_idx(ps);
         let delta = side.sign() * qty;
         let old = self.pos[i].amt;
@@ -117,16 +120,19 @@ impl MockExchange {
         if old == 0 || old.signum() == delta.signum() {
             let old_q = self.spec.qty(old.abs());
             let new_q = old_q + q;
-            self.pos[i].entry = ((self.pos[i].entry * old_q + px * q) / new_q).round_dp(12);
+            self.pos[i].entry = ((self.pos[i].entry * old_q + notional) / new_q).round_dp(12);
             // isolated margin: the added notional / leverage
-            self.pos[i].margin += px * q / lev;
+            self.pos[i].margin += notional / lev;
         } else {
             let closing = qty.min(old.abs());
             let cq = self.spec.qty(closing);
             realized = (px - self.pos[i].entry) * cq * Decimal::from(old.signum());
-            // released pro rata
-            let m = self.pos[i].margin;
-            self.pos[i].margin = m - m * Decimal::from(closing) / Decimal::from(old.abs());
+            // released pro rata; a close of the whole position (or a flip) sets the margin
+            // below, so the share is only worked out for a partial close
+            if closing < old.abs() {
+                let m = self.pos[i].margin;
+                self.pos[i].margin = m - m * Decimal::from(closing) / Decimal::from(old.abs());
+            }
             if qty > old.abs() {
                 self.pos[i].entry = px;
                 self.pos[i].margin = px * self.spec.qty(qty - old.abs()) / lev;
