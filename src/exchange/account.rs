@@ -18,6 +18,11 @@ pub struct FillOutcome {
     pub realized: Decimal,
     /// Fee charged.
     pub fee: Decimal,
+    /// The fill's price, quantity and their product (zero when nothing filled): the filled
+    /// order's update reports them, and converting or multiplying again would cost as much.
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub notional: Decimal,
 }
 
 impl MockExchange {
@@ -104,6 +109,9 @@ impl MockExchange {
                 filled: 0,
                 realized: Decimal::ZERO,
                 fee: Decimal::ZERO,
+                price: Decimal::ZERO,
+                qty: Decimal::ZERO,
+                notional: Decimal::ZERO,
             };
         }
         let px = self.spec.price(price);
@@ -162,6 +170,9 @@ impl MockExchange {
             filled: qty,
             realized,
             fee,
+            price: px,
+            qty: q,
+            notional,
         }
     }
 

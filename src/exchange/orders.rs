@@ -493,10 +493,12 @@ impl MockExchange {
             self.expire_order(k, ExpiryReason::ReduceOnly);
             return;
         }
-        let px = self.spec.price(price);
+        // the fill's price, quantity and notional as the account booked them: `price` ticks and
+        // `f.filled` steps (nothing here converts them again)
+        let (px, last_qty) = (f.price, f.qty);
         let o = &mut self.orders[k];
         o.executed += f.filled;
-        o.cum_quote += px * self.spec.qty(f.filled);
+        o.cum_quote += f.notional;
         if o.close_position {
             o.qty = o.qty.max(o.executed);
             o.shown.qty = self.spec.qty(o.qty);
@@ -510,7 +512,6 @@ impl MockExchange {
         if o.status == OrderStatus::Filled {
             self.remove_trig(TrigRef::Limit(k as u32));
         }
-        let last_qty = self.spec.qty(f.filled);
         self.emit_order(
             k,
             ExecType::Trade,
