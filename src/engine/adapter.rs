@@ -10,7 +10,7 @@ use super::switches::*;
 use super::{Engine, PairRec};
 use crate::api::{
     AlgoInfo, AlgoRef, ApiError, CallError, Exchange, NewAlgoOrder, NewOrder, OrderInfo, OrderRef,
-    RespType, TransportError,
+    PositionSizes, RespType, TransportError,
 };
 use crate::events::{EngineEvent, LegId};
 use crate::types::*;
@@ -405,10 +405,9 @@ impl Engine {
             return Ok(h);
         }
         let sym = self.cfg.spec.symbol.clone();
-        let rows = self.read_retry(ex, |ex| ex.position_risk(&sym))?;
-        let h = rows.iter().any(|r| r.position_side != PositionSide::Both);
-        self.st.hedge = Some(h);
-        Ok(h)
+        let sizes = self.read_retry(ex, |ex| ex.position_sizes(&sym))?;
+        self.st.hedge = Some(sizes.hedge);
+        Ok(sizes.hedge)
     }
 
     /// Absolute size of the LONG and SHORT positions (one-way: the net position by its sign),
@@ -418,8 +417,8 @@ impl Engine {
         ex: &mut E,
         symbol: &str,
     ) -> Result<Amts, Fail> {
-        let rows = self.read_retry(ex, |ex| ex.position_risk(symbol))?;
-        Ok(self.amts_from_rows(rows))
+        let sizes = self.read_retry(ex, |ex| ex.position_sizes(symbol))?;
+        Ok(self.amts_from(sizes))
     }
 
     /// As [`Engine::position_amts`], one attempt only (an optional check).
@@ -428,28 +427,16 @@ impl Engine {
         ex: &mut E,
         symbol: &str,
     ) -> Result<Amts, Fail> {
-        let rows = ex.position_risk(symbol)?;
-        Ok(self.amts_from_rows(rows))
+        let sizes = ex.position_sizes(symbol)?;
+        Ok(self.amts_from(sizes))
     }
 
-    fn amts_from_rows(&mut self, rows: Vec<crate::api::PositionInfo>) -> Amts {
-        self.st.hedge = Some(rows.iter().any(|r| r.position_side != PositionSide::Both));
-        let mut out = Amts::default();
-        for r in rows {
-            let a = r.position_amt;
-            let dir = match r.position_side {
-                PositionSide::Both if a > Decimal::ZERO => PositionSide::Long,
-                PositionSide::Both if a < Decimal::ZERO => PositionSide::Short,
-                PositionSide::Both => continue,
-                ps => ps,
-            };
-            if dir == PositionSide::Long {
-                out.long += a.abs();
-            } else {
-                out.short += a.abs();
-            }
+    fn amts_from(&mut self, sizes: PositionSizes) -> Amts {
+        self.st.hedge = Some(sizes.hedge);
+        Amts {
+            long: sizes.long,
+            short: sizes.short,
         }
-        out
     }
 
     /// Absolute size of the position in direction `dir` (LONG/SHORT), from positionRisk.
