@@ -480,6 +480,50 @@ pub struct PositionInfo {
     pub leverage: u32,
 }
 
+/// positionRisk's rows for one symbol reduced to what an engine reads from them: the account mode
+/// and the absolute size per direction (a one-way `BOTH` row counts on the side its sign says).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PositionSizes {
+    /// Some row has positionSide LONG or SHORT (hedge mode).
+    pub hedge: bool,
+    /// Absolute size held LONG.
+    pub long: Decimal,
+    /// Absolute size held SHORT.
+    pub short: Decimal,
+    /// How many rows the answer had.
+    pub rows: usize,
+}
+
+impl PositionSizes {
+    /// The sizes positionRisk's `rows` say.
+    pub fn from_rows(rows: &[PositionInfo]) -> PositionSizes {
+        let mut out = PositionSizes {
+            rows: rows.len(),
+            ..PositionSizes::default()
+        };
+        for r in rows {
+            out.add(r.position_side, r.position_amt);
+        }
+        out
+    }
+
+    /// Counts one row (`position_side`, `amt`) in.
+    pub fn add(&mut self, position_side: PositionSide, amt: Decimal) {
+        self.hedge |= position_side != PositionSide::Both;
+        let dir = match position_side {
+            PositionSide::Both if amt > Decimal::ZERO => PositionSide::Long,
+            PositionSide::Both if amt < Decimal::ZERO => PositionSide::Short,
+            PositionSide::Both => return,
+            ps => ps,
+        };
+        if dir == PositionSide::Long {
+            self.long += amt.abs();
+        } else {
+            self.short += amt.abs();
+        }
+    }
+}
+
 /// A user-data-stream event as the engine receives it (subset of the exchange's event log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StreamEvent {
@@ -533,6 +577,13 @@ pub trait Exchange {
     fn cancel_all_algo_orders(&mut self, symbol: &str) -> Result<(), CallError>;
     /// GET /fapi/v2/positionRisk
     fn position_risk(&mut self, symbol: &str) -> Result<Vec<PositionInfo>, CallError>;
+    /// GET /fapi/v2/positionRisk when only the mode and the sizes are wanted: the same call and
+    /// answer as [`Exchange::position_risk`], without building each row's fields (marks, PnL,
+    /// liquidation prices) or a list.
+    fn position_sizes(&mut self, symbol: &str) -> Result<PositionSizes, CallError> {
+        self.position_risk(symbol)
+            .map(|rows| PositionSizes::from_rows(&rows))
+    }
     /// GET /fapi/v1/ticker/price
     fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError>;
     /// The signed position amount per position side that a user-data-stream store fed by

@@ -10,7 +10,7 @@ use super::switches::*;
 use super::{Engine, PairRec};
 use crate::api::{
     AlgoInfo, AlgoRef, ApiError, CallError, Exchange, NewAlgoOrder, NewOrder, OrderInfo, OrderRef,
-    RespType, TransportError,
+    PositionSizes, RespType, TransportError,
 };
 use crate::events::{EngineEvent, LegId};
 use crate::types::*;
@@ -302,6 +302,63 @@ impl IntoIterator for Amts {
     }
 }
 
+/// `x / unit` rounded to a whole number (half away from zero, or floored), in integers, as
+/// Decimal's division then rounding gives it; `None` outside the range where that is proven (the
+/// caller then computes in Decimal).
+///
+/// Both scaled to a common scale, `x / unit = px / pu` exactly. Decimal's quotient is exact when
+/// it is representable (so an exact half stays a half) and otherwise off by less than 1e-13 while
+/// below 1e15 (28 digits); the true fraction `r / pu` is a half exactly or at least `1 / (2 pu)`
+/// (5e-10 with `pu <= 1e9`) away from one, and at least `1 / pu` from the next whole number, so
+/// Decimal's rounding lands where the integers' does.
+pub(crate) fn whole_units(x: Decimal, unit: Decimal, floor: bool) -> Option<i128> {
+    // u64 throughout: a 128-bit division is a library call costing more than Decimal's path
+    const POW10: [u64; 20] = {
+        let mut t = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    // the sign and zero tests on the bits (no Decimal comparison)
+    if x.is_sign_negative() || x.is_zero() || unit.is_sign_negative() || unit.is_zero() {
+        return None;
+    }
+    let (sx, su) = (x.scale(), unit.scale());
+    let s = sx.max(su);
+    let mx = u64::try_from(x.mantissa()).ok()?;
+    let mu = u64::try_from(unit.mantissa()).ok()?;
+    let px = mx.checked_mul(*POW10.get((s - sx) as usize)?)?;
+    let pu = mu.checked_mul(*POW10.get((s - su) as usize)?)?;
+    if pu > 1_000_000_000 {
+        return None;
+    }
+    let (q, r) = (px / pu, px % pu);
+    if q >= 1_000_000_000_000_000 {
+        return None;
+    }
+    Some(i128::from(if !floor && 2 * r >= pu { q + 1 } else { q }))
+}
+
+/// `n` whole `unit`s, normalized: `(Decimal::from(n) * unit).normalize()` for the `n`
+/// [`whole_units`] answers (below 1e15 units of a mantissa at most 1e9: exact in 96 bits).
+fn units_times(n: i128, unit: Decimal) -> Decimal {
+    let m = n * unit.mantissa();
+    let mut scale = unit.scale();
+    if let Ok(mut m64) = u64::try_from(m) {
+        // normalize's trailing zeros off in u64 (a constant divisor: no division instruction)
+        while scale > 0 && m64 % 10 == 0 {
+            m64 /= 10;
+            scale -= 1;
+        }
+        // trailing zeros gone (or scale 0): normalized already
+        return Decimal::from_parts(m64 as u32, (m64 >> 32) as u32, 0, false, scale);
+    }
+    Decimal::from_i128_with_scale(m, scale).normalize()
+}
+
 impl Engine {
     /// Quantity as it goes on the wire (`_format_quantity`, or floored to the step).
     pub(crate) fn fmt_qty(&self, q: Decimal) -> Decimal {
@@ -313,6 +370,9 @@ impl Engine {
             WireRounding::FloorToStepTick => {
                 if step <= Decimal::ZERO {
                     return q.normalize();
+                }
+                if let Some(n) = whole_units(q, step, true) {
+                    return units_times(n, step);
                 }
                 ((q / step).floor() * step).normalize()
             }
@@ -329,6 +389,9 @@ impl Engine {
             WireRounding::FloorToStepTick => {
                 if tick <= Decimal::ZERO {
                     return p.normalize();
+                }
+                if let Some(n) = whole_units(p, tick, false) {
+                    return units_times(n, tick);
                 }
                 ((p / tick).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
                     * tick)
@@ -405,10 +468,9 @@ impl Engine {
             return Ok(h);
         }
         let sym = self.cfg.spec.symbol.clone();
-        let rows = self.read_retry(ex, |ex| ex.position_risk(&sym))?;
-        let h = rows.iter().any(|r| r.position_side != PositionSide::Both);
-        self.st.hedge = Some(h);
-        Ok(h)
+        let sizes = self.read_retry(ex, |ex| ex.position_sizes(&sym))?;
+        self.st.hedge = Some(sizes.hedge);
+        Ok(sizes.hedge)
     }
 
     /// Absolute size of the LONG and SHORT positions (one-way: the net position by its sign),
@@ -418,8 +480,8 @@ impl Engine {
         ex: &mut E,
         symbol: &str,
     ) -> Result<Amts, Fail> {
-        let rows = self.read_retry(ex, |ex| ex.position_risk(symbol))?;
-        Ok(self.amts_from_rows(rows))
+        let sizes = self.read_retry(ex, |ex| ex.position_sizes(symbol))?;
+        Ok(self.amts_from(sizes))
     }
 
     /// As [`Engine::position_amts`], one attempt only (an optional check).
@@ -428,28 +490,16 @@ impl Engine {
         ex: &mut E,
         symbol: &str,
     ) -> Result<Amts, Fail> {
-        let rows = ex.position_risk(symbol)?;
-        Ok(self.amts_from_rows(rows))
+        let sizes = ex.position_sizes(symbol)?;
+        Ok(self.amts_from(sizes))
     }
 
-    fn amts_from_rows(&mut self, rows: Vec<crate::api::PositionInfo>) -> Amts {
-        self.st.hedge = Some(rows.iter().any(|r| r.position_side != PositionSide::Both));
-        let mut out = Amts::default();
-        for r in rows {
-            let a = r.position_amt;
-            let dir = match r.position_side {
-                PositionSide::Both if a > Decimal::ZERO => PositionSide::Long,
-                PositionSide::Both if a < Decimal::ZERO => PositionSide::Short,
-                PositionSide::Both => continue,
-                ps => ps,
-            };
-            if dir == PositionSide::Long {
-                out.long += a.abs();
-            } else {
-                out.short += a.abs();
-            }
+    fn amts_from(&mut self, sizes: PositionSizes) -> Amts {
+        self.st.hedge = Some(sizes.hedge);
+        Amts {
+            long: sizes.long,
+            short: sizes.short,
         }
-        out
     }
 
     /// Absolute size of the position in direction `dir` (LONG/SHORT), from positionRisk.
@@ -858,6 +908,9 @@ impl Engine {
         if t <= Decimal::ZERO {
             return None;
         }
+        if let Some(n) = whole_units(p, t, false) {
+            return u64::try_from(n).ok();
+        }
         u64::try_from((p / t).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
             .ok()
     }
@@ -886,6 +939,119 @@ mod tests {
             from_base36(&base36(1_769_904_000_000)),
             Some(1_769_904_000_000)
         );
+    }
+
+    #[test]
+    fn whole_units_agree_with_decimal() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let units = [
+            "0.001",
+            "0.0001",
+            "0.01",
+            "0.1",
+            "1",
+            "10",
+            "0.5",
+            "0.25",
+            "0.00001",
+            "0.000001",
+            "0.00000001",
+            "0.005",
+            "0.0025",
+            "5",
+            "0.123",
+            "0.000000001",
+            "0.0000000001",
+            "1.000",
+            "0.0010",
+            "100",
+        ];
+        let xs = [
+            "0.0000001",
+            "0.0004",
+            "0.0005",
+            "0.0015",
+            "0.0025",
+            "0.00049999",
+            "0.00050001",
+            "1",
+            "1.2345",
+            "4.1234567",
+            "4.1235",
+            "4.12349999999999",
+            "4.12350000000001",
+            "5.5",
+            "6.5",
+            "7.49999",
+            "123456.789",
+            "0.333333333333333333333333333",
+            "99999.9995",
+            "1234567890123.4567",
+            "123456789012345678",
+            "0.1",
+            "0.05",
+            "0.15",
+            "0.25",
+            "79228162514264337593543950.335",
+            "0.0000000000000000000000000001",
+        ];
+        let mut taken = 0;
+        for u in units {
+            let u = d(u);
+            for x in xs {
+                for k in 0..40i64 {
+                    // the value, and values a few last-digit steps around it
+                    let x = d(x) + Decimal::new(k - 20, 7) * Decimal::new(k % 3, 0);
+                    if x <= Decimal::ZERO {
+                        continue;
+                    }
+                    let Some(q) = x.checked_div(u) else {
+                        assert_eq!(whole_units(x, u, false), None);
+                        continue;
+                    };
+                    let away = q.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+                    let floor = q.floor();
+                    if let Some(n) = whole_units(x, u, false) {
+                        taken += 1;
+                        assert_eq!(Decimal::from(n), away, "{x} / {u}");
+                        let want = (away * u).normalize();
+                        let got = units_times(n, u);
+                        assert_eq!((got, got.scale()), (want, want.scale()), "{x} / {u}");
+                    }
+                    if let Some(n) = whole_units(x, u, true) {
+                        assert_eq!(Decimal::from(n), floor, "{x} / {u}");
+                        let want = (floor * u).normalize();
+                        let got = units_times(n, u);
+                        assert_eq!((got, got.scale()), (want, want.scale()), "{x} / {u}");
+                    }
+                }
+            }
+        }
+        assert!(taken > 10_000, "{taken}");
+        // a seeded walk over prices with up to 8 decimals and ticks of the builtin specs
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let x = Decimal::new((seed % 10_000_000_000) as i64, (seed >> 40) as u32 % 9);
+            let u = Decimal::new(
+                1 + (seed >> 20) as i64 % 5 * ((seed >> 50) as i64 % 3 * 4 + 1),
+                (seed >> 33) as u32 % 8,
+            );
+            if let Some(n) = whole_units(x, u, false) {
+                let away =
+                    (x / u).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+                assert_eq!(Decimal::from(n), away, "{x} / {u}");
+                assert_eq!(
+                    units_times(n, u).to_string(),
+                    (away * u).normalize().to_string()
+                );
+            }
+            if let Some(n) = whole_units(x, u, true) {
+                assert_eq!(Decimal::from(n), (x / u).floor(), "{x} / {u}");
+            }
+        }
     }
 
     #[test]

@@ -174,6 +174,38 @@ pub(crate) fn min_amount(spec: &SymbolSpec, price: Decimal) -> Decimal {
     q
 }
 
+/// True when `qty` is certainly above [`min_amount`]`(spec, price)` (so `qty.max(min)` is `qty`),
+/// shown with multiplications only; false when unsure (the caller computes the minimum).
+///
+/// With `step > 0` and `price > 0` the minimum is `ceil(raw / step) * step`, rounded to the
+/// step's Python precision, perhaps plus one step, where `raw = max(min_qty, min_notional / price)
+/// * 1.05`: so it is at most `raw + 2 * step + 0.000005` (the rounding moves a multiple of a step
+/// of 1e-4 or more not at all, of a smaller step by at most half of 1e-5), up to Decimal's relative
+/// rounding of 1e-27 or so. Each half of `qty` covers one part: `qty / 2 >= raw` (two
+/// comparisons: `min_qty * 2.1 <= qty`, `min_notional * 2.1 <= qty * price`) and
+/// `qty / 2 > 2 * step + 0.00005` (`4 * step + 0.0001 < qty`); the margins left (over 4e-5) exceed
+/// the rounding while `qty < 1e20`.
+fn clears_min(spec: &SymbolSpec, price: Decimal, qty: Decimal) -> bool {
+    let step = spec.step_size;
+    let k = Decimal::new(21, 1);
+    if price <= Decimal::ZERO || step <= Decimal::ZERO || qty >= BIG {
+        return false;
+    }
+    let (Some(notional), Some(min_n), Some(min_q), Some(steps)) = (
+        qty.checked_mul(price),
+        spec.min_notional.checked_mul(k),
+        spec.min_qty.checked_mul(k),
+        step.checked_mul(Decimal::from(4))
+            .and_then(|s| s.checked_add(Decimal::new(1, 4))),
+    ) else {
+        return false;
+    };
+    min_q <= qty && min_n <= notional && steps < qty
+}
+
+/// The quantity below which [`clears_min`]'s margins are proven (1e20).
+const BIG: Decimal = Decimal::from_parts(0x63100000, 0x6BC75E2D, 5, false, 0);
+
 /// `_calculate_order_amount` of each release, or the reference sizing (see [`EntryRules`]);
 /// `portfolio` is the balance the engine sizes from.
 pub(crate) fn order_amount(
@@ -183,9 +215,13 @@ pub(crate) fn order_amount(
     portfolio: Decimal,
 ) -> Decimal {
     let price = sig.current_price;
-    let min = min_amount(spec, price);
     let qty = sig.quantity;
     let pct = sig.position_size_pct.filter(|p| *p > Decimal::ZERO);
+    if pct.is_none() && clears_min(spec, price, qty) {
+        // `qty.max(min)` below is `qty`: the minimum's divisions and roundings are not needed
+        return qty;
+    }
+    let min = min_amount(spec, price);
     match (rules, pct) {
         (EntryRules::Tradeengine2026, Some(p)) if price > Decimal::ZERO => {
             // unrounded, like the float the live engine keeps (the wire rounds it)
@@ -233,6 +269,90 @@ mod tests {
             position_size_pct: None,
             timestamp: TimeMs(0),
         }
+    }
+
+    #[test]
+    fn the_minimum_shortcut_agrees_with_the_minimum() {
+        assert_eq!(BIG, Decimal::from(100_000_000_000_000_000_000u128));
+        let mut checked = 0u32;
+        let mut taken = 0u32;
+        let steps = [
+            "0.001",
+            "0.1",
+            "1",
+            "0.00001",
+            "0.000001",
+            "0.00000001",
+            "10",
+            "0.5",
+        ];
+        let minq = ["0.001", "0.1", "1", "0.000001", "0", "100"];
+        let notionals = ["5", "100", "0", "0.0001", "20.5"];
+        let prices = [
+            "0.0000001",
+            "0.001",
+            "0.1234",
+            "1",
+            "3.999",
+            "5",
+            "27.1",
+            "1000",
+            "123456.78",
+            "0",
+        ];
+        let qtys = [
+            "0.000001",
+            "0.001",
+            "0.01",
+            "0.1",
+            "0.5",
+            "1",
+            "1.05",
+            "2",
+            "2.1",
+            "3",
+            "10",
+            "10.123456789",
+            "100",
+            "1000000",
+            "99999999999999999999",
+            "12345678901234567890123",
+        ];
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let mut spec = SymbolSpec::builtin("AVAXUSDT").unwrap();
+        for st in steps {
+            for mq in minq {
+                for mn in notionals {
+                    spec.step_size = d(st);
+                    spec.min_qty = d(mq);
+                    spec.min_notional = d(mn);
+                    for p in prices {
+                        for q in qtys {
+                            let (p, q) = (d(p), d(q));
+                            // also a few nearby values
+                            for (dq, dp) in [(0i64, 0i64), (1, 0), (-1, 0), (0, 1), (7, -3)] {
+                                let q = q + Decimal::new(dq, 6);
+                                let p = p + Decimal::new(dp, 7);
+                                if q <= Decimal::ZERO {
+                                    continue;
+                                }
+                                checked += 1;
+                                if clears_min(&spec, p, q) {
+                                    taken += 1;
+                                    let min = min_amount(&spec, p);
+                                    assert!(
+                                        q > min,
+                                        "{q} vs min {min} (price {p}, spec {st} {mq} {mn})"
+                                    );
+                                    assert_eq!(q.max(min).to_string(), q.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(taken > checked / 4, "{taken} of {checked}");
     }
 
     #[test]

@@ -457,6 +457,36 @@ impl Exchange for SimClient<'_> {
             |ex| ex.position_risk(&sym),
         )
     }
+    /// The same request, answer and checks as `position_risk`; the rows' sizes are read straight
+    /// from the venue's positions (`MockExchange::position_amt` is the rows' `positionAmt`).
+    fn position_sizes(&mut self, symbol: &str) -> Result<PositionSizes, CallError> {
+        let sym = account_wide(self.v, symbol);
+        self.call(
+            Endpoint::PositionRisk,
+            || RequestParams::Other(symbol_param(symbol)),
+            |s: &PositionSizes| format!("{} rows", s.rows),
+            |ex| {
+                if ex.spec.symbol != *sym {
+                    // the rejection as positionRisk makes it (and counts it)
+                    return ex
+                        .position_risk(&sym)
+                        .map(|rows| PositionSizes::from_rows(&rows));
+                }
+                let sides: &[PositionSide] = match ex.cfg.position_mode {
+                    PositionMode::OneWay => &[PositionSide::Both],
+                    PositionMode::Hedge => &[PositionSide::Long, PositionSide::Short],
+                };
+                let mut s = PositionSizes {
+                    rows: sides.len(),
+                    ..PositionSizes::default()
+                };
+                for &ps in sides {
+                    s.add(ps, ex.position_amt(ps));
+                }
+                Ok(s)
+            },
+        )
+    }
     fn ticker_price(&mut self, symbol: &str) -> Result<Decimal, CallError> {
         self.call(
             Endpoint::TickerPrice,
