@@ -13,7 +13,7 @@
 use super::price::{BookBuilder, PriceBars};
 use super::tables::{FillsTable, OrdersTable};
 use super::{EventsLevel, History, RunInfo, Summary, Tally};
-use crate::events::{json, Event, EventLog, EventRecord, Observer};
+use crate::events::{json, EngineEvent, Event, EventLog, EventRecord, Observer};
 use crate::invariants::{Trails, Violation};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
@@ -218,15 +218,20 @@ impl Core {
 
     fn step(&mut self, r: &EventRecord) -> std::io::Result<()> {
         self.tally.observe(r);
-        self.book.observe(r);
-        // the tables read only order and algo updates (fills only the former): the other
-        // records (half of them) skip the two calls
+        // the tables and the price chart's book read only order and algo updates (fills only
+        // the former; the book also the engine's pair placements): the other records (half of
+        // them) skip those calls
         match &r.event {
             Event::OrderTradeUpdate(_) => {
+                self.book.observe(r);
                 self.orders.observe(r)?;
                 self.fills.observe(r)?;
             }
-            Event::AlgoUpdate(_) => self.orders.observe(r)?,
+            Event::AlgoUpdate(_) => {
+                self.book.observe(r);
+                self.orders.observe(r)?;
+            }
+            Event::Engine(EngineEvent::PairPlaced { .. }) => self.book.observe(r),
             _ => {}
         }
         let keep = match self.level {
