@@ -189,11 +189,13 @@ impl Out for Window<'_> {
     }
 }
 
-/// Whether `e` goes through a [`Window`]: a hot kind whose strings hold at most [`TEXT`]
-/// bytes in all (each takes at most six bytes escaped, so 1,536, and the quotes) and, an
-/// account update, that names at most four positions. Every other value of a hot record is
-/// bounded (at most 56 bytes with its key, and a record has fewer than 20 of them after its
-/// head), so such a record stays well under [`WIN`] bytes; the rest are appended to a `Vec`.
+/// Whether `e` goes through a [`Window`]: a hot kind whose strings hold at most `TEXT` bytes
+/// in all (a byte takes at most six escaped: 1,536 bytes and the quotes) and, an account
+/// update, that names at most four positions. Every other value is bounded: with its key at
+/// most about 80 bytes (a 31-byte decimal, a 22-byte key, a 24-byte text), at most 16 of them
+/// in a request and 4 + 4 × 5 in an account update, the record's head under 100 bytes; so such
+/// a record takes under 3,700 bytes with the slack of its last fixed-size copy, under [`WIN`].
+/// The rest are appended to a `Vec`.
 fn window_fits(e: &Event) -> bool {
     /// The string bytes of a record written through a window, at most.
     const TEXT: usize = 256;
