@@ -4,7 +4,7 @@
 //! Case count of the property: `PROPTEST_CASES`.
 
 use ocosim::api::{ApiError, Endpoint, NewAlgoOrder, NewOrder, RespType, TransportError};
-use ocosim::events::json::write_record;
+use ocosim::events::json::{write_record, write_record_with, write_window, Stamps, WIN};
 use ocosim::events::*;
 use ocosim::types::*;
 use proptest::prelude::*;
@@ -36,6 +36,26 @@ fn check_log(what: &str, log: &EventLog) -> usize {
         assert!(
             buf == want,
             "{what}: seq {}\n hand: {}\nserde: {}",
+            r.seq.0,
+            String::from_utf8_lossy(&buf),
+            String::from_utf8_lossy(&want)
+        );
+    }
+    // the report's writer: records written into a window where it takes them (most of a log),
+    // the others into a Vec, one `Stamps` across both
+    let mut st = Stamps::default();
+    let mut win = Box::new([0u8; WIN]);
+    for r in log.records() {
+        buf.clear();
+        if let Some(n) = write_window(r, &mut win, &mut st) {
+            buf.extend_from_slice(&win[..n]);
+        } else {
+            write_record_with(r, &mut buf, &mut st);
+        }
+        let want = serde_json::to_vec(r).unwrap();
+        assert!(
+            buf == want,
+            "{what} (window): seq {}\n hand: {}\nserde: {}",
             r.seq.0,
             String::from_utf8_lossy(&buf),
             String::from_utf8_lossy(&want)
@@ -571,7 +591,12 @@ proptest! {
         let mut want = b"prefix".to_vec();
         want.extend(serde_json::to_vec(&r).unwrap());
         prop_assert_eq!(String::from_utf8_lossy(&buf), String::from_utf8_lossy(&want));
-        prop_assert_eq!(buf, want);
+        prop_assert_eq!(&buf, &want);
+        // the window path, when it takes the record (over a window holding older bytes)
+        let mut win = Box::new([b'x'; WIN]);
+        if let Some(n) = write_window(&r, &mut win, &mut Stamps::default()) {
+            prop_assert_eq!(String::from_utf8_lossy(&win[..n]), String::from_utf8_lossy(&want[6..]));
+        }
     }
 }
 

@@ -20,6 +20,16 @@ pub fn write_record(r: &EventRecord, out: &mut Vec<u8>) {
     write_record_with(r, out, &mut Stamps::default());
 }
 
+/// Writes `r` with serde_json when it is of a cold kind (see [`is_hot`]); whether it was.
+fn cold(r: &EventRecord, out: &mut Vec<u8>) -> bool {
+    if is_hot(&r.event) {
+        return false;
+    }
+    // a Vec<u8> writer cannot fail
+    serde_json::to_writer(&mut *out, r).expect("serialising an event record cannot fail");
+    true
+}
+
 /// The digits of the last `seq`, `time_ms` and ids written by one writer: a log's records come
 /// with consecutive seqs, often share their time and name the same or the next orders, so
 /// [`write_record_with`] increments the seq's digits in place and rewrites only the low digits
@@ -74,7 +84,7 @@ impl Default for Digits {
 impl Digits {
     /// Appends `v` in decimal (the bytes of [`u64_`]), then `T::TEXT`.
     #[inline]
-    pub(crate) fn put<T: Then>(&mut self, out: &mut Vec<u8>, v: u64, _: T) {
+    pub(crate) fn put<T: Then>(&mut self, out: &mut impl Out, v: u64, _: T) {
         const LOW: u64 = 100_000;
         match self.last {
             Some(last) if last == v => {}
@@ -97,7 +107,7 @@ impl Digits {
     /// Appends `v` in decimal (the bytes of [`i64_then`]), then `T::TEXT`: a negative one
     /// apart, without touching the digits held.
     #[inline]
-    pub(crate) fn put_i64<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, t: T) {
+    pub(crate) fn put_i64<T: Then>(&mut self, out: &mut impl Out, v: i64, t: T) {
         if v >= 0 {
             self.put(out, v as u64, t);
         } else {
@@ -113,17 +123,122 @@ const DIGITS: usize = 20;
 /// copy of a known size into a few register moves, where a copy of a length known only at run
 /// time is a call to `memcpy` (most of the cost of appending a number of a few digits).
 #[inline(always)]
-pub(crate) fn put_first<const N: usize>(out: &mut Vec<u8>, w: &[u8; N], n: usize) {
-    debug_assert!(n <= N);
-    let len = out.len();
-    out.extend_from_slice(w);
-    out.truncate(len + n);
+pub(crate) fn put_first<const N: usize>(out: &mut impl Out, w: &[u8; N], n: usize) {
+    out.put_first(w, n);
+}
+
+/// Where the writers append: a file's buffer (`Vec<u8>`), or a [`Window`].
+pub(crate) trait Out {
+    /// Appends `w[..n]` (`n <= N`), see [`put_first`].
+    fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize);
+    /// Appends `s`.
+    fn extend_from_slice(&mut self, s: &[u8]);
+    /// Appends `b`.
+    fn push(&mut self, b: u8);
+}
+
+impl Out for Vec<u8> {
+    #[inline(always)]
+    fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize) {
+        debug_assert!(n <= N);
+        let len = self.len();
+        Vec::extend_from_slice(self, w);
+        self.truncate(len + n);
+    }
+    #[inline(always)]
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        Vec::extend_from_slice(self, s);
+    }
+    #[inline(always)]
+    fn push(&mut self, b: u8) {
+        Vec::push(self, b);
+    }
+}
+
+/// Room for a hot record written through a [`Window`]: [`window_fits`] admits only records
+/// whose JSON is well under it (at most about 2,700 bytes: the strings are short, the number of
+/// positions small, every other value bounded), with the slack of a last fixed-size copy.
+pub const WIN: usize = 4096;
+
+/// A record written into a fixed array (see [`write_window`]): an append to a `Vec` loads its
+/// length and capacity, checks the room and stores the length back, about ten instructions,
+/// twenty-odd times a record; here the length stays in a register and the room is one compare
+/// (the slice's bounds check, which can only fail on a record bigger than [`window_fits`] lets
+/// through: a panic, never a wrong byte).
+pub(crate) struct Window<'a> {
+    buf: &'a mut [u8; WIN],
+    len: usize,
+}
+
+impl Out for Window<'_> {
+    #[inline(always)]
+    fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize) {
+        debug_assert!(n <= N);
+        self.buf[self.len..self.len + N].copy_from_slice(w);
+        self.len += n;
+    }
+    #[inline(always)]
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
+    #[inline(always)]
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+}
+
+/// Whether `e` goes through a [`Window`]: a hot kind whose strings hold at most `TEXT` bytes
+/// in all (a byte takes at most six escaped: 1,536 bytes and the quotes) and, an account
+/// update, that names at most four positions. Every other value is bounded: with its key at
+/// most about 80 bytes (a 31-byte decimal, a 22-byte key, a 24-byte text), at most 16 of them
+/// in a request and 4 + 4 × 5 in an account update, the record's head under 100 bytes; so such
+/// a record takes under 3,700 bytes with the slack of its last fixed-size copy, under [`WIN`].
+/// The rest are appended to a `Vec`.
+fn window_fits(e: &Event) -> bool {
+    /// The string bytes of a record written through a window, at most.
+    const TEXT: usize = 256;
+    let len = |s: &Option<Ident>| s.as_ref().map_or(0, |s| s.len());
+    let text = match e {
+        Event::OrderTradeUpdate(o) => o.symbol.len() + o.client_order_id.len(),
+        Event::AlgoUpdate(a) => a.symbol.len() + a.client_algo_id.len() + a.reject_reason.len(),
+        Event::AccountUpdate(a) if a.positions.len() <= 4 => {
+            a.positions.iter().map(|p| p.symbol.len()).sum()
+        }
+        Event::Equity { .. } | Event::StreamDropped { .. } | Event::StreamDuplicated { .. } => 0,
+        Event::Request { params, .. } => match params {
+            RequestParams::Order(o) => o.symbol.len() + len(&o.client_order_id),
+            RequestParams::Algo(a) => a.symbol.len() + len(&a.client_algo_id),
+            RequestParams::Other(s) => s.len(),
+        },
+        Event::Response { outcome, .. } => match outcome {
+            CallOutcome::Ok(s) => s.len(),
+            CallOutcome::Rejected(e) => e.msg.len(),
+            CallOutcome::Fault { .. } => 0,
+        },
+        Event::Engine(en) => match en {
+            EngineEvent::Signal {
+                id, action, symbol, ..
+            } => id.len() + action.len() + symbol.len(),
+            EngineEvent::SignalResult { id, status, detail } => {
+                id.len() + status.len() + detail.len()
+            }
+            EngineEvent::EntryAccepted { symbol, .. } | EngineEvent::PairPlaced { symbol, .. } => {
+                symbol.len()
+            }
+            EngineEvent::PairDropped { status, reason, .. } => status.len() + reason.len(),
+            _ => return false,
+        },
+        _ => return false,
+    };
+    text <= TEXT
 }
 
 /// Appends the `DIGITS - at` bytes of `buf` from `at`, then `T::TEXT` (written into `buf`
 /// after the digits first; `buf` has `DIGITS + TW` bytes of slack).
 #[inline(always)]
-fn put_digits<T: Then>(out: &mut Vec<u8>, buf: &mut [u8; STAMP], at: usize) {
+fn put_digits<T: Then>(out: &mut impl Out, buf: &mut [u8; STAMP], at: usize) {
     let t: &mut [u8; TW] = (&mut buf[DIGITS..DIGITS + TW])
         .try_into()
         .expect("a TW-byte window");
@@ -189,7 +304,7 @@ fn then_text<T: Then>() -> &'static [u8; TW] {
 
 impl Stamps {
     /// Appends the digits of `v`, then `T::TEXT`.
-    fn seq<T: Then>(&mut self, out: &mut Vec<u8>, v: u64, _: T) {
+    fn seq<T: Then>(&mut self, out: &mut impl Out, v: u64, _: T) {
         match self.seq {
             Some(last) if Some(v) == last.checked_add(1) => {
                 // add one to the decimal digits: trailing 9s become 0s, then a carry
@@ -217,7 +332,7 @@ impl Stamps {
     }
 
     /// Appends `v` in decimal, then `T::TEXT`.
-    fn time<T: Then>(&mut self, out: &mut Vec<u8>, v: i64, t: T) {
+    fn time<T: Then>(&mut self, out: &mut impl Out, v: i64, t: T) {
         self.time.put_i64(out, v, t);
     }
 }
@@ -225,11 +340,15 @@ impl Stamps {
 /// [`write_record`] with the digits of the previous record's seq and time at hand (see
 /// [`Stamps`]); the same bytes.
 pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps) {
-    if !is_hot(&r.event) {
-        // the cold kinds: serde_json itself (a Vec<u8> writer cannot fail)
-        serde_json::to_writer(&mut *out, r).expect("serialising an event record cannot fail");
+    if cold(r, out) {
         return;
     }
+    record(out, r, stamps);
+}
+
+/// A hot record (see [`write_record_with`]).
+#[inline(always)]
+fn record(out: &mut impl Out, r: &EventRecord, stamps: &mut Stamps) {
     out.extend_from_slice(b"{\"seq\":");
     stamps.seq(out, r.seq.0, then!(",\"time_ms\":"));
     // the time and the source in one append (`event` goes on with `,"event":`)
@@ -240,6 +359,21 @@ pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps
         Source::Sim => stamps.time(out, t, then!(",\"source\":\"sim\"")),
     }
     event(out, &r.event, stamps);
+}
+
+/// [`write_record_with`] into the start of `win` for a record of the kinds [`window_fits`]
+/// takes (most of a log's): the number of bytes written, or `None` for any other record (then
+/// nothing is written, `stamps` untouched). The bytes of `win` after those may be changed too.
+/// A caller keeping its file's buffer as a plain array hands a window of it here, and the
+/// record is written in place: no `Vec` length or capacity to check and store per value, no
+/// copy after (see [`Window`]).
+pub fn write_window(r: &EventRecord, win: &mut [u8; WIN], stamps: &mut Stamps) -> Option<usize> {
+    if !is_hot(&r.event) || !window_fits(&r.event) {
+        return None;
+    }
+    let mut w = Window { buf: win, len: 0 };
+    record(&mut w, r, stamps);
+    Some(w.len)
 }
 
 /// Writes `r` and a newline into `w` through a reused per-thread buffer: one `write_all` per record.
@@ -275,7 +409,7 @@ fn is_hot(e: &Event) -> bool {
 
 /// The rest of a record after its source: `,"event":{…}}`, both closing braces included (the
 /// last field's value writes them in its append).
-fn event(out: &mut Vec<u8>, e: &Event, st: &mut Stamps) {
+fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) {
     match e {
         Event::Request {
             call,
@@ -375,7 +509,7 @@ fn event(out: &mut Vec<u8>, e: &Event, st: &mut Stamps) {
 }
 
 /// The body of an engine event after `"kind":`, through the record's closing braces.
-fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
+fn engine(out: &mut impl Out, e: &EngineEvent) {
     match e {
         EngineEvent::Signal {
             id,
@@ -443,7 +577,7 @@ fn engine(out: &mut Vec<u8>, e: &EngineEvent) {
     }
 }
 
-fn leg(out: &mut Vec<u8>, l: &LegId) {
+fn leg(out: &mut impl Out, l: &LegId) {
     match l {
         LegId::Order(o) => {
             out.extend_from_slice(b"{\"order\":");
@@ -458,7 +592,7 @@ fn leg(out: &mut Vec<u8>, l: &LegId) {
 
 /// An ORDER_TRADE_UPDATE after `"symbol":`, through the record's closing braces: each value
 /// appended with the key after it (see [`Then`]).
-fn order_update(out: &mut Vec<u8>, o: &OrderUpdate, st: &mut Stamps) {
+fn order_update(out: &mut impl Out, o: &OrderUpdate, st: &mut Stamps) {
     str_then(out, &o.symbol, then!(",\"client_order_id\":"));
     str_then(out, &o.client_order_id, then!(",\"side\":"));
     side_(out, o.side, then!(",\"order_type\":"));
@@ -492,7 +626,7 @@ fn order_update(out: &mut Vec<u8>, o: &OrderUpdate, st: &mut Stamps) {
 }
 
 /// An ALGO_UPDATE after `"symbol":`, through the record's closing braces.
-fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate, st: &mut Stamps) {
+fn algo_update(out: &mut impl Out, a: &AlgoUpdate, st: &mut Stamps) {
     str_then(out, &a.symbol, then!(",\"client_algo_id\":"));
     str_then(out, &a.client_algo_id, then!(",\"algo_id\":"));
     st.algo_id.put(out, a.algo_id.0, then!(",\"order_type\":"));
@@ -515,7 +649,7 @@ fn algo_update(out: &mut Vec<u8>, a: &AlgoUpdate, st: &mut Stamps) {
 }
 
 /// An ACCOUNT_UPDATE from `,"event":`, through the record's closing braces.
-fn account_update(out: &mut Vec<u8>, a: &AccountUpdate) {
+fn account_update(out: &mut impl Out, a: &AccountUpdate) {
     out.extend_from_slice(match a.reason {
         AccountReason::Order => {
             b",\"event\":{\"type\":\"account_update\",\"reason\":\"ORDER\",\"wallet_balance\":\""
@@ -571,7 +705,7 @@ macro_rules! opt_field {
 }
 
 /// A NewOrder request: its fields in declaration order, the unset optional ones left out.
-fn new_order(out: &mut Vec<u8>, o: &NewOrder) {
+fn new_order(out: &mut impl Out, o: &NewOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_then(out, &o.symbol, then!(",\"side\":"));
     side_(out, o.side, then!(",\"order_type\":"));
@@ -620,7 +754,7 @@ fn new_order(out: &mut Vec<u8>, o: &NewOrder) {
 }
 
 /// A NewAlgoOrder request: its fields in declaration order, the unset optional ones left out.
-fn new_algo(out: &mut Vec<u8>, o: &NewAlgoOrder) {
+fn new_algo(out: &mut impl Out, o: &NewAlgoOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_then(out, &o.symbol, then!(",\"side\":"));
     side_(out, o.side, then!(",\"order_type\":"));
@@ -670,7 +804,7 @@ fn new_algo(out: &mut Vec<u8>, o: &NewAlgoOrder) {
     out.push(b'}');
 }
 
-fn api_error(out: &mut Vec<u8>, e: &ApiError) {
+fn api_error(out: &mut impl Out, e: &ApiError) {
     out.extend_from_slice(b"{\"http\":");
     u64_then(out, u64::from(e.http), then!(",\"code\":"));
     i64_then(out, i64::from(e.code), then!(",\"msg\":"));
@@ -718,7 +852,7 @@ pub(crate) trait Spelled: Copy {
 
 /// Appends `w` (see [`Word`]).
 #[inline(always)]
-pub(crate) fn put_word(out: &mut Vec<u8>, w: &Word) {
+pub(crate) fn put_word(out: &mut impl Out, w: &Word) {
     put_first(out, &w.0, w.1);
 }
 
@@ -742,7 +876,7 @@ macro_rules! spelled {
             }
         }
         #[inline]
-        fn $name<T: Then>(out: &mut Vec<u8>, v: $t, _: T) {
+        fn $name<T: Then>(out: &mut impl Out, v: $t, _: T) {
             put_word(out, v.quoted::<T>());
         }
         #[cfg(test)]
@@ -835,7 +969,7 @@ spelled!(endpoint_, ALL_ENDPOINTS, Endpoint, {
 /// `true` or `false`, then `T::TEXT`: one constant-size append per arm (a slice chosen first
 /// would be a `memcpy` call).
 #[inline]
-pub(crate) fn bool_then<T: Then>(out: &mut Vec<u8>, b: bool, _: T) {
+pub(crate) fn bool_then<T: Then>(out: &mut impl Out, b: bool, _: T) {
     let w: &'static ([u8; 8 + TW], usize) = if b {
         &const { cat("true", T::TEXT) }
     } else {
@@ -878,13 +1012,13 @@ pub(crate) fn copy_short<const AT: usize, const N: usize>(
 
 /// A JSON string with serde_json's escaping: `"` `\\` and control bytes; `\b \t \n \f \r` short,
 /// the other control bytes as `\u00xx` (lower-case hex); everything else (0x7f, non-ASCII) as is.
-fn str_(out: &mut Vec<u8>, s: &str) {
+fn str_(out: &mut impl Out, s: &str) {
     str_then(out, s, then!(""));
 }
 
 /// [`str_`], then `T::TEXT`.
 #[inline]
-fn str_then<T: Then>(out: &mut Vec<u8>, s: &str, _: T) {
+fn str_then<T: Then>(out: &mut impl Out, s: &str, _: T) {
     let bytes = s.as_bytes();
     let n = bytes.len();
     if n == 0 {
@@ -913,7 +1047,7 @@ fn str_then<T: Then>(out: &mut Vec<u8>, s: &str, _: T) {
 }
 
 /// [`str_`] for strings of other lengths or that need escaping.
-fn str_slow(out: &mut Vec<u8>, bytes: &[u8]) {
+fn str_slow(out: &mut impl Out, bytes: &[u8]) {
     out.push(b'"');
     if clean(bytes) {
         // the common case (ids, symbols, messages): no byte needs escaping
@@ -1024,7 +1158,7 @@ pub(crate) fn u64_(out: &mut Vec<u8>, v: u64) {
 
 /// [`u64_`], then `T::TEXT`, in one fixed-size append.
 #[inline]
-pub(crate) fn u64_then<T: Then>(out: &mut Vec<u8>, v: u64, _: T) {
+pub(crate) fn u64_then<T: Then>(out: &mut impl Out, v: u64, _: T) {
     let mut buf = [0u8; DIGITS + DIGITS + TW];
     let i = put_u64(&mut buf[..DIGITS], v);
     buf[DIGITS..DIGITS + TW].copy_from_slice(then_text::<T>());
@@ -1058,20 +1192,20 @@ fn put_u64(buf: &mut [u8], mut v: u64) -> usize {
 
 /// A signed integer in decimal, as `Display` writes it.
 #[cfg(test)]
-fn i64_(out: &mut Vec<u8>, v: i64) {
+fn i64_(out: &mut impl Out, v: i64) {
     i64_then(out, v, then!(""));
 }
 
 /// A signed integer as `Display` writes it, then `T::TEXT`.
 #[inline]
-pub(crate) fn i64_then<T: Then>(out: &mut Vec<u8>, v: i64, t: T) {
+pub(crate) fn i64_then<T: Then>(out: &mut impl Out, v: i64, t: T) {
     if v < 0 {
         out.push(b'-');
     }
     u64_then(out, v.unsigned_abs(), t);
 }
 
-fn opt_dec(out: &mut Vec<u8>, d: &Option<Decimal>) {
+fn opt_dec(out: &mut impl Out, d: &Option<Decimal>) {
     match d {
         Some(d) => dec(out, d),
         None => out.extend_from_slice(b"null"),
@@ -1080,7 +1214,7 @@ fn opt_dec(out: &mut Vec<u8>, d: &Option<Decimal>) {
 
 /// A Decimal as rust_decimal's serde (`serde-str`) writes it: a JSON string of the plain decimal
 /// form with all `scale` fractional digits, `-` when the sign bit is set (also on a zero).
-fn dec(out: &mut Vec<u8>, d: &Decimal) {
+fn dec(out: &mut impl Out, d: &Decimal) {
     out.push(b'"');
     dec_then(out, d, then!("\""));
 }
@@ -1088,7 +1222,7 @@ fn dec(out: &mut Vec<u8>, d: &Decimal) {
 /// A Decimal in its plain form without quotes: the bytes of its `Display` (`to_string`), all
 /// `scale` fractional digits, `-` when the sign bit is set (also on a zero).
 #[cfg(test)]
-fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
+fn dec_plain(out: &mut impl Out, d: &Decimal) {
     dec_then(out, d, then!(""));
 }
 
@@ -1099,7 +1233,7 @@ fn dec_plain(out: &mut Vec<u8>, d: &Decimal) {
 /// a small mantissa needs after the point are already there, and the text goes right after
 /// them at a fixed place; then one fixed-size append.
 #[inline]
-pub(crate) fn dec_then<T: Then>(out: &mut Vec<u8>, d: &Decimal, _: T) {
+pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
     let m = d.mantissa().unsigned_abs();
     let scale = d.scale() as usize;
     if m < 10 && scale == 0 && !d.is_sign_negative() {

@@ -299,27 +299,39 @@ impl Tally {
         if self.curve.is_empty() {
             self.curve.push((r.time_ms, self.initial));
         }
-        self.acc.add(&r.event);
+        // one dispatch on the kind, each kind touching only what reads it (the sums, the books
+        // and the curve, the ids): requests and the other kinds nothing here reads skip it all
+        match &r.event {
+            Event::AccountUpdate(u) => {
+                self.acc.add(&r.event);
+                self.apply_books(r);
+                if u.reason == AccountReason::Liquidation {
+                    self.liquidations += 1
+                }
+            }
+            Event::Equity { .. } => self.apply_books(r),
+            Event::OrderTradeUpdate(o) => {
+                self.acc.add(&r.event);
+                // orders the engine placed: not an algo order's child, not a liquidation
+                if o.from_algo.is_none()
+                    && !o.client_order_id.starts_with("autoclose-")
+                    && o.client_order_id != crate::exchange::external::ADL_CLIENT_ID
+                {
+                    self.order_ids.insert(o.order_id.0);
+                }
+            }
+            Event::AlgoUpdate(a) => self.algo_ids.insert(a.algo_id.0),
+            Event::Engine(_) | Event::Response { .. } | Event::Warning { .. } => {
+                self.acc.add(&r.event)
+            }
+            _ => {}
+        }
+    }
+    /// A point of the equity curve after a record that moved the books.
+    fn apply_books(&mut self, r: &crate::events::EventRecord) {
         if self.books.apply(&r.event) {
             let w = self.books.wallet.unwrap_or(self.initial);
             self.curve.push((r.time_ms, w + self.books.unrealized));
-        }
-        match &r.event {
-            // orders the engine placed: not an algo order's child, not a liquidation
-            Event::OrderTradeUpdate(o)
-                if o.from_algo.is_none()
-                    && !o.client_order_id.starts_with("autoclose-")
-                    && o.client_order_id != crate::exchange::external::ADL_CLIENT_ID =>
-            {
-                self.order_ids.insert(o.order_id.0);
-            }
-            Event::AlgoUpdate(a) => {
-                self.algo_ids.insert(a.algo_id.0);
-            }
-            Event::AccountUpdate(u) if u.reason == AccountReason::Liquidation => {
-                self.liquidations += 1
-            }
-            _ => {}
         }
     }
     /// The equity curve so far (see [`equity_curve`]).

@@ -13,7 +13,7 @@
 use super::price::{BookBuilder, PriceBars};
 use super::tables::{FillsTable, OrdersTable};
 use super::{EventsLevel, History, RunInfo, Summary, Tally};
-use crate::events::{json, Event, EventLog, EventRecord, Observer};
+use crate::events::{json, EngineEvent, Event, EventLog, EventRecord, Observer};
 use crate::invariants::{Trails, Violation};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
@@ -29,25 +29,68 @@ fn out(dir: &Path, name: &str) -> std::io::Result<File> {
 /// Bytes of `events.jsonl` held before one `write_all`.
 const CHUNK: usize = 1 << 16;
 
-/// `events.jsonl`: records rendered straight into one reused buffer, written in chunks.
+/// `events.jsonl`: records rendered straight into one reused buffer, written in chunks. The
+/// buffer is a plain array with room for a chunk and one window after it (see
+/// [`json::write_window`]): most records are written in place, the rest ([`json::Stamps`] kept
+/// across both paths) through `spill`.
 struct Lines {
     file: File,
-    buf: Vec<u8>,
+    /// `CHUNK + json::WIN` bytes; `buf[..len]` are the lines not written yet (`len < CHUNK`
+    /// between records, so a window always fits after them).
+    buf: Box<[u8]>,
+    len: usize,
+    /// The lines of records a window does not take.
+    spill: Vec<u8>,
     stamps: json::Stamps,
 }
 
 impl Lines {
+    fn new(file: File) -> Lines {
+        Lines {
+            file,
+            buf: vec![0; CHUNK + json::WIN].into_boxed_slice(),
+            len: 0,
+            spill: Vec::with_capacity(4096),
+            stamps: json::Stamps::default(),
+        }
+    }
+
     fn push(&mut self, r: &EventRecord) -> std::io::Result<()> {
-        json::write_record_with(r, &mut self.buf, &mut self.stamps);
-        self.buf.push(b'\n');
-        if self.buf.len() >= CHUNK {
-            self.file.write_all(&self.buf)?;
-            self.buf.clear();
+        let at = self.len;
+        let win: &mut [u8; json::WIN] = (&mut self.buf[at..at + json::WIN])
+            .try_into()
+            .expect("a window after the held lines");
+        match json::write_window(r, win, &mut self.stamps) {
+            // the newline in the window's last byte at most: a record never fills it
+            Some(n) => {
+                win[n] = b'\n';
+                self.len = at + n + 1;
+            }
+            None => {
+                self.spill.clear();
+                json::write_record_with(r, &mut self.spill, &mut self.stamps);
+                self.spill.push(b'\n');
+                if self.spill.len() > self.buf.len() - at {
+                    self.file.write_all(&self.buf[..at])?;
+                    self.len = 0;
+                }
+                if self.spill.len() > self.buf.len() {
+                    self.file.write_all(&self.spill)?;
+                } else {
+                    let at = self.len;
+                    self.buf[at..at + self.spill.len()].copy_from_slice(&self.spill);
+                    self.len = at + self.spill.len();
+                }
+            }
+        }
+        if self.len >= CHUNK {
+            self.file.write_all(&self.buf[..self.len])?;
+            self.len = 0;
         }
         Ok(())
     }
     fn finish(mut self) -> std::io::Result<()> {
-        self.file.write_all(&self.buf)?;
+        self.file.write_all(&self.buf[..self.len])?;
         self.file.flush()
     }
 }
@@ -199,11 +242,7 @@ impl Recorder {
 
 impl Core {
     fn create(dir: &Path, level: EventsLevel, initial: Decimal) -> std::io::Result<Core> {
-        let events = Lines {
-            file: out(dir, "events.jsonl")?,
-            buf: Vec::with_capacity(CHUNK + 4096),
-            stamps: json::Stamps::default(),
-        };
+        let events = Lines::new(out(dir, "events.jsonl")?);
         Ok(Core {
             dir: dir.to_path_buf(),
             level,
@@ -218,15 +257,20 @@ impl Core {
 
     fn step(&mut self, r: &EventRecord) -> std::io::Result<()> {
         self.tally.observe(r);
-        self.book.observe(r);
-        // the tables read only order and algo updates (fills only the former): the other
-        // records (half of them) skip the two calls
+        // the tables and the price chart's book read only order and algo updates (fills only
+        // the former; the book also the engine's pair placements): the other records (half of
+        // them) skip those calls
         match &r.event {
             Event::OrderTradeUpdate(_) => {
+                self.book.observe(r);
                 self.orders.observe(r)?;
                 self.fills.observe(r)?;
             }
-            Event::AlgoUpdate(_) => self.orders.observe(r)?,
+            Event::AlgoUpdate(_) => {
+                self.book.observe(r);
+                self.orders.observe(r)?;
+            }
+            Event::Engine(EngineEvent::PairPlaced { .. }) => self.book.observe(r),
             _ => {}
         }
         let keep = match self.level {

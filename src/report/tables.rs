@@ -5,7 +5,7 @@
 use super::price::IdMap;
 use crate::events::json::{self, Spelled, Then, Word, WORD};
 use crate::events::{Event, EventLog, EventRecord, ExecType};
-use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, OrderId, TimeMs};
+use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, Ident, OrderId, TimeMs};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 use std::io::Write;
@@ -90,8 +90,10 @@ impl Cell {
 #[derive(Debug, Clone, Default)]
 struct Row {
     first_seq: u64,
-    symbol: String,
-    client_id: String,
+    /// Inline ids (as the records hold them): an update copies them over as a few words, with
+    /// no comparison and no allocation (see [`set_id`]).
+    symbol: Ident,
+    client_id: Ident,
     otype: Cell,
     orig_type: Cell,
     side: Cell,
@@ -373,13 +375,11 @@ impl RowWriter<'_> {
     }
 }
 
-/// `dst = src`, copying only when they differ (an order's symbol and client id rarely change
-/// between its updates).
-fn set_str(dst: &mut String, src: &str) {
-    if dst != src {
-        dst.clear();
-        dst.push_str(src);
-    }
+/// `dst = src`: an inline id (nearly all, at most 24 bytes) is copied over as three words,
+/// with no comparison (comparing as strings was a `memcmp` call per field) and no allocation.
+#[inline(always)]
+fn set_id(dst: &mut Ident, src: &Ident) {
+    dst.clone_from(src);
 }
 
 /// Whether some byte of the word `x` is `,` `"` `\r` or `\n` (SWAR zero-byte test on `x ^ c`
@@ -445,13 +445,7 @@ pub(crate) struct OrdersTable<W: Write> {
     rows: IdMap<Key, Row>,
     /// Rows not written yet, by first appearance (`(first seq, key)`, ascending seq).
     pending: VecDeque<(u64, Key)>,
-    /// The symbol and client id strings of removed rows, reused by new rows: a run's rows come
-    /// and go by the thousand, each would otherwise allocate and free two strings.
-    spare: Vec<(String, String)>,
 }
-
-/// Spare string pairs kept at most (rows held at once are few; this only bounds the pool).
-const SPARE_ROWS: usize = 64;
 
 impl<W: Write> OrdersTable<W> {
     /// A table writing to `w` (the header first).
@@ -460,13 +454,11 @@ impl<W: Write> OrdersTable<W> {
             w: CsvOut::new(w, &ORDER_COLUMNS),
             rows: IdMap::default(),
             pending: VecDeque::new(),
-            spare: Vec::new(),
         })
     }
 
     fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
         let pending = &mut self.pending;
-        let spare = &mut self.spare;
         self.rows.entry(k).or_insert_with(|| {
             let seq = r.seq.0;
             // records come in seq order: almost always a push at the back
@@ -477,24 +469,13 @@ impl<W: Write> OrdersTable<W> {
                 }
                 _ => pending.push_back((seq, k)),
             }
-            let mut row = Row::new(seq, r.time_ms);
-            if let Some((symbol, client_id)) = spare.pop() {
-                // emptied when they were put back; `set_str` fills them
-                (row.symbol, row.client_id) = (symbol, client_id);
-            }
-            row
+            Row::new(seq, r.time_ms)
         })
     }
 
-    /// Drops the row of `k`, keeping its strings for a later row.
+    /// Drops the row of `k`.
     fn remove(&mut self, k: &Key) {
-        if let Some(mut row) = self.rows.remove(k) {
-            if self.spare.len() < SPARE_ROWS {
-                row.symbol.clear();
-                row.client_id.clear();
-                self.spare.push((row.symbol, row.client_id));
-            }
-        }
+        self.rows.remove(k);
     }
 
     /// Whether the row first seen at `seq` is still to be written.
@@ -507,8 +488,8 @@ impl<W: Write> OrdersTable<W> {
         let done = match &r.event {
             Event::OrderTradeUpdate(o) => {
                 let row = self.row(Key::Order(o.order_id), r);
-                set_str(&mut row.symbol, &o.symbol);
-                set_str(&mut row.client_id, &o.client_order_id);
+                set_id(&mut row.symbol, &o.symbol);
+                set_id(&mut row.client_id, &o.client_order_id);
                 row.otype = Cell::of(o.order_type);
                 row.orig_type = Cell::of(o.orig_type);
                 row.side = Cell::of(o.side);
@@ -541,8 +522,8 @@ impl<W: Write> OrdersTable<W> {
             }
             Event::AlgoUpdate(a) => {
                 let row = self.row(Key::Algo(a.algo_id), r);
-                set_str(&mut row.symbol, &a.symbol);
-                set_str(&mut row.client_id, &a.client_algo_id);
+                set_id(&mut row.symbol, &a.symbol);
+                set_id(&mut row.client_id, &a.client_algo_id);
                 row.otype = Cell::of(a.order_type);
                 row.orig_type = row.otype;
                 row.side = Cell::of(a.side);
