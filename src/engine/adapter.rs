@@ -242,20 +242,6 @@ pub(crate) fn base36_in(mut n: u64, buf: &mut [u8; 13]) -> &str {
     std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
-/// `n` in decimal, written into `buf`: a piece of an id (as [`push_u64`] writes to a String).
-fn base10_in(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
-}
-
 /// Parses lower-case base-36 text.
 pub(crate) fn from_base36(s: &str) -> Option<u64> {
     u64::from_str_radix(s, 36).ok()
@@ -893,12 +879,12 @@ impl Engine {
             return None;
         }
         let tag = if stop { "ocoS-" } else { "ocoT-" };
-        let mut digits = [0u8; 10];
+        let mut digits = [0u8; 20];
         Some(Ident::concat(&[
             tag,
             &rec.base,
             "-",
-            base10_in(attempt, &mut digits),
+            crate::types::u64_in(u64::from(attempt), &mut digits),
         ]))
     }
 

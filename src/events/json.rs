@@ -704,6 +704,23 @@ macro_rules! opt_field {
     };
 }
 
+/// The optional fields a NewOrder and a NewAlgoOrder share, in both structs' order.
+#[inline]
+fn flags(
+    out: &mut impl Out,
+    tif: Option<TimeInForce>,
+    reduce_only: Option<bool>,
+    close_position: Option<bool>,
+    working_type: Option<WorkingType>,
+    price_protect: Option<bool>,
+) {
+    opt_field!(out, b",\"time_in_force\":", tif, tif_, "");
+    opt_field!(out, b",\"reduce_only\":", reduce_only, bool_then, "");
+    opt_field!(out, b",\"close_position\":", close_position, bool_then, "");
+    opt_field!(out, b",\"working_type\":", working_type, working, "");
+    opt_field!(out, b",\"price_protect\":", price_protect, bool_then, "");
+}
+
 /// A NewOrder request: its fields in declaration order, the unset optional ones left out.
 fn new_order(out: &mut impl Out, o: &NewOrder) {
     out.extend_from_slice(b"{\"symbol\":");
@@ -714,17 +731,14 @@ fn new_order(out: &mut impl Out, o: &NewOrder) {
     opt_field!(out, b",\"quantity\":\"", &o.quantity, dec_then, "\"");
     opt_field!(out, b",\"price\":\"", &o.price, dec_then, "\"");
     opt_field!(out, b",\"stop_price\":\"", &o.stop_price, dec_then, "\"");
-    opt_field!(out, b",\"time_in_force\":", o.time_in_force, tif_, "");
-    opt_field!(out, b",\"reduce_only\":", o.reduce_only, bool_then, "");
-    opt_field!(
+    flags(
         out,
-        b",\"close_position\":",
+        o.time_in_force,
+        o.reduce_only,
         o.close_position,
-        bool_then,
-        ""
+        o.working_type,
+        o.price_protect,
     );
-    opt_field!(out, b",\"working_type\":", o.working_type, working, "");
-    opt_field!(out, b",\"price_protect\":", o.price_protect, bool_then, "");
     opt_field!(
         out,
         b",\"activation_price\":\"",
@@ -769,17 +783,14 @@ fn new_algo(out: &mut impl Out, o: &NewAlgoOrder) {
         dec_then,
         "\""
     );
-    opt_field!(out, b",\"time_in_force\":", o.time_in_force, tif_, "");
-    opt_field!(out, b",\"reduce_only\":", o.reduce_only, bool_then, "");
-    opt_field!(
+    flags(
         out,
-        b",\"close_position\":",
+        o.time_in_force,
+        o.reduce_only,
         o.close_position,
-        bool_then,
-        ""
+        o.working_type,
+        o.price_protect,
     );
-    opt_field!(out, b",\"working_type\":", o.working_type, working, "");
-    opt_field!(out, b",\"price_protect\":", o.price_protect, bool_then, "");
     opt_field!(
         out,
         b",\"activate_price\":\"",
@@ -880,7 +891,7 @@ macro_rules! spelled {
             put_word(out, v.quoted::<T>());
         }
         #[cfg(test)]
-        const $all: &[$t] = &[$($v),+];
+        pub(crate) const $all: &[$t] = &[$($v),+];
     };
     // the spelling is the type's own `as_str` (a const fn), evaluated at compile time
     ($name:ident, $all:ident, $t:ty, as_str [ $($v:path),+ $(,)? ]) => {

@@ -788,67 +788,14 @@ mod tests {
                 assert_eq!(out, format!("{},", as_str(v)).into_bytes());
             }
         }
-        check(&[Side::Buy, Side::Sell], Side::as_str);
-        check(
-            &[PositionSide::Both, PositionSide::Long, PositionSide::Short],
-            PositionSide::as_str,
-        );
-        check(
-            &[
-                OrderType::Limit,
-                OrderType::Market,
-                OrderType::Stop,
-                OrderType::StopMarket,
-                OrderType::TakeProfit,
-                OrderType::TakeProfitMarket,
-                OrderType::TrailingStopMarket,
-                OrderType::Liquidation,
-            ],
-            OrderType::as_str,
-        );
-        check(
-            &[
-                TimeInForce::Gtc,
-                TimeInForce::Ioc,
-                TimeInForce::Fok,
-                TimeInForce::Gtx,
-                TimeInForce::GteGtc,
-            ],
-            TimeInForce::as_str,
-        );
-        check(
-            &[
-                OrderStatus::New,
-                OrderStatus::PartiallyFilled,
-                OrderStatus::Filled,
-                OrderStatus::Canceled,
-                OrderStatus::Expired,
-                OrderStatus::Rejected,
-            ],
-            OrderStatus::as_str,
-        );
-        check(
-            &[
-                AlgoStatus::New,
-                AlgoStatus::Triggering,
-                AlgoStatus::Triggered,
-                AlgoStatus::Finished,
-                AlgoStatus::Canceled,
-                AlgoStatus::Rejected,
-                AlgoStatus::Expired,
-            ],
-            AlgoStatus::as_str,
-        );
-        check(
-            &[
-                ExecType::New,
-                ExecType::Trade,
-                ExecType::Canceled,
-                ExecType::Expired,
-                ExecType::Calculated,
-            ],
-            ExecType::as_str,
-        );
+        // every variant, from the writer's own lists (which name each variant once)
+        check(json::ALL_SIDES, Side::as_str);
+        check(json::ALL_POS_SIDES, PositionSide::as_str);
+        check(json::ALL_ORDER_TYPES, OrderType::as_str);
+        check(json::ALL_TIFS, TimeInForce::as_str);
+        check(json::ALL_ORDER_STATUSES, OrderStatus::as_str);
+        check(json::ALL_ALGO_STATUSES, AlgoStatus::as_str);
+        check(json::ALL_EXEC_TYPES, ExecType::as_str);
         let mut out = Vec::new();
         json::put_word(&mut out, Cell::default().0);
         assert_eq!(out, b",");

@@ -39,8 +39,13 @@ pub fn fmt_time_ms(ms: i64) -> String {
 }
 
 /// Appends `n` in decimal to `out`.
-pub fn push_u64(out: &mut String, mut n: u64) {
+pub fn push_u64(out: &mut String, n: u64) {
     let mut buf = [0u8; 20];
+    out.push_str(u64_in(n, &mut buf));
+}
+
+/// `n` in decimal, written at the end of `buf` (no allocation, no formatter): the digits.
+pub fn u64_in(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -50,7 +55,7 @@ pub fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
 /// As [`fmt_time_ms`], written to `out` without allocating (years 0..=9999 without the
