@@ -283,14 +283,8 @@ impl EventLog {
             });
             self.recent.len() - 1
         } else {
-            // full: the new record takes the oldest one's place
-            let at = self.head;
-            self.head = if at + 1 == self.recent_len { 0 } else { at + 1 };
-            let old = &mut self.recent[at];
-            old.seq = seq;
-            old.time_ms = time_ms;
-            old.source = source;
-            old.event = event;
+            let at = self.overwrite_oldest(seq, time_ms, source);
+            self.recent[at].event = event;
             at
         };
         if self.observer.is_some() {
@@ -313,18 +307,25 @@ impl EventLog {
         }
         let seq = Seq(self.len);
         self.len += 1;
-        // full: the new record takes the oldest one's place
+        let at = self.overwrite_oldest(seq, time_ms, source);
+        std::mem::swap(&mut self.recent[at].event, event);
+        if self.observer.is_some() {
+            self.notify(at, false);
+        }
+        seq
+    }
+    /// A full streaming ring: the new record takes the oldest one's place. Writes its head
+    /// (seq, time, source), advances the ring and returns the slot, whose event the caller
+    /// replaces (by assignment or by a swap).
+    #[inline(always)]
+    fn overwrite_oldest(&mut self, seq: Seq, time_ms: TimeMs, source: Source) -> usize {
         let at = self.head;
         self.head = if at + 1 == self.recent_len { 0 } else { at + 1 };
         let old = &mut self.recent[at];
         old.seq = seq;
         old.time_ms = time_ms;
         old.source = source;
-        std::mem::swap(&mut old.event, event);
-        if self.observer.is_some() {
-            self.notify(at, false);
-        }
-        seq
+        at
     }
     /// Shows the observer the record just appended at `at` (of `equity` or of the rest); kept
     /// out of line so that [`Self::push`], inlined, moves the event straight into its slot.
