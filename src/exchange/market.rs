@@ -88,6 +88,7 @@ impl MockExchange {
             e,
             seen,
         ) {
+            self.cur.reach = None;
             self.cur.path = path;
             self.cur.mpath = self.mark_path(&path);
             if self.mark.is_some() {
@@ -132,6 +133,7 @@ impl MockExchange {
         }
         self.up_min = up;
         self.down_max = down;
+        self.cur.reach = None;
         self.m_up_min = mup;
         self.m_down_max = mdown;
     }
@@ -374,6 +376,13 @@ impl MockExchange {
     /// bar's end) in one step. The cursor ends exactly where `step_segment` would have put it:
     /// segment by segment nothing can fire, so only the segment holding `t` and the price on it
     /// matter. True when it moved the cursor.
+    ///
+    /// A bar whose range does reach a bound is still quiet up to the first instant the rest of
+    /// its path can fire anything (`path_reach`, a lower bound on the time `step_segment` would
+    /// fire at: the crossing times agree with `price_at` rounding, and a liquidation bound is
+    /// timed at its exact thousandths, never later than the tick the walk tests): the engine's
+    /// polls inside such a bar (before its trigger fires, or after the extreme passed) then cost
+    /// one look at the path instead of a walk segment by segment.
     #[inline]
     fn quiet_rest_of_bar(&mut self, t: i64) -> bool {
         if !(1..=3).contains(&self.cur.seg)
@@ -387,13 +396,28 @@ impl MockExchange {
             return false;
         };
         let end = self.cur.path[3].0;
-        if !(bar.h < self.up_min && bar.l > self.down_max)
-            || self
-                .funding
-                .get(self.next_funding)
-                .is_some_and(|f| f.0 <= end)
+        if self
+            .funding
+            .get(self.next_funding)
+            .is_some_and(|f| f.0 <= end)
         {
             return false;
+        }
+        if !(bar.h < self.up_min && bar.l > self.down_max) {
+            let (seg, now, price) = (self.cur.seg as usize, self.cur.time, self.cur.price);
+            let reach = match self.cur.reach {
+                Some(r) => r,
+                None => {
+                    let r = self.path_reach(&self.cur.path, seg, now, price);
+                    self.cur.reach = Some(r);
+                    r
+                }
+            };
+            if let Some(at) = reach {
+                if t >= at || t >= end {
+                    return false;
+                }
+            }
         }
         if t >= end {
             // the rest of the bar: step_segment ends it at its close (end_path)
@@ -508,6 +532,7 @@ impl MockExchange {
             )
         };
         let mpath = self.mark_path(&path);
+        self.cur.reach = None;
         self.cur.path = path;
         self.cur.mpath = mpath;
         self.cur.seg = 1;
@@ -687,6 +712,7 @@ impl MockExchange {
         let sb = self.sub_bars[self.cur.sub];
         let from = self.cur.price;
         let mfrom = self.mark_ticks();
+        self.cur.reach = None;
         self.cur.path = intrabar::path(&sb, self.sub_interval_ms, IntrabarPolicy::Ohlc, 0);
         self.cur.mpath = self.mark_path(&self.cur.path);
         self.cur.seg = 1;
@@ -1084,7 +1110,12 @@ impl MockExchange {
                 return coarse;
             }
             let (seg, now, price) = (self.cur.seg as usize, self.cur.time, self.cur.price);
-            if let Some(at) = self.path_reach(&self.cur.path, seg, now, price) {
+            // the walk's cached answer while the cursor is short of it (then it is the same)
+            let reach = match self.cur.reach {
+                Some(r) if r.is_none_or(|at| at > now) => r,
+                _ => self.path_reach(&self.cur.path, seg, now, price),
+            };
+            if let Some(at) = reach {
                 return TimeMs(at);
             }
             i += 1;
@@ -1319,4 +1350,148 @@ fn crossed(trigs: &[Trig], on_mark: bool, from: i64, to: i64) -> Option<usize> {
         }
     }
     best.map(|b| b.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{NewAlgoOrder, NewOrder};
+
+    const MIN: i64 = 60_000;
+    const T0: i64 = 1_704_067_200_000;
+
+    /// Walks to `t`, collecting every event on the way (as the venue does: each stop delivers).
+    fn walk(x: &mut MockExchange, t: i64, out: &mut Vec<String>) {
+        loop {
+            x.advance_to(TimeMs(t));
+            if !x.has_events() {
+                return;
+            }
+            let mut evs = Vec::new();
+            x.drain_events(&mut evs);
+            out.extend(evs.iter().map(|e| format!("{e:?}")));
+        }
+    }
+
+    #[test]
+    fn polling_inside_bars_never_changes_the_walk() {
+        // The quiet walk inside a bar that does reach a bound (`quiet_rest_of_bar` up to the
+        // cached `path_reach`) must leave every event, time and price exactly as a walk that
+        // stops only where the caller acts: two exchanges, the same orders at the same instants
+        // (a bracket re-entered after each exit, the other leg cancelled; a limit now and then),
+        // one walked in big steps, the other polled every few seconds. Random bars, each intrabar
+        // policy, sometimes 100x isolated (a reachable liquidation bound). The cached answer of
+        // `next_change_exact` is also checked against one worked out afresh.
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = move |m: i64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % m as u64) as i64
+        };
+        let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
+        let mut fires = 0;
+        for case in 0..120 {
+            let n = 60;
+            let mut bars = Vec::new();
+            let mut p = spec.price_to_ticks("60000".parse().unwrap()).unwrap();
+            for i in 0..n {
+                let o = p + rnd(41) - 20;
+                let c = o + rnd(201) - 100;
+                let h = o.max(c) + rnd(150);
+                let l = o.min(c) - rnd(150);
+                bars.push(BarTicks {
+                    t: T0 + i * MIN,
+                    o,
+                    h,
+                    l,
+                    c,
+                });
+                p = c;
+            }
+            let mut cfg = ExchangeConfig {
+                position_mode: PositionMode::Hedge,
+                equity_sample_ms: [MIN, 7 * MIN, 1_000_000_000_000][case % 3],
+                ..ExchangeConfig::default()
+            };
+            cfg.intrabar = [
+                IntrabarPolicy::Ohlc,
+                IntrabarPolicy::Pessimistic,
+                IntrabarPolicy::Optimistic,
+            ][(case / 3) % 3];
+            if case % 4 == 0 {
+                cfg.leverage = 100;
+                cfg.margin_mode = MarginMode::Isolated;
+            }
+            let mut a = MockExchange::new(cfg.clone(), spec.clone(), bars.clone(), MIN);
+            let mut b = MockExchange::new(cfg, spec.clone(), bars, MIN);
+            let (mut ea, mut eb) = (Vec::new(), Vec::new());
+            let end = T0 + n * MIN;
+            let mut now = T0 + rnd(2 * MIN);
+            while now < end {
+                walk(&mut a, now, &mut ea);
+                // b: polled every few seconds up to the same instant
+                let mut t = b.time().0;
+                while t < now {
+                    t = (t + 1 + rnd(8_000)).min(now);
+                    walk(&mut b, t, &mut eb);
+                    if rnd(4) == 0 {
+                        let h = TimeMs(end);
+                        let cached = b.next_change_exact(h);
+                        let saved = b.cur.reach;
+                        b.cur.reach = None;
+                        assert_eq!(b.next_change_exact(h), cached, "case {case} at {t}");
+                        b.cur.reach = saved;
+                    }
+                }
+                assert_eq!(ea, eb, "case {case} at {now}");
+                assert_eq!((a.time(), a.cur.price), (b.time(), b.cur.price));
+                let long = rnd(2) == 0;
+                let (side, exit, pside) = if long {
+                    (Side::Buy, Side::Sell, PositionSide::Long)
+                } else {
+                    (Side::Sell, Side::Buy, PositionSide::Short)
+                };
+                let sgn = if long { 1 } else { -1 };
+                let at = a.cur.price;
+                let px = |d: i64| spec.price(at + d);
+                let (p_sl, p_tp) = (px(-sgn * (20 + rnd(300))), px(sgn * (20 + rnd(300))));
+                let lim = (rnd(5) == 0).then(|| px(-sgn * rnd(200)));
+                for x in [&mut a, &mut b] {
+                    if !x.is_flat() {
+                        continue;
+                    }
+                    fires += 1;
+                    let _ = x.cancel_all_algo_orders("BTCUSDT");
+                    let mut o = NewOrder::new("BTCUSDT", side, OrderType::Market);
+                    o.quantity = Some("0.5".parse().unwrap());
+                    o.position_side = Some(pside);
+                    let _ = x.new_order(&o);
+                    for (t, p) in [
+                        (OrderType::StopMarket, p_sl),
+                        (OrderType::TakeProfitMarket, p_tp),
+                    ] {
+                        let mut g = NewAlgoOrder::new("BTCUSDT", exit, t);
+                        g.quantity = Some("0.5".parse().unwrap());
+                        g.trigger_price = Some(p);
+                        g.position_side = Some(pside);
+                        let _ = x.new_algo_order(&g);
+                    }
+                    if let Some(p) = lim {
+                        let mut o = NewOrder::new("BTCUSDT", side, OrderType::Limit);
+                        o.quantity = Some("0.1".parse().unwrap());
+                        o.price = Some(p);
+                        o.time_in_force = Some(TimeInForce::Gtc);
+                        o.position_side = Some(pside);
+                        let _ = x.new_order(&o);
+                    }
+                }
+                now += 1 + rnd(4 * MIN);
+            }
+            walk(&mut a, end, &mut ea);
+            walk(&mut b, end, &mut eb);
+            assert_eq!(ea, eb, "case {case} at the end");
+        }
+        assert!(fires > 500, "{fires} entries");
+    }
 }

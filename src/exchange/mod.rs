@@ -291,6 +291,11 @@ pub(crate) struct Cursor {
     pub ambiguous: bool,
     /// Extremes of the current bar reached before its last re-plan (`intrabar::visited` bits).
     pub visited: u8,
+    /// `path_reach` of the rest of `path` for the current bounds, once worked out: Some(None)
+    /// when the rest reaches nothing. Walking the path short of that instant leaves it
+    /// unchanged, so it is kept until the path (`start_bar`, a re-plan, a sub-bar) or the
+    /// bounds (`recompute_bounds`) change, which clear it.
+    pub reach: Option<Option<i64>>,
 }
 
 /// Base of orderIds and algoIds; the ranges never overlap, so an algoId sent to /fapi/v1/order
