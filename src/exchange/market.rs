@@ -88,7 +88,7 @@ impl MockExchange {
             e,
             seen,
         ) {
-            self.cur.reach = None;
+            self.forget_reach();
             self.cur.path = path;
             self.cur.mpath = self.mark_path(&path);
             if self.mark.is_some() {
@@ -104,6 +104,13 @@ impl MockExchange {
             self.trigs.remove(i);
             self.recompute_bounds();
         }
+    }
+
+    /// The path or the bounds changed: the cached reach of the path is unknown again.
+    #[inline]
+    fn forget_reach(&mut self) {
+        self.cur.reach = None;
+        self.cur.quiet_until = i64::MIN;
     }
 
     pub(crate) fn recompute_bounds(&mut self) {
@@ -133,7 +140,7 @@ impl MockExchange {
         }
         self.up_min = up;
         self.down_max = down;
-        self.cur.reach = None;
+        self.forget_reach();
         self.m_up_min = mup;
         self.m_down_max = mdown;
     }
@@ -305,8 +312,28 @@ impl MockExchange {
 
     /// Advances the market to time `t` (inclusive), or stops earlier right after the first step
     /// that emitted events, so the caller can deliver them before the market moves on.
+    ///
+    /// Inlined into the venue's sync: most calls are polls that either find events waiting or
+    /// land inside the quiet stretch of the current bar (`Cursor::quiet_until`), and move the
+    /// cursor on that bar's path without entering the walk (whose frame is large).
+    #[inline]
     pub fn advance_to(&mut self, t: TimeMs) {
         let t = t.0;
+        if !self.out.is_empty() {
+            return;
+        }
+        if t < self.cur.quiet_until && self.cur.time < t {
+            // exactly the loop's steps: no funding due in the bar, quiet_rest_of_bar's partial
+            // walk, then `time >= t` ends it
+            self.quiet_walk_to(t);
+            return;
+        }
+        self.advance_walk(t);
+    }
+
+    /// The walk of [`Self::advance_to`].
+    #[inline(never)]
+    fn advance_walk(&mut self, t: i64) {
         loop {
             if !self.out.is_empty() {
                 return;
@@ -413,17 +440,29 @@ impl MockExchange {
                     r
                 }
             };
+            self.cur.quiet_until = reach.map_or(end, |at| at.min(end));
             if let Some(at) = reach {
                 if t >= at || t >= end {
                     return false;
                 }
             }
+        } else {
+            self.cur.quiet_until = end;
         }
         if t >= end {
             // the rest of the bar: step_segment ends it at its close (end_path)
             self.end_path();
             return true;
         }
+        self.quiet_walk_to(t);
+        true
+    }
+
+    /// Moves the cursor to `t` on the current segment path (`t` before the bar's end, nothing
+    /// can fire before `t`): the segment holding `t` and the price there, as `step_segment`
+    /// would leave them segment by segment.
+    #[inline]
+    fn quiet_walk_to(&mut self, t: i64) {
         let mut k = self.cur.seg as usize;
         while self.cur.path[k].0 <= t {
             k += 1;
@@ -433,7 +472,6 @@ impl MockExchange {
         self.cur.seg = k as u8;
         self.cur.time = t;
         self.cur.price = price_at(ta, pa, tb, pb, t);
-        true
     }
 
     /// The fast path: walks over every bar from the cursor that cannot touch a resting trigger
@@ -532,7 +570,7 @@ impl MockExchange {
             )
         };
         let mpath = self.mark_path(&path);
-        self.cur.reach = None;
+        self.forget_reach();
         self.cur.path = path;
         self.cur.mpath = mpath;
         self.cur.seg = 1;
@@ -712,7 +750,7 @@ impl MockExchange {
         let sb = self.sub_bars[self.cur.sub];
         let from = self.cur.price;
         let mfrom = self.mark_ticks();
-        self.cur.reach = None;
+        self.forget_reach();
         self.cur.path = intrabar::path(&sb, self.sub_interval_ms, IntrabarPolicy::Ohlc, 0);
         self.cur.mpath = self.mark_path(&self.cur.path);
         self.cur.seg = 1;

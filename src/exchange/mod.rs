@@ -296,6 +296,12 @@ pub(crate) struct Cursor {
     /// unchanged, so it is kept until the path (`start_bar`, a re-plan, a sub-bar) or the
     /// bounds (`recompute_bounds`) change, which clear it.
     pub reach: Option<Option<i64>>,
+    /// Before this instant (exclusive) the rest of the current bar's path is quiet for the
+    /// current bounds: nothing can fire, no funding falls in the bar, no trailing stop, no mark
+    /// klines, no sub-bars (`quiet_rest_of_bar` sets it: the bar's end, or the cached
+    /// `path_reach`, whichever is first). `advance_to` then moves the cursor to any earlier `t`
+    /// without entering the walk. `i64::MIN` when unknown; cleared with `reach`.
+    pub quiet_until: i64,
 }
 
 /// Base of orderIds and algoIds; the ranges never overlap, so an algoId sent to /fapi/v1/order
@@ -386,6 +392,7 @@ impl MockExchange {
             cur: Cursor {
                 time: first.t - 1,
                 price: first.o,
+                quiet_until: i64::MIN,
                 ..Cursor::default()
             },
             orders: Vec::new(),
