@@ -113,6 +113,13 @@ impl MockExchange {
         self.cur.quiet_until = i64::MIN;
     }
 
+    /// Bar `i` (`b`) cannot reach a resting trigger or bound on either path: its range stays
+    /// inside the bounds (the funding and trailing conditions are the caller's).
+    #[inline]
+    fn bar_in_bounds(&self, i: usize, b: &BarTicks) -> bool {
+        b.h < self.up_min && b.l > self.down_max && self.mark_quiet(i)
+    }
+
     pub(crate) fn recompute_bounds(&mut self) {
         let (mut up, mut down) = (i64::MAX, i64::MIN);
         let (mut mup, mut mdown) = (i64::MAX, i64::MIN);
@@ -141,6 +148,7 @@ impl MockExchange {
         self.up_min = up;
         self.down_max = down;
         self.forget_reach();
+        self.quiet_bars.set((usize::MAX, 0));
         self.m_up_min = mup;
         self.m_down_max = mdown;
     }
@@ -1101,19 +1109,26 @@ impl MockExchange {
             }
             i += 1;
         }
+        // bars known quiet from an earlier scan (same bounds) are not looked at again: the
+        // answer is the same, the first bar at or past the horizon or not quiet
+        let (from, j) = self.quiet_bars.get();
+        let start = i;
+        if from <= i && i < j {
+            i = j;
+        }
+        let from = if from <= start && start <= j { from } else { start };
         while let Some(b) = self.bars.get(i) {
             if b.t >= horizon.0 {
+                self.quiet_bars.set((from, i));
                 return horizon;
             }
-            if b.h >= self.up_min
-                || b.l <= self.down_max
-                || funding < b.t + self.interval_ms
-                || !self.mark_quiet(i)
-            {
+            if funding < b.t + self.interval_ms || !self.bar_in_bounds(i, b) {
+                self.quiet_bars.set((from, i));
                 return TimeMs(b.t);
             }
             i += 1;
         }
+        self.quiet_bars.set((from, i));
         horizon
     }
 
@@ -1480,6 +1495,13 @@ mod tests {
                         b.cur.reach = None;
                         assert_eq!(b.next_change_exact(h), cached, "case {case} at {t}");
                         b.cur.reach = saved;
+                        // and the coarse bound, with and without the remembered quiet bars
+                        let h = TimeMs(b.time().0 + rnd(30 * MIN));
+                        let cached = b.next_change_time(h);
+                        let saved = b.quiet_bars.get();
+                        b.quiet_bars.set((usize::MAX, 0));
+                        assert_eq!(b.next_change_time(h), cached, "case {case} at {t}");
+                        b.quiet_bars.set(saved);
                     }
                 }
                 assert_eq!(ea, eb, "case {case} at {now}");

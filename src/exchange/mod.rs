@@ -321,6 +321,11 @@ pub struct MockExchange {
     pub(crate) funding: Vec<(i64, Decimal)>,
     pub(crate) next_funding: usize,
     pub(crate) cur: Cursor,
+    /// `next_change_time`'s scan, remembered: (from, j) when every bar in `from..j` is quiet for
+    /// the current bounds (high below `up_min`, low above `down_max`, the mark range likewise).
+    /// Later funding and a walking cursor keep them quiet; only tighter bounds may not, so
+    /// `recompute_bounds` forgets it. A Cell: the question is asked through `&self`.
+    pub(crate) quiet_bars: std::cell::Cell<(usize, usize)>,
     pub(crate) orders: Vec<Order>,
     pub(crate) algos: Vec<Algo>,
     /// Indices of orders that may still be open, ascending: every non-terminal order is here;
@@ -395,6 +400,7 @@ impl MockExchange {
                 quiet_until: i64::MIN,
                 ..Cursor::default()
             },
+            quiet_bars: std::cell::Cell::new((usize::MAX, 0)),
             orders: Vec::new(),
             algos: Vec::new(),
             open_o: Vec::new(),
