@@ -1116,7 +1116,11 @@ impl MockExchange {
         if from <= i && i < j {
             i = j;
         }
-        let from = if from <= start && start <= j { from } else { start };
+        let from = if from <= start && start <= j {
+            from
+        } else {
+            start
+        };
         while let Some(b) = self.bars.get(i) {
             if b.t >= horizon.0 {
                 self.quiet_bars.set((from, i));

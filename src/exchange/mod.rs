@@ -39,6 +39,7 @@ pub mod account;
 pub mod codes;
 pub mod external;
 pub mod intrabar;
+pub(crate) mod ledger;
 pub mod margin;
 pub(crate) mod mark;
 pub mod market;
@@ -326,8 +327,8 @@ pub struct MockExchange {
     /// Later funding and a walking cursor keep them quiet; only tighter bounds may not, so
     /// `recompute_bounds` forgets it. A Cell: the question is asked through `&self`.
     pub(crate) quiet_bars: std::cell::Cell<(usize, usize)>,
-    pub(crate) orders: Vec<Order>,
-    pub(crate) algos: Vec<Algo>,
+    pub(crate) orders: ledger::Ledger<Order>,
+    pub(crate) algos: ledger::Ledger<Algo>,
     /// Indices of orders that may still be open, ascending: every non-terminal order is here;
     /// finished ones are dropped lazily by `compact_open` (they never reopen). Keeps scans
     /// proportional to the open orders, not to every order of the run.
@@ -401,8 +402,8 @@ impl MockExchange {
                 ..Cursor::default()
             },
             quiet_bars: std::cell::Cell::new((usize::MAX, 0)),
-            orders: Vec::new(),
-            algos: Vec::new(),
+            orders: ledger::Ledger::default(),
+            algos: ledger::Ledger::default(),
             open_o: Vec::new(),
             open_a: Vec::new(),
             trigs: Vec::new(),

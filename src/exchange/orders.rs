@@ -235,7 +235,7 @@ impl MockExchange {
                 let k = id.checked_sub(ORDER_ID_BASE)? as usize;
                 (k < self.orders.len()).then_some(k)
             }
-            OrderRef::Client(c) => self.orders.iter().rposition(|o| &o.client_id == c),
+            OrderRef::Client(c) => self.orders.rposition(|o| &o.client_id == c),
         }
     }
 
@@ -245,7 +245,7 @@ impl MockExchange {
                 let k = id.checked_sub(ALGO_ID_BASE)? as usize;
                 (k < self.algos.len()).then_some(k)
             }
-            AlgoRef::Client(c) => self.algos.iter().rposition(|a| &a.client_id == c),
+            AlgoRef::Client(c) => self.algos.rposition(|a| &a.client_id == c),
         }
     }
 
