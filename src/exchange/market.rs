@@ -595,6 +595,19 @@ impl MockExchange {
         if self.mark.is_some() {
             self.cur.mark = mpath[0].1;
         }
+        if self.mark.is_none()
+            && self.trailing_count == 0
+            && self.cur.sub_end == 0
+            && bar.h < self.up_min
+            && bar.l > self.down_max
+            && path[0].1 < self.up_min
+            && path[0].1 > self.down_max
+        {
+            // a bar opened only because a poll lands inside it, its range (and its open, the
+            // trade price and the mark here) inside the bounds: no ambiguity to count, no trailing
+            // stop to move, and the open jump crosses nothing
+            return;
+        }
         self.note_ambiguity();
         // the open jump: a gap fills at the open
         self.update_trailing();
