@@ -878,7 +878,7 @@ fn run_inner(
                     for ev in client.v.stream_due(client.clock) {
                         engine.on_stream_received(ev);
                     }
-                    let Some((_, ev)) = client.v.pop_stream_due(client.clock) else {
+                    let Some((_, ev)) = client.v.pop_stream_boxed(client.clock) else {
                         break;
                     };
                     engine.on_stream(&ev, &mut client);

@@ -25,41 +25,58 @@ use std::collections::VecDeque;
 #[derive(Default)]
 pub(crate) struct Feed {
     pub(crate) log: EventLog,
-    pub(crate) queue: VecDeque<(TimeMs, StreamEvent)>,
+    /// Boxed: a stream event is big (an order update ≈ 240 bytes), and unboxed it was copied
+    /// out of the exchange's event, into the tuple, into the queue, out of it at delivery and
+    /// into the spares; boxed, each of those moves is a pointer's.
+    pub(crate) queue: VecDeque<(TimeMs, Box<StreamEvent>)>,
     pub(crate) stats: SimStats,
     pub(crate) stream_no: u64,
     /// Delivered stream events handed back ([`Venue::recycle_stream`]): the next copies for the
-    /// queue are written into their strings and vectors instead of new allocations.
+    /// queue are written into their boxes (and an account update's `positions` vector) instead
+    /// of new allocations.
     spare: Spare,
 }
 
-/// At most this many delivered account updates are kept for reuse.
+/// At most this many delivered events of each kind are kept for reuse.
 const SPARE_MAX: usize = 16;
 
-/// Delivered stream events kept for reuse: only account updates, whose `positions` vector is a
-/// heap allocation; order and algo updates (their ids are `Ident`, their reject reason almost
-/// always empty) allocate nothing when cloned, and keeping them would only add copies.
+/// Delivered stream events kept for reuse, by kind (each box holds an event of its kind, so an
+/// account update is refilled into its own `positions` vector).
 #[derive(Default)]
 struct Spare {
-    accounts: Vec<AccountUpdate>,
+    orders: Vec<Box<StreamEvent>>,
+    algos: Vec<Box<StreamEvent>>,
+    accounts: Vec<Box<StreamEvent>>,
 }
 
-/// A copy of `src`, written into a spare event's allocations when one is kept.
-fn refill<T: Clone>(spare: &mut Vec<T>, src: &T) -> T {
-    match spare.pop() {
-        Some(mut d) => {
-            d.clone_from(src);
-            d
-        }
-        None => src.clone(),
-    }
-}
-
-fn stream_event(e: &Event, spare: &mut Spare) -> Option<StreamEvent> {
+/// The queue's copy of `e` when it is a stream event, written into a spare box of its kind
+/// when one is kept.
+fn stream_event(e: &Event, spare: &mut Spare) -> Option<Box<StreamEvent>> {
     match e {
-        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(o.clone())),
-        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(a.clone())),
-        Event::AccountUpdate(a) => Some(StreamEvent::Account(refill(&mut spare.accounts, a))),
+        Event::OrderTradeUpdate(o) => Some(match spare.orders.pop() {
+            Some(mut b) => {
+                *b = StreamEvent::Order(o.clone());
+                b
+            }
+            None => Box::new(StreamEvent::Order(o.clone())),
+        }),
+        Event::AlgoUpdate(a) => Some(match spare.algos.pop() {
+            Some(mut b) => {
+                *b = StreamEvent::Algo(a.clone());
+                b
+            }
+            None => Box::new(StreamEvent::Algo(a.clone())),
+        }),
+        Event::AccountUpdate(a) => Some(match spare.accounts.pop() {
+            Some(mut b) => {
+                match &mut *b {
+                    StreamEvent::Account(d) => d.clone_from(a),
+                    other => *other = StreamEvent::Account(a.clone()),
+                }
+                b
+            }
+            None => Box::new(StreamEvent::Account(a.clone())),
+        }),
         _ => None,
     }
 }
@@ -181,7 +198,11 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
 
 /// Inserts `item` at `pos` of `q`; at the end, as a push (no shifting to consider).
 #[inline]
-fn insert_at(q: &mut VecDeque<(TimeMs, StreamEvent)>, pos: usize, item: (TimeMs, StreamEvent)) {
+fn insert_at(
+    q: &mut VecDeque<(TimeMs, Box<StreamEvent>)>,
+    pos: usize,
+    item: (TimeMs, Box<StreamEvent>),
+) {
     if pos == q.len() {
         q.push_back(item);
     } else {
@@ -407,7 +428,7 @@ impl Venue {
             .queue
             .iter()
             .take_while(move |q| q.0 <= t)
-            .map(|q| &q.1)
+            .map(|q| &*q.1)
     }
     /// Delivery time of the next queued stream event.
     pub fn next_stream_time(&self) -> Option<TimeMs> {
@@ -417,6 +438,13 @@ impl Venue {
     /// Takes the next stream event due at or before `t` (in delivery order) and counts it.
     #[inline]
     pub fn pop_stream_due(&mut self, t: TimeMs) -> Option<(TimeMs, StreamEvent)> {
+        self.pop_stream_boxed(t).map(|(at, ev)| (at, *ev))
+    }
+
+    /// As [`Venue::pop_stream_due`], in the queue's box (hand it back with
+    /// [`Venue::recycle_stream`]).
+    #[inline]
+    pub(crate) fn pop_stream_boxed(&mut self, t: TimeMs) -> Option<(TimeMs, Box<StreamEvent>)> {
         if self.feed.queue.front().is_some_and(|q| q.0 <= t) {
             self.feed.stats.stream_delivered += 1;
             self.feed.queue.pop_front()
@@ -425,14 +453,18 @@ impl Venue {
         }
     }
 
-    /// Hands back a delivered stream event: its allocations carry the next copy for the queue
-    /// (a few of each kind are kept; the rest are dropped).
+    /// Hands back a delivered stream event: its box (and allocations) carry the next copy of
+    /// its kind for the queue (a few of each kind are kept; the rest are dropped).
     #[inline]
-    pub fn recycle_stream(&mut self, ev: StreamEvent) {
+    pub(crate) fn recycle_stream(&mut self, ev: Box<StreamEvent>) {
         let s = &mut self.feed.spare;
-        match ev {
-            StreamEvent::Account(a) if s.accounts.len() < SPARE_MAX => s.accounts.push(a),
-            _ => {}
+        let kept = match *ev {
+            StreamEvent::Order(_) => &mut s.orders,
+            StreamEvent::Algo(_) => &mut s.algos,
+            StreamEvent::Account(_) => &mut s.accounts,
+        };
+        if kept.len() < SPARE_MAX {
+            kept.push(ev);
         }
     }
 
