@@ -314,6 +314,20 @@ fn call_fault_drawn(
     None
 }
 
+/// A call's request parameters: the ones built at arrival for a targeted fault, or else built
+/// now. A function, not a closure over both: such a closure was a copy of the (large) cached
+/// parameters into it on every call, logged or not.
+#[inline(always)]
+fn take_params(
+    cached: &mut Option<RequestParams>,
+    params: &mut Option<impl FnOnce() -> RequestParams>,
+) -> RequestParams {
+    match cached.take() {
+        Some(p) => p,
+        None => (params.take().expect("request parameters are built once"))(),
+    }
+}
+
 /// One call's outcome as the venue saw it.
 pub struct Answered<T> {
     /// The answer (or the error the caller gets).
@@ -553,13 +567,9 @@ impl Venue {
                 );
             }
         }
-        let mut params = move || match cached.take() {
-            Some(p) => p,
-            None => (params.take().expect("request parameters are built once"))(),
-        };
         let log_it = ep.is_write() || fault.is_some() || targeted.is_some();
         if let Some(tr) = self.trace.as_mut() {
-            let p = params();
+            let p = take_params(&mut cached, &mut params);
             if log_it {
                 self.feed.log.push(
                     arrival,
@@ -586,7 +596,7 @@ impl Venue {
                     call: n,
                     endpoint: ep,
                     sent_ms: sent,
-                    params: params(),
+                    params: take_params(&mut cached, &mut params),
                 },
             );
         }
