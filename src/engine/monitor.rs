@@ -745,6 +745,10 @@ impl Engine {
     }
 
     /// Records what a stream event says about a leg that ended (fired, expired, cancelled).
+    /// Inline: it runs for every queued event at each delivery (`sim::run_inner`), and most say
+    /// nothing of an ended leg (account updates, open legs); only those pay for a call and the
+    /// walk over the pairs ([`Self::note_ended`]).
+    #[inline]
     pub(crate) fn note_stream(&mut self, ev: &StreamEvent) {
         let (leg, state) = match ev {
             StreamEvent::Algo(u) => (
@@ -763,6 +767,12 @@ impl Engine {
         if state == LegState::Open || self.st.pairs.is_empty() {
             return;
         }
+        self.note_ended(leg, state);
+    }
+
+    /// [`Self::note_stream`] of a leg that ended: kept when a pair the engine tracks has it.
+    #[inline(never)]
+    fn note_ended(&mut self, leg: LegId, state: LegState) {
         // only legs of pairs the engine tracks matter
         let tracked = self
             .st
