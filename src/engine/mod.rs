@@ -341,6 +341,8 @@ impl Engine {
     /// User-data-stream events that have reached the engine's socket but wait behind the one
     /// being handled: the reference engine reads what they say about its legs (an ALGO_UPDATE
     /// EXPIRED of a survivor) before it acts on the first (only with `monitor = stream`).
+    /// Inline: the simulator calls it for every queued event at each delivery.
+    #[inline]
     pub fn on_stream_received(&mut self, ev: &StreamEvent) {
         if self.cfg.monitor != Monitor::Stream || !self.sw.stream_monitor_supported {
             return;
