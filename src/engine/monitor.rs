@@ -787,6 +787,11 @@ impl Engine {
     /// A user-data-stream event (reference stream monitoring).
     pub(crate) fn stream_event<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
         self.note_stream(ev);
+        self.stream_event_noted(ev, ex);
+    }
+
+    /// [`Self::stream_event`] once [`Self::note_stream`] has seen `ev`.
+    pub(crate) fn stream_event_noted<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
         match ev {
             StreamEvent::Algo(u) if self.st.pending_algo.contains_key(&u.algo_id) => {
                 self.algo_entry_moved(ex, u.algo_id, u.status, u.actual_order_id);

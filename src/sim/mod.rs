@@ -881,7 +881,8 @@ fn run_inner(
                     let Some((_, ev)) = client.v.pop_stream_boxed(client.clock) else {
                         break;
                     };
-                    engine.on_stream(&ev, &mut client);
+                    // noted with the events due just above: acted on, not noted again
+                    engine.on_stream_noted(&ev, &mut client);
                     client.v.recycle_stream(ev);
                 }
             }
