@@ -41,8 +41,10 @@ pub(crate) struct Feed {
 const SPARE_MAX: usize = 16;
 
 /// Delivered stream events kept for reuse, by kind (each box holds an event of its kind, so an
-/// account update is refilled into its own `positions` vector).
+/// account update is refilled into its own `positions` vector). The boxes themselves are what
+/// is kept: the queue holds boxes, and a spare one goes back into it without an allocation.
 #[derive(Default)]
+#[allow(clippy::vec_box)]
 struct Spare {
     orders: Vec<Box<StreamEvent>>,
     algos: Vec<Box<StreamEvent>>,

@@ -539,7 +539,7 @@ mod tests {
     #[test]
     fn u64_in_is_the_decimal_text() {
         let mut n = 1u64;
-        let mut cases = vec![0, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1];
+        let mut cases = vec![0, 9, 10, 11, 99, 100, 101, 999, u64::MAX, u64::MAX - 1];
         while let Some(m) = n.checked_mul(7) {
             cases.extend([n, n + 1, n - 1]);
             n = m;
