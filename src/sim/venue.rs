@@ -57,14 +57,20 @@ fn stream_event(e: &Event, spare: &mut Spare) -> Option<Box<StreamEvent>> {
     match e {
         Event::OrderTradeUpdate(o) => Some(match spare.orders.pop() {
             Some(mut b) => {
-                *b = StreamEvent::Order(o.clone());
+                match &mut *b {
+                    StreamEvent::Order(d) => refill_order(d, o),
+                    other => *other = StreamEvent::Order(o.clone()),
+                }
                 b
             }
             None => Box::new(StreamEvent::Order(o.clone())),
         }),
         Event::AlgoUpdate(a) => Some(match spare.algos.pop() {
             Some(mut b) => {
-                *b = StreamEvent::Algo(a.clone());
+                match &mut *b {
+                    StreamEvent::Algo(d) => refill_algo(d, a),
+                    other => *other = StreamEvent::Algo(a.clone()),
+                }
                 b
             }
             None => Box::new(StreamEvent::Algo(a.clone())),
@@ -81,6 +87,100 @@ fn stream_event(e: &Event, spare: &mut Spare) -> Option<Box<StreamEvent>> {
         }),
         _ => None,
     }
+}
+
+/// `d` made a copy of `s` field by field, in place: assigning a clone built it aside and copied
+/// the whole update over (a call to memcpy per stream event). Every field is named, so a field
+/// added later fails to compile here until it is copied.
+fn refill_order(d: &mut OrderUpdate, s: &OrderUpdate) {
+    let OrderUpdate {
+        symbol,
+        client_order_id,
+        side,
+        order_type,
+        orig_type,
+        time_in_force,
+        orig_qty,
+        price,
+        avg_price,
+        stop_price,
+        exec_type,
+        status,
+        order_id,
+        last_qty,
+        cum_qty,
+        last_price,
+        commission,
+        is_maker,
+        reduce_only,
+        position_side,
+        close_position,
+        realized_pnl,
+        expiry_reason,
+        from_algo,
+    } = d;
+    symbol.clone_from(&s.symbol);
+    client_order_id.clone_from(&s.client_order_id);
+    *side = s.side;
+    *order_type = s.order_type;
+    *orig_type = s.orig_type;
+    *time_in_force = s.time_in_force;
+    *orig_qty = s.orig_qty;
+    *price = s.price;
+    *avg_price = s.avg_price;
+    *stop_price = s.stop_price;
+    *exec_type = s.exec_type;
+    *status = s.status;
+    *order_id = s.order_id;
+    *last_qty = s.last_qty;
+    *cum_qty = s.cum_qty;
+    *last_price = s.last_price;
+    *commission = s.commission;
+    *is_maker = s.is_maker;
+    *reduce_only = s.reduce_only;
+    *position_side = s.position_side;
+    *close_position = s.close_position;
+    *realized_pnl = s.realized_pnl;
+    *expiry_reason = s.expiry_reason;
+    *from_algo = s.from_algo;
+}
+
+/// As [`refill_order`], for an algo update.
+fn refill_algo(d: &mut AlgoUpdate, s: &AlgoUpdate) {
+    let AlgoUpdate {
+        symbol,
+        client_algo_id,
+        algo_id,
+        order_type,
+        side,
+        position_side,
+        time_in_force,
+        quantity,
+        status,
+        actual_order_id,
+        trigger_price,
+        price,
+        close_position,
+        reduce_only,
+        working_type,
+        reject_reason,
+    } = d;
+    symbol.clone_from(&s.symbol);
+    client_algo_id.clone_from(&s.client_algo_id);
+    *algo_id = s.algo_id;
+    *order_type = s.order_type;
+    *side = s.side;
+    *position_side = s.position_side;
+    *time_in_force = s.time_in_force;
+    *quantity = s.quantity;
+    *status = s.status;
+    *actual_order_id = s.actual_order_id;
+    *trigger_price = s.trigger_price;
+    *price = s.price;
+    *close_position = s.close_position;
+    *reduce_only = s.reduce_only;
+    *working_type = s.working_type;
+    reject_reason.clone_from(&s.reject_reason);
 }
 
 /// Hands the exchange the `positions` vector of an account update that left the log's ring (in
