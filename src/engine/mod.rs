@@ -338,9 +338,24 @@ impl Engine {
         self.stream_event(ev, ex);
     }
 
+    /// As [`Self::on_stream`], for an event that [`Self::on_stream_received`] was given last,
+    /// with only other events' receipts since (the simulator's delivery loop). What it says of
+    /// an ended leg is noted already, and noting it again would change nothing: a note only
+    /// adds a leg's end, once, for a leg of a pair the engine tracks, and receipts neither
+    /// track pairs nor forget ends.
+    pub fn on_stream_noted<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
+        if !self.stream_mode() {
+            return;
+        }
+        self.refresh_store(ex);
+        self.stream_event_noted(ev, ex);
+    }
+
     /// User-data-stream events that have reached the engine's socket but wait behind the one
     /// being handled: the reference engine reads what they say about its legs (an ALGO_UPDATE
     /// EXPIRED of a survivor) before it acts on the first (only with `monitor = stream`).
+    /// Inline: the simulator calls it for every queued event at each delivery.
+    #[inline]
     pub fn on_stream_received(&mut self, ev: &StreamEvent) {
         if self.cfg.monitor != Monitor::Stream || !self.sw.stream_monitor_supported {
             return;

@@ -745,6 +745,10 @@ impl Engine {
     }
 
     /// Records what a stream event says about a leg that ended (fired, expired, cancelled).
+    /// Inline: it runs for every queued event at each delivery (`sim::run_inner`), and most say
+    /// nothing of an ended leg (account updates, open legs); only those pay for a call and the
+    /// walk over the pairs ([`Self::note_ended`]).
+    #[inline]
     pub(crate) fn note_stream(&mut self, ev: &StreamEvent) {
         let (leg, state) = match ev {
             StreamEvent::Algo(u) => (
@@ -763,6 +767,12 @@ impl Engine {
         if state == LegState::Open || self.st.pairs.is_empty() {
             return;
         }
+        self.note_ended(leg, state);
+    }
+
+    /// [`Self::note_stream`] of a leg that ended: kept when a pair the engine tracks has it.
+    #[inline(never)]
+    fn note_ended(&mut self, leg: LegId, state: LegState) {
         // only legs of pairs the engine tracks matter
         let tracked = self
             .st
@@ -777,6 +787,11 @@ impl Engine {
     /// A user-data-stream event (reference stream monitoring).
     pub(crate) fn stream_event<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
         self.note_stream(ev);
+        self.stream_event_noted(ev, ex);
+    }
+
+    /// [`Self::stream_event`] once [`Self::note_stream`] has seen `ev`.
+    pub(crate) fn stream_event_noted<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
         match ev {
             StreamEvent::Algo(u) if self.st.pending_algo.contains_key(&u.algo_id) => {
                 self.algo_entry_moved(ex, u.algo_id, u.status, u.actual_order_id);

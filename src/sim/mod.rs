@@ -686,12 +686,12 @@ fn run_inner(
         }
         // idle-poll skipping: a read-only pass over an unchanged venue, none of whose calls can
         // meet a fault or arrive after the next possible change, is accounted and skipped.
+        // (the venue's version first: the cheaper of the two pure checks)
         if item == Item::Timer
             && skip_idle
-            && engine.poll_pass_is_readonly()
             && version_after_pass == Some(v.ex.version())
+            && engine.poll_pass_is_readonly()
         {
-            let n = engine.pass_calls() as u64;
             let strat_bound = strat.as_ref().and_then(|s| s.next_possible_entry(&v.ex));
             // Checks passed over that way: a walk that stops at each one runs a pass under way
             // at a check (start < check <= end) instead of skipping it, so such a pass is
@@ -720,6 +720,8 @@ fn run_inner(
                 continue;
             }
             if version_after_pass == Some(v.ex.version()) && v.feed.queue.is_empty() {
+                // the pass's calls: the engine's state only (the walk above leaves it as it was)
+                let n = engine.pass_calls() as u64;
                 // Two bounds on the venue's next change. `change` (whole bars) decides, as it
                 // always has, which passes count as skipped: a pass before it is skipped, the
                 // first pass of a look-ahead that reaches it is run. `exact` (the intrabar path,
@@ -878,10 +880,11 @@ fn run_inner(
                     for ev in client.v.stream_due(client.clock) {
                         engine.on_stream_received(ev);
                     }
-                    let Some((_, ev)) = client.v.pop_stream_due(client.clock) else {
+                    let Some((_, ev)) = client.v.pop_stream_boxed(client.clock) else {
                         break;
                     };
-                    engine.on_stream(&ev, &mut client);
+                    // noted with the events due just above: acted on, not noted again
+                    engine.on_stream_noted(&ev, &mut client);
                     client.v.recycle_stream(ev);
                 }
             }

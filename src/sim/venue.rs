@@ -25,43 +25,162 @@ use std::collections::VecDeque;
 #[derive(Default)]
 pub(crate) struct Feed {
     pub(crate) log: EventLog,
-    pub(crate) queue: VecDeque<(TimeMs, StreamEvent)>,
+    /// Boxed: a stream event is big (an order update ≈ 240 bytes), and unboxed it was copied
+    /// out of the exchange's event, into the tuple, into the queue, out of it at delivery and
+    /// into the spares; boxed, each of those moves is a pointer's.
+    pub(crate) queue: VecDeque<(TimeMs, Box<StreamEvent>)>,
     pub(crate) stats: SimStats,
     pub(crate) stream_no: u64,
     /// Delivered stream events handed back ([`Venue::recycle_stream`]): the next copies for the
-    /// queue are written into their strings and vectors instead of new allocations.
+    /// queue are written into their boxes (and an account update's `positions` vector) instead
+    /// of new allocations.
     spare: Spare,
 }
 
-/// At most this many delivered account updates are kept for reuse.
+/// At most this many delivered events of each kind are kept for reuse.
 const SPARE_MAX: usize = 16;
 
-/// Delivered stream events kept for reuse: only account updates, whose `positions` vector is a
-/// heap allocation; order and algo updates (their ids are `Ident`, their reject reason almost
-/// always empty) allocate nothing when cloned, and keeping them would only add copies.
+/// Delivered stream events kept for reuse, by kind (each box holds an event of its kind, so an
+/// account update is refilled into its own `positions` vector). The boxes themselves are what
+/// is kept: the queue holds boxes, and a spare one goes back into it without an allocation.
 #[derive(Default)]
+#[allow(clippy::vec_box)]
 struct Spare {
-    accounts: Vec<AccountUpdate>,
+    orders: Vec<Box<StreamEvent>>,
+    algos: Vec<Box<StreamEvent>>,
+    accounts: Vec<Box<StreamEvent>>,
 }
 
-/// A copy of `src`, written into a spare event's allocations when one is kept.
-fn refill<T: Clone>(spare: &mut Vec<T>, src: &T) -> T {
-    match spare.pop() {
-        Some(mut d) => {
-            d.clone_from(src);
-            d
-        }
-        None => src.clone(),
-    }
-}
-
-fn stream_event(e: &Event, spare: &mut Spare) -> Option<StreamEvent> {
+/// The queue's copy of `e` when it is a stream event, written into a spare box of its kind
+/// when one is kept.
+fn stream_event(e: &Event, spare: &mut Spare) -> Option<Box<StreamEvent>> {
     match e {
-        Event::OrderTradeUpdate(o) => Some(StreamEvent::Order(o.clone())),
-        Event::AlgoUpdate(a) => Some(StreamEvent::Algo(a.clone())),
-        Event::AccountUpdate(a) => Some(StreamEvent::Account(refill(&mut spare.accounts, a))),
+        Event::OrderTradeUpdate(o) => Some(match spare.orders.pop() {
+            Some(mut b) => {
+                match &mut *b {
+                    StreamEvent::Order(d) => refill_order(d, o),
+                    other => *other = StreamEvent::Order(o.clone()),
+                }
+                b
+            }
+            None => Box::new(StreamEvent::Order(o.clone())),
+        }),
+        Event::AlgoUpdate(a) => Some(match spare.algos.pop() {
+            Some(mut b) => {
+                match &mut *b {
+                    StreamEvent::Algo(d) => refill_algo(d, a),
+                    other => *other = StreamEvent::Algo(a.clone()),
+                }
+                b
+            }
+            None => Box::new(StreamEvent::Algo(a.clone())),
+        }),
+        Event::AccountUpdate(a) => Some(match spare.accounts.pop() {
+            Some(mut b) => {
+                match &mut *b {
+                    StreamEvent::Account(d) => d.clone_from(a),
+                    other => *other = StreamEvent::Account(a.clone()),
+                }
+                b
+            }
+            None => Box::new(StreamEvent::Account(a.clone())),
+        }),
         _ => None,
     }
+}
+
+/// `d` made a copy of `s` field by field, in place: assigning a clone built it aside and copied
+/// the whole update over (a call to memcpy per stream event). Every field is named, so a field
+/// added later fails to compile here until it is copied.
+fn refill_order(d: &mut OrderUpdate, s: &OrderUpdate) {
+    let OrderUpdate {
+        symbol,
+        client_order_id,
+        side,
+        order_type,
+        orig_type,
+        time_in_force,
+        orig_qty,
+        price,
+        avg_price,
+        stop_price,
+        exec_type,
+        status,
+        order_id,
+        last_qty,
+        cum_qty,
+        last_price,
+        commission,
+        is_maker,
+        reduce_only,
+        position_side,
+        close_position,
+        realized_pnl,
+        expiry_reason,
+        from_algo,
+    } = d;
+    symbol.clone_from(&s.symbol);
+    client_order_id.clone_from(&s.client_order_id);
+    *side = s.side;
+    *order_type = s.order_type;
+    *orig_type = s.orig_type;
+    *time_in_force = s.time_in_force;
+    *orig_qty = s.orig_qty;
+    *price = s.price;
+    *avg_price = s.avg_price;
+    *stop_price = s.stop_price;
+    *exec_type = s.exec_type;
+    *status = s.status;
+    *order_id = s.order_id;
+    *last_qty = s.last_qty;
+    *cum_qty = s.cum_qty;
+    *last_price = s.last_price;
+    *commission = s.commission;
+    *is_maker = s.is_maker;
+    *reduce_only = s.reduce_only;
+    *position_side = s.position_side;
+    *close_position = s.close_position;
+    *realized_pnl = s.realized_pnl;
+    *expiry_reason = s.expiry_reason;
+    *from_algo = s.from_algo;
+}
+
+/// As [`refill_order`], for an algo update.
+fn refill_algo(d: &mut AlgoUpdate, s: &AlgoUpdate) {
+    let AlgoUpdate {
+        symbol,
+        client_algo_id,
+        algo_id,
+        order_type,
+        side,
+        position_side,
+        time_in_force,
+        quantity,
+        status,
+        actual_order_id,
+        trigger_price,
+        price,
+        close_position,
+        reduce_only,
+        working_type,
+        reject_reason,
+    } = d;
+    symbol.clone_from(&s.symbol);
+    client_algo_id.clone_from(&s.client_algo_id);
+    *algo_id = s.algo_id;
+    *order_type = s.order_type;
+    *side = s.side;
+    *position_side = s.position_side;
+    *time_in_force = s.time_in_force;
+    *quantity = s.quantity;
+    *status = s.status;
+    *actual_order_id = s.actual_order_id;
+    *trigger_price = s.trigger_price;
+    *price = s.price;
+    *close_position = s.close_position;
+    *reduce_only = s.reduce_only;
+    *working_type = s.working_type;
+    reject_reason.clone_from(&s.reject_reason);
 }
 
 /// Hands the exchange the `positions` vector of an account update that left the log's ring (in
@@ -181,7 +300,11 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
 
 /// Inserts `item` at `pos` of `q`; at the end, as a push (no shifting to consider).
 #[inline]
-fn insert_at(q: &mut VecDeque<(TimeMs, StreamEvent)>, pos: usize, item: (TimeMs, StreamEvent)) {
+fn insert_at(
+    q: &mut VecDeque<(TimeMs, Box<StreamEvent>)>,
+    pos: usize,
+    item: (TimeMs, Box<StreamEvent>),
+) {
     if pos == q.len() {
         q.push_back(item);
     } else {
@@ -291,6 +414,20 @@ fn call_fault_drawn(
         return Some((FaultKind::CancelUnknown, false));
     }
     None
+}
+
+/// A call's request parameters: the ones built at arrival for a targeted fault, or else built
+/// now. A function, not a closure over both: such a closure was a copy of the (large) cached
+/// parameters into it on every call, logged or not.
+#[inline(always)]
+fn take_params(
+    cached: &mut Option<RequestParams>,
+    params: &mut Option<impl FnOnce() -> RequestParams>,
+) -> RequestParams {
+    match cached.take() {
+        Some(p) => p,
+        None => (params.take().expect("request parameters are built once"))(),
+    }
 }
 
 /// One call's outcome as the venue saw it.
@@ -407,7 +544,7 @@ impl Venue {
             .queue
             .iter()
             .take_while(move |q| q.0 <= t)
-            .map(|q| &q.1)
+            .map(|q| &*q.1)
     }
     /// Delivery time of the next queued stream event.
     pub fn next_stream_time(&self) -> Option<TimeMs> {
@@ -417,6 +554,13 @@ impl Venue {
     /// Takes the next stream event due at or before `t` (in delivery order) and counts it.
     #[inline]
     pub fn pop_stream_due(&mut self, t: TimeMs) -> Option<(TimeMs, StreamEvent)> {
+        self.pop_stream_boxed(t).map(|(at, ev)| (at, *ev))
+    }
+
+    /// As [`Venue::pop_stream_due`], in the queue's box (hand it back with
+    /// [`Venue::recycle_stream`]).
+    #[inline]
+    pub(crate) fn pop_stream_boxed(&mut self, t: TimeMs) -> Option<(TimeMs, Box<StreamEvent>)> {
         if self.feed.queue.front().is_some_and(|q| q.0 <= t) {
             self.feed.stats.stream_delivered += 1;
             self.feed.queue.pop_front()
@@ -425,14 +569,18 @@ impl Venue {
         }
     }
 
-    /// Hands back a delivered stream event: its allocations carry the next copy for the queue
-    /// (a few of each kind are kept; the rest are dropped).
+    /// Hands back a delivered stream event: its box (and allocations) carry the next copy of
+    /// its kind for the queue (a few of each kind are kept; the rest are dropped).
     #[inline]
-    pub fn recycle_stream(&mut self, ev: StreamEvent) {
+    pub(crate) fn recycle_stream(&mut self, ev: Box<StreamEvent>) {
         let s = &mut self.feed.spare;
-        match ev {
-            StreamEvent::Account(a) if s.accounts.len() < SPARE_MAX => s.accounts.push(a),
-            _ => {}
+        let kept = match *ev {
+            StreamEvent::Order(_) => &mut s.orders,
+            StreamEvent::Algo(_) => &mut s.algos,
+            StreamEvent::Account(_) => &mut s.accounts,
+        };
+        if kept.len() < SPARE_MAX {
+            kept.push(ev);
         }
     }
 
@@ -521,13 +669,9 @@ impl Venue {
                 );
             }
         }
-        let mut params = move || match cached.take() {
-            Some(p) => p,
-            None => (params.take().expect("request parameters are built once"))(),
-        };
         let log_it = ep.is_write() || fault.is_some() || targeted.is_some();
         if let Some(tr) = self.trace.as_mut() {
-            let p = params();
+            let p = take_params(&mut cached, &mut params);
             if log_it {
                 self.feed.log.push(
                     arrival,
@@ -554,7 +698,7 @@ impl Venue {
                     call: n,
                     endpoint: ep,
                     sent_ms: sent,
-                    params: params(),
+                    params: take_params(&mut cached, &mut params),
                 },
             );
         }
