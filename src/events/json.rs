@@ -135,6 +135,28 @@ pub(crate) trait Out {
     fn extend_from_slice(&mut self, s: &[u8]);
     /// Appends `b`.
     fn push(&mut self, b: u8);
+    /// Replaces the last byte written, if any, by `b` (a CSV row's last comma by its newline).
+    fn set_last(&mut self, b: u8);
+}
+
+/// A writer borrowed (a CSV row written into a file's spill buffer).
+impl<T: Out + ?Sized> Out for &mut T {
+    #[inline(always)]
+    fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize) {
+        (**self).put_first(w, n);
+    }
+    #[inline(always)]
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        (**self).extend_from_slice(s);
+    }
+    #[inline(always)]
+    fn push(&mut self, b: u8) {
+        (**self).push(b);
+    }
+    #[inline(always)]
+    fn set_last(&mut self, b: u8) {
+        (**self).set_last(b);
+    }
 }
 
 impl Out for Vec<u8> {
@@ -153,6 +175,12 @@ impl Out for Vec<u8> {
     fn push(&mut self, b: u8) {
         Vec::push(self, b);
     }
+    #[inline(always)]
+    fn set_last(&mut self, b: u8) {
+        if let Some(last) = self.last_mut() {
+            *last = b;
+        }
+    }
 }
 
 /// Room for a hot record written through a [`Window`]: [`window_fits`] admits only records
@@ -165,12 +193,26 @@ pub const WIN: usize = 4096;
 /// twenty-odd times a record; here the length stays in a register and the room is one compare
 /// (the slice's bounds check, which can only fail on a record bigger than [`window_fits`] lets
 /// through: a panic, never a wrong byte).
-pub(crate) struct Window<'a> {
-    buf: &'a mut [u8; WIN],
+pub(crate) struct Window<'a, const B: usize = WIN> {
+    buf: &'a mut [u8; B],
     len: usize,
 }
 
-impl Out for Window<'_> {
+impl<'a, const B: usize> Window<'a, B> {
+    /// An empty window over `buf`.
+    #[inline(always)]
+    pub(crate) fn new(buf: &'a mut [u8; B]) -> Self {
+        Window { buf, len: 0 }
+    }
+
+    /// The bytes written.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl<const B: usize> Out for Window<'_, B> {
     #[inline(always)]
     fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize) {
         debug_assert!(n <= N);
@@ -186,6 +228,12 @@ impl Out for Window<'_> {
     fn push(&mut self, b: u8) {
         self.buf[self.len] = b;
         self.len += 1;
+    }
+    #[inline(always)]
+    fn set_last(&mut self, b: u8) {
+        if self.len > 0 {
+            self.buf[self.len - 1] = b;
+        }
     }
 }
 
@@ -371,7 +419,7 @@ pub fn write_window(r: &EventRecord, win: &mut [u8; WIN], stamps: &mut Stamps) -
     if !is_hot(&r.event) || !window_fits(&r.event) {
         return None;
     }
-    let mut w = Window { buf: win, len: 0 };
+    let mut w = Window::new(win);
     record(&mut w, r, stamps);
     Some(w.len)
 }
