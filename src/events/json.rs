@@ -67,6 +67,10 @@ impl Default for Stamps {
 #[derive(Debug, Clone)]
 pub(crate) struct Digits {
     last: Option<u64>,
+    /// `last` with its last five digits zeroed when `last` has more than five digits, else 0:
+    /// a number `v` in `base..base + LOW` (`base` not 0) has the same digits above the last
+    /// five, without a division to tell.
+    base: u64,
     buf: [u8; STAMP],
     at: usize,
 }
@@ -75,6 +79,7 @@ impl Default for Digits {
     fn default() -> Digits {
         Digits {
             last: None,
+            base: 0,
             buf: [0; STAMP],
             at: DIGITS,
         }
@@ -88,17 +93,21 @@ impl Digits {
         const LOW: u64 = 100_000;
         match self.last {
             Some(last) if last == v => {}
-            // the same digits above the last five: only those five are rewritten, zero-padded
-            // (both numbers are at least LOW with the same quotient, so as many digits)
-            Some(last) if last >= LOW && v >= LOW && v / LOW == last / LOW => {
-                let low = (v % LOW) as usize;
+            // the same digits above the last five (`base` is set only for a number of at least
+            // LOW, so both have as many digits): only those five are rewritten, zero-padded
+            Some(_) if self.base != 0 && v >= self.base && v - self.base < LOW => {
+                let low = (v - self.base) as u32;
                 let (hi, mid, lo) = (low / 10_000, low / 100 % 100 * 2, low % 100 * 2);
+                let (mid, lo) = (mid as usize, lo as usize);
                 let b = &mut self.buf;
                 b[DIGITS - 5] = b'0' + hi as u8;
                 b[DIGITS - 4..DIGITS - 2].copy_from_slice(&DIGITS2[mid..mid + 2]);
                 b[DIGITS - 2..DIGITS].copy_from_slice(&DIGITS2[lo..lo + 2]);
             }
-            _ => self.at = put_u64(&mut self.buf[..DIGITS], v),
+            _ => {
+                self.at = put_u64(&mut self.buf[..DIGITS], v);
+                self.base = if v >= LOW { v - v % LOW } else { 0 };
+            }
         }
         self.last = Some(v);
         put_digits::<T>(out, &mut self.buf, self.at);
