@@ -252,7 +252,7 @@ impl<const B: usize> Out for Window<'_, B> {
 /// most about 80 bytes (a 31-byte decimal, a 22-byte key, a 24-byte text), at most 16 of them
 /// in a request and 4 + 4 × 5 in an account update, the record's head under 100 bytes; so such
 /// a record takes under 3,700 bytes with the slack of its last fixed-size copy, under [`WIN`].
-/// The rest are appended to a `Vec`.
+/// The rest are appended to a `Vec`. Never true for a cold kind (see [`is_hot`]).
 fn window_fits(e: &Event) -> bool {
     /// The string bytes of a record written through a window, at most.
     const TEXT: usize = 256;
@@ -425,9 +425,11 @@ fn record(out: &mut impl Out, r: &EventRecord, stamps: &mut Stamps) {
 /// record is written in place: no `Vec` length or capacity to check and store per value, no
 /// copy after (see [`Window`]).
 pub fn write_window(r: &EventRecord, win: &mut [u8; WIN], stamps: &mut Stamps) -> Option<usize> {
-    if !is_hot(&r.event) || !window_fits(&r.event) {
+    // `window_fits` takes hot kinds only: no second dispatch on the kind for `is_hot`
+    if !window_fits(&r.event) {
         return None;
     }
+    debug_assert!(is_hot(&r.event), "window_fits took a cold kind");
     let mut w = Window::new(win);
     record(&mut w, r, stamps);
     Some(w.len)
@@ -1646,6 +1648,21 @@ mod tests {
         check(ALL_EXPIRY_REASONS);
         check(ALL_WORKING_TYPES);
         check(ALL_ENDPOINTS);
+    }
+
+    /// `write_window` relies on `window_fits` taking hot kinds only.
+    #[test]
+    fn window_fits_no_cold_kind() {
+        let cold = [
+            Event::Warning {
+                code: "c".into(),
+                text: "t".into(),
+            },
+            Event::Engine(EngineEvent::Restart),
+        ];
+        for e in cold {
+            assert!(!is_hot(&e) && !window_fits(&e), "{e:?}");
+        }
     }
 
     trait SignNeg {
