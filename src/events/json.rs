@@ -1302,7 +1302,9 @@ fn dec_plain(out: &mut impl Out, d: &Decimal) {
 /// The mantissa's digits go right-aligned into a buffer of `0`s (two a division), so the zeros
 /// a small mantissa needs after the point are already there, and the text goes right after
 /// them at a fixed place; then one fixed-size append.
-#[inline]
+/// Always inlined (the CSV tables' cells too): the rare wide decimals go through a function of
+/// their own.
+#[inline(always)]
 pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
     let m = d.mantissa().unsigned_abs();
     let scale = d.scale() as usize;
@@ -1343,6 +1345,15 @@ pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
         put_first(out, w, end - start + T::TEXT.len());
         return;
     }
+    dec_wide(out, d, T::TEXT.as_bytes());
+}
+
+/// [`dec_then`] for a mantissa wider than a u64 or a scale of 20 or more, then `text`.
+#[cold]
+#[inline(never)]
+fn dec_wide(out: &mut impl Out, d: &Decimal, text: &[u8]) {
+    let m = d.mantissa().unsigned_abs();
+    let scale = d.scale() as usize;
     // 29 digits at most (96-bit mantissa), scale 28 at most
     let mut buf = [b'0'; 32];
     let end = buf.len();
@@ -1373,7 +1384,7 @@ pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
         out.extend_from_slice(b"0.");
         out.extend_from_slice(&buf[end - scale..]);
     }
-    out.extend_from_slice(T::TEXT.as_bytes());
+    out.extend_from_slice(text);
 }
 
 #[cfg(test)]

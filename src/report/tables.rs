@@ -371,6 +371,8 @@ struct RowWriter<'a, O: Out> {
 }
 
 impl<O: Out> RowWriter<'_, O> {
+    /// Inlined, as every cell: a row is a straight run of appends.
+    #[inline(always)]
     fn str(&mut self, s: &str) {
         let b = s.as_bytes();
         let n = b.len();
@@ -410,6 +412,7 @@ impl<O: Out> RowWriter<'_, O> {
             None => self.out.push(b','),
         }
     }
+    #[inline(always)]
     fn dec(&mut self, d: Decimal) {
         json::dec_then(&mut self.out, &d, Comma);
     }
@@ -476,7 +479,10 @@ fn needs_quotes(s: &[u8]) -> bool {
 }
 
 /// One CSV field as the `csv` crate writes it by default: as is, or in double quotes (inner
-/// quotes doubled) when it holds `,` `"` `\r` or `\n`.
+/// quotes doubled) when it holds `,` `"` `\r` or `\n`. (The short clean strings of most cells
+/// take [`RowWriter::str`]'s own path.)
+#[cold]
+#[inline(never)]
 fn csv_field(out: &mut impl Out, s: &[u8]) {
     if !needs_quotes(s) {
         out.extend_from_slice(s);
