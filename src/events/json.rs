@@ -88,7 +88,7 @@ impl Default for Digits {
 
 impl Digits {
     /// Appends `v` in decimal (the bytes of [`u64_`]), then `T::TEXT`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put<T: Then>(&mut self, out: &mut impl Out, v: u64, _: T) {
         const LOW: u64 = 100_000;
         match self.last {
@@ -115,7 +115,7 @@ impl Digits {
 
     /// Appends `v` in decimal (the bytes of [`i64_then`]), then `T::TEXT`: a negative one
     /// apart, without touching the digits held.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put_i64<T: Then>(&mut self, out: &mut impl Out, v: i64, t: T) {
         if v >= 0 {
             self.put(out, v as u64, t);

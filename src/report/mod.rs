@@ -240,6 +240,7 @@ pub fn accounting(log: &EventLog) -> Accounting {
 
 impl Accounting {
     /// Adds one event to the sums (see [`accounting`]).
+    #[inline]
     pub fn add(&mut self, ev: &Event) {
         let a = self;
         match ev {
@@ -351,6 +352,7 @@ struct IdRuns {
 
 impl IdRuns {
     /// Adds `id` (nothing when it is in already).
+    #[inline]
     fn insert(&mut self, id: u64) {
         // the first run starting after `id`; the run before it is the only one that can hold it
         let i = match self.runs.last() {

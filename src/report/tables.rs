@@ -391,6 +391,7 @@ impl<O: Out> RowWriter<'_, O> {
         self.out.push(b',');
     }
     /// A fixed spelling (an enum's, a column kind): never needs quotes.
+    #[inline(always)]
     fn cell(&mut self, c: Cell) {
         json::put_word(&mut self.out, c.0);
     }
@@ -399,13 +400,16 @@ impl<O: Out> RowWriter<'_, O> {
         json::u64_then(&mut self.out, v, Comma);
     }
     /// A number of kind `k` (see [`NUMS`]): the bytes of `u64`'s `Display`.
+    #[inline(always)]
     fn num(&mut self, k: usize, v: u64) {
         self.nums[k].put(&mut self.out, v, Comma);
     }
     /// A signed number of kind `k`: the bytes of `i64`'s `Display`.
+    #[inline(always)]
     fn num_i64(&mut self, k: usize, v: i64) {
         self.nums[k].put_i64(&mut self.out, v, Comma);
     }
+    #[inline(always)]
     fn opt_num(&mut self, k: usize, v: Option<u64>) {
         match v {
             Some(v) => self.num(k, v),
@@ -416,27 +420,35 @@ impl<O: Out> RowWriter<'_, O> {
     fn dec(&mut self, d: Decimal) {
         json::dec_then(&mut self.out, &d, Comma);
     }
+    #[inline(always)]
     fn opt_dec(&mut self, d: Option<Decimal>) {
         match d {
             Some(d) => self.dec(d),
             None => self.out.push(b','),
         }
     }
+    #[inline(always)]
     fn bool(&mut self, b: bool) {
         json::bool_then(&mut self.out, b, Comma);
     }
+    #[inline(always)]
     fn time(&mut self, ms: i64) {
         match self.days.text(ms) {
             // the text and its comma in one fixed-size append (no memcpy call)
             Some(t) => json::put_first(&mut self.out, t, 24),
-            None => {
-                let mut t = Vec::with_capacity(32);
-                write_time_ms(ms, &mut t);
-                t.push(b',');
-                self.out.extend_from_slice(&t);
-            }
+            None => time_far(&mut self.out, ms),
         }
     }
+}
+
+/// A time cell outside the years 0 to 9999 (see [`DayText::text`]).
+#[cold]
+#[inline(never)]
+fn time_far(out: &mut impl Out, ms: i64) {
+    let mut t = Vec::with_capacity(32);
+    write_time_ms(ms, &mut t);
+    t.push(b',');
+    out.extend_from_slice(&t);
 }
 
 /// `dst = src`: an inline id (nearly all, at most 24 bytes) is copied over as three words,
@@ -524,6 +536,7 @@ impl<W: Write> OrdersTable<W> {
         })
     }
 
+    #[inline]
     fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
         let pending = &mut self.pending;
         self.rows.entry(k).or_insert_with(|| {
