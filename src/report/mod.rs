@@ -295,7 +295,8 @@ impl Tally {
         }
         t
     }
-    /// Feeds one record.
+    /// Feeds one record (inlined into the recorder's step: one call less per record).
+    #[inline]
     pub fn observe(&mut self, r: &crate::events::EventRecord) {
         if self.curve.is_empty() {
             self.curve.push((r.time_ms, self.initial));
