@@ -790,11 +790,18 @@ impl Checker {
         }
     }
 
-    /// Re-evaluates naked and excess state of one position side.
+    /// Re-evaluates naked and excess state of one position side (the check whether anything
+    /// changed inlined where it is called, most events; the evaluation apart).
+    #[inline]
     fn protection_state(&mut self, key: Key) {
         if self.prot_seen == Some((key, self.prot_gen)) {
             return;
         }
+        self.evaluate_protection(key);
+    }
+
+    /// [`Self::protection_state`] when something it reads changed.
+    fn evaluate_protection(&mut self, key: Key) {
         self.prot_seen = Some((key, self.prot_gen));
         let amt = self.positions.get(&key).copied().unwrap_or_default();
         if amt.is_zero() {
