@@ -55,6 +55,8 @@ impl Lines {
         }
     }
 
+    /// Appends the line of `r` (inlined into the recorder's step: its cold paths are apart).
+    #[inline]
     fn push(&mut self, r: &EventRecord) -> std::io::Result<()> {
         let at = self.len;
         let win: &mut [u8; json::WIN] = (&mut self.buf[at..at + json::WIN])
