@@ -67,6 +67,10 @@ impl Default for Stamps {
 #[derive(Debug, Clone)]
 pub(crate) struct Digits {
     last: Option<u64>,
+    /// `last` with its last five digits zeroed when `last` has more than five digits, else 0:
+    /// a number `v` in `base..base + LOW` (`base` not 0) has the same digits above the last
+    /// five, without a division to tell.
+    base: u64,
     buf: [u8; STAMP],
     at: usize,
 }
@@ -75,6 +79,7 @@ impl Default for Digits {
     fn default() -> Digits {
         Digits {
             last: None,
+            base: 0,
             buf: [0; STAMP],
             at: DIGITS,
         }
@@ -83,22 +88,26 @@ impl Default for Digits {
 
 impl Digits {
     /// Appends `v` in decimal (the bytes of [`u64_`]), then `T::TEXT`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put<T: Then>(&mut self, out: &mut impl Out, v: u64, _: T) {
         const LOW: u64 = 100_000;
         match self.last {
             Some(last) if last == v => {}
-            // the same digits above the last five: only those five are rewritten, zero-padded
-            // (both numbers are at least LOW with the same quotient, so as many digits)
-            Some(last) if last >= LOW && v >= LOW && v / LOW == last / LOW => {
-                let low = (v % LOW) as usize;
+            // the same digits above the last five (`base` is set only for a number of at least
+            // LOW, so both have as many digits): only those five are rewritten, zero-padded
+            Some(_) if self.base != 0 && v >= self.base && v - self.base < LOW => {
+                let low = (v - self.base) as u32;
                 let (hi, mid, lo) = (low / 10_000, low / 100 % 100 * 2, low % 100 * 2);
+                let (mid, lo) = (mid as usize, lo as usize);
                 let b = &mut self.buf;
                 b[DIGITS - 5] = b'0' + hi as u8;
                 b[DIGITS - 4..DIGITS - 2].copy_from_slice(&DIGITS2[mid..mid + 2]);
                 b[DIGITS - 2..DIGITS].copy_from_slice(&DIGITS2[lo..lo + 2]);
             }
-            _ => self.at = put_u64(&mut self.buf[..DIGITS], v),
+            _ => {
+                self.at = put_u64(&mut self.buf[..DIGITS], v);
+                self.base = if v >= LOW { v - v % LOW } else { 0 };
+            }
         }
         self.last = Some(v);
         put_digits::<T>(out, &mut self.buf, self.at);
@@ -106,7 +115,7 @@ impl Digits {
 
     /// Appends `v` in decimal (the bytes of [`i64_then`]), then `T::TEXT`: a negative one
     /// apart, without touching the digits held.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put_i64<T: Then>(&mut self, out: &mut impl Out, v: i64, t: T) {
         if v >= 0 {
             self.put(out, v as u64, t);
@@ -135,6 +144,28 @@ pub(crate) trait Out {
     fn extend_from_slice(&mut self, s: &[u8]);
     /// Appends `b`.
     fn push(&mut self, b: u8);
+    /// Replaces the last byte written, if any, by `b` (a CSV row's last comma by its newline).
+    fn set_last(&mut self, b: u8);
+}
+
+/// A writer borrowed (a CSV row written into a file's spill buffer).
+impl<T: Out + ?Sized> Out for &mut T {
+    #[inline(always)]
+    fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize) {
+        (**self).put_first(w, n);
+    }
+    #[inline(always)]
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        (**self).extend_from_slice(s);
+    }
+    #[inline(always)]
+    fn push(&mut self, b: u8) {
+        (**self).push(b);
+    }
+    #[inline(always)]
+    fn set_last(&mut self, b: u8) {
+        (**self).set_last(b);
+    }
 }
 
 impl Out for Vec<u8> {
@@ -153,6 +184,12 @@ impl Out for Vec<u8> {
     fn push(&mut self, b: u8) {
         Vec::push(self, b);
     }
+    #[inline(always)]
+    fn set_last(&mut self, b: u8) {
+        if let Some(last) = self.last_mut() {
+            *last = b;
+        }
+    }
 }
 
 /// Room for a hot record written through a [`Window`]: [`window_fits`] admits only records
@@ -165,12 +202,26 @@ pub const WIN: usize = 4096;
 /// twenty-odd times a record; here the length stays in a register and the room is one compare
 /// (the slice's bounds check, which can only fail on a record bigger than [`window_fits`] lets
 /// through: a panic, never a wrong byte).
-pub(crate) struct Window<'a> {
-    buf: &'a mut [u8; WIN],
+pub(crate) struct Window<'a, const B: usize = WIN> {
+    buf: &'a mut [u8; B],
     len: usize,
 }
 
-impl Out for Window<'_> {
+impl<'a, const B: usize> Window<'a, B> {
+    /// An empty window over `buf`.
+    #[inline(always)]
+    pub(crate) fn new(buf: &'a mut [u8; B]) -> Self {
+        Window { buf, len: 0 }
+    }
+
+    /// The bytes written.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl<const B: usize> Out for Window<'_, B> {
     #[inline(always)]
     fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize) {
         debug_assert!(n <= N);
@@ -187,6 +238,12 @@ impl Out for Window<'_> {
         self.buf[self.len] = b;
         self.len += 1;
     }
+    #[inline(always)]
+    fn set_last(&mut self, b: u8) {
+        if self.len > 0 {
+            self.buf[self.len - 1] = b;
+        }
+    }
 }
 
 /// Whether `e` goes through a [`Window`]: a hot kind whose strings hold at most `TEXT` bytes
@@ -195,7 +252,7 @@ impl Out for Window<'_> {
 /// most about 80 bytes (a 31-byte decimal, a 22-byte key, a 24-byte text), at most 16 of them
 /// in a request and 4 + 4 × 5 in an account update, the record's head under 100 bytes; so such
 /// a record takes under 3,700 bytes with the slack of its last fixed-size copy, under [`WIN`].
-/// The rest are appended to a `Vec`.
+/// The rest are appended to a `Vec`. Never true for a cold kind (see [`is_hot`]).
 fn window_fits(e: &Event) -> bool {
     /// The string bytes of a record written through a window, at most.
     const TEXT: usize = 256;
@@ -368,10 +425,12 @@ fn record(out: &mut impl Out, r: &EventRecord, stamps: &mut Stamps) {
 /// record is written in place: no `Vec` length or capacity to check and store per value, no
 /// copy after (see [`Window`]).
 pub fn write_window(r: &EventRecord, win: &mut [u8; WIN], stamps: &mut Stamps) -> Option<usize> {
-    if !is_hot(&r.event) || !window_fits(&r.event) {
+    // `window_fits` takes hot kinds only: no second dispatch on the kind for `is_hot`
+    if !window_fits(&r.event) {
         return None;
     }
-    let mut w = Window { buf: win, len: 0 };
+    debug_assert!(is_hot(&r.event), "window_fits took a cold kind");
+    let mut w = Window::new(win);
     record(&mut w, r, stamps);
     Some(w.len)
 }
@@ -1243,7 +1302,9 @@ fn dec_plain(out: &mut impl Out, d: &Decimal) {
 /// The mantissa's digits go right-aligned into a buffer of `0`s (two a division), so the zeros
 /// a small mantissa needs after the point are already there, and the text goes right after
 /// them at a fixed place; then one fixed-size append.
-#[inline]
+/// Always inlined (the CSV tables' cells too): the rare wide decimals go through a function of
+/// their own.
+#[inline(always)]
 pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
     let m = d.mantissa().unsigned_abs();
     let scale = d.scale() as usize;
@@ -1284,6 +1345,15 @@ pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
         put_first(out, w, end - start + T::TEXT.len());
         return;
     }
+    dec_wide(out, d, T::TEXT.as_bytes());
+}
+
+/// [`dec_then`] for a mantissa wider than a u64 or a scale of 20 or more, then `text`.
+#[cold]
+#[inline(never)]
+fn dec_wide(out: &mut impl Out, d: &Decimal, text: &[u8]) {
+    let m = d.mantissa().unsigned_abs();
+    let scale = d.scale() as usize;
     // 29 digits at most (96-bit mantissa), scale 28 at most
     let mut buf = [b'0'; 32];
     let end = buf.len();
@@ -1314,7 +1384,7 @@ pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
         out.extend_from_slice(b"0.");
         out.extend_from_slice(&buf[end - scale..]);
     }
-    out.extend_from_slice(T::TEXT.as_bytes());
+    out.extend_from_slice(text);
 }
 
 #[cfg(test)]
@@ -1589,6 +1659,21 @@ mod tests {
         check(ALL_EXPIRY_REASONS);
         check(ALL_WORKING_TYPES);
         check(ALL_ENDPOINTS);
+    }
+
+    /// `write_window` relies on `window_fits` taking hot kinds only.
+    #[test]
+    fn window_fits_no_cold_kind() {
+        let cold = [
+            Event::Warning {
+                code: "c".into(),
+                text: "t".into(),
+            },
+            Event::Engine(EngineEvent::Restart),
+        ];
+        for e in cold {
+            assert!(!is_hot(&e) && !window_fits(&e), "{e:?}");
+        }
     }
 
     trait SignNeg {

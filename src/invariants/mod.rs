@@ -374,7 +374,7 @@ impl Checker {
     fn key_for(&mut self, symbol: &str, ps: PositionSide) -> Key {
         // the last event's symbol first (most events are of one symbol)
         match self.symbols.get(self.last_sym as usize) {
-            Some(s) if s == symbol => (Sym(self.last_sym), ps),
+            Some(s) if same_text(s.as_bytes(), symbol.as_bytes()) => (Sym(self.last_sym), ps),
             _ => (self.intern(symbol), ps),
         }
     }
@@ -790,11 +790,18 @@ impl Checker {
         }
     }
 
-    /// Re-evaluates naked and excess state of one position side.
+    /// Re-evaluates naked and excess state of one position side (the check whether anything
+    /// changed inlined where it is called, most events; the evaluation apart).
+    #[inline]
     fn protection_state(&mut self, key: Key) {
         if self.prot_seen == Some((key, self.prot_gen)) {
             return;
         }
+        self.evaluate_protection(key);
+    }
+
+    /// [`Self::protection_state`] when something it reads changed.
+    fn evaluate_protection(&mut self, key: Key) {
         self.prot_seen = Some((key, self.prot_gen));
         let amt = self.positions.get(&key).copied().unwrap_or_default();
         if amt.is_zero() {
@@ -1451,8 +1458,46 @@ impl Observer for Checker {
     }
 }
 
+/// `a == b`, a symbol's 4 to 16 bytes compared as two overlapping words each (no `memcmp`
+/// call per event), other lengths as slices.
+#[inline(always)]
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let w =
+            |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+        return w(a, 0) == w(b, 0) && w(a, n - 8) == w(b, n - 8);
+    }
+    if (4..8).contains(&n) {
+        let w =
+            |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+        return w(a, 0) == w(b, 0) && w(a, n - 4) == w(b, n - 4);
+    }
+    a == b
+}
+
 #[cfg(test)]
 mod tests {
+    /// `same_text` is `==`: every length to 24, a difference at every position, and equal texts.
+    #[test]
+    fn same_text_is_eq() {
+        for n in 0..=24usize {
+            let a: Vec<u8> = (0..n).map(|i| b'A' + (i % 26) as u8).collect();
+            assert!(super::same_text(&a, &a.clone()));
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!super::same_text(&a, &b), "{n} {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(b'A');
+            assert!(!super::same_text(&a, &longer));
+        }
+    }
+
     use super::*;
 
     fn cfg(position_mode: PositionMode) -> CheckConfig {

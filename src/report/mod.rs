@@ -240,6 +240,7 @@ pub fn accounting(log: &EventLog) -> Accounting {
 
 impl Accounting {
     /// Adds one event to the sums (see [`accounting`]).
+    #[inline]
     pub fn add(&mut self, ev: &Event) {
         let a = self;
         match ev {
@@ -294,7 +295,8 @@ impl Tally {
         }
         t
     }
-    /// Feeds one record.
+    /// Feeds one record (inlined into the recorder's step: one call less per record).
+    #[inline]
     pub fn observe(&mut self, r: &crate::events::EventRecord) {
         if self.curve.is_empty() {
             self.curve.push((r.time_ms, self.initial));
@@ -351,6 +353,7 @@ struct IdRuns {
 
 impl IdRuns {
     /// Adds `id` (nothing when it is in already).
+    #[inline]
     fn insert(&mut self, id: u64) {
         // the first run starting after `id`; the run before it is the only one that can hold it
         let i = match self.runs.last() {

@@ -55,6 +55,8 @@ impl Lines {
         }
     }
 
+    /// Appends the line of `r` (inlined into the recorder's step: its cold paths are apart).
+    #[inline]
     fn push(&mut self, r: &EventRecord) -> std::io::Result<()> {
         let at = self.len;
         let win: &mut [u8; json::WIN] = (&mut self.buf[at..at + json::WIN])
@@ -66,27 +68,42 @@ impl Lines {
                 win[n] = b'\n';
                 self.len = at + n + 1;
             }
-            None => {
-                self.spill.clear();
-                json::write_record_with(r, &mut self.spill, &mut self.stamps);
-                self.spill.push(b'\n');
-                if self.spill.len() > self.buf.len() - at {
-                    self.file.write_all(&self.buf[..at])?;
-                    self.len = 0;
-                }
-                if self.spill.len() > self.buf.len() {
-                    self.file.write_all(&self.spill)?;
-                } else {
-                    let at = self.len;
-                    self.buf[at..at + self.spill.len()].copy_from_slice(&self.spill);
-                    self.len = at + self.spill.len();
-                }
-            }
+            None => self.push_spilled(r)?,
         }
         if self.len >= CHUNK {
-            self.file.write_all(&self.buf[..self.len])?;
+            self.write_held()?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::push`] for a record a window does not take (apart, so the common path keeps
+    /// few registers to save and restore per record).
+    #[cold]
+    #[inline(never)]
+    fn push_spilled(&mut self, r: &EventRecord) -> std::io::Result<()> {
+        let at = self.len;
+        self.spill.clear();
+        json::write_record_with(r, &mut self.spill, &mut self.stamps);
+        self.spill.push(b'\n');
+        if self.spill.len() > self.buf.len() - at {
+            self.file.write_all(&self.buf[..at])?;
             self.len = 0;
         }
+        if self.spill.len() > self.buf.len() {
+            self.file.write_all(&self.spill)?;
+        } else {
+            let at = self.len;
+            self.buf[at..at + self.spill.len()].copy_from_slice(&self.spill);
+            self.len = at + self.spill.len();
+        }
+        Ok(())
+    }
+
+    /// Hands the lines held to the file.
+    #[inline(never)]
+    fn write_held(&mut self) -> std::io::Result<()> {
+        self.file.write_all(&self.buf[..self.len])?;
+        self.len = 0;
         Ok(())
     }
     fn finish(mut self) -> std::io::Result<()> {

@@ -3,7 +3,7 @@
 //! rows are written as soon as they are final, so a run need not keep its log for them.
 
 use super::price::IdMap;
-use crate::events::json::{self, Spelled, Then, Word, WORD};
+use crate::events::json::{self, Out, Spelled, Then, Word, WORD};
 use crate::events::{Event, EventLog, EventRecord, ExecType};
 use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, Ident, OrderId, TimeMs};
 use rust_decimal::Decimal;
@@ -144,13 +144,72 @@ const CHUNK: usize = 1 << 16;
 /// [`CHUNK`] bytes. The bytes are the `csv` crate's with its default settings: `,` between
 /// fields, `\n` after a row, a field quoted only when it holds `,` `"` `\r` or `\n` (quotes
 /// doubled inside), an empty field as nothing (every row here has several fields).
+///
+/// The buffer is a plain array with room for a chunk and one row window after it: a row whose
+/// strings are short (see [`ROW_TEXT`]) is written in place through a [`json::Window`] (no
+/// `Vec` length and capacity to load, check and store per cell), any other through `spill`
+/// (see [`put_row!`]).
 pub(crate) struct CsvOut<W: Write> {
     w: W,
-    buf: Vec<u8>,
+    /// `CHUNK + ROW` bytes; `buf[..len]` are the rows not handed to `w` yet (`len < CHUNK`
+    /// between rows, so a row's window always fits after them).
+    buf: Box<[u8]>,
+    len: usize,
+    /// The row being written when it may not fit a window.
+    spill: Vec<u8>,
     days: DayText,
     /// The digits of the last number of a kind (see [`json::Digits`]): ids, seqs and times
     /// move on by little from row to row.
     nums: [json::Digits; NUMS],
+}
+
+/// Room for a row written in place: its cells other than strings take at most about 40 bytes
+/// each (a decimal 31, a time 23, with its comma), 22 cells at most, with the slack of a last
+/// fixed-size copy (48 bytes); its strings at most [`ROW_TEXT`] bytes, twice that and quotes
+/// when quoted. Under 1,400 bytes in all.
+const ROW: usize = 2048;
+
+/// A row's strings (symbol, client id) hold at most this many bytes for it to be written in
+/// place (see [`CsvOut`]); ids and symbols hold about 30.
+const ROW_TEXT: usize = 256;
+
+/// Writes one row into `$out` (a [`CsvOut`]) by `$body`, `$f` its [`RowWriter`]: in place,
+/// through a window after the rows held, when the row's strings hold at most [`ROW_TEXT`]
+/// bytes in all (`$text`), else into the spill buffer and then copied; either way the bytes
+/// are the same (the body is expanded for each writer: a closure cannot be generic over it).
+/// Evaluates to the `io::Result` of handing a full chunk on.
+macro_rules! put_row {
+    ($out:expr, $text:expr, |$f:ident| $body:block) => {{
+        let out = $out;
+        if $text <= ROW_TEXT {
+            let at = out.len;
+            let win: &mut [u8; ROW] = (&mut out.buf[at..at + ROW])
+                .try_into()
+                .expect("a row window after the rows held");
+            let mut $f = RowWriter {
+                out: json::Window::new(win),
+                days: &mut out.days,
+                nums: &mut out.nums,
+            };
+            $body
+            $f.out.set_last(b'\n');
+            out.len = at + $f.out.len();
+            out.maybe_flush()
+        } else {
+            let mut spill = std::mem::take(&mut out.spill);
+            spill.clear();
+            let mut $f = RowWriter {
+                out: &mut spill,
+                days: &mut out.days,
+                nums: &mut out.nums,
+            };
+            $body
+            $f.out.set_last(b'\n');
+            let done = out.append(&spill);
+            out.spill = spill;
+            done
+        }
+    }};
 }
 
 /// The kinds of numbers a table keeps the digits of ([`RowWriter::num`]).
@@ -170,10 +229,10 @@ struct DayText {
     /// First ms of the day held, or `None` before the first row.
     day_start: Option<i64>,
     text: [u8; 11],
-    /// First ms of the second of the last text, and the text: a time in the same second (half
-    /// the times of `orders.csv`) changes only its last three digits.
+    /// First ms of the second of the last text, and the text and a comma: a time in the same
+    /// second (half the times of `orders.csv`) changes only its last three digits.
     sec_start: Option<i64>,
-    last: [u8; 23],
+    last: [u8; 24],
 }
 
 impl DayText {
@@ -181,15 +240,16 @@ impl DayText {
     #[cfg(test)]
     fn write(&mut self, ms: i64, out: &mut Vec<u8>) {
         match self.text(ms) {
-            Some(t) => out.extend_from_slice(&t),
+            Some(t) => out.extend_from_slice(&t[..23]),
             None => write_time_ms(ms, out),
         }
     }
 
-    /// The 23 bytes [`write_time_ms`] writes for `ms`, or `None` outside the years 0 to 9999
-    /// (where it writes other lengths).
-    #[inline]
-    fn text(&mut self, ms: i64) -> Option<[u8; 23]> {
+    /// The 23 bytes [`write_time_ms`] writes for `ms` and a comma (a CSV cell, appended as
+    /// one fixed-size copy), or `None` outside the years 0 to 9999 (where it writes other
+    /// lengths).
+    #[inline(always)]
+    fn text(&mut self, ms: i64) -> Option<&[u8; 24]> {
         const DAY_MS: i64 = 86_400_000;
         // 0000-01-01 and 10000-01-01: outside, the formatter's path
         const FIRST: i64 = -62_167_219_200_000;
@@ -197,33 +257,35 @@ impl DayText {
         if !(FIRST..END).contains(&ms) {
             return None;
         }
-        let two = |v: i64| {
+        // the parts of a day in u32 (a day has 86,400,000 ms): its divisions by constants are
+        // cheaper than an i64's
+        let two = |v: u32| {
             let i = v as usize * 2;
             [json::DIGITS2[i], json::DIGITS2[i + 1]]
         };
         if let Some(s) = self.sec_start {
             if (s..s + 1000).contains(&ms) {
-                let milli = ms - s;
+                let milli = (ms - s) as u32;
                 let ms3 = two(milli % 100);
-                self.last[20..].copy_from_slice(&[b'0' + (milli / 100) as u8, ms3[0], ms3[1]]);
-                return Some(self.last);
+                self.last[20..23].copy_from_slice(&[b'0' + (milli / 100) as u8, ms3[0], ms3[1]]);
+                return Some(&self.last);
             }
         }
         let in_day = match self.day_start {
-            Some(d) if (d..d + DAY_MS).contains(&ms) => ms - d,
+            Some(d) if (d..d + DAY_MS).contains(&ms) => (ms - d) as u32,
             _ => {
                 let start = ms.div_euclid(DAY_MS) * DAY_MS;
                 let mut t = Vec::with_capacity(24);
                 write_time_ms(start, &mut t);
                 self.text.copy_from_slice(&t[..11]);
                 self.day_start = Some(start);
-                ms - start
+                (ms - start) as u32
             }
         };
         let (secs, milli) = (in_day / 1000, in_day % 1000);
         let (h, m, sec) = (two(secs / 3600), two(secs / 60 % 60), two(secs % 60));
         let ms3 = two(milli % 100);
-        let mut t = [0u8; 23];
+        let t = &mut self.last;
         t[..11].copy_from_slice(&self.text);
         t[11..].copy_from_slice(&[
             h[0],
@@ -238,66 +300,79 @@ impl DayText {
             b'0' + (milli / 100) as u8,
             ms3[0],
             ms3[1],
+            b',',
         ]);
-        self.sec_start = Some(ms - milli);
-        self.last = t;
-        Some(t)
+        self.sec_start = Some(ms - i64::from(milli));
+        Some(&self.last)
     }
 }
 
 impl<W: Write> CsvOut<W> {
     /// A file writing to `w`, its header row first.
-    fn new(w: W, header: &[&str]) -> CsvOut<W> {
+    fn new(w: W, header: &[&str]) -> std::io::Result<CsvOut<W>> {
         let mut o = CsvOut {
             w,
-            buf: Vec::with_capacity(CHUNK + 1024),
+            buf: vec![0; CHUNK + ROW].into_boxed_slice(),
+            len: 0,
+            spill: Vec::new(),
             days: DayText::default(),
             nums: Default::default(),
         };
-        let mut f = o.row();
-        for h in header {
-            f.str(h);
-        }
-        f.end();
-        o
+        // the header's strings are not bounded: always the spill's way
+        put_row!(&mut o, usize::MAX, |f| {
+            for h in header {
+                f.str(h);
+            }
+        })?;
+        Ok(o)
     }
 
-    /// The next row.
-    fn row(&mut self) -> RowWriter<'_> {
-        RowWriter {
-            buf: &mut self.buf,
-            days: &mut self.days,
-            nums: &mut self.nums,
+    /// Appends a row written apart (see [`put_row!`]).
+    fn append(&mut self, row: &[u8]) -> std::io::Result<()> {
+        if row.len() > self.buf.len() - self.len {
+            self.w.write_all(&self.buf[..self.len])?;
+            self.len = 0;
         }
+        if row.len() > self.buf.len() {
+            self.w.write_all(row)?;
+        } else {
+            self.buf[self.len..self.len + row.len()].copy_from_slice(row);
+            self.len += row.len();
+        }
+        self.maybe_flush()
     }
 
     /// Hands the buffer to the writer once it holds a chunk.
+    #[inline]
     fn maybe_flush(&mut self) -> std::io::Result<()> {
-        if self.buf.len() >= CHUNK {
-            self.w.write_all(&self.buf)?;
-            self.buf.clear();
+        if self.len >= CHUNK {
+            self.w.write_all(&self.buf[..self.len])?;
+            self.len = 0;
         }
         Ok(())
     }
 
     /// Writes what is left and returns the writer.
     fn into_inner(mut self) -> std::io::Result<W> {
-        self.w.write_all(&self.buf)?;
-        self.buf.clear();
+        self.w.write_all(&self.buf[..self.len])?;
+        self.len = 0;
         Ok(self.w)
     }
 }
 
 /// One CSV row written field by field straight into the file's buffer (each field followed by
-/// `,`, the last one's replaced by `\n`): numbers and decimals as their `Display` bytes without
-/// the formatting machinery (they never need quotes), strings checked for quoting.
-struct RowWriter<'a> {
-    buf: &'a mut Vec<u8>,
+/// `,`, the last one's replaced by `\n`, see [`put_row!`]): numbers and decimals as their
+/// `Display` bytes without the formatting machinery (they never need quotes), strings checked
+/// for quoting.
+struct RowWriter<'a, O: Out> {
+    out: O,
     days: &'a mut DayText,
     nums: &'a mut [json::Digits; NUMS],
 }
 
-impl RowWriter<'_> {
+impl<O: Out> RowWriter<'_, O> {
+    /// Inlined, as every cell: a row is a straight run of appends.
+    #[inline(always)]
     fn str(&mut self, s: &str) {
         let b = s.as_bytes();
         let n = b.len();
@@ -308,71 +383,72 @@ impl RowWriter<'_> {
             let mut w = [0u8; json::SHORT + 10];
             if !json::copy_short::<0, _>(&mut w, b, quote_hit) {
                 w[n] = b',';
-                json::put_first(self.buf, &w, n + 1);
+                json::put_first(&mut self.out, &w, n + 1);
                 return;
             }
         }
-        csv_field(self.buf, b);
-        self.buf.push(b',');
+        csv_field(&mut self.out, b);
+        self.out.push(b',');
     }
     /// A fixed spelling (an enum's, a column kind): never needs quotes.
+    #[inline(always)]
     fn cell(&mut self, c: Cell) {
-        json::put_word(self.buf, c.0);
+        json::put_word(&mut self.out, c.0);
     }
     #[cfg(test)]
     fn u64(&mut self, v: u64) {
-        json::u64_then(self.buf, v, Comma);
+        json::u64_then(&mut self.out, v, Comma);
     }
     /// A number of kind `k` (see [`NUMS`]): the bytes of `u64`'s `Display`.
+    #[inline(always)]
     fn num(&mut self, k: usize, v: u64) {
-        self.nums[k].put(self.buf, v, Comma);
+        self.nums[k].put(&mut self.out, v, Comma);
     }
     /// A signed number of kind `k`: the bytes of `i64`'s `Display`.
+    #[inline(always)]
     fn num_i64(&mut self, k: usize, v: i64) {
-        self.nums[k].put_i64(self.buf, v, Comma);
+        self.nums[k].put_i64(&mut self.out, v, Comma);
     }
+    #[inline(always)]
     fn opt_num(&mut self, k: usize, v: Option<u64>) {
         match v {
             Some(v) => self.num(k, v),
-            None => self.buf.push(b','),
+            None => self.out.push(b','),
         }
     }
+    #[inline(always)]
     fn dec(&mut self, d: Decimal) {
-        json::dec_then(self.buf, &d, Comma);
+        json::dec_then(&mut self.out, &d, Comma);
     }
+    #[inline(always)]
     fn opt_dec(&mut self, d: Option<Decimal>) {
         match d {
             Some(d) => self.dec(d),
-            None => self.buf.push(b','),
+            None => self.out.push(b','),
         }
     }
+    #[inline(always)]
     fn bool(&mut self, b: bool) {
-        // one constant-size append per arm (a slice chosen first would be a `memcpy` call)
-        if b {
-            self.buf.extend_from_slice(b"true,");
-        } else {
-            self.buf.extend_from_slice(b"false,");
-        }
+        json::bool_then(&mut self.out, b, Comma);
     }
+    #[inline(always)]
     fn time(&mut self, ms: i64) {
         match self.days.text(ms) {
-            Some(t) => {
-                // the text and its comma in one fixed-size append (no memcpy call)
-                let mut w = [b','; 24];
-                w[..23].copy_from_slice(&t);
-                self.buf.extend_from_slice(&w);
-            }
-            None => {
-                write_time_ms(ms, self.buf);
-                self.buf.push(b',');
-            }
+            // the text and its comma in one fixed-size append (no memcpy call)
+            Some(t) => json::put_first(&mut self.out, t, 24),
+            None => time_far(&mut self.out, ms),
         }
     }
-    fn end(self) {
-        if let Some(last) = self.buf.last_mut() {
-            *last = b'\n';
-        }
-    }
+}
+
+/// A time cell outside the years 0 to 9999 (see [`DayText::text`]).
+#[cold]
+#[inline(never)]
+fn time_far(out: &mut impl Out, ms: i64) {
+    let mut t = Vec::with_capacity(32);
+    write_time_ms(ms, &mut t);
+    t.push(b',');
+    out.extend_from_slice(&t);
 }
 
 /// `dst = src`: an inline id (nearly all, at most 24 bytes) is copied over as three words,
@@ -415,8 +491,11 @@ fn needs_quotes(s: &[u8]) -> bool {
 }
 
 /// One CSV field as the `csv` crate writes it by default: as is, or in double quotes (inner
-/// quotes doubled) when it holds `,` `"` `\r` or `\n`.
-fn csv_field(out: &mut Vec<u8>, s: &[u8]) {
+/// quotes doubled) when it holds `,` `"` `\r` or `\n`. (The short clean strings of most cells
+/// take [`RowWriter::str`]'s own path.)
+#[cold]
+#[inline(never)]
+fn csv_field(out: &mut impl Out, s: &[u8]) {
     if !needs_quotes(s) {
         out.extend_from_slice(s);
         return;
@@ -451,12 +530,13 @@ impl<W: Write> OrdersTable<W> {
     /// A table writing to `w` (the header first).
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
         Ok(OrdersTable {
-            w: CsvOut::new(w, &ORDER_COLUMNS),
+            w: CsvOut::new(w, &ORDER_COLUMNS)?,
             rows: IdMap::default(),
             pending: VecDeque::new(),
         })
     }
 
+    #[inline]
     fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
         let pending = &mut self.pending;
         self.rows.entry(k).or_insert_with(|| {
@@ -596,37 +676,35 @@ impl<W: Write> OrdersTable<W> {
             } else {
                 Cell(&const { json::cat::<WORD>("algo", ",") })
             };
-            let mut f = self.w.row();
-            f.num(
-                if matches!(k, Key::Order(_)) {
-                    ORDER_IDS
-                } else {
-                    ALGO_IDS
-                },
-                id,
-            );
-            f.cell(kind);
-            f.str(&r.symbol);
-            f.str(&r.client_id);
-            f.cell(r.otype);
-            f.cell(r.orig_type);
-            f.cell(r.side);
-            f.cell(r.position_side);
-            f.dec(r.qty);
-            f.dec(r.price);
-            f.dec(r.trigger);
-            f.bool(r.reduce_only);
-            f.bool(r.close_position);
-            f.cell(r.tif);
-            f.time(r.created.0);
-            f.num_i64(TIMES, r.created.0);
-            f.time(r.updated.0);
-            f.cell(r.status);
-            f.opt_dec(filled);
-            f.opt_dec(avg.map(b8));
-            f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
-            f.opt_num(ORDER_IDS, child.map(|c| c.0));
-            f.end();
+            let ids = if matches!(k, Key::Order(_)) {
+                ORDER_IDS
+            } else {
+                ALGO_IDS
+            };
+            put_row!(&mut self.w, r.symbol.len() + r.client_id.len(), |f| {
+                f.num(ids, id);
+                f.cell(kind);
+                f.str(&r.symbol);
+                f.str(&r.client_id);
+                f.cell(r.otype);
+                f.cell(r.orig_type);
+                f.cell(r.side);
+                f.cell(r.position_side);
+                f.dec(r.qty);
+                f.dec(r.price);
+                f.dec(r.trigger);
+                f.bool(r.reduce_only);
+                f.bool(r.close_position);
+                f.cell(r.tif);
+                f.time(r.created.0);
+                f.num_i64(TIMES, r.created.0);
+                f.time(r.updated.0);
+                f.cell(r.status);
+                f.opt_dec(filled);
+                f.opt_dec(avg.map(b8));
+                f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
+                f.opt_num(ORDER_IDS, child.map(|c| c.0));
+            })?;
             self.pending.pop_front();
             // a written child row is still needed by its algo row until that one is written
             let keep = matches!(k, Key::Order(_))
@@ -651,7 +729,7 @@ impl<W: Write> OrdersTable<W> {
                 }
             }
         }
-        self.w.maybe_flush()
+        Ok(())
     }
 
     /// Writes every row left and returns the writer.
@@ -682,7 +760,7 @@ impl<W: Write> FillsTable<W> {
     /// A table writing to `w` (the header first).
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
         Ok(FillsTable {
-            w: CsvOut::new(w, &FILL_COLUMNS),
+            w: CsvOut::new(w, &FILL_COLUMNS)?,
         })
     }
 
@@ -694,24 +772,23 @@ impl<W: Write> FillsTable<W> {
         if !matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             return Ok(());
         }
-        let mut f = self.w.row();
-        f.time(r.time_ms.0);
-        f.num_i64(TIMES, r.time_ms.0);
-        f.num(ALGO_IDS, r.seq.0);
-        f.num(ORDER_IDS, o.order_id.0);
-        f.str(&o.symbol);
-        f.cell(Cell::of(o.side));
-        f.cell(Cell::of(o.position_side));
-        f.cell(Cell::of(o.order_type));
-        f.cell(Cell::of(o.orig_type));
-        f.cell(Cell::of(o.exec_type));
-        f.dec(o.last_qty);
-        f.dec(o.last_price);
-        f.dec(b8(o.commission));
-        f.dec(b8(o.realized_pnl));
-        f.bool(o.is_maker);
-        f.end();
-        self.w.maybe_flush()
+        put_row!(&mut self.w, o.symbol.len(), |f| {
+            f.time(r.time_ms.0);
+            f.num_i64(TIMES, r.time_ms.0);
+            f.num(ALGO_IDS, r.seq.0);
+            f.num(ORDER_IDS, o.order_id.0);
+            f.str(&o.symbol);
+            f.cell(Cell::of(o.side));
+            f.cell(Cell::of(o.position_side));
+            f.cell(Cell::of(o.order_type));
+            f.cell(Cell::of(o.orig_type));
+            f.cell(Cell::of(o.exec_type));
+            f.dec(o.last_qty);
+            f.dec(o.last_price);
+            f.dec(b8(o.commission));
+            f.dec(b8(o.realized_pnl));
+            f.bool(o.is_maker);
+        })
     }
 
     /// Writes what is left and returns the writer.
@@ -833,44 +910,78 @@ mod tests {
     /// `\r` `\n` anywhere in a field, doubled quotes, empty fields, chunk boundaries.
     #[test]
     fn rows_match_the_csv_crate() {
+        use crate::types::Side;
+        let long = "x".repeat(300);
+        let long_quoted = format!("{},\"{}", "y".repeat(200), "z".repeat(100));
         let specials = [
-            "", "a", "a,b", "\"q\"", "x\ny", "x\rz", " lead", "é,€", "\"", ",", "#c",
+            "",
+            "a",
+            "a,b",
+            "\"q\"",
+            "x\ny",
+            "x\rz",
+            " lead",
+            "é,€",
+            "\"",
+            ",",
+            "#c",
+            "FILUSDT",
+            "ocoE-lfx7k3o22-4dh-4er",
+            &long,
+            &long_quoted,
         ];
         let mut want = csv::Writer::from_writer(Vec::new());
-        let mut got = CsvOut::new(Vec::new(), &["s", "t", "n", "m", "d", "b"]);
-        want.write_record(["s", "t", "n", "m", "d", "b"]).unwrap();
+        let header = ["s", "t", "n", "m", "d", "b", "c", "w"];
+        // rows written in place whenever they may be, and every row through the spill buffer:
+        // the same bytes, the csv crate's
+        let mut got = CsvOut::new(Vec::new(), &header).unwrap();
+        let mut spilled = CsvOut::new(Vec::new(), &header).unwrap();
+        want.write_record(header).unwrap();
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
         let mut i: u64 = 0;
+        let mut ms = 1_680_307_199_000i64;
         for _ in 0..2_000 {
             for s in specials {
                 i += 1;
                 let t = specials[(i % specials.len() as u64) as usize];
                 let d = Decimal::new(i as i64 * 7 - 5_000, (i % 5) as u32);
                 let n = i * 1_000_003;
+                let m = next() >> (next() % 64);
+                ms += (next() % 3_000) as i64;
+                let time = if i % 97 == 0 { i64::MIN / 3 } else { ms };
+                let mut time_text = Vec::new();
+                write_time_ms(time, &mut time_text);
                 want.write_record([
                     s.to_string(),
                     t.to_string(),
                     n.to_string(),
-                    n.to_string(),
+                    m.to_string(),
                     d.to_string(),
                     (i % 2 == 0).to_string(),
+                    String::from_utf8(time_text).unwrap(),
+                    Side::Sell.as_str().to_string(),
                 ])
                 .unwrap();
-                let mut f = got.row();
-                f.str(s);
-                f.str(t);
-                f.u64(n);
-                f.num(TIMES, n);
-                f.dec(d);
-                f.bool(i % 2 == 0);
-                f.end();
-                got.maybe_flush().unwrap();
+                for (out, text) in [(&mut got, s.len() + t.len()), (&mut spilled, usize::MAX)] {
+                    put_row!(out, text, |f| {
+                        f.str(s);
+                        f.str(t);
+                        f.u64(n);
+                        f.num(TIMES, m);
+                        f.dec(d);
+                        f.bool(i % 2 == 0);
+                        f.time(time);
+                        f.cell(Cell::of(Side::Sell));
+                    })
+                    .unwrap();
+                }
             }
         }
         let got = got.into_inner().unwrap();
+        let spilled = spilled.into_inner().unwrap();
         assert!(got.len() > 2 * CHUNK, "several chunks");
-        assert_eq!(
-            String::from_utf8(got).unwrap(),
-            String::from_utf8(want.into_inner().unwrap()).unwrap()
-        );
+        let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+        assert_eq!(String::from_utf8(spilled).unwrap(), want);
     }
 }
