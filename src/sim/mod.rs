@@ -757,17 +757,30 @@ fn run_inner(
                     let mut idx = v.call_no;
                     let mut ok = true;
                     let mut before_change = start < change;
-                    for _ in 0..n {
-                        let arrival = tc.plus(cfg.latency.request_ms + call_jitter(cfg, idx, 0));
-                        if arrival >= exact
-                            || call_fault(cfg, idx, Endpoint::OpenOrders, arrival).is_some()
-                        {
-                            ok = false;
-                            break;
+                    if uniform && rt >= 0 {
+                        // no jitter, no fault: every call takes `rt` and the arrivals only grow,
+                        // so the last one alone decides both bounds (the loop below, in closed form)
+                        if n > 0 {
+                            let last = start.plus((n as i64 - 1) * rt + cfg.latency.request_ms);
+                            ok = last < exact;
+                            before_change &= last < change;
+                            tc = start.plus(n as i64 * rt);
+                            idx += n;
                         }
-                        before_change &= arrival < change;
-                        tc = arrival.plus(cfg.latency.response_ms + call_jitter(cfg, idx, 1));
-                        idx += 1;
+                    } else {
+                        for _ in 0..n {
+                            let arrival =
+                                tc.plus(cfg.latency.request_ms + call_jitter(cfg, idx, 0));
+                            if arrival >= exact
+                                || call_fault(cfg, idx, Endpoint::OpenOrders, arrival).is_some()
+                            {
+                                ok = false;
+                                break;
+                            }
+                            before_change &= arrival < change;
+                            tc = arrival.plus(cfg.latency.response_ms + call_jitter(cfg, idx, 1));
+                            idx += 1;
+                        }
                     }
                     if !ok || tc >= next_other {
                         break;
