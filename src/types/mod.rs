@@ -87,7 +87,11 @@ pub fn u64_in(mut n: u64, buf: &mut [u8; 20]) -> &str {
         i -= 1;
         buf[i] = b'0' + n as u8;
     }
-    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+    let s = &buf[i..];
+    debug_assert!(s.iter().all(u8::is_ascii_digit));
+    // SAFETY: every byte from `i` on was just written from `PAIRS` (ASCII digits) or as
+    // `b'0' + n` with `n < 10`: ASCII, so UTF-8 (validating it again cost as much as the digits)
+    unsafe { std::str::from_utf8_unchecked(s) }
 }
 
 /// As [`fmt_time_ms`], written to `out` without allocating (years 0..=9999 without the
