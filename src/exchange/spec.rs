@@ -314,8 +314,20 @@ fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
 /// was a call of its own on every price).
 /// A positive unit whose mantissa fits in 32 bits (every tick and step) is read straight off its
 /// words (`serialize`: flags, lo, mid, hi), not widened to an i128 and narrowed back.
-#[inline]
+/// A zero count (a flat side, the stop of a plain order: ~40% of all calls) is answered before
+/// any of that: the formula gives it `Decimal::ZERO` for every unit (positive, scale 0; proved by
+/// `units_of_zero_are_the_decimal_formula_for_every_scale`).
+#[inline(always)]
 fn units(n: i64, unit: Decimal) -> Decimal {
+    if n == 0 {
+        return Decimal::ZERO;
+    }
+    units_nonzero(n, unit)
+}
+
+/// [`units`] past its zero test.
+#[inline]
+fn units_nonzero(n: i64, unit: Decimal) -> Decimal {
     let w = unit.serialize();
     let word = |i: usize| u32::from_le_bytes([w[i], w[i + 1], w[i + 2], w[i + 3]]);
     let (flags, lo, mid, hi) = (word(0), word(4), word(8), word(12));
@@ -409,6 +421,32 @@ mod tests {
                 let got = units(n, unit);
                 assert_eq!(got.serialize(), want.serialize(), "{n} x {u}");
                 assert_eq!(got.to_string(), want.to_string(), "{n} x {u}");
+            }
+        }
+    }
+
+    #[test]
+    fn units_of_zero_are_the_decimal_formula_for_every_scale() {
+        let mantissas: [i128; 8] = [
+            0,
+            1,
+            5,
+            10,
+            1_000,
+            u32::MAX as i128,
+            i64::MAX as i128 + 1,
+            (1i128 << 96) - 1,
+        ];
+        for scale in 0..=28u32 {
+            for &m in &mantissas {
+                for m in [m, -m] {
+                    let unit = Decimal::from_i128_with_scale(m, scale);
+                    let want = (Decimal::from(0i64) * unit).normalize();
+                    let got = units(0, unit);
+                    assert_eq!(got.serialize(), want.serialize(), "0 x {unit}");
+                    assert_eq!(got.to_string(), want.to_string(), "0 x {unit}");
+                    assert_eq!(got.to_string(), "0");
+                }
             }
         }
     }
