@@ -516,10 +516,19 @@ impl PositionSizes {
             PositionSide::Both => return,
             ps => ps,
         };
-        if dir == PositionSide::Long {
-            self.long += amt.abs();
+        let side = if dir == PositionSide::Long {
+            &mut self.long
         } else {
-            self.short += amt.abs();
+            &mut self.short
+        };
+        // Nearly every add is onto a side still zero (one row a side). rust_decimal's `0 + x` is
+        // `x` bit for bit (scale and sign kept, whatever the zero's scale), so that case is a
+        // copy instead of a call into the general add (proved by
+        // `adding_onto_zero_is_the_decimal_sum_bit_for_bit`).
+        if side.is_zero() {
+            *side = amt.abs();
+        } else {
+            *side += amt.abs();
         }
     }
 }
@@ -591,5 +600,58 @@ pub trait Exchange {
     /// made. `None` when the caller keeps no such store (the store is "not ready").
     fn stream_positions(&mut self, _symbol: &str) -> Option<Vec<(PositionSide, Decimal)>> {
         None
+    }
+}
+
+#[cfg(test)]
+mod position_sizes_tests {
+    use super::*;
+
+    #[test]
+    fn adding_onto_zero_is_the_decimal_sum_bit_for_bit() {
+        let zeros = ["0", "0.000", "-0", "-0.00000000"];
+        let amts = [
+            "0",
+            "0.000",
+            "-0.0",
+            "1",
+            "-1",
+            "0.001",
+            "-12.340",
+            "1.5",
+            "4294967296",
+            "-0.4294967297",
+            "79228162514264337593543950335",
+            "-0.0000000000000000000000000001",
+        ];
+        for z in zeros {
+            for a in amts {
+                let (z, a): (Decimal, Decimal) = (z.parse().unwrap(), a.parse().unwrap());
+                for ps in [PositionSide::Long, PositionSide::Short, PositionSide::Both] {
+                    let mut s = PositionSizes {
+                        long: z,
+                        short: z,
+                        ..PositionSizes::default()
+                    };
+                    let mut want = s;
+                    s.add(ps, a);
+                    let dir = match ps {
+                        PositionSide::Both if a > Decimal::ZERO => Some(PositionSide::Long),
+                        PositionSide::Both if a < Decimal::ZERO => Some(PositionSide::Short),
+                        PositionSide::Both => None,
+                        ps => Some(ps),
+                    };
+                    match dir {
+                        Some(PositionSide::Long) => want.long = z + a.abs(),
+                        Some(_) => want.short = z + a.abs(),
+                        None => {}
+                    }
+                    for (got, want) in [(s.long, want.long), (s.short, want.short)] {
+                        assert_eq!(got.serialize(), want.serialize(), "{z} + {a} {ps:?}");
+                        assert_eq!(got.to_string(), want.to_string(), "{z} + {a} {ps:?}");
+                    }
+                }
+            }
+        }
     }
 }
