@@ -434,7 +434,9 @@ impl Engine {
         mut f: impl FnMut(&mut E) -> Result<T, CallError>,
     ) -> Result<T, Fail> {
         let attempts = self.sw.placement_retries.max(1);
-        let mut last = Fail::Local("no attempt".into());
+        // the fallback error is made only if no attempt ran: built up front it was an
+        // allocation and a free on every successful read
+        let mut last = None;
         for a in 0..attempts {
             match f(ex) {
                 Ok(v) => return Ok(v),
@@ -442,14 +444,14 @@ impl Engine {
                     if !self.retryable(&e) {
                         return Err(e.into());
                     }
-                    last = e.into();
+                    last = Some(e.into());
                 }
             }
             if a + 1 < attempts {
                 self.pause(ex, self.sw.retry_base_delay_ms << a)?;
             }
         }
-        Err(last)
+        Err(last.unwrap_or_else(|| Fail::Local("no attempt".into())))
     }
 
     /// Account mode (true = hedge), read once from positionRisk's rows.

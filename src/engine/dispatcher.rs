@@ -760,17 +760,20 @@ impl Engine {
         stop: bool,
         price: Decimal,
     ) -> Result<Placed, Fail> {
-        let factors: Vec<Decimal> = if self.sw.minus_2021_ladder {
-            if rec.dir == PositionSide::Short {
-                vec![Decimal::ONE, Decimal::new(101, 2), Decimal::new(102, 2)]
-            } else {
-                vec![Decimal::ONE, Decimal::new(99, 2), Decimal::new(98, 2)]
-            }
+        // the ladder on the stack and the fallback error made only if no rung ran: both were
+        // an allocation and a free on every leg placed
+        let ladder: [Decimal; 3] = if rec.dir == PositionSide::Short {
+            [Decimal::ONE, Decimal::new(101, 2), Decimal::new(102, 2)]
         } else {
-            vec![Decimal::ONE]
+            [Decimal::ONE, Decimal::new(99, 2), Decimal::new(98, 2)]
         };
-        let mut last = Err(Fail::Local("no attempt".into()));
-        for (i, f) in factors.into_iter().enumerate() {
+        let factors = if self.sw.minus_2021_ladder {
+            &ladder[..]
+        } else {
+            &ladder[..1]
+        };
+        let mut last = None;
+        for (i, &f) in factors.iter().enumerate() {
             let mut px = price * f;
             if stop && self.sw.percent_price_clamp && self.algo_legs() {
                 // the adapter's own PERCENT_PRICE adjuster (`_execute_stop_order`) runs for every
@@ -778,11 +781,11 @@ impl Engine {
                 px = self.adjust_stop(ex, &rec.symbol, rec.dir, px)?;
             }
             match self.place_leg(ex, rec, stop, px, 10 + i as u32) {
-                Err(e) if e.code() == Some(-2021) => last = Err(e),
+                Err(e) if e.code() == Some(-2021) => last = Some(e),
                 r => return r,
             }
         }
-        last
+        Err(last.unwrap_or_else(|| Fail::Local("no attempt".into())))
     }
 
     /// Atomic rollback (#238): close what the entry opened.
