@@ -125,7 +125,15 @@ impl MockExchange {
         let old = self.pos[i].amt;
         let mut realized = Decimal::ZERO;
         let lev = Decimal::from(self.cfg.leverage.max(1));
-        if old == 0 || old.signum() == delta.signum() {
+        if old == 0 {
+            // opening from flat: `old_q` is zero, so `entry × old_q` is a zero, and rust_decimal's
+            // `0 + x` is `x` bit for bit (whatever the zero's scale or sign): the general formula
+            // below is exactly `notional / q` here, without its multiply and two adds
+            self.pos[i].entry = (notional / q).round_dp(12);
+            let added = notional / lev;
+            let m = &mut self.pos[i].margin;
+            *m = if m.is_zero() { added } else { *m + added };
+        } else if old.signum() == delta.signum() {
             let old_q = self.spec.qty(old.abs());
             let new_q = old_q + q;
             self.pos[i].entry = ((self.pos[i].entry * old_q + notional) / new_q).round_dp(12);
