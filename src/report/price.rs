@@ -178,11 +178,75 @@ pub(crate) struct FillMark {
     pub pair: Option<PairId>,
 }
 
+/// An append-only list in fixed-size chunks: a push never moves what is stored (a `Vec` of a
+/// run's 26 k legs copied them all over again at each doubling, `realloc` copying megabytes),
+/// and the book is only ever walked in order, so it needs no single slice.
+#[derive(Debug)]
+pub(crate) struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    /// Items a chunk holds (a chunk of legs is about 100 KB).
+    const CHUNK: usize = 1024;
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn push(&mut self, x: T) {
+        if self.len % Self::CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        // the last chunk has room: a new one was opened when the previous filled up
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(x);
+        }
+        self.len += 1;
+    }
+
+    /// The item pushed `i`-th.
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i / Self::CHUNK][i % Self::CHUNK]
+    }
+
+    /// The items in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The items in the order pushed.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks.iter_mut().flatten()
+    }
+}
+
+impl<T> IntoIterator for Chunked<T> {
+    type Item = T;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.into_iter().flatten()
+    }
+}
+
 /// Legs and fills of a run, read from its event log.
 #[derive(Debug, Default)]
 pub(crate) struct Book {
-    pub legs: Vec<Leg>,
-    pub fills: Vec<FillMark>,
+    pub legs: Chunked<Leg>,
+    pub fills: Chunked<FillMark>,
 }
 
 impl Book {
@@ -205,13 +269,13 @@ impl Book {
 #[derive(Debug, Default)]
 pub(crate) struct BookBuilder {
     pair_of: IdMap<LegId, (PairId, Role)>,
-    legs: Vec<Leg>,
+    legs: Chunked<Leg>,
     open: IdMap<LegId, usize>,
     /// An algo order's leg (its id) and its role by type, from its first update.
     algo_role: IdMap<AlgoId, Role>,
-    fills: Vec<FillMark>,
+    fills: Chunked<FillMark>,
     /// The leg whose `PairPlaced` role a fill takes, if any.
-    fill_leg: Vec<Option<LegId>>,
+    fill_leg: Chunked<Option<LegId>>,
 }
 
 fn type_role(ot: OrderType, reducing: bool) -> Role {
@@ -243,7 +307,7 @@ impl BookBuilder {
                 let resting = matches!(a.status, AlgoStatus::New);
                 match self.open.get(&id) {
                     Some(&i) => {
-                        let l = &mut self.legs[i];
+                        let l = self.legs.get_mut(i);
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);
@@ -298,7 +362,7 @@ impl BookBuilder {
                 let resting = matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
                 match self.open.get(&id) {
                     Some(&i) => {
-                        let l = &mut self.legs[i];
+                        let l = self.legs.get_mut(i);
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);
@@ -345,7 +409,7 @@ impl BookBuilder {
             fill_leg,
             ..
         } = self;
-        for l in &mut legs {
+        for l in legs.iter_mut() {
             if let Some(&(p, r)) = pair_of.get(&l.id) {
                 l.pair = Some(p);
                 l.role = r;
