@@ -18,6 +18,7 @@ use crate::types::{
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -305,16 +306,17 @@ impl BookBuilder {
                 self.algo_role.entry(a.algo_id).or_insert(role);
                 let status = a.status.as_str();
                 let resting = matches!(a.status, AlgoStatus::New);
-                match self.open.get(&id) {
-                    Some(&i) => {
-                        let l = self.legs.get_mut(i);
+                // one probe for both the lookup and a new leg's insertion
+                match self.open.entry(id) {
+                    Entry::Occupied(e) => {
+                        let l = self.legs.get_mut(*e.get());
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);
                         }
                     }
-                    None if resting && !a.trigger_price.is_zero() => {
-                        self.open.insert(id, self.legs.len());
+                    Entry::Vacant(v) if resting && !a.trigger_price.is_zero() => {
+                        v.insert(self.legs.len());
                         self.legs.push(Leg {
                             id,
                             pair: None,
@@ -328,7 +330,7 @@ impl BookBuilder {
                             status,
                         });
                     }
-                    None => {}
+                    Entry::Vacant(_) => {}
                 }
             }
             Event::OrderTradeUpdate(o) => {
@@ -360,15 +362,16 @@ impl BookBuilder {
                 }
                 let status = o.status.as_str();
                 let resting = matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
-                match self.open.get(&id) {
-                    Some(&i) => {
-                        let l = self.legs.get_mut(i);
+                // one probe for both the lookup and a new leg's insertion
+                match self.open.entry(id) {
+                    Entry::Occupied(e) => {
+                        let l = self.legs.get_mut(*e.get());
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);
                         }
                     }
-                    None if resting && o.from_algo.is_none() && !liquidation => {
+                    Entry::Vacant(v) if resting && o.from_algo.is_none() && !liquidation => {
                         let level = if o.orig_type.is_conditional() {
                             o.stop_price
                         } else if o.orig_type == OrderType::Limit {
@@ -379,7 +382,7 @@ impl BookBuilder {
                         if level.is_zero() {
                             return;
                         }
-                        self.open.insert(id, self.legs.len());
+                        v.insert(self.legs.len());
                         self.legs.push(Leg {
                             id,
                             pair: None,
@@ -393,7 +396,7 @@ impl BookBuilder {
                             status,
                         });
                     }
-                    None => {}
+                    Entry::Vacant(_) => {}
                 }
             }
             _ => {}
