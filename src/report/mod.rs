@@ -239,7 +239,8 @@ pub fn accounting(log: &EventLog) -> Accounting {
 }
 
 impl Accounting {
-    /// Adds one event to the sums (see [`accounting`]).
+    /// Adds one event to the sums (see [`accounting`]). [`Tally::observe`] does the
+    /// ACCOUNT_UPDATE and fill sums itself: a change here goes there too.
     #[inline]
     pub fn add(&mut self, ev: &Event) {
         let a = self;
@@ -304,8 +305,12 @@ impl Tally {
         // one dispatch on the kind, each kind touching only what reads it (the sums, the books
         // and the curve, the ids): requests and the other kinds nothing here reads skip it all
         match &r.event {
+            // the sums of `Accounting::add` for the two kinds most records are, done here on
+            // the kind already matched (a call and a second dispatch per record before)
             Event::AccountUpdate(u) => {
-                self.acc.add(&r.event);
+                self.acc.realized += u.realized_pnl;
+                self.acc.fees += u.fee;
+                self.acc.funding += u.balance_change;
                 self.apply_books(r);
                 if u.reason == AccountReason::Liquidation {
                     self.liquidations += 1
@@ -313,7 +318,9 @@ impl Tally {
             }
             Event::Equity { .. } => self.apply_books(r),
             Event::OrderTradeUpdate(o) => {
-                self.acc.add(&r.event);
+                if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
+                    self.acc.fills += 1;
+                }
                 // orders the engine placed: not an algo order's child, not a liquidation
                 if o.from_algo.is_none()
                     && !o.client_order_id.starts_with("autoclose-")

@@ -13,11 +13,10 @@ use super::coord::{f1, half, text};
 use super::html::escape_html;
 use crate::events::{Event, EventLog, EventRecord, ExecType, LegId};
 use crate::exchange::BarTicks;
-use crate::types::{
-    fmt_time_ms, AlgoId, AlgoStatus, OrderId, OrderStatus, OrderType, PairId, Side,
-};
+use crate::types::{fmt_time_ms, AlgoStatus, OrderId, OrderStatus, OrderType, PairId, Side};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -178,11 +177,75 @@ pub(crate) struct FillMark {
     pub pair: Option<PairId>,
 }
 
+/// An append-only list in fixed-size chunks: a push never moves what is stored (a `Vec` of a
+/// run's 26 k legs copied them all over again at each doubling, `realloc` copying megabytes),
+/// and the book is only ever walked in order, so it needs no single slice.
+#[derive(Debug)]
+pub(crate) struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    /// Items a chunk holds (a chunk of legs is about 100 KB).
+    const CHUNK: usize = 1024;
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn push(&mut self, x: T) {
+        if self.len % Self::CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        // the last chunk has room: a new one was opened when the previous filled up
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(x);
+        }
+        self.len += 1;
+    }
+
+    /// The item pushed `i`-th.
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i / Self::CHUNK][i % Self::CHUNK]
+    }
+
+    /// The items in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The items in the order pushed.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks.iter_mut().flatten()
+    }
+}
+
+impl<T> IntoIterator for Chunked<T> {
+    type Item = T;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.into_iter().flatten()
+    }
+}
+
 /// Legs and fills of a run, read from its event log.
 #[derive(Debug, Default)]
 pub(crate) struct Book {
-    pub legs: Vec<Leg>,
-    pub fills: Vec<FillMark>,
+    pub legs: Chunked<Leg>,
+    pub fills: Chunked<FillMark>,
 }
 
 impl Book {
@@ -204,14 +267,24 @@ impl Book {
 /// a leg winning, as when the whole log is read first.
 #[derive(Debug, Default)]
 pub(crate) struct BookBuilder {
-    pair_of: IdMap<LegId, (PairId, Role)>,
-    legs: Vec<Leg>,
-    open: IdMap<LegId, usize>,
-    /// An algo order's leg (its id) and its role by type, from its first update.
-    algo_role: IdMap<AlgoId, Role>,
-    fills: Vec<FillMark>,
+    /// What is known of each order or algo order, in one map (an algo update looks up its leg
+    /// and its role with one probe, and one table grows instead of three).
+    ids: IdMap<LegId, IdInfo>,
+    legs: Chunked<Leg>,
+    fills: Chunked<FillMark>,
     /// The leg whose `PairPlaced` role a fill takes, if any.
-    fill_leg: Vec<Option<LegId>>,
+    fill_leg: Chunked<Option<LegId>>,
+}
+
+/// A [`BookBuilder`]'s facts about one id.
+#[derive(Debug, Default)]
+struct IdInfo {
+    /// Its leg (an index into the legs), once it rested.
+    leg: Option<usize>,
+    /// An algo order's role by type, from its first update.
+    algo_role: Option<Role>,
+    /// Its pair and role from the last `PairPlaced` naming it.
+    pair: Option<(PairId, Role)>,
 }
 
 fn type_role(ot: OrderType, reducing: bool) -> Role {
@@ -232,25 +305,27 @@ impl BookBuilder {
         let t = r.time_ms.0;
         match &r.event {
             Event::Engine(crate::events::EngineEvent::PairPlaced { pair, sl, tp, .. }) => {
-                self.pair_of.insert(*sl, (*pair, Role::Sl));
-                self.pair_of.insert(*tp, (*pair, Role::Tp));
+                self.ids.entry(*sl).or_default().pair = Some((*pair, Role::Sl));
+                self.ids.entry(*tp).or_default().pair = Some((*pair, Role::Tp));
             }
             Event::AlgoUpdate(a) => {
                 let id = LegId::Algo(a.algo_id);
                 let role = type_role(a.order_type, a.reduce_only || a.close_position);
-                self.algo_role.entry(a.algo_id).or_insert(role);
                 let status = a.status.as_str();
                 let resting = matches!(a.status, AlgoStatus::New);
-                match self.open.get(&id) {
-                    Some(&i) => {
-                        let l = &mut self.legs[i];
+                // one probe for the role, the leg's lookup and a new leg's insertion
+                let info = self.ids.entry(id).or_default();
+                info.algo_role.get_or_insert(role);
+                match info.leg {
+                    Some(i) => {
+                        let l = self.legs.get_mut(i);
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);
                         }
                     }
                     None if resting && !a.trigger_price.is_zero() => {
-                        self.open.insert(id, self.legs.len());
+                        info.leg = Some(self.legs.len());
                         self.legs.push(Leg {
                             id,
                             pair: None,
@@ -276,7 +351,11 @@ impl BookBuilder {
                     let (leg, role) = if liquidation || o.exec_type == ExecType::Calculated {
                         (None, Role::Liquidation)
                     } else if let Some(a) = o.from_algo {
-                        match self.algo_role.get(&a) {
+                        match self
+                            .ids
+                            .get(&LegId::Algo(a))
+                            .and_then(|i| i.algo_role.as_ref())
+                        {
                             Some(&role) => (Some(LegId::Algo(a)), role),
                             None => (None, Role::Exit),
                         }
@@ -296,15 +375,20 @@ impl BookBuilder {
                 }
                 let status = o.status.as_str();
                 let resting = matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled);
-                match self.open.get(&id) {
-                    Some(&i) => {
-                        let l = &mut self.legs[i];
+                // one probe for both the lookup and a new leg's insertion
+                let e = self.ids.entry(id);
+                if let Entry::Occupied(occ) = &e {
+                    if let Some(i) = occ.get().leg {
+                        let l = self.legs.get_mut(i);
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);
                         }
+                        return;
                     }
-                    None if resting && o.from_algo.is_none() && !liquidation => {
+                }
+                match e {
+                    e if resting && o.from_algo.is_none() && !liquidation => {
                         let level = if o.orig_type.is_conditional() {
                             o.stop_price
                         } else if o.orig_type == OrderType::Limit {
@@ -315,7 +399,7 @@ impl BookBuilder {
                         if level.is_zero() {
                             return;
                         }
-                        self.open.insert(id, self.legs.len());
+                        e.or_default().leg = Some(self.legs.len());
                         self.legs.push(Leg {
                             id,
                             pair: None,
@@ -329,7 +413,7 @@ impl BookBuilder {
                             status,
                         });
                     }
-                    None => {}
+                    _ => {}
                 }
             }
             _ => {}
@@ -339,20 +423,20 @@ impl BookBuilder {
     /// The book, with the engine's pair roles applied.
     pub(crate) fn finish(self) -> Book {
         let BookBuilder {
-            pair_of,
+            ids,
             mut legs,
             mut fills,
             fill_leg,
             ..
         } = self;
-        for l in &mut legs {
-            if let Some(&(p, r)) = pair_of.get(&l.id) {
+        for l in legs.iter_mut() {
+            if let Some((p, r)) = ids.get(&l.id).and_then(|i| i.pair) {
                 l.pair = Some(p);
                 l.role = r;
             }
         }
         for (f, leg) in fills.iter_mut().zip(fill_leg) {
-            if let Some(&(p, r)) = leg.and_then(|l| pair_of.get(&l)) {
+            if let Some((p, r)) = leg.and_then(|l| ids.get(&l)).and_then(|i| i.pair) {
                 f.pair = Some(p);
                 f.role = r;
             }

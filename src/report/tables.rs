@@ -650,6 +650,10 @@ impl<W: Write> OrdersTable<W> {
     fn flush(&mut self, all: bool) -> std::io::Result<()> {
         while let Some(&(_, k)) = self.pending.front() {
             let r = &self.rows[&k];
+            // an algo row's child row found already written (and so to drop with it): decided
+            // here, on the one lookup of the child; writing the algo row pops only its own
+            // `pending` entry, so the child's stays as it is
+            let mut drop_child = None;
             let (filled, avg, child) = match k {
                 Key::Order(_) => (r.filled, r.avg, None),
                 Key::Algo(_) => {
@@ -659,7 +663,12 @@ impl<W: Write> OrdersTable<W> {
                         break;
                     }
                     match c {
-                        Some(c) => (c.filled, c.avg, child),
+                        Some(cr) => {
+                            if !Self::is_pending(&self.pending, cr.first_seq) {
+                                drop_child = child;
+                            }
+                            (cr.filled, cr.avg, child)
+                        }
                         None => (None, None, child),
                     }
                 }
@@ -716,17 +725,9 @@ impl<W: Write> OrdersTable<W> {
             if !keep {
                 self.remove(&k);
             }
-            if let Key::Algo(_) = k {
-                // its child row, if already written, is no longer needed
-                if let Some(c) = child {
-                    if self
-                        .rows
-                        .get(&Key::Order(c))
-                        .is_some_and(|cr| !Self::is_pending(&self.pending, cr.first_seq))
-                    {
-                        self.remove(&Key::Order(c));
-                    }
-                }
+            // an algo row's child row, if already written, is no longer needed
+            if let Some(c) = drop_child {
+                self.remove(&Key::Order(c));
             }
         }
         Ok(())
