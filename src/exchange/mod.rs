@@ -39,7 +39,6 @@ pub mod account;
 pub mod codes;
 pub mod external;
 pub mod intrabar;
-pub(crate) mod ledger;
 pub mod margin;
 pub(crate) mod mark;
 pub mod market;
@@ -327,8 +326,8 @@ pub struct MockExchange {
     /// Later funding and a walking cursor keep them quiet; only tighter bounds may not, so
     /// `recompute_bounds` forgets it. A Cell: the question is asked through `&self`.
     pub(crate) quiet_bars: std::cell::Cell<(usize, usize)>,
-    pub(crate) orders: ledger::Ledger<Order>,
-    pub(crate) algos: ledger::Ledger<Algo>,
+    pub(crate) orders: crate::types::Chunked<Order>,
+    pub(crate) algos: crate::types::Chunked<Algo>,
     /// Indices of orders that may still be open, ascending: every non-terminal order is here;
     /// finished ones are dropped lazily by `compact_open` (they never reopen). Keeps scans
     /// proportional to the open orders, not to every order of the run.
@@ -402,8 +401,8 @@ impl MockExchange {
                 ..Cursor::default()
             },
             quiet_bars: std::cell::Cell::new((usize::MAX, 0)),
-            orders: ledger::Ledger::default(),
-            algos: ledger::Ledger::default(),
+            orders: crate::types::Chunked::default(),
+            algos: crate::types::Chunked::default(),
             open_o: Vec::new(),
             open_a: Vec::new(),
             trigs: Vec::new(),

@@ -13,7 +13,9 @@ use super::coord::{f1, half, text};
 use super::html::escape_html;
 use crate::events::{Event, EventLog, EventRecord, ExecType, LegId};
 use crate::exchange::BarTicks;
-use crate::types::{fmt_time_ms, AlgoStatus, OrderId, OrderStatus, OrderType, PairId, Side};
+use crate::types::{
+    fmt_time_ms, AlgoStatus, Chunked, OrderId, OrderStatus, OrderType, PairId, Side,
+};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::collections::hash_map::Entry;
@@ -177,70 +179,6 @@ pub(crate) struct FillMark {
     pub pair: Option<PairId>,
 }
 
-/// An append-only list in fixed-size chunks: a push never moves what is stored (a `Vec` of a
-/// run's 26 k legs copied them all over again at each doubling, `realloc` copying megabytes),
-/// and the book is only ever walked in order, so it needs no single slice.
-#[derive(Debug)]
-pub(crate) struct Chunked<T> {
-    chunks: Vec<Vec<T>>,
-    len: usize,
-}
-
-impl<T> Default for Chunked<T> {
-    fn default() -> Self {
-        Chunked {
-            chunks: Vec::new(),
-            len: 0,
-        }
-    }
-}
-
-impl<T> Chunked<T> {
-    /// Items a chunk holds (a chunk of legs is about 100 KB).
-    const CHUNK: usize = 1024;
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    #[inline]
-    pub fn push(&mut self, x: T) {
-        if self.len % Self::CHUNK == 0 {
-            self.chunks.push(Vec::with_capacity(Self::CHUNK));
-        }
-        // the last chunk has room: a new one was opened when the previous filled up
-        if let Some(c) = self.chunks.last_mut() {
-            c.push(x);
-        }
-        self.len += 1;
-    }
-
-    /// The item pushed `i`-th.
-    #[inline]
-    pub fn get_mut(&mut self, i: usize) -> &mut T {
-        &mut self.chunks[i / Self::CHUNK][i % Self::CHUNK]
-    }
-
-    /// The items in the order pushed.
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.chunks.iter().flatten()
-    }
-
-    /// The items in the order pushed.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.chunks.iter_mut().flatten()
-    }
-}
-
-impl<T> IntoIterator for Chunked<T> {
-    type Item = T;
-    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.chunks.into_iter().flatten()
-    }
-}
-
 /// Legs and fills of a run, read from its event log.
 #[derive(Debug, Default)]
 pub(crate) struct Book {
@@ -318,7 +256,7 @@ impl BookBuilder {
                 info.algo_role.get_or_insert(role);
                 match info.leg {
                     Some(i) => {
-                        let l = self.legs.get_mut(i);
+                        let l = &mut self.legs[i];
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);
@@ -379,7 +317,7 @@ impl BookBuilder {
                 let e = self.ids.entry(id);
                 if let Entry::Occupied(occ) = &e {
                     if let Some(i) = occ.get().leg {
-                        let l = self.legs.get_mut(i);
+                        let l = &mut self.legs[i];
                         l.status = status;
                         if !resting && l.end.is_none() {
                             l.end = Some(t);

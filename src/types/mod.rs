@@ -2,9 +2,12 @@
 //!
 //! Owns no behaviour beyond conversions. Every enum here is a closed set that serialises with
 //! Binance's own spelling (`SELL`, `STOP_MARKET`, `GTE_GTC`, …), so reports and events read like
-//! the exchange's own payloads.
+//! the exchange's own payloads. One storage shape is shared here too: `Chunked`, the
+//! append-only list the exchange's orders and the price chart's book are kept in.
 
+mod chunked;
 mod ident;
+pub(crate) use chunked::Chunked;
 pub use ident::Ident;
 
 use rust_decimal::Decimal;
