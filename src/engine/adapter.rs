@@ -303,15 +303,7 @@ impl IntoIterator for Amts {
 /// Decimal's rounding lands where the integers' does.
 pub(crate) fn whole_units(x: Decimal, unit: Decimal, floor: bool) -> Option<i128> {
     // u64 throughout: a 128-bit division is a library call costing more than Decimal's path
-    const POW10: [u64; 20] = {
-        let mut t = [1u64; 20];
-        let mut i = 1;
-        while i < 20 {
-            t[i] = t[i - 1] * 10;
-            i += 1;
-        }
-        t
-    };
+    use crate::types::POW10_U64 as POW10;
     // the sign and zero tests on the bits (no Decimal comparison)
     if x.is_sign_negative() || x.is_zero() || unit.is_sign_negative() || unit.is_zero() {
         return None;

@@ -13,6 +13,7 @@
 
 use super::*;
 use crate::api::{ApiError, NewAlgoOrder, NewOrder, RespType, TransportError};
+use crate::types::{put_u64, DIGITS2, POW10_U64};
 use std::cell::RefCell;
 
 /// Appends the JSON of `r` (no newline) to `out`: the bytes `serde_json::to_writer(out, r)` writes.
@@ -1198,29 +1199,6 @@ fn clean(s: &[u8]) -> bool {
     chunks.remainder().is_empty() || !bad(&s[s.len() - 8..])
 }
 
-/// "00" to "99": two digits per division.
-pub(crate) const DIGITS2: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
-
-/// 10^0 to 10^19.
-const POW10_U64: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut i = 1;
-    while i < 20 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
-
 /// An unsigned integer in decimal, as `Display` writes it (no formatting machinery).
 pub(crate) fn u64_(out: &mut Vec<u8>, v: u64) {
     u64_then(out, v, then!(""));
@@ -1236,28 +1214,6 @@ pub(crate) fn u64_then<T: Then>(out: &mut impl Out, v: u64, _: T) {
         .try_into()
         .expect("a window of DIGITS + TW bytes");
     put_first(out, w, DIGITS - i + T::TEXT.len());
-}
-
-/// Writes the digits of `v` right-aligned at the end of `buf` (`0` as one digit), two digits
-/// per division; returns where they start. `buf` holds at least 20 bytes.
-#[inline]
-fn put_u64(buf: &mut [u8], mut v: u64) -> usize {
-    let mut i = buf.len();
-    while v >= 100 {
-        let r = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
-    }
-    if v >= 10 {
-        let r = v as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
-    }
-    i
 }
 
 /// A signed integer in decimal, as `Display` writes it.

@@ -250,16 +250,11 @@ fn normalized_scale(value: Decimal) -> u32 {
     scale
 }
 
-/// Powers of ten that fit in an i64.
-const POW10: [i64; 19] = {
-    let mut t = [1i64; 19];
-    let mut i = 1;
-    while i < 19 {
-        t[i] = t[i - 1] * 10;
-        i += 1;
-    }
-    t
-};
+/// 10^k as an i64 (`None` past 10^18, the last that fits).
+#[inline]
+fn pow10_i64(k: usize) -> Option<i64> {
+    i64::try_from(*crate::types::POW10_U64.get(k)?).ok()
+}
 
 /// `value / unit` in integers when that decides as the Decimal division does: `Some(Ok(n))` when
 /// `value` is `n` whole units, `Some(Err(()))` when it is off the grid, `None` when the integers
@@ -277,9 +272,9 @@ fn grid_units(value: Decimal, unit: Decimal) -> Option<Result<i64, ()>> {
     }
     let (s, us) = (value.scale() as usize, unit.scale() as usize);
     let (num, den) = if us >= s {
-        (m.checked_mul(*POW10.get(us - s)?)?, um)
+        (m.checked_mul(pow10_i64(us - s)?)?, um)
     } else {
-        (m, um.checked_mul(*POW10.get(s - us)?)?)
+        (m, um.checked_mul(pow10_i64(s - us)?)?)
     };
     if den > MAX_DEN {
         return None;
@@ -303,7 +298,8 @@ fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
         return a.cmp(&b);
     }
     let s = sa.max(sb);
-    (i128::from(am) * i128::from(POW10[s - sa])).cmp(&(i128::from(bm) * i128::from(POW10[s - sb])))
+    let p = |k: usize| i128::from(crate::types::POW10_U64[k]);
+    (i128::from(am) * p(s - sa)).cmp(&(i128::from(bm) * p(s - sb)))
 }
 
 /// `(n × unit).normalize()`, in integers when the product fits in i64 (the usual case: a

@@ -261,7 +261,7 @@ impl DayText {
         // cheaper than an i64's
         let two = |v: u32| {
             let i = v as usize * 2;
-            [json::DIGITS2[i], json::DIGITS2[i + 1]]
+            [crate::types::DIGITS2[i], crate::types::DIGITS2[i + 1]]
         };
         if let Some(s) = self.sec_start {
             if (s..s + 1000).contains(&ms) {

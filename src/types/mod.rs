@@ -41,59 +41,65 @@ pub fn fmt_time_ms(ms: i64) -> String {
     String::from_utf8(b).unwrap_or_default()
 }
 
-/// The two-digit numbers 00..=99 end to end (the pairs [`u64_in`] and [`push_u64`] write).
-const PAIRS: &str = "0001020304050607080910111213141516171819\
-    2021222324252627282930313233343536373839\
-    4041424344454647484950515253545556575859\
-    6061626364656667686970717273747576777879\
-    8081828384858687888990919293949596979899";
+/// "00" to "99": two digits per division (the pairs [`put_u64`] writes).
+pub(crate) const DIGITS2: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
 
-/// Appends `n` in decimal to `out`: the pairs of digits pushed as pieces of `PAIRS`, most
-/// significant first, so the text is never checked as UTF-8 again (a response's order id, up
-/// to 19 digits, is written this way for every placement).
-pub fn push_u64(out: &mut String, mut n: u64) {
-    // the pairs below the leading one, least significant first
-    let mut pairs = [0u8; 10];
-    let mut k = 0;
-    while n >= 100 {
-        pairs[k] = (n % 100) as u8;
-        n /= 100;
-        k += 1;
+/// 10^0 to 10^19: every power of ten a u64 holds.
+pub(crate) const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
     }
-    out.reserve(2 * k + 2);
-    // the leading digit or pair
-    let lead = n as usize * 2;
-    out.push_str(&PAIRS[lead + usize::from(n < 10)..lead + 2]);
-    for &p in pairs[..k].iter().rev() {
-        let i = p as usize * 2;
-        out.push_str(&PAIRS[i..i + 2]);
+    t
+};
+
+/// Writes the digits of `v` right-aligned at the end of `buf` (`0` as one digit), two digits
+/// per division from [`DIGITS2`] (order ids run to 19 digits, and each step's division is most
+/// of the cost); returns where they start. `buf` holds at least 20 bytes.
+#[inline]
+pub(crate) fn put_u64(buf: &mut [u8], mut v: u64) -> usize {
+    let mut i = buf.len();
+    while v >= 100 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
     }
+    if v >= 10 {
+        let r = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    i
+}
+
+/// Appends `n` in decimal to `out` (a response's order id, up to 19 digits, is written this
+/// way for every placement).
+pub fn push_u64(out: &mut String, n: u64) {
+    out.push_str(u64_in(n, &mut [0u8; 20]));
 }
 
 /// `n` in decimal, written at the end of `buf` (no allocation, no formatter): the digits.
-/// Two digits a step from a table of the pairs: order ids run to 19 digits, and each step's
-/// division was most of the cost.
-pub fn u64_in(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let pairs = PAIRS.as_bytes();
-    let mut i = buf.len();
-    while n >= 100 {
-        let k = (n % 100) as usize * 2;
-        n /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&pairs[k..k + 2]);
-    }
-    if n >= 10 {
-        let k = n as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&pairs[k..k + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
-    }
+pub fn u64_in(n: u64, buf: &mut [u8; 20]) -> &str {
+    let i = put_u64(buf, n);
     let s = &buf[i..];
     debug_assert!(s.iter().all(u8::is_ascii_digit));
-    // SAFETY: every byte from `i` on was just written from `PAIRS` (ASCII digits) or as
-    // `b'0' + n` with `n < 10`: ASCII, so UTF-8 (validating it again cost as much as the digits)
+    // SAFETY: `put_u64` writes only bytes of `DIGITS2` (ASCII digits) and `b'0' + v` with
+    // `v < 10`: ASCII, so UTF-8 (validating it again cost as much as the digits)
     unsafe { std::str::from_utf8_unchecked(s) }
 }
 
