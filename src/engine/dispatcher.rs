@@ -1016,7 +1016,9 @@ impl Engine {
             None => this.book_qty(symbol, d),
         };
         if ps == PositionSide::Both {
-            dirs.retain(|d| !qty_of(self, *d).is_zero() || !self.pairs_on(symbol, *d).is_empty());
+            dirs.retain(|d| {
+                !qty_of(self, *d).is_zero() || self.first_pair_on(symbol, *d).is_some()
+            });
             if !self.sw.local_book_by_side && amts.is_none() {
                 // P78's book is one signed number per symbol: its sign is the side
                 let signed = self

@@ -364,7 +364,7 @@ impl Engine {
             ids.clear();
             match read {
                 Read::Pair(id, _) => ids.push(*id),
-                Read::Key(s, d) => ids.extend(self.pairs_on(s, *d)),
+                Read::Key(s, d) => ids.extend(self.active_pairs_on(s, *d)),
                 Read::Symbol { symbol, .. } => ids.extend(
                     self.st
                         .pairs

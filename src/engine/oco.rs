@@ -147,24 +147,28 @@ impl Engine {
         }
     }
 
-    /// The oldest active record protecting (symbol, dir): [`Engine::pairs_on`]`.first()` without
-    /// collecting the others (each placement asks).
-    pub(crate) fn first_pair_on(&self, symbol: &str, dir: PositionSide) -> Option<PairId> {
+    /// The active records protecting (symbol, dir), oldest first, as ids (no collection: a
+    /// placement asks only for the first, a monitoring pass extends its kept buffer).
+    pub(crate) fn active_pairs_on<'a>(
+        &'a self,
+        symbol: &'a str,
+        dir: PositionSide,
+    ) -> impl Iterator<Item = PairId> + 'a {
         self.st
             .pairs
             .values()
-            .find(|p| p.status == PairStatus::Active && p.symbol == symbol && p.dir == dir)
+            .filter(move |p| p.status == PairStatus::Active && p.symbol == symbol && p.dir == dir)
             .map(|p| p.id)
     }
 
-    /// The active record protecting (symbol, dir), oldest first.
+    /// The oldest active record protecting (symbol, dir).
+    pub(crate) fn first_pair_on(&self, symbol: &str, dir: PositionSide) -> Option<PairId> {
+        self.active_pairs_on(symbol, dir).next()
+    }
+
+    /// The active records protecting (symbol, dir), oldest first.
     pub(crate) fn pairs_on(&self, symbol: &str, dir: PositionSide) -> Vec<PairId> {
-        self.st
-            .pairs
-            .values()
-            .filter(|p| p.status == PairStatus::Active && p.symbol == symbol && p.dir == dir)
-            .map(|p| p.id)
-            .collect()
+        self.active_pairs_on(symbol, dir).collect()
     }
 
     /// PHEAD's PERCENT_PRICE / safety-floor adjuster for an algo stop (§5.3): clamps into the live
