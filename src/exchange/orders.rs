@@ -217,7 +217,8 @@ impl MockExchange {
         if exempt || steps == 0 {
             return Ok(());
         }
-        if self.spec.notional(ticks, steps) < self.spec.min_notional {
+        // an integer comparison where the mantissas allow (`cmp_dec`: the Decimal order)
+        if super::spec::cmp_dec(self.notional_of(ticks, steps), self.spec.min_notional).is_lt() {
             return Err(codes::min_notional(
                 &self.spec.min_notional.normalize().to_string(),
             ));
@@ -406,7 +407,10 @@ impl MockExchange {
         self.stats.orders += 1;
         self.version += 1;
         self.emit_new_order(k);
-        let ack = self.order_info(k);
+        // the acknowledgement as accepted (what an ACK answers); a RESULT answer is read after
+        // the fill below instead, so it is not built twice
+        let result = req.resp_type == Some(RespType::Result);
+        let ack = (!result).then(|| self.order_info(k));
         if conditional {
             if c.trailing.is_some() {
                 self.trailing_count += 1;
@@ -450,10 +454,10 @@ impl MockExchange {
         } else {
             self.add_limit_trig(k);
         }
-        if req.resp_type == Some(RespType::Result) {
-            return Ok(self.order_info(k));
+        match ack {
+            Some(ack) => Ok(ack),
+            None => Ok(self.order_info(k)),
         }
-        Ok(ack)
     }
 
     /// Market fill price at the current path price with adverse slippage.
@@ -626,7 +630,7 @@ impl MockExchange {
         rp: Decimal,
         er: ExpiryReason,
     ) {
-        let cum_qty = self.spec.qty(self.orders[k].executed);
+        let cum_qty = self.qty_of(self.orders[k].executed);
         let o = &self.orders[k];
         let ev = OrderUpdate {
             symbol: self.spec.symbol.clone(),
@@ -658,7 +662,7 @@ impl MockExchange {
     }
 
     pub(crate) fn order_info(&self, k: usize) -> OrderInfo {
-        let executed_qty = self.spec.qty(self.orders[k].executed);
+        let executed_qty = self.qty_of(self.orders[k].executed);
         let o = &self.orders[k];
         OrderInfo {
             order_id: o.id,
@@ -1074,10 +1078,7 @@ impl MockExchange {
     }
 }
 
+/// An order's average price (`fastdec::avg`: the Decimal formula, in integers where exact).
 fn avg(cum_quote: Decimal, qty: Decimal) -> Decimal {
-    if qty.is_zero() {
-        Decimal::ZERO
-    } else {
-        (cum_quote / qty).round_dp(8).normalize()
-    }
+    super::fastdec::avg(cum_quote, qty)
 }

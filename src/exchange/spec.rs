@@ -178,7 +178,7 @@ impl SymbolSpec {
 
     /// Notional of `steps` at `ticks`.
     pub fn notional(&self, ticks: i64, steps: i64) -> Decimal {
-        self.price(ticks) * self.qty(steps)
+        super::fastdec::mul(self.price(ticks), self.qty(steps))
     }
 
     /// A fixed-point 1e-8 price → ticks, rounded to the nearest tick (market data, not an order).
@@ -289,7 +289,7 @@ fn grid_units(value: Decimal, unit: Decimal) -> Option<Result<i64, ()>> {
 /// (each side scaled to the larger scale fits in an i128: exact); a Decimal comparison at
 /// different scales rescales in 96-bit words, and every order is compared to its limits.
 #[inline]
-fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
+pub(crate) fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
     let (Ok(am), Ok(bm)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) else {
         return a.cmp(&b);
     };
