@@ -331,6 +331,9 @@ pub struct MockExchange {
     /// converts the same few (its order sizes, its position) over and over. A Cell: asked
     /// through `&self`.
     pub(crate) qty_memo: std::cell::Cell<[(i64, Decimal); 2]>,
+    /// The spec's price and quantity limits in ticks and steps (orders are checked against them
+    /// in integers).
+    pub(crate) grid: spec::GridLimits,
     pub(crate) orders: crate::types::Chunked<Order>,
     pub(crate) algos: crate::types::Chunked<Algo>,
     /// Indices of orders that may still be open, ascending: every non-terminal order is here;
@@ -390,6 +393,7 @@ impl MockExchange {
         };
         let wallet = cfg.initial_balance;
         let table = margin::table_for(&spec.symbol, spec.maint_margin_ratio, &cfg.brackets);
+        let grid = spec::GridLimits::of(&spec);
         MockExchange {
             cfg,
             spec,
@@ -407,6 +411,7 @@ impl MockExchange {
             },
             quiet_bars: std::cell::Cell::new((usize::MAX, 0)),
             qty_memo: std::cell::Cell::new([(0, Decimal::ZERO); 2]),
+            grid,
             orders: crate::types::Chunked::default(),
             algos: crate::types::Chunked::default(),
             open_o: Vec::new(),

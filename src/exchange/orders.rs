@@ -124,15 +124,17 @@ impl MockExchange {
             tif_v = TimeInForce::Gtc;
         }
         let qty = match qty {
-            Some(q) => self.spec.qty_to_steps(q, otype == OrderType::Market)?,
+            Some(q) => self
+                .grid
+                .qty_to_steps(&self.spec, q, otype == OrderType::Market)?,
             None => 0,
         };
         let price = match price {
-            Some(p) => self.spec.price_to_ticks(p)?,
+            Some(p) => self.grid.price_to_ticks(&self.spec, p)?,
             None => 0,
         };
         let trigger = match trigger {
-            Some(p) => self.spec.price_to_ticks(p)?,
+            Some(p) => self.grid.price_to_ticks(&self.spec, p)?,
             None => 0,
         };
         let trailing = if otype == OrderType::TrailingStopMarket {
@@ -142,7 +144,7 @@ impl MockExchange {
             }
             let act = match activate {
                 Some(a) => {
-                    let t = self.spec.price_to_ticks(a)?;
+                    let t = self.grid.price_to_ticks(&self.spec, a)?;
                     // §1: BUY needs activatePrice < latest, SELL needs activatePrice > latest.
                     let bad = match side {
                         Side::Buy => t >= self.cur.price,
