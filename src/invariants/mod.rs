@@ -136,10 +136,12 @@ enum Due {
 pub struct Checker {
     cfg: CheckConfig,
     violations: Vec<Violation>,
-    /// The last `trail_len` seqs (not of equity records): a ring, oldest at `trail_head` once
-    /// full.
-    trail: Vec<Seq>,
-    trail_head: usize,
+    /// The seqs of the records seen (not of equity records), the `trail.len()` (a power of two,
+    /// at least `trail_len`) last ones: record `n` (counting from 0) at `n & (len − 1)`. A store
+    /// and an increment per record; `violate` reads the last `trail_len` back.
+    trail: Box<[Seq]>,
+    /// How many seqs were written to `trail`.
+    trail_n: u64,
     /// Every symbol seen, in the order first seen (`Sym` indexes it): as many as the run trades.
     symbols: Vec<String>,
     /// Position amounts by symbol (`Sym`) and side (`slot`); zero where none was reported. A
@@ -282,11 +284,17 @@ impl Checker {
     /// A checker for one run.
     pub fn new(cfg: CheckConfig) -> Checker {
         let w = cfg.initial_balance;
+        // the trail's ring: allocated once, at most twice the trail (runs keep a dozen)
+        let ring = cfg
+            .trail_len
+            .max(1)
+            .checked_next_power_of_two()
+            .expect("a trail length below 2^63");
         Checker {
             cfg,
             violations: Vec::new(),
-            trail: Vec::new(),
-            trail_head: 0,
+            trail: vec![Seq(0); ring].into_boxed_slice(),
+            trail_n: 0,
             symbols: Vec::new(),
             positions: Vec::new(),
             orders: VecMap::new(),
@@ -577,8 +585,12 @@ impl Checker {
     }
 
     fn violate(&mut self, inv: Invariant, time: TimeMs, pair: Option<PairId>, msg: String) {
-        let (newer, older) = self.trail.split_at(self.trail_head);
-        let mut trail: Vec<Seq> = older.iter().chain(newer).copied().collect();
+        // the last `trail_len` seqs written (fewer at first), oldest first
+        let kept = self.trail_n.min(self.cfg.trail_len as u64);
+        let mask = self.trail.len() as u64 - 1;
+        let mut trail: Vec<Seq> = (self.trail_n - kept..self.trail_n)
+            .map(|n| self.trail[(n & mask) as usize])
+            .collect();
         if let Some(p) = pair.and_then(|p| self.pairs.get(&p)) {
             if !trail.contains(&p.placed_seq) {
                 trail.insert(0, p.placed_seq);
@@ -918,14 +930,9 @@ impl Checker {
         }
         self.last_seq = r.seq;
         if !matches!(r.event, Event::Equity { .. }) {
-            if self.trail.len() < self.cfg.trail_len {
-                self.trail.push(r.seq);
-            } else if self.cfg.trail_len > 0 {
-                self.trail[self.trail_head] = r.seq;
-                // `trail_head < trail_len`: a compare, not a division per event
-                let next = self.trail_head + 1;
-                self.trail_head = if next == self.cfg.trail_len { 0 } else { next };
-            }
+            let mask = self.trail.len() - 1;
+            self.trail[self.trail_n as usize & mask] = r.seq;
+            self.trail_n += 1;
         }
         let now = r.time_ms;
         match &r.event {
@@ -1534,6 +1541,70 @@ mod tests {
             reaction_ms: 5_000,
             initial_balance: Decimal::from(10_000),
             trail_len: 8,
+        }
+    }
+
+    /// A violation's trail is the seqs of the last `trail_len` records before it (equity
+    /// samples left out), oldest first, whatever the trail length and however many records came
+    /// before (fewer than the trail, exactly as many, many times as many).
+    #[test]
+    fn trails_are_the_last_records_seen() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for trail_len in [0usize, 1, 2, 3, 7, 8, 9, 12, 16, 17] {
+            let mut c = Checker::new(CheckConfig {
+                trail_len,
+                ..cfg(PositionMode::Hedge)
+            });
+            let mut seen: Vec<Seq> = Vec::new();
+            let mut want: Vec<Vec<Seq>> = Vec::new();
+            let mut seq = 0u64;
+            for _ in 0..400 {
+                seq += 1 + rnd(3);
+                let event = match rnd(4) {
+                    0 => Event::Equity {
+                        wallet: Decimal::ONE,
+                        unrealized: Decimal::ZERO,
+                        price: Decimal::ONE,
+                    },
+                    // a wallet off the books: a books-balance violation at once
+                    1 => Event::AccountUpdate(AccountUpdate {
+                        reason: AccountReason::Order,
+                        wallet_balance: Decimal::from(seq),
+                        balance_change: Decimal::ZERO,
+                        realized_pnl: Decimal::ZERO,
+                        fee: Decimal::ZERO,
+                        positions: Vec::new(),
+                    }),
+                    _ => Event::StreamDropped { of: Seq(seq) },
+                };
+                let equity = matches!(event, Event::Equity { .. });
+                let books = matches!(event, Event::AccountUpdate(_));
+                c.observe(&EventRecord {
+                    seq: Seq(seq),
+                    time_ms: TimeMs(seq as i64),
+                    source: Source::Exchange,
+                    event,
+                });
+                if !equity {
+                    seen.push(Seq(seq));
+                }
+                if books {
+                    want.push(seen[seen.len().saturating_sub(trail_len)..].to_vec());
+                }
+            }
+            let got: Vec<Vec<Seq>> = c
+                .finish(TimeMs(i64::MAX / 4))
+                .into_iter()
+                .filter(|v| v.invariant == Invariant::BooksBalance)
+                .map(|v| v.trail)
+                .collect();
+            assert_eq!(got, want, "trail_len {trail_len}");
         }
     }
 
