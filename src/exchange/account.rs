@@ -4,7 +4,7 @@
 //! ACCOUNT_UPDATE carrying the wallet after the change and the amounts that changed it, so the
 //! books can be re-added from events alone (invariant `books-balance`).
 
-use super::{ps_idx, MockExchange, TrigRef};
+use super::{fastdec, ps_idx, MockExchange, TrigRef};
 use crate::events::{AccountReason, AccountUpdate, AlgoUpdate, Event, PositionRow};
 use crate::types::*;
 use rust_decimal::Decimal;
@@ -115,11 +115,11 @@ impl MockExchange {
             };
         }
         let px = self.spec.price(price);
-        let q = self.spec.qty(qty);
+        let q = self.qty_of(qty);
         // the notional, computed once: the fee, the entry average and the margin all start
         // from the same product (Decimal arithmetic is a pure function of its operands)
-        let notional = px * q;
-        let fee = notional * rate;
+        let notional = fastdec::mul(px, q);
+        let fee = fastdec::mul(notional, rate);
         let i = ps_idx(ps);
         let delta = side.sign() * qty;
         let old = self.pos[i].amt;
@@ -129,19 +129,19 @@ impl MockExchange {
             // opening from flat: `old_q` is zero, so `entry × old_q` is a zero, and rust_decimal's
             // `0 + x` is `x` bit for bit (whatever the zero's scale or sign): the general formula
             // below is exactly `notional / q` here, without its multiply and two adds
-            self.pos[i].entry = (notional / q).round_dp(12);
+            self.pos[i].entry = fastdec::entry_from_flat(px, q, notional);
             let added = notional / lev;
             let m = &mut self.pos[i].margin;
             *m = if m.is_zero() { added } else { *m + added };
         } else if old.signum() == delta.signum() {
-            let old_q = self.spec.qty(old.abs());
+            let old_q = self.qty_of(old.abs());
             let new_q = old_q + q;
             self.pos[i].entry = ((self.pos[i].entry * old_q + notional) / new_q).round_dp(12);
             // isolated margin: the added notional / leverage
             self.pos[i].margin += notional / lev;
         } else {
             let closing = qty.min(old.abs());
-            let cq = self.spec.qty(closing);
+            let cq = self.qty_of(closing);
             realized = (px - self.pos[i].entry) * cq * Decimal::from(old.signum());
             // released pro rata; a close of the whole position (or a flip) sets the margin
             // below, so the share is only worked out for a partial close
@@ -189,7 +189,7 @@ impl MockExchange {
         PositionRow {
             symbol: self.spec.symbol.clone(),
             position_side: ps,
-            amount: self.spec.qty(p.amt),
+            amount: self.qty_of(p.amt),
             entry_price: p.entry,
             accumulated_realized: p.realized,
             liquidation_price: self.liquidation_price(ps),
@@ -342,7 +342,7 @@ impl MockExchange {
         }
         for (_, o) in self.open_order_iter() {
             if !o.armed && !o.reduce_only && o.otype == OrderType::Limit {
-                m += self.spec.notional(o.price, o.qty - o.executed) / lev;
+                m += self.notional_of(o.price, o.qty - o.executed) / lev;
             }
         }
         m
@@ -351,7 +351,13 @@ impl MockExchange {
     /// -2019 check for an order that may open `steps` at `ticks`.
     pub(crate) fn margin_ok(&self, ticks: i64, steps: i64) -> bool {
         let lev = Decimal::from(self.cfg.leverage.max(1));
-        let need = self.spec.notional(ticks, steps) / lev;
-        self.wallet + self.unrealized().min(Decimal::ZERO) - self.used_margin() >= need
+        let need = self.notional_of(ticks, steps) / lev;
+        let (loss, used) = (self.unrealized().min(Decimal::ZERO), self.used_margin());
+        // flat and nothing resting (every entry from flat): adding and taking away zeros moves
+        // no value, and the comparison is of values
+        if loss.is_zero() && used.is_zero() {
+            return self.wallet >= need;
+        }
+        self.wallet + loss - used >= need
     }
 }

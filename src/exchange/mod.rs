@@ -38,6 +38,7 @@
 pub mod account;
 pub mod codes;
 pub mod external;
+mod fastdec;
 pub mod intrabar;
 pub mod margin;
 pub(crate) mod mark;
@@ -326,6 +327,13 @@ pub struct MockExchange {
     /// Later funding and a walking cursor keep them quiet; only tighter bounds may not, so
     /// `recompute_bounds` forgets it. A Cell: the question is asked through `&self`.
     pub(crate) quiet_bars: std::cell::Cell<(usize, usize)>,
+    /// The last two step counts converted to quantities and their Decimals (`qty_of`): a run
+    /// converts the same few (its order sizes, its position) over and over. A Cell: asked
+    /// through `&self`.
+    pub(crate) qty_memo: std::cell::Cell<[(i64, Decimal); 2]>,
+    /// The spec's price and quantity limits in ticks and steps (orders are checked against them
+    /// in integers).
+    pub(crate) grid: spec::GridLimits,
     pub(crate) orders: crate::types::Chunked<Order>,
     pub(crate) algos: crate::types::Chunked<Algo>,
     /// Indices of orders that may still be open, ascending: every non-terminal order is here;
@@ -385,6 +393,7 @@ impl MockExchange {
         };
         let wallet = cfg.initial_balance;
         let table = margin::table_for(&spec.symbol, spec.maint_margin_ratio, &cfg.brackets);
+        let grid = spec::GridLimits::of(&spec);
         MockExchange {
             cfg,
             spec,
@@ -401,6 +410,8 @@ impl MockExchange {
                 ..Cursor::default()
             },
             quiet_bars: std::cell::Cell::new((usize::MAX, 0)),
+            qty_memo: std::cell::Cell::new([(0, Decimal::ZERO); 2]),
+            grid,
             orders: crate::types::Chunked::default(),
             algos: crate::types::Chunked::default(),
             open_o: Vec::new(),
@@ -614,9 +625,31 @@ impl MockExchange {
     }
 
     /// The reported forms of `qty` steps, `price` and `stop` ticks.
+    /// `self.spec.qty(steps)`, remembered for the last two counts asked (a pure function of
+    /// `steps` for the run's one spec: the same Decimal, bit for bit).
+    #[inline]
+    pub(crate) fn qty_of(&self, steps: i64) -> Decimal {
+        let m = self.qty_memo.get();
+        if m[0].0 == steps {
+            return m[0].1;
+        }
+        if m[1].0 == steps {
+            return m[1].1;
+        }
+        let d = self.spec.qty(steps);
+        self.qty_memo.set([(steps, d), m[0]]);
+        d
+    }
+
+    /// Notional of `steps` at `ticks` (`SymbolSpec::notional`, its quantity through `qty_of`).
+    #[inline]
+    pub(crate) fn notional_of(&self, ticks: i64, steps: i64) -> Decimal {
+        fastdec::mul(self.spec.price(ticks), self.qty_of(steps))
+    }
+
     pub(crate) fn shown(&self, qty: i64, price: i64, stop: i64) -> Shown {
         Shown {
-            qty: self.spec.qty(qty),
+            qty: self.qty_of(qty),
             price: self.spec.price(price),
             stop: self.spec.price(stop),
         }
@@ -633,7 +666,7 @@ impl MockExchange {
 
     /// Signed position amount (in quantity units) of a position side.
     pub fn position_amt(&self, ps: PositionSide) -> Decimal {
-        self.spec.qty(self.pos[ps_idx(ps)].amt)
+        self.qty_of(self.pos[ps_idx(ps)].amt)
     }
 }
 
@@ -642,5 +675,52 @@ pub(crate) fn ps_idx(ps: PositionSide) -> usize {
         PositionSide::Both => 0,
         PositionSide::Long => 1,
         PositionSide::Short => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `qty_of` (remembering the last two counts) answers what `SymbolSpec::qty` does, bit for
+    /// bit, over runs of repeated, alternating, signed and fresh counts and every builtin step.
+    #[test]
+    fn qty_of_is_the_spec_conversion() {
+        let bars = vec![BarTicks {
+            t: 0,
+            o: 100,
+            h: 100,
+            l: 100,
+            c: 100,
+        }];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for sym in ["BTCUSDT", "ETHUSDT", "FILUSDT", "NEARUSDT"] {
+            let spec = SymbolSpec::builtin(sym).expect("builtin");
+            let ex = MockExchange::new(
+                ExchangeConfig::default(),
+                spec.clone(),
+                bars.clone(),
+                60_000,
+            );
+            let mut last = [0i64; 3];
+            for i in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let n = match x % 5 {
+                    0 => last[0],
+                    1 => -last[1],
+                    2 => last[2],
+                    3 => (x >> 20) as i64 % 1_000_000 - 500_000,
+                    _ => (x >> 8) as i64 % 100 * 10,
+                };
+                last[i % 3] = n;
+                assert_eq!(
+                    ex.qty_of(n).serialize(),
+                    spec.qty(n).serialize(),
+                    "{sym} {n}"
+                );
+            }
+        }
     }
 }

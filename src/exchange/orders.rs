@@ -124,15 +124,17 @@ impl MockExchange {
             tif_v = TimeInForce::Gtc;
         }
         let qty = match qty {
-            Some(q) => self.spec.qty_to_steps(q, otype == OrderType::Market)?,
+            Some(q) => self
+                .grid
+                .qty_to_steps(&self.spec, q, otype == OrderType::Market)?,
             None => 0,
         };
         let price = match price {
-            Some(p) => self.spec.price_to_ticks(p)?,
+            Some(p) => self.grid.price_to_ticks(&self.spec, p)?,
             None => 0,
         };
         let trigger = match trigger {
-            Some(p) => self.spec.price_to_ticks(p)?,
+            Some(p) => self.grid.price_to_ticks(&self.spec, p)?,
             None => 0,
         };
         let trailing = if otype == OrderType::TrailingStopMarket {
@@ -142,7 +144,7 @@ impl MockExchange {
             }
             let act = match activate {
                 Some(a) => {
-                    let t = self.spec.price_to_ticks(a)?;
+                    let t = self.grid.price_to_ticks(&self.spec, a)?;
                     // §1: BUY needs activatePrice < latest, SELL needs activatePrice > latest.
                     let bad = match side {
                         Side::Buy => t >= self.cur.price,
@@ -217,7 +219,8 @@ impl MockExchange {
         if exempt || steps == 0 {
             return Ok(());
         }
-        if self.spec.notional(ticks, steps) < self.spec.min_notional {
+        // an integer comparison where the mantissas allow (`cmp_dec`: the Decimal order)
+        if super::spec::cmp_dec(self.notional_of(ticks, steps), self.spec.min_notional).is_lt() {
             return Err(codes::min_notional(
                 &self.spec.min_notional.normalize().to_string(),
             ));
@@ -406,7 +409,10 @@ impl MockExchange {
         self.stats.orders += 1;
         self.version += 1;
         self.emit_new_order(k);
-        let ack = self.order_info(k);
+        // the acknowledgement as accepted (what an ACK answers); a RESULT answer is read after
+        // the fill below instead, so it is not built twice
+        let result = req.resp_type == Some(RespType::Result);
+        let ack = (!result).then(|| self.order_info(k));
         if conditional {
             if c.trailing.is_some() {
                 self.trailing_count += 1;
@@ -450,10 +456,10 @@ impl MockExchange {
         } else {
             self.add_limit_trig(k);
         }
-        if req.resp_type == Some(RespType::Result) {
-            return Ok(self.order_info(k));
+        match ack {
+            Some(ack) => Ok(ack),
+            None => Ok(self.order_info(k)),
         }
-        Ok(ack)
     }
 
     /// Market fill price at the current path price with adverse slippage.
@@ -626,7 +632,7 @@ impl MockExchange {
         rp: Decimal,
         er: ExpiryReason,
     ) {
-        let cum_qty = self.spec.qty(self.orders[k].executed);
+        let cum_qty = self.qty_of(self.orders[k].executed);
         let o = &self.orders[k];
         let ev = OrderUpdate {
             symbol: self.spec.symbol.clone(),
@@ -658,7 +664,7 @@ impl MockExchange {
     }
 
     pub(crate) fn order_info(&self, k: usize) -> OrderInfo {
-        let executed_qty = self.spec.qty(self.orders[k].executed);
+        let executed_qty = self.qty_of(self.orders[k].executed);
         let o = &self.orders[k];
         OrderInfo {
             order_id: o.id,
@@ -1074,10 +1080,7 @@ impl MockExchange {
     }
 }
 
+/// An order's average price (`fastdec::avg`: the Decimal formula, in integers where exact).
 fn avg(cum_quote: Decimal, qty: Decimal) -> Decimal {
-    if qty.is_zero() {
-        Decimal::ZERO
-    } else {
-        (cum_quote / qty).round_dp(8).normalize()
-    }
+    super::fastdec::avg(cum_quote, qty)
 }

@@ -178,7 +178,7 @@ impl SymbolSpec {
 
     /// Notional of `steps` at `ticks`.
     pub fn notional(&self, ticks: i64, steps: i64) -> Decimal {
-        self.price(ticks) * self.qty(steps)
+        super::fastdec::mul(self.price(ticks), self.qty(steps))
     }
 
     /// A fixed-point 1e-8 price → ticks, rounded to the nearest tick (market data, not an order).
@@ -219,6 +219,101 @@ impl SymbolSpec {
                 c: round_e8(c, tick),
             })
             .collect()
+    }
+}
+
+/// A symbol's price and quantity limits in ticks and steps: the least and greatest whole
+/// counts of the unit inside [min, max] (`None` where they cannot be worked out exactly, e.g. a
+/// non-positive unit). An order's price or quantity that is already a whole count of its unit
+/// is then checked against its limits by comparing integers, where `SymbolSpec::price_to_ticks`
+/// compares Decimals of different scales (twice for every price of every order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct GridLimits {
+    /// (least, greatest) ticks within [minPrice, maxPrice].
+    price: Option<(i64, i64)>,
+    /// (least steps ≥ minQty, greatest ≤ maxQty, greatest ≤ MARKET_LOT_SIZE maxQty).
+    qty: Option<(i64, i64, i64)>,
+}
+
+/// The least `n` with `n × unit ≥ v` (`up`) or the greatest with `n × unit ≤ v`, checked exactly
+/// against the Decimal comparison on both sides of the answer.
+fn bound_units(v: Decimal, unit: Decimal, up: bool) -> Option<i64> {
+    if unit <= Decimal::ZERO {
+        return None;
+    }
+    let q = v.checked_div(unit)?;
+    let n = i64::try_from(if up { q.ceil() } else { q.floor() }).ok()?;
+    let (lo, hi) = if up {
+        (n.checked_sub(1)?, n)
+    } else {
+        (n, n.checked_add(1)?)
+    };
+    let at = |k: i64| Decimal::from(k).checked_mul(unit);
+    let (a, b) = (at(lo)?, at(hi)?);
+    // up: lo × unit < v ≤ hi × unit; down: lo × unit ≤ v < hi × unit
+    let ok = if up { a < v && v <= b } else { a <= v && v < b };
+    ok.then_some(n)
+}
+
+impl GridLimits {
+    /// The limits of `spec`.
+    pub(crate) fn of(spec: &SymbolSpec) -> GridLimits {
+        let price = (|| {
+            let lo = bound_units(spec.min_price, spec.tick_size, true)?;
+            let hi = bound_units(spec.max_price, spec.tick_size, false)?;
+            Some((lo, hi))
+        })();
+        let qty = (|| {
+            let lo = bound_units(spec.min_qty, spec.step_size, true)?;
+            let hi = bound_units(spec.max_qty, spec.step_size, false)?;
+            let mhi = bound_units(spec.market_max_qty, spec.step_size, false)?;
+            Some((lo, hi, mhi))
+        })();
+        GridLimits { price, qty }
+    }
+
+    /// `spec.price_to_ticks(price)` (the spec these limits are of): a price within the precision
+    /// that is a whole number of ticks inside the limits is that number; anything else is decided
+    /// by `price_to_ticks` itself (its errors, in its order).
+    #[inline]
+    pub(crate) fn price_to_ticks(
+        &self,
+        spec: &SymbolSpec,
+        price: Decimal,
+    ) -> Result<i64, ApiError> {
+        if let Some((lo, hi)) = self.price {
+            if normalized_scale(price) <= spec.price_precision() {
+                if let Some(Ok(n)) = grid_units(price, spec.tick_size) {
+                    if lo <= n && n <= hi {
+                        return Ok(n);
+                    }
+                }
+            }
+        }
+        spec.price_to_ticks(price)
+    }
+
+    /// `spec.qty_to_steps(qty, market)`, likewise.
+    #[inline]
+    pub(crate) fn qty_to_steps(
+        &self,
+        spec: &SymbolSpec,
+        qty: Decimal,
+        market: bool,
+    ) -> Result<i64, ApiError> {
+        if let Some((lo, hi, mhi)) = self.qty {
+            if qty.is_sign_positive()
+                && !qty.is_zero()
+                && normalized_scale(qty) <= spec.qty_precision()
+            {
+                if let Some(Ok(n)) = grid_units(qty, spec.step_size) {
+                    if lo <= n && n <= if market { mhi } else { hi } {
+                        return Ok(n);
+                    }
+                }
+            }
+        }
+        spec.qty_to_steps(qty, market)
     }
 }
 
@@ -289,7 +384,7 @@ fn grid_units(value: Decimal, unit: Decimal) -> Option<Result<i64, ()>> {
 /// (each side scaled to the larger scale fits in an i128: exact); a Decimal comparison at
 /// different scales rescales in 96-bit words, and every order is compared to its limits.
 #[inline]
-fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
+pub(crate) fn cmp_dec(a: Decimal, b: Decimal) -> std::cmp::Ordering {
     let (Ok(am), Ok(bm)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) else {
         return a.cmp(&b);
     };
@@ -562,6 +657,88 @@ mod tests {
         assert_eq!(s.qty_to_steps(d("0"), false).unwrap_err().code, -4003);
         assert_eq!(s.qty_to_steps(d("121"), true).unwrap_err().code, -4005);
         assert_eq!(s.qty_to_steps(d("121"), false).unwrap(), 121_000);
+    }
+
+    /// The integer limits decide as the Decimal checks do: every builtin symbol and some odd
+    /// ones (limits off the grid, a tick of 0.5), prices and quantities on and off
+    /// the grid, at and around every limit, too precise, negative and zero.
+    #[test]
+    fn grid_limits_are_the_decimal_checks() {
+        let mut specs: Vec<SymbolSpec> = ["BTCUSDT", "ETHUSDT", "AVAXUSDT", "FILUSDT", "LINKUSDT"]
+            .iter()
+            .map(|s| SymbolSpec::builtin(s).unwrap())
+            .collect();
+        let b = SymbolSpec::builtin("BTCUSDT").unwrap();
+        specs.push(SymbolSpec {
+            tick_size: d("0.5"),
+            min_price: d("0.7"),
+            max_price: d("1000.3"),
+            step_size: d("0.25"),
+            min_qty: d("0.3"),
+            max_qty: d("100.1"),
+            market_max_qty: d("50.05"),
+            ..b.clone()
+        });
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut fast = 0;
+        for s in &specs {
+            let g = GridLimits::of(s);
+            let mut prices = Vec::new();
+            let mut qtys = Vec::new();
+            for lim in [s.min_price, s.max_price] {
+                for k in -3i64..=3 {
+                    prices.push(lim + s.tick_size * Decimal::from(k));
+                    prices.push(lim + Decimal::new(k, 3));
+                }
+            }
+            for lim in [s.min_qty, s.max_qty, s.market_max_qty] {
+                for k in -3i64..=3 {
+                    qtys.push(lim + s.step_size * Decimal::from(k));
+                    qtys.push(lim + Decimal::new(k, 2));
+                }
+            }
+            for _ in 0..20_000 {
+                let scale = rnd(7) as u32;
+                let bits = 1 + rnd(40);
+                let sign = if rnd(10) == 0 { -1 } else { 1 };
+                let m = rnd(1 << bits) as i64 * sign;
+                prices.push(Decimal::new(m, scale));
+                qtys.push(Decimal::new(m, scale));
+                let n = rnd(10_000_000) as i64;
+                prices.push(Decimal::from(n) * s.tick_size);
+                qtys.push(Decimal::from(n) * s.step_size);
+            }
+            for p in prices {
+                let (a, b) = (g.price_to_ticks(s, p), s.price_to_ticks(p));
+                fast += usize::from(a.is_ok());
+                assert_eq!(a, b, "{} price {p}", s.symbol);
+            }
+            for q in qtys {
+                for market in [false, true] {
+                    assert_eq!(
+                        g.qty_to_steps(s, q, market),
+                        s.qty_to_steps(q, market),
+                        "{} qty {q} {market}",
+                        s.symbol
+                    );
+                }
+            }
+        }
+        assert!(fast > 50_000, "{fast}");
+        // a unit that cannot bound anything (a zero tick, which `price_to_ticks` itself cannot
+        // divide by) leaves every check to the spec
+        let zero = SymbolSpec {
+            tick_size: d("0"),
+            step_size: d("0"),
+            ..b
+        };
+        assert_eq!(GridLimits::of(&zero), GridLimits::default());
     }
 
     #[test]

@@ -136,13 +136,18 @@ enum Due {
 pub struct Checker {
     cfg: CheckConfig,
     violations: Vec<Violation>,
-    /// The last `trail_len` seqs (not of equity records): a ring, oldest at `trail_head` once
-    /// full.
-    trail: Vec<Seq>,
-    trail_head: usize,
+    /// The seqs of the records seen (not of equity records), the `trail.len()` (a power of two,
+    /// at least `trail_len`) last ones: record `n` (counting from 0) at `n & (len − 1)`. A store
+    /// and an increment per record; `violate` reads the last `trail_len` back.
+    trail: Box<[Seq]>,
+    /// How many seqs were written to `trail`.
+    trail_n: u64,
     /// Every symbol seen, in the order first seen (`Sym` indexes it): as many as the run trades.
     symbols: Vec<String>,
-    positions: VecMap<Key, Decimal>,
+    /// Position amounts by symbol (`Sym`) and side (`slot`); zero where none was reported. A
+    /// dense table: every record of a position asks for its side's amount, and a run trades one
+    /// symbol or a few.
+    positions: Vec<[Decimal; 3]>,
     /// Open orders and algo orders (a closed one leaves at once), so per-event scans touch only
     /// what is open.
     orders: VecMap<OrderId, OrderState>,
@@ -183,7 +188,8 @@ pub struct Checker {
     faults: u64,
     pending_calls: VecMap<u64, String>,
     pending_flip: Option<(Key, Decimal, OrderId)>,
-    wants_stop: VecMap<Key, bool>,
+    /// Whether a side's signal asked for a stop, by symbol and side like `positions`.
+    wants_stop: Vec<[bool; 3]>,
     naked_since: VecMap<Key, (TimeMs, u64)>,
     excess_since: VecMap<Key, (TimeMs, u64)>,
     /// Bumped whenever something [`Self::protection_state`] reads may have changed (a position,
@@ -241,6 +247,16 @@ fn opens_side(side: Side, ps: PositionSide, reduce_only: bool, close_position: b
     }
 }
 
+/// A position side's place in the per-symbol tables.
+#[inline]
+fn slot(ps: PositionSide) -> usize {
+    match ps {
+        PositionSide::Both => 0,
+        PositionSide::Long => 1,
+        PositionSide::Short => 2,
+    }
+}
+
 fn leg_of_order(o: &OrderState, id: OrderId) -> LegId {
     match o.from_algo {
         Some(a) => LegId::Algo(a),
@@ -268,13 +284,19 @@ impl Checker {
     /// A checker for one run.
     pub fn new(cfg: CheckConfig) -> Checker {
         let w = cfg.initial_balance;
+        // the trail's ring: allocated once, at most twice the trail (runs keep a dozen)
+        let ring = cfg
+            .trail_len
+            .max(1)
+            .checked_next_power_of_two()
+            .expect("a trail length below 2^63");
         Checker {
             cfg,
             violations: Vec::new(),
-            trail: Vec::new(),
-            trail_head: 0,
+            trail: vec![Seq(0); ring].into_boxed_slice(),
+            trail_n: 0,
             symbols: Vec::new(),
-            positions: VecMap::new(),
+            positions: Vec::new(),
             orders: VecMap::new(),
             algos: VecMap::new(),
             pairs: VecMap::new(),
@@ -294,7 +316,7 @@ impl Checker {
             faults: 0,
             pending_calls: VecMap::new(),
             pending_flip: None,
-            wants_stop: VecMap::new(),
+            wants_stop: Vec::new(),
             naked_since: VecMap::new(),
             excess_since: VecMap::new(),
             prot_gen: 0,
@@ -387,11 +409,30 @@ impl Checker {
             Some(i) => i,
             None => {
                 self.symbols.push(symbol.to_string());
+                self.positions.push([Decimal::ZERO; 3]);
+                self.wants_stop.push([false; 3]);
                 self.symbols.len() - 1
             }
         };
         self.last_sym = i as u32;
         Sym(self.last_sym)
+    }
+
+    /// The amount of position side `k` (zero when none was reported).
+    #[inline]
+    fn position(&self, k: Key) -> Decimal {
+        self.positions[k.0 .0 as usize][slot(k.1)]
+    }
+
+    /// Whether side `k`'s signal asked for a stop.
+    #[inline]
+    fn wants(&self, k: Key) -> bool {
+        self.wants_stop[k.0 .0 as usize][slot(k.1)]
+    }
+
+    #[inline]
+    fn set_wants(&mut self, k: Key, w: bool) {
+        self.wants_stop[k.0 .0 as usize][slot(k.1)] = w;
     }
 
     /// The symbol's name.
@@ -544,8 +585,12 @@ impl Checker {
     }
 
     fn violate(&mut self, inv: Invariant, time: TimeMs, pair: Option<PairId>, msg: String) {
-        let (newer, older) = self.trail.split_at(self.trail_head);
-        let mut trail: Vec<Seq> = older.iter().chain(newer).copied().collect();
+        // the last `trail_len` seqs written (fewer at first), oldest first
+        let kept = self.trail_n.min(self.cfg.trail_len as u64);
+        let mask = self.trail.len() as u64 - 1;
+        let mut trail: Vec<Seq> = (self.trail_n - kept..self.trail_n)
+            .map(|n| self.trail[(n & mask) as usize])
+            .collect();
         if let Some(p) = pair.and_then(|p| self.pairs.get(&p)) {
             if !trail.contains(&p.placed_seq) {
                 trail.insert(0, p.placed_seq);
@@ -803,7 +848,7 @@ impl Checker {
     /// [`Self::protection_state`] when something it reads changed.
     fn evaluate_protection(&mut self, key: Key) {
         self.prot_seen = Some((key, self.prot_gen));
-        let amt = self.positions.get(&key).copied().unwrap_or_default();
+        let amt = self.position(key);
         if amt.is_zero() {
             self.naked_since.remove(&key);
             self.excess_since.remove(&key);
@@ -836,7 +881,7 @@ impl Checker {
         // exactly) of each kind cannot exceed the position: the usual case needs no sums
         let summed = |c: (u32, u32)| c.1 > 0 || c.0 > 1;
         let excess = (summed(stops) || summed(others)) && self.covers_exceed(key.1, amt);
-        let wants = self.wants_stop.get(&key).copied().unwrap_or(false);
+        let wants = self.wants(key);
         if wants && !has_stop {
             if !self.naked_since.contains_key(&key) {
                 self.naked_since.insert(key, (self.now, self.faults));
@@ -885,14 +930,9 @@ impl Checker {
         }
         self.last_seq = r.seq;
         if !matches!(r.event, Event::Equity { .. }) {
-            if self.trail.len() < self.cfg.trail_len {
-                self.trail.push(r.seq);
-            } else if self.cfg.trail_len > 0 {
-                self.trail[self.trail_head] = r.seq;
-                // `trail_head < trail_len`: a compare, not a division per event
-                let next = self.trail_head + 1;
-                self.trail_head = if next == self.cfg.trail_len { 0 } else { next };
-            }
+            let mask = self.trail.len() - 1;
+            self.trail[self.trail_n as usize & mask] = r.seq;
+            self.trail_n += 1;
         }
         let now = r.time_ms;
         match &r.event {
@@ -1022,7 +1062,7 @@ impl Checker {
             if self.entry_phase {
                 self.phase_ids.insert(a.algo_id.0);
             }
-            let amt = self.positions.get(&key).copied().unwrap_or_default();
+            let amt = self.position(key);
             // placed for a position that does not exist: orphan from birth (an
             // opening-side order is a resting entry, not protection)
             let entry = opens_side(a.side, a.position_side, a.reduce_only, a.close_position)
@@ -1123,7 +1163,7 @@ impl Checker {
             self.check_liquidation(o, key, now);
         }
         if o.exec_type == ExecType::New && st.from_algo.is_none() && st.orig_type.is_conditional() {
-            let amt = self.positions.get(&key).copied().unwrap_or_default();
+            let amt = self.position(key);
             let entry = o.order_type == o.orig_type
                 && opens_side(st.side, st.ps, st.reduce_only, st.close_position)
                 && self.one_way_entry(&o.client_order_id, leg);
@@ -1184,7 +1224,7 @@ impl Checker {
                 || st.reduce_only
                 || st.close_position;
             if protective {
-                let before = self.positions.get(&key).copied().unwrap_or_default();
+                let before = self.position(key);
                 self.pending_flip = Some((key, before, o.order_id));
             }
         }
@@ -1218,7 +1258,7 @@ impl Checker {
     /// stop-beyond-liquidation: a liquidation while a stop rested on that position side (still
     /// open, or expired by this very liquidation at the same time).
     fn check_liquidation(&mut self, o: &OrderUpdate, key: Key, now: TimeMs) {
-        let amt = self.positions.get(&key).copied().unwrap_or_default();
+        let amt = self.position(key);
         let mut stops: Vec<LegId> = self
             .protective(key.1, amt)
             .filter(|p| p.1)
@@ -1272,7 +1312,7 @@ impl Checker {
         }
         for row in &u.positions {
             let key = self.key_for(&row.symbol, row.position_side);
-            let before = self.positions.get(&key).copied().unwrap_or_default();
+            let before = self.position(key);
             let after = row.amount;
             if let Some((k, b, oid)) = self.pending_flip.take() {
                 if k == key {
@@ -1306,7 +1346,7 @@ impl Checker {
                 }
                 legs.clear();
                 self.scratch_legs = legs;
-                self.wants_stop.remove(&key);
+                self.set_wants(key, false);
                 self.prot_gen += 1;
             }
             // a resting entry accepted while its side was flat just filled: from now on the
@@ -1318,14 +1358,14 @@ impl Checker {
                         Side::Sell => after < Decimal::ZERO,
                     };
                     if entry_side {
-                        self.wants_stop.insert(key, w);
+                        self.set_wants(key, w);
                         self.prot_gen += 1;
                     }
                 } else {
                     self.pending_wants = Some((k, side, w));
                 }
             }
-            self.positions.insert(key, after);
+            self.positions[key.0 .0 as usize][slot(key.1)] = after;
             self.prot_gen += 1;
             self.protection_state(key);
         }
@@ -1360,12 +1400,7 @@ impl Checker {
                     Some(o) => o.open && !o.traded,
                     None => self.algos.get(&AlgoId(order_id.0)).is_some_and(|a| a.open),
                 };
-                let open = !self
-                    .positions
-                    .get(&key)
-                    .copied()
-                    .unwrap_or_default()
-                    .is_zero();
+                let open = !self.position(key).is_zero();
                 if resting {
                     let leg = match self.orders.get(order_id) {
                         Some(_) => LegId::Order(*order_id),
@@ -1373,7 +1408,7 @@ impl Checker {
                     };
                     self.entry_wants.insert(leg, *wants_stop);
                 } else if open {
-                    self.wants_stop.insert(key, *wants_stop);
+                    self.set_wants(key, *wants_stop);
                     self.prot_gen += 1;
                     self.protection_state(key);
                 }
@@ -1506,6 +1541,70 @@ mod tests {
             reaction_ms: 5_000,
             initial_balance: Decimal::from(10_000),
             trail_len: 8,
+        }
+    }
+
+    /// A violation's trail is the seqs of the last `trail_len` records before it (equity
+    /// samples left out), oldest first, whatever the trail length and however many records came
+    /// before (fewer than the trail, exactly as many, many times as many).
+    #[test]
+    fn trails_are_the_last_records_seen() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for trail_len in [0usize, 1, 2, 3, 7, 8, 9, 12, 16, 17] {
+            let mut c = Checker::new(CheckConfig {
+                trail_len,
+                ..cfg(PositionMode::Hedge)
+            });
+            let mut seen: Vec<Seq> = Vec::new();
+            let mut want: Vec<Vec<Seq>> = Vec::new();
+            let mut seq = 0u64;
+            for _ in 0..400 {
+                seq += 1 + rnd(3);
+                let event = match rnd(4) {
+                    0 => Event::Equity {
+                        wallet: Decimal::ONE,
+                        unrealized: Decimal::ZERO,
+                        price: Decimal::ONE,
+                    },
+                    // a wallet off the books: a books-balance violation at once
+                    1 => Event::AccountUpdate(AccountUpdate {
+                        reason: AccountReason::Order,
+                        wallet_balance: Decimal::from(seq),
+                        balance_change: Decimal::ZERO,
+                        realized_pnl: Decimal::ZERO,
+                        fee: Decimal::ZERO,
+                        positions: Vec::new(),
+                    }),
+                    _ => Event::StreamDropped { of: Seq(seq) },
+                };
+                let equity = matches!(event, Event::Equity { .. });
+                let books = matches!(event, Event::AccountUpdate(_));
+                c.observe(&EventRecord {
+                    seq: Seq(seq),
+                    time_ms: TimeMs(seq as i64),
+                    source: Source::Exchange,
+                    event,
+                });
+                if !equity {
+                    seen.push(Seq(seq));
+                }
+                if books {
+                    want.push(seen[seen.len().saturating_sub(trail_len)..].to_vec());
+                }
+            }
+            let got: Vec<Vec<Seq>> = c
+                .finish(TimeMs(i64::MAX / 4))
+                .into_iter()
+                .filter(|v| v.invariant == Invariant::BooksBalance)
+                .map(|v| v.trail)
+                .collect();
+            assert_eq!(got, want, "trail_len {trail_len}");
         }
     }
 
