@@ -513,6 +513,72 @@ impl Exchange for SimClient<'_> {
     }
 }
 
+/// Of `count` alike passes, the i-th from `s1 + i × period` to that plus `d`, how many are
+/// under way at a check: a bar open `t` with `start < t <= end`, for the bars from `*k` on (the
+/// checks still ahead). The pass-by-pass look-ahead's answer ([`passes_at_checks_by_pass`]),
+/// bar by bar instead of pass by pass: with `d < period` (a pass interval of at least 1 ms) a
+/// bar open lies in at most one pass, the last one starting before it. Moves `*k` past the bars
+/// opening at or before the last pass's start, as that walk leaves it.
+fn passes_at_checks(
+    bars: &[crate::exchange::BarTicks],
+    k: &mut usize,
+    s1: i64,
+    period: i64,
+    d: i64,
+    count: i64,
+) -> u64 {
+    if d >= period || d < 0 || count < 1 {
+        return passes_at_checks_by_pass(bars, k, s1, period, d, count);
+    }
+    let s_last = s1 + (count - 1) * period;
+    let mut j = *k;
+    while bars.get(j).is_some_and(|b| b.t <= s1) {
+        j += 1;
+    }
+    let mut cursor = j;
+    let mut n = 0;
+    let mut last = -1;
+    while let Some(b) = bars.get(j) {
+        if b.t > s_last + d {
+            break;
+        }
+        if b.t <= s_last {
+            cursor = j + 1;
+        }
+        // the last pass starting before the open: s1 + i × period < t
+        let i = (b.t - 1 - s1) / period;
+        if i != last && b.t <= s1 + i * period + d {
+            n += 1;
+            last = i;
+        }
+        j += 1;
+    }
+    *k = cursor;
+    n
+}
+
+/// [`passes_at_checks`] pass by pass, as the look-ahead counts a single pass.
+fn passes_at_checks_by_pass(
+    bars: &[crate::exchange::BarTicks],
+    k: &mut usize,
+    s1: i64,
+    period: i64,
+    d: i64,
+    count: i64,
+) -> u64 {
+    let mut n = 0;
+    for i in 0..count {
+        let start = s1 + i * period;
+        while bars.get(*k).is_some_and(|b| b.t <= start) {
+            *k += 1;
+        }
+        if bars.get(*k).is_some_and(|b| b.t <= start + d) {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// What the engine is asked to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Item {
@@ -833,22 +899,20 @@ fn run_inner(
                         if n > 0 {
                             limit = limit.min(change.0 - 1 - (d - cfg.latency.response_ms));
                         }
-                        if let Some(mut k) = check_bar {
-                            // no pass of the jump may be under way at a check
-                            while v.ex.bars.get(k).is_some_and(|b| b.t <= s1.0) {
-                                k += 1;
-                            }
-                            if let Some(b) = v.ex.bars.get(k) {
-                                limit = limit.min(b.t - 1 - d);
-                            }
-                        }
                         if period >= 1 && s1.0 <= limit {
                             let count = (limit - s1.0) / period + 1;
                             let s_last = s1.plus((count - 1) * period);
+                            // Whole bars: the jump runs over the checks passed over too; the
+                            // passes of it under way at one are counted as run, as the
+                            // pass-by-pass path above counts them (it stopped at each check).
+                            let at_checks = check_bar.as_mut().map_or(0, |k| {
+                                passes_at_checks(&v.ex.bars, k, s1.0, period, d, count)
+                            });
                             engine.skip_pass(s_last.plus(d));
                             v.call_no += n * count as u64;
                             v.feed.stats.calls += n * count as u64;
-                            v.feed.stats.passes_skipped += count as u64;
+                            v.feed.stats.passes_skipped += count as u64 - at_checks;
+                            v.feed.stats.passes += at_checks;
                             last_timer = s_last;
                             at = s_last.plus(d);
                         }
@@ -952,6 +1016,52 @@ fn run_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passes_at_checks_bar_by_bar_is_pass_by_pass() {
+        // random bar opens (gaps, now and then two at one time), random alike passes over them
+        // (short and long passes, passes longer than a bar, zero-length ones), random cursors
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = move |m: i64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % m as u64) as i64
+        };
+        let mut hits = 0;
+        for case in 0..20_000 {
+            let step = [1, 7, 60, 1_000, 60_000][rnd(5) as usize];
+            let mut t = rnd(1_000);
+            let bars: Vec<crate::exchange::BarTicks> = (0..rnd(60))
+                .map(|_| {
+                    t += [0, step, step, step * (1 + rnd(4))][rnd(4) as usize];
+                    crate::exchange::BarTicks {
+                        t,
+                        o: 1,
+                        h: 1,
+                        l: 1,
+                        c: 1,
+                    }
+                })
+                .collect();
+            let d = [0, 1, rnd(60), rnd(step * 2 + 1), rnd(5_000)][rnd(5) as usize];
+            let period = d + 1 + [0, rnd(10), rnd(step * 3 + 1), rnd(20_000)][rnd(4) as usize];
+            let period = if case % 50 == 0 { d.max(1) } else { period };
+            let s1 = rnd(t.max(1) + 2);
+            let count = 1 + rnd(1 + (t - s1).max(0) / period + 2);
+            let k0 = rnd(bars.len() as i64 + 1) as usize;
+            let (mut ka, mut kb) = (k0, k0);
+            let a = passes_at_checks(&bars, &mut ka, s1, period, d, count);
+            let b = passes_at_checks_by_pass(&bars, &mut kb, s1, period, d, count);
+            assert_eq!(
+                (a, ka),
+                (b, kb),
+                "case {case}: {s1} {period} {d} {count} {k0}"
+            );
+            hits += a;
+        }
+        assert!(hits > 1_000, "{hits}");
+    }
 
     #[test]
     fn status_names_are_the_debug_spelling() {
