@@ -579,6 +579,24 @@ fn passes_at_checks_by_pass(
     n
 }
 
+/// True when every delivery notes every event due again (the loop as it was before receipts
+/// were noted once): a test's switch, to compare both; always false outside tests.
+#[cfg(not(test))]
+#[inline(always)]
+fn note_every_delivery() -> bool {
+    false
+}
+
+#[cfg(test)]
+thread_local! {
+    static NOTE_EVERY_DELIVERY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn note_every_delivery() -> bool {
+    NOTE_EVERY_DELIVERY.with(|c| c.get())
+}
+
 /// What the engine is asked to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Item {
@@ -947,6 +965,13 @@ fn run_inner(
         };
         match item {
             Item::Stream => {
+                // The events at the queue's front that were noted since the engine last did
+                // something a note reads: noting them again would change nothing (a note only
+                // adds a leg's end, once, for a leg of a pair the engine tracks), so each is
+                // noted once until then instead of at every delivery. Only while new events
+                // join the queue at its back (no stream delay: delivery order is arrival order).
+                let front_stays = cfg.faults.stream_delay_ms <= 0 && !note_every_delivery();
+                let mut noted = 0;
                 // deliver every event due now, in order
                 while client
                     .v
@@ -954,15 +979,31 @@ fn run_inner(
                     .is_some_and(|t| t <= client.clock)
                 {
                     // everything already on the socket is readable before the first is acted on
-                    for ev in client.v.stream_due(client.clock) {
+                    let mut due = noted;
+                    for ev in client.v.stream_due_from(client.clock, noted) {
                         engine.on_stream_received(ev);
+                        due += 1;
                     }
                     let Some((_, ev)) = client.v.pop_stream_boxed(client.clock) else {
                         break;
                     };
+                    // (asked only when other events were noted with it: else there is no
+                    // note to spare)
+                    let keep = due > 1 && front_stays && engine.stream_noted_is_inert(&ev);
+                    // tests check the claim at every delivery: an event called inert leaves
+                    // what a note reads as it was
+                    #[cfg(test)]
+                    let seen = engine
+                        .stream_noted_is_inert(&ev)
+                        .then(|| engine.note_inputs());
                     // noted with the events due just above: acted on, not noted again
                     engine.on_stream_noted(&ev, &mut client);
+                    #[cfg(test)]
+                    if let Some(seen) = seen {
+                        assert_eq!(seen, engine.note_inputs(), "inert: {ev:?}");
+                    }
                     client.v.recycle_stream(ev);
+                    noted = if keep { due - 1 } else { 0 };
                 }
             }
             Item::Restart => {
@@ -1061,6 +1102,131 @@ mod tests {
             hits += a;
         }
         assert!(hits > 1_000, "{hits}");
+    }
+
+    #[test]
+    fn receipts_noted_once_give_the_runs_of_noting_at_every_delivery() {
+        // Whole runs in stream mode, each twice: receipts noted once until the engine acts on
+        // what a note reads, and noted again at every delivery (the loop before). Random bars
+        // (legs fire, several per bar now and then), every profile, both position modes, a
+        // bracket always in the market, and random stream drops and duplicates, call faults and
+        // restarts; the logs and counters must be the same, record for record.
+        use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
+        use crate::exchange::{BarTicks, ExchangeConfig, SymbolSpec};
+        let mut s: u64 = 0xD1B5_4A32_D192_ED03;
+        let mut rnd = move |m: i64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % m as u64) as i64
+        };
+        const MIN: i64 = 60_000;
+        const T0: i64 = 1_704_067_200_000;
+        let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
+        let mut records = 0;
+        for case in 0..160 {
+            let profile = PROFILES[case % PROFILES.len()];
+            let mode = if (case / 4) % 2 == 0 {
+                PositionMode::Hedge
+            } else {
+                PositionMode::OneWay
+            };
+            let n = 240;
+            let mut p = spec.price_to_ticks("60000".parse().unwrap()).unwrap();
+            let bars: Vec<BarTicks> = (0..n)
+                .map(|i| {
+                    let o = p + rnd(41) - 20;
+                    let c = o + rnd(401) - 200;
+                    let h = o.max(c) + rnd(300);
+                    let l = o.min(c) - rnd(300);
+                    p = c;
+                    BarTicks {
+                        t: T0 + i * MIN,
+                        o,
+                        h,
+                        l,
+                        c,
+                    }
+                })
+                .collect();
+            let faults = Faults {
+                stream_drop_ppm: [0, 0, 50_000][rnd(3) as usize] as u32,
+                stream_duplicate_ppm: [0, 100_000, 300_000][rnd(3) as usize] as u32,
+                timeout_ppm: [0, 0, 20_000, 60_000][rnd(4) as usize] as u32,
+                server_error_ppm: [0, 0, 30_000][rnd(3) as usize] as u32,
+                cancel_unknown_ppm: [0, 50_000, 200_000][rnd(3) as usize] as u32,
+                // now and then a stream delay (receipts are then noted at every delivery)
+                stream_delay_ms: [0, 0, 0, 80][rnd(4) as usize],
+                restarts_ms: if rnd(4) == 0 {
+                    vec![T0 + rnd(n * MIN)]
+                } else {
+                    Vec::new()
+                },
+                ..Faults::default()
+            };
+            let reach = [40, 300][rnd(2) as usize];
+            let strategy = strategy::Bracket {
+                side: [
+                    strategy::BracketSide::Long,
+                    strategy::BracketSide::Short,
+                    strategy::BracketSide::Alternate,
+                ][rnd(3) as usize],
+                quantity: Decimal::new(1, 2),
+                // near legs too: both can fire in one bar
+                sl: strategy::Distance::Ticks(5 + rnd(reach)),
+                tp: strategy::Distance::Ticks(5 + rnd(reach)),
+                reenter_after_bars: rnd(3) as u32,
+                strategy_id: "bracket".into(),
+                confidence: Decimal::ONE,
+            };
+            let cfg = SimConfig {
+                seed: case as u64,
+                latency: Latency::default(),
+                faults,
+                skip_idle_polls: true,
+                monitor: Monitor::Stream,
+                strategy: Some(strategy),
+                deliveries: Vec::new(),
+                external: Vec::new(),
+            };
+            let run_once = |every: bool| {
+                NOTE_EVERY_DELIVERY.with(|c| c.set(every));
+                let ex = MockExchange::new(
+                    ExchangeConfig {
+                        position_mode: mode,
+                        ..ExchangeConfig::default()
+                    },
+                    spec.clone(),
+                    bars.clone(),
+                    MIN,
+                );
+                // every profile reacting to the stream
+                let mut sw = Switches::profile(profile).unwrap();
+                sw.stream_monitor_supported = true;
+                let engine = Engine::new(
+                    sw,
+                    EngineConfig {
+                        spec: spec.clone(),
+                        monitor: Monitor::Stream,
+                        poll_interval_ms: 2_000,
+                        error_backoff_ms: 5_000,
+                        entries: EntryRules::of_profile(profile),
+                        portfolio_value: Decimal::from(10_000),
+                    },
+                );
+                let out = run(ex, engine, &[], &[], &cfg);
+                NOTE_EVERY_DELIVERY.with(|c| c.set(false));
+                out
+            };
+            let (a, b) = (run_once(false), run_once(true));
+            assert_eq!(a.sim, b.sim, "case {case} ({profile})");
+            assert_eq!(a.log.len(), b.log.len(), "case {case} ({profile})");
+            for (x, y) in a.log.records().iter().zip(b.log.records()) {
+                assert_eq!(x, y, "case {case} ({profile})");
+            }
+            records += a.log.len();
+        }
+        assert!(records > 10_000, "{records}");
     }
 
     #[test]
