@@ -628,7 +628,10 @@ impl Venue {
     }
 
     /// As [`Venue::call`], naming the order a cancel or query concerns, so a targeted fault
-    /// (`sim::target`) can recognise its role.
+    /// (`sim::target`) can recognise its role. Inline: each caller is its own instance (its
+    /// closures), and inlined its answer is built in place instead of moved out through
+    /// [`Answered`].
+    #[inline]
     pub fn call_with<T>(
         &mut self,
         ep: Endpoint,
@@ -715,7 +718,8 @@ impl Venue {
                 },
             );
         }
-        let books = (self.ex.orders.len(), self.ex.algos.len());
+        // the books' sizes before the call, read only when a placement's role is to be kept
+        let books = role.map(|_| (self.ex.orders.len(), self.ex.algos.len()));
         let targeted_answer = targeted.map(|i| {
             let t = self.targets.target(i);
             (t.answer, super::target::error_for(t, ep, arrival.0))
@@ -768,7 +772,7 @@ impl Venue {
             }
         };
         // a placement the venue executed keeps its role, so its cancels and queries match too
-        if let Some(r) = role {
+        if let (Some(r), Some(books)) = (role, books) {
             if ep == Endpoint::NewOrder && self.ex.orders.len() > books.0 {
                 self.targets.record(false, books.0, r);
             } else if ep == Endpoint::NewAlgoOrder && self.ex.algos.len() > books.1 {
