@@ -969,8 +969,9 @@ fn run_inner(
                 // something a note reads: noting them again would change nothing (a note only
                 // adds a leg's end, once, for a leg of a pair the engine tracks), so each is
                 // noted once until then instead of at every delivery. Only while new events
-                // join the queue at its back (no stream delay: delivery order is arrival order).
-                let front_stays = cfg.faults.stream_delay_ms <= 0 && !note_every_delivery();
+                // join the queue at its back (`queue_cuts` unchanged: delivery order is arrival
+                // order, as it always is without a stream delay).
+                let front_stays = !note_every_delivery();
                 let mut noted = 0;
                 // deliver every event due now, in order
                 while client
@@ -990,6 +991,7 @@ fn run_inner(
                     // (asked only when other events were noted with it: else there is no
                     // note to spare)
                     let keep = due > 1 && front_stays && engine.stream_noted_is_inert(&ev);
+                    let cuts = client.v.feed.queue_cuts;
                     // tests check the claim at every delivery: an event called inert leaves
                     // what a note reads as it was
                     #[cfg(test)]
@@ -1003,7 +1005,11 @@ fn run_inner(
                         assert_eq!(seen, engine.note_inputs(), "inert: {ev:?}");
                     }
                     client.v.recycle_stream(ev);
-                    noted = if keep { due - 1 } else { 0 };
+                    noted = if keep && client.v.feed.queue_cuts == cuts {
+                        due - 1
+                    } else {
+                        0
+                    };
                 }
             }
             Item::Restart => {
@@ -1155,8 +1161,8 @@ mod tests {
                 timeout_ppm: [0, 0, 20_000, 60_000][rnd(4) as usize] as u32,
                 server_error_ppm: [0, 0, 30_000][rnd(3) as usize] as u32,
                 cancel_unknown_ppm: [0, 50_000, 200_000][rnd(3) as usize] as u32,
-                // now and then a stream delay (receipts are then noted at every delivery)
-                stream_delay_ms: [0, 0, 0, 80][rnd(4) as usize],
+                // now and then a stream delay (events then join the queue ahead of others)
+                stream_delay_ms: [0, 0, 0, 80, 2_000][rnd(5) as usize],
                 restarts_ms: if rnd(4) == 0 {
                     vec![T0 + rnd(n * MIN)]
                 } else {

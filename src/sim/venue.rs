@@ -31,6 +31,9 @@ pub(crate) struct Feed {
     pub(crate) queue: VecDeque<(TimeMs, Box<StreamEvent>)>,
     pub(crate) stats: SimStats,
     pub(crate) stream_no: u64,
+    /// Stream events put into the queue ahead of its last one (a stream delay can do that):
+    /// the delivery loop's noted front ([`super::run_inner`]) holds only while this stands.
+    pub(crate) queue_cuts: u64,
     /// Delivered stream events handed back ([`Venue::recycle_stream`]): the next copies for the
     /// queue are written into their boxes (and an account update's `positions` vector) instead
     /// of new allocations.
@@ -279,6 +282,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
         let pos = if f.queue.back().is_none_or(|(qt, _)| *qt <= at) {
             f.queue.len()
         } else {
+            f.queue_cuts += 1;
             f.queue.partition_point(|(qt, _)| *qt <= at)
         };
         if let Some(se) = stream_event(e, &mut f.spare) {
