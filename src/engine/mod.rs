@@ -351,6 +351,22 @@ impl Engine {
         self.stream_event_noted(ev, ex);
     }
 
+    /// True when [`Self::on_stream_noted`] of `ev` will leave what [`Self::on_stream_received`]
+    /// reads as it is (the pairs, their statuses and legs, and the leg ends already noted): a
+    /// receipt noted before it would then change nothing if noted again after it. Asked before
+    /// the event is acted on.
+    #[inline]
+    pub fn stream_noted_is_inert(&self, ev: &StreamEvent) -> bool {
+        !self.stream_mode() || self.stream_event_is_inert(ev)
+    }
+
+    /// What a receipt's note reads (the pairs and the leg ends noted), for tests to compare
+    /// before and after an event [`Self::stream_noted_is_inert`] calls inert.
+    #[cfg(test)]
+    pub(crate) fn note_inputs(&self) -> String {
+        format!("{:?} {:?}", self.st.pairs, self.st.stream_ended)
+    }
+
     /// User-data-stream events that have reached the engine's socket but wait behind the one
     /// being handled: the reference engine reads what they say about its legs (an ALGO_UPDATE
     /// EXPIRED of a survivor) before it acts on the first (only with `monitor = stream`).

@@ -784,6 +784,46 @@ impl Engine {
         }
     }
 
+    /// True when [`Self::stream_event_noted`] of `ev` leaves what [`Self::note_stream`] reads
+    /// as it was (the pairs, their statuses and legs, and `stream_ended`): an account update,
+    /// or an update of an order or algo order that is no deferred entry and that `leg_event`
+    /// returns on at once (its leg open, or no active pair has it). The same tests, in the
+    /// same order, as the branches it stands for.
+    pub(crate) fn stream_event_is_inert(&self, ev: &StreamEvent) -> bool {
+        let (leg, state) = match ev {
+            StreamEvent::Account(_) => return true,
+            StreamEvent::Algo(u) => {
+                if self.st.pending_algo.contains_key(&u.algo_id) {
+                    return false;
+                }
+                let state = match u.status {
+                    AlgoStatus::Finished => LegState::Fired,
+                    s => algo_leg_state(s, Decimal::ZERO),
+                };
+                (LegId::Algo(u.algo_id), state)
+            }
+            StreamEvent::Order(u) => {
+                if self.st.pending.contains_key(&u.order_id) {
+                    return false;
+                }
+                let state = if u.exec_type == ExecType::Expired
+                    && u.expiry_reason == ExpiryReason::LegacyTriggered
+                {
+                    LegState::Fired
+                } else {
+                    order_leg_state(u.status, u.cum_qty)
+                };
+                (LegId::Order(u.order_id), state)
+            }
+        };
+        state == LegState::Open
+            || !self
+                .st
+                .pairs
+                .values()
+                .any(|p| p.status == PairStatus::Active && p.legs().any(|l| l.id == leg))
+    }
+
     /// A user-data-stream event (reference stream monitoring).
     pub(crate) fn stream_event<E: Exchange>(&mut self, ev: &StreamEvent, ex: &mut E) {
         self.note_stream(ev);

@@ -513,6 +513,90 @@ impl Exchange for SimClient<'_> {
     }
 }
 
+/// Of `count` alike passes, the i-th from `s1 + i × period` to that plus `d`, how many are
+/// under way at a check: a bar open `t` with `start < t <= end`, for the bars from `*k` on (the
+/// checks still ahead). The pass-by-pass look-ahead's answer ([`passes_at_checks_by_pass`]),
+/// bar by bar instead of pass by pass: with `d < period` (a pass interval of at least 1 ms) a
+/// bar open lies in at most one pass, the last one starting before it. Moves `*k` past the bars
+/// opening at or before the last pass's start, as that walk leaves it.
+fn passes_at_checks(
+    bars: &[crate::exchange::BarTicks],
+    k: &mut usize,
+    s1: i64,
+    period: i64,
+    d: i64,
+    count: i64,
+) -> u64 {
+    if d >= period || d < 0 || count < 1 {
+        return passes_at_checks_by_pass(bars, k, s1, period, d, count);
+    }
+    let s_last = s1 + (count - 1) * period;
+    let mut j = *k;
+    while bars.get(j).is_some_and(|b| b.t <= s1) {
+        j += 1;
+    }
+    let mut cursor = j;
+    let mut n = 0;
+    let mut last = -1;
+    while let Some(b) = bars.get(j) {
+        if b.t > s_last + d {
+            break;
+        }
+        if b.t <= s_last {
+            cursor = j + 1;
+        }
+        // the last pass starting before the open: s1 + i × period < t
+        let i = (b.t - 1 - s1) / period;
+        if i != last && b.t <= s1 + i * period + d {
+            n += 1;
+            last = i;
+        }
+        j += 1;
+    }
+    *k = cursor;
+    n
+}
+
+/// [`passes_at_checks`] pass by pass, as the look-ahead counts a single pass.
+fn passes_at_checks_by_pass(
+    bars: &[crate::exchange::BarTicks],
+    k: &mut usize,
+    s1: i64,
+    period: i64,
+    d: i64,
+    count: i64,
+) -> u64 {
+    let mut n = 0;
+    for i in 0..count {
+        let start = s1 + i * period;
+        while bars.get(*k).is_some_and(|b| b.t <= start) {
+            *k += 1;
+        }
+        if bars.get(*k).is_some_and(|b| b.t <= start + d) {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// True when every delivery notes every event due again (the loop as it was before receipts
+/// were noted once): a test's switch, to compare both; always false outside tests.
+#[cfg(not(test))]
+#[inline(always)]
+fn note_every_delivery() -> bool {
+    false
+}
+
+#[cfg(test)]
+thread_local! {
+    static NOTE_EVERY_DELIVERY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn note_every_delivery() -> bool {
+    NOTE_EVERY_DELIVERY.with(|c| c.get())
+}
+
 /// What the engine is asked to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Item {
@@ -833,22 +917,20 @@ fn run_inner(
                         if n > 0 {
                             limit = limit.min(change.0 - 1 - (d - cfg.latency.response_ms));
                         }
-                        if let Some(mut k) = check_bar {
-                            // no pass of the jump may be under way at a check
-                            while v.ex.bars.get(k).is_some_and(|b| b.t <= s1.0) {
-                                k += 1;
-                            }
-                            if let Some(b) = v.ex.bars.get(k) {
-                                limit = limit.min(b.t - 1 - d);
-                            }
-                        }
                         if period >= 1 && s1.0 <= limit {
                             let count = (limit - s1.0) / period + 1;
                             let s_last = s1.plus((count - 1) * period);
+                            // Whole bars: the jump runs over the checks passed over too; the
+                            // passes of it under way at one are counted as run, as the
+                            // pass-by-pass path above counts them (it stopped at each check).
+                            let at_checks = check_bar.as_mut().map_or(0, |k| {
+                                passes_at_checks(&v.ex.bars, k, s1.0, period, d, count)
+                            });
                             engine.skip_pass(s_last.plus(d));
                             v.call_no += n * count as u64;
                             v.feed.stats.calls += n * count as u64;
-                            v.feed.stats.passes_skipped += count as u64;
+                            v.feed.stats.passes_skipped += count as u64 - at_checks;
+                            v.feed.stats.passes += at_checks;
                             last_timer = s_last;
                             at = s_last.plus(d);
                         }
@@ -883,6 +965,14 @@ fn run_inner(
         };
         match item {
             Item::Stream => {
+                // The events at the queue's front that were noted since the engine last did
+                // something a note reads: noting them again would change nothing (a note only
+                // adds a leg's end, once, for a leg of a pair the engine tracks), so each is
+                // noted once until then instead of at every delivery. Only while new events
+                // join the queue at its back (`queue_cuts` unchanged: delivery order is arrival
+                // order, as it always is without a stream delay).
+                let front_stays = !note_every_delivery();
+                let mut noted = 0;
                 // deliver every event due now, in order
                 while client
                     .v
@@ -890,15 +980,36 @@ fn run_inner(
                     .is_some_and(|t| t <= client.clock)
                 {
                     // everything already on the socket is readable before the first is acted on
-                    for ev in client.v.stream_due(client.clock) {
+                    let mut due = noted;
+                    for ev in client.v.stream_due_from(client.clock, noted) {
                         engine.on_stream_received(ev);
+                        due += 1;
                     }
                     let Some((_, ev)) = client.v.pop_stream_boxed(client.clock) else {
                         break;
                     };
+                    // (asked only when other events were noted with it: else there is no
+                    // note to spare)
+                    let keep = due > 1 && front_stays && engine.stream_noted_is_inert(&ev);
+                    let cuts = client.v.feed.queue_cuts;
+                    // tests check the claim at every delivery: an event called inert leaves
+                    // what a note reads as it was
+                    #[cfg(test)]
+                    let seen = engine
+                        .stream_noted_is_inert(&ev)
+                        .then(|| engine.note_inputs());
                     // noted with the events due just above: acted on, not noted again
                     engine.on_stream_noted(&ev, &mut client);
+                    #[cfg(test)]
+                    if let Some(seen) = seen {
+                        assert_eq!(seen, engine.note_inputs(), "inert: {ev:?}");
+                    }
                     client.v.recycle_stream(ev);
+                    noted = if keep && client.v.feed.queue_cuts == cuts {
+                        due - 1
+                    } else {
+                        0
+                    };
                 }
             }
             Item::Restart => {
@@ -952,6 +1063,177 @@ fn run_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passes_at_checks_bar_by_bar_is_pass_by_pass() {
+        // random bar opens (gaps, now and then two at one time), random alike passes over them
+        // (short and long passes, passes longer than a bar, zero-length ones), random cursors
+        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = move |m: i64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % m as u64) as i64
+        };
+        let mut hits = 0;
+        for case in 0..20_000 {
+            let step = [1, 7, 60, 1_000, 60_000][rnd(5) as usize];
+            let mut t = rnd(1_000);
+            let bars: Vec<crate::exchange::BarTicks> = (0..rnd(60))
+                .map(|_| {
+                    t += [0, step, step, step * (1 + rnd(4))][rnd(4) as usize];
+                    crate::exchange::BarTicks {
+                        t,
+                        o: 1,
+                        h: 1,
+                        l: 1,
+                        c: 1,
+                    }
+                })
+                .collect();
+            let d = [0, 1, rnd(60), rnd(step * 2 + 1), rnd(5_000)][rnd(5) as usize];
+            let period = d + 1 + [0, rnd(10), rnd(step * 3 + 1), rnd(20_000)][rnd(4) as usize];
+            let period = if case % 50 == 0 { d.max(1) } else { period };
+            let s1 = rnd(t.max(1) + 2);
+            let count = 1 + rnd(1 + (t - s1).max(0) / period + 2);
+            let k0 = rnd(bars.len() as i64 + 1) as usize;
+            let (mut ka, mut kb) = (k0, k0);
+            let a = passes_at_checks(&bars, &mut ka, s1, period, d, count);
+            let b = passes_at_checks_by_pass(&bars, &mut kb, s1, period, d, count);
+            assert_eq!(
+                (a, ka),
+                (b, kb),
+                "case {case}: {s1} {period} {d} {count} {k0}"
+            );
+            hits += a;
+        }
+        assert!(hits > 1_000, "{hits}");
+    }
+
+    #[test]
+    fn receipts_noted_once_give_the_runs_of_noting_at_every_delivery() {
+        // Whole runs in stream mode, each twice: receipts noted once until the engine acts on
+        // what a note reads, and noted again at every delivery (the loop before). Random bars
+        // (legs fire, several per bar now and then), every profile, both position modes, a
+        // bracket always in the market, and random stream drops and duplicates, call faults and
+        // restarts; the logs and counters must be the same, record for record.
+        use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
+        use crate::exchange::{BarTicks, ExchangeConfig, SymbolSpec};
+        let mut s: u64 = 0xD1B5_4A32_D192_ED03;
+        let mut rnd = move |m: i64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % m as u64) as i64
+        };
+        const MIN: i64 = 60_000;
+        const T0: i64 = 1_704_067_200_000;
+        let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
+        let mut records = 0;
+        for case in 0..160 {
+            let profile = PROFILES[case % PROFILES.len()];
+            let mode = if (case / 4) % 2 == 0 {
+                PositionMode::Hedge
+            } else {
+                PositionMode::OneWay
+            };
+            let n = 240;
+            let mut p = spec.price_to_ticks("60000".parse().unwrap()).unwrap();
+            let bars: Vec<BarTicks> = (0..n)
+                .map(|i| {
+                    let o = p + rnd(41) - 20;
+                    let c = o + rnd(401) - 200;
+                    let h = o.max(c) + rnd(300);
+                    let l = o.min(c) - rnd(300);
+                    p = c;
+                    BarTicks {
+                        t: T0 + i * MIN,
+                        o,
+                        h,
+                        l,
+                        c,
+                    }
+                })
+                .collect();
+            let faults = Faults {
+                stream_drop_ppm: [0, 0, 50_000][rnd(3) as usize] as u32,
+                stream_duplicate_ppm: [0, 100_000, 300_000][rnd(3) as usize] as u32,
+                timeout_ppm: [0, 0, 20_000, 60_000][rnd(4) as usize] as u32,
+                server_error_ppm: [0, 0, 30_000][rnd(3) as usize] as u32,
+                cancel_unknown_ppm: [0, 50_000, 200_000][rnd(3) as usize] as u32,
+                // now and then a stream delay (events then join the queue ahead of others)
+                stream_delay_ms: [0, 0, 0, 80, 2_000][rnd(5) as usize],
+                restarts_ms: if rnd(4) == 0 {
+                    vec![T0 + rnd(n * MIN)]
+                } else {
+                    Vec::new()
+                },
+                ..Faults::default()
+            };
+            let reach = [40, 300][rnd(2) as usize];
+            let strategy = strategy::Bracket {
+                side: [
+                    strategy::BracketSide::Long,
+                    strategy::BracketSide::Short,
+                    strategy::BracketSide::Alternate,
+                ][rnd(3) as usize],
+                quantity: Decimal::new(1, 2),
+                // near legs too: both can fire in one bar
+                sl: strategy::Distance::Ticks(5 + rnd(reach)),
+                tp: strategy::Distance::Ticks(5 + rnd(reach)),
+                reenter_after_bars: rnd(3) as u32,
+                strategy_id: "bracket".into(),
+                confidence: Decimal::ONE,
+            };
+            let cfg = SimConfig {
+                seed: case as u64,
+                latency: Latency::default(),
+                faults,
+                skip_idle_polls: true,
+                monitor: Monitor::Stream,
+                strategy: Some(strategy),
+                deliveries: Vec::new(),
+                external: Vec::new(),
+            };
+            let run_once = |every: bool| {
+                NOTE_EVERY_DELIVERY.with(|c| c.set(every));
+                let ex = MockExchange::new(
+                    ExchangeConfig {
+                        position_mode: mode,
+                        ..ExchangeConfig::default()
+                    },
+                    spec.clone(),
+                    bars.clone(),
+                    MIN,
+                );
+                // every profile reacting to the stream
+                let mut sw = Switches::profile(profile).unwrap();
+                sw.stream_monitor_supported = true;
+                let engine = Engine::new(
+                    sw,
+                    EngineConfig {
+                        spec: spec.clone(),
+                        monitor: Monitor::Stream,
+                        poll_interval_ms: 2_000,
+                        error_backoff_ms: 5_000,
+                        entries: EntryRules::of_profile(profile),
+                        portfolio_value: Decimal::from(10_000),
+                    },
+                );
+                let out = run(ex, engine, &[], &[], &cfg);
+                NOTE_EVERY_DELIVERY.with(|c| c.set(false));
+                out
+            };
+            let (a, b) = (run_once(false), run_once(true));
+            assert_eq!(a.sim, b.sim, "case {case} ({profile})");
+            assert_eq!(a.log.len(), b.log.len(), "case {case} ({profile})");
+            for (x, y) in a.log.records().iter().zip(b.log.records()) {
+                assert_eq!(x, y, "case {case} ({profile})");
+            }
+            records += a.log.len();
+        }
+        assert!(records > 10_000, "{records}");
+    }
 
     #[test]
     fn status_names_are_the_debug_spelling() {

@@ -31,6 +31,9 @@ pub(crate) struct Feed {
     pub(crate) queue: VecDeque<(TimeMs, Box<StreamEvent>)>,
     pub(crate) stats: SimStats,
     pub(crate) stream_no: u64,
+    /// Stream events put into the queue ahead of its last one (a stream delay can do that):
+    /// the delivery loop's noted front ([`super::run_inner`]) holds only while this stands.
+    pub(crate) queue_cuts: u64,
     /// Delivered stream events handed back ([`Venue::recycle_stream`]): the next copies for the
     /// queue are written into their boxes (and an account update's `positions` vector) instead
     /// of new allocations.
@@ -279,6 +282,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
         let pos = if f.queue.back().is_none_or(|(qt, _)| *qt <= at) {
             f.queue.len()
         } else {
+            f.queue_cuts += 1;
             f.queue.partition_point(|(qt, _)| *qt <= at)
         };
         if let Some(se) = stream_event(e, &mut f.spare) {
@@ -546,6 +550,19 @@ impl Venue {
             .take_while(move |q| q.0 <= t)
             .map(|q| &*q.1)
     }
+    /// As [`Venue::stream_due`], from the `from`-th queued event on.
+    pub(crate) fn stream_due_from(
+        &self,
+        t: TimeMs,
+        from: usize,
+    ) -> impl Iterator<Item = &StreamEvent> + '_ {
+        let from = from.min(self.feed.queue.len());
+        self.feed
+            .queue
+            .range(from..)
+            .take_while(move |q| q.0 <= t)
+            .map(|q| &*q.1)
+    }
     /// Delivery time of the next queued stream event.
     pub fn next_stream_time(&self) -> Option<TimeMs> {
         self.feed.queue.front().map(|q| q.0)
@@ -615,7 +632,10 @@ impl Venue {
     }
 
     /// As [`Venue::call`], naming the order a cancel or query concerns, so a targeted fault
-    /// (`sim::target`) can recognise its role.
+    /// (`sim::target`) can recognise its role. Inline: each caller is its own instance (its
+    /// closures), and inlined its answer is built in place instead of moved out through
+    /// [`Answered`].
+    #[inline]
     pub fn call_with<T>(
         &mut self,
         ep: Endpoint,
@@ -702,7 +722,8 @@ impl Venue {
                 },
             );
         }
-        let books = (self.ex.orders.len(), self.ex.algos.len());
+        // the books' sizes before the call, read only when a placement's role is to be kept
+        let books = role.map(|_| (self.ex.orders.len(), self.ex.algos.len()));
         let targeted_answer = targeted.map(|i| {
             let t = self.targets.target(i);
             (t.answer, super::target::error_for(t, ep, arrival.0))
@@ -755,7 +776,7 @@ impl Venue {
             }
         };
         // a placement the venue executed keeps its role, so its cancels and queries match too
-        if let Some(r) = role {
+        if let (Some(r), Some(books)) = (role, books) {
             if ep == Endpoint::NewOrder && self.ex.orders.len() > books.0 {
                 self.targets.record(false, books.0, r);
             } else if ep == Endpoint::NewAlgoOrder && self.ex.algos.len() > books.1 {
