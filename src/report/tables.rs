@@ -193,6 +193,8 @@ macro_rules! put_row {
             };
             $body
             $f.out.set_last(b'\n');
+            // the row's strings are bounded, so it fits: a panic, never a wrong byte
+            assert!(!$f.out.overflowed(), "a row overflowed its window");
             out.len = at + $f.out.len();
             out.maybe_flush()
         } else {
@@ -441,14 +443,25 @@ impl<O: Out> RowWriter<'_, O> {
     }
 }
 
-/// A time cell outside the years 0 to 9999 (see [`DayText::text`]).
+/// A time cell outside the years 0 to 9999 (see [`DayText::text`]): its text is made apart,
+/// then appended (a call given the writer would keep a row's [`json::Window`] out of registers).
+#[inline(always)]
+fn time_far(out: &mut impl Out, ms: i64) {
+    let (t, n) = time_far_text(ms);
+    out.put_first(&t, n);
+}
+
+/// The bytes of [`time_far`] (at most 31: `write_time_ms` writes a year of up to 11 characters
+/// and 19 more, then the comma), and how many.
 #[cold]
 #[inline(never)]
-fn time_far(out: &mut impl Out, ms: i64) {
-    let mut t = Vec::with_capacity(32);
+fn time_far_text(ms: i64) -> ([u8; 48], usize) {
+    let mut t = Vec::with_capacity(48);
     write_time_ms(ms, &mut t);
     t.push(b',');
-    out.extend_from_slice(&t);
+    let mut w = [0u8; 48];
+    w[..t.len()].copy_from_slice(&t);
+    (w, t.len())
 }
 
 /// `dst = src`: an inline id (nearly all, at most 24 bytes) is copied over as three words,
@@ -492,9 +505,9 @@ fn needs_quotes(s: &[u8]) -> bool {
 
 /// One CSV field as the `csv` crate writes it by default: as is, or in double quotes (inner
 /// quotes doubled) when it holds `,` `"` `\r` or `\n`. (The short clean strings of most cells
-/// take [`RowWriter::str`]'s own path.)
-#[cold]
-#[inline(never)]
+/// take [`RowWriter::str`]'s own path.) Inlined, though rare: a call given the writer would keep
+/// a row's [`json::Window`] out of registers.
+#[inline(always)]
 fn csv_field(out: &mut impl Out, s: &[u8]) {
     if !needs_quotes(s) {
         out.extend_from_slice(s);
