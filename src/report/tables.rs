@@ -383,7 +383,7 @@ impl<O: Out> RowWriter<'_, O> {
             // in one pass, the comma after it, then one fixed-size append (of 48 bytes: three
             // 16-byte moves)
             let mut w = [0u8; json::SHORT + 10];
-            if !json::copy_short::<0, _>(&mut w, b, quote_hit) {
+            if !json::copy_short::<0, _, Quoted>(&mut w, b) {
                 w[n] = b',';
                 json::put_first(&mut self.out, &w, n + 1);
                 return;
@@ -469,6 +469,30 @@ fn time_far_text(ms: i64) -> ([u8; 48], usize) {
 #[inline(always)]
 fn set_id(dst: &mut Ident, src: &Ident) {
     dst.clone_from(src);
+}
+
+/// The bytes a CSV field is quoted for: `,` `"` `\r` `\n` (see [`json::Special`]).
+struct Quoted;
+
+impl json::Special for Quoted {
+    #[inline(always)]
+    fn word(x: u64) -> bool {
+        quote_hit(x)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn lanes(x: std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86-64 baseline (these instructions always exist), and
+        // they compute on values only, touching no memory
+        unsafe {
+            let is = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+            _mm_or_si128(
+                _mm_or_si128(is(b','), is(b'"')),
+                _mm_or_si128(is(b'\r'), is(b'\n')),
+            )
+        }
+    }
 }
 
 /// Whether some byte of the word `x` is `,` `"` `\r` or `\n` (SWAR zero-byte test on `x ^ c`
@@ -918,6 +942,45 @@ mod tests {
             let s: Vec<u8> = (0..len).map(|_| (next() % 64) as u8).collect();
             assert_eq!(needs_quotes(&s), slow(&s), "{s:?}");
         }
+    }
+
+    /// A string cell is the `csv` crate's field for strings of every length up to past
+    /// [`json::SHORT`] with a byte to quote (or a near miss) at every position: the word and
+    /// vector scans of [`json::copy_short`] at each of their steps and overlaps.
+    #[test]
+    fn string_cells_match_the_csv_crate() {
+        let probes = [
+            b',', b'"', b'\r', b'\n', b'+', b'!', 0x0b, 0x0c, b'-', b'#', 0x2d, 0x7f,
+        ];
+        let mut cases = Vec::new();
+        for len in 0..=json::SHORT + 8 {
+            let base: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            cases.push(base.clone());
+            for at in 0..len {
+                for &p in &probes {
+                    let mut b = base.clone().into_bytes();
+                    b[at] = p;
+                    cases.push(String::from_utf8(b).unwrap());
+                }
+            }
+        }
+        let mut want = csv::Writer::from_writer(Vec::new());
+        let mut got = CsvOut::new(Vec::new(), &["s", "t"]).unwrap();
+        want.write_record(["s", "t"]).unwrap();
+        for s in &cases {
+            want.write_record([s.as_str(), "x"]).unwrap();
+            put_row!(&mut got, s.len(), |f| {
+                f.str(s);
+                f.str("x");
+            })
+            .unwrap();
+        }
+        let got = String::from_utf8(got.into_inner().unwrap()).unwrap();
+        let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
+        for (g, w) in got.lines().zip(want.lines()) {
+            assert_eq!(g, w);
+        }
+        assert_eq!(got, want);
     }
 
     /// The hand-written rows are the `csv` crate's bytes (default writer): quoting of `,` `"`
