@@ -1371,12 +1371,21 @@ fn dec_plain(out: &mut impl Out, d: &Decimal) {
 pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
     let m = d.mantissa().unsigned_abs();
     let scale = d.scale() as usize;
-    if m < 10 && scale == 0 && !d.is_sign_negative() {
-        // a one-digit integer (most often the zeros of unset fields)
-        let mut w = [0u8; 1 + TW];
-        w[0] = b'0' + m as u8;
-        w[1..].copy_from_slice(then_text::<T>());
-        put_first(out, &w, 1 + T::TEXT.len());
+    if scale == 0 && m < 100 && !d.is_sign_negative() {
+        if m < 10 {
+            // a one-digit integer (most often the zeros of unset fields)
+            let mut w = [0u8; 1 + TW];
+            w[0] = b'0' + m as u8;
+            w[1..].copy_from_slice(then_text::<T>());
+            put_first(out, &w, 1 + T::TEXT.len());
+        } else {
+            // a two-digit integer (quantities): its digits from the pair table
+            let i = m as usize * 2;
+            let mut w = [0u8; 2 + TW];
+            w[..2].copy_from_slice(&DIGITS2[i..i + 2]);
+            w[2..].copy_from_slice(then_text::<T>());
+            put_first(out, &w, 2 + T::TEXT.len());
+        }
         return;
     }
     if let (Ok(v), true) = (u64::try_from(m), scale < POW10_U64.len()) {
@@ -1489,6 +1498,12 @@ mod tests {
             Decimal::new(1, 28),
             Decimal::new(-1, 28),
         ];
+        // the one- and two-digit integers' own paths, and their neighbours, at small scales
+        for m in -1_100..=1_100 {
+            for scale in 0..4 {
+                cases.push(Decimal::new(m, scale));
+            }
+        }
         for _ in 0..20_000 {
             let hi = next();
             let lo = next();

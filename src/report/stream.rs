@@ -344,7 +344,7 @@ impl Core {
 
     /// Feeds one record (a write error is kept for `finish`; the run goes on). Inlined into
     /// [`Recorder`]'s `observe`: one call less per record.
-    #[inline]
+    #[inline(always)]
     fn observe(&mut self, r: &EventRecord) {
         if self.err.is_none() {
             if let Err(e) = self.step(r) {
