@@ -32,7 +32,9 @@ fn cold(r: &EventRecord, out: &mut Vec<u8>) -> bool {
 }
 
 /// The digits of the last `seq`, `time_ms` and ids written by one writer: a log's records come
-/// with consecutive seqs, often share their time and name the same or the next orders, so
+/// with consecutive seqs, often share their time (a request's `sent_ms` is near it too, and
+/// shares its digits) and name the same or the next orders (wherever a record names an order
+/// or an algo order: updates, children, entries, pair legs), so
 /// [`write_record_with`] increments the seq's digits in place and rewrites only the low digits
 /// of the others (see [`Digits`]) instead of dividing them all out again.
 #[derive(Debug, Clone)]
@@ -483,15 +485,15 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) -> bool {
             let sent = sent_ms.0;
             match params {
                 RequestParams::Order(o) => {
-                    i64_then(out, sent, then!(",\"params\":{\"order\":"));
+                    st.time.put_i64(out, sent, then!(",\"params\":{\"order\":"));
                     new_order(out, o);
                 }
                 RequestParams::Algo(a) => {
-                    i64_then(out, sent, then!(",\"params\":{\"algo\":"));
+                    st.time.put_i64(out, sent, then!(",\"params\":{\"algo\":"));
                     new_algo(out, a);
                 }
                 RequestParams::Other(s) => {
-                    i64_then(out, sent, then!(",\"params\":{\"other\":"));
+                    st.time.put_i64(out, sent, then!(",\"params\":{\"other\":"));
                     str_(out, s);
                 }
             }
@@ -559,7 +561,7 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) -> bool {
         }
         Event::Engine(en) => {
             out.extend_from_slice(b",\"event\":{\"type\":\"engine\",\"kind\":");
-            return engine(out, en);
+            return engine(out, en, st);
         }
         Event::Warning { .. } | Event::External { .. } => return false,
     }
@@ -569,7 +571,7 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) -> bool {
 /// The body of an engine event after `"kind":`, through the record's closing braces; false
 /// (nothing written) for a cold kind (see [`is_hot`]).
 #[inline(always)]
-fn engine(out: &mut impl Out, e: &EngineEvent) -> bool {
+fn engine(out: &mut impl Out, e: &EngineEvent, st: &mut Stamps) -> bool {
     match e {
         EngineEvent::Signal {
             id,
@@ -604,7 +606,7 @@ fn engine(out: &mut impl Out, e: &EngineEvent) -> bool {
             out.extend_from_slice(b"\"entry_accepted\",\"symbol\":");
             str_then(out, symbol, then!(",\"position_side\":"));
             pos_side_(out, *position_side, then!(",\"order_id\":"));
-            u64_then(out, order_id.0, then!(",\"wants_stop\":"));
+            st.order_id.put(out, order_id.0, then!(",\"wants_stop\":"));
             bool_then(out, *wants_stop, then!("}}"));
         }
         EngineEvent::PairPlaced {
@@ -618,9 +620,9 @@ fn engine(out: &mut impl Out, e: &EngineEvent) -> bool {
             u64_then(out, pair.0, then!(",\"symbol\":"));
             str_then(out, symbol, then!(",\"position_side\":"));
             pos_side_(out, *position_side, then!(",\"sl\":"));
-            leg(out, sl);
+            leg(out, sl, st);
             out.extend_from_slice(b",\"tp\":");
-            leg(out, tp);
+            leg(out, tp, st);
             out.extend_from_slice(b"}}");
         }
         EngineEvent::PairDropped {
@@ -639,15 +641,15 @@ fn engine(out: &mut impl Out, e: &EngineEvent) -> bool {
 }
 
 #[inline(always)]
-fn leg(out: &mut impl Out, l: &LegId) {
+fn leg(out: &mut impl Out, l: &LegId, st: &mut Stamps) {
     match l {
         LegId::Order(o) => {
             out.extend_from_slice(b"{\"order\":");
-            u64_then(out, o.0, then!("}"));
+            st.order_id.put(out, o.0, then!("}"));
         }
         LegId::Algo(a) => {
             out.extend_from_slice(b"{\"algo\":");
-            u64_then(out, a.0, then!("}"));
+            st.algo_id.put(out, a.0, then!("}"));
         }
     }
 }
@@ -682,7 +684,7 @@ fn order_update(out: &mut impl Out, o: &OrderUpdate, st: &mut Stamps) {
     match o.from_algo {
         Some(a) => {
             expiry_(out, o.expiry_reason, then!(",\"from_algo\":"));
-            u64_then(out, a.0, then!("}}"));
+            st.algo_id.put(out, a.0, then!("}}"));
         }
         None => expiry_(out, o.expiry_reason, then!("}}")),
     }
