@@ -49,6 +49,8 @@ pub struct Stamps {
     /// The last order id (ORDER_TRADE_UPDATE's, an algo order's child) and algo id.
     order_id: Digits,
     algo_id: Digits,
+    /// The last call number (a request's, then its response's: the same).
+    call: Digits,
 }
 
 impl Default for Stamps {
@@ -60,6 +62,7 @@ impl Default for Stamps {
             time: Digits::default(),
             order_id: Digits::default(),
             algo_id: Digits::default(),
+            call: Digits::default(),
         }
     }
 }
@@ -480,7 +483,7 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) -> bool {
             params,
         } => {
             out.extend_from_slice(b",\"event\":{\"type\":\"request\",\"call\":");
-            u64_then(out, *call, then!(",\"endpoint\":"));
+            st.call.put(out, *call, then!(",\"endpoint\":"));
             endpoint_(out, *endpoint, then!(",\"sent_ms\":"));
             let sent = sent_ms.0;
             match params {
@@ -505,7 +508,7 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) -> bool {
             outcome,
         } => {
             out.extend_from_slice(b",\"event\":{\"type\":\"response\",\"call\":");
-            u64_then(out, *call, then!(",\"endpoint\":"));
+            st.call.put(out, *call, then!(",\"endpoint\":"));
             match outcome {
                 CallOutcome::Ok(s) => {
                     endpoint_(out, *endpoint, then!(",\"outcome\":{\"ok\":"));
