@@ -129,8 +129,14 @@ impl Row {
 }
 
 /// Money or an average price as Binance prints it: at most 8 decimals, rounded half away from
-/// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`).
+/// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`). A value with 8
+/// decimals or fewer (nearly every fee and PnL) is returned as is without the call, as
+/// `round_dp_with_strategy` itself returns it.
+#[inline(always)]
 fn b8(d: Decimal) -> Decimal {
+    if d.scale() <= super::BINANCE_DP {
+        return d;
+    }
     d.round_dp_with_strategy(
         super::BINANCE_DP,
         rust_decimal::RoundingStrategy::MidpointAwayFromZero,
@@ -889,6 +895,31 @@ mod tests {
             cache.write(ms, &mut got);
             write_time_ms(ms, &mut want);
             assert_eq!(got, want, "{ms}");
+        }
+    }
+
+    /// `b8`'s shortcut is `round_dp_with_strategy`'s own answer: the same value, the same
+    /// scale and sign (a negative zero too), at every scale on both sides of 8.
+    #[test]
+    fn b8_matches_rounding() {
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut cases = vec![
+            Decimal::ZERO,
+            Decimal::new(-0, 9),
+            Decimal::MAX,
+            Decimal::MIN,
+        ];
+        for _ in 0..20_000 {
+            let m = (next() as i64) >> (next() % 64);
+            cases.push(Decimal::new(m, (next() % 29) as u32));
+        }
+        for d in cases {
+            let want = d.round_dp_with_strategy(
+                super::super::BINANCE_DP,
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+            );
+            let got = b8(d);
+            assert_eq!(got.serialize(), want.serialize(), "{d:?}");
         }
     }
 
