@@ -32,7 +32,9 @@ fn cold(r: &EventRecord, out: &mut Vec<u8>) -> bool {
 }
 
 /// The digits of the last `seq`, `time_ms` and ids written by one writer: a log's records come
-/// with consecutive seqs, often share their time and name the same or the next orders, so
+/// with consecutive seqs, often share their time (a request's `sent_ms` is near it too, and
+/// shares its digits) and name the same or the next orders (wherever a record names an order
+/// or an algo order: updates, children, entries, pair legs), so
 /// [`write_record_with`] increments the seq's digits in place and rewrites only the low digits
 /// of the others (see [`Digits`]) instead of dividing them all out again.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct Stamps {
     /// The last order id (ORDER_TRADE_UPDATE's, an algo order's child) and algo id.
     order_id: Digits,
     algo_id: Digits,
+    /// The last call number (a request's, then its response's: the same).
+    call: Digits,
 }
 
 impl Default for Stamps {
@@ -58,6 +62,7 @@ impl Default for Stamps {
             time: Digits::default(),
             order_id: Digits::default(),
             algo_id: Digits::default(),
+            call: Digits::default(),
         }
     }
 }
@@ -193,26 +198,31 @@ impl Out for Vec<u8> {
     }
 }
 
-/// Room for a hot record written through a [`Window`]: [`window_fits`] admits only records
-/// whose JSON is well under it (at most about 2,700 bytes: the strings are short, the number of
-/// positions small, every other value bounded), with the slack of a last fixed-size copy.
+/// Room for a record written through a [`Window`] (a hot record takes under 1,000 bytes unless
+/// its strings are long; one that does not fit goes the `Vec` way, see [`write_window`]).
 pub const WIN: usize = 4096;
 
 /// A record written into a fixed array (see [`write_window`]): an append to a `Vec` loads its
 /// length and capacity, checks the room and stores the length back, about ten instructions,
-/// twenty-odd times a record; here the length stays in a register and the room is one compare
-/// (the slice's bounds check, which can only fail on a record bigger than [`window_fits`] lets
-/// through: a panic, never a wrong byte).
+/// twenty-odd times a record; here the length stays in a register and the room is one compare.
+/// An append that does not fit writes nothing and marks the window [`Window::overflowed`] (the
+/// compare costs what the slice's bounds check did): [`write_window`] then hands the record to
+/// the `Vec` path instead, so no record has to be measured before it is written.
 pub(crate) struct Window<'a, const B: usize = WIN> {
     buf: &'a mut [u8; B],
     len: usize,
+    over: bool,
 }
 
 impl<'a, const B: usize> Window<'a, B> {
     /// An empty window over `buf`.
     #[inline(always)]
     pub(crate) fn new(buf: &'a mut [u8; B]) -> Self {
-        Window { buf, len: 0 }
+        Window {
+            buf,
+            len: 0,
+            over: false,
+        }
     }
 
     /// The bytes written.
@@ -220,24 +230,53 @@ impl<'a, const B: usize> Window<'a, B> {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+
+    /// Whether some append did not fit (the bytes are then not the record's).
+    #[inline(always)]
+    pub(crate) fn overflowed(&self) -> bool {
+        self.over
+    }
+
+    /// An append that does not fit: nothing written, the window marked. Inlined, as every
+    /// append: a window whose address reaches no call stays in registers (see [`event`]).
+    #[inline(always)]
+    fn overflow(&mut self) {
+        unlikely();
+        self.over = true;
+    }
 }
 
 impl<const B: usize> Out for Window<'_, B> {
     #[inline(always)]
     fn put_first<const N: usize>(&mut self, w: &[u8; N], n: usize) {
         debug_assert!(n <= N);
-        self.buf[self.len..self.len + N].copy_from_slice(w);
-        self.len += n;
+        match self.buf.get_mut(self.len..self.len + N) {
+            Some(dst) => {
+                dst.copy_from_slice(w);
+                self.len += n;
+            }
+            None => self.overflow(),
+        }
     }
     #[inline(always)]
     fn extend_from_slice(&mut self, s: &[u8]) {
-        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
-        self.len += s.len();
+        match self.buf.get_mut(self.len..self.len + s.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(s);
+                self.len += s.len();
+            }
+            None => self.overflow(),
+        }
     }
     #[inline(always)]
     fn push(&mut self, b: u8) {
-        self.buf[self.len] = b;
-        self.len += 1;
+        match self.buf.get_mut(self.len) {
+            Some(dst) => {
+                *dst = b;
+                self.len += 1;
+            }
+            None => self.overflow(),
+        }
     }
     #[inline(always)]
     fn set_last(&mut self, b: u8) {
@@ -247,51 +286,11 @@ impl<const B: usize> Out for Window<'_, B> {
     }
 }
 
-/// Whether `e` goes through a [`Window`]: a hot kind whose strings hold at most `TEXT` bytes
-/// in all (a byte takes at most six escaped: 1,536 bytes and the quotes) and, an account
-/// update, that names at most four positions. Every other value is bounded: with its key at
-/// most about 80 bytes (a 31-byte decimal, a 22-byte key, a 24-byte text), at most 16 of them
-/// in a request and 4 + 4 × 5 in an account update, the record's head under 100 bytes; so such
-/// a record takes under 3,700 bytes with the slack of its last fixed-size copy, under [`WIN`].
-/// The rest are appended to a `Vec`. Never true for a cold kind (see [`is_hot`]).
-fn window_fits(e: &Event) -> bool {
-    /// The string bytes of a record written through a window, at most.
-    const TEXT: usize = 256;
-    let len = |s: &Option<Ident>| s.as_ref().map_or(0, |s| s.len());
-    let text = match e {
-        Event::OrderTradeUpdate(o) => o.symbol.len() + o.client_order_id.len(),
-        Event::AlgoUpdate(a) => a.symbol.len() + a.client_algo_id.len() + a.reject_reason.len(),
-        Event::AccountUpdate(a) if a.positions.len() <= 4 => {
-            a.positions.iter().map(|p| p.symbol.len()).sum()
-        }
-        Event::Equity { .. } | Event::StreamDropped { .. } | Event::StreamDuplicated { .. } => 0,
-        Event::Request { params, .. } => match params {
-            RequestParams::Order(o) => o.symbol.len() + len(&o.client_order_id),
-            RequestParams::Algo(a) => a.symbol.len() + len(&a.client_algo_id),
-            RequestParams::Other(s) => s.len(),
-        },
-        Event::Response { outcome, .. } => match outcome {
-            CallOutcome::Ok(s) => s.len(),
-            CallOutcome::Rejected(e) => e.msg.len(),
-            CallOutcome::Fault { .. } => 0,
-        },
-        Event::Engine(en) => match en {
-            EngineEvent::Signal {
-                id, action, symbol, ..
-            } => id.len() + action.len() + symbol.len(),
-            EngineEvent::SignalResult { id, status, detail } => {
-                id.len() + status.len() + detail.len()
-            }
-            EngineEvent::EntryAccepted { symbol, .. } | EngineEvent::PairPlaced { symbol, .. } => {
-                symbol.len()
-            }
-            EngineEvent::PairDropped { status, reason, .. } => status.len() + reason.len(),
-            _ => return false,
-        },
-        _ => return false,
-    };
-    text <= TEXT
-}
+/// A call on a path taken once in a long while: the compiler lays out the path that makes it
+/// apart (a `#[cold]` function takes no window, so none escapes through it).
+#[cold]
+#[inline(never)]
+fn unlikely() {}
 
 /// Appends the `DIGITS - at` bytes of `buf` from `at`, then `T::TEXT` (written into `buf`
 /// after the digits first; `buf` has `DIGITS + TW` bytes of slack).
@@ -362,6 +361,7 @@ fn then_text<T: Then>() -> &'static [u8; TW] {
 
 impl Stamps {
     /// Appends the digits of `v`, then `T::TEXT`.
+    #[inline(always)]
     fn seq<T: Then>(&mut self, out: &mut impl Out, v: u64, _: T) {
         match self.seq {
             Some(last) if Some(v) == last.checked_add(1) => {
@@ -390,6 +390,7 @@ impl Stamps {
     }
 
     /// Appends `v` in decimal, then `T::TEXT`.
+    #[inline(always)]
     fn time<T: Then>(&mut self, out: &mut impl Out, v: i64, t: T) {
         self.time.put_i64(out, v, t);
     }
@@ -401,12 +402,14 @@ pub fn write_record_with(r: &EventRecord, out: &mut Vec<u8>, stamps: &mut Stamps
     if cold(r, out) {
         return;
     }
-    record(out, r, stamps);
+    let hot = record(out, r, stamps);
+    debug_assert!(hot, "is_hot and event disagree");
 }
 
-/// A hot record (see [`write_record_with`]).
+/// A hot record (see [`write_record_with`]); false, after writing its head, for a cold kind
+/// (see [`is_hot`]), whose bytes the caller then drops.
 #[inline(always)]
-fn record(out: &mut impl Out, r: &EventRecord, stamps: &mut Stamps) {
+fn record(out: &mut impl Out, r: &EventRecord, stamps: &mut Stamps) -> bool {
     out.extend_from_slice(b"{\"seq\":");
     stamps.seq(out, r.seq.0, then!(",\"time_ms\":"));
     // the time and the source in one append (`event` goes on with `,"event":`)
@@ -416,24 +419,22 @@ fn record(out: &mut impl Out, r: &EventRecord, stamps: &mut Stamps) {
         Source::Engine => stamps.time(out, t, then!(",\"source\":\"engine\"")),
         Source::Sim => stamps.time(out, t, then!(",\"source\":\"sim\"")),
     }
-    event(out, &r.event, stamps);
+    event(out, &r.event, stamps)
 }
 
-/// [`write_record_with`] into the start of `win` for a record of the kinds [`window_fits`]
-/// takes (most of a log's): the number of bytes written, or `None` for any other record (then
-/// nothing is written, `stamps` untouched). The bytes of `win` after those may be changed too.
-/// A caller keeping its file's buffer as a plain array hands a window of it here, and the
-/// record is written in place: no `Vec` length or capacity to check and store per value, no
-/// copy after (see [`Window`]).
+/// [`write_record_with`] into the start of `win`: the number of bytes written (less than
+/// [`WIN`], so a newline fits after them), or `None` for a record of a cold kind (see
+/// [`is_hot`]) or one that does not fit (then the bytes of `win` are not the record's and the
+/// caller writes it with [`write_record_with`], the same `stamps`: they then hold this record's
+/// numbers, which [`Stamps`] writes again from its digits). The bytes of `win` after those
+/// written may be changed too. A caller keeping its file's buffer as a plain array hands a window
+/// of it here, and the record is written in place: no `Vec` length or capacity to check and
+/// store per value, no copy after (see [`Window`]), and no pass over the record before to tell
+/// whether it fits (the window finds out as it writes).
 pub fn write_window(r: &EventRecord, win: &mut [u8; WIN], stamps: &mut Stamps) -> Option<usize> {
-    // `window_fits` takes hot kinds only: no second dispatch on the kind for `is_hot`
-    if !window_fits(&r.event) {
-        return None;
-    }
-    debug_assert!(is_hot(&r.event), "window_fits took a cold kind");
     let mut w = Window::new(win);
-    record(&mut w, r, stamps);
-    Some(w.len)
+    let hot = record(&mut w, r, stamps);
+    (hot && !w.over && w.len < WIN).then_some(w.len)
 }
 
 /// Writes `r` and a newline into `w` through a reused per-thread buffer: one `write_all` per record.
@@ -468,8 +469,12 @@ fn is_hot(e: &Event) -> bool {
 }
 
 /// The rest of a record after its source: `,"event":{…}}`, both closing braces included (the
-/// last field's value writes them in its append).
-fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) {
+/// last field's value writes them in its append); false (nothing written) for a cold kind.
+/// Everything a record's writing calls that takes `out` is inlined into it, down to the slow
+/// paths: a [`Window`] whose address reaches no call is kept in registers (its length is not
+/// loaded and stored back around every append, as when a call could see it).
+#[inline(always)]
+fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) -> bool {
     match e {
         Event::Request {
             call,
@@ -478,20 +483,20 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) {
             params,
         } => {
             out.extend_from_slice(b",\"event\":{\"type\":\"request\",\"call\":");
-            u64_then(out, *call, then!(",\"endpoint\":"));
+            st.call.put(out, *call, then!(",\"endpoint\":"));
             endpoint_(out, *endpoint, then!(",\"sent_ms\":"));
             let sent = sent_ms.0;
             match params {
                 RequestParams::Order(o) => {
-                    i64_then(out, sent, then!(",\"params\":{\"order\":"));
+                    st.time.put_i64(out, sent, then!(",\"params\":{\"order\":"));
                     new_order(out, o);
                 }
                 RequestParams::Algo(a) => {
-                    i64_then(out, sent, then!(",\"params\":{\"algo\":"));
+                    st.time.put_i64(out, sent, then!(",\"params\":{\"algo\":"));
                     new_algo(out, a);
                 }
                 RequestParams::Other(s) => {
-                    i64_then(out, sent, then!(",\"params\":{\"other\":"));
+                    st.time.put_i64(out, sent, then!(",\"params\":{\"other\":"));
                     str_(out, s);
                 }
             }
@@ -503,7 +508,7 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) {
             outcome,
         } => {
             out.extend_from_slice(b",\"event\":{\"type\":\"response\",\"call\":");
-            u64_then(out, *call, then!(",\"endpoint\":"));
+            st.call.put(out, *call, then!(",\"endpoint\":"));
             match outcome {
                 CallOutcome::Ok(s) => {
                     endpoint_(out, *endpoint, then!(",\"outcome\":{\"ok\":"));
@@ -559,17 +564,17 @@ fn event(out: &mut impl Out, e: &Event, st: &mut Stamps) {
         }
         Event::Engine(en) => {
             out.extend_from_slice(b",\"event\":{\"type\":\"engine\",\"kind\":");
-            engine(out, en);
+            return engine(out, en, st);
         }
-        // is_hot keeps these away
-        Event::Warning { .. } | Event::External { .. } => {
-            unreachable!("cold kind reached the hand-written writer")
-        }
+        Event::Warning { .. } | Event::External { .. } => return false,
     }
+    true
 }
 
-/// The body of an engine event after `"kind":`, through the record's closing braces.
-fn engine(out: &mut impl Out, e: &EngineEvent) {
+/// The body of an engine event after `"kind":`, through the record's closing braces; false
+/// (nothing written) for a cold kind (see [`is_hot`]).
+#[inline(always)]
+fn engine(out: &mut impl Out, e: &EngineEvent, st: &mut Stamps) -> bool {
     match e {
         EngineEvent::Signal {
             id,
@@ -604,7 +609,7 @@ fn engine(out: &mut impl Out, e: &EngineEvent) {
             out.extend_from_slice(b"\"entry_accepted\",\"symbol\":");
             str_then(out, symbol, then!(",\"position_side\":"));
             pos_side_(out, *position_side, then!(",\"order_id\":"));
-            u64_then(out, order_id.0, then!(",\"wants_stop\":"));
+            st.order_id.put(out, order_id.0, then!(",\"wants_stop\":"));
             bool_then(out, *wants_stop, then!("}}"));
         }
         EngineEvent::PairPlaced {
@@ -618,9 +623,9 @@ fn engine(out: &mut impl Out, e: &EngineEvent) {
             u64_then(out, pair.0, then!(",\"symbol\":"));
             str_then(out, symbol, then!(",\"position_side\":"));
             pos_side_(out, *position_side, then!(",\"sl\":"));
-            leg(out, sl);
+            leg(out, sl, st);
             out.extend_from_slice(b",\"tp\":");
-            leg(out, tp);
+            leg(out, tp, st);
             out.extend_from_slice(b"}}");
         }
         EngineEvent::PairDropped {
@@ -633,25 +638,28 @@ fn engine(out: &mut impl Out, e: &EngineEvent) {
             str_then(out, status, then!(",\"reason\":"));
             str_then(out, reason, then!("}}"));
         }
-        _ => unreachable!("cold engine kind reached the hand-written writer"),
+        _ => return false,
     }
+    true
 }
 
-fn leg(out: &mut impl Out, l: &LegId) {
+#[inline(always)]
+fn leg(out: &mut impl Out, l: &LegId, st: &mut Stamps) {
     match l {
         LegId::Order(o) => {
             out.extend_from_slice(b"{\"order\":");
-            u64_then(out, o.0, then!("}"));
+            st.order_id.put(out, o.0, then!("}"));
         }
         LegId::Algo(a) => {
             out.extend_from_slice(b"{\"algo\":");
-            u64_then(out, a.0, then!("}"));
+            st.algo_id.put(out, a.0, then!("}"));
         }
     }
 }
 
 /// An ORDER_TRADE_UPDATE after `"symbol":`, through the record's closing braces: each value
 /// appended with the key after it (see [`Then`]).
+#[inline(always)]
 fn order_update(out: &mut impl Out, o: &OrderUpdate, st: &mut Stamps) {
     str_then(out, &o.symbol, then!(",\"client_order_id\":"));
     str_then(out, &o.client_order_id, then!(",\"side\":"));
@@ -679,13 +687,14 @@ fn order_update(out: &mut impl Out, o: &OrderUpdate, st: &mut Stamps) {
     match o.from_algo {
         Some(a) => {
             expiry_(out, o.expiry_reason, then!(",\"from_algo\":"));
-            u64_then(out, a.0, then!("}}"));
+            st.algo_id.put(out, a.0, then!("}}"));
         }
         None => expiry_(out, o.expiry_reason, then!("}}")),
     }
 }
 
 /// An ALGO_UPDATE after `"symbol":`, through the record's closing braces.
+#[inline(always)]
 fn algo_update(out: &mut impl Out, a: &AlgoUpdate, st: &mut Stamps) {
     str_then(out, &a.symbol, then!(",\"client_algo_id\":"));
     str_then(out, &a.client_algo_id, then!(",\"algo_id\":"));
@@ -709,6 +718,7 @@ fn algo_update(out: &mut impl Out, a: &AlgoUpdate, st: &mut Stamps) {
 }
 
 /// An ACCOUNT_UPDATE from `,"event":`, through the record's closing braces.
+#[inline(always)]
 fn account_update(out: &mut impl Out, a: &AccountUpdate) {
     out.extend_from_slice(match a.reason {
         AccountReason::Order => {
@@ -765,7 +775,7 @@ macro_rules! opt_field {
 }
 
 /// The optional fields a NewOrder and a NewAlgoOrder share, in both structs' order.
-#[inline]
+#[inline(always)]
 fn flags(
     out: &mut impl Out,
     tif: Option<TimeInForce>,
@@ -782,6 +792,7 @@ fn flags(
 }
 
 /// A NewOrder request: its fields in declaration order, the unset optional ones left out.
+#[inline(always)]
 fn new_order(out: &mut impl Out, o: &NewOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_then(out, &o.symbol, then!(",\"side\":"));
@@ -828,6 +839,7 @@ fn new_order(out: &mut impl Out, o: &NewOrder) {
 }
 
 /// A NewAlgoOrder request: its fields in declaration order, the unset optional ones left out.
+#[inline(always)]
 fn new_algo(out: &mut impl Out, o: &NewAlgoOrder) {
     out.extend_from_slice(b"{\"symbol\":");
     str_then(out, &o.symbol, then!(",\"side\":"));
@@ -875,6 +887,7 @@ fn new_algo(out: &mut impl Out, o: &NewAlgoOrder) {
     out.push(b'}');
 }
 
+#[inline(always)]
 fn api_error(out: &mut impl Out, e: &ApiError) {
     out.extend_from_slice(b"{\"http\":");
     u64_then(out, u64::from(e.http), then!(",\"code\":"));
@@ -946,7 +959,7 @@ macro_rules! spelled {
                 }
             }
         }
-        #[inline]
+        #[inline(always)]
         fn $name<T: Then>(out: &mut impl Out, v: $t, _: T) {
             put_word(out, v.quoted::<T>());
         }
@@ -1039,7 +1052,7 @@ spelled!(endpoint_, ALL_ENDPOINTS, Endpoint, {
 
 /// `true` or `false`, then `T::TEXT`: one constant-size append per arm (a slice chosen first
 /// would be a `memcpy` call).
-#[inline]
+#[inline(always)]
 pub(crate) fn bool_then<T: Then>(out: &mut impl Out, b: bool, _: T) {
     let w: &'static ([u8; 8 + TW], usize) = if b {
         &const { cat("true", T::TEXT) }
@@ -1049,15 +1062,79 @@ pub(crate) fn bool_then<T: Then>(out: &mut impl Out, b: bool, _: T) {
     put_first(out, &w.0, w.1);
 }
 
-/// Copies `bytes` (4 to [`SHORT`] of them) into `w` from `AT` by words, 8 bytes a step (the
-/// last step overlapping; two overlapping 4-byte halves under 8 bytes), and tells whether `bad`
-/// holds for one of the words: the check and the copy of a short string in one pass, every copy
-/// of a fixed size (no `memcpy` call).
+/// A set of bytes a short string is scanned for (those a JSON string escapes, those a CSV field
+/// quotes), tested eight bytes at a time in a word and, on x86-64, sixteen in a vector.
+pub(crate) trait Special {
+    /// Whether some byte of the word `x` is in the set.
+    fn word(x: u64) -> bool;
+    /// The bytes of `x` in the set, as lanes of all ones (SSE2, always there on x86-64).
+    #[cfg(target_arch = "x86_64")]
+    fn lanes(x: std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i;
+}
+
+/// The bytes a JSON string escapes: `"`, `\\` and those below 0x20.
+pub(crate) struct Escaped;
+
+impl Special for Escaped {
+    #[inline(always)]
+    fn word(x: u64) -> bool {
+        needs_escape(x)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn lanes(x: std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86-64 baseline (these instructions always exist), and
+        // they compute on values only, touching no memory
+        unsafe {
+            // below 0x20: unchanged by an unsigned min with 0x1f
+            let low = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+            let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+            _mm_or_si128(_mm_or_si128(low, quote), backslash)
+        }
+    }
+}
+
+/// Sixteen bytes as a vector (two words; the compiler makes it one unaligned load).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) fn copy_short<const AT: usize, const N: usize>(
+fn vec16(b: &[u8; 16]) -> std::arch::x86_64::__m128i {
+    let lo = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+    let hi = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+    // SAFETY: SSE2 (x86-64 baseline), on values only
+    unsafe { std::arch::x86_64::_mm_set_epi64x(hi, lo) }
+}
+
+/// Whether some lane of `x` is set (SSE2 `pmovmskb`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn any_lane(x: std::arch::x86_64::__m128i) -> bool {
+    // SAFETY: SSE2 (x86-64 baseline), on values only
+    unsafe { std::arch::x86_64::_mm_movemask_epi8(x) != 0 }
+}
+
+/// `a | b`, lane by lane.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn or_lanes(
+    a: std::arch::x86_64::__m128i,
+    b: std::arch::x86_64::__m128i,
+) -> std::arch::x86_64::__m128i {
+    // SAFETY: SSE2 (x86-64 baseline), on values only
+    unsafe { std::arch::x86_64::_mm_or_si128(a, b) }
+}
+
+/// Copies `bytes` (4 to [`SHORT`] of them) into `w` from `AT` and tells whether one of them is
+/// in `S` (see [`Special`]): the check and the copy of a short string in one pass, every copy
+/// of a fixed size (no `memcpy` call). Under 8 bytes: two overlapping 4-byte halves in a word;
+/// on x86-64, 8 to 16 bytes as two overlapping words in one vector, longer ones 16 bytes a step
+/// (the last step overlapping), the vectors' test results or-ed and looked at once; elsewhere 8
+/// bytes a step in words.
+#[inline(always)]
+pub(crate) fn copy_short<const AT: usize, const N: usize, S: Special>(
     w: &mut [u8; N],
     bytes: &[u8],
-    bad: impl Fn(u64) -> bool,
 ) -> bool {
     let n = bytes.len();
     debug_assert!((4..=SHORT).contains(&n) && AT + SHORT <= N);
@@ -1066,29 +1143,61 @@ pub(crate) fn copy_short<const AT: usize, const N: usize>(
         let hi: [u8; 4] = bytes[n - 4..].try_into().expect("4 bytes");
         w[AT..AT + 4].copy_from_slice(&lo);
         w[AT + n - 4..AT + n].copy_from_slice(&hi);
-        return bad(u64::from(u32::from_le_bytes(hi)) << 32 | u64::from(u32::from_le_bytes(lo)));
+        return S::word(
+            u64::from(u32::from_le_bytes(hi)) << 32 | u64::from(u32::from_le_bytes(lo)),
+        );
     }
-    let mut dirty = false;
-    let mut at = 0;
-    while at + 8 < n {
-        let c: [u8; 8] = bytes[at..at + 8].try_into().expect("8 bytes");
-        dirty |= bad(u64::from_le_bytes(c));
-        w[AT + at..AT + at + 8].copy_from_slice(&c);
-        at += 8;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if n <= 16 {
+            let lo: [u8; 8] = bytes[..8].try_into().expect("8 bytes");
+            let hi: [u8; 8] = bytes[n - 8..].try_into().expect("8 bytes");
+            w[AT..AT + 8].copy_from_slice(&lo);
+            w[AT + n - 8..AT + n].copy_from_slice(&hi);
+            let mut v = [0u8; 16];
+            v[..8].copy_from_slice(&lo);
+            v[8..].copy_from_slice(&hi);
+            return any_lane(S::lanes(vec16(&v)));
+        }
+        let c: &[u8; 16] = bytes[..16].try_into().expect("16 bytes");
+        let mut hit = S::lanes(vec16(c));
+        w[AT..AT + 16].copy_from_slice(c);
+        let mut at = 16;
+        while at + 16 < n {
+            let c: &[u8; 16] = bytes[at..at + 16].try_into().expect("16 bytes");
+            hit = or_lanes(hit, S::lanes(vec16(c)));
+            w[AT + at..AT + at + 16].copy_from_slice(c);
+            at += 16;
+        }
+        let c: &[u8; 16] = bytes[n - 16..].try_into().expect("16 bytes");
+        w[AT + n - 16..AT + n].copy_from_slice(c);
+        any_lane(or_lanes(hit, S::lanes(vec16(c))))
     }
-    let c: [u8; 8] = bytes[n - 8..].try_into().expect("8 bytes");
-    w[AT + n - 8..AT + n].copy_from_slice(&c);
-    dirty | bad(u64::from_le_bytes(c))
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut dirty = false;
+        let mut at = 0;
+        while at + 8 < n {
+            let c: [u8; 8] = bytes[at..at + 8].try_into().expect("8 bytes");
+            dirty |= S::word(u64::from_le_bytes(c));
+            w[AT + at..AT + at + 8].copy_from_slice(&c);
+            at += 8;
+        }
+        let c: [u8; 8] = bytes[n - 8..].try_into().expect("8 bytes");
+        w[AT + n - 8..AT + n].copy_from_slice(&c);
+        dirty | S::word(u64::from_le_bytes(c))
+    }
 }
 
 /// A JSON string with serde_json's escaping: `"` `\\` and control bytes; `\b \t \n \f \r` short,
 /// the other control bytes as `\u00xx` (lower-case hex); everything else (0x7f, non-ASCII) as is.
+#[inline(always)]
 fn str_(out: &mut impl Out, s: &str) {
     str_then(out, s, then!(""));
 }
 
 /// [`str_`], then `T::TEXT`.
-#[inline]
+#[inline(always)]
 fn str_then<T: Then>(out: &mut impl Out, s: &str, _: T) {
     let bytes = s.as_bytes();
     let n = bytes.len();
@@ -1103,7 +1212,7 @@ fn str_then<T: Then>(out: &mut impl Out, s: &str, _: T) {
         // append; a string that needs escaping goes on below
         let mut w = [0u8; 1 + SHORT + 1 + TW];
         w[0] = b'"';
-        if !copy_short::<1, _>(&mut w, bytes, needs_escape) {
+        if !copy_short::<1, _, Escaped>(&mut w, bytes) {
             w[n + 1] = b'"';
             let t: &mut [u8; TW] = (&mut w[n + 2..n + 2 + TW])
                 .try_into()
@@ -1118,6 +1227,7 @@ fn str_then<T: Then>(out: &mut impl Out, s: &str, _: T) {
 }
 
 /// [`str_`] for strings of other lengths or that need escaping.
+#[inline(always)]
 fn str_slow(out: &mut impl Out, bytes: &[u8]) {
     out.push(b'"');
     if clean(bytes) {
@@ -1153,9 +1263,9 @@ fn str_slow(out: &mut impl Out, bytes: &[u8]) {
     out.push(b'"');
 }
 
-/// Strings up to this length take [`str_`]'s one-pass path (client ids have about 22 bytes; the
-/// quoted window with a [`Then`] text is then 64 bytes, four 16-byte moves).
-pub(crate) const SHORT: usize = 38;
+/// Strings up to this length take [`str_`]'s one-pass path (client ids have about 22 bytes, the
+/// engine's signal ids 39 or 40; the quoted window with a [`Then`] text is then 66 bytes).
+pub(crate) const SHORT: usize = 40;
 
 /// Whether some byte of the word `x` needs escaping in a JSON string (`"`, `\\` or below 0x20).
 #[inline(always)]
@@ -1205,7 +1315,7 @@ pub(crate) fn u64_(out: &mut Vec<u8>, v: u64) {
 }
 
 /// [`u64_`], then `T::TEXT`, in one fixed-size append.
-#[inline]
+#[inline(always)]
 pub(crate) fn u64_then<T: Then>(out: &mut impl Out, v: u64, _: T) {
     let mut buf = [0u8; DIGITS + DIGITS + TW];
     let i = put_u64(&mut buf[..DIGITS], v);
@@ -1223,7 +1333,7 @@ fn i64_(out: &mut impl Out, v: i64) {
 }
 
 /// A signed integer as `Display` writes it, then `T::TEXT`.
-#[inline]
+#[inline(always)]
 pub(crate) fn i64_then<T: Then>(out: &mut impl Out, v: i64, t: T) {
     if v < 0 {
         out.push(b'-');
@@ -1231,6 +1341,7 @@ pub(crate) fn i64_then<T: Then>(out: &mut impl Out, v: i64, t: T) {
     u64_then(out, v.unsigned_abs(), t);
 }
 
+#[inline(always)]
 fn opt_dec(out: &mut impl Out, d: &Option<Decimal>) {
     match d {
         Some(d) => dec(out, d),
@@ -1240,6 +1351,7 @@ fn opt_dec(out: &mut impl Out, d: &Option<Decimal>) {
 
 /// A Decimal as rust_decimal's serde (`serde-str`) writes it: a JSON string of the plain decimal
 /// form with all `scale` fractional digits, `-` when the sign bit is set (also on a zero).
+#[inline(always)]
 fn dec(out: &mut impl Out, d: &Decimal) {
     out.push(b'"');
     dec_then(out, d, then!("\""));
@@ -1264,31 +1376,44 @@ fn dec_plain(out: &mut impl Out, d: &Decimal) {
 pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
     let m = d.mantissa().unsigned_abs();
     let scale = d.scale() as usize;
-    if m < 10 && scale == 0 && !d.is_sign_negative() {
-        // a one-digit integer (most often the zeros of unset fields)
-        let mut w = [0u8; 1 + TW];
-        w[0] = b'0' + m as u8;
-        w[1..].copy_from_slice(then_text::<T>());
-        put_first(out, &w, 1 + T::TEXT.len());
+    if scale == 0 && m < 100 && !d.is_sign_negative() {
+        if m < 10 {
+            // a one-digit integer (most often the zeros of unset fields)
+            let mut w = [0u8; 1 + TW];
+            w[0] = b'0' + m as u8;
+            w[1..].copy_from_slice(then_text::<T>());
+            put_first(out, &w, 1 + T::TEXT.len());
+        } else {
+            // a two-digit integer (quantities): its digits from the pair table
+            let i = m as usize * 2;
+            let mut w = [0u8; 2 + TW];
+            w[..2].copy_from_slice(&DIGITS2[i..i + 2]);
+            w[2..].copy_from_slice(then_text::<T>());
+            put_first(out, &w, 2 + T::TEXT.len());
+        }
         return;
     }
     if let (Ok(v), true) = (u64::try_from(m), scale < POW10_U64.len()) {
-        // the common case: integer and fraction apart, written right-aligned into one buffer
-        // pre-filled with `0`s (the fraction's leading zeros), the text after them, then one
-        // fixed-size append of `DEC + TW` bytes (at most 22 are the number's: sign, 20 digits
-        // and the point, or sign, `0.` and 19 decimals)
-        const END: usize = 24;
+        // the common case: the mantissa's digits written right-aligned at `END` into a buffer
+        // pre-filled with `0`s (the fraction's leading zeros, and the `0` of an integer part
+        // that has no digit), then the integer part moved one byte left for the point: one
+        // digit pass and one fixed-size move instead of two digit passes and a division; the
+        // text after the digits, then one fixed-size append of `DEC + TW` bytes (at most 22
+        // are the number's: sign, 20 digits and the point, or sign, `0.` and 19 decimals)
+        const END: usize = 48;
         const DEC: usize = 24;
         let mut buf = [b'0'; END + DEC + TW];
-        let end = END;
+        let at = put_u64(&mut buf[..END], v);
         let mut start = if scale == 0 {
-            put_u64(&mut buf[..end], v)
+            at
         } else {
-            let p = POW10_U64[scale];
-            put_u64(&mut buf[..end], v % p);
-            let dot = end - scale - 1;
-            buf[dot] = b'.';
-            put_u64(&mut buf[..dot], v / p)
+            // the fraction is `buf[f..END]`; the integer part `buf[at.min(f - 1)..f]` (at most
+            // 20 digits: the 24 bytes before `f` hold it) goes one byte left
+            let f = END - scale;
+            let int: [u8; 24] = buf[f - 24..f].try_into().expect("24 bytes");
+            buf[f - 25..f - 1].copy_from_slice(&int);
+            buf[f - 1] = b'.';
+            at.min(f - 1) - 1
         };
         if d.is_sign_negative() {
             start -= 1;
@@ -1298,16 +1423,29 @@ pub(crate) fn dec_then<T: Then>(out: &mut impl Out, d: &Decimal, _: T) {
         let w: &[u8; DEC + TW] = buf[start..start + DEC + TW]
             .try_into()
             .expect("a window of DEC + TW bytes");
-        put_first(out, w, end - start + T::TEXT.len());
+        put_first(out, w, END - start + T::TEXT.len());
         return;
     }
     dec_wide(out, d, T::TEXT.as_bytes());
 }
 
-/// [`dec_then`] for a mantissa wider than a u64 or a scale of 20 or more, then `text`.
+/// [`dec_then`] for a mantissa wider than a u64 or a scale of 20 or more, then `text`: written
+/// apart into a buffer of its own, which the caller appends (a call given the writer would keep
+/// a [`Window`] out of registers, see [`event`]).
+#[inline(always)]
+fn dec_wide(out: &mut impl Out, d: &Decimal, text: &[u8]) {
+    let (buf, n) = dec_wide_text(d, text);
+    out.put_first(&buf, n);
+}
+
+/// Room for a wide decimal (a sign, 29 digits, a point and a `0`) and a [`Then`] text.
+const WIDE: usize = 64;
+
+/// The bytes of [`dec_wide`], and how many.
 #[cold]
 #[inline(never)]
-fn dec_wide(out: &mut impl Out, d: &Decimal, text: &[u8]) {
+fn dec_wide_text(d: &Decimal, text: &[u8]) -> ([u8; WIDE], usize) {
+    let mut out = Vec::with_capacity(WIDE);
     let m = d.mantissa().unsigned_abs();
     let scale = d.scale() as usize;
     // 29 digits at most (96-bit mantissa), scale 28 at most
@@ -1341,6 +1479,9 @@ fn dec_wide(out: &mut impl Out, d: &Decimal, text: &[u8]) {
         out.extend_from_slice(&buf[end - scale..]);
     }
     out.extend_from_slice(text);
+    let mut w = [0u8; WIDE];
+    w[..out.len()].copy_from_slice(&out);
+    (w, out.len())
 }
 
 #[cfg(test)]
@@ -1362,6 +1503,12 @@ mod tests {
             Decimal::new(1, 28),
             Decimal::new(-1, 28),
         ];
+        // the one- and two-digit integers' own paths, and their neighbours, at small scales
+        for m in -1_100..=1_100 {
+            for scale in 0..4 {
+                cases.push(Decimal::new(m, scale));
+            }
+        }
         for _ in 0..20_000 {
             let hi = next();
             let lo = next();
@@ -1617,9 +1764,12 @@ mod tests {
         check(ALL_ENDPOINTS);
     }
 
-    /// `write_window` relies on `window_fits` taking hot kinds only.
+    /// `write_window` takes no cold kind, and a record that does not fit its window (long
+    /// strings, at every length around the window's size) comes back as `None` and is then
+    /// written by the `Vec` path with the same stamps: record after record, the bytes are
+    /// serde_json's, whichever path wrote them.
     #[test]
-    fn window_fits_no_cold_kind() {
+    fn window_overflow_falls_back_to_the_vec_path() {
         let cold = [
             Event::Warning {
                 code: "c".into(),
@@ -1627,9 +1777,82 @@ mod tests {
             },
             Event::Engine(EngineEvent::Restart),
         ];
+        let mut win = Box::new([b'x'; WIN]);
         for e in cold {
-            assert!(!is_hot(&e) && !window_fits(&e), "{e:?}");
+            let r = EventRecord {
+                seq: Seq(1),
+                time_ms: TimeMs(2),
+                source: Source::Sim,
+                event: e,
+            };
+            assert!(!is_hot(&r.event));
+            assert_eq!(write_window(&r, &mut win, &mut Stamps::default()), None);
         }
+        let mut next = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
+        let mut st = Stamps::default();
+        let (mut windowed, mut spilled) = (0, 0);
+        let mut t = 1_680_307_260_075i64;
+        for (i, n) in (0..400)
+            .chain(WIN - 700..WIN + 40)
+            .chain([WIN * 3])
+            .enumerate()
+        {
+            // a long text, now and then with bytes to escape (which lengthen it)
+            let text: String = (0..n)
+                .map(|j| match (next() % 97, j % 26) {
+                    (0, _) => '"',
+                    (1, _) => '\u{1}',
+                    (_, k) => (b'a' + k as u8) as char,
+                })
+                .collect();
+            t += (next() % 3) as i64;
+            let event = match i % 3 {
+                0 => Event::Response {
+                    call: i as u64,
+                    endpoint: Endpoint::NewOrder,
+                    outcome: CallOutcome::Ok(text),
+                },
+                1 => Event::OrderTradeUpdate(OrderUpdate::accepted_for_test(
+                    "FILUSDT",
+                    text,
+                    8_389_765_000 + i as u64,
+                    Side::Buy,
+                    OrderType::Market,
+                    Decimal::new(i as i64, 2),
+                )),
+                _ => Event::Warning {
+                    code: "w".into(),
+                    text,
+                },
+            };
+            let r = EventRecord {
+                seq: Seq(i as u64),
+                time_ms: TimeMs(t),
+                source: Source::Exchange,
+                event,
+            };
+            let want = serde_json::to_vec(&r).unwrap();
+            let got = match write_window(&r, &mut win, &mut st) {
+                Some(n) => {
+                    windowed += 1;
+                    assert!(n < WIN);
+                    win[..n].to_vec()
+                }
+                None => {
+                    spilled += 1;
+                    let mut v = Vec::new();
+                    write_record_with(&r, &mut v, &mut st);
+                    v
+                }
+            };
+            assert!(
+                got == want,
+                "record {i} ({n} bytes of text)\n got: {}\nwant: {}",
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want)
+            );
+        }
+        assert!(windowed > 300 && spilled > 300, "{windowed} {spilled}");
     }
 
     trait SignNeg {

@@ -342,7 +342,9 @@ impl Core {
         super::write_pages(&self.dir, s, &h, violations, scenario_toml, bars)
     }
 
-    /// Feeds one record (a write error is kept for `finish`; the run goes on).
+    /// Feeds one record (a write error is kept for `finish`; the run goes on). Inlined into
+    /// [`Recorder`]'s `observe`: one call less per record.
+    #[inline(always)]
     fn observe(&mut self, r: &EventRecord) {
         if self.err.is_none() {
             if let Err(e) = self.step(r) {

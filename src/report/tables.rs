@@ -129,8 +129,14 @@ impl Row {
 }
 
 /// Money or an average price as Binance prints it: at most 8 decimals, rounded half away from
-/// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`).
+/// zero, the scale otherwise kept (`13.04000000`, not `13.039999999980`). A value with 8
+/// decimals or fewer (nearly every fee and PnL) is returned as is without the call, as
+/// `round_dp_with_strategy` itself returns it.
+#[inline(always)]
 fn b8(d: Decimal) -> Decimal {
+    if d.scale() <= super::BINANCE_DP {
+        return d;
+    }
     d.round_dp_with_strategy(
         super::BINANCE_DP,
         rust_decimal::RoundingStrategy::MidpointAwayFromZero,
@@ -193,6 +199,8 @@ macro_rules! put_row {
             };
             $body
             $f.out.set_last(b'\n');
+            // the row's strings are bounded, so it fits: a panic, never a wrong byte
+            assert!(!$f.out.overflowed(), "a row overflowed its window");
             out.len = at + $f.out.len();
             out.maybe_flush()
         } else {
@@ -381,7 +389,7 @@ impl<O: Out> RowWriter<'_, O> {
             // in one pass, the comma after it, then one fixed-size append (of 48 bytes: three
             // 16-byte moves)
             let mut w = [0u8; json::SHORT + 10];
-            if !json::copy_short::<0, _>(&mut w, b, quote_hit) {
+            if !json::copy_short::<0, _, Quoted>(&mut w, b) {
                 w[n] = b',';
                 json::put_first(&mut self.out, &w, n + 1);
                 return;
@@ -441,14 +449,25 @@ impl<O: Out> RowWriter<'_, O> {
     }
 }
 
-/// A time cell outside the years 0 to 9999 (see [`DayText::text`]).
+/// A time cell outside the years 0 to 9999 (see [`DayText::text`]): its text is made apart,
+/// then appended (a call given the writer would keep a row's [`json::Window`] out of registers).
+#[inline(always)]
+fn time_far(out: &mut impl Out, ms: i64) {
+    let (t, n) = time_far_text(ms);
+    out.put_first(&t, n);
+}
+
+/// The bytes of [`time_far`] (at most 31: `write_time_ms` writes a year of up to 11 characters
+/// and 19 more, then the comma), and how many.
 #[cold]
 #[inline(never)]
-fn time_far(out: &mut impl Out, ms: i64) {
-    let mut t = Vec::with_capacity(32);
+fn time_far_text(ms: i64) -> ([u8; 48], usize) {
+    let mut t = Vec::with_capacity(48);
     write_time_ms(ms, &mut t);
     t.push(b',');
-    out.extend_from_slice(&t);
+    let mut w = [0u8; 48];
+    w[..t.len()].copy_from_slice(&t);
+    (w, t.len())
 }
 
 /// `dst = src`: an inline id (nearly all, at most 24 bytes) is copied over as three words,
@@ -456,6 +475,30 @@ fn time_far(out: &mut impl Out, ms: i64) {
 #[inline(always)]
 fn set_id(dst: &mut Ident, src: &Ident) {
     dst.clone_from(src);
+}
+
+/// The bytes a CSV field is quoted for: `,` `"` `\r` `\n` (see [`json::Special`]).
+struct Quoted;
+
+impl json::Special for Quoted {
+    #[inline(always)]
+    fn word(x: u64) -> bool {
+        quote_hit(x)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn lanes(x: std::arch::x86_64::__m128i) -> std::arch::x86_64::__m128i {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86-64 baseline (these instructions always exist), and
+        // they compute on values only, touching no memory
+        unsafe {
+            let is = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+            _mm_or_si128(
+                _mm_or_si128(is(b','), is(b'"')),
+                _mm_or_si128(is(b'\r'), is(b'\n')),
+            )
+        }
+    }
 }
 
 /// Whether some byte of the word `x` is `,` `"` `\r` or `\n` (SWAR zero-byte test on `x ^ c`
@@ -492,9 +535,9 @@ fn needs_quotes(s: &[u8]) -> bool {
 
 /// One CSV field as the `csv` crate writes it by default: as is, or in double quotes (inner
 /// quotes doubled) when it holds `,` `"` `\r` or `\n`. (The short clean strings of most cells
-/// take [`RowWriter::str`]'s own path.)
-#[cold]
-#[inline(never)]
+/// take [`RowWriter::str`]'s own path.) Inlined, though rare: a call given the writer would keep
+/// a row's [`json::Window`] out of registers.
+#[inline(always)]
 fn csv_field(out: &mut impl Out, s: &[u8]) {
     if !needs_quotes(s) {
         out.extend_from_slice(s);
@@ -855,6 +898,31 @@ mod tests {
         }
     }
 
+    /// `b8`'s shortcut is `round_dp_with_strategy`'s own answer: the same value, the same
+    /// scale and sign (a negative zero too), at every scale on both sides of 8.
+    #[test]
+    fn b8_matches_rounding() {
+        let mut next = crate::types::xorshift(0x2545_F491_4F6C_DD1D);
+        let mut cases = vec![
+            Decimal::ZERO,
+            Decimal::new(-0, 9),
+            Decimal::MAX,
+            Decimal::MIN,
+        ];
+        for _ in 0..20_000 {
+            let m = (next() as i64) >> (next() % 64);
+            cases.push(Decimal::new(m, (next() % 29) as u32));
+        }
+        for d in cases {
+            let want = d.round_dp_with_strategy(
+                super::super::BINANCE_DP,
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+            );
+            let got = b8(d);
+            assert_eq!(got.serialize(), want.serialize(), "{d:?}");
+        }
+    }
+
     /// A cell is its type's `as_str` and a comma, for every variant of every column type.
     #[test]
     fn cells_are_as_str() {
@@ -905,6 +973,45 @@ mod tests {
             let s: Vec<u8> = (0..len).map(|_| (next() % 64) as u8).collect();
             assert_eq!(needs_quotes(&s), slow(&s), "{s:?}");
         }
+    }
+
+    /// A string cell is the `csv` crate's field for strings of every length up to past
+    /// [`json::SHORT`] with a byte to quote (or a near miss) at every position: the word and
+    /// vector scans of [`json::copy_short`] at each of their steps and overlaps.
+    #[test]
+    fn string_cells_match_the_csv_crate() {
+        let probes = [
+            b',', b'"', b'\r', b'\n', b'+', b'!', 0x0b, 0x0c, b'-', b'#', 0x2d, 0x7f,
+        ];
+        let mut cases = Vec::new();
+        for len in 0..=json::SHORT + 8 {
+            let base: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            cases.push(base.clone());
+            for at in 0..len {
+                for &p in &probes {
+                    let mut b = base.clone().into_bytes();
+                    b[at] = p;
+                    cases.push(String::from_utf8(b).unwrap());
+                }
+            }
+        }
+        let mut want = csv::Writer::from_writer(Vec::new());
+        let mut got = CsvOut::new(Vec::new(), &["s", "t"]).unwrap();
+        want.write_record(["s", "t"]).unwrap();
+        for s in &cases {
+            want.write_record([s.as_str(), "x"]).unwrap();
+            put_row!(&mut got, s.len(), |f| {
+                f.str(s);
+                f.str("x");
+            })
+            .unwrap();
+        }
+        let got = String::from_utf8(got.into_inner().unwrap()).unwrap();
+        let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
+        for (g, w) in got.lines().zip(want.lines()) {
+            assert_eq!(g, w);
+        }
+        assert_eq!(got, want);
     }
 
     /// The hand-written rows are the `csv` crate's bytes (default writer): quoting of `,` `"`
