@@ -1211,6 +1211,42 @@ impl MockExchange {
         horizon
     }
 
+    /// Inside a bar whose range reaches a bound (so [`Self::next_change_time`] answers the
+    /// cursor's own time wherever in the bar the cursor stands), the instant before which
+    /// walking the cursor on only moves it along the bar's path: no event, no state change, the
+    /// cursor still inside the bar (the bar's end, or the first instant the rest of the path can
+    /// fire, whichever is first: where `quiet_rest_of_bar` stops walking in one step). A walk to
+    /// any earlier `t` leaves the cursor exactly where walks in several steps would. None
+    /// anywhere else (a bar open, a quiet bar, events waiting, a trailing stop, mark klines,
+    /// sub-bars, funding within the bar, a cached reach already passed): the caller walks then.
+    pub fn reachable_bar_quiet_until(&self) -> Option<TimeMs> {
+        if !(1..=3).contains(&self.cur.seg)
+            || self.cur.sub_end > 0
+            || self.trailing_count != 0
+            || self.mark.is_some()
+            || !self.out.is_empty()
+        {
+            return None;
+        }
+        let b = self.bars.get(self.cur.bar)?;
+        if b.h < self.up_min && b.l > self.down_max {
+            // a quiet bar: `next_change_time` looks past it
+            return None;
+        }
+        let end = self.cur.path[3].0;
+        if self.next_funding_ms() <= end {
+            return None;
+        }
+        let (seg, now, price) = (self.cur.seg as usize, self.cur.time, self.cur.price);
+        // the walk's cached answer while the cursor is short of it (then it is the same)
+        let reach = match self.cur.reach {
+            Some(Some(at)) if at <= now => return None,
+            Some(r) => r,
+            None => self.path_reach(&self.cur.path, seg, now, price),
+        };
+        Some(TimeMs(reach.map_or(end, |at| at.min(end))))
+    }
+
     /// The earliest instant at which `path`, walked from segment `seg` at time `now` and price
     /// `price`, can fire a trade-path trigger, limit or liquidation bound (`up_min`/`down_max`,
     /// the liquidation bounds at their exact thousandths), as `step_segment` times a crossing:
