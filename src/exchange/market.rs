@@ -1157,7 +1157,19 @@ impl MockExchange {
     /// stop, no mark klines, no `refine` sub-bars, no funding inside the bar); otherwise it is
     /// [`Self::next_change_time`]. Never later than the first change a walk would make.
     pub fn next_change_exact(&self, horizon: TimeMs) -> TimeMs {
+        self.next_change_bounds(horizon).1
+    }
+
+    /// [`Self::next_change_time`] and [`Self::next_change_exact`] at once: the finer bound
+    /// starts from the coarse one, so the whole-bar scan is done once for both.
+    #[inline]
+    pub fn next_change_bounds(&self, horizon: TimeMs) -> (TimeMs, TimeMs) {
         let coarse = self.next_change_time(horizon);
+        (coarse, self.exact_from(coarse, horizon))
+    }
+
+    /// [`Self::next_change_exact`] given [`Self::next_change_time`]'s answer (`coarse`).
+    fn exact_from(&self, coarse: TimeMs, horizon: TimeMs) -> TimeMs {
         if coarse >= horizon
             || self.trailing_count > 0
             || self.mark.is_some()
@@ -1497,6 +1509,7 @@ mod tests {
         };
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
         let mut fires = 0;
+        let mut quiet_walks = 0;
         for case in 0..120 {
             let n = 60;
             let mut bars = Vec::new();
@@ -1539,8 +1552,31 @@ mod tests {
                 // b: polled every few seconds up to the same instant
                 let mut t = b.time().0;
                 while t < now {
+                    // a reachable bar's quiet stretch: a walk short of its end fires nothing,
+                    // stays in the bar, leaves the stretch as it was and the whole-bar bound at
+                    // the cursor
+                    let quiet = b.reachable_bar_quiet_until();
+                    if let Some(q) = quiet {
+                        assert!(q.0 > b.time().0, "case {case} at {t}");
+                        assert_eq!(b.next_change_time(TimeMs(end)), b.time());
+                    }
+                    let (bar, seen) = (b.cur.bar, eb.len());
                     t = (t + 1 + rnd(8_000)).min(now);
                     walk(&mut b, t, &mut eb);
+                    if let Some(q) = quiet.filter(|q| t < q.0) {
+                        assert_eq!((b.cur.bar, eb.len()), (bar, seen), "case {case} at {t}");
+                        assert_eq!(b.reachable_bar_quiet_until(), Some(q), "case {case} at {t}");
+                        assert_eq!(b.next_change_time(TimeMs(end)), b.time());
+                        quiet_walks += 1;
+                    }
+                    let (nc, ne) = b.next_change_bounds(TimeMs(end));
+                    assert_eq!(
+                        (nc, ne),
+                        (
+                            b.next_change_time(TimeMs(end)),
+                            b.next_change_exact(TimeMs(end))
+                        )
+                    );
                     if rnd(4) == 0 {
                         let h = TimeMs(end);
                         let cached = b.next_change_exact(h);
@@ -1606,5 +1642,6 @@ mod tests {
             assert_eq!(ea, eb, "case {case} at the end");
         }
         assert!(fires > 500, "{fires} entries");
+        assert!(quiet_walks > 1_000, "{quiet_walks} quiet walks");
     }
 }

@@ -832,8 +832,7 @@ fn run_inner(
                 // never earlier) decides which passes need not run at all: a pass that would be
                 // run but whose reads all arrive before `exact` reads what the previous pass
                 // read and changes nothing, so it is counted as run without running it.
-                let mut change = v.ex.next_change_time(next_other);
-                let exact = v.ex.next_change_exact(next_other);
+                let (mut change, exact) = v.ex.next_change_bounds(next_other);
                 let uniform = cfg.latency.jitter_ms <= 0
                     && !cfg.faults.any_random()
                     && cfg.faults.scheduled.is_empty();
