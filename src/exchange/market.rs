@@ -1157,7 +1157,19 @@ impl MockExchange {
     /// stop, no mark klines, no `refine` sub-bars, no funding inside the bar); otherwise it is
     /// [`Self::next_change_time`]. Never later than the first change a walk would make.
     pub fn next_change_exact(&self, horizon: TimeMs) -> TimeMs {
+        self.next_change_bounds(horizon).1
+    }
+
+    /// [`Self::next_change_time`] and [`Self::next_change_exact`] at once: the finer bound
+    /// starts from the coarse one, so the whole-bar scan is done once for both.
+    #[inline]
+    pub fn next_change_bounds(&self, horizon: TimeMs) -> (TimeMs, TimeMs) {
         let coarse = self.next_change_time(horizon);
+        (coarse, self.exact_from(coarse, horizon))
+    }
+
+    /// [`Self::next_change_exact`] given [`Self::next_change_time`]'s answer (`coarse`).
+    fn exact_from(&self, coarse: TimeMs, horizon: TimeMs) -> TimeMs {
         if coarse >= horizon
             || self.trailing_count > 0
             || self.mark.is_some()
@@ -1209,6 +1221,42 @@ impl MockExchange {
             i += 1;
         }
         horizon
+    }
+
+    /// Inside a bar whose range reaches a bound (so [`Self::next_change_time`] answers the
+    /// cursor's own time wherever in the bar the cursor stands), the instant before which
+    /// walking the cursor on only moves it along the bar's path: no event, no state change, the
+    /// cursor still inside the bar (the bar's end, or the first instant the rest of the path can
+    /// fire, whichever is first: where `quiet_rest_of_bar` stops walking in one step). A walk to
+    /// any earlier `t` leaves the cursor exactly where walks in several steps would. None
+    /// anywhere else (a bar open, a quiet bar, events waiting, a trailing stop, mark klines,
+    /// sub-bars, funding within the bar, a cached reach already passed): the caller walks then.
+    pub fn reachable_bar_quiet_until(&self) -> Option<TimeMs> {
+        if !(1..=3).contains(&self.cur.seg)
+            || self.cur.sub_end > 0
+            || self.trailing_count != 0
+            || self.mark.is_some()
+            || !self.out.is_empty()
+        {
+            return None;
+        }
+        let b = self.bars.get(self.cur.bar)?;
+        if b.h < self.up_min && b.l > self.down_max {
+            // a quiet bar: `next_change_time` looks past it
+            return None;
+        }
+        let end = self.cur.path[3].0;
+        if self.next_funding_ms() <= end {
+            return None;
+        }
+        let (seg, now, price) = (self.cur.seg as usize, self.cur.time, self.cur.price);
+        // the walk's cached answer while the cursor is short of it (then it is the same)
+        let reach = match self.cur.reach {
+            Some(Some(at)) if at <= now => return None,
+            Some(r) => r,
+            None => self.path_reach(&self.cur.path, seg, now, price),
+        };
+        Some(TimeMs(reach.map_or(end, |at| at.min(end))))
     }
 
     /// The earliest instant at which `path`, walked from segment `seg` at time `now` and price
@@ -1461,6 +1509,7 @@ mod tests {
         };
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
         let mut fires = 0;
+        let mut quiet_walks = 0;
         for case in 0..120 {
             let n = 60;
             let mut bars = Vec::new();
@@ -1503,8 +1552,31 @@ mod tests {
                 // b: polled every few seconds up to the same instant
                 let mut t = b.time().0;
                 while t < now {
+                    // a reachable bar's quiet stretch: a walk short of its end fires nothing,
+                    // stays in the bar, leaves the stretch as it was and the whole-bar bound at
+                    // the cursor
+                    let quiet = b.reachable_bar_quiet_until();
+                    if let Some(q) = quiet {
+                        assert!(q.0 > b.time().0, "case {case} at {t}");
+                        assert_eq!(b.next_change_time(TimeMs(end)), b.time());
+                    }
+                    let (bar, seen) = (b.cur.bar, eb.len());
                     t = (t + 1 + rnd(8_000)).min(now);
                     walk(&mut b, t, &mut eb);
+                    if let Some(q) = quiet.filter(|q| t < q.0) {
+                        assert_eq!((b.cur.bar, eb.len()), (bar, seen), "case {case} at {t}");
+                        assert_eq!(b.reachable_bar_quiet_until(), Some(q), "case {case} at {t}");
+                        assert_eq!(b.next_change_time(TimeMs(end)), b.time());
+                        quiet_walks += 1;
+                    }
+                    let (nc, ne) = b.next_change_bounds(TimeMs(end));
+                    assert_eq!(
+                        (nc, ne),
+                        (
+                            b.next_change_time(TimeMs(end)),
+                            b.next_change_exact(TimeMs(end))
+                        )
+                    );
                     if rnd(4) == 0 {
                         let h = TimeMs(end);
                         let cached = b.next_change_exact(h);
@@ -1570,5 +1642,6 @@ mod tests {
             assert_eq!(ea, eb, "case {case} at the end");
         }
         assert!(fires > 500, "{fires} entries");
+        assert!(quiet_walks > 1_000, "{quiet_walks} quiet walks");
     }
 }

@@ -597,6 +597,26 @@ fn note_every_delivery() -> bool {
     NOTE_EVERY_DELIVERY.with(|c| c.get())
 }
 
+/// True when passes in a reachable bar's quiet stretch are counted in closed form (always
+/// outside tests; a test's switch turns it off, to compare with the pass-by-pass loop).
+#[cfg(not(test))]
+#[inline(always)]
+fn closed_form_in_reach() -> bool {
+    true
+}
+
+#[cfg(test)]
+thread_local! {
+    static CLOSED_FORM_IN_REACH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// Passes the closed form counted (tests: so a comparison cannot pass vacuously).
+    static CLOSED_FORM_PASSES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+fn closed_form_in_reach() -> bool {
+    CLOSED_FORM_IN_REACH.with(|c| c.get())
+}
+
 /// What the engine is asked to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Item {
@@ -812,8 +832,7 @@ fn run_inner(
                 // never earlier) decides which passes need not run at all: a pass that would be
                 // run but whose reads all arrive before `exact` reads what the previous pass
                 // read and changes nothing, so it is counted as run without running it.
-                let mut change = v.ex.next_change_time(next_other);
-                let exact = v.ex.next_change_exact(next_other);
+                let (mut change, exact) = v.ex.next_change_bounds(next_other);
                 let uniform = cfg.latency.jitter_ms <= 0
                     && !cfg.faults.any_random()
                     && cfg.faults.scheduled.is_empty();
@@ -830,6 +849,42 @@ fn run_inner(
                         break;
                     }
                     if stale {
+                        // Passes in a bar whose range reaches a bound but whose path cannot
+                        // fire yet: each would walk to its start, find the whole-bar bound
+                        // (`change`) at the cursor, so be counted as run, and leave `stale`
+                        // set. With no jitter and no faults all such passes are alike (the
+                        // engine's next pass = end + interval): counted in one step, up to
+                        // the first that could start at or past the bar's quiet stretch
+                        // (`reachable_bar_quiet_until`), `exact` or `next_other`, the venue
+                        // left where it stands (the next walk moves it in one step, to the
+                        // same place).
+                        if uniform && rt >= 0 && closed_form_in_reach() {
+                            if let Some(q) = v.ex.reachable_bar_quiet_until() {
+                                let d = n as i64 * rt;
+                                let iv = nt.0 - at.0;
+                                let mut limit =
+                                    (q.0 - 1).min(exact.0 - 1).min(next_other.0 - 1 - d);
+                                if n > 0 {
+                                    limit = limit.min(exact.0 - 1 - (d - cfg.latency.response_ms));
+                                }
+                                // the cursor not past the first start: `change` would be later
+                                if iv >= 1 && start.0 <= limit && v.ex.time() <= start {
+                                    let period = d + iv;
+                                    let count = (limit - start.0) / period + 1;
+                                    let s_last = start.plus((count - 1) * period);
+                                    engine.skip_pass(s_last.plus(d));
+                                    v.call_no += n * count as u64;
+                                    v.feed.stats.calls += n * count as u64;
+                                    v.feed.stats.passes += count as u64;
+                                    last_timer = s_last;
+                                    at = s_last.plus(d);
+                                    skipped = true;
+                                    #[cfg(test)]
+                                    CLOSED_FORM_PASSES.with(|c| c.set(c.get() + count as u64));
+                                    continue;
+                                }
+                            }
+                        }
                         // the timer item after a pass run or a look-ahead that stopped: the
                         // walk stands at its time and looks ahead from there
                         v.sync(nt.max(at));
@@ -1233,6 +1288,149 @@ mod tests {
             records += a.log.len();
         }
         assert!(records > 10_000, "{records}");
+    }
+
+    #[test]
+    fn passes_in_reach_counted_in_closed_form_are_the_passes_run_one_by_one() {
+        // Whole runs, each twice: passes inside a bar that can reach a bound but not yet
+        // counted in closed form, and pass by pass (a walk and a whole-bar bound each). Random
+        // bars (legs near and far, so bars reach a bound early, late or after the extreme),
+        // every intrabar policy but refine, both monitors, random latencies and pass intervals
+        // (zero-call passes too), now and then jitter or faults (never counted in closed form);
+        // the logs and counters (passes, passes_skipped, calls) must be the same.
+        use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
+        use crate::exchange::{BarTicks, ExchangeConfig, IntrabarPolicy, SymbolSpec};
+        let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = move |m: i64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % m as u64) as i64
+        };
+        const MIN: i64 = 60_000;
+        const T0: i64 = 1_704_067_200_000;
+        let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
+        let mut records = 0;
+        CLOSED_FORM_PASSES.with(|c| c.set(0));
+        for case in 0..160 {
+            let profile = PROFILES[case % PROFILES.len()];
+            let mode = if (case / 4) % 2 == 0 {
+                PositionMode::Hedge
+            } else {
+                PositionMode::OneWay
+            };
+            let monitor = if rnd(3) == 0 {
+                Monitor::Poll
+            } else {
+                Monitor::Stream
+            };
+            let intrabar = [
+                IntrabarPolicy::Ohlc,
+                IntrabarPolicy::Pessimistic,
+                IntrabarPolicy::Optimistic,
+            ][rnd(3) as usize];
+            let n = 240;
+            let mut p = spec.price_to_ticks("60000".parse().unwrap()).unwrap();
+            let bars: Vec<BarTicks> = (0..n)
+                .map(|i| {
+                    let o = p + rnd(41) - 20;
+                    let c = o + rnd(401) - 200;
+                    let h = o.max(c) + rnd(300);
+                    let l = o.min(c) - rnd(300);
+                    p = c;
+                    BarTicks {
+                        t: T0 + i * MIN,
+                        o,
+                        h,
+                        l,
+                        c,
+                    }
+                })
+                .collect();
+            let noisy = rnd(5) == 0;
+            let faults = if noisy && rnd(2) == 0 {
+                Faults {
+                    timeout_ppm: 20_000,
+                    server_error_ppm: 30_000,
+                    ..Faults::default()
+                }
+            } else {
+                Faults::default()
+            };
+            let latency = Latency {
+                request_ms: [0, 1, 25, rnd(400)][rnd(4) as usize],
+                response_ms: [0, 1, 25, rnd(400)][rnd(4) as usize],
+                jitter_ms: if noisy && rnd(2) == 0 { 30 } else { 0 },
+                stream_ms: [0, 50, rnd(3_000)][rnd(3) as usize],
+                ..Latency::default()
+            };
+            let reach = [40, 300, 1_000][rnd(3) as usize];
+            let strategy = strategy::Bracket {
+                side: [
+                    strategy::BracketSide::Long,
+                    strategy::BracketSide::Short,
+                    strategy::BracketSide::Alternate,
+                ][rnd(3) as usize],
+                quantity: Decimal::new(1, 2),
+                sl: strategy::Distance::Ticks(5 + rnd(reach)),
+                tp: strategy::Distance::Ticks(5 + rnd(reach)),
+                reenter_after_bars: rnd(3) as u32,
+                strategy_id: "bracket".into(),
+                confidence: Decimal::ONE,
+            };
+            let cfg = SimConfig {
+                seed: case as u64,
+                latency,
+                faults,
+                skip_idle_polls: true,
+                monitor,
+                strategy: Some(strategy),
+                deliveries: Vec::new(),
+                external: Vec::new(),
+            };
+            let poll_interval_ms = [1, 250, 1_000, 2_000, 7_000, rnd(20_000)][rnd(6) as usize];
+            let resync = [1, 500, 2_000, rnd(10_000)][rnd(4) as usize];
+            let run_once = |closed: bool| {
+                CLOSED_FORM_IN_REACH.with(|c| c.set(closed));
+                let ex = MockExchange::new(
+                    ExchangeConfig {
+                        position_mode: mode,
+                        intrabar,
+                        ..ExchangeConfig::default()
+                    },
+                    spec.clone(),
+                    bars.clone(),
+                    MIN,
+                );
+                let mut sw = Switches::profile(profile).unwrap();
+                sw.stream_monitor_supported = true;
+                sw.stream_resync_ms = resync;
+                let engine = Engine::new(
+                    sw,
+                    EngineConfig {
+                        spec: spec.clone(),
+                        monitor,
+                        poll_interval_ms,
+                        error_backoff_ms: 5_000,
+                        entries: EntryRules::of_profile(profile),
+                        portfolio_value: Decimal::from(10_000),
+                    },
+                );
+                let out = run(ex, engine, &[], &[], &cfg);
+                CLOSED_FORM_IN_REACH.with(|c| c.set(true));
+                out
+            };
+            let (a, b) = (run_once(true), run_once(false));
+            assert_eq!(a.sim, b.sim, "case {case} ({profile})");
+            assert_eq!(a.log.len(), b.log.len(), "case {case} ({profile})");
+            for (x, y) in a.log.records().iter().zip(b.log.records()) {
+                assert_eq!(x, y, "case {case} ({profile})");
+            }
+            records += a.log.len();
+        }
+        assert!(records > 10_000, "{records}");
+        let closed = CLOSED_FORM_PASSES.with(|c| c.get());
+        assert!(closed > 10_000, "{closed}");
     }
 
     #[test]
