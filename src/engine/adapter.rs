@@ -694,7 +694,8 @@ impl Engine {
             )));
         }
         let uses_qty = !(o.leg && self.sw.leg_close_position);
-        if uses_qty && o.amount <= Decimal::ZERO {
+        // `<= 0` on the bits (a negative zero is zero): no call into Decimal's comparison
+        if uses_qty && (o.amount.is_sign_negative() || o.amount.is_zero()) {
             return Err(Fail::Local("Order amount must be positive".into()));
         }
         if o.price.is_none() && o.kind != Kind::Market {
