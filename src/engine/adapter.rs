@@ -301,6 +301,7 @@ impl IntoIterator for Amts {
 /// below 1e15 (28 digits); the true fraction `r / pu` is a half exactly or at least `1 / (2 pu)`
 /// (5e-10 with `pu <= 1e9`) away from one, and at least `1 / pu` from the next whole number, so
 /// Decimal's rounding lands where the integers' does.
+#[inline]
 pub(crate) fn whole_units(x: Decimal, unit: Decimal, floor: bool) -> Option<i128> {
     // u64 throughout: a 128-bit division is a library call costing more than Decimal's path
     use crate::types::POW10_U64 as POW10;
@@ -446,11 +447,19 @@ impl Engine {
         Err(last.unwrap_or_else(|| Fail::Local("no attempt".into())))
     }
 
-    /// Account mode (true = hedge), read once from positionRisk's rows.
+    /// Account mode (true = hedge), read once from positionRisk's rows. Inline: every placement
+    /// asks (`wire_ps`), and after the first read the answer is a field.
+    #[inline]
     pub(crate) fn hedge<E: Exchange>(&mut self, ex: &mut E) -> Result<bool, Fail> {
-        if let Some(h) = self.st.hedge {
-            return Ok(h);
+        match self.st.hedge {
+            Some(h) => Ok(h),
+            None => self.read_hedge(ex),
         }
+    }
+
+    /// [`Self::hedge`]'s first read.
+    #[inline(never)]
+    fn read_hedge<E: Exchange>(&mut self, ex: &mut E) -> Result<bool, Fail> {
         let sym = self.cfg.spec.symbol.clone();
         let sizes = self.read_retry(ex, |ex| ex.position_sizes(&sym))?;
         self.st.hedge = Some(sizes.hedge);
@@ -530,6 +539,9 @@ impl Engine {
         }
     }
 
+    /// Inline: its one caller ([`Self::execute`]) keeps the request it builds, which then is
+    /// built in place instead of copied out.
+    #[inline]
     fn build(&self, o: &TradeOrder, wire_ps: Option<PositionSide>) -> Req {
         let leg_type = match o.kind {
             Kind::Stop => OrderType::StopMarket,
