@@ -555,9 +555,6 @@ impl Engine {
         }
     }
 
-    /// Inline: its one caller ([`Self::execute`]) keeps the request it builds, which then is
-    /// built in place instead of copied out.
-    #[inline]
     fn build(&self, o: &TradeOrder, wire_ps: Option<PositionSide>) -> Req {
         let leg_type = match o.kind {
             Kind::Stop => OrderType::StopMarket,
