@@ -507,6 +507,46 @@ impl PositionSizes {
         out
     }
 
+    /// What [`Self::from_rows`] gives for a one-way account's one `BOTH` row whose
+    /// `positionAmt` is `qty(steps)`, for a venue that holds positions as whole steps of
+    /// `step_size` (`qty` being its steps-to-quantity conversion). With a positive step the
+    /// row's sign is the count's, so the side is chosen in integers instead of by comparing
+    /// Decimals; any other step goes through [`Self::add`] (proved by
+    /// `sizes_from_steps_are_the_rows_sizes_bit_for_bit`).
+    #[inline]
+    pub fn one_way_steps(
+        steps: i64,
+        step_size: Decimal,
+        qty: impl Fn(i64) -> Decimal,
+    ) -> PositionSizes {
+        let mut out = PositionSizes {
+            rows: 1,
+            ..PositionSizes::default()
+        };
+        // the sign and zero tests on the bits (no Decimal comparison)
+        if step_size.is_sign_negative() || step_size.is_zero() {
+            out.add(PositionSide::Both, qty(steps));
+        } else if steps > 0 {
+            out.long = qty(steps).abs();
+        } else if steps < 0 {
+            out.short = qty(steps).abs();
+        }
+        out
+    }
+
+    /// What [`Self::from_rows`] gives for a hedge-mode account's LONG and SHORT rows whose
+    /// `positionAmt`s are `qty(long)` and `qty(short)`: each row is added onto a zero side,
+    /// which [`Self::add`] makes a copy of the amount's absolute value.
+    #[inline]
+    pub fn hedge_steps(long: i64, short: i64, qty: impl Fn(i64) -> Decimal) -> PositionSizes {
+        PositionSizes {
+            hedge: true,
+            long: qty(long).abs(),
+            short: qty(short).abs(),
+            rows: 2,
+        }
+    }
+
     /// Counts one row (`position_side`, `amt`) in.
     pub fn add(&mut self, position_side: PositionSide, amt: Decimal) {
         self.hedge |= position_side != PositionSide::Both;
@@ -606,6 +646,71 @@ pub trait Exchange {
 #[cfg(test)]
 mod position_sizes_tests {
     use super::*;
+
+    /// `one_way_steps` and `hedge_steps` give what `from_rows` gives for the rows a venue shows
+    /// (`positionAmt` = the spec's conversion of the count), bit for bit: random counts (zero,
+    /// signed, small and large) and steps of every scale, with trailing zeros, zero and negative.
+    #[test]
+    fn sizes_from_steps_are_the_rows_sizes_bit_for_bit() {
+        let mut spec = crate::exchange::SymbolSpec::builtin("FILUSDT").expect("builtin");
+        let steps = "0.001 0.1 1 10 0.00000001 5 0.5 0.010 1000 0.25 100.00 3 0 0.000 -0.1 -1";
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let row = |ps: PositionSide, amt: Decimal| PositionInfo {
+            symbol: "FILUSDT".into(),
+            position_side: ps,
+            position_amt: amt,
+            entry_price: Decimal::ZERO,
+            mark_price: Decimal::ZERO,
+            unrealized_profit: Decimal::ZERO,
+            liquidation_price: Decimal::ZERO,
+            leverage: 1,
+        };
+        let same = |a: PositionSizes, b: PositionSizes, what: &str| {
+            assert_eq!((a.hedge, a.rows), (b.hedge, b.rows), "{what}");
+            assert_eq!(a.long.serialize(), b.long.serialize(), "{what}: long");
+            assert_eq!(a.short.serialize(), b.short.serialize(), "{what}: short");
+        };
+        let mut seen_nonzero = [0u32; 2];
+        for st in steps.split(' ') {
+            spec.step_size = st.parse().unwrap();
+            let qty = |n: i64| spec.qty(n);
+            for k in 0..400 {
+                let draw = |r: u64| -> i64 {
+                    match r % 6 {
+                        0 => 0,
+                        1 => (r >> 8) as i64 % 10,
+                        2 => -((r >> 8) as i64 % 10),
+                        3 => (r >> 8) as i64 % 1_000_000 - 500_000,
+                        4 => (r >> 8) as i64 % 10_000_000_000,
+                        _ => -((r >> 8) as i64 % 10_000_000_000),
+                    }
+                };
+                let (a, b) = (draw(next()), draw(next()));
+                let what = format!("step {st}, counts {a} {b} (draw {k})");
+                let want = PositionSizes::from_rows(&[row(PositionSide::Both, qty(a))]);
+                same(
+                    PositionSizes::one_way_steps(a, spec.step_size, qty),
+                    want,
+                    &what,
+                );
+                seen_nonzero[0] += u32::from(!want.long.is_zero() || !want.short.is_zero());
+                let want = PositionSizes::from_rows(&[
+                    row(PositionSide::Long, qty(a)),
+                    row(PositionSide::Short, qty(b)),
+                ]);
+                same(PositionSizes::hedge_steps(a, b, qty), want, &what);
+                seen_nonzero[1] += u32::from(!want.long.is_zero() && !want.short.is_zero());
+            }
+        }
+        // the draws reach both sides and both modes with sizes, not only zeros
+        assert!(seen_nonzero.iter().all(|&n| n > 1000), "{seen_nonzero:?}");
+    }
 
     #[test]
     fn adding_onto_zero_is_the_decimal_sum_bit_for_bit() {

@@ -342,7 +342,21 @@ impl Checker {
     /// Feeds one record as [`Self::observe`] and copies the records that new violations' trails
     /// name from `log` (which already holds `r`), so they outlive a streaming log's ring.
     pub fn observe_in(&mut self, r: &EventRecord, log: &EventLog) {
+        self.pin_for(log);
+        self.observe_from(r, log);
+    }
+
+    /// Tells the checker once what [`Self::observe_in`] reads of `log` at every record: whether
+    /// the log keeps every record (then nothing is pinned). A log's kind is fixed when it is made
+    /// ([`EventLog::new`] or [`EventLog::streaming`]), so a caller that feeds one log throughout
+    /// says it here and then feeds through [`Self::observe_from`].
+    pub fn pin_for(&mut self, log: &EventLog) {
         self.pin = !log.keeps_all();
+    }
+
+    /// As [`Self::observe_in`], `log` being of the kind last given to [`Self::pin_for`].
+    #[inline]
+    pub fn observe_from(&mut self, r: &EventRecord, log: &EventLog) {
         self.observe(r);
         // most records find nothing: no call
         if self.resolved < self.violations.len() {

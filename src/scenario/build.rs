@@ -136,10 +136,11 @@ impl Scenario {
     ) -> (RunResult, Option<Box<dyn Observer>>) {
         let ex = self.exchange_at_start();
         let engine = Engine::new(self.switches.clone(), self.engine.clone());
-        log.set_observer(Box::new(RunObserver {
-            checker: Checker::new(self.check.clone()),
-            extra,
-        }));
+        // the observer is only ever fed by this log (it is taken back after the run), whose
+        // kind cannot change: the checker is told it once instead of at every record
+        let mut checker = Checker::new(self.check.clone());
+        checker.pin_for(&log);
+        log.set_observer(Box::new(RunObserver { checker, extra }));
         let mut output = sim::run_into(
             ex,
             engine,
@@ -175,7 +176,7 @@ struct RunObserver {
 
 impl Observer for RunObserver {
     fn observe(&mut self, r: &EventRecord, log: &EventLog) {
-        self.checker.observe_in(r, log);
+        self.checker.observe_from(r, log);
         if let Some(x) = self.extra.as_mut() {
             x.observe(r, log);
         }

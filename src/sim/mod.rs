@@ -458,7 +458,9 @@ impl Exchange for SimClient<'_> {
         )
     }
     /// The same request, answer and checks as `position_risk`; the rows' sizes are read straight
-    /// from the venue's positions (`MockExchange::position_amt` is the rows' `positionAmt`).
+    /// from the venue's positions, whole steps (`MockExchange::position_amt`, the rows'
+    /// `positionAmt`, is `qty_of` of the count): the side a count goes on is chosen on the
+    /// integer, not by comparing and adding Decimals (`PositionSizes::one_way_steps`).
     fn position_sizes(&mut self, symbol: &str) -> Result<PositionSizes, CallError> {
         let sym = account_wide(self.v, symbol);
         self.call(
@@ -472,18 +474,20 @@ impl Exchange for SimClient<'_> {
                         .position_risk(&sym)
                         .map(|rows| PositionSizes::from_rows(&rows));
                 }
-                let sides: &[PositionSide] = match ex.cfg.position_mode {
-                    PositionMode::OneWay => &[PositionSide::Both],
-                    PositionMode::Hedge => &[PositionSide::Long, PositionSide::Short],
-                };
-                let mut s = PositionSizes {
-                    rows: sides.len(),
-                    ..PositionSizes::default()
-                };
-                for &ps in sides {
-                    s.add(ps, ex.position_amt(ps));
-                }
-                Ok(s)
+                let steps = |ps| ex.pos[crate::exchange::ps_idx(ps)].amt;
+                let qty = |n| ex.qty_of(n);
+                Ok(match ex.cfg.position_mode {
+                    PositionMode::OneWay => PositionSizes::one_way_steps(
+                        steps(PositionSide::Both),
+                        ex.spec.step_size,
+                        qty,
+                    ),
+                    PositionMode::Hedge => PositionSizes::hedge_steps(
+                        steps(PositionSide::Long),
+                        steps(PositionSide::Short),
+                        qty,
+                    ),
+                })
             },
         )
     }
