@@ -125,6 +125,11 @@ struct Row {
     linked: Option<OrderId>,
     /// No later update can change it.
     done: bool,
+    /// Held by the table (its slot in `OrdersTable::ids`), not a free slot.
+    held: bool,
+    /// An algo row's guess at its child's slot (the last child naming it in its from_algo):
+    /// taken only when that slot holds the child's row, so any value is safe.
+    child_slot: u32,
 }
 
 impl Row {
@@ -132,6 +137,7 @@ impl Row {
         Row {
             key,
             pending: true,
+            held: true,
             created,
             updated: created,
             ..Row::default()
@@ -617,6 +623,7 @@ impl<W: Write> OrdersTable<W> {
                         let row = &mut self.slots[s as usize];
                         row.key = k;
                         row.pending = true;
+                        row.held = true;
                         row.created = r.time_ms;
                         row.updated = r.time_ms;
                         row.filled = None;
@@ -649,6 +656,7 @@ impl<W: Write> OrdersTable<W> {
     #[inline]
     fn remove(&mut self, k: &Key, slot: u32) {
         self.ids.remove(k);
+        self.slots[slot as usize].held = false;
         self.free.push(slot);
     }
 
@@ -687,6 +695,7 @@ impl<W: Write> OrdersTable<W> {
                     if let Some(&s) = self.ids.get(&Key::Algo(a)) {
                         let ar = &mut self.slots[s as usize];
                         ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
+                        ar.child_slot = slot as u32;
                     }
                 }
                 done
@@ -752,7 +761,14 @@ impl<W: Write> OrdersTable<W> {
                 Key::Algo(_) => {
                     let child = Self::child_of(r);
                     let c = child.and_then(|c| {
-                        let s = *self.ids.get(&Key::Order(c))?;
+                        // the child's slot without hashing when the guess holds it (the held
+                        // row of an id is the one the map gives)
+                        let h = self.slots.get(r.child_slot as usize);
+                        let s = if h.is_some_and(|h| h.held && h.key == Key::Order(c)) {
+                            r.child_slot
+                        } else {
+                            *self.ids.get(&Key::Order(c))?
+                        };
                         Some((c, s, &self.slots[s as usize]))
                     });
                     if !all && (!r.done || c.is_some_and(|(_, _, c)| !c.done)) {
