@@ -61,6 +61,13 @@ enum Key {
     Algo(AlgoId),
 }
 
+impl Default for Key {
+    /// Only for [`Row`]'s default: every row is made with its own key.
+    fn default() -> Key {
+        Key::Order(OrderId(0))
+    }
+}
+
 /// The text after each cell of a row (the last one's becomes the newline).
 struct Comma;
 
@@ -89,7 +96,10 @@ impl Cell {
 
 #[derive(Debug, Clone, Default)]
 struct Row {
-    first_seq: u64,
+    /// Whose row it is.
+    key: Key,
+    /// Not written yet (its slot is in `OrdersTable::pending`).
+    pending: bool,
     /// Inline ids (as the records hold them): an update copies them over as a few words, with
     /// no comparison and no allocation (see [`set_id`]).
     symbol: Ident,
@@ -115,12 +125,19 @@ struct Row {
     linked: Option<OrderId>,
     /// No later update can change it.
     done: bool,
+    /// Held by the table (its slot in `OrdersTable::ids`), not a free slot.
+    held: bool,
+    /// An algo row's guess at its child's slot (the last child naming it in its from_algo):
+    /// taken only when that slot holds the child's row, so any value is safe.
+    child_slot: u32,
 }
 
 impl Row {
-    fn new(first_seq: u64, created: TimeMs) -> Row {
+    fn new(key: Key, created: TimeMs) -> Row {
         Row {
-            first_seq,
+            key,
+            pending: true,
+            held: true,
             created,
             updated: created,
             ..Row::default()
@@ -560,13 +577,22 @@ fn csv_field(out: &mut impl Out, s: &[u8]) {
 /// expired it; an algo order finished,
 /// cancelled, expired or rejected whose child, if any, is final) and every row before it is
 /// written, so only rows still open (and those behind them) are held.
+///
+/// The rows held live in a slab (`slots`, freed slots reused): the id map gives a row's slot
+/// once per record, `pending` names slots, and a row dropped is only forgotten (its slot put
+/// back), never moved out: a row is about 280 bytes, and the hash map holding rows by value
+/// hashed each key two or three times more per row and copied every row out on removal.
 pub(crate) struct OrdersTable<W: Write> {
     w: CsvOut<W>,
-    /// The rows held (those not written yet, and written children their algo row still needs),
-    /// by id: looked up only, never iterated.
-    rows: IdMap<Key, Row>,
-    /// Rows not written yet, by first appearance (`(first seq, key)`, ascending seq).
-    pending: VecDeque<(u64, Key)>,
+    /// The slot of each row held (those not written yet, and written children their algo row
+    /// still needs), by id: looked up only, never iterated.
+    ids: IdMap<Key, u32>,
+    /// The rows, by slot; a slot not in `ids` is free (and listed in `free`).
+    slots: Vec<Row>,
+    /// Free slots, reused last freed first.
+    free: Vec<u32>,
+    /// Rows not written yet, by first appearance (`(first seq, slot)`, ascending seq).
+    pending: VecDeque<(u64, u32)>,
 }
 
 impl<W: Write> OrdersTable<W> {
@@ -574,43 +600,72 @@ impl<W: Write> OrdersTable<W> {
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
         Ok(OrdersTable {
             w: CsvOut::new(w, &ORDER_COLUMNS)?,
-            rows: IdMap::default(),
+            ids: IdMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
             pending: VecDeque::new(),
         })
     }
 
+    /// The slot of `k`'s row, a new row (first seen at `r`) if none is held.
     #[inline]
-    fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
-        let pending = &mut self.pending;
-        self.rows.entry(k).or_insert_with(|| {
-            let seq = r.seq.0;
-            // records come in seq order: almost always a push at the back
-            match pending.back() {
-                Some(&(last, _)) if last >= seq => {
-                    let at = pending.partition_point(|&(s, _)| s < seq);
-                    pending.insert(at, (seq, k));
+    fn row(&mut self, k: Key, r: &EventRecord) -> usize {
+        use std::collections::hash_map::Entry;
+        match self.ids.entry(k) {
+            Entry::Occupied(e) => *e.get() as usize,
+            Entry::Vacant(e) => {
+                let seq = r.seq.0;
+                let slot = match self.free.pop() {
+                    Some(s) => {
+                        // a reused slot is reset in place, not overwritten by a whole new row
+                        // (a 280-byte copy): only the fields an update may leave as they are;
+                        // the caller, `observe`, sets every other one
+                        let row = &mut self.slots[s as usize];
+                        row.key = k;
+                        row.pending = true;
+                        row.held = true;
+                        row.created = r.time_ms;
+                        row.updated = r.time_ms;
+                        row.filled = None;
+                        row.avg = None;
+                        row.from_algo = None;
+                        row.child = None;
+                        row.linked = None;
+                        s
+                    }
+                    None => {
+                        self.slots.push(Row::new(k, r.time_ms));
+                        u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 rows held")
+                    }
+                };
+                e.insert(slot);
+                // records come in seq order: almost always a push at the back
+                match self.pending.back() {
+                    Some(&(last, _)) if last >= seq => {
+                        let at = self.pending.partition_point(|&(s, _)| s < seq);
+                        self.pending.insert(at, (seq, slot));
+                    }
+                    _ => self.pending.push_back((seq, slot)),
                 }
-                _ => pending.push_back((seq, k)),
+                slot as usize
             }
-            Row::new(seq, r.time_ms)
-        })
+        }
     }
 
-    /// Drops the row of `k`.
-    fn remove(&mut self, k: &Key) {
-        self.rows.remove(k);
-    }
-
-    /// Whether the row first seen at `seq` is still to be written.
-    fn is_pending(pending: &VecDeque<(u64, Key)>, seq: u64) -> bool {
-        pending.binary_search_by_key(&seq, |&(s, _)| s).is_ok()
+    /// Drops the row of `k`, held in `slot`.
+    #[inline]
+    fn remove(&mut self, k: &Key, slot: u32) {
+        self.ids.remove(k);
+        self.slots[slot as usize].held = false;
+        self.free.push(slot);
     }
 
     /// Feeds one record; writes the rows that became final.
     pub(crate) fn observe(&mut self, r: &EventRecord) -> std::io::Result<()> {
         let done = match &r.event {
             Event::OrderTradeUpdate(o) => {
-                let row = self.row(Key::Order(o.order_id), r);
+                let slot = self.row(Key::Order(o.order_id), r);
+                let row = &mut self.slots[slot];
                 set_id(&mut row.symbol, &o.symbol);
                 set_id(&mut row.client_id, &o.client_order_id);
                 row.otype = Cell::of(o.order_type);
@@ -637,14 +692,17 @@ impl<W: Write> OrdersTable<W> {
                 let done = row.done;
                 // a child named only by its from_algo links back to its algo row (lowest id)
                 if let Some(a) = o.from_algo {
-                    if let Some(ar) = self.rows.get_mut(&Key::Algo(a)) {
+                    if let Some(&s) = self.ids.get(&Key::Algo(a)) {
+                        let ar = &mut self.slots[s as usize];
                         ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
+                        ar.child_slot = slot as u32;
                     }
                 }
                 done
             }
             Event::AlgoUpdate(a) => {
-                let row = self.row(Key::Algo(a.algo_id), r);
+                let slot = self.row(Key::Algo(a.algo_id), r);
+                let row = &mut self.slots[slot];
                 set_id(&mut row.symbol, &a.symbol);
                 set_id(&mut row.client_id, &a.client_algo_id);
                 row.otype = Cell::of(a.order_type);
@@ -691,24 +749,35 @@ impl<W: Write> OrdersTable<W> {
 
     /// Writes the rows at the front that are final (every row when `all`).
     fn flush(&mut self, all: bool) -> std::io::Result<()> {
-        while let Some(&(_, k)) = self.pending.front() {
-            let r = &self.rows[&k];
+        while let Some(&(_, slot)) = self.pending.front() {
+            let r = &self.slots[slot as usize];
+            let k = r.key;
             // an algo row's child row found already written (and so to drop with it): decided
-            // here, on the one lookup of the child; writing the algo row pops only its own
+            // here, on the one lookup of the child; writing the algo row takes only its own
             // `pending` entry, so the child's stays as it is
             let mut drop_child = None;
             let (filled, avg, child) = match k {
                 Key::Order(_) => (r.filled, r.avg, None),
                 Key::Algo(_) => {
                     let child = Self::child_of(r);
-                    let c = child.and_then(|c| self.rows.get(&Key::Order(c)));
-                    if !all && (!r.done || c.is_some_and(|c| !c.done)) {
+                    let c = child.and_then(|c| {
+                        // the child's slot without hashing when the guess holds it (the held
+                        // row of an id is the one the map gives)
+                        let h = self.slots.get(r.child_slot as usize);
+                        let s = if h.is_some_and(|h| h.held && h.key == Key::Order(c)) {
+                            r.child_slot
+                        } else {
+                            *self.ids.get(&Key::Order(c))?
+                        };
+                        Some((c, s, &self.slots[s as usize]))
+                    });
+                    if !all && (!r.done || c.is_some_and(|(_, _, c)| !c.done)) {
                         break;
                     }
                     match c {
-                        Some(cr) => {
-                            if !Self::is_pending(&self.pending, cr.first_seq) {
-                                drop_child = child;
+                        Some((c, s, cr)) => {
+                            if !cr.pending {
+                                drop_child = Some((c, s));
                             }
                             (cr.filled, cr.avg, child)
                         }
@@ -757,20 +826,23 @@ impl<W: Write> OrdersTable<W> {
                 f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
                 f.opt_num(ORDER_IDS, child.map(|c| c.0));
             })?;
+            let from_algo = r.from_algo;
             self.pending.pop_front();
             // a written child row is still needed by its algo row until that one is written
             let keep = matches!(k, Key::Order(_))
-                && r.from_algo.is_some_and(|a| {
-                    self.rows
+                && from_algo.is_some_and(|a| {
+                    self.ids
                         .get(&Key::Algo(a))
-                        .is_some_and(|ar| Self::is_pending(&self.pending, ar.first_seq))
+                        .is_some_and(|&s| self.slots[s as usize].pending)
                 });
-            if !keep {
-                self.remove(&k);
+            if keep {
+                self.slots[slot as usize].pending = false;
+            } else {
+                self.remove(&k, slot);
             }
             // an algo row's child row, if already written, is no longer needed
-            if let Some(c) = drop_child {
-                self.remove(&Key::Order(c));
+            if let Some((c, s)) = drop_child {
+                self.remove(&Key::Order(c), s);
             }
         }
         Ok(())
@@ -1091,5 +1163,315 @@ mod tests {
         let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
         assert_eq!(String::from_utf8(got).unwrap(), want);
         assert_eq!(String::from_utf8(spilled).unwrap(), want);
+    }
+
+    /// The table before its rows went into a slab (rows held by value in a hash map by id,
+    /// `pending` by key and first seq), kept as the reference for [`OrdersTable`].
+    struct MapTable {
+        w: CsvOut<Vec<u8>>,
+        rows: IdMap<Key, (u64, Row)>,
+        pending: VecDeque<(u64, Key)>,
+    }
+
+    impl MapTable {
+        fn row(&mut self, k: Key, r: &EventRecord) -> &mut Row {
+            let pending = &mut self.pending;
+            &mut self
+                .rows
+                .entry(k)
+                .or_insert_with(|| {
+                    let seq = r.seq.0;
+                    match pending.back() {
+                        Some(&(last, _)) if last >= seq => {
+                            let at = pending.partition_point(|&(s, _)| s < seq);
+                            pending.insert(at, (seq, k));
+                        }
+                        _ => pending.push_back((seq, k)),
+                    }
+                    (seq, Row::new(k, r.time_ms))
+                })
+                .1
+        }
+
+        fn is_pending(pending: &VecDeque<(u64, Key)>, seq: u64) -> bool {
+            pending.binary_search_by_key(&seq, |&(s, _)| s).is_ok()
+        }
+
+        fn observe(&mut self, r: &EventRecord) {
+            let done = match &r.event {
+                Event::OrderTradeUpdate(o) => {
+                    let row = self.row(Key::Order(o.order_id), r);
+                    set_id(&mut row.symbol, &o.symbol);
+                    set_id(&mut row.client_id, &o.client_order_id);
+                    row.otype = Cell::of(o.order_type);
+                    row.orig_type = Cell::of(o.orig_type);
+                    row.side = Cell::of(o.side);
+                    row.position_side = Cell::of(o.position_side);
+                    row.qty = o.orig_qty;
+                    row.price = o.price;
+                    row.trigger = o.stop_price;
+                    row.reduce_only = o.reduce_only;
+                    row.close_position = o.close_position;
+                    row.tif = Cell::of(o.time_in_force);
+                    row.updated = r.time_ms;
+                    row.status = Cell::of(o.status);
+                    row.filled = Some(o.cum_qty);
+                    row.avg = Some(o.avg_price);
+                    row.done = o.status.is_terminal()
+                        && !(o.exec_type == ExecType::Expired
+                            && o.expiry_reason == ExpiryReason::LegacyTriggered);
+                    if o.from_algo.is_some() {
+                        row.from_algo = o.from_algo;
+                    }
+                    let done = row.done;
+                    if let Some(a) = o.from_algo {
+                        if let Some((_, ar)) = self.rows.get_mut(&Key::Algo(a)) {
+                            ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
+                        }
+                    }
+                    done
+                }
+                Event::AlgoUpdate(a) => {
+                    let row = self.row(Key::Algo(a.algo_id), r);
+                    set_id(&mut row.symbol, &a.symbol);
+                    set_id(&mut row.client_id, &a.client_algo_id);
+                    row.otype = Cell::of(a.order_type);
+                    row.orig_type = row.otype;
+                    row.side = Cell::of(a.side);
+                    row.position_side = Cell::of(a.position_side);
+                    row.qty = a.quantity;
+                    row.price = a.price;
+                    row.trigger = a.trigger_price;
+                    row.reduce_only = a.reduce_only;
+                    row.close_position = a.close_position;
+                    row.tif = Cell::of(a.time_in_force);
+                    row.updated = r.time_ms;
+                    row.status = Cell::of(a.status);
+                    row.done = matches!(
+                        a.status,
+                        AlgoStatus::Finished
+                            | AlgoStatus::Canceled
+                            | AlgoStatus::Expired
+                            | AlgoStatus::Rejected
+                    );
+                    if a.actual_order_id.is_some() {
+                        row.child = a.actual_order_id;
+                    }
+                    row.done
+                }
+                _ => return,
+            };
+            if done {
+                self.flush(false);
+            }
+        }
+
+        fn flush(&mut self, all: bool) {
+            while let Some(&(_, k)) = self.pending.front() {
+                let r = &self.rows[&k].1;
+                let mut drop_child = None;
+                let (filled, avg, child) = match k {
+                    Key::Order(_) => (r.filled, r.avg, None),
+                    Key::Algo(_) => {
+                        let child = r.child.or(r.linked);
+                        let c = child.and_then(|c| self.rows.get(&Key::Order(c)));
+                        if !all && (!r.done || c.is_some_and(|(_, c)| !c.done)) {
+                            break;
+                        }
+                        match c {
+                            Some((seq, cr)) => {
+                                if !Self::is_pending(&self.pending, *seq) {
+                                    drop_child = child;
+                                }
+                                (cr.filled, cr.avg, child)
+                            }
+                            None => (None, None, child),
+                        }
+                    }
+                };
+                if !all && !r.done {
+                    break;
+                }
+                let (id, kind, ids) = match k {
+                    Key::Order(id) => (
+                        id.0,
+                        Cell(&const { json::cat::<WORD>("order", ",") }),
+                        ORDER_IDS,
+                    ),
+                    Key::Algo(id) => (
+                        id.0,
+                        Cell(&const { json::cat::<WORD>("algo", ",") }),
+                        ALGO_IDS,
+                    ),
+                };
+                put_row!(&mut self.w, r.symbol.len() + r.client_id.len(), |f| {
+                    f.num(ids, id);
+                    f.cell(kind);
+                    f.str(&r.symbol);
+                    f.str(&r.client_id);
+                    f.cell(r.otype);
+                    f.cell(r.orig_type);
+                    f.cell(r.side);
+                    f.cell(r.position_side);
+                    f.dec(r.qty);
+                    f.dec(r.price);
+                    f.dec(r.trigger);
+                    f.bool(r.reduce_only);
+                    f.bool(r.close_position);
+                    f.cell(r.tif);
+                    f.time(r.created.0);
+                    f.num_i64(TIMES, r.created.0);
+                    f.time(r.updated.0);
+                    f.cell(r.status);
+                    f.opt_dec(filled);
+                    f.opt_dec(avg.map(b8));
+                    f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
+                    f.opt_num(ORDER_IDS, child.map(|c| c.0));
+                })
+                .unwrap();
+                self.pending.pop_front();
+                let keep = matches!(k, Key::Order(_))
+                    && r.from_algo.is_some_and(|a| {
+                        self.rows
+                            .get(&Key::Algo(a))
+                            .is_some_and(|(seq, _)| Self::is_pending(&self.pending, *seq))
+                    });
+                if !keep {
+                    self.rows.remove(&k);
+                }
+                if let Some(c) = drop_child {
+                    self.rows.remove(&Key::Order(c));
+                }
+            }
+        }
+    }
+
+    /// The slab table writes what the hash-map table wrote, at the same records (the bytes out
+    /// after each one), and holds the same rows, over random runs of order and algo updates:
+    /// few ids (so rows are dropped and made again, slots reused), children named by the algo
+    /// row, by their from_algo, both or neither, before or after their algo row, final or not
+    /// (a legacy stop's trigger expiry too), and every field changing, so that a reused slot
+    /// keeping anything of its last row shows.
+    #[test]
+    fn slab_rows_match_the_map_table() {
+        use crate::api::AlgoUpdate;
+        use crate::events::{OrderUpdate, Source};
+        use crate::types::{OrderStatus, PositionSide, Seq, Side, TimeInForce, WorkingType};
+        let mut next = crate::types::xorshift(0xD1B5_4A32_D192_ED03);
+        let mut rows_written = 0usize;
+        let mut max_slots = 0usize;
+        for run in 0..400u64 {
+            let mut new = OrdersTable::new(Vec::new()).unwrap();
+            let mut old = MapTable {
+                w: CsvOut::new(Vec::new(), &ORDER_COLUMNS).unwrap(),
+                rows: IdMap::default(),
+                pending: VecDeque::new(),
+            };
+            let orders = 1 + next() % 12;
+            let algos = 1 + next() % 8;
+            let len = next() % 600;
+            let mut ms = 1_680_307_199_000i64;
+            let pick = |n: u64, next: &mut dyn FnMut() -> u64| (next() % n) as usize;
+            for seq in 0..len {
+                ms += (next() % 5_000) as i64;
+                let dec = |next: &mut dyn FnMut() -> u64| {
+                    Decimal::new((next() % 2_000_000) as i64 - 1_000, (next() % 10) as u32)
+                };
+                let names = ["FILUSDT", "BTCUSDT", "x,y", "", "ocoE-lfx7k3o22-4dh-4er"];
+                let event = match next() % 9 {
+                    0..=4 => {
+                        let id = 1 + next() % orders;
+                        let mut o = OrderUpdate::accepted_for_test(
+                            names[pick(5, &mut next)],
+                            names[pick(5, &mut next)].to_string(),
+                            id,
+                            json::ALL_SIDES[pick(json::ALL_SIDES.len() as u64, &mut next)],
+                            json::ALL_ORDER_TYPES
+                                [pick(json::ALL_ORDER_TYPES.len() as u64, &mut next)],
+                            dec(&mut next),
+                        );
+                        o.orig_type = json::ALL_ORDER_TYPES
+                            [pick(json::ALL_ORDER_TYPES.len() as u64, &mut next)];
+                        o.time_in_force =
+                            json::ALL_TIFS[pick(json::ALL_TIFS.len() as u64, &mut next)];
+                        o.position_side =
+                            json::ALL_POS_SIDES[pick(json::ALL_POS_SIDES.len() as u64, &mut next)];
+                        o.price = dec(&mut next);
+                        o.stop_price = dec(&mut next);
+                        o.cum_qty = dec(&mut next);
+                        o.avg_price = dec(&mut next);
+                        o.reduce_only = next() % 2 == 0;
+                        o.close_position = next() % 2 == 0;
+                        // terminal often, so rows go out and ids come back
+                        o.status = if next() % 2 == 0 {
+                            OrderStatus::Filled
+                        } else {
+                            json::ALL_ORDER_STATUSES
+                                [pick(json::ALL_ORDER_STATUSES.len() as u64, &mut next)]
+                        };
+                        o.exec_type = json::ALL_EXEC_TYPES
+                            [pick(json::ALL_EXEC_TYPES.len() as u64, &mut next)];
+                        if next() % 3 == 0 {
+                            o.exec_type = ExecType::Expired;
+                            o.expiry_reason = ExpiryReason::LegacyTriggered;
+                        }
+                        if next() % 3 != 0 {
+                            o.from_algo = Some(AlgoId(1 + next() % algos));
+                        }
+                        Event::OrderTradeUpdate(o)
+                    }
+                    5..=7 => Event::AlgoUpdate(AlgoUpdate {
+                        symbol: names[pick(5, &mut next)].into(),
+                        client_algo_id: names[pick(5, &mut next)].into(),
+                        algo_id: AlgoId(1 + next() % algos),
+                        order_type: json::ALL_ORDER_TYPES
+                            [pick(json::ALL_ORDER_TYPES.len() as u64, &mut next)],
+                        side: if next() % 2 == 0 {
+                            Side::Buy
+                        } else {
+                            Side::Sell
+                        },
+                        position_side: PositionSide::Both,
+                        time_in_force: TimeInForce::Gtc,
+                        quantity: dec(&mut next),
+                        status: json::ALL_ALGO_STATUSES
+                            [pick(json::ALL_ALGO_STATUSES.len() as u64, &mut next)],
+                        actual_order_id: (next() % 2 == 0).then(|| OrderId(1 + next() % orders)),
+                        trigger_price: dec(&mut next),
+                        price: dec(&mut next),
+                        close_position: next() % 2 == 0,
+                        reduce_only: next() % 2 == 0,
+                        working_type: WorkingType::ContractPrice,
+                        reject_reason: String::new(),
+                    }),
+                    _ => Event::StreamDropped { of: Seq(0) },
+                };
+                let r = EventRecord {
+                    seq: Seq(seq),
+                    time_ms: TimeMs(ms),
+                    source: Source::Exchange,
+                    event,
+                };
+                new.observe(&r).unwrap();
+                old.observe(&r);
+                assert_eq!(
+                    new.w.w.len() + new.w.len,
+                    old.w.w.len() + old.w.len,
+                    "run {run} seq {seq}"
+                );
+                assert_eq!(new.ids.len(), old.rows.len(), "run {run} seq {seq}");
+                assert_eq!(new.pending.len(), old.pending.len(), "run {run} seq {seq}");
+                assert_eq!(new.slots.len() - new.free.len(), new.ids.len());
+                max_slots = max_slots.max(new.slots.len());
+            }
+            old.flush(true);
+            let got = String::from_utf8(new.finish().unwrap()).unwrap();
+            let want = String::from_utf8(old.w.into_inner().unwrap()).unwrap();
+            rows_written += want.lines().count() - 1;
+            assert_eq!(got, want, "run {run}");
+        }
+        // the runs wrote many rows and reused slots
+        assert!(rows_written > 10_000, "{rows_written}");
+        assert!(max_slots < 40, "{max_slots}");
     }
 }
