@@ -620,6 +620,7 @@ impl Checker {
         });
     }
 
+    #[inline]
     fn leg_open(&self, leg: LegId) -> bool {
         match leg {
             LegId::Order(id) => self.orders.get(&id).is_some_and(|o| o.open),
@@ -1047,20 +1048,37 @@ impl Checker {
 
     fn on_algo(&mut self, a: &AlgoUpdate, now: TimeMs, seq: Seq) {
         let open = a.status.is_open();
-        // any algo order can protect: new, opened or closed, it may change what protects
-        if self.algos.get(&a.algo_id).map(|st| st.open) != Some(open) {
-            self.prot_gen += 1;
-        }
-        self.algos
-            .get_or_insert_with(a.algo_id, || AlgoState {
-                side: a.side,
-                ps: a.position_side,
-                otype: a.order_type,
-                close_position: a.close_position,
-                open,
-                qty: a.quantity,
-            })
-            .open = open;
+        // any algo order can protect: new, opened or closed, it may change what protects.
+        // `algos` holds open algo orders only (a closed one leaves below), so an update that
+        // closes one it does not hold (a FINISHED after its TRIGGERED) changes nothing there: it
+        // is neither added (to be removed again below; nothing in between tells a closed entry
+        // from a missing one) nor counted as a change.
+        let known = match self.algos.get_mut(&a.algo_id) {
+            Some(st) => {
+                if st.open != open {
+                    self.prot_gen += 1;
+                }
+                st.open = open;
+                true
+            }
+            None => {
+                if open {
+                    self.prot_gen += 1;
+                    self.algos.insert(
+                        a.algo_id,
+                        AlgoState {
+                            side: a.side,
+                            ps: a.position_side,
+                            otype: a.order_type,
+                            close_position: a.close_position,
+                            open,
+                            qty: a.quantity,
+                        },
+                    );
+                }
+                false
+            }
+        };
         let key = self.key_for(&a.symbol, a.position_side);
         if a.order_type.is_stop() {
             let leg = LegId::Algo(a.algo_id);
@@ -1088,14 +1106,20 @@ impl Checker {
             }
         }
         if !open {
+            let mut changed = known;
             if !matches!(a.status, AlgoStatus::Triggered | AlgoStatus::Finished) {
                 // a STOP entry that will never fill
                 self.entry_wants.remove(&LegId::Algo(a.algo_id));
-                self.entry_legs.remove(&LegId::Algo(a.algo_id));
+                changed |= self.entry_legs.remove(&LegId::Algo(a.algo_id));
             }
             self.leg_left(LegId::Algo(a.algo_id), now);
-            self.algos.remove(&a.algo_id);
-            self.prot_gen += 1;
+            if known {
+                self.algos.remove(&a.algo_id);
+            }
+            // what protection reads changed only if an algo order left or an entry leg ended
+            if changed {
+                self.prot_gen += 1;
+            }
             self.retire_leg(now, LegId::Algo(a.algo_id));
         }
         self.protection_state(key);
