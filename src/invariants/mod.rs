@@ -1965,4 +1965,126 @@ mod tests {
         ev.remove(n - 3);
         assert_eq!(one_way_run(&ev, 61_000), vec![]);
     }
+
+    /// Skipping an evaluation of protection when nothing it reads changed (`prot_gen` not
+    /// bumped: e.g. an algo order's FINISHED after its TRIGGERED, which `algos` no longer holds)
+    /// finds what evaluating every time finds: random streams of algo orders of every status,
+    /// positions and entries, in both modes, give the same violations as a checker made to
+    /// evaluate at every record.
+    #[test]
+    fn skipped_protection_evaluations_find_what_evaluating_always_finds() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let statuses = [
+            AlgoStatus::New,
+            AlgoStatus::Triggering,
+            AlgoStatus::Triggered,
+            AlgoStatus::Finished,
+            AlgoStatus::Canceled,
+            AlgoStatus::Rejected,
+            AlgoStatus::Expired,
+        ];
+        let mut found = 0;
+        for round in 0..400 {
+            let mode = if round % 2 == 0 {
+                PositionMode::Hedge
+            } else {
+                PositionMode::OneWay
+            };
+            let sides: &[PositionSide] = match mode {
+                PositionMode::Hedge => &[PositionSide::Long, PositionSide::Short],
+                PositionMode::OneWay => &[PositionSide::Both],
+            };
+            let mut t = 1_000i64;
+            let mut events = Vec::new();
+            for _ in 0..60 {
+                t += rnd(4_000) as i64;
+                let ps = sides[rnd(sides.len() as u64) as usize];
+                let side = if rnd(2) == 0 { Side::Buy } else { Side::Sell };
+                let e = match rnd(6) {
+                    0 | 1 => Event::AccountUpdate(AccountUpdate {
+                        reason: AccountReason::Order,
+                        wallet_balance: Decimal::from(10_000),
+                        balance_change: Decimal::ZERO,
+                        realized_pnl: Decimal::ZERO,
+                        fee: Decimal::ZERO,
+                        positions: vec![PositionRow {
+                            symbol: "AVAXUSDT".into(),
+                            position_side: ps,
+                            amount: Decimal::from(rnd(7) as i64 - 3),
+                            entry_price: Decimal::from(10),
+                            accumulated_realized: Decimal::ZERO,
+                            liquidation_price: None,
+                        }],
+                    }),
+                    2 => Event::Engine(EngineEvent::EntryAccepted {
+                        symbol: "AVAXUSDT".into(),
+                        position_side: ps,
+                        order_id: OrderId(1 + rnd(4)),
+                        wants_stop: rnd(4) != 0,
+                    }),
+                    _ => {
+                        let id = 1 + rnd(4);
+                        Event::AlgoUpdate(AlgoUpdate {
+                            symbol: "AVAXUSDT".into(),
+                            client_algo_id: format!("a{}", rnd(3)).into(),
+                            algo_id: AlgoId(id),
+                            order_type: [
+                                OrderType::StopMarket,
+                                OrderType::TakeProfitMarket,
+                                OrderType::Stop,
+                            ][rnd(3) as usize],
+                            side,
+                            position_side: ps,
+                            time_in_force: TimeInForce::GteGtc,
+                            quantity: Decimal::from(rnd(3)),
+                            status: statuses[rnd(statuses.len() as u64) as usize],
+                            actual_order_id: None,
+                            trigger_price: Decimal::from(10),
+                            price: Decimal::ZERO,
+                            close_position: rnd(2) == 0,
+                            reduce_only: mode == PositionMode::OneWay && rnd(2) == 0,
+                            working_type: WorkingType::MarkPrice,
+                            reject_reason: String::new(),
+                        })
+                    }
+                };
+                events.push((t, e));
+            }
+            let run = |always: bool| {
+                let mut c = Checker::new(cfg(mode));
+                for (i, (t, e)) in events.iter().enumerate() {
+                    if always {
+                        // forget what was evaluated last: every record evaluates again
+                        c.prot_seen = None;
+                    }
+                    c.observe(&EventRecord {
+                        seq: Seq(i as u64),
+                        time_ms: TimeMs(*t),
+                        source: Source::Exchange,
+                        event: e.clone(),
+                    });
+                }
+                c.finish(TimeMs(t + 60_000))
+            };
+            let (fast, always) = (run(false), run(true));
+            assert_eq!(fast, always, "round {round}");
+            found += always
+                .iter()
+                .filter(|v| {
+                    matches!(
+                        v.invariant,
+                        Invariant::NakedPosition | Invariant::ExcessProtection
+                    )
+                })
+                .count();
+        }
+        // the streams do reach what protection decides
+        assert!(found > 100, "{found}");
+    }
 }
