@@ -516,9 +516,7 @@ impl Checker {
         let (sl, tp, seq) = (ps.sl, ps.tp, ps.placed_seq);
         self.pairs.remove(&p);
         for leg in [sl, tp] {
-            if self.leg_pair.get(&leg) == Some(&p) {
-                self.leg_pair.remove(&leg);
-            }
+            self.leg_pair.remove_if(&leg, |q| *q == p);
         }
         self.unpin(&seq);
     }
