@@ -516,9 +516,7 @@ impl Checker {
         let (sl, tp, seq) = (ps.sl, ps.tp, ps.placed_seq);
         self.pairs.remove(&p);
         for leg in [sl, tp] {
-            if self.leg_pair.get(&leg) == Some(&p) {
-                self.leg_pair.remove(&leg);
-            }
+            self.leg_pair.remove_if(&leg, |q| *q == p);
         }
         self.unpin(&seq);
     }
@@ -620,6 +618,7 @@ impl Checker {
         });
     }
 
+    #[inline]
     fn leg_open(&self, leg: LegId) -> bool {
         match leg {
             LegId::Order(id) => self.orders.get(&id).is_some_and(|o| o.open),
@@ -1047,20 +1046,37 @@ impl Checker {
 
     fn on_algo(&mut self, a: &AlgoUpdate, now: TimeMs, seq: Seq) {
         let open = a.status.is_open();
-        // any algo order can protect: new, opened or closed, it may change what protects
-        if self.algos.get(&a.algo_id).map(|st| st.open) != Some(open) {
-            self.prot_gen += 1;
-        }
-        self.algos
-            .get_or_insert_with(a.algo_id, || AlgoState {
-                side: a.side,
-                ps: a.position_side,
-                otype: a.order_type,
-                close_position: a.close_position,
-                open,
-                qty: a.quantity,
-            })
-            .open = open;
+        // any algo order can protect: new, opened or closed, it may change what protects.
+        // `algos` holds open algo orders only (a closed one leaves below), so an update that
+        // closes one it does not hold (a FINISHED after its TRIGGERED) changes nothing there: it
+        // is neither added (to be removed again below; nothing in between tells a closed entry
+        // from a missing one) nor counted as a change.
+        let known = match self.algos.get_mut(&a.algo_id) {
+            Some(st) => {
+                if st.open != open {
+                    self.prot_gen += 1;
+                }
+                st.open = open;
+                true
+            }
+            None => {
+                if open {
+                    self.prot_gen += 1;
+                    self.algos.insert(
+                        a.algo_id,
+                        AlgoState {
+                            side: a.side,
+                            ps: a.position_side,
+                            otype: a.order_type,
+                            close_position: a.close_position,
+                            open,
+                            qty: a.quantity,
+                        },
+                    );
+                }
+                false
+            }
+        };
         let key = self.key_for(&a.symbol, a.position_side);
         if a.order_type.is_stop() {
             let leg = LegId::Algo(a.algo_id);
@@ -1088,14 +1104,20 @@ impl Checker {
             }
         }
         if !open {
+            let mut changed = known;
             if !matches!(a.status, AlgoStatus::Triggered | AlgoStatus::Finished) {
                 // a STOP entry that will never fill
                 self.entry_wants.remove(&LegId::Algo(a.algo_id));
-                self.entry_legs.remove(&LegId::Algo(a.algo_id));
+                changed |= self.entry_legs.remove(&LegId::Algo(a.algo_id));
             }
             self.leg_left(LegId::Algo(a.algo_id), now);
-            self.algos.remove(&a.algo_id);
-            self.prot_gen += 1;
+            if known {
+                self.algos.remove(&a.algo_id);
+            }
+            // what protection reads changed only if an algo order left or an entry leg ended
+            if changed {
+                self.prot_gen += 1;
+            }
             self.retire_leg(now, LegId::Algo(a.algo_id));
         }
         self.protection_state(key);
@@ -1940,5 +1962,127 @@ mod tests {
         let n = ev.len();
         ev.remove(n - 3);
         assert_eq!(one_way_run(&ev, 61_000), vec![]);
+    }
+
+    /// Skipping an evaluation of protection when nothing it reads changed (`prot_gen` not
+    /// bumped: e.g. an algo order's FINISHED after its TRIGGERED, which `algos` no longer holds)
+    /// finds what evaluating every time finds: random streams of algo orders of every status,
+    /// positions and entries, in both modes, give the same violations as a checker made to
+    /// evaluate at every record.
+    #[test]
+    fn skipped_protection_evaluations_find_what_evaluating_always_finds() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let statuses = [
+            AlgoStatus::New,
+            AlgoStatus::Triggering,
+            AlgoStatus::Triggered,
+            AlgoStatus::Finished,
+            AlgoStatus::Canceled,
+            AlgoStatus::Rejected,
+            AlgoStatus::Expired,
+        ];
+        let mut found = 0;
+        for round in 0..400 {
+            let mode = if round % 2 == 0 {
+                PositionMode::Hedge
+            } else {
+                PositionMode::OneWay
+            };
+            let sides: &[PositionSide] = match mode {
+                PositionMode::Hedge => &[PositionSide::Long, PositionSide::Short],
+                PositionMode::OneWay => &[PositionSide::Both],
+            };
+            let mut t = 1_000i64;
+            let mut events = Vec::new();
+            for _ in 0..60 {
+                t += rnd(4_000) as i64;
+                let ps = sides[rnd(sides.len() as u64) as usize];
+                let side = if rnd(2) == 0 { Side::Buy } else { Side::Sell };
+                let e = match rnd(6) {
+                    0 | 1 => Event::AccountUpdate(AccountUpdate {
+                        reason: AccountReason::Order,
+                        wallet_balance: Decimal::from(10_000),
+                        balance_change: Decimal::ZERO,
+                        realized_pnl: Decimal::ZERO,
+                        fee: Decimal::ZERO,
+                        positions: vec![PositionRow {
+                            symbol: "AVAXUSDT".into(),
+                            position_side: ps,
+                            amount: Decimal::from(rnd(7) as i64 - 3),
+                            entry_price: Decimal::from(10),
+                            accumulated_realized: Decimal::ZERO,
+                            liquidation_price: None,
+                        }],
+                    }),
+                    2 => Event::Engine(EngineEvent::EntryAccepted {
+                        symbol: "AVAXUSDT".into(),
+                        position_side: ps,
+                        order_id: OrderId(1 + rnd(4)),
+                        wants_stop: rnd(4) != 0,
+                    }),
+                    _ => {
+                        let id = 1 + rnd(4);
+                        Event::AlgoUpdate(AlgoUpdate {
+                            symbol: "AVAXUSDT".into(),
+                            client_algo_id: format!("a{}", rnd(3)).into(),
+                            algo_id: AlgoId(id),
+                            order_type: [
+                                OrderType::StopMarket,
+                                OrderType::TakeProfitMarket,
+                                OrderType::Stop,
+                            ][rnd(3) as usize],
+                            side,
+                            position_side: ps,
+                            time_in_force: TimeInForce::GteGtc,
+                            quantity: Decimal::from(rnd(3)),
+                            status: statuses[rnd(statuses.len() as u64) as usize],
+                            actual_order_id: None,
+                            trigger_price: Decimal::from(10),
+                            price: Decimal::ZERO,
+                            close_position: rnd(2) == 0,
+                            reduce_only: mode == PositionMode::OneWay && rnd(2) == 0,
+                            working_type: WorkingType::MarkPrice,
+                            reject_reason: String::new(),
+                        })
+                    }
+                };
+                events.push((t, e));
+            }
+            let run = |always: bool| {
+                let mut c = Checker::new(cfg(mode));
+                for (i, (t, e)) in events.iter().enumerate() {
+                    if always {
+                        // forget what was evaluated last: every record evaluates again
+                        c.prot_seen = None;
+                    }
+                    c.observe(&EventRecord {
+                        seq: Seq(i as u64),
+                        time_ms: TimeMs(*t),
+                        source: Source::Exchange,
+                        event: e.clone(),
+                    });
+                }
+                c.finish(TimeMs(t + 60_000))
+            };
+            let (fast, always) = (run(false), run(true));
+            assert_eq!(fast, always, "round {round}");
+            found += always
+                .iter()
+                .filter(|v| {
+                    matches!(
+                        v.invariant,
+                        Invariant::NakedPosition | Invariant::ExcessProtection
+                    )
+                })
+                .count();
+        }
+        // the streams do reach what protection decides
+        assert!(found > 100, "{found}");
     }
 }

@@ -93,6 +93,22 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         }
     }
 
+    /// Removes `k` if its value passes `keep_out`; the value if removed. (One search where a
+    /// `get` then a `remove` make two.)
+    #[inline]
+    pub(crate) fn remove_if(&mut self, k: &K, keep_out: impl FnOnce(&V) -> bool) -> Option<V> {
+        match self.find(k) {
+            Ok(i) if keep_out(&self.v[i].1) => {
+                if i + 1 == self.v.len() {
+                    self.v.pop().map(|e| e.1)
+                } else {
+                    Some(self.v.remove(i).1)
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// Entries in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.v.iter().map(|(k, v)| (k, v))
@@ -194,9 +210,17 @@ mod tests {
         for step in 0..20_000u64 {
             // mostly rising keys (ids), some anywhere
             let k = if rnd(3) == 0 { rnd(64) } else { step / 4 % 96 };
-            match rnd(5) {
+            match rnd(6) {
                 0 | 1 => assert_eq!(a.insert(k, step), b.insert(k, step)),
                 2 => assert_eq!(a.remove(&k), b.remove(&k)),
+                5 => {
+                    // removed only when the value is even
+                    let want = match b.get(&k) {
+                        Some(v) if v % 2 == 0 => b.remove(&k),
+                        _ => None,
+                    };
+                    assert_eq!(a.remove_if(&k, |v| v % 2 == 0), want);
+                }
                 3 => assert_eq!(a.get(&k), b.get(&k)),
                 _ => {
                     *a.get_or_insert_with(k, || 0) += 1;
