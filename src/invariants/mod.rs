@@ -1978,15 +1978,8 @@ mod tests {
             x ^= x << 17;
             x % n
         };
-        let statuses = [
-            AlgoStatus::New,
-            AlgoStatus::Triggering,
-            AlgoStatus::Triggered,
-            AlgoStatus::Finished,
-            AlgoStatus::Canceled,
-            AlgoStatus::Rejected,
-            AlgoStatus::Expired,
-        ];
+        // every status the log can carry (the JSON writer's list of them)
+        let statuses = crate::events::json::ALL_ALGO_STATUSES;
         let mut found = 0;
         for round in 0..400 {
             let mode = if round % 2 == 0 {

@@ -4,7 +4,7 @@
 
 use super::price::IdMap;
 use crate::events::json::{self, Out, Spelled, Then, Word, WORD};
-use crate::events::{Event, EventLog, EventRecord, ExecType};
+use crate::events::{AlgoUpdate, Event, EventLog, EventRecord, ExecType, OrderUpdate};
 use crate::types::{write_time_ms, AlgoId, AlgoStatus, ExpiryReason, Ident, OrderId, TimeMs};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
@@ -142,6 +142,67 @@ impl Row {
             updated: created,
             ..Row::default()
         }
+    }
+
+    /// Takes an order update's fields (the table and its test's reference table share this, so
+    /// they differ only in how rows are stored and written). Returns whether the row is final.
+    #[inline(always)]
+    fn apply_order(&mut self, o: &OrderUpdate, time_ms: TimeMs) -> bool {
+        set_id(&mut self.symbol, &o.symbol);
+        set_id(&mut self.client_id, &o.client_order_id);
+        self.otype = Cell::of(o.order_type);
+        self.orig_type = Cell::of(o.orig_type);
+        self.side = Cell::of(o.side);
+        self.position_side = Cell::of(o.position_side);
+        self.qty = o.orig_qty;
+        self.price = o.price;
+        self.trigger = o.stop_price;
+        self.reduce_only = o.reduce_only;
+        self.close_position = o.close_position;
+        self.tif = Cell::of(o.time_in_force);
+        self.updated = time_ms;
+        self.status = Cell::of(o.status);
+        self.filled = Some(o.cum_qty);
+        self.avg = Some(o.avg_price);
+        // a legacy stop's trigger expires it and it goes on as a MARKET/LIMIT order
+        self.done = o.status.is_terminal()
+            && !(o.exec_type == ExecType::Expired
+                && o.expiry_reason == ExpiryReason::LegacyTriggered);
+        if o.from_algo.is_some() {
+            self.from_algo = o.from_algo;
+        }
+        self.done
+    }
+
+    /// Takes an algo update's fields (shared as [`Row::apply_order`]). Returns whether the row
+    /// is final.
+    #[inline(always)]
+    fn apply_algo(&mut self, a: &AlgoUpdate, time_ms: TimeMs) -> bool {
+        set_id(&mut self.symbol, &a.symbol);
+        set_id(&mut self.client_id, &a.client_algo_id);
+        self.otype = Cell::of(a.order_type);
+        self.orig_type = self.otype;
+        self.side = Cell::of(a.side);
+        self.position_side = Cell::of(a.position_side);
+        self.qty = a.quantity;
+        self.price = a.price;
+        self.trigger = a.trigger_price;
+        self.reduce_only = a.reduce_only;
+        self.close_position = a.close_position;
+        self.tif = Cell::of(a.time_in_force);
+        self.updated = time_ms;
+        self.status = Cell::of(a.status);
+        self.done = matches!(
+            a.status,
+            AlgoStatus::Finished
+                | AlgoStatus::Canceled
+                | AlgoStatus::Expired
+                | AlgoStatus::Rejected
+        );
+        if a.actual_order_id.is_some() {
+            self.child = a.actual_order_id;
+        }
+        self.done
     }
 }
 
@@ -665,31 +726,7 @@ impl<W: Write> OrdersTable<W> {
         let done = match &r.event {
             Event::OrderTradeUpdate(o) => {
                 let slot = self.row(Key::Order(o.order_id), r);
-                let row = &mut self.slots[slot];
-                set_id(&mut row.symbol, &o.symbol);
-                set_id(&mut row.client_id, &o.client_order_id);
-                row.otype = Cell::of(o.order_type);
-                row.orig_type = Cell::of(o.orig_type);
-                row.side = Cell::of(o.side);
-                row.position_side = Cell::of(o.position_side);
-                row.qty = o.orig_qty;
-                row.price = o.price;
-                row.trigger = o.stop_price;
-                row.reduce_only = o.reduce_only;
-                row.close_position = o.close_position;
-                row.tif = Cell::of(o.time_in_force);
-                row.updated = r.time_ms;
-                row.status = Cell::of(o.status);
-                row.filled = Some(o.cum_qty);
-                row.avg = Some(o.avg_price);
-                // a legacy stop's trigger expires it and it goes on as a MARKET/LIMIT order
-                row.done = o.status.is_terminal()
-                    && !(o.exec_type == ExecType::Expired
-                        && o.expiry_reason == ExpiryReason::LegacyTriggered);
-                if o.from_algo.is_some() {
-                    row.from_algo = o.from_algo;
-                }
-                let done = row.done;
+                let done = self.slots[slot].apply_order(o, r.time_ms);
                 // a child named only by its from_algo links back to its algo row (lowest id)
                 if let Some(a) = o.from_algo {
                     if let Some(&s) = self.ids.get(&Key::Algo(a)) {
@@ -702,32 +739,7 @@ impl<W: Write> OrdersTable<W> {
             }
             Event::AlgoUpdate(a) => {
                 let slot = self.row(Key::Algo(a.algo_id), r);
-                let row = &mut self.slots[slot];
-                set_id(&mut row.symbol, &a.symbol);
-                set_id(&mut row.client_id, &a.client_algo_id);
-                row.otype = Cell::of(a.order_type);
-                row.orig_type = row.otype;
-                row.side = Cell::of(a.side);
-                row.position_side = Cell::of(a.position_side);
-                row.qty = a.quantity;
-                row.price = a.price;
-                row.trigger = a.trigger_price;
-                row.reduce_only = a.reduce_only;
-                row.close_position = a.close_position;
-                row.tif = Cell::of(a.time_in_force);
-                row.updated = r.time_ms;
-                row.status = Cell::of(a.status);
-                row.done = matches!(
-                    a.status,
-                    AlgoStatus::Finished
-                        | AlgoStatus::Canceled
-                        | AlgoStatus::Expired
-                        | AlgoStatus::Rejected
-                );
-                if a.actual_order_id.is_some() {
-                    row.child = a.actual_order_id;
-                }
-                row.done
+                self.slots[slot].apply_algo(a, r.time_ms)
             }
             _ => return Ok(()),
         };
@@ -1200,30 +1212,9 @@ mod tests {
         fn observe(&mut self, r: &EventRecord) {
             let done = match &r.event {
                 Event::OrderTradeUpdate(o) => {
-                    let row = self.row(Key::Order(o.order_id), r);
-                    set_id(&mut row.symbol, &o.symbol);
-                    set_id(&mut row.client_id, &o.client_order_id);
-                    row.otype = Cell::of(o.order_type);
-                    row.orig_type = Cell::of(o.orig_type);
-                    row.side = Cell::of(o.side);
-                    row.position_side = Cell::of(o.position_side);
-                    row.qty = o.orig_qty;
-                    row.price = o.price;
-                    row.trigger = o.stop_price;
-                    row.reduce_only = o.reduce_only;
-                    row.close_position = o.close_position;
-                    row.tif = Cell::of(o.time_in_force);
-                    row.updated = r.time_ms;
-                    row.status = Cell::of(o.status);
-                    row.filled = Some(o.cum_qty);
-                    row.avg = Some(o.avg_price);
-                    row.done = o.status.is_terminal()
-                        && !(o.exec_type == ExecType::Expired
-                            && o.expiry_reason == ExpiryReason::LegacyTriggered);
-                    if o.from_algo.is_some() {
-                        row.from_algo = o.from_algo;
-                    }
-                    let done = row.done;
+                    let done = self
+                        .row(Key::Order(o.order_id), r)
+                        .apply_order(o, r.time_ms);
                     if let Some(a) = o.from_algo {
                         if let Some((_, ar)) = self.rows.get_mut(&Key::Algo(a)) {
                             ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
@@ -1231,34 +1222,7 @@ mod tests {
                     }
                     done
                 }
-                Event::AlgoUpdate(a) => {
-                    let row = self.row(Key::Algo(a.algo_id), r);
-                    set_id(&mut row.symbol, &a.symbol);
-                    set_id(&mut row.client_id, &a.client_algo_id);
-                    row.otype = Cell::of(a.order_type);
-                    row.orig_type = row.otype;
-                    row.side = Cell::of(a.side);
-                    row.position_side = Cell::of(a.position_side);
-                    row.qty = a.quantity;
-                    row.price = a.price;
-                    row.trigger = a.trigger_price;
-                    row.reduce_only = a.reduce_only;
-                    row.close_position = a.close_position;
-                    row.tif = Cell::of(a.time_in_force);
-                    row.updated = r.time_ms;
-                    row.status = Cell::of(a.status);
-                    row.done = matches!(
-                        a.status,
-                        AlgoStatus::Finished
-                            | AlgoStatus::Canceled
-                            | AlgoStatus::Expired
-                            | AlgoStatus::Rejected
-                    );
-                    if a.actual_order_id.is_some() {
-                        row.child = a.actual_order_id;
-                    }
-                    row.done
-                }
+                Event::AlgoUpdate(a) => self.row(Key::Algo(a.algo_id), r).apply_algo(a, r.time_ms),
                 _ => return,
             };
             if done {

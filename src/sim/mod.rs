@@ -1123,6 +1123,61 @@ fn run_inner(
 mod tests {
     use super::*;
 
+    /// A random walk of `n` one-minute bars from 60,000 in `spec`'s ticks (bodies up to 200
+    /// ticks, wicks up to 300), for the tests that run whole scenarios twice.
+    fn walk_bars(
+        spec: &crate::exchange::SymbolSpec,
+        n: i64,
+        rnd: &mut impl FnMut(i64) -> i64,
+    ) -> Vec<crate::exchange::BarTicks> {
+        let mut p = spec.price_to_ticks("60000".parse().unwrap()).unwrap();
+        (0..n)
+            .map(|i| {
+                let o = p + rnd(41) - 20;
+                let c = o + rnd(401) - 200;
+                let h = o.max(c) + rnd(300);
+                let l = o.min(c) - rnd(300);
+                p = c;
+                crate::exchange::BarTicks {
+                    t: 1_704_067_200_000 + i * 60_000,
+                    o,
+                    h,
+                    l,
+                    c,
+                }
+            })
+            .collect()
+    }
+
+    /// A bracket always in the market with legs 5..5+reach ticks away (near legs too: both can
+    /// fire in one bar), a random side and re-entry delay.
+    fn random_bracket(reach: i64, rnd: &mut impl FnMut(i64) -> i64) -> strategy::Bracket {
+        strategy::Bracket {
+            side: [
+                strategy::BracketSide::Long,
+                strategy::BracketSide::Short,
+                strategy::BracketSide::Alternate,
+            ][rnd(3) as usize],
+            quantity: Decimal::new(1, 2),
+            sl: strategy::Distance::Ticks(5 + rnd(reach)),
+            tp: strategy::Distance::Ticks(5 + rnd(reach)),
+            reenter_after_bars: rnd(3) as u32,
+            strategy_id: "bracket".into(),
+            confidence: Decimal::ONE,
+        }
+    }
+
+    /// Two runs of one scenario must agree record for record and on every counter; returns how
+    /// many records they had.
+    fn assert_same_runs(a: &RunOutput, b: &RunOutput, what: &str) -> usize {
+        assert_eq!(a.sim, b.sim, "{what}");
+        assert_eq!(a.log.len(), b.log.len(), "{what}");
+        for (x, y) in a.log.records().iter().zip(b.log.records()) {
+            assert_eq!(x, y, "{what}");
+        }
+        a.log.len()
+    }
+
     #[test]
     fn passes_at_checks_bar_by_bar_is_pass_by_pass() {
         // random bar opens (gaps, now and then two at one time), random alike passes over them
@@ -1177,7 +1232,7 @@ mod tests {
         // bracket always in the market, and random stream drops and duplicates, call faults and
         // restarts; the logs and counters must be the same, record for record.
         use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
-        use crate::exchange::{BarTicks, ExchangeConfig, SymbolSpec};
+        use crate::exchange::{ExchangeConfig, SymbolSpec};
         let mut s: u64 = 0xD1B5_4A32_D192_ED03;
         let mut rnd = move |m: i64| {
             s ^= s << 13;
@@ -1197,23 +1252,7 @@ mod tests {
                 PositionMode::OneWay
             };
             let n = 240;
-            let mut p = spec.price_to_ticks("60000".parse().unwrap()).unwrap();
-            let bars: Vec<BarTicks> = (0..n)
-                .map(|i| {
-                    let o = p + rnd(41) - 20;
-                    let c = o + rnd(401) - 200;
-                    let h = o.max(c) + rnd(300);
-                    let l = o.min(c) - rnd(300);
-                    p = c;
-                    BarTicks {
-                        t: T0 + i * MIN,
-                        o,
-                        h,
-                        l,
-                        c,
-                    }
-                })
-                .collect();
+            let bars = walk_bars(&spec, n, &mut rnd);
             let faults = Faults {
                 stream_drop_ppm: [0, 0, 50_000][rnd(3) as usize] as u32,
                 stream_duplicate_ppm: [0, 100_000, 300_000][rnd(3) as usize] as u32,
@@ -1230,20 +1269,7 @@ mod tests {
                 ..Faults::default()
             };
             let reach = [40, 300][rnd(2) as usize];
-            let strategy = strategy::Bracket {
-                side: [
-                    strategy::BracketSide::Long,
-                    strategy::BracketSide::Short,
-                    strategy::BracketSide::Alternate,
-                ][rnd(3) as usize],
-                quantity: Decimal::new(1, 2),
-                // near legs too: both can fire in one bar
-                sl: strategy::Distance::Ticks(5 + rnd(reach)),
-                tp: strategy::Distance::Ticks(5 + rnd(reach)),
-                reenter_after_bars: rnd(3) as u32,
-                strategy_id: "bracket".into(),
-                confidence: Decimal::ONE,
-            };
+            let strategy = random_bracket(reach, &mut rnd);
             let cfg = SimConfig {
                 seed: case as u64,
                 latency: Latency::default(),
@@ -1284,12 +1310,7 @@ mod tests {
                 out
             };
             let (a, b) = (run_once(false), run_once(true));
-            assert_eq!(a.sim, b.sim, "case {case} ({profile})");
-            assert_eq!(a.log.len(), b.log.len(), "case {case} ({profile})");
-            for (x, y) in a.log.records().iter().zip(b.log.records()) {
-                assert_eq!(x, y, "case {case} ({profile})");
-            }
-            records += a.log.len();
+            records += assert_same_runs(&a, &b, &format!("case {case} ({profile})"));
         }
         assert!(records > 10_000, "{records}");
     }
@@ -1303,7 +1324,7 @@ mod tests {
         // (zero-call passes too), now and then jitter or faults (never counted in closed form);
         // the logs and counters (passes, passes_skipped, calls) must be the same.
         use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
-        use crate::exchange::{BarTicks, ExchangeConfig, IntrabarPolicy, SymbolSpec};
+        use crate::exchange::{ExchangeConfig, IntrabarPolicy, SymbolSpec};
         let mut s: u64 = 0x2545_F491_4F6C_DD1D;
         let mut rnd = move |m: i64| {
             s ^= s << 13;
@@ -1312,7 +1333,6 @@ mod tests {
             (s % m as u64) as i64
         };
         const MIN: i64 = 60_000;
-        const T0: i64 = 1_704_067_200_000;
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
         let mut records = 0;
         CLOSED_FORM_PASSES.with(|c| c.set(0));
@@ -1334,23 +1354,7 @@ mod tests {
                 IntrabarPolicy::Optimistic,
             ][rnd(3) as usize];
             let n = 240;
-            let mut p = spec.price_to_ticks("60000".parse().unwrap()).unwrap();
-            let bars: Vec<BarTicks> = (0..n)
-                .map(|i| {
-                    let o = p + rnd(41) - 20;
-                    let c = o + rnd(401) - 200;
-                    let h = o.max(c) + rnd(300);
-                    let l = o.min(c) - rnd(300);
-                    p = c;
-                    BarTicks {
-                        t: T0 + i * MIN,
-                        o,
-                        h,
-                        l,
-                        c,
-                    }
-                })
-                .collect();
+            let bars = walk_bars(&spec, n, &mut rnd);
             let noisy = rnd(5) == 0;
             let faults = if noisy && rnd(2) == 0 {
                 Faults {
@@ -1369,19 +1373,7 @@ mod tests {
                 ..Latency::default()
             };
             let reach = [40, 300, 1_000][rnd(3) as usize];
-            let strategy = strategy::Bracket {
-                side: [
-                    strategy::BracketSide::Long,
-                    strategy::BracketSide::Short,
-                    strategy::BracketSide::Alternate,
-                ][rnd(3) as usize],
-                quantity: Decimal::new(1, 2),
-                sl: strategy::Distance::Ticks(5 + rnd(reach)),
-                tp: strategy::Distance::Ticks(5 + rnd(reach)),
-                reenter_after_bars: rnd(3) as u32,
-                strategy_id: "bracket".into(),
-                confidence: Decimal::ONE,
-            };
+            let strategy = random_bracket(reach, &mut rnd);
             let cfg = SimConfig {
                 seed: case as u64,
                 latency,
@@ -1425,12 +1417,7 @@ mod tests {
                 out
             };
             let (a, b) = (run_once(true), run_once(false));
-            assert_eq!(a.sim, b.sim, "case {case} ({profile})");
-            assert_eq!(a.log.len(), b.log.len(), "case {case} ({profile})");
-            for (x, y) in a.log.records().iter().zip(b.log.records()) {
-                assert_eq!(x, y, "case {case} ({profile})");
-            }
-            records += a.log.len();
+            records += assert_same_runs(&a, &b, &format!("case {case} ({profile})"));
         }
         assert!(records > 10_000, "{records}");
         let closed = CLOSED_FORM_PASSES.with(|c| c.get());
