@@ -656,6 +656,55 @@ pub(crate) struct OrdersTable<W: Write> {
     pending: VecDeque<(u64, u32)>,
 }
 
+/// Writes `r`'s orders.csv row (`k` says whether an order or an algo order; an algo row shows
+/// its child's fill). Shared by [`OrdersTable`] and its test's reference table.
+#[inline(always)]
+fn put_order_row<W: Write>(
+    w: &mut CsvOut<W>,
+    k: Key,
+    r: &Row,
+    filled: Option<Decimal>,
+    avg: Option<Decimal>,
+    child: Option<OrderId>,
+) -> std::io::Result<()> {
+    let (id, kind, ids) = match k {
+        Key::Order(id) => (
+            id.0,
+            Cell(&const { json::cat::<WORD>("order", ",") }),
+            ORDER_IDS,
+        ),
+        Key::Algo(id) => (
+            id.0,
+            Cell(&const { json::cat::<WORD>("algo", ",") }),
+            ALGO_IDS,
+        ),
+    };
+    put_row!(w, r.symbol.len() + r.client_id.len(), |f| {
+        f.num(ids, id);
+        f.cell(kind);
+        f.str(&r.symbol);
+        f.str(&r.client_id);
+        f.cell(r.otype);
+        f.cell(r.orig_type);
+        f.cell(r.side);
+        f.cell(r.position_side);
+        f.dec(r.qty);
+        f.dec(r.price);
+        f.dec(r.trigger);
+        f.bool(r.reduce_only);
+        f.bool(r.close_position);
+        f.cell(r.tif);
+        f.time(r.created.0);
+        f.num_i64(TIMES, r.created.0);
+        f.time(r.updated.0);
+        f.cell(r.status);
+        f.opt_dec(filled);
+        f.opt_dec(avg.map(b8));
+        f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
+        f.opt_num(ORDER_IDS, child.map(|c| c.0));
+    })
+}
+
 impl<W: Write> OrdersTable<W> {
     /// A table writing to `w` (the header first).
     pub(crate) fn new(w: W) -> std::io::Result<Self> {
@@ -800,44 +849,7 @@ impl<W: Write> OrdersTable<W> {
             if !all && !r.done {
                 break;
             }
-            let id = match k {
-                Key::Order(id) => id.0,
-                Key::Algo(id) => id.0,
-            };
-            let kind = if matches!(k, Key::Order(_)) {
-                Cell(&const { json::cat::<WORD>("order", ",") })
-            } else {
-                Cell(&const { json::cat::<WORD>("algo", ",") })
-            };
-            let ids = if matches!(k, Key::Order(_)) {
-                ORDER_IDS
-            } else {
-                ALGO_IDS
-            };
-            put_row!(&mut self.w, r.symbol.len() + r.client_id.len(), |f| {
-                f.num(ids, id);
-                f.cell(kind);
-                f.str(&r.symbol);
-                f.str(&r.client_id);
-                f.cell(r.otype);
-                f.cell(r.orig_type);
-                f.cell(r.side);
-                f.cell(r.position_side);
-                f.dec(r.qty);
-                f.dec(r.price);
-                f.dec(r.trigger);
-                f.bool(r.reduce_only);
-                f.bool(r.close_position);
-                f.cell(r.tif);
-                f.time(r.created.0);
-                f.num_i64(TIMES, r.created.0);
-                f.time(r.updated.0);
-                f.cell(r.status);
-                f.opt_dec(filled);
-                f.opt_dec(avg.map(b8));
-                f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
-                f.opt_num(ORDER_IDS, child.map(|c| c.0));
-            })?;
+            put_order_row(&mut self.w, k, r, filled, avg, child)?;
             let from_algo = r.from_algo;
             self.pending.pop_front();
             // a written child row is still needed by its algo row until that one is written
@@ -1256,43 +1268,7 @@ mod tests {
                 if !all && !r.done {
                     break;
                 }
-                let (id, kind, ids) = match k {
-                    Key::Order(id) => (
-                        id.0,
-                        Cell(&const { json::cat::<WORD>("order", ",") }),
-                        ORDER_IDS,
-                    ),
-                    Key::Algo(id) => (
-                        id.0,
-                        Cell(&const { json::cat::<WORD>("algo", ",") }),
-                        ALGO_IDS,
-                    ),
-                };
-                put_row!(&mut self.w, r.symbol.len() + r.client_id.len(), |f| {
-                    f.num(ids, id);
-                    f.cell(kind);
-                    f.str(&r.symbol);
-                    f.str(&r.client_id);
-                    f.cell(r.otype);
-                    f.cell(r.orig_type);
-                    f.cell(r.side);
-                    f.cell(r.position_side);
-                    f.dec(r.qty);
-                    f.dec(r.price);
-                    f.dec(r.trigger);
-                    f.bool(r.reduce_only);
-                    f.bool(r.close_position);
-                    f.cell(r.tif);
-                    f.time(r.created.0);
-                    f.num_i64(TIMES, r.created.0);
-                    f.time(r.updated.0);
-                    f.cell(r.status);
-                    f.opt_dec(filled);
-                    f.opt_dec(avg.map(b8));
-                    f.opt_num(ALGO_IDS, r.from_algo.map(|a| a.0));
-                    f.opt_num(ORDER_IDS, child.map(|c| c.0));
-                })
-                .unwrap();
+                put_order_row(&mut self.w, k, r, filled, avg, child).unwrap();
                 self.pending.pop_front();
                 let keep = matches!(k, Key::Order(_))
                     && r.from_algo.is_some_and(|a| {
