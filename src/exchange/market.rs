@@ -1500,13 +1500,7 @@ mod tests {
         // one walked in big steps, the other polled every few seconds. Random bars, each intrabar
         // policy, sometimes 100x isolated (a reachable liquidation bound). The cached answer of
         // `next_change_exact` is also checked against one worked out afresh.
-        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rnd = move |m: i64| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % m as u64) as i64
-        };
+        let mut rnd = crate::types::xorshift_below_i64(0x9E37_79B9_7F4A_7C15);
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
         let mut fires = 0;
         let mut quiet_walks = 0;

@@ -679,13 +679,7 @@ mod tests {
             market_max_qty: d("50.05"),
             ..b.clone()
         });
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut rnd = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x2545_F491_4F6C_DD1D);
         let mut fast = 0;
         for s in &specs {
             let g = GridLimits::of(s);

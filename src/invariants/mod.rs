@@ -1585,13 +1585,7 @@ mod tests {
     /// before (fewer than the trail, exactly as many, many times as many).
     #[test]
     fn trails_are_the_last_records_seen() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x9E37_79B9_7F4A_7C15);
         for trail_len in [0usize, 1, 2, 3, 7, 8, 9, 12, 16, 17] {
             let mut c = Checker::new(CheckConfig {
                 trail_len,
@@ -1971,13 +1965,7 @@ mod tests {
     /// evaluate at every record.
     #[test]
     fn skipped_protection_evaluations_find_what_evaluating_always_finds() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x9e37_79b9_7f4a_7c15);
         // every status the log can carry (the JSON writer's list of them)
         let statuses = crate::events::json::ALL_ALGO_STATUSES;
         let mut found = 0;

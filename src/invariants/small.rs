@@ -198,13 +198,7 @@ mod tests {
     /// Any sequence of operations leaves the same entries, in the same order, as a `BTreeMap`.
     #[test]
     fn a_vec_map_agrees_with_a_btree_map() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x2545_f491_4f6c_dd1d);
         let mut a = VecMap::new();
         let mut b = BTreeMap::new();
         for step in 0..20_000u64 {

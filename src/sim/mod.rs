@@ -1182,13 +1182,7 @@ mod tests {
     fn passes_at_checks_bar_by_bar_is_pass_by_pass() {
         // random bar opens (gaps, now and then two at one time), random alike passes over them
         // (short and long passes, passes longer than a bar, zero-length ones), random cursors
-        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rnd = move |m: i64| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % m as u64) as i64
-        };
+        let mut rnd = crate::types::xorshift_below_i64(0x9E37_79B9_7F4A_7C15);
         let mut hits = 0;
         for case in 0..20_000 {
             let step = [1, 7, 60, 1_000, 60_000][rnd(5) as usize];
@@ -1233,13 +1227,7 @@ mod tests {
         // restarts; the logs and counters must be the same, record for record.
         use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
         use crate::exchange::{ExchangeConfig, SymbolSpec};
-        let mut s: u64 = 0xD1B5_4A32_D192_ED03;
-        let mut rnd = move |m: i64| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % m as u64) as i64
-        };
+        let mut rnd = crate::types::xorshift_below_i64(0xD1B5_4A32_D192_ED03);
         const MIN: i64 = 60_000;
         const T0: i64 = 1_704_067_200_000;
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
@@ -1325,13 +1313,7 @@ mod tests {
         // the logs and counters (passes, passes_skipped, calls) must be the same.
         use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
         use crate::exchange::{ExchangeConfig, IntrabarPolicy, SymbolSpec};
-        let mut s: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut rnd = move |m: i64| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % m as u64) as i64
-        };
+        let mut rnd = crate::types::xorshift_below_i64(0x2545_F491_4F6C_DD1D);
         const MIN: i64 = 60_000;
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
         let mut records = 0;

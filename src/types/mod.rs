@@ -676,3 +676,23 @@ mod fmt_time_tests {
         }
     }
 }
+
+/// The tests' random numbers: a xorshift64 stream (shifts 13, 7, 17) from `seed`, each call a
+/// draw in `0..n` (one generator for the tests that used to write it out each time).
+#[cfg(test)]
+pub(crate) fn xorshift_below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed;
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
+/// As [`xorshift_below`], drawing in `0..m` for signed `m > 0`.
+#[cfg(test)]
+pub(crate) fn xorshift_below_i64(seed: u64) -> impl FnMut(i64) -> i64 {
+    let mut r = xorshift_below(seed);
+    move |m| r(m as u64) as i64
+}
