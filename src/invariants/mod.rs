@@ -1749,7 +1749,12 @@ mod tests {
     }
 
     fn short_amount(t: u64, amount: i64) -> (u64, Event) {
-        let e = Event::AccountUpdate(AccountUpdate {
+        (t, amount_update(PositionSide::Short, amount))
+    }
+
+    /// An order's ACCOUNT_UPDATE: AVAXUSDT's `ps` side now holds `amount` (entry 10).
+    fn amount_update(ps: PositionSide, amount: i64) -> Event {
+        Event::AccountUpdate(AccountUpdate {
             reason: AccountReason::Order,
             wallet_balance: Decimal::from(10_000),
             balance_change: Decimal::ZERO,
@@ -1757,14 +1762,13 @@ mod tests {
             fee: Decimal::ZERO,
             positions: vec![PositionRow {
                 symbol: "AVAXUSDT".into(),
-                position_side: PositionSide::Short,
+                position_side: ps,
                 amount: Decimal::from(amount),
                 entry_price: Decimal::from(10),
                 accumulated_realized: Decimal::ZERO,
                 liquidation_price: None,
             }],
-        });
-        (t, e)
+        })
     }
 
     fn accepted(t: u64, id: u64, wants_stop: bool) -> (u64, Event) {
@@ -1986,21 +1990,7 @@ mod tests {
                 let ps = sides[rnd(sides.len() as u64) as usize];
                 let side = if rnd(2) == 0 { Side::Buy } else { Side::Sell };
                 let e = match rnd(6) {
-                    0 | 1 => Event::AccountUpdate(AccountUpdate {
-                        reason: AccountReason::Order,
-                        wallet_balance: Decimal::from(10_000),
-                        balance_change: Decimal::ZERO,
-                        realized_pnl: Decimal::ZERO,
-                        fee: Decimal::ZERO,
-                        positions: vec![PositionRow {
-                            symbol: "AVAXUSDT".into(),
-                            position_side: ps,
-                            amount: Decimal::from(rnd(7) as i64 - 3),
-                            entry_price: Decimal::from(10),
-                            accumulated_realized: Decimal::ZERO,
-                            liquidation_price: None,
-                        }],
-                    }),
+                    0 | 1 => amount_update(ps, rnd(7) as i64 - 3),
                     2 => Event::Engine(EngineEvent::EntryAccepted {
                         symbol: "AVAXUSDT".into(),
                         position_side: ps,

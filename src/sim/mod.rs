@@ -1167,6 +1167,34 @@ mod tests {
         }
     }
 
+    /// `profile`'s engine made to react to the user stream too (every profile, whatever it
+    /// supports), polling every `poll_interval_ms`, its stream re-sync period `resync` if given.
+    fn stream_engine(
+        profile: &str,
+        spec: &crate::exchange::SymbolSpec,
+        monitor: Monitor,
+        poll_interval_ms: i64,
+        resync: Option<i64>,
+    ) -> Engine {
+        use crate::engine::{EngineConfig, EntryRules, Switches};
+        let mut sw = Switches::profile(profile).unwrap();
+        sw.stream_monitor_supported = true;
+        if let Some(r) = resync {
+            sw.stream_resync_ms = r;
+        }
+        Engine::new(
+            sw,
+            EngineConfig {
+                spec: spec.clone(),
+                monitor,
+                poll_interval_ms,
+                error_backoff_ms: 5_000,
+                entries: EntryRules::of_profile(profile),
+                portfolio_value: Decimal::from(10_000),
+            },
+        )
+    }
+
     /// Two runs of one scenario must agree record for record and on every counter; returns how
     /// many records they had.
     fn assert_same_runs(a: &RunOutput, b: &RunOutput, what: &str) -> usize {
@@ -1225,7 +1253,7 @@ mod tests {
         // (legs fire, several per bar now and then), every profile, both position modes, a
         // bracket always in the market, and random stream drops and duplicates, call faults and
         // restarts; the logs and counters must be the same, record for record.
-        use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
+        use crate::engine::PROFILES;
         use crate::exchange::{ExchangeConfig, SymbolSpec};
         let mut rnd = crate::types::xorshift_below_i64(0xD1B5_4A32_D192_ED03);
         const MIN: i64 = 60_000;
@@ -1279,20 +1307,7 @@ mod tests {
                     bars.clone(),
                     MIN,
                 );
-                // every profile reacting to the stream
-                let mut sw = Switches::profile(profile).unwrap();
-                sw.stream_monitor_supported = true;
-                let engine = Engine::new(
-                    sw,
-                    EngineConfig {
-                        spec: spec.clone(),
-                        monitor: Monitor::Stream,
-                        poll_interval_ms: 2_000,
-                        error_backoff_ms: 5_000,
-                        entries: EntryRules::of_profile(profile),
-                        portfolio_value: Decimal::from(10_000),
-                    },
-                );
+                let engine = stream_engine(profile, &spec, Monitor::Stream, 2_000, None);
                 let out = run(ex, engine, &[], &[], &cfg);
                 NOTE_EVERY_DELIVERY.with(|c| c.set(false));
                 out
@@ -1311,7 +1326,7 @@ mod tests {
         // every intrabar policy but refine, both monitors, random latencies and pass intervals
         // (zero-call passes too), now and then jitter or faults (never counted in closed form);
         // the logs and counters (passes, passes_skipped, calls) must be the same.
-        use crate::engine::{EngineConfig, EntryRules, Switches, PROFILES};
+        use crate::engine::PROFILES;
         use crate::exchange::{ExchangeConfig, IntrabarPolicy, SymbolSpec};
         let mut rnd = crate::types::xorshift_below_i64(0x2545_F491_4F6C_DD1D);
         const MIN: i64 = 60_000;
@@ -1380,20 +1395,7 @@ mod tests {
                     bars.clone(),
                     MIN,
                 );
-                let mut sw = Switches::profile(profile).unwrap();
-                sw.stream_monitor_supported = true;
-                sw.stream_resync_ms = resync;
-                let engine = Engine::new(
-                    sw,
-                    EngineConfig {
-                        spec: spec.clone(),
-                        monitor,
-                        poll_interval_ms,
-                        error_backoff_ms: 5_000,
-                        entries: EntryRules::of_profile(profile),
-                        portfolio_value: Decimal::from(10_000),
-                    },
-                );
+                let engine = stream_engine(profile, &spec, monitor, poll_interval_ms, Some(resync));
                 let out = run(ex, engine, &[], &[], &cfg);
                 CLOSED_FORM_IN_REACH.with(|c| c.set(true));
                 out
