@@ -583,42 +583,49 @@ fn passes_at_checks_by_pass(
     n
 }
 
-/// True when every delivery notes every event due again (the loop as it was before receipts
-/// were noted once): a test's switch, to compare both; always false outside tests.
-#[cfg(not(test))]
-#[inline(always)]
-fn note_every_delivery() -> bool {
+/// A run-loop switch: the constant `$on` outside tests, a thread-local a test can flip to
+/// compare a shortcut with the loop it replaces.
+macro_rules! test_switch {
+    ($(#[$m:meta])* $f:ident, $cell:ident, $on:expr) => {
+        $(#[$m])*
+        #[cfg(not(test))]
+        #[inline(always)]
+        fn $f() -> bool {
+            $on
+        }
+
+        #[cfg(test)]
+        thread_local! {
+            static $cell: std::cell::Cell<bool> = const { std::cell::Cell::new($on) };
+        }
+
+        #[cfg(test)]
+        fn $f() -> bool {
+            $cell.with(|c| c.get())
+        }
+    };
+}
+
+test_switch!(
+    /// True when every delivery notes every event due again (the loop as it was before
+    /// receipts were noted once): always false outside tests.
+    note_every_delivery,
+    NOTE_EVERY_DELIVERY,
     false
-}
+);
 
-#[cfg(test)]
-thread_local! {
-    static NOTE_EVERY_DELIVERY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-#[cfg(test)]
-fn note_every_delivery() -> bool {
-    NOTE_EVERY_DELIVERY.with(|c| c.get())
-}
-
-/// True when passes in a reachable bar's quiet stretch are counted in closed form (always
-/// outside tests; a test's switch turns it off, to compare with the pass-by-pass loop).
-#[cfg(not(test))]
-#[inline(always)]
-fn closed_form_in_reach() -> bool {
+test_switch!(
+    /// True when passes in a reachable bar's quiet stretch are counted in closed form (always
+    /// outside tests; a test turns it off, to compare with the pass-by-pass loop).
+    closed_form_in_reach,
+    CLOSED_FORM_IN_REACH,
     true
-}
+);
 
 #[cfg(test)]
 thread_local! {
-    static CLOSED_FORM_IN_REACH: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
     /// Passes the closed form counted (tests: so a comparison cannot pass vacuously).
     static CLOSED_FORM_PASSES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-#[cfg(test)]
-fn closed_form_in_reach() -> bool {
-    CLOSED_FORM_IN_REACH.with(|c| c.get())
 }
 
 /// What the engine is asked to do next.
