@@ -624,7 +624,6 @@ impl MockExchange {
         k
     }
 
-    /// The reported forms of `qty` steps, `price` and `stop` ticks.
     /// `self.spec.qty(steps)`, remembered for the last two counts asked (a pure function of
     /// `steps` for the run's one spec: the same Decimal, bit for bit).
     #[inline]
@@ -641,12 +640,13 @@ impl MockExchange {
         d
     }
 
-    /// Notional of `steps` at `ticks` (`SymbolSpec::notional`, its quantity through `qty_of`).
+    /// Notional of `steps` at `ticks`: price × quantity, the quantity through `qty_of`.
     #[inline]
     pub(crate) fn notional_of(&self, ticks: i64, steps: i64) -> Decimal {
         fastdec::mul(self.spec.price(ticks), self.qty_of(steps))
     }
 
+    /// The reported forms of `qty` steps, `price` and `stop` ticks.
     pub(crate) fn shown(&self, qty: i64, price: i64, stop: i64) -> Shown {
         Shown {
             qty: self.qty_of(qty),

@@ -176,11 +176,6 @@ impl SymbolSpec {
         units(steps, self.step_size)
     }
 
-    /// Notional of `steps` at `ticks`.
-    pub fn notional(&self, ticks: i64, steps: i64) -> Decimal {
-        super::fastdec::mul(self.price(ticks), self.qty(steps))
-    }
-
     /// A fixed-point 1e-8 price → ticks, rounded to the nearest tick (market data, not an order).
     pub fn e8_to_ticks(&self, e8: i64) -> i64 {
         round_e8(e8, self.tick_e8())
