@@ -2,7 +2,9 @@
 //! in the market, re-entered at the close of the exit bar.
 //!
 //! - `bracket/quarter_filusdt`: `scenarios/bracket-filusdt.toml` (131,040 real 1m bars, ≈ 6,600
-//!   trades), run + every invariant, events captured in memory.
+//!   trades), run + every invariant, events captured in memory (the whole log kept);
+//!   `quarter_filusdt_stream` the same run as `sim run` runs it before any report: every event
+//!   through the streaming log's bounded ring, seen by the online checker, none kept.
 //! - `bracket/year_dense`: a generated year (525,600 1m bars, a seeded walk on BTCUSDT ticks),
 //!   SL/TP ±100 ticks (a trade every ≈ 20 bars), run + invariants; `year_dense_reports` is the
 //!   run as `sim run` does it end to end: every report file (summary, CSVs, events.jsonl,
@@ -16,7 +18,11 @@
 //! (for µs per trade) and the peak RSS of three generated years run end to end with the dense
 //! bracket and with no signals at all, each measured in a child process of this bench.
 //!
-//! Run: `cargo bench --bench bracket`.
+//! Run: `cargo bench --bench bracket`. For a profiler, `OCOSIM_BRACKET_ONCE=<what>[:<times>]`
+//! runs one body `times` times (once by default) and exits: `quarter`, `quarter_stream`, `year`
+//! (each as its bench) or `year_reports` (one end-to-end year), e.g. `quarter_stream:40` under
+//! `perf record`, or `quarter` under `valgrind --tool=callgrind
+//! --toggle-collect='ocosim::scenario::build::Scenario::run_observed'`.
 
 #[path = "common/gen.rs"]
 mod gen;
@@ -153,6 +159,17 @@ fn pct_ticks(close: i64) -> (i64, i64) {
     (d, d)
 }
 
+/// The run and its online checker as `sim run` runs them, before any report: the events go
+/// through the bounded ring of a streaming log (each seen by the checker), no whole log kept.
+fn run_stream(sc: &Scenario) -> ocosim::scenario::RunResult {
+    let (r, _) = sc.run_observed(
+        &mut |_| {},
+        ocosim::events::EventLog::streaming(sc.check.trail_len + 1),
+        None,
+    );
+    r
+}
+
 /// One end-to-end run as `sim run` does it: the reports streamed into `dir` as the run goes
 /// (no whole log kept), rendered on the run's thread or (`thread`) on a report thread of their
 /// own, then finished.
@@ -201,9 +218,39 @@ fn peak_rss_kib(kind: &str) -> Option<u64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+/// `OCOSIM_BRACKET_ONCE=<what>[:<times>]`: one bench body, `times` times (see the module doc).
+fn once(what: &str) {
+    let (what, times) = what.split_once(':').unwrap_or((what, "1"));
+    let times: u32 = times.parse().expect("OCOSIM_BRACKET_ONCE=<what>[:<times>]");
+    let sc = match what {
+        "quarter" | "quarter_stream" => quarter(),
+        "year" | "year_reports" => generated(YEAR, true),
+        _ => panic!("OCOSIM_BRACKET_ONCE: quarter, quarter_stream, year or year_reports"),
+    };
+    let dir = std::env::temp_dir().join(format!("ocosim-bracket-{}", std::process::id()));
+    for _ in 0..times {
+        match what {
+            "quarter_stream" => {
+                let r = run_stream(&sc);
+                assert!(r.violations.is_empty(), "{:?}", r.violations.first());
+            }
+            "year_reports" => {
+                let _ = std::fs::create_dir_all(&dir);
+                run_streamed(&sc, &dir, false);
+            }
+            _ => println!("{} trades", trades(&sc)),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     if let Ok(kind) = std::env::var("OCOSIM_BRACKET_RSS") {
         rss_child(&kind);
+        return;
+    }
+    if let Ok(what) = std::env::var("OCOSIM_BRACKET_ONCE") {
+        once(&what);
         return;
     }
     let mut c = Criterion::default().configure_from_args();
@@ -216,11 +263,13 @@ fn main() {
     let q_bars = q.bars.len() as u64;
     g.throughput(Throughput::Elements(q_bars));
     g.bench_function("quarter_filusdt", |b| b.iter(|| q.run()));
+    g.bench_function("quarter_filusdt_stream", |b| b.iter(|| run_stream(&q)));
     let (fq_trades, _) = floor(&q.bars, pct_ticks);
     g.bench_function("floor_quarter", |b| {
         b.iter(|| floor(std::hint::black_box(&q.bars), pct_ticks))
     });
     meta.push(("quarter_filusdt", q_bars, q_trades));
+    meta.push(("quarter_filusdt_stream", q_bars, q_trades));
     meta.push(("floor_quarter", q_bars, fq_trades));
 
     let y = generated(YEAR, true);
