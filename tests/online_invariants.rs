@@ -63,6 +63,10 @@ fn streamed_runs_match_whole_log_runs_for_every_shipped_scenario() {
             with_violations += 1;
         }
         let s = ocosim::report::summarize_run(&sc, &full);
+        // a sweep's case: the summary from a streamed run's tally is the whole log's
+        let (streamed, sr) = ocosim::report::run_summary(&sc);
+        assert_eq!(streamed, s, "{}", path.display());
+        assert_eq!(sr.violations, full.violations, "{}", path.display());
         for level in [
             EventsLevel::All,
             EventsLevel::Trades,

@@ -118,7 +118,8 @@ proptest! {
         prop_assert_eq!(a.violations, d.violations);
     }
 
-    /// The books balance to the last Decimal digit under every profile, with faults.
+    /// The books balance to the last Decimal digit under every profile, with faults; and the
+    /// summary a sweep takes from a streamed run (no whole log) is the whole log's.
     #[test]
     fn books_always_balance(
         shapes in prop::collection::vec(shape(), 3..30),
@@ -130,9 +131,13 @@ proptest! {
     ) {
         let mut c = case(bars_from(&shapes, 10_000), &sigs, &cfg, f, seed);
         c.legacy_api = legacy(PROFILES[profile]);
-        let r = scenario(&c, PROFILES[profile], &[]).run();
+        let sc = scenario(&c, PROFILES[profile], &[]);
+        let r = sc.run();
         let bad: Vec<_> = r.violations.iter().filter(|v| v.invariant == Invariant::BooksBalance).cloned().collect();
         prop_assert!(bad.is_empty(), "{}", show(&bad));
+        let (streamed, sr) = ocosim::report::run_summary(&sc);
+        prop_assert_eq!(streamed, ocosim::report::summarize_run(&sc, &r));
+        prop_assert_eq!(sr.violations, r.violations);
     }
 
     /// Planted bug 1: reduceOnly beside positionSide in hedge mode is always caught (-1106).

@@ -22,7 +22,7 @@ mod tables;
 pub use describe::describe_event;
 pub use html::ZOOM_LIMIT;
 pub use price::{PriceBars, CANDLE_MIN_PX, TOOLTIP_LIMIT};
-pub use run::{run_info, summarize_run};
+pub use run::{run_info, run_summary, summarize_run};
 pub use stream::Recorder;
 pub use tables::{fills_csv, orders_csv};
 

@@ -2,7 +2,8 @@
 //! output — here rather than in the CLI so that `sweep` and `serve` read them without depending
 //! on the command line.
 
-use super::{summarize, RunInfo, Summary};
+use super::{summarize, summarize_tally, RunInfo, Summary, Tally};
+use crate::events::{EventLog, EventRecord, Observer};
 use crate::scenario::{RunResult, Scenario};
 use crate::sim::RunOutput;
 
@@ -36,4 +37,37 @@ pub fn summarize_run(sc: &Scenario, r: &RunResult) -> Summary {
     let mut s = summarize(&run_info(sc, &r.output), &r.output.log, &r.violations);
     s.data_warnings = sc.data_warnings.clone();
     s
+}
+
+/// Runs `sc` for its summary alone (what a sweep keeps of a case): the records go through a
+/// streaming log into a [`Tally`] as they are appended, so no whole log is built and dropped and
+/// memory stays flat in the length of the case's history. The summary is the one
+/// [`summarize_run`] gives of the same run with its whole log; the result's log keeps no
+/// records (its violations and trails are whole).
+pub fn run_summary(sc: &Scenario) -> (Summary, RunResult) {
+    let (r, tally) = sc.run_observed(
+        &mut |_| {},
+        EventLog::streaming(sc.check.trail_len + 1),
+        Some(Box::new(TallyObserver(Tally::new(
+            sc.exchange.initial_balance,
+        )))),
+    );
+    let tally = tally
+        .and_then(|o| o.into_any().downcast::<TallyObserver>().ok())
+        .expect("the run's tally");
+    let mut s = summarize_tally(&run_info(sc, &r.output), &tally.0, &r.violations);
+    s.data_warnings = sc.data_warnings.clone();
+    (s, r)
+}
+
+/// A [`Tally`] fed by the log as the run goes.
+struct TallyObserver(Tally);
+
+impl Observer for TallyObserver {
+    fn observe(&mut self, r: &EventRecord, _log: &EventLog) {
+        self.0.observe(r);
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
 }

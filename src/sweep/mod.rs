@@ -403,11 +403,12 @@ impl Sweep {
         Ok(sc)
     }
 
-    /// Runs one case: base scenario + overrides → summary.
+    /// Runs one case: base scenario + overrides → summary. Only the summary is kept, so the
+    /// case runs on a streaming log ([`crate::report::run_summary`]): a sweep of long cases on
+    /// every core no longer holds each case's whole event log.
     pub fn run_case(&self, case: &Case) -> Result<Summary, String> {
         let sc = self.build_case(case)?;
-        let r = sc.run();
-        Ok(crate::report::summarize_run(&sc, &r))
+        Ok(crate::report::run_summary(&sc).0)
     }
 
     /// Runs `cases` in parallel (rayon); rows come back in case order.
