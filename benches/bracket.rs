@@ -19,8 +19,8 @@
 //! bracket and with no signals at all, each measured in a child process of this bench.
 //!
 //! Run: `cargo bench --bench bracket`. For a profiler, `OCOSIM_BRACKET_ONCE=<what>[:<times>]`
-//! runs one body `times` times (once by default) and exits: `quarter`, `quarter_stream`, `year`
-//! (each as its bench) or `year_reports` (one end-to-end year), e.g. `quarter_stream:40` under
+//! runs one body `times` times (once by default) and exits: `quarter`, `quarter_stream`, `year`,
+//! `year_reports` or `year_reports_thread` (each as its bench), e.g. `quarter_stream:40` under
 //! `perf record`, or `quarter` under `valgrind --tool=callgrind
 //! --toggle-collect='ocosim::scenario::build::Scenario::run_observed'`.
 
@@ -224,8 +224,10 @@ fn once(what: &str) {
     let times: u32 = times.parse().expect("OCOSIM_BRACKET_ONCE=<what>[:<times>]");
     let sc = match what {
         "quarter" | "quarter_stream" => quarter(),
-        "year" | "year_reports" => generated(YEAR, true),
-        _ => panic!("OCOSIM_BRACKET_ONCE: quarter, quarter_stream, year or year_reports"),
+        "year" | "year_reports" | "year_reports_thread" => generated(YEAR, true),
+        _ => panic!(
+            "OCOSIM_BRACKET_ONCE: quarter, quarter_stream, year, year_reports or year_reports_thread"
+        ),
     };
     let dir = std::env::temp_dir().join(format!("ocosim-bracket-{}", std::process::id()));
     for _ in 0..times {
@@ -234,9 +236,9 @@ fn once(what: &str) {
                 let r = run_stream(&sc);
                 assert!(r.violations.is_empty(), "{:?}", r.violations.first());
             }
-            "year_reports" => {
+            "year_reports" | "year_reports_thread" => {
                 let _ = std::fs::create_dir_all(&dir);
-                run_streamed(&sc, &dir, false);
+                run_streamed(&sc, &dir, what == "year_reports_thread");
             }
             _ => println!("{} trades", trades(&sc)),
         }

@@ -26,8 +26,9 @@ fn out(dir: &Path, name: &str) -> std::io::Result<File> {
     File::create(dir.join(name))
 }
 
-/// Bytes of `events.jsonl` held before one `write_all`.
-const CHUNK: usize = 1 << 16;
+/// Bytes of `events.jsonl` held before one `write_all`: 1 MiB (see [`super::tables`]'s
+/// `CHUNK`: the same size, for the same reason).
+const CHUNK: usize = 1 << 20;
 
 /// `events.jsonl`: records rendered straight into one reused buffer, written in chunks. The
 /// buffer is a plain array with room for a chunk and one window after it (see
