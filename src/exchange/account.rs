@@ -263,10 +263,17 @@ impl MockExchange {
             self.trailing_count -= 1;
         }
         self.version += 1;
-        let ev = self.algo_update(k, reject_reason);
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, reject_reason);
     }
 
+    /// ALGO_UPDATE of algo order `k` as it stands, emitted now.
+    pub(crate) fn emit_algo_update(&mut self, k: usize, reject_reason: &str) {
+        let ev = self.algo_update(k, reject_reason);
+        self.out
+            .push((TimeMs(self.cur.time), Event::AlgoUpdate(ev)));
+    }
+
+    #[inline(always)]
     pub(crate) fn algo_update(&mut self, k: usize, reject_reason: &str) -> AlgoUpdate {
         let a = &self.algos[k];
         AlgoUpdate {

@@ -221,6 +221,7 @@ impl MockExchange {
             milli: i64::try_from((q * Decimal::ONE_THOUSAND).floor()).unwrap_or(i64::MAX),
             ps,
             price: x,
+            shown: x.round_dp(8).normalize(),
         }
     }
 
@@ -232,6 +233,7 @@ impl MockExchange {
             milli: i64::try_from((q * Decimal::ONE_THOUSAND).ceil()).unwrap_or(i64::MAX),
             ps,
             price: x,
+            shown: x.round_dp(8).normalize(),
         }
     }
 
@@ -290,20 +292,20 @@ impl MockExchange {
                 .iter()
                 .flatten()
                 .find(|l| l.ps == Some(ps))
-                .map(|l| l.price),
+                .map(|l| l.shown),
             MarginMode::Cross => match self.liq {
                 [Some(d), Some(u)] => {
                     let mark = self.mark_price();
                     Some(if mark - d.price <= u.price - mark {
-                        d.price
+                        d.shown
                     } else {
-                        u.price
+                        u.shown
                     })
                 }
-                [d, u] => d.or(u).map(|l| l.price),
+                [d, u] => d.or(u).map(|l| l.shown),
             },
         };
-        lp.map(|x| x.round_dp(8).normalize())
+        lp
     }
 
     fn net_exposure(&self) -> i64 {
@@ -925,8 +927,7 @@ impl MockExchange {
             a.update_time = now;
         }
         self.version += 1;
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, "");
         // the fields the child needs, without cloning the whole record (its client id is
         // cloned once, into the child)
         let a = {
@@ -956,8 +957,7 @@ impl MockExchange {
                 self.trailing_count -= 1;
             }
             self.algos[k].status = AlgoStatus::Rejected;
-            let ev = self.algo_update(k, "Reduce Only reject");
-            self.emit(Event::AlgoUpdate(ev));
+            self.emit_algo_update(k, "Reduce Only reject");
             return;
         }
         if !reducing {
@@ -967,8 +967,7 @@ impl MockExchange {
                     self.trailing_count -= 1;
                 }
                 self.algos[k].status = AlgoStatus::Rejected;
-                let ev = self.algo_update(k, "Margin is insufficient");
-                self.emit(Event::AlgoUpdate(ev));
+                self.emit_algo_update(k, "Margin is insufficient");
                 return;
             }
         }
@@ -1018,8 +1017,7 @@ impl MockExchange {
         }
         // §6: ALGO_UPDATE TRIGGERED ai=<orderId>, then the child's ORDER_TRADE_UPDATE NEW/TRADE…,
         // then FINISHED (from `settle_child` once the child is done)
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, "");
         self.emit_new_order(c);
         self.run_child(c, at);
     }
@@ -1032,8 +1030,7 @@ impl MockExchange {
         a.status = AlgoStatus::Finished;
         a.actual_price = avg;
         a.update_time = TimeMs(self.cur.time);
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, "");
     }
 
     /// Executes a just-triggered child (market or limit) at path price `at`.

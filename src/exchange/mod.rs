@@ -258,8 +258,11 @@ pub(crate) struct Liq {
     /// crossing in time against stops on the same tick.
     pub milli: i64,
     pub ps: Option<PositionSide>,
-    /// The bound as a price (what positionRisk shows).
+    /// The bound as a price.
     pub price: Decimal,
+    /// `price` as positionRisk and ACCOUNT_UPDATE show it (`round_dp(8).normalize()`), worked
+    /// out once per bound rather than on every fill and stop placement that reports it.
+    pub shown: Decimal,
 }
 
 /// A position per (symbol, positionSide).
@@ -680,6 +683,7 @@ impl MockExchange {
         }
     }
 
+    #[inline]
     pub(crate) fn emit(&mut self, e: Event) {
         self.out.push((TimeMs(self.cur.time), e));
     }

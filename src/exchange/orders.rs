@@ -809,8 +809,7 @@ impl MockExchange {
         self.update_trailing();
         self.stats.orders += 1;
         self.version += 1;
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, "");
         self.warn_stop_beyond_liquidation(req.order_type, req.side, c.ps, c.trigger);
         Ok(self.algo_info(k))
     }
