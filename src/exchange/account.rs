@@ -215,11 +215,7 @@ impl MockExchange {
             self.pos_pair[ps_idx(ps)] = 0;
         }
         self.replan_for_exposure(old, new);
-        // the loops below skip finished entries themselves; compacting first only keeps them
-        // short, which a short list does not need (`new_algo_order` compacts on every placement)
-        if self.open_o.len() + self.open_a.len() > 16 {
-            self.compact_open();
-        }
+        self.compact_open();
         if ended {
             for j in 0..self.open_a.len() {
                 let k = self.open_a[j] as usize;
