@@ -1,6 +1,7 @@
 //! Wallet and positions per (symbol, positionSide): fills, fees, realized PnL, funding.
 //!
-//! Every balance change goes through [`MockExchange::book_fill`] or funding, and each emits an
+//! Every balance change goes through [`MockExchange::book_fill`] (its caller emits the
+//! ACCOUNT_UPDATE: [`MockExchange::emit_fill_account`]) or funding, and each emits an
 //! ACCOUNT_UPDATE carrying the wallet after the change and the amounts that changed it, so the
 //! books can be re-added from events alone (invariant `books-balance`).
 
@@ -64,40 +65,53 @@ impl MockExchange {
         )
     }
 
-    /// Books a fill of `qty` steps at `price` ticks; `reduce` clips it to the position.
-    /// Emits ACCOUNT_UPDATE; the caller then runs [`Self::after_position_change`] once the
-    /// filled order's own state is final.
-    #[allow(clippy::too_many_arguments)]
+    /// The fee rate of a fill: the symbol's liquidation fee, else maker or taker.
+    #[inline]
+    pub(crate) fn fill_rate(&self, maker: bool, reason: AccountReason) -> Decimal {
+        if reason == AccountReason::Liquidation {
+            self.spec.liquidation_fee
+        } else if maker {
+            self.cfg.maker_fee
+        } else {
+            self.cfg.taker_fee
+        }
+    }
+
+    /// ACCOUNT_UPDATE of a fill booked by [`Self::book_fill`] on position side `ps`: the
+    /// wallet and the position as the fill left them. An order's fill emits it after the order's
+    /// ORDER_TRADE_UPDATE (as Binance sends them), built there rather than built first and
+    /// moved behind the order's update: nothing in between changes the wallet, the position or
+    /// the liquidation bounds it shows.
+    pub(crate) fn emit_fill_account(
+        &mut self,
+        ps: PositionSide,
+        reason: AccountReason,
+        f: &FillOutcome,
+    ) {
+        let mut positions = self.rows_buf(1);
+        positions.push(self.position_row(ps));
+        self.emit(Event::AccountUpdate(AccountUpdate {
+            reason,
+            wallet_balance: self.wallet,
+            balance_change: Decimal::ZERO,
+            realized_pnl: f.realized,
+            fee: f.fee,
+            positions,
+        }));
+    }
+
+    /// Books a fill of `qty` steps at `price` ticks with fee rate `rate` (`fill_rate`; an ADL
+    /// charges none); `reduce` clips it to the position. Emits nothing: the caller emits the
+    /// filled order's ORDER_TRADE_UPDATE, then the ACCOUNT_UPDATE ([`Self::emit_fill_account`],
+    /// when something filled), then runs [`Self::after_position_change`] once the filled
+    /// order's own state is final.
     pub(crate) fn book_fill(
         &mut self,
         side: Side,
         ps: PositionSide,
         qty: i64,
         price: i64,
-        maker: bool,
         reduce: bool,
-        reason: AccountReason,
-    ) -> FillOutcome {
-        let rate = if reason == AccountReason::Liquidation {
-            self.spec.liquidation_fee
-        } else if maker {
-            self.cfg.maker_fee
-        } else {
-            self.cfg.taker_fee
-        };
-        self.book_fill_at_rate(side, ps, qty, price, reduce, reason, rate)
-    }
-
-    /// As [`Self::book_fill`], with the fee rate given (an ADL charges none).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn book_fill_at_rate(
-        &mut self,
-        side: Side,
-        ps: PositionSide,
-        qty: i64,
-        price: i64,
-        reduce: bool,
-        reason: AccountReason,
         rate: Decimal,
     ) -> FillOutcome {
         let mut qty = qty;
@@ -114,7 +128,7 @@ impl MockExchange {
                 notional: Decimal::ZERO,
             };
         }
-        let px = self.spec.price(price);
+        let px = self.price_of(price);
         let q = self.qty_of(qty);
         // the notional, computed once: the fee, the entry average and the margin all start
         // from the same product (Decimal arithmetic is a pure function of its operands)
@@ -164,16 +178,6 @@ impl MockExchange {
         self.stats.fills += 1;
         self.version += 1;
         self.update_liq();
-        let mut positions = self.rows_buf(1);
-        positions.push(self.position_row(ps));
-        self.emit(Event::AccountUpdate(AccountUpdate {
-            reason,
-            wallet_balance: self.wallet,
-            balance_change: Decimal::ZERO,
-            realized_pnl: realized,
-            fee,
-            positions,
-        }));
         FillOutcome {
             filled: qty,
             realized,
@@ -255,10 +259,17 @@ impl MockExchange {
             self.trailing_count -= 1;
         }
         self.version += 1;
-        let ev = self.algo_update(k, reject_reason);
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, reject_reason);
     }
 
+    /// ALGO_UPDATE of algo order `k` as it stands, emitted now.
+    pub(crate) fn emit_algo_update(&mut self, k: usize, reject_reason: &str) {
+        let ev = self.algo_update(k, reject_reason);
+        self.out
+            .push((TimeMs(self.cur.time), Event::AlgoUpdate(ev)));
+    }
+
+    #[inline(always)]
     pub(crate) fn algo_update(&mut self, k: usize, reject_reason: &str) -> AlgoUpdate {
         let a = &self.algos[k];
         AlgoUpdate {
@@ -350,8 +361,12 @@ impl MockExchange {
 
     /// -2019 check for an order that may open `steps` at `ticks`.
     pub(crate) fn margin_ok(&self, ticks: i64, steps: i64) -> bool {
-        let lev = Decimal::from(self.cfg.leverage.max(1));
-        let need = self.notional_of(ticks, steps) / lev;
+        let lev = self.cfg.leverage.max(1);
+        let notional = self.notional_of(ticks, steps);
+        // `need` is only compared (by value): an exact quotient in integers where there is one,
+        // which is the library's quotient's value (the library divides exactly when it can)
+        let need = fastdec::exact_quotient_value(notional, lev)
+            .unwrap_or_else(|| notional / Decimal::from(lev));
         let (loss, used) = (self.unrealized().min(Decimal::ZERO), self.used_margin());
         // flat and nothing resting (every entry from flat): adding and taking away zeros moves
         // no value, and the comparison is of values

@@ -54,6 +54,38 @@ pub(crate) fn entry_from_flat(px: Decimal, q: Decimal, notional: Decimal) -> Dec
     (notional / q).round_dp(12)
 }
 
+/// A Decimal of the same value as `n / d` (`d` > 0) when that quotient is exact in at most
+/// three more decimals than `n` and fits in 64 bits (`n / 10` always is, `n / 20` too): the
+/// mantissa divided at a scale raised by just enough. Equal in value to the library's quotient,
+/// which is exact whenever the exact quotient has a representation, but not necessarily the
+/// same bits (its scale may differ): for comparisons only. `None`: divide with the library.
+#[inline]
+pub(crate) fn exact_quotient_value(n: Decimal, d: u32) -> Option<Decimal> {
+    let x = n.unpack();
+    if x.hi != 0 || d == 0 {
+        return None;
+    }
+    let m = u64::from(x.lo) | (u64::from(x.mid) << 32);
+    let d = u64::from(d);
+    for k in 0..=3u32 {
+        if x.scale + k > 28 {
+            return None;
+        }
+        let mk = m.checked_mul(crate::types::POW10_U64[k as usize])?;
+        if mk % d == 0 {
+            let q = mk / d;
+            return Some(Decimal::from_parts(
+                q as u32,
+                (q >> 32) as u32,
+                0,
+                x.negative,
+                x.scale + k,
+            ));
+        }
+    }
+    None
+}
+
 /// An order's average price: `cum_quote / qty` to 8 decimals, normalized (zero for nothing
 /// executed), as Binance reports it.
 #[inline]
@@ -142,6 +174,40 @@ mod tests {
             r() % 4 == 0,
             scale,
         )
+    }
+
+    /// `exact_quotient_value` is the library's quotient in value (never a rounded one), over
+    /// random dividends and small divisors (leverages), and answers for a leverage of 10 on
+    /// every 64-bit dividend of at most 25 decimals.
+    #[test]
+    fn exact_quotient_value_is_the_library_quotient() {
+        let mut r = rng(0x2545_F491_4F6C_DD1D);
+        let mut answered = 0;
+        for i in 0..200_000 {
+            let n = any_dec(&mut r);
+            let d = match i % 4 {
+                0 => 10,
+                1 => (r() % 125 + 1) as u32,
+                2 => [1, 2, 3, 4, 5, 8, 20, 25, 50, 75, 100, 125][(r() % 12) as usize],
+                _ => (r() % 7 + 1) as u32,
+            };
+            let lib = n / Decimal::from(d);
+            if let Some(v) = exact_quotient_value(n, d) {
+                answered += 1;
+                assert_eq!(v, lib, "{n} / {d}");
+                assert_eq!(v.cmp(&lib), std::cmp::Ordering::Equal, "{n} / {d}");
+                // exact: multiplying back gives the dividend's value
+                assert_eq!(v * Decimal::from(d), n, "{n} / {d}");
+            } else if d == 10 {
+                let x = n.unpack();
+                let m = u64::from(x.lo) | (u64::from(x.mid) << 32);
+                assert!(
+                    x.hi != 0 || x.scale > 27 || m > u64::MAX / 10,
+                    "{n} / 10 not answered"
+                );
+            }
+        }
+        assert!(answered > 100_000, "{answered}");
     }
 
     #[test]

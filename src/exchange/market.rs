@@ -221,6 +221,7 @@ impl MockExchange {
             milli: i64::try_from((q * Decimal::ONE_THOUSAND).floor()).unwrap_or(i64::MAX),
             ps,
             price: x,
+            shown: x.round_dp(8).normalize(),
         }
     }
 
@@ -232,6 +233,7 @@ impl MockExchange {
             milli: i64::try_from((q * Decimal::ONE_THOUSAND).ceil()).unwrap_or(i64::MAX),
             ps,
             price: x,
+            shown: x.round_dp(8).normalize(),
         }
     }
 
@@ -290,20 +292,20 @@ impl MockExchange {
                 .iter()
                 .flatten()
                 .find(|l| l.ps == Some(ps))
-                .map(|l| l.price),
+                .map(|l| l.shown),
             MarginMode::Cross => match self.liq {
                 [Some(d), Some(u)] => {
                     let mark = self.mark_price();
                     Some(if mark - d.price <= u.price - mark {
-                        d.price
+                        d.shown
                     } else {
-                        u.price
+                        u.shown
                     })
                 }
-                [d, u] => d.or(u).map(|l| l.price),
+                [d, u] => d.or(u).map(|l| l.shown),
             },
         };
-        lp.map(|x| x.round_dp(8).normalize())
+        lp
     }
 
     fn net_exposure(&self) -> i64 {
@@ -925,32 +927,47 @@ impl MockExchange {
             a.update_time = now;
         }
         self.version += 1;
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
-        let a = self.algos[k].clone();
+        self.emit_algo_update(k, "");
+        // the fields the child needs, without cloning the whole record (its client id is
+        // cloned once, into the child)
+        let a = {
+            let a = &self.algos[k];
+            AlgoFields {
+                id: a.id,
+                side: a.side,
+                otype: a.otype,
+                tif: a.tif,
+                qty: a.qty,
+                price: a.price,
+                trigger: a.trigger,
+                reduce_only: a.reduce_only,
+                close_position: a.close_position,
+                ps: a.ps,
+                working_type: a.working_type,
+                trailing: a.trailing.is_some(),
+            }
+        };
         let reducing = a.reduce_only
             || a.close_position
             || (a.ps != PositionSide::Both && Self::is_closing_side(a.side, a.ps));
         let q = self.triggered_qty(a.side, a.ps, a.qty, a.reduce_only, a.close_position);
         if q == 0 {
             // §2.4: fired with nothing to reduce: no child order.
-            if a.trailing.is_some() {
+            if a.trailing {
                 self.trailing_count -= 1;
             }
             self.algos[k].status = AlgoStatus::Rejected;
-            let ev = self.algo_update(k, "Reduce Only reject");
-            self.emit(Event::AlgoUpdate(ev));
+            self.emit_algo_update(k, "Reduce Only reject");
             return;
         }
         if !reducing {
             let opening = q - self.reducible(a.side, a.ps).min(q);
             if opening > 0 && !self.margin_ok(at, opening) {
-                if a.trailing.is_some() {
+                if a.trailing {
                     self.trailing_count -= 1;
                 }
                 self.algos[k].status = AlgoStatus::Rejected;
-                let ev = self.algo_update(k, "Margin is insufficient");
-                self.emit(Event::AlgoUpdate(ev));
+                self.emit_algo_update(k, "Margin is insufficient");
                 return;
             }
         }
@@ -959,7 +976,7 @@ impl MockExchange {
         let id = OrderId(ORDER_ID_BASE + self.orders.len() as u64);
         let c = self.push_order(Order {
             id,
-            client_id: a.client_id.clone(),
+            client_id: self.algos[k].client_id.clone(),
             side: a.side,
             otype: if limit_child {
                 OrderType::Limit
@@ -982,6 +999,7 @@ impl MockExchange {
             status: OrderStatus::New,
             executed: 0,
             cum_quote: Decimal::ZERO,
+            avg: Decimal::ZERO,
             time: now,
             update_time: now,
             from_algo: Some(a.id),
@@ -989,7 +1007,7 @@ impl MockExchange {
             trailing: None,
             shown: Shown::default(),
         });
-        if a.trailing.is_some() {
+        if a.trailing {
             self.trailing_count -= 1;
         }
         {
@@ -999,27 +1017,20 @@ impl MockExchange {
         }
         // §6: ALGO_UPDATE TRIGGERED ai=<orderId>, then the child's ORDER_TRADE_UPDATE NEW/TRADE…,
         // then FINISHED (from `settle_child` once the child is done)
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, "");
         self.emit_new_order(c);
         self.run_child(c, at);
     }
 
     pub(crate) fn finish_triggered_algo(&mut self, k: usize, c: usize) {
-        let o = &self.orders[c];
-        let avg = if o.executed > 0 {
-            (o.cum_quote / self.spec.qty(o.executed))
-                .round_dp(8)
-                .normalize()
-        } else {
-            Decimal::ZERO
-        };
+        // the child's average price as its updates report it: `(cum_quote / qty).round_dp(8)
+        // .normalize()`, zero for nothing executed (`Order::avg`)
+        let avg = self.orders[c].avg;
         let a = &mut self.algos[k];
         a.status = AlgoStatus::Finished;
         a.actual_price = avg;
         a.update_time = TimeMs(self.cur.time);
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, "");
     }
 
     /// Executes a just-triggered child (market or limit) at path price `at`.
@@ -1381,6 +1392,7 @@ impl MockExchange {
             status: OrderStatus::New,
             executed: 0,
             cum_quote: Decimal::ZERO,
+            avg: Decimal::ZERO,
             time: now,
             update_time: now,
             from_algo: None,
@@ -1388,13 +1400,12 @@ impl MockExchange {
             trailing: None,
             shown: Shown::default(),
         });
-        let mark = self.out.len();
-        let f = self.book_fill_at_rate(side, ps, steps, at, true, reason, rate);
-        let held = self.out.split_off(mark);
+        let f = self.book_fill(side, ps, steps, at, true, rate);
         let px = self.spec.price(at);
         let o = &mut self.orders[k];
         o.executed = f.filled;
         o.cum_quote = px * self.spec.qty(f.filled);
+        o.avg = fastdec::avg(o.cum_quote, self.spec.qty(f.filled));
         o.status = OrderStatus::Filled;
         self.emit_order(
             k,
@@ -1406,10 +1417,28 @@ impl MockExchange {
             f.realized,
             ExpiryReason::None,
         );
-        self.out.extend(held);
+        if f.filled > 0 {
+            self.emit_fill_account(ps, reason, &f);
+        }
         self.after_position_change(ps, amt);
         (id, f)
     }
+}
+
+/// The fields of an algo order its trigger reads (`fire_algo`).
+struct AlgoFields {
+    id: AlgoId,
+    side: Side,
+    otype: OrderType,
+    tif: TimeInForce,
+    qty: i64,
+    price: i64,
+    trigger: i64,
+    reduce_only: bool,
+    close_position: bool,
+    ps: PositionSide,
+    working_type: WorkingType,
+    trailing: bool,
 }
 
 /// Nearest trigger of one path (`on_mark`) crossed by the segment `a → b` up to `target`:

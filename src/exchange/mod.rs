@@ -173,6 +173,10 @@ pub(crate) struct Order {
     pub status: OrderStatus,
     pub executed: i64,
     pub cum_quote: Decimal,
+    /// The average price as reported, `fastdec::avg(cum_quote, qty(executed))`: set where a
+    /// fill moves those two, read by every update and query of the order (and its algo parent's
+    /// FINISHED) instead of dividing again.
+    pub avg: Decimal,
     pub time: TimeMs,
     pub update_time: TimeMs,
     pub from_algo: Option<AlgoId>,
@@ -254,8 +258,11 @@ pub(crate) struct Liq {
     /// crossing in time against stops on the same tick.
     pub milli: i64,
     pub ps: Option<PositionSide>,
-    /// The bound as a price (what positionRisk shows).
+    /// The bound as a price.
     pub price: Decimal,
+    /// `price` as positionRisk and ACCOUNT_UPDATE show it (`round_dp(8).normalize()`), worked
+    /// out once per bound rather than on every fill and stop placement that reports it.
+    pub shown: Decimal,
 }
 
 /// A position per (symbol, positionSide).
@@ -331,6 +338,9 @@ pub struct MockExchange {
     /// converts the same few (its order sizes, its position) over and over. A Cell: asked
     /// through `&self`.
     pub(crate) qty_memo: std::cell::Cell<[(i64, Decimal); 2]>,
+    /// The same for tick counts converted to prices (`price_of`): an entry's minimum-notional
+    /// and margin checks and its fill convert the same price, a leg's fill its trigger's.
+    pub(crate) price_memo: std::cell::Cell<[(i64, Decimal); 2]>,
     /// The spec's price and quantity limits in ticks and steps (orders are checked against them
     /// in integers).
     pub(crate) grid: spec::GridLimits,
@@ -361,7 +371,6 @@ pub struct MockExchange {
     /// Emptied `positions` vectors of account updates gone from the log ([`Self::give_rows`]),
     /// for the next account updates.
     pub(crate) row_bufs: Vec<Vec<PositionRow>>,
-    pub(crate) held: Vec<(TimeMs, Event)>,
     pub(crate) stats: ExchangeStats,
     pub(crate) version: u64,
     pub(crate) next_sample: i64,
@@ -411,6 +420,7 @@ impl MockExchange {
             },
             quiet_bars: std::cell::Cell::new((usize::MAX, 0)),
             qty_memo: std::cell::Cell::new([(0, Decimal::ZERO); 2]),
+            price_memo: std::cell::Cell::new([(0, Decimal::ZERO); 2]),
             grid,
             orders: crate::types::Chunked::default(),
             algos: crate::types::Chunked::default(),
@@ -429,7 +439,6 @@ impl MockExchange {
             wallet,
             out: Vec::new(),
             row_bufs: Vec::new(),
-            held: Vec::new(),
             stats: ExchangeStats::default(),
             version: 0,
             next_sample: first.t + sample_ms - 1,
@@ -640,21 +649,41 @@ impl MockExchange {
         d
     }
 
-    /// Notional of `steps` at `ticks`: price × quantity, the quantity through `qty_of`.
+    /// `self.spec.price(ticks)`, remembered for the last two counts asked, as `qty_of` (zero,
+    /// the price of orders without one, is answered without the memo and kept out of it).
+    #[inline]
+    pub(crate) fn price_of(&self, ticks: i64) -> Decimal {
+        if ticks == 0 {
+            return Decimal::ZERO;
+        }
+        let m = self.price_memo.get();
+        if m[0].0 == ticks {
+            return m[0].1;
+        }
+        if m[1].0 == ticks {
+            return m[1].1;
+        }
+        let d = self.spec.price(ticks);
+        self.price_memo.set([(ticks, d), m[0]]);
+        d
+    }
+
+    /// Notional of `steps` at `ticks`: price × quantity, through `price_of` and `qty_of`.
     #[inline]
     pub(crate) fn notional_of(&self, ticks: i64, steps: i64) -> Decimal {
-        fastdec::mul(self.spec.price(ticks), self.qty_of(steps))
+        fastdec::mul(self.price_of(ticks), self.qty_of(steps))
     }
 
     /// The reported forms of `qty` steps, `price` and `stop` ticks.
     pub(crate) fn shown(&self, qty: i64, price: i64, stop: i64) -> Shown {
         Shown {
             qty: self.qty_of(qty),
-            price: self.spec.price(price),
-            stop: self.spec.price(stop),
+            price: self.price_of(price),
+            stop: self.price_of(stop),
         }
     }
 
+    #[inline]
     pub(crate) fn emit(&mut self, e: Event) {
         self.out.push((TimeMs(self.cur.time), e));
     }
@@ -682,10 +711,11 @@ pub(crate) fn ps_idx(ps: PositionSide) -> usize {
 mod tests {
     use super::*;
 
-    /// `qty_of` (remembering the last two counts) answers what `SymbolSpec::qty` does, bit for
-    /// bit, over runs of repeated, alternating, signed and fresh counts and every builtin step.
+    /// `qty_of` and `price_of` (remembering the last two counts) answer what `SymbolSpec::qty`
+    /// and `SymbolSpec::price` do, bit for bit, over runs of repeated, alternating, signed, zero
+    /// and fresh counts and every builtin step and tick.
     #[test]
-    fn qty_of_is_the_spec_conversion() {
+    fn qty_of_and_price_of_are_the_spec_conversions() {
         let bars = vec![BarTicks {
             t: 0,
             o: 100,
@@ -718,6 +748,11 @@ mod tests {
                 assert_eq!(
                     ex.qty_of(n).serialize(),
                     spec.qty(n).serialize(),
+                    "{sym} {n}"
+                );
+                assert_eq!(
+                    ex.price_of(n).serialize(),
+                    spec.price(n).serialize(),
                     "{sym} {n}"
                 );
             }

@@ -399,6 +399,7 @@ impl MockExchange {
             status: OrderStatus::New,
             executed: 0,
             cum_quote: Decimal::ZERO,
+            avg: Decimal::ZERO,
             time: now,
             update_time: now,
             from_algo: None,
@@ -493,7 +494,8 @@ impl MockExchange {
         };
         let reduce = o.reduce_only || o.close_position;
         let old = self.pos[ps_idx(ps)].amt;
-        let f = self.book_fill_quiet(side, ps, remaining, price, maker, reduce);
+        let rate = self.fill_rate(maker, AccountReason::Order);
+        let f = self.book_fill(side, ps, remaining, price, reduce, rate);
         if f.filled == 0 {
             // nothing left to reduce: knocked out (§2.2 er=4), never left working without a trigger
             self.expire_order(k, ExpiryReason::ReduceOnly);
@@ -505,10 +507,15 @@ impl MockExchange {
         let o = &mut self.orders[k];
         o.executed += f.filled;
         o.cum_quote += f.notional;
+        let (cum_quote, executed) = (o.cum_quote, o.executed);
+        self.orders[k].avg = avg(cum_quote, self.qty_of(executed));
+        let o = &mut self.orders[k];
         if o.close_position {
             o.qty = o.qty.max(o.executed);
-            o.shown.qty = self.spec.qty(o.qty);
+            let q = o.qty;
+            self.orders[k].shown.qty = self.qty_of(q);
         }
+        let o = &mut self.orders[k];
         o.status = if o.executed >= o.qty {
             OrderStatus::Filled
         } else {
@@ -528,7 +535,8 @@ impl MockExchange {
             f.realized,
             ExpiryReason::None,
         );
-        self.flush_fill();
+        // TRADE → ACCOUNT_UPDATE → expiries, as Binance sends them
+        self.emit_fill_account(ps, AccountReason::Order, &f);
         // position-bound expiries run after the filled order's own state is final, so they never
         // expire the order that just closed the position
         self.after_position_change(ps, old);
@@ -547,30 +555,6 @@ impl MockExchange {
         if self.algos[k].status == AlgoStatus::Triggered {
             self.finish_triggered_algo(k, c);
         }
-    }
-
-    /// Books a fill but holds its ACCOUNT_UPDATE until after the ORDER_TRADE_UPDATE, so the
-    /// stream reads TRADE → ACCOUNT_UPDATE → expiries, as Binance sends them.
-    fn book_fill_quiet(
-        &mut self,
-        side: Side,
-        ps: PositionSide,
-        qty: i64,
-        price: i64,
-        maker: bool,
-        reduce: bool,
-    ) -> account::FillOutcome {
-        let mark = self.out.len();
-        let f = self.book_fill(side, ps, qty, price, maker, reduce, AccountReason::Order);
-        // into the held buffer kept from the last fill (`split_off` allocated one per fill)
-        self.held.clear();
-        self.held.extend(self.out.drain(mark..));
-        f
-    }
-
-    fn flush_fill(&mut self) {
-        // `append` empties `held` and leaves it its allocation for the next fill
-        self.out.append(&mut self.held);
     }
 
     pub(crate) fn expire_order(&mut self, k: usize, er: ExpiryReason) {
@@ -634,6 +618,7 @@ impl MockExchange {
     ) {
         let cum_qty = self.qty_of(self.orders[k].executed);
         let o = &self.orders[k];
+        debug_assert_eq!(o.avg, avg(o.cum_quote, cum_qty), "order {k}'s kept average");
         let ev = OrderUpdate {
             symbol: self.spec.symbol.clone(),
             client_order_id: o.client_id.clone(),
@@ -643,7 +628,7 @@ impl MockExchange {
             time_in_force: o.tif,
             orig_qty: o.shown.qty,
             price: o.shown.price,
-            avg_price: avg(o.cum_quote, cum_qty),
+            avg_price: o.avg,
             stop_price: o.shown.stop,
             exec_type: x,
             status: o.status,
@@ -676,7 +661,7 @@ impl MockExchange {
             side: o.side,
             position_side: o.ps,
             price: o.shown.price,
-            avg_price: avg(o.cum_quote, executed_qty),
+            avg_price: o.avg,
             stop_price: o.shown.stop,
             orig_qty: o.shown.qty,
             executed_qty,
@@ -824,8 +809,7 @@ impl MockExchange {
         self.update_trailing();
         self.stats.orders += 1;
         self.version += 1;
-        let ev = self.algo_update(k, "");
-        self.emit(Event::AlgoUpdate(ev));
+        self.emit_algo_update(k, "");
         self.warn_stop_beyond_liquidation(req.order_type, req.side, c.ps, c.trigger);
         Ok(self.algo_info(k))
     }
