@@ -203,7 +203,7 @@ pub(crate) struct State {
     /// The last pass only read and saw every leg in place: the next one changes nothing if the
     /// venue is unchanged.
     pub stable: bool,
-    pub dup_cache: BTreeMap<String, TimeMs>,
+    pub dup_cache: vecmap::VecMap<String, TimeMs>,
     pub last_purge: Option<TimeMs>,
     pub active_signals: Vec<ActiveSignal>,
     /// Local position book: (symbol, LONG/SHORT) or (symbol, BOTH) signed for P78.

@@ -1,5 +1,5 @@
-//! [`VecMap`]: the engine's per-trade maps (its pair records, the leg ends the stream told of)
-//! as a vector sorted by key.
+//! [`VecMap`]: the engine's per-trade maps (its pair records, the leg ends the stream told of,
+//! the signal ids of its duplicate cache) as a vector sorted by key.
 //!
 //! These maps hold one or two entries at a time and are touched by every stream event (a walk
 //! over the pairs for a leg), every placement (an insert) and every leg's end (a removal). A
@@ -8,6 +8,7 @@
 //! same key order (the order the engine's events come out in), and the keys these maps get
 //! (pair ids, leg ids) mostly grow, so an insert appends and the newest entry leaves by a pop.
 
+use std::borrow::Borrow;
 use std::fmt;
 
 /// A map kept sorted by key: what the engine used of `BTreeMap`, in the same order.
@@ -31,17 +32,20 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for VecMap<K, V> {
     }
 }
 
-impl<K: Ord + Copy, V> VecMap<K, V> {
+impl<K: Ord, V> VecMap<K, V> {
     /// Where `k` is, or where it would go. The common cases first: no entries, or a key at
     /// (or past) the end.
     #[inline]
-    fn find(&self, k: &K) -> Result<usize, usize> {
+    fn find<Q: Ord + ?Sized>(&self, k: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
         match self.v.last() {
             None => Err(0),
-            Some((last, _)) => match last.cmp(k) {
+            Some((last, _)) => match last.borrow().cmp(k) {
                 std::cmp::Ordering::Less => Err(self.v.len()),
                 std::cmp::Ordering::Equal => Ok(self.v.len() - 1),
-                std::cmp::Ordering::Greater => self.v.binary_search_by(|e| e.0.cmp(k)),
+                std::cmp::Ordering::Greater => self.v.binary_search_by(|e| e.0.borrow().cmp(k)),
             },
         }
     }
@@ -52,9 +56,12 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         self.v.is_empty()
     }
 
-    /// The value of `k`.
+    /// The value of `k` (or of a key that borrows as `k`: a `String` key found by `&str`).
     #[inline]
-    pub(crate) fn get(&self, k: &K) -> Option<&V> {
+    pub(crate) fn get<Q: Ord + ?Sized>(&self, k: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
         self.find(k).ok().map(|i| &self.v[i].1)
     }
 
@@ -67,7 +74,8 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         }
     }
 
-    /// Sets `k` to `val`; the old value if there was one.
+    /// Sets `k` to `val`; the old value if there was one (the key in the map stays, as a
+    /// `BTreeMap` keeps it).
     pub(crate) fn insert(&mut self, k: K, val: V) -> Option<V> {
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut self.v[i].1, val)),
@@ -175,6 +183,39 @@ mod tests {
                 assert!(a.values().eq(b.values()));
                 assert_eq!(format!("{a:?}"), format!("{b:?}"));
             }
+        }
+    }
+
+    /// String keys (the duplicate cache's signal ids) found by `&str`, inserted in and out of
+    /// order, retained by value: as a `BTreeMap<String, _>`.
+    #[test]
+    fn string_keys_behave_as_a_btreemap() {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut a: VecMap<String, u64> = VecMap::default();
+        let mut b: BTreeMap<String, u64> = BTreeMap::new();
+        for step in 0..20_000u64 {
+            let k = format!(
+                "s_{}_{:05}",
+                ["buy", "sell", "close"][rnd(3) as usize],
+                rnd(400)
+            );
+            match rnd(4) {
+                0 | 1 => assert_eq!(a.insert(k.clone(), step), b.insert(k, step)),
+                2 => assert_eq!(a.get(k.as_str()), b.get(k.as_str())),
+                _ => {
+                    let cut = step.saturating_sub(rnd(3_000));
+                    a.retain(|_, t| *t >= cut);
+                    b.retain(|_, t| *t >= cut);
+                }
+            }
+            assert!(a.values().eq(b.values()));
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
         }
     }
 }
