@@ -207,8 +207,8 @@ pub(crate) struct State {
     pub last_purge: Option<TimeMs>,
     pub active_signals: Vec<ActiveSignal>,
     /// Local position book: (symbol, LONG/SHORT) or (symbol, BOTH) signed for P78.
-    pub book: BTreeMap<(Ident, PositionSide), Decimal>,
-    pub last_add: BTreeMap<(Ident, PositionSide), TimeMs>,
+    pub book: vecmap::VecMap<(Ident, PositionSide), Decimal>,
+    pub last_add: vecmap::VecMap<(Ident, PositionSide), TimeMs>,
     /// Close times per symbol for the thrash breaker.
     pub closes: Vec<(TimeMs, Ident)>,
     /// Account mode as read from positionRisk (true = hedge).

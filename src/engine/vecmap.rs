@@ -1,5 +1,5 @@
 //! [`VecMap`]: the engine's per-trade maps (its pair records, the leg ends the stream told of,
-//! the signal ids of its duplicate cache) as a vector sorted by key.
+//! the signal ids of its duplicate cache, its local position book) as a vector sorted by key.
 //!
 //! These maps hold one or two entries at a time and are touched by every stream event (a walk
 //! over the pairs for a leg), every placement (an insert) and every leg's end (a removal). A
