@@ -485,7 +485,7 @@ impl Engine {
     ) {
         if self.sw.local_book_by_side {
             let key = (Ident::from(symbol), dir);
-            *self.st.book.entry(key.clone()).or_default() += amount;
+            *self.st.book.or_insert(key.clone(), Decimal::ZERO) += amount;
             self.st.last_add.insert(key, now);
         } else {
             let signed = if dir == PositionSide::Short {
@@ -496,8 +496,7 @@ impl Engine {
             *self
                 .st
                 .book
-                .entry((symbol.into(), PositionSide::Both))
-                .or_default() += signed;
+                .or_insert((symbol.into(), PositionSide::Both), Decimal::ZERO) += signed;
         }
     }
 

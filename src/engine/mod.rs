@@ -20,9 +20,9 @@
 //! reconcile), `dispatcher` (signal → gates → entry → protection; manual close; rollback),
 //! `cleanup` (what failed to settle, retried until it does: reference only).
 //!
-//! Ordering: pairs are kept in a `BTreeMap` by [`PairId`], which increases with registration, so
-//! "dict order" of the live engine is id order; PHEAD's `SYMBOL_SIDE` keys are visited in the order
-//! of their oldest active pair.
+//! Ordering: pairs are kept sorted by [`PairId`] (a vector in `BTreeMap` order), which increases
+//! with registration, so "dict order" of the live engine is id order; PHEAD's `SYMBOL_SIDE` keys
+//! are visited in the order of their oldest active pair.
 //!
 //! Known limits: one symbol per engine (the one in [`EngineConfig::spec`]); the ids of pairs and
 //! of the reference engine's client orders come from counters that survive [`Engine::on_restart`]
@@ -38,6 +38,7 @@ mod oco;
 pub mod profiles;
 pub mod signal;
 pub mod switches;
+mod vecmap;
 
 pub use entries::EntryRules;
 pub use profiles::{profiles_table, PROFILES};
@@ -188,7 +189,8 @@ pub(crate) struct ActiveSignal {
 /// Everything a process restart loses.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub pairs: BTreeMap<PairId, PairRec>,
+    /// By id (a sorted vector: one or two records at a time, see [`vecmap`]).
+    pub pairs: vecmap::VecMap<PairId, PairRec>,
     pub pending: BTreeMap<OrderId, Pending>,
     /// Deferred conditional entries on the Algo Order API (reference STOP entries, algo era),
     /// moved to `pending` under their triggered order's id.
@@ -201,12 +203,12 @@ pub(crate) struct State {
     /// The last pass only read and saw every leg in place: the next one changes nothing if the
     /// venue is unchanged.
     pub stable: bool,
-    pub dup_cache: BTreeMap<String, TimeMs>,
+    pub dup_cache: vecmap::VecMap<String, TimeMs>,
     pub last_purge: Option<TimeMs>,
     pub active_signals: Vec<ActiveSignal>,
     /// Local position book: (symbol, LONG/SHORT) or (symbol, BOTH) signed for P78.
-    pub book: BTreeMap<(Ident, PositionSide), Decimal>,
-    pub last_add: BTreeMap<(Ident, PositionSide), TimeMs>,
+    pub book: vecmap::VecMap<(Ident, PositionSide), Decimal>,
+    pub last_add: vecmap::VecMap<(Ident, PositionSide), TimeMs>,
     /// Close times per symbol for the thrash breaker.
     pub closes: Vec<(TimeMs, Ident)>,
     /// Account mode as read from positionRisk (true = hedge).
@@ -223,7 +225,7 @@ pub(crate) struct State {
     pub unresolved: BTreeMap<Ident, Pending>,
     /// Legs the user stream already reported as ended (reference stream monitoring): read from
     /// every update received, so a survivor the venue expired is never cancelled again.
-    pub stream_ended: BTreeMap<crate::events::LegId, adapter::LegState>,
+    pub stream_ended: vecmap::VecMap<crate::events::LegId, adapter::LegState>,
     /// Positions the user-data store shows (`close_guard`), as of the engine's last suspension
     /// point; None: no store (never blocks).
     pub store: Option<Vec<(PositionSide, Decimal)>>,

@@ -780,7 +780,7 @@ impl Engine {
             .values()
             .any(|p| p.status == PairStatus::Active && p.legs().any(|l| l.id == leg));
         if tracked {
-            self.st.stream_ended.entry(leg).or_insert(state);
+            self.st.stream_ended.or_insert(leg, state);
         }
     }
 
