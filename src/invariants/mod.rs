@@ -897,16 +897,15 @@ impl Checker {
         let excess = (summed(stops) || summed(others)) && self.covers_exceed(key.1, amt);
         let wants = self.wants(key);
         if wants && !has_stop {
-            if !self.naked_since.contains_key(&key) {
-                self.naked_since.insert(key, (self.now, self.faults));
-            }
+            // one search where a lookup then an insert make two
+            let since = (self.now, self.faults);
+            self.naked_since.get_or_insert_with(key, || since);
         } else {
             self.naked_since.remove(&key);
         }
         if excess {
-            if !self.excess_since.contains_key(&key) {
-                self.excess_since.insert(key, (self.now, self.faults));
-            }
+            let since = (self.now, self.faults);
+            self.excess_since.get_or_insert_with(key, || since);
         } else {
             self.excess_since.remove(&key);
         }
@@ -973,6 +972,11 @@ impl Checker {
                     }
                 }
             }
+            // an accepted call with no request under suspicion changes nothing (most answers)
+            Event::Response {
+                outcome: CallOutcome::Ok(_),
+                ..
+            } if self.pending_calls.is_empty() => {}
             Event::Response { call, outcome, .. } => {
                 let lost = match outcome {
                     CallOutcome::Fault { .. } => true,
