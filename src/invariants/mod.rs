@@ -628,6 +628,7 @@ impl Checker {
 
     /// One-way mode: notes the client id of a plain conditional order request as an entry's
     /// (requested while the engine places a signal's entry) or a leg's (any other time).
+    #[inline(never)]
     fn one_way_request(&mut self, params: &RequestParams) {
         let (conditional, ro, cp, cid) = match params {
             RequestParams::Order(o) => (
@@ -896,16 +897,15 @@ impl Checker {
         let excess = (summed(stops) || summed(others)) && self.covers_exceed(key.1, amt);
         let wants = self.wants(key);
         if wants && !has_stop {
-            if !self.naked_since.contains_key(&key) {
-                self.naked_since.insert(key, (self.now, self.faults));
-            }
+            // one search where a lookup then an insert make two
+            let since = (self.now, self.faults);
+            self.naked_since.get_or_insert_with(key, || since);
         } else {
             self.naked_since.remove(&key);
         }
         if excess {
-            if !self.excess_since.contains_key(&key) {
-                self.excess_since.insert(key, (self.now, self.faults));
-            }
+            let since = (self.now, self.faults);
+            self.excess_since.get_or_insert_with(key, || since);
         } else {
             self.excess_since.remove(&key);
         }
@@ -913,6 +913,7 @@ impl Checker {
 
     /// Whether the resting stops, or the other protective orders, of a position of `amt` on
     /// side `ps` add up to more than the position (a close-position order covers all of it).
+    #[inline(never)]
     fn covers_exceed(&self, ps: PositionSide, amt: Decimal) -> bool {
         let size = amt.abs();
         let mut stop_cover = Decimal::ZERO;
@@ -966,32 +967,16 @@ impl Checker {
                         RequestParams::Algo(a) => (a.position_side, a.reduce_only),
                         RequestParams::Other(_) => (None, None),
                     };
-                    let problem = match self.cfg.position_mode {
-                        PositionMode::Hedge if ro.is_some() => Some(format!(
-                            "reduceOnly={} sent with positionSide={} in hedge mode",
-                            ro.unwrap_or(false),
-                            ps.map(|p| p.as_str()).unwrap_or("none")
-                        )),
-                        PositionMode::Hedge
-                            if !matches!(ps, Some(PositionSide::Long | PositionSide::Short)) =>
-                        {
-                            Some("hedge-mode order without positionSide LONG/SHORT".to_string())
-                        }
-                        PositionMode::OneWay
-                            if matches!(ps, Some(PositionSide::Long | PositionSide::Short)) =>
-                        {
-                            Some(format!(
-                                "positionSide={} sent in one-way mode",
-                                ps.map(|p| p.as_str()).unwrap_or("")
-                            ))
-                        }
-                        _ => None,
-                    };
-                    if let Some(p) = problem {
-                        self.pending_calls.insert(*call, p);
+                    if mode_mismatch(self.cfg.position_mode, ps, ro) {
+                        self.mode_problem(*call, ps, ro);
                     }
                 }
             }
+            // an accepted call with no request under suspicion changes nothing (most answers)
+            Event::Response {
+                outcome: CallOutcome::Ok(_),
+                ..
+            } if self.pending_calls.is_empty() => {}
             Event::Response { call, outcome, .. } => {
                 let lost = match outcome {
                     CallOutcome::Fault { .. } => true,
@@ -1008,19 +993,7 @@ impl Checker {
                     self.faults += 1;
                 }
                 if let Some(p) = self.pending_calls.remove(call) {
-                    let answer = match outcome {
-                        CallOutcome::Rejected(e) => {
-                            format!("Binance answered {} {}", e.code, e.msg)
-                        }
-                        CallOutcome::Ok(_) => "accepted".to_string(),
-                        CallOutcome::Fault { .. } => "transport fault".to_string(),
-                    };
-                    self.violate(
-                        Invariant::ReduceOnlyMode,
-                        now,
-                        None,
-                        format!("{p}: {answer}"),
-                    );
+                    self.mode_answered(p, outcome, now);
                 }
             }
             Event::OrderTradeUpdate(o) => self.on_order(o, now),
@@ -1042,6 +1015,120 @@ impl Checker {
                 self.pinned.insert(r.seq, copy);
             }
         }
+    }
+
+    /// Notes why request `call` breaks reduce-only-mode (its answer completes the violation).
+    #[cold]
+    #[inline(never)]
+    fn mode_problem(&mut self, call: u64, ps: Option<PositionSide>, ro: Option<bool>) {
+        let problem = match self.cfg.position_mode {
+            PositionMode::Hedge if ro.is_some() => Some(format!(
+                "reduceOnly={} sent with positionSide={} in hedge mode",
+                ro.unwrap_or(false),
+                ps.map(|p| p.as_str()).unwrap_or("none")
+            )),
+            PositionMode::Hedge
+                if !matches!(ps, Some(PositionSide::Long | PositionSide::Short)) =>
+            {
+                Some("hedge-mode order without positionSide LONG/SHORT".to_string())
+            }
+            PositionMode::OneWay
+                if matches!(ps, Some(PositionSide::Long | PositionSide::Short)) =>
+            {
+                Some(format!(
+                    "positionSide={} sent in one-way mode",
+                    ps.map(|p| p.as_str()).unwrap_or("")
+                ))
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            self.pending_calls.insert(call, p);
+        }
+    }
+
+    /// The answer to a request that broke reduce-only-mode: the violation.
+    #[cold]
+    #[inline(never)]
+    fn mode_answered(&mut self, p: String, outcome: &CallOutcome, now: TimeMs) {
+        let answer = match outcome {
+            CallOutcome::Rejected(e) => {
+                format!("Binance answered {} {}", e.code, e.msg)
+            }
+            CallOutcome::Ok(_) => "accepted".to_string(),
+            CallOutcome::Fault { .. } => "transport fault".to_string(),
+        };
+        self.violate(
+            Invariant::ReduceOnlyMode,
+            now,
+            None,
+            format!("{p}: {answer}"),
+        );
+    }
+
+    /// orphan: an orphaned leg filled.
+    #[cold]
+    #[inline(never)]
+    fn orphan_filled(&mut self, leg: LegId, o: &OrderUpdate, now: TimeMs) {
+        let pair = self.leg_pair.get(&leg).copied();
+        self.violate(
+            Invariant::Orphan,
+            now,
+            pair,
+            format!(
+                "orphaned {leg} filled {} {} @ {}",
+                o.side.as_str(),
+                o.last_qty,
+                o.last_price
+            ),
+        );
+    }
+
+    /// one-leg: the second leg of pair `p` filled.
+    #[cold]
+    #[inline(never)]
+    fn both_legs_filled(&mut self, p: PairId, leg: LegId, o: &OrderUpdate, now: TimeMs) {
+        self.violate(
+            Invariant::OneLeg,
+            now,
+            Some(p),
+            format!(
+                "both legs of pair {p} filled (second: {leg} {} @ {})",
+                o.last_qty, o.last_price
+            ),
+        );
+    }
+
+    /// books-balance: the wallet is off the books (which then follow the wallet).
+    #[cold]
+    #[inline(never)]
+    fn books_off(&mut self, u: &AccountUpdate, now: TimeMs) {
+        self.violate(
+            Invariant::BooksBalance,
+            now,
+            None,
+            format!(
+                "wallet {} != initial + realized - fees + funding = {}",
+                u.wallet_balance, self.expected_wallet
+            ),
+        );
+        self.expected_wallet = u.wallet_balance;
+    }
+
+    /// no-flip: protective order `oid` moved side `k` from `b` to `after`.
+    #[cold]
+    #[inline(never)]
+    fn flipped(&mut self, k: Key, b: Decimal, after: Decimal, oid: OrderId, now: TimeMs) {
+        self.violate(
+            Invariant::NoFlip,
+            now,
+            self.leg_pair.get(&LegId::Order(oid)).copied(),
+            format!(
+                "protective order {oid} moved {} {} position from {b} to {after}",
+                self.name(k.0),
+                k.1.as_str()
+            ),
+        );
     }
 
     fn on_algo(&mut self, a: &AlgoUpdate, now: TimeMs, seq: Seq) {
@@ -1221,33 +1308,14 @@ impl Checker {
         }
         if matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             if self.orphans.contains(&leg) && self.reported_orphans.insert(leg) {
-                let pair = self.leg_pair.get(&leg).copied();
-                self.violate(
-                    Invariant::Orphan,
-                    now,
-                    pair,
-                    format!(
-                        "orphaned {leg} filled {} {} @ {}",
-                        o.side.as_str(),
-                        o.last_qty,
-                        o.last_price
-                    ),
-                );
+                self.orphan_filled(leg, o, now);
             }
             // one leg only
             if let Some(&p) = self.leg_pair.get(&leg) {
                 let pair = self.pairs.get_mut(&p).expect("pair exists");
                 if pair.fill(leg) >= 2 && !pair.reported_double {
                     pair.reported_double = true;
-                    self.violate(
-                        Invariant::OneLeg,
-                        now,
-                        Some(p),
-                        format!(
-                            "both legs of pair {p} filled (second: {leg} {} @ {})",
-                            o.last_qty, o.last_price
-                        ),
-                    );
+                    self.both_legs_filled(p, leg, o, now);
                 }
             }
             let protective = (st.orig_type.is_conditional()
@@ -1293,6 +1361,8 @@ impl Checker {
 
     /// stop-beyond-liquidation: a liquidation while a stop rested on that position side (still
     /// open, or expired by this very liquidation at the same time).
+    #[cold]
+    #[inline(never)]
     fn check_liquidation(&mut self, o: &OrderUpdate, key: Key, now: TimeMs) {
         let amt = self.position(key);
         let mut stops: Vec<LegId> = self
@@ -1335,16 +1405,7 @@ impl Checker {
     fn on_account(&mut self, u: &AccountUpdate, now: TimeMs) {
         self.expected_wallet += u.realized_pnl - u.fee + u.balance_change;
         if self.expected_wallet != u.wallet_balance {
-            self.violate(
-                Invariant::BooksBalance,
-                now,
-                None,
-                format!(
-                    "wallet {} != initial + realized - fees + funding = {}",
-                    u.wallet_balance, self.expected_wallet
-                ),
-            );
-            self.expected_wallet = u.wallet_balance;
+            self.books_off(u, now);
         }
         for row in &u.positions {
             let key = self.key_for(&row.symbol, row.position_side);
@@ -1356,16 +1417,7 @@ impl Checker {
                         && !after.is_zero()
                         && b.is_sign_positive() != after.is_sign_positive();
                     if flipped || after.abs() > b.abs() {
-                        self.violate(
-                            Invariant::NoFlip,
-                            now,
-                            self.leg_pair.get(&LegId::Order(oid)).copied(),
-                            format!(
-                                "protective order {oid} moved {} {} position from {b} to {after}",
-                                self.name(k.0),
-                                k.1.as_str()
-                            ),
-                        );
+                        self.flipped(k, b, after, oid, now);
                     }
                 }
             }
@@ -1529,6 +1581,17 @@ impl Observer for Checker {
     }
 }
 
+/// Whether a new order's positionSide / reduceOnly break the position mode: the cases
+/// `Checker::mode_problem` words (its match, in the same order), told cheaply for every request.
+#[inline]
+fn mode_mismatch(mode: PositionMode, ps: Option<PositionSide>, ro: Option<bool>) -> bool {
+    let sided = matches!(ps, Some(PositionSide::Long | PositionSide::Short));
+    match mode {
+        PositionMode::Hedge => ro.is_some() || !sided,
+        PositionMode::OneWay => sided,
+    }
+}
+
 /// `a == b`, a symbol's 4 to 16 bytes compared as two overlapping words each (no `memcmp`
 /// call per event), other lengths as slices.
 #[inline(always)]
@@ -1570,6 +1633,31 @@ mod tests {
     }
 
     use super::*;
+
+    /// `mode_mismatch` (asked at every request) says yes exactly where `mode_problem` finds a
+    /// problem to note: every mode, positionSide and reduceOnly.
+    #[test]
+    fn mode_mismatch_is_where_mode_problem_words_one() {
+        let mut found = 0;
+        for mode in [PositionMode::Hedge, PositionMode::OneWay] {
+            for ps in [
+                None,
+                Some(PositionSide::Both),
+                Some(PositionSide::Long),
+                Some(PositionSide::Short),
+            ] {
+                for ro in [None, Some(false), Some(true)] {
+                    let mut c = Checker::new(cfg(mode));
+                    c.mode_problem(7, ps, ro);
+                    let noted = c.pending_calls.get(&7).is_some();
+                    assert_eq!(mode_mismatch(mode, ps, ro), noted, "{mode:?} {ps:?} {ro:?}");
+                    found += usize::from(noted);
+                }
+            }
+        }
+        // both answers occur in both modes
+        assert_eq!(found, 10 + 6);
+    }
 
     fn cfg(position_mode: PositionMode) -> CheckConfig {
         CheckConfig {
