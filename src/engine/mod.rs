@@ -38,7 +38,6 @@ mod oco;
 pub mod profiles;
 pub mod signal;
 pub mod switches;
-mod vecmap;
 
 pub use entries::EntryRules;
 pub use profiles::{profiles_table, PROFILES};
@@ -190,7 +189,7 @@ pub(crate) struct ActiveSignal {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     /// By id (a sorted vector: one or two records at a time, see [`vecmap`]).
-    pub pairs: vecmap::VecMap<PairId, PairRec>,
+    pub pairs: crate::types::VecMap<PairId, PairRec>,
     pub pending: BTreeMap<OrderId, Pending>,
     /// Deferred conditional entries on the Algo Order API (reference STOP entries, algo era),
     /// moved to `pending` under their triggered order's id.
@@ -203,12 +202,12 @@ pub(crate) struct State {
     /// The last pass only read and saw every leg in place: the next one changes nothing if the
     /// venue is unchanged.
     pub stable: bool,
-    pub dup_cache: vecmap::VecMap<String, TimeMs>,
+    pub dup_cache: crate::types::VecMap<String, TimeMs>,
     pub last_purge: Option<TimeMs>,
     pub active_signals: Vec<ActiveSignal>,
     /// Local position book: (symbol, LONG/SHORT) or (symbol, BOTH) signed for P78.
-    pub book: vecmap::VecMap<(Ident, PositionSide), Decimal>,
-    pub last_add: vecmap::VecMap<(Ident, PositionSide), TimeMs>,
+    pub book: crate::types::VecMap<(Ident, PositionSide), Decimal>,
+    pub last_add: crate::types::VecMap<(Ident, PositionSide), TimeMs>,
     /// Close times per symbol for the thrash breaker.
     pub closes: Vec<(TimeMs, Ident)>,
     /// Account mode as read from positionRisk (true = hedge).
@@ -225,7 +224,7 @@ pub(crate) struct State {
     pub unresolved: BTreeMap<Ident, Pending>,
     /// Legs the user stream already reported as ended (reference stream monitoring): read from
     /// every update received, so a survivor the venue expired is never cancelled again.
-    pub stream_ended: vecmap::VecMap<crate::events::LegId, adapter::LegState>,
+    pub stream_ended: crate::types::VecMap<crate::events::LegId, adapter::LegState>,
     /// Positions the user-data store shows (`close_guard`), as of the engine's last suspension
     /// point; None: no store (never blocks).
     pub store: Option<Vec<(PositionSide, Decimal)>>,

@@ -19,7 +19,6 @@
 //! ([`small`]; a handful of entries each, same iteration order as the ordered maps they replace)
 //! and a position side is keyed by an interned symbol, copied rather than cloned.
 
-mod small;
 pub mod types;
 
 pub use types::{Invariant, Violation};
@@ -27,8 +26,8 @@ pub use types::{Invariant, Violation};
 use crate::api::Endpoint;
 use crate::events::*;
 use crate::types::*;
+use crate::types::{VecMap, VecSet};
 use rust_decimal::Decimal;
-use small::{VecMap, VecSet};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The records named by violations' trails (and the record each was found at), by seq: what

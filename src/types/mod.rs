@@ -2,13 +2,17 @@
 //!
 //! Owns no behaviour beyond conversions. Every enum here is a closed set that serialises with
 //! Binance's own spelling (`SELL`, `STOP_MARKET`, `GTE_GTC`, …), so reports and events read like
-//! the exchange's own payloads. One storage shape is shared here too: `Chunked`, the
-//! append-only list the exchange's orders and the price chart's book are kept in.
+//! the exchange's own payloads. Two storage shapes are shared here too: `Chunked`, the
+//! append-only list the exchange's orders and the price chart's book are kept in, and `VecMap`
+//! / `VecSet`, the sorted-vector maps of the checker's open state and the engine's per-trade
+//! bookkeeping.
 
 mod chunked;
 mod ident;
+mod vecmap;
 pub(crate) use chunked::Chunked;
 pub use ident::Ident;
+pub(crate) use vecmap::{VecMap, VecSet};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
