@@ -637,16 +637,7 @@ impl MockExchange {
     /// `steps` for the run's one spec: the same Decimal, bit for bit).
     #[inline]
     pub(crate) fn qty_of(&self, steps: i64) -> Decimal {
-        let m = self.qty_memo.get();
-        if m[0].0 == steps {
-            return m[0].1;
-        }
-        if m[1].0 == steps {
-            return m[1].1;
-        }
-        let d = self.spec.qty(steps);
-        self.qty_memo.set([(steps, d), m[0]]);
-        d
+        remembered(&self.qty_memo, steps, |n| self.spec.qty(n))
     }
 
     /// `self.spec.price(ticks)`, remembered for the last two counts asked, as `qty_of` (zero,
@@ -656,16 +647,7 @@ impl MockExchange {
         if ticks == 0 {
             return Decimal::ZERO;
         }
-        let m = self.price_memo.get();
-        if m[0].0 == ticks {
-            return m[0].1;
-        }
-        if m[1].0 == ticks {
-            return m[1].1;
-        }
-        let d = self.spec.price(ticks);
-        self.price_memo.set([(ticks, d), m[0]]);
-        d
+        remembered(&self.price_memo, ticks, |n| self.spec.price(n))
     }
 
     /// Notional of `steps` at `ticks`: price × quantity, through `price_of` and `qty_of`.
@@ -707,6 +689,26 @@ pub(crate) fn ps_idx(ps: PositionSide) -> usize {
     }
 }
 
+/// `f(n)`, remembered in `memo` for the last two `n` asked (`f` a pure function of `n`: the
+/// answer is the same Decimal, bit for bit). `memo` starts as `[(0, f(0)); 2]` or with zero
+/// kept out of it by the caller.
+#[inline]
+fn remembered(
+    memo: &std::cell::Cell<[(i64, Decimal); 2]>,
+    n: i64,
+    f: impl FnOnce(i64) -> Decimal,
+) -> Decimal {
+    let m = memo.get();
+    if m[0].0 == n {
+        return m[0].1;
+    }
+    if m[1].0 == n {
+        return m[1].1;
+    }
+    let d = f(n);
+    memo.set([(n, d), m[0]]);
+    d
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -263,13 +263,7 @@ mod tests {
     /// to past the inline buffer, multi-byte characters included.
     #[test]
     fn concat_is_parts_concatenated() {
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x2545_f491_4f6c_dd1d);
         let alphabet = ['a', 'Z', '0', '-', 'é', '€', '𝄞'];
         for _ in 0..20_000 {
             let parts: Vec<String> = (0..rnd(5))

@@ -285,13 +285,7 @@ mod tests {
     /// but also old and repeated ones).
     #[test]
     fn behaves_as_a_btreemap() {
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200 {
             let mut a: VecMap<u32, u64> = VecMap::default();
             let mut b: BTreeMap<u32, u64> = BTreeMap::new();
@@ -343,13 +337,7 @@ mod tests {
     /// order, retained by value: as a `BTreeMap<String, _>`.
     #[test]
     fn string_keys_behave_as_a_btreemap() {
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x2545_f491_4f6c_dd1d);
         let mut a: VecMap<String, u64> = VecMap::default();
         let mut b: BTreeMap<String, u64> = BTreeMap::new();
         for step in 0..20_000u64 {
