@@ -1174,6 +1174,18 @@ mod tests {
         }
     }
 
+    /// The whole-run tests' case `case`: the profiles in turn, hedge and one-way mode by turns
+    /// of four cases.
+    fn profile_and_mode(case: usize) -> (&'static str, PositionMode) {
+        let profile = crate::engine::PROFILES[case % crate::engine::PROFILES.len()];
+        let mode = if (case / 4) % 2 == 0 {
+            PositionMode::Hedge
+        } else {
+            PositionMode::OneWay
+        };
+        (profile, mode)
+    }
+
     /// `profile`'s engine made to react to the user stream too (every profile, whatever it
     /// supports), polling every `poll_interval_ms`, its stream re-sync period `resync` if given.
     fn stream_engine(
@@ -1260,7 +1272,6 @@ mod tests {
         // (legs fire, several per bar now and then), every profile, both position modes, a
         // bracket always in the market, and random stream drops and duplicates, call faults and
         // restarts; the logs and counters must be the same, record for record.
-        use crate::engine::PROFILES;
         use crate::exchange::{ExchangeConfig, SymbolSpec};
         let mut rnd = crate::types::xorshift_below_i64(0xD1B5_4A32_D192_ED03);
         const MIN: i64 = 60_000;
@@ -1268,12 +1279,7 @@ mod tests {
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
         let mut records = 0;
         for case in 0..160 {
-            let profile = PROFILES[case % PROFILES.len()];
-            let mode = if (case / 4) % 2 == 0 {
-                PositionMode::Hedge
-            } else {
-                PositionMode::OneWay
-            };
+            let (profile, mode) = profile_and_mode(case);
             let n = 240;
             let bars = walk_bars(&spec, n, &mut rnd);
             let faults = Faults {
@@ -1333,7 +1339,6 @@ mod tests {
         // every intrabar policy but refine, both monitors, random latencies and pass intervals
         // (zero-call passes too), now and then jitter or faults (never counted in closed form);
         // the logs and counters (passes, passes_skipped, calls) must be the same.
-        use crate::engine::PROFILES;
         use crate::exchange::{ExchangeConfig, IntrabarPolicy, SymbolSpec};
         let mut rnd = crate::types::xorshift_below_i64(0x2545_F491_4F6C_DD1D);
         const MIN: i64 = 60_000;
@@ -1341,12 +1346,7 @@ mod tests {
         let mut records = 0;
         CLOSED_FORM_PASSES.with(|c| c.set(0));
         for case in 0..160 {
-            let profile = PROFILES[case % PROFILES.len()];
-            let mode = if (case / 4) % 2 == 0 {
-                PositionMode::Hedge
-            } else {
-                PositionMode::OneWay
-            };
+            let (profile, mode) = profile_and_mode(case);
             let monitor = if rnd(3) == 0 {
                 Monitor::Poll
             } else {
