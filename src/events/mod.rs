@@ -292,6 +292,36 @@ impl EventLog {
         }
         seq
     }
+    /// As [`Self::push`], first handing `gone` the event of the record a full streaming ring
+    /// lets go of for the new one, before it is dropped: a caller can take an allocation out of
+    /// it for reuse (a log that keeps its records, or a ring not yet full, lets none go). The
+    /// event is moved into its slot as `push` moves it (a swap, as in [`Self::push_from`], is
+    /// several times the copy).
+    #[inline(always)]
+    pub fn push_recycling(
+        &mut self,
+        time_ms: TimeMs,
+        source: Source,
+        event: Event,
+        gone: impl FnOnce(&mut Event),
+    ) -> Seq {
+        if !self.streaming
+            || matches!(event, Event::Equity { .. })
+            || self.recent.len() < self.recent_len
+        {
+            return self.push(time_ms, source, event);
+        }
+        let seq = Seq(self.len);
+        self.len += 1;
+        let at = self.overwrite_oldest(seq, time_ms, source);
+        let slot = &mut self.recent[at].event;
+        gone(slot);
+        *slot = event;
+        if self.observer.is_some() {
+            self.notify(at, false);
+        }
+        seq
+    }
     /// As [`Self::push`], taking the event out of `event`, which is left holding an event to
     /// drop (the one of the record the ring let go of, or a small placeholder): a caller that
     /// moves a buffer of events into the log swaps each in place instead of copying it out of

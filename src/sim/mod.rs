@@ -33,7 +33,7 @@ use crate::types::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use venue::{call_fault, call_jitter};
-pub use venue::{Answered, TracedCall, Venue};
+pub use venue::{Answered, Summary, TracedCall, Venue, WriteSummary};
 
 /// Network latencies, in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,7 +232,7 @@ impl SimClient<'_> {
         &mut self,
         ep: Endpoint,
         params: impl FnOnce() -> RequestParams,
-        summary: impl Fn(&T) -> String,
+        summary: impl Summary<T>,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Result<T, CallError> {
         self.call_on(ep, target::Subject::None, params, summary, exec)
@@ -244,7 +244,7 @@ impl SimClient<'_> {
         ep: Endpoint,
         subject: target::Subject<'_>,
         params: impl FnOnce() -> RequestParams,
-        summary: impl Fn(&T) -> String,
+        summary: impl Summary<T>,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Result<T, CallError> {
         let a = self
@@ -277,52 +277,56 @@ fn symbol_param(symbol: &str) -> String {
 
 /// The log's one-line form of this.
 pub(crate) fn order_summary(o: &OrderInfo) -> String {
-    id_status(
-        "orderId=",
-        o.order_id.0,
-        " status=",
-        order_status_debug(o.status),
-    )
+    let mut s = String::new();
+    write_order_summary(o, &mut s);
+    s
 }
 /// The log's one-line form of this.
 pub(crate) fn algo_summary(a: &AlgoInfo) -> String {
-    id_status(
-        "algoId=",
-        a.algo_id.0,
-        " algoStatus=",
-        algo_status_debug(a.algo_status),
-    )
-}
-/// `{id_key}{id}{status_key}{status}` in one allocation.
-fn id_status(id_key: &str, id: u64, status_key: &str, status: &str) -> String {
-    let mut s = String::with_capacity(id_key.len() + 20 + status_key.len() + status.len());
-    s.push_str(id_key);
-    push_u64(&mut s, id);
-    s.push_str(status_key);
-    s.push_str(status);
+    let mut s = String::new();
+    write_algo_summary(a, &mut s);
     s
 }
-/// `{:?}` of an order status (the summaries' spelling), without the formatter.
-fn order_status_debug(s: OrderStatus) -> &'static str {
+/// [`order_summary`] appended to `out` (a string the venue recycles: no allocation then).
+fn write_order_summary(o: &OrderInfo, out: &mut String) {
+    id_status(out, "orderId=", o.order_id.0, order_status_tail(o.status));
+}
+/// [`algo_summary`] appended to `out`.
+fn write_algo_summary(a: &AlgoInfo, out: &mut String) {
+    id_status(out, "algoId=", a.algo_id.0, algo_status_tail(a.algo_status));
+}
+/// `{id_key}{id}{tail}` appended to `out`, in at most one allocation (none when `out` has the
+/// room); the key and tail are whole constants, each copied in one piece.
+#[inline]
+fn id_status(out: &mut String, id_key: &'static str, id: u64, tail: &'static str) {
+    out.reserve(id_key.len() + 20 + tail.len());
+    out.push_str(id_key);
+    push_u64(out, id);
+    out.push_str(tail);
+}
+/// `" status="` and the `{:?}` of an order status (the summaries' spelling), without the
+/// formatter.
+fn order_status_tail(s: OrderStatus) -> &'static str {
     match s {
-        OrderStatus::New => "New",
-        OrderStatus::PartiallyFilled => "PartiallyFilled",
-        OrderStatus::Filled => "Filled",
-        OrderStatus::Canceled => "Canceled",
-        OrderStatus::Expired => "Expired",
-        OrderStatus::Rejected => "Rejected",
+        OrderStatus::New => " status=New",
+        OrderStatus::PartiallyFilled => " status=PartiallyFilled",
+        OrderStatus::Filled => " status=Filled",
+        OrderStatus::Canceled => " status=Canceled",
+        OrderStatus::Expired => " status=Expired",
+        OrderStatus::Rejected => " status=Rejected",
     }
 }
-/// `{:?}` of an algo status (the summaries' spelling), without the formatter.
-fn algo_status_debug(s: AlgoStatus) -> &'static str {
+/// `" algoStatus="` and the `{:?}` of an algo status (the summaries' spelling), without the
+/// formatter.
+fn algo_status_tail(s: AlgoStatus) -> &'static str {
     match s {
-        AlgoStatus::New => "New",
-        AlgoStatus::Triggering => "Triggering",
-        AlgoStatus::Triggered => "Triggered",
-        AlgoStatus::Finished => "Finished",
-        AlgoStatus::Canceled => "Canceled",
-        AlgoStatus::Rejected => "Rejected",
-        AlgoStatus::Expired => "Expired",
+        AlgoStatus::New => " algoStatus=New",
+        AlgoStatus::Triggering => " algoStatus=Triggering",
+        AlgoStatus::Triggered => " algoStatus=Triggered",
+        AlgoStatus::Finished => " algoStatus=Finished",
+        AlgoStatus::Canceled => " algoStatus=Canceled",
+        AlgoStatus::Rejected => " algoStatus=Rejected",
+        AlgoStatus::Expired => " algoStatus=Expired",
     }
 }
 /// The log's one-line form of this.
@@ -358,7 +362,7 @@ impl Exchange for SimClient<'_> {
         self.call(
             Endpoint::NewOrder,
             || RequestParams::Order(req.clone()),
-            order_summary,
+            WriteSummary(write_order_summary),
             |ex| ex.new_order(req),
         )
     }
@@ -366,7 +370,7 @@ impl Exchange for SimClient<'_> {
         self.call(
             Endpoint::NewAlgoOrder,
             || RequestParams::Algo(req.clone()),
-            algo_summary,
+            WriteSummary(write_algo_summary),
             |ex| ex.new_algo_order(req),
         )
     }
@@ -375,7 +379,7 @@ impl Exchange for SimClient<'_> {
             Endpoint::CancelOrder,
             target::Subject::Order(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", ref_str(id))),
-            order_summary,
+            WriteSummary(write_order_summary),
             |ex| ex.cancel_order(symbol, id),
         )
     }
@@ -384,7 +388,7 @@ impl Exchange for SimClient<'_> {
             Endpoint::CancelAlgoOrder,
             target::Subject::Algo(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", algo_ref_str(id))),
-            algo_summary,
+            WriteSummary(write_algo_summary),
             |ex| ex.cancel_algo_order(symbol, id),
         )
     }
@@ -393,7 +397,7 @@ impl Exchange for SimClient<'_> {
             Endpoint::QueryOrder,
             target::Subject::Order(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", ref_str(id))),
-            order_summary,
+            WriteSummary(write_order_summary),
             |ex| ex.query_order(symbol, id),
         )
     }
@@ -402,7 +406,7 @@ impl Exchange for SimClient<'_> {
             Endpoint::QueryAlgoOrder,
             target::Subject::Algo(id),
             || RequestParams::Other(format!("symbol={symbol}&{}", algo_ref_str(id))),
-            algo_summary,
+            WriteSummary(write_algo_summary),
             |ex| ex.query_algo_order(symbol, id),
         )
     }
@@ -436,7 +440,7 @@ impl Exchange for SimClient<'_> {
         self.call(
             Endpoint::CancelAll,
             || RequestParams::Other(format!("symbol={symbol}")),
-            |_| "ok".into(),
+            |_: &()| "ok".into(),
             |ex| ex.cancel_all_orders(symbol),
         )
     }
@@ -444,7 +448,7 @@ impl Exchange for SimClient<'_> {
         self.call(
             Endpoint::CancelAllAlgo,
             || RequestParams::Other(format!("symbol={symbol}")),
-            |_| "ok".into(),
+            |_: &()| "ok".into(),
             |ex| ex.cancel_all_algo_orders(symbol),
         )
     }
@@ -1416,7 +1420,7 @@ mod tests {
     }
 
     #[test]
-    fn status_names_are_the_debug_spelling() {
+    fn status_tails_are_the_debug_spelling() {
         use AlgoStatus as A;
         use OrderStatus as O;
         for s in [
@@ -1427,7 +1431,7 @@ mod tests {
             O::Expired,
             O::Rejected,
         ] {
-            assert_eq!(order_status_debug(s), format!("{s:?}"));
+            assert_eq!(order_status_tail(s), format!(" status={s:?}"));
         }
         for s in [
             A::New,
@@ -1438,7 +1442,150 @@ mod tests {
             A::Rejected,
             A::Expired,
         ] {
-            assert_eq!(algo_status_debug(s), format!("{s:?}"));
+            assert_eq!(algo_status_tail(s), format!(" algoStatus={s:?}"));
         }
+    }
+
+    #[test]
+    fn summaries_written_into_recycled_strings_are_the_formatted_ones() {
+        // random ids (small, large, u64::MAX) and statuses, written into strings that held other
+        // text (as the venue hands them over: emptied) and into new ones
+        let mut rnd = crate::types::xorshift_below_i64(0x6A09_E667_F3BC_C909);
+        let mut spare = String::new();
+        for case in 0..20_000 {
+            let id = match rnd(4) {
+                0 => rnd(10) as u64,
+                1 => rnd(i64::MAX) as u64,
+                2 => u64::MAX - rnd(3) as u64,
+                _ => rnd(1_000_000_000) as u64,
+            };
+            let os = [
+                OrderStatus::New,
+                OrderStatus::PartiallyFilled,
+                OrderStatus::Filled,
+                OrderStatus::Canceled,
+                OrderStatus::Expired,
+                OrderStatus::Rejected,
+            ][rnd(6) as usize];
+            let want = format!("orderId={id} status={os:?}");
+            spare.clear();
+            id_status(&mut spare, "orderId=", id, order_status_tail(os));
+            assert_eq!(spare, want, "case {case}");
+            let as_ = [
+                AlgoStatus::New,
+                AlgoStatus::Triggering,
+                AlgoStatus::Triggered,
+                AlgoStatus::Finished,
+                AlgoStatus::Canceled,
+                AlgoStatus::Rejected,
+                AlgoStatus::Expired,
+            ][rnd(7) as usize];
+            let want = format!("algoId={id} algoStatus={as_:?}");
+            spare.clear();
+            id_status(&mut spare, "algoId=", id, algo_status_tail(as_));
+            assert_eq!(spare, want, "case {case}");
+        }
+    }
+
+    /// Collects every record the log shows it (a copy of the whole log of a streaming run).
+    struct Collect(Vec<EventRecord>);
+    impl Observer for Collect {
+        fn observe(&mut self, r: &EventRecord, _: &EventLog) {
+            self.0.push(r.clone());
+        }
+        fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+            self
+        }
+    }
+
+    #[test]
+    fn streaming_runs_recycling_summaries_log_what_whole_logs_hold() {
+        // Whole runs, each twice: over a log that keeps every record, and over a streaming log
+        // with a small ring (its records leave it soon, and the venue writes later summaries into
+        // their strings) whose observer copies every record as it comes. Random bars, profiles,
+        // both position modes and monitors, faults (timeouts, 5xx, rejections: responses of every
+        // kind), restarts; the records must be the same, one for one.
+        use crate::exchange::{ExchangeConfig, SymbolSpec};
+        let mut rnd = crate::types::xorshift_below_i64(0xBB67_AE85_84CA_A73B);
+        const MIN: i64 = 60_000;
+        const T0: i64 = 1_704_067_200_000;
+        let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
+        let (mut records, mut summaries) = (0, 0);
+        for case in 0..48 {
+            let (profile, mode) = profile_and_mode(case);
+            let monitor = if rnd(3) == 0 {
+                Monitor::Poll
+            } else {
+                Monitor::Stream
+            };
+            let n = 240;
+            let bars = walk_bars(&spec, n, &mut rnd);
+            let faults = Faults {
+                stream_drop_ppm: [0, 50_000][rnd(2) as usize] as u32,
+                stream_duplicate_ppm: [0, 100_000][rnd(2) as usize] as u32,
+                timeout_ppm: [0, 20_000, 60_000][rnd(3) as usize] as u32,
+                server_error_ppm: [0, 30_000][rnd(2) as usize] as u32,
+                rate_limit_ppm: [0, 30_000][rnd(2) as usize] as u32,
+                cancel_unknown_ppm: [0, 200_000][rnd(2) as usize] as u32,
+                restarts_ms: if rnd(4) == 0 {
+                    vec![T0 + rnd(n * MIN)]
+                } else {
+                    Vec::new()
+                },
+                ..Faults::default()
+            };
+            let strategy = random_bracket([40, 300][rnd(2) as usize], &mut rnd);
+            let cfg = SimConfig {
+                seed: case as u64,
+                latency: Latency::default(),
+                faults,
+                skip_idle_polls: rnd(4) != 0,
+                monitor,
+                strategy: Some(strategy),
+                deliveries: Vec::new(),
+                external: Vec::new(),
+            };
+            let ring = 1 + rnd(6) as usize;
+            let run_once = |log: EventLog| {
+                let ex = MockExchange::new(
+                    ExchangeConfig {
+                        position_mode: mode,
+                        ..ExchangeConfig::default()
+                    },
+                    spec.clone(),
+                    bars.clone(),
+                    MIN,
+                );
+                let engine = stream_engine(profile, &spec, monitor, 2_000, None);
+                run_into(ex, engine, &[], &[], &cfg, &mut |_| {}, log)
+            };
+            let whole = run_once(EventLog::new());
+            let mut log = EventLog::streaming(ring);
+            log.set_observer(Box::new(Collect(Vec::new())));
+            let mut streamed = run_once(log);
+            let seen = streamed
+                .log
+                .take_observer()
+                .and_then(|o| o.into_any().downcast::<Collect>().ok())
+                .expect("collector")
+                .0;
+            assert_eq!(whole.sim, streamed.sim, "case {case}");
+            assert_eq!(seen.len(), whole.log.len(), "case {case}");
+            for (x, y) in whole.log.records().iter().zip(&seen) {
+                assert_eq!(x, y, "case {case} ({profile}, ring {ring})");
+                summaries += usize::from(matches!(
+                    x.event,
+                    Event::Response {
+                        outcome: CallOutcome::Ok(_),
+                        ..
+                    }
+                ));
+            }
+            records += seen.len();
+        }
+        assert!(
+            records > 10_000 && summaries > 2_000,
+            "{records} {summaries}"
+        );
     }
 }

@@ -38,6 +38,51 @@ pub(crate) struct Feed {
     /// queue are written into their boxes (and an account update's `positions` vector) instead
     /// of new allocations.
     spare: Spare,
+    /// Strings of accepted calls' summaries (`CallOutcome::Ok`) whose records left the log's
+    /// streaming ring ([`Feed::push`]): the next summaries are written into them instead of
+    /// into new allocations (a few are kept).
+    spare_text: Vec<String>,
+}
+
+impl Feed {
+    /// Appends a record to the log, keeping the string of an accepted call's summary that the
+    /// streaming ring lets go of in its place (the record's event is otherwise dropped as
+    /// [`EventLog::push`] drops it).
+    #[inline(always)]
+    pub(crate) fn push(&mut self, t: TimeMs, source: Source, event: Event) -> Seq {
+        let spare = &mut self.spare_text;
+        self.log
+            .push_recycling(t, source, event, |gone| keep_text(spare, gone))
+    }
+
+    /// A string for a summary: one kept from a record that left the log, emptied, or a new one.
+    #[inline]
+    fn text(&mut self) -> String {
+        match self.spare_text.pop() {
+            Some(mut s) => {
+                s.clear();
+                s
+            }
+            None => String::new(),
+        }
+    }
+}
+
+/// At most this many summary strings are kept for reuse.
+const SPARE_TEXT_MAX: usize = 8;
+
+/// Keeps the summary string of `e` (an event the log let go of) when it is an accepted call's.
+#[inline]
+fn keep_text(spare: &mut Vec<String>, e: &mut Event) {
+    if let Event::Response {
+        outcome: CallOutcome::Ok(s),
+        ..
+    } = e
+    {
+        if spare.len() < SPARE_TEXT_MAX && s.capacity() > 0 {
+            spare.push(std::mem::take(s));
+        }
+    }
 }
 
 /// At most this many delivered events of each kind are kept for reuse.
@@ -188,11 +233,13 @@ fn refill_algo(d: &mut AlgoUpdate, s: &AlgoUpdate) {
 
 /// Hands the exchange the `positions` vector of an account update that left the log's ring (in
 /// `e` after [`EventLog::push_from`]): its next account update is written into it rather than
-/// into a new allocation.
-#[inline]
-fn reclaim(ex: &mut MockExchange, e: &mut Event) {
-    if let Event::AccountUpdate(a) = e {
-        ex.give_rows(std::mem::take(&mut a.positions));
+/// into a new allocation. An accepted call's summary string is kept the same way.
+#[inline(always)]
+fn reclaim(ex: &mut MockExchange, spare_text: &mut Vec<String>, e: &mut Event) {
+    match e {
+        Event::AccountUpdate(a) => ex.give_rows(std::mem::take(&mut a.positions)),
+        Event::Response { .. } => keep_text(spare_text, e),
+        _ => {}
     }
 }
 
@@ -240,7 +287,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             );
         if !streamed {
             f.log.push_from(et, Source::Exchange, e);
-            reclaim(ex, e);
+            reclaim(ex, &mut f.spare_text, e);
             continue;
         }
         let n = f.stream_no;
@@ -257,7 +304,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             .any(|f| f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms);
         if dropped {
             let seq = f.log.push_from(et, Source::Exchange, e);
-            reclaim(ex, e);
+            reclaim(ex, &mut f.spare_text, e);
             f.stats.stream_dropped += 1;
             f.log
                 .push(et, Source::Sim, Event::StreamDropped { of: seq });
@@ -292,7 +339,7 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
         }
         let seq = f.log.push_from(et, Source::Exchange, e);
-        reclaim(ex, e);
+        reclaim(ex, &mut f.spare_text, e);
         if dup {
             f.log
                 .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
@@ -434,6 +481,31 @@ fn take_params(
     }
 }
 
+/// How an accepted call is summarised in its `Response` record (`CallOutcome::Ok`): written into
+/// a string the venue hands over, emptied (one a record that left the log let go of, so a
+/// summary need not allocate). A closure returning the summary is one too.
+pub trait Summary<T> {
+    /// Writes the summary of `v` into `out` (empty), or replaces `out` with it.
+    fn write(&self, v: &T, out: &mut String);
+}
+
+impl<T, F: Fn(&T) -> String> Summary<T> for F {
+    #[inline]
+    fn write(&self, v: &T, out: &mut String) {
+        *out = self(v);
+    }
+}
+
+/// A summary written into the string it is given (no allocation of its own).
+pub struct WriteSummary<F>(pub F);
+
+impl<T, F: Fn(&T, &mut String)> Summary<T> for WriteSummary<F> {
+    #[inline]
+    fn write(&self, v: &T, out: &mut String) {
+        (self.0)(v, out)
+    }
+}
+
 /// One call's outcome as the venue saw it.
 pub struct Answered<T> {
     /// The answer (or the error the caller gets).
@@ -506,7 +578,9 @@ impl Venue {
 
     /// Walks the exchange to `t`, moving its events into the log and the stream queue.
     /// Acts behind the engine's back (`sim::external`) due by `t` are performed at their times.
-    #[inline]
+    /// Always inline: most calls find nothing due and the exchange already there (a few
+    /// compares), and out of line the call cost more than that.
+    #[inline(always)]
     pub fn sync(&mut self, t: TimeMs) {
         while let Some(at) = self.external_due(t) {
             sync(&mut self.ex, &mut self.feed, &self.cfg, at);
@@ -534,7 +608,7 @@ impl Venue {
 
     /// Appends a record to the log (the caller's own annotation).
     pub fn push_event(&mut self, t: TimeMs, source: Source, event: Event) -> Seq {
-        self.feed.log.push(t, source, event)
+        self.feed.push(t, source, event)
     }
 
     /// The loop's counters so far.
@@ -625,7 +699,7 @@ impl Venue {
         ep: Endpoint,
         sent: TimeMs,
         params: impl FnOnce() -> RequestParams,
-        summary: impl Fn(&T) -> String,
+        summary: impl Summary<T>,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Answered<T> {
         self.call_with(ep, sent, Subject::None, params, summary, exec)
@@ -642,7 +716,7 @@ impl Venue {
         sent: TimeMs,
         subject: Subject<'_>,
         params: impl FnOnce() -> RequestParams,
-        summary: impl Fn(&T) -> String,
+        summary: impl Summary<T>,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Answered<T> {
         let n = self.call_no;
@@ -693,7 +767,7 @@ impl Venue {
         if let Some(tr) = self.trace.as_mut() {
             let p = take_params(&mut cached, &mut params);
             if log_it {
-                self.feed.log.push(
+                self.feed.push(
                     arrival,
                     Source::Sim,
                     Event::Request {
@@ -711,7 +785,7 @@ impl Venue {
                 params: p,
             });
         } else if log_it {
-            self.feed.log.push(
+            self.feed.push(
                 arrival,
                 Source::Sim,
                 Event::Request {
@@ -795,9 +869,13 @@ impl Venue {
                     error: *e,
                     reached: false,
                 },
-                (Ok(v), _) => CallOutcome::Ok(summary(v)),
+                (Ok(v), _) => {
+                    let mut text = self.feed.text();
+                    summary.write(v, &mut text);
+                    CallOutcome::Ok(text)
+                }
             };
-            self.feed.log.push(
+            self.feed.push(
                 receive,
                 Source::Sim,
                 Event::Response {
