@@ -247,12 +247,13 @@ impl SimClient<'_> {
         summary: impl Summary<T>,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Result<T, CallError> {
-        let a = self
+        let mut m = venue::CallMeta::default();
+        let result = self
             .v
-            .call_with(ep, self.clock, subject, params, summary, exec);
-        self.first_read_version.get_or_insert(a.version_at_arrival);
-        self.clock = a.receive;
-        a.result
+            .call_into(ep, self.clock, subject, params, summary, exec, &mut m);
+        self.first_read_version.get_or_insert(m.version_at_arrival);
+        self.clock = m.receive;
+        result
     }
 }
 

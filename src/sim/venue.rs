@@ -523,6 +523,16 @@ pub struct Answered<T> {
     pub version_at_arrival: u64,
 }
 
+/// [`Answered`] but the answer: what [`Venue::call_into`] writes beside the answer it returns.
+#[derive(Default)]
+pub(crate) struct CallMeta {
+    pub(crate) arrival: TimeMs,
+    pub(crate) receive: TimeMs,
+    pub(crate) fault: Option<(FaultKind, bool)>,
+    pub(crate) targeted: Option<usize>,
+    pub(crate) version_at_arrival: u64,
+}
+
 /// One call as it was sent (see [`Venue::trace`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TracedCall {
@@ -706,9 +716,7 @@ impl Venue {
     }
 
     /// As [`Venue::call`], naming the order a cancel or query concerns, so a targeted fault
-    /// (`sim::target`) can recognise its role. Inline: each caller is its own instance (its
-    /// closures), and inlined its answer is built in place instead of moved out through
-    /// [`Answered`].
+    /// (`sim::target`) can recognise its role.
     #[inline]
     pub fn call_with<T>(
         &mut self,
@@ -719,6 +727,34 @@ impl Venue {
         summary: impl Summary<T>,
         exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
     ) -> Answered<T> {
+        let mut m = CallMeta::default();
+        let result = self.call_into(ep, sent, subject, params, summary, exec, &mut m);
+        Answered {
+            result,
+            arrival: m.arrival,
+            receive: m.receive,
+            fault: m.fault,
+            targeted: m.targeted,
+            version_at_arrival: m.version_at_arrival,
+        }
+    }
+
+    /// [`Venue::call_with`], its answer returned and the rest written to `m`. Inline: each
+    /// caller is its own instance (its closures), and inlined the answer (an order's, a few
+    /// hundred bytes) is built where the caller returns it, not built, moved into
+    /// [`Answered`] and moved out again.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn call_into<T>(
+        &mut self,
+        ep: Endpoint,
+        sent: TimeMs,
+        subject: Subject<'_>,
+        params: impl FnOnce() -> RequestParams,
+        summary: impl Summary<T>,
+        exec: impl FnOnce(&mut MockExchange) -> Result<T, ApiError>,
+        m: &mut CallMeta,
+    ) -> Result<T, CallError> {
         let n = self.call_no;
         self.call_no += 1;
         self.feed.stats.calls += 1;
@@ -802,49 +838,41 @@ impl Venue {
             let t = self.targets.target(i);
             (t.answer, super::target::error_for(t, ep, arrival.0))
         });
-        let (result, receive) = match (fault, targeted_answer) {
+        // when the answer (or the timeout) reaches the caller: after the response latency,
+        // unless the call timed out
+        let mut receive = arrival.plus(back);
+        let result = match (fault, targeted_answer) {
             (_, Some((Answer::Code(_) | Answer::Status(418 | 429), e))) => {
                 self.feed.stats.faults += 1;
-                (Err(CallError::Api(e)), arrival.plus(back))
+                Err(CallError::Api(e))
             }
             (Some((_, reached)), Some((Answer::Status(s), _))) if s != 503 => {
                 self.feed.stats.faults += 1;
                 if reached {
                     let _ = exec(&mut self.ex);
                 }
-                (
-                    Err(CallError::Transport(TransportError::ServerStatus(s))),
-                    arrival.plus(back),
-                )
+                Err(CallError::Transport(TransportError::ServerStatus(s)))
             }
-            (None, _) => (
-                exec(&mut self.ex).map_err(CallError::Api),
-                arrival.plus(back),
-            ),
+            (None, _) => exec(&mut self.ex).map_err(CallError::Api),
             (Some((kind, reached)), _) => {
                 self.feed.stats.faults += 1;
                 match kind {
-                    FaultKind::RateLimit => (
-                        Err(CallError::Api(crate::exchange::codes::rate_limited())),
-                        arrival.plus(back),
-                    ),
-                    FaultKind::CancelUnknown => (
-                        Err(CallError::Api(crate::exchange::codes::unknown_order())),
-                        arrival.plus(back),
-                    ),
+                    FaultKind::RateLimit => {
+                        Err(CallError::Api(crate::exchange::codes::rate_limited()))
+                    }
+                    FaultKind::CancelUnknown => {
+                        Err(CallError::Api(crate::exchange::codes::unknown_order()))
+                    }
                     FaultKind::Timeout | FaultKind::ServerError | FaultKind::DropStream => {
                         if reached {
                             let _ = exec(&mut self.ex);
                         }
-                        let (err, at) = if kind == FaultKind::Timeout {
-                            (
-                                TransportError::Timeout,
-                                sent.plus(self.cfg.latency.timeout_ms),
-                            )
+                        if kind == FaultKind::Timeout {
+                            receive = sent.plus(self.cfg.latency.timeout_ms);
+                            Err(CallError::Transport(TransportError::Timeout))
                         } else {
-                            (TransportError::ServerError, arrival.plus(back))
-                        };
-                        (Err(CallError::Transport(err)), at)
+                            Err(CallError::Transport(TransportError::ServerError))
+                        }
                     }
                 }
             }
@@ -885,13 +913,13 @@ impl Venue {
                 },
             );
         }
-        Answered {
-            result,
+        *m = CallMeta {
             arrival,
             receive,
             fault,
             targeted,
             version_at_arrival,
-        }
+        };
+        result
     }
 }
