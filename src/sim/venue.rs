@@ -634,19 +634,6 @@ impl Venue {
             .take_while(move |q| q.0 <= t)
             .map(|q| &*q.1)
     }
-    /// As [`Venue::stream_due`], from the `from`-th queued event on.
-    pub(crate) fn stream_due_from(
-        &self,
-        t: TimeMs,
-        from: usize,
-    ) -> impl Iterator<Item = &StreamEvent> + '_ {
-        let from = from.min(self.feed.queue.len());
-        self.feed
-            .queue
-            .range(from..)
-            .take_while(move |q| q.0 <= t)
-            .map(|q| &*q.1)
-    }
     /// Delivery time of the next queued stream event.
     pub fn next_stream_time(&self) -> Option<TimeMs> {
         self.feed.queue.front().map(|q| q.0)
