@@ -1062,7 +1062,8 @@ fn run_inner(
                         due += 1;
                         i += 1;
                     }
-                    let Some((_, ev)) = client.v.pop_stream_boxed(now) else {
+                    // the front is due (checked above; noting reads the queue, never changes it)
+                    let Some(ev) = client.v.pop_stream_front() else {
                         break;
                     };
                     // (asked only when other events were noted with it: else there is no

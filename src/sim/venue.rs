@@ -657,6 +657,15 @@ impl Venue {
         }
     }
 
+    /// As [`Venue::pop_stream_boxed`], for a caller that has just seen the front is due (it
+    /// is not compared with a time again).
+    #[inline]
+    pub(crate) fn pop_stream_front(&mut self) -> Option<Box<StreamEvent>> {
+        let (_, ev) = self.feed.queue.pop_front()?;
+        self.feed.stats.stream_delivered += 1;
+        Some(ev)
+    }
+
     /// Hands back a delivered stream event: its box (and allocations) carry the next copy of
     /// its kind for the queue (a few of each kind are kept; the rest are dropped).
     #[inline]
