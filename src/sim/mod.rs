@@ -1046,7 +1046,7 @@ fn run_inner(
                 loop {
                     let now = client.clock;
                     let q = &client.v.feed.queue;
-                    if !q.front().is_some_and(|f| f.0 <= now) {
+                    if q.front().is_none_or(|f| f.0 > now) {
                         break;
                     }
                     // everything already on the socket is readable before the first is acted
