@@ -1883,8 +1883,7 @@ mod tests {
         let mut c = Checker::new(cfg(PositionMode::Hedge));
         let placed = stop_new(0, 100, Side::Sell, PositionSide::Long, false, true);
         c.observe(&placed);
-        let mut seq = 1;
-        for t in (2_000..=60_000).step_by(1_000) {
+        for (seq, t) in (1..).zip((2_000..=60_000).step_by(1_000)) {
             let mut r = if fills.contains(&t) {
                 let mut r = placed.clone();
                 if let Event::OrderTradeUpdate(o) = &mut r.event {
@@ -1903,7 +1902,6 @@ mod tests {
                 }
             };
             (r.seq, r.time_ms) = (Seq(seq), TimeMs(t));
-            seq += 1;
             c.observe(&r);
         }
         c.finish(TimeMs(61_000))
