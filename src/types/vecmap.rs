@@ -152,8 +152,46 @@ impl<K: Ord, V> VecMap<K, V> {
         &mut self.v[i].1
     }
 
-    /// Removes `k`; its value if it was there. (Its own body, not `remove_if`'s: inlined where
-    /// the engine drops a leg, as the engine's own map was; through `remove_if` it was a call.)
+    /// The value of `k`, a default one inserted first when absent (inlined: the checker makes
+    /// or finds a leg's entry this way on most records of a leg).
+    #[inline]
+    pub(crate) fn get_or_default(&mut self, k: K) -> &mut V
+    where
+        V: Default,
+    {
+        let i = match self.find(&k) {
+            Ok(i) => i,
+            Err(i) => {
+                self.v.insert(i, (k, V::default()));
+                i
+            }
+        };
+        &mut self.v[i].1
+    }
+
+    /// Applies `f` to the value of `k` if there is one, and removes the entry when `f` answers
+    /// false (done with it); whether there was one. (One search where a lookup then a removal
+    /// make two.)
+    #[inline]
+    pub(crate) fn update_or_remove(&mut self, k: &K, f: impl FnOnce(&mut V) -> bool) -> bool {
+        match self.find(k) {
+            Ok(i) => {
+                if !f(&mut self.v[i].1) {
+                    // the newest entry (often the only one) leaves without moving anything
+                    if i + 1 == self.v.len() {
+                        self.v.pop();
+                    } else {
+                        self.v.remove(i);
+                    }
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Removes `k`; its value if it was there. (Its own body: inlined where the engine drops a
+    /// leg, as the engine's own map was.)
     #[inline]
     pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
         match self.find(k) {
@@ -161,23 +199,6 @@ impl<K: Ord, V> VecMap<K, V> {
             Ok(i) if i + 1 == self.v.len() => self.v.pop().map(|e| e.1),
             Ok(i) => Some(self.v.remove(i).1),
             Err(_) => None,
-        }
-    }
-
-    /// Removes `k` if its value passes `keep_out`; the value if removed. (One search where a
-    /// `get` then a `remove` make two.)
-    #[inline]
-    pub(crate) fn remove_if(&mut self, k: &K, keep_out: impl FnOnce(&V) -> bool) -> Option<V> {
-        match self.find(k) {
-            Ok(i) if keep_out(&self.v[i].1) => {
-                // the newest entry (often the only one) leaves without moving anything
-                if i + 1 == self.v.len() {
-                    self.v.pop().map(|e| e.1)
-                } else {
-                    Some(self.v.remove(i).1)
-                }
-            }
-            _ => None,
         }
     }
 }
@@ -262,7 +283,7 @@ mod tests {
         for step in 0..20_000u64 {
             // mostly rising keys (ids), some anywhere
             let k = if rnd(3) == 0 { rnd(64) } else { step / 4 % 96 };
-            match rnd(6) {
+            match rnd(7) {
                 0 | 1 => assert_eq!(a.insert(k, step), b.insert(k, step)),
                 2 => assert_eq!(a.remove(&k), b.remove(&k)),
                 5 => {
@@ -271,9 +292,35 @@ mod tests {
                         Some(v) if v % 2 == 0 => b.remove(&k),
                         _ => None,
                     };
-                    assert_eq!(a.remove_if(&k, |v| v % 2 == 0), want);
+                    let mut got = None;
+                    a.update_or_remove(&k, |v| {
+                        let keep = *v % 2 != 0;
+                        if !keep {
+                            got = Some(*v);
+                        }
+                        keep
+                    });
+                    assert_eq!(got, want);
                 }
                 3 => assert_eq!(a.get(&k), b.get(&k)),
+                4 if step % 2 == 0 => {
+                    *a.get_or_default(k) += 3;
+                    *b.entry(k).or_default() += 3;
+                }
+                4 => {
+                    // bumped, and removed when the result is a multiple of 3
+                    let there = a.update_or_remove(&k, |v| {
+                        *v += 1;
+                        *v % 3 != 0
+                    });
+                    assert_eq!(there, b.contains_key(&k));
+                    if let Some(v) = b.get_mut(&k) {
+                        *v += 1;
+                        if *v % 3 == 0 {
+                            b.remove(&k);
+                        }
+                    }
+                }
                 _ => {
                     *a.get_or_insert_with(k, || 0) += 1;
                     *b.entry(k).or_insert(0) += 1;
