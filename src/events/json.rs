@@ -152,6 +152,15 @@ pub(crate) trait Out {
     fn push(&mut self, b: u8);
     /// Replaces the last byte written, if any, by `b` (a CSV row's last comma by its newline).
     fn set_last(&mut self, b: u8);
+    /// Room for `N` bytes at the end, to write a short value in place: the caller writes the
+    /// first `n` of them (each of those: the room holds whatever it held before), then calls
+    /// `commit::<N>(n)`. A [`Window`] hands over its own bytes, so the value is written once,
+    /// with no buffer to clear first and none to copy from after (a `Vec` grows by `N` zeros
+    /// and `commit` cuts it back). `None` when the room is not there (the window is then marked
+    /// overflowed, and nothing more is written).
+    fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]>;
+    /// Keeps the first `n` bytes (`n <= N`) of the last [`Out::room`] as written.
+    fn commit<const N: usize>(&mut self, n: usize);
 }
 
 /// A writer borrowed (a CSV row written into a file's spill buffer).
@@ -171,6 +180,14 @@ impl<T: Out + ?Sized> Out for &mut T {
     #[inline(always)]
     fn set_last(&mut self, b: u8) {
         (**self).set_last(b);
+    }
+    #[inline(always)]
+    fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        (**self).room()
+    }
+    #[inline(always)]
+    fn commit<const N: usize>(&mut self, n: usize) {
+        (**self).commit::<N>(n);
     }
 }
 
@@ -195,6 +212,17 @@ impl Out for Vec<u8> {
         if let Some(last) = self.last_mut() {
             *last = b;
         }
+    }
+    #[inline(always)]
+    fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        let len = self.len();
+        self.resize(len + N, 0);
+        Some((&mut self[len..]).try_into().expect("N bytes"))
+    }
+    #[inline(always)]
+    fn commit<const N: usize>(&mut self, n: usize) {
+        debug_assert!(n <= N && self.len() >= N);
+        self.truncate(self.len() - N + n);
     }
 }
 
@@ -283,6 +311,20 @@ impl<const B: usize> Out for Window<'_, B> {
         if self.len > 0 {
             self.buf[self.len - 1] = b;
         }
+    }
+    #[inline(always)]
+    fn room<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
+        if self.len + N > B {
+            self.overflow();
+            return None;
+        }
+        let dst = &mut self.buf[self.len..self.len + N];
+        Some(dst.try_into().expect("N bytes"))
+    }
+    #[inline(always)]
+    fn commit<const N: usize>(&mut self, n: usize) {
+        debug_assert!(n <= N);
+        self.len += n;
     }
 }
 
@@ -1207,20 +1249,25 @@ fn str_then<T: Then>(out: &mut impl Out, s: &str, _: T) {
         return;
     }
     if (4..=SHORT).contains(&n) {
-        // the common case (symbols, ids, statuses): words of the string checked and copied into
-        // a quoted window in one pass, the text after the closing quote, then one fixed-size
-        // append; a string that needs escaping goes on below
-        let mut w = [0u8; 1 + SHORT + 1 + TW];
+        // the common case (symbols, ids, statuses): words of the string checked and copied
+        // straight into the output's room (see [`Out::room`]) in one pass, the closing
+        // quote and the text after it; a string that needs escaping writes nothing there and
+        // goes on below
+        const R: usize = 1 + SHORT + 1 + TW;
+        let Some(w) = out.room::<R>() else {
+            return;
+        };
         w[0] = b'"';
-        if !copy_short::<1, _, Escaped>(&mut w, bytes) {
+        if !copy_short::<1, _, Escaped>(w, bytes) {
             w[n + 1] = b'"';
             let t: &mut [u8; TW] = (&mut w[n + 2..n + 2 + TW])
                 .try_into()
                 .expect("a TW-byte window");
             *t = *then_text::<T>();
-            put_first(out, &w, n + 2 + T::TEXT.len());
+            out.commit::<R>(n + 2 + T::TEXT.len());
             return;
         }
+        out.commit::<R>(0);
     }
     str_slow(out, bytes);
     out.extend_from_slice(T::TEXT.as_bytes());
@@ -1586,6 +1633,15 @@ mod tests {
                     let mut want = serde_json::to_vec(&s).unwrap();
                     want.extend_from_slice(b",\"client_order_id\":");
                     assert_eq!(out, want, "{s:?}");
+                    // in place through a window whose bytes are not zeros (what the record
+                    // before left): every byte of the value must be written
+                    let mut buf = [0xA5u8; 512];
+                    let mut w = Window::new(&mut buf);
+                    w.push(b'x');
+                    str_then(&mut w, &s, then!(",\"client_order_id\":"));
+                    assert!(!w.overflowed());
+                    let n = w.len();
+                    assert_eq!(&buf[1..n], &want[..], "{s:?}");
                 }
             }
         }

@@ -7,8 +7,8 @@ use super::axis::{fixed, value_ticks};
 use super::coord::{f1, text};
 use super::price::{legend, price_svg, time_axis, Book, Mark, PriceBars, View};
 use super::{
-    describe_event, detail_rows, drawdown_dp, grouped, money, source_name, verdict_line, History,
-    Summary,
+    dec_cmp, describe_event, detail_rows, drawdown_dp, grouped, money, source_name, verdict_line,
+    History, Summary,
 };
 use crate::invariants::{Invariant, Violation};
 use crate::types::{fmt_time_ms, TimeMs};
@@ -434,6 +434,23 @@ fn f(v: Decimal) -> f64 {
     super::price::f(v)
 }
 
+/// The lowest and highest value of `points` (zeros when empty): `Iterator::min` and `max`'s
+/// picks (the first of equal minima, the last of equal maxima: equal values may differ in
+/// scale, and so in their text), by [`dec_cmp`]'s order (the same, without rust_decimal's
+/// general comparison per point).
+fn y_range(points: &[(TimeMs, Decimal)]) -> (Decimal, Decimal) {
+    let mut it = points.iter().map(|p| p.1);
+    let Some(first) = it.next() else {
+        return (Decimal::default(), Decimal::default());
+    };
+    it.fold((first, first), |(lo, hi), v| {
+        (
+            if dec_cmp(&lo, &v).is_gt() { v } else { lo },
+            if dec_cmp(&hi, &v).is_gt() { hi } else { v },
+        )
+    })
+}
+
 fn svg_chart(c: &Chart) -> String {
     let pw = W - ML - MR;
     let ph = H - MT - MB;
@@ -461,8 +478,7 @@ fn svg_chart(c: &Chart) -> String {
         .span
         .unwrap_or((first.0 .0, last.0 .0.max(first.0 .0 + 1)));
     let t1 = t1.max(t0 + 1);
-    let ymin = c.points.iter().map(|p| p.1).min().unwrap_or_default();
-    let ymax = c.points.iter().map(|p| p.1).max().unwrap_or_default();
+    let (ymin, ymax) = y_range(c.points);
     // a little room above and below, so the line never sits on the frame
     let (lo, hi) = {
         let (a, z) = (f(ymin), f(ymax));
@@ -634,4 +650,33 @@ fn thin(
         i = j + 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `y_range` picks the very values `Iterator::min` and `max` pick (compared by their bytes:
+    /// a tie between two scales of one value must go the same way), over random runs of
+    /// decimals with many equal values in different scales, and the empty run.
+    #[test]
+    fn y_range_matches_iterator_min_max() {
+        let v = super::super::tests::random_decimals(3_000);
+        let mut next = crate::types::xorshift(0x0DDB_A11C_0FFE_E123);
+        assert_eq!(y_range(&[]), (Decimal::default(), Decimal::default()));
+        for _ in 0..3_000 {
+            let len = 1 + (next() % 40) as usize;
+            let at = (next() % (v.len() - len) as u64) as usize;
+            let pts: Vec<(TimeMs, Decimal)> = v[at..at + len]
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| (TimeMs(i as i64), d))
+                .collect();
+            let want_lo = pts.iter().map(|p| p.1).min().unwrap();
+            let want_hi = pts.iter().map(|p| p.1).max().unwrap();
+            let (lo, hi) = y_range(&pts);
+            assert_eq!(lo.serialize(), want_lo.serialize(), "{pts:?}");
+            assert_eq!(hi.serialize(), want_hi.serialize(), "{pts:?}");
+        }
+    }
 }

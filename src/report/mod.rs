@@ -29,7 +29,7 @@ pub use tables::{fills_csv, orders_csv};
 use crate::api::TransportError;
 use crate::events::{AccountReason, CallOutcome, EngineEvent, Event, EventLog, ExecType};
 use crate::invariants::{Invariant, Trails, Violation};
-use crate::types::{fmt_time_ms, PositionSide, TimeMs};
+use crate::types::{fmt_time_ms, PositionSide, TimeMs, POW10_U64};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -457,13 +457,69 @@ pub fn drawdown_curve(curve: &[(TimeMs, Decimal)]) -> Vec<(TimeMs, Decimal)> {
     drawdown_dp(curve, 2)
 }
 
+/// `a.cmp(&b)`: the same order (by value, a zero of either sign equal to any zero), without
+/// rust_decimal's general path when both have the same scale (every point of an equity curve,
+/// nearly): then the values are their signed mantissas over the same power of ten.
+#[inline]
+pub(crate) fn dec_cmp(a: &Decimal, b: &Decimal) -> std::cmp::Ordering {
+    if a.scale() == b.scale() {
+        a.mantissa().cmp(&b.mantissa())
+    } else {
+        a.cmp(b)
+    }
+}
+
+/// `a.max(b)` (rust_decimal's: `a` unless `a < b`, so `a` on a tie), by [`dec_cmp`].
+#[inline]
+pub(crate) fn dec_max(a: Decimal, b: Decimal) -> Decimal {
+    if dec_cmp(&a, &b) == std::cmp::Ordering::Less {
+        b
+    } else {
+        a
+    }
+}
+
+/// Whether `d > 0` (a zero of either sign is not), from its sign and mantissa alone.
+#[inline]
+fn is_positive(d: Decimal) -> bool {
+    !d.is_zero() && !d.is_sign_negative()
+}
+
 /// Drawdown in percent of the running peak, rounded to `dp` decimals.
 pub(crate) fn drawdown_dp(curve: &[(TimeMs, Decimal)], dp: u32) -> Vec<(TimeMs, Decimal)> {
+    if let Some(s) = common_scale(curve) {
+        // the running peak in integers (see [`common_scale`]); `p - v` as rust_decimal makes
+        // it: the difference at [`sub_scale`], positive (a zero difference, at
+        // each new peak, by rust_decimal itself)
+        let mut peak: Option<(u64, Decimal)> = None;
+        return curve
+            .iter()
+            .map(|&(t, v)| {
+                let m = at_scale(v, s);
+                let (pm, p) = match peak {
+                    Some((pm, p)) if pm >= m => (pm, p),
+                    _ => (m, v),
+                };
+                peak = Some((pm, p));
+                let dd = if pm == m {
+                    p - v
+                } else {
+                    from_scale(pm - m, s, sub_scale(p, v))
+                };
+                (t, pct_of(dd, p, dp))
+            })
+            .collect();
+    }
+    drawdown_dp_decimal(curve, dp)
+}
+
+/// [`drawdown_dp`] in Decimal arithmetic (any curve).
+fn drawdown_dp_decimal(curve: &[(TimeMs, Decimal)], dp: u32) -> Vec<(TimeMs, Decimal)> {
     let mut peak: Option<Decimal> = None;
     curve
         .iter()
         .map(|&(t, v)| {
-            let p = peak.map_or(v, |p| p.max(v));
+            let p = peak.map_or(v, |p| dec_max(p, v));
             peak = Some(p);
             (t, pct_of(p - v, p, dp))
         })
@@ -523,27 +579,130 @@ fn pct_exact(dd: Decimal, peak: Decimal, dp: u32) -> Option<Decimal> {
 /// percent of its running peak rounded to 2 dp). Both are maxima over the whole curve (they may
 /// come from different points). `100 → 120 → 90 → 130` gives `(30, 25.00)`.
 pub fn max_drawdown(curve: &[(TimeMs, Decimal)]) -> (Decimal, Decimal) {
+    let (abs, worst_dd, worst_p) =
+        max_drawdown_exact(curve).unwrap_or_else(|| max_drawdown_parts(curve));
+    let pct = worst_dd * Decimal::ONE_HUNDRED / worst_p;
+    let mut pct = pct.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    pct.rescale(2);
+    (abs, pct)
+}
+
+/// The largest scale `S` of the values of `curve`, when it is at most 14, no value is negative
+/// (nor a negative zero) and every value's mantissa at `S` (see [`at_scale`]) is below 2^64: an
+/// equity curve's values nearly always are. Then its running peaks and drawdowns are exact in
+/// u64 at `S` (and products of two of them in u128), and so are rust_decimal's sums and
+/// products of them.
+fn common_scale(curve: &[(TimeMs, Decimal)]) -> Option<u32> {
+    let s = curve.iter().map(|(_, v)| v.scale()).max()?;
+    let ok = s <= 14
+        && curve.iter().all(|&(_, v)| {
+            !v.is_sign_negative()
+                && u64::try_from(v.mantissa())
+                    .ok()
+                    .and_then(|m| m.checked_mul(POW10_U64[(s - v.scale()) as usize]))
+                    .is_some()
+        });
+    ok.then_some(s)
+}
+
+/// `v`'s mantissa at scale `s` (see [`common_scale`]: it fits).
+#[inline]
+fn at_scale(v: Decimal, s: u32) -> u64 {
+    (v.mantissa() as u64) * POW10_U64[(s - v.scale()) as usize]
+}
+
+/// The scale of rust_decimal's `p - v` for `p > v >= 0`: the larger of the two, except that a
+/// zero `v` gives `p` itself.
+#[inline]
+fn sub_scale(p: Decimal, v: Decimal) -> u32 {
+    if v.is_zero() {
+        p.scale()
+    } else {
+        p.scale().max(v.scale())
+    }
+}
+
+/// `m` (a value at scale `s`) as rust_decimal writes a result of scale `to <= s`: the mantissa
+/// divided down exactly (the value has no more than `to` decimals).
+#[inline]
+fn from_scale(m: u64, s: u32, to: u32) -> Decimal {
+    Decimal::from_i128_with_scale(i128::from(m / POW10_U64[(s - to) as usize]), to)
+}
+
+/// [`max_drawdown_parts`] in integers, or `None` where it is not proven the same: the values of
+/// [`common_scale`], so `p - v` is exact at `S`, and rust_decimal's difference is that value at
+/// the scale of [`sub_scale`] (it aligns the operands to the larger and subtracts); each cross
+/// product `dd · worst_p` below 2^96 at `S` (the operands' own mantissas are no larger, and
+/// their scales add up to at most 28: rust_decimal's product is then exact, so its comparison
+/// is the integers'). The first positive drawdown always wins against the start `(0, 1)`
+/// (`dd · 1 > 0 · p`); ties keep what is held, as `max` does.
+fn max_drawdown_exact(curve: &[(TimeMs, Decimal)]) -> Option<(Decimal, Decimal, Decimal)> {
+    let s = common_scale(curve)?;
+    // the peak at `S` and as it is
+    let mut peak: Option<(u64, Decimal)> = None;
+    // the largest drawdown at `S` and its own scale
+    let mut abs: Option<(u64, u32)> = None;
+    // the deepest drawdown (at `S`, its scale) and its peak (at `S`, as it is)
+    let mut worst: Option<(u64, u32, u64, Decimal)> = None;
+    for &(_, v) in curve {
+        let m = at_scale(v, s);
+        let (pm, p) = match peak {
+            Some((pm, p)) if pm >= m => (pm, p),
+            _ => (m, v),
+        };
+        peak = Some((pm, p));
+        if pm <= m {
+            continue;
+        }
+        let dd = pm - m;
+        let dd_scale = sub_scale(p, v);
+        if abs.is_none_or(|(a, _)| a < dd) {
+            abs = Some((dd, dd_scale));
+        }
+        match worst {
+            Some((wd, _, wpm, _)) => {
+                let (l, r) = (
+                    u128::from(dd) * u128::from(wpm),
+                    u128::from(wd) * u128::from(pm),
+                );
+                if l >> 96 != 0 || r >> 96 != 0 {
+                    return None;
+                }
+                if l > r {
+                    worst = Some((dd, dd_scale, pm, p));
+                }
+            }
+            None => worst = Some((dd, dd_scale, pm, p)),
+        }
+    }
+    let abs = abs.map_or(Decimal::ZERO, |(a, to)| from_scale(a, s, to));
+    Some(match worst {
+        Some((wd, to, _, wp)) => (abs, from_scale(wd, s, to), wp),
+        None => (abs, Decimal::ZERO, Decimal::ONE),
+    })
+}
+
+/// [`max_drawdown`]'s largest absolute drawdown and the deepest relative one as `(dd, peak)`,
+/// in Decimal arithmetic (any curve).
+fn max_drawdown_parts(curve: &[(TimeMs, Decimal)]) -> (Decimal, Decimal, Decimal) {
     let mut peak: Option<Decimal> = None;
     let mut abs = Decimal::ZERO;
     // the deepest relative drawdown as a fraction dd/p, compared by cross-multiplication: one
     // division at the end instead of one per point
     let (mut worst_dd, mut worst_p) = (Decimal::ZERO, Decimal::ONE);
     for &(_, v) in curve {
-        let p = peak.map_or(v, |p| p.max(v));
+        let p = peak.map_or(v, |p| dec_max(p, v));
         peak = Some(p);
         let dd = p - v;
-        if dd <= Decimal::ZERO {
+        if !is_positive(dd) {
             continue;
         }
-        abs = abs.max(dd);
-        if p > Decimal::ZERO && dd * worst_p > worst_dd * p {
+        abs = dec_max(abs, dd);
+        if is_positive(p) && dd * worst_p > worst_dd * p {
             (worst_dd, worst_p) = (dd, p);
         }
     }
-    let pct = worst_dd * Decimal::ONE_HUNDRED / worst_p;
-    let mut pct = pct.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    pct.rescale(2);
-    (abs, pct)
+    (abs, worst_dd, worst_p)
 }
 
 /// Builds the [`Summary`] from the run's setup, the event log and the violations.
@@ -1065,7 +1224,163 @@ pub(crate) fn verdict_line(s: &Summary) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{pct_decimal, pct_exact, IdRuns};
+    /// Random decimals for the comparison tests: every scale and sign, zeros of both signs,
+    /// mantissas from one digit to 96 bits, and many pairs of one value in two scales.
+    pub(crate) fn random_decimals(n: usize) -> Vec<Decimal> {
+        let mut next = crate::types::xorshift(0x5DEE_CE66_D1CE_4E5B);
+        let mut v = vec![
+            Decimal::ZERO,
+            -Decimal::ZERO,
+            Decimal::new(0, 5),
+            Decimal::from_parts(0, 0, 0, true, 7),
+            Decimal::MAX,
+            Decimal::MIN,
+        ];
+        while v.len() < n {
+            let scale = (next() % 29) as u32;
+            let neg = next() % 2 == 0;
+            let (lo, mid, hi) = match next() % 4 {
+                // small mantissas (prices, quantities), often equal across draws
+                0 => ((next() % 1_000) as u32, 0, 0),
+                1 => (next() as u32, (next() % 30) as u32, 0),
+                2 => (next() as u32, next() as u32, 0),
+                _ => (next() as u32, next() as u32, next() as u32),
+            };
+            let d = Decimal::from_parts(lo, mid, hi, neg, scale);
+            v.push(d);
+            // the same value with more decimals (another scale, the same order)
+            if scale < 28 && hi == 0 {
+                let mut w = d;
+                w.rescale(scale + 1 + (next() % 3) as u32);
+                if w == d {
+                    v.push(w);
+                }
+            }
+        }
+        v
+    }
+
+    /// `dec_cmp`, `dec_max` and `is_positive` are rust_decimal's `cmp`, `max` and `> 0`: the
+    /// same order and the very same operand returned (a tie between two scales of one value
+    /// shows in the text), over random pairs of equal and different scales.
+    #[test]
+    fn fast_decimal_order_matches_rust_decimal() {
+        let v = random_decimals(4_000);
+        let mut next = crate::types::xorshift(0x1234_5678_9ABC_DEF1);
+        let (mut same_scale, mut ties) = (0, 0);
+        for i in 0..200_000 {
+            let a = v[(next() % v.len() as u64) as usize];
+            // every other pair from neighbours: equal values in two scales sit side by side
+            let b = if i % 2 == 0 {
+                v[(next() % v.len() as u64) as usize]
+            } else {
+                let k = (next() % (v.len() as u64 - 1)) as usize;
+                v[k + 1]
+            };
+            let (a, b) = if i % 5 == 1 {
+                // a tie: the same value in another scale (or the same, when it cannot move)
+                let mut b = a;
+                b.rescale((next() % 29) as u32);
+                (a, if b == a { b } else { a })
+            } else if i % 3 == 0 {
+                (
+                    a,
+                    Decimal::try_from_i128_with_scale(b.mantissa(), a.scale()).unwrap_or(b),
+                )
+            } else {
+                (a, b)
+            };
+            same_scale += usize::from(a.scale() == b.scale());
+            ties += usize::from(a == b);
+            assert_eq!(dec_cmp(&a, &b), a.cmp(&b), "{a:?} {b:?}");
+            assert_eq!(
+                dec_max(a, b).serialize(),
+                a.max(b).serialize(),
+                "{a:?} {b:?}"
+            );
+            assert_eq!(is_positive(a), a > Decimal::ZERO, "{a:?}");
+        }
+        assert!(same_scale > 60_000 && ties > 1_000, "{same_scale} {ties}");
+    }
+
+    /// Random equity-like curves: one scale (0 to 16) or a few, random walks of small and of
+    /// huge steps, peaks repeated, values near 2^64 and near the 2^96 limit of the cross
+    /// products, zeros, now and then a negative value or a negative zero.
+    fn random_curves() -> Vec<Vec<(crate::types::TimeMs, Decimal)>> {
+        let mut next = crate::types::xorshift(0xA076_1D64_78BD_642F);
+        let mut curves = Vec::new();
+        for c in 0..600u64 {
+            let big = c % 5 == 0;
+            // huge values (products about 2^96) only with decimals to drop: rust_decimal's own
+            // product of two whole numbers that large overflows (panics)
+            let s = if big { 4 + next() % 13 } else { next() % 17 } as u32;
+            let len = (next() % 300) as usize;
+            let mut m: i128 = if big {
+                i128::from(next() >> 16)
+            } else {
+                i128::from(next() % 2_000_000)
+            };
+            let mut curve = Vec::with_capacity(len);
+            for i in 0..len {
+                let step = if big {
+                    i128::from(next() >> (17 + next() % 40))
+                        - i128::from(next() >> (17 + next() % 40))
+                } else {
+                    i128::from(next() % 2_001) - 1_000
+                };
+                m = (m + step).max(0);
+                let mut d = Decimal::from_i128_with_scale(m, s);
+                match next() % 400 {
+                    0 => d = -d,
+                    1 => d = Decimal::from_parts(0, 0, 0, true, s),
+                    2 => d = Decimal::from_i128_with_scale(m, (s + 1) % 29),
+                    3 if c % 2 == 0 => d = Decimal::from_i128_with_scale(0, s),
+                    // fewer decimals: another value, or (trailing zeros cut) the same value
+                    // in another scale, as an equity curve's wallet and unrealized sums have
+                    4..=80 if s >= 2 => {
+                        let k = 1 + (next() % 2) as u32;
+                        let p = 10i128.pow(k);
+                        if next() % 2 == 0 {
+                            m -= m % p;
+                        }
+                        d = Decimal::from_i128_with_scale(m / p, s - k);
+                    }
+                    _ => {}
+                }
+                curve.push((crate::types::TimeMs(i as i64), d));
+            }
+            curves.push(curve);
+        }
+        curves
+    }
+
+    /// The integer paths of `max_drawdown` and `drawdown_dp`, wherever they answer, give the
+    /// Decimal paths' very bytes (values, scales and signs), and they answer for most curves.
+    #[test]
+    fn integer_drawdowns_are_the_decimal_paths() {
+        let (mut exact, mut total) = (0, 0);
+        for curve in random_curves() {
+            total += 1;
+            let want = super::max_drawdown_parts(&curve);
+            if let Some(got) = super::max_drawdown_exact(&curve) {
+                exact += 1;
+                for (g, w) in [(got.0, want.0), (got.1, want.1), (got.2, want.2)] {
+                    assert_eq!(g.serialize(), w.serialize(), "{g} {w} {curve:?}");
+                }
+            }
+            for dp in [2, 4] {
+                let got = super::drawdown_dp(&curve, dp);
+                let want = super::drawdown_dp_decimal(&curve, dp);
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!((g.0, g.1.serialize()), (w.0, w.1.serialize()), "{curve:?}");
+                }
+            }
+        }
+        assert!(exact * 3 > total, "{exact} of {total}");
+    }
+
+    use super::{dec_cmp, dec_max, is_positive, pct_decimal, pct_exact, IdRuns};
     use rust_decimal::Decimal;
     use std::collections::BTreeSet;
 

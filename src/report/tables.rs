@@ -467,15 +467,19 @@ impl<O: Out> RowWriter<'_, O> {
         let b = s.as_bytes();
         let n = b.len();
         if (4..=json::SHORT).contains(&n) {
-            // the common case (symbols, client ids): checked and copied into a window by words
-            // in one pass, the comma after it, then one fixed-size append (of 48 bytes: three
-            // 16-byte moves)
-            let mut w = [0u8; json::SHORT + 10];
-            if !json::copy_short::<0, _, Quoted>(&mut w, b) {
+            // the common case (symbols, client ids): checked and copied by words in one pass
+            // straight into the row's room (see [`Out::room`]), the comma after it; a field
+            // that needs quotes writes nothing there and goes on below
+            const R: usize = json::SHORT + 10;
+            let Some(w) = self.out.room::<R>() else {
+                return;
+            };
+            if !json::copy_short::<0, _, Quoted>(w, b) {
                 w[n] = b',';
-                json::put_first(&mut self.out, &w, n + 1);
+                self.out.commit::<R>(n + 1);
                 return;
             }
+            self.out.commit::<R>(0);
         }
         csv_field(&mut self.out, b);
         self.out.push(b',');
@@ -658,7 +662,15 @@ pub(crate) struct OrdersTable<W: Write> {
     free: Vec<u32>,
     /// Rows not written yet, by first appearance (`(first seq, slot)`, ascending seq).
     pending: VecDeque<(u64, u32)>,
+    /// A guess at the slot of each id, by its low bits (see [`OrdersTable::find`]): the ids of
+    /// the rows held at once are few and nearly consecutive, so most lookups find their row
+    /// here without hashing. Any value is safe: a guess is taken only when its slot holds the
+    /// row of that very key.
+    guess: [u32; GUESS],
 }
+
+/// Entries of [`OrdersTable::guess`] (a power of two).
+const GUESS: usize = 64;
 
 /// Writes `r`'s orders.csv row (`k` says whether an order or an algo order; an algo row shows
 /// its child's fill). Shared by [`OrdersTable`] and its test's reference table.
@@ -718,15 +730,52 @@ impl<W: Write> OrdersTable<W> {
             slots: Vec::new(),
             free: Vec::new(),
             pending: VecDeque::new(),
+            guess: [u32::MAX; GUESS],
         })
+    }
+
+    /// The entry of [`Self::guess`] for `k` (orders and algo orders share them).
+    #[inline(always)]
+    fn guess_at(k: Key) -> usize {
+        let (Key::Order(OrderId(id)) | Key::Algo(AlgoId(id))) = k;
+        id as usize & (GUESS - 1)
+    }
+
+    /// The slot held for `k`, if any: the guess when its slot holds `k`'s row (the row held for
+    /// an id is the one the map gives: a slot is held exactly while the map names it, under its
+    /// row's key), else the map's answer. (Guesses are made by [`Self::row`], which every row
+    /// goes through first.)
+    #[inline(always)]
+    fn find(&self, k: Key) -> Option<u32> {
+        let g = self.guess[Self::guess_at(k)];
+        if self
+            .slots
+            .get(g as usize)
+            .is_some_and(|r| r.held && r.key == k)
+        {
+            return Some(g);
+        }
+        self.ids.get(&k).copied()
     }
 
     /// The slot of `k`'s row, a new row (first seen at `r`) if none is held.
     #[inline]
     fn row(&mut self, k: Key, r: &EventRecord) -> usize {
         use std::collections::hash_map::Entry;
+        let g = Self::guess_at(k);
+        if self
+            .slots
+            .get(self.guess[g] as usize)
+            .is_some_and(|row| row.held && row.key == k)
+        {
+            return self.guess[g] as usize;
+        }
         match self.ids.entry(k) {
-            Entry::Occupied(e) => *e.get() as usize,
+            Entry::Occupied(e) => {
+                let s = *e.get();
+                self.guess[g] = s;
+                s as usize
+            }
             Entry::Vacant(e) => {
                 let seq = r.seq.0;
                 let slot = match self.free.pop() {
@@ -753,6 +802,7 @@ impl<W: Write> OrdersTable<W> {
                     }
                 };
                 e.insert(slot);
+                self.guess[g] = slot;
                 // records come in seq order: almost always a push at the back
                 match self.pending.back() {
                     Some(&(last, _)) if last >= seq => {
@@ -782,7 +832,7 @@ impl<W: Write> OrdersTable<W> {
                 let done = self.slots[slot].apply_order(o, r.time_ms);
                 // a child named only by its from_algo links back to its algo row (lowest id)
                 if let Some(a) = o.from_algo {
-                    if let Some(&s) = self.ids.get(&Key::Algo(a)) {
+                    if let Some(s) = self.find(Key::Algo(a)) {
                         let ar = &mut self.slots[s as usize];
                         ar.linked = Some(ar.linked.map_or(o.order_id, |l| l.min(o.order_id)));
                         ar.child_slot = slot as u32;
@@ -832,7 +882,7 @@ impl<W: Write> OrdersTable<W> {
                         let s = if h.is_some_and(|h| h.held && h.key == Key::Order(c)) {
                             r.child_slot
                         } else {
-                            *self.ids.get(&Key::Order(c))?
+                            self.find(Key::Order(c))?
                         };
                         Some((c, s, &self.slots[s as usize]))
                     });
@@ -859,9 +909,8 @@ impl<W: Write> OrdersTable<W> {
             // a written child row is still needed by its algo row until that one is written
             let keep = matches!(k, Key::Order(_))
                 && from_algo.is_some_and(|a| {
-                    self.ids
-                        .get(&Key::Algo(a))
-                        .is_some_and(|&s| self.slots[s as usize].pending)
+                    self.find(Key::Algo(a))
+                        .is_some_and(|s| self.slots[s as usize].pending)
                 });
             if keep {
                 self.slots[slot as usize].pending = false;
