@@ -114,8 +114,9 @@ impl MockExchange {
     }
 
     /// Bar `i` (`b`) cannot reach a resting trigger or bound on either path: its range stays
-    /// inside the bounds (the funding and trailing conditions are the caller's).
-    #[inline]
+    /// inside the bounds (the funding and trailing conditions are the caller's). The tests'
+    /// reference for the scans that test it inline.
+    #[cfg(test)]
     fn bar_in_bounds(&self, i: usize, b: &BarTicks) -> bool {
         b.h < self.up_min && b.l > self.down_max && self.mark_quiet(i)
     }
@@ -1145,18 +1146,67 @@ impl MockExchange {
         } else {
             start
         };
+        // The scan, one bar at a time as `bar_in_bounds` would, with the bounds, the funding
+        // time and the interval in registers (the field reloads per bar were most of its cost):
+        // the first bar at or past the horizon, or one funding falls in, or one that can reach
+        // a bound; the mark range is only looked at when a mark-path bound rests.
+        let rest = self.bars.get(i..).unwrap_or(&[]);
+        let (up, down, d, h) = (self.up_min, self.down_max, self.interval_ms, horizon.0);
+        let stops = |b: &BarTicks| b.t >= h || funding < b.t + d || b.h >= up || b.l <= down;
+        let (mup, mdown) = (self.m_up_min, self.m_down_max);
+        let n = match self.mark.as_deref() {
+            Some(m) if mup != i64::MAX || mdown != i64::MIN => {
+                let hl = m.hl.get(i..).unwrap_or(&[]);
+                rest.iter().enumerate().position(|(k, b)| {
+                    stops(b) || hl.get(k).is_some_and(|&(lo, hi)| hi >= mup || lo <= mdown)
+                })
+            }
+            _ => rest.iter().position(stops),
+        };
+        match n {
+            Some(k) => {
+                self.quiet_bars.set((from, i + k));
+                let t = rest[k].t;
+                TimeMs(if t >= h { h } else { t })
+            }
+            None => {
+                self.quiet_bars.set((from, i + rest.len()));
+                horizon
+            }
+        }
+    }
+
+    /// [`Self::next_change_time`] as it was before its scan was tightened, without the
+    /// remembered quiet bars: the reference its tests compare with.
+    #[cfg(test)]
+    fn next_change_time_reference(&self, horizon: TimeMs) -> TimeMs {
+        if self.trailing_count > 0 {
+            return TimeMs(self.cur.time);
+        }
+        let funding = self.next_funding_ms();
+        let mut i = self.cur.bar;
+        if self.cur.seg != 0 {
+            let Some(b) = self.bars.get(i) else {
+                return TimeMs(self.cur.time);
+            };
+            if b.h >= self.up_min
+                || b.l <= self.down_max
+                || funding < b.t + self.interval_ms
+                || !self.mark_quiet(i)
+            {
+                return TimeMs(self.cur.time);
+            }
+            i += 1;
+        }
         while let Some(b) = self.bars.get(i) {
             if b.t >= horizon.0 {
-                self.quiet_bars.set((from, i));
                 return horizon;
             }
             if funding < b.t + self.interval_ms || !self.bar_in_bounds(i, b) {
-                self.quiet_bars.set((from, i));
                 return TimeMs(b.t);
             }
             i += 1;
         }
-        self.quiet_bars.set((from, i));
         horizon
     }
 
@@ -1666,5 +1716,101 @@ mod tests {
         }
         assert!(fires > 500, "{fires} entries");
         assert!(quiet_walks > 1_000, "{quiet_walks} quiet walks");
+    }
+
+    #[test]
+    fn next_change_time_is_the_bar_by_bar_scan() {
+        // `next_change_time`'s tightened scan (and the quiet bars it remembers) against the
+        // plain scan it replaced, over random bars (sometimes with gaps), random bounds on
+        // the trade and mark paths (or none), funding times, cursors and horizons; the bounds
+        // and funding stay fixed for a few calls so the remembered quiet bars are used, and are
+        // forgotten when they change, as `recompute_bounds` does.
+        let mut rnd = crate::types::xorshift_below_i64(0xD1B5_4A32_D192_ED03);
+        let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
+        let (mut checked, mut horizons, mut bar_times, mut marks) = (0, 0, 0, 0);
+        for case in 0..400 {
+            let n = 1 + rnd(40);
+            let mut bars = Vec::new();
+            let (mut p, mut t) = (600_000, 0);
+            for _ in 0..n {
+                let o = p + rnd(41) - 20;
+                let c = o + rnd(201) - 100;
+                // open times strictly increasing as the loader validates them, with gaps
+                t += 1 + if case % 5 == 0 { rnd(3) } else { 0 };
+                bars.push(BarTicks {
+                    t: T0 + t * MIN,
+                    o,
+                    h: o.max(c) + rnd(150),
+                    l: o.min(c) - rnd(150),
+                    c,
+                });
+                p = c;
+            }
+            let cfg = ExchangeConfig::default();
+            let mut x = MockExchange::new(cfg, spec.clone(), bars.clone(), MIN);
+            if case % 3 == 0 {
+                let mark: Vec<BarTicks> = bars
+                    .iter()
+                    .map(|b| BarTicks {
+                        o: b.o + rnd(61) - 30,
+                        c: b.c + rnd(61) - 30,
+                        h: b.h + rnd(40),
+                        l: b.l - rnd(40),
+                        ..*b
+                    })
+                    .collect();
+                x = x.with_mark(mark, MIN);
+            }
+            if case % 2 == 0 {
+                let f = (0..3).map(|_| (T0 + rnd(n + 2) * MIN + rnd(MIN), Decimal::ZERO));
+                let mut f: Vec<_> = f.collect();
+                f.sort_by_key(|f| f.0);
+                x = x.with_funding(f);
+            }
+            // a bound: none, anywhere near the prices, or at (or next to) some bar's extreme on
+            // the path it bounds, where `<` against `<=` decides
+            let hl: Vec<(i64, i64)> = match x.mark.as_deref() {
+                Some(m) => m.hl.clone(),
+                None => bars.iter().map(|b| (b.l, b.h)).collect(),
+            };
+            let bound = |rnd: &mut dyn FnMut(i64) -> i64, none: i64, mark: bool, up: bool| {
+                let k = rnd(n) as usize;
+                let (lo, hi) = if mark { hl[k] } else { (bars[k].l, bars[k].h) };
+                match rnd(4) {
+                    0 => none,
+                    1 => 600_000 + rnd(1_200) - 600,
+                    _ => (if up { hi } else { lo }) + rnd(3) - 1,
+                }
+            };
+            for _ in 0..6 {
+                x.up_min = bound(&mut rnd, i64::MAX, false, true);
+                x.down_max = bound(&mut rnd, i64::MIN, false, false);
+                x.m_up_min = bound(&mut rnd, i64::MAX, true, true);
+                x.m_down_max = bound(&mut rnd, i64::MIN, true, false);
+                x.trailing_count = u32::from(rnd(10) == 0);
+                x.next_funding = rnd(x.funding.len() as i64 + 1) as usize;
+                x.quiet_bars.set((usize::MAX, 0));
+                for _ in 0..8 {
+                    x.cur.bar = rnd(n + 2) as usize;
+                    x.cur.seg = [0, 0, 1, 2, 3][rnd(5) as usize];
+                    x.cur.time = T0 + rnd((n + 3) * MIN);
+                    let h = TimeMs(match rnd(3) {
+                        0 => i64::MAX,
+                        _ => T0 + rnd((n + 4) * MIN),
+                    });
+                    let want = x.next_change_time_reference(h);
+                    assert_eq!(x.next_change_time(h), want, "case {case}");
+                    checked += 1;
+                    horizons += usize::from(want == h);
+                    bar_times += usize::from(bars.iter().any(|b| b.t == want.0));
+                    marks += usize::from(x.mark.is_some() && x.m_up_min != i64::MAX);
+                }
+            }
+        }
+        // every kind of answer is reached
+        assert!(
+            horizons > 2_000 && bar_times > 2_000 && marks > 1_000,
+            "{horizons} {bar_times} {marks} of {checked}"
+        );
     }
 }
