@@ -384,7 +384,9 @@ pub struct MockExchange {
 
 impl MockExchange {
     /// A venue over `bars` (ticks of `spec`) with bar length `interval_ms`, starting before the
-    /// first bar's open at the first bar's open price.
+    /// first bar's open at the first bar's open price. The bars' open times must rise strictly
+    /// (the loaders reject anything else, and a slice keeps their order): the walk's look-ahead
+    /// remembers a range of quiet bars by index and relies on it.
     pub fn new(
         cfg: ExchangeConfig,
         spec: SymbolSpec,
