@@ -162,7 +162,7 @@ pub(crate) fn size_gate(rules: EntryRules, sig: &Signal) -> Option<super::Verdic
 /// one more step when still below the notional.
 pub(crate) fn min_amount(spec: &SymbolSpec, price: Decimal) -> Decimal {
     let step = spec.step_size;
-    if price <= Decimal::ZERO || step <= Decimal::ZERO {
+    if not_positive(price) || not_positive(step) {
         return Decimal::new(1, 3);
     }
     let raw = spec.min_qty.max(spec.min_notional / price) * Decimal::new(105, 2);
@@ -188,7 +188,7 @@ pub(crate) fn min_amount(spec: &SymbolSpec, price: Decimal) -> Decimal {
 fn clears_min(spec: &SymbolSpec, price: Decimal, qty: Decimal) -> bool {
     let step = spec.step_size;
     let k = Decimal::new(21, 1);
-    if price <= Decimal::ZERO || step <= Decimal::ZERO || qty >= BIG {
+    if not_positive(price) || not_positive(step) || qty >= BIG {
         return false;
     }
     let (Some(notional), Some(min_n), Some(min_q), Some(steps)) = (
@@ -201,6 +201,13 @@ fn clears_min(spec: &SymbolSpec, price: Decimal, qty: Decimal) -> bool {
         return false;
     };
     min_q <= qty && min_n <= notional && steps < qty
+}
+
+/// `x <= 0`, on the sign bit and the mantissa (a negative zero is zero): no call into Decimal's
+/// comparison, which each signal's sizing made several of.
+#[inline]
+fn not_positive(x: Decimal) -> bool {
+    x.is_sign_negative() || x.is_zero()
 }
 
 /// The quantity below which [`clears_min`]'s margins are proven (1e20).
@@ -268,6 +275,40 @@ mod tests {
             time_in_force: None,
             position_size_pct: None,
             timestamp: TimeMs(0),
+        }
+    }
+
+    /// `not_positive` is `<= 0` for random values of every sign, scale and size, and for the
+    /// zeros of every scale and either sign.
+    #[test]
+    fn not_positive_is_at_most_zero() {
+        let mut rnd = crate::types::xorshift_below(0x51_7cc1_b727_220a);
+        let mut both = [0u32; 2];
+        for i in 0..50_000u32 {
+            let bits = rnd(97) as u32;
+            let m = if bits == 0 {
+                0
+            } else {
+                (u128::from(rnd(u64::MAX)) << 64 | u128::from(rnd(u64::MAX))) >> (128 - bits)
+            };
+            let mut x = Decimal::from_i128_with_scale(m as i128, rnd(29) as u32);
+            if i % 2 == 1 {
+                x.set_sign_negative(true);
+            }
+            let want = x <= Decimal::ZERO;
+            assert_eq!(not_positive(x), want, "{x} {:?}", x.serialize());
+            both[usize::from(want)] += 1;
+        }
+        assert!(both[0] > 10_000 && both[1] > 10_000, "{both:?}");
+        for s in 0..=28 {
+            for neg in [false, true] {
+                let mut z = Decimal::new(0, s);
+                z.set_sign_negative(neg);
+                assert!(not_positive(z), "{z:?}");
+                let mut one = Decimal::new(1, s);
+                one.set_sign_negative(neg);
+                assert_eq!(not_positive(one), neg);
+            }
         }
     }
 
