@@ -255,6 +255,9 @@ pub struct Engine {
     /// result: a leg's price is formatted for its request and then again for its record, one
     /// after the other. [`NO_PRICE`] before the first.
     price_memo: std::cell::Cell<(u128, Decimal)>,
+    /// `entries::MinBounds::of(&cfg.spec)`: the sizing's symbol-only products, made once (the
+    /// settings are fixed when the engine is made).
+    min_bounds: Option<entries::MinBounds>,
 }
 
 /// How much of a position a manual close takes (`[[manual_closes]]` `quantity` / `fraction`).
@@ -294,6 +297,7 @@ impl Engine {
     pub fn new(switches: Switches, cfg: EngineConfig) -> Engine {
         Engine {
             sw: switches,
+            min_bounds: entries::MinBounds::of(&cfg.spec),
             cfg,
             st: State::default(),
             next_pair: 1,
