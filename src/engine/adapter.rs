@@ -379,7 +379,23 @@ impl Engine {
     }
 
     /// Price as it goes on the wire (`_format_price`, or rounded to the nearest tick).
+    ///
+    /// The answer depends on `p` alone (the tick and the rounding are the engine's, fixed when it
+    /// is made), so the last one is kept: a leg's price is formatted for its request and again,
+    /// right after, for its record. Keyed on the bits, so only the very same value hits.
     pub(crate) fn fmt_price(&self, p: Decimal) -> Decimal {
+        let key = u128::from_le_bytes(p.serialize());
+        let (k, v) = self.price_memo.get();
+        if k == key {
+            return v;
+        }
+        let v = self.fmt_price_uncached(p);
+        self.price_memo.set((key, v));
+        v
+    }
+
+    /// [`Engine::fmt_price`] without the memo.
+    fn fmt_price_uncached(&self, p: Decimal) -> Decimal {
         let tick = self.cfg.spec.tick_size;
         match self.sw.wire_rounding {
             WireRounding::DecimalPlaces => p
@@ -937,6 +953,80 @@ pub(crate) fn leg_text(l: LegId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memo of `fmt_price` is invisible: over random runs of prices, with repeats of the last
+    /// one, of an earlier one, and of the same value at another scale or sign of zero, each answer
+    /// is the bits the unmemoized path gives, for both roundings and several ticks.
+    #[test]
+    fn fmt_price_memo_answers_as_the_formatter() {
+        let mut rnd = crate::types::xorshift_below(0x9e37_79b9_7f4a_7c15);
+        let ticks = [
+            "0.001", "0.1", "0.01", "0.0001", "0.5", "1", "0.00001", "0.0025",
+        ];
+        let mut hits = 0u32;
+        for tick in ticks {
+            for rounding in [WireRounding::FloorToStepTick, WireRounding::DecimalPlaces] {
+                let mut spec = crate::exchange::SymbolSpec::builtin("FILUSDT").unwrap();
+                spec.tick_size = tick.parse().unwrap();
+                let mut sw = Switches::profile(crate::engine::PROFILES[0]).unwrap();
+                sw.wire_rounding = rounding;
+                let cfg = crate::engine::EngineConfig {
+                    spec,
+                    monitor: Default::default(),
+                    poll_interval_ms: 2_000,
+                    error_backoff_ms: 5_000,
+                    entries: crate::engine::EntryRules::of_profile(crate::engine::PROFILES[0]),
+                    portfolio_value: Decimal::from(10_000),
+                };
+                let eng = Engine::new(sw, cfg);
+                let mut seen: Vec<Decimal> = Vec::new();
+                for _ in 0..4_000 {
+                    let p = match rnd(6) {
+                        // the last price again (the leg's record after its request)
+                        0 | 1 if !seen.is_empty() => *seen.last().unwrap(),
+                        // an earlier one
+                        2 if !seen.is_empty() => seen[rnd(seen.len() as u64) as usize],
+                        // the last value at another scale: equal, other bits
+                        3 if !seen.is_empty() => {
+                            let mut q = *seen.last().unwrap();
+                            if q.scale() < 20 {
+                                q.rescale(q.scale() + 1 + rnd(3) as u32);
+                            }
+                            q
+                        }
+                        4 => Decimal::new(-(rnd(1000) as i64), rnd(6) as u32),
+                        _ => {
+                            let bits = rnd(40);
+                            Decimal::new(rnd(1u64 << bits) as i64, rnd(10) as u32)
+                        }
+                    };
+                    let want = eng.fmt_price_uncached(p);
+                    assert_ne!(u128::from_le_bytes(p.serialize()), super::super::NO_PRICE);
+                    if eng.price_memo.get().0 == u128::from_le_bytes(p.serialize()) {
+                        hits += 1;
+                    }
+                    let got = eng.fmt_price(p);
+                    assert_eq!(
+                        got.serialize(),
+                        want.serialize(),
+                        "{p} tick {tick} {rounding:?}"
+                    );
+                    seen.push(p);
+                }
+                // a zero and a negative zero: equal values, other bits
+                for p in [
+                    Decimal::ZERO,
+                    -Decimal::ZERO,
+                    Decimal::new(0, 3),
+                    Decimal::ZERO,
+                ] {
+                    let got = eng.fmt_price(p);
+                    assert_eq!(got.serialize(), eng.fmt_price_uncached(p).serialize());
+                }
+            }
+        }
+        assert!(hits > 10_000, "{hits}");
+    }
 
     #[test]
     fn python_precision_quirks() {

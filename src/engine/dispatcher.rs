@@ -252,9 +252,10 @@ impl Engine {
 
     /// `_calculate_order_amount` of the profile's release (§1.5, [`super::entries`]).
     fn order_amount(&self, sig: &Signal) -> Decimal {
-        super::entries::order_amount(
+        super::entries::order_amount_with(
             self.cfg.entries,
             &self.cfg.spec,
+            self.min_bounds,
             sig,
             self.cfg.portfolio_value,
         )

@@ -162,7 +162,7 @@ pub(crate) fn size_gate(rules: EntryRules, sig: &Signal) -> Option<super::Verdic
 /// one more step when still below the notional.
 pub(crate) fn min_amount(spec: &SymbolSpec, price: Decimal) -> Decimal {
     let step = spec.step_size;
-    if price <= Decimal::ZERO || step <= Decimal::ZERO {
+    if not_positive(price) || not_positive(step) {
         return Decimal::new(1, 3);
     }
     let raw = spec.min_qty.max(spec.min_notional / price) * Decimal::new(105, 2);
@@ -185,22 +185,60 @@ pub(crate) fn min_amount(spec: &SymbolSpec, price: Decimal) -> Decimal {
 /// comparisons: `min_qty * 2.1 <= qty`, `min_notional * 2.1 <= qty * price`) and
 /// `qty / 2 > 2 * step + 0.00005` (`4 * step + 0.0001 < qty`); the margins left (over 4e-5) exceed
 /// the rounding while `qty < 1e20`.
+///
+/// The engine asks [`clears_min_with`] with the bounds it made once; this is that for tests.
+#[cfg(test)]
 fn clears_min(spec: &SymbolSpec, price: Decimal, qty: Decimal) -> bool {
-    let step = spec.step_size;
-    let k = Decimal::new(21, 1);
-    if price <= Decimal::ZERO || step <= Decimal::ZERO || qty >= BIG {
-        return false;
+    clears_min_with(MinBounds::of(spec), price, qty)
+}
+
+/// The sides of `clears_min`'s comparisons that come from the symbol's filters alone
+/// (`min_qty * 2.1`, `min_notional * 2.1`, `4 * step + 0.0001`): made once per engine rather than
+/// for every signal. None when the step is not positive or a product overflows (the shortcut is
+/// then never taken).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct MinBounds {
+    min_q: Decimal,
+    min_n: Decimal,
+    steps: Decimal,
+}
+
+impl MinBounds {
+    pub(crate) fn of(spec: &SymbolSpec) -> Option<MinBounds> {
+        let step = spec.step_size;
+        let k = Decimal::new(21, 1);
+        if not_positive(step) {
+            return None;
+        }
+        Some(MinBounds {
+            min_n: spec.min_notional.checked_mul(k)?,
+            min_q: spec.min_qty.checked_mul(k)?,
+            steps: step
+                .checked_mul(Decimal::from(4))
+                .and_then(|s| s.checked_add(Decimal::new(1, 4)))?,
+        })
     }
-    let (Some(notional), Some(min_n), Some(min_q), Some(steps)) = (
-        qty.checked_mul(price),
-        spec.min_notional.checked_mul(k),
-        spec.min_qty.checked_mul(k),
-        step.checked_mul(Decimal::from(4))
-            .and_then(|s| s.checked_add(Decimal::new(1, 4))),
-    ) else {
+}
+
+/// [`clears_min`] with its symbol's [`MinBounds`] made already.
+fn clears_min_with(bounds: Option<MinBounds>, price: Decimal, qty: Decimal) -> bool {
+    let Some(b) = bounds else {
         return false;
     };
-    min_q <= qty && min_n <= notional && steps < qty
+    if not_positive(price) || qty >= BIG {
+        return false;
+    }
+    let Some(notional) = qty.checked_mul(price) else {
+        return false;
+    };
+    b.min_q <= qty && b.min_n <= notional && b.steps < qty
+}
+
+/// `x <= 0`, on the sign bit and the mantissa (a negative zero is zero): no call into Decimal's
+/// comparison, which each signal's sizing made several of.
+#[inline]
+fn not_positive(x: Decimal) -> bool {
+    x.is_sign_negative() || x.is_zero()
 }
 
 /// The quantity below which [`clears_min`]'s margins are proven (1e20).
@@ -208,16 +246,28 @@ const BIG: Decimal = Decimal::from_parts(0x63100000, 0x6BC75E2D, 5, false, 0);
 
 /// `_calculate_order_amount` of each release, or the reference sizing (see [`EntryRules`]);
 /// `portfolio` is the balance the engine sizes from.
+#[cfg(test)]
 pub(crate) fn order_amount(
     rules: EntryRules,
     spec: &SymbolSpec,
     sig: &Signal,
     portfolio: Decimal,
 ) -> Decimal {
+    order_amount_with(rules, spec, MinBounds::of(spec), sig, portfolio)
+}
+
+/// `order_amount` with `spec`'s [`MinBounds`] made already (`bounds` is `MinBounds::of(spec)`).
+pub(crate) fn order_amount_with(
+    rules: EntryRules,
+    spec: &SymbolSpec,
+    bounds: Option<MinBounds>,
+    sig: &Signal,
+    portfolio: Decimal,
+) -> Decimal {
     let price = sig.current_price;
     let qty = sig.quantity;
     let pct = sig.position_size_pct.filter(|p| *p > Decimal::ZERO);
-    if pct.is_none() && clears_min(spec, price, qty) {
+    if pct.is_none() && clears_min_with(bounds, price, qty) {
         // `qty.max(min)` below is `qty`: the minimum's divisions and roundings are not needed
         return qty;
     }
@@ -269,6 +319,101 @@ mod tests {
             position_size_pct: None,
             timestamp: TimeMs(0),
         }
+    }
+
+    /// `not_positive` is `<= 0` for random values of every sign, scale and size, and for the
+    /// zeros of every scale and either sign.
+    #[test]
+    fn not_positive_is_at_most_zero() {
+        let mut rnd = crate::types::xorshift_below(0x51_7cc1_b727_220a);
+        let mut both = [0u32; 2];
+        for i in 0..50_000u32 {
+            let bits = rnd(97) as u32;
+            let m = if bits == 0 {
+                0
+            } else {
+                (u128::from(rnd(u64::MAX)) << 64 | u128::from(rnd(u64::MAX))) >> (128 - bits)
+            };
+            let mut x = Decimal::from_i128_with_scale(m as i128, rnd(29) as u32);
+            if i % 2 == 1 {
+                x.set_sign_negative(true);
+            }
+            let want = x <= Decimal::ZERO;
+            assert_eq!(not_positive(x), want, "{x} {:?}", x.serialize());
+            both[usize::from(want)] += 1;
+        }
+        assert!(both[0] > 10_000 && both[1] > 10_000, "{both:?}");
+        for s in 0..=28 {
+            for neg in [false, true] {
+                let mut z = Decimal::new(0, s);
+                z.set_sign_negative(neg);
+                assert!(not_positive(z), "{z:?}");
+                let mut one = Decimal::new(1, s);
+                one.set_sign_negative(neg);
+                assert_eq!(not_positive(one), neg);
+            }
+        }
+    }
+
+    /// `clears_min` as it was before its bounds were made once per symbol: the bounds made
+    /// ahead answer as it does for random filters (zero and negative steps, overflowing
+    /// products), prices and quantities.
+    #[test]
+    fn bounds_made_once_answer_as_made_each_time() {
+        fn reference(spec: &SymbolSpec, price: Decimal, qty: Decimal) -> bool {
+            let step = spec.step_size;
+            let k = Decimal::new(21, 1);
+            if price <= Decimal::ZERO || step <= Decimal::ZERO || qty >= BIG {
+                return false;
+            }
+            let (Some(notional), Some(min_n), Some(min_q), Some(steps)) = (
+                qty.checked_mul(price),
+                spec.min_notional.checked_mul(k),
+                spec.min_qty.checked_mul(k),
+                step.checked_mul(Decimal::from(4))
+                    .and_then(|s| s.checked_add(Decimal::new(1, 4))),
+            ) else {
+                return false;
+            };
+            min_q <= qty && min_n <= notional && steps < qty
+        }
+        let mut rnd = crate::types::xorshift_below(0x6a09_e667_f3bc_c908);
+        let mut dec = move |neg: bool| {
+            let pick = rnd(10);
+            let m: i128 = match pick {
+                0 => 0,
+                // near Decimal::MAX: the products overflow
+                1 => (1i128 << 96) - 1 - rnd(1000) as i128,
+                _ => {
+                    let bits = rnd(50);
+                    rnd(1u64 << bits) as i128
+                }
+            };
+            let scale = if pick == 1 { rnd(2) } else { rnd(12) } as u32;
+            let mut d = Decimal::from_i128_with_scale(m, scale);
+            if neg && rnd(8) == 0 {
+                d.set_sign_negative(true);
+            }
+            d
+        };
+        let mut counts = [0u32; 3];
+        for _ in 0..200_000 {
+            let mut spec = SymbolSpec::builtin("FILUSDT").unwrap();
+            spec.step_size = dec(true);
+            spec.min_qty = dec(false);
+            spec.min_notional = dec(false);
+            let (price, qty) = (dec(true), dec(true));
+            let bounds = MinBounds::of(&spec);
+            let want = reference(&spec, price, qty);
+            assert_eq!(
+                clears_min_with(bounds, price, qty),
+                want,
+                "{spec:?} {price} {qty}"
+            );
+            counts[usize::from(want)] += 1;
+            counts[2] += u32::from(bounds.is_none());
+        }
+        assert!(counts.iter().all(|&c| c > 5_000), "{counts:?}");
     }
 
     #[test]

@@ -230,6 +230,10 @@ pub(crate) struct State {
     pub store: Option<Vec<(PositionSide, Decimal)>>,
 }
 
+/// A key no price has: the first byte of `Decimal::serialize` is the low byte of its flags,
+/// which are always zero (only the scale and sign bits, 16..=23 and 31, are used).
+const NO_PRICE: u128 = u128::MAX;
+
 /// The engine under test.
 pub struct Engine {
     sw: Switches,
@@ -247,6 +251,13 @@ pub struct Engine {
     pass_plan: Vec<monitor::Read>,
     /// What a monitoring pass's last read saw, kept to reuse its allocations.
     pass_seen: monitor::Seen,
+    /// The last price [`Engine::fmt_price`] formatted (its bits, `Decimal::serialize`) and the
+    /// result: a leg's price is formatted for its request and then again for its record, one
+    /// after the other. [`NO_PRICE`] before the first.
+    price_memo: std::cell::Cell<(u128, Decimal)>,
+    /// `entries::MinBounds::of(&cfg.spec)`: the sizing's symbol-only products, made once (the
+    /// settings are fixed when the engine is made).
+    min_bounds: Option<entries::MinBounds>,
 }
 
 /// How much of a position a manual close takes (`[[manual_closes]]` `quantity` / `fraction`).
@@ -286,6 +297,7 @@ impl Engine {
     pub fn new(switches: Switches, cfg: EngineConfig) -> Engine {
         Engine {
             sw: switches,
+            min_bounds: entries::MinBounds::of(&cfg.spec),
             cfg,
             st: State::default(),
             next_pair: 1,
@@ -294,6 +306,7 @@ impl Engine {
             pass_ids: Vec::new(),
             pass_plan: Vec::new(),
             pass_seen: monitor::Seen::default(),
+            price_memo: std::cell::Cell::new((NO_PRICE, Decimal::ZERO)),
         }
     }
 
