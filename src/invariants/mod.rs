@@ -1831,17 +1831,22 @@ mod tests {
         }
     }
 
+    /// The orphan violations' messages when the checker finishes a minute in.
+    fn orphan_messages(c: Checker) -> Vec<String> {
+        c.finish(TimeMs(61_000))
+            .into_iter()
+            .filter(|v| v.invariant == Invariant::Orphan)
+            .map(|v| v.message)
+            .collect()
+    }
+
     /// Orphan messages of a run where the given stops rest, never filled, for a minute.
     fn orphans(mode: PositionMode, stops: &[(Side, PositionSide, bool, bool)]) -> Vec<String> {
         let mut c = Checker::new(cfg(mode));
         for (i, &(side, ps, ro, cp)) in stops.iter().enumerate() {
             c.observe(&stop_new(i as u64, 100 + i as u64, side, ps, ro, cp));
         }
-        c.finish(TimeMs(61_000))
-            .into_iter()
-            .filter(|v| v.invariant == Invariant::Orphan)
-            .map(|v| v.message)
-            .collect()
+        orphan_messages(c)
     }
 
     #[test]
@@ -1904,11 +1909,7 @@ mod tests {
             (r.seq, r.time_ms) = (Seq(seq), TimeMs(t));
             c.observe(&r);
         }
-        c.finish(TimeMs(61_000))
-            .into_iter()
-            .filter(|v| v.invariant == Invariant::Orphan)
-            .map(|v| v.message)
-            .collect()
+        orphan_messages(c)
     }
 
     /// An orphan is reported once, however it is found: filling (once or again, before or after

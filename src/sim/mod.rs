@@ -1186,6 +1186,21 @@ mod tests {
         }
     }
 
+    /// The exchange of a whole-run test: `cfg` in position mode `mode` over `bars` of `spec`,
+    /// one-minute bars.
+    fn minute_exchange(
+        mode: PositionMode,
+        cfg: crate::exchange::ExchangeConfig,
+        spec: &crate::exchange::SymbolSpec,
+        bars: &[crate::exchange::BarTicks],
+    ) -> MockExchange {
+        let cfg = crate::exchange::ExchangeConfig {
+            position_mode: mode,
+            ..cfg
+        };
+        MockExchange::new(cfg, spec.clone(), bars.to_vec(), 60_000)
+    }
+
     /// The whole-run tests' case `case`: the profiles in turn, hedge and one-way mode by turns
     /// of four cases.
     fn profile_and_mode(case: usize) -> (&'static str, PositionMode) {
@@ -1323,15 +1338,7 @@ mod tests {
             };
             let run_once = |every: bool| {
                 NOTE_EVERY_DELIVERY.with(|c| c.set(every));
-                let ex = MockExchange::new(
-                    ExchangeConfig {
-                        position_mode: mode,
-                        ..ExchangeConfig::default()
-                    },
-                    spec.clone(),
-                    bars.clone(),
-                    MIN,
-                );
+                let ex = minute_exchange(mode, ExchangeConfig::default(), &spec, &bars);
                 let engine = stream_engine(profile, &spec, Monitor::Stream, 2_000, None);
                 let out = run(ex, engine, &[], &[], &cfg);
                 NOTE_EVERY_DELIVERY.with(|c| c.set(false));
@@ -1353,7 +1360,6 @@ mod tests {
         // the logs and counters (passes, passes_skipped, calls) must be the same.
         use crate::exchange::{ExchangeConfig, IntrabarPolicy, SymbolSpec};
         let mut rnd = crate::types::xorshift_below_i64(0x2545_F491_4F6C_DD1D);
-        const MIN: i64 = 60_000;
         let spec = SymbolSpec::builtin("BTCUSDT").unwrap();
         let mut records = 0;
         CLOSED_FORM_PASSES.with(|c| c.set(0));
@@ -1404,15 +1410,14 @@ mod tests {
             let resync = [1, 500, 2_000, rnd(10_000)][rnd(4) as usize];
             let run_once = |closed: bool| {
                 CLOSED_FORM_IN_REACH.with(|c| c.set(closed));
-                let ex = MockExchange::new(
+                let ex = minute_exchange(
+                    mode,
                     ExchangeConfig {
-                        position_mode: mode,
                         intrabar,
                         ..ExchangeConfig::default()
                     },
-                    spec.clone(),
-                    bars.clone(),
-                    MIN,
+                    &spec,
+                    &bars,
                 );
                 let engine = stream_engine(profile, &spec, monitor, poll_interval_ms, Some(resync));
                 let out = run(ex, engine, &[], &[], &cfg);
@@ -1467,27 +1472,14 @@ mod tests {
                 2 => u64::MAX - rnd(3) as u64,
                 _ => rnd(1_000_000_000) as u64,
             };
-            let os = [
-                OrderStatus::New,
-                OrderStatus::PartiallyFilled,
-                OrderStatus::Filled,
-                OrderStatus::Canceled,
-                OrderStatus::Expired,
-                OrderStatus::Rejected,
-            ][rnd(6) as usize];
+            let statuses = crate::events::json::ALL_ORDER_STATUSES;
+            let os = statuses[rnd(statuses.len() as i64) as usize];
             let want = format!("orderId={id} status={os:?}");
             spare.clear();
             id_status(&mut spare, "orderId=", id, order_status_tail(os));
             assert_eq!(spare, want, "case {case}");
-            let as_ = [
-                AlgoStatus::New,
-                AlgoStatus::Triggering,
-                AlgoStatus::Triggered,
-                AlgoStatus::Finished,
-                AlgoStatus::Canceled,
-                AlgoStatus::Rejected,
-                AlgoStatus::Expired,
-            ][rnd(7) as usize];
+            let statuses = crate::events::json::ALL_ALGO_STATUSES;
+            let as_ = statuses[rnd(statuses.len() as i64) as usize];
             let want = format!("algoId={id} algoStatus={as_:?}");
             spare.clear();
             id_status(&mut spare, "algoId=", id, algo_status_tail(as_));
@@ -1555,15 +1547,7 @@ mod tests {
             };
             let ring = 1 + rnd(6) as usize;
             let run_once = |log: EventLog| {
-                let ex = MockExchange::new(
-                    ExchangeConfig {
-                        position_mode: mode,
-                        ..ExchangeConfig::default()
-                    },
-                    spec.clone(),
-                    bars.clone(),
-                    MIN,
-                );
+                let ex = minute_exchange(mode, ExchangeConfig::default(), &spec, &bars);
                 let engine = stream_engine(profile, &spec, monitor, 2_000, None);
                 run_into(ex, engine, &[], &[], &cfg, &mut |_| {}, log)
             };
