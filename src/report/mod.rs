@@ -496,11 +496,7 @@ pub(crate) fn drawdown_dp(curve: &[(TimeMs, Decimal)], dp: u32) -> Vec<(TimeMs, 
             .iter()
             .map(|&(t, v)| {
                 let m = at_scale(v, s);
-                let (pm, p) = match peak {
-                    Some((pm, p)) if pm >= m => (pm, p),
-                    _ => (m, v),
-                };
-                peak = Some((pm, p));
+                let (pm, p) = raise_peak(&mut peak, m, v);
                 let dd = if pm == m {
                     p - v
                 } else {
@@ -613,6 +609,18 @@ fn at_scale(v: Decimal, s: u32) -> u64 {
 
 /// The scale of rust_decimal's `p - v` for `p > v >= 0`: the larger of the two, except that a
 /// zero `v` gives `p` itself.
+/// The running peak (its value at the common scale, and as it was) after `v`, whose value at
+/// that scale is `m`: `v` when it is above the peak so far (a tie keeps the earlier one).
+#[inline]
+fn raise_peak(peak: &mut Option<(u64, Decimal)>, m: u64, v: Decimal) -> (u64, Decimal) {
+    let now = match *peak {
+        Some((pm, p)) if pm >= m => (pm, p),
+        _ => (m, v),
+    };
+    *peak = Some(now);
+    now
+}
+
 #[inline]
 fn sub_scale(p: Decimal, v: Decimal) -> u32 {
     if v.is_zero() {
@@ -646,11 +654,7 @@ fn max_drawdown_exact(curve: &[(TimeMs, Decimal)]) -> Option<(Decimal, Decimal, 
     let mut worst: Option<(u64, u32, u64, Decimal)> = None;
     for &(_, v) in curve {
         let m = at_scale(v, s);
-        let (pm, p) = match peak {
-            Some((pm, p)) if pm >= m => (pm, p),
-            _ => (m, v),
-        };
-        peak = Some((pm, p));
+        let (pm, p) = raise_peak(&mut peak, m, v);
         if pm <= m {
             continue;
         }
