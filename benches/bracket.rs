@@ -8,7 +8,7 @@
 //! - `bracket/year_dense`: a generated year (525,600 1m bars, a seeded walk on BTCUSDT ticks),
 //!   SL/TP ±100 ticks (a trade every ≈ 20 bars), run + invariants; `year_dense_reports` is the
 //!   run as `sim run` does it end to end: every report file (summary, CSVs, events.jsonl,
-//!   Markdown, HTML) streamed into a temp folder as the run goes, no whole log kept;
+//!   Markdown, HTML) streamed into a new temp folder as the run goes, no whole log kept;
 //!   `year_dense_reports_thread` the same with the reports rendered on a report thread of their
 //!   own (what `sim run` does when it looks alone on the machine).
 //! - `bracket/floor_quarter`, `floor_year`: the floor, a tight hand-written loop of the same
@@ -26,7 +26,7 @@
 
 #[path = "common/gen.rs"]
 mod gen;
-use criterion::{Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput};
 use ocosim::events::{EngineEvent, Event};
 use ocosim::exchange::{BarTicks, IntrabarPolicy};
 use ocosim::explore::CaseSpec;
@@ -45,7 +45,57 @@ fn bars(n: i64) -> Vec<BarTicks> {
 
 /// A generated series with (dense) or without (idle) the bracket.
 fn generated(n: i64, dense: bool) -> Scenario {
-    let mut sc = CaseSpec {
+    let mut sc = case(n).scenario("reference", &[]).expect("scenario");
+    // a balance no year of fees exhausts (≈ 0.6 USDT a round trip on 0.01 BTC)
+    sc.exchange.initial_balance = Decimal::from(BALANCE);
+    sc.check.initial_balance = sc.exchange.initial_balance;
+    if dense {
+        sc.sim.strategy = Some(Bracket {
+            side: BracketSide::Long,
+            quantity: Decimal::new(1, 2),
+            sl: Distance::Ticks(D_TICKS),
+            tp: Distance::Ticks(D_TICKS),
+            reenter_after_bars: 0,
+            strategy_id: "bracket".into(),
+            confidence: Decimal::new(8, 1),
+        });
+    }
+    sc
+}
+
+const BALANCE: i64 = 10_000_000;
+
+/// `OCOSIM_BRACKET_WRITE_YEAR=<folder>`: the dense generated year as files, for `sim run` end to
+/// end (loading included): `<folder>/BTCUSDT-1m-case.csv` (Binance's kline columns) and
+/// `<folder>/year-dense.toml`, the scenario `generated(YEAR, true)` builds (the same trades).
+fn write_year(dir: &Path) {
+    let c = case(YEAR);
+    std::fs::create_dir_all(dir).expect("folder");
+    std::fs::write(dir.join("BTCUSDT-1m-case.csv"), c.csv()).expect("csv");
+    let text = c
+        .toml(
+            "year-dense",
+            "reference",
+            &[],
+            "BTCUSDT-1m-case.csv",
+            "The bracket bench's dense generated year (benches/bracket.rs, OCOSIM_BRACKET_WRITE_YEAR).",
+        )
+        .replacen(
+            "\n[exchange]\n",
+            &format!("\n[exchange]\ninitial_balance = \"{BALANCE}\"\n"),
+            1,
+        )
+        // the built-in bracket instead of the case's (empty) inline signals
+        .replacen("\n[signals]\ninline = [\n]\n", "\n", 1);
+    let text = format!(
+        "{text}\n[strategy]\nkind = \"bracket\"\nside = \"long\"\nquantity = \"0.01\"\nsl_ticks = {D_TICKS}\ntp_ticks = {D_TICKS}\n"
+    );
+    std::fs::write(dir.join("year-dense.toml"), text).expect("toml");
+}
+
+/// The generated case without its strategy.
+fn case(n: i64) -> CaseSpec {
+    CaseSpec {
         symbol: "BTCUSDT".into(),
         bars: bars(n),
         signals: Vec::new(),
@@ -62,23 +112,6 @@ fn generated(n: i64, dense: bool) -> Scenario {
         external: Vec::new(),
         tick_mult: 0,
     }
-    .scenario("reference", &[])
-    .expect("scenario");
-    // a balance no year of fees exhausts (≈ 0.6 USDT a round trip on 0.01 BTC)
-    sc.exchange.initial_balance = Decimal::from(10_000_000);
-    sc.check.initial_balance = sc.exchange.initial_balance;
-    if dense {
-        sc.sim.strategy = Some(Bracket {
-            side: BracketSide::Long,
-            quantity: Decimal::new(1, 2),
-            sl: Distance::Ticks(D_TICKS),
-            tp: Distance::Ticks(D_TICKS),
-            reenter_after_bars: 0,
-            strategy_id: "bracket".into(),
-            confidence: Decimal::new(8, 1),
-        });
-    }
-    sc
 }
 
 fn quarter() -> Scenario {
@@ -170,9 +203,44 @@ fn run_stream(sc: &Scenario) -> ocosim::scenario::RunResult {
     r
 }
 
-/// One end-to-end run as `sim run` does it: the reports streamed into `dir` as the run goes
-/// (no whole log kept), rendered on the run's thread or (`thread`) on a report thread of their
-/// own, then finished.
+/// Fresh report folders for an end-to-end bench, one per run, as `sim run` writes each run into
+/// a new staging folder (`output::Staging`): writing over the files of the previous iteration
+/// instead would time what `sim run` never does, the kernel dropping the old files' 290 MB of
+/// page cache as `File::create` truncates them, and ext4 flushing each truncated-and-rewritten
+/// file when it is closed (its `auto_da_alloc` guard). `next` removes the previous run's folder
+/// before it hands out the next, outside the timed body.
+struct Folders {
+    root: PathBuf,
+    n: u64,
+}
+
+impl Folders {
+    fn new(tag: &str) -> Folders {
+        let root =
+            std::env::temp_dir().join(format!("ocosim-bracket-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("bench temp folder");
+        Folders { root, n: 0 }
+    }
+
+    fn next(&mut self) -> PathBuf {
+        let _ = std::fs::remove_dir_all(self.root.join(self.n.to_string()));
+        self.n += 1;
+        let d = self.root.join(self.n.to_string());
+        std::fs::create_dir(&d).expect("bench report folder");
+        d
+    }
+}
+
+impl Drop for Folders {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// One end-to-end run as `sim run` does it: the reports streamed into `dir` (a new folder) as the
+/// run goes (no whole log kept), rendered on the run's thread or (`thread`) on a report thread of
+/// their own, then finished.
 fn run_streamed(sc: &Scenario, dir: &Path, thread: bool) {
     let mut rec = ocosim::report::Recorder::create(
         dir,
@@ -200,10 +268,9 @@ fn run_streamed(sc: &Scenario, dir: &Path, thread: bool) {
 /// as `sim run` writes them (streamed), then the process's peak RSS in KiB on stdout.
 fn rss_child(kind: &str) {
     let sc = generated(3 * YEAR, kind == "dense");
-    let dir = std::env::temp_dir().join(format!("ocosim-bracket-rss-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    run_streamed(&sc, &dir, false);
-    let _ = std::fs::remove_dir_all(&dir);
+    let mut dirs = Folders::new("rss");
+    run_streamed(&sc, &dirs.next(), false);
+    drop(dirs);
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage fills the struct it is given.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
@@ -229,26 +296,45 @@ fn once(what: &str) {
             "OCOSIM_BRACKET_ONCE: quarter, quarter_stream, year, year_reports or year_reports_thread"
         ),
     };
-    let dir = std::env::temp_dir().join(format!("ocosim-bracket-{}", std::process::id()));
+    let mut dirs = Folders::new("once");
+    let mut ms = Vec::new();
     for _ in 0..times {
+        let dir = what.starts_with("year_reports").then(|| dirs.next());
+        let t0 = std::time::Instant::now();
         match what {
             "quarter_stream" => {
                 let r = run_stream(&sc);
                 assert!(r.violations.is_empty(), "{:?}", r.violations.first());
             }
             "year_reports" | "year_reports_thread" => {
-                let _ = std::fs::create_dir_all(&dir);
-                run_streamed(&sc, &dir, what == "year_reports_thread");
+                run_streamed(
+                    &sc,
+                    dir.as_deref().expect("a folder"),
+                    what == "year_reports_thread",
+                );
             }
             _ => println!("{} trades", trades(&sc)),
         }
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // each body's wall time (the folder set-up and removal outside it), for A/B runs by hand
+    ms.sort_by(f64::total_cmp);
+    if let Some(m) = ms.get(ms.len() / 2) {
+        eprintln!(
+            "{what}: {} bodies, median {m:.1} ms, min {:.1} ms",
+            ms.len(),
+            ms[0]
+        );
+    }
 }
 
 fn main() {
     if let Ok(kind) = std::env::var("OCOSIM_BRACKET_RSS") {
         rss_child(&kind);
+        return;
+    }
+    if let Some(dir) = std::env::var_os("OCOSIM_BRACKET_WRITE_YEAR") {
+        write_year(Path::new(&dir));
         return;
     }
     if let Ok(what) = std::env::var("OCOSIM_BRACKET_ONCE") {
@@ -278,15 +364,22 @@ fn main() {
     let y_trades = trades(&y);
     g.throughput(Throughput::Elements(YEAR as u64));
     g.bench_function("year_dense", |b| b.iter(|| y.run()));
-    let dir = std::env::temp_dir().join(format!("ocosim-bracket-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
+    let mut dirs = Folders::new("year");
     g.bench_function("year_dense_reports", |b| {
-        b.iter(|| run_streamed(&y, &dir, false))
+        b.iter_batched(
+            || dirs.next(),
+            |dir| run_streamed(&y, &dir, false),
+            BatchSize::PerIteration,
+        )
     });
     g.bench_function("year_dense_reports_thread", |b| {
-        b.iter(|| run_streamed(&y, &dir, true))
+        b.iter_batched(
+            || dirs.next(),
+            |dir| run_streamed(&y, &dir, true),
+            BatchSize::PerIteration,
+        )
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dirs);
     let flat = |_: i64| (D_TICKS, D_TICKS);
     let (fy_trades, _) = floor(&y.bars, flat);
     g.bench_function("floor_year", |b| {
