@@ -265,7 +265,8 @@ const ROW_TEXT: usize = 256;
 /// through a window after the rows held, when the row's strings hold at most [`ROW_TEXT`]
 /// bytes in all (`$text`), else into the spill buffer and then copied; either way the bytes
 /// are the same (the body is expanded for each writer: a closure cannot be generic over it).
-/// Evaluates to the `io::Result` of handing a full chunk on.
+/// Its decimals go through `$memo` (a `&mut json::DecMemo`, see [`RowWriter`]). Evaluates to
+/// the `io::Result` of handing a full chunk on.
 macro_rules! put_row {
     ($out:expr, $memo:expr, $text:expr, |$f:ident| $body:block) => {{
         let out = $out;
