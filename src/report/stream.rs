@@ -275,22 +275,9 @@ impl Core {
 
     fn step(&mut self, r: &EventRecord) -> std::io::Result<()> {
         self.tally.observe(r);
-        // the tables and the price chart's book read only order and algo updates (fills only
-        // the former; the book also the engine's pair placements): the other records (half of
-        // them) skip those calls
-        match &r.event {
-            Event::OrderTradeUpdate(_) => {
-                self.book.observe(r);
-                self.orders.observe(r)?;
-                self.fills.observe(r)?;
-            }
-            Event::AlgoUpdate(_) => {
-                self.book.observe(r);
-                self.orders.observe(r)?;
-            }
-            Event::Engine(EngineEvent::PairPlaced { .. }) => self.book.observe(r),
-            _ => {}
-        }
+        // the line first: the tables then find the record's prices and fees in the memo of
+        // the decimals it wrote (the files are apart, so the order they are written in does
+        // not change their bytes)
         let keep = match self.level {
             EventsLevel::All => true,
             EventsLevel::Trades => super::is_trade_record(r),
@@ -298,6 +285,23 @@ impl Core {
         };
         if keep {
             self.events.push(r)?;
+        }
+        let memo = self.events.stamps.memo();
+        // the tables and the price chart's book read only order and algo updates (fills only
+        // the former; the book also the engine's pair placements): the other records (half of
+        // them) skip those calls
+        match &r.event {
+            Event::OrderTradeUpdate(_) => {
+                self.book.observe(r);
+                self.orders.observe(r, memo)?;
+                self.fills.observe(r, memo)?;
+            }
+            Event::AlgoUpdate(_) => {
+                self.book.observe(r);
+                self.orders.observe(r, memo)?;
+            }
+            Event::Engine(EngineEvent::PairPlaced { .. }) => self.book.observe(r),
+            _ => {}
         }
         Ok(())
     }

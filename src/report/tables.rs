@@ -265,9 +265,10 @@ const ROW_TEXT: usize = 256;
 /// through a window after the rows held, when the row's strings hold at most [`ROW_TEXT`]
 /// bytes in all (`$text`), else into the spill buffer and then copied; either way the bytes
 /// are the same (the body is expanded for each writer: a closure cannot be generic over it).
-/// Evaluates to the `io::Result` of handing a full chunk on.
+/// Its decimals go through `$memo` (a `&mut json::DecMemo`, see [`RowWriter`]). Evaluates to
+/// the `io::Result` of handing a full chunk on.
 macro_rules! put_row {
-    ($out:expr, $text:expr, |$f:ident| $body:block) => {{
+    ($out:expr, $memo:expr, $text:expr, |$f:ident| $body:block) => {{
         let out = $out;
         if $text <= ROW_TEXT {
             let at = out.len;
@@ -278,6 +279,7 @@ macro_rules! put_row {
                 out: json::Window::new(win),
                 days: &mut out.days,
                 nums: &mut out.nums,
+                memo: $memo,
             };
             $body
             $f.out.set_last(b'\n');
@@ -292,6 +294,7 @@ macro_rules! put_row {
                 out: &mut spill,
                 days: &mut out.days,
                 nums: &mut out.nums,
+                memo: $memo,
             };
             $body
             $f.out.set_last(b'\n');
@@ -409,7 +412,7 @@ impl<W: Write> CsvOut<W> {
             nums: Default::default(),
         };
         // the header's strings are not bounded: always the spill's way
-        put_row!(&mut o, usize::MAX, |f| {
+        put_row!(&mut o, &mut json::DecMemo::default(), usize::MAX, |f| {
             for h in header {
                 f.str(h);
             }
@@ -458,6 +461,9 @@ struct RowWriter<'a, O: Out> {
     out: O,
     days: &'a mut DayText,
     nums: &'a mut [json::Digits; NUMS],
+    /// The text of the decimals written lately (see [`json::DecMemo`]): the recorder hands
+    /// its events' memo, so a row's prices and fees are mostly those its records just wrote.
+    memo: &'a mut json::DecMemo,
 }
 
 impl<O: Out> RowWriter<'_, O> {
@@ -512,7 +518,7 @@ impl<O: Out> RowWriter<'_, O> {
     }
     #[inline(always)]
     fn dec(&mut self, d: Decimal) {
-        json::dec_then(&mut self.out, &d, Comma);
+        json::dec_m(&mut self.out, &d, self.memo, Comma);
     }
     #[inline(always)]
     fn opt_dec(&mut self, d: Option<Decimal>) {
@@ -677,6 +683,7 @@ const GUESS: usize = 64;
 #[inline(always)]
 fn put_order_row<W: Write>(
     w: &mut CsvOut<W>,
+    memo: &mut json::DecMemo,
     k: Key,
     r: &Row,
     filled: Option<Decimal>,
@@ -695,7 +702,7 @@ fn put_order_row<W: Write>(
             ALGO_IDS,
         ),
     };
-    put_row!(w, r.symbol.len() + r.client_id.len(), |f| {
+    put_row!(w, memo, r.symbol.len() + r.client_id.len(), |f| {
         f.num(ids, id);
         f.cell(kind);
         f.str(&r.symbol);
@@ -824,8 +831,12 @@ impl<W: Write> OrdersTable<W> {
         self.free.push(slot);
     }
 
-    /// Feeds one record; writes the rows that became final.
-    pub(crate) fn observe(&mut self, r: &EventRecord) -> std::io::Result<()> {
+    /// Feeds one record; writes the rows that became final (their decimals through `memo`).
+    pub(crate) fn observe(
+        &mut self,
+        r: &EventRecord,
+        memo: &mut json::DecMemo,
+    ) -> std::io::Result<()> {
         let done = match &r.event {
             Event::OrderTradeUpdate(o) => {
                 let slot = self.row(Key::Order(o.order_id), r);
@@ -851,7 +862,7 @@ impl<W: Write> OrdersTable<W> {
         // last flush would have written it), so only an update that closes its row can let
         // rows out.
         if done {
-            self.flush(false)
+            self.flush(false, memo)
         } else {
             Ok(())
         }
@@ -863,7 +874,7 @@ impl<W: Write> OrdersTable<W> {
     }
 
     /// Writes the rows at the front that are final (every row when `all`).
-    fn flush(&mut self, all: bool) -> std::io::Result<()> {
+    fn flush(&mut self, all: bool, memo: &mut json::DecMemo) -> std::io::Result<()> {
         while let Some(&(_, slot)) = self.pending.front() {
             let r = &self.slots[slot as usize];
             let k = r.key;
@@ -903,7 +914,7 @@ impl<W: Write> OrdersTable<W> {
             if !all && !r.done {
                 break;
             }
-            put_order_row(&mut self.w, k, r, filled, avg, child)?;
+            put_order_row(&mut self.w, memo, k, r, filled, avg, child)?;
             let from_algo = r.from_algo;
             self.pending.pop_front();
             // a written child row is still needed by its algo row until that one is written
@@ -927,7 +938,7 @@ impl<W: Write> OrdersTable<W> {
 
     /// Writes every row left and returns the writer.
     pub(crate) fn finish(mut self) -> std::io::Result<W> {
-        self.flush(true)?;
+        self.flush(true, &mut json::DecMemo::default())?;
         self.w.into_inner()
     }
 }
@@ -937,8 +948,9 @@ impl<W: Write> OrdersTable<W> {
 /// algo row's filled quantity and average price are its child order's.
 pub fn orders_csv(log: &EventLog) -> std::io::Result<String> {
     let mut t = OrdersTable::new(Vec::new())?;
+    let mut memo = json::DecMemo::default();
     for r in log.records() {
-        t.observe(r)?;
+        t.observe(r, &mut memo)?;
     }
     String::from_utf8(t.finish()?).map_err(std::io::Error::other)
 }
@@ -957,15 +969,19 @@ impl<W: Write> FillsTable<W> {
         })
     }
 
-    /// Feeds one record; writes its row when it is a fill.
-    pub(crate) fn observe(&mut self, r: &EventRecord) -> std::io::Result<()> {
+    /// Feeds one record; writes its row when it is a fill (its decimals through `memo`).
+    pub(crate) fn observe(
+        &mut self,
+        r: &EventRecord,
+        memo: &mut json::DecMemo,
+    ) -> std::io::Result<()> {
         let Event::OrderTradeUpdate(o) = &r.event else {
             return Ok(());
         };
         if !matches!(o.exec_type, ExecType::Trade | ExecType::Calculated) {
             return Ok(());
         }
-        put_row!(&mut self.w, o.symbol.len(), |f| {
+        put_row!(&mut self.w, memo, o.symbol.len(), |f| {
             f.time(r.time_ms.0);
             f.num_i64(TIMES, r.time_ms.0);
             f.num(ALGO_IDS, r.seq.0);
@@ -993,8 +1009,9 @@ impl<W: Write> FillsTable<W> {
 /// `fills.csv`: one row per TRADE or CALCULATED (liquidation) ORDER_TRADE_UPDATE, in log order.
 pub fn fills_csv(log: &EventLog) -> std::io::Result<String> {
     let mut t = FillsTable::new(Vec::new())?;
+    let mut memo = json::DecMemo::default();
     for r in log.records() {
-        t.observe(r)?;
+        t.observe(r, &mut memo)?;
     }
     String::from_utf8(t.finish()?).map_err(std::io::Error::other)
 }
@@ -1149,7 +1166,7 @@ mod tests {
         want.write_record(["s", "t"]).unwrap();
         for s in &cases {
             want.write_record([s.as_str(), "x"]).unwrap();
-            put_row!(&mut got, s.len(), |f| {
+            put_row!(&mut got, &mut json::DecMemo::default(), s.len(), |f| {
                 f.str(s);
                 f.str("x");
             })
@@ -1220,7 +1237,7 @@ mod tests {
                 ])
                 .unwrap();
                 for (out, text) in [(&mut got, s.len() + t.len()), (&mut spilled, usize::MAX)] {
-                    put_row!(out, text, |f| {
+                    put_row!(out, &mut json::DecMemo::default(), text, |f| {
                         f.str(s);
                         f.str(t);
                         f.u64(n);
@@ -1321,7 +1338,9 @@ mod tests {
                 if !all && !r.done {
                     break;
                 }
-                put_order_row(&mut self.w, k, r, filled, avg, child).unwrap();
+                // a memo of its own per row: the reference writes every decimal's digits
+                let memo = &mut json::DecMemo::default();
+                put_order_row(&mut self.w, memo, k, r, filled, avg, child).unwrap();
                 self.pending.pop_front();
                 let keep = matches!(k, Key::Order(_))
                     && r.from_algo.is_some_and(|a| {
@@ -1355,6 +1374,7 @@ mod tests {
         let mut max_slots = 0usize;
         for run in 0..400u64 {
             let mut new = OrdersTable::new(Vec::new()).unwrap();
+            let mut memo = json::DecMemo::default();
             let mut old = MapTable {
                 w: CsvOut::new(Vec::new(), &ORDER_COLUMNS).unwrap(),
                 rows: IdMap::default(),
@@ -1367,8 +1387,15 @@ mod tests {
             let pick = |n: u64, next: &mut dyn FnMut() -> u64| (next() % n) as usize;
             for seq in 0..len {
                 ms += (next() % 5_000) as i64;
+                // half of them from a few values (the same mantissas at other scales and
+                // signs among them), so the decimals' memo finds some and not others
                 let dec = |next: &mut dyn FnMut() -> u64| {
-                    Decimal::new((next() % 2_000_000) as i64 - 1_000, (next() % 10) as u32)
+                    if next() % 2 == 0 {
+                        let m = [1_000, 1_007, 123_456, -123_456][(next() % 4) as usize];
+                        Decimal::new(m, (next() % 4) as u32)
+                    } else {
+                        Decimal::new((next() % 2_000_000) as i64 - 1_000, (next() % 10) as u32)
+                    }
                 };
                 let names = ["FILUSDT", "BTCUSDT", "x,y", "", "ocoE-lfx7k3o22-4dh-4er"];
                 let event = match next() % 9 {
@@ -1445,7 +1472,7 @@ mod tests {
                     source: Source::Exchange,
                     event,
                 };
-                new.observe(&r).unwrap();
+                new.observe(&r, &mut memo).unwrap();
                 old.observe(&r);
                 assert_eq!(
                     new.w.w.len() + new.w.len,
