@@ -295,8 +295,7 @@ impl EventLog {
     /// As [`Self::push`], first handing `gone` the event of the record a full streaming ring
     /// lets go of for the new one, before it is dropped: a caller can take an allocation out of
     /// it for reuse (a log that keeps its records, or a ring not yet full, lets none go). The
-    /// event is moved into its slot as `push` moves it (a swap, as in [`Self::push_from`], is
-    /// several times the copy).
+    /// event is moved into its slot as `push` moves it (a swap is several times the copy).
     #[inline(always)]
     pub fn push_recycling(
         &mut self,
@@ -322,23 +321,41 @@ impl EventLog {
         }
         seq
     }
-    /// As [`Self::push`], taking the event out of `event`, which is left holding an event to
-    /// drop (the one of the record the ring let go of, or a small placeholder): a caller that
-    /// moves a buffer of events into the log swaps each in place instead of copying it out of
-    /// the buffer, into the call and into its slot.
+    /// As [`Self::push_recycling`], the event read out of `*src` (a caller's buffer, which then
+    /// counts it as moved out): into a full streaming ring it is copied once, from the buffer
+    /// straight over the record the ring lets go of (that one handed to `gone`, then dropped
+    /// where it lies). Taking it by value copied it out of the buffer into the call first, and
+    /// swapping it in (the way before) was two copies and a drop of what the buffer got back.
+    ///
+    /// # Safety
+    /// `src` points to a valid event that nothing reads, writes or drops again after the call
+    /// (the caller forgets it, e.g. a buffer whose length was set to zero before).
     #[inline]
-    pub fn push_from(&mut self, time_ms: TimeMs, source: Source, event: &mut Event) -> Seq {
-        if !self.streaming
-            || matches!(event, Event::Equity { .. })
-            || self.recent.len() < self.recent_len
-        {
-            let e = std::mem::replace(event, Event::StreamDropped { of: Seq(0) });
-            return self.push(time_ms, source, e);
+    pub unsafe fn push_read(
+        &mut self,
+        time_ms: TimeMs,
+        source: Source,
+        src: *const Event,
+        gone: impl FnOnce(&mut Event),
+    ) -> Seq {
+        // SAFETY: `src` is valid (the caller's promise)
+        let equity = matches!(unsafe { &*src }, Event::Equity { .. });
+        if !self.streaming || equity || self.recent.len() < self.recent_len {
+            // SAFETY: the event is moved out of `*src`, which the caller no longer uses
+            return self.push(time_ms, source, unsafe { std::ptr::read(src) });
         }
         let seq = Seq(self.len);
         self.len += 1;
         let at = self.overwrite_oldest(seq, time_ms, source);
-        std::mem::swap(&mut self.recent[at].event, event);
+        let slot: *mut Event = &mut self.recent[at].event;
+        // SAFETY: `slot` is the ring's record, valid until it is dropped just below; nothing
+        // between its drop and the copy can unwind, so the ring never holds a dropped event;
+        // `src` is valid and distinct from the ring (the caller's buffer)
+        unsafe {
+            gone(&mut *slot);
+            std::ptr::drop_in_place(slot);
+            std::ptr::copy_nonoverlapping(src, slot, 1);
+        }
         if self.observer.is_some() {
             self.notify(at, false);
         }
@@ -443,6 +460,100 @@ mod tests {
             OrderType::Market,
             Decimal::from(10),
         ))
+    }
+
+    /// A random event: order updates with short (inline) and long (heap) ids, warnings
+    /// (strings), equity samples (kept apart in a streaming log), account updates (a vector).
+    fn random_event(x: u64) -> Event {
+        match x % 5 {
+            0 => order(x),
+            1 => Event::OrderTradeUpdate(OrderUpdate::accepted_for_test(
+                "FILUSDT",
+                format!("a-client-order-id-long-enough-for-the-heap-{x}"),
+                x,
+                Side::Sell,
+                OrderType::Limit,
+                Decimal::from(x % 7),
+            )),
+            2 => Event::Warning {
+                code: format!("w{x}"),
+                text: "x".repeat((x % 40) as usize),
+            },
+            3 => Event::Equity {
+                wallet: Decimal::from(x),
+                unrealized: Decimal::ZERO,
+                price: Decimal::ONE,
+            },
+            _ => Event::AccountUpdate(AccountUpdate {
+                reason: AccountReason::Order,
+                wallet_balance: Decimal::from(x),
+                balance_change: Decimal::ZERO,
+                realized_pnl: Decimal::ZERO,
+                fee: Decimal::ZERO,
+                positions: (0..x % 3)
+                    .map(|i| PositionRow {
+                        symbol: "FILUSDT".into(),
+                        position_side: PositionSide::Both,
+                        amount: Decimal::from(i),
+                        entry_price: Decimal::ONE,
+                        accumulated_realized: Decimal::ZERO,
+                        liquidation_price: None,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// `push_read` (an event copied out of a buffer over the record the ring lets go of) keeps
+    /// the records `push_recycling` keeps, and hands `gone` the same events, for logs that keep
+    /// everything and rings of several sizes, over random events (heap strings among them: a
+    /// drop too many or too few shows as a crash or a leak of their contents).
+    #[test]
+    fn push_read_matches_push_recycling() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..200 {
+            let ring = 1 + (case % 9);
+            let (mut a, mut b) = if case % 10 == 0 {
+                (EventLog::new(), EventLog::new())
+            } else {
+                (EventLog::streaming(ring), EventLog::streaming(ring))
+            };
+            let (mut gone_a, mut gone_b) = (Vec::new(), Vec::new());
+            let n = (rnd() % 60) as usize;
+            for _ in 0..n {
+                // a buffer of a few events, moved out the way `sim::venue` moves them
+                let mut buf: Vec<(TimeMs, Event)> = (0..1 + rnd() % 4)
+                    .map(|_| {
+                        let x = rnd() % 1000;
+                        (TimeMs(x as i64), random_event(x))
+                    })
+                    .collect();
+                for (t, e) in &buf {
+                    b.push_recycling(*t, Source::Exchange, e.clone(), |g| gone_b.push(g.clone()));
+                }
+                let len = buf.len();
+                unsafe { buf.set_len(0) };
+                for i in 0..len {
+                    let (t, e) = unsafe { &*buf.as_ptr().add(i) };
+                    let seq = unsafe {
+                        a.push_read(*t, Source::Exchange, e, |g| gone_a.push(g.clone()))
+                    };
+                    assert_eq!(seq, Seq(a.len() as u64 - 1));
+                }
+            }
+            assert_eq!(a.len(), b.len());
+            assert_eq!(a.records(), b.records());
+            for s in 0..a.len() as u64 {
+                assert_eq!(a.get(Seq(s)), b.get(Seq(s)), "case {case} seq {s}");
+            }
+            assert_eq!(gone_a, gone_b, "case {case}");
+        }
     }
 
     #[test]

@@ -231,9 +231,9 @@ fn refill_algo(d: &mut AlgoUpdate, s: &AlgoUpdate) {
     reject_reason.clone_from(&s.reject_reason);
 }
 
-/// Hands the exchange the `positions` vector of an account update that left the log's ring (in
-/// `e` after [`EventLog::push_from`]): its next account update is written into it rather than
-/// into a new allocation. An accepted call's summary string is kept the same way.
+/// Hands the exchange the `positions` vector of an account update that left the log's ring (`e`,
+/// handed to the `gone` of [`EventLog::push_read`]): its next account update is written into it
+/// rather than into a new allocation. An accepted call's summary string is kept the same way.
 #[inline(always)]
 fn reclaim(ex: &mut MockExchange, spare_text: &mut Vec<String>, e: &mut Event) {
     match e {
@@ -276,18 +276,27 @@ fn sync_walk(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
 fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
     // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
     let mut buf = ex.take_events();
-    // each event is swapped into the log in place (`push_from`); what the log hands
-    // back in its place is dropped with the buffer's contents below
-    for (et, e) in buf.iter_mut() {
+    let n = buf.len();
+    // Each event is read out of the buffer straight into the log (`push_read`: one copy, over
+    // the record the ring lets go of). The buffer counts none of them from here on, so a panic
+    // part-way leaks the events not yet moved rather than dropping moved ones twice.
+    // SAFETY: zero is within capacity, and the events past it stay initialised until read
+    unsafe { buf.set_len(0) };
+    let base = buf.as_ptr();
+    for i in 0..n {
+        // SAFETY: `i < n`, the buffer's old length: an initialised event not yet read out
+        let (et, e) = unsafe { &*base.add(i) };
         let et = *et;
         let streamed = cfg.monitor == Monitor::Stream
             && matches!(
                 e,
                 Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
             );
+        let spare_text = &mut f.spare_text;
+        let gone = |g: &mut Event| reclaim(ex, spare_text, g);
         if !streamed {
-            f.log.push_from(et, Source::Exchange, e);
-            reclaim(ex, &mut f.spare_text, e);
+            // SAFETY: read once, never touched again (the buffer's length is zero)
+            unsafe { f.log.push_read(et, Source::Exchange, e, gone) };
             continue;
         }
         let n = f.stream_no;
@@ -303,8 +312,8 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             .iter()
             .any(|f| f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms);
         if dropped {
-            let seq = f.log.push_from(et, Source::Exchange, e);
-            reclaim(ex, &mut f.spare_text, e);
+            // SAFETY: as above
+            let seq = unsafe { f.log.push_read(et, Source::Exchange, e, gone) };
             f.stats.stream_dropped += 1;
             f.log
                 .push(et, Source::Sim, Event::StreamDropped { of: seq });
@@ -338,14 +347,13 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
             }
             insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
         }
-        let seq = f.log.push_from(et, Source::Exchange, e);
-        reclaim(ex, &mut f.spare_text, e);
+        // SAFETY: as above (the queue's copy was taken first)
+        let seq = unsafe { f.log.push_read(et, Source::Exchange, e, gone) };
         if dup {
             f.log
                 .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
         }
     }
-    buf.clear();
     ex.return_event_buffer(buf);
 }
 
