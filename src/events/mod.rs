@@ -207,6 +207,131 @@ impl Clone for EventLog {
     }
 }
 
+/// True when dropping `e` would free nothing: the kinds a ring record usually holds, when
+/// their strings are inline (or empty) and their vectors unallocated ([`EventLog::push_read`]
+/// then skips the call to drop the record it writes over). Each field left out is
+/// named and required to be `Copy` here, so a field that owns memory, added later, fails to
+/// compile until it is checked.
+#[inline(always)]
+fn owns_nothing(e: &Event) -> bool {
+    fn copy<T: Copy>(_: &T) {}
+    match e {
+        Event::OrderTradeUpdate(OrderUpdate {
+            symbol,
+            client_order_id,
+            side,
+            order_type,
+            orig_type,
+            time_in_force,
+            orig_qty,
+            price,
+            avg_price,
+            stop_price,
+            exec_type,
+            status,
+            order_id,
+            last_qty,
+            cum_qty,
+            last_price,
+            commission,
+            is_maker,
+            reduce_only,
+            position_side,
+            close_position,
+            realized_pnl,
+            expiry_reason,
+            from_algo,
+        }) => {
+            copy(side);
+            copy(order_type);
+            copy(orig_type);
+            copy(time_in_force);
+            copy(orig_qty);
+            copy(price);
+            copy(avg_price);
+            copy(stop_price);
+            copy(exec_type);
+            copy(status);
+            copy(order_id);
+            copy(last_qty);
+            copy(cum_qty);
+            copy(last_price);
+            copy(commission);
+            copy(is_maker);
+            copy(reduce_only);
+            copy(position_side);
+            copy(close_position);
+            copy(realized_pnl);
+            copy(expiry_reason);
+            copy(from_algo);
+            !symbol.is_heap() && !client_order_id.is_heap()
+        }
+        Event::AlgoUpdate(AlgoUpdate {
+            symbol,
+            client_algo_id,
+            algo_id,
+            order_type,
+            side,
+            position_side,
+            time_in_force,
+            quantity,
+            status,
+            actual_order_id,
+            trigger_price,
+            price,
+            close_position,
+            reduce_only,
+            working_type,
+            reject_reason,
+        }) => {
+            copy(algo_id);
+            copy(order_type);
+            copy(side);
+            copy(position_side);
+            copy(time_in_force);
+            copy(quantity);
+            copy(status);
+            copy(actual_order_id);
+            copy(trigger_price);
+            copy(price);
+            copy(close_position);
+            copy(reduce_only);
+            copy(working_type);
+            !symbol.is_heap() && !client_algo_id.is_heap() && reject_reason.capacity() == 0
+        }
+        Event::AccountUpdate(AccountUpdate {
+            reason,
+            wallet_balance,
+            balance_change,
+            realized_pnl,
+            fee,
+            positions,
+        }) => {
+            copy(reason);
+            copy(wallet_balance);
+            copy(balance_change);
+            copy(realized_pnl);
+            copy(fee);
+            positions.capacity() == 0
+        }
+        Event::Equity {
+            wallet,
+            unrealized,
+            price,
+        } => {
+            copy(wallet);
+            copy(unrealized);
+            copy(price);
+            true
+        }
+        Event::StreamDropped { of } | Event::StreamDuplicated { of } => {
+            copy(of);
+            true
+        }
+        _ => false,
+    }
+}
+
 impl EventLog {
     /// An empty log.
     pub fn new() -> EventLog {
@@ -353,7 +478,9 @@ impl EventLog {
         // `src` is valid and distinct from the ring (the caller's buffer)
         unsafe {
             gone(&mut *slot);
-            std::ptr::drop_in_place(slot);
+            if !owns_nothing(&*slot) {
+                std::ptr::drop_in_place(slot);
+            }
             std::ptr::copy_nonoverlapping(src, slot, 1);
         }
         if self.observer.is_some() {
@@ -541,9 +668,8 @@ mod tests {
                 unsafe { buf.set_len(0) };
                 for i in 0..len {
                     let (t, e) = unsafe { &*buf.as_ptr().add(i) };
-                    let seq = unsafe {
-                        a.push_read(*t, Source::Exchange, e, |g| gone_a.push(g.clone()))
-                    };
+                    let seq =
+                        unsafe { a.push_read(*t, Source::Exchange, e, |g| gone_a.push(g.clone())) };
                     assert_eq!(seq, Seq(a.len() as u64 - 1));
                 }
             }
@@ -554,6 +680,90 @@ mod tests {
             }
             assert_eq!(gone_a, gone_b, "case {case}");
         }
+    }
+
+    /// `owns_nothing` says true exactly when an event's strings are inline or unallocated and
+    /// its vectors unallocated (what the events are built with is the reference), over random
+    /// ids short and long, reasons empty and not, position vectors empty, reserved and filled.
+    #[test]
+    fn owns_nothing_is_what_the_event_holds() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let id = |long: bool, x: u64| -> String {
+            if long {
+                format!("an-id-too-long-to-be-kept-inline-{x}")
+            } else {
+                format!("id-{x}")
+            }
+        };
+        let mut seen = [0u32; 2];
+        for x in 0..4_000 {
+            let (a, b, c) = (rnd(3) == 0, rnd(3) == 0, rnd(3) == 0);
+            let (e, expect) = match rnd(6) {
+                0 => {
+                    let mut o = OrderUpdate::accepted_for_test(
+                        "FILUSDT",
+                        id(b, x),
+                        x,
+                        Side::Buy,
+                        OrderType::Market,
+                        Decimal::ONE,
+                    );
+                    o.symbol = id(a, x).as_str().into();
+                    (Event::OrderTradeUpdate(o), !a && !b)
+                }
+                1 => {
+                    let Event::OrderTradeUpdate(o) = order(x) else {
+                        unreachable!()
+                    };
+                    let mut u = AlgoUpdate {
+                        symbol: id(a, x).as_str().into(),
+                        client_algo_id: id(b, x).as_str().into(),
+                        algo_id: AlgoId(x),
+                        order_type: o.order_type,
+                        side: o.side,
+                        position_side: o.position_side,
+                        time_in_force: o.time_in_force,
+                        quantity: o.orig_qty,
+                        status: AlgoStatus::New,
+                        actual_order_id: None,
+                        trigger_price: o.price,
+                        price: o.price,
+                        close_position: false,
+                        reduce_only: false,
+                        working_type: WorkingType::ContractPrice,
+                        reject_reason: String::new(),
+                    };
+                    if c {
+                        u.reject_reason = "rejected".into();
+                    }
+                    (Event::AlgoUpdate(u), !a && !b && !c)
+                }
+                2 => {
+                    let Event::AccountUpdate(mut u) = random_event(4 + 5 * x) else {
+                        unreachable!()
+                    };
+                    u.positions.clear();
+                    if a {
+                        u.positions.reserve(1);
+                    } else {
+                        u.positions.shrink_to_fit();
+                    }
+                    (Event::AccountUpdate(u), !a)
+                }
+                3 => (random_event(3), true),
+                4 => (Event::StreamDropped { of: Seq(x) }, true),
+                _ => (random_event(2), false),
+            };
+            assert_eq!(owns_nothing(&e), expect, "{e:?}");
+            seen[usize::from(expect)] += 1;
+        }
+        assert!(seen[0] > 500 && seen[1] > 500, "{seen:?}");
     }
 
     #[test]
