@@ -455,7 +455,7 @@ impl EventLog {
     /// # Safety
     /// `src` points to a valid event that nothing reads, writes or drops again after the call
     /// (the caller forgets it, e.g. a buffer whose length was set to zero before).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn push_read(
         &mut self,
         time_ms: TimeMs,

@@ -292,67 +292,74 @@ fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
                 e,
                 Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
             );
-        let spare_text = &mut f.spare_text;
-        let gone = |g: &mut Event| reclaim(ex, spare_text, g);
-        if !streamed {
-            // SAFETY: read once, never touched again (the buffer's length is zero)
-            unsafe { f.log.push_read(et, Source::Exchange, e, gone) };
-            continue;
-        }
-        let n = f.stream_no;
-        f.stream_no += 1;
-        let dropped = chance(
-            cfg.seed,
-            Stream::UserStream,
-            n * 2,
-            cfg.faults.stream_drop_ppm,
-        ) || cfg
-            .faults
-            .scheduled
-            .iter()
-            .any(|f| f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms);
-        if dropped {
-            // SAFETY: as above
-            let seq = unsafe { f.log.push_read(et, Source::Exchange, e, gone) };
-            f.stats.stream_dropped += 1;
-            f.log
-                .push(et, Source::Sim, Event::StreamDropped { of: seq });
-            continue;
-        }
-        let delay = if cfg.faults.stream_delay_ms > 0 {
-            (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
-                % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
-        } else {
-            0
-        };
-        let at = et.plus(cfg.latency.stream_ms + delay);
-        let dup = chance(
-            cfg.seed,
-            Stream::StreamDuplicate,
-            n,
-            cfg.faults.stream_duplicate_ppm,
-        );
-        // keep the queue sorted by delivery time (stable for equal times); the copy goes
-        // in before the log takes the event, so the event is moved once, into the log
-        // (with one latency for every event, the usual place is the end: no search, no shift)
-        let pos = if f.queue.back().is_none_or(|(qt, _)| *qt <= at) {
-            f.queue.len()
-        } else {
-            f.queue_cuts += 1;
-            f.queue.partition_point(|(qt, _)| *qt <= at)
-        };
-        if let Some(se) = stream_event(e, &mut f.spare) {
-            if dup {
-                insert_at(&mut f.queue, pos, (at, se.clone()));
+        // the note that follows the record: Some(true) dropped, Some(false) duplicated (one
+        // place moves the record into the log, so that move is inlined once)
+        let mut note = None;
+        if streamed {
+            let n = f.stream_no;
+            f.stream_no += 1;
+            let dropped =
+                chance(
+                    cfg.seed,
+                    Stream::UserStream,
+                    n * 2,
+                    cfg.faults.stream_drop_ppm,
+                ) || cfg.faults.scheduled.iter().any(|f| {
+                    f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
+                });
+            if dropped {
+                f.stats.stream_dropped += 1;
+                note = Some(true);
+            } else {
+                let delay = if cfg.faults.stream_delay_ms > 0 {
+                    (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
+                        % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
+                } else {
+                    0
+                };
+                let at = et.plus(cfg.latency.stream_ms + delay);
+                let dup = chance(
+                    cfg.seed,
+                    Stream::StreamDuplicate,
+                    n,
+                    cfg.faults.stream_duplicate_ppm,
+                );
+                // keep the queue sorted by delivery time (stable for equal times); the copy
+                // goes in before the log takes the event, so the event is moved once, into
+                // the log (with one latency for every event, the usual place is the end: no
+                // search, no shift)
+                let pos = if f.queue.back().is_none_or(|(qt, _)| *qt <= at) {
+                    f.queue.len()
+                } else {
+                    f.queue_cuts += 1;
+                    f.queue.partition_point(|(qt, _)| *qt <= at)
+                };
+                if let Some(se) = stream_event(e, &mut f.spare) {
+                    if dup {
+                        insert_at(&mut f.queue, pos, (at, se.clone()));
+                    }
+                    insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
+                }
+                if dup {
+                    note = Some(false);
+                }
             }
-            insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
         }
-        // SAFETY: as above (the queue's copy was taken first)
-        let seq = unsafe { f.log.push_read(et, Source::Exchange, e, gone) };
-        if dup {
+        let spare_text = &mut f.spare_text;
+        // SAFETY: read once, never touched again (the buffer's length is zero)
+        let seq = unsafe {
             f.log
-                .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
-        }
+                .push_read(et, Source::Exchange, e, |g| reclaim(ex, spare_text, g))
+        };
+        match note {
+            Some(true) => f
+                .log
+                .push(et, Source::Sim, Event::StreamDropped { of: seq }),
+            Some(false) => f
+                .log
+                .push(et, Source::Sim, Event::StreamDuplicated { of: seq }),
+            None => seq,
+        };
     }
     ex.return_event_buffer(buf);
 }
