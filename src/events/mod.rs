@@ -207,6 +207,131 @@ impl Clone for EventLog {
     }
 }
 
+/// True when dropping `e` would free nothing: the kinds a ring record usually holds, when
+/// their strings are inline (or empty) and their vectors unallocated ([`EventLog::push_read`]
+/// then skips the call to drop the record it writes over). Each field left out is
+/// named and required to be `Copy` here, so a field that owns memory, added later, fails to
+/// compile until it is checked.
+#[inline(always)]
+fn owns_nothing(e: &Event) -> bool {
+    fn copy<T: Copy>(_: &T) {}
+    match e {
+        Event::OrderTradeUpdate(OrderUpdate {
+            symbol,
+            client_order_id,
+            side,
+            order_type,
+            orig_type,
+            time_in_force,
+            orig_qty,
+            price,
+            avg_price,
+            stop_price,
+            exec_type,
+            status,
+            order_id,
+            last_qty,
+            cum_qty,
+            last_price,
+            commission,
+            is_maker,
+            reduce_only,
+            position_side,
+            close_position,
+            realized_pnl,
+            expiry_reason,
+            from_algo,
+        }) => {
+            copy(side);
+            copy(order_type);
+            copy(orig_type);
+            copy(time_in_force);
+            copy(orig_qty);
+            copy(price);
+            copy(avg_price);
+            copy(stop_price);
+            copy(exec_type);
+            copy(status);
+            copy(order_id);
+            copy(last_qty);
+            copy(cum_qty);
+            copy(last_price);
+            copy(commission);
+            copy(is_maker);
+            copy(reduce_only);
+            copy(position_side);
+            copy(close_position);
+            copy(realized_pnl);
+            copy(expiry_reason);
+            copy(from_algo);
+            !symbol.is_heap() && !client_order_id.is_heap()
+        }
+        Event::AlgoUpdate(AlgoUpdate {
+            symbol,
+            client_algo_id,
+            algo_id,
+            order_type,
+            side,
+            position_side,
+            time_in_force,
+            quantity,
+            status,
+            actual_order_id,
+            trigger_price,
+            price,
+            close_position,
+            reduce_only,
+            working_type,
+            reject_reason,
+        }) => {
+            copy(algo_id);
+            copy(order_type);
+            copy(side);
+            copy(position_side);
+            copy(time_in_force);
+            copy(quantity);
+            copy(status);
+            copy(actual_order_id);
+            copy(trigger_price);
+            copy(price);
+            copy(close_position);
+            copy(reduce_only);
+            copy(working_type);
+            !symbol.is_heap() && !client_algo_id.is_heap() && reject_reason.capacity() == 0
+        }
+        Event::AccountUpdate(AccountUpdate {
+            reason,
+            wallet_balance,
+            balance_change,
+            realized_pnl,
+            fee,
+            positions,
+        }) => {
+            copy(reason);
+            copy(wallet_balance);
+            copy(balance_change);
+            copy(realized_pnl);
+            copy(fee);
+            positions.capacity() == 0
+        }
+        Event::Equity {
+            wallet,
+            unrealized,
+            price,
+        } => {
+            copy(wallet);
+            copy(unrealized);
+            copy(price);
+            true
+        }
+        Event::StreamDropped { of } | Event::StreamDuplicated { of } => {
+            copy(of);
+            true
+        }
+        _ => false,
+    }
+}
+
 impl EventLog {
     /// An empty log.
     pub fn new() -> EventLog {
@@ -295,8 +420,7 @@ impl EventLog {
     /// As [`Self::push`], first handing `gone` the event of the record a full streaming ring
     /// lets go of for the new one, before it is dropped: a caller can take an allocation out of
     /// it for reuse (a log that keeps its records, or a ring not yet full, lets none go). The
-    /// event is moved into its slot as `push` moves it (a swap, as in [`Self::push_from`], is
-    /// several times the copy).
+    /// event is moved into its slot as `push` moves it (a swap is several times the copy).
     #[inline(always)]
     pub fn push_recycling(
         &mut self,
@@ -322,23 +446,43 @@ impl EventLog {
         }
         seq
     }
-    /// As [`Self::push`], taking the event out of `event`, which is left holding an event to
-    /// drop (the one of the record the ring let go of, or a small placeholder): a caller that
-    /// moves a buffer of events into the log swaps each in place instead of copying it out of
-    /// the buffer, into the call and into its slot.
-    #[inline]
-    pub fn push_from(&mut self, time_ms: TimeMs, source: Source, event: &mut Event) -> Seq {
-        if !self.streaming
-            || matches!(event, Event::Equity { .. })
-            || self.recent.len() < self.recent_len
-        {
-            let e = std::mem::replace(event, Event::StreamDropped { of: Seq(0) });
-            return self.push(time_ms, source, e);
+    /// As [`Self::push_recycling`], the event read out of `*src` (a caller's buffer, which then
+    /// counts it as moved out): into a full streaming ring it is copied once, from the buffer
+    /// straight over the record the ring lets go of (that one handed to `gone`, then dropped
+    /// where it lies). Taking it by value copied it out of the buffer into the call first, and
+    /// swapping it in (the way before) was two copies and a drop of what the buffer got back.
+    ///
+    /// # Safety
+    /// `src` points to a valid event that nothing reads, writes or drops again after the call
+    /// (the caller forgets it, e.g. a buffer whose length was set to zero before).
+    #[inline(always)]
+    pub unsafe fn push_read(
+        &mut self,
+        time_ms: TimeMs,
+        source: Source,
+        src: *const Event,
+        gone: impl FnOnce(&mut Event),
+    ) -> Seq {
+        // SAFETY: `src` is valid (the caller's promise)
+        let equity = matches!(unsafe { &*src }, Event::Equity { .. });
+        if !self.streaming || equity || self.recent.len() < self.recent_len {
+            // SAFETY: the event is moved out of `*src`, which the caller no longer uses
+            return self.push(time_ms, source, unsafe { std::ptr::read(src) });
         }
         let seq = Seq(self.len);
         self.len += 1;
         let at = self.overwrite_oldest(seq, time_ms, source);
-        std::mem::swap(&mut self.recent[at].event, event);
+        let slot: *mut Event = &mut self.recent[at].event;
+        // SAFETY: `slot` is the ring's record, valid until it is dropped just below; nothing
+        // between its drop and the copy can unwind, so the ring never holds a dropped event;
+        // `src` is valid and distinct from the ring (the caller's buffer)
+        unsafe {
+            gone(&mut *slot);
+            if !owns_nothing(&*slot) {
+                std::ptr::drop_in_place(slot);
+            }
+            std::ptr::copy_nonoverlapping(src, slot, 1);
+        }
         if self.observer.is_some() {
             self.notify(at, false);
         }
@@ -443,6 +587,183 @@ mod tests {
             OrderType::Market,
             Decimal::from(10),
         ))
+    }
+
+    /// A random event: order updates with short (inline) and long (heap) ids, warnings
+    /// (strings), equity samples (kept apart in a streaming log), account updates (a vector).
+    fn random_event(x: u64) -> Event {
+        match x % 5 {
+            0 => order(x),
+            1 => Event::OrderTradeUpdate(OrderUpdate::accepted_for_test(
+                "FILUSDT",
+                format!("a-client-order-id-long-enough-for-the-heap-{x}"),
+                x,
+                Side::Sell,
+                OrderType::Limit,
+                Decimal::from(x % 7),
+            )),
+            2 => Event::Warning {
+                code: format!("w{x}"),
+                text: "x".repeat((x % 40) as usize),
+            },
+            3 => Event::Equity {
+                wallet: Decimal::from(x),
+                unrealized: Decimal::ZERO,
+                price: Decimal::ONE,
+            },
+            _ => Event::AccountUpdate(AccountUpdate {
+                reason: AccountReason::Order,
+                wallet_balance: Decimal::from(x),
+                balance_change: Decimal::ZERO,
+                realized_pnl: Decimal::ZERO,
+                fee: Decimal::ZERO,
+                positions: (0..x % 3)
+                    .map(|i| PositionRow {
+                        symbol: "FILUSDT".into(),
+                        position_side: PositionSide::Both,
+                        amount: Decimal::from(i),
+                        entry_price: Decimal::ONE,
+                        accumulated_realized: Decimal::ZERO,
+                        liquidation_price: None,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    /// `push_read` (an event copied out of a buffer over the record the ring lets go of) keeps
+    /// the records `push_recycling` keeps, and hands `gone` the same events, for logs that keep
+    /// everything and rings of several sizes, over random events (heap strings among them: a
+    /// drop too many or too few shows as a crash or a leak of their contents).
+    #[test]
+    fn push_read_matches_push_recycling() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..200 {
+            let ring = 1 + (case % 9);
+            let (mut a, mut b) = if case % 10 == 0 {
+                (EventLog::new(), EventLog::new())
+            } else {
+                (EventLog::streaming(ring), EventLog::streaming(ring))
+            };
+            let (mut gone_a, mut gone_b) = (Vec::new(), Vec::new());
+            let n = (rnd() % 60) as usize;
+            for _ in 0..n {
+                // a buffer of a few events, moved out the way `sim::venue` moves them
+                let mut buf: Vec<(TimeMs, Event)> = (0..1 + rnd() % 4)
+                    .map(|_| {
+                        let x = rnd() % 1000;
+                        (TimeMs(x as i64), random_event(x))
+                    })
+                    .collect();
+                for (t, e) in &buf {
+                    b.push_recycling(*t, Source::Exchange, e.clone(), |g| gone_b.push(g.clone()));
+                }
+                let len = buf.len();
+                unsafe { buf.set_len(0) };
+                for i in 0..len {
+                    let (t, e) = unsafe { &*buf.as_ptr().add(i) };
+                    let seq =
+                        unsafe { a.push_read(*t, Source::Exchange, e, |g| gone_a.push(g.clone())) };
+                    assert_eq!(seq, Seq(a.len() as u64 - 1));
+                }
+            }
+            assert_eq!(a.len(), b.len());
+            assert_eq!(a.records(), b.records());
+            for s in 0..a.len() as u64 {
+                assert_eq!(a.get(Seq(s)), b.get(Seq(s)), "case {case} seq {s}");
+            }
+            assert_eq!(gone_a, gone_b, "case {case}");
+        }
+    }
+
+    /// `owns_nothing` says true exactly when an event's strings are inline or unallocated and
+    /// its vectors unallocated (what the events are built with is the reference), over random
+    /// ids short and long, reasons empty and not, position vectors empty, reserved and filled.
+    #[test]
+    fn owns_nothing_is_what_the_event_holds() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rnd = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let id = |long: bool, x: u64| -> String {
+            if long {
+                format!("an-id-too-long-to-be-kept-inline-{x}")
+            } else {
+                format!("id-{x}")
+            }
+        };
+        let mut seen = [0u32; 2];
+        for x in 0..4_000 {
+            let (a, b, c) = (rnd(3) == 0, rnd(3) == 0, rnd(3) == 0);
+            let (e, expect) = match rnd(6) {
+                0 => {
+                    let mut o = OrderUpdate::accepted_for_test(
+                        "FILUSDT",
+                        id(b, x),
+                        x,
+                        Side::Buy,
+                        OrderType::Market,
+                        Decimal::ONE,
+                    );
+                    o.symbol = id(a, x).as_str().into();
+                    (Event::OrderTradeUpdate(o), !a && !b)
+                }
+                1 => {
+                    let Event::OrderTradeUpdate(o) = order(x) else {
+                        unreachable!()
+                    };
+                    let mut u = AlgoUpdate {
+                        symbol: id(a, x).as_str().into(),
+                        client_algo_id: id(b, x).as_str().into(),
+                        algo_id: AlgoId(x),
+                        order_type: o.order_type,
+                        side: o.side,
+                        position_side: o.position_side,
+                        time_in_force: o.time_in_force,
+                        quantity: o.orig_qty,
+                        status: AlgoStatus::New,
+                        actual_order_id: None,
+                        trigger_price: o.price,
+                        price: o.price,
+                        close_position: false,
+                        reduce_only: false,
+                        working_type: WorkingType::ContractPrice,
+                        reject_reason: String::new(),
+                    };
+                    if c {
+                        u.reject_reason = "rejected".into();
+                    }
+                    (Event::AlgoUpdate(u), !a && !b && !c)
+                }
+                2 => {
+                    let Event::AccountUpdate(mut u) = random_event(4 + 5 * x) else {
+                        unreachable!()
+                    };
+                    u.positions.clear();
+                    if a {
+                        u.positions.reserve(1);
+                    } else {
+                        u.positions.shrink_to_fit();
+                    }
+                    (Event::AccountUpdate(u), !a)
+                }
+                3 => (random_event(3), true),
+                4 => (Event::StreamDropped { of: Seq(x) }, true),
+                _ => (random_event(2), false),
+            };
+            assert_eq!(owns_nothing(&e), expect, "{e:?}");
+            seen[usize::from(expect)] += 1;
+        }
+        assert!(seen[0] > 500 && seen[1] > 500, "{seen:?}");
     }
 
     #[test]

@@ -231,9 +231,9 @@ fn refill_algo(d: &mut AlgoUpdate, s: &AlgoUpdate) {
     reject_reason.clone_from(&s.reject_reason);
 }
 
-/// Hands the exchange the `positions` vector of an account update that left the log's ring (in
-/// `e` after [`EventLog::push_from`]): its next account update is written into it rather than
-/// into a new allocation. An accepted call's summary string is kept the same way.
+/// Hands the exchange the `positions` vector of an account update that left the log's ring (`e`,
+/// handed to the `gone` of [`EventLog::push_read`]): its next account update is written into it
+/// rather than into a new allocation. An accepted call's summary string is kept the same way.
 #[inline(always)]
 fn reclaim(ex: &mut MockExchange, spare_text: &mut Vec<String>, e: &mut Event) {
     match e {
@@ -276,76 +276,91 @@ fn sync_walk(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig, t: TimeMs) {
 fn move_events(ex: &mut MockExchange, f: &mut Feed, cfg: &SimConfig) {
     // the exchange's own buffer, moved out and handed back empty: no copy, no allocation
     let mut buf = ex.take_events();
-    // each event is swapped into the log in place (`push_from`); what the log hands
-    // back in its place is dropped with the buffer's contents below
-    for (et, e) in buf.iter_mut() {
+    let n = buf.len();
+    // Each event is read out of the buffer straight into the log (`push_read`: one copy, over
+    // the record the ring lets go of). The buffer counts none of them from here on, so a panic
+    // part-way leaks the events not yet moved rather than dropping moved ones twice.
+    // SAFETY: zero is within capacity, and the events past it stay initialised until read
+    unsafe { buf.set_len(0) };
+    let base = buf.as_ptr();
+    for i in 0..n {
+        // SAFETY: `i < n`, the buffer's old length: an initialised event not yet read out
+        let (et, e) = unsafe { &*base.add(i) };
         let et = *et;
         let streamed = cfg.monitor == Monitor::Stream
             && matches!(
                 e,
                 Event::OrderTradeUpdate(_) | Event::AlgoUpdate(_) | Event::AccountUpdate(_)
             );
-        if !streamed {
-            f.log.push_from(et, Source::Exchange, e);
-            reclaim(ex, &mut f.spare_text, e);
-            continue;
-        }
-        let n = f.stream_no;
-        f.stream_no += 1;
-        let dropped = chance(
-            cfg.seed,
-            Stream::UserStream,
-            n * 2,
-            cfg.faults.stream_drop_ppm,
-        ) || cfg
-            .faults
-            .scheduled
-            .iter()
-            .any(|f| f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms);
-        if dropped {
-            let seq = f.log.push_from(et, Source::Exchange, e);
-            reclaim(ex, &mut f.spare_text, e);
-            f.stats.stream_dropped += 1;
-            f.log
-                .push(et, Source::Sim, Event::StreamDropped { of: seq });
-            continue;
-        }
-        let delay = if cfg.faults.stream_delay_ms > 0 {
-            (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
-                % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
-        } else {
-            0
-        };
-        let at = et.plus(cfg.latency.stream_ms + delay);
-        let dup = chance(
-            cfg.seed,
-            Stream::StreamDuplicate,
-            n,
-            cfg.faults.stream_duplicate_ppm,
-        );
-        // keep the queue sorted by delivery time (stable for equal times); the copy goes
-        // in before the log takes the event, so the event is moved once, into the log
-        // (with one latency for every event, the usual place is the end: no search, no shift)
-        let pos = if f.queue.back().is_none_or(|(qt, _)| *qt <= at) {
-            f.queue.len()
-        } else {
-            f.queue_cuts += 1;
-            f.queue.partition_point(|(qt, _)| *qt <= at)
-        };
-        if let Some(se) = stream_event(e, &mut f.spare) {
-            if dup {
-                insert_at(&mut f.queue, pos, (at, se.clone()));
+        // the note that follows the record: Some(true) dropped, Some(false) duplicated (one
+        // place moves the record into the log, so that move is inlined once)
+        let mut note = None;
+        if streamed {
+            let n = f.stream_no;
+            f.stream_no += 1;
+            let dropped =
+                chance(
+                    cfg.seed,
+                    Stream::UserStream,
+                    n * 2,
+                    cfg.faults.stream_drop_ppm,
+                ) || cfg.faults.scheduled.iter().any(|f| {
+                    f.kind == FaultKind::DropStream && f.from_ms <= et.0 && et.0 < f.to_ms
+                });
+            if dropped {
+                f.stats.stream_dropped += 1;
+                note = Some(true);
+            } else {
+                let delay = if cfg.faults.stream_delay_ms > 0 {
+                    (draw(cfg.seed, Stream::UserStream, n * 2 + 1)
+                        % (cfg.faults.stream_delay_ms as u64 + 1)) as i64
+                } else {
+                    0
+                };
+                let at = et.plus(cfg.latency.stream_ms + delay);
+                let dup = chance(
+                    cfg.seed,
+                    Stream::StreamDuplicate,
+                    n,
+                    cfg.faults.stream_duplicate_ppm,
+                );
+                // keep the queue sorted by delivery time (stable for equal times); the copy
+                // goes in before the log takes the event, so the event is moved once, into
+                // the log (with one latency for every event, the usual place is the end: no
+                // search, no shift)
+                let pos = if f.queue.back().is_none_or(|(qt, _)| *qt <= at) {
+                    f.queue.len()
+                } else {
+                    f.queue_cuts += 1;
+                    f.queue.partition_point(|(qt, _)| *qt <= at)
+                };
+                if let Some(se) = stream_event(e, &mut f.spare) {
+                    if dup {
+                        insert_at(&mut f.queue, pos, (at, se.clone()));
+                    }
+                    insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
+                }
+                if dup {
+                    note = Some(false);
+                }
             }
-            insert_at(&mut f.queue, pos + usize::from(dup), (at, se));
         }
-        let seq = f.log.push_from(et, Source::Exchange, e);
-        reclaim(ex, &mut f.spare_text, e);
-        if dup {
+        let spare_text = &mut f.spare_text;
+        // SAFETY: read once, never touched again (the buffer's length is zero)
+        let seq = unsafe {
             f.log
-                .push(et, Source::Sim, Event::StreamDuplicated { of: seq });
-        }
+                .push_read(et, Source::Exchange, e, |g| reclaim(ex, spare_text, g))
+        };
+        match note {
+            Some(true) => f
+                .log
+                .push(et, Source::Sim, Event::StreamDropped { of: seq }),
+            Some(false) => f
+                .log
+                .push(et, Source::Sim, Event::StreamDuplicated { of: seq }),
+            None => seq,
+        };
     }
-    buf.clear();
     ex.return_event_buffer(buf);
 }
 

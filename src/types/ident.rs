@@ -43,6 +43,13 @@ impl Ident {
         Ident(CompactString::const_new(""))
     }
 
+    /// True when the text is on the heap (longer than it keeps inline): only then does dropping
+    /// it free anything (the event log skips the drop of records that own nothing).
+    #[inline]
+    pub fn is_heap(&self) -> bool {
+        self.0.is_heap_allocated()
+    }
+
     /// The text.
     #[inline]
     pub fn as_str(&self) -> &str {
