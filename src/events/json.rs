@@ -1470,14 +1470,16 @@ pub(crate) fn dec_m<T: Then>(out: &mut impl Out, d: &Decimal, m: &mut DecMemo, t
 
 /// Entries of a [`DecMemo`] (a power of two).
 const MEMO: usize = 128;
+/// The shift that leaves a 64-bit hash's top `log2(MEMO)` bits: an entry's index.
+const MEMO_SHIFT: u32 = 64 - MEMO.ilog2();
 
-/// The text of the decimals a writer wrote lately, by value: a run's prices, quantities and
+/// The text of the decimals a writer wrote lately, by value. A run's prices, quantities and
 /// fees come again and again (an order's price in each of its updates, the fill's in the
-/// account update and the tables; the generated year: four of five decimals that are not
-/// one- or two-digit integers are found in a memo of 64 entries, a few more in one of 128: the
-/// dense year's instructions 2,859 -> 2,856 M, 256 only 2 M fewer again for twice the cache
-/// lines), and a hit copies their bytes where
-/// a miss divides out every digit pair. Direct-mapped by a hash of the value; an entry holds
+/// account update and the tables), and a hit copies their bytes where a miss divides out every
+/// digit pair. In the generated year four of five decimals that are not one- or two-digit
+/// integers are found in a memo of 64 entries, a few more in one of 128 (the dense year's
+/// instructions 2,859 -> 2,856 M; 256 entries only 2 M fewer again, for twice the cache
+/// lines). Direct-mapped by a hash of the value; an entry holds
 /// the exact value (mantissa, scale and sign) it was written from, so a hit is that value's
 /// text. Only decimals with a u64 mantissa and a scale under 20 (the common path of
 /// [`dec_then`]) go through it.
@@ -1544,8 +1546,9 @@ fn dec_memo<T: Then>(out: &mut impl Out, d: &Decimal, memo: Option<&mut DecMemo>
         let neg = d.is_sign_negative();
         let key = MEMO_SET | (scale as u64) << 1 | u64::from(neg);
         let entry = memo.map(|memo| {
-            let at = ((v ^ key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize;
-            &mut memo.e[at % MEMO]
+            // the hash's top bits, as many as index the entries
+            let at = ((v ^ key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MEMO_SHIFT) as usize;
+            &mut memo.e[at]
         });
         if let Some(e) = &entry {
             if e.v == v && e.tag as u32 == key as u32 {
@@ -1729,8 +1732,6 @@ mod tests {
         }
     }
 
-    /// `str_` writes what serde_json writes for any string: every escaped byte at every
-    /// position of the 8-byte steps and the tail, non-ASCII and 0x7f untouched.
     /// A decimal written through a [`DecMemo`] is the decimal's `Display`, through a window
     /// and a `Vec` alike: values drawn from a small pool (so most come again, and several
     /// share an entry), among them the same mantissa at other scales and signs (a memo keyed
@@ -1792,6 +1793,8 @@ mod tests {
         assert!(set > MEMO / 2, "{set} entries set");
     }
 
+    /// `str_` writes what serde_json writes for any string: every escaped byte at every
+    /// position of the 8-byte steps and the tail, non-ASCII and 0x7f untouched.
     #[test]
     fn strings_match_serde_json() {
         let specials = [
