@@ -10,13 +10,14 @@
 //!   run as `sim run` does it end to end: every report file (summary, CSVs, events.jsonl,
 //!   Markdown, HTML) streamed into a new temp folder as the run goes, no whole log kept;
 //!   `year_dense_reports_thread` the same with the reports rendered on a report thread of their
-//!   own (what `sim run` does when it looks alone on the machine).
+//!   own (what `sim run` does wherever it has a second core).
 //! - `bracket/floor_quarter`, `floor_year`: the floor, a tight hand-written loop of the same
 //!   bracket over the same bars (no engine, no venue, no events).
 //!
 //! Throughput is in bars. `<target>/criterion/bracket/meta.json` gets each bench's bars and trades
-//! (for µs per trade) and the peak RSS of three generated years run end to end with the dense
-//! bracket and with no signals at all, each measured in a child process of this bench.
+//! (for µs per trade) and the peak RSS of three generated years run end to end (reports on their
+//! own thread, as `sim run` writes them) with the dense bracket and with no signals at all, each
+//! measured in a child process of this bench.
 //!
 //! Run: `cargo bench --bench bracket`. For a profiler, `OCOSIM_BRACKET_ONCE=<what>[:<times>]`
 //! runs one body `times` times (once by default) and exits: `quarter`, `quarter_stream`, `year`,
@@ -265,11 +266,12 @@ fn run_streamed(sc: &Scenario, dir: &Path, thread: bool) {
 }
 
 /// Child mode: one end-to-end run of three generated years (dense or idle), reports written
-/// as `sim run` writes them (streamed), then the process's peak RSS in KiB on stdout.
+/// as `sim run` writes them (streamed, on a report thread of their own as with two or more
+/// cores: its queue is part of the peak), then the process's peak RSS in KiB on stdout.
 fn rss_child(kind: &str) {
     let sc = generated(3 * YEAR, kind == "dense");
     let mut dirs = Folders::new("rss");
-    run_streamed(&sc, &dirs.next(), false);
+    run_streamed(&sc, &dirs.next(), true);
     drop(dirs);
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage fills the struct it is given.

@@ -389,7 +389,7 @@ fn cmd_run(
     let level = events.unwrap_or(sc.events);
     let mut rec =
         report::Recorder::create(st.path(), level, sc.exchange.initial_balance).map_err(cannot)?;
-    // rendered on a report thread of its own with 3+ cores or OCOSIM_REPORT_THREAD=1 (same bytes)
+    // rendered on a report thread of its own with 2+ cores unless OCOSIM_REPORT_THREAD=0 (same bytes)
     if report_thread::wanted() {
         rec = rec.on_own_thread().map_err(cannot)?;
     }

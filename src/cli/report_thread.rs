@@ -1,13 +1,12 @@
 //! Whether `sim run` renders its reports on a thread of their own
 //! ([`crate::report::Recorder::on_own_thread`]): the files are the same bytes either way, so this
-//! only trades wall time. With three or more cores it is on: the report thread has a core of its
-//! own beside the run's (and the inputs' hashing thread at the start). On two cores it is off
-//! unless asked for: there the run, the hashing and the report thread share both cores, and
-//! measured on this 2-core machine the hand-over won only when nothing else ran (the dense
-//! generated year end to end 0.97 s on one thread against 0.78 s with it, idle) and lost under
-//! the usual load of builds and other runs (quarter `sim run` 0.52 s against 0.55 s, medians
-//! of 15). The choice depends on the machine's core count only, never on its momentary load, so
-//! a run's speed does not depend on its neighbours. `OCOSIM_REPORT_THREAD=1` / `=0` forces it.
+//! only trades wall time. It is on wherever the process has a second core. Measured on this
+//! 2-core machine, `sim run` of the dense generated year (34,822 trades, reports at level `all`),
+//! medians of alternating runs: idle 0.59 s on one thread against 0.47 s with the report thread;
+//! with one core busy with other work 0.65 s against 0.63 s; with both busy 0.99 s against
+//! 0.94 s. (Until round 17 it was on only with three or more cores: the queue to the report
+//! thread held 4 batches, and under load the run stalled on it, losing 5–10 %; see
+//! `IN_FLIGHT` in `report::stream`.) `OCOSIM_REPORT_THREAD=0` turns it off, `=1` is the default.
 
 /// The choice for this process (see the module doc).
 pub(crate) fn wanted() -> bool {
@@ -15,12 +14,11 @@ pub(crate) fn wanted() -> bool {
     choose(cores, std::env::var_os("OCOSIM_REPORT_THREAD").as_deref())
 }
 
-/// On with three or more cores; `1` turns it on wherever a second core exists, `0` turns it off.
+/// On with two or more cores, unless `0` turns it off.
 fn choose(cores: usize, forced: Option<&std::ffi::OsStr>) -> bool {
     match forced.and_then(|v| v.to_str()) {
-        Some("1") => cores > 1,
         Some("0") => false,
-        _ => cores >= 3,
+        _ => cores >= 2,
     }
 }
 
@@ -32,14 +30,14 @@ mod tests {
     #[test]
     fn the_core_count_decides_unless_forced() {
         assert!(!choose(1, None));
-        assert!(!choose(2, None));
-        assert!(choose(3, None));
+        assert!(choose(2, None));
         assert!(choose(16, None));
         assert!(choose(2, Some(OsStr::new("1"))));
         assert!(!choose(1, Some(OsStr::new("1"))));
+        assert!(!choose(2, Some(OsStr::new("0"))));
         assert!(!choose(8, Some(OsStr::new("0"))));
         // anything else is the default
         assert!(choose(4, Some(OsStr::new("yes"))));
-        assert!(!choose(2, Some(OsStr::new("yes"))));
+        assert!(!choose(1, Some(OsStr::new("yes"))));
     }
 }

@@ -121,8 +121,24 @@ pub struct Recorder {
 /// Records handed to the report thread at once.
 const BATCH: usize = 1024;
 
-/// Batches on their way to the report thread before the run waits for it.
-const IN_FLIGHT: usize = 4;
+/// Batches on their way to the report thread before the run waits for it: as many as fit in
+/// [`IN_FLIGHT_BYTES`]. A deep queue is what keeps the hand-over from losing under load: when
+/// other processes hold the cores, the report thread is descheduled for whole time slices, and
+/// with a shallow queue (4 batches, before) the run then stalled on a full queue and waited
+/// for the report thread's next slice, so the two threads ran one after the other (the dense
+/// year 0.92 s on one thread against 1.02 s with 4 batches in flight, with both cores busy
+/// with other work); with this queue the run goes on and the report thread catches up in its
+/// slices (0.75 s). Idle, the report thread keeps up and the queue stays short.
+const IN_FLIGHT: usize = IN_FLIGHT_BYTES / (BATCH * std::mem::size_of::<EventRecord>());
+
+/// The most record bytes queued for the report thread (the records' own heap parts, a few
+/// strings and short vectors, besides): the bound on what the hand-over adds to peak memory.
+const IN_FLIGHT_BYTES: usize = 16 << 20;
+
+// deep enough to ride out a time slice of the report thread's absence (≈ 64 batches at
+// today's record size); a record grown past twice its size should make this fail, not
+// quietly bring the stalls back
+const _: () = assert!(IN_FLIGHT >= 32);
 
 enum Mode {
     /// The files rendered on the run's thread, record by record.
@@ -137,17 +153,20 @@ enum Mode {
 struct Worker {
     batch: Vec<EventRecord>,
     tx: SyncSender<Vec<EventRecord>>,
-    /// Emptied batches coming back for reuse.
+    /// Rendered batches coming back (still holding their records) for reuse.
     spare: Receiver<Vec<EventRecord>>,
     handle: std::thread::JoinHandle<Box<Core>>,
 }
 
 impl Worker {
     fn send(&mut self) {
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let next = match self.spare.try_recv() {
+            Ok(mut used) => {
+                used.clear();
+                used
+            }
+            Err(_) => Vec::with_capacity(BATCH),
+        };
         let full = std::mem::replace(&mut self.batch, next);
         // fails only when the thread is gone (it panicked): `join` reports that
         let _ = self.tx.send(full);
@@ -204,9 +223,12 @@ impl Recorder {
         let handle = std::thread::Builder::new()
             .name("ocosim-reports".into())
             .spawn(move || {
-                for mut batch in rx {
-                    for r in batch.drain(..) {
-                        core.observe(&r);
+                // the batch goes back full: its records are dropped on the run's thread,
+                // which allocated their strings (a free from another thread takes the
+                // allocator's slow path, under a lock)
+                for batch in rx {
+                    for r in &batch {
+                        core.observe(r);
                     }
                     let _ = back.send(batch);
                 }
