@@ -6,14 +6,14 @@
 //! [`super::write_files_with`] over the whole log, byte for byte, without the log.
 //!
 //! [`Recorder::on_own_thread`] moves that work off the run's thread: the recorder then only
-//! clones each record into a batch and hands full batches, in order, to one report thread that
+//! copies each record into a batch ([`RecordBatch`]) and hands full batches, in order, to one report thread that
 //! does exactly what the inline recorder does, record by record; so the files are the same bytes
 //! either way. [`Recorder::summarize`] and [`Recorder::finish`] wait for that thread first.
 
 use super::price::{BookBuilder, PriceBars};
 use super::tables::{FillsTable, OrdersTable};
 use super::{EventsLevel, History, RunInfo, Summary, Tally};
-use crate::events::{json, EngineEvent, Event, EventLog, EventRecord, Observer};
+use crate::events::{json, EngineEvent, Event, EventLog, EventRecord, Observer, RecordBatch};
 use crate::invariants::{Trails, Violation};
 use rust_decimal::Decimal;
 use std::cell::RefCell;
@@ -151,10 +151,10 @@ enum Mode {
 
 /// The run's side of the report thread.
 struct Worker {
-    batch: Vec<EventRecord>,
-    tx: SyncSender<Vec<EventRecord>>,
+    batch: RecordBatch,
+    tx: SyncSender<RecordBatch>,
     /// Rendered batches coming back (still holding their records) for reuse.
-    spare: Receiver<Vec<EventRecord>>,
+    spare: Receiver<RecordBatch>,
     handle: std::thread::JoinHandle<Box<Core>>,
 }
 
@@ -165,7 +165,7 @@ impl Worker {
                 used.clear();
                 used
             }
-            Err(_) => Vec::with_capacity(BATCH),
+            Err(_) => RecordBatch::with_capacity(BATCH),
         };
         let full = std::mem::replace(&mut self.batch, next);
         // fails only when the thread is gone (it panicked): `join` reports that
@@ -218,7 +218,7 @@ impl Recorder {
                 })
             }
         };
-        let (tx, rx) = sync_channel::<Vec<EventRecord>>(IN_FLIGHT);
+        let (tx, rx) = sync_channel::<RecordBatch>(IN_FLIGHT);
         let (back, spare) = channel();
         let handle = std::thread::Builder::new()
             .name("ocosim-reports".into())
@@ -227,7 +227,7 @@ impl Recorder {
                 // which allocated their strings (a free from another thread takes the
                 // allocator's slow path, under a lock)
                 for batch in rx {
-                    for r in &batch {
+                    for r in batch.records() {
                         core.observe(r);
                     }
                     let _ = back.send(batch);
@@ -236,7 +236,7 @@ impl Recorder {
             })?;
         Ok(Recorder {
             mode: RefCell::new(Mode::Thread(Worker {
-                batch: Vec::with_capacity(BATCH),
+                batch: RecordBatch::with_capacity(BATCH),
                 tx,
                 spare,
                 handle,
@@ -386,7 +386,7 @@ impl Observer for Recorder {
         match self.mode.get_mut() {
             Mode::Inline(core) => core.observe(r),
             Mode::Thread(w) => {
-                w.batch.push(r.clone());
+                w.batch.push(r);
                 if w.batch.len() >= BATCH {
                     w.send();
                 }
