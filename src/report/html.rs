@@ -56,6 +56,9 @@ svg.price{margin:.3em 0}
 /// Violations that get a zoomed price chart (the rest keep their trail table).
 pub const ZOOM_LIMIT: usize = 40;
 
+/// Bars and curve points from which the page's charts are drawn on two threads.
+const PARALLEL_CHARTS: usize = 50_000;
+
 pub(crate) fn report_html(
     s: &Summary,
     log: &History<'_>,
@@ -182,18 +185,11 @@ pub(crate) fn report_html(
         Some((a, z.max(a + 1)))
     });
 
-    if let (Some(b), Some((t0, t1))) = (bars, span) {
-        let _ = writeln!(
-            o,
-            "<h2>Price</h2>\n<p class=\"muted\">{} bars of {} ms; {} legs, {} fills, {} violations. \
-             Hover a segment, fill or violation for details.</p>",
-            b.bars.len(),
-            b.interval_ms,
-            book.legs.len(),
-            book.fills.len(),
-            marks.len()
-        );
-        o.push_str(&price_svg(
+    // the price chart (every bar, leg and fill) and the equity and drawdown charts (every
+    // point of the curve) are the costly parts of the page: on a long run the price chart is
+    // drawn on a second thread meanwhile (the same strings, put in the same order)
+    let price = |b: &PriceBars, (t0, t1): (i64, i64)| {
+        price_svg(
             &View {
                 title: format!("{} price", s.symbol),
                 t0,
@@ -206,31 +202,70 @@ pub(crate) fn report_html(
             b,
             book,
             &marks,
-        ));
+        )
+    };
+    let curves = || {
+        let markers: Vec<(TimeMs, String)> = marks
+            .iter()
+            .map(|m| (TimeMs(m.t), format!("V{}: {}", m.n, m.tip)))
+            .collect();
+        let equity = svg_chart(&Chart {
+            title: "Equity (wallet + unrealized)",
+            points: curve,
+            span,
+            fmt_y: &|d| fixed(d, 2),
+            min_step: Decimal::new(1, 2),
+            color: "#0969da",
+            area: false,
+            reference: Some((s.initial_balance, "initial")),
+            markers: &markers,
+        });
+        // 4 dp for the pixels, 2 dp on the labels
+        let dd: Vec<(TimeMs, Decimal)> = drawdown_dp(curve, 4)
+            .into_iter()
+            .map(|(t, p)| (t, if p.is_zero() { p } else { -p }))
+            .collect();
+        let drawdown = svg_chart(&Chart {
+            title: "Drawdown (% of running peak)",
+            points: &dd,
+            span,
+            fmt_y: &|d| format!("{} %", fixed(d, 2)),
+            min_step: Decimal::new(1, 2),
+            color: "#bc4c00",
+            area: true,
+            reference: None,
+            markers: &markers,
+        });
+        (equity, drawdown)
+    };
+    let (price_chart, (equity, drawdown)) = match (bars, span) {
+        (Some(b), Some(sp)) if b.bars.len() + curve.len() >= PARALLEL_CHARTS => {
+            std::thread::scope(|sc| {
+                let p = sc.spawn(|| price(b, sp));
+                let c = curves();
+                let p = p.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (Some((b, p)), c)
+            })
+        }
+        (Some(b), Some(sp)) => (Some((b, price(b, sp))), curves()),
+        _ => (None, curves()),
+    };
+    if let Some((b, chart)) = price_chart {
+        let _ = writeln!(
+            o,
+            "<h2>Price</h2>\n<p class=\"muted\">{} bars of {} ms; {} legs, {} fills, {} violations. \
+             Hover a segment, fill or violation for details.</p>",
+            b.bars.len(),
+            b.interval_ms,
+            book.legs.len(),
+            book.fills.len(),
+            marks.len()
+        );
+        o.push_str(&chart);
         o.push_str(&legend());
     }
-
-    let markers: Vec<(TimeMs, String)> = marks
-        .iter()
-        .map(|m| (TimeMs(m.t), format!("V{}: {}", m.n, m.tip)))
-        .collect();
     o.push_str("<h2>Equity</h2>\n");
-    o.push_str(&svg_chart(&Chart {
-        title: "Equity (wallet + unrealized)",
-        points: curve,
-        span,
-        fmt_y: &|d| fixed(d, 2),
-        min_step: Decimal::new(1, 2),
-        color: "#0969da",
-        area: false,
-        reference: Some((s.initial_balance, "initial")),
-        markers: &markers,
-    }));
-    // 4 dp for the pixels, 2 dp on the labels
-    let dd: Vec<(TimeMs, Decimal)> = drawdown_dp(curve, 4)
-        .into_iter()
-        .map(|(t, p)| (t, if p.is_zero() { p } else { -p }))
-        .collect();
+    o.push_str(&equity);
     let _ = writeln!(
         o,
         "<h2>Drawdown</h2>\n<p class=\"muted\">Below the running equity peak, in percent. \
@@ -238,18 +273,8 @@ pub(crate) fn report_html(
         escape_html(&money(s.max_drawdown)),
         escape_html(&s.max_drawdown_pct.to_string())
     );
-    o.push_str(&svg_chart(&Chart {
-        title: "Drawdown (% of running peak)",
-        points: &dd,
-        span,
-        fmt_y: &|d| format!("{} %", fixed(d, 2)),
-        min_step: Decimal::new(1, 2),
-        color: "#bc4c00",
-        area: true,
-        reference: None,
-        markers: &markers,
-    }));
-    if !markers.is_empty() {
+    o.push_str(&drawdown);
+    if !marks.is_empty() {
         o.push_str(
             "<p class=\"muted\">Red marks on the time axis: violations (hover for details).</p>\n",
         );
