@@ -735,10 +735,17 @@ impl RecordBatch {
     #[inline(always)]
     pub fn push(&mut self, r: &EventRecord) {
         if owns_nothing(&r.event) {
+            self.recs.reserve(1);
+            let n = self.recs.len();
             // SAFETY: `r`'s event owns no memory (its strings are inline or unallocated, its
             // vectors unallocated, every other field `Copy`) and its head is `Copy`: a bitwise
-            // copy is an independent record equal to its clone, with nothing to free
-            self.recs.push(unsafe { std::ptr::read(r) });
+            // copy is an independent record equal to its clone, with nothing to free. It is
+            // copied straight into the spare room `reserve` made (a `push` of `ptr::read`
+            // copied it through the stack first), then counted
+            unsafe {
+                std::ptr::copy_nonoverlapping(r, self.recs.as_mut_ptr().add(n), 1);
+                self.recs.set_len(n + 1);
+            }
         } else {
             self.owning.push(self.recs.len() as u32);
             self.recs.push(r.clone());
