@@ -2,10 +2,10 @@
 //! ([`crate::report::Recorder::on_own_thread`]): the files are the same bytes either way, so this
 //! only trades wall time. It is on wherever the process has a second core. Measured on this
 //! 2-core machine, `sim run` of the dense generated year (34,822 trades, reports at level `all`),
-//! medians of alternating runs: idle 0.59 s on one thread against 0.47 s with the report thread;
-//! with one core busy with other work 0.65 s against 0.63 s; with both busy 0.99 s against
-//! 0.94 s. (Until round 17 it was on only with three or more cores: the queue to the report
-//! thread held 4 batches, and under load the run stalled on it, losing 5–10 %; see
+//! medians of alternating runs, one thread against the report thread: idle 0.60 s against
+//! 0.43 s; with one core busy with other work 0.64 s against 0.63 s; with both busy 0.86 s
+//! against 0.82 s. (Until round 17 it was on only with three or more cores: the queue to the
+//! report thread held 4 batches, and under load the run stalled on it and lost 5–10 %; see
 //! `IN_FLIGHT` in `report::stream`.) `OCOSIM_REPORT_THREAD=0` turns it off, `=1` is the default.
 
 /// The choice for this process (see the module doc).
