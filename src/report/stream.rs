@@ -122,13 +122,14 @@ pub struct Recorder {
 const BATCH: usize = 1024;
 
 /// Batches on their way to the report thread before the run waits for it: as many as fit in
-/// [`IN_FLIGHT_BYTES`]. A deep queue is what keeps the hand-over from losing under load: when
-/// other processes hold the cores, the report thread is descheduled for whole time slices, and
-/// with a shallow queue (4 batches, before) the run then stalled on a full queue and waited
-/// for the report thread's next slice, so the two threads ran one after the other (the dense
-/// year 0.92 s on one thread against 1.02 s with 4 batches in flight, with both cores busy
-/// with other work); with this queue the run goes on and the report thread catches up in its
-/// slices (0.75 s). Idle, the report thread keeps up and the queue stays short.
+/// [`IN_FLIGHT_BYTES`] (each batch also keeps a few hundred short strings for reuse). A deep
+/// queue is what keeps the hand-over from losing under load: when other processes hold the
+/// cores, the report thread is descheduled for whole time slices, and with a shallow queue (4
+/// batches, before) the run then stalled on a full queue and waited for the report thread's
+/// next slice, so the two threads ran one after the other (the dense year 0.92 s on one thread
+/// against 1.02 s with 4 batches in flight, with both cores busy with other work); with this
+/// queue the run goes on and the report thread catches up in its slices (0.75 s). Idle, the
+/// report thread keeps up and the queue stays short.
 const IN_FLIGHT: usize = IN_FLIGHT_BYTES / (BATCH * std::mem::size_of::<EventRecord>());
 
 /// The most record bytes queued for the report thread (the records' own heap parts, a few
