@@ -842,10 +842,10 @@ impl RecordBatch {
                 outcome: CallOutcome::Ok(text),
                 ..
             } => keep(text, &mut self.texts),
-            Event::AccountUpdate(a) => {
-                if a.positions.capacity() > 0 && self.rows.len() < POOL_ROWS {
-                    self.rows.push(std::mem::take(&mut a.positions));
-                }
+            Event::AccountUpdate(a)
+                if a.positions.capacity() > 0 && self.rows.len() < POOL_ROWS =>
+            {
+                self.rows.push(std::mem::take(&mut a.positions));
             }
             Event::Engine(EngineEvent::Signal { id, .. }) => keep(id, &mut self.texts),
             Event::Engine(EngineEvent::SignalResult { id, detail, .. }) => {
