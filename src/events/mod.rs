@@ -1034,6 +1034,12 @@ mod tests {
                 format!("id-{x}")
             }
         };
+        let request = |call: u64, endpoint: Endpoint, params: RequestParams| Event::Request {
+            call,
+            endpoint,
+            sent_ms: TimeMs(1),
+            params,
+        };
         let mut seen = [0u32; 2];
         for x in 0..4_000 {
             let (a, b, c) = (rnd(3) == 0, rnd(3) == 0, rnd(3) == 0);
@@ -1095,33 +1101,18 @@ mod tests {
                 6 => {
                     let mut o = NewOrder::new(&id(a, x), Side::Buy, OrderType::Market);
                     o.client_order_id = c.then(|| id(b, x).as_str().into());
-                    let e = Event::Request {
-                        call: x,
-                        endpoint: Endpoint::NewOrder,
-                        sent_ms: TimeMs(1),
-                        params: RequestParams::Order(o),
-                    };
+                    let e = request(x, Endpoint::NewOrder, RequestParams::Order(o));
                     (e, !(a || (b && c)))
                 }
                 7 => {
                     let mut o = NewAlgoOrder::new(&id(a, x), Side::Sell, OrderType::StopMarket);
                     o.client_algo_id = c.then(|| id(b, x).as_str().into());
-                    let e = Event::Request {
-                        call: x,
-                        endpoint: Endpoint::NewAlgoOrder,
-                        sent_ms: TimeMs(1),
-                        params: RequestParams::Algo(o),
-                    };
+                    let e = request(x, Endpoint::NewAlgoOrder, RequestParams::Algo(o));
                     (e, !(a || (b && c)))
                 }
                 8 => {
                     let q = if a { id(b, x) } else { String::new() };
-                    let e = Event::Request {
-                        call: x,
-                        endpoint: Endpoint::PositionRisk,
-                        sent_ms: TimeMs(1),
-                        params: RequestParams::Other(q),
-                    };
+                    let e = request(x, Endpoint::PositionRisk, RequestParams::Other(q));
                     (e, !a)
                 }
                 9 => {
