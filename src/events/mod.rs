@@ -969,13 +969,7 @@ mod tests {
     /// drop too many or too few shows as a crash or a leak of their contents).
     #[test]
     fn push_read_matches_push_recycling() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rnd = crate::types::xorshift(0x9E37_79B9_7F4A_7C15);
         for case in 0..200 {
             let ring = 1 + (case % 9);
             let (mut a, mut b) = if case % 10 == 0 {
@@ -1020,13 +1014,7 @@ mod tests {
     /// requests with and without client ids, engine events with borrowed and owned texts.
     #[test]
     fn owns_nothing_is_what_the_event_holds() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut rnd = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rnd = crate::types::xorshift_below(0x2545_F491_4F6C_DD1D);
         let id = |long: bool, x: u64| -> String {
             if long {
                 format!("an-id-too-long-to-be-kept-inline-{x}")
@@ -1217,13 +1205,7 @@ mod tests {
     /// clobbered contents here), and its copies outlive the records they were made from.
     #[test]
     fn record_batch_copies_every_record() {
-        let mut state = 0x853C_49E6_748F_EA9Bu64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rnd = crate::types::xorshift(0x853C_49E6_748F_EA9B);
         let mut batch = RecordBatch::with_capacity(8);
         let mut kinds = [0u32; 2];
         let mut refilled = 0u32;

@@ -487,13 +487,7 @@ mod tests {
     /// the ends of the range; breaking the check (returning `q` unchecked) fails here.
     #[test]
     fn tick_div_rounds_as_round_e8() {
-        let mut state = 0x243F_6A88_85A3_08D3u64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rnd = crate::types::xorshift(0x243F_6A88_85A3_08D3);
         let ticks = [
             1i64,
             2,
