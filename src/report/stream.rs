@@ -6,9 +6,10 @@
 //! [`super::write_files_with`] over the whole log, byte for byte, without the log.
 //!
 //! [`Recorder::on_own_thread`] moves that work off the run's thread: the recorder then only
-//! copies each record into a batch ([`RecordBatch`]) and hands full batches, in order, to one report thread that
-//! does exactly what the inline recorder does, record by record; so the files are the same bytes
-//! either way. [`Recorder::summarize`] and [`Recorder::finish`] wait for that thread first.
+//! copies each record into a batch ([`RecordBatch`]) and hands full batches, in order, to one
+//! report thread that does exactly what the inline recorder does, record by record; so the
+//! files are the same bytes either way. [`Recorder::summarize`] and [`Recorder::finish`] wait
+//! for that thread first.
 
 use super::price::{BookBuilder, PriceBars};
 use super::tables::{FillsTable, OrdersTable};
