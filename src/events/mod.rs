@@ -724,7 +724,7 @@ pub struct RecordBatch {
     owning: Vec<u32>,
     /// Strings taken out of the records of the batch's last use before they were dropped
     /// (accepted calls' summaries, signals' ids and results' texts), refilled for the next.
-    texts: Vec<String>,
+    texts: TextPool<POOL_TEXTS>,
     /// Account updates' position vectors, likewise.
     rows: Vec<Vec<PositionRow>>,
 }
@@ -742,7 +742,7 @@ impl RecordBatch {
         RecordBatch {
             recs: Vec::with_capacity(n),
             owning: Vec::new(),
-            texts: Vec::new(),
+            texts: TextPool::default(),
             rows: Vec::new(),
         }
     }
@@ -785,7 +785,7 @@ impl RecordBatch {
             } => Event::Response {
                 call: *call,
                 endpoint: *endpoint,
-                outcome: CallOutcome::Ok(self.text(text)),
+                outcome: CallOutcome::Ok(self.texts.copy_of(text)),
             },
             Event::AccountUpdate(a) => {
                 let mut positions = self.rows.pop().unwrap_or_default();
@@ -800,7 +800,7 @@ impl RecordBatch {
                 stop_loss,
                 take_profit,
             }) => Event::Engine(EngineEvent::Signal {
-                id: self.text(id),
+                id: self.texts.copy_of(id),
                 action: action.clone(),
                 symbol: symbol.clone(),
                 quantity: *quantity,
@@ -809,48 +809,31 @@ impl RecordBatch {
             }),
             Event::Engine(EngineEvent::SignalResult { id, status, detail }) => {
                 Event::Engine(EngineEvent::SignalResult {
-                    id: self.text(id),
+                    id: self.texts.copy_of(id),
                     status: status.clone(),
-                    detail: self.text(detail),
+                    detail: self.texts.copy_of(detail),
                 })
             }
             e => e.clone(),
         }
     }
-    /// `s` in a string kept for reuse (or a new one).
-    #[inline]
-    fn text(&mut self, s: &str) -> String {
-        match self.texts.pop() {
-            Some(mut t) => {
-                t.clear();
-                t.push_str(s);
-                t
-            }
-            None => s.to_owned(),
-        }
-    }
     /// Takes the strings and vectors of `e` (about to be dropped) for reuse, while there is room.
     #[inline]
     fn keep_parts(&mut self, e: &mut Event) {
-        let keep = |t: &mut String, texts: &mut Vec<String>| {
-            if t.capacity() > 0 && texts.len() < POOL_TEXTS {
-                texts.push(std::mem::take(t));
-            }
-        };
         match e {
             Event::Response {
                 outcome: CallOutcome::Ok(text),
                 ..
-            } => keep(text, &mut self.texts),
+            } => self.texts.keep(text),
             Event::AccountUpdate(a)
                 if a.positions.capacity() > 0 && self.rows.len() < POOL_ROWS =>
             {
                 self.rows.push(std::mem::take(&mut a.positions));
             }
-            Event::Engine(EngineEvent::Signal { id, .. }) => keep(id, &mut self.texts),
+            Event::Engine(EngineEvent::Signal { id, .. }) => self.texts.keep(id),
             Event::Engine(EngineEvent::SignalResult { id, detail, .. }) => {
-                keep(id, &mut self.texts);
-                keep(detail, &mut self.texts);
+                self.texts.keep(id);
+                self.texts.keep(detail);
             }
             _ => {}
         }

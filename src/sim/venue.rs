@@ -41,7 +41,7 @@ pub(crate) struct Feed {
     /// Strings of accepted calls' summaries (`CallOutcome::Ok`) whose records left the log's
     /// streaming ring ([`Feed::push`]): the next summaries are written into them instead of
     /// into new allocations (a few are kept).
-    spare_text: Vec<String>,
+    spare_text: TextPool<SPARE_TEXT_MAX>,
 }
 
 impl Feed {
@@ -58,13 +58,7 @@ impl Feed {
     /// A string for a summary: one kept from a record that left the log, emptied, or a new one.
     #[inline]
     fn text(&mut self) -> String {
-        match self.spare_text.pop() {
-            Some(mut s) => {
-                s.clear();
-                s
-            }
-            None => String::new(),
-        }
+        self.spare_text.take()
     }
 }
 
@@ -73,15 +67,13 @@ const SPARE_TEXT_MAX: usize = 8;
 
 /// Keeps the summary string of `e` (an event the log let go of) when it is an accepted call's.
 #[inline]
-fn keep_text(spare: &mut Vec<String>, e: &mut Event) {
+fn keep_text(spare: &mut TextPool<SPARE_TEXT_MAX>, e: &mut Event) {
     if let Event::Response {
         outcome: CallOutcome::Ok(s),
         ..
     } = e
     {
-        if spare.len() < SPARE_TEXT_MAX && s.capacity() > 0 {
-            spare.push(std::mem::take(s));
-        }
+        spare.keep(s);
     }
 }
 
@@ -235,7 +227,7 @@ fn refill_algo(d: &mut AlgoUpdate, s: &AlgoUpdate) {
 /// handed to the `gone` of [`EventLog::push_read`]): its next account update is written into it
 /// rather than into a new allocation. An accepted call's summary string is kept the same way.
 #[inline(always)]
-fn reclaim(ex: &mut MockExchange, spare_text: &mut Vec<String>, e: &mut Event) {
+fn reclaim(ex: &mut MockExchange, spare_text: &mut TextPool<SPARE_TEXT_MAX>, e: &mut Event) {
     match e {
         Event::AccountUpdate(a) => ex.give_rows(std::mem::take(&mut a.positions)),
         Event::Response { .. } => keep_text(spare_text, e),

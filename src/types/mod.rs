@@ -557,6 +557,49 @@ pub fn to_e8(d: Decimal) -> Option<i64> {
     i64::try_from(scaled.trunc()).ok()
 }
 
+/// Strings kept for reuse, at most `MAX`: the text of a record about to be dropped is kept
+/// ([`Self::keep`]) and the next record's text written into it ([`Self::take`],
+/// [`Self::copy_of`]) instead of a new allocation. Shared by the venue (accepted calls'
+/// summaries leaving the log's ring) and `events::RecordBatch` (records handed to the report
+/// thread).
+#[derive(Debug, Default)]
+pub(crate) struct TextPool<const MAX: usize> {
+    texts: Vec<String>,
+}
+
+impl<const MAX: usize> TextPool<MAX> {
+    /// Takes `s` (leaving it empty) when it holds an allocation and there is room.
+    #[inline]
+    pub(crate) fn keep(&mut self, s: &mut String) {
+        if s.capacity() > 0 && self.texts.len() < MAX {
+            self.texts.push(std::mem::take(s));
+        }
+    }
+    /// An empty string: a kept one, or a new one.
+    #[inline]
+    pub(crate) fn take(&mut self) -> String {
+        match self.texts.pop() {
+            Some(mut s) => {
+                s.clear();
+                s
+            }
+            None => String::new(),
+        }
+    }
+    /// `text` in a kept string (or a new one).
+    #[inline]
+    pub(crate) fn copy_of(&mut self, text: &str) -> String {
+        let mut s = self.take();
+        s.push_str(text);
+        s
+    }
+    /// True when no string is kept.
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+}
+
 /// A xorshift64 stream for the unit tests' random inputs (same seed, same stream).
 #[cfg(test)]
 pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
@@ -572,6 +615,30 @@ pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pool keeps allocated strings up to its bound, never an unallocated one, and hands
+    /// them back empty, then new ones.
+    #[test]
+    fn text_pool_keeps_up_to_its_bound() {
+        let mut p = TextPool::<2>::default();
+        let mut empty = String::new();
+        p.keep(&mut empty);
+        assert!(p.is_empty());
+        let mut kept = Vec::new();
+        for i in 0..3 {
+            let mut s = format!("summary {i}");
+            p.keep(&mut s);
+            kept.push(s);
+        }
+        // the first two were taken (left empty), the third stayed where it was
+        assert_eq!(kept, ["", "", "summary 2"]);
+        let a = p.copy_of("orderId=1 status=New");
+        assert_eq!(a, "orderId=1 status=New");
+        assert!(a.capacity() >= "summary 1".len());
+        assert_eq!(p.take(), "");
+        assert!(p.is_empty());
+        assert_eq!(p.take().capacity(), 0);
+    }
     #[test]
     fn u64_in_is_the_decimal_text() {
         let mut n = 1u64;
