@@ -4,7 +4,10 @@
 //! - `bracket/quarter_filusdt`: `scenarios/bracket-filusdt.toml` (131,040 real 1m bars, ≈ 6,600
 //!   trades), run + every invariant, events captured in memory (the whole log kept);
 //!   `quarter_filusdt_stream` the same run as `sim run` runs it before any report: every event
-//!   through the streaming log's bounded ring, seen by the online checker, none kept.
+//!   through the streaming log's bounded ring, seen by the online checker, none kept;
+//!   `quarter_filusdt_unchecked` the same run with no checker (the records built and put
+//!   through the ring, seen by nothing): what the engine, the venue and the records cost without
+//!   the invariants, so the table says what the checking itself costs a trade.
 //! - `bracket/year_dense`: a generated year (525,600 1m bars, a seeded walk on BTCUSDT ticks),
 //!   SL/TP ±100 ticks (a trade every ≈ 20 bars), run + invariants; `year_dense_reports` is the
 //!   run as `sim run` does it end to end: every report file (summary, CSVs, events.jsonl,
@@ -20,10 +23,11 @@
 //! measured in a child process of this bench.
 //!
 //! Run: `cargo bench --bench bracket`. For a profiler, `OCOSIM_BRACKET_ONCE=<what>[:<times>]`
-//! runs one body `times` times (once by default) and exits: `quarter`, `quarter_stream`, `year`,
-//! `year_reports` or `year_reports_thread` (each as its bench), e.g. `quarter_stream:40` under
-//! `perf record`, or `quarter` under `valgrind --tool=callgrind
-//! --toggle-collect='ocosim::scenario::build::Scenario::run_observed'`.
+//! runs one body `times` times (once by default) and exits: `quarter`, `quarter_stream`,
+//! `quarter_unchecked`, `year`, `year_reports` or `year_reports_thread` (each as its bench), e.g.
+//! `quarter_stream:40` under `perf record`, or `quarter` under `valgrind --tool=callgrind
+//! --toggle-collect='ocosim::scenario::build::Scenario::run_observed'` (`quarter_unchecked`:
+//! `--toggle-collect='ocosim::sim::run_into'`).
 
 #[path = "common/gen.rs"]
 mod gen;
@@ -204,6 +208,21 @@ fn run_stream(sc: &Scenario) -> ocosim::scenario::RunResult {
     r
 }
 
+/// [`run_stream`] without the checker: the same engine, venue and configuration
+/// (`Scenario::run_observed` builds them the same way), the records put through a streaming
+/// log's ring of the same length with no observer. The run's own counters come back.
+fn run_unchecked(sc: &Scenario) -> ocosim::sim::RunOutput {
+    ocosim::sim::run_into(
+        sc.exchange_at_start(),
+        ocosim::engine::Engine::new(sc.switches.clone(), sc.engine.clone()),
+        &sc.signals,
+        &sc.manual,
+        &sc.sim,
+        &mut |_| {},
+        ocosim::events::EventLog::streaming(sc.check.trail_len + 1),
+    )
+}
+
 /// Fresh report folders for an end-to-end bench, one per run, as `sim run` writes each run into
 /// a new staging folder (`output::Staging`): writing over the files of the previous iteration
 /// instead would time what `sim run` never does, the kernel dropping the old files' 290 MB of
@@ -292,10 +311,11 @@ fn once(what: &str) {
     let (what, times) = what.split_once(':').unwrap_or((what, "1"));
     let times: u32 = times.parse().expect("OCOSIM_BRACKET_ONCE=<what>[:<times>]");
     let sc = match what {
-        "quarter" | "quarter_stream" => quarter(),
+        "quarter" | "quarter_stream" | "quarter_unchecked" => quarter(),
         "year" | "year_reports" | "year_reports_thread" => generated(YEAR, true),
         _ => panic!(
-            "OCOSIM_BRACKET_ONCE: quarter, quarter_stream, year, year_reports or year_reports_thread"
+            "OCOSIM_BRACKET_ONCE: quarter, quarter_stream, quarter_unchecked, year, year_reports or \
+             year_reports_thread"
         ),
     };
     let mut dirs = Folders::new("once");
@@ -307,6 +327,9 @@ fn once(what: &str) {
             "quarter_stream" => {
                 let r = run_stream(&sc);
                 assert!(r.violations.is_empty(), "{:?}", r.violations.first());
+            }
+            "quarter_unchecked" => {
+                std::hint::black_box(run_unchecked(&sc));
             }
             "year_reports" | "year_reports_thread" => {
                 run_streamed(
@@ -351,15 +374,24 @@ fn main() {
     let q = quarter();
     let q_trades = trades(&q);
     let q_bars = q.bars.len() as u64;
+    // the unchecked row runs the same trades: the same venue counters, wallet and records
+    let (checked, unchecked) = (run_stream(&q).output, run_unchecked(&q));
+    assert_eq!(checked.exchange, unchecked.exchange);
+    assert_eq!(checked.final_wallet, unchecked.final_wallet);
+    assert_eq!(checked.log.len(), unchecked.log.len());
     g.throughput(Throughput::Elements(q_bars));
     g.bench_function("quarter_filusdt", |b| b.iter(|| q.run()));
     g.bench_function("quarter_filusdt_stream", |b| b.iter(|| run_stream(&q)));
+    g.bench_function("quarter_filusdt_unchecked", |b| {
+        b.iter(|| run_unchecked(&q))
+    });
     let (fq_trades, _) = floor(&q.bars, pct_ticks);
     g.bench_function("floor_quarter", |b| {
         b.iter(|| floor(std::hint::black_box(&q.bars), pct_ticks))
     });
     meta.push(("quarter_filusdt", q_bars, q_trades));
     meta.push(("quarter_filusdt_stream", q_bars, q_trades));
+    meta.push(("quarter_filusdt_unchecked", q_bars, q_trades));
     meta.push(("floor_quarter", q_bars, fq_trades));
 
     let y = generated(YEAR, true);

@@ -331,9 +331,11 @@ def bracket_section(now):
            "trade with every invariant and the events; a dense year end to end < 0.5 s.", "",
            "| benchmark | median | trades | µs / trade | bars/s | ÷ floor |",
            "|---|---:|---:|---:|---:|---:|"]
-    floors = {"quarter_filusdt": "floor_quarter", "year_dense": "floor_year",
-              "year_dense_reports": "floor_year"}
-    for key in ["quarter_filusdt", "year_dense", "year_dense_reports", "floor_quarter", "floor_year"]:
+    floors = {"quarter_filusdt": "floor_quarter", "quarter_filusdt_stream": "floor_quarter",
+              "quarter_filusdt_unchecked": "floor_quarter", "year_dense": "floor_year",
+              "year_dense_reports": "floor_year", "year_dense_reports_thread": "floor_year"}
+    for key in ["quarter_filusdt_stream", "quarter_filusdt_unchecked", "quarter_filusdt", "year_dense",
+                "year_dense_reports", "year_dense_reports_thread", "floor_quarter", "floor_year"]:
         name = f"bracket/{key}"
         r = now.get(name); m = b.get(name)
         if not r or not m:
