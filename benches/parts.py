@@ -13,7 +13,8 @@ Each function's self cost (code inlined into it counted there, as callgrind sees
 to the part of ocosim it belongs to: the venue (`exchange`), the engine port (`engine`), the
 checker (`invariants` and the run's observer), the run loop's glue (`sim::*`), the event log
 (`events`), our `types`; calls that were not inlined (libc's `memcpy` and `malloc`/`free`,
-`rust_decimal`, drops of events) are parts of their own. Needs `callgrind_annotate` (valgrind).
+`rust_decimal`, the standard library's generic code such as `Vec::retain`, drops of events) are
+parts of their own. Needs `callgrind_annotate` (valgrind).
 """
 import collections, re, subprocess, sys
 
@@ -32,10 +33,12 @@ def part(fn: str, obj: str) -> str:
         return f"{top}::{sub}" if top in ("sim", "events") else top
     if "memcpy" in fn or "memmove" in fn:
         return "memcpy"
-    if "malloc" in obj or "free" in fn or "alloc" in fn:
+    if "malloc" in obj or fn.startswith("__rustc::__r"):
         return "malloc/free"
     if "rust_decimal" in fn:
         return "rust_decimal (not inlined)"
+    if re.match(r"<?(alloc|core|std)::", fn):
+        return "std (not inlined)"
     return "other"
 
 
