@@ -191,14 +191,18 @@ impl SymbolSpec {
     }
 
     /// Kline columns (1e-8 prices) as bars in ticks, each price rounded to the nearest tick.
-    pub fn bars_from_e8(
+    ///
+    /// Collected into any container: an `Arc<[BarTicks]>` is written in one allocation of the
+    /// exact length (the zipped slices' length is known), where a `Vec` turned into an `Arc`
+    /// afterwards is copied whole (a year of minute bars: 21 MB and 5,000 page faults more).
+    pub fn bars_from_e8<C: FromIterator<BarTicks>>(
         &self,
         open_time_ms: &[i64],
         open: &[i64],
         high: &[i64],
         low: &[i64],
         close: &[i64],
-    ) -> Vec<BarTicks> {
+    ) -> C {
         let tick = TickDiv::new(self.tick_e8());
         open_time_ms
             .iter()

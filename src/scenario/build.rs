@@ -203,7 +203,7 @@ fn data_err(file: &Path, text: &str, field: &str, e: data::DataError) -> Scenari
     err(file, text, field, e.to_string())
 }
 
-fn to_bars(s: &data::KlineSeries, spec: &SymbolSpec) -> Vec<BarTicks> {
+fn to_bars(s: &data::KlineSeries, spec: &SymbolSpec) -> Arc<[BarTicks]> {
     spec.bars_from_e8(
         &s.open_time_ms,
         &s.open_e8,
@@ -463,7 +463,7 @@ fn build_inner(
             .collect()
     };
     let (mark_bars, mark_interval_ms) = if raw.data.mark.is_empty() {
-        (Vec::new(), 0)
+        (Arc::from([]), 0)
     } else {
         let p: Vec<PathBuf> = raw.data.mark.iter().map(|p| resolve(&base, p)).collect();
         let ms = load(&p, true).map_err(|x| data_err(file, text, "data.mark", x))?;
@@ -490,7 +490,7 @@ fn build_inner(
     let bars = to_bars(&series, &spec);
     let (sub_bars, sub_interval_ms) = match &sub_series {
         Some(s) => (to_bars(s, &spec), s.interval_ms),
-        None => (Vec::new(), 0),
+        None => (Arc::from([]), 0),
     };
     let ex = &raw.exchange;
     let exchange = ExchangeConfig {
@@ -623,7 +623,7 @@ fn build_inner(
         .try_into()
         .unwrap_or(1_000_000u32);
         let sides = r.sides.as_deref().unwrap_or("both");
-        for b in &bars {
+        for b in bars.iter() {
             if rng.chance(per_bar_ppm) {
                 let buy = match sides {
                     "long" => true,
@@ -726,12 +726,12 @@ fn build_inner(
         text: text.to_string(),
         seed: raw.seed,
         spec,
-        bars: bars.into(),
+        bars,
         interval_ms: series.interval_ms,
-        sub_bars: sub_bars.into(),
+        sub_bars,
         sub_interval_ms,
         funding,
-        mark_bars: mark_bars.into(),
+        mark_bars,
         mark_interval_ms,
         exchange,
         profile: eng.profile.clone(),
