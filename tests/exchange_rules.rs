@@ -2040,3 +2040,155 @@ fn issue16_bug6_gte_gtc_without_position_4509() {
     new_order(&mut l, market(Side::Buy, "0.01"));
     new_order(&mut l, legacy_sl);
 }
+
+const DAY: i64 = 86_400_000;
+const HOUR: i64 = 3_600_000;
+
+/// `days` days of flat 1h bars at `p`.
+fn hourly(days: i64, p: &str) -> MockExchange {
+    let bars: Vec<BarTicks> = (0..days * 24)
+        .map(|i| bar_at(T0 + i * HOUR, p, p, p, p))
+        .collect();
+    MockExchange::new(cfg(), spec(), bars, HOUR)
+}
+
+#[test]
+fn ended_orders_are_not_found_after_3_or_90_days() {
+    // binance-usdm-futures.md, GET /fapi/v1/order: CANCELED/EXPIRED without fills vanish after
+    // 3 days, all orders after 90 days (the same for algo orders): -2013
+    let gone = "Order does not exist.";
+    let mut x = hourly(95, "60000");
+    run_to(&mut x, T0);
+    let unfilled = new_order(&mut x, limit(Side::Buy, "0.01", "50000")).order_id;
+    x.cancel_order(SYM, &OrderRef::Id(unfilled.0)).unwrap();
+    let filled = new_order(&mut x, market(Side::Buy, "0.01")).order_id;
+    let resting = new_order(&mut x, limit(Side::Buy, "0.01", "50000")).order_id;
+    let stop = new_algo(
+        &mut x,
+        algo(Side::Sell, OrderType::StopMarket, "55000", "0.01"),
+    )
+    .algo_id;
+    x.cancel_algo_order(SYM, &AlgoRef::Id(stop.0)).unwrap();
+    let live_stop = new_algo(
+        &mut x,
+        algo(Side::Sell, OrderType::StopMarket, "55000", "0.01"),
+    )
+    .algo_id;
+    let found = |x: &mut MockExchange, id: OrderId| x.query_order(SYM, &OrderRef::Id(id.0)).is_ok();
+    let algo_found =
+        |x: &mut MockExchange, id: AlgoId| x.query_algo_order(SYM, &AlgoRef::Id(id.0)).is_ok();
+    // created + 3 days is not yet past
+    run_to(&mut x, T0 + 3 * DAY);
+    assert!(found(&mut x, unfilled) && algo_found(&mut x, stop));
+    run_to(&mut x, T0 + 3 * DAY + 1);
+    rejected(&mut x, -2013, gone, |x| {
+        x.query_order(SYM, &OrderRef::Id(unfilled.0))
+    });
+    rejected(&mut x, -2013, gone, |x| {
+        x.query_algo_order(SYM, &AlgoRef::Id(stop.0))
+    });
+    // by client id too
+    let cid = x
+        .query_order(SYM, &OrderRef::Id(filled.0))
+        .unwrap()
+        .client_order_id;
+    assert!(x.query_order(SYM, &OrderRef::Client(cid.clone())).is_ok());
+    // a filled order, and anything still open, stays 90 days
+    assert!(found(&mut x, filled) && found(&mut x, resting) && algo_found(&mut x, live_stop));
+    run_to(&mut x, T0 + 90 * DAY);
+    assert!(found(&mut x, filled) && found(&mut x, resting) && algo_found(&mut x, live_stop));
+    run_to(&mut x, T0 + 90 * DAY + 1);
+    for id in [filled, resting] {
+        rejected(&mut x, -2013, gone, |x| {
+            x.query_order(SYM, &OrderRef::Id(id.0))
+        });
+    }
+    rejected(&mut x, -2013, gone, |x| {
+        x.query_order(SYM, &OrderRef::Client(cid))
+    });
+    rejected(&mut x, -2013, gone, |x| {
+        x.query_algo_order(SYM, &AlgoRef::Id(live_stop.0))
+    });
+    // an order past 90 days that is still open is still open: listed, and cancelled
+    assert_eq!(x.open_orders(SYM).unwrap().len(), 1);
+    assert_eq!(x.open_algo_orders(SYM).unwrap().len(), 1);
+    let c = x.cancel_order(SYM, &OrderRef::Id(resting.0)).unwrap();
+    assert_eq!(c.status, OrderStatus::Canceled);
+    let c = x.cancel_algo_order(SYM, &AlgoRef::Id(live_stop.0)).unwrap();
+    assert_eq!(c.algo_status, AlgoStatus::Canceled);
+}
+
+#[test]
+fn the_order_store_keeps_about_90_days() {
+    // 3,000 orders and 3,000 algo orders on the first day, ended at once; 91 days later the
+    // chunks (1,024 each) that hold only them are freed when a push opens a new chunk. A freed
+    // order answers exactly as one past 90 days that is still held.
+    let mut x = hourly(100, "60000");
+    run_to(&mut x, T0);
+    let n = 3000u64;
+    for _ in 0..n {
+        let o = new_order(&mut x, limit(Side::Buy, "0.01", "50000")).order_id;
+        x.cancel_order(SYM, &OrderRef::Id(o.0)).unwrap();
+        let a = new_algo(
+            &mut x,
+            algo(Side::Sell, OrderType::StopMarket, "55000", "0.01"),
+        )
+        .algo_id;
+        x.cancel_algo_order(SYM, &AlgoRef::Id(a.0)).unwrap();
+        drain(&mut x);
+    }
+    // one order that stays open through it all
+    let open = new_order(&mut x, limit(Side::Buy, "0.01", "50000")).order_id;
+    assert_eq!(x.orders_held(), (n as usize + 1, n as usize));
+    run_to(&mut x, T0 + 91 * DAY);
+    let answers = |x: &mut MockExchange, i: u64| {
+        let code = |e: ApiError| (e.code, e.msg);
+        (
+            code(x.query_order(SYM, &oid(i)).unwrap_err()),
+            code(x.cancel_order(SYM, &oid(i)).unwrap_err()),
+            code(x.query_algo_order(SYM, &aid(i)).unwrap_err()),
+            code(x.cancel_algo_order(SYM, &aid(i)).unwrap_err()),
+        )
+    };
+    // held, past 90 days
+    let held = answers(&mut x, 0);
+    assert_eq!(held.0 .0, -2013);
+    assert_eq!(held.1 .0, -2011);
+    // up to the next chunk start (orders 3,001 … 3,071), then one more: the push that opens
+    // the chunk frees the two full chunks before the one holding the open order (and today's)
+    while x.orders_held().0 < 3 * 1024 {
+        let o = new_order(&mut x, limit(Side::Buy, "0.01", "50000")).order_id;
+        x.cancel_order(SYM, &OrderRef::Id(o.0)).unwrap();
+    }
+    new_order(&mut x, limit(Side::Buy, "0.01", "50000"));
+    assert_eq!(x.orders_held().0, 3 * 1024 + 1 - 2 * 1024);
+    while x.orders_held().1 < 3 * 1024 {
+        let a = new_algo(
+            &mut x,
+            algo(Side::Sell, OrderType::StopMarket, "55000", "0.01"),
+        )
+        .algo_id;
+        x.cancel_algo_order(SYM, &AlgoRef::Id(a.0)).unwrap();
+    }
+    new_algo(
+        &mut x,
+        algo(Side::Sell, OrderType::StopMarket, "55000", "0.01"),
+    );
+    assert_eq!(
+        x.orders_held().1,
+        3 * 1024 + 1 - 2 * 1024,
+        "today's algo orders stay"
+    );
+    drain(&mut x);
+    // freed, or held past 90 days: the same answers
+    for i in [0, 1, 1023, 1024, 2047] {
+        assert_eq!(answers(&mut x, i), held, "order {i}");
+    }
+    for i in [2048, 2999] {
+        assert_eq!(answers(&mut x, i), held, "order {i}, held");
+    }
+    // the open order is still there
+    assert_eq!(x.open_orders(SYM).unwrap().len(), 2);
+    let c = x.cancel_order(SYM, &OrderRef::Id(open.0)).unwrap();
+    assert_eq!(c.status, OrderStatus::Canceled);
+}

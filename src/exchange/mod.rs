@@ -44,6 +44,7 @@ pub mod margin;
 pub(crate) mod mark;
 pub mod market;
 pub mod orders;
+pub mod retention;
 pub mod spec;
 
 pub use intrabar::{BarTicks, IntrabarPolicy};
@@ -629,6 +630,9 @@ impl MockExchange {
     /// Appends a new order and indexes it as open.
     pub(crate) fn push_order(&mut self, mut o: Order) -> usize {
         o.shown = self.shown(o.qty, o.price, o.stop);
+        if self.orders.at_chunk_start() {
+            self.retire_orders();
+        }
         self.orders.push(o);
         let k = self.orders.len() - 1;
         self.open_o.push(k as u32);

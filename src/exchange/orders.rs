@@ -236,7 +236,8 @@ impl MockExchange {
         match r {
             OrderRef::Id(id) => {
                 let k = id.checked_sub(ORDER_ID_BASE)? as usize;
-                (k < self.orders.len()).then_some(k)
+                // a freed order is gone ([`retention`])
+                self.orders.get(k).is_some().then_some(k)
             }
             OrderRef::Client(c) => self.orders.rposition(|o| &o.client_id == c),
         }
@@ -246,7 +247,7 @@ impl MockExchange {
         match r {
             AlgoRef::Id(id) => {
                 let k = id.checked_sub(ALGO_ID_BASE)? as usize;
-                (k < self.algos.len()).then_some(k)
+                self.algos.get(k).is_some().then_some(k)
             }
             AlgoRef::Client(c) => self.algos.rposition(|a| &a.client_id == c),
         }
@@ -759,6 +760,9 @@ impl MockExchange {
         let id = AlgoId(ALGO_ID_BASE + self.algos.len() as u64);
         let now = TimeMs(self.cur.time);
         let shown = self.shown(c.qty, c.price, c.trigger);
+        if self.algos.at_chunk_start() {
+            self.retire_algos();
+        }
         self.algos.push(Algo {
             id,
             client_id: req
@@ -915,14 +919,16 @@ impl MockExchange {
         }
     }
 
-    /// GET /fapi/v1/order: -2013 for unknown orders (and for algoIds).
+    /// GET /fapi/v1/order: -2013 for unknown orders (and for algoIds), and for those Binance no
+    /// longer keeps ([`retention`]).
     pub fn query_order(&mut self, symbol: &str, r: &OrderRef) -> Result<OrderInfo, ApiError> {
         if let Err(e) = self.check_symbol(symbol) {
             return self.reject(e);
         }
+        let now = self.cur.time;
         match self.order_index(r) {
-            Some(k) => Ok(self.order_info(k)),
-            None => self.reject(codes::no_such_order()),
+            Some(k) if !self.orders[k].query_gone(now) => Ok(self.order_info(k)),
+            _ => self.reject(codes::no_such_order()),
         }
     }
 
@@ -934,9 +940,10 @@ impl MockExchange {
         if let Err(e) = self.check_symbol(symbol) {
             return self.reject(e);
         }
+        let now = self.cur.time;
         match self.algo_index(r) {
-            Some(k) => Ok(self.algo_info(k)),
-            None => self.reject(codes::no_such_order()),
+            Some(k) if !self.algos[k].query_gone(now) => Ok(self.algo_info(k)),
+            _ => self.reject(codes::no_such_order()),
         }
     }
 

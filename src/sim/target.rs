@@ -652,16 +652,19 @@ impl Targeting {
             ),
             (RequestKind::Place, _, _) => return Some(unknown),
             (_, _, Subject::Order(r)) => {
-                let Some(k) = ex.order_index(r) else {
+                // an order the venue no longer holds (or holds only past 90 days, ended: the
+                // same to every request) has no role
+                let Some((k, o)) = ex.order_index(r).and_then(|k| Some((k, ex.order_held(k)?)))
+                else {
                     return Some(unknown);
                 };
                 if let Some(&(leg, pair)) = self.roles.get(&(false, k)) {
                     return Some(known(leg, pair));
                 }
-                let o = &ex.orders[k];
                 if let Some(aid) = o.from_algo {
                     if let Some(&(leg, pair)) = ex
                         .algo_index(&AlgoRef::Id(aid.0))
+                        .filter(|&ak| ex.algo_held(ak).is_some())
                         .and_then(|ak| self.roles.get(&(true, ak)))
                     {
                         return Some(known(leg, pair));
@@ -672,6 +675,7 @@ impl Targeting {
             (_, _, Subject::Algo(r)) => {
                 return Some(
                     ex.algo_index(r)
+                        .filter(|&k| ex.algo_held(k).is_some())
                         .and_then(|k| self.roles.get(&(true, k)))
                         .map_or(unknown, |&(leg, pair)| known(leg, pair)),
                 );

@@ -3,6 +3,10 @@
 //! so far at each growth (the exchange's orders: 27 reallocations and ≈ 7 M instructions of
 //! copying in a quarter of 6,578 brackets; the book's 26 k legs: megabytes through `realloc`).
 //! Both are indexed by position and walked in order, so neither needs one contiguous slice.
+//!
+//! Whole chunks at the front can be freed ([`Chunked::free_front_while`]) when nothing can ask
+//! for their entries again: indices stay those of the pushes, `len` counts every push, and an
+//! entry of a freed chunk is simply gone (`get` answers `None`).
 
 use std::ops::{Index, IndexMut};
 
@@ -13,6 +17,8 @@ const CHUNK: usize = 1024;
 pub(crate) struct Chunked<T> {
     chunks: Vec<Vec<T>>,
     len: usize,
+    /// Chunks before this one were freed (each left an empty, unallocated `Vec`).
+    first: usize,
 }
 
 impl<T> Default for Chunked<T> {
@@ -20,6 +26,7 @@ impl<T> Default for Chunked<T> {
         Chunked {
             chunks: Vec::new(),
             len: 0,
+            first: 0,
         }
     }
 }
@@ -58,12 +65,35 @@ impl<T> Chunked<T> {
         None
     }
 
-    /// The entries in the order pushed.
+    /// True when a push now would open a new chunk (every [`CHUNK`] pushes): the moment to
+    /// consider freeing old ones.
+    #[inline]
+    pub fn at_chunk_start(&self) -> bool {
+        self.len % CHUNK == 0
+    }
+
+    /// Frees the oldest chunks, one after the other, while `free` says so of their entries; never
+    /// the chunk being filled. Returns how many entries were freed.
+    pub fn free_front_while(&mut self, mut free: impl FnMut(&[T]) -> bool) -> usize {
+        let mut n = 0;
+        while self.first + 1 < self.chunks.len() && free(&self.chunks[self.first]) {
+            n += std::mem::take(&mut self.chunks[self.first]).len();
+            self.first += 1;
+        }
+        n
+    }
+
+    /// Entries held (pushed and not freed).
+    pub fn held(&self) -> usize {
+        self.len - self.first * CHUNK
+    }
+
+    /// The entries in the order pushed (those not freed).
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }
 
-    /// The entries in the order pushed.
+    /// The entries in the order pushed (those not freed).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.chunks.iter_mut().flatten()
     }
@@ -130,5 +160,39 @@ mod tests {
             *b *= 3;
         }
         assert_eq!(l.into_iter().collect::<Vec<_>>(), v);
+    }
+
+    #[test]
+    fn freed_chunks_are_gone_and_the_rest_keep_their_indices() {
+        let mut l = Chunked::default();
+        let n = 4 * CHUNK + 10;
+        for i in 0..n as u64 {
+            assert_eq!(l.at_chunk_start(), i as usize % CHUNK == 0);
+            l.push(i);
+        }
+        // the predicate sees each chunk's entries; it stops at the first chunk it keeps
+        let mut seen = Vec::new();
+        let freed = l.free_front_while(|c| {
+            seen.push(c[0]);
+            c[CHUNK - 1] < 2 * CHUNK as u64
+        });
+        assert_eq!(freed, 2 * CHUNK);
+        assert_eq!(seen, [0, CHUNK as u64, 2 * CHUNK as u64]);
+        assert_eq!(l.len(), n, "len counts every push");
+        assert_eq!(l.held(), n - 2 * CHUNK);
+        assert_eq!(l.get(0), None);
+        assert_eq!(l.get(2 * CHUNK - 1), None);
+        assert_eq!(l.get(2 * CHUNK), Some(&(2 * CHUNK as u64)));
+        assert_eq!(l[n - 1], n as u64 - 1);
+        assert_eq!(l.rposition(|&x| x < 5), None, "freed entries are not found");
+        assert_eq!(l.rposition(|&x| x == 3 * CHUNK as u64), Some(3 * CHUNK));
+        assert!(l.iter().copied().eq(2 * CHUNK as u64..n as u64));
+        // the chunk being filled is never freed, however the predicate answers
+        assert_eq!(l.free_front_while(|_| true), 2 * CHUNK);
+        assert_eq!(l.held(), 10);
+        assert_eq!(l.get(4 * CHUNK), Some(&(4 * CHUNK as u64)));
+        l.push(7);
+        assert_eq!(l.len(), n + 1);
+        assert_eq!(l[n], 7);
     }
 }
