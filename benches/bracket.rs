@@ -286,24 +286,49 @@ fn run_streamed(sc: &Scenario, dir: &Path, thread: bool) {
 
 /// Child mode: one end-to-end run of three generated years (dense or idle), reports written
 /// as `sim run` writes them (streamed, on a report thread of their own as with two or more
-/// cores: its queue is part of the peak), then the process's peak RSS in KiB on stdout.
+/// cores: its queue is part of the peak). Prints the process's peak RSS in KiB, then the peak
+/// of the run alone: generating the bars holds more memory for a moment than the run, and would
+/// hide what the run itself grows by, so the kernel's high-water mark is read and then reset
+/// once the scenario is built (`/proc/self/clear_refs`, "5"), and read again after the run.
 fn rss_child(kind: &str) {
     let sc = generated(3 * YEAR, kind == "dense");
+    let built = peak_kib();
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let mut dirs = Folders::new("rss");
     run_streamed(&sc, &dirs.next(), true);
     drop(dirs);
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage fills the struct it is given.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    println!("{}", ru.ru_maxrss);
+    let run = peak_kib();
+    match (reset, built, run) {
+        (true, Some(b), Some(r)) => println!("{} {r}", b.max(r)),
+        _ => {
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: getrusage fills the struct it is given.
+            unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+            println!("{}", ru.ru_maxrss);
+        }
+    }
 }
 
-fn peak_rss_kib(kind: &str) -> Option<u64> {
-    let out = std::process::Command::new(std::env::current_exe().ok()?)
-        .env("OCOSIM_BRACKET_RSS", kind)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+/// The kernel's high-water mark of this process's resident memory (`VmHWM`), in KiB.
+fn peak_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    l.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// (peak RSS of the whole child, peak of its run alone when the kernel could tell) in KiB.
+fn peak_rss_kib(kind: &str) -> (Option<u64>, Option<u64>) {
+    let Some(out) = std::env::current_exe().ok().and_then(|exe| {
+        std::process::Command::new(exe)
+            .env("OCOSIM_BRACKET_RSS", kind)
+            .output()
+            .ok()
+    }) else {
+        return (None, None);
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut n = text.split_whitespace().map(|w| w.parse::<u64>().ok());
+    (n.next().flatten(), n.next().flatten())
 }
 
 /// `OCOSIM_BRACKET_ONCE=<what>[:<times>]`: one bench body, `times` times (see the module doc).
@@ -425,10 +450,10 @@ fn main() {
     meta.push(("floor_year", YEAR as u64, fy_trades));
     g.finish();
 
-    let dense = peak_rss_kib("dense");
-    let idle = peak_rss_kib("idle");
+    let (dense, dense_run) = peak_rss_kib("dense");
+    let (idle, idle_run) = peak_rss_kib("idle");
     println!(
-        "bracket: quarter {q_trades} trades (floor {fq_trades}), year {y_trades} trades (floor {fy_trades}); peak RSS 3 years dense {dense:?} KiB, idle {idle:?} KiB"
+        "bracket: quarter {q_trades} trades (floor {fq_trades}), year {y_trades} trades (floor {fy_trades}); peak RSS 3 years dense {dense:?} KiB, idle {idle:?} KiB; the run alone: dense {dense_run:?} KiB, idle {idle_run:?} KiB"
     );
     let rows: Vec<String> = meta
         .iter()
@@ -436,10 +461,12 @@ fn main() {
         .collect();
     let opt = |v: Option<u64>| v.map_or("null".to_string(), |x| x.to_string());
     let text = format!(
-        "{{\n\"benches\": {{\n{}\n}},\n\"rss_3y_dense_kib\": {},\n\"rss_3y_idle_kib\": {}\n}}\n",
+        "{{\n\"benches\": {{\n{}\n}},\n\"rss_3y_dense_kib\": {},\n\"rss_3y_idle_kib\": {},\n\"rss_3y_dense_run_kib\": {},\n\"rss_3y_idle_run_kib\": {}\n}}\n",
         rows.join(",\n"),
         opt(dense),
-        opt(idle)
+        opt(idle),
+        opt(dense_run),
+        opt(idle_run)
     );
     let out = target_dir().join("criterion/bracket");
     let _ = std::fs::create_dir_all(&out);

@@ -357,6 +357,12 @@ def bracket_section(now):
         out += ["", f"Peak RSS, three generated years (1,576,800 bars) end to end with reports: dense bracket "
                     f"{d / 1024:.0f} MiB, no signals {i / 1024:.0f} MiB: +{diff:.0f} MiB {ok} target ≤ +50 MiB."]
         now["bracket/rss_3y"] = {"dense_kib": d, "idle_kib": i}
+    dr, ir = meta.get("rss_3y_dense_run_kib"), meta.get("rss_3y_idle_run_kib")
+    if dr and ir:
+        out += [f"The run alone (the high-water mark reset once the bars are built, which generating them "
+                f"exceeds for a moment): dense {dr / 1024:.0f} MiB, no signals {ir / 1024:.0f} MiB: "
+                f"+{(dr - ir) / 1024:.0f} MiB."]
+        now["bracket/rss_3y_run"] = {"dense_kib": dr, "idle_kib": ir}
     return out
 
 if __name__ == "__main__":
