@@ -631,7 +631,7 @@ impl MockExchange {
     pub(crate) fn push_order(&mut self, mut o: Order) -> usize {
         o.shown = self.shown(o.qty, o.price, o.stop);
         if self.orders.at_chunk_start() {
-            self.retire_orders();
+            self.retire();
         }
         self.orders.push(o);
         let k = self.orders.len() - 1;

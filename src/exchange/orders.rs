@@ -761,7 +761,7 @@ impl MockExchange {
         let now = TimeMs(self.cur.time);
         let shown = self.shown(c.qty, c.price, c.trigger);
         if self.algos.at_chunk_start() {
-            self.retire_algos();
+            self.retire();
         }
         self.algos.push(Algo {
             id,

@@ -4,8 +4,8 @@
 //! (`-2013 Order does not exist.`). Queries here follow those rules.
 //!
 //! The rules also bound the store: the orders of the last 90 days, not those of the whole run.
-//! When a push is about to open a new chunk of the order (or algo order) store, the oldest chunks
-//! whose orders have all ended and were all created more than 90 days ago are freed. Nothing can
+//! When a push is about to open a new chunk of the order or the algo order store, the oldest
+//! chunks of both whose orders have all ended and were all created more than 90 days ago are freed. Nothing can
 //! tell a freed order from one only past 90 days: a query answers -2013 for both, a cancel
 //! -2011 (it has ended), and a fault aimed at the order's role finds no order
 //! ([`MockExchange::order_held`]). Open orders are never freed, whatever their age.
@@ -54,20 +54,15 @@ impl Algo {
 }
 
 impl MockExchange {
-    /// Frees the oldest chunks of the order store that hold only freeable orders. Called when a
-    /// push is about to open a new chunk (once every 1,024 orders), so the check is cheap.
-    pub(crate) fn retire_orders(&mut self) {
+    /// Frees the oldest chunks of both stores that hold only freeable orders. Called when a push
+    /// is about to open a new chunk of either store (once every 1,024 orders or algo orders), so
+    /// the check is cheap.
+    pub(crate) fn retire(&mut self) {
         let now = self.cur.time;
-        // the open list may still name orders that ended: it names none freed after this
+        // the open lists may still name orders that ended: they name none freed after this
         self.compact_open();
         self.orders
             .free_front_while(|c| c.iter().all(|o| o.freeable(now)));
-    }
-
-    /// As [`Self::retire_orders`], for the algo order store.
-    pub(crate) fn retire_algos(&mut self) {
-        let now = self.cur.time;
-        self.compact_open();
         self.algos
             .free_front_while(|c| c.iter().all(|a| a.freeable(now)));
     }
